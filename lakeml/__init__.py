@@ -1,0 +1,83 @@
+"""lakeml: ML lifecycle tracking whose every record is a row in a Delta Lake table.
+
+Example:
+    >>> import lakeml
+    >>> lakeml.set_store("/tmp/lake")                      # doctest: +SKIP
+    >>> with lakeml.start_run(run_name="ridge-1"):         # doctest: +SKIP
+    ...     lakeml.log_param("alpha", 0.5)
+    ...     lakeml.log_metric("loss", 0.1, step=1)
+"""
+
+from __future__ import annotations
+
+from lakeml import data, errors
+from lakeml.entities import RunStatus, ViewType
+from lakeml.tracking.client import Client
+from lakeml.tracking.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_experiment,
+    delete_tag,
+    end_run,
+    flush,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_run,
+    get_store_uri,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    set_experiment,
+    set_store,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from lakeml.version import __version__
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "RunStatus",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "create_experiment",
+    "data",
+    "delete_experiment",
+    "delete_tag",
+    "end_run",
+    "errors",
+    "flush",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_store_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "set_experiment",
+    "set_store",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

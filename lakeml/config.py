@@ -1,0 +1,136 @@
+"""Every setting lakeml reads, with its type, default and meaning.
+
+Precedence: an explicit argument > the environment variable > the conf file
+(``conf/lakeml.yaml`` under the working directory, or the file named by
+``LAKEML_CONF``) > the default. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from lakeml.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its conf-file key, environment variable, parser and default."""
+
+    key: str
+    env: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {text!r}")
+    return value
+
+
+DEFAULT_STORE = "lakeml-store"
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("store", "LAKEML_STORE", str, DEFAULT_STORE,
+                "Store URI: a local folder (relative to the working directory), "
+                "file://, or an object store such as s3://bucket/prefix."),
+        Setting("experiment_name", "LAKEML_EXPERIMENT_NAME", str, None,
+                "Experiment that runs go to when no set_experiment() was called."),
+        Setting("experiment_id", "LAKEML_EXPERIMENT_ID", str, None,
+                "Like LAKEML_EXPERIMENT_NAME, by id."),
+        Setting("run_id", "LAKEML_RUN_ID", str, None,
+                "A run that start_run() resumes (set by `lakeml run` for child processes)."),
+        Setting("user", "LAKEML_USER", str, None,
+                "Acting user recorded on runs; defaults to the OS user."),
+        Setting("flush_interval", "LAKEML_FLUSH_INTERVAL", _positive_float, 1.0,
+                "Seconds between background commits of buffered log rows: the "
+                "most a kill -9 of a logging process can lose."),
+        Setting("flush_rows", "LAKEML_FLUSH_ROWS", _positive_int, 200_000,
+                "Buffered rows that trigger a background commit before the interval."),
+        Setting("max_buffered_rows", "LAKEML_MAX_BUFFERED_ROWS", _positive_int, 2_000_000,
+                "Buffered rows at which a log call waits for a commit (back-pressure)."),
+        Setting("commit_retries", "LAKEML_COMMIT_RETRIES", _positive_int, 100,
+                "Delta commit retries under concurrent writers."),
+        Setting("auto_maintenance", "LAKEML_AUTO_MAINTENANCE", lambda t: t.lower() in
+                ("1", "true", "yes", "on"), True,
+                "Compact and checkpoint tables by themselves as commits pile up."),
+        Setting("compact_every", "LAKEML_COMPACT_EVERY", _positive_int, 200,
+                "Commits to a table after which the writer compacts it."),
+    )
+}
+
+
+def conf_file() -> Path | None:
+    """The conf file in force: ``$LAKEML_CONF`` or ./conf/lakeml.yaml, if it exists."""
+    named = os.environ.get("LAKEML_CONF")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise InvalidArgument(f"LAKEML_CONF={named!r} is not a file")
+        return path
+    path = Path.cwd() / "conf" / "lakeml.yaml"
+    return path if path.is_file() else None
+
+
+def _conf_values() -> dict[str, Any]:
+    path = conf_file()
+    if path is None:
+        return {}
+    import yaml
+
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{path} must hold a mapping of settings, got {type(data).__name__}")
+    unknown = set(data) - set(SETTINGS) - {"storage_options", "permissions"}
+    if unknown:
+        raise InvalidArgument(
+            f"{path}: unknown setting(s) {sorted(unknown)}; valid: {sorted(SETTINGS)}")
+    return data
+
+
+def get(key: str, explicit: Any = None) -> Any:
+    """The value of setting ``key`` by the precedence above."""
+    setting = SETTINGS[key]
+    if explicit is not None:
+        return explicit
+    raw = os.environ.get(setting.env)
+    source = setting.env
+    if raw is None or raw == "":
+        conf = _conf_values()
+        if key not in conf or conf[key] is None:
+            return setting.default
+        raw, source = conf[key], f"{conf_file()}: {key}"
+        if not isinstance(raw, str):
+            raw = str(raw)
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"bad value {raw!r} for {source}: {exc}") from None
+
+
+def storage_options() -> dict[str, str]:
+    """Object-store options (credentials, endpoint) from the conf file, if any."""
+    opts = _conf_values().get("storage_options") or {}
+    return {str(k): str(v) for k, v in opts.items()}
+
+
+def describe() -> str:
+    """A table of every setting, for ``lakeml config``."""
+    lines = [f"{'key':<18} {'environment':<26} {'default':<14} meaning"]
+    for s in SETTINGS.values():
+        lines.append(f"{s.key:<18} {s.env:<26} {s.default!s:<14} {s.help}")
+    return "\n".join(lines)

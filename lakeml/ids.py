@@ -1,0 +1,61 @@
+"""Identifiers that sort by creation time, so a run's rows stay together in files."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def uuid7_hex() -> str:
+    """A 32-character hex UUIDv7: 48 bits of Unix milliseconds, then randomness.
+
+    Ids created later in one process always sort after earlier ones (a counter
+    fills the low bits of ``rand_a`` within one millisecond).
+    """
+    global _last_ms, _counter
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            ms = _last_ms
+            _counter += 1
+            if _counter > 0xFFF:
+                ms += 1
+                _counter = 0
+        else:
+            _counter = 0
+        _last_ms = ms
+        counter = _counter
+    rand = int.from_bytes(os.urandom(8), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64
+    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return f"{value:032x}"
+
+
+def experiment_id() -> str:
+    """A numeric experiment id (as MLflow's are), increasing with time."""
+    ms = time.time_ns() // 1_000_000
+    return str(ms * 1000 + int.from_bytes(os.urandom(2), "big") % 1000)
+
+
+class SequenceClock:
+    """Strictly increasing microsecond stamps: orders state-change rows.
+
+    Each value is at least the wall clock in microseconds and greater than the
+    previous one from this clock, so rows written later by one process win, and
+    rows from different processes order by time.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            now = time.time_ns() // 1000
+            self._last = now if now > self._last else self._last + 1
+            return self._last

@@ -1,0 +1,138 @@
+"""DuckDB over the current snapshot of each Delta table, with the sql/ views.
+
+Each table is exposed as ``lake_<table>``, a view over ``read_parquet`` of the
+exact data files of its latest Delta snapshot (never a glob: removed files stay
+on disk until vacuum). The view is rebuilt only when the table's version
+changes, so repeated queries of an unchanged store re-open nothing. The
+current-state views of sql/views/ (``runs``, ``metrics``, ``latest_metrics``…)
+are defined over those.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from lakeml.errors import InvalidArgument, StoreUnavailable
+from lakeml.query.sqlfiles import view_definitions
+from lakeml.store import schemas
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from lakeml.store import Store
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class QueryEngine:
+    """One in-process DuckDB database whose views follow a store's tables.
+
+    Example:
+        >>> engine = QueryEngine(store)                              # doctest: +SKIP
+        >>> engine.sql("SELECT count(*) FROM runs").fetchall()       # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, *, as_of: int | str | None = None) -> None:
+        self._store = store
+        self._as_of = as_of
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
+        self._versions: dict[str, int] = {}
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        con = duckdb.connect()
+        for name, schema in schemas.TABLES.items():
+            empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan
+            con.execute(f"CREATE TABLE empty_{name} AS SELECT * FROM empty")
+        return con
+
+    def refresh(self, tables: Iterable[str] | None = None) -> None:
+        """Point the ``lake_*`` views at the tables' latest snapshots.
+
+        Rows this process logged but has not committed are committed first,
+        so a process always reads its own writes.
+        """
+        if self._as_of is None and self._store.has_unflushed():
+            self._store.flush()
+        with self._lock:
+            if self._con is None:
+                self._con = self._connect()
+            changed = False
+            for name in tables or schemas.TABLES:
+                if self._as_of is not None and name in self._versions:
+                    continue
+                version, files = self._store.snapshot_files(name, self._as_of)
+                if self._versions.get(name) == version:
+                    continue
+                if files:
+                    file_list = ", ".join(_sql_string(f) for f in files)
+                    source = (f"read_parquet([{file_list}], hive_partitioning = false, "
+                              "union_by_name = true)")
+                else:
+                    source = f"empty_{name}"
+                columns = ", ".join(f'"{f.name}"' for f in schemas.TABLES[name])
+                self._con.execute(
+                    f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
+                self._versions[name] = version
+                changed = True
+            if changed and len(self._versions) == len(schemas.TABLES):
+                self._define_views()
+
+    def _define_views(self) -> None:
+        if getattr(self, "_views_defined", False):
+            return
+        assert self._con is not None
+        for _, statement in view_definitions():
+            self._con.execute(statement)
+        self._views_defined = True
+
+    def versions(self) -> dict[str, int]:
+        """The Delta version each table was read at by the last refresh."""
+        return dict(self._versions)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB cursor over the refreshed views (one per thread or call)."""
+        self.refresh()
+        assert self._con is not None
+        return self._con.cursor()
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
+            ) -> duckdb.DuckDBPyRelation:
+        """Run ``query`` (with ``?`` or ``$name`` parameters) over the current views."""
+        import duckdb
+
+        cur = self.cursor()
+        try:
+            return cur.sql(query, params=params)
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(f"cannot read the store {self._store.uri!r}: {exc}") from exc
+        except duckdb.Error as exc:
+            raise InvalidArgument(f"SQL failed: {exc}\n  query: {query}") from exc
+
+    def columns(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
+                tables: Iterable[str] | None = None) -> dict[str, Any]:
+        """Like :meth:`rows`, but the result as numpy arrays by column name."""
+        return self._run(query, params, tables).fetchnumpy()
+
+    def rows(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
+             tables: Iterable[str] | None = None) -> list[tuple[Any, ...]]:
+        """Run ``query`` after refreshing only ``tables``, and fetch all rows."""
+        return self._run(query, params, tables).fetchall()
+
+    def _run(self, query: str, params: Sequence[Any] | dict[str, Any] | None,
+             tables: Iterable[str] | None) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        self.refresh(tables)
+        if not getattr(self, "_views_defined", False):
+            self.refresh()
+        assert self._con is not None
+        try:
+            return self._con.cursor().execute(query, params)
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(f"cannot read the store {self._store.uri!r}: {exc}") from exc

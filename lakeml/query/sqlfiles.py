@@ -1,0 +1,23 @@
+"""Loading the SQL kept in sql/ (view definitions and analytics queries)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def sql_root() -> Path:
+    """The sql/ folder: inside the installed package, or beside it in a checkout."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "sql", here.parent / "sql"):
+        if (candidate / "views").is_dir():
+            return candidate
+    raise FileNotFoundError(f"lakeml's sql/ folder is missing (looked in {here} and above)")
+
+
+@lru_cache(maxsize=None)
+def view_definitions() -> tuple[tuple[str, str], ...]:
+    """(view name, CREATE VIEW statement) for every file in sql/views/, sorted."""
+    return tuple((path.stem, path.read_text())
+                 for path in sorted((sql_root() / "views").glob("*.sql")))

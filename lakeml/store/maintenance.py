@@ -1,0 +1,119 @@
+"""Keeping tables fast: compaction, checkpoints, log clean-up and vacuum.
+
+Thousands of small commits make a table slow to open and to scan. The writer
+calls :meth:`Maintenance.auto` from its background thread, so compaction and
+checkpoints happen without anyone remembering; ``lakeml maintenance …`` and
+``jobs/maintain.py`` (Spark) run the same steps on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+from lakeml.errors import CommitConflict, LakemlError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from lakeml.store.table import DeltaTableHandle
+
+log = logging.getLogger(__name__)
+
+# Vacuum never removes files younger than this: a reader that opened an older
+# snapshot (time travel, a long query) still finds its files.
+DEFAULT_RETENTION_HOURS = 168
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """Size figures of one table's current snapshot."""
+
+    table: str
+    version: int
+    files: int
+
+
+class Maintenance:
+    """Maintenance verbs over a store's tables (``store.maintenance.compact()``)."""
+
+    def __init__(self, tables: dict[str, DeltaTableHandle], *, compact_every: int) -> None:
+        self._tables = tables
+        self.compact_every = compact_every
+        self._commits_since_check = dict.fromkeys(tables, 0)
+
+    def _pick(self, tables: Iterable[str] | None) -> list[DeltaTableHandle]:
+        if tables is None:
+            return list(self._tables.values())
+        unknown = [t for t in tables if t not in self._tables]
+        if unknown:
+            raise LakemlError(f"unknown table(s) {unknown}; valid: {sorted(self._tables)}")
+        return [self._tables[t] for t in tables]
+
+    def status(self, tables: Iterable[str] | None = None) -> list[TableStatus]:
+        """Version and data-file count of each table."""
+        out = []
+        for handle in self._pick(tables):
+            version, files = handle.snapshot_files()
+            out.append(TableStatus(handle.name, version, len(files)))
+        return out
+
+    def compact(self, tables: Iterable[str] | None = None) -> dict[str, dict]:
+        """Rewrite small files into large ones (one commit per table)."""
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        done = {}
+        for handle in self._pick(tables):
+            dt = handle.writer_delta_table()
+            try:
+                done[handle.name] = dt.optimize.compact()
+            except CommitFailedError as exc:
+                raise CommitConflict(f"compaction of {handle.name!r} lost to a "
+                                     f"concurrent commit: {exc}") from exc
+            except (OSError, DeltaError) as exc:
+                raise StoreUnavailable(f"cannot compact {handle.name!r}: {exc}") from exc
+        return done
+
+    def checkpoint(self, tables: Iterable[str] | None = None) -> list[str]:
+        """Write a checkpoint and drop log files past the log retention."""
+        names = []
+        for handle in self._pick(tables):
+            dt = handle.writer_delta_table()
+            dt.create_checkpoint()
+            dt.cleanup_metadata()
+            names.append(handle.name)
+        return names
+
+    def vacuum(self, tables: Iterable[str] | None = None, *,
+               retention_hours: int = DEFAULT_RETENTION_HOURS,
+               dry_run: bool = False) -> dict[str, list[str]]:
+        """Delete data files no snapshot within ``retention_hours`` refers to."""
+        if retention_hours < 0:
+            raise LakemlError(f"retention_hours must be >= 0, got {retention_hours}")
+        out = {}
+        for handle in self._pick(tables):
+            dt = handle.writer_delta_table()
+            out[handle.name] = dt.vacuum(retention_hours=retention_hours, dry_run=dry_run,
+                                         enforce_retention_duration=False)
+        return out
+
+    # ---- automatic ------------------------------------------------------------
+    def note_commit(self, table: str) -> None:
+        """Count a commit by this process (called by the writer after each one)."""
+        self._commits_since_check[table] += 1
+
+    def auto(self) -> None:
+        """Compact and checkpoint any table this process has grown by many files."""
+        for name, commits in self._commits_since_check.items():
+            if commits < max(1, self.compact_every // 4):
+                continue
+            self._commits_since_check[name] = 0
+            handle = self._tables[name]
+            try:
+                files = len(handle.writer_delta_table().file_uris())
+                if files <= self.compact_every:
+                    continue
+                self.compact([name])
+                self.checkpoint([name])
+                log.debug("compacted %s (%d files before)", name, files)
+            except LakemlError as exc:  # a racer compacted first, or storage hiccup
+                log.debug("automatic maintenance of %s skipped: %s", name, exc)

@@ -1,0 +1,98 @@
+"""The Arrow schema of every lakeml table, in one place.
+
+Every table is an append-only log. Rows that change state (runs, experiments,
+tags) carry ``seq``, a strictly increasing microsecond stamp; the current
+state of a key is the latest non-null value of each column (see sql/views/).
+Timestamps are microsecond UTC (the only kind every Delta reader agrees on).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+
+def _f(name: str, type_: pa.DataType, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable)
+
+
+EXPERIMENTS = pa.schema([
+    _f("experiment_id", pa.string(), False),
+    _f("name", pa.string()),
+    _f("artifact_location", pa.string()),
+    _f("lifecycle_stage", pa.string()),
+    _f("creation_time", TS),
+    _f("last_update_time", TS),
+    _f("seq", pa.int64(), False),
+])
+
+EXPERIMENT_TAGS = pa.schema([
+    _f("experiment_id", pa.string(), False),
+    _f("key", pa.string(), False),
+    _f("value", pa.string()),
+    _f("deleted", pa.bool_(), False),
+    _f("timestamp", TS, False),
+    _f("seq", pa.int64(), False),
+])
+
+RUNS = pa.schema([
+    _f("run_id", pa.string(), False),
+    _f("experiment_id", pa.string()),
+    _f("run_name", pa.string()),
+    _f("user_id", pa.string()),
+    _f("status", pa.string()),
+    _f("start_time", TS),
+    _f("end_time", TS),
+    _f("artifact_uri", pa.string()),
+    _f("lifecycle_stage", pa.string()),
+    _f("parent_run_id", pa.string()),
+    _f("seq", pa.int64(), False),
+])
+
+PARAMS = pa.schema([
+    _f("run_id", pa.string(), False),
+    _f("key", pa.string(), False),
+    _f("value", pa.string(), False),
+    _f("timestamp", TS, False),
+])
+
+METRICS = pa.schema([
+    _f("run_id", pa.string(), False),
+    _f("key", pa.string(), False),
+    _f("value", pa.float64(), False),
+    _f("step", pa.int64(), False),
+    _f("timestamp", TS, False),
+])
+
+TAGS = pa.schema([
+    _f("run_id", pa.string(), False),
+    _f("key", pa.string(), False),
+    _f("value", pa.string()),
+    _f("deleted", pa.bool_(), False),
+    _f("timestamp", TS, False),
+    _f("seq", pa.int64(), False),
+])
+
+INPUTS = pa.schema([
+    _f("run_id", pa.string(), False),
+    _f("name", pa.string(), False),
+    _f("digest", pa.string(), False),
+    _f("source_type", pa.string()),
+    _f("source", pa.string()),
+    _f("schema", pa.string()),
+    _f("profile", pa.string()),
+    _f("context", pa.string()),
+    _f("timestamp", TS, False),
+])
+
+# Commit order of one flush: a run's row lands before the rows that refer to it.
+TABLES: dict[str, pa.Schema] = {
+    "experiments": EXPERIMENTS,
+    "experiment_tags": EXPERIMENT_TAGS,
+    "runs": RUNS,
+    "params": PARAMS,
+    "tags": TAGS,
+    "inputs": INPUTS,
+    "metrics": METRICS,
+}

@@ -1,0 +1,170 @@
+"""A store: the Delta tables and artifacts under one URI, and their writer."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from lakeml import config
+from lakeml.errors import InvalidArgument, StoreUnavailable
+from lakeml.ids import SequenceClock
+from lakeml.store import schemas
+from lakeml.store.maintenance import Maintenance
+from lakeml.store.table import DeltaTableHandle
+from lakeml.store.writer import Writer
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
+
+
+def normalize_uri(uri: str | os.PathLike[str]) -> str:
+    """An absolute local path, or a ``scheme://…`` URI without a trailing slash."""
+    text = os.fspath(uri).strip()
+    if not text:
+        raise InvalidArgument("store URI is empty; give a folder path or e.g. s3://bucket/prefix")
+    if "://" not in text:
+        return str(Path(text).expanduser().resolve())
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidArgument(f"file URI {text!r} names host {parsed.netloc!r}; "
+                                  "use file:///absolute/path")
+        return str(Path(unquote(parsed.path)).resolve())
+    if parsed.scheme not in REMOTE_SCHEMES:
+        raise InvalidArgument(f"store URI {text!r} has unsupported scheme {parsed.scheme!r}; "
+                              f"use a local path, file://, or one of {list(REMOTE_SCHEMES)}")
+    return text.rstrip("/")
+
+
+class Store:
+    """The tables under ``<uri>/tables/<name>`` and the artifacts under ``<uri>/artifacts``.
+
+    Example:
+        >>> store = Store("/tmp/lake")            # doctest: +SKIP
+        >>> store.maintenance.compact(["metrics"])  # doctest: +SKIP
+    """
+
+    def __init__(self, uri: str | os.PathLike[str], *,
+                 storage_options: dict[str, str] | None = None,
+                 flush_interval: float | None = None,
+                 flush_rows: int | None = None) -> None:
+        self.uri = normalize_uri(uri)
+        self.is_local = "://" not in self.uri
+        self.storage_options = dict(storage_options if storage_options is not None
+                                    else config.storage_options())
+        retries = config.get("commit_retries")
+        self.tables: dict[str, DeltaTableHandle] = {
+            name: DeltaTableHandle(name, self.table_uri(name), schema,
+                                   self.storage_options, retries)
+            for name, schema in schemas.TABLES.items()
+        }
+        self.clock = SequenceClock()
+        self.maintenance = Maintenance(self.tables, compact_every=config.get("compact_every"))
+        self._flush_interval = config.get("flush_interval", flush_interval)
+        self._flush_rows = config.get("flush_rows", flush_rows)
+        self._writer: Writer | None = None
+        self._opened = False
+        self._open_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Store({self.uri!r})"
+
+    # ---- layout -------------------------------------------------------------
+    def table_uri(self, name: str) -> str:
+        """Where table ``name`` lives."""
+        return f"{self.uri}/tables/{name}"
+
+    @property
+    def artifact_root(self) -> str:
+        """Root of the artifacts, ``<uri>/artifacts``."""
+        return f"{self.uri}/artifacts"
+
+    def open(self) -> Store:
+        """Create missing tables; raise StoreUnavailable if the URI cannot be used."""
+        if self._opened:
+            return self
+        with self._open_lock:
+            if self._opened:
+                return self
+            if self.is_local:
+                path = Path(self.uri)
+                if path.exists() and not path.is_dir():
+                    raise StoreUnavailable(f"store {self.uri!r} is a file, not a folder")
+                try:
+                    (path / "tables").mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreUnavailable(f"cannot create store folder {self.uri!r}: "
+                                           f"{exc.strerror or exc}") from exc
+                if not os.access(path / "tables", os.W_OK):
+                    raise StoreUnavailable(f"store {self.uri!r} is not writable")
+            for handle in self.tables.values():
+                handle.ensure()
+            self._opened = True
+        return self
+
+    # ---- writing ------------------------------------------------------------
+    @property
+    def writer(self) -> Writer:
+        """The batched writer (created on first use)."""
+        if self._writer is None:
+            self.open()
+            with self._open_lock:
+                if self._writer is None:
+                    auto = config.get("auto_maintenance")
+                    self._writer = Writer(
+                        self.tables, interval=self._flush_interval,
+                        flush_rows=self._flush_rows,
+                        max_buffered_rows=config.get("max_buffered_rows"),
+                        after_commit=self.maintenance.note_commit if auto else None,
+                        on_idle=self.maintenance.auto if auto else None)
+        return self._writer
+
+    def append(self, table: str, row: tuple[Any, ...]) -> None:
+        """Buffer one row for ``table``; it is committed by the next flush."""
+        self.writer.append(table, row)
+
+    def commit(self, table: str, data: pa.Table, *, guard: str | None = None,
+               guard_version: int = 1) -> None:
+        """Commit ``data`` to ``table`` now, bypassing the buffer.
+
+        With ``guard``, the commit carries app transaction ``guard`` and fails
+        with CommitConflict if a concurrent commit carried the same id: exactly
+        one of several racers inserting the same key wins.
+        """
+        self.open()
+        handle = self.tables[table]
+        if guard is None:
+            handle.append(data)
+        else:
+            handle.append(data, app_id=guard, version=guard_version, retries=1000)
+
+    def guard_version(self, table: str, guard: str) -> int:
+        """The last version committed under app transaction ``guard`` (0 if none)."""
+        self.open()
+        return self.tables[table].committed_version(guard)
+
+    def flush(self) -> None:
+        """Commit everything buffered."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def has_unflushed(self) -> bool:
+        """Whether this process has logged rows not yet committed."""
+        return self._writer is not None and self._writer.has_unflushed()
+
+    def close(self) -> None:
+        """Commit what is left and stop the background flusher."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # ---- reading --------------------------------------------------------------
+    def snapshot_files(self, table: str, as_of: int | str | None = None) -> tuple[int, list[str]]:
+        """(version, data files) of ``table`` now, or at ``as_of``."""
+        self.open()
+        return self.tables[table].snapshot_files(as_of)

@@ -1,0 +1,148 @@
+"""One Delta table: create it, append to it idempotently, read its snapshot.
+
+This is the boundary where deltalake's errors become lakeml's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from lakeml.errors import CommitConflict, StoreUnavailable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+# Properties every lakeml table is created with. Checkpoints keep log reads
+# short; app-transaction ids of writers that stopped long ago are dropped.
+TABLE_CONFIGURATION = {
+    "delta.checkpointInterval": "50",
+    "delta.setTransactionRetentionDuration": "interval 30 days",
+}
+
+
+class DeltaTableHandle:
+    """A lakeml table at ``uri``: one writer-side and one reader-side DeltaTable.
+
+    The two sides are separate objects so the background flusher and readers
+    never share deltalake state across threads.
+    """
+
+    def __init__(self, name: str, uri: str, schema: pa.Schema,
+                 storage_options: dict[str, str] | None, commit_retries: int) -> None:
+        self.name = name
+        self.uri = uri
+        self.schema = schema
+        self.storage_options = storage_options or None
+        self.commit_retries = commit_retries
+        self._write_dt: DeltaTable | None = None
+        self._read_dt: DeltaTable | None = None
+        self._read_lock = threading.Lock()
+        self._files: tuple[int, list[str]] | None = None
+
+    # ---- creation -----------------------------------------------------------
+    def ensure(self) -> None:
+        """Create the table if it does not exist; safe when processes race."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        for attempt in range(20):
+            try:
+                if DeltaTable.is_deltatable(self.uri, self.storage_options):
+                    return
+                DeltaTable.create(self.uri, self.schema, mode="ignore",
+                                  name=self.name, configuration=TABLE_CONFIGURATION,
+                                  storage_options=self.storage_options)
+                return
+            except CommitFailedError:  # a racer created version 0 first
+                time.sleep(0.01 * (attempt + 1))
+            except (OSError, DeltaError) as exc:
+                raise StoreUnavailable(f"cannot create table {self.name!r} at {self.uri!r}: "
+                                       f"{exc}") from exc
+        raise StoreUnavailable(f"could not create table {self.name!r} at {self.uri!r}")
+
+    # ---- writes ---------------------------------------------------------------
+    def _writer_table(self) -> DeltaTable:
+        from deltalake import DeltaTable
+
+        if self._write_dt is None:
+            self._write_dt = DeltaTable(self.uri, storage_options=self.storage_options)
+        return self._write_dt
+
+    def committed_version(self, app_id: str) -> int:
+        """The last batch sequence committed under ``app_id`` (0 if none)."""
+        try:
+            dt = self._writer_table()
+            dt.update_incremental()
+            return dt.transaction_version(app_id) or 0
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
+                                   f"{exc}") from exc
+
+    def append(self, data: pa.Table, *, app_id: str | None = None,
+               version: int | None = None, retries: int | None = None) -> None:
+        """Commit ``data`` as one append; with ``app_id``, tag it as batch ``version``.
+
+        Raises CommitConflict when ``retries`` concurrent commits beat this one,
+        which is what a per-key guard (an app id used once) relies on.
+        """
+        from deltalake import CommitProperties, PostCommitHookProperties, Transaction
+        from deltalake import write_deltalake
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        txns = [Transaction(app_id, version)] if app_id is not None else None
+        props = CommitProperties(app_transactions=txns,
+                                 max_commit_retries=retries or self.commit_retries)
+        try:
+            write_deltalake(self._writer_table(), data, mode="append",
+                            commit_properties=props,
+                            post_commithook_properties=PostCommitHookProperties(
+                                create_checkpoint=True, cleanup_expired_logs=True))
+        except CommitFailedError as exc:
+            self._write_dt = None  # reload: the failed commit may have left it stale
+            raise CommitConflict(f"commit to table {self.name!r} lost to a concurrent "
+                                 f"writer: {exc}") from exc
+        except (OSError, DeltaError) as exc:
+            self._write_dt = None
+            raise StoreUnavailable(f"cannot write table {self.name!r} at {self.uri!r}: "
+                                   f"{exc}") from exc
+
+    def writer_version(self) -> int:
+        """The table version the writer side last saw."""
+        return self._writer_table().version()
+
+    def writer_delta_table(self) -> DeltaTable:
+        """The writer-side DeltaTable, refreshed (for maintenance in the flusher)."""
+        dt = self._writer_table()
+        dt.update_incremental()
+        return dt
+
+    # ---- reads ------------------------------------------------------------------
+    def snapshot_files(self, as_of: int | str | None = None) -> tuple[int, list[str]]:
+        """(version, data-file URIs) of the latest snapshot, or of ``as_of``.
+
+        The latest file list is cached per version, so a repeated read of an
+        unchanged table costs one log listing, not a re-open.
+        """
+        from deltalake import DeltaTable
+        from deltalake.exceptions import DeltaError
+
+        try:
+            if as_of is not None:
+                dt = DeltaTable(self.uri, storage_options=self.storage_options)
+                dt.load_as_version(as_of)
+                return dt.version(), dt.file_uris()
+            with self._read_lock:
+                if self._read_dt is None:
+                    self._read_dt = DeltaTable(self.uri, storage_options=self.storage_options)
+                else:
+                    self._read_dt.update_incremental()
+                version = self._read_dt.version()
+                if self._files is None or self._files[0] != version:
+                    self._files = (version, self._read_dt.file_uris())
+                return self._files
+        except (OSError, DeltaError) as exc:
+            raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
+                                   f"{exc}") from exc

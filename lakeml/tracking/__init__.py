@@ -1,0 +1,1 @@
+"""The tracking domain: experiments, runs, and the logging API."""

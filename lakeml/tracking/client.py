@@ -1,0 +1,377 @@
+"""``lakeml.Client``: the explicit-id API, MLflow's ``MlflowClient`` names.
+
+Log calls validate their input, append a row to the store's buffer and
+return; nothing here commits on the logging path. Reads see everything this
+process has logged (the query engine commits pending rows first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from lakeml.artifacts import ArtifactRepository, clean_relative
+from lakeml.entities import (
+    DatasetInput, FileInfo, LifecycleStage, Metric, Param, Run, RunData, RunInfo, RunStatus,
+    RunTag,
+)
+from lakeml.errors import InvalidArgument, InvalidState, NotFound
+from lakeml.ids import uuid7_hex
+from lakeml.tracking import system_tags
+from lakeml.tracking import validation as v
+from lakeml.tracking.backend import RunState, backend_for
+from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
+from lakeml.tracking.names import generate_run_name
+from lakeml.tracking.reads import RunReads
+
+if TYPE_CHECKING:
+    from lakeml.store import Store
+
+_RUNNING = RunStatus.RUNNING
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Client(ExperimentCalls, RunReads):
+    """Explicit-id access to one store; cheap to create (backends are shared).
+
+    Args:
+        store_uri: the store to use; defaults to the store chosen by
+            ``lakeml.set_store``, ``LAKEML_STORE``, conf/lakeml.yaml, or
+            ``./lakeml-store``.
+        storage_options: object-store options (credentials, endpoint).
+
+    Example:
+        >>> client = lakeml.Client("/tmp/lake")                     # doctest: +SKIP
+        >>> run = client.create_run(client.create_experiment("a"))  # doctest: +SKIP
+        >>> client.log_metric(run.info.run_id, "loss", 0.1)          # doctest: +SKIP
+    """
+
+    def __init__(self, store_uri: str | os.PathLike[str] | None = None, *,
+                 storage_options: dict[str, str] | None = None) -> None:
+        if store_uri is None:
+            from lakeml.tracking import fluent
+
+            store_uri = fluent.get_store_uri()
+        self._b = backend_for(os.fspath(store_uri), storage_options)
+
+    @property
+    def store(self) -> Store:
+        """The store this client writes to."""
+        return self._b.store
+
+    @property
+    def store_uri(self) -> str:
+        """The normalised store URI."""
+        return self._b.store.uri
+
+    def flush(self) -> None:
+        """Commit everything this process has logged to the store now."""
+        self._b.store.flush()
+
+    # ---- run state --------------------------------------------------------------
+    def _state(self, run_id: str) -> RunState:
+        state = self._b.runs.get(run_id)
+        if state is not None:
+            return state
+        v.check_id(run_id, "run_id")
+        infos = self._run_infos("run_id = ?", [run_id])
+        if not infos:
+            raise NotFound(f"no run with id {run_id!r}")
+        info = infos[0]
+        state = RunState(info.experiment_id, info.status, info.lifecycle_stage,
+                         info.artifact_uri)
+        self._b.runs[run_id] = state
+        return state
+
+    def _writable(self, run_id: str) -> RunState:
+        state = self._b.runs.get(run_id) or self._state(run_id)
+        if state.status != _RUNNING:
+            raise InvalidState(f"run {run_id!r} is {state.status}; log to a RUNNING run "
+                               "(resume it with start_run(run_id=...))")
+        if state.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidState(f"run {run_id!r} is deleted; restore it before logging")
+        return state
+
+    def _run_row(self, run_id: str, **cols: Any) -> tuple[Any, ...]:
+        return (run_id, cols.get("experiment_id"), cols.get("run_name"), cols.get("user_id"),
+                cols.get("status"), cols.get("start_time"), cols.get("end_time"),
+                cols.get("artifact_uri"), cols.get("lifecycle_stage"),
+                cols.get("parent_run_id"), self._b.store.clock.next())
+
+    # ---- run lifecycle --------------------------------------------------------
+    def create_run(self, experiment_id: str | None = None, start_time: int | None = None,
+                   tags: Mapping[str, Any] | None = None, run_name: str | None = None,
+                   *, parent_run_id: str | None = None) -> Run:
+        """Start a new RUNNING run in ``experiment_id`` (the Default experiment if None)."""
+        exp = self._active_experiment(str(experiment_id or DEFAULT_EXPERIMENT_ID))
+        tags = dict(tags or {})
+        run_name = run_name or tags.get(system_tags.RUN_NAME) or generate_run_name()
+        v.check_name(run_name, "run name")
+        if parent_run_id is not None:
+            self._state(parent_run_id)
+            tags[system_tags.PARENT_RUN_ID] = parent_run_id
+        for key, value in tags.items():
+            v.check_key(key, "tag key")
+            v.tag_value(key, value)
+        start_ms = v.timestamp_ms(start_time, "start_time") if start_time is not None else None
+        start_us = start_ms * 1000 if start_ms is not None else _now_us()
+        user = tags.get(system_tags.USER) or system_tags.current_user()
+        run_id = uuid7_hex()
+        artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
+        store = self._b.store
+        store.append("runs", self._run_row(
+            run_id, experiment_id=exp.experiment_id, run_name=run_name, user_id=user,
+            status=_RUNNING, start_time=start_us, artifact_uri=artifact_uri,
+            lifecycle_stage=LifecycleStage.ACTIVE, parent_run_id=parent_run_id))
+        self._b.runs[run_id] = RunState(exp.experiment_id, _RUNNING, LifecycleStage.ACTIVE,
+                                        artifact_uri, {})
+        tags = {**system_tags.default_tags(), system_tags.USER: user,
+                system_tags.RUN_NAME: run_name, **tags}
+        self._append_tags(run_id, tags)
+        info = RunInfo(run_id, exp.experiment_id, run_name, user, _RUNNING, start_us // 1000,
+                       None, artifact_uri, LifecycleStage.ACTIVE, parent_run_id)
+        return Run(info, RunData(tags={k: str(val) for k, val in tags.items()}))
+
+    def update_run(self, run_id: str, status: str | None = None,
+                   name: str | None = None) -> None:
+        """Change a run's status and/or name."""
+        state = self._state(run_id)
+        if status is not None and status not in RunStatus.ALL:
+            raise InvalidArgument(f"unknown run status {status!r}; valid: {list(RunStatus.ALL)}")
+        if name is not None:
+            v.check_name(name, "run name")
+            self._append_tags(run_id, {system_tags.RUN_NAME: name})
+        self._b.store.append("runs", self._run_row(run_id, status=status, run_name=name))
+        if status is not None:
+            state.status = status
+
+    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED,
+                       end_time: int | None = None) -> None:
+        """End a run as FINISHED (or FAILED / KILLED). Rows commit with the next flush."""
+        if status not in RunStatus.TERMINAL:
+            raise InvalidArgument(f"terminal status must be one of {list(RunStatus.TERMINAL)},"
+                                  f" got {status!r}")
+        state = self._state(run_id)
+        end_us = v.timestamp_ms(end_time, "end_time") * 1000 if end_time is not None \
+            else _now_us()
+        self._b.store.append("runs", self._run_row(run_id, status=status, end_time=end_us))
+        state.status = status
+
+    def _set_lifecycle(self, run_id: str, stage: str) -> None:
+        state = self._state(run_id)
+        self._b.store.append("runs", self._run_row(run_id, lifecycle_stage=stage))
+        state.lifecycle_stage = stage
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run: its rows stay, it leaves ACTIVE_ONLY listings."""
+        self._set_lifecycle(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        """Undo a soft delete."""
+        self._set_lifecycle(run_id, LifecycleStage.ACTIVE)
+
+    # ---- logging ----------------------------------------------------------------
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                   step: int | None = None) -> None:
+        """Log one metric point (``timestamp`` in ms, ``step`` default 0).
+
+        Costs a few microseconds: the point is buffered, not committed.
+        """
+        state = self._b.runs.get(run_id)
+        if state is None or state.status != _RUNNING or state.lifecycle_stage != "active":
+            self._writable(run_id)
+        if type(value) is not float:
+            value = v.metric_value(key, value)
+        if key not in v._valid_keys:
+            v.check_key(key, "metric key")
+        ts = _now_us() if timestamp is None else v.timestamp_ms(timestamp) * 1000
+        step = 0 if step is None else (step if type(step) is int else v.step_value(key, step))
+        self._b.store.writer.append("metrics", (run_id, key, value, step, ts))
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        """Log a param; logging a different value for a logged key is an error."""
+        self.log_batch(run_id, params={key: value})
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set a tag (overwrites an earlier value)."""
+        self.log_batch(run_id, tags={key: value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Delete a tag; NotFound if the run has no such tag."""
+        key = v.check_key(key, "tag key")
+        self._state(run_id)
+        found = self._b.engine.rows("SELECT 1 FROM tags WHERE run_id = ? AND key = ?",
+                                    [run_id, key])
+        if not found:
+            raise NotFound(f"run {run_id!r} has no tag {key!r}")
+        self._b.store.append("tags", (run_id, key, None, True, _now_us(),
+                                      self._b.store.clock.next()))
+
+    def log_batch(self, run_id: str,
+                  metrics: Mapping[str, float] | Sequence[Metric] = (),
+                  params: Mapping[str, Any] | Sequence[Param] = (),
+                  tags: Mapping[str, Any] | Sequence[RunTag] = (),
+                  *, step: int | None = None) -> None:
+        """Log metrics, params and tags together; all are checked before any is logged.
+
+        Each may be a dict or a list of Metric / Param / RunTag. For a dict of
+        metrics, ``step`` applies to all (default 0) and the time is now.
+        """
+        state = self._writable(run_id)
+        now = _now_us()
+        metric_rows = self._metric_rows(run_id, metrics, step, now)
+        param_items = self._param_items(run_id, state, params)
+        tag_items = _items(tags, RunTag, "tags")
+        for key, value in tag_items:
+            v.check_key(key, "tag key")
+            v.tag_value(key, value)
+        writer = self._b.store.writer
+        if param_items:
+            writer.extend("params", [(run_id, k, val, now) for k, val in param_items])
+            assert state.params is not None
+            state.params.update(param_items)
+        if tag_items:
+            self._append_tags(run_id, dict(tag_items))
+        writer.extend("metrics", metric_rows)
+
+    def _metric_rows(self, run_id: str, metrics: Any, step: int | None,
+                     now: int) -> list[tuple[Any, ...]]:
+        rows = []
+        if isinstance(metrics, Mapping):
+            s = 0 if step is None else v.step_value("step", step)
+            for key, value in metrics.items():
+                rows.append((run_id, v.check_key(key, "metric key"),
+                             v.metric_value(key, value), s, now))
+            return rows
+        for m in metrics:
+            if not isinstance(m, Metric):
+                raise InvalidArgument(f"metrics must be a dict or Metric objects, got {m!r}")
+            ts = now if m.timestamp is None else v.timestamp_ms(m.timestamp) * 1000
+            rows.append((run_id, v.check_key(m.key, "metric key"), v.metric_value(m.key, m.value),
+                         v.step_value(m.key, m.step or 0), ts))
+        return rows
+
+    def _param_items(self, run_id: str, state: RunState, params: Any) -> list[tuple[str, str]]:
+        items = [(v.check_key(k, "param key"), v.param_value(k, val))
+                 for k, val in _items(params, Param, "params")]
+        if not items:
+            return []
+        if state.params is None:
+            state.params = dict(self._b.engine.rows(
+                "SELECT key, value FROM params WHERE run_id = ?", [run_id]))
+        fresh: dict[str, str] = {}
+        for key, text in items:
+            old = state.params.get(key, fresh.get(key))
+            if old is not None and old != text:
+                raise InvalidArgument(
+                    f"param {key!r} of run {run_id!r} was logged as {old!r}; it cannot be "
+                    f"changed to {text!r} (params are immutable: log a new run or a tag)")
+            if old is None:
+                fresh[key] = text
+        return list(fresh.items())
+
+    def _append_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        now = _now_us()
+        clock = self._b.store.clock
+        self._b.store.writer.extend("tags", [
+            (run_id, v.check_key(k, "tag key"), v.tag_value(k, val), False, now, clock.next())
+            for k, val in tags.items()])
+
+    def log_inputs(self, run_id: str, datasets: Iterable[DatasetInput]) -> None:
+        """Record datasets the run used (name, digest, source, schema, context)."""
+        self._writable(run_id)
+        now = _now_us()
+        rows = []
+        for item in datasets:
+            if not isinstance(item, DatasetInput):
+                raise InvalidArgument(f"log_inputs takes DatasetInput objects, got {item!r}")
+            d = item.dataset
+            v.check_name(d.name, "dataset name")
+            v.check_name(d.digest, "dataset digest")
+            rows.append((run_id, d.name, d.digest, d.source_type, d.source, d.schema,
+                         d.profile, item.context, now))
+        self._b.store.writer.extend("inputs", rows)
+
+    # ---- artifacts ------------------------------------------------------------
+    def _artifacts(self, run_id: str) -> ArtifactRepository:
+        return ArtifactRepository(self._state(run_id).artifact_uri,
+                                  self._b.store.storage_options if not self._b.store.is_local
+                                  else None)
+
+    def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
+        """The URI of the run's artifact root, or of ``artifact_path`` under it."""
+        root = self._state(run_id).artifact_uri
+        rel = clean_relative(artifact_path)
+        return f"{root}/{rel}" if rel else root
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str],
+                     artifact_path: str | None = None) -> None:
+        """Copy a local file into the run's artifacts."""
+        self._writable(run_id)
+        self._artifacts(run_id).log_artifact(local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str],
+                      artifact_path: str | None = None) -> None:
+        """Copy a local folder's files into the run's artifacts."""
+        self._writable(run_id)
+        self._artifacts(run_id).log_artifacts(local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Save ``text`` as the artifact ``artifact_file``."""
+        if not isinstance(text, str):
+            raise InvalidArgument(f"log_text takes a str, got {type(text).__name__}")
+        self._writable(run_id)
+        self._artifacts(run_id).write_bytes(artifact_file, text.encode())
+
+    def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> None:
+        """Save a dict as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
+        self._writable(run_id)
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            data = yaml.safe_dump(dict(dictionary), sort_keys=False)
+        else:
+            data = json.dumps(dictionary, indent=2, default=str)
+        self._artifacts(run_id).write_bytes(artifact_file, data.encode())
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        """Save a matplotlib figure (format from the file's extension)."""
+        self._writable(run_id)
+        suffix = os.path.splitext(artifact_file)[1] or ".png"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "figure" + suffix)
+            if not hasattr(figure, "savefig"):
+                raise InvalidArgument(f"log_figure takes a matplotlib figure, got "
+                                      f"{type(figure).__name__}")
+            figure.savefig(path)
+            with open(path, "rb") as fh:
+                self._artifacts(run_id).write_bytes(artifact_file, fh.read())
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """Files and folders directly under ``path`` in the run's artifacts."""
+        return self._artifacts(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str = "",
+                           dst_path: str | os.PathLike[str] | None = None) -> str:
+        """Copy artifacts to ``dst_path`` (a new temporary folder by default)."""
+        dst = dst_path if dst_path is not None else tempfile.mkdtemp(prefix="lakeml-")
+        return self._artifacts(run_id).download_artifacts(path, dst)
+
+
+def _items(values: Any, entity: type, what: str) -> list[tuple[str, Any]]:
+    if isinstance(values, Mapping):
+        return list(values.items())
+    items = []
+    for item in values:
+        if not isinstance(item, entity):
+            raise InvalidArgument(f"{what} must be a dict or {entity.__name__} objects, "
+                                  f"got {item!r}")
+        items.append((item.key, item.value))
+    return items

@@ -1,0 +1,193 @@
+"""Experiment calls of the Client: create, find, rename, delete, restore, tag.
+
+Experiment changes are rare and must be visible to other processes at once,
+so they are committed synchronously rather than buffered. Names are unique
+(deleted experiments keep theirs): creation and rename commit under an app
+transaction keyed on the name, so of two processes racing for one name
+exactly one wins.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from lakeml import ids
+from lakeml.entities import Experiment, LifecycleStage, ViewType
+from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
+from lakeml.tracking import validation as v
+
+if TYPE_CHECKING:
+    from lakeml.tracking.backend import Backend
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+_EXPERIMENT_COLUMNS = ("experiment_id, name, artifact_location, lifecycle_stage, "
+                       "epoch_ms(creation_time), epoch_ms(last_update_time)")
+
+
+def _name_guard(name: str) -> str:
+    return f"lakeml.experiment-name:{name}"
+
+
+class ExperimentCalls:
+    """The experiment half of :class:`lakeml.Client`."""
+
+    _b: Backend
+
+    # ---- reads ----------------------------------------------------------------
+    def _experiments_where(self, where: str, params: list[object]) -> list[Experiment]:
+        rows = self._b.engine.rows(
+            f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE {where} "
+            "ORDER BY creation_time, experiment_id", params,
+            tables=["experiments", "experiment_tags"])
+        if not rows:
+            return []
+        tag_rows = self._b.engine.rows(
+            "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN "
+            f"(SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]])
+        tags: dict[str, dict[str, str]] = {}
+        for exp_id, key, value in tag_rows:
+            tags.setdefault(exp_id, {})[key] = value
+        return [Experiment(r[0], r[1], r[2], r[3], tags.get(r[0], {}), r[4], r[5]) for r in rows]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with id ``experiment_id``; NotFound if there is none."""
+        experiment_id = v.check_id(str(experiment_id), "experiment_id")
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            self._ensure_default_experiment()
+        found = self._experiments_where("experiment_id = ?", [experiment_id])
+        if not found:
+            raise NotFound(f"no experiment with id {experiment_id!r}")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment named ``name`` (active or deleted), or None."""
+        name = v.check_name(name, "experiment name")
+        if name == DEFAULT_EXPERIMENT_NAME:
+            self._ensure_default_experiment()
+        found = self._experiments_where("name = ?", [name])
+        return found[0] if found else None
+
+    def search_experiments(self, view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
+                           max_results: int | None = None) -> list[Experiment]:
+        """Experiments in ``view_type``, oldest first (at most ``max_results``)."""
+        stages = list(ViewType.parse(view_type).stages())
+        found = self._experiments_where("lifecycle_stage IN (SELECT unnest(?::VARCHAR[]))",
+                                        [stages])
+        return found if max_results is None else found[:max_results]
+
+    # ---- writes --------------------------------------------------------------
+    def _experiment_row(self, experiment_id: str, *, name: str | None = None,
+                        artifact_location: str | None = None,
+                        lifecycle_stage: str | None = None, created: bool = False):
+        import pyarrow as pa
+
+        from lakeml.store import schemas
+
+        now = time.time_ns() // 1000
+        row = {"experiment_id": [experiment_id], "name": [name],
+               "artifact_location": [artifact_location], "lifecycle_stage": [lifecycle_stage],
+               "creation_time": [now if created else None], "last_update_time": [now],
+               "seq": [self._b.store.clock.next()]}
+        return pa.Table.from_pydict(row, schema=schemas.EXPERIMENTS)
+
+    def _claim_name(self, name: str, data, *, exists_message: str) -> None:
+        """Commit ``data`` only if no experiment holds ``name``; exactly one racer wins."""
+        store = self._b.store
+        guard = _name_guard(name)
+        for _ in range(50):
+            if self._experiments_where("name = ?", [name]):
+                raise AlreadyExists(exists_message)
+            version = store.guard_version("experiments", guard)
+            try:
+                store.commit("experiments", data, guard=guard, guard_version=version + 1)
+                return
+            except CommitConflict:
+                continue  # a racer claimed the name (or committed first): look again
+        raise CommitConflict(f"could not claim experiment name {name!r} after 50 attempts")
+
+    def create_experiment(self, name: str, artifact_location: str | None = None,
+                          tags: dict[str, str] | None = None) -> str:
+        """Create an experiment and return its id; AlreadyExists if the name is taken.
+
+        Example:
+            >>> exp_id = lakeml.Client().create_experiment("churn")  # doctest: +SKIP
+        """
+        name = v.check_name(name, "experiment name")
+        exp_id = ids.experiment_id()
+        location = artifact_location or f"{self._b.store.artifact_root}/{exp_id}"
+        data = self._experiment_row(exp_id, name=name, artifact_location=location,
+                                    lifecycle_stage=LifecycleStage.ACTIVE, created=True)
+        self._claim_name(name, data, exists_message=self._exists_message(name))
+        for key, value in (tags or {}).items():
+            self.set_experiment_tag(exp_id, key, value)
+        return exp_id
+
+    def _exists_message(self, name: str) -> str:
+        found = self._experiments_where("name = ?", [name])
+        state = f" (in {found[0].lifecycle_stage} state)" if found else ""
+        return f"experiment {name!r} already exists{state}"
+
+    def _ensure_default_experiment(self) -> None:
+        store = self._b.store
+        if store.guard_version("experiments", _name_guard(DEFAULT_EXPERIMENT_NAME)) > 0:
+            return
+        data = self._experiment_row(
+            DEFAULT_EXPERIMENT_ID, name=DEFAULT_EXPERIMENT_NAME,
+            artifact_location=f"{store.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
+            lifecycle_stage=LifecycleStage.ACTIVE, created=True)
+        try:
+            self._claim_name(DEFAULT_EXPERIMENT_NAME, data, exists_message="")
+        except AlreadyExists:
+            pass
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give the experiment a new, unused name."""
+        new_name = v.check_name(new_name, "experiment name")
+        exp = self.get_experiment(experiment_id)
+        if exp.name == new_name:
+            return
+        data = self._experiment_row(exp.experiment_id, name=new_name)
+        self._claim_name(new_name, data, exists_message=self._exists_message(new_name))
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        exp = self.get_experiment(experiment_id)
+        self._b.store.commit("experiments",
+                             self._experiment_row(exp.experiment_id, lifecycle_stage=stage))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete: the experiment and its runs stay, marked ``deleted``."""
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            raise InvalidArgument("the Default experiment (id '0') cannot be deleted")
+        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo a soft delete."""
+        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: object) -> None:
+        """Set a tag on an experiment."""
+        key = v.check_key(key, "tag key")
+        text = v.tag_value(key, value)
+        exp = self.get_experiment(experiment_id)
+        now = time.time_ns() // 1000
+        self._b.store.append("experiment_tags", (exp.experiment_id, key, text, False, now,
+                                                 self._b.store.clock.next()))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Delete a tag from an experiment."""
+        key = v.check_key(key, "tag key")
+        exp = self.get_experiment(experiment_id)
+        if key not in exp.tags:
+            raise NotFound(f"experiment {exp.experiment_id!r} has no tag {key!r}")
+        now = time.time_ns() // 1000
+        self._b.store.append("experiment_tags", (exp.experiment_id, key, None, True, now,
+                                                 self._b.store.clock.next()))
+
+    def _active_experiment(self, experiment_id: str) -> Experiment:
+        exp = self.get_experiment(experiment_id)
+        if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidState(f"experiment {exp.name!r} (id {exp.experiment_id!r}) is deleted;"
+                               " restore it first")
+        return exp

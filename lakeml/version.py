@@ -1,0 +1,3 @@
+"""The lakeml version."""
+
+__version__ = "0.1.0"
