@@ -21,3 +21,13 @@ def view_definitions() -> tuple[tuple[str, str], ...]:
     """(view name, CREATE VIEW statement) for every file in sql/views/, sorted."""
     return tuple((path.stem, path.read_text())
                  for path in sorted((sql_root() / "views").glob("*.sql")))
+
+
+@lru_cache(maxsize=None)
+def query(name: str) -> str:
+    """The text of sql/queries/<name>.sql."""
+    path = sql_root() / "queries" / f"{name}.sql"
+    if not path.is_file():
+        known = sorted(p.stem for p in (sql_root() / "queries").glob("*.sql"))
+        raise FileNotFoundError(f"no query {name!r} in {path.parent}; known: {known}")
+    return path.read_text()

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """deltalake's errors that mean "cannot reach or use the storage"."""
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    return (OSError, DeltaError, TableNotFoundError)
+
 # Properties every lakeml table is created with. Checkpoints keep log reads
 # short; app-transaction ids of writers that stopped long ago are dropped.
 TABLE_CONFIGURATION = {
@@ -46,7 +53,7 @@ class DeltaTableHandle:
     def ensure(self) -> None:
         """Create the table if it does not exist; safe when processes race."""
         from deltalake import DeltaTable
-        from deltalake.exceptions import CommitFailedError, DeltaError
+        from deltalake.exceptions import CommitFailedError
 
         for attempt in range(20):
             try:
@@ -58,7 +65,7 @@ class DeltaTableHandle:
                 return
             except CommitFailedError:  # a racer created version 0 first
                 time.sleep(0.01 * (attempt + 1))
-            except (OSError, DeltaError) as exc:
+            except _store_errors() as exc:
                 raise StoreUnavailable(f"cannot create table {self.name!r} at {self.uri!r}: "
                                        f"{exc}") from exc
         raise StoreUnavailable(f"could not create table {self.name!r} at {self.uri!r}")
@@ -77,7 +84,8 @@ class DeltaTableHandle:
             dt = self._writer_table()
             dt.update_incremental()
             return dt.transaction_version(app_id) or 0
-        except OSError as exc:
+        except _store_errors() as exc:
+            self._write_dt = None
             raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
                                    f"{exc}") from exc
 
@@ -90,7 +98,7 @@ class DeltaTableHandle:
         """
         from deltalake import CommitProperties, PostCommitHookProperties, Transaction
         from deltalake import write_deltalake
-        from deltalake.exceptions import CommitFailedError, DeltaError
+        from deltalake.exceptions import CommitFailedError
 
         txns = [Transaction(app_id, version)] if app_id is not None else None
         props = CommitProperties(app_transactions=txns,
@@ -104,7 +112,7 @@ class DeltaTableHandle:
             self._write_dt = None  # reload: the failed commit may have left it stale
             raise CommitConflict(f"commit to table {self.name!r} lost to a concurrent "
                                  f"writer: {exc}") from exc
-        except (OSError, DeltaError) as exc:
+        except _store_errors() as exc:
             self._write_dt = None
             raise StoreUnavailable(f"cannot write table {self.name!r} at {self.uri!r}: "
                                    f"{exc}") from exc
@@ -127,7 +135,6 @@ class DeltaTableHandle:
         unchanged table costs one log listing, not a re-open.
         """
         from deltalake import DeltaTable
-        from deltalake.exceptions import DeltaError
 
         try:
             if as_of is not None:
@@ -143,6 +150,7 @@ class DeltaTableHandle:
                 if self._files is None or self._files[0] != version:
                     self._files = (version, self._read_dt.file_uris())
                 return self._files
-        except (OSError, DeltaError) as exc:
+        except _store_errors() as exc:
+            self._read_dt = None
             raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
                                    f"{exc}") from exc
