@@ -1,0 +1,51 @@
+"""Each test gets its own store in tmp_path and a clean fluent state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lakeml
+from lakeml.tracking import backend, fluent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    for name in ("LAKEML_STORE", "LAKEML_CONF", "LAKEML_EXPERIMENT_NAME",
+                 "LAKEML_EXPERIMENT_ID", "LAKEML_RUN_ID", "LAKEML_USER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    fluent.reset()
+    yield
+    fluent.reset()
+    backend.close_all()
+
+
+@pytest.fixture
+def store_uri(tmp_path: Path) -> str:
+    """A fresh store folder, made the fluent API's store."""
+    uri = str(tmp_path / "lake")
+    lakeml.set_store(uri)
+    return uri
+
+
+@pytest.fixture
+def client(store_uri: str) -> lakeml.Client:
+    return lakeml.Client(store_uri)
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 120,
+               check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter with lakeml importable."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=str(ROOT))
+    if check and proc.returncode != 0:
+        raise AssertionError(f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
