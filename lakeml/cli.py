@@ -1,0 +1,198 @@
+"""The ``lakeml`` command: experiments, runs, artifacts, maintenance, the demo.
+
+Every command takes ``--store URI`` (default: LAKEML_STORE, conf/lakeml.yaml,
+then ./lakeml-store) and prints a table, or JSON / CSV with ``--format``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from lakeml.cli_format import FORMATS, ms_to_iso, render
+from lakeml.errors import LakemlError
+
+
+def _client(args: argparse.Namespace):  # noqa: ANN202 - lakeml.Client
+    from lakeml.tracking.client import Client
+
+    return Client(args.store) if args.store else Client()
+
+
+def _experiment_id(client, ref: str) -> str:  # noqa: ANN001
+    exp = client.get_experiment_by_name(ref)
+    if exp is None:
+        if not ref.isdigit():
+            from lakeml.errors import NotFound
+
+            raise NotFound(f"no experiment named {ref!r}")
+        exp = client.get_experiment(ref)
+    return exp.experiment_id
+
+
+def cmd_experiments_list(args: argparse.Namespace) -> str:
+    exps = _client(args).search_experiments(view_type=args.view)
+    rows = [(e.experiment_id, e.name, e.lifecycle_stage, ms_to_iso(e.creation_time),
+             e.artifact_location) for e in exps]
+    return render(["experiment_id", "name", "lifecycle_stage", "creation_time",
+                   "artifact_location"], rows, args.format)
+
+
+def cmd_experiments_create(args: argparse.Namespace) -> str:
+    exp_id = _client(args).create_experiment(args.name, args.artifact_location)
+    return render(["experiment_id", "name"], [(exp_id, args.name)], args.format)
+
+
+def cmd_experiments_delete(args: argparse.Namespace) -> str:
+    client = _client(args)
+    exp_id = _experiment_id(client, args.experiment)
+    client.delete_experiment(exp_id)
+    return render(["experiment_id", "lifecycle_stage"], [(exp_id, "deleted")], args.format)
+
+
+def cmd_runs_list(args: argparse.Namespace) -> str:
+    client = _client(args)
+    infos = client.list_runs(_experiment_id(client, args.experiment), args.view,
+                             max_results=args.max_results)
+    rows = [(i.run_id, i.run_name, i.status, i.user_id, ms_to_iso(i.start_time),
+             ms_to_iso(i.end_time)) for i in infos]
+    return render(["run_id", "run_name", "status", "user_id", "start_time", "end_time"],
+                  rows, args.format)
+
+
+def cmd_runs_show(args: argparse.Namespace) -> str:
+    run = _client(args).get_run(args.run_id)
+    i = run.info
+    rows: list[tuple[str, str, object]] = [
+        ("info", k, val) for k, val in (
+            ("run_id", i.run_id), ("experiment_id", i.experiment_id),
+            ("run_name", i.run_name), ("status", i.status), ("user_id", i.user_id),
+            ("start_time", ms_to_iso(i.start_time)), ("end_time", ms_to_iso(i.end_time)),
+            ("lifecycle_stage", i.lifecycle_stage), ("parent_run_id", i.parent_run_id),
+            ("artifact_uri", i.artifact_uri))]
+    rows += [("param", k, val) for k, val in sorted(run.data.params.items())]
+    rows += [("metric", k, val) for k, val in sorted(run.data.metrics.items())]
+    rows += [("tag", k, val) for k, val in sorted(run.data.tags.items())]
+    rows += [("input", d.dataset.name, f"{d.dataset.digest} ({d.context})")
+             for d in run.inputs.dataset_inputs]
+    return render(["kind", "key", "value"], rows, args.format)
+
+
+def cmd_artifacts_list(args: argparse.Namespace) -> str:
+    infos = _client(args).list_artifacts(args.run_id, args.path)
+    return render(["path", "is_dir", "file_size"],
+                  [(f.path, f.is_dir, f.file_size) for f in infos], args.format)
+
+
+def cmd_artifacts_download(args: argparse.Namespace) -> str:
+    local = _client(args).download_artifacts(args.run_id, args.path or "", args.dst)
+    return render(["downloaded_to"], [(local,)], args.format)
+
+
+def cmd_maintenance(args: argparse.Namespace) -> str:
+    client = _client(args)
+    client.flush()
+    m = client.store.maintenance
+    tables = args.table or None
+    if args.action == "compact":
+        done = m.compact(tables)
+        rows = [(t, r.get("numFilesRemoved"), r.get("numFilesAdded")) for t, r in done.items()]
+        return render(["table", "files_removed", "files_added"], rows, args.format)
+    if args.action == "checkpoint":
+        return render(["table"], [(t,) for t in m.checkpoint(tables)], args.format)
+    if args.action == "vacuum":
+        done = m.vacuum(tables, retention_hours=args.retention_hours, dry_run=args.dry_run)
+        return render(["table", "files_deleted" if not args.dry_run else "would_delete"],
+                      [(t, len(files)) for t, files in done.items()], args.format)
+    return render(["table", "version", "files"],
+                  [(s.table, s.version, s.files) for s in m.status(tables)], args.format)
+
+
+def cmd_config(args: argparse.Namespace) -> str:
+    from lakeml import config
+
+    return config.describe()
+
+
+def cmd_demo(args: argparse.Namespace) -> str:
+    from lakeml.demo import run_demo
+
+    return run_demo(args.store)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``lakeml`` command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="store URI (default: LAKEML_STORE or ./lakeml-store)")
+    common.add_argument("--format", choices=FORMATS, default="table", help="output format")
+
+    parser = argparse.ArgumentParser(prog="lakeml", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    exps = sub.add_parser("experiments", help="list, create or delete experiments")
+    exps_sub = exps.add_subparsers(dest="action", required=True)
+    p = exps_sub.add_parser("list", parents=[common])
+    p.add_argument("--view", default="ACTIVE_ONLY", choices=["ACTIVE_ONLY", "DELETED_ONLY", "ALL"])
+    p.set_defaults(func=cmd_experiments_list)
+    p = exps_sub.add_parser("create", parents=[common])
+    p.add_argument("name")
+    p.add_argument("--artifact-location")
+    p.set_defaults(func=cmd_experiments_create)
+    p = exps_sub.add_parser("delete", parents=[common])
+    p.add_argument("experiment", help="experiment name or id")
+    p.set_defaults(func=cmd_experiments_delete)
+
+    runs = sub.add_parser("runs", help="list runs or show one")
+    runs_sub = runs.add_subparsers(dest="action", required=True)
+    p = runs_sub.add_parser("list", parents=[common])
+    p.add_argument("--experiment", required=True, help="experiment name or id")
+    p.add_argument("--view", default="ACTIVE_ONLY", choices=["ACTIVE_ONLY", "DELETED_ONLY", "ALL"])
+    p.add_argument("--max-results", type=int, default=1000)
+    p.set_defaults(func=cmd_runs_list)
+    p = runs_sub.add_parser("show", parents=[common])
+    p.add_argument("run_id")
+    p.set_defaults(func=cmd_runs_show)
+
+    arts = sub.add_parser("artifacts", help="list or download a run's artifacts")
+    arts_sub = arts.add_subparsers(dest="action", required=True)
+    p = arts_sub.add_parser("list", parents=[common])
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--path", default=None)
+    p.set_defaults(func=cmd_artifacts_list)
+    p = arts_sub.add_parser("download", parents=[common])
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--path", default="")
+    p.add_argument("--dst", default=".", help="local folder to copy into")
+    p.set_defaults(func=cmd_artifacts_download)
+
+    maint = sub.add_parser("maintenance", parents=[common],
+                           help="compact, checkpoint, vacuum or show table status")
+    maint.add_argument("action", choices=["status", "compact", "checkpoint", "vacuum"])
+    maint.add_argument("--table", action="append", help="limit to this table (repeatable)")
+    maint.add_argument("--retention-hours", type=int, default=168)
+    maint.add_argument("--dry-run", action="store_true")
+    maint.set_defaults(func=cmd_maintenance)
+
+    p = sub.add_parser("config", help="list every setting with its environment variable")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("demo", help="train scikit-learn models, log runs, print a leaderboard")
+    p.add_argument("--store", help="store URI (default: LAKEML_STORE or ./lakeml-store)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; errors print one line and exit 1 (2 for bad usage)."""
+    args = build_parser().parse_args(argv)
+    try:
+        print(args.func(args))
+    except LakemlError as exc:
+        print(f"lakeml: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The end-to-end demo: train scikit-learn models, log them as runs, rank them.
+
+Uses the wine dataset that ships with scikit-learn, so it needs no download.
+Run it with ``lakeml demo`` (or ``make demo``).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import time
+
+from lakeml.cli_format import render
+
+EXPERIMENT = "wine-demo"
+
+
+def _candidates():  # noqa: ANN202 - list of (name, estimator)
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return [
+        ("logreg-C0.1", make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))),
+        ("logreg-C10", make_pipeline(StandardScaler(), LogisticRegression(C=10, max_iter=500))),
+        ("knn-15", make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))),
+        ("forest-50", RandomForestClassifier(n_estimators=50, random_state=0)),
+        ("gboost-50", GradientBoostingClassifier(n_estimators=50, random_state=0)),
+    ]
+
+
+def run_demo(store: str | None = None) -> str:
+    """Train the candidates, log each as a run, and return the leaderboard as text."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+    from sklearn.metrics import accuracy_score, f1_score, log_loss
+    from sklearn.model_selection import train_test_split
+
+    import lakeml
+    from lakeml.query.sqlfiles import query
+
+    if store:
+        lakeml.set_store(store)
+    exp = lakeml.set_experiment(EXPERIMENT)
+    wine = load_wine(as_frame=True)
+    x_train, x_test, y_train, y_test = train_test_split(
+        wine.data, wine.target, test_size=0.3, random_state=42, stratify=wine.target)
+    train_set = lakeml.data.from_pandas(pd.concat([x_train, y_train], axis=1),
+                                        source="sklearn.datasets.load_wine", name="wine-train",
+                                        targets="target")
+    for name, model in _candidates():
+        with lakeml.start_run(run_name=name):
+            params = {k: v for k, v in model.get_params().items()
+                      if isinstance(v, (int, float, str, bool, type(None)))}
+            lakeml.log_params(params)
+            lakeml.log_input(train_set, context="training")
+            started = time.perf_counter()
+            model.fit(x_train, y_train)
+            lakeml.log_metric("fit_seconds", time.perf_counter() - started)
+            proba = model.predict_proba(x_test)
+            pred = proba.argmax(axis=1)
+            lakeml.log_metrics({"accuracy": accuracy_score(y_test, pred),
+                                "f1_macro": f1_score(y_test, pred, average="macro"),
+                                "log_loss": log_loss(y_test, proba)})
+            for step, n in enumerate(range(20, len(x_train) + 1, 20)):  # a learning curve
+                part = model.fit(x_train[:n], y_train[:n])
+                lakeml.log_metric("accuracy_by_train_size",
+                                  accuracy_score(y_test, part.predict(x_test)), step=n)
+            model.fit(x_train, y_train)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "model.pkl")
+                with open(path, "wb") as fh:
+                    pickle.dump(model, fh)
+                lakeml.log_artifact(path, "model")
+            lakeml.set_tag("family", name.split("-")[0])
+    client = lakeml.Client()
+    rows = client._b.engine.sql(query("leaderboard"), {
+        "experiment_id": exp.experiment_id, "metric": "log_loss", "ascending": True,
+        "limit": 10}).fetchall()
+    table = render(["run_id", "run_name", "status", "log_loss", "start_time"],
+                   [(r[0], r[1], r[2], r[3], r[4].strftime("%H:%M:%S")) for r in rows],
+                   "table")
+    return (f"store: {client.store_uri}\nexperiment: {EXPERIMENT} (id {exp.experiment_id})\n"
+            f"leaderboard by test log_loss (lower is better):\n{table}")
