@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create benchmarks/.venv-mlflow with MLflow installed, for bench_tracking.py.
+# MLflow gets its own venv so its dependencies never touch lakeml's .venv.
+# Idempotent and quiet: a venv that already has mlflow is left as it is.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python3}"
+VENV=.venv-mlflow
+
+has_mlflow() {
+    [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c \
+        "import importlib.util, sys; sys.exit(importlib.util.find_spec('mlflow') is None)"
+}
+
+if has_mlflow; then
+    exit 0
+fi
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check mlflow
+version="$("$VENV/bin/python" -c 'import mlflow; print(mlflow.__version__)')"
+echo "mlflow $version installed in benchmarks/$VENV"
