@@ -97,8 +97,9 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
     tables = args.table or None
     if args.action == "compact":
         done = m.compact(tables)
-        rows = [(t, r.get("numFilesRemoved"), r.get("numFilesAdded")) for t, r in done.items()]
-        return render(["table", "files_removed", "files_added"], rows, args.format)
+        rows = [(t, r.get("numFilesRemoved"), r.get("numFilesAdded"), r.get("skipped", ""))
+                for t, r in done.items()]
+        return render(["table", "files_removed", "files_added", "skipped"], rows, args.format)
     if args.action == "checkpoint":
         return render(["table"], [(t,) for t in m.checkpoint(tables)], args.format)
     if args.action == "vacuum":

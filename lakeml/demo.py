@@ -19,9 +19,9 @@ EXPERIMENT = "wine-demo"
 def _candidates():  # noqa: ANN202 - list of (name, estimator)
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    from sklearn.neighbors import KNeighborsClassifier
 
     return [
         ("logreg-C0.1", make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))),
@@ -65,7 +65,7 @@ def run_demo(store: str | None = None) -> str:
             lakeml.log_metrics({"accuracy": accuracy_score(y_test, pred),
                                 "f1_macro": f1_score(y_test, pred, average="macro"),
                                 "log_loss": log_loss(y_test, proba)})
-            for step, n in enumerate(range(20, len(x_train) + 1, 20)):  # a learning curve
+            for n in range(20, len(x_train) + 1, 20):  # a learning curve, step = train size
                 part = model.fit(x_train[:n], y_train[:n])
                 lakeml.log_metric("accuracy_by_train_size",
                                   accuracy_score(y_test, part.predict(x_test)), step=n)

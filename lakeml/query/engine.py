@@ -43,27 +43,35 @@ class QueryEngine:
         self._versions: dict[str, int] = {}
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A database whose ``lake_*`` views start empty and whose sql/ views exist.
+
+        DuckDB binds a view when it is queried, so the sql/ views defined here
+        follow every later redefinition of the ``lake_*`` views beneath them.
+        """
         import duckdb
 
         con = duckdb.connect()
         for name, schema in schemas.TABLES.items():
             empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan
             con.execute(f"CREATE TABLE empty_{name} AS SELECT * FROM empty")
+            con.execute(f"CREATE VIEW lake_{name} AS SELECT * FROM empty_{name}")
+        for _, statement in view_definitions():
+            con.execute(statement)
         return con
 
     def refresh(self, tables: Iterable[str] | None = None) -> None:
-        """Point the ``lake_*`` views at the tables' latest snapshots.
+        """Point the ``lake_*`` views of ``tables`` (default: all) at their latest snapshots.
 
-        Rows this process logged but has not committed are committed first,
-        so a process always reads its own writes.
+        If this process has rows of those tables not yet committed, the
+        writer commits first, so a process always reads its own writes.
         """
-        if self._as_of is None and self._store.has_unflushed():
+        names = list(tables) if tables is not None else list(schemas.TABLES)
+        if self._as_of is None and self._store.has_unflushed(names):
             self._store.flush()
         with self._lock:
             if self._con is None:
                 self._con = self._connect()
-            changed = False
-            for name in tables or schemas.TABLES:
+            for name in names:
                 if self._as_of is not None and name in self._versions:
                     continue
                 version, files = self._store.snapshot_files(name, self._as_of)
@@ -79,17 +87,6 @@ class QueryEngine:
                 self._con.execute(
                     f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
                 self._versions[name] = version
-                changed = True
-            if changed and len(self._versions) == len(schemas.TABLES):
-                self._define_views()
-
-    def _define_views(self) -> None:
-        if getattr(self, "_views_defined", False):
-            return
-        assert self._con is not None
-        for _, statement in view_definitions():
-            self._con.execute(statement)
-        self._views_defined = True
 
     def versions(self) -> dict[str, int]:
         """The Delta version each table was read at by the last refresh."""
@@ -129,8 +126,6 @@ class QueryEngine:
         import duckdb
 
         self.refresh(tables)
-        if not getattr(self, "_views_defined", False):
-            self.refresh()
         assert self._con is not None
         try:
             return self._con.cursor().execute(query, params)

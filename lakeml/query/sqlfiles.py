@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 
@@ -16,14 +16,14 @@ def sql_root() -> Path:
     raise FileNotFoundError(f"lakeml's sql/ folder is missing (looked in {here} and above)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def view_definitions() -> tuple[tuple[str, str], ...]:
     """(view name, CREATE VIEW statement) for every file in sql/views/, sorted."""
     return tuple((path.stem, path.read_text())
                  for path in sorted((sql_root() / "views").glob("*.sql")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def query(name: str) -> str:
     """The text of sql/queries/<name>.sql."""
     path = sql_root() / "queries" / f"{name}.sql"

@@ -9,10 +9,11 @@ checkpoints happen without anyone remembering; ``lakeml maintenance …`` and
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from lakeml.errors import CommitConflict, LakemlError, StoreUnavailable
+from lakeml.errors import CommitConflict, InvalidArgument, LakemlError, StoreUnavailable
 
 if TYPE_CHECKING:
     from lakeml.store.table import DeltaTableHandle
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 # Vacuum never removes files younger than this: a reader that opened an older
 # snapshot (time travel, a long query) still finds its files.
 DEFAULT_RETENTION_HOURS = 168
+
+# App transaction id carried by every compaction commit (see Maintenance.compact).
+COMPACTION_GUARD = "lakeml.compaction"
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,11 @@ class TableStatus:
 class Maintenance:
     """Maintenance verbs over a store's tables (``store.maintenance.compact()``)."""
 
-    def __init__(self, tables: dict[str, DeltaTableHandle], *, compact_every: int) -> None:
+    def __init__(self, tables: dict[str, DeltaTableHandle], *, compact_every: int,
+                 lease_seconds: int = 300) -> None:
         self._tables = tables
         self.compact_every = compact_every
+        self.lease_seconds = lease_seconds
         self._commits_since_check = dict.fromkeys(tables, 0)
 
     def _pick(self, tables: Iterable[str] | None) -> list[DeltaTableHandle]:
@@ -46,7 +52,7 @@ class Maintenance:
             return list(self._tables.values())
         unknown = [t for t in tables if t not in self._tables]
         if unknown:
-            raise LakemlError(f"unknown table(s) {unknown}; valid: {sorted(self._tables)}")
+            raise InvalidArgument(f"unknown table(s) {unknown}; valid: {sorted(self._tables)}")
         return [self._tables[t] for t in tables]
 
     def status(self, tables: Iterable[str] | None = None) -> list[TableStatus]:
@@ -58,11 +64,20 @@ class Maintenance:
         return out
 
     def compact(self, tables: Iterable[str] | None = None) -> dict[str, dict]:
-        """Rewrite small files into large ones (one commit per table)."""
+        """Rewrite small files into large ones (one commit per table).
+
+        Only the holder of a table's compaction lease compacts it (see
+        :meth:`_claim_lease`); a table whose lease another process holds is
+        skipped and reported as ``{"skipped": "<why>"}``.
+        """
         from deltalake.exceptions import CommitFailedError, DeltaError
 
-        done = {}
+        done: dict[str, dict] = {}
         for handle in self._pick(tables):
+            why_not = self._claim_lease(handle)
+            if why_not:
+                done[handle.name] = {"skipped": why_not}
+                continue
             dt = handle.writer_delta_table()
             try:
                 done[handle.name] = dt.optimize.compact()
@@ -72,6 +87,29 @@ class Maintenance:
             except (OSError, DeltaError) as exc:
                 raise StoreUnavailable(f"cannot compact {handle.name!r}: {exc}") from exc
         return done
+
+    def _claim_lease(self, handle: DeltaTableHandle) -> str | None:
+        """Take the table's compaction lease; return why not if another process holds it.
+
+        deltalake (1.6) lets two concurrent OPTIMIZE commits of the same files
+        both succeed, each adding its own copy of the rows: compactions must
+        never overlap. A claim is an empty commit carrying app transaction
+        COMPACTION_GUARD with the claim time (epoch seconds) as its version.
+        Of two racing claims Delta admits one (the other sees the same app id
+        in the winning commit and fails), and a claim younger than the lease
+        blocks new ones, so the winner has ``lease_seconds`` to finish.
+        """
+        now = int(time.time())
+        held_since = handle.committed_version(COMPACTION_GUARD)
+        if now - held_since < self.lease_seconds:
+            return (f"another compaction of {handle.name!r} started at {held_since} "
+                    f"(epoch s); lease {self.lease_seconds} s")
+        try:
+            handle.append(handle.schema.empty_table(), app_id=COMPACTION_GUARD,
+                          version=now, retries=1000)
+        except CommitConflict:
+            return f"another process claimed the compaction of {handle.name!r} first"
+        return None
 
     def checkpoint(self, tables: Iterable[str] | None = None) -> list[str]:
         """Write a checkpoint and drop log files past the log retention."""
@@ -88,7 +126,7 @@ class Maintenance:
                dry_run: bool = False) -> dict[str, list[str]]:
         """Delete data files no snapshot within ``retention_hours`` refers to."""
         if retention_hours < 0:
-            raise LakemlError(f"retention_hours must be >= 0, got {retention_hours}")
+            raise InvalidArgument(f"retention_hours must be >= 0, got {retention_hours}")
         out = {}
         for handle in self._pick(tables):
             dt = handle.writer_delta_table()
@@ -112,7 +150,8 @@ class Maintenance:
                 files = len(handle.writer_delta_table().file_uris())
                 if files <= self.compact_every:
                     continue
-                self.compact([name])
+                if "skipped" in self.compact([name])[name]:
+                    continue
                 self.checkpoint([name])
                 log.debug("compacted %s (%d files before)", name, files)
             except LakemlError as exc:  # a racer compacted first, or storage hiccup

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import unquote, urlparse
 
 from lakeml import config
@@ -64,7 +64,8 @@ class Store:
             for name, schema in schemas.TABLES.items()
         }
         self.clock = SequenceClock()
-        self.maintenance = Maintenance(self.tables, compact_every=config.get("compact_every"))
+        self.maintenance = Maintenance(self.tables, compact_every=config.get("compact_every"),
+                                       lease_seconds=config.get("compaction_lease"))
         self._flush_interval = config.get("flush_interval", flush_interval)
         self._flush_rows = config.get("flush_rows", flush_rows)
         self._writer: Writer | None = None
@@ -153,9 +154,9 @@ class Store:
         if self._writer is not None:
             self._writer.flush()
 
-    def has_unflushed(self) -> bool:
-        """Whether this process has logged rows not yet committed."""
-        return self._writer is not None and self._writer.has_unflushed()
+    def has_unflushed(self, tables: Iterable[str] | None = None) -> bool:
+        """Whether this process has rows (of ``tables``, default any) not yet committed."""
+        return self._writer is not None and self._writer.has_unflushed(tables)
 
     def close(self) -> None:
         """Commit what is left and stop the background flusher."""

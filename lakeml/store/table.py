@@ -96,8 +96,12 @@ class DeltaTableHandle:
         Raises CommitConflict when ``retries`` concurrent commits beat this one,
         which is what a per-key guard (an app id used once) relies on.
         """
-        from deltalake import CommitProperties, PostCommitHookProperties, Transaction
-        from deltalake import write_deltalake
+        from deltalake import (
+            CommitProperties,
+            PostCommitHookProperties,
+            Transaction,
+            write_deltalake,
+        )
         from deltalake.exceptions import CommitFailedError
 
         txns = [Transaction(app_id, version)] if app_id is not None else None

@@ -24,9 +24,9 @@ import sys
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from lakeml.errors import CommitConflict, LakemlError, StoreUnavailable
+from lakeml.errors import CommitConflict, InvalidState, LakemlError, StoreUnavailable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,18 +57,22 @@ class Writer:
         self._buffered = 0
         self._pending: dict[str, list[tuple[int, pa.Table]]] = {name: [] for name in tables}
         self._uncertain: set[str] = set()
+        self._in_flight: frozenset[str] = frozenset()  # taken from buffers, not yet pending
         self._batch_seq = dict.fromkeys(tables, 0)
         self._lock = threading.Lock()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._forked = False
         self.last_error: LakemlError | None = None
         _live_writers.add(self)
 
     # ---- the hot path ---------------------------------------------------------
     def append(self, table: str, row: tuple[Any, ...]) -> None:
         """Buffer one row (a tuple in the table's column order)."""
+        if self._forked:
+            self._refuse_forked()
         with self._lock:
             self._buffers[table].append(row)
             self._buffered += 1
@@ -84,6 +88,8 @@ class Writer:
         """Buffer many rows of one table at once."""
         if not rows:
             return
+        if self._forked:
+            self._refuse_forked()
         with self._lock:
             self._buffers[table].extend(rows)
             self._buffered += len(rows)
@@ -96,9 +102,11 @@ class Writer:
                 self.flush()
 
     # ---- state --------------------------------------------------------------------
-    def has_unflushed(self) -> bool:
-        """Whether any row is buffered or pending a commit."""
-        return self._buffered > 0 or any(self._pending.values())
+    def has_unflushed(self, tables: Iterable[str] | None = None) -> bool:
+        """Whether any row (of ``tables``, default any) is buffered or pending a commit."""
+        if tables is None:
+            return self._buffered > 0 or bool(self._in_flight) or any(self._pending.values())
+        return any(self._buffers[t] or t in self._in_flight or self._pending[t] for t in tables)
 
     def unflushed_rows(self) -> int:
         """Rows logged but not yet committed."""
@@ -118,9 +126,14 @@ class Writer:
                 for name in taken:
                     self._buffers[name] = []
                 self._buffered = 0
-            for name, rows in taken.items():
-                self._batch_seq[name] += 1
-                self._pending[name].append((self._batch_seq[name], self._to_arrow(name, rows)))
+                self._in_flight = frozenset(taken)
+            try:
+                for name, rows in taken.items():
+                    self._batch_seq[name] += 1
+                    self._pending[name].append((self._batch_seq[name],
+                                                self._to_arrow(name, rows)))
+            finally:
+                self._in_flight = frozenset()
             first_error: LakemlError | None = None
             for name in self._tables:  # schema order: runs before what refers to them
                 if not self._pending[name]:
@@ -212,8 +225,17 @@ class Writer:
         if self.has_unflushed():
             self.flush()
 
+    def _refuse_forked(self) -> None:
+        raise InvalidState(
+            "this process was forked from one that had already opened the lakeml store; "
+            "deltalake's runtime does not survive fork(), so it cannot commit from here. "
+            "Start worker processes with multiprocessing's 'spawn' or 'forkserver' method "
+            "(multiprocessing.get_context('spawn')), or open the store only in the children.")
+
     def _forget_after_fork(self) -> None:
-        # A forked child must not commit its parent's rows a second time.
+        # A forked child must not commit its parent's rows a second time, and
+        # cannot commit at all (see _refuse_forked).
+        self._forked = True
         self._lock = threading.Lock()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()

@@ -7,10 +7,20 @@ of them feed one batched writer and see each other's writes at once.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lakeml.query import QueryEngine
 from lakeml.store import Store, normalize_uri
+
+if TYPE_CHECKING:
+    from lakeml.entities import Experiment
+
+# How long this process trusts what it read about an experiment before reading
+# it again. Its own changes apply at once; another process's deletion of an
+# experiment is noticed by create_run within this many seconds.
+EXPERIMENT_CACHE_SECONDS = 2.0
 
 
 @dataclass
@@ -36,6 +46,22 @@ class Backend:
         self.engine = QueryEngine(store)
         self.runs: dict[str, RunState] = {}
         self.lock = threading.RLock()
+        self.default_experiment_exists = False
+        self._experiments: dict[str, tuple[float, Experiment]] = {}
+
+    def cached_experiment(self, experiment_id: str) -> Experiment | None:
+        """The experiment as read less than EXPERIMENT_CACHE_SECONDS ago, or None."""
+        entry = self._experiments.get(experiment_id)
+        if entry is None or time.monotonic() - entry[0] > EXPERIMENT_CACHE_SECONDS:
+            return None
+        return entry[1]
+
+    def cache_experiment(self, experiment: Experiment) -> None:
+        self._experiments[experiment.experiment_id] = (time.monotonic(), experiment)
+
+    def forget_experiment(self, experiment_id: str) -> None:
+        """Drop the cached copy after this process changed the experiment."""
+        self._experiments.pop(experiment_id, None)
 
 
 _backends: dict[str, Backend] = {}

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from lakeml.artifacts import ArtifactRepository, clean_relative
 from lakeml.entities import (
-    DatasetInput, FileInfo, LifecycleStage, Metric, Param, Run, RunData, RunInfo, RunStatus,
+    DatasetInput,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
     RunTag,
 )
 from lakeml.errors import InvalidArgument, InvalidState, NotFound

@@ -45,7 +45,7 @@ class ExperimentCalls:
             return []
         tag_rows = self._b.engine.rows(
             "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN "
-            f"(SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]])
+            "(SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]])
         tags: dict[str, dict[str, str]] = {}
         for exp_id, key, value in tag_rows:
             tags.setdefault(exp_id, {})[key] = value
@@ -131,7 +131,10 @@ class ExperimentCalls:
 
     def _ensure_default_experiment(self) -> None:
         store = self._b.store
+        if self._b.default_experiment_exists:
+            return
         if store.guard_version("experiments", _name_guard(DEFAULT_EXPERIMENT_NAME)) > 0:
+            self._b.default_experiment_exists = True
             return
         data = self._experiment_row(
             DEFAULT_EXPERIMENT_ID, name=DEFAULT_EXPERIMENT_NAME,
@@ -141,6 +144,7 @@ class ExperimentCalls:
             self._claim_name(DEFAULT_EXPERIMENT_NAME, data, exists_message="")
         except AlreadyExists:
             pass
+        self._b.default_experiment_exists = True
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give the experiment a new, unused name."""
@@ -149,10 +153,12 @@ class ExperimentCalls:
         if exp.name == new_name:
             return
         data = self._experiment_row(exp.experiment_id, name=new_name)
+        self._b.forget_experiment(exp.experiment_id)
         self._claim_name(new_name, data, exists_message=self._exists_message(new_name))
 
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
         exp = self.get_experiment(experiment_id)
+        self._b.forget_experiment(exp.experiment_id)
         self._b.store.commit("experiments",
                              self._experiment_row(exp.experiment_id, lifecycle_stage=stage))
 
@@ -172,6 +178,7 @@ class ExperimentCalls:
         text = v.tag_value(key, value)
         exp = self.get_experiment(experiment_id)
         now = time.time_ns() // 1000
+        self._b.forget_experiment(exp.experiment_id)
         self._b.store.append("experiment_tags", (exp.experiment_id, key, text, False, now,
                                                  self._b.store.clock.next()))
 
@@ -182,11 +189,16 @@ class ExperimentCalls:
         if key not in exp.tags:
             raise NotFound(f"experiment {exp.experiment_id!r} has no tag {key!r}")
         now = time.time_ns() // 1000
+        self._b.forget_experiment(exp.experiment_id)
         self._b.store.append("experiment_tags", (exp.experiment_id, key, None, True, now,
                                                  self._b.store.clock.next()))
 
     def _active_experiment(self, experiment_id: str) -> Experiment:
-        exp = self.get_experiment(experiment_id)
+        """The experiment, which must be active; read at most every few seconds."""
+        exp = self._b.cached_experiment(experiment_id)
+        if exp is None:
+            exp = self.get_experiment(experiment_id)
+            self._b.cache_experiment(exp)
         if exp.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidState(f"experiment {exp.name!r} (id {exp.experiment_id!r}) is deleted;"
                                " restore it first")

@@ -8,7 +8,14 @@ from itertools import repeat
 from typing import TYPE_CHECKING
 
 from lakeml.entities import (
-    Dataset, DatasetInput, Metric, Run, RunData, RunInfo, RunInputs, ViewType,
+    Dataset,
+    DatasetInput,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    ViewType,
 )
 from lakeml.errors import NotFound
 from lakeml.tracking import validation as v

@@ -24,6 +24,11 @@ def current_user() -> str:
     user = config.get("user")
     if user:
         return str(user)
+    return _os_user()
+
+
+@lru_cache(maxsize=1)
+def _os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -35,7 +40,13 @@ def source_name() -> str:
     main = sys.argv[0] if sys.argv and sys.argv[0] else ""
     if main in ("", "-c", "-"):
         return "<interactive>"
-    return str(Path(main).resolve())
+    return _resolved(main)
+
+
+@lru_cache(maxsize=8)
+def _resolved(path: str) -> str:
+    # Resolved once: the script's path is relative to the cwd the process started in.
+    return str(Path(path).resolve())
 
 
 @lru_cache(maxsize=64)

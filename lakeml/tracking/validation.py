@@ -66,7 +66,7 @@ def step_value(key: str, step: object) -> int:
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         if isinstance(step, float) and step.is_integer():
             return int(step)
-        if hasattr(step, "item") and isinstance(getattr(step, "item")(), int):
+        if hasattr(step, "item") and isinstance(step.item(), int):
             return int(step.item())  # type: ignore[union-attr]
         raise InvalidArgument(f"metric {key!r} got step {step!r}; the step must be an integer")
     return int(step)
