@@ -11,11 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lakeml.query import QueryEngine
-from lakeml.store import Store, normalize_uri
-
 if TYPE_CHECKING:
     from lakeml.entities import Experiment
+    from lakeml.store import Store
 
 # How long this process trusts what it read about an experiment before reading
 # it again. Its own changes apply at once; another process's deletion of an
@@ -42,6 +40,8 @@ class Backend:
     """The store, query engine and run-state cache of one store URI."""
 
     def __init__(self, store: Store) -> None:
+        from lakeml.query import QueryEngine  # pyarrow and DuckDB load on first use
+
         self.store = store
         self.engine = QueryEngine(store)
         self.runs: dict[str, RunState] = {}
@@ -70,6 +70,8 @@ _backends_lock = threading.Lock()
 
 def backend_for(uri: str, storage_options: dict[str, str] | None = None) -> Backend:
     """The process-wide backend of store ``uri`` (created and opened on first use)."""
+    from lakeml.store import Store, normalize_uri
+
     key = normalize_uri(uri)
     with _backends_lock:
         backend = _backends.get(key)

@@ -67,6 +67,7 @@ class Client(ExperimentCalls, RunReads):
 
             store_uri = fluent.get_store_uri()
         self._b = backend_for(os.fspath(store_uri), storage_options)
+        self._ensure_default_experiment()  # as MLflow does when it opens a store
 
     @property
     def store(self) -> Store:

@@ -73,6 +73,7 @@ class ExperimentCalls:
                            max_results: int | None = None) -> list[Experiment]:
         """Experiments in ``view_type``, oldest first (at most ``max_results``)."""
         stages = list(ViewType.parse(view_type).stages())
+        self._ensure_default_experiment()  # as in MLflow, every store has "Default"
         found = self._experiments_where("lifecycle_stage IN (SELECT unnest(?::VARCHAR[]))",
                                         [stages])
         return found if max_results is None else found[:max_results]

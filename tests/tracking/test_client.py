@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import lakeml
 from lakeml.entities import Metric, Param, RunTag
 from lakeml.errors import AlreadyExists, InvalidArgument, InvalidState, NotFound
+from lakeml.tracking import backend as backend_module
+from tests.conftest import run_python
 
 
 def test_experiment_lifecycle(client: lakeml.Client) -> None:
@@ -142,3 +146,29 @@ def test_two_clients_share_one_writer(store_uri: str) -> None:
     run_id = a.create_run().info.run_id
     a.log_metric(run_id, "m", 1.0)
     assert b.get_run(run_id).data.metrics == {"m": 1.0}  # read-your-writes, no flush call
+
+
+def test_deleted_experiment_refuses_new_runs(client: lakeml.Client, store_uri: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    exp_id = client.create_experiment("short-lived")
+    client.create_run(exp_id)  # caches the experiment as active
+    client.delete_experiment(exp_id)  # this process's change applies at once
+    with pytest.raises(InvalidState, match="short-lived"):
+        client.create_run(exp_id)
+    client.restore_experiment(exp_id)
+    client.create_run(exp_id)
+
+    # Another process's deletion is seen once the cached copy is older than
+    # EXPERIMENT_CACHE_SECONDS.
+    monkeypatch.setattr(backend_module, "EXPERIMENT_CACHE_SECONDS", 0.2)
+    run_python(f"import lakeml; lakeml.Client({store_uri!r}).delete_experiment({exp_id!r})")
+    time.sleep(0.3)
+    with pytest.raises(InvalidState, match="deleted"):
+        client.create_run(exp_id)
+
+
+def test_reads_see_this_process_writes_at_once(client: lakeml.Client) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_batch(run_id, metrics={"m": 1.5}, params={"p": "x"}, tags={"t": "y"})
+    run = client.get_run(run_id)  # nothing flushed explicitly
+    assert (run.data.metrics, run.data.params, run.data.tags["t"]) == ({"m": 1.5}, {"p": "x"}, "y")
