@@ -98,7 +98,8 @@ def _conf_values() -> dict[str, Any]:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise InvalidArgument(f"{path} must hold a mapping of settings, got {type(data).__name__}")
-    unknown = set(data) - set(SETTINGS) - {"storage_options", "permissions"}
+    unknown = set(data) - set(SETTINGS) - {"storage_options", "artifact_storage_options",
+                                            "permissions"}
     if unknown:
         raise InvalidArgument(
             f"{path}: unknown setting(s) {sorted(unknown)}; valid: {sorted(SETTINGS)}")
@@ -126,9 +127,18 @@ def get(key: str, explicit: Any = None) -> Any:
 
 
 def storage_options() -> dict[str, str]:
-    """Object-store options (credentials, endpoint) from the conf file, if any."""
+    """deltalake's object-store options (``AWS_REGION``…) from the conf file, if any."""
     opts = _conf_values().get("storage_options") or {}
     return {str(k): str(v) for k, v in opts.items()}
+
+
+def artifact_storage_options() -> dict[str, Any]:
+    """fsspec's keyword arguments for artifacts on an object store (s3fs: ``key``…).
+
+    deltalake and fsspec name their options differently, so the conf file keeps
+    them apart; without either, both read the standard environment variables.
+    """
+    return dict(_conf_values().get("artifact_storage_options") or {})
 
 
 def describe() -> str:

@@ -47,3 +47,11 @@ def test_bad_values_name_their_source(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_file_uri_with_host_is_refused() -> None:
     with pytest.raises(InvalidArgument, match="otherhost"):
         lakeml.set_store("file://otherhost/data")
+
+
+def test_the_shipped_example_conf_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = Path(__file__).resolve().parent.parent / "conf" / "lakeml.example.yaml"
+    monkeypatch.setenv("LAKEML_CONF", str(example))
+    assert config.get("flush_interval") == 1.0
+    assert config.get("store") == "lakeml-store"
+    assert config.storage_options() == {} and config.artifact_storage_options() == {}

@@ -57,6 +57,8 @@ class Store:
         self.is_local = "://" not in self.uri
         self.storage_options = dict(storage_options if storage_options is not None
                                     else config.storage_options())
+        self.artifact_storage_options = ({} if self.is_local
+                                         else config.artifact_storage_options())
         retries = config.get("commit_retries")
         self.tables: dict[str, DeltaTableHandle] = {
             name: DeltaTableHandle(name, self.table_uri(name), schema,

@@ -311,8 +311,7 @@ class Client(ExperimentCalls, RunReads):
     # ---- artifacts ------------------------------------------------------------
     def _artifacts(self, run_id: str) -> ArtifactRepository:
         return ArtifactRepository(self._state(run_id).artifact_uri,
-                                  self._b.store.storage_options if not self._b.store.is_local
-                                  else None)
+                                  self._b.store.artifact_storage_options)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         """The URI of the run's artifact root, or of ``artifact_path`` under it."""
