@@ -36,6 +36,9 @@ from typing import Any
 import lakeml
 from lakeml.tracking import backend, fluent
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import history_result  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 MLFLOW_PYTHON = HERE / ".venv-mlflow" / "bin" / "python"
 MLFLOW_WORKER = HERE / "mlflow_tracking_worker.py"
@@ -173,18 +176,7 @@ def lakeml_history(points: int) -> Result:
         client.flush()
         backend.close_all()
         client = lakeml.Client(path)
-        first, n_first = timed(lambda: len(client.get_metric_history(run_id, "loss")))
-        warm, n_warm = timed(lambda: len(client.get_metric_history(run_id, "loss")))
-    if n_first != points or n_warm != points:
-        raise RuntimeError(f"history returned {n_first}/{n_warm} points, logged {points}")
-    return {"points": points, "first_s": first, "warm_s": warm}
-
-
-def timed(call: Callable[[], int]) -> tuple[float, int]:
-    """(seconds, result) of one call."""
-    t0 = time.perf_counter()
-    result = call()
-    return time.perf_counter() - t0, result
+        return history_result(lambda: len(client.get_metric_history(run_id, "loss")), points)
 
 
 def import_seconds(python: Path | str, module: str) -> float:

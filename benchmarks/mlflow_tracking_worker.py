@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
                    "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})
 
 import mlflow  # noqa: E402
+from bench_common import history_result  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param  # noqa: E402
 
@@ -119,18 +120,7 @@ def metric_history(points: int, batch: int) -> Result:
             client.log_batch(run_id, metrics=[Metric("loss", step * 1e-3, ts, step)
                                               for step in range(start, start + batch)])
         client.set_terminated(run_id)
-        first, n_first = timed(lambda: len(client.get_metric_history(run_id, "loss")))
-        warm, n_warm = timed(lambda: len(client.get_metric_history(run_id, "loss")))
-    if n_first != points or n_warm != points:
-        raise RuntimeError(f"history returned {n_first}/{n_warm} points, logged {points}")
-    return {"points": points, "first_s": first, "warm_s": warm}
-
-
-def timed(call: Callable[[], int]) -> tuple[float, int]:
-    """(seconds, result) of one call."""
-    t0 = time.perf_counter()
-    result = call()
-    return time.perf_counter() - t0, result
+        return history_result(lambda: len(client.get_metric_history(run_id, "loss")), points)
 
 
 def main(sizes: dict[str, int]) -> Result:

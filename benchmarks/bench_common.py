@@ -1,0 +1,23 @@
+"""Helpers shared by the benchmark scripts and the MLflow worker (which runs in
+MLflow's own venv, without lakeml, and finds this file beside it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def timed(call: Callable[[], int]) -> tuple[float, int]:
+    """(seconds, result) of one call."""
+    t0 = time.perf_counter()
+    result = call()
+    return time.perf_counter() - t0, result
+
+
+def history_result(read: Callable[[], int], points: int) -> dict[str, float]:
+    """Time a first and a warm metric-history read; both must return ``points`` points."""
+    first, n_first = timed(read)
+    warm, n_warm = timed(read)
+    if n_first != points or n_warm != points:
+        raise RuntimeError(f"history returned {n_first}/{n_warm} points, logged {points}")
+    return {"points": points, "first_s": first, "warm_s": warm}
