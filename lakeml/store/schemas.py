@@ -95,4 +95,14 @@ TABLES: dict[str, pa.Schema] = {
     "tags": TAGS,
     "inputs": INPUTS,
     "metrics": METRICS,
+    "metric_latest": METRICS,
 }
+
+# Tables the writer derives from another table's batches rather than from log
+# calls. metric_latest holds, per flushed batch of metrics, the latest point of
+# each (run_id, key): the latest_metrics view reads it instead of the full
+# history, which at 100 M points would take seconds. It is committed right
+# after its metrics batch; a kill between the two leaves the history complete
+# and latest_metrics one batch behind for those runs, which
+# ``lakeml maintenance rebuild-latest`` repairs.
+DERIVED: dict[str, str] = {"metric_latest": "metrics"}

@@ -27,6 +27,8 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from lakeml.errors import CommitConflict, InvalidState, LakemlError, StoreUnavailable
+from lakeml.store.derived import DERIVE
+from lakeml.store.schemas import DERIVED
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -110,7 +112,8 @@ class Writer:
 
     def unflushed_rows(self) -> int:
         """Rows logged but not yet committed."""
-        pending = sum(t.num_rows for batches in self._pending.values() for _, t in batches)
+        pending = sum(t.num_rows for name, batches in self._pending.items()
+                      if name not in DERIVED for _, t in batches)
         return self._buffered + pending
 
     # ---- committing -----------------------------------------------------------
@@ -129,9 +132,7 @@ class Writer:
                 self._in_flight = frozenset(taken)
             try:
                 for name, rows in taken.items():
-                    self._batch_seq[name] += 1
-                    self._pending[name].append((self._batch_seq[name],
-                                                self._to_arrow(name, rows)))
+                    self._add_pending(name, self._to_arrow(name, rows))
             finally:
                 self._in_flight = frozenset()
             first_error: LakemlError | None = None
@@ -145,6 +146,31 @@ class Writer:
             self.last_error = first_error
             if first_error is not None:
                 raise first_error
+
+    def append_table(self, table: str, data: pa.Table) -> None:
+        """Queue an Arrow table of rows for the next commit (the bulk path).
+
+        The rows skip the tuple buffer and are committed, idempotently like
+        any batch, by the next flush.
+        """
+        if self._forked:
+            self._refuse_forked()
+        data = data.select(self._tables[table].schema.names).cast(self._tables[table].schema)
+        with self._flush_lock:
+            self._add_pending(table, data)
+        if self._thread is None:
+            self._start()
+        self._wake.set()
+
+    def _add_pending(self, name: str, data: pa.Table) -> None:
+        """Queue ``data`` as the next batch of ``name`` and of the tables derived from it."""
+        self._batch_seq[name] += 1
+        self._pending[name].append((self._batch_seq[name], data))
+        for derived, source in DERIVED.items():
+            if source == name and derived in self._tables:
+                self._batch_seq[derived] += 1
+                self._pending[derived].append((self._batch_seq[derived],
+                                               DERIVE[derived](data)))
 
     def _to_arrow(self, name: str, rows: list[tuple[Any, ...]]) -> pa.Table:
         import pyarrow as pa

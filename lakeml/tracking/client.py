@@ -217,7 +217,7 @@ class Client(ExperimentCalls, RunReads):
         key = v.check_key(key, "tag key")
         self._state(run_id)
         found = self._b.engine.rows("SELECT 1 FROM tags WHERE run_id = ? AND key = ?",
-                                    [run_id, key])
+                                    [run_id, key], tables=["tags"])
         if not found:
             raise NotFound(f"run {run_id!r} has no tag {key!r}")
         self._b.store.append("tags", (run_id, key, None, True, _now_us(),
@@ -274,7 +274,7 @@ class Client(ExperimentCalls, RunReads):
             return []
         if state.params is None:
             state.params = dict(self._b.engine.rows(
-                "SELECT key, value FROM params WHERE run_id = ?", [run_id]))
+                "SELECT key, value FROM params WHERE run_id = ?", [run_id], tables=["params"]))
         fresh: dict[str, str] = {}
         for key, text in items:
             old = state.params.get(key, fresh.get(key))

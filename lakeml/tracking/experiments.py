@@ -45,7 +45,7 @@ class ExperimentCalls:
             return []
         tag_rows = self._b.engine.rows(
             "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN "
-            "(SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]])
+            "(SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]], tables=())
         tags: dict[str, dict[str, str]] = {}
         for exp_id, key, value in tag_rows:
             tags.setdefault(exp_id, {})[key] = value

@@ -23,6 +23,7 @@ from lakeml.tracking import validation as v
 if TYPE_CHECKING:
     from lakeml.tracking.backend import Backend
 
+_RUN_TABLES = ("runs", "params", "tags", "metric_latest", "inputs")
 RUN_COLUMNS = ("run_id, experiment_id, run_name, user_id, status, epoch_ms(start_time), "
                "epoch_ms(end_time), artifact_uri, lifecycle_stage, parent_run_id")
 
@@ -33,11 +34,12 @@ class RunReads:
     _b: Backend
 
     def _run_infos(self, where: str, params: list[object], *, order: str = "",
-                   limit: int | None = None) -> list[RunInfo]:
+                   limit: int | None = None, refresh: bool = True) -> list[RunInfo]:
         sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [RunInfo(*row) for row in self._b.engine.rows(sql, params, tables=["runs"])]
+        tables = ("runs",) if refresh else ()
+        return [RunInfo(*row) for row in self._b.engine.rows(sql, params, tables=tables)]
 
     def get_run(self, run_id: str) -> Run:
         """The run with its info, latest metrics, params, tags and dataset inputs.
@@ -48,20 +50,22 @@ class RunReads:
         """
         run_id = v.check_id(run_id, "run_id")
         engine = self._b.engine
-        engine.refresh()
-        infos = self._run_infos("run_id = ?", [run_id])
+        engine.refresh(_RUN_TABLES)  # once; the queries below read that one snapshot
+        infos = self._run_infos("run_id = ?", [run_id], refresh=False)
         if not infos:
             raise NotFound(f"no run with id {run_id!r}")
-        params = dict(engine.rows("SELECT key, value FROM params WHERE run_id = ?", [run_id]))
-        tags = dict(engine.rows("SELECT key, value FROM tags WHERE run_id = ?", [run_id]))
+        params = dict(engine.rows("SELECT key, value FROM params WHERE run_id = ?", [run_id],
+                                  tables=()))
+        tags = dict(engine.rows("SELECT key, value FROM tags WHERE run_id = ?", [run_id],
+                                tables=()))
         latest = tuple(Metric(k, val, ts, step, run_id) for k, val, ts, step in engine.rows(
             "SELECT key, value, epoch_ms(timestamp), step FROM latest_metrics "
-            "WHERE run_id = ? ORDER BY key", [run_id]))
+            "WHERE run_id = ? ORDER BY key", [run_id], tables=()))
         inputs = tuple(
             DatasetInput(Dataset(name, digest, stype, source, schema, profile), context)
             for name, digest, stype, source, schema, profile, context in engine.rows(
                 "SELECT name, digest, source_type, source, schema, profile, context "
-                "FROM inputs WHERE run_id = ? ORDER BY timestamp, name", [run_id]))
+                "FROM inputs WHERE run_id = ? ORDER BY timestamp, name", [run_id], tables=()))
         data = RunData({m.key: m.value for m in latest}, params, tags, latest)
         return Run(infos[0], data, RunInputs(inputs))
 
