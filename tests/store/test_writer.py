@@ -149,7 +149,8 @@ def test_metric_latest_agrees_with_the_full_history(tmp_path: Path) -> None:
     # ties on step; the derived table must give the history's latest point.
     store = Store(tmp_path / "s", flush_interval=60).open()
     batches = [
-        [("r1", "loss", 0.5, 3, US + 10), ("r1", "loss", 0.9, 1, US + 99), ("r2", "acc", 0.1, 0, US)],
+        [("r1", "loss", 0.5, 3, US + 10), ("r1", "loss", 0.9, 1, US + 99),
+         ("r2", "acc", 0.1, 0, US)],
         [("r1", "loss", 0.4, 2, US + 20), ("r2", "acc", float("nan"), 0, US + 5)],
         [("r1", "loss", 0.3, 3, US + 10), ("r2", "acc", 0.7, 0, US + 5)],
     ]
