@@ -41,7 +41,9 @@ from lakeml.tracking.fluent import (
     set_store,
     set_tag,
     set_tags,
+    sql,
     start_run,
+    store_versions,
 )
 from lakeml.version import __version__
 
@@ -79,5 +81,7 @@ __all__ = [
     "set_store",
     "set_tag",
     "set_tags",
+    "sql",
     "start_run",
+    "store_versions",
 ]

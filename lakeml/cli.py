@@ -110,6 +110,26 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
                   [(s.table, s.version, s.files) for s in m.status(tables)], args.format)
 
 
+def cmd_sql(args: argparse.Namespace) -> str:
+    rel = _client(args).sql(args.query, as_of=args.as_of)
+    if args.output:
+        out = args.output
+        if out.endswith(".parquet"):
+            rel.write_parquet(out)
+        elif out.endswith(".csv"):
+            rel.write_csv(out)
+        else:
+            from lakeml.errors import InvalidArgument
+
+            raise InvalidArgument(f"--output {out!r}: name a .csv or .parquet file")
+        return f"wrote {out}"
+    rows = rel.limit(args.limit + 1).fetchall()
+    shown = render(rel.columns, rows[:args.limit], args.format)
+    if len(rows) > args.limit and args.format == "table":
+        shown += f"\n(first {args.limit} rows; use --limit or --output for more)"
+    return shown
+
+
 def cmd_config(args: argparse.Namespace) -> str:
     from lakeml import config
 
@@ -174,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     maint.add_argument("--retention-hours", type=int, default=168)
     maint.add_argument("--dry-run", action="store_true")
     maint.set_defaults(func=cmd_maintenance)
+
+    p = sub.add_parser("sql", parents=[common], help="run SQL over the lake's views")
+    p.add_argument("query", help="e.g. \"SELECT status, count(*) FROM runs GROUP BY 1\"")
+    p.add_argument("--output", "-o", help="write all rows to FILE.csv or FILE.parquet")
+    p.add_argument("--limit", type=int, default=1000, help="rows to print (default 1000)")
+    p.add_argument("--as-of", help="read the store as of this ISO time, e.g. 2026-03-01")
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("config", help="list every setting with its environment variable")
     p.set_defaults(func=cmd_config)

@@ -77,7 +77,7 @@ def run_demo(store: str | None = None) -> str:
                 lakeml.log_artifact(path, "model")
             lakeml.set_tag("family", name.split("-")[0])
     client = lakeml.Client()
-    rows = client._b.engine.sql(query("leaderboard"), {
+    rows = client.sql(query("leaderboard"), {
         "experiment_id": exp.experiment_id, "metric": "log_loss", "ascending": True,
         "limit": 10}).fetchall()
     table = render(["run_id", "run_name", "status", "log_loss", "start_time"],

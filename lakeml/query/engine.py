@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
+from lakeml.query.as_of import parse_as_of, version_for
 from lakeml.query.sqlfiles import view_definitions
 from lakeml.store import schemas
 
@@ -35,9 +36,9 @@ class QueryEngine:
         >>> engine.sql("SELECT count(*) FROM runs").fetchall()       # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, *, as_of: int | str | None = None) -> None:
+    def __init__(self, store: Store, *, as_of: Any = None) -> None:
         self._store = store
-        self._as_of = as_of
+        self._as_of = parse_as_of(as_of)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._versions: dict[str, int] = {}
@@ -74,7 +75,8 @@ class QueryEngine:
             for name in names:
                 if self._as_of is not None and name in self._versions:
                     continue
-                version, files = self._store.snapshot_files(name, self._as_of)
+                at = None if self._as_of is None else version_for(self._as_of, name)
+                version, files = self._store.snapshot_files(name, at)
                 if self._versions.get(name) == version:
                     continue
                 if files:

@@ -17,6 +17,8 @@ from lakeml.store.table import DeltaTableHandle
 from lakeml.store.writer import Writer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pyarrow as pa
 
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
@@ -167,7 +169,8 @@ class Store:
             self._writer = None
 
     # ---- reading --------------------------------------------------------------
-    def snapshot_files(self, table: str, as_of: int | str | None = None) -> tuple[int, list[str]]:
+    def snapshot_files(self, table: str, as_of: int | datetime | None = None
+                       ) -> tuple[int, list[str]]:
         """(version, data files) of ``table`` now, or at ``as_of``."""
         self.open()
         return self.tables[table].snapshot_files(as_of)

@@ -9,9 +9,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from lakeml.errors import CommitConflict, StoreUnavailable
+from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pyarrow as pa
     from deltalake import DeltaTable
 
@@ -132,17 +134,21 @@ class DeltaTableHandle:
         return dt
 
     # ---- reads ------------------------------------------------------------------
-    def snapshot_files(self, as_of: int | str | None = None) -> tuple[int, list[str]]:
-        """(version, data-file URIs) of the latest snapshot, or of ``as_of``.
+    def snapshot_files(self, as_of: int | datetime | None = None) -> tuple[int, list[str]]:
+        """(version, data-file URIs) of the latest snapshot, or as of a version or time.
 
         The latest file list is cached per version, so a repeated read of an
-        unchanged table costs one log listing, not a re-open.
+        unchanged table costs one log listing, not a re-open. As of a time
+        before the table existed, the answer is version 0: the empty table.
         """
         from deltalake import DeltaTable
 
         try:
             if as_of is not None:
                 dt = DeltaTable(self.uri, storage_options=self.storage_options)
+                if isinstance(as_of, int) and as_of > dt.version():
+                    raise InvalidArgument(f"table {self.name!r} has no version {as_of}; "
+                                          f"its latest is {dt.version()}")
                 dt.load_as_version(as_of)
                 return dt.version(), dt.file_uris()
             with self._read_lock:

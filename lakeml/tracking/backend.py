@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lakeml.entities import Experiment
+    from lakeml.query import QueryEngine
     from lakeml.store import Store
 
 # How long this process trusts what it read about an experiment before reading
@@ -45,6 +46,7 @@ class Backend:
         self.store = store
         self.engine = QueryEngine(store)
         self.runs: dict[str, RunState] = {}
+        self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
         self.lock = threading.RLock()
         self.default_experiment_exists = False
         self._experiments: dict[str, tuple[float, Experiment]] = {}

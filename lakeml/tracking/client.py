@@ -34,6 +34,7 @@ from lakeml.tracking.backend import RunState, backend_for
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
 from lakeml.tracking.names import generate_run_name
 from lakeml.tracking.reads import RunReads
+from lakeml.tracking.sql_access import SqlAccess
 
 if TYPE_CHECKING:
     from lakeml.store import Store
@@ -45,7 +46,7 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class Client(ExperimentCalls, RunReads):
+class Client(ExperimentCalls, RunReads, SqlAccess):
     """Explicit-id access to one store; cheap to create (backends are shared).
 
     Args:
@@ -307,6 +308,20 @@ class Client(ExperimentCalls, RunReads):
             rows.append((run_id, d.name, d.digest, d.source_type, d.source, d.schema,
                          d.profile, item.context, now))
         self._b.store.writer.extend("inputs", rows)
+
+    # ---- bulk -------------------------------------------------------------------
+    def log_runs(self, experiment_id: str, data: Any, *,
+                 tags: Mapping[str, Any] | None = None) -> list[str]:
+        """Log one finished run per row of a DataFrame or Arrow table (see tracking.bulk)."""
+        from lakeml.tracking.bulk import log_runs
+
+        return log_runs(self, experiment_id, data, tags=dict(tags or {}))
+
+    def log_metric_histories(self, data: Any) -> int:
+        """Append metric points (run_id, key, value, step, timestamp ms) in bulk."""
+        from lakeml.tracking.bulk import log_metric_histories
+
+        return log_metric_histories(self, data)
 
     # ---- artifacts ------------------------------------------------------------
     def _artifacts(self, run_id: str) -> ArtifactRepository:

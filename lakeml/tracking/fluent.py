@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from lakeml import config
 from lakeml.entities import DatasetInput, Experiment, Run, RunStatus
@@ -368,3 +368,13 @@ def flush() -> None:
     if state._client is not None:
         state._client.flush()
 
+
+def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
+        as_of: Any = None) -> Any:
+    """SQL over the current store's views; a DuckDB relation (see ``Client.sql``)."""
+    return state.client().sql(query, params, as_of=as_of)
+
+
+def store_versions() -> dict[str, int]:
+    """The current Delta version of every table of the current store."""
+    return state.client().store_versions()
