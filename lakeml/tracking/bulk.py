@@ -3,6 +3,8 @@
 One row per trial; columns ``params.<key>``, ``metrics.<key>`` and
 ``tags.<key>`` (the column names ``search_runs`` returns), and optionally
 ``run_name``, ``status``, ``start_time`` and ``end_time`` (ms since the epoch).
+A null value means the trial has no such param or metric; a float NaN (also
+pandas' NaN) is logged as NaN, as ``log_metric`` would.
 The rows are validated as a whole, then queued as Arrow tables on the
 writer's bulk path: a million runs cost seconds, not a commit per run.
 """
@@ -36,8 +38,10 @@ def _as_arrow(data: Any) -> pa.Table:
     try:
         import pandas as pd
 
-        if isinstance(data, pd.DataFrame):
-            return pa.Table.from_pandas(data, preserve_index=False)
+        if isinstance(data, pd.DataFrame):  # keep NaN as NaN (from_pandas would make it null)
+            return pa.table({str(c): pa.array(data[c].to_numpy(), from_pandas=False)
+                             if data[c].dtype.kind == "f"
+                             else pa.array(data[c], from_pandas=True) for c in data.columns})
     except ImportError:  # pragma: no cover - pandas is a dependency
         pass
     if hasattr(data, "to_arrow"):  # polars
@@ -57,6 +61,36 @@ def _split_columns(table: pa.Table) -> dict[str, list[tuple[str, str]]]:
                 f"log_runs: column {column!r} is not params.<key>, metrics.<key>, tags.<key> "
                 f"or one of {list(_ATTRIBUTES)}")
     return groups
+
+
+def _cast(values: Any, type_: pa.DataType, column: str) -> Any:
+    import pyarrow as pa
+
+    try:
+        return values.cast(type_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InvalidArgument(f"log_runs: column {column!r} cannot be read as {type_}: "
+                              f"{exc}") from None
+
+
+def _param_text(values: Any, column: str) -> Any:
+    """Param values as text, floats written as Python's ``str`` writes them (1.0, not 1)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = _cast(values, pa.string(), column)
+    if not pa.types.is_floating(values.type):
+        return text
+    plain = pc.invert(pc.match_substring_regex(text, "[.eEn]"))  # no point, exponent, nan/inf
+    return pc.if_else(pc.fill_null(plain, False), pc.binary_join_element_wise(text, ".0", ""),
+                      text)
+
+
+def _present(rows: pa.Table) -> pa.Table:
+    """The rows whose value is not null (a trial without that param or metric)."""
+    import pyarrow.compute as pc
+
+    return rows.filter(pc.is_valid(rows["value"])) if rows["value"].null_count else rows
 
 
 def _times(table: pa.Table, column: str, default_us: int) -> pa.Array:
@@ -111,22 +145,19 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
 
     metric_tables, param_tables, tag_tables = [], [], []
     stamps = _times(table, "end_time", now_us)
-    for column, key in groups["metrics"]:
-        values = table[column].cast(pa.float64())
-        if values.null_count:
-            raise InvalidArgument(f"log_runs: column {column!r} has missing values; "
-                                  "drop the column or the rows")
-        metric_tables.append(pa.table({
+    for column, key in groups["metrics"]:  # null: the trial has no such metric
+        values = _cast(table[column], pa.float64(), column)
+        metric_tables.append(_present(pa.table({
             "run_id": ids, "key": pa.array([key] * n), "value": values,
-            "step": pa.array([0] * n, pa.int64()), "timestamp": stamps}))
+            "step": pa.array([0] * n, pa.int64()), "timestamp": stamps})))
     for column, key in groups["params"]:
-        values = table[column].cast(pa.string())
+        values = _param_text(table[column], column)
         too_long = pc.max(pc.utf8_length(values)).as_py() or 0
         if too_long > v.MAX_PARAM_VALUE_LENGTH:
             raise InvalidArgument(f"log_runs: column {column!r} has a value of {too_long} "
                                   f"characters; the limit is {v.MAX_PARAM_VALUE_LENGTH}")
-        param_tables.append(pa.table({"run_id": ids, "key": pa.array([key] * n),
-                                      "value": values, "timestamp": stamps}))
+        param_tables.append(_present(pa.table({"run_id": ids, "key": pa.array([key] * n),
+                                               "value": values, "timestamp": stamps})))
     fixed_tags = {**system_tags.default_tags(), **{k: v.tag_value(k, x)
                                                    for k, x in (tags or {}).items()}}
     tag_columns = [(pa.array([str(val)] * n), key) for key, val in fixed_tags.items()]
