@@ -1,0 +1,46 @@
+"""Run search: MLflow's filter and order-by grammar, parsed into a tree and compiled to SQL.
+
+``parse_filter`` turns filter text into immutable ``Comparison``/``And``/``Or``
+nodes; ``compile_filter``, ``compile_order_by`` and ``compile_search`` turn
+those into DuckDB SQL whose every user-given key and value is a parameter.
+"""
+
+from __future__ import annotations
+
+from lakeml.search.filter_parser import (
+    And,
+    Comparison,
+    Node,
+    Or,
+    OrderKey,
+    format_filter,
+    parse_filter,
+    parse_order_by,
+    quote_string,
+)
+from lakeml.search.filter_sql import (
+    OrderBy,
+    Relations,
+    Sql,
+    compile_filter,
+    compile_order_by,
+    compile_search,
+)
+
+__all__ = [
+    "And",
+    "Comparison",
+    "Node",
+    "Or",
+    "OrderBy",
+    "OrderKey",
+    "Relations",
+    "Sql",
+    "compile_filter",
+    "compile_order_by",
+    "compile_search",
+    "format_filter",
+    "parse_filter",
+    "parse_order_by",
+    "quote_string",
+]

@@ -1,0 +1,748 @@
+"""MLflow's ``search_runs`` filter and order-by grammar, parsed by hand into a small tree.
+
+The grammar is MLflow's (every filter MLflow accepts parses here with the
+same meaning) plus a few extensions:
+
+.. code-block:: text
+
+    filter      := or_expr END
+    or_expr     := and_expr ( OR and_expr )*          -- OR: lakeml extension
+    and_expr    := primary ( AND primary )*           -- AND binds tighter than OR
+    primary     := "(" or_expr ")" | comparison       -- parentheses: lakeml extension
+    comparison  := identifier operator [ value ]
+    identifier  := entity "." key | attribute         -- no blanks inside
+    value       := number | string | "(" string ( "," string )* ")"
+    order_by    := identifier [ ASC | DESC ] END
+
+Identifiers:
+    * ``metrics.<key>`` (also ``metric.``), ``params.<key>`` (also ``param.``,
+      ``parameter.``, ``parameters.``), ``tags.<key>`` (also ``tag.``),
+      ``attributes.<name>`` (also ``attribute.``, ``attr.``, ``run.``) and
+      ``datasets.name|digest|context`` (also ``dataset.``). Entity prefixes are
+      case-insensitive; keys are case-sensitive.
+    * A bare name is a run attribute, as in MLflow: ``status = 'FAILED'``.
+    * Attributes: ``run_id``, ``run_name``, ``status``, ``user_id``,
+      ``artifact_uri`` (strings) and ``start_time``, ``end_time`` (epoch
+      milliseconds), with MLflow's aliases ``created``/``Created`` for
+      ``start_time`` and ``"run name"``/``"Run name"``/``"Run Name"`` for
+      ``run_name``. ``lifecycle_stage`` is not searchable, as in MLflow (it is
+      chosen by the run view type).
+    * An unquoted key runs from the first ``.`` up to a blank, an operator or
+      a quote, and may hold letters, digits and ``_ . - / :``
+      (``metrics.val/loss-2``). Any other key is quoted with backticks or
+      double quotes: ``metrics.`my metric.v2``` or ``params."model-type"``.
+
+Operators (keywords are case-insensitive):
+    * metrics: ``= != < <= > >=`` with a number, and ``IS NULL`` / ``IS NOT NULL``
+      (lakeml extension: MLflow has these for params and tags only).
+    * params, tags: ``= != LIKE ILIKE IN NOT IN`` with strings, ``IS [NOT] NULL``
+      (as in MLflow 3; ``IN`` lists on params and tags are a lakeml extension).
+    * string attributes and datasets: ``= != LIKE ILIKE IN NOT IN`` (MLflow allows
+      lists for ``run_id`` and datasets only; lakeml for every string attribute).
+    * ``start_time``, ``end_time``: ``= != < <= > >=`` with a number.
+
+Literals:
+    * Numbers: ``12``, ``-0.5``, ``.5``, ``1e-3``, ``+2E+10``.
+    * Strings are single- or double-quoted. The quote character is written
+      twice to include it (``'it''s'``, or ``"it's"``); a backslash is an
+      ordinary character (``'C:\\tmp'`` is ``C:\\tmp``), as in standard SQL. In
+      ``LIKE``/``ILIKE`` patterns ``%`` and ``_`` are always wildcards: there is
+      no escape character, as in MLflow.
+
+Example:
+    >>> parse_filter("metrics.acc > 0.9 and params.model = 'lr'")
+    And(items=(Comparison(entity='metrics', key='acc', op='>', value=0.9), \
+Comparison(entity='params', key='model', op='=', value='lr')))
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterator
+
+from lakeml.errors import InvalidArgument
+
+METRICS = "metrics"
+PARAMS = "params"
+TAGS = "tags"
+ATTRIBUTES = "attributes"
+DATASETS = "datasets"
+
+ENTITY_ALIASES: dict[str, str] = {
+    "metric": METRICS, "metrics": METRICS,
+    "param": PARAMS, "params": PARAMS, "parameter": PARAMS, "parameters": PARAMS,
+    "tag": TAGS, "tags": TAGS,
+    "attribute": ATTRIBUTES, "attributes": ATTRIBUTES, "attr": ATTRIBUTES, "run": ATTRIBUTES,
+    "dataset": DATASETS, "datasets": DATASETS,
+}
+STRING_ATTRIBUTES = ("run_id", "run_name", "status", "user_id", "artifact_uri")
+TIME_ATTRIBUTES = ("start_time", "end_time")
+ATTRIBUTE_ALIASES: dict[str, str] = {
+    "created": "start_time", "Created": "start_time",
+    "run name": "run_name", "Run name": "run_name", "Run Name": "run_name",
+}
+DATASET_FIELDS = ("name", "digest", "context")
+
+NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
+STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+LIST_OPS = ("IN", "NOT IN")
+NULL_OPS = ("IS NULL", "IS NOT NULL")
+
+_KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "ASC", "DESC"})
+_SYMBOL_CHARS = "<>=!~"
+_WORD_PUNCTUATION = "_.-/:"
+_MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One test of a run: ``<entity>.<key> <op> <value>``.
+
+    ``value`` is a float for numeric comparisons, a str for ``= != LIKE ILIKE``
+    on strings, a tuple of str for ``IN``/``NOT IN`` and None for ``IS [NOT]
+    NULL``. Attribute keys are canonical (``created`` becomes ``start_time``).
+    A Comparison that could not have come from a valid filter cannot be built.
+    """
+
+    entity: str
+    key: str
+    op: str
+    value: float | str | tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        value = self.value
+        if isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        object.__setattr__(self, "value", value)
+        problem = _comparison_problem(self.entity, self.key, self.op, value)
+        if problem:
+            raise InvalidArgument(f"invalid comparison {self!r}: {problem}")
+
+
+@dataclass(frozen=True)
+class And:
+    """True when every item is (``items`` has at least one node)."""
+
+    items: tuple[Node, ...]
+
+    def __post_init__(self) -> None:
+        _check_items(self, self.items)
+
+
+@dataclass(frozen=True)
+class Or:
+    """True when any item is (``items`` has at least one node)."""
+
+    items: tuple[Node, ...]
+
+    def __post_init__(self) -> None:
+        _check_items(self, self.items)
+
+
+Node = Comparison | And | Or
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """One ``order_by`` entry: sort by ``entity.key``, ascending unless told otherwise."""
+
+    entity: str
+    key: str
+    ascending: bool = True
+
+    def __post_init__(self) -> None:
+        problem = _order_key_problem(self.entity, self.key)
+        if problem:
+            raise InvalidArgument(f"invalid order key {self!r}: {problem}")
+
+
+def _check_items(node: And | Or, items: object) -> None:
+    if isinstance(items, list):
+        items = tuple(items)
+        object.__setattr__(node, "items", items)
+    if not isinstance(items, tuple) or not items:
+        raise InvalidArgument(
+            f"{type(node).__name__} needs a non-empty tuple of nodes, got {items!r}")
+    for item in items:
+        if not isinstance(item, (Comparison, And, Or)):
+            raise InvalidArgument(
+                f"{type(node).__name__} items must be Comparison, And or Or nodes, got {item!r}")
+
+
+def allowed_ops(entity: str, key: str) -> tuple[str, ...]:
+    """The operators MLflow (plus lakeml's extensions) allows on ``entity.key``."""
+    if entity == METRICS:
+        return NUMERIC_OPS + NULL_OPS
+    if entity in (PARAMS, TAGS):
+        return STRING_OPS + NULL_OPS
+    if entity == ATTRIBUTES:
+        return NUMERIC_OPS if key in TIME_ATTRIBUTES else STRING_OPS
+    return STRING_OPS
+
+
+def _key_problem(entity: str, key: object) -> str | None:
+    if entity not in (METRICS, PARAMS, TAGS, ATTRIBUTES, DATASETS):
+        return f"unknown entity {entity!r}; expected one of {_entity_list()}"
+    if not isinstance(key, str) or not key:
+        return f"the key must be a non-empty string, got {key!r}"
+    if entity == ATTRIBUTES and key not in STRING_ATTRIBUTES + TIME_ATTRIBUTES:
+        return _attribute_problem(key)
+    if entity == DATASETS and key not in DATASET_FIELDS:
+        return (f"unknown dataset field {key!r}; expected one of "
+                f"{', '.join(DATASET_FIELDS)}")
+    return None
+
+
+def _attribute_problem(key: str) -> str:
+    names = ", ".join(STRING_ATTRIBUTES + TIME_ATTRIBUTES)
+    if key == "lifecycle_stage":
+        return (f"the attribute 'lifecycle_stage' is not searchable (deleted runs are chosen "
+                f"by the run view type, as in MLflow); searchable attributes are {names}")
+    return f"unknown run attribute {key!r}; expected one of {names}"
+
+
+def _comparison_problem(entity: str, key: str, op: str, value: object) -> str | None:
+    problem = _key_problem(entity, key)
+    if problem:
+        return problem
+    ops = allowed_ops(entity, key)
+    if op not in ops:
+        return f"operator {op!r} is not allowed for {entity}; use one of {', '.join(ops)}"
+    kind = _value_kind(entity, key, op)
+    if kind == "number":
+        if not isinstance(value, float) or math.isnan(value):
+            return f"{op} on {entity} needs a number (not NaN), got {value!r}"
+    elif kind == "string":
+        if not isinstance(value, str):
+            return f"{op} on {entity} needs a string, got {value!r}"
+    elif kind == "list":
+        if (not isinstance(value, tuple) or not value
+                or not all(isinstance(v, str) for v in value)):
+            return f"{op} needs a non-empty tuple of strings, got {value!r}"
+    elif value is not None:
+        return f"{op} takes no value, got {value!r}"
+    return None
+
+
+def _order_key_problem(entity: str, key: str) -> str | None:
+    if entity == DATASETS:
+        return "datasets cannot be sorted on; use metrics, params, tags or attributes"
+    return _key_problem(entity, key)
+
+
+def _value_kind(entity: str, key: str, op: str) -> str:
+    """``number``, ``string``, ``list`` or ``none``: what must follow ``op``."""
+    if op in NULL_OPS:
+        return "none"
+    if op in LIST_OPS:
+        return "list"
+    if entity == METRICS or (entity == ATTRIBUTES and key in TIME_ATTRIBUTES):
+        return "number"
+    return "string"
+
+
+def _entity_list() -> str:
+    return "metrics, params, tags, attributes, datasets"
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True)
+class Token:
+    """One lexeme of a filter: its kind, source text, decoded value and span.
+
+    Kinds: ``word`` (a name or keyword, may hold dots), ``number``,
+    ``string`` (single or double quotes), ``backtick``, ``op`` (a run of
+    ``< > = ! ~``), ``(``, ``)``, ``,`` and ``end``.
+    """
+
+    kind: str
+    text: str
+    value: str
+    start: int
+    end: int
+
+    def describe(self) -> str:
+        """The token as an error message names it."""
+        return "the end of the input" if self.kind == "end" else repr(self.text)
+
+
+def tokenize(text: str, what: str = "filter") -> list[Token]:
+    """Split ``text`` into tokens; the last one is always of kind ``end``.
+
+    Raises:
+        InvalidArgument: on an unterminated quote, a malformed number or a
+            character that starts no token, pointing at its position.
+    """
+    return list(iter_tokens(text, what))
+
+
+def iter_tokens(text: str, what: str = "filter") -> Iterator[Token]:
+    """The tokens of ``text`` one by one, so that the parser reports the first error first."""
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            yield Token("end", "", "", n, n)
+            return
+        ch = text[i]
+        nxt = text[i + 1] if i + 1 < n else ""
+        if ch in "'\"`":
+            token = _scan_quoted(text, i, what)
+        elif ch.isdigit() or (ch in "+-." and (nxt.isdigit() or (nxt == "." and ch != "."))):
+            token = _scan_number(text, i, what)
+        elif ch.isalpha() or ch in "_.":
+            j = i + 1
+            while j < n and (text[j].isalnum() or text[j] in _WORD_PUNCTUATION):
+                j += 1
+            token = Token("word", text[i:j], text[i:j], i, j)
+        elif ch in _SYMBOL_CHARS:
+            j = i + 1
+            while j < n and text[j] in _SYMBOL_CHARS:
+                j += 1
+            token = Token("op", text[i:j], text[i:j], i, j)
+        elif ch in "(),":
+            token = Token(ch, ch, ch, i, i + 1)
+        else:
+            raise syntax_error(text, i, f"unexpected character {ch!r}", what)
+        yield token
+        i = token.end
+
+
+def _scan_quoted(text: str, start: int, what: str) -> Token:
+    """A quoted string or name; the quote character is escaped by doubling it."""
+    quote = text[start]
+    kind = "backtick" if quote == "`" else "string"
+    parts: list[str] = []
+    i = start + 1
+    while True:
+        j = text.find(quote, i)
+        if j < 0:
+            closing = "backtick" if quote == "`" else "quote"
+            raise syntax_error(text, start, f"unterminated {kind}: no closing {closing} {quote}"
+                               f" for the one opened here", what)
+        parts.append(text[i:j])
+        if text.startswith(quote, j + 1):
+            parts.append(quote)
+            i = j + 2
+            continue
+        return Token(kind, text[start:j + 1], "".join(parts), start, j + 1)
+
+
+def _scan_number(text: str, start: int, what: str) -> Token:
+    n = len(text)
+    i = start + 1 if text[start] in "+-" else start
+    digits_start = i
+    while i < n and text[i].isdigit():
+        i += 1
+    mantissa_digits = i - digits_start
+    if i < n and text[i] == ".":
+        i += 1
+        fraction_start = i
+        while i < n and text[i].isdigit():
+            i += 1
+        mantissa_digits += i - fraction_start
+    if mantissa_digits and i < n and text[i] in "eE":
+        j = i + 1
+        if j < n and text[j] in "+-":
+            j += 1
+        if j < n and text[j].isdigit():
+            while j < n and text[j].isdigit():
+                j += 1
+            i = j
+    body = text[start:i]
+    if not mantissa_digits or (i < n and (text[i].isalnum() or text[i] in "_.")):
+        end = i
+        while end < n and (text[end].isalnum() or text[end] in "_."):
+            end += 1
+        raise syntax_error(text, start, f"malformed number {text[start:end]!r}", what)
+    if not body.isascii():
+        raise syntax_error(text, start, f"malformed number {body!r}: use ASCII digits", what)
+    return Token("number", body, body, start, i)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def syntax_error(text: str, position: int, message: str, what: str = "filter"
+                 ) -> InvalidArgument:
+    """An InvalidArgument quoting ``text`` with a caret under ``position``.
+
+    The text is shown on one line (line breaks and tabs as blanks; windowed
+    around the position when very long) and a ``^`` marks the column.
+    """
+    shown, caret = _one_line(text, position)
+    return InvalidArgument(
+        f"invalid {what} at column {position + 1}: {message}\n    {shown}\n    {caret}^")
+
+
+def _one_line(text: str, position: int, width: int = 120) -> tuple[str, str]:
+    start, end, prefix, suffix = 0, len(text), "", ""
+    if len(text) > width:
+        start = max(0, position - width // 2)
+        end = min(len(text), start + width)
+        start = max(0, end - width)
+        prefix = "..." if start > 0 else ""
+        suffix = "..." if end < len(text) else ""
+    shown = "".join(" " if c.isspace() else c for c in text[start:end])
+    pad = len(prefix) + sum(_column_width(c) for c in shown[:max(0, position - start)])
+    return prefix + shown + suffix, " " * pad
+
+
+def _column_width(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def parse_filter(text: str | None) -> Node | None:
+    """Parse an MLflow run filter into a tree; None for an empty or blank filter.
+
+    Raises:
+        InvalidArgument: the filter is not valid; the message quotes it, points
+            at the offending position with a caret and says what was expected.
+
+    Example:
+        >>> parse_filter("tags.team = 'nlp' OR (status = 'FAILED' and metrics.loss > 1)")
+        ... # doctest: +ELLIPSIS
+        Or(items=(Comparison(entity='tags', key='team', op='=', value='nlp'), And(...)))
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise InvalidArgument(f"a filter must be a string, got {text!r}")
+    parser = _Parser(text, "filter")
+    if parser.peek().kind == "end":
+        return None
+    tree = parser.or_expr(0)
+    parser.expect_end("AND, OR or the end of the filter")
+    return tree
+
+
+def parse_order_by(clause: str) -> OrderKey:
+    """Parse one ``order_by`` entry such as ``"metrics.`val loss` DESC"``.
+
+    Datasets are not sortable; ASC and DESC are case-insensitive.
+
+    Raises:
+        InvalidArgument: the clause is not valid (message with a caret).
+
+    Example:
+        >>> parse_order_by("metrics.acc DESC")
+        OrderKey(entity='metrics', key='acc', ascending=False)
+    """
+    if not isinstance(clause, str):
+        raise InvalidArgument(f"an order_by entry must be a string, got {clause!r}")
+    parser = _Parser(clause, "order_by clause")
+    first = parser.peek()
+    entity, key = parser.identifier()
+    problem = _order_key_problem(entity, key)
+    if problem:
+        raise syntax_error(clause, first.start, problem, "order_by clause")
+    ascending = True
+    token = parser.peek()
+    if token.kind == "word" and token.text.upper() in ("ASC", "DESC"):
+        ascending = token.text.upper() == "ASC"
+        parser.advance()
+    parser.expect_end("ASC, DESC or the end of the clause")
+    return OrderKey(entity, key, ascending)
+
+
+class _Parser:
+    """Recursive descent over the tokens of one filter or order-by clause."""
+
+    def __init__(self, text: str, what: str) -> None:
+        self.text = text
+        self.what = what
+        self.tokens: list[Token] = []
+        self._pending = iter_tokens(text, what)
+        self.index = 0
+
+    def peek(self) -> Token:
+        while len(self.tokens) <= self.index and (
+                not self.tokens or self.tokens[-1].kind != "end"):
+            self.tokens.append(next(self._pending))
+        return self.tokens[min(self.index, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        token = self.peek()
+        if token.kind != "end":
+            self.index += 1
+        return token
+
+    def error(self, token: Token, message: str) -> InvalidArgument:
+        return syntax_error(self.text, token.start, message, self.what)
+
+    def expect_end(self, expected: str) -> None:
+        token = self.peek()
+        if token.kind != "end":
+            raise self.error(token, f"expected {expected}, found {token.describe()}")
+
+    def is_keyword(self, token: Token, *words: str) -> bool:
+        return token.kind == "word" and token.text.upper() in words
+
+    # filter := or_expr; or_expr := and_expr (OR and_expr)*
+    def or_expr(self, depth: int) -> Node:
+        items = [self.and_expr(depth)]
+        while self.is_keyword(self.peek(), "OR"):
+            self.advance()
+            items.append(self.and_expr(depth))
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def and_expr(self, depth: int) -> Node:
+        items = [self.primary(depth)]
+        while self.is_keyword(self.peek(), "AND"):
+            self.advance()
+            items.append(self.primary(depth))
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def primary(self, depth: int) -> Node:
+        token = self.peek()
+        if token.kind != "(":
+            return self.comparison()
+        if depth >= _MAX_DEPTH:
+            raise self.error(token, f"parentheses nest deeper than {_MAX_DEPTH} levels")
+        self.advance()
+        node = self.or_expr(depth + 1)
+        closing = self.peek()
+        if closing.kind != ")":
+            raise self.error(closing, f"expected AND, OR or ')' to close the '(' at column "
+                                      f"{token.start + 1}, found {closing.describe()}")
+        self.advance()
+        return node
+
+    def comparison(self) -> Comparison:
+        first = self.peek()
+        entity, key = self.identifier()
+        problem = _key_problem(entity, key)
+        if problem:
+            raise self.error(first, problem)
+        name = self.text[first.start:self.tokens[self.index - 1].end]
+        op_token = self.peek()
+        op = self.operator(name)
+        ops = allowed_ops(entity, key)
+        if op not in ops:
+            raise self.error(op_token, f"operator {op!r} is not allowed for "
+                                       f"{_subject(entity, key)}; expected one of "
+                                       f"{', '.join(ops)}")
+        kind = _value_kind(entity, key, op)
+        value = self.value(kind, f"{name} {op}", _subject(entity, key))
+        return Comparison(entity, key, op, value)
+
+    def identifier(self) -> tuple[str, str]:
+        """``(entity, key)`` from ``entity.key``, ``entity.`key```, ```entity`.key`` or a name."""
+        first = self.peek()
+        parts = [self.advance()] if first.kind in ("word", "backtick", "string") else []
+        while parts and self.peek().start == parts[-1].end and self.peek().kind in (
+                "word", "backtick", "string"):
+            parts.append(self.advance())
+        if not parts or self.is_keyword(first, *_KEYWORDS):
+            raise self.error(first, "expected an identifier such as metrics.<key>, "
+                                    f"params.<key>, tags.<key>, attributes.<name>, "
+                                    f"datasets.<field> or a run attribute, found "
+                                    f"{first.describe()}")
+        if first.kind == "string" and first.text.startswith("'"):
+            raise self.error(first, "expected an identifier, found a string; quote names "
+                                    "with backticks or double quotes")
+        entity, key = self._split_identifier(parts)
+        if entity is None:
+            canonical = ATTRIBUTE_ALIASES.get(key, key)
+            if canonical == "lifecycle_stage":
+                raise self.error(first, _attribute_problem(canonical))
+            if canonical not in STRING_ATTRIBUTES + TIME_ATTRIBUTES:
+                raise self.error(first, f"unknown identifier {key!r}: expected metrics.<key>, "
+                                        f"params.<key>, tags.<key>, attributes.<name>, "
+                                        f"datasets.<field>, or one of the run attributes "
+                                        f"{', '.join(STRING_ATTRIBUTES + TIME_ATTRIBUTES)}")
+            return ATTRIBUTES, canonical
+        canonical_entity = ENTITY_ALIASES.get(entity.lower())
+        if canonical_entity is None:
+            raise self.error(first, f"unknown entity {entity!r}: expected one of "
+                                    f"{_entity_list()} (or metric, param, tag, attribute, "
+                                    f"attr, run, dataset)")
+        if canonical_entity == ATTRIBUTES:
+            key = ATTRIBUTE_ALIASES.get(key, key)
+        return canonical_entity, key
+
+    def _split_identifier(self, parts: list[Token]) -> tuple[str | None, str]:
+        """Interpret adjacent name tokens: MLflow splits them at the first dot."""
+        first = parts[0]
+        if first.kind == "word":
+            entity, dot, key = first.text.partition(".")
+            if not dot:
+                if len(parts) > 1:
+                    raise self.error(parts[1], f"expected a '.' between {first.text!r} "
+                                               f"and the quoted key")
+                return None, entity
+            if not entity:
+                raise self.error(first, f"expected an entity such as metrics before "
+                                        f"{first.text!r}")
+        else:
+            if len(parts) == 1:
+                return None, first.value
+            entity, key = first.value, ""
+            second = parts[1]
+            if second.kind != "word" or not second.text.startswith("."):
+                raise self.error(second, "expected '.' after the quoted entity name")
+            key = second.text[1:]
+            parts = parts[1:]
+        if len(parts) > 2 or (len(parts) == 2 and key):
+            raise self.error(parts[1], f"unexpected {parts[1].describe()} right after the key "
+                                       f"{key!r}; quote the whole key instead")
+        if len(parts) == 2:
+            key = parts[1].value
+        if not key:
+            at = parts[1] if len(parts) == 2 else self.peek()
+            raise self.error(at, f"expected a key after '{entity}.' (quote keys that hold "
+                                 f"blanks or other characters: {entity}.`my key`)")
+        return entity, key
+
+    def operator(self, name: str) -> str:
+        token = self.advance()
+        if token.kind == "op":
+            if token.text in NUMERIC_OPS:
+                return token.text
+            hint = {"==": " (use =)", "<>": " (use !=)", "=<": " (use <=)", "=>": " (use >=)"}
+            raise self.error(token, f"unknown operator {token.text!r}"
+                                    f"{hint.get(token.text, '')}; expected one of "
+                                    f"{', '.join(NUMERIC_OPS + STRING_OPS[2:] + NULL_OPS)}")
+        word = token.text.upper() if token.kind == "word" else ""
+        if word in ("LIKE", "ILIKE", "IN"):
+            return word
+        if word == "NOT":
+            following = self.advance()
+            if not self.is_keyword(following, "IN"):
+                raise self.error(following, f"expected IN after NOT, found "
+                                            f"{following.describe()} (NOT is only allowed in "
+                                            f"NOT IN and IS NOT NULL)")
+            return "NOT IN"
+        if word == "IS":
+            following = self.advance()
+            negated = self.is_keyword(following, "NOT")
+            if negated:
+                following = self.advance()
+            if not self.is_keyword(following, "NULL"):
+                expected = "NULL" if negated else "NULL or NOT NULL"
+                raise self.error(following, f"expected {expected} after IS"
+                                            f"{' NOT' if negated else ''}, found "
+                                            f"{following.describe()}")
+            return "IS NOT NULL" if negated else "IS NULL"
+        raise self.error(token, f"expected a comparison operator (=, !=, <, <=, >, >=, LIKE, "
+                                f"ILIKE, IN, NOT IN, IS NULL) after {name!r}, found "
+                                f"{token.describe()}")
+
+    def value(self, kind: str, after: str, subject: str) -> float | str | tuple[str, ...] | None:
+        if kind == "none":
+            return None
+        if kind == "list":
+            return self.string_list(after)
+        token = self.advance()
+        if kind == "number":
+            if token.kind == "number":
+                return float(token.text)
+            raise self.error(token, f"{subject} compares with numbers; expected a number "
+                                    f"after {after!r}, found {_describe_value(token)}")
+        if token.kind == "string":
+            return token.value
+        advice = {"backtick": " (backticks quote names, not values)",
+                  "number": f" (quote it: '{token.text}')", "word": " (quote string values)",
+                  "(": " (lists need IN or NOT IN)"}.get(token.kind, "")
+        raise self.error(token, f"{subject} compares with strings; expected a quoted string "
+                                f"after {after!r}, found {_describe_value(token)}{advice}")
+
+    def string_list(self, after: str) -> tuple[str, ...]:
+        opening = self.advance()
+        if opening.kind != "(":
+            raise self.error(opening, f"expected a parenthesised list of quoted strings after "
+                                      f"{after!r}, such as ('a', 'b'), found "
+                                      f"{opening.describe()}")
+        values: list[str] = []
+        while True:
+            token = self.advance()
+            if token.kind == ")" and not values:
+                raise self.error(token, f"the list after {after!r} is empty; give at least "
+                                        f"one quoted string")
+            if token.kind != "string":
+                raise self.error(token, f"expected a quoted string in the list after "
+                                        f"{after!r}, found {_describe_value(token)}")
+            values.append(token.value)
+            separator = self.advance()
+            if separator.kind == ")":
+                return tuple(values)
+            if separator.kind != ",":
+                raise self.error(separator, f"expected ',' or ')' in the list after {after!r},"
+                                            f" found {separator.describe()}")
+
+
+def _describe_value(token: Token) -> str:
+    if token.kind == "string":
+        return f"the string {token.text}"
+    if token.kind == "number":
+        return f"the number {token.text}"
+    return token.describe()
+
+
+def _subject(entity: str, key: str) -> str:
+    if entity == ATTRIBUTES:
+        return f"the attribute {key}"
+    if entity == DATASETS:
+        return f"datasets.{key}"
+    return entity
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def quote_string(value: str) -> str:
+    """``value`` as a single-quoted filter literal (quotes doubled).
+
+    Example:
+        >>> quote_string("it's")
+        "'it''s'"
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
+def format_filter(node: Node | None) -> str:
+    """The canonical filter text of a tree; ``parse_filter`` gives the tree back.
+
+    Example:
+        >>> format_filter(parse_filter("metrics.`a b` < 1 AND (params.p = 'x' or status = 'OK')"))
+        "metrics.`a b` < 1.0 AND (params.p = 'x' OR attributes.status = 'OK')"
+    """
+    if node is None:
+        return ""
+    if isinstance(node, Comparison):
+        return _format_comparison(node)
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return joiner.join(
+        _format_comparison(item) if isinstance(item, Comparison) else f"({format_filter(item)})"
+        for item in node.items)
+
+
+def _format_comparison(node: Comparison) -> str:
+    subject = f"{node.entity}.{_format_key(node.key)}"
+    value = node.value
+    if value is None:
+        return f"{subject} {node.op}"
+    if isinstance(value, tuple):
+        return f"{subject} {node.op} ({', '.join(quote_string(v) for v in value)})"
+    if isinstance(value, float):
+        text = repr(value) if math.isfinite(value) else ("1e999" if value > 0 else "-1e999")
+        return f"{subject} {node.op} {text}"
+    return f"{subject} {node.op} {quote_string(value)}"
+
+
+def _format_key(key: str) -> str:
+    simple = (key[0].isalpha() or key[0] == "_") and all(
+        c.isalnum() or c in _WORD_PUNCTUATION for c in key)
+    return key if simple else "`" + key.replace("`", "``") + "`"

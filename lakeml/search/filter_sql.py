@@ -1,0 +1,286 @@
+"""Compile a parsed run filter and ``order_by`` keys into parameterised DuckDB SQL.
+
+The SQL runs in a query of the form::
+
+    SELECT r.*, <OrderBy.columns> FROM runs AS r <OrderBy.joins>
+    WHERE <compile_filter(...).sql> ORDER BY <OrderBy.clause> LIMIT ? OFFSET ?
+
+:func:`compile_search` builds exactly that. User text never becomes SQL text:
+every key and value is a ``?`` parameter; relation names come from
+:class:`Relations` (checked to be plain identifiers) and attribute columns from
+a fixed list.
+
+Semantics, chosen to match MLflow's SQL store unless noted:
+
+* Missing keys never match. A run without ``params.x`` matches neither
+  ``params.x = 'a'`` nor ``params.x != 'a'`` nor ``params.x NOT IN ('a')``
+  (MLflow inner-joins each comparison). ``IS NULL`` is the way to ask for it.
+  A NULL attribute (``end_time`` of a running run, a run without a name) is
+  the same: no comparison matches it.
+* Metrics compare with the run's latest value. NaN follows IEEE/Python rules:
+  it is not ``=``, ``<``, ``<=``, ``>`` or ``>=`` to any number, and it is
+  ``!=`` every number. (DuckDB itself orders NaN above every number, so the
+  compiled SQL guards with ``isnan``; MLflow's SQL store stores NaN as 0 and
+  would match ``metrics.m = 0``, its file store agrees with lakeml.)
+  ``inf``/``-inf`` compare as the largest/smallest numbers.
+* ``start_time``/``end_time`` compare as epoch milliseconds (``epoch_ms``, the
+  microseconds truncated), as MLflow users see them.
+* ``LIKE`` is case-sensitive, ``ILIKE`` is not; ``%`` and ``_`` are always
+  wildcards (no escape character). ``=`` is case-sensitive.
+* Each ``datasets.*`` comparison asks whether *some* input of the run matches,
+  independently of the other comparisons, as in MLflow.
+
+Ordering (MLflow's rules): each key ascending unless ``DESC``; runs lacking the
+key come last in either direction; a metric's NaN comes after every number and
+before the runs lacking the metric, in either direction. Times sort by their
+full (microsecond) value. Ties are broken by ``start_time DESC`` (unless
+``start_time`` is already a key) and then ``run_id``, so the order is total.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Sequence
+
+from lakeml.errors import InvalidArgument
+from lakeml.search.filter_parser import (
+    ATTRIBUTES,
+    DATASETS,
+    METRICS,
+    PARAMS,
+    TAGS,
+    TIME_ATTRIBUTES,
+    And,
+    Comparison,
+    Node,
+    Or,
+    OrderKey,
+    parse_filter,
+    parse_order_by,
+)
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+
+# Columns by attribute or dataset field: SQL text comes from here, never from the filter.
+_RUN_COLUMNS = {
+    "run_id": "r.run_id", "run_name": "r.run_name", "status": "r.status",
+    "user_id": "r.user_id", "artifact_uri": "r.artifact_uri",
+    "start_time": "r.start_time", "end_time": "r.end_time",
+}
+_INPUT_COLUMNS = {"name": "k.name", "digest": "k.digest", "context": "k.context"}
+_SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+            "LIKE": "LIKE", "ILIKE": "ILIKE", "IN": "IN", "NOT IN": "NOT IN"}
+
+
+@dataclass(frozen=True)
+class Relations:
+    """The relations the compiled SQL reads; swap in materialised tables by name.
+
+    Each name is a plain (optionally schema-qualified) identifier. The
+    key/value relations have columns ``(run_id, key, value)`` with at most one
+    row per ``(run_id, key)``; ``inputs`` has ``(run_id, name, digest,
+    context, ...)``; ``runs`` has the run attributes.
+
+    Example:
+        >>> Relations(metrics="latest_metrics_mat").metrics
+        'latest_metrics_mat'
+    """
+
+    metrics: str = "latest_metrics"
+    params: str = "params"
+    tags: str = "tags"
+    inputs: str = "inputs"
+    runs: str = "runs"
+
+    def __post_init__(self) -> None:
+        for field, name in vars(self).items():
+            if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+                raise InvalidArgument(
+                    f"Relations.{field} must be a plain SQL identifier such as "
+                    f"'latest_metrics' or 'main.latest_metrics', got {name!r}")
+
+
+class Sql(NamedTuple):
+    """A piece of SQL and the values of its ``?`` placeholders, in order."""
+
+    sql: str
+    params: list[Any]
+
+
+@dataclass(frozen=True)
+class OrderBy:
+    """The pieces a search query needs to sort runs.
+
+    Attributes:
+        keys: the parsed order keys.
+        columns: optional extra SELECT expressions (``o1.value AS order_1``…)
+            that expose each sort value; ``clause`` does not depend on them.
+        joins: ``LEFT JOIN`` clauses to put after ``FROM runs AS r`` (may be "").
+        params: values of the ``?`` in ``joins``, in order; they come before
+            the filter's parameters in the final query.
+        clause: the body of the ORDER BY clause (without ``ORDER BY``).
+    """
+
+    keys: tuple[OrderKey, ...]
+    columns: tuple[str, ...]
+    joins: str
+    params: tuple[Any, ...]
+    clause: str
+
+
+_DEFAULT_RELATIONS = Relations()
+
+
+def compile_filter(tree: Node | str | None, relations: Relations | None = None) -> Sql:
+    """A boolean SQL expression over ``runs AS r`` for a filter tree (or filter text).
+
+    An empty filter compiles to ``TRUE``.
+
+    Raises:
+        InvalidArgument: the filter text does not parse.
+
+    Example:
+        >>> compile_filter("metrics.m0 < 0.1 and params.p1 = 'a'").params
+        ['m0', 0.1, 'p1', 'a']
+    """
+    if isinstance(tree, str):
+        tree = parse_filter(tree)
+    if tree is None:
+        return Sql("TRUE", [])
+    params: list[Any] = []
+    sql = _compile(tree, relations or _DEFAULT_RELATIONS, params)
+    return Sql(sql, params)
+
+
+def _compile(node: Node, relations: Relations, params: list[Any]) -> str:
+    if isinstance(node, Comparison):
+        return _compile_comparison(node, relations, params)
+    if isinstance(node, (And, Or)):
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return "(" + joiner.join(_compile(item, relations, params) for item in node.items) + ")"
+    raise InvalidArgument(f"expected a Comparison, And or Or node, got {node!r}")
+
+
+def _compile_comparison(node: Comparison, relations: Relations, params: list[Any]) -> str:
+    if node.entity == ATTRIBUTES:
+        column = _RUN_COLUMNS[node.key]
+        if node.key in TIME_ATTRIBUTES:
+            column = f"epoch_ms({column})"
+        return _predicate(column, node, params)
+    if node.entity == DATASETS:
+        condition = _predicate(_INPUT_COLUMNS[node.key], node, params)
+        return (f"EXISTS (SELECT 1 FROM {relations.inputs} AS k "
+                f"WHERE k.run_id = r.run_id AND {condition})")
+    relation = {METRICS: relations.metrics, PARAMS: relations.params,
+                TAGS: relations.tags}[node.entity]
+    params.append(node.key)
+    exists = f"EXISTS (SELECT 1 FROM {relation} AS k WHERE k.run_id = r.run_id AND k.key = ?"
+    if node.op == "IS NULL":
+        return f"NOT {exists})"
+    if node.op == "IS NOT NULL":
+        return f"{exists})"
+    if node.entity == METRICS:
+        return f"{exists} AND {_metric_predicate(node, params)})"
+    return f"{exists} AND {_predicate('k.value', node, params)})"
+
+
+def _metric_predicate(node: Comparison, params: list[Any]) -> str:
+    """NaN is unequal to every number and neither smaller nor larger than any."""
+    params.append(node.value)
+    if node.op == "!=":
+        return "(isnan(k.value) OR k.value <> ?)"
+    return f"NOT isnan(k.value) AND k.value {_SQL_OPS[node.op]} ?"
+
+
+def _predicate(column: str, node: Comparison, params: list[Any]) -> str:
+    op = _SQL_OPS[node.op]
+    if isinstance(node.value, tuple):
+        params.extend(node.value)
+        return f"{column} {op} ({', '.join('?' * len(node.value))})"
+    params.append(node.value)
+    return f"{column} {op} ?"
+
+
+def compile_order_by(order_by: Sequence[str] | None, relations: Relations | None = None
+                     ) -> OrderBy:
+    """The joins, columns and ORDER BY clause for MLflow ``order_by`` strings.
+
+    Keys are ``metrics.<k>``, ``params.<k>``, ``tags.<k>``, ``attributes.<name>``
+    or a bare attribute name (``start_time DESC``), each optionally followed
+    by ``ASC`` or ``DESC``. A key may appear once.
+
+    Raises:
+        InvalidArgument: a clause does not parse or a key repeats.
+
+    Example:
+        >>> compile_order_by(["metrics.m0 ASC"]).clause  # doctest: +NORMALIZE_WHITESPACE
+        'CASE WHEN o1.value IS NULL THEN 2 WHEN isnan(o1.value) THEN 1 ELSE 0 END,
+         o1.value ASC, r.start_time DESC NULLS LAST, r.run_id ASC'
+    """
+    relations = relations or _DEFAULT_RELATIONS
+    if isinstance(order_by, str):
+        raise InvalidArgument(f"order_by must be a list of strings, got the string {order_by!r}")
+    keys: list[OrderKey] = []
+    for clause in order_by or ():
+        key = parse_order_by(clause)
+        if any((k.entity, k.key) == (key.entity, key.key) for k in keys):
+            raise InvalidArgument(f"order_by names {key.entity}.{key.key} twice: "
+                                  f"{list(order_by or ())!r}")
+        keys.append(key)
+    columns: list[str] = []
+    joins: list[str] = []
+    params: list[Any] = []
+    terms: list[str] = []
+    for number, key in enumerate(keys, start=1):
+        direction = "ASC" if key.ascending else "DESC"
+        if key.entity == ATTRIBUTES:
+            value = _RUN_COLUMNS[key.key]
+        else:
+            alias = f"o{number}"
+            relation = {METRICS: relations.metrics, PARAMS: relations.params,
+                        TAGS: relations.tags}[key.entity]
+            joins.append(f"LEFT JOIN {relation} AS {alias} "
+                         f"ON {alias}.run_id = r.run_id AND {alias}.key = ?")
+            params.append(key.key)
+            value = f"{alias}.value"
+        columns.append(f"{value} AS order_{number}")
+        if key.entity == METRICS:
+            terms.append(f"CASE WHEN {value} IS NULL THEN 2 WHEN isnan({value}) THEN 1 "
+                         f"ELSE 0 END")
+            terms.append(f"{value} {direction}")
+        else:
+            terms.append(f"{value} {direction} NULLS LAST")
+    if not any(k.entity == ATTRIBUTES and k.key == "start_time" for k in keys):
+        terms.append("r.start_time DESC NULLS LAST")
+    terms.append("r.run_id ASC")
+    return OrderBy(tuple(keys), tuple(columns), " ".join(joins), tuple(params),
+                   ", ".join(terms))
+
+
+def compile_search(search_filter: Node | str | None = None, order_by: Sequence[str] | None = None,
+                   relations: Relations | None = None, *, limit: int | None = None,
+                   offset: int = 0) -> Sql:
+    """The whole search query: matching runs (``r.*`` and the sort values), in order.
+
+    Example:
+        >>> query = compile_search("params.p = 'a'", ["metrics.m DESC"], limit=10)
+        >>> query.params
+        ['m', 'p', 'a', 10, 0]
+    """
+    relations = relations or _DEFAULT_RELATIONS
+    where = compile_filter(search_filter, relations)
+    order = compile_order_by(order_by, relations)
+    columns = "".join(f", {c}" for c in order.columns)
+    joins = f" {order.joins}" if order.joins else ""
+    sql = (f"SELECT r.*{columns} FROM {relations.runs} AS r{joins} "
+           f"WHERE {where.sql} ORDER BY {order.clause}")
+    params = [*order.params, *where.params]
+    if limit is not None or offset:
+        for name, number in (("limit", limit), ("offset", offset)):
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool)
+                                       or number < 0):
+                raise InvalidArgument(f"{name} must be a non-negative integer, got {number!r}")
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    return Sql(sql, params)
