@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from lakeml.errors import InvalidArgument, StoreUnavailable
 from lakeml.query.as_of import parse_as_of, version_for
 from lakeml.query.sqlfiles import view_definitions
+from lakeml.query.state_cache import StateCache
 from lakeml.store import schemas
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
     from lakeml.store import Store
 
@@ -42,6 +44,7 @@ class QueryEngine:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._versions: dict[str, int] = {}
+        self._state: StateCache | None = None
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """A database whose ``lake_*`` views start empty and whose sql/ views exist.
@@ -52,6 +55,11 @@ class QueryEngine:
         import duckdb
 
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # a library prints nothing
+        # Parquet min/max statistics leave NaN out (arrow-rs writes them so), and
+        # DuckDB's statistics propagation then folds isnan(value) to false for
+        # a file holding a NaN: NaN metrics would vanish from searches.
+        con.execute("SET disabled_optimizers = 'statistics_propagation'")
         for name, schema in schemas.TABLES.items():
             empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan
             con.execute(f"CREATE TABLE empty_{name} AS SELECT * FROM empty")
@@ -90,6 +98,21 @@ class QueryEngine:
                     f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
                 self._versions[name] = version
 
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The engine's own DuckDB connection (for tables it materialises)."""
+        with self._lock:
+            if self._con is None:
+                self._con = self._connect()
+            return self._con
+
+    @property
+    def state(self) -> StateCache:
+        """The materialised current state used by searches (created on first use)."""
+        with self._lock:
+            if self._state is None:
+                self._state = StateCache(self)
+            return self._state
+
     def versions(self) -> dict[str, int]:
         """The Delta version each table was read at by the last refresh."""
         return dict(self._versions)
@@ -117,6 +140,17 @@ class QueryEngine:
                 tables: Iterable[str] | None = None) -> dict[str, Any]:
         """Like :meth:`rows`, but the result as numpy arrays by column name."""
         return self._run(query, params, tables).fetchnumpy()
+
+    def arrow(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
+              tables: Iterable[str] | None = None) -> pa.Table:
+        """Like :meth:`rows`, but the result as one Arrow table."""
+        import duckdb
+
+        self.refresh(tables)
+        try:
+            return self.connection().cursor().sql(query, params=params).to_arrow_table()
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(f"cannot read the store {self._store.uri!r}: {exc}") from exc
 
     def rows(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
              tables: Iterable[str] | None = None) -> list[tuple[Any, ...]]:

@@ -13,6 +13,7 @@ SELECT run_id, key, value, step, timestamp
 FROM batch
 QUALIFY row_number() OVER (PARTITION BY run_id, key
                            ORDER BY step DESC, timestamp DESC, value DESC) = 1
+ORDER BY run_id, key  -- files sorted by run: lookups of a few runs skip most row groups
 """
 
 

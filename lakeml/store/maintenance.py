@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from lakeml.errors import CommitConflict, InvalidArgument, LakemlError, StoreUnavailable
+from lakeml.store.table import writer_properties
 
 if TYPE_CHECKING:
     from lakeml.store.table import DeltaTableHandle
@@ -80,7 +81,8 @@ class Maintenance:
                 continue
             dt = handle.writer_delta_table()
             try:
-                done[handle.name] = dt.optimize.compact()
+                done[handle.name] = dt.optimize.compact(
+                    writer_properties=writer_properties(handle.schema))
             except CommitFailedError as exc:
                 raise CommitConflict(f"compaction of {handle.name!r} lost to a "
                                      f"concurrent commit: {exc}") from exc

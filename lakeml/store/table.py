@@ -32,6 +32,27 @@ TABLE_CONFIGURATION = {
 }
 
 
+# Row groups of 128 Ki rows: a lookup of one run in a file sorted by run id
+# decodes one small row group (deltalake's default is 1 Mi rows).
+ROW_GROUP_ROWS = 131_072
+
+
+def writer_properties(schema: pa.Schema) -> object:
+    """The Parquet writer settings of a lakeml data file with this schema.
+
+    Float columns get no min/max statistics: Parquet statistics leave NaN
+    out, and DuckDB trusts them to skip row groups, so ``isnan(value)`` or a
+    sort would silently miss a NaN metric. Without statistics it reads them.
+    """
+    import pyarrow as pa
+    from deltalake import ColumnProperties, WriterProperties
+
+    no_stats = ColumnProperties(statistics_enabled="NONE")
+    return WriterProperties(
+        max_row_group_size=ROW_GROUP_ROWS, compression="ZSTD",
+        column_properties={f.name: no_stats for f in schema if pa.types.is_floating(f.type)})
+
+
 class DeltaTableHandle:
     """A lakeml table at ``uri``: one writer-side and one reader-side DeltaTable.
 
@@ -112,6 +133,7 @@ class DeltaTableHandle:
         try:
             write_deltalake(self._writer_table(), data, mode="append",
                             commit_properties=props,
+                            writer_properties=writer_properties(self.schema),
                             post_commithook_properties=PostCommitHookProperties(
                                 create_checkpoint=True, cleanup_expired_logs=True))
         except CommitFailedError as exc:

@@ -179,7 +179,11 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     for name, parts in (("params", param_tables), ("tags", tag_tables),
                         ("metrics", metric_tables)):
         if parts:
-            writer.append_table(name, pa.concat_tables(parts).cast(schemas.TABLES[name]))
+            # Sorted by run: each data file then covers a narrow range of run ids,
+            # so a lookup of a few runs reads a few row groups, not every one.
+            rows = pa.concat_tables(parts).sort_by([("run_id", "ascending"),
+                                                    ("key", "ascending")])
+            writer.append_table(name, rows.cast(schemas.TABLES[name]))
     return run_ids
 
 

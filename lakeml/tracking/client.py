@@ -30,10 +30,12 @@ from lakeml.errors import InvalidArgument, InvalidState, NotFound
 from lakeml.ids import uuid7_hex
 from lakeml.tracking import system_tags
 from lakeml.tracking import validation as v
+from lakeml.tracking.analytics import AnalyticsCalls
 from lakeml.tracking.backend import RunState, backend_for
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
 from lakeml.tracking.names import generate_run_name
 from lakeml.tracking.reads import RunReads
+from lakeml.tracking.search import SearchCalls
 from lakeml.tracking.sql_access import SqlAccess
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class Client(ExperimentCalls, RunReads, SqlAccess):
+class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess):
     """Explicit-id access to one store; cheap to create (backends are shared).
 
     Args:

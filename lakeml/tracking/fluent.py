@@ -11,8 +11,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from lakeml import config
-from lakeml.entities import DatasetInput, Experiment, Run, RunStatus
-from lakeml.errors import InvalidArgument, InvalidState
+from lakeml.entities import DatasetInput, Experiment, Run, RunStatus, ViewType
+from lakeml.errors import InvalidArgument, InvalidState, NotFound
 
 if TYPE_CHECKING:
     from lakeml.entities import Dataset
@@ -378,3 +378,53 @@ def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
 def store_versions() -> dict[str, int]:
     """The current Delta version of every table of the current store."""
     return state.client().store_versions()
+
+
+def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str = "",
+                run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
+                max_results: int = 100_000, order_by: Sequence[str] | None = None,
+                output_format: str = "pandas", search_all_experiments: bool = False,
+                experiment_names: Sequence[str] | None = None) -> Any:
+    """Search runs with MLflow's filter grammar; a wide table with MLflow's columns.
+
+    ``output_format``: "pandas" (default), "arrow", "polars", or "list" (Run
+    objects). Without experiment ids or names, searches the active experiment
+    (or every experiment with ``search_all_experiments=True``).
+
+    Example:
+        >>> lakeml.search_runs(filter_string="metrics.m0 < 0.1 and params.p1 = 'a'",
+        ...                    order_by=["metrics.m0 ASC"], max_results=10)  # doctest: +SKIP
+    """
+    if output_format not in ("pandas", "arrow", "polars", "list"):
+        raise InvalidArgument(f"output_format must be 'pandas', 'arrow', 'polars' or 'list', "
+                              f"got {output_format!r}")
+    client = state.client()
+    ids = [str(e) for e in experiment_ids or ()]
+    for name in experiment_names or ():
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise NotFound(f"no experiment named {name!r}")
+        ids.append(exp.experiment_id)
+    if not ids:
+        if search_all_experiments:
+            ids = [e.experiment_id for e in client.search_experiments(ViewType.ALL)]
+        else:
+            ids = [_current_experiment_id()]
+    if output_format == "list":
+        runs, token = [], None
+        while len(runs) < max_results:
+            page = client.search_runs(ids, filter_string, run_view_type,
+                                      min(1000, max_results - len(runs)), order_by, token)
+            runs += page
+            token = page.token
+            if token is None:
+                break
+        return runs
+    table = client.search_runs_table(ids, filter_string, run_view_type, max_results, order_by)
+    if output_format == "arrow":
+        return table
+    if output_format == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    return table.to_pandas()

@@ -86,3 +86,12 @@ def test_cli_prints_and_writes_files(store_uri: str, tmp_path: Path, capsys) -> 
         assert duckdb.sql(f"SELECT key, value FROM '{target}'").fetchall() == [("m", 2.0)]
     assert main(["sql", "SELECT 1", "--store", store_uri, "--output", "x.txt"]) == 1
     assert "x.txt" in capsys.readouterr().err
+
+
+def test_nan_is_seen_in_files_whose_statistics_omit_it(store_uri: str) -> None:
+    # Parquet min/max statistics leave NaN out; DuckDB must not trust them to
+    # decide that isnan() is false for the whole file.
+    with lakeml.start_run():
+        lakeml.log_metrics({"a": 0.5, "b": float("nan"), "c": 0.9})
+    assert lakeml.sql("SELECT key FROM latest_metrics WHERE isnan(value)").fetchall() == [("b",)]
+    assert lakeml.sql("SELECT key FROM lake_metrics WHERE isnan(value)").fetchall() == [("b",)]

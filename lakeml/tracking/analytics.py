@@ -1,0 +1,143 @@
+"""Experiment analytics on the Client: export, many histories, leaderboards, param diffs.
+
+The SQL of the leaderboards lives in sql/queries/; these calls bind its
+parameters and hand back pandas DataFrames (or write files).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from lakeml.errors import InvalidArgument
+from lakeml.tracking import validation as v
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lakeml.tracking.backend import Backend
+
+EXPORT_FORMATS = ("pandas", "arrow", "polars", "parquet", "csv")
+
+
+def query(name: str) -> str:
+    """The text of sql/queries/<name>.sql (imported late: the query package loads pyarrow)."""
+    from lakeml.query.sqlfiles import query as load
+
+    return load(name)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+class AnalyticsCalls:
+    """The analytics half of :class:`lakeml.Client`."""
+
+    _b: Backend
+
+    def export_runs(self, experiment_ids: Sequence[str] | str, path: str | Path | None = None,
+                    format: str = "pandas", filter_string: str = "") -> Any:
+        """Every run of the experiments as one wide table (search_runs' columns).
+
+        ``format``: "pandas", "arrow" or "polars" return the table; "parquet"
+        and "csv" write it to ``path`` and return the path.
+
+        Example:
+            >>> client.export_runs(exp_id, "runs.parquet", format="parquet")  # doctest: +SKIP
+        """
+        if format not in EXPORT_FORMATS:
+            raise InvalidArgument(f"format must be one of {list(EXPORT_FORMATS)}, got {format!r}")
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        table = self.search_runs_table(ids, filter_string, order_by=["attributes.start_time"])
+        if format in ("parquet", "csv"):
+            if path is None:
+                raise InvalidArgument(f"format {format!r} writes a file: give path")
+            target = Path(path)
+            if format == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(table, target)
+            else:
+                import pyarrow.csv as pcsv
+
+                pcsv.write_csv(table, target)
+            return str(target)
+        if format == "arrow":
+            return table
+        if format == "polars":
+            import polars as pl
+
+            return pl.from_arrow(table)
+        return table.to_pandas()
+
+    def get_metric_histories(self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+                             ) -> pd.DataFrame:
+        """Full histories of many runs' metrics at once: run_id, key, step, value, timestamp.
+
+        Ordered by run, key, step and time; ``keys`` limits the metrics.
+        """
+        ids = [v.check_id(r, "run_id") for r in run_ids]
+        if not ids:
+            raise InvalidArgument("get_metric_histories needs at least one run id")
+        sql = (f"SELECT run_id, key, step, value, timestamp FROM metrics "
+               f"WHERE run_id IN ({_marks(ids)})")
+        params: list[Any] = list(ids)
+        if keys is not None:
+            keys = [v.check_key(k, "metric key") for k in keys]
+            if not keys:
+                raise InvalidArgument("keys, when given, must name at least one metric")
+            sql += f" AND key IN ({_marks(keys)})"
+            params += keys
+        return self._b.engine.arrow(sql + " ORDER BY run_id, key, step, timestamp", params,
+                                    tables=["metrics"]).to_pandas()
+
+    def leaderboard(self, experiment_id: str, metric: str, *, ascending: bool = True,
+                    max_results: int = 10) -> pd.DataFrame:
+        """The best runs of an experiment by one metric (sql/queries/leaderboard.sql)."""
+        return self._b.engine.arrow(query("leaderboard"), {
+            "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
+            "ascending": bool(ascending), "limit": int(max_results)}).to_pandas()
+
+    def best_runs(self, experiment_id: str, metric: str, group_by: str, *,
+                  ascending: bool = True) -> pd.DataFrame:
+        """The best run for each value of param ``group_by`` (sql/queries/best_per_group.sql)."""
+        return self._b.engine.arrow(query("best_per_group"), {
+            "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
+            "param": v.check_key(group_by, "param key"), "ascending": bool(ascending),
+        }).to_pandas()
+
+    def metric_by_param(self, experiment_id: str, metric: str, param: str) -> pd.DataFrame:
+        """Count, mean, min, max and stddev of a metric per param value."""
+        return self._b.engine.arrow(query("metric_by_param"), {
+            "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
+            "param": v.check_key(param, "param key")}).to_pandas()
+
+    def param_diff(self, run_ids: Sequence[str], *, all_params: bool = False) -> pd.DataFrame:
+        """Params of several runs side by side (a column per run), only those that differ.
+
+        A param missing from a run shows as None and counts as a difference.
+        """
+        import pandas as pd
+
+        ids = [v.check_id(r, "run_id") for r in run_ids]
+        if len(ids) < 2:
+            raise InvalidArgument(f"param_diff compares two or more runs, got {len(ids)}")
+        rows = self._b.engine.rows(
+            f"SELECT run_id, key, value FROM params WHERE run_id IN ({_marks(ids)})", ids,
+            tables=["params"])
+        found = {r for r, _, _ in rows}
+        missing = [r for r in ids if r not in found and not self._run_infos("run_id = ?", [r])]
+        if missing:
+            from lakeml.errors import NotFound
+
+            raise NotFound(f"no run with id {missing[0]!r}")
+        table = pd.DataFrame(index=sorted({k for _, k, _ in rows}), columns=ids, dtype=object)
+        for run_id, key, value in rows:
+            table.loc[key, run_id] = value
+        table = table.where(table.notna(), None)
+        if not all_params:
+            differs = table.apply(lambda row: len({str(x) for x in row}) > 1, axis=1)
+            table = table[differs] if len(table) else table
+        table.index.name = "param"
+        return table

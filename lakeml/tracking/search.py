@@ -1,0 +1,195 @@
+"""search_runs: MLflow's run search over the lake, as Run pages or one wide table.
+
+The filter and order keys are parsed and compiled by :mod:`lakeml.search`
+into parameterised SQL over the engine's materialised current state (see
+:mod:`lakeml.query.state_cache`); the page of matching runs is then filled
+with its params, tags and latest metrics in three set-wise queries.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from lakeml.entities import Metric, Run, RunData, RunInfo, ViewType
+from lakeml.errors import InvalidArgument
+from lakeml.search import (
+    And,
+    Comparison,
+    Or,
+    Relations,
+    compile_filter,
+    compile_order_by,
+    parse_filter,
+    parse_order_by,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lakeml.tracking.backend import Backend
+
+STATE_RELATIONS = Relations(metrics="state_metrics", params="state_params", tags="state_tags",
+                            runs="state_runs")
+_RUN_COLUMNS = ("r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, "
+                "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time, "
+                "r.artifact_uri, r.lifecycle_stage, r.parent_run_id")
+
+
+class PagedList(list):
+    """A page of results; ``token`` fetches the next page (None on the last)."""
+
+    def __init__(self, items: Iterable[Any], token: str | None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+def _keys(tree: Any, found: dict[str, set[str]]) -> None:
+    """Collect the keys each entity (metrics, params, tags, attributes) is tested on."""
+    if isinstance(tree, Comparison):
+        if tree.entity in found:
+            found[tree.entity].add(tree.key)
+    elif isinstance(tree, (And, Or)):
+        for item in tree.items:
+            _keys(item, found)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    """``?, ?, …``: one placeholder per value (values stay parameters)."""
+    if not values:
+        raise InvalidArgument("an empty list of experiment ids, stages or runs")
+    return ", ".join("?" * len(values))
+
+
+def _encode_token(offset: int, fingerprint: str) -> str:
+    raw = json.dumps({"offset": offset, "query": fingerprint}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str, fingerprint: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = int(data["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument(f"page_token {token!r} is not a token this search returned"
+                              ) from None
+    if data.get("query") != fingerprint or offset < 0:
+        raise InvalidArgument(f"page_token {token!r} belongs to a different search")
+    return offset
+
+
+class SearchCalls:
+    """The search half of :class:`lakeml.Client`."""
+
+    _b: Backend
+
+    def _matching(self, experiment_ids: Sequence[str], filter_string: str | None,
+                  run_view_type: ViewType | int | str, order_by: Sequence[str] | None,
+                  limit: int | None, offset: int) -> tuple[str, list[Any]]:
+        """(SQL, params) selecting the matching runs' ids, in order.
+
+        Only ids: projecting every column of a million runs before the
+        LIMIT costs more than the whole search; the page's columns are
+        fetched by id afterwards.
+        """
+        tree = parse_filter(filter_string)
+        order_keys = [parse_order_by(o) for o in order_by or ()]
+        found: dict[str, set[str]] = {"metrics": set(), "params": set(), "tags": set(),
+                                      "attributes": set()}
+        _keys(tree, found)
+        for key in order_keys:
+            if key.entity in found:
+                found[key.entity].add(key.key)
+        from lakeml.query.state_cache import NARROW_RUN_COLUMNS
+
+        self._b.engine.state.prepare(
+            found["metrics"], found["params"], found["tags"],
+            all_run_columns=not found["attributes"] <= NARROW_RUN_COLUMNS)
+        where = compile_filter(tree, STATE_RELATIONS)
+        # MLflow's default order: newest start first (then run id, added by the compiler)
+        order = compile_order_by(list(order_by or ["attributes.start_time DESC"]),
+                                 STATE_RELATIONS)
+        experiments = [str(e) for e in experiment_ids]
+        stages = list(ViewType.parse(run_view_type).stages())
+        sql = (f"SELECT r.run_id FROM {STATE_RELATIONS.runs} AS r {order.joins} "
+               f"WHERE r.experiment_id IN ({_marks(experiments)}) "
+               f"AND r.lifecycle_stage IN ({_marks(stages)}) "
+               f"AND ({where.sql}) ORDER BY {order.clause}")
+        params: list[Any] = [*order.params, *experiments, *stages, *where.params]
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return sql, params
+
+    def search_runs(self, experiment_ids: Sequence[str] | str, filter_string: str = "",
+                    run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
+                    max_results: int = 1000, order_by: Sequence[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
+        """Runs matching MLflow's filter grammar, a page at a time.
+
+        Example:
+            >>> page = client.search_runs([exp_id], "metrics.rmse < 0.5 and params.alpha = '1'",
+            ...                           order_by=["metrics.rmse ASC"], max_results=10)
+            ... # doctest: +SKIP
+            >>> page.token    # pass as page_token for the next page     # doctest: +SKIP
+        """
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+            raise InvalidArgument(f"max_results must be a positive integer, got {max_results!r}")
+        fingerprint = json.dumps([sorted(map(str, experiment_ids)), filter_string,
+                                  str(run_view_type), list(order_by or ())])
+        offset = _decode_token(page_token, fingerprint) if page_token else 0
+        sql, params = self._matching(experiment_ids, filter_string, run_view_type, order_by,
+                                     max_results + 1, offset)
+        ids = [r for (r,) in self._b.engine.rows(sql, params, tables=())]
+        more = len(ids) > max_results
+        runs = self._runs_by_id(ids[:max_results])
+        return PagedList(runs, _encode_token(offset + max_results, fingerprint) if more
+                         else None)
+
+    def _runs_by_id(self, ids: list[str]) -> list[Run]:
+        """Full Run objects of ``ids``, in that order (at most a page of them)."""
+        if not ids:
+            return []
+        engine = self._b.engine
+        chosen = f"run_id IN ({_marks(ids)})"  # constants: pushed down to the file scans
+        infos = {row[0]: RunInfo(*row) for row in engine.rows(
+            f"SELECT {_RUN_COLUMNS} FROM runs AS r WHERE r.{chosen}", ids,
+            tables=())}
+        params: dict[str, dict[str, str]] = {}
+        tags: dict[str, dict[str, str]] = {}
+        metrics: dict[str, list[Metric]] = {}
+        for run_id, key, value in engine.rows(f"SELECT run_id, key, value FROM params "
+                                              f"WHERE {chosen}", ids, tables=()):
+            params.setdefault(run_id, {})[key] = value
+        for run_id, key, value in engine.rows(f"SELECT run_id, key, value FROM tags "
+                                              f"WHERE {chosen}", ids, tables=()):
+            tags.setdefault(run_id, {})[key] = value
+        for run_id, key, value, ts, step in engine.rows(
+                "SELECT run_id, key, value, epoch_ms(timestamp), step FROM latest_metrics "
+                f"WHERE {chosen} ORDER BY key", ids, tables=()):
+            metrics.setdefault(run_id, []).append(Metric(key, value, ts, step, run_id))
+        runs = []
+        for run_id in ids:
+            latest = tuple(metrics.get(run_id, ()))
+            runs.append(Run(infos[run_id], RunData({m.key: m.value for m in latest},
+                                                   params.get(run_id, {}),
+                                                   tags.get(run_id, {}), latest)))
+        return runs
+
+    def search_runs_table(self, experiment_ids: Sequence[str],
+                          filter_string: str = "",
+                          run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
+                          max_results: int | None = None,
+                          order_by: Sequence[str] | None = None) -> pa.Table:
+        """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
+        from lakeml.tracking.wide import wide_table
+
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        sql, params = self._matching(experiment_ids, filter_string, run_view_type, order_by,
+                                     max_results, 0)
+        ids = self._b.engine.arrow(sql, params, tables=())["run_id"]
+        return wide_table(self._b.engine, ids)

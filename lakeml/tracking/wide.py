@@ -1,0 +1,105 @@
+"""One row per run, one column per metric, param and tag: MLflow's search_runs table.
+
+Each column group is one pass over a raw append-only table, grouped by run:
+the per-key aggregates below apply the same rules as the sql/views
+definitions (latest metric point by step, time, value; the first value of a
+param; the newest tag row, unless it is a deletion) without first building
+the long current-state view. tests/query/test_wide.py checks that both agree.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from lakeml.query import QueryEngine
+
+INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
+_SMALL = 2000  # up to this many runs, filter by constant id lists (pushed into the scans)
+
+# prefix -> (raw table, the aggregate giving a (run, key)'s current value)
+_GROUPS = {
+    "metrics": ("lake_metric_latest", "arg_max(value, struct_pack(step, timestamp, value))"),
+    "params": ("lake_params", "min_by(value, timestamp)"),
+    "tags": ("lake_tags", "arg_max_null(CASE WHEN deleted THEN NULL ELSE value END, seq)"),
+}
+
+
+def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """The runs ``run_ids`` (in that order) with info, ``metrics.*``, ``params.*``, ``tags.*``.
+
+    Times are UTC timestamps in ms. Keys are sorted within each group; a run
+    without a key has null there.
+    """
+    import pyarrow as pa
+
+    ids = pa.chunked_array([run_ids]) if isinstance(run_ids, pa.Array) else run_ids
+    n = len(ids)
+    con = engine.connection().cursor()
+    try:
+        con.register("chosen", pa.table({"run_id": ids, "ord": pa.array(range(n), pa.int64())}))
+        small = n <= _SMALL
+        id_list = ids.to_pylist() if small else []
+        where = (f"run_id IN ({', '.join('?' * n)})" if small and n
+                 else "run_id IN (SELECT run_id FROM chosen)")
+        info = con.sql(
+            "SELECT r.run_id, r.experiment_id, r.status, r.artifact_uri, "
+            "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time "
+            f"FROM chosen c JOIN (SELECT * FROM runs WHERE {where}) r USING (run_id) "
+            "ORDER BY c.ord", params=id_list).to_arrow_table()
+        result = info.set_column(4, "start_time", _utc(info["start_time"])) \
+                     .set_column(5, "end_time", _utc(info["end_time"]))
+        for prefix, (table, aggregate) in _GROUPS.items():
+            result = _add_group(con, result, prefix, table, aggregate, where, id_list)
+    finally:
+        con.close()
+    return result
+
+
+def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    import pyarrow as pa
+
+    return column.cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+
+
+def _add_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: str, table: str,
+               aggregate: str, where: str, id_list: list[str]) -> pa.Table:
+    """Append one ``prefix.<key>`` column per key of the chosen runs."""
+    if id_list or not result.num_rows:
+        return _add_small_group(con, result, prefix, table, aggregate, where, id_list)
+    keys = [k for (k,) in con.execute(
+        f"SELECT DISTINCT key FROM {table} WHERE {where} ORDER BY key").fetchall()]
+    if not keys:
+        return result
+    # Many runs: one pass grouped by run, one filtered aggregate per key.
+    picks = ", ".join(f"{aggregate} FILTER (WHERE key = ${i + 1}) AS c{i}"
+                      for i in range(len(keys)))
+    part = con.sql(
+        f"SELECT w.* EXCLUDE (run_id) FROM chosen c LEFT JOIN ("
+        f"SELECT run_id, {picks} FROM {table} WHERE {where} GROUP BY run_id"
+        ") w USING (run_id) ORDER BY c.ord", params=keys).to_arrow_table()
+    for i, key in enumerate(keys):
+        result = result.append_column(f"{prefix}.{key}", part.column(i))
+    return result
+
+
+def _add_small_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: str,
+                     table: str, aggregate: str, where: str, id_list: list[str]) -> pa.Table:
+    """A few runs: one scan (pushed down by id) for their long rows, then a pivot of those."""
+    long = con.sql(f"SELECT run_id, 'k:' || key AS key, {aggregate} AS value FROM {table} "
+                   f"WHERE {where} GROUP BY run_id, key", params=id_list).to_arrow_table()
+    if long.num_rows == 0:
+        return result
+    con.register("long_values", long)
+    # Keys are data: PIVOT turns them into column names, never into SQL text.
+    # The 'k:' prefix keeps a key named like another column ("run_id") apart.
+    wide = con.sql("SELECT w.* EXCLUDE (run_id) FROM chosen c LEFT JOIN "
+                   "(PIVOT long_values ON key USING first(value) GROUP BY run_id) w "
+                   "USING (run_id) ORDER BY c.ord").to_arrow_table()
+    con.unregister("long_values")
+    for name in sorted(wide.column_names):
+        result = result.append_column(f"{prefix}.{name[2:]}", wide[name])
+    return result
