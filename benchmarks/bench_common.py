@@ -21,3 +21,14 @@ def history_result(read: Callable[[], int], points: int) -> dict[str, float]:
     if n_first != points or n_warm != points:
         raise RuntimeError(f"history returned {n_first}/{n_warm} points, logged {points}")
     return {"points": points, "first_s": first, "warm_s": warm}
+
+
+def markdown(header: list[str], body: list[list[str]]) -> str:
+    """Rows as a GitHub markdown table, columns padded so it reads on a terminal too."""
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), rule, *(line(cells) for cells in body)])

@@ -37,7 +37,7 @@ import lakeml
 from lakeml.tracking import backend, fluent
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import history_result  # noqa: E402
+from bench_common import history_result, markdown  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MLFLOW_PYTHON = HERE / ".venv-mlflow" / "bin" / "python"
@@ -326,16 +326,9 @@ def build_rows(lk: Result, ml: Result | None) -> list[Row]:
 
 
 def markdown_table(rows: list[Row]) -> str:
-    """The rows as a GitHub markdown table, columns padded for the terminal too."""
-    header = ["figure", "lakeml", "MLflow", "ratio", "target", "met"]
-    body = [row.cells() for row in rows]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule, *(line(cells) for cells in body)])
+    """The rows as a GitHub markdown table."""
+    return markdown(["figure", "lakeml", "MLflow", "ratio", "target", "met"],
+                    [row.cells() for row in rows])
 
 
 def notes(sizes: Sizes, lk: Result, ml: Result | None) -> list[str]:
