@@ -100,6 +100,8 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
         rows = [(t, r.get("numFilesRemoved"), r.get("numFilesAdded"), r.get("skipped", ""))
                 for t, r in done.items()]
         return render(["table", "files_removed", "files_added", "skipped"], rows, args.format)
+    if args.action == "rebuild-latest":
+        return render(["points_added"], [(m.rebuild_latest(),)], args.format)
     if args.action == "checkpoint":
         return render(["table"], [(t,) for t in m.checkpoint(tables)], args.format)
     if args.action == "vacuum":
@@ -188,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_artifacts_download)
 
     maint = sub.add_parser("maintenance", parents=[common],
-                           help="compact, checkpoint, vacuum or show table status")
-    maint.add_argument("action", choices=["status", "compact", "checkpoint", "vacuum"])
+                           help="compact, checkpoint, vacuum, rebuild-latest or show status")
+    maint.add_argument("action", choices=["status", "compact", "checkpoint", "vacuum",
+                                          "rebuild-latest"])
     maint.add_argument("--table", action="append", help="limit to this table (repeatable)")
     maint.add_argument("--retention-hours", type=int, default=168)
     maint.add_argument("--dry-run", action="store_true")

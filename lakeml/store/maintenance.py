@@ -123,6 +123,23 @@ class Maintenance:
             names.append(handle.name)
         return names
 
+    def rebuild_latest(self) -> int:
+        """Append to metric_latest the latest points it lacks; returns how many.
+
+        Only a writer killed between its metrics commit and the metric_latest
+        commit that follows leaves any. Reads the whole history: minutes at
+        hundreds of millions of points.
+        """
+        from lakeml.store.derived import missing_latest
+        from lakeml.store.schemas import METRICS
+
+        _, history = self._tables["metrics"].snapshot_files()
+        _, latest = self._tables["metric_latest"].snapshot_files()
+        rows = missing_latest(history, latest)
+        if rows.num_rows:
+            self._tables["metric_latest"].append(rows.cast(METRICS))
+        return rows.num_rows
+
     def vacuum(self, tables: Iterable[str] | None = None, *,
                retention_hours: int = DEFAULT_RETENTION_HOURS,
                dry_run: bool = False) -> dict[str, list[str]]:

@@ -102,3 +102,26 @@ def test_racing_compactions_never_duplicate_rows(tmp_path: Path) -> None:
     reader = Store(uri).open()
     assert rows_and_distinct(reader) == (400, 400)
     assert reader.maintenance.status(["metrics"])[0].files == 1
+
+
+def test_rebuild_latest_repairs_a_writer_killed_between_its_commits(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s", flush_interval=60).open()
+    store.writer.extend("metrics", [("r1", "loss", 0.5, 1, US), ("r2", "acc", 0.1, 0, US)])
+    store.flush()
+    # What a kill between the two commits leaves: history rows without their latest point.
+    import pyarrow as pa
+
+    from lakeml.store import schemas
+
+    store.tables["metrics"].append(pa.Table.from_pylist(
+        [{"run_id": "r1", "key": "loss", "value": 0.25, "step": 2, "timestamp": US},
+         {"run_id": "r3", "key": "new", "value": float("nan"), "step": 0, "timestamp": US}],
+        schema=schemas.METRICS))
+    assert store.maintenance.rebuild_latest() == 2
+    assert store.maintenance.rebuild_latest() == 0  # nothing left to repair
+    _, files = store.snapshot_files("metric_latest")
+    latest = duckdb.sql(
+        f"SELECT run_id, max_by(value, step) FROM read_parquet({files!r}) "
+        "GROUP BY run_id ORDER BY run_id").fetchall()
+    assert latest[:2] == [("r1", 0.25), ("r2", 0.1)] and latest[2][0] == "r3"
+    store.close()
