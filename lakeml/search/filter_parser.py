@@ -595,11 +595,14 @@ class _Parser:
                 raise self.error(second, "expected '.' after the quoted entity name")
             key = second.text[1:]
             parts = parts[1:]
-        if len(parts) > 2 or (len(parts) == 2 and key):
+        if len(parts) == 2 and key:
             raise self.error(parts[1], f"unexpected {parts[1].describe()} right after the key "
                                        f"{key!r}; quote the whole key instead")
         if len(parts) == 2:
             key = parts[1].value
+        if len(parts) > 2:
+            raise self.error(parts[2], f"unexpected {parts[2].describe()} right after the key "
+                                       f"{parts[1].value!r}; quote the whole key instead")
         if not key:
             at = parts[1] if len(parts) == 2 else self.peek()
             raise self.error(at, f"expected a key after '{entity}.' (quote keys that hold "

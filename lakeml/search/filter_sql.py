@@ -23,8 +23,9 @@ Semantics, chosen to match MLflow's SQL store unless noted:
   compiled SQL guards with ``isnan``; MLflow's SQL store stores NaN as 0 and
   would match ``metrics.m = 0``, its file store agrees with lakeml.)
   ``inf``/``-inf`` compare as the largest/smallest numbers.
-* ``start_time``/``end_time`` compare as epoch milliseconds (``epoch_ms``, the
-  microseconds truncated), as MLflow users see them.
+* ``start_time``/``end_time`` compare as epoch milliseconds: DuckDB's
+  ``epoch_ms``, which rounds to the nearest millisecond, the value lakeml's
+  reads report as ``RunInfo.start_time``. A NULL ``end_time`` matches nothing.
 * ``LIKE`` is case-sensitive, ``ILIKE`` is not; ``%`` and ``_`` are always
   wildcards (no escape character). ``=`` is case-sensitive.
 * Each ``datasets.*`` comparison asks whether *some* input of the run matches,
@@ -132,6 +133,14 @@ class OrderBy:
 _DEFAULT_RELATIONS = Relations()
 
 
+def _relations(relations: Relations | None) -> Relations:
+    if relations is None:
+        return _DEFAULT_RELATIONS
+    if not isinstance(relations, Relations):
+        raise InvalidArgument(f"relations must be a Relations, got {relations!r}")
+    return relations
+
+
 def compile_filter(tree: Node | str | None, relations: Relations | None = None) -> Sql:
     """A boolean SQL expression over ``runs AS r`` for a filter tree (or filter text).
 
@@ -149,7 +158,7 @@ def compile_filter(tree: Node | str | None, relations: Relations | None = None) 
     if tree is None:
         return Sql("TRUE", [])
     params: list[Any] = []
-    sql = _compile(tree, relations or _DEFAULT_RELATIONS, params)
+    sql = _compile(tree, _relations(relations), params)
     return Sql(sql, params)
 
 
@@ -218,7 +227,7 @@ def compile_order_by(order_by: Sequence[str] | None, relations: Relations | None
         'CASE WHEN o1.value IS NULL THEN 2 WHEN isnan(o1.value) THEN 1 ELSE 0 END,
          o1.value ASC, r.start_time DESC NULLS LAST, r.run_id ASC'
     """
-    relations = relations or _DEFAULT_RELATIONS
+    relations = _relations(relations)
     if isinstance(order_by, str):
         raise InvalidArgument(f"order_by must be a list of strings, got the string {order_by!r}")
     keys: list[OrderKey] = []
@@ -268,7 +277,7 @@ def compile_search(search_filter: Node | str | None = None, order_by: Sequence[s
         >>> query.params
         ['m', 'p', 'a', 10, 0]
     """
-    relations = relations or _DEFAULT_RELATIONS
+    relations = _relations(relations)
     where = compile_filter(search_filter, relations)
     order = compile_order_by(order_by, relations)
     columns = "".join(f", {c}" for c in order.columns)
