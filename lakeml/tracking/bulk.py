@@ -127,7 +127,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
         return []
     store = client.store
     writer = store.writer
-    now_us = time.time_ns() // 1000
+    now_us = time.time_ns() // 1_000_000 * 1000  # run times are whole milliseconds
     run_ids = uuid7_hex_batch(n)
     ids = pa.array(run_ids, pa.string())
     status = table["status"].cast(pa.string()) if "status" in table.column_names \

@@ -132,7 +132,8 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess):
             v.check_key(key, "tag key")
             v.tag_value(key, value)
         start_ms = v.timestamp_ms(start_time, "start_time") if start_time is not None else None
-        start_us = start_ms * 1000 if start_ms is not None else _now_us()
+        # Run times are whole milliseconds (MLflow's unit), so every reader agrees on them.
+        start_us = (start_ms if start_ms is not None else _now_us() // 1000) * 1000
         user = tags.get(system_tags.USER) or system_tags.current_user()
         run_id = uuid7_hex()
         artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
@@ -170,8 +171,8 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess):
             raise InvalidArgument(f"terminal status must be one of {list(RunStatus.TERMINAL)},"
                                   f" got {status!r}")
         state = self._state(run_id)
-        end_us = v.timestamp_ms(end_time, "end_time") * 1000 if end_time is not None \
-            else _now_us()
+        end_us = (v.timestamp_ms(end_time, "end_time") if end_time is not None
+                  else _now_us() // 1000) * 1000
         self._b.store.append("runs", self._run_row(run_id, status=status, end_time=end_us))
         state.status = status
 

@@ -172,3 +172,14 @@ def test_reads_see_this_process_writes_at_once(client: lakeml.Client) -> None:
     client.log_batch(run_id, metrics={"m": 1.5}, params={"p": "x"}, tags={"t": "y"})
     run = client.get_run(run_id)  # nothing flushed explicitly
     assert (run.data.metrics, run.data.params, run.data.tags["t"]) == ({"m": 1.5}, {"p": "x"}, "y")
+
+
+def test_times_returned_at_creation_match_what_is_read(client: lakeml.Client) -> None:
+    run = client.create_run()
+    client.set_terminated(run.info.run_id)
+    read = client.get_run(run.info.run_id).info
+    assert read.start_time == run.info.start_time
+    assert read.end_time is not None and read.end_time >= read.start_time
+    found = client.search_runs([run.info.experiment_id], f"attributes.start_time = "
+                               f"{run.info.start_time}")
+    assert [r.info.run_id for r in found] == [run.info.run_id]
