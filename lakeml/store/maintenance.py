@@ -79,8 +79,8 @@ class Maintenance:
             if why_not:
                 done[handle.name] = {"skipped": why_not}
                 continue
-            dt = handle.writer_delta_table()
             try:
+                dt = handle.writer_delta_table()
                 done[handle.name] = dt.optimize.compact(
                     writer_properties=writer_properties(handle.schema))
             except CommitFailedError as exc:
@@ -88,6 +88,8 @@ class Maintenance:
                                      f"concurrent commit: {exc}") from exc
             except (OSError, DeltaError) as exc:
                 raise StoreUnavailable(f"cannot compact {handle.name!r}: {exc}") from exc
+            finally:
+                self._release_lease(handle)
         return done
 
     def _claim_lease(self, handle: DeltaTableHandle) -> str | None:
@@ -99,7 +101,9 @@ class Maintenance:
         COMPACTION_GUARD with the claim time (epoch seconds) as its version.
         Of two racing claims Delta admits one (the other sees the same app id
         in the winning commit and fails), and a claim younger than the lease
-        blocks new ones, so the winner has ``lease_seconds`` to finish.
+        blocks new ones until the holder releases it (:meth:`_release_lease`),
+        so a holder that dies mid-way blocks compaction for ``lease_seconds``
+        at most, and a live one must finish within that time.
         """
         now = int(time.time())
         held_since = handle.committed_version(COMPACTION_GUARD)
@@ -112,6 +116,15 @@ class Maintenance:
         except CommitConflict:
             return f"another process claimed the compaction of {handle.name!r} first"
         return None
+
+    def _release_lease(self, handle: DeltaTableHandle) -> None:
+        """Give the lease back: a claim dated one lease ago, which anyone may take over."""
+        expired = int(time.time()) - self.lease_seconds - 1
+        try:
+            handle.append(handle.schema.empty_table(), app_id=COMPACTION_GUARD,
+                          version=expired, retries=1000)
+        except LakemlError as exc:  # another process took the lease over; it is theirs
+            log.debug("compaction lease of %s not released: %s", handle.name, exc)
 
     def checkpoint(self, tables: Iterable[str] | None = None) -> list[str]:
         """Write a checkpoint and drop log files past the log retention."""
