@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from lakeml.errors import InvalidArgument
+
 
 class LifecycleStage:
     """The lifecycle of experiments and runs: soft delete keeps the rows."""
@@ -26,9 +28,13 @@ class ViewType(enum.IntEnum):
             try:
                 return cls[value.upper()]
             except KeyError:
-                raise ValueError(f"unknown view type {value!r}; valid: "
-                                 f"{[v.name for v in cls]}") from None
-        return cls(value)
+                raise InvalidArgument(f"unknown view type {value!r}; valid: "
+                                      f"{[v.name for v in cls]}") from None
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidArgument(f"unknown view type {value!r}; valid: "
+                                  f"{[(v.name, v.value) for v in cls]}") from None
 
     def stages(self) -> tuple[str, ...]:
         """The lifecycle stages this view shows."""

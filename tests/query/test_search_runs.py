@@ -123,3 +123,9 @@ def test_bad_input_is_named(client: lakeml.Client, grid: tuple[str, list[str]]) 
         client.search_runs([exp], max_results=0)
     with pytest.raises(lakeml.errors.NotFound, match="nope"):
         lakeml.search_runs(experiment_names=["nope"])
+
+
+def test_unknown_view_type_is_named(client: lakeml.Client, grid: tuple[str, list[str]]) -> None:
+    exp, _ = grid
+    with pytest.raises(InvalidArgument, match="'SOME'"):
+        client.search_runs([exp], run_view_type="SOME")
