@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
     from lakeml.query import QueryEngine
 
-INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
 _SMALL = 2000  # up to this many runs, filter by constant id lists (pushed into the scans)
 
 # prefix -> (raw table, the aggregate giving a (run, key)'s current value)
