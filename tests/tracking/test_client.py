@@ -107,7 +107,10 @@ def test_tags_set_overwrite_and_delete(client: lakeml.Client) -> None:
 
 def test_delete_restore_and_list_runs(client: lakeml.Client) -> None:
     exp_id = client.create_experiment("e")
-    ids = [client.create_run(exp_id, run_name=f"r{i}").info.run_id for i in range(3)]
+    # Distinct start times: runs started in the same millisecond tie, and ties
+    # go by run id (as in MLflow), which would not test "newest first".
+    ids = [client.create_run(exp_id, run_name=f"r{i}",
+                             start_time=1_700_000_000_000 + i).info.run_id for i in range(3)]
     client.delete_run(ids[1])
     assert [r.run_id for r in client.list_runs(exp_id)] == [ids[2], ids[0]]
     assert [r.run_id for r in client.list_runs(exp_id, "DELETED_ONLY")] == [ids[1]]
