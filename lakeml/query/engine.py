@@ -11,12 +11,14 @@ are defined over those.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
 from lakeml.query.as_of import parse_as_of, version_for
 from lakeml.query.sqlfiles import view_definitions
 from lakeml.query.state_cache import StateCache
+from lakeml.sqltext import configure, sql_string
 from lakeml.store import schemas
 
 if TYPE_CHECKING:
@@ -37,10 +39,6 @@ def _duckdb_type(arrow_type: Any) -> str:
     if arrow_type not in known:
         raise TypeError(f"no DuckDB type for Arrow type {arrow_type} in lakeml's schemas")
     return known[arrow_type]
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class QueryEngine:
@@ -67,12 +65,7 @@ class QueryEngine:
         """
         import duckdb
 
-        con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")  # a library prints nothing
-        # Parquet min/max statistics leave NaN out (arrow-rs writes them so), and
-        # DuckDB's statistics propagation then folds isnan(value) to false for
-        # a file holding a NaN: NaN metrics would vanish from searches.
-        con.execute("SET disabled_optimizers = 'statistics_propagation'")
+        con = configure(duckdb.connect())
         for name, schema in schemas.TABLES.items():
             # DDL, not an empty Arrow table: DuckDB's first Arrow scan costs 0.2 s.
             columns = ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in schema)
@@ -102,7 +95,7 @@ class QueryEngine:
                 if self._versions.get(name) == version:
                     continue
                 if files:
-                    file_list = ", ".join(_sql_string(f) for f in files)
+                    file_list = ", ".join(sql_string(f) for f in files)
                     source = (f"read_parquet([{file_list}], hive_partitioning = false, "
                               "union_by_name = true)")
                 else:
@@ -140,15 +133,9 @@ class QueryEngine:
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
             ) -> duckdb.DuckDBPyRelation:
         """Run ``query`` (with ``?`` or ``$name`` parameters) over the current views."""
-        import duckdb
-
         cur = self.cursor()
-        try:
+        with self._translated(query, user_sql=True):
             return cur.sql(query, params=params)
-        except duckdb.IOException as exc:
-            raise StoreUnavailable(f"cannot read the store {self._store.uri!r}: {exc}") from exc
-        except duckdb.Error as exc:
-            raise InvalidArgument(f"SQL failed: {exc}\n  query: {query}") from exc
 
     def columns(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
                 tables: Iterable[str] | None = None) -> dict[str, Any]:
@@ -158,13 +145,9 @@ class QueryEngine:
     def arrow(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
               tables: Iterable[str] | None = None) -> pa.Table:
         """Like :meth:`rows`, but the result as one Arrow table."""
-        import duckdb
-
         self.refresh(tables)
-        try:
+        with self._translated(query):
             return self.connection().cursor().sql(query, params=params).to_arrow_table()
-        except duckdb.IOException as exc:
-            raise StoreUnavailable(f"cannot read the store {self._store.uri!r}: {exc}") from exc
 
     def rows(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
              tables: Iterable[str] | None = None) -> list[tuple[Any, ...]]:
@@ -173,11 +156,20 @@ class QueryEngine:
 
     def _run(self, query: str, params: Sequence[Any] | dict[str, Any] | None,
              tables: Iterable[str] | None) -> duckdb.DuckDBPyConnection:
+        self.refresh(tables)
+        with self._translated(query):
+            return self.connection().cursor().execute(query, params)
+
+    @contextmanager
+    def _translated(self, query: str, *, user_sql: bool = False) -> Iterator[None]:
+        """DuckDB's errors as lakeml's: unreadable files, and (for user SQL) bad SQL."""
         import duckdb
 
-        self.refresh(tables)
-        assert self._con is not None
         try:
-            return self._con.cursor().execute(query, params)
+            yield
         except duckdb.IOException as exc:
             raise StoreUnavailable(f"cannot read the store {self._store.uri!r}: {exc}") from exc
+        except duckdb.Error as exc:
+            if not user_sql:
+                raise
+            raise InvalidArgument(f"SQL failed: {exc}\n  query: {query}") from exc

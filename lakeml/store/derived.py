@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+from lakeml.sqltext import configure, sql_string
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
-# MLflow's latest value: highest step, then newest timestamp, then largest value.
-_LATEST_SQL = """
+# MLflow's latest value of a metric: highest step, then newest timestamp, then
+# largest value (sql/views/latest_metrics.sql applies the same rule).
+_LATEST_OF = """
 SELECT run_id, key, value, step, timestamp
-FROM batch
+FROM {source}
 QUALIFY row_number() OVER (PARTITION BY run_id, key
                            ORDER BY step DESC, timestamp DESC, value DESC) = 1
-ORDER BY run_id, key  -- files sorted by run: lookups of a few runs skip most row groups
 """
+
+
+@contextmanager
+def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    import duckdb
+
+    con = configure(duckdb.connect())
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def latest_points(batch: pa.Table) -> pa.Table:
     """The latest point of each (run_id, key) in a batch of metric rows."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
+    with _duckdb() as con:
         con.register("batch", batch)
-        return con.sql(_LATEST_SQL).to_arrow_table().cast(batch.schema)
-    finally:
-        con.close()
+        # Sorted by run: each file covers few run ids, so lookups skip most row groups.
+        query = _LATEST_OF.format(source="batch") + "ORDER BY run_id, key"
+        return con.sql(query).to_arrow_table().cast(batch.schema)
 
 
 DERIVE = {"metric_latest": latest_points}
@@ -46,15 +58,12 @@ ORDER BY h.run_id, h.key
 """
 
 
-def _latest_of(files: list[str]) -> str:
+def _latest_of_files(files: list[str]) -> str:
     if not files:
         return ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS key, NULL::DOUBLE AS value, "
                 "NULL::BIGINT AS step, NULL::TIMESTAMPTZ AS timestamp WHERE false")
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return ("SELECT run_id, key, value, step, timestamp "
-            f"FROM read_parquet([{listed}], union_by_name = true) "
-            "QUALIFY row_number() OVER (PARTITION BY run_id, key "
-            "ORDER BY step DESC, timestamp DESC, value DESC) = 1")
+    listed = ", ".join(sql_string(f) for f in files)
+    return _LATEST_OF.format(source=f"read_parquet([{listed}], union_by_name = true)")
 
 
 def missing_latest(metric_files: list[str], latest_files: list[str]) -> pa.Table:
@@ -63,13 +72,7 @@ def missing_latest(metric_files: list[str], latest_files: list[str]) -> pa.Table
     Appending them is safe at any time: the latest_metrics view takes the
     newest point per (run_id, key), so a point it already had changes nothing.
     """
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("SET disabled_optimizers = 'statistics_propagation'")  # NaN, see engine
-        return con.sql(_MISSING_SQL.format(latest_of_history=_latest_of(metric_files),
-                                           latest_of_derived=_latest_of(latest_files))
+    with _duckdb() as con:
+        return con.sql(_MISSING_SQL.format(latest_of_history=_latest_of_files(metric_files),
+                                           latest_of_derived=_latest_of_files(latest_files))
                        ).to_arrow_table()
-    finally:
-        con.close()

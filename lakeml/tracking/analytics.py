@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from lakeml.errors import InvalidArgument
+from lakeml.sqltext import placeholders
 from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
@@ -25,10 +26,6 @@ def query(name: str) -> str:
     from lakeml.query.sqlfiles import query as load
 
     return load(name)
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))
 
 
 class AnalyticsCalls:
@@ -81,13 +78,13 @@ class AnalyticsCalls:
         if not ids:
             raise InvalidArgument("get_metric_histories needs at least one run id")
         sql = (f"SELECT run_id, key, step, value, timestamp FROM metrics "
-               f"WHERE run_id IN ({_marks(ids)})")
+               f"WHERE run_id IN ({placeholders(ids, 'run ids')})")
         params: list[Any] = list(ids)
         if keys is not None:
             keys = [v.check_key(k, "metric key") for k in keys]
             if not keys:
                 raise InvalidArgument("keys, when given, must name at least one metric")
-            sql += f" AND key IN ({_marks(keys)})"
+            sql += f" AND key IN ({placeholders(keys, 'metric keys')})"
             params += keys
         return self._b.engine.arrow(sql + " ORDER BY run_id, key, step, timestamp", params,
                                     tables=["metrics"]).to_pandas()
@@ -124,8 +121,8 @@ class AnalyticsCalls:
         if len(ids) < 2:
             raise InvalidArgument(f"param_diff compares two or more runs, got {len(ids)}")
         rows = self._b.engine.rows(
-            f"SELECT run_id, key, value FROM params WHERE run_id IN ({_marks(ids)})", ids,
-            tables=["params"])
+            f"SELECT run_id, key, value FROM params WHERE run_id IN "
+            f"({placeholders(ids, 'run ids')})", ids, tables=["params"])
         found = {r for r, _, _ in rows}
         missing = [r for r in ids if r not in found and not self._run_infos("run_id = ?", [r])]
         if missing:

@@ -54,8 +54,6 @@ class ExperimentCalls:
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with id ``experiment_id``; NotFound if there is none."""
         experiment_id = v.check_id(str(experiment_id), "experiment_id")
-        if experiment_id == DEFAULT_EXPERIMENT_ID:
-            self._ensure_default_experiment()
         found = self._experiments_where("experiment_id = ?", [experiment_id])
         if not found:
             raise NotFound(f"no experiment with id {experiment_id!r}")
@@ -64,8 +62,6 @@ class ExperimentCalls:
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment named ``name`` (active or deleted), or None."""
         name = v.check_name(name, "experiment name")
-        if name == DEFAULT_EXPERIMENT_NAME:
-            self._ensure_default_experiment()
         found = self._experiments_where("name = ?", [name])
         return found[0] if found else None
 
@@ -73,7 +69,6 @@ class ExperimentCalls:
                            max_results: int | None = None) -> list[Experiment]:
         """Experiments in ``view_type``, oldest first (at most ``max_results``)."""
         stages = list(ViewType.parse(view_type).stages())
-        self._ensure_default_experiment()  # as in MLflow, every store has "Default"
         found = self._experiments_where("lifecycle_stage IN (SELECT unnest(?::VARCHAR[]))",
                                         [stages])
         return found if max_results is None else found[:max_results]
@@ -131,6 +126,7 @@ class ExperimentCalls:
         return f"experiment {name!r} already exists{state}"
 
     def _ensure_default_experiment(self) -> None:
+        """Create "Default" (id "0") if the store lacks it; every Client calls this once."""
         store = self._b.store
         if self._b.default_experiment_exists:
             return

@@ -18,6 +18,7 @@ from lakeml.entities import (
     ViewType,
 )
 from lakeml.errors import NotFound
+from lakeml.sqltext import placeholders
 from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
@@ -49,25 +50,53 @@ class RunReads:
             {'alpha': '0.5'}
         """
         run_id = v.check_id(run_id, "run_id")
-        engine = self._b.engine
-        engine.refresh(_RUN_TABLES)  # once; the queries below read that one snapshot
-        infos = self._run_infos("run_id = ?", [run_id], refresh=False)
-        if not infos:
+        self._b.engine.refresh(_RUN_TABLES)
+        found = self._runs_by_id([run_id])
+        if not found:
             raise NotFound(f"no run with id {run_id!r}")
-        params = dict(engine.rows("SELECT key, value FROM params WHERE run_id = ?", [run_id],
-                                  tables=()))
-        tags = dict(engine.rows("SELECT key, value FROM tags WHERE run_id = ?", [run_id],
-                                tables=()))
-        latest = tuple(Metric(k, val, ts, step, run_id) for k, val, ts, step in engine.rows(
-            "SELECT key, value, epoch_ms(timestamp), step FROM latest_metrics "
-            "WHERE run_id = ? ORDER BY key", [run_id], tables=()))
-        inputs = tuple(
-            DatasetInput(Dataset(name, digest, stype, source, schema, profile), context)
-            for name, digest, stype, source, schema, profile, context in engine.rows(
-                "SELECT name, digest, source_type, source, schema, profile, context "
-                "FROM inputs WHERE run_id = ? ORDER BY timestamp, name", [run_id], tables=()))
-        data = RunData({m.key: m.value for m in latest}, params, tags, latest)
-        return Run(infos[0], data, RunInputs(inputs))
+        return found[0]
+
+    def _runs_by_id(self, ids: list[str]) -> list[Run]:
+        """Full Run objects of ``ids`` (a page at most), in that order; unknown ids are left out.
+
+        Reads the snapshot the engine last refreshed to: the caller refreshes
+        _RUN_TABLES first, once. The ids go in as constants, which DuckDB
+        pushes down to the file scans (files are sorted by run id).
+        """
+        if not ids:
+            return []
+        engine = self._b.engine
+        chosen = f"run_id IN ({placeholders(ids, 'run ids')})"
+        infos = {row[0]: RunInfo(*row) for row in engine.rows(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE {chosen}", ids, tables=())}
+        params: dict[str, dict[str, str]] = {}
+        tags: dict[str, dict[str, str]] = {}
+        metrics: dict[str, list[Metric]] = {}
+        inputs: dict[str, list[DatasetInput]] = {}
+        for run_id, key, value in engine.rows(
+                f"SELECT run_id, key, value FROM params WHERE {chosen}", ids, tables=()):
+            params.setdefault(run_id, {})[key] = value
+        for run_id, key, value in engine.rows(
+                f"SELECT run_id, key, value FROM tags WHERE {chosen}", ids, tables=()):
+            tags.setdefault(run_id, {})[key] = value
+        for run_id, key, value, ts, step in engine.rows(
+                "SELECT run_id, key, value, epoch_ms(timestamp), step FROM latest_metrics "
+                f"WHERE {chosen} ORDER BY key", ids, tables=()):
+            metrics.setdefault(run_id, []).append(Metric(key, value, ts, step, run_id))
+        for run_id, name, digest, stype, source, schema, profile, context in engine.rows(
+                "SELECT run_id, name, digest, source_type, source, schema, profile, context "
+                f"FROM inputs WHERE {chosen} ORDER BY timestamp, name", ids, tables=()):
+            inputs.setdefault(run_id, []).append(
+                DatasetInput(Dataset(name, digest, stype, source, schema, profile), context))
+        runs = []
+        for run_id in ids:
+            if run_id not in infos:
+                continue
+            latest = tuple(metrics.get(run_id, ()))
+            data = RunData({m.key: m.value for m in latest}, params.get(run_id, {}),
+                           tags.get(run_id, {}), latest)
+            runs.append(Run(infos[run_id], data, RunInputs(tuple(inputs.get(run_id, ())))))
+        return runs
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of metric ``key`` of the run, in step order (then time)."""

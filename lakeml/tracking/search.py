@@ -12,7 +12,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from lakeml.entities import Metric, Run, RunData, RunInfo, ViewType
+from lakeml.entities import ViewType
 from lakeml.errors import InvalidArgument
 from lakeml.search import (
     And,
@@ -24,6 +24,7 @@ from lakeml.search import (
     parse_filter,
     parse_order_by,
 )
+from lakeml.sqltext import placeholders
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 
 STATE_RELATIONS = Relations(metrics="state_metrics", params="state_params", tags="state_tags",
                             runs="state_runs")
-_RUN_COLUMNS = ("r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, "
-                "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time, "
-                "r.artifact_uri, r.lifecycle_stage, r.parent_run_id")
 
 
 class PagedList(list):
@@ -53,13 +51,6 @@ def _keys(tree: Any, found: dict[str, set[str]]) -> None:
     elif isinstance(tree, (And, Or)):
         for item in tree.items:
             _keys(item, found)
-
-
-def _marks(values: Sequence[Any]) -> str:
-    """``?, ?, …``: one placeholder per value (values stay parameters)."""
-    if not values:
-        raise InvalidArgument("an empty list of experiment ids, stages or runs")
-    return ", ".join("?" * len(values))
 
 
 def _encode_token(offset: int, fingerprint: str) -> str:
@@ -113,8 +104,8 @@ class SearchCalls:
         experiments = [str(e) for e in experiment_ids]
         stages = list(ViewType.parse(run_view_type).stages())
         sql = (f"SELECT r.run_id FROM {STATE_RELATIONS.runs} AS r {order.joins} "
-               f"WHERE r.experiment_id IN ({_marks(experiments)}) "
-               f"AND r.lifecycle_stage IN ({_marks(stages)}) "
+               f"WHERE r.experiment_id IN ({placeholders(experiments, 'experiment ids')}) "
+               f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
                f"AND ({where.sql}) ORDER BY {order.clause}")
         params: list[Any] = [*order.params, *experiments, *stages, *where.params]
         if limit is not None:
@@ -148,36 +139,6 @@ class SearchCalls:
         runs = self._runs_by_id(ids[:max_results])
         return PagedList(runs, _encode_token(offset + max_results, fingerprint) if more
                          else None)
-
-    def _runs_by_id(self, ids: list[str]) -> list[Run]:
-        """Full Run objects of ``ids``, in that order (at most a page of them)."""
-        if not ids:
-            return []
-        engine = self._b.engine
-        chosen = f"run_id IN ({_marks(ids)})"  # constants: pushed down to the file scans
-        infos = {row[0]: RunInfo(*row) for row in engine.rows(
-            f"SELECT {_RUN_COLUMNS} FROM runs AS r WHERE r.{chosen}", ids,
-            tables=())}
-        params: dict[str, dict[str, str]] = {}
-        tags: dict[str, dict[str, str]] = {}
-        metrics: dict[str, list[Metric]] = {}
-        for run_id, key, value in engine.rows(f"SELECT run_id, key, value FROM params "
-                                              f"WHERE {chosen}", ids, tables=()):
-            params.setdefault(run_id, {})[key] = value
-        for run_id, key, value in engine.rows(f"SELECT run_id, key, value FROM tags "
-                                              f"WHERE {chosen}", ids, tables=()):
-            tags.setdefault(run_id, {})[key] = value
-        for run_id, key, value, ts, step in engine.rows(
-                "SELECT run_id, key, value, epoch_ms(timestamp), step FROM latest_metrics "
-                f"WHERE {chosen} ORDER BY key", ids, tables=()):
-            metrics.setdefault(run_id, []).append(Metric(key, value, ts, step, run_id))
-        runs = []
-        for run_id in ids:
-            latest = tuple(metrics.get(run_id, ()))
-            runs.append(Run(infos[run_id], RunData({m.key: m.value for m in latest},
-                                                   params.get(run_id, {}),
-                                                   tags.get(run_id, {}), latest)))
-        return runs
 
     def search_runs_table(self, experiment_ids: Sequence[str],
                           filter_string: str = "",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lakeml.sqltext import placeholders
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
@@ -42,7 +44,7 @@ def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.T
         con.register("chosen", pa.table({"run_id": ids, "ord": pa.array(range(n), pa.int64())}))
         small = n <= _SMALL
         id_list = ids.to_pylist() if small else []
-        where = (f"run_id IN ({', '.join('?' * n)})" if small and n
+        where = (f"run_id IN ({placeholders(id_list)})" if small and n
                  else "run_id IN (SELECT run_id FROM chosen)")
         info = con.sql(
             "SELECT r.run_id, r.experiment_id, r.status, r.artifact_uri, "
