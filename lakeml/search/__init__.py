@@ -7,17 +7,7 @@ those into DuckDB SQL whose every user-given key and value is a parameter.
 
 from __future__ import annotations
 
-from lakeml.search.filter_parser import (
-    And,
-    Comparison,
-    Node,
-    Or,
-    OrderKey,
-    format_filter,
-    parse_filter,
-    parse_order_by,
-    quote_string,
-)
+from lakeml.search.filter_parser import parse_filter, parse_order_by
 from lakeml.search.filter_sql import (
     OrderBy,
     Relations,
@@ -25,6 +15,15 @@ from lakeml.search.filter_sql import (
     compile_filter,
     compile_order_by,
     compile_search,
+)
+from lakeml.search.filter_tree import (
+    And,
+    Comparison,
+    Node,
+    Or,
+    OrderKey,
+    format_filter,
+    quote_string,
 )
 
 __all__ = [

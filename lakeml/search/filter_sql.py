@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 from lakeml.errors import InvalidArgument
-from lakeml.search.filter_parser import (
+from lakeml.search.filter_parser import parse_filter, parse_order_by
+from lakeml.search.filter_tree import (
     ATTRIBUTES,
     DATASETS,
     METRICS,
@@ -57,8 +58,6 @@ from lakeml.search.filter_parser import (
     Node,
     Or,
     OrderKey,
-    parse_filter,
-    parse_order_by,
 )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
