@@ -48,6 +48,22 @@ from lakeml.tracking.fluent import (
 )
 from lakeml.version import __version__
 
+# Submodules loaded on first attribute access (``lakeml.sklearn.log_model``), so
+# ``import lakeml`` imports no ML library.
+_LAZY_SUBMODULES = frozenset({"lightgbm", "models", "pyfunc", "pytorch", "sklearn", "xgboost"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"lakeml.{name}")
+    raise AttributeError(f"module 'lakeml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_SUBMODULES)
+
 __all__ = [
     "ActiveRun",
     "Client",

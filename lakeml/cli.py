@@ -132,6 +132,73 @@ def cmd_sql(args: argparse.Namespace) -> str:
     return shown
 
 
+def _use_store(args: argparse.Namespace) -> None:
+    """Make --store the store that runs:/ model URIs are resolved in."""
+    if args.store:
+        from lakeml.tracking.fluent import set_store
+
+        set_store(args.store)
+
+
+def cmd_models_serve(args: argparse.Namespace) -> str:
+    from lakeml.server.scoring import serve
+
+    _use_store(args)
+    serve(args.model_uri, args.host, args.port)
+    return "lakeml: server stopped"
+
+
+def _read_table(path: str) -> tuple[object, bool]:
+    """(DataFrame, whether its values came from text) of a .csv, .parquet or .json file."""
+    import pandas as pd
+
+    from lakeml.errors import InvalidArgument
+
+    if path.endswith(".parquet"):
+        return pd.read_parquet(path), False
+    if path.endswith(".csv"):
+        from lakeml.models.payloads import parse_csv
+
+        with open(path, "rb") as fh:
+            return parse_csv(fh.read()), True
+    if path.endswith(".json"):
+        from lakeml.models.payloads import parse_json
+
+        with open(path, "rb") as fh:
+            return parse_json(fh.read())[0], True
+    raise InvalidArgument(f"--input {path!r}: name a .csv, .parquet or .json file")
+
+
+def cmd_models_predict(args: argparse.Namespace) -> str:
+    import os
+
+    from lakeml.errors import InvalidArgument, NotFound
+    from lakeml.models.payloads import predictions_frame, predictions_json
+    from lakeml.models.pyfunc_model import load_model
+
+    _use_store(args)
+    if not os.path.isfile(args.input):
+        raise NotFound(f"--input {args.input!r} is not a file")
+    out = args.output
+    if out and not out.endswith((".parquet", ".csv", ".json")):
+        raise InvalidArgument(f"--output {out!r}: name a .parquet, .csv or .json file")
+    data, from_text = _read_table(args.input)
+    model = load_model(args.model_uri)
+    predictions = model.predict_parsed(data) if from_text else model.predict(data)
+    if not out:
+        return predictions_json(predictions).decode()
+    if out.endswith(".json"):
+        with open(out, "wb") as fh:
+            fh.write(predictions_json(predictions))
+        return f"wrote {out}"
+    frame = predictions_frame(predictions)
+    if out.endswith(".parquet"):
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    return f"wrote {len(frame)} predictions to {out}"
+
+
 def cmd_config(args: argparse.Namespace) -> str:
     from lakeml import config
 
@@ -204,6 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000, help="rows to print (default 1000)")
     p.add_argument("--as-of", help="read the store as of this ISO time, e.g. 2026-03-01")
     p.set_defaults(func=cmd_sql)
+
+    models = sub.add_parser("models", help="serve a model over HTTP or score files with it")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    p = models_sub.add_parser("serve", help="REST scoring server (POST /invocations)")
+    p.add_argument("--model-uri", "-m", required=True,
+                   help="runs:/<run_id>/<path>, a folder, or a storage URI")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", "-p", type=int, default=5000, help="port (0: any free port)")
+    p.add_argument("--store", help="store that runs:/ URIs refer to")
+    p.set_defaults(func=cmd_models_serve)
+    p = models_sub.add_parser("predict", help="score a .csv/.parquet/.json file")
+    p.add_argument("--model-uri", "-m", required=True)
+    p.add_argument("--input", "-i", required=True, help="a .csv, .parquet or .json file")
+    p.add_argument("--output", "-o", help="a .parquet, .csv or .json file (default: JSON "
+                   "to stdout)")
+    p.add_argument("--store", help="store that runs:/ URIs refer to")
+    p.set_defaults(func=cmd_models_predict)
 
     p = sub.add_parser("config", help="list every setting with its environment variable")
     p.set_defaults(func=cmd_config)

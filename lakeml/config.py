@@ -73,6 +73,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("compaction_lease", "LAKEML_COMPACTION_LEASE", _positive_int, 300,
                 "Seconds a process holds a table's compaction lease: no other process "
                 "compacts that table sooner, so a compaction must finish within it."),
+        Setting("model_cache", "LAKEML_MODEL_CACHE", str, None,
+                "Folder where models loaded from remote URIs (s3://, runs:/ on an object "
+                "store) are downloaded, one subfolder per URI; default "
+                "~/.cache/lakeml/models."),
     )
 }
 

@@ -38,5 +38,9 @@ class CommitConflict(LakemlError):
     """A concurrent writer won a conflict-checked commit; retrying may succeed."""
 
 
+class NotSupported(LakemlError, NotImplementedError):
+    """The call is well formed but this part of lakeml is not available (yet, or here)."""
+
+
 class StoreUnavailable(LakemlError):
     """The store URI cannot be read or written (missing, unreachable, not writable)."""

@@ -86,6 +86,22 @@ INPUTS = pa.schema([
     _f("timestamp", TS, False),
 ])
 
+# One row per model logged with ``log_model`` (the model's lineage). Append-only:
+# a model directory is immutable once logged.
+LOGGED_MODELS = pa.schema([
+    _f("model_uuid", pa.string(), False),
+    _f("run_id", pa.string(), False),
+    _f("artifact_path", pa.string(), False),
+    _f("flavors", pa.list_(pa.string())),
+    _f("loader_module", pa.string()),
+    _f("signature", pa.string()),
+    _f("size_bytes", pa.int64()),
+    _f("uri", pa.string()),
+    _f("artifact_uri", pa.string()),
+    _f("lakeml_version", pa.string()),
+    _f("created_time", TS, False),
+])
+
 # Commit order of one flush: a run's row lands before the rows that refer to it.
 TABLES: dict[str, pa.Schema] = {
     "experiments": EXPERIMENTS,
@@ -96,6 +112,7 @@ TABLES: dict[str, pa.Schema] = {
     "inputs": INPUTS,
     "metrics": METRICS,
     "metric_latest": METRICS,
+    "logged_models": LOGGED_MODELS,
 }
 
 # Tables the writer derives from another table's batches rather than from log

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from lakeml import config
 from lakeml.entities import DatasetInput, Experiment, Run, RunStatus, ViewType
@@ -16,6 +16,7 @@ from lakeml.errors import InvalidArgument, InvalidState, NotFound
 
 if TYPE_CHECKING:
     from lakeml.entities import Dataset
+    from lakeml.models.lineage import ModelInfo
     from lakeml.tracking.client import Client
 
 
@@ -327,6 +328,22 @@ def log_dict(dictionary: Mapping[str, Any], artifact_file: str, *,
 def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None) -> None:
     """Save a matplotlib figure as an artifact of the active run."""
     state.client().log_figure(_run_id(run_id), figure, artifact_file)
+
+
+def log_model_with(save_model: Callable[..., Any], model: Any, name: str, *,
+                   registered_model_name: str | None = None, run_id: str | None = None,
+                   **save_kwargs: Any) -> ModelInfo:
+    """Log ``model``, saved by a flavor's ``save_model``, into the active run as ``name``.
+
+    The flavors' ``log_model`` functions (``lakeml.sklearn.log_model``…) call
+    this; a run is started if none is active, as MLflow does.
+    """
+    from lakeml.models.lineage import log_model
+
+    rid = _run_id(run_id)
+    return log_model(state.client(), rid, name,
+                     lambda path: save_model(model, path, **save_kwargs),
+                     registered_model_name=registered_model_name)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -1,0 +1,92 @@
+"""The environment a model needs, captured from what is installed now.
+
+``requirements.txt`` pins lakeml and the packages the flavor imports, at the
+versions installed in this process (``importlib.metadata``), under the name
+each was installed as (``xgboost-cpu`` stays ``xgboost-cpu``).
+``python_env.yaml`` adds the Python version and the build tools, in MLflow's
+format, so ``python -m venv`` + ``pip install -r requirements.txt`` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import platform
+from functools import cache, lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+from lakeml.errors import InvalidArgument
+
+REQUIREMENTS_FILE = "requirements.txt"
+PYTHON_ENV_FILE = "python_env.yaml"
+
+# Distributions that provide a module under another name, tried before a full scan.
+_KNOWN = {
+    "sklearn": ("scikit-learn",),
+    "xgboost": ("xgboost", "xgboost-cpu"),
+    "torch": ("torch",),
+    "yaml": ("PyYAML",),
+}
+
+
+@lru_cache(maxsize=1)
+def _all_module_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+@cache
+def requirement_for(module: str) -> str | None:
+    """``name==version`` of the installed distribution providing ``module``, or None."""
+    top = module.split(".")[0]
+    for name in (*_KNOWN.get(top, ()), top, top.replace("_", "-")):
+        try:
+            return f"{name}=={metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    for name in _all_module_distributions().get(top, []):
+        try:
+            return f"{name}=={metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def lakeml_requirement() -> str:
+    from lakeml.version import __version__
+
+    return f"lakeml=={__version__}"
+
+
+def requirements(modules: Iterable[str], *, pip_requirements: Iterable[str] | None = None,
+                 extra_pip_requirements: Iterable[str] | None = None) -> list[str]:
+    """The requirement lines of a model whose flavor imports ``modules``.
+
+    ``pip_requirements`` replaces the captured list; ``extra_pip_requirements``
+    adds to it (MLflow's two options).
+    """
+    if pip_requirements is not None:
+        lines = [str(r) for r in pip_requirements]
+    else:
+        lines = [lakeml_requirement()]
+        for module in modules:
+            req = requirement_for(module)
+            if req is not None and req not in lines:
+                lines.append(req)
+    for extra in extra_pip_requirements or ():
+        if str(extra) not in lines:
+            lines.append(str(extra))
+    for line in lines:
+        if not line.strip() or "\n" in line:
+            raise InvalidArgument(f"bad pip requirement {line!r}: one requirement per entry")
+    return lines
+
+
+def write_environment(folder: Path, lines: list[str]) -> None:
+    """Write requirements.txt and python_env.yaml into model folder ``folder``."""
+    import yaml
+
+    (folder / REQUIREMENTS_FILE).write_text("\n".join(lines) + "\n")
+    build = [r for r in (requirement_for(m) for m in ("pip", "setuptools", "wheel")) if r]
+    env = {"python": platform.python_version(), "build_dependencies": build,
+           "dependencies": [f"-r {REQUIREMENTS_FILE}"]}
+    (folder / PYTHON_ENV_FILE).write_text(yaml.safe_dump(env, sort_keys=False))

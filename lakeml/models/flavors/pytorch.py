@@ -1,0 +1,106 @@
+"""The ``pytorch`` flavor: a ``torch.nn.Module``, saved whole with ``torch.save``.
+
+The module is pickled with cloudpickle (when installed) so that a class
+defined in a notebook or ``__main__`` travels with it; code that defines
+the class can also be shipped with ``code_paths``. pyfunc scores on CPU in
+``eval()`` mode without gradients, and returns a numpy array.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from lakeml.errors import InvalidArgument
+from lakeml.models.descriptor import Model
+from lakeml.models.saving import FlavorSpec, save_model_folder
+from lakeml.models.signature import ModelSignature
+
+FLAVOR_NAME = "pytorch"
+MODEL_FILE = "model.pth"
+
+
+def _pickle_module() -> Any:
+    try:
+        import cloudpickle
+    except ImportError:
+        import pickle
+
+        return pickle
+    return cloudpickle
+
+
+def save_model(pytorch_model: Any, path: str | os.PathLike[str],
+               signature: ModelSignature | None = None, input_example: Any = None, *,
+               code_paths: Iterable[str] | None = None,
+               pip_requirements: Iterable[str] | None = None,
+               extra_pip_requirements: Iterable[str] | None = None,
+               metadata: dict[str, Any] | None = None) -> Model:
+    """Save a ``torch.nn.Module`` at ``path``."""
+    import torch
+
+    if not isinstance(pytorch_model, torch.nn.Module):
+        raise InvalidArgument(f"pytorch_model must be a torch.nn.Module, got "
+                              f"{type(pytorch_model).__name__}")
+    pickler = _pickle_module()
+
+    def write(folder: Path) -> dict[str, Any]:
+        torch.save(pytorch_model, folder / MODEL_FILE, pickle_module=pickler)
+        return {"pytorch_version": torch.__version__, "model_data": MODEL_FILE,
+                "pickle_module_name": pickler.__name__}
+
+    modules = ["torch"] + (["cloudpickle"] if pickler.__name__ == "cloudpickle" else [])
+    spec = FlavorSpec(FLAVOR_NAME, "lakeml.pytorch", write, modules,
+                      _TorchWrapper(pytorch_model).predict, MODEL_FILE)
+    return save_model_folder(path, spec, signature=signature, input_example=input_example,
+                             code_paths=code_paths, pip_requirements=pip_requirements,
+                             extra_pip_requirements=extra_pip_requirements, metadata=metadata)
+
+
+def _read(file: Path) -> Any:
+    import torch
+
+    return torch.load(file, map_location="cpu", weights_only=False)
+
+
+def load_model(model_uri: str | os.PathLike[str]) -> Any:
+    """The ``torch.nn.Module`` saved at ``model_uri`` (on CPU)."""
+    from lakeml.models.pyfunc_model import add_code_path
+    from lakeml.models.uri import local_model_path
+
+    folder = local_model_path(model_uri)
+    conf = Model.load(folder).flavors.get(FLAVOR_NAME)
+    if conf is None:
+        raise InvalidArgument(f"the model at {os.fspath(model_uri)!r} is not a pytorch model")
+    add_code_path(folder, conf)
+    return _read(Path(folder, conf.get("model_data", MODEL_FILE)))
+
+
+class _TorchWrapper:
+    def __init__(self, model: Any) -> None:
+        self.raw_model = model
+
+    def predict(self, data: Any) -> Any:
+        import numpy as np
+        import torch
+
+        if hasattr(data, "to_numpy"):
+            data = data.to_numpy()
+        array = np.asarray(data)
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        param = next(self.raw_model.parameters(), None)
+        if param is not None and array.dtype.kind in "biuf":
+            tensor = tensor.to(param.dtype)  # float64 or int input to a float32 network
+        was_training = self.raw_model.training
+        self.raw_model.eval()
+        try:
+            with torch.no_grad():
+                out = self.raw_model(tensor)
+        finally:
+            self.raw_model.train(was_training)
+        return out.numpy() if isinstance(out, torch.Tensor) else out
+
+
+def _load_pyfunc(path: str) -> _TorchWrapper:
+    return _TorchWrapper(_read(Path(path)))

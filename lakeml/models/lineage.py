@@ -1,0 +1,69 @@
+"""Logging a saved model into a run, and its lineage row in ``logged_models``.
+
+The model folder is saved locally, copied under the run's artifacts at
+``<name>/``, and one row (run id, path, flavors, signature, size, URI) is
+appended to the ``logged_models`` table through the store's batched writer,
+so SQL can join models to the runs, params and metrics that produced them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from lakeml.artifacts import clean_relative
+from lakeml.errors import InvalidArgument
+from lakeml.models.descriptor import PYFUNC, Model
+from lakeml.models.registration import register_logged_model
+from lakeml.models.signature import ModelSignature
+
+if TYPE_CHECKING:
+    from lakeml.tracking.client import Client
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``log_model`` returns: where the model went and what it is."""
+
+    artifact_path: str
+    flavors: dict[str, Any]
+    model_uri: str
+    model_uuid: str
+    run_id: str
+    signature: ModelSignature | None
+    utc_time_created: str
+    lakeml_version: str | None
+    size_bytes: int | None
+    artifact_uri: str
+
+
+def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Model], *,
+              registered_model_name: str | None = None) -> ModelInfo:
+    """Save a model with ``save(folder)`` and log it as ``name`` in run ``run_id``."""
+    artifact_path = clean_relative(name, "model name")
+    if not artifact_path:
+        raise InvalidArgument(f"model name must be a non-empty relative path, got {name!r}")
+    client._writable(run_id)  # fail before saving, not after
+    with tempfile.TemporaryDirectory(prefix="lakeml-model-") as tmp:
+        folder = Path(tmp, "model")
+        meta = save(str(folder))
+        meta.run_id = run_id
+        meta.artifact_path = artifact_path
+        meta.save(folder)
+        client.log_artifacts(run_id, folder, artifact_path)
+    model_uri = f"runs:/{run_id}/{artifact_path}"
+    artifact_uri = client.get_artifact_uri(run_id, artifact_path)
+    conf = meta.flavors.get(PYFUNC) or {}
+    client.store.append("logged_models", (
+        meta.model_uuid, run_id, artifact_path, list(meta.flavors), conf.get("loader_module"),
+        meta.signature.to_json() if meta.signature else None, meta.model_size_bytes,
+        model_uri, artifact_uri, meta.lakeml_version, time.time_ns() // 1000))
+    info = ModelInfo(artifact_path, meta.flavors, model_uri, meta.model_uuid, run_id,
+                     meta.signature, meta.utc_time_created, meta.lakeml_version,
+                     meta.model_size_bytes, artifact_uri)
+    if registered_model_name is not None:
+        register_logged_model(model_uri, registered_model_name)
+    return info

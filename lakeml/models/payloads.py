@@ -1,0 +1,177 @@
+"""MLflow's scoring payloads: request bodies to model input, predictions to JSON.
+
+JSON bodies hold exactly one of ``dataframe_split`` (``{"columns": [...],
+"data": [[...]]}``), ``dataframe_records`` (``[{"col": value}, ...]``),
+``instances`` (rows) or ``inputs`` (columns as a dict, or rows), plus an
+optional ``params`` object. CSV bodies have a header row. Every problem is
+an InvalidArgument whose message names it, which the server turns into 400.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from lakeml.errors import InvalidArgument
+
+DATA_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def parse_json(body: bytes | str) -> tuple[Any, dict[str, Any] | None]:
+    """(model input, params) of a JSON request body."""
+    try:
+        doc = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"request body is not UTF-8 text: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"request body is not valid JSON: {exc.msg} at line "
+                              f"{exc.lineno} column {exc.colno}") from None
+    if not isinstance(doc, dict):
+        raise InvalidArgument(f"request body must be a JSON object with one of the keys "
+                              f"{list(DATA_KEYS)}, got a JSON {type(doc).__name__}")
+    unknown = sorted(set(doc) - set(DATA_KEYS) - {"params"})
+    if unknown:
+        raise InvalidArgument(f"unknown key(s) {unknown} in the request; give exactly one of "
+                              f"{list(DATA_KEYS)} (and optionally 'params')")
+    present = [k for k in DATA_KEYS if k in doc]
+    if len(present) != 1:
+        raise InvalidArgument(f"the request must hold exactly one of {list(DATA_KEYS)}, "
+                              f"got {present or 'none'}")
+    params = doc.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise InvalidArgument(f"'params' must be a JSON object, got {type(params).__name__}")
+    key = present[0]
+    return _PARSERS[key](doc[key]), params
+
+
+def _dataframe_split(value: Any) -> Any:
+    import pandas as pd
+
+    if not isinstance(value, dict) or "data" not in value:
+        raise InvalidArgument("'dataframe_split' must be an object with 'data' (a list of rows)"
+                              " and 'columns'")
+    extra = sorted(set(value) - {"columns", "data", "index"})
+    if extra:
+        raise InvalidArgument(f"unknown key(s) {extra} in 'dataframe_split'; expected "
+                              "'columns', 'data' and optionally 'index'")
+    data, columns = value["data"], value.get("columns")
+    if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
+        raise InvalidArgument("'dataframe_split.data' must be a list of rows (lists)")
+    if columns is not None:
+        if not isinstance(columns, list):
+            raise InvalidArgument("'dataframe_split.columns' must be a list of column names")
+        bad = [i for i, r in enumerate(data) if len(r) != len(columns)]
+        if bad:
+            raise InvalidArgument(f"row {bad[0]} of 'dataframe_split.data' has "
+                                  f"{len(data[bad[0]])} values but there are {len(columns)} "
+                                  "columns")
+    return pd.DataFrame(data, columns=columns)
+
+
+def _dataframe_records(value: Any) -> Any:
+    import pandas as pd
+
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise InvalidArgument("'dataframe_records' must be a list of objects "
+                              "(one {column: value} per row)")
+    return pd.DataFrame.from_records(value) if value else pd.DataFrame()
+
+
+def _instances(value: Any) -> Any:
+    if not isinstance(value, list):
+        raise InvalidArgument(f"'instances' must be a list of rows, got "
+                              f"{type(value).__name__}")
+    if value and all(isinstance(r, dict) for r in value):
+        return _dataframe_records(value)
+    return _array(value, "instances")
+
+
+def _inputs(value: Any) -> Any:
+    if isinstance(value, dict):
+        import pandas as pd
+
+        try:
+            return pd.DataFrame(value) if all(isinstance(v, list) for v in value.values()) \
+                else pd.DataFrame([value])
+        except ValueError as exc:
+            raise InvalidArgument(f"'inputs' is not a set of equal-length columns: {exc}") \
+                from None
+    if isinstance(value, list):
+        if value and all(isinstance(r, dict) for r in value):
+            return _dataframe_records(value)
+        return _array(value, "inputs")
+    raise InvalidArgument(f"'inputs' must be an object of columns or a list of rows, got "
+                          f"{type(value).__name__}")
+
+
+def _array(rows: list[Any], key: str) -> Any:
+    import numpy as np
+
+    try:
+        return np.asarray(rows)
+    except ValueError as exc:
+        raise InvalidArgument(f"'{key}' is not a regular array (rows of different lengths?): "
+                              f"{exc}") from None
+
+
+_PARSERS = {"dataframe_split": _dataframe_split, "dataframe_records": _dataframe_records,
+            "instances": _instances, "inputs": _inputs}
+
+
+def parse_csv(body: bytes) -> Any:
+    """The DataFrame of a CSV request body (first row: column names)."""
+    import pandas as pd
+
+    if not body.strip():
+        raise InvalidArgument("CSV request body is empty; send a header row and data rows")
+    try:
+        return pd.read_csv(io.BytesIO(body))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            ValueError) as exc:
+        raise InvalidArgument(f"request body is not valid CSV: {exc}") from None
+
+
+def jsonable(predictions: Any) -> Any:
+    """Predictions as JSON-ready Python values (NaN becomes null)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(predictions, pd.DataFrame):
+        return json.loads(predictions.to_json(orient="records", date_format="iso"))
+    if isinstance(predictions, pd.Series):
+        return json.loads(predictions.to_json(orient="values", date_format="iso"))
+    if isinstance(predictions, np.ndarray):
+        if predictions.dtype.kind == "f" and np.isnan(predictions).any():
+            predictions = np.where(np.isnan(predictions), None, predictions.astype(object))
+        return predictions.tolist()
+    if isinstance(predictions, dict):
+        return {str(k): jsonable(v) for k, v in predictions.items()}
+    if isinstance(predictions, (list, tuple)):
+        return [jsonable(v) for v in predictions]
+    if isinstance(predictions, np.generic):
+        return predictions.item()
+    return predictions
+
+
+def predictions_json(predictions: Any) -> bytes:
+    """The response body ``{"predictions": ...}``."""
+    return json.dumps({"predictions": jsonable(predictions)}).encode()
+
+
+def predictions_frame(predictions: Any) -> Any:
+    """Predictions as a DataFrame (for files): one ``prediction`` column per output."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(predictions, pd.DataFrame):
+        return predictions
+    if isinstance(predictions, pd.Series):
+        return predictions.to_frame("prediction")
+    if isinstance(predictions, dict):
+        return pd.DataFrame(predictions)
+    array = np.asarray(predictions)
+    if array.ndim <= 1:
+        return pd.DataFrame({"prediction": array.reshape(-1)})
+    array = array.reshape(array.shape[0], -1)
+    return pd.DataFrame(array, columns=[f"prediction_{i}" for i in range(array.shape[1])])

@@ -1,0 +1,97 @@
+"""Model URIs: where a model lives, and a local folder holding it.
+
+Accepted: ``runs:/<run_id>/<path>`` (a run's artifacts in the current store),
+``models:/…`` (the registry, see registration.py), a local folder or
+``file://`` URI, and any fsspec URI (``s3://…``, ``gs://…``). Remote models
+are downloaded once into the model cache (LAKEML_MODEL_CACHE), one folder
+per URI, and loaded from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from lakeml.errors import InvalidArgument, NotFound, StoreUnavailable
+from lakeml.models.descriptor import MLMODEL
+from lakeml.models.registration import registry_artifact_uri
+
+
+def parse_runs_uri(model_uri: str) -> tuple[str, str]:
+    """(run_id, path) of ``runs:/<run_id>/<path>``."""
+    rest = model_uri[len("runs:/"):].lstrip("/")
+    run_id, _, path = rest.partition("/")
+    if not run_id or not path.strip("/"):
+        raise InvalidArgument(f"model URI {model_uri!r} must look like runs:/<run_id>/<path>")
+    return run_id, path.strip("/")
+
+
+def artifact_uri_of(model_uri: str) -> str:
+    """The storage URI (a local path or ``scheme://…``) behind ``model_uri``."""
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        raise InvalidArgument(f"model URI must be a non-empty string, got {model_uri!r}")
+    if model_uri.startswith("runs:"):
+        from lakeml.tracking.client import Client
+
+        run_id, path = parse_runs_uri(model_uri)
+        return Client().get_artifact_uri(run_id, path)
+    if model_uri.startswith("models:"):
+        return registry_artifact_uri(model_uri)
+    if model_uri.startswith("file:"):
+        parsed = urlparse(model_uri)
+        return unquote(parsed.path)
+    return model_uri
+
+
+def _cache_root() -> Path:
+    from lakeml import config
+
+    configured = config.get("model_cache")
+    return Path(configured).expanduser() if configured else \
+        Path.home() / ".cache" / "lakeml" / "models"
+
+
+def local_model_path(model_uri: str | os.PathLike[str]) -> str:
+    """A local folder with the model at ``model_uri`` (downloaded first if remote).
+
+    Example:
+        >>> local_model_path("runs:/0192f0c2.../model")   # doctest: +SKIP
+        '/tmp/lake/artifacts/0/0192f0c2.../artifacts/model'
+    """
+    uri = artifact_uri_of(os.fspath(model_uri))
+    if "://" not in uri:
+        path = Path(uri).expanduser()
+        if not (path / MLMODEL).is_file():
+            what = "does not exist" if not path.exists() else "has no MLmodel file"
+            raise NotFound(f"no model at {os.fspath(model_uri)!r}: {path} {what}")
+        return str(path.resolve())
+    return _download(uri)
+
+
+def _download(uri: str) -> str:
+    import fsspec.core
+
+    target = _cache_root() / hashlib.sha256(uri.encode()).hexdigest()[:32]
+    if (target / MLMODEL).is_file():
+        return str(target)
+    try:
+        fs, root = fsspec.core.url_to_fs(uri)
+        if not fs.exists(f"{root}/{MLMODEL}"):
+            raise NotFound(f"no model at {uri!r} (no MLmodel file there)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=target.parent))
+        for file in fs.find(root):
+            out = staging / os.path.relpath(file, root)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(file, str(out))
+    except (OSError, ValueError) as exc:
+        raise StoreUnavailable(f"cannot download the model at {uri!r}: {exc}") from exc
+    try:
+        os.replace(staging, target)  # atomic: concurrent loaders see all or nothing
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)

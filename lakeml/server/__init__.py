@@ -1,0 +1,1 @@
+"""HTTP faces of lakeml (the model scoring server)."""
