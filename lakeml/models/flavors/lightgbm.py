@@ -43,7 +43,7 @@ def save_model(lgb_model: Any, path: str | os.PathLike[str],
         else:
             with open(folder / data_file, "wb") as out:
                 pickle.dump(lgb_model, out)
-        return {"lgb_version": lgb.__version__, "data": data_file,
+        return {"lgb_version": str(lgb.__version__), "data": data_file,
                 "model_class": f"{cls.__module__}.{cls.__qualname__}",
                 "model_format": "text" if is_booster else "pickle"}
 

@@ -47,7 +47,7 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str],
 
     def write(folder: Path) -> dict[str, Any]:
         torch.save(pytorch_model, folder / MODEL_FILE, pickle_module=pickler)
-        return {"pytorch_version": torch.__version__, "model_data": MODEL_FILE,
+        return {"pytorch_version": str(torch.__version__), "model_data": MODEL_FILE,
                 "pickle_module_name": pickler.__name__}
 
     modules = ["torch"] + (["cloudpickle"] if pickler.__name__ == "cloudpickle" else [])
@@ -88,7 +88,7 @@ class _TorchWrapper:
         if hasattr(data, "to_numpy"):
             data = data.to_numpy()
         array = np.asarray(data)
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))
         param = next(self.raw_model.parameters(), None)
         if param is not None and array.dtype.kind in "biuf":
             tensor = tensor.to(param.dtype)  # float64 or int input to a float32 network

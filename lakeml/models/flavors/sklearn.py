@@ -63,7 +63,7 @@ def save_model(sk_model: Any, path: str | os.PathLike[str],
             raise InvalidArgument(f"cannot pickle {type(sk_model).__name__}: {exc}{hint}") \
                 from exc
         return {"pickled_model": MODEL_FILE, "serialization_format": serialization_format,
-                "sklearn_version": sklearn.__version__}
+                "sklearn_version": str(sklearn.__version__)}
 
     modules = ["sklearn"] + (["cloudpickle"] if serialization_format == "cloudpickle" else [])
     spec = FlavorSpec(FLAVOR_NAME, "lakeml.sklearn", write, modules,

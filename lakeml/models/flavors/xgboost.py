@@ -38,7 +38,7 @@ def save_model(xgb_model: Any, path: str | os.PathLike[str],
 
     def write(folder: Path) -> dict[str, Any]:
         xgb_model.save_model(str(folder / data_file))
-        return {"xgb_version": xgb.__version__, "data": data_file,
+        return {"xgb_version": str(xgb.__version__), "data": data_file,
                 "model_class": f"{cls.__module__}.{cls.__qualname__}",
                 "model_format": MODEL_FORMAT}
 

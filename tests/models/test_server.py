@@ -1,0 +1,222 @@
+"""The scoring server, as a real process on loopback: payloads, errors, liveness."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+import lakeml.pyfunc
+import lakeml.sklearn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Server:
+    """A `lakeml models serve` process on a free loopback port."""
+
+    def __init__(self, model_uri: str, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lakeml", "models", "serve", "-m", model_uri, "--port", "0",
+             *extra], cwd=str(ROOT), stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert self.proc.stderr is not None
+        line = self.proc.stderr.readline()  # "lakeml: serving ... on http://127.0.0.1:PORT"
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if match is None:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"server did not start: {line}{self.proc.stderr.read()}")
+        self.port = int(match.group(1))
+
+    def request(self, method: str, path: str, body: bytes | str | None = None,
+                content_type: str | None = "application/json",
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            hdrs = dict(headers or {})
+            if content_type is not None:
+                hdrs["Content-Type"] = content_type
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        kind = resp.getheader("Content-Type") or ""
+        return resp.status, json.loads(raw) if kind.startswith("application/json") else raw
+
+    def post(self, payload: Any, content_type: str = "application/json") -> tuple[int, Any]:
+        body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+        return self.request("POST", "/invocations", body, content_type)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def iris_server(tmp_path_factory: pytest.TempPathFactory, sk_model: Any,
+                iris: tuple[Any, Any]) -> Iterator[Server]:
+    X, _ = iris
+    path = tmp_path_factory.mktemp("served") / "iris"
+    lakeml.sklearn.save_model(sk_model, path, input_example=X.head(2))
+    server = Server(str(path))
+    yield server
+    server.stop()
+
+
+def _expected(sk_model: Any, X: Any, rows: int = 3) -> list[int]:
+    return sk_model.predict(X.head(rows)).tolist()
+
+
+def test_health_ping_version(iris_server: Server) -> None:
+    assert iris_server.request("GET", "/ping") == (200, {"status": "ok"})
+    assert iris_server.request("GET", "/health") == (200, {"status": "ok"})
+    status, body = iris_server.request("GET", "/version")
+    assert status == 200 and body.decode() == lakeml.__version__
+
+
+def test_every_mlflow_payload_format(iris_server: Server, sk_model: Any,
+                                     iris: tuple[Any, Any]) -> None:
+    X, _ = iris
+    rows = X.head(3)
+    want = {"predictions": _expected(sk_model, X)}
+    payloads = [
+        {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))},
+        {"dataframe_split": json.loads(rows.to_json(orient="split"))},  # with an index
+        {"dataframe_records": rows.to_dict(orient="records")},
+        {"instances": rows.to_dict(orient="records")},
+        {"instances": rows.to_numpy().tolist()},
+        {"inputs": rows.to_dict(orient="list")},
+        {"inputs": rows.to_numpy().tolist()},
+    ]
+    for payload in payloads:
+        assert iris_server.post(payload) == (200, want), payload
+    assert iris_server.post(rows.to_csv(index=False), "text/csv") == (200, want)
+    assert iris_server.post(rows.to_csv(index=False),
+                            "text/csv; charset=utf-8") == (200, want)
+
+
+def test_ints_in_json_are_widened_and_extra_columns_ignored(iris_server: Server,
+                                                            sk_model: Any) -> None:
+    record = {"sepal_length": 6, "sepal_width": 3, "petal_length": 5, "petal_width": 2,
+              "comment": "ignored"}
+    status, body = iris_server.post({"dataframe_records": [record]})
+    assert status == 200
+    features = [[6.0, 3.0, 5.0, 2.0]]
+    import pandas as pd
+
+    frame = pd.DataFrame(features, columns=list(record)[:4])
+    assert body == {"predictions": sk_model.predict(frame).tolist()}
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "message"), [
+    (b"{not json", "application/json", 400, r"not valid JSON: .* line 1 column 2"),
+    (b"", "application/json", 400, "not valid JSON"),
+    (b"\xff\xfe\x00", "application/json", 400, "not (valid JSON|UTF-8)"),
+    (b"[1, 2]", "application/json", 400, "must be a JSON object .* got a JSON list"),
+    (b'{"rows": [[1, 2, 3, 4]]}', "application/json", 400, r"unknown key\(s\) \['rows'\]"),
+    (b'{"inputs": [[1,2,3,4]], "instances": [[1,2,3,4]]}', "application/json", 400,
+     "exactly one of"),
+    (b'{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}', "application/json", 400,
+     "row 0 of 'dataframe_split.data' has 2 values but there are 1 columns"),
+    (b'{"dataframe_split": [[1, 2]]}', "application/json", 400, "must be an object"),
+    (b'{"dataframe_records": [1, 2]}', "application/json", 400, "list of objects"),
+    (b'{"instances": [[1, 2], [3]]}', "application/json", 400, "not a regular array"),
+    (b'{"inputs": [[1, 2, 3, 4]], "params": 3}', "application/json", 400,
+     "'params' must be a JSON object"),
+    (b'{"dataframe_records": [{"sepal_length": 1, "sepal_width": 2, "petal_length": 3}]}',
+     "application/json", 400, "missing column 'petal_width'"),
+    (b'{"dataframe_records": [{"sepal_length": "wide", "sepal_width": 2, "petal_length": 3,'
+     b' "petal_width": 4}]}', "application/json", 400, "column 'sepal_length' has type"),
+    (b'{"inputs": [[1, 2, 3]]}', "application/json", 400, r"shape \(1, 3\)"),
+    (b"", "text/csv", 400, "CSV request body is empty"),
+    (b'a,b\n1,2,3,4\n"unterminated', "text/csv", 400, "not valid CSV"),
+    (b"x,y\n1,2\n", "text/csv", 400, "missing columns 'sepal_length'"),
+    (b"<xml/>", "application/xml", 415, "content type 'application/xml' is not supported"),
+    (b"{}", None, 415, r"content type '\(none\)'"),
+])
+def test_malformed_requests_get_a_4xx_naming_the_problem(
+        iris_server: Server, body: bytes, content_type: str | None, status: int,
+        message: str) -> None:
+    got_status, got = iris_server.request("POST", "/invocations", body, content_type)
+    assert got_status == status, got
+    assert re.search(message, got["message"]), got["message"]
+    assert got["error_code"]
+    assert iris_server.request("GET", "/ping")[0] == 200  # still serving
+
+
+def test_unknown_paths_and_methods(iris_server: Server) -> None:
+    status, body = iris_server.request("GET", "/nope")
+    assert status == 404 and "no endpoint '/nope'" in body["message"]
+    status, body = iris_server.request("POST", "/predict", b"{}")
+    assert status == 404
+    status, body = iris_server.request("GET", "/invocations")
+    assert status == 405
+
+
+def test_keep_alive_connection_serves_many_requests(iris_server: Server,
+                                                    iris: tuple[Any, Any]) -> None:
+    X, _ = iris
+    body = json.dumps({"dataframe_records": X.head(1).to_dict(orient="records")})
+    conn = http.client.HTTPConnection("127.0.0.1", iris_server.port, timeout=10)
+    try:
+        for _ in range(20):
+            conn.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            assert resp.status == 200
+            assert len(json.loads(resp.read())["predictions"]) == 1
+        conn.request("POST", "/invocations", b"{bad", {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 400
+        resp.read()
+        conn.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+        assert conn.getresponse().status == 200  # the same connection survives a 400
+    finally:
+        conn.close()
+
+
+class Fragile(lakeml.pyfunc.PythonModel):
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        if (model_input["x"] < 0).any():
+            raise RuntimeError("negative input broke the model")
+        return np.sqrt(model_input["x"].to_numpy())
+
+
+def test_a_model_failure_is_a_500_and_the_server_lives_on(tmp_path: Path) -> None:
+    import pandas as pd
+
+    lakeml.pyfunc.save_model(tmp_path / "fragile", python_model=Fragile(),
+                             input_example=pd.DataFrame({"x": [4.0]}))
+    server = Server(str(tmp_path / "fragile"))
+    try:
+        status, body = server.post({"inputs": {"x": [-1.0]}})
+        assert status == 500
+        assert body["message"] == ("the model failed: RuntimeError: negative input broke "
+                                   "the model")
+        assert server.post({"inputs": {"x": [4.0, 9.0]}}) == (200, {"predictions": [2.0, 3.0]})
+        status, body = server.post({"inputs": {"x": [1.0]}, "params": {"k": 1}})
+        assert status == 200
+    finally:
+        server.stop()
+
+
+def test_serving_a_missing_model_fails_fast_with_a_message(tmp_path: Path) -> None:
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "lakeml", "models", "serve", "-m",
+                           str(tmp_path / "absent"), "--port", "0"], cwd=str(ROOT),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "lakeml: error: no model at" in proc.stderr
+    assert time.monotonic() - start < 30

@@ -1,0 +1,132 @@
+"""Model URIs (runs:/, paths, fsspec, models:/) and the logged_models lineage table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import lakeml
+import lakeml.lightgbm
+import lakeml.pyfunc
+import lakeml.sklearn
+from lakeml.errors import InvalidArgument, NotFound, NotSupported
+
+
+def test_runs_uri_must_name_run_and_path() -> None:
+    for bad in ("runs:/", "runs:/abc", "runs://abc/"):
+        with pytest.raises(InvalidArgument, match=r"runs:/<run_id>/<path>"):
+            lakeml.pyfunc.load_model(bad)
+
+
+def test_runs_uri_of_unknown_run_or_path(store_uri: str, sk_model: Any) -> None:
+    with pytest.raises(NotFound, match="no run with id"):
+        lakeml.pyfunc.load_model("runs:/0123456789abcdef0123456789abcdef/model")
+    with lakeml.start_run() as run:
+        lakeml.sklearn.log_model(sk_model, "model")
+    with pytest.raises(NotFound, match="no model at 'runs:/.*/other'"):
+        lakeml.pyfunc.load_model(f"runs:/{run.info.run_id}/other")
+
+
+def test_models_uri_says_the_registry_is_not_available_yet() -> None:
+    for uri in ("models:/churn/3", "models:/churn/Production", "models:/churn@champion"):
+        with pytest.raises(NotSupported, match="models:/ URIs need the model registry"):
+            lakeml.pyfunc.load_model(uri)
+
+
+def test_registered_model_name_logs_then_says_registry_missing(store_uri: str,
+                                                               sk_model: Any) -> None:
+    with lakeml.start_run() as run:
+        with pytest.raises(NotSupported, match="registering it as 'churn' needs the model "
+                                               "registry"):
+            lakeml.sklearn.log_model(sk_model, "model", registered_model_name="churn")
+    # the model itself was logged and is usable
+    lakeml.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+
+
+def test_local_path_file_uri_and_missing_folder(tmp_path: Path, sk_model: Any) -> None:
+    lakeml.sklearn.save_model(sk_model, tmp_path / "m")
+    assert lakeml.pyfunc.load_model((tmp_path / "m").as_uri()).local_path == \
+        str((tmp_path / "m").resolve())
+    with pytest.raises(NotFound, match="does not exist"):
+        lakeml.pyfunc.load_model(str(tmp_path / "absent"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NotFound, match="has no MLmodel file"):
+        lakeml.pyfunc.load_model(str(tmp_path / "empty"))
+
+
+def test_fsspec_uri_is_downloaded_once_into_the_cache(tmp_path: Path, sk_model: Any,
+                                                     iris: tuple[Any, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import fsspec
+
+    monkeypatch.setenv("LAKEML_MODEL_CACHE", str(tmp_path / "cache"))
+    lakeml.sklearn.save_model(sk_model, tmp_path / "m")
+    fs = fsspec.filesystem("memory")
+    fs.put(str(tmp_path / "m"), "/models/m", recursive=True)
+    try:
+        model = lakeml.pyfunc.load_model("memory://models/m")
+        assert Path(model.local_path).parent == tmp_path / "cache"
+        X, _ = iris
+        np.testing.assert_array_equal(model.predict(X), sk_model.predict(X))
+        fs.rm("/models/m", recursive=True)  # cached: no second download
+        assert lakeml.pyfunc.load_model("memory://models/m").local_path == model.local_path
+        with pytest.raises(NotFound, match="no MLmodel file"):
+            lakeml.pyfunc.load_model("memory://models/other")
+    finally:
+        if fs.exists("/models"):
+            fs.rm("/models", recursive=True)
+
+
+def test_model_names_that_escape_the_run_are_refused(store_uri: str, sk_model: Any) -> None:
+    with lakeml.start_run():
+        for bad in ("../outside", "/abs", ""):
+            with pytest.raises(InvalidArgument, match="model name"):
+                lakeml.sklearn.log_model(sk_model, bad)
+
+
+def test_sql_finds_runs_that_produced_lightgbm_models_with_high_val_auc(
+        store_uri: str, breast_cancer: tuple[Any, Any]) -> None:
+    import lightgbm as lgb
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    X, y = breast_cancer
+    X_train, X_val, y_train, y_val = X[::2], X[1::2], y[::2], y[1::2]
+    expected = set()
+    shuffled = y_train.sample(frac=1.0, random_state=0).to_numpy()
+    for labels in (y_train.to_numpy(), shuffled):  # a real model, and one fit to noise
+        model = lgb.LGBMClassifier(n_estimators=20, num_leaves=4, verbose=-1, n_jobs=1)
+        model.fit(X_train, labels)
+        auc = roc_auc_score(y_val, model.predict_proba(X_val)[:, 1])
+        with lakeml.start_run() as run:
+            lakeml.log_metric("val_auc", auc)
+            lakeml.lightgbm.log_model(model, "model", input_example=X_val.head(2))
+        if auc > 0.9:
+            expected.add(run.info.run_id)
+    with lakeml.start_run():  # a good model of another flavor is not an answer
+        lakeml.log_metric("val_auc", 0.99)
+        lakeml.sklearn.log_model(LogisticRegression(max_iter=50).fit(X_train.iloc[:, :3],
+                                                                     y_train), "model")
+    assert 0 < len(expected) < 2  # the query has to tell the two LightGBM runs apart
+
+    rows = lakeml.sql("""
+        SELECT m.run_id, m.uri, m.size_bytes, m.signature
+        FROM logged_models AS m
+        JOIN latest_metrics AS l ON l.run_id = m.run_id AND l.key = 'val_auc'
+        WHERE list_contains(m.flavors, 'lightgbm') AND l.value > 0.9
+    """).fetchall()
+    assert {r[0] for r in rows} == expected
+    run_id, uri, size, signature = rows[0]
+    assert uri == f"runs:/{run_id}/model"
+    local = Path(lakeml.pyfunc.load_model(uri).local_path)
+    assert size == sum(p.stat().st_size for p in local.rglob("*")
+                       if p.is_file() and p.name != "MLmodel")
+    assert json.loads(signature)["inputs"][0] == {"type": "double", "name": "mean_radius",
+                                                  "required": True}
+    flavors = lakeml.sql("SELECT flavors FROM logged_models ORDER BY created_time").fetchall()
+    assert [sorted(f[0]) for f in flavors] == [["lightgbm", "python_function"]] * 2 + \
+        [["python_function", "sklearn"]]
