@@ -11,10 +11,12 @@ from __future__ import annotations
 import abc
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import InvalidArgument, NotSupported
-from lakeml.models.saving import FlavorSpec
+
+if TYPE_CHECKING:
+    from lakeml.models.saving import FlavorSpec
 
 FLAVOR_NAME = "python_model"
 LOADER_MODULE = "lakeml.pyfunc"
@@ -99,6 +101,8 @@ def _copy_artifacts(folder: Path, artifacts: dict[str, str] | None) -> dict[str,
 def flavor_spec(python_model: PythonModel, artifacts: dict[str, str] | None,
                 model_config: dict[str, Any] | None) -> FlavorSpec:
     """The FlavorSpec that saves ``python_model`` with its artifacts."""
+    from lakeml.models.saving import FlavorSpec
+
     if not isinstance(python_model, PythonModel):
         raise InvalidArgument(f"python_model must be an instance of a lakeml.pyfunc.PythonModel "
                               f"subclass, got {type(python_model).__name__}")

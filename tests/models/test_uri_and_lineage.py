@@ -130,3 +130,15 @@ def test_sql_finds_runs_that_produced_lightgbm_models_with_high_val_auc(
     flavors = lakeml.sql("SELECT flavors FROM logged_models ORDER BY created_time").fetchall()
     assert [sorted(f[0]) for f in flavors] == [["lightgbm", "python_function"]] * 2 + \
         [["python_function", "sklearn"]]
+
+
+def test_runs_uri_in_an_experiment_with_its_own_artifact_location(
+        store_uri: str, sk_model: Any, tmp_path: Path, iris: tuple[Any, Any]) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    exp_id = lakeml.create_experiment("custom", artifact_location=str(elsewhere))
+    with lakeml.start_run(experiment_id=exp_id) as run:
+        info = lakeml.sklearn.log_model(sk_model, "model")
+    model = lakeml.pyfunc.load_model(info.model_uri)
+    assert Path(model.local_path) == elsewhere / run.info.run_id / "artifacts" / "model"
+    X, _ = iris
+    np.testing.assert_array_equal(model.predict(X.head()), sk_model.predict(X.head()))
