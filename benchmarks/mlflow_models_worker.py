@@ -90,8 +90,10 @@ def main(sizes: dict[str, int]) -> dict[str, Any]:
         local = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp / "served"))
         port = free_port()
         cli = str(Path(sys.executable).with_name("mlflow"))
+        bin_dir = str(Path(sys.executable).parent)  # MLflow execs `uvicorn` from PATH
         proc, ready = start_server([cli, "models", "serve", "-m", local, "--host", "127.0.0.1",
-                                    "-p", str(port), "--env-manager", "local"], port)
+                                    "-p", str(port), "--env-manager", "local"], port,
+                                   env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
         try:
             body = one_row_body(COLUMNS, ROW)
             out["serve"] = {"ready_s": ready,

@@ -35,15 +35,19 @@ def _all_module_distributions() -> dict[str, list[str]]:
 
 
 @cache
-def requirement_for(module: str) -> str | None:
-    """``name==version`` of the installed distribution providing ``module``, or None."""
+def requirement_for(module: str, *, scan: bool = True) -> str | None:
+    """``name==version`` of the installed distribution providing ``module``, or None.
+
+    Names tried directly first; ``scan`` then looks through every installed
+    distribution's file list (a few hundred ms, once per process).
+    """
     top = module.split(".")[0]
     for name in (*_KNOWN.get(top, ()), top, top.replace("_", "-")):
         try:
             return f"{name}=={metadata.version(name)}"
         except metadata.PackageNotFoundError:
             continue
-    for name in _all_module_distributions().get(top, []):
+    for name in _all_module_distributions().get(top, []) if scan else ():
         try:
             return f"{name}=={metadata.version(name)}"
         except metadata.PackageNotFoundError:
@@ -86,7 +90,8 @@ def write_environment(folder: Path, lines: list[str]) -> None:
     import yaml
 
     (folder / REQUIREMENTS_FILE).write_text("\n".join(lines) + "\n")
-    build = [r for r in (requirement_for(m) for m in ("pip", "setuptools", "wheel")) if r]
+    build = [r for r in (requirement_for(m, scan=False) for m in ("pip", "setuptools", "wheel"))
+             if r]
     env = {"python": platform.python_version(), "build_dependencies": build,
            "dependencies": [f"-r {REQUIREMENTS_FILE}"]}
     (folder / PYTHON_ENV_FILE).write_text(yaml.safe_dump(env, sort_keys=False))

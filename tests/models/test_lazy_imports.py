@@ -1,0 +1,25 @@
+"""Flavors load on demand: ``import lakeml`` and ``lakeml.pyfunc`` import no ML library."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_python
+
+
+def test_flavor_modules_load_on_first_attribute_access() -> None:
+    proc = run_python(
+        "import sys, json, lakeml\n"
+        "before = 'sklearn' in sys.modules or 'lakeml.sklearn' in sys.modules\n"
+        "f = lakeml.sklearn.save_model\n"
+        "print(json.dumps([before, 'lakeml.sklearn' in sys.modules,"
+        " 'pyfunc' in dir(lakeml)]))")
+    assert json.loads(proc.stdout) == [False, True, True]
+
+
+def test_pyfunc_imports_no_flavor_library() -> None:
+    proc = run_python(
+        "import sys, json, lakeml.pyfunc, lakeml.xgboost, lakeml.lightgbm, lakeml.pytorch\n"
+        "libs = ['sklearn', 'xgboost', 'lightgbm', 'torch', 'cloudpickle', 'deltalake']\n"
+        "print(json.dumps([m for m in libs if m in sys.modules]))")
+    assert json.loads(proc.stdout) == []
