@@ -193,3 +193,20 @@ def test_pyfunc_predict_fn_predict_proba(sk_model: Any, tmp_path: Any,
     np.testing.assert_allclose(out, sk_model.predict_proba(X.head(4)))
     with pytest.raises(InvalidArgument, match="no method 'decision_fn'"):
         lakeml.sklearn.save_model(sk_model, tmp_path / "n", pyfunc_predict_fn="decision_fn")
+
+
+def test_every_registered_flavor_has_the_whole_interface() -> None:
+    import inspect
+
+    from lakeml.models.flavors import FLAVORS, flavor_module
+
+    for name in FLAVORS:
+        face = flavor_module(name)
+        assert face.FLAVOR_NAME == name
+        assert name in dir(lakeml)  # reachable lazily as lakeml.<name>
+        for fn in ("save_model", "log_model", "load_model", "_load_pyfunc"):
+            assert callable(getattr(face, fn)), (name, fn)
+        params = list(inspect.signature(face.log_model).parameters)
+        assert params[1:5] == ["name", "signature", "input_example", "registered_model_name"]
+    with pytest.raises(InvalidArgument, match="unknown flavor 'no-such-flavor'"):
+        flavor_module("no-such-flavor")

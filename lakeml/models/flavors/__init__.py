@@ -1,8 +1,10 @@
-"""The model flavors, one module each, by name (a tiny registry: adding one touches no other).
+"""The model flavors, by name: a tiny registry, so adding one touches no other.
 
-The public faces are ``lakeml.pyfunc``, ``lakeml.sklearn``, ``lakeml.xgboost``,
-``lakeml.lightgbm`` and ``lakeml.pytorch``; each flavor's MLmodel entry names
-its face as ``loader_module``, whose ``_load_pyfunc(path)`` loads it.
+Each flavor's implementation lives in ``lakeml/models/flavors/<name>.py``; its
+public face is ``lakeml.<name>`` (``save_model``, ``log_model``,
+``load_model``, ``_load_pyfunc``), which is also the ``loader_module`` its
+MLmodel names. Adding a flavor: the two modules, one entry here, and a case
+in tests/models/test_flavors.py (whose contract test walks this registry).
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import importlib
 from types import ModuleType
 
 FLAVORS: dict[str, str] = {
-    "sklearn": "lakeml.models.flavors.sklearn",
-    "xgboost": "lakeml.models.flavors.xgboost",
-    "lightgbm": "lakeml.models.flavors.lightgbm",
-    "pytorch": "lakeml.models.flavors.pytorch",
+    "sklearn": "lakeml.sklearn",
+    "xgboost": "lakeml.xgboost",
+    "lightgbm": "lakeml.lightgbm",
+    "pytorch": "lakeml.pytorch",
 }
 
 
 def flavor_module(name: str) -> ModuleType:
-    """The implementation module of flavor ``name``."""
+    """The public module of flavor ``name`` (e.g. ``lakeml.sklearn``)."""
     if name not in FLAVORS:
         from lakeml.errors import InvalidArgument
 
