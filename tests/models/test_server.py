@@ -220,3 +220,33 @@ def test_serving_a_missing_model_fails_fast_with_a_message(tmp_path: Path) -> No
     assert proc.returncode == 1
     assert "lakeml: error: no model at" in proc.stderr
     assert time.monotonic() - start < 30
+
+
+def test_concurrent_clients_each_get_their_own_answers(iris_server: Server, sk_model: Any,
+                                                       iris: tuple[Any, Any]) -> None:
+    import threading
+
+    X, _ = iris
+    expected = sk_model.predict(X).tolist()
+    failures: list[str] = []
+
+    def client(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", iris_server.port, timeout=30)
+        try:
+            for i in range(offset, len(X), 8):
+                body = json.dumps({"dataframe_split": json.loads(
+                    X.iloc[[i]].to_json(orient="split", index=False))})
+                conn.request("POST", "/invocations", body,
+                             {"Content-Type": "application/json"})
+                got = json.loads(conn.getresponse().read())["predictions"]
+                if got != [expected[i]]:
+                    failures.append(f"row {i}: {got} != {[expected[i]]}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
