@@ -123,6 +123,14 @@ def run_lakeml(sizes: dict[str, int]) -> dict[str, Any]:
                                 port, body, sizes["clients"], sizes["per_client"]).items()}}
         finally:
             stop_server(proc)
+        port = free_port()
+        proc, _ = start_server([sys.executable, "-m", "lakeml", "models", "serve", "-m",
+                                local, "--port", str(port), "--workers", "2"], port)
+        try:
+            out["serve"]["tp2_req_per_s"] = throughput(
+                port, body, sizes["clients"], sizes["per_client"])["req_per_s"]
+        finally:
+            stop_server(proc)
     finally:
         from lakeml.tracking import backend
 
@@ -165,6 +173,7 @@ def rows(lk: dict[str, Any], ml: dict[str, Any] | None) -> list[list[str]]:
         ("serve: p50, one row", "serve", "p50_ms", True, 5.0, "ms"),
         ("serve: p99, one row", "serve", "p99_ms", True, None, "ms"),
         ("serve: 8 clients, requests/s", "serve", "tp_req_per_s", False, None, "rate"),
+        ("serve, 2 workers: 8 clients, req/s", "serve", "tp2_req_per_s", False, None, "rate"),
         ("serve: start until /ping is 200", "serve", "ready_s", True, None, "time"),
     ]
     for figure, section, key, lower, target, kind in spec:

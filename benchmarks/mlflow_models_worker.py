@@ -102,6 +102,15 @@ def main(sizes: dict[str, int]) -> dict[str, Any]:
                                 port, body, sizes["clients"], sizes["per_client"]).items()}}
         finally:
             stop_server(proc)
+        port = free_port()
+        proc, _ = start_server([cli, "models", "serve", "-m", local, "--host", "127.0.0.1",
+                                "-p", str(port), "--env-manager", "local", "-w", "2"], port,
+                               env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
+        try:
+            out["serve"]["tp2_req_per_s"] = throughput(
+                port, body, sizes["clients"], sizes["per_client"])["req_per_s"]
+        finally:
+            stop_server(proc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

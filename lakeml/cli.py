@@ -144,7 +144,7 @@ def cmd_models_serve(args: argparse.Namespace) -> str:
     from lakeml.server.scoring import serve
 
     _use_store(args)
-    serve(args.model_uri, args.host, args.port)
+    serve(args.model_uri, args.host, args.port, workers=args.workers)
     return "lakeml: server stopped"
 
 
@@ -203,6 +203,12 @@ def cmd_config(args: argparse.Namespace) -> str:
     from lakeml import config
 
     return config.describe()
+
+
+def cmd_spark_jars(args: argparse.Namespace) -> str:
+    from lakeml.spark.jars import fetch
+
+    return "\n".join(str(path) for path in fetch())
 
 
 def cmd_demo(args: argparse.Namespace) -> str:
@@ -279,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs:/<run_id>/<path>, a folder, or a storage URI")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", "-p", type=int, default=5000, help="port (0: any free port)")
+    p.add_argument("--workers", "-w", type=int, default=1,
+                   help="processes that score requests (default 1)")
     p.add_argument("--store", help="store that runs:/ URIs refer to")
     p.set_defaults(func=cmd_models_serve)
     p = models_sub.add_parser("predict", help="score a .csv/.parquet/.json file")
@@ -295,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train scikit-learn models, log runs, print a leaderboard")
     p.add_argument("--store", help="store URI (default: LAKEML_STORE or ./lakeml-store)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("spark-jars", help="fetch the Delta Lake jars for Spark from Maven "
+                       "Central (needs mvn) and print where they are")
+    p.set_defaults(func=cmd_spark_jars)
     return parser
 
 

@@ -12,7 +12,11 @@ round trip around a millisecond on loopback.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -132,13 +136,24 @@ def _message(exc: BaseException) -> str:
 
 
 class ScoringServer(ThreadingHTTPServer):
-    """A threaded HTTP server scoring one loaded model."""
+    """A threaded HTTP server scoring one loaded model.
+
+    With ``reuse_port``, several processes can listen on the same port and
+    the kernel spreads new connections among them (SO_REUSEPORT, Linux).
+    """
 
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, model: PyFuncModel, host: str = "127.0.0.1", port: int = 5000) -> None:
+    def __init__(self, model: PyFuncModel, host: str = "127.0.0.1", port: int = 5000, *,
+                 reuse_port: bool = False) -> None:
+        self._reuse_port = reuse_port
         super().__init__((host, port), make_handler(model))
+
+    def server_bind(self) -> None:
+        if self._reuse_port:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
     @property
     def url(self) -> str:
@@ -146,16 +161,73 @@ class ScoringServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
-def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000) -> None:
-    """Load ``model_uri`` and serve it until interrupted (``lakeml models serve``)."""
+def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
+          workers: int = 1) -> None:
+    """Load ``model_uri`` and serve it until interrupted (``lakeml models serve``).
+
+    ``workers`` > 1 forks that many processes after the model is loaded (each
+    scores in its own interpreter, so requests run on several cores); they
+    share the port through SO_REUSEPORT and stop with the first process.
+    """
     from lakeml.models.pyfunc_model import load_model
 
+    if workers < 1:
+        raise InvalidArgument(f"workers must be at least 1, got {workers}")
+    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        raise InvalidArgument("workers > 1 needs SO_REUSEPORT, which this OS lacks")
     model = load_model(model_uri)
-    server = ScoringServer(model, host, port)
-    print(f"lakeml: serving {model_uri} on {server.url}", file=sys.stderr, flush=True)
+    server = ScoringServer(model, host, port, reuse_port=workers > 1)
+    children = _fork_workers(model, server, workers - 1)
+    signal.signal(signal.SIGTERM, _interrupt)  # so that the workers are stopped too
+    print(f"lakeml: serving {model_uri} on {server.url}"
+          + (f" with {workers} worker processes" if workers > 1 else ""),
+          file=sys.stderr, flush=True)
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int) -> list[int]:
+    """Fork ``count`` processes, each serving ``model`` on the port of ``first``."""
+    parent = os.getpid()
+    host, port = first.server_address[:2]
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # the worker: serve until told to stop or orphaned
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops us
+            code = 0
+            try:
+                first.socket.close()  # the parent's queue: only the parent accepts from it
+                server = ScoringServer(model, host, port, reuse_port=True)
+                threading.Thread(target=_exit_when_orphaned, args=(parent,),
+                                 daemon=True).start()
+                server.serve_forever(poll_interval=0.5)
+            except BaseException:  # noqa: BLE001 - a worker must never return to the caller
+                code = 1
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    return pids
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)

@@ -250,3 +250,23 @@ def test_concurrent_clients_each_get_their_own_answers(iris_server: Server, sk_m
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_worker_processes_share_the_port_and_stop_with_the_server(
+        tmp_path: Path, sk_model: Any, iris: tuple[Any, Any]) -> None:
+    import psutil
+
+    X, _ = iris
+    lakeml.sklearn.save_model(sk_model, tmp_path / "m", input_example=X.head(1))
+    server = Server(str(tmp_path / "m"), "--workers", "3")
+    try:
+        workers = psutil.Process(server.proc.pid).children()
+        assert len(workers) == 2
+        body = {"dataframe_records": X.head(2).to_dict(orient="records")}
+        for _ in range(30):  # a new connection each time: the kernel spreads them
+            assert server.post(body) == (200, {"predictions": sk_model.predict(
+                X.head(2)).tolist()})
+    finally:
+        server.stop()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
