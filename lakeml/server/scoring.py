@@ -43,6 +43,7 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
     class ScoringHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
+        timeout = 60  # seconds a connection may sit idle or mid-request
         server_version = f"lakeml/{__version__}"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -54,6 +55,13 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def send_error(self, code: int, message: str | None = None,
+                       explain: str | None = None) -> None:
+            """The HTTP layer's own errors (bad request line, unknown method…) as JSON."""
+            self.close_connection = True
+            text = "; ".join(t for t in (message, explain) if t) or "bad request"
+            self._error(code, "BAD_REQUEST" if code < 500 else "NOT_IMPLEMENTED", text)
 
         def _error(self, status: int, code: str, message: str) -> None:
             body = json.dumps({"error_code": code, "message": message}).encode()
@@ -74,6 +82,13 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             try:
                 body = self._read_body()
+            except _Reject as exc:
+                self._error(exc.status, exc.code, exc.message)
+                return
+            except OSError:  # the client stalled past `timeout` or went away mid-body
+                self.close_connection = True
+                return
+            try:
                 self._send(200, self._score(body), "application/json")
             except _Reject as exc:
                 self._error(exc.status, exc.code, exc.message)

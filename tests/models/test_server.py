@@ -270,3 +270,36 @@ def test_worker_processes_share_the_port_and_stop_with_the_server(
         server.stop()
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []
+
+
+def _raw(port: int, data: bytes, *, read: bool = True) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        if not read:
+            return b""
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_bodies_without_length_or_cut_short_leave_the_server_serving(
+        iris_server: Server) -> None:
+    reply = _raw(iris_server.port, b"POST /invocations HTTP/1.1\r\nHost: x\r\n"
+                                   b"Content-Type: application/json\r\n\r\n{}")
+    assert reply.startswith(b"HTTP/1.1 411") and b"send a Content-Length" in reply
+    reply = _raw(iris_server.port, b"POST /invocations HTTP/1.1\r\nHost: x\r\n"
+                                   b"Content-Type: application/json\r\nContent-Length: abc"
+                                   b"\r\n\r\n{}")
+    assert reply.startswith(b"HTTP/1.1 400") and b"bad Content-Length 'abc'" in reply
+    _raw(iris_server.port, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           b"application/json\r\nContent-Length: 1000\r\n\r\n{\"inp",
+         read=False)  # then hang up mid-body
+    reply = _raw(iris_server.port, b"BREW /invocations HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 501")
+    assert b'"message": "Unsupported method (\'BREW\')' in reply
+    _raw(iris_server.port, b"GARBAGE\r\n\r\n")  # not even HTTP
+    assert iris_server.request("GET", "/ping")[0] == 200
