@@ -110,15 +110,16 @@ def flavor_spec(python_model: PythonModel, artifacts: dict[str, str] | None,
     state: dict[str, Any] = {}
 
     def write(folder: Path) -> dict[str, Any]:
+        state["folder"] = folder
         state["artifacts"] = _copy_artifacts(folder, artifacts)
         with open(folder / PICKLE_FILE, "wb") as out:
             cloudpickle.dump(python_model, out)
         return {"python_model": PICKLE_FILE, "artifacts": state["artifacts"],
                 "cloudpickle_version": cloudpickle.__version__}
 
-    def predict(example: Any) -> Any:
-        context = PythonModelContext({k: str(v) for k, v in (artifacts or {}).items()},
-                                     model_config)
+    def predict(example: Any) -> Any:  # runs after write(): the artifacts' local copies
+        context = PythonModelContext({k: str(state["folder"] / rel)
+                                      for k, rel in state["artifacts"].items()}, model_config)
         python_model.load_context(context)
         return python_model.predict(context, example)
 

@@ -106,4 +106,17 @@ def test_log_python_model_and_artifact_from_a_run(store_uri: str, tmp_path: Path
             artifacts={"config": f"runs:/{run.info.run_id}/inputs/config.json"})
     model = lakeml.pyfunc.load_model(info.model_uri)
     assert model.predict(pd.DataFrame({"x": [1.0]})).tolist() == [2.0]
+    assert model.metadata.signature is None  # no example, no signature
+
+
+def test_signature_outputs_come_from_the_saved_artifacts(store_uri: str,
+                                                         tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"offset": 1}))
+    with lakeml.start_run() as run:
+        lakeml.log_artifact(tmp_path / "config.json")
+        info = lakeml.pyfunc.log_model(
+            "lookup", python_model=Lookup(), input_example=pd.DataFrame({"x": [1.0]}),
+            artifacts={"config": f"runs:/{run.info.run_id}/config.json"})
+    outputs = info.signature.outputs
+    assert outputs is not None and outputs.specs[0].type == "double"
     assert info.flavors["python_function"]["loader_module"] == "lakeml.pyfunc"
