@@ -192,11 +192,12 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
         raise InvalidArgument("workers > 1 needs SO_REUSEPORT, which this OS lacks")
     model = load_model(model_uri)
     server = ScoringServer(model, host, port, reuse_port=workers > 1)
-    children = _fork_workers(model, server, workers - 1)
-    signal.signal(signal.SIGTERM, _interrupt)  # so that the workers are stopped too
+    # Listening already: connections wait in the queue until a process accepts them.
     print(f"lakeml: serving {model_uri} on {server.url}"
           + (f" with {workers} worker processes" if workers > 1 else ""),
           file=sys.stderr, flush=True)
+    children = _fork_workers(model, server, workers - 1)
+    signal.signal(signal.SIGTERM, _interrupt)  # so that the workers are stopped too
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:

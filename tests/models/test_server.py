@@ -30,12 +30,18 @@ class Server:
              *extra], cwd=str(ROOT), stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         assert self.proc.stderr is not None
-        line = self.proc.stderr.readline()  # "lakeml: serving ... on http://127.0.0.1:PORT"
-        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        seen = ""
+        match = None
+        while match is None and len(seen) < 20_000:  # warnings may come first
+            line = self.proc.stderr.readline()  # "lakeml: serving ... on http://127.0.0.1:N"
+            if not line:
+                break
+            seen += line
+            match = re.search(r"lakeml: serving .* on http://127\.0\.0\.1:(\d+)", line)
         if match is None:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"server did not start: {line}{self.proc.stderr.read()}")
+            raise AssertionError(f"server did not start: {seen}{self.proc.stderr.read()}")
         self.port = int(match.group(1))
 
     def request(self, method: str, path: str, body: bytes | str | None = None,
@@ -260,7 +266,11 @@ def test_worker_processes_share_the_port_and_stop_with_the_server(
     lakeml.sklearn.save_model(sk_model, tmp_path / "m", input_example=X.head(1))
     server = Server(str(tmp_path / "m"), "--workers", "3")
     try:
-        workers = psutil.Process(server.proc.pid).children()
+        deadline = time.monotonic() + 30
+        workers = []
+        while len(workers) < 2 and time.monotonic() < deadline:  # forked after the banner
+            workers = psutil.Process(server.proc.pid).children()
+            time.sleep(0.05)
         assert len(workers) == 2
         body = {"dataframe_records": X.head(2).to_dict(orient="records")}
         for _ in range(30):  # a new connection each time: the kernel spreads them
