@@ -55,6 +55,54 @@ def requirement_for(module: str, *, scan: bool = True) -> str | None:
     return None
 
 
+class _Anything:
+    """Stands in for every class a pickle names, so reading it runs no model code."""
+
+    def __new__(cls, *args: object, **kwargs: object) -> _Anything:
+        return object.__new__(cls)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __call__(self, *args: object, **kwargs: object) -> _Anything:
+        return _Anything()
+
+    def __getattr__(self, name: str) -> _Anything:
+        return _Anything()
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def pickled_modules(file: Path) -> set[str]:
+    """Top-level modules a pickle file refers to (what unpickling it will import).
+
+    The file is read with every class replaced by a stand-in: nothing of the
+    model runs. Standard-library modules are left out. A file this reader
+    cannot walk yields an empty set (the flavor's own list still applies).
+    """
+    import pickle
+    import sys
+
+    found: set[str] = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> type:
+            found.add(module.split(".")[0])
+            return _Anything
+
+    try:
+        with open(file, "rb") as fh:
+            Recorder(fh).load()
+    except Exception:  # noqa: BLE001 - best effort: an exotic pickle just adds nothing
+        return set()
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    return {m for m in found if m not in stdlib and m not in ("__main__", "lakeml")}
+
+
 def lakeml_requirement() -> str:
     from lakeml.version import __version__
 
@@ -62,9 +110,12 @@ def lakeml_requirement() -> str:
 
 
 def requirements(modules: Iterable[str], *, pip_requirements: Iterable[str] | None = None,
-                 extra_pip_requirements: Iterable[str] | None = None) -> list[str]:
+                 extra_pip_requirements: Iterable[str] | None = None,
+                 referenced: Iterable[str] = ()) -> list[str]:
     """The requirement lines of a model whose flavor imports ``modules``.
 
+    ``referenced`` are modules found in the model's pickles; they are looked up
+    by name only (no scan), so a module shipped in ``code_paths`` adds nothing.
     ``pip_requirements`` replaces the captured list; ``extra_pip_requirements``
     adds to it (MLflow's two options).
     """
@@ -72,8 +123,9 @@ def requirements(modules: Iterable[str], *, pip_requirements: Iterable[str] | No
         lines = [str(r) for r in pip_requirements]
     else:
         lines = [lakeml_requirement()]
-        for module in modules:
-            req = requirement_for(module)
+        wanted = [(m, True) for m in modules] + [(m, False) for m in sorted(referenced)]
+        for module, scan in wanted:
+            req = requirement_for(module, scan=scan)
             if req is not None and req not in lines:
                 lines.append(req)
     for extra in extra_pip_requirements or ():

@@ -19,7 +19,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 from lakeml.errors import AlreadyExists, InvalidArgument, LakemlError
 from lakeml.models.descriptor import PYFUNC, Model, folder_size
-from lakeml.models.environment import PYTHON_ENV_FILE, requirements, write_environment
+from lakeml.models.environment import (
+    PYTHON_ENV_FILE,
+    pickled_modules,
+    requirements,
+    write_environment,
+)
 from lakeml.models.input_example import save_input_example
 from lakeml.models.signature import ModelSignature, infer_signature
 
@@ -115,8 +120,13 @@ def _save(folder: Path, spec: FlavorSpec, signature: ModelSignature | None,
                      code=code, env={"virtualenv": PYTHON_ENV_FILE},
                      python_version=platform.python_version(), **spec.pyfunc_params)
     model.add_flavor(spec.name, code=code, **flavor_params)
+    referenced: set[str] = set()
+    if pip_requirements is None:
+        for pickled in folder.glob("*.pkl"):
+            referenced |= pickled_modules(pickled)
     write_environment(folder, requirements(spec.modules, pip_requirements=pip_requirements,
-                                           extra_pip_requirements=extra_pip_requirements))
+                                           extra_pip_requirements=extra_pip_requirements,
+                                           referenced=referenced))
     model.model_size_bytes = folder_size(folder)
     model.save(folder)
     return model

@@ -60,7 +60,9 @@ def test_environment_is_captured_from_installed_versions(sk_model: Any, tmp_path
     lakeml.sklearn.save_model(sk_model, tmp_path / "m", extra_pip_requirements=["rich>=13"])
     reqs = (tmp_path / "m" / "requirements.txt").read_text().splitlines()
     assert reqs == [f"lakeml=={lakeml.__version__}",
-                    f"scikit-learn=={metadata.version('scikit-learn')}", "rich>=13"]
+                    f"scikit-learn=={metadata.version('scikit-learn')}",
+                    f"numpy=={metadata.version('numpy')}",  # named by the pickle
+                    "rich>=13"]
     env = yaml.safe_load((tmp_path / "m" / "python_env.yaml").read_text())
     assert env["python"] == platform.python_version()
     assert f"pip=={metadata.version('pip')}" in env["build_dependencies"]
@@ -160,3 +162,34 @@ def test_cli_predict_runs_uri_in_a_store(sk_model: Any, store_uri: str, tmp_path
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["predictions"] == sk_model.predict(X.head(5)).tolist()
+
+
+class _Sparse(lakeml.pyfunc.PythonModel):
+    """Holds a scipy matrix, and leaves a mark if its __setstate__ ever runs."""
+
+    def __init__(self, mark: str) -> None:
+        import scipy.sparse
+
+        self.matrix = scipy.sparse.eye(3, format="csr")
+        self.mark = mark
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        Path(state["mark"]).write_text("model code ran")
+        self.__dict__.update(state)
+
+    def predict(self, context: Any, model_input: Any) -> Any:
+        return self.matrix @ np.asarray(model_input)
+
+
+def test_requirements_add_what_the_pickle_refers_to_without_running_it(tmp_path: Path
+                                                                       ) -> None:
+    mark = tmp_path / "ran.txt"
+    lakeml.pyfunc.save_model(tmp_path / "m", python_model=_Sparse(str(mark)))
+    assert not mark.exists()  # reading the pickle for its modules ran no model code
+    reqs = (tmp_path / "m" / "requirements.txt").read_text().splitlines()
+    assert f"scipy=={metadata.version('scipy')}" in reqs
+    assert f"cloudpickle=={metadata.version('cloudpickle')}" in reqs
+    assert not any(r.startswith(("pathlib", "tests", "lakeml.")) for r in reqs)
+    model = lakeml.pyfunc.load_model(str(tmp_path / "m"))
+    assert mark.exists()  # loading does run it, as it must
+    assert model.predict([1.0, 2.0, 3.0]).tolist() == [1.0, 2.0, 3.0]
