@@ -31,3 +31,11 @@ def query(name: str) -> str:
         known = sorted(p.stem for p in (sql_root() / "queries").glob("*.sql"))
         raise FileNotFoundError(f"no query {name!r} in {path.parent}; known: {known}")
     return path.read_text()
+
+
+@cache
+def summaries() -> tuple[tuple[str, str], ...]:
+    """(table name, SELECT) for every file in sql/summaries/: the tables that the
+    leaderboard job materialises for dashboards, sorted by name."""
+    return tuple((path.stem, path.read_text())
+                 for path in sorted((sql_root() / "summaries").glob("*.sql")))

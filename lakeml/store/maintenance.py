@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from lakeml.errors import CommitConflict, InvalidArgument, LakemlError, StoreUnavailable
 from lakeml.store.table import writer_properties
@@ -75,22 +76,35 @@ class Maintenance:
 
         done: dict[str, dict] = {}
         for handle in self._pick(tables):
-            why_not = self._claim_lease(handle)
-            if why_not:
-                done[handle.name] = {"skipped": why_not}
-                continue
-            try:
-                dt = handle.writer_delta_table()
-                done[handle.name] = dt.optimize.compact(
-                    writer_properties=writer_properties(handle.schema))
-            except CommitFailedError as exc:
-                raise CommitConflict(f"compaction of {handle.name!r} lost to a "
-                                     f"concurrent commit: {exc}") from exc
-            except (OSError, DeltaError) as exc:
-                raise StoreUnavailable(f"cannot compact {handle.name!r}: {exc}") from exc
-            finally:
-                self._release_lease(handle)
+            with self.lease(handle.name) as why_not:
+                if why_not:
+                    done[handle.name] = {"skipped": why_not}
+                    continue
+                try:
+                    dt = handle.writer_delta_table()
+                    done[handle.name] = dt.optimize.compact(
+                        writer_properties=writer_properties(handle.schema))
+                except CommitFailedError as exc:
+                    raise CommitConflict(f"compaction of {handle.name!r} lost to a "
+                                         f"concurrent commit: {exc}") from exc
+                except (OSError, DeltaError) as exc:
+                    raise StoreUnavailable(f"cannot compact {handle.name!r}: {exc}") from exc
         return done
+
+    @contextmanager
+    def lease(self, table: str) -> Iterator[str | None]:
+        """Hold ``table``'s compaction lease for the ``with`` block; the block gets None, or
+        why another process holds it (then the block must not compact).
+
+        Any compactor of lakeml tables takes it, the Spark job's OPTIMIZE included.
+        """
+        handle = self._pick([table])[0]
+        why_not = self._claim_lease(handle)
+        try:
+            yield why_not
+        finally:
+            if why_not is None:
+                self._release_lease(handle)
 
     def _claim_lease(self, handle: DeltaTableHandle) -> str | None:
         """Take the table's compaction lease; return why not if another process holds it.

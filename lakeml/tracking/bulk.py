@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from lakeml.tracking.client import Client
 
-_ATTRIBUTES = ("run_name", "status", "start_time", "end_time")
+ATTRIBUTES = ("run_name", "status", "start_time", "end_time")
 
 
 def _as_arrow(data: Any) -> pa.Table:
@@ -50,16 +50,18 @@ def _as_arrow(data: Any) -> pa.Table:
                           f"got {type(data).__name__}")
 
 
-def _split_columns(table: pa.Table) -> dict[str, list[tuple[str, str]]]:
+def split_columns(columns: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The (column, key) pairs of each of params, metrics and tags; other columns must be
+    one of the run attributes, else InvalidArgument names the column."""
     groups: dict[str, list[tuple[str, str]]] = {"params": [], "metrics": [], "tags": []}
-    for column in table.column_names:
+    for column in columns:
         prefix, dot, key = column.partition(".")
         if dot and prefix in groups:
             groups[prefix].append((column, v.check_key(key, f"{prefix[:-1]} key")))
-        elif column not in _ATTRIBUTES:
+        elif column not in ATTRIBUTES:
             raise InvalidArgument(
                 f"log_runs: column {column!r} is not params.<key>, metrics.<key>, tags.<key> "
-                f"or one of {list(_ATTRIBUTES)}")
+                f"or one of {list(ATTRIBUTES)}")
     return groups
 
 
@@ -73,7 +75,7 @@ def _cast(values: Any, type_: pa.DataType, column: str) -> Any:
                               f"{exc}") from None
 
 
-def _param_text(values: Any, column: str) -> Any:
+def param_text(values: Any, column: str) -> Any:
     """Param values as text, floats written as Python's ``str`` writes them (1.0, not 1)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -121,7 +123,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
 
     exp = client._active_experiment(str(experiment_id))
     table = _as_arrow(data)
-    groups = _split_columns(table)
+    groups = split_columns(table.column_names)
     n = table.num_rows
     if n == 0:
         return []
@@ -151,7 +153,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
             "run_id": ids, "key": pa.array([key] * n), "value": values,
             "step": pa.array([0] * n, pa.int64()), "timestamp": stamps})))
     for column, key in groups["params"]:
-        values = _param_text(table[column], column)
+        values = param_text(table[column], column)
         too_long = pc.max(pc.utf8_length(values)).as_py() or 0
         if too_long > v.MAX_PARAM_VALUE_LENGTH:
             raise InvalidArgument(f"log_runs: column {column!r} has a value of {too_long} "
