@@ -208,7 +208,7 @@ def cmd_config(args: argparse.Namespace) -> str:
 def cmd_spark_jars(args: argparse.Namespace) -> str:
     from lakeml.spark.jars import fetch
 
-    return "\n".join(str(path) for path in fetch())
+    return ",".join(str(path) for path in fetch())  # as spark-submit --jars takes them
 
 
 def cmd_demo(args: argparse.Namespace) -> str:
@@ -305,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("spark-jars", help="fetch the Delta Lake jars for Spark from Maven "
-                       "Central (needs mvn) and print where they are")
+                       "Central (needs mvn); print them comma-separated, for "
+                       "spark-submit --jars")
     p.set_defaults(func=cmd_spark_jars)
     return parser
 

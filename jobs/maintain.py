@@ -1,0 +1,44 @@
+"""Compact, checkpoint and vacuum every lakeml table of a store.
+
+    spark-submit jobs/maintain.py --store s3://bucket/lake [--retention-hours 168]
+
+OPTIMIZE runs under lakeml's compaction lease, so it never overlaps a
+compaction by a Python process; VACUUM keeps a week of history unless
+--retention-hours says otherwise. Prints one line per table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from lakeml.store.maintenance import DEFAULT_RETENTION_HOURS
+
+    parser = argparse.ArgumentParser(prog="maintain.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", required=True, help="store URI (folder, s3://…)")
+    parser.add_argument("--table", action="append", dest="tables",
+                        help="only this table (repeatable); default: every table")
+    parser.add_argument("--retention-hours", type=int, default=DEFAULT_RETENTION_HOURS,
+                        help="VACUUM keeps files younger than this (default: %(default)s)")
+    parser.add_argument("--no-optimize", action="store_true", help="skip OPTIMIZE")
+    parser.add_argument("--no-vacuum", action="store_true", help="skip VACUUM")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, spark=None) -> int:
+    args = parse_args(argv)
+    import lakeml.spark
+    from lakeml.spark.maintain import maintain
+
+    spark = spark or lakeml.spark.session("lakeml-maintain")
+    for report in maintain(spark, args.store, tables=args.tables,
+                           optimize=not args.no_optimize, vacuum=not args.no_vacuum,
+                           retention_hours=args.retention_hours):
+        print(report.line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
