@@ -1,0 +1,127 @@
+"""The jobs/ scripts on small stores: in the shared session, and one through spark-submit."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from deltalake import DeltaTable
+
+import lakeml
+import lakeml.spark.jars
+from lakeml.query import sqlfiles
+from lakeml.spark.summaries import summary_params
+
+from .conftest import build_store, normalized
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def job(name: str):
+    spec = importlib.util.spec_from_file_location(f"job_{name}", ROOT / "jobs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def small_commits(uri: str, commits: int) -> str:
+    """A run whose metrics arrive in ``commits`` separate commits."""
+    client = lakeml.Client(uri)
+    run = client.create_run(client.create_experiment("small"))
+    for step in range(commits):
+        client.log_metric(run.info.run_id, "m", float(step), step=step)
+        client.flush()
+    return run.info.run_id
+
+
+def table_rows(uri: str) -> dict[str, list]:
+    client = lakeml.Client(uri)
+    return {name: normalized(client.sql(f"SELECT * FROM lake_{name}").fetchall())
+            for name in ("runs", "metrics", "metric_latest", "params", "tags")}
+
+
+def test_maintain_compacts_checkpoints_and_vacuums_without_changing_data(spark, tmp_path,
+                                                                          capsys):
+    uri = str(tmp_path / "lake")
+    build_store(uri)
+    small_commits(uri, 25)
+    before = table_rows(uri)
+    store = lakeml.Client(uri).store
+    files_before = {s.table: s.files for s in store.maintenance.status()}
+    assert files_before["metrics"] >= 25
+
+    tables = ["metrics", "runs", "tags"]  # every table would only repeat the same steps
+    argv = ["--store", uri, "--retention-hours", "0"] + [f"--table={t}" for t in tables]
+    assert job("maintain").main(argv, spark=spark) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(":")[0]: line for line in out.splitlines()}
+    assert sorted(lines) == sorted(tables)
+    assert f"data files {files_before['metrics']} -> 1;" in lines["metrics"]
+    replay = lines["metrics"].split("commits to replay ")[1].split(";")[0]
+    assert replay.endswith("-> 0") and int(replay.split()[0]) > 0  # a checkpoint covers it
+    vacuumed = int(lines["metrics"].split("vacuumed ")[1].split()[0])
+    assert vacuumed >= files_before["metrics"]  # the compacted small files are gone
+    assert len(list(Path(uri, "tables", "metrics").glob("*.parquet"))) == 1
+    assert table_rows(uri) == before  # same rows, and they still read
+
+
+def test_maintain_keeps_a_week_by_default(spark, tmp_path, capsys):
+    uri = str(tmp_path / "lake")
+    small_commits(uri, 5)
+    job("maintain").main(["--store", uri, "--table", "metrics"], spark=spark)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("metrics: data files 5 -> 1;") and "vacuumed 0 file(s)" in line
+    assert len(list(Path(uri, "tables", "metrics").glob("*.parquet"))) == 6
+
+
+def test_leaderboard_tables_match_the_same_sql_in_duckdb(spark, sample_store, tmp_path,
+                                                          capsys):
+    uri, experiments = sample_store
+    out = tmp_path / "summaries"
+    args = ["--store", uri, "--output", str(out), "--top", "2", "--maximize", "accuracy"]
+    assert job("leaderboard").main(args, spark=spark) == 0
+    printed = capsys.readouterr().out
+    client = lakeml.Client(uri)
+    for name, text in sqlfiles.summaries():
+        assert f"{name}: " in printed
+        expected = client.sql(text, summary_params(name, top=2, maximize=["accuracy"]) or None)
+        files = DeltaTable(str(out / name)).file_uris()
+        got = duckdb.sql(f"SELECT * FROM read_parquet({files!r})").fetchall()
+        want = expected.fetchall()
+        assert want, name
+        if name == "metric_by_param":
+            want = [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in r)
+                    for r in want]
+            got = [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in r)
+                   for r in got]
+        assert normalized(got) == normalized(want), name
+    best = client.sql(f"SELECT run_name, rank FROM read_parquet("
+                      f"{DeltaTable(str(out / 'best_runs')).file_uris()!r}) "
+                      "WHERE metric = 'accuracy' AND experiment_id = ? ORDER BY rank",
+                      [experiments["grid"]]).fetchall()
+    assert best == [("trial-11", 1), ("trial-10", 2)]  # trial-9 (higher) was deleted
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_a_job(tmp_path):
+    uri = str(tmp_path / "lake")
+    small_commits(uri, 3)
+    lakeml.tracking.backend.close_all()
+    submit = shutil.which("spark-submit", path=str(Path(sys.executable).parent))
+    assert submit, "pyspark's spark-submit is missing from the virtualenv"
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    helped = subprocess.run([submit, str(ROOT / "jobs" / "maintain.py"), "--help"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert helped.returncode == 0 and "--retention-hours" in helped.stdout
+    jars = ",".join(str(p) for p in lakeml.spark.jars.fetch())
+    done = subprocess.run([submit, "--jars", jars, str(ROOT / "jobs" / "maintain.py"),
+                           "--store", uri, "--table", "metrics"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("metrics: data files 3 -> 1;"), done.stdout
