@@ -50,7 +50,8 @@ from lakeml.version import __version__
 
 # Submodules loaded on first attribute access (``lakeml.sklearn.log_model``), so
 # ``import lakeml`` imports no ML library.
-_LAZY_SUBMODULES = frozenset({"lightgbm", "models", "pyfunc", "pytorch", "sklearn", "xgboost"})
+_LAZY_SUBMODULES = frozenset({"lightgbm", "models", "pyfunc", "pytorch", "sklearn", "spark_ml",
+                              "xgboost"})
 
 
 def __getattr__(name: str) -> object:

@@ -203,7 +203,8 @@ def test_every_registered_flavor_has_the_whole_interface() -> None:
     for name in FLAVORS:
         face = flavor_module(name)
         assert face.FLAVOR_NAME == name
-        assert name in dir(lakeml)  # reachable lazily as lakeml.<name>
+        assert face.__name__ == FLAVORS[name]
+        assert face.__name__.removeprefix("lakeml.") in dir(lakeml)  # reachable lazily
         for fn in ("save_model", "log_model", "load_model", "_load_pyfunc"):
             assert callable(getattr(face, fn)), (name, fn)
         params = list(inspect.signature(face.log_model).parameters)

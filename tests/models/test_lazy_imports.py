@@ -19,7 +19,9 @@ def test_flavor_modules_load_on_first_attribute_access() -> None:
 
 def test_pyfunc_imports_no_flavor_library() -> None:
     proc = run_python(
-        "import sys, json, lakeml.pyfunc, lakeml.xgboost, lakeml.lightgbm, lakeml.pytorch\n"
-        "libs = ['sklearn', 'xgboost', 'lightgbm', 'torch', 'cloudpickle', 'deltalake']\n"
+        "import sys, json, lakeml.pyfunc, lakeml.xgboost, lakeml.lightgbm, lakeml.pytorch,"
+        " lakeml.spark_ml\n"
+        "libs = ['sklearn', 'xgboost', 'lightgbm', 'torch', 'cloudpickle', 'deltalake',"
+        " 'pyspark', 'py4j']\n"
         "print(json.dumps([m for m in libs if m in sys.modules]))")
     assert json.loads(proc.stdout) == []

@@ -1,10 +1,12 @@
 """The model flavors, by name: a tiny registry, so adding one touches no other.
 
 Each flavor's implementation lives in ``lakeml/models/flavors/<name>.py``; its
-public face is ``lakeml.<name>`` (``save_model``, ``log_model``,
+public face is ``FLAVORS[name]`` (``save_model``, ``log_model``,
 ``load_model``, ``_load_pyfunc``), which is also the ``loader_module`` its
-MLmodel names. Adding a flavor: the two modules, one entry here, and a case
-in tests/models/test_flavors.py (whose contract test walks this registry).
+MLmodel names: ``lakeml.<name>``, except the ``spark`` flavor, whose face is
+``lakeml.spark_ml`` because ``lakeml.spark`` is the Spark integration. Adding a
+flavor: the two modules, one entry here, and a case in tests/models/test_flavors.py
+(whose contract test walks this registry).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ FLAVORS: dict[str, str] = {
     "xgboost": "lakeml.xgboost",
     "lightgbm": "lakeml.lightgbm",
     "pytorch": "lakeml.pytorch",
+    # MLflow's flavor name; lakeml.spark is the Spark integration (sessions, views).
+    "spark": "lakeml.spark_ml",
 }
 
 

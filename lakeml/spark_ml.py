@@ -1,0 +1,35 @@
+"""Spark ML models: save, log and load pyspark.ml pipelines (MLflow's ``mlflow.spark``).
+
+The flavor is named ``spark`` in MLmodel, as in MLflow; its module is
+``lakeml.spark_ml`` because ``lakeml.spark`` holds lakeml's Spark integration
+(sessions, the tables as DataFrames, bulk logging). Needs pyspark.
+
+Example:
+    >>> import lakeml.spark_ml
+    >>> model = Pipeline(stages=[assembler, LogisticRegression()]).fit(train)   # doctest: +SKIP
+    >>> info = lakeml.spark_ml.log_model(model, "model")                       # doctest: +SKIP
+    >>> lakeml.spark_ml.load_model(info.model_uri).transform(test)             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lakeml.models.flavors.spark import FLAVOR_NAME, _load_pyfunc, load_model, save_model
+
+if TYPE_CHECKING:
+    from lakeml.models.lineage import ModelInfo
+    from lakeml.models.signature import ModelSignature
+
+__all__ = ["FLAVOR_NAME", "_load_pyfunc", "load_model", "log_model", "save_model"]
+
+
+def log_model(spark_model: Any, name: str = "model", signature: ModelSignature | None = None,
+              input_example: Any = None, registered_model_name: str | None = None,
+              **save_kwargs: Any) -> ModelInfo:
+    """Log a fitted ``PipelineModel`` into the active run (started if none) under ``name``."""
+    from lakeml.tracking.fluent import log_model_with
+
+    return log_model_with(save_model, spark_model, name, signature=signature,
+                          input_example=input_example,
+                          registered_model_name=registered_model_name, **save_kwargs)
