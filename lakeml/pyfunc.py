@@ -25,12 +25,16 @@ from lakeml.models.python_model import PythonModel, PythonModelContext
 from lakeml.models.python_model import load_python_model as _load_python_model
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql._typing import UserDefinedFunctionLike
+    from pyspark.sql.types import DataType
+
     from lakeml.models.descriptor import Model
     from lakeml.models.lineage import ModelInfo
     from lakeml.models.signature import ModelSignature
 
 __all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "log_model",
-           "save_model"]
+           "save_model", "spark_udf"]
 
 
 def save_model(path: str | os.PathLike[str], python_model: PythonModel | None = None, *,
@@ -77,6 +81,38 @@ def log_model(name: str = "model", python_model: PythonModel | None = None, *,
 
     return log_model_with(save, python_model, name,
                           registered_model_name=registered_model_name, **save_kwargs)
+
+
+def spark_udf(spark: SparkSession, model_uri: str, result_type: str | DataType = "double",
+              env_manager: str = "local", *, params: dict[str, Any] | None = None
+              ) -> UserDefinedFunctionLike:
+    """A Spark UDF that scores rows with the model at ``model_uri``, in parallel.
+
+    The model loads once per Spark Python worker (the UDF ships its folder path,
+    not the model) and scores Arrow batches as pandas DataFrames through
+    :meth:`PyFuncModel.predict`, so the signature is enforced as anywhere else.
+    Call it with columns, ``udf("a", "b")``, which become the signature's input
+    columns in order (positional columns 0, 1… without a signature), or with
+    one struct, ``udf(struct("a", "b"))``, whose field names are the columns.
+
+    Args:
+        spark: the session whose DataFrames will be scored.
+        model_uri: any model URI (``runs:/…``, ``models:/…``, a path, ``s3://…``).
+            The workers read the driver's local copy (local mode or a shared file
+            system); a remote model is downloaded by each worker machine once.
+        result_type: ``"double"``, ``"float"``, ``"long"``, ``"int"``, ``"string"``,
+            ``"boolean"``, an array of these (``"array<double>"``: one array per row
+            for multi-output models such as ``predict_proba``), or a pyspark DataType.
+        env_manager: only ``"local"``: the workers' own Python environment.
+        params: passed to the model's ``predict`` with every batch.
+
+    Example:
+        >>> predict = lakeml.pyfunc.spark_udf(spark, "runs:/<run_id>/model")  # doctest: +SKIP
+        >>> df.withColumn("prediction", predict("x1", "x2"))                  # doctest: +SKIP
+    """
+    from lakeml.models.spark_udf import spark_udf as build
+
+    return build(spark, model_uri, result_type, env_manager, params=params)
 
 
 def _load_pyfunc(path: str) -> Any:
