@@ -30,13 +30,26 @@ _PRIMITIVES = (T.DoubleType, T.FloatType, T.LongType, T.IntegerType, T.ShortType
                T.StringType, T.BooleanType)
 _NUMPY = {T.DoubleType: "float64", T.FloatType: "float32", T.LongType: "int64",
           T.IntegerType: "int32", T.ShortType: "int16", T.ByteType: "int8"}
+# Names parsed here; any other string goes to Spark's DDL parser (its first use costs the
+# JVM ~0.8 s of class loading).
+_NAMED = {"double": T.DoubleType, "float": T.FloatType, "long": T.LongType, "bigint": T.LongType,
+          "int": T.IntegerType, "integer": T.IntegerType, "short": T.ShortType,
+          "smallint": T.ShortType, "byte": T.ByteType, "tinyint": T.ByteType,
+          "string": T.StringType, "boolean": T.BooleanType}
 VALID_TYPES = ("double", "float", "long", "int", "short", "byte", "string", "boolean",
                "array<double>", "array<long>", "… or a pyspark DataType of these")
 
 
 def result_data_type(spark: SparkSession, result_type: Any) -> T.DataType:
     """``result_type`` (a DDL string or a DataType) as a DataType spark_udf can return."""
-    if isinstance(result_type, str):
+    name = result_type.strip().lower() if isinstance(result_type, str) else None
+    element = name[6:-1].strip() if name and name.startswith("array<") and name.endswith(">") \
+        else None
+    if name in _NAMED:
+        parsed: T.DataType = _NAMED[name]()
+    elif element in _NAMED:
+        parsed = T.ArrayType(_NAMED[element]())
+    elif isinstance(result_type, str):
         try:
             parsed = T.DataType.fromDDL(result_type)
         except Exception:  # Spark's ParseException, through py4j
