@@ -130,6 +130,28 @@ def get(key: str, explicit: Any = None) -> Any:
         raise InvalidArgument(f"bad value {raw!r} for {source}: {exc}") from None
 
 
+_active_store: str | None = None  # set_store()'s choice, which outranks the settings
+
+
+def set_active_store(uri: str | None) -> None:
+    """Record the store chosen in code (``lakeml.set_store``); None forgets it."""
+    global _active_store
+    _active_store = uri
+
+
+def store_uri() -> str:
+    """The store in force: set_store() > LAKEML_STORE > conf/lakeml.yaml > ./lakeml-store.
+
+    Lower layers (models, artifacts) read it here, so they need not import the
+    fluent API to learn which store the process uses.
+    """
+    if _active_store is not None:
+        return _active_store
+    from lakeml.store import normalize_uri
+
+    return normalize_uri(get("store"))
+
+
 def storage_options() -> dict[str, str]:
     """deltalake's object-store options (``AWS_REGION``…) from the conf file, if any."""
     opts = _conf_values().get("storage_options") or {}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from lakeml.artifacts import clean_relative
 from lakeml.errors import InvalidArgument
 from lakeml.models.descriptor import PYFUNC, Model
-from lakeml.models.registration import register_logged_model
+from lakeml.models.registration import check_can_register, register_logged_model
 from lakeml.models.signature import ModelSignature
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Mode
     if not artifact_path:
         raise InvalidArgument(f"model name must be a non-empty relative path, got {name!r}")
     client._writable(run_id)  # fail before saving, not after
+    if registered_model_name is not None:
+        check_can_register(registered_model_name)  # else a retry would log the model twice
     with tempfile.TemporaryDirectory(prefix="lakeml-model-") as tmp:
         folder = Path(tmp, "model")
         meta = save(str(folder))

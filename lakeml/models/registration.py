@@ -16,6 +16,13 @@ def registry_artifact_uri(model_uri: str) -> str:
                        "a folder path or a storage URI")
 
 
+def check_can_register(name: str) -> None:
+    """Raise unless ``register_logged_model(…, name)`` could succeed: called before saving."""
+    raise NotSupported(f"registering a model as {name!r} needs the model registry, which is "
+                       "not available yet; nothing was logged: call log_model without "
+                       "registered_model_name")
+
+
 def register_logged_model(model_uri: str, name: str) -> None:
     """Register the model just logged at ``model_uri`` under ``name``."""
     raise NotSupported(f"the model was logged at {model_uri!r}, but registering it as {name!r} "

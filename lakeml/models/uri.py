@@ -23,11 +23,21 @@ from lakeml.models.registration import registry_artifact_uri
 
 def parse_runs_uri(model_uri: str) -> tuple[str, str]:
     """(run_id, path) of ``runs:/<run_id>/<path>``."""
+    from lakeml.artifacts import clean_relative
+
     rest = model_uri[len("runs:/"):].lstrip("/")
     run_id, _, path = rest.partition("/")
     if not run_id or not path.strip("/"):
         raise InvalidArgument(f"model URI {model_uri!r} must look like runs:/<run_id>/<path>")
-    return run_id, path.strip("/")
+    if path.startswith("/"):  # runs:/<id>//etc: an absolute path after the run id
+        raise InvalidArgument(f"model URI {model_uri!r}: the path after the run id must be "
+                              "relative and stay inside the run's artifact folder")
+    try:
+        return run_id, clean_relative(path.strip("/"), f"the path in model URI {model_uri!r}")
+    except InvalidArgument:
+        raise InvalidArgument(f"model URI {model_uri!r}: the path after the run id must be "
+                              "relative and stay inside the run's artifact folder (no '..')") \
+            from None
 
 
 def artifact_uri_of(model_uri: str) -> str:
@@ -35,13 +45,15 @@ def artifact_uri_of(model_uri: str) -> str:
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidArgument(f"model URI must be a non-empty string, got {model_uri!r}")
     if model_uri.startswith("runs:"):
+        from lakeml import config
         from lakeml.tracking.client import Client
 
         run_id, path = parse_runs_uri(model_uri)
-        fast = _default_layout_model(run_id, path)
+        store = config.store_uri()
+        fast = _default_layout_model(store, run_id, path)
         if fast is not None:
             return fast
-        return Client().get_artifact_uri(run_id, path)
+        return Client(store).get_artifact_uri(run_id, path)
     if model_uri.startswith("models:"):
         return registry_artifact_uri(model_uri)
     if model_uri.startswith("file:"):
@@ -50,7 +62,7 @@ def artifact_uri_of(model_uri: str) -> str:
     return model_uri
 
 
-def _default_layout_model(run_id: str, path: str) -> str | None:
+def _default_layout_model(store: str, run_id: str, path: str) -> str | None:
     """The model folder of a run whose artifacts sit where a local store puts them, or None.
 
     A local store keeps a run's artifacts at ``<store>/artifacts/<experiment
@@ -61,15 +73,15 @@ def _default_layout_model(run_id: str, path: str) -> str | None:
     """
     import re
 
-    from lakeml.tracking.fluent import get_store_uri  # the store in force, read lazily
-
-    store = get_store_uri()
     if "://" in store or not re.fullmatch(r"[0-9A-Za-z_-]+", run_id):
         return None
     roots = list(Path(store, "artifacts").glob(f"*/{run_id}/artifacts"))
     if len(roots) != 1:
         return None
-    folder = roots[0] / path
+    root = roots[0].resolve()
+    folder = (root / path).resolve()
+    if not folder.is_relative_to(root):  # a symlink out of the run: let the Client decide
+        return None
     return str(folder) if (folder / MLMODEL).is_file() else None
 
 
@@ -104,6 +116,7 @@ def _download(uri: str) -> str:
     target = _cache_root() / hashlib.sha256(uri.encode()).hexdigest()[:32]
     if (target / MLMODEL).is_file():
         return str(target)
+    staging: Path | None = None
     try:
         fs, root = fsspec.core.url_to_fs(uri)
         if not fs.exists(f"{root}/{MLMODEL}"):
@@ -114,10 +127,21 @@ def _download(uri: str) -> str:
             out = staging / os.path.relpath(file, root)
             out.parent.mkdir(parents=True, exist_ok=True)
             fs.get_file(file, str(out))
-    except (OSError, ValueError) as exc:
-        raise StoreUnavailable(f"cannot download the model at {uri!r}: {exc}") from exc
+    except BaseException as exc:
+        if staging is not None:  # a half-downloaded model must not pile up in the cache
+            shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, (OSError, ValueError)):
+            raise StoreUnavailable(f"cannot download the model at {uri!r}: {exc}") from exc
+        raise
+    if target.exists() and not (target / MLMODEL).is_file():
+        # Left behind by something other than this function (os.replace is atomic), and
+        # broken: without MLmodel it is no model, so it gives way to the fresh download.
+        shutil.rmtree(target, ignore_errors=True)
     try:
         os.replace(staging, target)  # atomic: concurrent loaders see all or nothing
     except OSError:  # another process finished first
         shutil.rmtree(staging, ignore_errors=True)
+    if not (target / MLMODEL).is_file():
+        raise StoreUnavailable(f"cannot download the model at {uri!r}: the cache folder "
+                               f"{target} exists but holds no MLmodel; remove it")
     return str(target)

@@ -97,6 +97,7 @@ def reset() -> None:
     """Forget the store choice, experiment and active runs (without ending runs)."""
     global state
     state = FluentState()
+    config.set_active_store(None)
 
 
 # ---- store and experiment --------------------------------------------------
@@ -114,6 +115,7 @@ def set_store(uri: str | os.PathLike[str], *,
         if state.stack():
             raise InvalidState("cannot change the store while a run is active; end it first")
         state.store_uri = normalized
+        config.set_active_store(normalized)
         state.storage_options = storage_options
         state._client = None
         state.experiment_id = None
@@ -121,9 +123,7 @@ def set_store(uri: str | os.PathLike[str], *,
 
 def get_store_uri() -> str:
     """The store in force: set_store() > LAKEML_STORE > conf/lakeml.yaml > ./lakeml-store."""
-    from lakeml.store import normalize_uri
-
-    return state.store_uri or normalize_uri(config.get("store"))
+    return state.store_uri or config.store_uri()
 
 
 def set_experiment(experiment_name: str | None = None,

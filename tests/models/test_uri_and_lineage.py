@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,38 @@ def test_models_uri_says_the_registry_is_not_available_yet() -> None:
             lakeml.pyfunc.load_model(uri)
 
 
-def test_registered_model_name_logs_then_says_registry_missing(store_uri: str,
-                                                               sk_model: Any) -> None:
+def test_registered_model_name_fails_before_logging_anything(store_uri: str,
+                                                              sk_model: Any) -> None:
     with lakeml.start_run() as run:
-        with pytest.raises(NotSupported, match="registering it as 'churn' needs the model "
-                                               "registry"):
+        with pytest.raises(NotSupported, match="registering a model as 'churn' needs the "
+                                               "model registry.*nothing was logged"):
             lakeml.sklearn.log_model(sk_model, "model", registered_model_name="churn")
-    # the model itself was logged and is usable
-    lakeml.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    # nothing was saved, so a retry without the name logs the model once
+    assert lakeml.Client(store_uri).list_artifacts(run.info.run_id) == []
+    with pytest.raises(NotFound):
+        lakeml.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+
+
+def test_runs_uri_paths_that_leave_the_run_are_refused(store_uri: str, sk_model: Any,
+                                                      tmp_path: Path) -> None:
+    with lakeml.start_run() as run:
+        lakeml.sklearn.log_model(sk_model, "model")
+    run_id = run.info.run_id
+    # a model planted next to the store, which a traversal would reach
+    lakeml.sklearn.save_model(sk_model, tmp_path / "secret")
+    for bad in (f"runs:/{run_id}/../../../../secret", f"runs:/{run_id}/model/../../x",
+                f"runs:/{run_id}//etc/passwd"):
+        with pytest.raises(InvalidArgument, match=re.escape(repr(bad))):
+            lakeml.pyfunc.load_model(bad)
+    assert lakeml.pyfunc.load_model(f"runs:/{run_id}/model/../model") is not None
+
+
+def test_models_package_finds_the_store_without_the_fluent_api(store_uri: str) -> None:
+    from lakeml import config
+
+    assert config.store_uri() == store_uri  # set_store() reaches the lower layers here
+    source = (Path(lakeml.__file__).parent / "models").rglob("*.py")
+    assert [p.name for p in source if "tracking.fluent" in p.read_text()] == []
 
 
 def test_local_path_file_uri_and_missing_folder(tmp_path: Path, sk_model: Any) -> None:
@@ -79,6 +104,43 @@ def test_fsspec_uri_is_downloaded_once_into_the_cache(tmp_path: Path, sk_model: 
     finally:
         if fs.exists("/models"):
             fs.rm("/models", recursive=True)
+
+
+def test_a_failed_download_leaves_no_staging_and_a_broken_cache_entry_is_replaced(
+        tmp_path: Path, sk_model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    import fsspec
+
+    from lakeml.errors import StoreUnavailable
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LAKEML_MODEL_CACHE", str(cache))
+    lakeml.sklearn.save_model(sk_model, tmp_path / "m")
+    fs = fsspec.filesystem("memory")
+    fs.put(str(tmp_path / "m"), "/broken/m", recursive=True)
+    try:
+        real_get = type(fs).get_file
+
+        def failing_get(self: Any, rpath: str, lpath: str, **kw: Any) -> Any:
+            if rpath.endswith("MLmodel"):
+                raise OSError("connection reset")
+            return real_get(self, rpath, lpath, **kw)
+
+        monkeypatch.setattr(type(fs), "get_file", failing_get)
+        with pytest.raises(StoreUnavailable, match="connection reset"):
+            lakeml.pyfunc.load_model("memory://broken/m")
+        assert list(cache.iterdir()) == []  # no .download-* folder left behind
+        monkeypatch.setattr(type(fs), "get_file", real_get)
+        # a cache entry without MLmodel (say, copied in by hand and cut short)
+        target = cache / hashlib.sha256(b"memory://broken/m").hexdigest()[:32]
+        target.mkdir()
+        (target / "model.pkl").write_bytes(b"half")
+        model = lakeml.pyfunc.load_model("memory://broken/m")
+        assert model.local_path == str(target) and (target / "MLmodel").is_file()
+    finally:
+        if fs.exists("/broken"):
+            fs.rm("/broken", recursive=True)
 
 
 def test_model_names_that_escape_the_run_are_refused(store_uri: str, sk_model: Any) -> None:
