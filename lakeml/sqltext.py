@@ -16,6 +16,9 @@ DUCKDB_SETTINGS = (
     # DuckDB's statistics propagation then folds isnan(value) to false for a
     # file holding a NaN: NaN metrics would vanish from queries.
     "SET disabled_optimizers = 'statistics_propagation'",
+    # Times are UTC instants: a date or a displayed time is the UTC one on every
+    # machine, as in Spark's lakeml session (otherwise the machine's zone applies).
+    "SET TimeZone = 'UTC'",
 )
 
 
