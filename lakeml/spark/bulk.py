@@ -68,7 +68,7 @@ def _param_value(df: DataFrame, column: str) -> Column:
 
     col = F.col(f"`{column}`")
     if isinstance(df.schema[column].dataType, (DoubleType, FloatType)):
-        return _python_float_text(col.cast("double"))
+        return _python_float_text(col)  # a float32 keeps its own shortest text (0.1)
     return col.cast("string")
 
 
@@ -136,23 +136,24 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
     from lakeml.store import schemas
     from lakeml.tracking.client import Client
 
-    resolved = resolve_store(store)
-    client = Client(resolved.uri)
     if (experiment is None) == (experiment_id is None):
         raise InvalidArgument("log_runs: give exactly one of experiment (a name) and "
                               "experiment_id")
-    if experiment is not None:
-        found = client.get_experiment_by_name(experiment)
-        experiment_id = (found.experiment_id if found is not None
-                         else client.create_experiment(experiment))
-    exp = client._active_experiment(str(experiment_id))
     groups = split_columns(df.columns)
     fixed_tags = {**system_tags.default_tags(),
                   **{k: v.tag_value(v.check_key(k, "tag key"), x) for k, x in (tags or {}).items()}}
+    resolved = resolve_store(store)
+    client = Client(resolved.uri)
+    if experiment_id is not None:
+        exp = client._active_experiment(str(experiment_id))
     now_ms = time.time_ns() // 1_000_000
     now = F.timestamp_millis(F.lit(now_ms))
     base = df.withColumn("run_id", _run_ids(now_ms)).localCheckpoint(eager=True)
     _check(base, groups)
+    if experiment is not None:  # created only once the trials are known to be valid
+        found = client.get_experiment_by_name(experiment)
+        exp = client._active_experiment(found.experiment_id if found is not None
+                                        else client.create_experiment(experiment))
 
     end = _times(base, "end_time", now)
     trials = base.select(

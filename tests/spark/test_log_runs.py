@@ -15,6 +15,7 @@ from lakeml.errors import InvalidArgument
 COLUMNS = {
     "params.lr": [0.1, 1e-5, 1.0, float("nan")],
     "params.kind": ["a", "b", None, "d"],
+    "params.ratio": [0.1, 0.2, 0.3, 1e-7],  # float32 below: its own shortest text, "0.1"
     "metrics.loss": [0.5, float("nan"), 0.25, None],
     "metrics.acc": [0.9, 0.8, 0.7, 0.6],
     "tags.sweep": ["s1", "s1", "s1", "s2"],
@@ -22,8 +23,11 @@ COLUMNS = {
     "start_time": [1_790_000_000_000 + i for i in range(4)],
     "end_time": [1_790_000_100_000 + i for i in range(4)],
 }
-TRIALS = pa.table(COLUMNS)  # Arrow keeps None (no value) apart from NaN, as Spark does
-SPARK_SCHEMA = ("`params.lr` double, `params.kind` string, `metrics.loss` double, "
+# Arrow keeps None (no value) apart from NaN, as Spark does
+TRIALS = pa.table(COLUMNS).set_column(
+    2, "params.ratio", pa.array(COLUMNS["params.ratio"], pa.float32()))
+SPARK_SCHEMA = ("`params.lr` double, `params.kind` string, `params.ratio` float, "
+                "`metrics.loss` double, "
                 "`metrics.acc` double, `tags.sweep` string, status string, start_time long, "
                 "end_time long")
 
@@ -61,6 +65,7 @@ def test_spark_and_pandas_log_the_same_runs(spark, tmp_path):
     assert sorted(r.info.run_id for r in fresh.search_runs([spark_exp])) == sorted(ids)
     by_lr = {r.data.params.get("lr"): r for r in fresh.search_runs([spark_exp])}
     assert set(by_lr) == {"0.1", "0.00001", "1.0", "nan"}  # as the pandas path writes them
+    assert by_lr["0.1"].data.params["ratio"] == "0.1"
     assert math.isnan(by_lr["0.00001"].data.metrics["loss"])
     assert "loss" not in by_lr["nan"].data.metrics  # a null metric is no metric
     # the SQL views see them as well, latest_metrics included
@@ -82,5 +87,6 @@ def test_bad_trials_are_refused_before_anything_is_written(spark, tmp_path):
         lakeml.spark.log_runs(spark.createDataFrame(pd.DataFrame({"metrics.m": [1.0]})),
                               store=uri)
     client = lakeml.Client(uri)
+    assert client.get_experiment_by_name("e") is None  # not even the experiment
     assert client.sql("SELECT count(*) FROM lake_runs").fetchall() == [(0,)]
     assert client.sql("SELECT count(*) FROM lake_metrics").fetchall() == [(0,)]
