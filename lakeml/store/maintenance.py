@@ -9,6 +9,7 @@ checkpoints happen without anyone remembering; ``lakeml maintenance …`` and
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,14 +98,32 @@ class Maintenance:
         why another process holds it (then the block must not compact).
 
         Any compactor of lakeml tables takes it, the Spark job's OPTIMIZE included.
+        While the block runs, a thread renews the claim every third of the lease,
+        so a compaction longer than the lease is never taken over while alive.
         """
         handle = self._pick([table])[0]
         why_not = self._claim_lease(handle)
-        try:
+        if why_not:
             yield why_not
+            return
+        stop = threading.Event()
+        renewer = threading.Thread(target=self._renew_lease, args=(handle, stop),
+                                   name=f"lakeml-lease-{table}", daemon=True)
+        renewer.start()
+        try:
+            yield None
         finally:
-            if why_not is None:
-                self._release_lease(handle)
+            stop.set()
+            renewer.join()
+            self._release_lease(handle)
+
+    def _renew_lease(self, handle: DeltaTableHandle, stop: threading.Event) -> None:
+        while not stop.wait(max(1.0, self.lease_seconds / 3)):
+            try:
+                handle.append(handle.schema.empty_table(), app_id=COMPACTION_GUARD,
+                              version=int(time.time()), retries=1000)
+            except LakemlError as exc:  # storage hiccup: the next renewal may succeed
+                log.warning("compaction lease of %s not renewed: %s", handle.name, exc)
 
     def _claim_lease(self, handle: DeltaTableHandle) -> str | None:
         """Take the table's compaction lease; return why not if another process holds it.

@@ -58,6 +58,20 @@ def test_a_held_lease_makes_others_skip(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_lease_held_longer_than_its_term_is_renewed(tmp_path: Path) -> None:
+    """A compaction slower than the lease (a big Spark OPTIMIZE) keeps it while alive."""
+    holder = Store(tmp_path / "lake").open()
+    holder.maintenance.lease_seconds = 3
+    other = Store(tmp_path / "lake").open()
+    other.maintenance.lease_seconds = 3
+    with holder.maintenance.lease("metrics") as why_not:
+        assert why_not is None
+        time.sleep(4.5)  # past the term: only the renewals keep others out
+        skipped = other.maintenance.compact(["metrics"])["metrics"]
+        assert "lease" in skipped["skipped"]
+    assert "skipped" not in other.maintenance.compact(["metrics"])["metrics"]  # released
+
+
 def test_checkpoint_and_vacuum_leave_the_table_readable(tmp_path: Path) -> None:
     store = Store(tmp_path / "s", flush_interval=60).open()
     small_commits(store, 5)
