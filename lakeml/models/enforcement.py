@@ -4,13 +4,18 @@ Rules (the same for every flavor):
 - a required column missing from the input is an error naming it;
 - a value of a type that cannot become the signature's type is an error
   naming the column, the input's type and the required type;
-- safe widening happens: int8/16/32 -> int64, any int -> float/double,
-  float32 -> float64;
+- safe widening happens: int8/16/32 -> int64, float32 -> float64, and int ->
+  float where every integer of that width has an exact float value (int8/16
+  -> float32, int8/16/32 -> double); other integers become floats only when
+  each value is exactly representable;
+- missing values (None, NaN) are an error for a type that cannot hold them
+  (booleans, integers);
 - extra columns are dropped, and columns are passed in the signature's order.
 
 Input parsed from text (a JSON or CSV request) carries no integer or float
 width, so with ``from_text=True`` narrowing to the signature's width is also
-allowed where the values fit, and anything may become a string column.
+allowed where the values fit (a float narrowed to float32 must stay finite),
+and anything may become a string column.
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ def _to_frame(data: Any, schema: Schema) -> pd.DataFrame:
 
 def _enforce_columns(data: Any, schema: Schema, from_text: bool) -> pd.DataFrame:
     frame = _to_frame(data, schema)
+    if frame.columns.has_duplicates:
+        dups = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        raise InvalidArgument(f"the input has duplicate column name(s) {dups}; each column "
+                              "must appear once")
     if not schema.has_names:  # positional columns
         if frame.shape[1] < len(schema.specs):
             raise InvalidArgument(f"the model takes {len(schema.specs)} column(s), the input "
@@ -115,10 +124,17 @@ def _convert_column(col: Any, series: pd.Series, spec: ColSpec, from_text: bool)
                 "string": "U", "empty": "f", "bytes": "S", "datetime": "M",
                 "datetime64": "M"}.get(inferred, "?")
         have = {"U": "string", "S": "binary"}.get(kind, inferred)
+        if kind in "ib" and series.isna().any():  # JSON null among ints or booleans
+            if kind == "b" or target.kind != "f":
+                raise _incompatible(col, have, want, " (it has missing values)")
+            kind = "f"  # ints with nulls into a float column: the nulls become NaN
         if kind in "ifbM" and kind != "?":
             try:
                 series = series.astype({"i": "int64", "f": "float64", "b": "bool",
                                         "M": "datetime64[ns]"}[kind])
+            except OverflowError:
+                raise _incompatible(col, have, want, " (a value is beyond the range of "
+                                    "64-bit integers)") from None
             except (TypeError, ValueError) as exc:
                 raise _incompatible(col, have, want, f" ({exc})") from None
             dtype = series.dtype
@@ -157,33 +173,78 @@ def _convert_column(col: Any, series: pd.Series, spec: ColSpec, from_text: bool)
         raise _incompatible(col, have, want)
     if dtype == target:
         return series
-    if _widens(dtype, target) or (from_text and _fits(series, target)):
-        return series.astype(target)
-    raise _incompatible(col, have, want, " (the conversion could lose information)")
+    values, why = _convert_numbers(series.to_numpy(), target, from_text)
+    if values is None:
+        raise _incompatible(col, have, want, why)
+    return pd.Series(values, index=series.index, name=series.name)
+
+
+def _convert_numbers(values: np.ndarray, want: np.dtype, from_text: bool
+                     ) -> tuple[np.ndarray | None, str]:
+    """(``values`` as ``want``, "") when no value changes, else (None, why not)."""
+    import numpy as np
+
+    have = values.dtype
+    lossy = " (the conversion could lose information)"
+    if have.kind not in "iuf" or want.kind not in "iuf":
+        return None, ""
+    if want.kind in "iu":
+        if have.kind == "f":
+            return None, (" (it has missing values)" if np.isnan(values).any()
+                          else " (floats are not converted to integers)")
+        if _widens(have, want) or (from_text and _fits_ints(values, want)):
+            return values.astype(want), ""
+        return None, lossy
+    if have.kind in "iu":
+        if _widens(have, want) or _ints_exact(values, want):
+            return values.astype(want), ""
+        return None, f" (some of its integers have no exact {want} value)"
+    if have.itemsize <= want.itemsize:
+        return values.astype(want), ""
+    if not from_text:
+        return None, lossy
+    with np.errstate(over="ignore"):
+        narrowed = values.astype(want)
+    if (np.isfinite(narrowed) != np.isfinite(values)).any():
+        return None, f" (a value is beyond the range of {want})"
+    return narrowed, ""
 
 
 def _widens(have: np.dtype, want: np.dtype) -> bool:
-    """Whether ``have`` -> ``want`` is a safe widening (see the module docstring)."""
-    if have.kind == "b":
+    """Whether every value of ``have`` has an exact ``want`` value (see the module docstring)."""
+    if have.kind not in "iuf" or want.kind not in "iuf":
         return False
-    if want.kind in "iu":
-        return have.kind in "iu" and have.itemsize < want.itemsize \
-            or (have.kind == want.kind and have.itemsize <= want.itemsize)
-    if want.kind == "f":
-        return have.kind in "iu" or (have.kind == "f" and have.itemsize <= want.itemsize)
-    return False
+    if want.kind == "u":
+        return have.kind == "u" and have.itemsize <= want.itemsize
+    if want.kind == "i":
+        return (have.kind == "i" and have.itemsize <= want.itemsize) or \
+            (have.kind == "u" and have.itemsize < want.itemsize)
+    if have.kind == "f":
+        return have.itemsize <= want.itemsize
+    # an integer of n bytes fits the mantissa of a float of 2n bytes (11, 24, 53 bits)
+    return have.itemsize * 2 <= want.itemsize
 
 
-def _fits(series: Any, want: np.dtype) -> bool:
-    """Whether text-borne numbers fit ``want`` (float64 -> float32 always does)."""
+def _ints_exact(values: np.ndarray, want: np.dtype) -> bool:
+    """Whether each integer in ``values`` survives the round trip through float ``want``."""
     import numpy as np
 
-    if want.kind == "f":
+    if values.size == 0:
         return True
-    if series.dtype.kind not in "iu":
+    info = np.iinfo(values.dtype)
+    back = values.astype(want).astype(np.float64)
+    # float(info.max) rounds up to 2**63 or 2**64, which does not fit: strictly below it
+    if not ((back >= float(info.min)) & (back < float(info.max))).all():
         return False
+    return bool((back.astype(values.dtype) == values).all())
+
+
+def _fits_ints(values: np.ndarray, want: np.dtype) -> bool:
+    """Whether text-borne integers fit integer type ``want``."""
+    import numpy as np
+
     info = np.iinfo(want)
-    return bool(series.empty or (series.min() >= info.min and series.max() <= info.max))
+    return bool(values.size == 0 or (values.min() >= info.min and values.max() <= info.max))
 
 
 # ---- tensors ------------------------------------------------------------------------
@@ -214,24 +275,15 @@ def _to_tensor(data: Any, spec: TensorSpec, from_text: bool) -> np.ndarray:
         raise InvalidArgument(f"{label} is not a regular array: {exc}") from None
     want = np.dtype(spec.dtype)
     if array.dtype != want:
-        if array.dtype.kind not in "biuf" or not (
-                _widens(array.dtype, want) or (from_text and _fits_array(array, want))):
+        converted, why = _convert_numbers(array, want, from_text) \
+            if array.dtype.kind in "iuf" else (None, "")
+        if converted is None:
             raise InvalidArgument(f"{label} has dtype {array.dtype}, which cannot be converted "
-                                  f"to the signature's dtype {want}")
-        array = array.astype(want)
+                                  f"to the signature's dtype {want}{why}")
+        array = converted
     shape = tuple(spec.shape)
     if array.ndim != len(shape) or any(w not in (-1, h) for w, h in zip(shape, array.shape)):
         raise InvalidArgument(f"{label} has shape {array.shape}, but the signature requires "
                               f"{shape} (-1 = any size)")
     return array
 
-
-def _fits_array(array: Any, want: np.dtype) -> bool:
-    import numpy as np
-
-    if want.kind == "f":
-        return array.dtype.kind in "iuf"
-    if array.dtype.kind not in "iu" or want.kind not in "iu":
-        return False
-    info = np.iinfo(want)
-    return bool(array.size == 0 or (array.min() >= info.min and array.max() <= info.max))

@@ -61,6 +61,11 @@ def _dataframe_split(value: Any) -> Any:
     if columns is not None:
         if not isinstance(columns, list):
             raise InvalidArgument("'dataframe_split.columns' must be a list of column names")
+        seen: set[Any] = set()
+        dups = sorted({str(c) for c in columns if c in seen or seen.add(c)})  # type: ignore
+        if dups:
+            raise InvalidArgument(f"'dataframe_split.columns' names {dups} more than once; "
+                                  "each column must appear once")
         bad = [i for i, r in enumerate(data) if len(r) != len(columns)]
         if bad:
             raise InvalidArgument(f"row {bad[0]} of 'dataframe_split.data' has "

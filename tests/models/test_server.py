@@ -138,6 +138,12 @@ def test_ints_in_json_are_widened_and_extra_columns_ignored(iris_server: Server,
     (b'{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}', "application/json", 400,
      "row 0 of 'dataframe_split.data' has 2 values but there are 1 columns"),
     (b'{"dataframe_split": [[1, 2]]}', "application/json", 400, "must be an object"),
+    (b'{"dataframe_split": {"columns": ["sepal_length", "sepal_length", "sepal_width", '
+     b'"petal_length", "petal_width"], "data": [[1, 1, 2, 3, 4]]}}', "application/json", 400,
+     r"'dataframe_split.columns' names \['sepal_length'\] more than once"),
+    (b'{"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", '
+     b'"petal_width"], "data": [[100000000000000000000000, 2, 3, 4]]}}', "application/json",
+     400, r"column 'sepal_length' .*beyond the range of 64-bit integers"),
     (b'{"dataframe_records": [1, 2]}', "application/json", 400, "list of objects"),
     (b'{"instances": [[1, 2], [3]]}', "application/json", 400, "not a regular array"),
     (b'{"inputs": [[1, 2, 3, 4]], "params": 3}', "application/json", 400,

@@ -103,6 +103,61 @@ def test_narrowing_is_refused_unless_the_values_came_from_text() -> None:
         enforce(pd.DataFrame({"f": [0.25], "i": [2**40]}), schema, from_text=True)
 
 
+@pytest.mark.parametrize(("want", "values", "message"), [
+    ("boolean", [True, None], r"column 'c' has type boolean.*boolean \(it has missing values"),
+    ("long", [1, None], r"column 'c' has type integer.*long \(it has missing values"),
+    ("integer", [1, None], r"column 'c' has type integer.*integer \(it has missing values"),
+    ("long", [2**70, 1], r"column 'c' .*long \(a value is beyond the range of 64-bit"),
+    ("double", [2**70], r"column 'c' .*double \(a value is beyond the range of 64-bit"),
+])
+def test_json_nulls_and_huge_ints_in_object_columns_name_the_column(
+        want: str, values: list[Any], message: str) -> None:
+    frame = pd.DataFrame({"c": pd.Series(values, dtype=object)})  # as parsed from JSON
+    for from_text in (False, True):
+        with pytest.raises(InvalidArgument, match=message):
+            enforce(frame, Schema((ColSpec(want, "c"),)), from_text=from_text)
+
+
+def test_json_ints_with_nulls_become_a_double_column_with_nan() -> None:
+    frame = pd.DataFrame({"c": pd.Series([1, None], dtype=object)})
+    out = enforce(frame, Schema((ColSpec("double", "c"),)), from_text=True)
+    assert out["c"].dtype == np.float64 and out["c"].isna().tolist() == [False, True]
+
+
+def test_duplicate_column_names_are_refused_naming_them() -> None:
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["x", "x", "y"])
+    with pytest.raises(InvalidArgument, match=r"duplicate column name\(s\) \['x'\]"):
+        enforce(frame, Schema((ColSpec("double", "x"), ColSpec("double", "y"))))
+
+
+def test_ints_become_floats_only_when_every_value_is_exact() -> None:
+    f32, f64 = Schema((ColSpec("float", "c"),)), Schema((ColSpec("double", "c"),))
+    assert enforce(pd.DataFrame({"c": np.int16([-32768, 32767])}), f32)["c"].tolist() == \
+        [-32768.0, 32767.0]
+    assert enforce(pd.DataFrame({"c": [2**24, 3]}), f32)["c"].dtype == np.float32
+    assert enforce(pd.DataFrame({"c": [2**53, 2**62]}), f64)["c"].tolist() == \
+        [2.0**53, 2.0**62]  # large, but exact
+    for schema, value in ((f32, 2**24 + 1), (f64, 2**53 + 1), (f64, 2**63 - 1)):
+        for from_text in (False, True):
+            with pytest.raises(InvalidArgument, match=r"column 'c' has type int64.*no exact"):
+                enforce(pd.DataFrame({"c": [value]}), schema, from_text=from_text)
+    tensor = Schema((TensorSpec("float32", (-1,)),))
+    with pytest.raises(InvalidArgument, match=r"dtype int64.*float32 \(some of its integers"):
+        enforce(np.array([2**24 + 1]), tensor)
+
+
+def test_text_floats_narrowed_to_float32_must_stay_finite() -> None:
+    schema = Schema((ColSpec("float", "c"),))
+    with pytest.raises(InvalidArgument, match=r"column 'c' .*beyond the range of float32"):
+        enforce(pd.DataFrame({"c": [1.0, 1e300]}), schema, from_text=True)
+    out = enforce(pd.DataFrame({"c": [0.5, float("inf"), float("nan")]}), schema,
+                  from_text=True)  # already non-finite values stay as they were
+    assert out["c"].dtype == np.float32 and np.isinf(out["c"][1]) and np.isnan(out["c"][2])
+    with pytest.raises(InvalidArgument, match=r"tensor 'v' .*beyond the range of float32"):
+        enforce(np.array([1e300]), Schema((TensorSpec("float32", (-1,), "v"),)),
+                from_text=True)
+
+
 def test_dict_records_and_arrays_are_accepted_as_columns() -> None:
     schema = Schema((ColSpec("double", "a"), ColSpec("double", "b")))
     for data in ({"a": [1.0], "b": [2.0]}, {"a": 1.0, "b": 2.0}, [{"a": 1.0, "b": 2.0}],
