@@ -123,7 +123,7 @@ def _predictions(model: Any, df: Any) -> list[float]:
     return [r.prediction for r in model.transform(df).select("prediction").collect()]
 
 
-def test_spark_ml_pipeline_round_trip(spark: Any, tmp_path: Path,
+def test_spark_ml_pipeline_round_trip(spark: Any, tmp_path: Path, store_uri: str,
                                       iris: tuple[pd.DataFrame, pd.Series]) -> None:
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.classification import LogisticRegression
@@ -149,6 +149,11 @@ def test_spark_ml_pipeline_round_trip(spark: Any, tmp_path: Path,
         pyfunc.predict(X.drop(columns="petal_width"))
     with pytest.raises(InvalidArgument, match="is a Spark ML model"):
         lakeml.pyfunc.spark_udf(spark, str(tmp_path / "m"))
+    info = lakeml.spark_ml.log_model(pipeline, "model")  # copied into the run's artifacts
+    lakeml.end_run()
+    by_run = lakeml.spark_ml.load_model(info.model_uri)
+    assert [type(s) for s in by_run.stages] == [type(s) for s in pipeline.stages]
+    assert by_run.stages[1].coefficientMatrix == pipeline.stages[1].coefficientMatrix
     with pytest.raises(InvalidArgument, match="fitted pyspark.ml PipelineModel or Model, "
                                               "got Pipeline"):
         lakeml.spark_ml.save_model(Pipeline(stages=[]), tmp_path / "n")
