@@ -251,6 +251,9 @@ def _fits_ints(values: np.ndarray, want: np.dtype) -> bool:
 def _enforce_tensors(data: Any, schema: Schema, from_text: bool) -> Any:
     specs = schema.specs
     if len(specs) == 1:
+        if isinstance(data, dict) and len(data) == 1 and \
+                (specs[0].name is None or specs[0].name in data):  # {"inputs": {name: [...]}}
+            data = next(iter(data.values()))
         return _to_tensor(data, specs[0], from_text)  # type: ignore[arg-type]
     if not isinstance(data, dict):
         raise InvalidArgument(f"the model takes {len(specs)} named tensors "

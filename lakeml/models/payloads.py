@@ -5,6 +5,12 @@ JSON bodies hold exactly one of ``dataframe_split`` (``{"columns": [...],
 ``instances`` (rows) or ``inputs`` (columns as a dict, or rows), plus an
 optional ``params`` object. CSV bodies have a header row. Every problem is
 an InvalidArgument whose message names it, which the server turns into 400.
+For a model whose signature takes named tensors, ``inputs`` may be a dict of
+arrays, which is passed through as such.
+
+Responses are strict JSON: NaN and infinities become null, datetimes ISO
+strings; an output that JSON cannot hold raises UnserializableOutput (the
+model's fault, so the server answers 500, not 400).
 """
 
 from __future__ import annotations
@@ -13,13 +19,22 @@ import io
 import json
 from typing import Any
 
-from lakeml.errors import InvalidArgument
+from lakeml.errors import InvalidArgument, LakemlError
 
 DATA_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
-def parse_json(body: bytes | str) -> tuple[Any, dict[str, Any] | None]:
-    """(model input, params) of a JSON request body."""
+class UnserializableOutput(LakemlError):
+    """The model returned something JSON cannot hold (a server error, not the caller's)."""
+
+
+def parse_json(body: bytes | str, *, tensors: bool = False
+               ) -> tuple[Any, dict[str, Any] | None]:
+    """(model input, params) of a JSON request body.
+
+    With ``tensors`` (the model's signature takes tensors), ``{"inputs": {name:
+    array, ...}}`` becomes a dict of numpy arrays instead of a DataFrame.
+    """
     try:
         doc = json.loads(body)
     except UnicodeDecodeError as exc:
@@ -42,6 +57,8 @@ def parse_json(body: bytes | str) -> tuple[Any, dict[str, Any] | None]:
     if params is not None and not isinstance(params, dict):
         raise InvalidArgument(f"'params' must be a JSON object, got {type(params).__name__}")
     key = present[0]
+    if tensors and key == "inputs" and isinstance(doc[key], dict):
+        return {str(k): _array(v, f"inputs.{k}") for k, v in doc[key].items()}, params
     return _PARSERS[key](doc[key]), params
 
 
@@ -138,30 +155,76 @@ def parse_csv(body: bytes) -> Any:
 
 
 def jsonable(predictions: Any) -> Any:
-    """Predictions as JSON-ready Python values (NaN becomes null)."""
+    """Predictions as JSON-ready Python values (NaN and infinities become null)."""
     import numpy as np
     import pandas as pd
 
     if isinstance(predictions, pd.DataFrame):
-        return json.loads(predictions.to_json(orient="records", date_format="iso"))
+        return [{str(k): _value(v) for k, v in row.items()}
+                for row in predictions.to_dict(orient="records")]
     if isinstance(predictions, pd.Series):
-        return json.loads(predictions.to_json(orient="values", date_format="iso"))
+        return jsonable(predictions.to_numpy())
     if isinstance(predictions, np.ndarray):
-        if predictions.dtype.kind == "f" and np.isnan(predictions).any():
-            predictions = np.where(np.isnan(predictions), None, predictions.astype(object))
-        return predictions.tolist()
+        if predictions.dtype.kind == "f":
+            finite = np.isfinite(predictions)
+            if finite.all():
+                return predictions.tolist()
+            return np.where(finite, predictions, None).tolist()
+        if predictions.dtype.kind in "biu":
+            return predictions.tolist()
+        return [jsonable(v) for v in predictions] if predictions.ndim > 1 else \
+            [_value(v) for v in predictions]
     if isinstance(predictions, dict):
         return {str(k): jsonable(v) for k, v in predictions.items()}
     if isinstance(predictions, (list, tuple)):
         return [jsonable(v) for v in predictions]
-    if isinstance(predictions, np.generic):
-        return predictions.item()
-    return predictions
+    return _value(predictions)
+
+
+def _value(value: Any) -> Any:
+    """One scalar as a JSON value (unknown types are left for json.dumps to refuse)."""
+    import datetime
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, (np.ndarray, list, tuple, dict)):
+        return jsonable(value)
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).isoformat()
+    if isinstance(value, np.timedelta64):
+        return None if np.isnat(value) else str(pd.Timedelta(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (datetime.timedelta, pd.Timedelta)):
+        return str(pd.Timedelta(value))
+    return value
 
 
 def predictions_json(predictions: Any) -> bytes:
-    """The response body ``{"predictions": ...}``."""
-    return json.dumps({"predictions": jsonable(predictions)}).encode()
+    """The response body ``{"predictions": ...}`` (strict JSON).
+
+    Raises:
+        UnserializableOutput: the predictions hold a value JSON cannot represent.
+    """
+    def refuse(value: Any) -> Any:
+        raise UnserializableOutput(f"the model returned a {type(value).__module__}."
+                                   f"{type(value).__qualname__} value ({value!r:.60}), "
+                                   "which cannot be written as JSON")
+
+    try:
+        return json.dumps({"predictions": jsonable(predictions)}, allow_nan=False,
+                          default=refuse).encode()
+    except ValueError as exc:  # a non-finite float that slipped through
+        raise UnserializableOutput(f"the model's output cannot be written as JSON: {exc}") \
+            from None
 
 
 def predictions_frame(predictions: Any) -> Any:

@@ -21,7 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import InvalidArgument, LakemlError
-from lakeml.models.payloads import parse_csv, parse_json, predictions_json
+from lakeml.models.payloads import (
+    UnserializableOutput,
+    parse_csv,
+    parse_json,
+    predictions_json,
+)
 
 if TYPE_CHECKING:
     from lakeml.models.pyfunc_model import PyFuncModel
@@ -39,6 +44,9 @@ class _Reject(Exception):
 def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to ``model``."""
     from lakeml.version import __version__
+
+    schema = model.metadata.input_schema
+    tensors = schema is not None and schema.is_tensor
 
     class ScoringHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -92,6 +100,8 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
                 self._send(200, self._score(body), "application/json")
             except _Reject as exc:
                 self._error(exc.status, exc.code, exc.message)
+            except UnserializableOutput as exc:  # the model's output, not the request
+                self._error(500, "INTERNAL_ERROR", str(exc))
             except (InvalidArgument, ValueError, TypeError, KeyError) as exc:
                 self._error(400, "BAD_REQUEST", _message(exc))
             except LakemlError as exc:
@@ -132,7 +142,7 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
         def _score(self, body: bytes) -> bytes:
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if content_type == "application/json":
-                data, params = parse_json(body)
+                data, params = parse_json(body, tensors=tensors)
             elif content_type == "text/csv":
                 data, params = parse_csv(body), None
             else:

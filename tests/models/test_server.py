@@ -224,6 +224,43 @@ def test_a_model_failure_is_a_500_and_the_server_lives_on(tmp_path: Path) -> Non
         server.stop()
 
 
+class TwoTensors(lakeml.pyfunc.PythonModel):
+    """Adds tensors a and b, or returns what params["out"] names (outputs JSON finds hard)."""
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        import pandas as pd
+
+        out = (params or {}).get("out", "sum")
+        if out == "sum":
+            return model_input["a"] + model_input["b"]
+        if out == "nonfinite":
+            return np.array([1.0, np.inf, -np.inf, np.nan])
+        if out == "datetime":
+            return pd.Series(pd.to_datetime(["2026-11-27T04:00:00"]))
+        return np.array([complex(1, 2)], dtype=object)
+
+
+def test_multi_tensor_input_and_outputs_json_cannot_hold(tmp_path: Path) -> None:
+    from lakeml.models import ModelSignature, Schema, TensorSpec
+
+    sig = ModelSignature(inputs=Schema((TensorSpec("float64", (-1, 2), "a"),
+                                        TensorSpec("float64", (-1, 2), "b"))))
+    lakeml.pyfunc.save_model(tmp_path / "two", python_model=TwoTensors(), signature=sig)
+    server = Server(str(tmp_path / "two"))
+    try:
+        inputs = {"a": [[1, 2]], "b": [[0.5, 0.25]]}
+        assert server.post({"inputs": inputs}) == (200, {"predictions": [[1.5, 2.25]]})
+        status, raw = server.request("POST", "/invocations", json.dumps(
+            {"inputs": inputs, "params": {"out": "nonfinite"}}))
+        assert (status, raw) == (200, {"predictions": [1.0, None, None, None]})
+        assert server.post({"inputs": inputs, "params": {"out": "datetime"}}) == \
+            (200, {"predictions": ["2026-11-27T04:00:00"]})
+        status, body = server.post({"inputs": inputs, "params": {"out": "complex"}})
+        assert status == 500 and "builtins.complex value" in body["message"], body
+    finally:
+        server.stop()
+
+
 def test_serving_a_missing_model_fails_fast_with_a_message(tmp_path: Path) -> None:
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "lakeml", "models", "serve", "-m",
