@@ -148,24 +148,28 @@ def cmd_models_serve(args: argparse.Namespace) -> str:
     return "lakeml: server stopped"
 
 
-def _read_table(path: str) -> tuple[object, bool]:
-    """(DataFrame, whether its values came from text) of a .csv, .parquet or .json file."""
+def _read_table(path: str, *, tensors: bool = False) -> tuple[object, dict | None, bool]:
+    """(input, params, whether its values came from text) of a .csv, .parquet or .json file.
+
+    A .json file is a scoring request body, so its ``params`` are honoured.
+    """
     import pandas as pd
 
     from lakeml.errors import InvalidArgument
 
     if path.endswith(".parquet"):
-        return pd.read_parquet(path), False
+        return pd.read_parquet(path), None, False
     if path.endswith(".csv"):
         from lakeml.models.payloads import parse_csv
 
         with open(path, "rb") as fh:
-            return parse_csv(fh.read()), True
+            return parse_csv(fh.read()), None, True
     if path.endswith(".json"):
         from lakeml.models.payloads import parse_json
 
         with open(path, "rb") as fh:
-            return parse_json(fh.read())[0], True
+            data, params = parse_json(fh.read(), tensors=tensors)
+            return data, params, True
     raise InvalidArgument(f"--input {path!r}: name a .csv, .parquet or .json file")
 
 
@@ -182,9 +186,11 @@ def cmd_models_predict(args: argparse.Namespace) -> str:
     out = args.output
     if out and not out.endswith((".parquet", ".csv", ".json")):
         raise InvalidArgument(f"--output {out!r}: name a .parquet, .csv or .json file")
-    data, from_text = _read_table(args.input)
     model = load_model(args.model_uri)
-    predictions = model.predict_parsed(data) if from_text else model.predict(data)
+    schema = model.metadata.input_schema
+    data, params, from_text = _read_table(
+        args.input, tensors=schema is not None and schema.is_tensor)
+    predictions = model.predict_parsed(data, params) if from_text else model.predict(data)
     if not out:
         return predictions_json(predictions).decode()
     if out.endswith(".json"):

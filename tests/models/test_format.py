@@ -149,6 +149,22 @@ def test_cli_predict_errors_are_one_line(sk_model: Any, tmp_path: Path,
     assert not (tmp_path / "o.parquet").exists()
 
 
+class _Scaled(lakeml.pyfunc.PythonModel):
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        return model_input["x"] * (params or {}).get("scale", 1)
+
+
+def test_cli_predict_json_honours_params(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    lakeml.pyfunc.save_model(tmp_path / "m", python_model=_Scaled(),
+                             input_example=pd.DataFrame({"x": [1.0]}))
+    (tmp_path / "in.json").write_text(json.dumps(
+        {"inputs": {"x": [1.0, 2.0]}, "params": {"scale": 10}}))
+    assert main(["models", "predict", "-m", str(tmp_path / "m"), "-i",
+                 str(tmp_path / "in.json")]) == 0
+    assert json.loads(capsys.readouterr().out) == {"predictions": [10.0, 20.0]}
+
+
 def test_cli_predict_runs_uri_in_a_store(sk_model: Any, store_uri: str, tmp_path: Path,
                                          iris: tuple[Any, Any]) -> None:
     X, _ = iris
