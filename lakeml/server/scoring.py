@@ -11,6 +11,7 @@ round trip around a millisecond on loopback.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -112,32 +113,51 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
 
         def _read_body(self) -> bytes:
             path = self.path.split("?", 1)[0]
-            length_text = self.headers.get("Content-Length")
+            length = self._content_length(required=path == "/invocations")
             if path != "/invocations":
-                self._discard(length_text)
+                self._discard(length)
                 raise _Reject(404, "ENDPOINT_NOT_FOUND", f"no endpoint {path!r}; POST to "
                               "/invocations")
+            body = self.rfile.read(length)
+            if len(body) < length:  # the client hung up mid-body: nobody to answer
+                raise ConnectionAbortedError(f"body cut short at {len(body)} of {length} bytes")
+            return body
+
+        def _content_length(self, *, required: bool) -> int:
+            """The body's length, at most MAX_BODY_BYTES; else a _Reject (and hang up).
+
+            A body that is refused is never read: the connection closes instead, so
+            a client cannot make the server read (or allocate) more than the limit.
+            """
+            length_text = self.headers.get("Content-Length")
             if length_text is None:
+                if not required:
+                    return 0
                 self.close_connection = True
                 raise _Reject(411, "LENGTH_REQUIRED", "send a Content-Length header "
                               "(chunked bodies are not supported)")
             try:
                 length = int(length_text)
             except ValueError:
+                length = -1
+            if length < 0:
                 self.close_connection = True
-                raise _Reject(400, "BAD_REQUEST", f"bad Content-Length {length_text!r}") \
-                    from None
-            if length < 0 or length > MAX_BODY_BYTES:
+                raise _Reject(400, "BAD_REQUEST", f"bad Content-Length {length_text!r}: "
+                              "give the body's size in bytes")
+            if length > MAX_BODY_BYTES:
                 self.close_connection = True
                 raise _Reject(413, "PAYLOAD_TOO_LARGE", f"body of {length} bytes; the limit "
                               f"is {MAX_BODY_BYTES}")
-            return self.rfile.read(length)
+            return length
 
-        def _discard(self, length_text: str | None) -> None:
-            try:
-                self.rfile.read(int(length_text or 0))
-            except ValueError:
-                self.close_connection = True
+        def _discard(self, length: int) -> None:
+            """Read and drop a body nobody wants, in bounded pieces."""
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 16))
+                if not chunk:  # the client went away
+                    self.close_connection = True
+                    return
+                length -= len(chunk)
 
         def _score(self, body: bytes) -> bytes:
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -200,8 +220,16 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
         raise InvalidArgument(f"workers must be at least 1, got {workers}")
     if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         raise InvalidArgument("workers > 1 needs SO_REUSEPORT, which this OS lacks")
+    if workers > 1 and port != 0:
+        _check_port_free(host, port)  # SO_REUSEPORT would share it with whoever holds it
     model = load_model(model_uri)
-    server = ScoringServer(model, host, port, reuse_port=workers > 1)
+    try:
+        server = ScoringServer(model, host, port, reuse_port=workers > 1)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise InvalidArgument(f"port {port} is in use on {host}; stop what listens "
+                                  "there or choose another --port") from None
+        raise
     # Listening already: connections wait in the queue until a process accepts them.
     print(f"lakeml: serving {model_uri} on {server.url}"
           + (f" with {workers} worker processes" if workers > 1 else ""),
@@ -220,6 +248,25 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise InvalidArgument naming ``port`` if something listens on it.
+
+    A plain bind (without SO_REUSEPORT) fails on a port any socket holds,
+    including an older server started with workers: with SO_REUSEPORT the new
+    server would silently share its traffic with it instead.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InvalidArgument(f"port {port} is in use on {host}; stop what listens "
+                                      "there or choose another --port") from None
+            raise
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -243,8 +290,10 @@ def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int) -> list[
                 threading.Thread(target=_exit_when_orphaned, args=(parent,),
                                  daemon=True).start()
                 server.serve_forever(poll_interval=0.5)
-            except BaseException:  # noqa: BLE001 - a worker must never return to the caller
+            except BaseException as exc:  # noqa: BLE001 - a worker must never return
                 code = 1
+                print(f"lakeml: worker {os.getpid()} stopped: {type(exc).__name__}: {exc}",
+                      file=sys.stderr, flush=True)
             finally:
                 os._exit(code)
         pids.append(pid)

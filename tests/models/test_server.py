@@ -17,6 +17,7 @@ import pytest
 
 import lakeml.pyfunc
 import lakeml.sklearn
+from lakeml.server.scoring import MAX_BODY_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -339,6 +340,31 @@ def _raw(port: int, data: bytes, *, read: bool = True) -> bytes:
     return b"".join(chunks)
 
 
+def _server_connections(server: Server, client_port: int) -> list[Any]:
+    import psutil
+
+    return [c for c in psutil.Process(server.proc.pid).net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == client_port]
+
+
+def _hang_up_mid_body(server: Server) -> None:
+    """Send half a body, hang up, and see the server drop its end of the connection."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: 1000\r\n\r\n{\"inp")
+        client_port = sock.getsockname()[1]
+        deadline = time.monotonic() + 10
+        while not _server_connections(server, client_port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _server_connections(server, client_port)  # the handler is waiting for more
+    deadline = time.monotonic() + 10  # hung up: the handler must close its end, not answer
+    while _server_connections(server, client_port) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _server_connections(server, client_port) == []
+
+
 def test_bodies_without_length_or_cut_short_leave_the_server_serving(
         iris_server: Server) -> None:
     reply = _raw(iris_server.port, b"POST /invocations HTTP/1.1\r\nHost: x\r\n"
@@ -348,11 +374,53 @@ def test_bodies_without_length_or_cut_short_leave_the_server_serving(
                                    b"Content-Type: application/json\r\nContent-Length: abc"
                                    b"\r\n\r\n{}")
     assert reply.startswith(b"HTTP/1.1 400") and b"bad Content-Length 'abc'" in reply
-    _raw(iris_server.port, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                           b"application/json\r\nContent-Length: 1000\r\n\r\n{\"inp",
-         read=False)  # then hang up mid-body
+    _hang_up_mid_body(iris_server)
     reply = _raw(iris_server.port, b"BREW /invocations HTTP/1.1\r\nHost: x\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 501")
     assert b'"message": "Unsupported method (\'BREW\')' in reply
     _raw(iris_server.port, b"GARBAGE\r\n\r\n")  # not even HTTP
     assert iris_server.request("GET", "/ping")[0] == 200
+
+
+@pytest.mark.parametrize(("path", "length", "status"), [
+    ("/nope", str(10**15), b"413"),  # was read into memory: MemoryError and no answer
+    ("/nope", str(MAX_BODY_BYTES + 1), b"413"),
+    ("/nope", "-5", b"400"),  # was read to the end of the stream, then 404
+    ("/invocations", "-5", b"400"),  # was 413
+    ("/invocations", str(10**15), b"413"),
+])
+def test_refused_lengths_are_answered_without_reading_the_body(
+        iris_server: Server, path: str, length: str, status: bytes) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", iris_server.port), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     f"\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+        # no shutdown: the server answers and closes on its own, without waiting for a body
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    reply = b"".join(chunks)
+    assert reply.startswith(b"HTTP/1.1 " + status), reply
+    assert b"Content-Length" in reply
+    assert iris_server.request("GET", "/ping")[0] == 200
+
+
+def test_workers_refuse_a_port_already_in_use(tmp_path: Path, sk_model: Any,
+                                              iris: tuple[Any, Any]) -> None:
+    import socket
+
+    X, _ = iris
+    lakeml.sklearn.save_model(sk_model, tmp_path / "m", input_example=X.head(1))
+    with socket.socket() as old:  # an older server started with --workers
+        old.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        old.bind(("127.0.0.1", 0))
+        old.listen()
+        port = old.getsockname()[1]
+        for workers in ("2", "1"):
+            proc = subprocess.run([sys.executable, "-m", "lakeml", "models", "serve", "-m",
+                                   str(tmp_path / "m"), "--port", str(port), "--workers",
+                                   workers], cwd=str(ROOT), capture_output=True, text=True,
+                                  timeout=30)
+            assert proc.returncode == 1, proc.stderr
+            assert f"port {port} is in use" in proc.stderr
