@@ -118,10 +118,16 @@ def flavor_spec(python_model: PythonModel, artifacts: dict[str, str] | None,
                 "cloudpickle_version": cloudpickle.__version__}
 
     def predict(example: Any) -> Any:  # runs after write(): the artifacts' local copies
+        import pickle
+
+        # A copy from the file just written: load_context on the caller's own object would
+        # point it at this save's folder (perhaps a temporary one) and change its state.
+        with open(state["folder"] / PICKLE_FILE, "rb") as fh:
+            copy = pickle.load(fh)  # noqa: S301 - the file written above
         context = PythonModelContext({k: str(state["folder"] / rel)
                                       for k, rel in state["artifacts"].items()}, model_config)
-        python_model.load_context(context)
-        return python_model.predict(context, example)
+        copy.load_context(context)
+        return copy.predict(context, example)
 
     return FlavorSpec(FLAVOR_NAME, LOADER_MODULE, write, ["cloudpickle"], predict, "",
                       {"model_config": model_config} if model_config else {})

@@ -47,6 +47,18 @@ def test_python_model_with_artifact_and_params(tmp_path: Path) -> None:
         model.predict(pd.DataFrame({"y": [1.0]}))
 
 
+def test_signature_inference_leaves_the_callers_model_untouched(store_uri: str,
+                                                                 tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"offset": 1}))
+    mine = Lookup()
+    with lakeml.start_run():
+        lakeml.pyfunc.log_model("m", python_model=mine, artifacts={"config": str(config)},
+                                input_example=pd.DataFrame({"x": [1.0]}))
+    # load_context ran on a copy, not on the live object (whose paths would be deleted)
+    assert not hasattr(mine, "offset")
+
+
 def test_python_model_class_from_code_paths_loads_in_a_fresh_process(tmp_path: Path) -> None:
     sys.path.insert(0, str(FIXTURES))
     try:
