@@ -95,14 +95,21 @@ class Model:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Model:
         if not isinstance(data, dict) or not isinstance(data.get("flavors"), dict):
-            raise InvalidArgument("an MLmodel file must be a mapping with a 'flavors' mapping")
+            raise InvalidArgument("an MLmodel file must be a mapping with a 'flavors' mapping, "
+                                  f"got {type(data).__name__}")
         sig = data.get("signature")
+        try:
+            signature = ModelSignature.from_dict(sig) if sig else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # JSONDecodeError too
+            raise InvalidArgument(f"its signature is malformed ({type(exc).__name__}: {exc}); "
+                                  "it must hold 'inputs' (and optionally 'outputs' and "
+                                  "'params') as JSON text") from None
         return cls(flavors=data["flavors"], artifact_path=data.get("artifact_path"),
                    run_id=data.get("run_id"),
                    utc_time_created=str(data.get("utc_time_created", "")),
                    model_uuid=data.get("model_uuid") or uuid.uuid4().hex,
                    lakeml_version=data.get("lakeml_version") or data.get("mlflow_version"),
-                   signature=ModelSignature.from_dict(sig) if sig else None,
+                   signature=signature,
                    saved_input_example_info=data.get("saved_input_example_info"),
                    model_size_bytes=data.get("model_size_bytes"),
                    metadata=data.get("metadata"))
@@ -122,7 +129,10 @@ class Model:
             data = yaml.load(file.read_text(), Loader=_yaml_loader())  # noqa: S506 - safe loader
         except yaml.YAMLError as exc:
             raise InvalidArgument(f"{file} is not valid YAML: {exc}") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"{file}: {exc}") from None
 
     def load_input_example(self, path: str | os.PathLike[str]) -> Any:
         """The input example saved in model folder ``path``, or None."""

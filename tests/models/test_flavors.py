@@ -12,6 +12,7 @@ import pytest
 import lakeml
 import lakeml.lightgbm
 import lakeml.pyfunc
+import lakeml.pytorch
 import lakeml.sklearn
 import lakeml.xgboost
 from lakeml.errors import AlreadyExists, InvalidArgument
@@ -167,6 +168,10 @@ def test_native_loader_rejects_another_flavor(sk_model: Any, tmp_path: Any) -> N
     lakeml.sklearn.save_model(sk_model, tmp_path / "m")
     with pytest.raises(InvalidArgument, match="not an xgboost model"):
         lakeml.xgboost.load_model(str(tmp_path / "m"))
+    # the pytorch loader checks the flavor before importing torch (not installed here)
+    with pytest.raises(InvalidArgument, match=r"not a pytorch model; its flavors: "
+                                              r"\['python_function', 'sklearn'\]"):
+        lakeml.pytorch.load_model(str(tmp_path / "m"))
 
 
 def test_sklearn_cloudpickle_keeps_a_lambda(tmp_path: Any, iris: tuple[Any, Any]) -> None:

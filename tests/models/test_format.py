@@ -209,3 +209,19 @@ def test_requirements_add_what_the_pickle_refers_to_without_running_it(tmp_path:
     model = lakeml.pyfunc.load_model(str(tmp_path / "m"))
     assert mark.exists()  # loading does run it, as it must
     assert model.predict([1.0, 2.0, 3.0]).tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("- just\n- a list\n", r"must be a mapping with a 'flavors' mapping, got list"),
+    ("flavors: {}\nsignature:\n  inputs: '[{\"type\": \"double\"'\n",
+     r"signature is malformed \(JSONDecodeError"),
+    ("flavors: {}\nsignature:\n  inputs: '[{\"name\": \"x\"}]'\n",
+     r"signature is malformed \(KeyError"),
+])
+def test_a_malformed_mlmodel_is_named_in_the_error(tmp_path: Path, text: str,
+                                                   message: str) -> None:
+    from lakeml.errors import InvalidArgument
+
+    (tmp_path / "MLmodel").write_text(text)
+    with pytest.raises(InvalidArgument, match=f"^{tmp_path / 'MLmodel'}: .*{message}"):
+        Model.load(tmp_path)

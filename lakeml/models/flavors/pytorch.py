@@ -70,9 +70,11 @@ def load_model(model_uri: str | os.PathLike[str]) -> Any:
     from lakeml.models.uri import local_model_path
 
     folder = local_model_path(model_uri)
-    conf = Model.load(folder).flavors.get(FLAVOR_NAME)
+    flavors = Model.load(folder).flavors
+    conf = flavors.get(FLAVOR_NAME)
     if conf is None:
-        raise InvalidArgument(f"the model at {os.fspath(model_uri)!r} is not a pytorch model")
+        raise InvalidArgument(f"the model at {os.fspath(model_uri)!r} is not a pytorch model; "
+                              f"its flavors: {sorted(flavors)}")
     add_code_path(folder, conf)
     return _read(Path(folder, conf.get("model_data", MODEL_FILE)))
 
