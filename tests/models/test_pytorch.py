@@ -64,6 +64,43 @@ def test_log_model_and_load_by_runs_uri(net: Any, store_uri: str,
                              "requirements.txt").read_text()
 
 
+class _ModeProbe(torch.nn.Module):
+    """Returns 1.0 per row in training mode, 0.0 in eval mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(1, 1)
+
+    def forward(self, x: Any) -> Any:
+        return torch.full((x.shape[0], 1), float(self.training))
+
+
+def test_pyfunc_is_in_eval_mode_from_load_and_never_switched(tmp_path: Path) -> None:
+    probe = _ModeProbe()
+    lakeml.pytorch.save_model(probe, tmp_path / "m")
+    assert probe.training  # saving left the caller's module as it was
+    model = lakeml.pyfunc.load_model(str(tmp_path / "m"))
+    raw = model.get_raw_model()
+    assert raw.training is False  # eval() once, at load
+    assert model.predict(np.zeros((2, 1), dtype=np.float32)).tolist() == [[0.0], [0.0]]
+    calls = []
+    raw.train = lambda mode=True: calls.append(mode)  # type: ignore[method-assign]
+    raw.eval = lambda: calls.append("eval")  # type: ignore[method-assign]
+    model.predict(np.zeros((1, 1), dtype=np.float32))
+    assert calls == []  # no per-call toggling that would race between server threads
+
+
+def test_integer_inputs_stay_integers_for_embeddings(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Embedding(10, 3), torch.nn.Flatten())
+    lakeml.pytorch.save_model(net, tmp_path / "m")
+    model = lakeml.pyfunc.load_model(str(tmp_path / "m"))
+    ids = np.array([[1, 2], [3, 9]], dtype=np.int64)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(model.predict(ids), expected)
+
+
 def test_not_a_module_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="torch.nn.Module, got dict"):
         lakeml.pytorch.save_model({}, tmp_path / "m")

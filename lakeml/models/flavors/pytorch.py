@@ -3,7 +3,9 @@
 The module is pickled with cloudpickle (when installed) so that a class
 defined in a notebook or ``__main__`` travels with it; code that defines
 the class can also be shipped with ``code_paths``. pyfunc scores on CPU in
-``eval()`` mode without gradients, and returns a numpy array.
+``eval()`` mode without gradients, and returns a numpy array: the module is
+put in eval mode once when the pyfunc model loads and never switched after,
+since the scoring server calls predict from many threads at once.
 """
 
 from __future__ import annotations
@@ -50,9 +52,13 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str],
         return {"pytorch_version": str(torch.__version__), "model_data": MODEL_FILE,
                 "pickle_module_name": pickler.__name__}
 
+    def predict(example: Any) -> Any:  # on a copy: eval() must not change the caller's module
+        import copy
+
+        return _TorchWrapper(copy.deepcopy(pytorch_model).eval()).predict(example)
+
     modules = ["torch"] + (["cloudpickle"] if pickler.__name__ == "cloudpickle" else [])
-    spec = FlavorSpec(FLAVOR_NAME, "lakeml.pytorch", write, modules,
-                      _TorchWrapper(pytorch_model).predict, MODEL_FILE)
+    spec = FlavorSpec(FLAVOR_NAME, "lakeml.pytorch", write, modules, predict, MODEL_FILE)
     return save_model_folder(path, spec, signature=signature, input_example=input_example,
                              code_paths=code_paths, pip_requirements=pip_requirements,
                              extra_pip_requirements=extra_pip_requirements, metadata=metadata)
@@ -80,6 +86,8 @@ def load_model(model_uri: str | os.PathLike[str]) -> Any:
 
 
 class _TorchWrapper:
+    """pyfunc predict of a module already in eval mode (no mode switch per call: threads)."""
+
     def __init__(self, model: Any) -> None:
         self.raw_model = model
 
@@ -92,17 +100,13 @@ class _TorchWrapper:
         array = np.asarray(data)
         tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))
         param = next(self.raw_model.parameters(), None)
-        if param is not None and array.dtype.kind in "biuf":
-            tensor = tensor.to(param.dtype)  # float64 or int input to a float32 network
-        was_training = self.raw_model.training
-        self.raw_model.eval()
-        try:
-            with torch.no_grad():
-                out = self.raw_model(tensor)
-        finally:
-            self.raw_model.train(was_training)
+        if param is not None and array.dtype.kind == "f" and param.dtype.is_floating_point:
+            tensor = tensor.to(param.dtype)  # float64 input to a float32 network
+        # integers stay integers: they may be indices (an Embedding needs a LongTensor)
+        with torch.no_grad():
+            out = self.raw_model(tensor)
         return out.numpy() if isinstance(out, torch.Tensor) else out
 
 
 def _load_pyfunc(path: str) -> _TorchWrapper:
-    return _TorchWrapper(_read(Path(path)))
+    return _TorchWrapper(_read(Path(path)).eval())
