@@ -111,7 +111,7 @@ def main() -> None:
         m = maintain(spark, copy)
         r = m["report"]
         print(f"maintain: {m['seconds']:.1f} s; {r.line()}", flush=True)
-        rows += [["maintain.py on metrics, 10,000 small commits", f"{m['seconds']:.1f} s"],
+        rows += [[f"maintain.py on metrics, {r.log_before[0]:,} commits", f"{m['seconds']:.1f} s"],
                  ["  data files before -> after", f"{r.files_before:,} -> {r.files_after:,}"],
                  ["  log files before -> after", f"{r.log_before[0]:,} -> {r.log_after[0]:,}"],
                  ["  commits a reader replays", f"{r.log_before[1]:,} -> {r.log_after[1]:,}"],
