@@ -7,6 +7,14 @@ import json
 from tests.conftest import run_python
 
 
+def test_import_lakeml_loads_no_heavy_library() -> None:
+    heavy = ["pandas", "numpy", "pyarrow", "duckdb", "deltalake", "pyspark", "sklearn"]
+    proc = run_python(
+        "import sys, json, lakeml\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))")
+    assert json.loads(proc.stdout) == []
+
+
 def test_flavor_modules_load_on_first_attribute_access() -> None:
     proc = run_python(
         "import sys, json, lakeml\n"
