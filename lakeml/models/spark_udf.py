@@ -168,13 +168,21 @@ def to_result(out: Any, out_type: T.DataType, rows: int) -> pd.Series:
                                   f"does not fit result_type {out_type.simpleString()!r}; use "
                                   f"result_type='array<double>'")
         array = array.reshape(rows)
-    return pd.Series(_cast(array, out_type))
+    values = _cast(array, out_type)
+    # object, so that pandas keeps None (Spark's null) rather than inferring a str dtype
+    return pd.Series(values, dtype=object if values.dtype == object else None)
 
 
 def _cast(array: np.ndarray, out_type: T.DataType) -> np.ndarray:
+    """``array`` as the numpy type Spark reads as ``out_type``; never wraps, nulls stay null."""
     want = type(out_type)
+    name = out_type.simpleString()
     if want is T.StringType:
-        return array.astype(str).astype(object)
+        missing = pd.isna(array)  # None and NaN: null, not the strings "None" and "nan"
+        text = array.astype(str).astype(object)
+        if np.any(missing):
+            text[missing] = None
+        return text
     if want is T.BooleanType:
         if array.dtype.kind != "b":
             raise InvalidArgument(f"result_type is boolean, but the model returns "
@@ -182,10 +190,28 @@ def _cast(array: np.ndarray, out_type: T.DataType) -> np.ndarray:
         return array
     target = np.dtype(_NUMPY[want])
     if array.dtype.kind not in "biuf":
-        raise InvalidArgument(f"result_type is {out_type.simpleString()}, but the model returns "
+        raise InvalidArgument(f"result_type is {name}, but the model returns "
                               f"{array.dtype} values")
     if target.kind == "i" and array.dtype.kind == "f":
         if not (np.isfinite(array).all() and (array == np.round(array)).all()):
-            raise InvalidArgument(f"result_type is {out_type.simpleString()}, but the model "
+            raise InvalidArgument(f"result_type is {name}, but the model "
                                   "returns fractional or missing values; use 'double'")
+    if target.kind == "i" and array.size and array.dtype.kind in "iuf":
+        info = np.iinfo(target)
+        # float(info.max) may round up to 2**63: out of range means >= it for int64
+        high = array >= float(info.max) + 1 if array.dtype.kind == "f" else array > info.max
+        outside = high | (array < info.min)
+        if outside.any():
+            value = array[outside].flat[0]
+            wider = "'double'" if target.itemsize == 8 else "'long' or 'double'"
+            raise InvalidArgument(f"result_type is {name}, but the model returns "
+                                  f"{value.item()!r}, outside its range [{info.min}, "
+                                  f"{info.max}]; use {wider}")
+    if target.kind == "f" and array.dtype.kind == "f" and target.itemsize < array.itemsize:
+        with np.errstate(over="ignore"):
+            narrowed = array.astype(target)
+        if (np.isfinite(narrowed) != np.isfinite(array)).any():
+            raise InvalidArgument(f"result_type is {name}, but the model returns values "
+                                  f"beyond its range; use 'double'")
+        return narrowed
     return array.astype(target, copy=False)

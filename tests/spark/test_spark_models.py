@@ -119,6 +119,42 @@ def test_spark_udf_loads_the_model_once_per_worker(spark: Any, tmp_path: Path) -
     assert 1 <= len(pids) < partitions  # so some tasks found it loaded
 
 
+class Echo(lakeml.pyfunc.PythonModel):
+    """Returns its first column as it is."""
+
+    def predict(self, context: Any, model_input: pd.DataFrame) -> Any:
+        return model_input.iloc[:, 0]
+
+
+def test_spark_udf_results_never_wrap_and_nulls_stay_null(spark: Any, tmp_path: Path) -> None:
+    lakeml.pyfunc.save_model(tmp_path / "m", python_model=Echo())
+    df = spark.createDataFrame([(1.5,), (float("nan"),), (3e9,)], "x double").coalesce(1)
+    as_text = lakeml.pyfunc.spark_udf(spark, str(tmp_path / "m"), result_type="string")
+    assert [r.y for r in df.select(as_text("x").alias("y")).collect()] == \
+        ["1.5", None, "3000000000.0"]  # NaN was the string "nan"
+    as_int = lakeml.pyfunc.spark_udf(spark, str(tmp_path / "m"), result_type="int")
+    with pytest.raises(Exception, match=r"result_type is int, but the model returns "
+                                        r"3000000000.0, outside its range"):
+        df.where("x = 3e9").select(as_int("x")).collect()  # was -1294967296
+
+
+@pytest.mark.parametrize(("values", "result_type", "message"), [
+    ([300.0], "byte", r"returns 300.0, outside its range \[-128, 127\]"),  # was 44
+    ([2**40], "int", r"returns 1099511627776, outside its range"),
+    ([2.0**63], "long", r"returns 9.223372036854776e\+18, outside its range.*use 'double'"),
+])
+def test_to_result_refuses_integers_out_of_range(values: list[Any], result_type: str,
+                                                 message: str) -> None:
+    from pyspark.sql import types as T
+
+    from lakeml.models.spark_udf import to_result
+
+    out_type = {"byte": T.ByteType(), "int": T.IntegerType(), "long": T.LongType()}[result_type]
+    with pytest.raises(InvalidArgument, match=message):
+        to_result(np.array(values), out_type, len(values))
+    assert to_result(np.array([-128.0, 127.0]), T.ByteType(), 2).tolist() == [-128, 127]
+
+
 def _predictions(model: Any, df: Any) -> list[float]:
     return [r.prediction for r in model.transform(df).select("prediction").collect()]
 
