@@ -77,3 +77,10 @@ def test_unknown_view_is_named(spark, sample_store):
     uri, _ = sample_store
     with pytest.raises(lakeml.errors.InvalidArgument, match="'nope'"):
         lakeml.spark.view(spark, "nope", uri)
+
+
+def test_session_adopts_the_active_one_without_touching_its_settings(spark):
+    adopted = lakeml.spark.session(conf={"spark.sql.shuffle.partitions": "99"})
+    assert adopted is spark
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"  # the fixture's, kept
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
