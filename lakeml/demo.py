@@ -6,9 +6,6 @@ Run it with ``lakeml demo`` (or ``make demo``).
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
 import time
 
 from lakeml.cli_format import render
@@ -40,6 +37,8 @@ def run_demo(store: str | None = None) -> str:
     from sklearn.model_selection import train_test_split
 
     import lakeml
+    import lakeml.pyfunc
+    import lakeml.sklearn
     from lakeml.query.sqlfiles import query
 
     if store:
@@ -70,11 +69,7 @@ def run_demo(store: str | None = None) -> str:
                 lakeml.log_metric("accuracy_by_train_size",
                                   accuracy_score(y_test, part.predict(x_test)), step=n)
             model.fit(x_train, y_train)
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "model.pkl")
-                with open(path, "wb") as fh:
-                    pickle.dump(model, fh)
-                lakeml.log_artifact(path, "model")
+            lakeml.sklearn.log_model(model, "model", input_example=x_train.head(3))
             lakeml.set_tag("family", name.split("-")[0])
     client = lakeml.Client()
     rows = client.sql(query("leaderboard"), {
@@ -83,5 +78,18 @@ def run_demo(store: str | None = None) -> str:
     table = render(["run_id", "run_name", "status", "log_loss", "start_time"],
                    [(r[0], r[1], r[2], r[3], r[4].strftime("%H:%M:%S")) for r in rows],
                    "table")
+    best_uri = f"runs:/{rows[0][0]}/model"
+    best = lakeml.pyfunc.load_model(best_uri)  # the packaged model, as a server would load it
+    agree = (best.predict(x_test) == _native(rows[0][1]).fit(x_train, y_train)
+             .predict(x_test)).mean()
     return (f"store: {client.store_uri}\nexperiment: {EXPERIMENT} (id {exp.experiment_id})\n"
-            f"leaderboard by test log_loss (lower is better):\n{table}")
+            f"leaderboard by test log_loss (lower is better):\n{table}\n"
+            f"best model: {best_uri} (flavors: {', '.join(best.metadata.flavors)}); "
+            f"reloaded as pyfunc, it agrees with the native model on {agree:.0%} of the "
+            f"{len(x_test)} test rows\n"
+            f"serve it: lakeml models serve --store {client.store_uri} -m {best_uri} "
+            f"--port 5001")
+
+
+def _native(name: str):  # noqa: ANN202 - a fresh estimator of that candidate
+    return dict(_candidates())[name]
