@@ -125,3 +125,36 @@ def test_spark_submit_runs_a_job(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("metrics: data files 3 -> 1;"), done.stdout
+
+
+def test_score_writes_predictions_with_their_model_to_delta(spark, tmp_path, capsys):
+    import lakeml.sklearn
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from lakeml.models.descriptor import Model
+    from lakeml.models.uri import local_model_path
+
+    iris = load_iris(as_frame=True)
+    features = iris.data.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    model = LogisticRegression(max_iter=500).fit(features, iris.target)
+    uri = str(tmp_path / "lake")
+    lakeml.set_store(uri)
+    with lakeml.start_run() as run:
+        info = lakeml.sklearn.log_model(model, "model", input_example=features.head(3))
+    source = str(tmp_path / "features")
+    spark.createDataFrame(features.assign(row=range(len(features)))).write.format(
+        "delta").save(source)
+    out = str(tmp_path / "scores")
+    argv = ["--store", uri, "--model", info.model_uri, "--input", source, "--output", out]
+    assert job("score").main(argv, spark=spark) == 0
+    assert f"{out}: 150 rows" in capsys.readouterr().out
+
+    files = DeltaTable(out).file_uris()
+    got = duckdb.sql(f"SELECT row, prediction, model_uri, model_uuid, model_run_id "
+                     f"FROM read_parquet({files!r}) ORDER BY row").fetchall()
+    assert [r[1] for r in got] == [float(p) for p in model.predict(features)]
+    uuid = Model.load(local_model_path(info.model_uri)).model_uuid
+    assert {r[2:] for r in got} == {(info.model_uri, uuid, run.info.run_id)}
+    with pytest.raises(lakeml.errors.InvalidArgument, match="'row'"):
+        job("score").main(argv[:-1] + [out + "2", "--prediction-column", "row"], spark=spark)

@@ -1,0 +1,70 @@
+"""Batch scoring of a Delta or Parquet table with a logged model, into a Delta table.
+
+Every output row carries the input columns, the prediction and where it came
+from: the model URI, the model's uuid and the run that logged it, so a score
+can be traced back to its model in SQL (join ``logged_models`` on
+``model_uuid``). Registered names and versions join them with the registry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from lakeml.errors import InvalidArgument
+from lakeml.spark.session import spark_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def read_table(spark: SparkSession, path: str, input_format: str | None = None) -> DataFrame:
+    """A Delta table (when ``path/_delta_log`` exists, or asked) or Parquet files."""
+    import fsspec
+
+    if input_format is None:
+        fs, root = fsspec.core.url_to_fs(path)
+        input_format = "delta" if fs.exists(f"{root.rstrip('/')}/_delta_log") else "parquet"
+    if input_format not in ("delta", "parquet"):
+        raise InvalidArgument(f"input format {input_format!r} is not one of delta, parquet")
+    return spark.read.format(input_format).load(spark_path(path))
+
+
+def score(spark: SparkSession, model_uri: str, frame: DataFrame, *,
+          columns: Sequence[str] | None = None, result_type: Any = "double",
+          prediction_column: str = "prediction") -> DataFrame:
+    """``frame`` with the model's prediction and its provenance columns added."""
+    from pyspark.sql import functions as F
+
+    from lakeml.models.descriptor import Model
+    from lakeml.models.spark_udf import spark_udf
+    from lakeml.models.uri import local_model_path
+
+    meta = Model.load(local_model_path(model_uri))
+    schema = meta.input_schema
+    wanted = list(columns) if columns else (
+        schema.names() if schema is not None and schema.has_names else frame.columns)
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise InvalidArgument(f"the input has no column(s) {missing} that the model takes; "
+                              f"its columns: {frame.columns}")
+    if prediction_column in frame.columns:
+        raise InvalidArgument(f"the input already has a column {prediction_column!r}; "
+                              "choose another prediction column name")
+    udf = spark_udf(spark, model_uri, result_type=result_type)
+    return frame.select(
+        "*", udf(*[F.col(f"`{c}`") for c in wanted]).alias(prediction_column),
+        F.lit(str(model_uri)).alias("model_uri"),
+        F.lit(meta.model_uuid).cast("string").alias("model_uuid"),
+        F.lit(meta.run_id).cast("string").alias("model_run_id"),
+        F.current_timestamp().alias("scored_at"))
+
+
+def score_table(spark: SparkSession, model_uri: str, input_path: str, output_path: str, *,
+                input_format: str | None = None, mode: str = "append",
+                **options: Any) -> int:
+    """Score ``input_path`` into the Delta table ``output_path``; returns the rows written."""
+    if mode not in ("append", "overwrite"):
+        raise InvalidArgument(f"mode {mode!r} is not one of append, overwrite")
+    scored = score(spark, model_uri, read_table(spark, input_path, input_format), **options)
+    scored.write.format("delta").mode(mode).save(spark_path(output_path))
+    return spark.read.format("delta").load(spark_path(output_path)).count()
