@@ -128,10 +128,10 @@ def test_spark_submit_runs_a_job(tmp_path):
 
 
 def test_score_writes_predictions_with_their_model_to_delta(spark, tmp_path, capsys):
-    import lakeml.sklearn
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
+    import lakeml.sklearn
     from lakeml.models.descriptor import Model
     from lakeml.models.uri import local_model_path
 
