@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 HOST = "127.0.0.1"
 
@@ -120,3 +120,25 @@ def throughput(port: int, body: bytes, clients: int, per_client: int) -> dict[st
 def one_row_body(columns: list[str], row: list[Any]) -> bytes:
     """MLflow's dataframe_split body for one row."""
     return json.dumps({"dataframe_split": {"columns": columns, "data": [row]}}).encode()
+
+
+def serve_figures(command: Callable[[int, int], list[str]], body: bytes,
+                  sizes: dict[str, int], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Readiness, one-row latencies and 8-client throughput of the server ``command(port,
+    workers)`` starts with one worker, and the throughput again with two workers."""
+    port = free_port()
+    proc, ready = start_server(command(port, 1), port, env=env)
+    try:
+        out = {"ready_s": ready, **latencies(port, body, sizes["latency_requests"]),
+               **{f"tp_{k}": v for k, v in throughput(
+                   port, body, sizes["clients"], sizes["per_client"]).items()}}
+    finally:
+        stop_server(proc)
+    port = free_port()
+    proc, _ = start_server(command(port, 2), port, env=env)
+    try:
+        out["tp2_req_per_s"] = throughput(
+            port, body, sizes["clients"], sizes["per_client"])["req_per_s"]
+    finally:
+        stop_server(proc)
+    return out

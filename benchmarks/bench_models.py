@@ -31,14 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_common import markdown  # noqa: E402
-from bench_http import (  # noqa: E402
-    free_port,
-    latencies,
-    one_row_body,
-    start_server,
-    stop_server,
-    throughput,
-)
+from bench_http import one_row_body, serve_figures  # noqa: E402
 
 MLFLOW_PYTHON = HERE / ".venv-mlflow" / "bin" / "python"
 MLFLOW_WORKER = HERE / "mlflow_models_worker.py"
@@ -110,25 +103,10 @@ def run_lakeml(sizes: dict[str, int]) -> dict[str, Any]:
                               "imports_alone_s": statistics.median(floor)}
 
         local = lakeml.pyfunc.load_model(info.model_uri).local_path
-        port = free_port()
-        proc, ready = start_server([sys.executable, "-m", "lakeml", "models", "serve", "-m",
-                                    local, "--port", str(port)], port)
-        try:
-            body = one_row_body(COLUMNS, ROW)
-            out["serve"] = {"ready_s": ready,
-                            **latencies(port, body, sizes["latency_requests"]),
-                            **{f"tp_{k}": v for k, v in throughput(
-                                port, body, sizes["clients"], sizes["per_client"]).items()}}
-        finally:
-            stop_server(proc)
-        port = free_port()
-        proc, _ = start_server([sys.executable, "-m", "lakeml", "models", "serve", "-m",
-                                local, "--port", str(port), "--workers", "2"], port)
-        try:
-            out["serve"]["tp2_req_per_s"] = throughput(
-                port, body, sizes["clients"], sizes["per_client"])["req_per_s"]
-        finally:
-            stop_server(proc)
+        out["serve"] = serve_figures(
+            lambda port, workers: [sys.executable, "-m", "lakeml", "models", "serve", "-m",
+                                   local, "--port", str(port), "--workers", str(workers)],
+            one_row_body(COLUMNS, ROW), sizes)
     finally:
         from lakeml.tracking import backend
 

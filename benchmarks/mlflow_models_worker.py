@@ -29,14 +29,7 @@ os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
 import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 import mlflow.sklearn  # noqa: E402
-from bench_http import (  # noqa: E402
-    free_port,
-    latencies,
-    one_row_body,
-    start_server,
-    stop_server,
-    throughput,
-)
+from bench_http import one_row_body, serve_figures  # noqa: E402
 from sklearn.datasets import load_iris  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -88,29 +81,14 @@ def main(sizes: dict[str, int]) -> dict[str, Any]:
         out["new_process"] = {"median_s": statistics.median(fresh), "runs": len(fresh)}
 
         local = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp / "served"))
-        port = free_port()
         cli = str(Path(sys.executable).with_name("mlflow"))
         bin_dir = str(Path(sys.executable).parent)  # MLflow execs `uvicorn` from PATH
-        proc, ready = start_server([cli, "models", "serve", "-m", local, "--host", "127.0.0.1",
-                                    "-p", str(port), "--env-manager", "local"], port,
-                                   env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
-        try:
-            body = one_row_body(COLUMNS, ROW)
-            out["serve"] = {"ready_s": ready,
-                            **latencies(port, body, sizes["latency_requests"]),
-                            **{f"tp_{k}": v for k, v in throughput(
-                                port, body, sizes["clients"], sizes["per_client"]).items()}}
-        finally:
-            stop_server(proc)
-        port = free_port()
-        proc, _ = start_server([cli, "models", "serve", "-m", local, "--host", "127.0.0.1",
-                                "-p", str(port), "--env-manager", "local", "-w", "2"], port,
-                               env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
-        try:
-            out["serve"]["tp2_req_per_s"] = throughput(
-                port, body, sizes["clients"], sizes["per_client"])["req_per_s"]
-        finally:
-            stop_server(proc)
+        out["serve"] = serve_figures(
+            lambda port, workers: [cli, "models", "serve", "-m", local, "--host", "127.0.0.1",
+                                   "-p", str(port), "--env-manager", "local",
+                                   "-w", str(workers)],
+            one_row_body(COLUMNS, ROW), sizes,
+            env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
