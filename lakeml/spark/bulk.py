@@ -16,15 +16,13 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.spark.session import table_path
 from lakeml.spark.views import resolve_store
 from lakeml.tracking import system_tags
 from lakeml.tracking import validation as v
-from lakeml.tracking.bulk import param_text, split_columns
+from lakeml.tracking.bulk import split_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -45,19 +43,13 @@ def _run_ids(now_ms: int) -> Column:
     return F.concat(F.lit(prefix), F.lower(F.hex(low)))
 
 
-def _float_param_text(series: pd.Series) -> pd.Series:
-    """Float params written as the pandas path writes them (:func:`bulk.param_text`)."""
-    import pyarrow as pa
-
-    text = param_text(pa.array(series.to_numpy(), from_pandas=False), "params")
-    return text.to_pandas()
-
-
 def _python_float_text(values: Column) -> Column:
     from pyspark.sql import functions as F
     from pyspark.sql.functions import pandas_udf
 
-    as_text = pandas_udf(_float_param_text, "string")  # type: ignore[call-overload]
+    from lakeml.spark.udfs import float_param_text
+
+    as_text = pandas_udf(float_param_text, "string")  # type: ignore[call-overload]
     # pandas sees a null as NaN: keep nulls null outside the UDF
     return F.when(values.isNull(), F.lit(None)).otherwise(as_text(values))
 
