@@ -89,6 +89,11 @@ def normalized(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted((tuple(one(v) for v in row) for row in rows), key=repr)
 
 
+def rounded(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Floats to 12 significant digits: sums in another order may differ in the last bit."""
+    return [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in r) for r in rows]
+
+
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
     """Built once per module: tests that read it share it; tests that write build their own."""

@@ -18,7 +18,7 @@ import lakeml.spark.jars
 from lakeml.query import sqlfiles
 from lakeml.spark.summaries import summary_params
 
-from .conftest import build_store, normalized
+from .conftest import build_store, normalized, rounded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,10 +96,7 @@ def test_leaderboard_tables_match_the_same_sql_in_duckdb(spark, sample_store, tm
         want = expected.fetchall()
         assert want, name
         if name == "metric_by_param":
-            want = [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in r)
-                    for r in want]
-            got = [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in r)
-                   for r in got]
+            want, got = rounded(want), rounded(got)
         assert normalized(got) == normalized(want), name
     best = client.sql(f"SELECT run_name, rank FROM read_parquet("
                       f"{DeltaTable(str(out / 'best_runs')).file_uris()!r}) "

@@ -8,16 +8,12 @@ import lakeml
 import lakeml.spark
 from lakeml.query import sqlfiles
 
-from .conftest import build_store, normalized
+from .conftest import build_store, normalized, rounded
 
 VIEWS = [name for name, _ in sqlfiles.view_definitions()]
 # Views the sample store fills; the others (models, registry) must agree too, if empty.
 FILLED = {"experiments", "experiment_tags", "runs", "params", "metrics", "latest_metrics",
           "tags", "inputs"}
-
-
-def rounded(rows: list[tuple]) -> list[tuple]:
-    return [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in r) for r in rows]
 
 
 def duckdb_rows(client: lakeml.Client, query: str, params: dict | None = None) -> list:
