@@ -73,6 +73,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("compaction_lease", "LAKEML_COMPACTION_LEASE", _positive_int, 300,
                 "Seconds a process holds a table's compaction lease: no other process "
                 "compacts that table sooner, so a compaction must finish within it."),
+        Setting("permissions", "LAKEML_PERMISSIONS", str, None,
+                "YAML file of model-registry users and roles (see "
+                "conf/permissions.example.yaml); unset: everyone may do everything."),
         Setting("model_cache", "LAKEML_MODEL_CACHE", str, None,
                 "Folder where models loaded from remote URIs (s3://, runs:/ on an object "
                 "store) are downloaded, one subfolder per URI; default "
@@ -102,8 +105,7 @@ def _conf_values() -> dict[str, Any]:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise InvalidArgument(f"{path} must hold a mapping of settings, got {type(data).__name__}")
-    unknown = set(data) - set(SETTINGS) - {"storage_options", "artifact_storage_options",
-                                            "permissions"}
+    unknown = set(data) - set(SETTINGS) - {"storage_options", "artifact_storage_options"}
     if unknown:
         raise InvalidArgument(
             f"{path}: unknown setting(s) {sorted(unknown)}; valid: {sorted(SETTINGS)}")

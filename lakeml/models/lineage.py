@@ -38,6 +38,7 @@ class ModelInfo:
     lakeml_version: str | None
     size_bytes: int | None
     artifact_uri: str
+    registered_model_version: int | None = None
 
 
 def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Model], *,
@@ -63,9 +64,9 @@ def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Mode
         meta.model_uuid, run_id, artifact_path, list(meta.flavors), conf.get("loader_module"),
         meta.signature.to_json() if meta.signature else None, meta.model_size_bytes,
         model_uri, artifact_uri, meta.lakeml_version, time.time_ns() // 1000))
-    info = ModelInfo(artifact_path, meta.flavors, model_uri, meta.model_uuid, run_id,
-                     meta.signature, meta.utc_time_created, meta.lakeml_version,
-                     meta.model_size_bytes, artifact_uri)
+    version = None
     if registered_model_name is not None:
-        register_logged_model(model_uri, registered_model_name)
-    return info
+        version = register_logged_model(client, model_uri, registered_model_name).version
+    return ModelInfo(artifact_path, meta.flavors, model_uri, meta.model_uuid, run_id,
+                     meta.signature, meta.utc_time_created, meta.lakeml_version,
+                     meta.model_size_bytes, artifact_uri, version)

@@ -1,30 +1,76 @@
-"""Where logged models meet the model registry: the two hooks issue 6 fills in.
-
-Until the registry exists, both raise ``NotSupported`` with a message saying
-what to use instead; nothing else in lakeml knows about registered models.
-"""
+"""Where logged models meet the model registry: ``models:/`` URIs and registered_model_name."""
 
 from __future__ import annotations
 
-from lakeml.errors import NotSupported
+import re
+from typing import TYPE_CHECKING
+
+from lakeml.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from lakeml.registry.entities import ModelVersion
+    from lakeml.tracking.client import Client
+
+_VERSION = re.compile(r"^\d+$")
+
+
+def parse_models_uri(model_uri: str) -> tuple[str, str, str]:
+    """(name, kind, ref) of ``models:/<name>/<version|stage|latest>`` or ``models:/<name>@<alias>``.
+
+    ``kind`` is ``version``, ``stage``, ``latest`` or ``alias``.
+    """
+    from lakeml.registry.entities import canonical_stage
+
+    rest = model_uri[len("models:"):].lstrip("/")
+    if "@" in rest:
+        name, _, alias = rest.rpartition("@")
+        if name and alias and "/" not in name:
+            return name, "alias", alias
+    else:
+        name, _, ref = rest.partition("/")
+        if name and ref and "/" not in ref:
+            if _VERSION.match(ref):
+                return name, "version", ref
+            if ref.lower() == "latest":
+                return name, "latest", ref
+            try:
+                return name, "stage", canonical_stage(ref)
+            except InvalidArgument:
+                pass
+    raise InvalidArgument(f"model URI {model_uri!r} must look like models:/<name>/<version>, "
+                          "models:/<name>/<stage> (None, Staging, Production, Archived), "
+                          "models:/<name>/latest or models:/<name>@<alias>")
 
 
 def registry_artifact_uri(model_uri: str) -> str:
-    """The artifact URI of ``models:/<name>/<version or stage>`` or ``models:/<name>@<alias>``."""
-    raise NotSupported(f"cannot resolve {model_uri!r}: models:/ URIs need the model registry, "
-                       "which is not available yet; load the model by runs:/<run_id>/<path>, "
-                       "a folder path or a storage URI")
+    """The storage location of the version that a ``models:/`` URI names, in the current store."""
+    from lakeml import config
+    from lakeml.errors import NotFound
+    from lakeml.tracking.client import Client
+
+    name, kind, ref = parse_models_uri(model_uri)
+    client = Client(config.store_uri())
+    if kind == "version":
+        return client.get_model_version_download_uri(name, ref)
+    if kind == "alias":
+        return client.get_model_version_by_alias(name, ref).storage_location
+    found = client.get_latest_versions(name, None if kind == "latest" else [ref])
+    if not found:
+        raise NotFound(f"registered model {name!r} has no version in stage {ref!r}"
+                       if kind == "stage" else f"registered model {name!r} has no versions")
+    return max(found, key=lambda mv: mv.version).storage_location
 
 
 def check_can_register(name: str) -> None:
-    """Raise unless ``register_logged_model(…, name)`` could succeed: called before saving."""
-    raise NotSupported(f"registering a model as {name!r} needs the model registry, which is "
-                       "not available yet; nothing was logged: call log_model without "
-                       "registered_model_name")
+    """Raise before anything is saved unless registering as ``name`` could succeed."""
+    from lakeml.registry.base import check_model_name
+    from lakeml.registry.permissions import current_policy
+    from lakeml.tracking.system_tags import current_user
+
+    check_model_name(name)
+    current_policy().check(current_user(), "register", "register a version of", f"model {name!r}")
 
 
-def register_logged_model(model_uri: str, name: str) -> None:
+def register_logged_model(client: Client, model_uri: str, name: str) -> ModelVersion:
     """Register the model just logged at ``model_uri`` under ``name``."""
-    raise NotSupported(f"the model was logged at {model_uri!r}, but registering it as {name!r} "
-                       "needs the model registry, which is not available yet; call log_model "
-                       "without registered_model_name")
+    return client.register_model(model_uri, name)

@@ -18,9 +18,23 @@ def sql_root() -> Path:
 
 @cache
 def view_definitions() -> tuple[tuple[str, str], ...]:
-    """(view name, CREATE VIEW statement) for every file in sql/views/, sorted."""
-    return tuple((path.stem, path.read_text())
-                 for path in sorted((sql_root() / "views").glob("*.sql")))
+    """(view name, CREATE VIEW statement) for every file in sql/views/, each after the
+    views it reads (engines bind a view's references when it is created), else by name."""
+    import re
+
+    pending = {path.stem: path.read_text()
+               for path in sorted((sql_root() / "views").glob("*.sql"))}
+    uses = {name: {other for other in pending if other != name
+                   and re.search(rf"\b(FROM|JOIN)\s+{other}\b", text, re.IGNORECASE)}
+            for name, text in pending.items()}
+    ordered: list[tuple[str, str]] = []
+    while pending:
+        ready = [n for n in pending if not uses[n] & set(pending)]
+        if not ready:
+            raise ValueError(f"sql/views: circular references among {sorted(pending)}")
+        for name in ready:
+            ordered.append((name, pending.pop(name)))
+    return tuple(ordered)
 
 
 @cache

@@ -102,6 +102,37 @@ LOGGED_MODELS = pa.schema([
     _f("created_time", TS, False),
 ])
 
+# The model registry as one append-only event log: every change to a registered
+# model or version, every review step and every denied attempt is a row. The
+# views of sql/views/ (registered_models, model_versions, model_aliases…) fold
+# it into current state; filtering on ``timestamp`` first gives the registry as
+# it was at any past time, and the log itself is the audit trail.
+#   action: create_model, rename_model, update_model, delete_model, set_model_tag,
+#     delete_model_tag, create_version, update_version, delete_version,
+#     transition_stage, set_version_tag, delete_version_tag, set_alias,
+#     delete_alias, request_transition, approve_request, reject_request,
+#     cancel_request, comment
+#   outcome: "applied", or "denied" (a PermissionDenied; ``comment`` says why)
+REGISTRY_LOG = pa.schema([
+    _f("seq", pa.int64(), False),
+    _f("timestamp", TS, False),
+    _f("user_id", pa.string()),
+    _f("action", pa.string(), False),
+    _f("outcome", pa.string(), False),
+    _f("model_id", pa.string(), False),
+    _f("name", pa.string()),            # the model's name when the event happened
+    _f("version", pa.int64()),
+    _f("key", pa.string()),             # tag key, alias, request id or comment id
+    _f("value", pa.string()),           # tag value
+    _f("from_value", pa.string()),      # stage or name before
+    _f("to_value", pa.string()),        # stage or name after, requested stage
+    _f("description", pa.string()),
+    _f("source", pa.string()),          # a version's model URI as given
+    _f("storage_location", pa.string()),  # ... resolved to where its files are
+    _f("run_id", pa.string()),
+    _f("comment", pa.string()),
+])
+
 # Commit order of one flush: a run's row lands before the rows that refer to it.
 TABLES: dict[str, pa.Schema] = {
     "experiments": EXPERIMENTS,
@@ -113,6 +144,7 @@ TABLES: dict[str, pa.Schema] = {
     "metrics": METRICS,
     "metric_latest": METRICS,
     "logged_models": LOGGED_MODELS,
+    "registry_log": REGISTRY_LOG,
 }
 
 # Tables the writer derives from another table's batches rather than from log

@@ -28,6 +28,7 @@ from lakeml.entities import (
 )
 from lakeml.errors import InvalidArgument, InvalidState, NotFound
 from lakeml.ids import uuid7_hex
+from lakeml.registry import RegistryCalls
 from lakeml.tracking import system_tags
 from lakeml.tracking import validation as v
 from lakeml.tracking.analytics import AnalyticsCalls
@@ -48,7 +49,7 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess):
+class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, RegistryCalls):
     """Explicit-id access to one store; cheap to create (backends are shared).
 
     Args:

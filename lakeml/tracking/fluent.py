@@ -17,6 +17,7 @@ from lakeml.errors import InvalidArgument, InvalidState, NotFound
 if TYPE_CHECKING:
     from lakeml.entities import Dataset
     from lakeml.models.lineage import ModelInfo
+    from lakeml.registry.entities import ModelVersion
     from lakeml.tracking.client import Client
 
 
@@ -357,6 +358,17 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 def get_run(run_id: str) -> Run:
     """The run with id ``run_id``."""
     return state.client().get_run(run_id)
+
+
+def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
+                   ) -> ModelVersion:
+    """Register the model at ``model_uri`` as the next version of ``name`` (created if new).
+
+    Example:
+        >>> mv = lakeml.register_model(f"runs:/{run_id}/model", "churn")  # doctest: +SKIP
+        >>> lakeml.pyfunc.load_model(f"models:/churn/{mv.version}")         # doctest: +SKIP
+    """
+    return state.client().register_model(model_uri, name, tags)
 
 
 def get_experiment(experiment_id: str) -> Experiment:

@@ -1,0 +1,226 @@
+"""What every registry call shares: the mirror, guarded writes, permission checks.
+
+Every change is a list of events committed in one Delta commit under the app
+transaction ``lakeml.registry``. A commit that another guarded commit beat
+fails and is retried from a fresh read, so registry writes are serializable:
+each one validates against the state it extends. That is what makes version
+numbers 1, 2, 3… unique with no gaps when processes race, and what keeps two
+reviewers from both resolving one request.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable
+
+from lakeml.errors import CommitConflict, InvalidArgument, NotFound, PermissionDenied
+from lakeml.registry.fold import EVENT_COLUMNS, ModelState, fold
+from lakeml.registry.permissions import Policy, current_policy
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from lakeml.registry.state import RegistryState
+    from lakeml.tracking.backend import Backend
+
+GUARD = "lakeml.registry"
+TABLE = "registry_log"
+MAX_ATTEMPTS = 200
+_NAME_FORBIDDEN = re.compile(r"[/@:\x00-\x1f]")
+_ALIAS_RE = re.compile(r"^[A-Za-z_][\w\-]{0,254}$")
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+def check_model_name(name: object) -> str:
+    """A registered model name: non-empty, <= 256 characters, without ``/ @ :``."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgument(f"registered model name must be a non-empty string, got {name!r}")
+    if len(name) > 256 or _NAME_FORBIDDEN.search(name) or name != name.strip():
+        raise InvalidArgument(f"invalid registered model name {name!r}: at most 256 "
+                              "characters, no '/', '@', ':' or control characters, and no "
+                              "leading or trailing spaces (they would break models:/ URIs)")
+    return name
+
+
+def check_version(version: object) -> int:
+    """A version number: a positive integer (or its decimal string)."""
+    try:
+        number = int(str(version).strip()) if not isinstance(version, bool) else None
+    except ValueError:
+        number = None
+    if number is None or number < 1:
+        raise InvalidArgument(f"model version must be a positive integer, got {version!r}")
+    return number
+
+
+def check_alias(alias: object) -> str:
+    """An alias: a letter or underscore then letters, digits, ``_`` or ``-``; not latest/vN."""
+    if not isinstance(alias, str) or not _ALIAS_RE.match(alias):
+        raise InvalidArgument(f"invalid alias {alias!r}: start with a letter or underscore, "
+                              "then letters, digits, '_' or '-' (at most 255)")
+    if _RESERVED_ALIAS.match(alias):
+        raise InvalidArgument(f"alias {alias!r} is reserved: 'latest' and 'v<number>' "
+                              "already mean something in models:/ URIs")
+    return alias
+
+
+@dataclass
+class Event:
+    """One row of the registry log, before it gets its seq and time."""
+
+    action: str
+    model_id: str
+    name: str | None
+    version: int | None = None
+    key: str | None = None
+    value: str | None = None
+    from_value: str | None = None
+    to_value: str | None = None
+    description: str | None = None
+    source: str | None = None
+    storage_location: str | None = None
+    run_id: str | None = None
+    comment: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def ms(ts: Any) -> int | None:
+    """A DuckDB timestamp (or epoch ms) as epoch milliseconds."""
+    if ts is None or isinstance(ts, int):
+        return ts
+    return int(ts.timestamp() * 1000)
+
+
+class RegistryBase:
+    """State, writes and checks behind the registry calls of :class:`lakeml.Client`."""
+
+    _b: Backend
+    _registry_as_of: datetime | None = None
+
+    # ---- state ------------------------------------------------------------------
+    def _registry_state(self) -> RegistryState:
+        backend = self._b
+        with backend.lock:
+            state = getattr(backend, "registry_state", None)
+            if state is None:
+                from lakeml.registry.state import RegistryState
+
+                state = RegistryState(backend.store)
+                backend.registry_state = state  # type: ignore[attr-defined]
+            return state
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._registry_state().cursor(self._registry_as_of)
+
+    @staticmethod
+    def _user() -> str:
+        from lakeml.tracking.system_tags import current_user
+
+        return current_user()
+
+    # ---- lookups ------------------------------------------------------------------
+    def _cut(self) -> tuple[str, list[Any]]:
+        if self._registry_as_of is None:
+            return "", []
+        return "AND timestamp <= ?", [self._registry_as_of]
+
+    def _fold(self, cur: duckdb.DuckDBPyConnection, model_id: str) -> ModelState:
+        """The state of one model from its events (fetched through the model_id index)."""
+        cut, params = self._cut()
+        rows = cur.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM reg_log WHERE model_id = ? "
+                           f"AND outcome = 'applied' {cut} ORDER BY seq",
+                           [model_id, *params]).fetchall()
+        return fold(model_id, rows)
+
+    def _model(self, cur: duckdb.DuckDBPyConnection, name: str, *,
+               missing_ok: bool = False) -> ModelState | None:
+        """The live model named ``name``; NotFound (or None) if there is none."""
+        name = check_model_name(name)
+        cut, params = self._cut()
+        for (model_id,) in cur.execute(
+                "SELECT DISTINCT model_id FROM reg_log WHERE name = ? AND outcome = 'applied' "
+                f"AND action IN ('create_model', 'rename_model') {cut}",
+                [name, *params]).fetchall():
+            state = self._fold(cur, model_id)
+            if state.live and state.name == name:
+                return state
+        if missing_ok:
+            return None
+        raise NotFound(f"registered model {name!r} does not exist")
+
+    def _model_version(self, cur: duckdb.DuckDBPyConnection, name: str, version: object
+                       ) -> tuple[ModelState, int]:
+        """The live model ``name`` and the number of its live version ``version``."""
+        state = self._model(cur, name)
+        number = check_version(version)
+        found = state.versions.get(number)
+        if found is None or not found.live:
+            raise NotFound(f"registered model {name!r} has no version {number}")
+        return state, number
+
+    # ---- writes -----------------------------------------------------------------
+    def _refuse_past(self) -> None:
+        if self._registry_as_of is not None:
+            raise InvalidArgument(f"this registry view is as of {self._registry_as_of}: "
+                                  "it is read-only")
+
+    def _write(self, plan: Callable[[duckdb.DuckDBPyConnection], list[Event]]) -> list[Event]:
+        """Commit the events ``plan`` derives from the latest state; retry if beaten.
+
+        ``plan`` reads through the cursor it gets and raises to refuse; it is
+        called again after every lost race, so it sees the winner's changes.
+        """
+        self._refuse_past()
+        store = self._b.store
+        state = self._registry_state()
+        for attempt in range(MAX_ATTEMPTS):
+            guard = store.guard_version(TABLE, GUARD)
+            cur = state.cursor()  # refreshed to at least the version the guard was read at
+            events = plan(cur)
+            if not events:
+                return events
+            floor = cur.execute("SELECT max(seq) FROM reg_log").fetchone()[0] or 0
+            data = self._rows(events, floor)
+            try:
+                store.commit(TABLE, data, guard=GUARD, guard_version=guard + 1)
+                state.refresh()
+                return events
+            except CommitConflict:
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
+        raise CommitConflict(f"registry write lost {MAX_ATTEMPTS} races in a row; try again")
+
+    def _rows(self, events: list[Event], floor: int, outcome: str = "applied"):  # noqa: ANN202
+        import pyarrow as pa
+
+        from lakeml.store import schemas
+
+        now = time.time_ns() // 1000
+        clock = self._b.store.clock
+        first = max(clock.next(), floor + 1)
+        user = self._user()
+        columns: dict[str, list[Any]] = {f.name: [] for f in schemas.REGISTRY_LOG}
+        for i, event in enumerate(events):
+            row = {k: getattr(event, k) for k in columns if hasattr(event, k)}
+            row.update(seq=first + i, timestamp=now, user_id=user, outcome=outcome)
+            for key in columns:
+                columns[key].append(row.get(key))
+        return pa.Table.from_pydict(columns, schema=schemas.REGISTRY_LOG)
+
+    # ---- permissions ----------------------------------------------------------------
+    def _policy(self) -> Policy:
+        return current_policy()
+
+    def _require(self, capability: str, event: Event, target: str,
+                 stage: str | None = None) -> None:
+        """Raise PermissionDenied (recorded as a denied event) unless the user may act."""
+        policy = self._policy()
+        user = self._user()
+        try:
+            policy.check(user, capability, event.action.replace("_", " "), target, stage)
+        except PermissionDenied as exc:
+            event.comment = str(exc)
+            self._b.store.commit(TABLE, self._rows([event], 0, outcome="denied"))
+            raise

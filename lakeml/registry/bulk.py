@@ -1,0 +1,223 @@
+"""Bulk registration: many versions of many models in one guarded commit.
+
+One model per device means registering hundreds of thousands of versions at
+a time; one call per version would pay one Delta commit each. This path takes
+a table of (name, source[, run_id, description, stage, alias]) rows, numbers
+the versions of each model after its current last one, creates the models it
+has not seen, and commits everything as one append under the registry guard,
+so it is as race-free as ``register_model``. Sources are recorded as given
+(``runs:/…`` resolved through the runs table in one join); unlike
+``register_model`` it does not open each model folder to check it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lakeml.errors import InvalidArgument
+from lakeml.registry.base import GUARD, TABLE, Event
+from lakeml.registry.entities import NONE, STAGES, canonical_stage
+from lakeml.registry.search import SearchCalls
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+_COLUMNS = ("name", "source", "run_id", "description", "stage", "alias")
+_NAME_PATTERN = r"^[^/@:\x00-\x1f\s]([^/@:\x00-\x1f]{0,254}[^/@:\x00-\x1f\s])?$"
+_ALIAS_PATTERN = r"^[A-Za-z_][\w\-]{0,254}$"
+
+
+def _as_arrow(versions: Any) -> pa.Table:
+    import pyarrow as pa
+
+    if isinstance(versions, pa.Table):
+        table = versions
+    elif isinstance(versions, list):
+        table = pa.Table.from_pylist(versions)
+    elif hasattr(versions, "to_arrow"):  # polars
+        table = versions.to_arrow()
+    else:  # pandas
+        table = pa.Table.from_pandas(versions, preserve_index=False)
+    unknown = set(table.column_names) - set(_COLUMNS)
+    missing = {"name", "source"} - set(table.column_names)
+    if unknown or missing:
+        raise InvalidArgument(f"bulk registration takes columns {', '.join(_COLUMNS)} (name and "
+                              f"source required); missing {sorted(missing)}, unknown "
+                              f"{sorted(unknown)}")
+    columns = {c: (table[c].cast(pa.string()) if c in table.column_names
+                   else pa.nulls(len(table), pa.string())) for c in _COLUMNS}
+    return pa.table(columns)
+
+
+def _check(cur: duckdb.DuckDBPyConnection) -> None:
+    """Name the first bad row of ``bulk_in``, if any."""
+    checks = [
+        ("name IS NULL OR NOT regexp_full_match(name, ?)", [_NAME_PATTERN],
+         "an invalid registered model name (empty, over 256 characters, '/', '@', ':', "
+         "control characters or outer spaces)"),
+        ("source IS NULL OR trim(source) = ''", [], "no source"),
+        ("stage IS NOT NULL AND lower(stage) NOT IN (SELECT unnest(?::VARCHAR[]))",
+         [[s.lower() for s in STAGES] + ["development", "dev"]],
+         "a stage that is not None (Development), Staging, Production or Archived"),
+        ("alias IS NOT NULL AND (NOT regexp_full_match(alias, ?) OR "
+         "regexp_full_match(lower(alias), 'latest|v[0-9]+'))", [_ALIAS_PATTERN],
+         "an invalid or reserved alias"),
+    ]
+    for where, params, problem in checks:
+        row = cur.execute(f"SELECT row_no, name, source, stage, alias FROM bulk_in WHERE {where} "
+                          "ORDER BY row_no LIMIT 1", params).fetchone()
+        if row is not None:
+            raise InvalidArgument(f"bulk registration row {row[0]} has {problem}: name "
+                                  f"{row[1]!r}, source {row[2]!r}, stage {row[3]!r}, alias "
+                                  f"{row[4]!r}; nothing was registered")
+
+
+class BulkCalls(SearchCalls):
+    """Bulk registration, part of the registry calls of :class:`lakeml.Client`."""
+
+    def register_model_versions(self, versions: Any) -> int:
+        """Register many versions in one commit; returns how many.
+
+        ``versions`` is a pandas/polars DataFrame, Arrow table or list of dicts
+        with columns ``name`` and ``source`` and optionally ``run_id``,
+        ``description``, ``stage`` (moves the new version there) and ``alias``
+        (points the alias at it). Rows of one model get consecutive numbers in
+        row order after the model's last version; unknown models are created.
+
+        Example:
+            >>> client.register_model_versions(pd.DataFrame({              # doctest: +SKIP
+            ...     "name": [f"device-{i}" for i in range(100_000)],
+            ...     "source": uris, "alias": "champion"}))
+            100000
+        """
+        import pyarrow as pa
+
+        from lakeml import ids
+        from lakeml.store import schemas
+
+        self._refuse_past()
+        data = _as_arrow(versions).append_column(
+            "row_no", pa.array(range(len(versions)), pa.int64()))
+        if data.num_rows == 0:
+            return 0
+        store = self._b.store
+        resolved = self._resolve_sources(data)
+        stages = {canonical_stage(s) for s in data["stage"].drop_null().unique().to_pylist()}
+        self._require("register", Event("create_version", "", "<bulk>"), "models (bulk)")
+        if data["alias"].null_count < data.num_rows:
+            self._require("alias", Event("set_alias", "", "<bulk>"), "models (bulk)")
+        for stage in sorted(stages - {NONE}):
+            self._require("transition", Event("transition_stage", "", "<bulk>", to_value=stage),
+                          "models (bulk)", stage)
+        state = self._registry_state()
+        user = self._user()
+        for attempt in range(50):
+            guard = store.guard_version(TABLE, GUARD)
+            cur = state.cursor()
+            cur.register("bulk_in", resolved)
+            if attempt == 0:
+                _check(cur)
+            events = self._bulk_events(cur, user, ids.uuid7_hex_batch, schemas.REGISTRY_LOG)
+            cur.unregister("bulk_in")
+            try:
+                store.commit(TABLE, events, guard=GUARD, guard_version=guard + 1)
+                state.refresh()
+                return data.num_rows
+            except Exception as exc:  # noqa: BLE001 - only a lost race is retried
+                from lakeml.errors import CommitConflict
+
+                if not isinstance(exc, CommitConflict):
+                    raise
+        from lakeml.errors import CommitConflict
+
+        raise CommitConflict("bulk registration lost 50 races in a row; try again")
+
+    def _resolve_sources(self, data: pa.Table) -> pa.Table:
+        """``data`` with ``storage_location`` (runs:/ joined to the runs' artifact URIs)."""
+        import os
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        is_runs = pc.fill_null(pc.starts_with(data["source"], "runs:/"), False)
+        found = pc.extract_regex(data["source"], r"^runs:/+(?P<r>[^/]+)/")
+        run_ids = pc.if_else(is_runs, pc.struct_field(found, "r"), data["run_id"])
+        data = data.set_column(data.column_names.index("run_id"), "run_id", run_ids)
+        if not pc.any(is_runs).as_py():
+            locations = [s if s is None or "://" in s else os.path.abspath(s)
+                         for s in data["source"].to_pylist()]
+            return data.append_column("storage_location", pa.array(locations, pa.string()))
+        engine = self._b.engine
+        cur = engine.cursor()
+        cur.register("bulk_src", data)
+        try:
+            return cur.sql(
+                "SELECT b.*, CASE WHEN b.source LIKE 'runs:/%' THEN r.artifact_uri || '/' || "
+                "regexp_extract(b.source, '^runs:/+[^/]+/+(.*)$', 1) ELSE b.source END "
+                "AS storage_location FROM bulk_src AS b LEFT JOIN runs AS r "
+                "ON b.source LIKE 'runs:/%' AND r.run_id = b.run_id ORDER BY b.row_no"
+            ).to_arrow_table()
+        finally:
+            cur.unregister("bulk_src")
+
+    def _bulk_events(self, cur: duckdb.DuckDBPyConnection, user: str, new_ids: Any,
+                     schema: pa.Schema) -> pa.Table:
+        """The registry-log rows that register every row of ``bulk_in``."""
+        import time
+
+        import pyarrow as pa
+
+        cur.execute("CREATE OR REPLACE TEMP TABLE bulk_existing AS SELECT name, model_id FROM "
+                    "registered_models WHERE name IN (SELECT DISTINCT name FROM bulk_in)")
+        fresh = [r[0] for r in cur.execute(
+            "SELECT DISTINCT name FROM bulk_in WHERE name NOT IN "
+            "(SELECT name FROM bulk_existing) ORDER BY name").fetchall()]
+        cur.register("bulk_new", pa.table({"name": pa.array(fresh, pa.string()),
+                                           "model_id": pa.array(new_ids(len(fresh)),
+                                                                pa.string())}))
+        floor = cur.execute("SELECT coalesce(max(seq), 0) FROM reg_log").fetchone()[0]
+        first_seq = max(self._b.store.clock.next(), floor + 1)
+        now = time.time_ns() // 1000
+        stage_sql = ("CASE lower(stage) WHEN 'staging' THEN 'Staging' WHEN 'production' THEN "
+                     "'Production' WHEN 'archived' THEN 'Archived' ELSE 'None' END")
+        table = cur.sql(f"""
+            WITH last AS (
+                SELECT model_id, max(version) AS last FROM reg_log
+                WHERE action = 'create_version'
+                  AND model_id IN (SELECT model_id FROM bulk_existing)
+                GROUP BY model_id),
+            numbered AS (
+                SELECT b.*, coalesce(e.model_id, n.model_id) AS model_id,
+                       coalesce(l.last, 0)
+                           + row_number() OVER (PARTITION BY b.name ORDER BY b.row_no) AS version
+                FROM bulk_in AS b
+                LEFT JOIN bulk_existing AS e ON e.name = b.name
+                LEFT JOIN bulk_new AS n ON n.name = b.name
+                LEFT JOIN last AS l ON l.model_id = e.model_id),
+            events AS (
+                SELECT 0 AS kind, 0 AS row_no, 'create_model' AS action, model_id, name,
+                       NULL::BIGINT AS version, NULL AS key, NULL AS to_value,
+                       NULL AS description, NULL AS source, NULL AS storage_location,
+                       NULL AS run_id
+                FROM bulk_new
+                UNION ALL
+                SELECT 1, row_no, 'create_version', model_id, name, version, NULL, 'None',
+                       description, source, storage_location, run_id FROM numbered
+                UNION ALL
+                SELECT 2, row_no, 'transition_stage', model_id, name, version, NULL,
+                       {stage_sql}, NULL, NULL, NULL, NULL
+                FROM numbered WHERE stage IS NOT NULL AND {stage_sql} <> 'None'
+                UNION ALL
+                SELECT 3, row_no, 'set_alias', model_id, name, version, alias, NULL, NULL,
+                       NULL, NULL, NULL FROM numbered WHERE alias IS NOT NULL)
+            SELECT ? + row_number() OVER (ORDER BY kind, row_no, name) - 1 AS seq,
+                   make_timestamp(?::BIGINT) AS timestamp, ? AS user_id, action,
+                   'applied' AS outcome, model_id, name, version, key, NULL AS value,
+                   CASE WHEN action = 'transition_stage' THEN 'None' END AS from_value,
+                   coalesce(to_value, CASE WHEN action = 'set_alias' THEN version::VARCHAR END)
+                       AS to_value,
+                   description, source, storage_location, run_id, NULL AS comment
+            FROM events ORDER BY seq""", params=[first_seq, now, user]).to_arrow_table()
+        cur.unregister("bulk_new")
+        return table.cast(schema)

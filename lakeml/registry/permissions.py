@@ -1,0 +1,167 @@
+"""Who may do what in the registry: users and roles from a YAML file.
+
+The file (setting ``permissions`` / ``LAKEML_PERMISSIONS``; an annotated
+example is conf/permissions.example.yaml) maps roles to capabilities and
+users to roles::
+
+    roles:
+      scientist: {register: true, transition: [None, Staging], request: [Production]}
+      reviewer:  {approve: [Staging, Production, Archived], alias: true}
+      admin:     {admin: true}
+    users: {alice: [scientist], bob: [reviewer], carol: [admin]}
+    default_roles: []          # roles of users the file does not list
+
+Capabilities: ``register`` (create models and versions, edit descriptions
+and tags), ``transition`` (stages a version may be moved into directly),
+``request`` (stages a transition may be requested into; ``transition``
+implies it), ``approve`` (stages whose requests the user may approve or
+reject), ``alias`` (set and delete aliases), ``admin`` (everything, including
+rename and delete). ``"*"`` means every stage. Reading is open to all, and
+anyone may comment and cancel their own requests.
+
+Without a file every user may do everything, as in MLflow without auth.
+
+Trust model: this is policy for cooperating clients. The library checks it
+before writing, but whoever can write the store's files can bypass it; keep
+hostile users out with storage permissions or a server in front.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from lakeml import config
+from lakeml.errors import InvalidArgument, PermissionDenied
+from lakeml.registry.entities import STAGES, canonical_stage
+
+_BOOL_CAPS = ("register", "alias", "admin")
+_STAGE_CAPS = ("transition", "request", "approve")
+_OPEN_CAPS = ("comment",)  # anyone may comment
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role's capabilities."""
+
+    register: bool = False
+    alias: bool = False
+    admin: bool = False
+    transition: frozenset[str] = frozenset()
+    request: frozenset[str] = frozenset()
+    approve: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The roles and user assignments of one permissions file (None: open)."""
+
+    path: str | None
+    roles: dict[str, Role] = field(default_factory=dict)
+    users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    default_roles: tuple[str, ...] = ()
+
+    def roles_of(self, user: str) -> list[Role]:
+        names = self.users.get(user, self.default_roles)
+        return [self.roles[n] for n in names]
+
+    def allows(self, user: str, capability: str, stage: str | None = None) -> bool:
+        """Whether ``user`` holds ``capability`` (for ``stage`` when it takes one)."""
+        if self.path is None or capability in _OPEN_CAPS:
+            return True
+        for role in self.roles_of(user):
+            if role.admin:
+                return True
+            if capability in _BOOL_CAPS and getattr(role, capability):
+                return True
+            if capability in _STAGE_CAPS:
+                stages = set(getattr(role, capability))
+                if capability == "request":
+                    stages |= role.transition
+                if stage in stages:
+                    return True
+        return False
+
+    def check(self, user: str, capability: str, action: str, target: str,
+              stage: str | None = None) -> None:
+        """Raise PermissionDenied naming user, action and target unless allowed."""
+        if self.allows(user, capability, stage):
+            return
+        roles = ", ".join(self.users.get(user, self.default_roles)) or "none"
+        need = f"{capability} {stage}" if stage else capability
+        raise PermissionDenied(f"user {user!r} may not {action} {target}: needs "
+                               f"{need!r} (roles: {roles}; policy {self.path})")
+
+
+OPEN = Policy(None)
+
+
+def _stages(value: object, where: str) -> frozenset[str]:
+    if value in (None, False):
+        return frozenset()
+    if value == "*" or value is True:
+        return frozenset(STAGES)
+    if not isinstance(value, list):
+        raise InvalidArgument(f"{where} must be a list of stages or '*', got {value!r}")
+    if "*" in value:
+        return frozenset(STAGES)
+    return frozenset(canonical_stage(str(s)) for s in value)
+
+
+def parse_policy(data: object, path: str) -> Policy:
+    """Build a Policy from the YAML document ``data`` read from ``path``."""
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{path}: must hold a mapping with 'roles' and 'users'")
+    unknown = set(data) - {"roles", "users", "default_roles"}
+    if unknown:
+        raise InvalidArgument(f"{path}: unknown key(s) {sorted(unknown)}; "
+                              "valid: roles, users, default_roles")
+    roles: dict[str, Role] = {}
+    for name, caps in (data.get("roles") or {}).items():
+        caps = caps or {}
+        if not isinstance(caps, dict):
+            raise InvalidArgument(f"{path}: role {name!r} must map capabilities, got {caps!r}")
+        bad = set(caps) - set(_BOOL_CAPS) - set(_STAGE_CAPS)
+        if bad:
+            raise InvalidArgument(f"{path}: role {name!r} has unknown capability "
+                                  f"{sorted(bad)}; valid: {sorted(_BOOL_CAPS + _STAGE_CAPS)}")
+        roles[str(name)] = Role(
+            **{c: bool(caps.get(c, False)) for c in _BOOL_CAPS},
+            **{c: _stages(caps.get(c), f"{path}: role {name!r} {c}") for c in _STAGE_CAPS})
+
+    def role_list(value: object, where: str) -> tuple[str, ...]:
+        names = [value] if isinstance(value, str) else list(value or [])
+        missing = [n for n in names if n not in roles]
+        if missing:
+            raise InvalidArgument(f"{path}: {where} names undefined role(s) {missing}; "
+                                  f"defined: {sorted(roles)}")
+        return tuple(names)
+
+    users = {str(u): role_list(r, f"user {u!r}") for u, r in (data.get("users") or {}).items()}
+    return Policy(path, roles, users, role_list(data.get("default_roles"), "default_roles"))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int) -> Policy:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"{path}: not valid YAML: {exc}") from None
+    return parse_policy(data, path)
+
+
+def current_policy() -> Policy:
+    """The policy of the ``permissions`` setting, re-read when its file changes."""
+    path = config.get("permissions")
+    if not path:
+        return OPEN
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        raise InvalidArgument(f"permissions file {path!r} (LAKEML_PERMISSIONS or conf "
+                              "'permissions') does not exist") from None
+    return _load(os.path.abspath(path), mtime)
