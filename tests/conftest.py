@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     for name in ("LAKEML_STORE", "LAKEML_CONF", "LAKEML_EXPERIMENT_NAME",
-                 "LAKEML_EXPERIMENT_ID", "LAKEML_RUN_ID", "LAKEML_USER"):
+                 "LAKEML_EXPERIMENT_ID", "LAKEML_RUN_ID", "LAKEML_USER", "LAKEML_PERMISSIONS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     fluent.reset()
