@@ -87,13 +87,6 @@ class Event:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def ms(ts: Any) -> int | None:
-    """A DuckDB timestamp (or epoch ms) as epoch milliseconds."""
-    if ts is None or isinstance(ts, int):
-        return ts
-    return int(ts.timestamp() * 1000)
-
-
 class RegistryBase:
     """State, writes and checks behind the registry calls of :class:`lakeml.Client`."""
 
@@ -182,7 +175,7 @@ class RegistryBase:
             events = plan(cur)
             if not events:
                 return events
-            floor = cur.execute("SELECT max(seq) FROM reg_log").fetchone()[0] or 0
+            floor = cur.execute("SELECT max(seq) FROM reg_log").fetchall()[0][0] or 0
             data = self._rows(events, floor)
             try:
                 store.commit(TABLE, data, guard=GUARD, guard_version=guard + 1)

@@ -33,8 +33,9 @@ def _as_arrow(versions: Any) -> pa.Table:
 
     if isinstance(versions, pa.Table):
         table = versions
-    elif isinstance(versions, list):
-        table = pa.Table.from_pylist(versions)
+    elif isinstance(versions, list):  # every key of every row, not just the first row's
+        keys = dict.fromkeys(k for row in versions for k in row)
+        table = pa.table({k: pa.array([row.get(k) for row in versions]) for k in keys})
     elif hasattr(versions, "to_arrow"):  # polars
         table = versions.to_arrow()
     else:  # pandas
@@ -65,9 +66,10 @@ def _check(cur: duckdb.DuckDBPyConnection) -> None:
          "an invalid or reserved alias"),
     ]
     for where, params, problem in checks:
-        row = cur.execute(f"SELECT row_no, name, source, stage, alias FROM bulk_in WHERE {where} "
-                          "ORDER BY row_no LIMIT 1", params).fetchone()
-        if row is not None:
+        rows = cur.execute(f"SELECT row_no, name, source, stage, alias FROM bulk_in "
+                           f"WHERE {where} ORDER BY row_no LIMIT 1", params).fetchall()
+        if rows:
+            row = rows[0]
             raise InvalidArgument(f"bulk registration row {row[0]} has {problem}: name "
                                   f"{row[1]!r}, source {row[2]!r}, stage {row[3]!r}, alias "
                                   f"{row[4]!r}; nothing was registered")
@@ -97,13 +99,15 @@ class BulkCalls(SearchCalls):
         from lakeml.store import schemas
 
         self._refuse_past()
+        if len(versions) == 0:
+            return 0
         data = _as_arrow(versions).append_column(
             "row_no", pa.array(range(len(versions)), pa.int64()))
-        if data.num_rows == 0:
-            return 0
         store = self._b.store
         resolved = self._resolve_sources(data)
-        stages = {canonical_stage(s) for s in data["stage"].drop_null().unique().to_pylist()}
+        known = {s.lower() for s in STAGES} | {"development", "dev"}
+        stages = {canonical_stage(s) for s in data["stage"].drop_null().unique().to_pylist()
+                  if s.lower() in known}  # the others are refused by _check, naming the row
         self._require("register", Event("create_version", "", "<bulk>"), "models (bulk)")
         if data["alias"].null_count < data.num_rows:
             self._require("alias", Event("set_alias", "", "<bulk>"), "models (bulk)")
@@ -176,7 +180,7 @@ class BulkCalls(SearchCalls):
         cur.register("bulk_new", pa.table({"name": pa.array(fresh, pa.string()),
                                            "model_id": pa.array(new_ids(len(fresh)),
                                                                 pa.string())}))
-        floor = cur.execute("SELECT coalesce(max(seq), 0) FROM reg_log").fetchone()[0]
+        floor = cur.execute("SELECT coalesce(max(seq), 0) FROM reg_log").fetchall()[0][0]
         first_seq = max(self._b.store.clock.next(), floor + 1)
         now = time.time_ns() // 1000
         stage_sql = ("CASE lower(stage) WHEN 'staging' THEN 'Staging' WHEN 'production' THEN "

@@ -11,6 +11,7 @@ checks that both agree on a random history.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from lakeml.registry.entities import (
@@ -28,8 +29,14 @@ _RESOLUTIONS = {"approve_request": "APPROVED", "reject_request": "REJECTED",
                 "cancel_request": "CANCELLED"}
 
 
-def _ms(ts: Any) -> int:
-    return ts if isinstance(ts, int) else int(ts.timestamp() * 1000)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_ms(ts: Any) -> int | None:
+    """A timestamp as epoch milliseconds, rounded to the nearest as DuckDB's epoch_ms does."""
+    if ts is None or isinstance(ts, int):
+        return ts
+    return ((ts - _EPOCH) // timedelta(microseconds=1) + 500) // 1000
 
 
 @dataclass
@@ -104,7 +111,7 @@ def fold(model_id: str, events: Sequence[tuple]) -> ModelState:
     m = ModelState(model_id)
     for (_seq, ts, user, action, name, version, key, value, _from, to, description, source,
          location, run_id, comment) in events:
-        when = _ms(ts)
+        when = to_ms(ts)
         m.updated = max(m.updated, when)
         if action in ("create_model", "rename_model"):
             m.name = name

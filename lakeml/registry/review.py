@@ -12,9 +12,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
-from lakeml.registry.base import Event, check_model_name, check_version, ms
+from lakeml.registry.base import Event, check_model_name, check_version
 from lakeml.registry.entities import Comment, TransitionRequest, canonical_stage
 from lakeml.registry.fold import ModelState
+from lakeml.registry.fold import to_ms as ms
 from lakeml.registry.versions import ModelVersionCalls, check_archive, transition_events
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import lakeml
 import lakeml.lightgbm
 import lakeml.pyfunc
 import lakeml.sklearn
-from lakeml.errors import InvalidArgument, NotFound, NotSupported
+from lakeml.errors import InvalidArgument, NotFound, PermissionDenied
 
 
 def test_runs_uri_must_name_run_and_path() -> None:
@@ -32,18 +32,24 @@ def test_runs_uri_of_unknown_run_or_path(store_uri: str, sk_model: Any) -> None:
         lakeml.pyfunc.load_model(f"runs:/{run.info.run_id}/other")
 
 
-def test_models_uri_says_the_registry_is_not_available_yet() -> None:
+def test_models_uri_of_unknown_model_or_version() -> None:
     for uri in ("models:/churn/3", "models:/churn/Production", "models:/churn@champion"):
-        with pytest.raises(NotSupported, match="models:/ URIs need the model registry"):
+        with pytest.raises(NotFound, match="registered model 'churn' does not exist"):
             lakeml.pyfunc.load_model(uri)
 
 
-def test_registered_model_name_fails_before_logging_anything(store_uri: str,
-                                                              sk_model: Any) -> None:
+def test_registered_model_name_fails_before_logging_anything(
+        store_uri: str, sk_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = tmp_path / "permissions.yaml"
+    policy.write_text("roles: {reader: {}}\ndefault_roles: [reader]\n")
+    monkeypatch.setenv("LAKEML_PERMISSIONS", str(policy))
+    monkeypatch.setenv("LAKEML_USER", "guest")
     with lakeml.start_run() as run:
-        with pytest.raises(NotSupported, match="registering a model as 'churn' needs the "
-                                               "model registry.*nothing was logged"):
+        with pytest.raises(PermissionDenied, match="user 'guest' may not register a version "
+                                                   "of model 'churn'"):
             lakeml.sklearn.log_model(sk_model, "model", registered_model_name="churn")
+        with pytest.raises(InvalidArgument, match="invalid registered model name 'a/b'"):
+            lakeml.sklearn.log_model(sk_model, "model", registered_model_name="a/b")
     # nothing was saved, so a retry without the name logs the model once
     assert lakeml.Client(store_uri).list_artifacts(run.info.run_id) == []
     with pytest.raises(NotFound):

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 RACER = r"""
 import sys, time, lakeml
 from lakeml.errors import AlreadyExists
-store, worker, count, source, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+store, source = sys.argv[1], sys.argv[4]
+worker, count, start = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[5])
 client = lakeml.Client(store)
 client.get_registered_model  # warm imports before the start line
 while time.time() < start:
