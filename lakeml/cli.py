@@ -303,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="store that runs:/ URIs refer to")
     p.set_defaults(func=cmd_models_predict)
 
+    from lakeml import cli_registry
+
+    cli_registry.add_parser(sub, common)
+
     p = sub.add_parser("config", help="list every setting with its environment variable")
     p.set_defaults(func=cmd_config)
 

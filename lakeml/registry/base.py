@@ -30,6 +30,16 @@ if TYPE_CHECKING:
 GUARD = "lakeml.registry"
 TABLE = "registry_log"
 MAX_ATTEMPTS = 200
+# How a PermissionDenied message words each action: "user 'x' may not <verb> <target>".
+_VERBS = {
+    "create_model": "create", "rename_model": "rename", "update_model": "describe",
+    "delete_model": "delete", "set_model_tag": "tag", "delete_model_tag": "untag",
+    "create_version": "register a version of", "update_version": "describe",
+    "delete_version": "delete", "set_version_tag": "tag", "delete_version_tag": "untag",
+    "transition_stage": "move", "set_alias": "set an alias of",
+    "delete_alias": "delete an alias of", "request_transition": "request a transition of",
+    "approve_request": "approve", "reject_request": "reject", "cancel_request": "cancel",
+}
 _NAME_FORBIDDEN = re.compile(r"[/@:\x00-\x1f]")
 _ALIAS_RE = re.compile(r"^[A-Za-z_][\w\-]{0,254}$")
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
@@ -212,7 +222,7 @@ class RegistryBase:
         policy = self._policy()
         user = self._user()
         try:
-            policy.check(user, capability, event.action.replace("_", " "), target, stage)
+            policy.check(user, capability, _VERBS.get(event.action, event.action), target, stage)
         except PermissionDenied as exc:
             event.comment = str(exc)
             self._b.store.commit(TABLE, self._rows([event], 0, outcome="denied"))

@@ -106,7 +106,7 @@ class ReviewCalls(ModelVersionCalls):
             policy = self._policy()
             if (pending.requested_by == user and policy.path is not None
                     and not policy.allows(user, "admin")):
-                exc = PermissionDenied(f"user {user!r} may not {action.replace('_', ' ')} "
+                exc = PermissionDenied(f"user {user!r} may not {action.split('_')[0]} "
                                        f"{target}: it is their own request (policy "
                                        f"{policy.path})")
                 denied.comment = str(exc)

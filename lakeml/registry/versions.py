@@ -53,6 +53,11 @@ class ModelVersionCalls(RegisteredModelCalls):
         state, number = self._model_version(self._cursor(), name, version)
         return state.model_version(number)
 
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every live version of ``name``, oldest first."""
+        state = self._model(self._cursor(), name)
+        return [state.model_version(v.version) for v in state.live_versions()]
+
     def get_latest_versions(self, name: str, stages: Iterable[str] | None = None
                             ) -> list[ModelVersion]:
         """The newest version in each of ``stages`` (default: every stage), by version."""

@@ -70,25 +70,25 @@ def test_policy_end_to_end(client: lakeml.Client, folder_model: str, policy,
     act_as(monkeypatch, "ana")  # scientist: register, move to None/Staging, request Production
     client.register_model(folder_model, "churn")
     client.transition_model_version_stage("churn", 1, "Staging")
-    with pytest.raises(PermissionDenied, match=r"user 'ana' may not transition stage version 1 "
-                                               r"of model 'churn': needs 'transition Production'"):
+    with pytest.raises(PermissionDenied, match=r"user 'ana' may not move version 1 of model "
+                                               r"'churn': needs 'transition Production'"):
         client.transition_model_version_stage("churn", 1, "Production")
-    with pytest.raises(PermissionDenied, match="user 'ana' may not set alias model 'churn'"):
+    with pytest.raises(PermissionDenied, match="user 'ana' may not set an alias of model 'churn'"):
         client.set_registered_model_alias("churn", "champion", 1)
     client.request_transition("churn", 1, "Production", comment="please review")
-    with pytest.raises(PermissionDenied, match="user 'ana' may not approve request"):
+    with pytest.raises(PermissionDenied, match="user 'ana' may not approve the request to move"):
         client.approve_transition_request("churn", 1, "Production")
 
     act_as(monkeypatch, "mallory")  # not in the file, no default roles: may only read/comment
-    with pytest.raises(PermissionDenied, match="user 'mallory' may not create version"):
+    with pytest.raises(PermissionDenied, match="user 'mallory' may not register a version of"):
         client.register_model(folder_model, "churn")
-    with pytest.raises(PermissionDenied, match="user 'mallory' may not cancel request"):
+    with pytest.raises(PermissionDenied, match="user 'mallory' may not cancel the request"):
         client.cancel_transition_request("churn", 1, "Production")
     assert client.get_model_version("churn", 1).current_stage == "Staging"
     client.create_comment("churn", 1, "lgtm from the outside")
 
     act_as(monkeypatch, "rui")  # reviewer: approves Production, sets aliases
-    with pytest.raises(PermissionDenied, match="user 'rui' may not create version"):
+    with pytest.raises(PermissionDenied, match="user 'rui' may not register a version of"):
         client.register_model(folder_model, "churn")
     client.approve_transition_request("churn", 1, "Production", comment="approved")
     client.set_registered_model_alias("churn", "champion", 1)
