@@ -23,6 +23,7 @@ from lakeml.registry.permissions import Policy, current_policy
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
     from lakeml.registry.state import RegistryState
     from lakeml.tracking.backend import Backend
@@ -131,22 +132,35 @@ class RegistryBase:
         return "AND timestamp <= ?", [self._registry_as_of]
 
     def _fold(self, cur: duckdb.DuckDBPyConnection, model_id: str) -> ModelState:
-        """The state of one model from its events (fetched through the model_id index)."""
+        """The state of one model from its events (fetched through the model_id index).
+
+        The current state of recently read models is cached and brought up to
+        date with only the events after it: applied events are committed under
+        the guard with increasing seq, so "seq > last" is exactly what is new.
+        """
         cut, params = self._cut()
-        rows = cur.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM reg_log WHERE model_id = ? "
-                           f"AND outcome = 'applied' {cut} ORDER BY seq",
-                           [model_id, *params]).fetchall()
-        return fold(model_id, rows)
+        columns = ", ".join(EVENT_COLUMNS)
+        if cut:
+            rows = cur.execute(f"SELECT {columns} FROM reg_log WHERE model_id = ? AND "
+                               f"outcome = 'applied' {cut} ORDER BY seq",
+                               [model_id, *params]).fetchall()
+            return fold(model_id, rows)
+        cache = self._registry_state().folds
+        start = cache.get(model_id)
+        rows = cur.execute(f"SELECT {columns} FROM reg_log WHERE model_id = ? AND "
+                           "outcome = 'applied' AND seq > ? ORDER BY seq",
+                           [model_id, start.last_seq if start else -1]).fetchall()
+        if not rows and start is not None:
+            return start
+        state = fold(model_id, rows, start)
+        cache.put(model_id, state)
+        return state
 
     def _model(self, cur: duckdb.DuckDBPyConnection, name: str, *,
                missing_ok: bool = False) -> ModelState | None:
         """The live model named ``name``; NotFound (or None) if there is none."""
         name = check_model_name(name)
-        cut, params = self._cut()
-        for (model_id,) in cur.execute(
-                "SELECT DISTINCT model_id FROM reg_log WHERE name = ? AND outcome = 'applied' "
-                f"AND action IN ('create_model', 'rename_model') {cut}",
-                [name, *params]).fetchall():
+        for model_id in self._registry_state().model_ids_named(name):
             state = self._fold(cur, model_id)
             if state.live and state.name == name:
                 return state
@@ -170,8 +184,11 @@ class RegistryBase:
             raise InvalidArgument(f"this registry view is as of {self._registry_as_of}: "
                                   "it is read-only")
 
-    def _write(self, plan: Callable[[duckdb.DuckDBPyConnection], list[Event]]) -> list[Event]:
+    def _write(self, plan: Callable[[duckdb.DuckDBPyConnection], list[Event]]
+               ) -> pa.Table | None:
         """Commit the events ``plan`` derives from the latest state; retry if beaten.
+
+        Returns the rows committed (None if the plan had nothing to do).
 
         ``plan`` reads through the cursor it gets and raises to refuse; it is
         called again after every lost race, so it sees the winner's changes.
@@ -180,20 +197,32 @@ class RegistryBase:
         store = self._b.store
         state = self._registry_state()
         for attempt in range(MAX_ATTEMPTS):
-            guard = store.guard_version(TABLE, GUARD)
-            cur = state.cursor()  # refreshed to at least the version the guard was read at
+            cur, read_version = state.versioned_cursor()
             events = plan(cur)
             if not events:
-                return events
+                return None
             floor = cur.execute("SELECT max(seq) FROM reg_log").fetchall()[0][0] or 0
             data = self._rows(events, floor)
             try:
-                store.commit(TABLE, data, guard=GUARD, guard_version=guard + 1)
-                state.refresh()
-                return events
+                # Any guarded commit after read_version makes this one fail: the plan
+                # would have to see it. (The guard's number itself only has to grow.)
+                store.commit(TABLE, data, guard=GUARD, guard_version=data["seq"][0].as_py(),
+                             read_version=read_version)
+                self._after_commit()
+                return data  # the next read catches up with this commit
             except CommitConflict:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
         raise CommitConflict(f"registry write lost {MAX_ATTEMPTS} races in a row; try again")
+
+    def _after_commit(self) -> None:
+        """Count the commit; compact the log once this process has added many files
+        (as the batched writer does for the tracking tables)."""
+        from lakeml import config
+
+        maintenance = self._b.store.maintenance
+        maintenance.note_commit(TABLE)
+        if config.get("auto_maintenance"):
+            maintenance.auto([TABLE])
 
     def _rows(self, events: list[Event], floor: int, outcome: str = "applied"):  # noqa: ANN202
         import pyarrow as pa

@@ -12,9 +12,11 @@ so it is as race-free as ``register_model``. Sources are recorded as given
 
 from __future__ import annotations
 
+import random
+import time
 from typing import TYPE_CHECKING, Any
 
-from lakeml.errors import InvalidArgument
+from lakeml.errors import CommitConflict, InvalidArgument
 from lakeml.registry.base import GUARD, TABLE, Event
 from lakeml.registry.entities import NONE, STAGES, canonical_stage
 from lakeml.registry.search import SearchCalls
@@ -117,24 +119,19 @@ class BulkCalls(SearchCalls):
         state = self._registry_state()
         user = self._user()
         for attempt in range(50):
-            guard = store.guard_version(TABLE, GUARD)
-            cur = state.cursor()
+            cur, read_version = state.versioned_cursor()
             cur.register("bulk_in", resolved)
             if attempt == 0:
                 _check(cur)
             events = self._bulk_events(cur, user, ids.uuid7_hex_batch, schemas.REGISTRY_LOG)
             cur.unregister("bulk_in")
             try:
-                store.commit(TABLE, events, guard=GUARD, guard_version=guard + 1)
-                state.refresh()
+                store.commit(TABLE, events, guard=GUARD, guard_version=events["seq"][0].as_py(),
+                             read_version=read_version)
+                self._after_commit()
                 return data.num_rows
-            except Exception as exc:  # noqa: BLE001 - only a lost race is retried
-                from lakeml.errors import CommitConflict
-
-                if not isinstance(exc, CommitConflict):
-                    raise
-        from lakeml.errors import CommitConflict
-
+            except CommitConflict:
+                time.sleep(random.uniform(0, 0.05))
         raise CommitConflict("bulk registration lost 50 races in a row; try again")
 
     def _resolve_sources(self, data: pa.Table) -> pa.Table:

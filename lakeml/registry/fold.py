@@ -10,7 +10,7 @@ checks that both agree on a random history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
@@ -76,6 +76,7 @@ class ModelState:
     requests: dict[str, TransitionRequest] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
     last_version: int = 0  # highest number ever created, deleted ones included
+    last_seq: int = 0  # seq of the last event folded in
 
     @property
     def live(self) -> bool:
@@ -106,10 +107,29 @@ class ModelState:
                                dict(sorted(self.aliases.items())), self.latest(stages))
 
 
-def fold(model_id: str, events: Sequence[tuple]) -> ModelState:
-    """The state of model ``model_id`` after ``events`` (rows of EVENT_COLUMNS by seq)."""
-    m = ModelState(model_id)
-    for (_seq, ts, user, action, name, version, key, value, _from, to, description, source,
+def fold(model_id: str, events: Sequence[tuple], start: ModelState | None = None
+         ) -> ModelState:
+    """The state of model ``model_id`` after ``events`` (rows of EVENT_COLUMNS by seq).
+
+    With ``start``, the events continue from that state; ``start`` itself is
+    left unchanged (another thread may be reading it), parts are copied on write.
+    """
+    m = ModelState(model_id) if start is None else replace(
+        start, tags=dict(start.tags), aliases=dict(start.aliases),
+        versions=dict(start.versions), requests=dict(start.requests),
+        comments=list(start.comments))
+    copied: set[int] = set()
+
+    def version_state(number: int) -> VersionState:
+        v = m.versions.get(number)
+        if v is None:
+            v = m.versions[number] = VersionState(number)
+        elif number not in copied:
+            v = m.versions[number] = replace(v, tags=dict(v.tags))
+        copied.add(number)
+        return v
+
+    for (seq, ts, user, action, name, version, key, value, _from, to, description, source,
          location, run_id, comment) in events:
         when = to_ms(ts)
         m.updated = max(m.updated, when)
@@ -132,7 +152,7 @@ def fold(model_id: str, events: Sequence[tuple]) -> ModelState:
             m.aliases.pop(key, None)
         elif action in ("create_version", "update_version", "delete_version",
                         "transition_stage"):
-            v = m.versions.setdefault(version, VersionState(version))
+            v = version_state(version)
             v.updated = max(v.updated, when)
             if action == "create_version":
                 v.created, v.stage, v.description = when, to, description
@@ -145,9 +165,9 @@ def fold(model_id: str, events: Sequence[tuple]) -> ModelState:
             else:
                 v.stage = to
         elif action == "set_version_tag":
-            m.versions.setdefault(version, VersionState(version)).tags[key] = value
+            version_state(version).tags[key] = value
         elif action == "delete_version_tag":
-            m.versions.setdefault(version, VersionState(version)).tags.pop(key, None)
+            version_state(version).tags.pop(key, None)
         elif action == "request_transition":
             m.requests[key] = TransitionRequest(key, "", version, to, user, when, comment,
                                                 "PENDING")
@@ -158,4 +178,5 @@ def fold(model_id: str, events: Sequence[tuple]) -> ModelState:
                                                 _RESOLUTIONS[action], user, when, comment)
         elif action == "comment":
             m.comments.append(Comment(key, "", version, comment, user, when))
+        m.last_seq = seq
     return m

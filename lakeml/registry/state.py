@@ -1,8 +1,9 @@
 """The registry's event log mirrored in an in-memory DuckDB table, kept current cheaply.
 
 The log is append-only, so catching up with the Delta table means reading
-only the data files added since the last look; a compaction (files removed)
-triggers one full reload. Every read first asks Delta for the latest version
+only the data files added since the last look; after a compaction (files
+replaced by one with the same rows) the new file is read once and only the
+rows the mirror lacks are kept. Every read first asks Delta for the latest version
 (one log listing), so answers are never stale. The current-state views of
 sql/views/ (registered_models, model_versions…) are defined over the mirror;
 with ``as_of`` they are redefined, in one cursor, over the events up to that
@@ -22,6 +23,7 @@ from lakeml.store import schemas
 if TYPE_CHECKING:
     import duckdb
 
+    from lakeml.registry.fold import ModelState
     from lakeml.store import Store
 
 TABLE = "registry_log"
@@ -40,6 +42,34 @@ def _statements() -> list[str]:
     return [stmt for name, stmt in view_definitions() if name in VIEWS]
 
 
+class FoldCache:
+    """The folded state of the models read most recently (see RegistryBase._fold)."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        from collections import OrderedDict
+
+        self._items: OrderedDict[str, ModelState] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, model_id: str) -> ModelState | None:
+        with self._lock:
+            found = self._items.get(model_id)
+            if found is not None:
+                self._items.move_to_end(model_id)
+            return found
+
+    def put(self, model_id: str, state: ModelState) -> None:
+        with self._lock:
+            current = self._items.get(model_id)
+            if current is not None and current.last_seq > state.last_seq:
+                return  # a thread folded further meanwhile
+            self._items[model_id] = state
+            self._items.move_to_end(model_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class RegistryState:
     """The mirror of one store's registry log; see the module docstring."""
 
@@ -49,6 +79,8 @@ class RegistryState:
         self._files: list[str] = []
         self._version = -1
         self._lock = threading.Lock()
+        self.folds = FoldCache()
+        self._names: dict[str, set[str]] = {}  # every name a model ever had -> model ids
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
@@ -57,7 +89,6 @@ class RegistryState:
         con.execute(f"CREATE TABLE reg_log ({_ddl()})")
         # Point reads fetch one model's events: indexes make that ~1 ms at a million versions.
         con.execute("CREATE INDEX reg_log_model ON reg_log (model_id)")
-        con.execute("CREATE INDEX reg_log_name ON reg_log (name)")
         con.execute("CREATE VIEW lake_registry_log AS SELECT * FROM reg_log")
         for statement in _statements():
             con.execute(statement)
@@ -71,23 +102,43 @@ class RegistryState:
                 self._con = self._connect()
             if version == self._version:
                 return version
-            current = set(files)
-            if not current.issuperset(self._files):  # compacted: start over
-                self._con.execute("DELETE FROM reg_log")
-                self._files = []
+            # A compaction replaces files by one holding the same rows: load what is
+            # new, and when files went away keep only rows the mirror lacks.
+            compacted = not set(files).issuperset(self._files)
             loaded = set(self._files)
             new = [f for f in files if f not in loaded]
             if new:
                 listed = ", ".join(sql_string(f) for f in new)
-                self._con.execute(f"INSERT INTO reg_log SELECT {_COLUMNS} FROM read_parquet("
-                                  f"[{listed}], hive_partitioning = false, union_by_name = true)")
+                con = self._con
+                con.execute(f"CREATE OR REPLACE TEMP TABLE reg_new AS SELECT {_COLUMNS} FROM "
+                            f"read_parquet([{listed}], hive_partitioning = false, "
+                            "union_by_name = true)")
+                con.execute("INSERT INTO reg_log SELECT * FROM reg_new" if not compacted else
+                            "INSERT INTO reg_log SELECT * FROM reg_new AS n WHERE NOT EXISTS ("
+                            "SELECT 1 FROM reg_log AS r WHERE r.seq = n.seq AND "
+                            "r.model_id = n.model_id AND r.action = n.action)")
+                for name, model_id in con.execute(
+                        "SELECT DISTINCT name, model_id FROM reg_new WHERE outcome = 'applied' "
+                        "AND action IN ('create_model', 'rename_model')").fetchall():
+                    self._names.setdefault(name, set()).add(model_id)
+                con.execute("DROP TABLE reg_new")
             self._files = list(files)
             self._version = version
             return version
 
+    def model_ids_named(self, name: str) -> list[str]:
+        """Ids of the models that have ever been called ``name`` (live or not), oldest first."""
+        with self._lock:
+            return sorted(self._names.get(name, ()))
+
     def cursor(self, as_of: datetime | None = None) -> duckdb.DuckDBPyConnection:
         """A cursor over the current registry, or over the events up to ``as_of``."""
-        self.refresh()
+        return self.versioned_cursor(as_of)[0]
+
+    def versioned_cursor(self, as_of: datetime | None = None
+                         ) -> tuple[duckdb.DuckDBPyConnection, int]:
+        """A cursor as :meth:`cursor`, and the table version it holds at least."""
+        version = self.refresh()
         assert self._con is not None
         cur = self._con.cursor()
         if as_of is not None:
@@ -97,4 +148,4 @@ class RegistryState:
             for statement in _statements():
                 cur.execute(statement.replace("CREATE OR REPLACE VIEW",
                                               "CREATE OR REPLACE TEMP VIEW", 1))
-        return cur
+        return cur, version

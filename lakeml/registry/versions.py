@@ -14,7 +14,7 @@ from lakeml.registry.entities import (
     ModelVersion,
     canonical_stage,
 )
-from lakeml.registry.fold import ModelState
+from lakeml.registry.fold import ModelState, to_ms
 from lakeml.registry.models import RegisteredModelCalls, tag_events
 
 if TYPE_CHECKING:
@@ -115,8 +115,12 @@ class ModelVersionCalls(RegisteredModelCalls):
             created[:] = [number]
             return events
 
-        self._write(plan)
-        return self.get_model_version(name, created[0])
+        data = self._write(plan)
+        when = to_ms(data["timestamp"][0].as_py())
+        return ModelVersion(name, created[0], NONE, source, location, run_id, "READY",
+                            data["user_id"][0].as_py(), when, when, description,
+                            {e.key: e.value for e in tag_events("set_version_tag", "", name,
+                                                                tags, created[0])})
 
     def _version_write(self, name: str, version: object, capability: str, action: str,
                        build: Callable[[duckdb.DuckDBPyConnection, ModelState, int],

@@ -204,9 +204,12 @@ class Maintenance:
         """Count a commit by this process (called by the writer after each one)."""
         self._commits_since_check[table] += 1
 
-    def auto(self) -> None:
-        """Compact and checkpoint any table this process has grown by many files."""
-        for name, commits in self._commits_since_check.items():
+    def auto(self, tables: Iterable[str] | None = None) -> None:
+        """Compact and checkpoint any table (of ``tables``, default all) this process has
+        grown by many files."""
+        for name, commits in list(self._commits_since_check.items()):
+            if tables is not None and name not in tables:
+                continue
             if commits < max(1, self.compact_every // 4):
                 continue
             self._commits_since_check[name] = 0

@@ -134,19 +134,22 @@ class Store:
         self.writer.append(table, row)
 
     def commit(self, table: str, data: pa.Table, *, guard: str | None = None,
-               guard_version: int = 1) -> None:
+               guard_version: int = 1, read_version: int | None = None) -> None:
         """Commit ``data`` to ``table`` now, bypassing the buffer.
 
         With ``guard``, the commit carries app transaction ``guard`` and fails
         with CommitConflict if a concurrent commit carried the same id: exactly
-        one of several racers inserting the same key wins.
+        one of several racers inserting the same key wins. Concurrent means
+        after ``read_version`` when given (the version the caller read), else
+        after the version this process last wrote or read for its writes.
         """
         self.open()
         handle = self.tables[table]
         if guard is None:
             handle.append(data)
         else:
-            handle.append(data, app_id=guard, version=guard_version, retries=1000)
+            handle.append(data, app_id=guard, version=guard_version, retries=1000,
+                          read_version=read_version)
 
     def guard_version(self, table: str, guard: str) -> int:
         """The last version committed under app transaction ``guard`` (0 if none)."""
