@@ -223,6 +223,111 @@ def cmd_demo(args: argparse.Namespace) -> str:
     return run_demo(args.store)
 
 
+# ---- projects and workflows (lakeml/projects) --------------------------------------
+def _key_values(pairs: Sequence[str] | None) -> dict[str, str]:
+    from lakeml.errors import InvalidArgument
+
+    out = {}
+    for pair in pairs or ():
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise InvalidArgument(f"-P {pair!r}: give parameters as name=value")
+        out[key] = value
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> str:
+    """Run an entry point; the child's exit status becomes lakeml's when it fails."""
+    from lakeml.projects import run
+
+    submitted = run(args.uri, args.entry_point, _key_values(args.param), version=args.version,
+                    experiment_name=args.experiment, experiment_id=args.experiment_id,
+                    env_manager=args.env_manager, synchronous=False, run_name=args.run_name,
+                    store=args.store)
+    ok = submitted.wait()
+    status = submitted.get_status()
+    if not ok:
+        print(f"lakeml: run {submitted.run_id} {status}: {submitted.command!r} exited with "
+              f"status {submitted.returncode}", file=sys.stderr)
+        code = submitted.returncode
+        raise SystemExit(code if code and code > 0 else 1)
+    return render(["run_id", "status"], [(submitted.run_id, status)], args.format)
+
+
+def cmd_workflow_show(args: argparse.Namespace) -> str:
+    from lakeml.projects import load_project, load_workflow, source
+    from lakeml.projects.workflow import describe, show
+
+    fetched = source.fetch(args.uri, args.version)
+    try:
+        wf = load_workflow(load_project(fetched.folder), args.workflow)
+    finally:
+        fetched.cleanup()
+    if args.format == "table":
+        return show(wf)
+    return render(["level", "step", "entry_point", "after", "inputs", "outputs"],
+                  describe(wf), args.format)
+
+
+def cmd_workflow_run(args: argparse.Namespace) -> str:
+    from lakeml.projects import ExecutionError, run_workflow
+
+    try:
+        result = run_workflow(args.uri, args.workflow, _key_values(args.param),
+                              version=args.version, experiment_name=args.experiment,
+                              experiment_id=args.experiment_id, env_manager=args.env_manager,
+                              store=args.store, max_parallel=args.max_parallel,
+                              use_cache=not args.no_cache)
+    except ExecutionError as exc:
+        result = getattr(exc, "result", None)
+        if result is None:
+            raise
+        print(f"lakeml: error: {exc}", file=sys.stderr)
+    rows = [(name, r.status, r.run_id, r.source_run_id, r.error)
+            for name, r in result.steps.items()]
+    shown = render(["step", "status", "run_id", "source_run_id", "error"], rows, args.format)
+    if result.status != "FINISHED":
+        print(shown)
+        raise SystemExit(1)
+    return shown if args.format != "table" else f"workflow run {result.run_id}\n{shown}"
+
+
+def _add_project_commands(sub: argparse._SubParsersAction,
+                          common: argparse.ArgumentParser) -> None:
+    def project_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("uri", help="project folder or git repository (path, file:// or URL; "
+                       "#subdir for a project inside it)")
+        p.add_argument("--version", "-v", help="git commit, branch or tag to run")
+        p.add_argument("-P", "--param", action="append", metavar="NAME=VALUE",
+                       help="a parameter (repeatable)")
+        p.add_argument("--experiment", "--experiment-name", dest="experiment",
+                       help="experiment name (created if missing)")
+        p.add_argument("--experiment-id")
+        p.add_argument("--env-manager", choices=["local", "virtualenv", "conda", "docker"],
+                       help="default: from the project's python_env/conda_env/docker_env")
+
+    p = sub.add_parser("run", parents=[common], help="run an entry point of a project as a run")
+    project_options(p)
+    p.add_argument("--entry-point", "-e", default="main")
+    p.add_argument("--run-name")
+    p.set_defaults(func=cmd_run)
+
+    wf = sub.add_parser("workflow", help="show or run a multi-step workflow of a project")
+    wf_sub = wf.add_subparsers(dest="action", required=True)
+    p = wf_sub.add_parser("show", parents=[common], help="print the DAG of a workflow")
+    p.add_argument("uri", help="project folder or git repository")
+    p.add_argument("--version", "-v", help="git commit, branch or tag")
+    p.add_argument("--workflow", "-w", help="workflow name (default: the only one)")
+    p.set_defaults(func=cmd_workflow_show)
+    p = wf_sub.add_parser("run", parents=[common],
+                          help="run a workflow's steps as nested runs, reusing unchanged ones")
+    project_options(p)
+    p.add_argument("--workflow", "-w", help="workflow name (default: the only one)")
+    p.add_argument("--max-parallel", type=int, help="steps run at once (default: CPUs, >= 2)")
+    p.add_argument("--no-cache", action="store_true", help="run every step again")
+    p.set_defaults(func=cmd_workflow_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``lakeml`` command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -314,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Central (needs mvn); print them comma-separated, for "
                        "spark-submit --jars")
     p.set_defaults(func=cmd_spark_jars)
+    _add_project_commands(sub, common)
     return parser
 
 
