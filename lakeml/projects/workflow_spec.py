@@ -114,7 +114,8 @@ def load_workflow(project: Project, name: str | None = None) -> Workflow:
             if up not in steps:
                 raise InvalidArgument(f"{where}: step {step.name!r} of workflow {name!r} reads "
                                       f"from step {up!r}, which does not exist; steps: "
-                                      f"{sorted(steps)}")
+                                      f"{sorted(steps)} (a file input is {{path: file}}, a "
+                                      "Delta table {table: location})")
         for inp in step.inputs.values():
             if inp.step and inp.output not in steps[inp.step].outputs:
                 raise InvalidArgument(
