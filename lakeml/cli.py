@@ -244,7 +244,11 @@ def cmd_run(args: argparse.Namespace) -> str:
                     experiment_name=args.experiment, experiment_id=args.experiment_id,
                     env_manager=args.env_manager, synchronous=False, run_name=args.run_name,
                     store=args.store)
-    ok = submitted.wait()
+    try:
+        ok = submitted.wait()
+    except KeyboardInterrupt:  # wait() has stopped the command and ended the run KILLED
+        print(f"lakeml: run {submitted.run_id} KILLED", file=sys.stderr)
+        raise SystemExit(130) from None
     status = submitted.get_status()
     if not ok:
         print(f"lakeml: run {submitted.run_id} {status}: {submitted.command!r} exited with "

@@ -96,8 +96,9 @@ def launch(client: Client, fetched: source.FetchedProject, project: spec.Project
                          LAKEML_EXPERIMENT_ID=experiment_id)
         process = subprocess.Popen(env.argv(command), cwd=project.folder,
                                    env=env.environ(child_env), start_new_session=True)
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
+    except BaseException as exc:
+        client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt)
+                              else "FAILED")
         client.flush()
         raise
     return SubmittedRun(client, run_id, process, command, on_exit=on_exit, check=check)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from lakeml.entities import RunStatus
 from lakeml.errors import InvalidArgument, LakemlError, NotFound
 from lakeml.projects import digests, envs, runner, source, spec
-from lakeml.projects.submitted import ExecutionError
+from lakeml.projects.submitted import ExecutionError, SubmittedRun
 from lakeml.projects.workflow_spec import Input, Step, Workflow, load_workflow
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ class _WorkflowRun:
         self.env, self.experiment_id, self.overrides = env, experiment_id, overrides
         self.max_parallel, self.use_cache, self.version = max_parallel, use_cache, version
         self.results: dict[str, StepResult] = {}
+        self.active: set[SubmittedRun] = set()  # commands running now, to stop on Ctrl-C
         self.lock = threading.Lock()
         self.run_id = ""
 
@@ -196,7 +197,14 @@ class _WorkflowRun:
                             pending.discard(name)
                 if not running:
                     break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                try:
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:  # stop the commands, or the pool waits for them
+                    with self.lock:
+                        active = list(self.active)
+                    for submitted in active:
+                        submitted.cancel()
+                    raise
                 for future in done:
                     name = running.pop(future)
                     try:
@@ -357,7 +365,14 @@ class _WorkflowRun:
         except LakemlError as exc:
             return StepResult(step.name, "failed", cache_key=key, error=str(exc))
         holder["run_id"] = submitted.run_id
-        if submitted.wait():
+        with self.lock:
+            self.active.add(submitted)
+        try:
+            ok = submitted.wait()
+        finally:
+            with self.lock:
+                self.active.discard(submitted)
+        if ok:
             return StepResult(step.name, "executed", submitted.run_id, submitted.run_id, key,
                               produced)
         error = submitted.error or (f"command {submitted.command!r} exited with status "

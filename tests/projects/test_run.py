@@ -181,3 +181,28 @@ def test_conda_and_docker_projects_say_what_is_missing(tmp_path):
     # with --env-manager local the same projects run in the current environment
     done = lakeml.projects.run(EXAMPLES / "conda_project", env_manager="local", store=store)
     assert done.get_status() == "FINISHED"
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_lakeml_run_stops_the_command_and_ends_the_run_killed(tmp_path):
+    import os
+    import signal
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    store = str(tmp_path / "lake")
+    proc = subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
+                             "--experiment", "c", "--store", store],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until `lakeml run` has started the command
+    client = lakeml.Client(store)
+    (info,) = client.list_runs(client.get_experiment_by_name("c").experiment_id)
+    assert info.status == "RUNNING"
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"run {info.run_id} KILLED" in err
+    assert client.get_run(info.run_id).info.status == "KILLED"
