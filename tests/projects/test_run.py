@@ -79,11 +79,13 @@ def test_failing_command_passes_its_status_and_output_and_ends_the_run_failed(tm
     (["-e", "nope"], "has no entry point 'nope'"),
     (["-P", "alpha"], "-P 'alpha': give parameters as name=value"),
 ])
-def test_bad_parameters_fail_before_any_run_with_a_clear_error(tmp_path, args, message):
+def test_bad_parameters_fail_before_any_run_with_a_clear_error(tmp_path, capsys, args,
+                                                              message):
+    from lakeml.cli import main
+
     store = str(tmp_path / "lake")
-    proc = lakeml_cli("run", str(LOCAL), *args, "--experiment", "bad", "--store", store)
-    assert proc.returncode == 1
-    assert message in proc.stderr
+    assert main(["run", str(LOCAL), *args, "--experiment", "bad", "--store", store]) == 1
+    assert message in capsys.readouterr().err
     client = lakeml.Client(store)
     exp = client.get_experiment_by_name("bad")
     assert exp is None or client.list_runs(exp.experiment_id) == []
