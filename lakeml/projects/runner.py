@@ -136,13 +136,14 @@ def run(uri: str | os.PathLike[str], entry_point: str = "main",
         'FINISHED'
     """
     client = client_for(store)
-    exp_id = experiment_for(client, experiment_name, experiment_id)
     fetched = source.fetch(uri, version)
     try:
         project = spec.load_project(fetched.folder)
-        project.entry_point(entry_point)  # a missing entry point fails before env building
+        project.entry_point(entry_point).resolve(  # bad parameters fail before any side effect
+            dict(parameters or {}), project_dir=project.folder)
         env = envs.prepare(env_manager, project.env_type, project.env,
                            project_dir=project.folder, store_uri=client.store_uri)
+        exp_id = experiment_for(client, experiment_name, experiment_id)
         submitted = launch(client, fetched, project, entry_point, parameters,
                            experiment_id=exp_id, env=env, run_name=run_name,
                            version=version, on_exit=fetched.cleanup)

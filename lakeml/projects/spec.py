@@ -200,8 +200,12 @@ def load_project(folder: str | os.PathLike[str]) -> Project:
             raise NotFound(f"{file}: {env_type} file {str(data[env_type])!r} does not exist")
     elif env_type == "docker_env" and not (isinstance(env, dict) and env.get("image")):
         raise InvalidArgument(f"{file}: docker_env must be a mapping with an image, got {env!r}")
+    raw_entries = data.get("entry_points") or {}
+    if not isinstance(raw_entries, dict):
+        raise InvalidArgument(f"{file}: entry_points must be a mapping of name -> entry point,"
+                              f" got {raw_entries!r}")
     entry_points = {str(name): _entry_point(file, str(name), spec)
-                    for name, spec in (data.get("entry_points") or {}).items()}
+                    for name, spec in raw_entries.items()}
     workflows = data.get("workflows") or {}
     if not isinstance(workflows, dict):
         raise InvalidArgument(f"{file}: workflows must be a mapping of name -> workflow")
@@ -216,7 +220,11 @@ def _entry_point(file: Path, name: str, spec: Any) -> EntryPoint:
         raise InvalidArgument(f"{file}: entry point {name!r} needs a command string, got "
                               f"{spec!r}")
     params = {}
-    for pname, pspec in (spec.get("parameters") or {}).items():
+    raw_params = spec.get("parameters") or {}
+    if not isinstance(raw_params, dict):
+        raise InvalidArgument(f"{file}: parameters of entry point {name!r} must be a mapping, "
+                              f"got {raw_params!r}")
+    for pname, pspec in raw_params.items():
         pname = str(pname)
         if isinstance(pspec, str):  # "alpha: float"
             ptype, default = pspec, None

@@ -71,6 +71,8 @@ def write(folder: Path, text: str) -> Path:
     ("entry_points:\n  main:\n    parameters: {a: double}\n    command: x\n",
      "parameter 'a' of entry point 'main' has type 'double'"),
     ("entry_points:\n  main: {parameters: {}}\n", "entry point 'main' needs a command"),
+    ("entry_points: [main]\n", "entry_points must be a mapping"),
+    ("entry_points:\n  main: {command: x, parameters: [a]}\n", "must be a mapping"),
     ("python_env: p.yaml\n", "python_env file 'p.yaml' does not exist"),
     ("docker_env: {image: a}\npython_env: p.yaml\n", "at most one of"),
     ("entry_points:\n  main: {command: 'echo {b}'}\n", None),
