@@ -296,6 +296,53 @@ def cmd_workflow_run(args: argparse.Namespace) -> str:
     return shown if args.format != "table" else f"workflow run {result.run_id}\n{shown}"
 
 
+def cmd_workflow_start(args: argparse.Namespace) -> str:
+    from lakeml.projects.stepwise import start_workflow
+
+    return start_workflow(args.uri, args.workflow, _key_values(args.param),
+                          version=args.version, experiment_name=args.experiment,
+                          experiment_id=args.experiment_id, env_manager=args.env_manager,
+                          store=args.store)  # the id alone: a scheduler reads the last line
+
+
+def cmd_workflow_step(args: argparse.Namespace) -> str:
+    from lakeml.projects.stepwise import run_workflow_step
+
+    result = run_workflow_step(args.uri, args.step, args.workflow_run_id,
+                               workflow=args.workflow, version=args.version,
+                               env_manager=args.env_manager, store=args.store,
+                               use_cache=not args.no_cache)
+    return render(["step", "status", "run_id", "source_run_id"],
+                  [(result.step, result.status, result.run_id, result.source_run_id)],
+                  args.format)
+
+
+def cmd_workflow_finish(args: argparse.Namespace) -> str:
+    from lakeml.projects.stepwise import finish_workflow
+
+    result = finish_workflow(args.uri, args.workflow_run_id, workflow=args.workflow,
+                             version=args.version, store=args.store)
+    shown = render(["workflow_run_id", "status"], [(result.run_id, result.status)],
+                   args.format)
+    if result.status != "FINISHED":
+        print(shown)
+        raise SystemExit(1)
+    return shown
+
+
+def cmd_workflow_export_airflow(args: argparse.Namespace) -> str:
+    from lakeml.projects.airflow import export_airflow
+
+    text = export_airflow(args.uri, args.workflow, version=args.version, store=args.store,
+                          env_manager=args.env_manager, dag_id=args.dag_id,
+                          lakeml_command=args.lakeml_command)
+    if not args.output:
+        return text
+    with open(args.output, "w") as fh:
+        fh.write(text)
+    return f"wrote {args.output}"
+
+
 def _add_project_commands(sub: argparse._SubParsersAction,
                           common: argparse.ArgumentParser) -> None:
     def project_options(p: argparse.ArgumentParser) -> None:
@@ -330,6 +377,37 @@ def _add_project_commands(sub: argparse._SubParsersAction,
     p.add_argument("--max-parallel", type=int, help="steps run at once (default: CPUs, >= 2)")
     p.add_argument("--no-cache", action="store_true", help="run every step again")
     p.set_defaults(func=cmd_workflow_run)
+    # one step at a time, for a scheduler (the Airflow export calls these)
+    p = wf_sub.add_parser("start", parents=[common],
+                          help="create a workflow run to drive step by step; print its id")
+    project_options(p)
+    p.add_argument("--workflow", "-w", help="workflow name (default: the only one)")
+    p.set_defaults(func=cmd_workflow_start)
+    p = wf_sub.add_parser("step", parents=[common], help="run one step of a started workflow run")
+    project_options(p)
+    p.add_argument("--workflow", "-w", help="workflow name (default: the run's)")
+    p.add_argument("--step", required=True)
+    p.add_argument("--workflow-run-id", required=True)
+    p.add_argument("--no-cache", action="store_true", help="run the step even if unchanged")
+    p.set_defaults(func=cmd_workflow_step)
+    p = wf_sub.add_parser("finish", parents=[common],
+                          help="end a started workflow run: FINISHED if every step succeeded")
+    p.add_argument("uri", help="project folder or git repository")
+    p.add_argument("--version", "-v", help="git commit, branch or tag")
+    p.add_argument("--workflow", "-w", help="workflow name (default: the run's)")
+    p.add_argument("--workflow-run-id", required=True)
+    p.set_defaults(func=cmd_workflow_finish)
+    p = wf_sub.add_parser("export-airflow", parents=[common],
+                          help="write an Apache Airflow DAG file that runs the workflow")
+    p.add_argument("uri", help="project folder or git repository")
+    p.add_argument("--version", "-v", help="git commit, branch or tag")
+    p.add_argument("--workflow", "-w", help="workflow name (default: the only one)")
+    p.add_argument("--env-manager", choices=["local", "virtualenv", "conda", "docker"])
+    p.add_argument("--dag-id", help="default: lakeml_<project>_<workflow>")
+    p.add_argument("--lakeml-command", default="lakeml",
+                   help="how Airflow's workers call lakeml (default: lakeml)")
+    p.add_argument("--output", "-o", help="the .py file to write (default: stdout)")
+    p.set_defaults(func=cmd_workflow_export_airflow)
 
 
 def build_parser() -> argparse.ArgumentParser:

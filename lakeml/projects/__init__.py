@@ -8,8 +8,10 @@ and inputs are unchanged. The format is documented in docs/projects.md.
 
 from __future__ import annotations
 
+from lakeml.projects.airflow import export_airflow
 from lakeml.projects.runner import run
 from lakeml.projects.spec import EntryPoint, Parameter, Project, load_project
+from lakeml.projects.stepwise import finish_workflow, run_workflow_step, start_workflow
 from lakeml.projects.submitted import ExecutionError, SubmittedRun
 from lakeml.projects.workflow import WorkflowResult, run_workflow
 from lakeml.projects.workflow_spec import Workflow, load_workflow
@@ -22,8 +24,12 @@ __all__ = [
     "SubmittedRun",
     "Workflow",
     "WorkflowResult",
+    "export_airflow",
+    "finish_workflow",
     "load_project",
     "load_workflow",
     "run",
     "run_workflow",
+    "run_workflow_step",
+    "start_workflow",
 ]

@@ -155,7 +155,8 @@ class _WorkflowRun:
         self.run_id = ""
 
     # ---- the DAG ------------------------------------------------------------------
-    def run(self, run_name: str | None) -> WorkflowResult:
+    def begin(self, run_name: str | None) -> str:
+        """Create the parent run (RUNNING), with the parameter overrides as its params."""
         tags = {runner.SOURCE_NAME: self.fetched.uri, runner.SOURCE_TYPE: "PROJECT",
                 WORKFLOW_TAG: self.wf.name, runner.ENV_MANAGER: self.env.manager}
         if self.fetched.git_commit:
@@ -169,20 +170,66 @@ class _WorkflowRun:
         if params:
             self.client.log_batch(self.run_id, params=params)
         self.client.flush()
+        return self.run_id
+
+    def end(self, status: str) -> WorkflowResult:
+        """End the parent run with ``status``; the results in DAG order."""
+        self.client.set_terminated(self.run_id, status)
+        self.client.flush()
+        ordered = {s: self.results[s] for level in self.wf.levels for s in level
+                   if s in self.results}
+        return WorkflowResult(self.run_id, self.wf.name, status, ordered)
+
+    def succeeded(self) -> bool:
+        """Whether every step of the workflow was executed or reused."""
+        return all(s in self.results and self.results[s].status in ("executed", "reused")
+                   for s in self.wf.steps)
+
+    def run(self, run_name: str | None) -> WorkflowResult:
+        self.begin(run_name)
         status = RunStatus.FAILED
         try:
             self._schedule()
-            ok = all(r.status in ("executed", "reused") for r in self.results.values())
-            status = RunStatus.FINISHED if ok else RunStatus.FAILED
+            status = RunStatus.FINISHED if self.succeeded() else RunStatus.FAILED
         except KeyboardInterrupt:
             status = RunStatus.KILLED
             raise
         finally:
-            self.client.set_terminated(self.run_id, status)
-            self.client.flush()
-        ordered = {s: self.results[s] for level in self.wf.levels for s in level
-                   if s in self.results}
-        return WorkflowResult(self.run_id, self.wf.name, status, ordered)
+            result = self.end(status)
+        return result
+
+    def load(self, workflow_run_id: str) -> None:
+        """Adopt workflow run ``workflow_run_id`` and the latest result of each of its steps
+        (for running one step at a time, as an Airflow task does)."""
+        self.run_id = workflow_run_id
+        rows = self.client.sql(
+            "SELECT step, status, run_id, source_run_id, cache_key, error FROM workflow_steps "
+            "WHERE workflow_run_id = ? ORDER BY end_time", [workflow_run_id]).fetchall()
+        outputs = self.client.sql(
+            "SELECT run_id, name, kind, uri, digest FROM workflow_lineage "
+            "WHERE workflow_run_id = ? AND direction = 'output'", [workflow_run_id]).fetchall()
+        for step, status, run_id, source_run_id, key, error in rows:  # the latest row wins
+            outs = {name: (kind, uri, digest) for rid, name, kind, uri, digest in outputs
+                    if rid == run_id}
+            self.results[step] = StepResult(step, status, run_id, source_run_id, key, outs,
+                                            error)
+
+    def run_one(self, name: str) -> StepResult:
+        """Run step ``name`` now; its upstream steps must have succeeded in this run."""
+        if name not in self.wf.steps:
+            raise NotFound(f"workflow {self.wf.name!r} has no step {name!r}; steps: "
+                           f"{sorted(self.wf.steps)}")
+        step = self.wf.steps[name]
+        for up in step.upstream:
+            done = self.results.get(up)
+            if done is None or done.status not in ("executed", "reused"):
+                raise InvalidArgument(
+                    f"step {name!r} reads from step {up!r}, which "
+                    f"{'has not run' if done is None else f'ended {done.status!r}'} in "
+                    f"workflow run {self.run_id!r}; run it first")
+        result = self._run_step(step)
+        self.results[name] = result
+        return result
 
     def _schedule(self) -> None:
         pending = set(self.wf.steps)
