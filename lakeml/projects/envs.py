@@ -214,7 +214,7 @@ def _conda(file: Path) -> Environment:
     key = hashlib.sha256(file.read_bytes()).hexdigest()[:20]
     prefix = env_cache() / f"conda-{key}"
     if not (prefix / _READY).is_file():
-        _run([conda, "env", "create", "--yes", "--prefix", str(prefix), "--file", str(file)],
+        _run([conda, "env", "create", "--prefix", str(prefix), "--file", str(file)],
              f"create the conda environment of {file}")
         (prefix / _READY).write_text(str(file) + "\n")
     return Environment("conda", prefix, key,

@@ -206,3 +206,25 @@ def test_ctrl_c_on_lakeml_run_stops_the_command_and_ends_the_run_killed(tmp_path
     assert proc.returncode == 130
     assert f"run {info.run_id} KILLED" in err
     assert client.get_run(info.run_id).info.status == "KILLED"
+
+
+def test_fetch_takes_a_subfolder_and_cleans_up_its_clone(tmp_path):
+    from lakeml.errors import InvalidArgument
+    from lakeml.projects import source
+
+    outer = tmp_path / "outer"
+    first, _ = make_repo(EXAMPLES / "git_project", outer / "sub" / "proj")
+    in_place = source.fetch(f"{outer}/sub#proj")
+    assert in_place.folder == (outer / "sub" / "proj").resolve()
+    assert in_place.temporary is None and in_place.git_commit is not None
+    clone = source.fetch(f"{outer}/sub/proj#", version=first)
+    assert (clone.folder / "VERSION").read_text().strip() == "1"
+    assert clone.git_commit == first
+    assert (outer / "sub" / "proj" / "VERSION").read_text().strip() == "2"  # untouched
+    temporary = clone.temporary
+    clone.cleanup()
+    assert temporary is not None and not temporary.exists()
+    with pytest.raises(InvalidArgument, match="must stay inside the repository"):
+        source.fetch(f"{outer}#../x")
+    with pytest.raises(NotFound, match="no folder 'nope'"):
+        source.fetch(f"{outer}/sub#nope")
