@@ -21,8 +21,8 @@ from lakeml.projects.workflow import (
     WORKFLOW_TAG,
     StepResult,
     WorkflowResult,
-    _overrides,
-    _WorkflowRun,
+    WorkflowRunner,
+    parse_overrides,
 )
 from lakeml.projects.workflow_spec import load_workflow
 
@@ -32,7 +32,7 @@ def _workflow_run(uri: str | os.PathLike[str], workflow: str | None, *,
                   version: str | None, env_manager: str | None,
                   store: str | os.PathLike[str] | None, experiment_id: str,
                   parameters: Mapping[str, Any] | None = None,
-                  use_cache: bool = True) -> Iterator[_WorkflowRun]:
+                  use_cache: bool = True) -> Iterator[WorkflowRunner]:
     client = runner.client_for(store)
     fetched = source.fetch(uri, version)
     try:
@@ -40,8 +40,8 @@ def _workflow_run(uri: str | os.PathLike[str], workflow: str | None, *,
         wf = load_workflow(project, workflow)
         env = envs.prepare(env_manager, project.env_type, project.env,
                            project_dir=project.folder, store_uri=client.store_uri)
-        yield _WorkflowRun(client, fetched, project, wf, env, experiment_id,
-                           _overrides(wf, parameters or {}), 1, use_cache, version)
+        yield WorkflowRunner(client, fetched, project, wf, env, experiment_id,
+                           parse_overrides(wf, parameters or {}), 1, use_cache, version)
     finally:
         fetched.cleanup()
 

@@ -104,10 +104,10 @@ def run_workflow(uri: str | os.PathLike[str], workflow: str | None = None,
     try:
         project = spec.load_project(fetched.folder)
         wf = load_workflow(project, workflow)
-        overrides = _overrides(wf, parameters or {})
+        overrides = parse_overrides(wf, parameters or {})
         env = envs.prepare(env_manager, project.env_type, project.env,
                            project_dir=project.folder, store_uri=client.store_uri)
-        result = _WorkflowRun(client, fetched, project, wf, env, exp_id, overrides,
+        result = WorkflowRunner(client, fetched, project, wf, env, exp_id, overrides,
                               max_parallel or max(2, os.cpu_count() or 2), use_cache,
                               version).run(run_name)
     finally:
@@ -121,7 +121,8 @@ def run_workflow(uri: str | os.PathLike[str], workflow: str | None = None,
     return result
 
 
-def _overrides(wf: Workflow, parameters: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def parse_overrides(wf: Workflow, parameters: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """``{"step.param": value}`` as ``{step: {param: value}}``, steps checked."""
     out: dict[str, dict[str, str]] = {}
     for key, value in parameters.items():
         step, dot, name = str(key).partition(".")
@@ -139,7 +140,7 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class _WorkflowRun:
+class WorkflowRunner:
     """One run of a workflow: the parent run, the scheduler and the per-step work."""
 
     def __init__(self, client: Client, fetched: source.FetchedProject, project: spec.Project,
