@@ -96,6 +96,14 @@ def test_workflow_runs_in_parallel_reuses_unchanged_steps_and_reruns_the_changed
     assert {s: r["status"] for s, r in fourth.items()} == {
         "load_a": "reused", "load_b": "executed", "combine": "executed"}
 
+    # 5. a change to a step's code re-runs that step only (here the last one)
+    with open(project / "combine.py", "a") as fh:
+        fh.write("# a comment is a change of code\n")
+    fifth = lakeml.projects.run_workflow(project, "main", {"load_b.scale": "3"}, store=store)
+    assert {s: r.status for s, r in fifth.steps.items()} == {
+        "load_a": "reused", "load_b": "reused", "combine": "executed"}
+    assert fifth.steps["load_b"].source_run_id == fourth["load_b"]["run_id"]
+
 
 @pytest.mark.slow
 def test_a_missing_declared_output_fails_the_step_and_the_workflow(tmp_path, project_copy):
