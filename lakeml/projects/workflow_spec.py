@@ -121,6 +121,15 @@ def load_workflow(project: Project, name: str | None = None) -> Workflow:
                 raise InvalidArgument(
                     f"{where}: step {step.name!r} input {inp.name!r} reads {inp.ref!r}, but "
                     f"step {inp.step!r} declares outputs {sorted(steps[inp.step].outputs)}")
+    tables: dict[str, str] = {}
+    for step in steps.values():
+        for out in step.outputs.values():
+            if out.kind == "table":
+                other = tables.setdefault(out.location, f"{step.name}.{out.name}")
+                if other != f"{step.name}.{out.name}":
+                    raise InvalidArgument(f"{where}: outputs {other!r} and "
+                                          f"'{step.name}.{out.name}' of workflow {name!r} "
+                                          f"both write table {out.location!r}")
     return Workflow(name, steps, _levels(where, name, steps))
 
 

@@ -138,6 +138,9 @@ workflows:
     ("      a: {entry_point: e, inputs: {x: 'data/x.csv'}}\n", "must be 'step.output'"),
     ("      a: {entry_point: e, outputs: {x: {s3: o}}}\n", "output 'x' must be"),
     ("      a: {entry_point: e, retries: 3}\n", r"unknown field\(s\) \['retries'\]"),
+    ("      a: {entry_point: e, outputs: {t: {table: x}}}\n"
+     "      b: {entry_point: e, outputs: {u: {table: x}}}\n",
+     "outputs 'a.t' and 'b.u' of workflow 'w' both write table 'x'"),
 ])
 def test_bad_workflows_are_refused_with_the_reason(tmp_path, steps, message):
     project = load_project(write(tmp_path / "p", STEPS % steps))
