@@ -53,6 +53,7 @@ from lakeml.version import __version__
 # ``import lakeml`` imports no ML library.
 _LAZY_SUBMODULES = frozenset({"lightgbm", "models", "pyfunc", "pytorch", "sklearn", "spark_ml",
                               "xgboost"})
+_LAZY_SUBMODULES |= {"projects"}  # lakeml.projects.run(...), the workflows
 
 
 def __getattr__(name: str) -> object:

@@ -80,6 +80,9 @@ SETTINGS: dict[str, Setting] = {
                 "Folder where models loaded from remote URIs (s3://, runs:/ on an object "
                 "store) are downloaded, one subfolder per URI; default "
                 "~/.cache/lakeml/models."),
+        Setting("env_cache", "LAKEML_ENV_CACHE", str, None,
+                "Folder where `lakeml run` keeps the virtualenvs it builds from python_env "
+                "files, one per content hash; default ~/.cache/lakeml/envs."),
     )
 }
 

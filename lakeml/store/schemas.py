@@ -133,6 +133,40 @@ REGISTRY_LOG = pa.schema([
     _f("comment", pa.string()),
 ])
 
+# Workflows (lakeml/projects/workflow.py): one row per step of a workflow run, written
+# when the step ends: its nested run, and the run whose outputs it used (itself, or an
+# earlier run with the same cache key, a digest of the step's code, params and inputs).
+WORKFLOW_STEPS = pa.schema([
+    _f("workflow_run_id", pa.string(), False),
+    _f("workflow", pa.string(), False),
+    _f("step", pa.string(), False),
+    _f("entry_point", pa.string()),
+    _f("run_id", pa.string()),
+    _f("source_run_id", pa.string()),
+    _f("cache_key", pa.string()),
+    _f("status", pa.string(), False),
+    _f("error", pa.string()),
+    _f("start_time", TS),
+    _f("end_time", TS, False),
+])
+
+# One row per declared input or output of a step run: the workflow's lineage.
+WORKFLOW_LINEAGE = pa.schema([
+    _f("workflow_run_id", pa.string(), False),
+    _f("workflow", pa.string(), False),
+    _f("step", pa.string(), False),
+    _f("run_id", pa.string()),
+    _f("source_run_id", pa.string()),
+    _f("direction", pa.string(), False),
+    _f("name", pa.string(), False),
+    _f("kind", pa.string(), False),
+    _f("uri", pa.string()),
+    _f("digest", pa.string()),
+    _f("from_step", pa.string()),
+    _f("from_output", pa.string()),
+    _f("timestamp", TS, False),
+])
+
 # Commit order of one flush: a run's row lands before the rows that refer to it.
 TABLES: dict[str, pa.Schema] = {
     "experiments": EXPERIMENTS,
@@ -145,6 +179,8 @@ TABLES: dict[str, pa.Schema] = {
     "metric_latest": METRICS,
     "logged_models": LOGGED_MODELS,
     "registry_log": REGISTRY_LOG,
+    "workflow_steps": WORKFLOW_STEPS,
+    "workflow_lineage": WORKFLOW_LINEAGE,
 }
 
 # Tables the writer derives from another table's batches rather than from log
