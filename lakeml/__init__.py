@@ -51,9 +51,8 @@ from lakeml.version import __version__
 
 # Submodules loaded on first attribute access (``lakeml.sklearn.log_model``), so
 # ``import lakeml`` imports no ML library.
-_LAZY_SUBMODULES = frozenset({"lightgbm", "models", "pyfunc", "pytorch", "sklearn", "spark_ml",
-                              "xgboost"})
-_LAZY_SUBMODULES |= {"projects"}  # lakeml.projects.run(...), the workflows
+_LAZY_SUBMODULES = frozenset({"lightgbm", "models", "projects", "pyfunc", "pytorch", "sklearn",
+                              "spark_ml", "xgboost"})
 
 
 def __getattr__(name: str) -> object:
