@@ -1,9 +1,10 @@
-"""Score a Delta or Parquet table with a logged model into a Delta table.
+"""Score a Delta or Parquet table with a registered or logged model into a Delta table.
 
     spark-submit --jars "$(lakeml spark-jars)" jobs/score.py --store /data/lake \
-        --model runs:/<run_id>/model --input /data/features --output /data/scores
+        --model models:/churn@champion --input /data/features --output /data/scores
 
 Every output row keeps the input columns and adds the prediction, the model URI,
+the registered model's name and version (resolved once, when the job starts),
 the model's uuid, the run that logged it and the time of scoring.
 """
 
@@ -16,7 +17,8 @@ import sys
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="score.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", required=True, help="store URI that runs:/ URIs refer to")
-    parser.add_argument("--model", required=True, help="runs:/<run_id>/<path>, a folder or URI")
+    parser.add_argument("--model", required=True, help="models:/<name>/<version|stage>, "
+                        "models:/<name>@<alias>, runs:/<run_id>/<path>, a folder or URI")
     parser.add_argument("--input", required=True, help="Delta table or Parquet files to score")
     parser.add_argument("--output", required=True, help="Delta table the scores go to")
     parser.add_argument("--input-format", choices=["delta", "parquet"],

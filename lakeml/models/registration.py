@@ -42,8 +42,8 @@ def parse_models_uri(model_uri: str) -> tuple[str, str, str]:
                           "models:/<name>/latest or models:/<name>@<alias>")
 
 
-def registry_artifact_uri(model_uri: str) -> str:
-    """The storage location of the version that a ``models:/`` URI names, in the current store."""
+def resolve_models_uri(model_uri: str) -> ModelVersion:
+    """The version a ``models:/`` URI names now, in the current store."""
     from lakeml import config
     from lakeml.errors import NotFound
     from lakeml.tracking.client import Client
@@ -51,14 +51,19 @@ def registry_artifact_uri(model_uri: str) -> str:
     name, kind, ref = parse_models_uri(model_uri)
     client = Client(config.store_uri())
     if kind == "version":
-        return client.get_model_version_download_uri(name, ref)
+        return client.get_model_version(name, ref)
     if kind == "alias":
-        return client.get_model_version_by_alias(name, ref).storage_location
+        return client.get_model_version_by_alias(name, ref)
     found = client.get_latest_versions(name, None if kind == "latest" else [ref])
     if not found:
         raise NotFound(f"registered model {name!r} has no version in stage {ref!r}"
                        if kind == "stage" else f"registered model {name!r} has no versions")
-    return max(found, key=lambda mv: mv.version).storage_location
+    return max(found, key=lambda mv: mv.version)
+
+
+def registry_artifact_uri(model_uri: str) -> str:
+    """The storage location of the version that a ``models:/`` URI names."""
+    return resolve_models_uri(model_uri).storage_location
 
 
 def check_can_register(name: str) -> None:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DELTA_VERSION", "experiments", "inputs", "latest_metrics", "log_runs", "metrics",
-    "params", "query", "register_views", "runs", "session", "table", "tags", "view",
+    "model_versions", "params", "query", "register_views",
+    "registered_models", "runs", "session", "table", "tags", "view",
 ]
 
 
@@ -64,3 +65,14 @@ def experiments(spark: SparkSession, store: Store | Client | str | None = None) 
 def inputs(spark: SparkSession, store: Store | Client | str | None = None) -> DataFrame:
     """Datasets each run used (the ``inputs`` view)."""
     return view(spark, "inputs", store)
+
+
+def model_versions(spark: SparkSession, store: Store | Client | str | None = None) -> DataFrame:
+    """Current versions of the registered models (the ``model_versions`` view)."""
+    return view(spark, "model_versions", store)
+
+
+def registered_models(spark: SparkSession,
+                      store: Store | Client | str | None = None) -> DataFrame:
+    """Current registered models (the ``registered_models`` view)."""
+    return view(spark, "registered_models", store)

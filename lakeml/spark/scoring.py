@@ -3,7 +3,9 @@
 Every output row carries the input columns, the prediction and where it came
 from: the model URI, the model's uuid and the run that logged it, so a score
 can be traced back to its model in SQL (join ``logged_models`` on
-``model_uuid``). Registered names and versions join them with the registry.
+``model_uuid``). A registered model (``models:/name@alias``, ``/Production``,
+``/3``) is resolved to one version when the job starts; its name and version
+are on every row (null for a model given by run or path).
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ def score(spark: SparkSession, model_uri: str, frame: DataFrame, *,
     from lakeml.models.spark_udf import spark_udf
     from lakeml.models.uri import local_model_path
 
+    name = version = None
+    if str(model_uri).startswith("models:"):
+        # Pin the version once: an alias or stage that moves while the job runs
+        # must not mix two models in one output.
+        from lakeml.models.registration import resolve_models_uri
+
+        registered = resolve_models_uri(model_uri)
+        name, version = registered.name, registered.version
+        model_uri = f"models:/{name}/{version}"
     meta = Model.load(local_model_path(model_uri))
     schema = meta.input_schema
     wanted = list(columns) if columns else (
@@ -54,6 +65,8 @@ def score(spark: SparkSession, model_uri: str, frame: DataFrame, *,
     return frame.select(
         "*", udf(*[F.col(f"`{c}`") for c in wanted]).alias(prediction_column),
         F.lit(str(model_uri)).alias("model_uri"),
+        F.lit(name).cast("string").alias("model_name"),
+        F.lit(version).cast("int").alias("model_version"),
         F.lit(meta.model_uuid).cast("string").alias("model_uuid"),
         F.lit(meta.run_id).cast("string").alias("model_run_id"),
         F.current_timestamp().alias("scored_at"))

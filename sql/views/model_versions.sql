@@ -11,12 +11,12 @@ FROM (
                AS current_stage,
            max_by(description, seq) FILTER (WHERE action IN ('create_version', 'update_version'))
                AS description,
-           any_value(source) FILTER (WHERE action = 'create_version') AS source,
-           any_value(storage_location) FILTER (WHERE action = 'create_version')
+           max(source) FILTER (WHERE action = 'create_version') AS source,
+           max(storage_location) FILTER (WHERE action = 'create_version')
                AS storage_location,
-           any_value(run_id) FILTER (WHERE action = 'create_version') AS run_id,
+           max(run_id) FILTER (WHERE action = 'create_version') AS run_id,
            'READY' AS status,
-           any_value(user_id) FILTER (WHERE action = 'create_version') AS user_id,
+           max(user_id) FILTER (WHERE action = 'create_version') AS user_id,
            min(timestamp) FILTER (WHERE action = 'create_version') AS creation_timestamp,
            max(timestamp) AS last_updated_timestamp,
            bool_or(action = 'delete_version') AS deleted

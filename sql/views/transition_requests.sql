@@ -5,12 +5,12 @@ SELECT r.request_id, m.name, r.version, r.stage, r.requested_by, r.requested_at,
        r.comment, r.status, r.resolved_by, r.resolved_at, r.resolution_comment, r.model_id
 FROM (
     SELECT key AS request_id,
-           any_value(model_id) AS model_id,
-           any_value(version) AS version,
-           any_value(to_value) FILTER (WHERE action = 'request_transition') AS stage,
-           any_value(user_id) FILTER (WHERE action = 'request_transition') AS requested_by,
+           max(model_id) AS model_id,
+           max(version) AS version,
+           max(to_value) FILTER (WHERE action = 'request_transition') AS stage,
+           max(user_id) FILTER (WHERE action = 'request_transition') AS requested_by,
            min(timestamp) FILTER (WHERE action = 'request_transition') AS requested_at,
-           any_value(comment) FILTER (WHERE action = 'request_transition') AS comment,
+           max(comment) FILTER (WHERE action = 'request_transition') AS comment,
            CASE max_by(action, seq)
                WHEN 'approve_request' THEN 'APPROVED'
                WHEN 'reject_request' THEN 'REJECTED'

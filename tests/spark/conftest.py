@@ -74,8 +74,29 @@ def build_store(uri: str) -> dict[str, str]:
     with lakeml.start_run(run_id=parent.info.run_id):
         lakeml.log_input(lakeml.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="tiny"),
                          context="training")
+    _registry(client, str(Path(uri).parent / "model"))
     client.flush()
     return {"grid": grid, "other": other}
+
+
+def _registry(client: lakeml.Client, folder: str) -> None:
+    """Every kind of registry event: versions, stages, alias, tags, review, comment, rename."""
+    from sklearn.dummy import DummyClassifier
+
+    import lakeml.sklearn
+
+    lakeml.sklearn.save_model(DummyClassifier().fit([[0], [1]], [0, 1]), folder)
+    for _ in range(3):
+        client.register_model(folder, "churn", tags={"t": "1"})
+    client.transition_model_version_stage("churn", 2, "Production", comment="go")
+    client.set_registered_model_alias("churn", "champion", 2)
+    client.set_registered_model_tag("churn", "team", "risk")
+    client.request_transition("churn", 3, "Staging", comment="try")
+    client.approve_transition_request("churn", 3, "Staging")
+    client.request_transition("churn", 1, "Archived")
+    client.create_comment("churn", 2, "shipped")
+    client.register_model(folder, "old")
+    client.rename_registered_model("old", "renamed")
 
 
 def normalized(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -14,6 +14,7 @@ import pytest
 from deltalake import DeltaTable
 
 import lakeml
+import lakeml.spark
 import lakeml.spark.jars
 from lakeml.query import sqlfiles
 from lakeml.spark.summaries import summary_params
@@ -155,3 +156,19 @@ def test_score_writes_predictions_with_their_model_to_delta(spark, tmp_path, cap
     assert {r[2:] for r in got} == {(info.model_uri, uuid, run.info.run_id)}
     with pytest.raises(lakeml.errors.InvalidArgument, match="'row'"):
         job("score").main(argv[:-1] + [out + "2", "--prediction-column", "row"], spark=spark)
+
+    # a registered model: the alias is resolved once, name and version on every row
+    client = lakeml.Client(uri)
+    client.register_model(info.model_uri, "iris")
+    client.register_model(info.model_uri, "iris")
+    client.set_registered_model_alias("iris", "champion", 2)
+    registered = str(tmp_path / "registered-scores")
+    argv = ["--store", uri, "--model", "models:/iris@champion", "--input", source,
+            "--output", registered]
+    assert job("score").main(argv, spark=spark) == 0
+    files = DeltaTable(registered).file_uris()
+    got = duckdb.sql(f"SELECT row, prediction, model_name, model_version, model_uri "
+                     f"FROM read_parquet({files!r}) ORDER BY row").fetchall()
+    assert [r[1] for r in got] == [float(p) for p in model.predict(features)]
+    assert {r[2:] for r in got} == {("iris", 2, "models:/iris/2")}
+    assert lakeml.spark.model_versions(spark, uri).where("name = 'iris'").count() == 2

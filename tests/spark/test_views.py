@@ -11,9 +11,11 @@ from lakeml.query import sqlfiles
 from .conftest import build_store, normalized, rounded
 
 VIEWS = [name for name, _ in sqlfiles.view_definitions()]
-# Views the sample store fills; the others (models, registry) must agree too, if empty.
+# Views the sample store fills; the others (logged models, workflows) must agree too, if empty.
 FILLED = {"experiments", "experiment_tags", "runs", "params", "metrics", "latest_metrics",
-          "tags", "inputs"}
+          "tags", "inputs", "registered_models", "model_versions", "model_aliases",
+          "registered_model_tags", "model_version_tags", "transition_requests",
+          "model_version_comments", "registry_events"}
 
 
 def duckdb_rows(client: lakeml.Client, query: str, params: dict | None = None) -> list:
