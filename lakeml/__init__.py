@@ -52,6 +52,8 @@ from lakeml.version import __version__
 # ``import lakeml`` imports no ML library.
 _LAZY_SUBMODULES = frozenset({"lightgbm", "models", "pyfunc", "pytorch", "sklearn", "spark_ml",
                               "xgboost"})
+# ``lakeml.autolog()``: the autolog package is callable (see lakeml/autolog/__init__.py).
+_LAZY_SUBMODULES = _LAZY_SUBMODULES | {"autolog"}
 
 
 def __getattr__(name: str) -> object:
