@@ -225,3 +225,12 @@ def when_imported(module_name: str, hook: Callable[[], None]) -> None:
         if _finder not in sys.meta_path:
             sys.meta_path.insert(0, _finder)
 
+
+
+def reset() -> None:
+    """Turn every integration off: originals restored, switches and pending hooks dropped."""
+    with _lock:
+        for integration in list(_patches):
+            unpatch_all(integration)
+        _configs.clear()
+        _import_hooks.clear()

@@ -12,6 +12,7 @@ Where a call logs:
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class Handler(Protocol):
     def before(self, call: Call) -> None: ...
 
     def after(self, call: Call, result: Any) -> None: ...
+
+    # optional: ``cleanup(call)``, run once the library call returned or raised
 
 
 def _fluent() -> Any:
@@ -119,17 +122,25 @@ def run_autologged(integration: str, config: AutologConfig, handler: Handler,
         try:
             result = original(*call.args, **call.kwargs)
         except BaseException as exc:
+            _cleanup(handler, call)
             if owned:
                 status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) \
                     else RunStatus.FAILED
                 failures.attempt("ending the run", close_run, call.run_id, status)
             failures.report()
             raise
+        _cleanup(handler, call)
         failures.attempt("after training", handler.after, call, result)
         if owned:
             failures.attempt("ending the run", close_run, call.run_id, RunStatus.FINISHED)
         failures.report()
         return result
+
+
+def _cleanup(handler: Handler, call: Call) -> None:
+    cleanup = getattr(handler, "cleanup", None)
+    if cleanup is not None:
+        call.attempt("cleaning up", cleanup, call)
 
 
 # ---- logging helpers shared by the integrations --------------------------------------------
@@ -166,7 +177,8 @@ def log_params(run_id: str, params: Mapping[str, Any]) -> None:
 
 def log_metrics(run_id: str, metrics: Mapping[str, Any], step: int | None = None) -> None:
     """Log metrics that are finite-or-not numbers (others left out)."""
-    clean = {k: float(v) for k, v in metrics.items() if valid_key(k) and _number(v)}
+    clean = {metric_key(k): float(v) for k, v in metrics.items()
+             if valid_key(metric_key(k)) and _number(v)}
     if clean:
         client().log_batch(run_id, metrics=clean, step=step)
 
@@ -179,13 +191,21 @@ def _number(value: Any) -> bool:
     return not isinstance(value, (str, bytes))
 
 
+def metric_key(name: str) -> str:
+    """A library's metric name as a valid key (``ndcg@5`` becomes ``ndcg_5``)."""
+    return _KEY_CHARS.sub("_", name)
+
+
+_KEY_CHARS = re.compile(r"[^\w\-. /]")
+
+
 def log_histories(run_id: str, histories: Mapping[str, list[Any]]) -> None:
     """Log each key's list of values as its metric history, step = position."""
     from lakeml.entities import Metric
 
     now = int(time.time() * 1000)
-    points = [Metric(key, float(value), now, step)
-              for key, values in histories.items() if valid_key(key)
+    points = [Metric(metric_key(key), float(value), now, step)
+              for key, values in histories.items() if valid_key(metric_key(key))
               for step, value in enumerate(values)]
     if points:
         client().log_batch(run_id, metrics=points)
@@ -193,6 +213,14 @@ def log_histories(run_id: str, histories: Mapping[str, list[Any]]) -> None:
 
 def log_tags(run_id: str, tags: Mapping[str, Any]) -> None:
     client().log_batch(run_id, tags={k: str(v) for k, v in tags.items()})
+
+
+def log_dataset(run_id: str, X: Any, y: Any) -> None:
+    """Record the training data (features and targets) as an input, context ``train``."""
+    from lakeml.autolog.tabular import dataset
+    from lakeml.entities import DatasetInput
+
+    client().log_inputs(run_id, [DatasetInput(dataset(X, y), "train")])
 
 
 def log_model(run_id: str, save_model: Callable[..., Any], model: Any, name: str = "model",

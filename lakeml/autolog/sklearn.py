@@ -31,6 +31,9 @@ from lakeml.autolog.patching import (
 
 INTEGRATION = "sklearn"
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+# Encoders of targets: scikit-learn fits them inside its own functions (metrics,
+# classifiers), where a run each would be noise.
+EXCLUDED = frozenset({"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer"})
 
 
 def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
@@ -46,12 +49,7 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         >>> lakeml.sklearn.autolog()                                       # doctest: +SKIP
         >>> LogisticRegression().fit(X, y)   # one run: params, metrics, model  # doctest: +SKIP
     """
-    from lakeml.errors import InvalidArgument
-
-    if max_tuning_runs is not None and (not isinstance(max_tuning_runs, int)
-                                        or max_tuning_runs < 0):
-        raise InvalidArgument(f"max_tuning_runs must be None or an int >= 0, got "
-                              f"{max_tuning_runs!r}")
+    check_max_tuning_runs(max_tuning_runs)
     set_config(INTEGRATION, AutologConfig(
         log_models=log_models, log_input_examples=log_input_examples,
         log_model_signatures=log_model_signatures, log_datasets=log_datasets,
@@ -63,12 +61,21 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         when_imported("sklearn", _patch)
 
 
+def check_max_tuning_runs(value: object) -> None:
+    """InvalidArgument unless ``value`` is None or an int >= 0."""
+    from lakeml.errors import InvalidArgument
+
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or value < 0):
+        raise InvalidArgument(f"max_tuning_runs must be None or an int >= 0, got {value!r}")
+
+
 def _estimator_classes() -> list[type]:
     from sklearn.utils import all_estimators
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # importing every module may warn about deprecations
-        return [cls for _, cls in all_estimators()]
+        return [cls for name, cls in all_estimators() if name not in EXCLUDED]
 
 
 def _patch() -> None:
@@ -115,7 +122,7 @@ class _FitHandler:
                 rid, sklearn_metrics.training_metrics(model, X, y, sample_weight,
                                                       call.attempt)))
         if call.config.log_datasets and X is not None:
-            call.attempt("dataset", _log_dataset, rid, X, y)
+            call.attempt("dataset", runs.log_dataset, rid, X, y)
         if call.config.log_models:
             call.attempt("model", _log_model, call, model, X, "model")
             if search and hasattr(model, "best_estimator_"):
@@ -123,11 +130,6 @@ class _FitHandler:
                              "best_estimator")
         sklearn_metrics.remember_model(model, rid)
 
-
-def _log_dataset(run_id: str, X: Any, y: Any) -> None:
-    from lakeml.entities import DatasetInput
-
-    runs.client().log_inputs(run_id, [DatasetInput(tabular.dataset(X, y), "train")])
 
 
 def _log_model(call: runs.Call, model: Any, X: Any, name: str) -> None:

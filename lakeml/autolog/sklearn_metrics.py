@@ -15,7 +15,9 @@ Post-training metrics: the output of ``predict``/``predict_proba``/… of an
 autologged model is remembered with the name of the variable the input was
 passed as (``X_test``); a later ``sklearn.metrics.<fn>(y_true, that_output)``
 logs ``<fn>_<name>`` and ``model.score(X_test, y_test)`` logs
-``<Estimator>_score_<name>`` into the model's run.
+``<Estimator>_score_<name>`` into the model's run (reopened for the moment if
+it has ended). The functions are patched in ``sklearn.metrics``: a name
+imported from there before ``autolog()`` is the unpatched function.
 """
 
 from __future__ import annotations
