@@ -1,0 +1,95 @@
+"""Spark ML autologging on a local Spark: a Pipeline fit and a CrossValidator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import lakeml
+import lakeml.spark_ml
+from lakeml.autolog import patching
+
+
+@pytest.fixture(autouse=True)
+def _autolog_off(store_uri: str):
+    patching.reset()
+    yield
+    patching.reset()
+
+
+@pytest.fixture(scope="module")
+def iris_df(spark: Any) -> Any:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["sl", "sw", "pl", "pw"]
+    pdf = X.assign(label=(y == 2).astype(float))
+    return spark.createDataFrame(pdf)
+
+
+def _runs() -> list[Any]:
+    lakeml.flush()
+    return lakeml.search_runs(search_all_experiments=True, output_format="list")
+
+
+def test_pipeline_fit_logs_stage_params_and_the_model(iris_df: Any) -> None:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    lakeml.spark_ml.autolog()
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["sl", "sw", "pl", "pw"],
+                                                outputCol="features"),
+                                LogisticRegression(maxIter=7, regParam=0.05)])
+    model = pipeline.fit(iris_df)
+    (run,) = _runs()  # the stages' own fits logged nothing
+    params = run.data.params
+    assert params["stages"] == "['VectorAssembler', 'LogisticRegression']"
+    assert params["LogisticRegression.maxIter"] == "7"
+    assert params["LogisticRegression.regParam"] == "0.05"
+    assert params["VectorAssembler.outputCol"] == "features"
+    assert run.data.tags["estimator_name"] == "Pipeline"
+    assert run.data.tags["mlflow.autologging"] == "spark_ml"
+    loaded = lakeml.spark_ml.load_model(f"runs:/{run.info.run_id}/model")
+    expected = [r.prediction for r in model.transform(iris_df).select("prediction").collect()]
+    assert [r.prediction for r in loaded.transform(iris_df).select("prediction").collect()] \
+        == expected
+
+
+# pyspark's tuners leave their ThreadPool to the garbage collector, which reports it
+@pytest.mark.filterwarnings("ignore:Exception ignored in. <function Pool.__del__"
+                            ":pytest.PytestUnraisableExceptionWarning")
+def test_cross_validator_logs_children_and_the_best_model(iris_df: Any) -> None:
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    data = VectorAssembler(inputCols=["sl", "sw", "pl", "pw"],
+                           outputCol="features").transform(iris_df)
+    lr = LogisticRegression(maxIter=5)
+    grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 0.5, 2.0]).build()
+    lakeml.spark_ml.autolog(max_tuning_runs=2)
+    cv = CrossValidator(estimator=lr, estimatorParamMaps=grid,
+                        evaluator=BinaryClassificationEvaluator(), numFolds=2, seed=3,
+                        parallelism=2)  # candidates fit in worker threads
+    model = cv.fit(data)
+    runs = _runs()
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 3 and len(children) == 2  # no run for any fold or candidate fit
+
+    metrics = model.avgMetrics
+    best = max(range(3), key=lambda i: metrics[i])
+    assert parent.data.params["numFolds"] == "2"
+    assert parent.data.params["estimator"] == "LogisticRegression"
+    assert parent.data.params["evaluator"] == "BinaryClassificationEvaluator"
+    assert parent.data.params["estimator.maxIter"] == "5"
+    assert parent.data.params["best_regParam"] == str(grid[best][lr.regParam])
+    assert parent.data.metrics["best_avg_areaUnderROC"] == pytest.approx(metrics[best])
+    top_two = sorted(range(3), key=lambda i: -metrics[i])[:2]
+    got = {r.data.params["regParam"]: r.data.metrics["avg_areaUnderROC"] for r in children}
+    assert got == pytest.approx({str(grid[i][lr.regParam]): metrics[i] for i in top_two})
+    loaded = lakeml.spark_ml.load_model(f"runs:/{parent.info.run_id}/model")
+    assert loaded.stages[0].getRegParam() == model.bestModel.getRegParam()
