@@ -41,11 +41,21 @@ METRIC_FUNCTIONS = (
 _PRED_ARGS = ("y_pred", "y_score", "y_prob", "y_proba", "probas_pred")
 
 
+def _default_score(model: Any, mixin: type) -> bool:
+    """Whether ``model.score`` is the mixin's (accuracy / R²), not the estimator's own."""
+    fn = getattr(type(model), "score", None)
+    return getattr(fn, "__lakeml_original__", fn) is mixin.score  # type: ignore[attr-defined]
+
+
 def training_metrics(model: Any, X: Any, y: Any, sample_weight: Any,
                      attempt: Callable[..., Any]) -> dict[str, float]:
-    """The ``training_*`` metrics of a fitted model on its training data."""
+    """The ``training_*`` metrics of a fitted model on its training data.
+
+    Each prediction is made once; ``score`` is not recomputed when it is the
+    mixin's default (it is then exactly the accuracy or R² logged beside it).
+    """
     from sklearn import metrics
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier, is_regressor
 
     out: dict[str, float] = {}
     sw = {} if sample_weight is None else {"sample_weight": sample_weight}
@@ -55,19 +65,25 @@ def training_metrics(model: Any, X: Any, y: Any, sample_weight: Any,
         if value is not None:
             out[f"training_{name}"] = float(value)
 
+    classifier = is_classifier(model) and hasattr(model, "predict") and y is not None
+    regressor = is_regressor(model) and hasattr(model, "predict") and y is not None
     if hasattr(model, "score"):
-        if y is not None:
+        if y is not None and not (classifier and _default_score(model, ClassifierMixin)
+                                  or regressor and _default_score(model, RegressorMixin)):
             put("score", lambda: model.score(X, y, **sw))
-        elif not (is_classifier(model) or is_regressor(model)):
+        elif y is None and not (is_classifier(model) or is_regressor(model)):
             put("score", lambda: model.score(X))
-    if y is None or not hasattr(model, "predict"):
-        return out
-    if is_classifier(model):
+    if classifier:
         y_pred = model.predict(X)
         put("accuracy_score", lambda: metrics.accuracy_score(y, y_pred, **sw))
-        for name in ("precision_score", "recall_score", "f1_score"):
-            fn = getattr(metrics, name)
-            put(name, lambda fn=fn: fn(y, y_pred, average="weighted", zero_division=0, **sw))
+        if _default_score(model, ClassifierMixin) and "training_accuracy_score" in out:
+            out["training_score"] = out["training_accuracy_score"]
+        prf = attempt("training metrics precision, recall, f1",
+                      lambda: metrics.precision_recall_fscore_support(
+                          y, y_pred, average="weighted", zero_division=0, **sw))
+        if prf is not None:
+            for name, value in zip(("precision_score", "recall_score", "f1_score"), prf):
+                out[f"training_{name}"] = float(value)
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(X)
             labels = getattr(model, "classes_", None)
@@ -77,13 +93,19 @@ def training_metrics(model: Any, X: Any, y: Any, sample_weight: Any,
             else:
                 put("roc_auc", lambda: metrics.roc_auc_score(
                     y, proba, multi_class="ovr", average="weighted", labels=labels, **sw))
-    elif is_regressor(model):
+    elif regressor:
         y_pred = model.predict(X)
         put("mean_squared_error", lambda: metrics.mean_squared_error(y, y_pred, **sw))
-        put("root_mean_squared_error",
-            lambda: metrics.root_mean_squared_error(y, y_pred, **sw))
+        if "training_mean_squared_error" in out and getattr(y_pred, "ndim", 1) == 1:
+            out["training_root_mean_squared_error"] = \
+                out["training_mean_squared_error"] ** 0.5
+        else:  # several outputs: the mean of the outputs' RMSEs is no root of the mean
+            put("root_mean_squared_error",
+                lambda: metrics.root_mean_squared_error(y, y_pred, **sw))
         put("mean_absolute_error", lambda: metrics.mean_absolute_error(y, y_pred, **sw))
         put("r2_score", lambda: metrics.r2_score(y, y_pred, **sw))
+        if _default_score(model, RegressorMixin) and "training_r2_score" in out:
+            out["training_score"] = out["training_r2_score"]
     return out
 
 
