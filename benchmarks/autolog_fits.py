@@ -39,16 +39,35 @@ def xgboost_train() -> Callable[[], Any]:
                              verbose_eval=False)
 
 
-def times(fit: Callable[[], Any], repeat: int) -> dict[str, float]:
-    """The first call's time and the median of ``repeat`` more."""
+def one_thread() -> None:
+    """One BLAS/OpenMP thread: these fits are tiny, and on a shared 2-core machine
+    spinning worker threads made the same fit vary 20-fold between runs."""
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(1)
+
+
+def times(fit: Callable[[], Any], enable: Callable[[], Any], disable: Callable[[], Any],
+          repeat: int) -> dict[str, Any]:
+    """Medians of ``repeat`` fits without and with autolog, taken alternately (so a
+    change in the machine's load hits both alike), and the first autologged fit."""
+    off, on = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        fit()  # warm: first-call costs of the library itself
+        enable()
         t0 = time.perf_counter()
         fit()
         first = time.perf_counter() - t0
-        samples = []
         for _ in range(repeat):
+            disable()
             t0 = time.perf_counter()
             fit()
-            samples.append(time.perf_counter() - t0)
-    return {"first_s": first, "median_s": statistics.median(samples), "calls": repeat}
+            off.append(time.perf_counter() - t0)
+            enable()
+            t0 = time.perf_counter()
+            fit()
+            on.append(time.perf_counter() - t0)
+        disable()
+    return {"off": {"median_s": statistics.median(off)},
+            "on": {"median_s": statistics.median(on), "first_s": first}, "calls": repeat}

@@ -5,9 +5,10 @@ Usage:
     bash benchmarks/setup_mlflow.sh                      # once: MLflow (+ xgboost) in its venv
     .venv/bin/python benchmarks/bench_autolog.py [--quick] [--no-mlflow] [--mlflow-python PATH]
 
-Each side times the same fits (autolog_fits.py) with autologging off, then on
-with its defaults (params, training metrics, dataset, model with signature;
-for XGBoost the per-round metric histories, feature importance, model). Every
+Each side times the same fits (autolog_fits.py) with autologging off and on,
+alternately, on one BLAS thread; autolog with its defaults (params, training
+metrics, dataset, model with signature; for XGBoost the per-round metric
+histories, feature importance, model). Every
 autologged fit opens and ends its own run, so the figure includes the run's
 creation and its commit at the end. Overhead = median with autolog - median
 without; relative = overhead / median without. lakeml runs in this process;
@@ -31,7 +32,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from autolog_fits import sklearn_fit, times, xgboost_train  # noqa: E402
+from autolog_fits import one_thread, sklearn_fit, times, xgboost_train  # noqa: E402
 from bench_common import markdown  # noqa: E402
 
 MLFLOW_PYTHON = HERE / ".venv-mlflow" / "bin" / "python"
@@ -43,6 +44,7 @@ QUICK = {"sklearn": 5, "xgboost": 3}
 def run_lakeml(sizes: dict[str, int]) -> dict[str, Any]:
     import lakeml
 
+    one_thread()
     out: dict[str, Any] = {"lakeml_version": lakeml.__version__}
     store = tempfile.mkdtemp(prefix="lakeml-bench-autolog-")
     try:
@@ -52,15 +54,11 @@ def run_lakeml(sizes: dict[str, int]) -> dict[str, Any]:
             pass  # the store's tables exist before any timer, as MLflow's schema does
         for name, make, repeat in (("sklearn", sklearn_fit, sizes["sklearn"]),
                                    ("xgboost", xgboost_train, sizes["xgboost"])):
-            fit = make()
             integration = getattr(lakeml, name)
-            base = times(fit, repeat)
-            integration.autolog(silent=True)
-            on = times(fit, repeat)
-            integration.autolog(disable=True)
+            out[name] = times(make(), lambda i=integration: i.autolog(silent=True),
+                              lambda i=integration: i.autolog(disable=True), repeat)
             if lakeml.active_run() is not None:
                 raise RuntimeError("lakeml autolog left a run open")
-            out[name] = {"off": base, "on": on}
         lakeml.flush()
         runs = lakeml.search_runs(output_format="list")
         out["runs_logged"] = len(runs) - 1

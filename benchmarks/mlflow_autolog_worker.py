@@ -24,10 +24,11 @@ os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
                    "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})
 
 import mlflow  # noqa: E402
-from autolog_fits import sklearn_fit, times, xgboost_train  # noqa: E402
+from autolog_fits import one_thread, sklearn_fit, times, xgboost_train  # noqa: E402
 
 
 def main(sizes: dict[str, int]) -> dict[str, Any]:
+    one_thread()
     out: dict[str, Any] = {"mlflow_version": mlflow.__version__}
     tmp = Path(tempfile.mkdtemp(prefix="mlflow-bench-autolog-"))
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
@@ -40,15 +41,12 @@ def main(sizes: dict[str, int]) -> dict[str, Any]:
             pass  # schema migrations happen before any timer
         for name, make, repeat in (("sklearn", sklearn_fit, sizes["sklearn"]),
                                    ("xgboost", xgboost_train, sizes["xgboost"])):
-            fit = make()
+            integration = getattr(mlflow, name)
             with contextlib.redirect_stdout(sys.stderr):
-                base = times(fit, repeat)
-                getattr(mlflow, name).autolog(silent=True)
-                on = times(fit, repeat)
-                getattr(mlflow, name).autolog(disable=True)
+                out[name] = times(make(), lambda i=integration: i.autolog(silent=True),
+                                  lambda i=integration: i.autolog(disable=True), repeat)
             if mlflow.active_run() is not None:
                 raise RuntimeError("MLflow autolog left a run open")
-            out[name] = {"off": base, "on": on}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

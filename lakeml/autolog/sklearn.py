@@ -159,6 +159,8 @@ def _log_search(call: runs.Call, search: Any) -> None:
         return
     refit = search.refit if isinstance(search.refit, str) else "score"
     rank_key = f"rank_test_{refit}"
+    if rank_key not in results:  # several scorers and refit=False: rank by the first
+        rank_key = next(k for k in results if k.startswith("rank_test_"))
     ranks = list(results[rank_key])
     order = sorted(range(len(ranks)), key=lambda i: (ranks[i], i))
     figures = [k for k in results if k.startswith(("mean_", "std_", "rank_"))]

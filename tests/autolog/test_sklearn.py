@@ -336,3 +336,23 @@ def test_autolog_imports_nothing_and_patches_on_import(tmp_path: Any) -> None:
     proc = run_python(code)
     assert proc.stdout.strip() == "[] 1"
 
+
+
+def test_clusterer_fit_predict_with_input_example_and_no_signature(
+        iris: tuple[Any, Any]) -> None:
+    from sklearn.cluster import KMeans
+
+    X, _ = iris
+    lakeml.sklearn.autolog(log_input_examples=True, log_model_signatures=False)
+    labels = KMeans(n_clusters=3, n_init=2, random_state=0).fit_predict(X)
+    (run,) = all_runs()
+    lakeml.sklearn.autolog(disable=True)
+    assert run.data.params["n_clusters"] == "3"
+    assert run.data.tags["estimator_name"] == "KMeans"
+    model = lakeml.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    assert (model.labels_ == labels).all()
+    assert run.data.metrics == {"training_score": pytest.approx(model.score(X), rel=1e-12)}
+    files = {f.path for f in lakeml.Client().list_artifacts(run.info.run_id, "model")}
+    assert "model/input_example.json" in files
+    assert lakeml.pyfunc.load_model(f"runs:/{run.info.run_id}/model").metadata.signature \
+        is None
