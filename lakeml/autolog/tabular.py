@@ -97,4 +97,6 @@ def model_options(config: Any, model: Any, X: Any,
         options["input_example"] = sample
     if config.log_model_signatures and predict is not None:
         options["signature"] = signature(sample, predict(sample))
+    elif not config.log_model_signatures:
+        options["signature"] = False  # not even inferred from the input example
     return options
