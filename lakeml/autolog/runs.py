@@ -220,7 +220,9 @@ def log_dataset(run_id: str, X: Any, y: Any) -> None:
     from lakeml.autolog.tabular import dataset
     from lakeml.entities import DatasetInput
 
-    client().log_inputs(run_id, [DatasetInput(dataset(X, y), "train")])
+    described = dataset(X, y)
+    if described is not None:
+        client().log_inputs(run_id, [DatasetInput(described, "train")])
 
 
 def log_model(run_id: str, save_model: Callable[..., Any], model: Any, name: str = "model",

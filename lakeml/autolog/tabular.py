@@ -57,7 +57,8 @@ def head(X: Any, n: int = EXAMPLE_ROWS) -> Any:
 
 
 def dataset(X: Any, y: Any) -> Any:
-    """A :class:`lakeml.entities.Dataset` (with its content digest) of ``X`` and ``y``."""
+    """A :class:`lakeml.entities.Dataset` (with its content digest) of ``X`` and ``y``;
+    None for a sparse matrix."""
     from lakeml.tracking.datasets import from_numpy, from_pandas
 
     if hasattr(X, "iloc") and hasattr(X, "columns"):
@@ -75,8 +76,9 @@ def dataset(X: Any, y: Any) -> Any:
         return from_pandas(pd.concat([X, targets], axis=1), targets=target)
     import numpy as np
 
-    features = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
-    return from_numpy(features, targets=None if y is None else np.asarray(y))
+    if hasattr(X, "toarray"):
+        return None  # a sparse matrix: densifying it to hash it could exhaust memory
+    return from_numpy(np.asarray(X), targets=None if y is None else np.asarray(y))
 
 
 def signature(X_head: Any, output: Any) -> Any:

@@ -356,3 +356,18 @@ def test_clusterer_fit_predict_with_input_example_and_no_signature(
     assert "model/input_example.json" in files
     assert lakeml.pyfunc.load_model(f"runs:/{run.info.run_id}/model").metadata.signature \
         is None
+
+
+def test_sparse_training_data_logs_no_dataset_but_everything_else(
+        iris: tuple[Any, Any]) -> None:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    lakeml.sklearn.autolog()
+    model = LogisticRegression(max_iter=500).fit(sparse.csr_matrix(X.to_numpy()), y)
+    (run,) = all_runs()
+    assert lakeml.Client().get_run(run.info.run_id).inputs.dataset_inputs == ()
+    assert run.data.metrics["training_accuracy_score"] == pytest.approx(
+        (model.predict(X.to_numpy()) == y).mean())
+    assert {f.path for f in lakeml.Client().list_artifacts(run.info.run_id)} == {"model"}
