@@ -93,3 +93,34 @@ def test_cross_validator_logs_children_and_the_best_model(iris_df: Any) -> None:
     assert got == pytest.approx({str(grid[i][lr.regParam]): metrics[i] for i in top_two})
     loaded = lakeml.spark_ml.load_model(f"runs:/{parent.info.run_id}/model")
     assert loaded.stages[0].getRegParam() == model.bestModel.getRegParam()
+
+
+@pytest.mark.filterwarnings("ignore:Exception ignored in. <function Pool.__del__"
+                            ":pytest.PytestUnraisableExceptionWarning")
+def test_train_validation_split_logs_every_candidate_with_max_tuning_runs_none(
+        iris_df: Any) -> None:
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.regression import LinearRegression
+    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+
+    data = VectorAssembler(inputCols=["sl", "sw", "pl"], outputCol="features") \
+        .transform(iris_df).withColumnRenamed("pw", "target")
+    lin = LinearRegression(labelCol="target")
+    grid = ParamGridBuilder().addGrid(lin.regParam, [0.0, 1.0]).build()
+    lakeml.spark_ml.autolog(max_tuning_runs=None, log_models=False)
+    tvs = TrainValidationSplit(estimator=lin, estimatorParamMaps=grid, trainRatio=0.7,
+                               evaluator=RegressionEvaluator(labelCol="target"), seed=5)
+    model = tvs.fit(data)
+    runs = _runs()
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(runs) == 3  # parent + both candidates
+    rmse = model.validationMetrics
+    best = min(range(2), key=lambda i: rmse[i])  # RMSE: smaller is better
+    assert parent.data.metrics == {"best_rmse": pytest.approx(rmse[best])}
+    assert parent.data.params["best_regParam"] == str(grid[best][lin.regParam])
+    assert parent.data.params["trainRatio"] == "0.7"
+    children = {r.data.params["regParam"]: r.data.metrics["rmse"] for r in runs
+                if r.info.run_id != parent.info.run_id}
+    assert children == pytest.approx({"0.0": rmse[0], "1.0": rmse[1]})
+    assert lakeml.Client().list_artifacts(parent.info.run_id) == []
