@@ -26,7 +26,7 @@ import logging
 import sys
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ class AutologConfig:
     disable: bool = False
     exclusive: bool = False
     silent: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _configs: dict[str, AutologConfig] = {}

@@ -12,6 +12,7 @@ Where a call logs:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -127,7 +128,8 @@ def run_autologged(integration: str, config: AutologConfig, handler: Handler,
                 status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) \
                     else RunStatus.FAILED
                 failures.attempt("ending the run", close_run, call.run_id, status)
-            failures.report()
+            with contextlib.suppress(Exception):  # warnings as errors: keep the library's
+                failures.report()
             raise
         _cleanup(handler, call)
         failures.attempt("after training", handler.after, call, result)
