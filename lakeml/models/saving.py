@@ -117,7 +117,7 @@ def _save(folder: Path, spec: FlavorSpec, signature: ModelSignature | bool | Non
         model.saved_input_example_info = save_input_example(folder, input_example)
         if signature is None:
             signature = _infer_from_example(input_example, spec.predict)
-    model.signature = signature or None  # False: no signature, as in MLflow
+    model.signature = None if signature is False else signature  # False: none, as in MLflow
     model.add_flavor(PYFUNC, loader_module=spec.loader_module, model_path=spec.model_path,
                      code=code, env={"virtualenv": PYTHON_ENV_FILE},
                      python_version=platform.python_version(), **spec.pyfunc_params)
