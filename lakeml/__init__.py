@@ -51,8 +51,9 @@ from lakeml.version import __version__
 
 # Submodules loaded on first attribute access (``lakeml.sklearn.log_model``), so
 # ``import lakeml`` imports no ML library.
-_LAZY_SUBMODULES = frozenset({"lightgbm", "models", "projects", "pyfunc", "pytorch", "sklearn",
-                              "spark_ml", "xgboost"})
+# ``lakeml.autolog()`` works because the autolog package is callable (lakeml/autolog/__init__.py).
+_LAZY_SUBMODULES = frozenset({"autolog", "lightgbm", "models", "projects", "pyfunc", "pytorch",
+                              "sklearn", "spark_ml", "xgboost"})
 
 
 def __getattr__(name: str) -> object:

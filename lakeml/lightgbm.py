@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lakeml.autolog.lightgbm import autolog
 from lakeml.models.flavors.lightgbm import FLAVOR_NAME, _load_pyfunc, load_model, save_model
 
 if TYPE_CHECKING:
     from lakeml.models.lineage import ModelInfo
     from lakeml.models.signature import ModelSignature
 
-__all__ = ["FLAVOR_NAME", "_load_pyfunc", "load_model", "log_model", "save_model"]
+__all__ = ["FLAVOR_NAME", "_load_pyfunc", "autolog", "load_model", "log_model", "save_model"]
 
 
 def log_model(lgb_model: Any, name: str = "model", signature: ModelSignature | None = None,

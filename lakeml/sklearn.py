@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lakeml.autolog.sklearn import autolog
 from lakeml.models.flavors.sklearn import FLAVOR_NAME, _load_pyfunc, load_model, save_model
 
 if TYPE_CHECKING:
     from lakeml.models.lineage import ModelInfo
     from lakeml.models.signature import ModelSignature
 
-__all__ = ["FLAVOR_NAME", "_load_pyfunc", "load_model", "log_model", "save_model"]
+__all__ = ["FLAVOR_NAME", "_load_pyfunc", "autolog", "load_model", "log_model", "save_model"]
 
 
 def log_model(sk_model: Any, name: str = "model", signature: ModelSignature | None = None,
@@ -33,3 +34,4 @@ def log_model(sk_model: Any, name: str = "model", signature: ModelSignature | No
     return log_model_with(save_model, sk_model, name, signature=signature,
                           input_example=input_example,
                           registered_model_name=registered_model_name, **save_kwargs)
+

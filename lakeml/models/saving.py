@@ -87,15 +87,17 @@ def copy_code_paths(folder: Path, code_paths: Iterable[str | os.PathLike[str]] |
 
 
 def save_model_folder(path: str | os.PathLike[str], spec: FlavorSpec, *,
-                      signature: ModelSignature | None = None, input_example: Any = None,
+                      signature: ModelSignature | bool | None = None, input_example: Any = None,
                       code_paths: Iterable[str | os.PathLike[str]] | None = None,
                       pip_requirements: Iterable[str] | None = None,
                       extra_pip_requirements: Iterable[str] | None = None,
                       metadata: dict[str, Any] | None = None) -> Model:
     """Save a model folder for flavor ``spec``; returns its descriptor."""
-    if signature is not None and not isinstance(signature, ModelSignature):
+    if signature is not None and signature is not False and \
+            not isinstance(signature, ModelSignature):
         raise InvalidArgument(f"signature must be a ModelSignature (see "
-                              f"lakeml.models.infer_signature), got {type(signature).__name__}")
+                              f"lakeml.models.infer_signature) or False (none, not even "
+                              f"inferred), got {type(signature).__name__}")
     folder = prepare_folder(path)
     try:
         return _save(folder, spec, signature, input_example, code_paths, pip_requirements,
@@ -105,7 +107,7 @@ def save_model_folder(path: str | os.PathLike[str], spec: FlavorSpec, *,
         raise
 
 
-def _save(folder: Path, spec: FlavorSpec, signature: ModelSignature | None,
+def _save(folder: Path, spec: FlavorSpec, signature: ModelSignature | bool | None,
           input_example: Any, code_paths: Any, pip_requirements: Any,
           extra_pip_requirements: Any, metadata: dict[str, Any] | None) -> Model:
     code = copy_code_paths(folder, code_paths)
@@ -115,7 +117,7 @@ def _save(folder: Path, spec: FlavorSpec, signature: ModelSignature | None,
         model.saved_input_example_info = save_input_example(folder, input_example)
         if signature is None:
             signature = _infer_from_example(input_example, spec.predict)
-    model.signature = signature
+    model.signature = None if signature is False else signature  # False: none, as in MLflow
     model.add_flavor(PYFUNC, loader_module=spec.loader_module, model_path=spec.model_path,
                      code=code, env={"virtualenv": PYTHON_ENV_FILE},
                      python_version=platform.python_version(), **spec.pyfunc_params)
