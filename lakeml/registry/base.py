@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 GUARD = "lakeml.registry"
 TABLE = "registry_log"
 MAX_ATTEMPTS = 200
+SMALL_FILE_BYTES = 1 << 20
 # How a PermissionDenied message words each action: "user 'x' may not <verb> <target>".
 _VERBS = {
     "create_model": "create", "rename_model": "rename", "update_model": "describe",
@@ -139,19 +140,20 @@ class RegistryBase:
         the guard with increasing seq, so "seq > last" is exactly what is new.
         """
         cut, params = self._cut()
-        columns = ", ".join(EVENT_COLUMNS)
+        # Only "model_id = ?" lets DuckDB use the index (any other predicate makes it
+        # scan every row): the rest is filtered here.
+        rows = cur.execute(f"SELECT outcome, {', '.join(EVENT_COLUMNS)} FROM reg_log "
+                           "WHERE model_id = ?", [model_id]).fetchall()
+        applied = sorted((r[1:] for r in rows if r[0] == "applied"), key=lambda r: r[0])
         if cut:
-            rows = cur.execute(f"SELECT {columns} FROM reg_log WHERE model_id = ? AND "
-                               f"outcome = 'applied' {cut} ORDER BY seq",
-                               [model_id, *params]).fetchall()
-            return fold(model_id, rows)
+            return fold(model_id, [r for r in applied if r[1] <= params[0]])
         cache = self._registry_state().folds
         start = cache.get(model_id)
-        rows = cur.execute(f"SELECT {columns} FROM reg_log WHERE model_id = ? AND "
-                           "outcome = 'applied' AND seq > ? ORDER BY seq",
-                           [model_id, start.last_seq if start else -1]).fetchall()
-        if not rows and start is not None:
-            return start
+        if start is not None:
+            applied = [r for r in applied if r[0] > start.last_seq]
+            if not applied:
+                return start
+        rows = applied
         state = fold(model_id, rows, start)
         cache.put(model_id, state)
         return state
@@ -222,7 +224,9 @@ class RegistryBase:
         maintenance = self._b.store.maintenance
         maintenance.note_commit(TABLE)
         if config.get("auto_maintenance"):
-            maintenance.auto([TABLE])
+            # Merge the small files of single changes only: rewriting the large files of
+            # bulk registrations would stall this call for seconds at a million versions.
+            maintenance.auto([TABLE], target_size=SMALL_FILE_BYTES)
 
     def _rows(self, events: list[Event], floor: int, outcome: str = "applied"):  # noqa: ANN202
         import pyarrow as pa

@@ -81,14 +81,13 @@ class RegistryState:
         self._lock = threading.Lock()
         self.folds = FoldCache()
         self._names: dict[str, set[str]] = {}  # every name a model ever had -> model ids
+        self._indexed = False
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
 
         con = configure(duckdb.connect())
         con.execute(f"CREATE TABLE reg_log ({_ddl()})")
-        # Point reads fetch one model's events: indexes make that ~1 ms at a million versions.
-        con.execute("CREATE INDEX reg_log_model ON reg_log (model_id)")
         con.execute("CREATE VIEW lake_registry_log AS SELECT * FROM reg_log")
         for statement in _statements():
             con.execute(statement)
@@ -116,12 +115,18 @@ class RegistryState:
                 con.execute("INSERT INTO reg_log SELECT * FROM reg_new" if not compacted else
                             "INSERT INTO reg_log SELECT * FROM reg_new AS n WHERE NOT EXISTS ("
                             "SELECT 1 FROM reg_log AS r WHERE r.seq = n.seq AND "
-                            "r.model_id = n.model_id AND r.action = n.action)")
+                            "r.model_id = n.model_id AND r.action = n.action AND "
+                            "r.seq >= (SELECT min(seq) FROM reg_new))")
                 for name, model_id in con.execute(
                         "SELECT DISTINCT name, model_id FROM reg_new WHERE outcome = 'applied' "
                         "AND action IN ('create_model', 'rename_model')").fetchall():
                     self._names.setdefault(name, set()).add(model_id)
                 con.execute("DROP TABLE reg_new")
+            if not self._indexed:
+                # Point reads fetch one model's events: the index makes that ~1 ms at a
+                # million versions. Built after the first load (faster than during it).
+                self._con.execute("CREATE INDEX reg_log_model ON reg_log (model_id)")
+                self._indexed = True
             self._files = list(files)
             self._version = version
             return version

@@ -66,8 +66,10 @@ class Maintenance:
             out.append(TableStatus(handle.name, version, len(files)))
         return out
 
-    def compact(self, tables: Iterable[str] | None = None) -> dict[str, dict]:
-        """Rewrite small files into large ones (one commit per table).
+    def compact(self, tables: Iterable[str] | None = None, *,
+                target_size: int | None = None) -> dict[str, dict]:
+        """Rewrite small files into large ones (one commit per table); with
+        ``target_size`` (bytes), files of that size or more are left alone.
 
         Only the holder of a table's compaction lease compacts it (see
         :meth:`_claim_lease`); a table whose lease another process holds is
@@ -84,6 +86,7 @@ class Maintenance:
                 try:
                     dt = handle.writer_delta_table()
                     done[handle.name] = dt.optimize.compact(
+                        target_size=target_size,
                         writer_properties=writer_properties(handle.schema))
                 except CommitFailedError as exc:
                     raise CommitConflict(f"compaction of {handle.name!r} lost to a "
@@ -204,9 +207,10 @@ class Maintenance:
         """Count a commit by this process (called by the writer after each one)."""
         self._commits_since_check[table] += 1
 
-    def auto(self, tables: Iterable[str] | None = None) -> None:
+    def auto(self, tables: Iterable[str] | None = None, *,
+             target_size: int | None = None) -> None:
         """Compact and checkpoint any table (of ``tables``, default all) this process has
-        grown by many files."""
+        grown by many files (only files under ``target_size`` bytes, if given)."""
         for name, commits in list(self._commits_since_check.items()):
             if tables is not None and name not in tables:
                 continue
@@ -218,7 +222,7 @@ class Maintenance:
                 files = len(handle.writer_delta_table().file_uris())
                 if files <= self.compact_every:
                     continue
-                if "skipped" in self.compact([name])[name]:
+                if "skipped" in self.compact([name], target_size=target_size)[name]:
                     continue
                 self.checkpoint([name])
                 log.debug("compacted %s (%d files before)", name, files)
