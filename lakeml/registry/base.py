@@ -135,28 +135,37 @@ class RegistryBase:
     def _fold(self, cur: duckdb.DuckDBPyConnection, model_id: str) -> ModelState:
         """The state of one model from its events (fetched through the model_id index).
 
-        The current state of recently read models is cached and brought up to
-        date with only the events after it: applied events are committed under
-        the guard with increasing seq, so "seq > last" is exactly what is new.
+        The mirror only grows, so a cached state that has seen its first ``n``
+        rows is brought up to date by folding in the model's rows from ``n`` on:
+        nothing at all when no commit arrived since.
         """
-        cut, params = self._cut()
-        # Only "model_id = ?" lets DuckDB use the index (any other predicate makes it
-        # scan every row): the rest is filtered here.
-        rows = cur.execute(f"SELECT outcome, {', '.join(EVENT_COLUMNS)} FROM reg_log "
-                           "WHERE model_id = ?", [model_id]).fetchall()
-        applied = sorted((r[1:] for r in rows if r[0] == "applied"), key=lambda r: r[0])
-        if cut:
-            return fold(model_id, [r for r in applied if r[1] <= params[0]])
-        cache = self._registry_state().folds
-        start = cache.get(model_id)
-        if start is not None:
-            applied = [r for r in applied if r[0] > start.last_seq]
-            if not applied:
-                return start
-        rows = applied
-        state = fold(model_id, rows, start)
-        cache.put(model_id, state)
-        return state
+        columns = f"rowid, outcome, {', '.join(EVENT_COLUMNS)}"
+        if self._registry_as_of is not None:
+            # Only "model_id = ?" lets DuckDB use the index (another predicate makes it
+            # scan every row): the rest is filtered here.
+            rows = cur.execute(f"SELECT {columns} FROM reg_log WHERE model_id = ?",
+                               [model_id]).fetchall()
+            return fold(model_id, sorted((r[2:] for r in rows if r[1] == "applied"
+                                          and r[3] <= self._registry_as_of),
+                                         key=lambda r: r[0]))
+        state = self._registry_state()
+        n = state.rows
+        cached = state.folds.get(model_id)
+        if cached is not None and cached[1] == n:
+            return cached[0]
+        if cached is None:
+            rows = cur.execute(f"SELECT {columns} FROM reg_log WHERE model_id = ?",
+                               [model_id]).fetchall()
+            start, last = None, -1
+        else:
+            rows = cur.execute(f"SELECT {columns} FROM reg_log WHERE rowid >= ? AND rowid < ? "
+                               "AND model_id = ?", [cached[1], n, model_id]).fetchall()
+            start, last = cached[0], cached[0].last_seq
+        new = sorted((r[2:] for r in rows if r[0] < n and r[1] == "applied" and r[2] > last),
+                     key=lambda r: r[0])
+        folded = fold(model_id, new, start) if new or start is None else start
+        state.folds.put(model_id, folded, n)
+        return folded
 
     def _model(self, cur: duckdb.DuckDBPyConnection, name: str, *,
                missing_ok: bool = False) -> ModelState | None:

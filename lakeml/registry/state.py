@@ -43,28 +43,29 @@ def _statements() -> list[str]:
 
 
 class FoldCache:
-    """The folded state of the models read most recently (see RegistryBase._fold)."""
+    """The folded state of the models read most recently, each with the number of mirror
+    rows it has seen (see RegistryBase._fold)."""
 
     def __init__(self, size: int = 20_000) -> None:
         from collections import OrderedDict
 
-        self._items: OrderedDict[str, ModelState] = OrderedDict()
+        self._items: OrderedDict[str, tuple[ModelState, int]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, model_id: str) -> ModelState | None:
+    def get(self, model_id: str) -> tuple[ModelState, int] | None:
         with self._lock:
             found = self._items.get(model_id)
             if found is not None:
                 self._items.move_to_end(model_id)
             return found
 
-    def put(self, model_id: str, state: ModelState) -> None:
+    def put(self, model_id: str, state: ModelState, rows: int) -> None:
         with self._lock:
             current = self._items.get(model_id)
-            if current is not None and current.last_seq > state.last_seq:
+            if current is not None and current[1] > rows:
                 return  # a thread folded further meanwhile
-            self._items[model_id] = state
+            self._items[model_id] = (state, rows)
             self._items.move_to_end(model_id)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
@@ -82,6 +83,8 @@ class RegistryState:
         self.folds = FoldCache()
         self._names: dict[str, set[str]] = {}  # every name a model ever had -> model ids
         self._indexed = False
+        self.rows = 0  # rows in the mirror; they are only ever appended, so rowid < rows is
+        #                a fixed prefix that fold caches can refer to
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
@@ -93,14 +96,14 @@ class RegistryState:
             con.execute(statement)
         return con
 
-    def refresh(self) -> int:
-        """Catch up with the table's latest version; returns that version."""
+    def refresh(self) -> tuple[int, int]:
+        """Catch up with the table's latest version; returns it and the mirror's row count."""
         version, files = self._store.snapshot_files(TABLE)
         with self._lock:
             if self._con is None:
                 self._con = self._connect()
             if version == self._version:
-                return version
+                return version, self.rows
             # A compaction replaces files by one holding the same rows: load what is
             # new, and when files went away keep only rows the mirror lacks.
             compacted = not set(files).issuperset(self._files)
@@ -122,6 +125,8 @@ class RegistryState:
                         "AND action IN ('create_model', 'rename_model')").fetchall():
                     self._names.setdefault(name, set()).add(model_id)
                 con.execute("DROP TABLE reg_new")
+            if new:
+                self.rows = self._con.execute("SELECT count(*) FROM reg_log").fetchall()[0][0]
             if not self._indexed:
                 # Point reads fetch one model's events: the index makes that ~1 ms at a
                 # million versions. Built after the first load (faster than during it).
@@ -129,7 +134,7 @@ class RegistryState:
                 self._indexed = True
             self._files = list(files)
             self._version = version
-            return version
+            return version, self.rows
 
     def model_ids_named(self, name: str) -> list[str]:
         """Ids of the models that have ever been called ``name`` (live or not), oldest first."""
@@ -143,7 +148,7 @@ class RegistryState:
     def versioned_cursor(self, as_of: datetime | None = None
                          ) -> tuple[duckdb.DuckDBPyConnection, int]:
         """A cursor as :meth:`cursor`, and the table version it holds at least."""
-        version = self.refresh()
+        version = self.refresh()[0]
         assert self._con is not None
         cur = self._con.cursor()
         if as_of is not None:
