@@ -89,19 +89,23 @@ def at_scale(models: int, rounds: int) -> dict:
         out["bulk_s"] = bulk_s
         out["bulk_versions_per_s"] = models * rounds / bulk_s
         rng = random.Random(1)
-        picks = [f"device-{rng.randrange(models)}" for _ in range(200)]
+        sample = rng.sample(range(models), 800)
+        picks = [f"device-{i}" for i in sample[:200]]
+        rounds_of_picks = iter([picks] + [[f"device-{i}" for i in sample[k:k + 200]]
+                                          for k in (200, 400, 600)])
 
         def median_ms(call) -> float:  # noqa: ANN001
+            """Median over 200 devices this process has not read before."""
             times = []
-            for name in picks:
+            for name in next(rounds_of_picks):
                 t = time.perf_counter()
                 call(name)
                 times.append(time.perf_counter() - t)
             return statistics.median(times) * 1e3
 
-        got = registry_artifact_uri(f"models:/{picks[0]}@champion")
+        got = registry_artifact_uri("models:/device-0@champion")  # loads the log once
         assert got.endswith("/model"), got
-        latest = client.get_latest_versions(picks[0], ["Production"])
+        latest = client.get_latest_versions("device-0", ["Production"])
         assert [v.version for v in latest] == [rounds], latest
         out["alias_resolve_ms"] = median_ms(
             lambda n: registry_artifact_uri(f"models:/{n}@champion"))
@@ -109,7 +113,7 @@ def at_scale(models: int, rounds: int) -> dict:
             lambda n: client.get_latest_versions(n, ["Production"]))
         out["get_model_version_ms"] = median_ms(lambda n: client.get_model_version(n, 3))
         times = []
-        for name in picks[:20]:
+        for name in picks[:20]:  # devices read before: a CI job re-registering a model
             t = time.perf_counter()
             client.register_model(source, name)
             times.append(time.perf_counter() - t)
@@ -156,11 +160,11 @@ def main() -> None:
     print(markdown(["figure", "lakeml"], [
         ["bulk registration (register_model_versions)",
          f"{scale['bulk_versions_per_s']:,.0f} versions/s ({scale['bulk_s']:.1f} s)"],
-        ["resolve models:/device-N@champion, warm (median of 200)",
+        ["resolve models:/device-N@champion, warm process, device not read before",
          f"{scale['alias_resolve_ms']:.2f} ms"],
         ["get_latest_versions(device-N, [Production]), warm",
          f"{scale['latest_production_ms']:.2f} ms"],
-        ["get_model_version(device-N, 3), warm", f"{scale['get_model_version_ms']:.2f} ms"],
+        ["get_model_version(device-N, 3), same", f"{scale['get_model_version_ms']:.2f} ms"],
         ["register_model (one version), at this size",
          f"{scale['register_model_ms']:.1f} ms"],
         ["first resolve in a fresh process (loads the log)",

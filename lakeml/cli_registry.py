@@ -123,7 +123,9 @@ def cmd_comment(args: argparse.Namespace) -> str:
 
 
 def cmd_events(args: argparse.Namespace) -> str:
-    where, params = ("WHERE name = ?", [args.name]) if args.name else ("", [])
+    # every model that ever had the name: its events from before a rename included
+    where, params = (("WHERE model_id IN (SELECT model_id FROM registry_events WHERE name = ?)",
+                      [args.name]) if args.name else ("", []))
     columns = ["timestamp", "user_id", "action", "outcome", "name", "version", "key",
                "from_value", "to_value", "comment"]
     rows = _client(args).sql(

@@ -49,7 +49,7 @@ def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Mode
         raise InvalidArgument(f"model name must be a non-empty relative path, got {name!r}")
     client._writable(run_id)  # fail before saving, not after
     if registered_model_name is not None:
-        check_can_register(registered_model_name)  # else a retry would log the model twice
+        check_can_register(client, registered_model_name)  # else a retry would log it twice
     with tempfile.TemporaryDirectory(prefix="lakeml-model-") as tmp:
         folder = Path(tmp, "model")
         meta = save(str(folder))

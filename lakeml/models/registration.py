@@ -66,14 +66,10 @@ def registry_artifact_uri(model_uri: str) -> str:
     return resolve_models_uri(model_uri).storage_location
 
 
-def check_can_register(name: str) -> None:
-    """Raise before anything is saved unless registering as ``name`` could succeed."""
-    from lakeml.registry.base import check_model_name
-    from lakeml.registry.permissions import current_policy
-    from lakeml.tracking.system_tags import current_user
-
-    check_model_name(name)
-    current_policy().check(current_user(), "register", "register a version of", f"model {name!r}")
+def check_can_register(client: Client, name: str) -> None:
+    """Raise before anything is saved unless registering as ``name`` could succeed
+    (a bad name, or a denial, which is recorded like any other)."""
+    client.require("register", "create_version", name)
 
 
 def register_logged_model(client: Client, model_uri: str, name: str) -> ModelVersion:

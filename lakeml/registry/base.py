@@ -10,6 +10,7 @@ reviewers from both resolving one request.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from lakeml.registry.state import RegistryState
     from lakeml.tracking.backend import Backend
 
+log = logging.getLogger(__name__)
+
 GUARD = "lakeml.registry"
 TABLE = "registry_log"
 MAX_ATTEMPTS = 200
@@ -42,9 +45,9 @@ _VERBS = {
     "delete_alias": "delete an alias of", "request_transition": "request a transition of",
     "approve_request": "approve", "reject_request": "reject", "cancel_request": "cancel",
 }
-_NAME_FORBIDDEN = re.compile(r"[/@:\x00-\x1f]")
-_ALIAS_RE = re.compile(r"^[A-Za-z_][\w\-]{0,254}$")
-_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+_NAME_FORBIDDEN = re.compile(r"[/@:\x00-\x1f\x7f-\x9f]")
+_ALIAS_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,254}")
+_RESERVED_ALIAS = re.compile(r"(latest|v[0-9]+)", re.IGNORECASE)
 
 def check_model_name(name: object) -> str:
     """A registered model name: non-empty, <= 256 characters, without ``/ @ :``."""
@@ -70,13 +73,20 @@ def check_version(version: object) -> int:
 
 def check_alias(alias: object) -> str:
     """An alias: a letter or underscore then letters, digits, ``_`` or ``-``; not latest/vN."""
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias):
+    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias):
         raise InvalidArgument(f"invalid alias {alias!r}: start with a letter or underscore, "
                               "then letters, digits, '_' or '-' (at most 255)")
-    if _RESERVED_ALIAS.match(alias):
+    if _RESERVED_ALIAS.fullmatch(alias):
         raise InvalidArgument(f"alias {alias!r} is reserved: 'latest' and 'v<number>' "
                               "already mean something in models:/ URIs")
     return alias
+
+
+def check_text(value: object, what: str) -> str | None:
+    """A description or comment: a string, or None."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgument(f"{what} must be a string, got {type(value).__name__} {value!r}")
+    return value
 
 
 @dataclass
@@ -219,10 +229,11 @@ class RegistryBase:
                 # would have to see it. (The guard's number itself only has to grow.)
                 store.commit(TABLE, data, guard=GUARD, guard_version=data["seq"][0].as_py(),
                              read_version=read_version)
-                self._after_commit()
-                return data  # the next read catches up with this commit
             except CommitConflict:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
+                continue
+            self._after_commit()
+            return data  # the next read catches up with this commit
         raise CommitConflict(f"registry write lost {MAX_ATTEMPTS} races in a row; try again")
 
     def _after_commit(self) -> None:
@@ -232,10 +243,14 @@ class RegistryBase:
 
         maintenance = self._b.store.maintenance
         maintenance.note_commit(TABLE)
-        if config.get("auto_maintenance"):
+        if not config.get("auto_maintenance"):
+            return
+        try:
             # Merge the small files of single changes only: rewriting the large files of
             # bulk registrations would stall this call for seconds at a million versions.
             maintenance.auto([TABLE], target_size=SMALL_FILE_BYTES)
+        except Exception as exc:  # noqa: BLE001 - the change is committed; never fail it now
+            log.warning("automatic compaction of %s skipped: %s", TABLE, exc)
 
     def _rows(self, events: list[Event], floor: int, outcome: str = "applied"):  # noqa: ANN202
         import pyarrow as pa
@@ -261,11 +276,28 @@ class RegistryBase:
     def _require(self, capability: str, event: Event, target: str,
                  stage: str | None = None) -> None:
         """Raise PermissionDenied (recorded as a denied event) unless the user may act."""
+        self._refuse_past()
         policy = self._policy()
         user = self._user()
         try:
             policy.check(user, capability, _VERBS.get(event.action, event.action), target, stage)
         except PermissionDenied as exc:
             event.comment = str(exc)
-            self._b.store.commit(TABLE, self._rows([event], 0, outcome="denied"))
+            self._record_denied(event)
             raise
+
+    def _record_denied(self, event: Event) -> None:
+        """Append a denied event to the log; a failure to do so is logged, not raised
+        (the PermissionDenied is what the caller must see)."""
+        try:
+            floor = self._registry_state().cursor().execute(
+                "SELECT max(seq) FROM reg_log").fetchall()[0][0] or 0
+            self._b.store.commit(TABLE, self._rows([event], floor, outcome="denied"))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not record denied %s by %s: %s", event.action, self._user(), exc)
+
+    def require(self, capability: str, action: str, name: str) -> None:
+        """Raise PermissionDenied, and record it, unless the acting user holds
+        ``capability`` (e.g. ``register``) on model ``name``; for callers that must
+        check before doing work (``log_model(registered_model_name=…)``)."""
+        self._require(capability, Event(action, "", check_model_name(name)), f"model {name!r}")

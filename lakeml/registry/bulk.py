@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _COLUMNS = ("name", "source", "run_id", "description", "stage", "alias")
-_NAME_PATTERN = r"^[^/@:\x00-\x1f\s]([^/@:\x00-\x1f]{0,254}[^/@:\x00-\x1f\s])?$"
-_ALIAS_PATTERN = r"^[A-Za-z_][\w\-]{0,254}$"
 
 
 def _as_arrow(versions: Any) -> pa.Table:
@@ -53,28 +51,49 @@ def _as_arrow(versions: Any) -> pa.Table:
     return pa.table(columns)
 
 
+def _refuse(row: int, problem: str, values: dict[str, Any]) -> InvalidArgument:
+    shown = ", ".join(f"{k} {v!r}" for k, v in values.items())
+    return InvalidArgument(f"bulk registration row {row} has {problem}: {shown}; nothing was "
+                           "registered")
+
+
+def _check_values(data: pa.Table) -> None:
+    """Names and aliases by the same rules as the one-at-a-time calls, distinct values once."""
+    from lakeml.registry.base import check_alias, check_model_name
+
+    for column, check, problem in (("name", check_model_name, "an invalid registered model "
+                                    "name (empty, over 256 characters, '/', '@', ':', control "
+                                    "characters or outer spaces)"),
+                                   ("alias", check_alias, "an invalid or reserved alias")):
+        bad = set()
+        for value in data[column].unique().to_pylist():
+            if value is None and column == "alias":
+                continue
+            try:
+                check(value)
+            except InvalidArgument:
+                bad.add(value)
+        if bad:
+            row = next(i for i, v in enumerate(data[column].to_pylist()) if v in bad)
+            raise _refuse(row, problem, {column: data[column][row].as_py()})
+
+
 def _check(cur: duckdb.DuckDBPyConnection) -> None:
     """Name the first bad row of ``bulk_in``, if any."""
     checks = [
-        ("name IS NULL OR NOT regexp_full_match(name, ?)", [_NAME_PATTERN],
-         "an invalid registered model name (empty, over 256 characters, '/', '@', ':', "
-         "control characters or outer spaces)"),
         ("source IS NULL OR trim(source) = ''", [], "no source"),
+        ("storage_location IS NULL", [], "a runs:/ source whose run is unknown or that lacks "
+         "a path (runs:/<run_id>/<path>)"),
         ("stage IS NOT NULL AND lower(stage) NOT IN (SELECT unnest(?::VARCHAR[]))",
          [[s.lower() for s in STAGES] + ["development", "dev"]],
          "a stage that is not None (Development), Staging, Production or Archived"),
-        ("alias IS NOT NULL AND (NOT regexp_full_match(alias, ?) OR "
-         "regexp_full_match(lower(alias), 'latest|v[0-9]+'))", [_ALIAS_PATTERN],
-         "an invalid or reserved alias"),
     ]
     for where, params, problem in checks:
-        rows = cur.execute(f"SELECT row_no, name, source, stage, alias FROM bulk_in "
-                           f"WHERE {where} ORDER BY row_no LIMIT 1", params).fetchall()
+        rows = cur.execute(f"SELECT row_no, name, source, stage FROM bulk_in WHERE {where} "
+                           "ORDER BY row_no LIMIT 1", params).fetchall()
         if rows:
             row = rows[0]
-            raise InvalidArgument(f"bulk registration row {row[0]} has {problem}: name "
-                                  f"{row[1]!r}, source {row[2]!r}, stage {row[3]!r}, alias "
-                                  f"{row[4]!r}; nothing was registered")
+            raise _refuse(row[0], problem, {"name": row[1], "source": row[2], "stage": row[3]})
 
 
 class BulkCalls(SearchCalls):
@@ -105,6 +124,7 @@ class BulkCalls(SearchCalls):
             return 0
         data = _as_arrow(versions).append_column(
             "row_no", pa.array(range(len(versions)), pa.int64()))
+        _check_values(data)
         store = self._b.store
         resolved = self._resolve_sources(data)
         known = {s.lower() for s in STAGES} | {"development", "dev"}
@@ -145,20 +165,21 @@ class BulkCalls(SearchCalls):
         found = pc.extract_regex(data["source"], r"^runs:/+(?P<r>[^/]+)/")
         run_ids = pc.if_else(is_runs, pc.struct_field(found, "r"), data["run_id"])
         data = data.set_column(data.column_names.index("run_id"), "run_id", run_ids)
+        locations = [s if s is None or "://" in s or s.startswith("runs:")
+                     else os.path.abspath(os.path.expanduser(s))
+                     for s in data["source"].to_pylist()]
+        data = data.append_column("storage_location", pa.array(locations, pa.string()))
         if not pc.any(is_runs).as_py():
-            locations = [s if s is None or "://" in s else os.path.abspath(s)
-                         for s in data["source"].to_pylist()]
-            return data.append_column("storage_location", pa.array(locations, pa.string()))
-        engine = self._b.engine
-        cur = engine.cursor()
+            return data
+        cur = self._b.engine.cursor()
         cur.register("bulk_src", data)
         try:
             return cur.sql(
-                "SELECT b.*, CASE WHEN b.source LIKE 'runs:/%' THEN r.artifact_uri || '/' || "
-                "regexp_extract(b.source, '^runs:/+[^/]+/+(.*)$', 1) ELSE b.source END "
-                "AS storage_location FROM bulk_src AS b LEFT JOIN runs AS r "
-                "ON b.source LIKE 'runs:/%' AND r.run_id = b.run_id ORDER BY b.row_no"
-            ).to_arrow_table()
+                "SELECT b.* REPLACE (CASE WHEN b.source LIKE 'runs:/%' THEN r.artifact_uri "
+                "|| '/' || nullif(regexp_extract(b.source, '^runs:/+[^/]+/+(.*)$', 1), '') "
+                "ELSE b.storage_location END AS storage_location) FROM bulk_src AS b "
+                "LEFT JOIN runs AS r ON b.source LIKE 'runs:/%' AND r.run_id = b.run_id "
+                "ORDER BY b.row_no").to_arrow_table()
         finally:
             cur.unregister("bulk_src")
 
@@ -185,7 +206,7 @@ class BulkCalls(SearchCalls):
         table = cur.sql(f"""
             WITH last AS (
                 SELECT model_id, max(version) AS last FROM reg_log
-                WHERE action = 'create_version'
+                WHERE action = 'create_version' AND outcome = 'applied'
                   AND model_id IN (SELECT model_id FROM bulk_existing)
                 GROUP BY model_id),
             numbered AS (

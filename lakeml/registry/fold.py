@@ -4,8 +4,8 @@ Point reads (a version, an alias, the latest per stage) fetch the few events
 of one model through an index and fold them here: a millisecond at a million
 versions, where folding the whole log in SQL takes a fraction of a second.
 The rules are exactly those of the views in sql/views/ (registered_models,
-model_versions, model_aliases, …); tests/registry/test_fold_matches_views.py
-checks that both agree on a random history.
+model_versions, model_aliases, …); test_fold_matches_the_sql_views in
+tests/registry/test_bulk_and_fold.py checks that both agree on a random history.
 """
 
 from __future__ import annotations

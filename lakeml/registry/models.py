@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from lakeml.errors import AlreadyExists, NotFound
+from lakeml.errors import AlreadyExists, InvalidArgument, NotFound
 from lakeml.registry.base import (
     Event,
     RegistryBase,
     check_alias,
     check_model_name,
+    check_text,
     check_version,
 )
 from lakeml.registry.entities import STAGES, ModelVersion, RegisteredModel
@@ -22,8 +23,13 @@ if TYPE_CHECKING:
 def tag_events(action: str, state: ModelState | str, name: str,
                tags: dict[str, object] | None, version: int | None = None) -> list[Event]:
     """One tag event per item of ``tags``, keys and values checked."""
+    from collections.abc import Mapping
+
     from lakeml.tracking import validation as v
 
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidArgument(f"tags must be a mapping of key to value, got "
+                              f"{type(tags).__name__} {tags!r}")
     model_id = state if isinstance(state, str) else state.model_id
     return [Event(action, model_id, name, version=version, key=v.check_key(k, "tag key"),
                   value=v.tag_value(k, val)) for k, val in (tags or {}).items()]
@@ -52,6 +58,7 @@ class RegisteredModelCalls(RegistryBase):
         from lakeml.ids import uuid7_hex
 
         name = check_model_name(name)
+        check_text(description, "description")
         model_id = uuid7_hex()
         self._require("register", Event("create_model", "", name), f"model {name!r}")
 
@@ -89,6 +96,7 @@ class RegisteredModelCalls(RegistryBase):
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
         """Replace the model's description (markdown)."""
+        check_text(description, "description")
         self._model_write(name, "register", "update_model", lambda cur, state: [
             Event("update_model", state.model_id, name, description=description or "")])
         return self.get_registered_model(name)

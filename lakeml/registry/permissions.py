@@ -118,6 +118,9 @@ def parse_policy(data: object, path: str) -> Policy:
     if unknown:
         raise InvalidArgument(f"{path}: unknown key(s) {sorted(unknown)}; "
                               "valid: roles, users, default_roles")
+    for key in ("roles", "users"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise InvalidArgument(f"{path}: {key!r} must be a mapping, got {data[key]!r}")
     roles: dict[str, Role] = {}
     for name, caps in (data.get("roles") or {}).items():
         caps = caps or {}
@@ -127,8 +130,12 @@ def parse_policy(data: object, path: str) -> Policy:
         if bad:
             raise InvalidArgument(f"{path}: role {name!r} has unknown capability "
                                   f"{sorted(bad)}; valid: {sorted(_BOOL_CAPS + _STAGE_CAPS)}")
+        flags = {c: caps.get(c, False) for c in _BOOL_CAPS}
+        not_bool = {c: v for c, v in flags.items() if not isinstance(v, bool)}
+        if not_bool:
+            raise InvalidArgument(f"{path}: role {name!r}: {not_bool} must be true or false")
         roles[str(name)] = Role(
-            **{c: bool(caps.get(c, False)) for c in _BOOL_CAPS},
+            **flags,
             **{c: _stages(caps.get(c), f"{path}: role {name!r} {c}") for c in _STAGE_CAPS})
 
     def role_list(value: object, where: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
-from lakeml.registry.base import Event, check_model_name, check_version
+from lakeml.registry.base import Event, check_model_name, check_text, check_version
 from lakeml.registry.entities import Comment, TransitionRequest, canonical_stage
 from lakeml.registry.fold import ModelState
 from lakeml.registry.fold import to_ms as ms
@@ -69,6 +69,7 @@ class ReviewCalls(ModelVersionCalls):
         from lakeml.ids import uuid7_hex
 
         stage = canonical_stage(stage)
+        check_text(comment, "comment")
         request_id = uuid7_hex()
 
         def build(cur: duckdb.DuckDBPyConnection, state: ModelState, n: int) -> list[Event]:
@@ -87,8 +88,10 @@ class ReviewCalls(ModelVersionCalls):
     def _resolve(self, name: str, version: object, stage: str, action: str, capability: str,
                  comment: str | None, archive_existing_versions: bool = False
                  ) -> TransitionRequest:
+        self._refuse_past()
         stage = canonical_stage(stage)
         name = check_model_name(name)
+        check_text(comment, "comment")
         state, number = self._model_version(self._cursor(), name, version)
         pending = _pending(state, number, stage)
         if pending is None:
@@ -110,7 +113,7 @@ class ReviewCalls(ModelVersionCalls):
                                        f"{target}: it is their own request (policy "
                                        f"{policy.path})")
                 denied.comment = str(exc)
-                self._b.store.commit("registry_log", self._rows([denied], 0, outcome="denied"))
+                self._record_denied(denied)
                 raise exc
 
         def plan(cur: duckdb.DuckDBPyConnection) -> list[Event]:

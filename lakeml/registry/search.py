@@ -246,7 +246,10 @@ class SearchCalls(ReviewCalls):
         params = list(where.params)
         pin = ""
         if where.pinned_name is not None:  # lets DuckDB fold one model's events only
-            found = self._model(self._cursor(), where.pinned_name, missing_ok=True)
+            try:
+                found = self._model(self._cursor(), where.pinned_name, missing_ok=True)
+            except InvalidArgument:  # a name no model can have: nothing matches
+                found = None
             pin, params = "x.model_id = ? AND ", [found.model_id if found else "", *params]
         order = compile_order(order_by, _VERSION_ORDER, ["x.name ASC", "x.version DESC"])
         query = (f"SELECT x.model_id, x.version FROM model_versions AS x WHERE {pin}{where.sql} "

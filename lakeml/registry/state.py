@@ -102,39 +102,54 @@ class RegistryState:
         with self._lock:
             if self._con is None:
                 self._con = self._connect()
-            if version == self._version:
-                return version, self.rows
+            if version <= self._version:  # another thread got as far, or further
+                return self._version, self.rows
             # A compaction replaces files by one holding the same rows: load what is
             # new, and when files went away keep only rows the mirror lacks.
             compacted = not set(files).issuperset(self._files)
             loaded = set(self._files)
             new = [f for f in files if f not in loaded]
-            if new:
-                listed = ", ".join(sql_string(f) for f in new)
-                con = self._con
-                con.execute(f"CREATE OR REPLACE TEMP TABLE reg_new AS SELECT {_COLUMNS} FROM "
-                            f"read_parquet([{listed}], hive_partitioning = false, "
-                            "union_by_name = true)")
-                con.execute("INSERT INTO reg_log SELECT * FROM reg_new" if not compacted else
-                            "INSERT INTO reg_log SELECT * FROM reg_new AS n WHERE NOT EXISTS ("
-                            "SELECT 1 FROM reg_log AS r WHERE r.seq = n.seq AND "
-                            "r.model_id = n.model_id AND r.action = n.action AND "
-                            "r.seq >= (SELECT min(seq) FROM reg_new))")
-                for name, model_id in con.execute(
-                        "SELECT DISTINCT name, model_id FROM reg_new WHERE outcome = 'applied' "
-                        "AND action IN ('create_model', 'rename_model')").fetchall():
-                    self._names.setdefault(name, set()).add(model_id)
-                con.execute("DROP TABLE reg_new")
-            if new:
-                self.rows = self._con.execute("SELECT count(*) FROM reg_log").fetchall()[0][0]
-            if not self._indexed:
-                # Point reads fetch one model's events: the index makes that ~1 ms at a
-                # million versions. Built after the first load (faster than during it).
-                self._con.execute("CREATE INDEX reg_log_model ON reg_log (model_id)")
-                self._indexed = True
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                names = self._load(con, new, compacted) if new else []
+                if not self._indexed:
+                    # Point reads fetch one model's events: the index makes that ~1 ms at
+                    # a million versions. Built after the first load (faster than during).
+                    con.execute("CREATE INDEX reg_log_model ON reg_log (model_id)")
+                rows = con.execute("SELECT count(*) FROM reg_log").fetchall()[0][0]
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            self._indexed = True
+            for name, model_id in names:
+                self._names.setdefault(name, set()).add(model_id)
             self._files = list(files)
             self._version = version
-            return version, self.rows
+            self.rows = rows
+            return version, rows
+
+    @staticmethod
+    def _load(con: duckdb.DuckDBPyConnection, files: list[str], compacted: bool
+              ) -> list[tuple[str, str]]:
+        """Insert the rows of ``files``; returns the (name, model id) pairs they name."""
+        listed = ", ".join(sql_string(f) for f in files)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE reg_new AS SELECT {_COLUMNS} FROM "
+                    f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)")
+        if compacted:
+            con.execute("INSERT INTO reg_log SELECT * FROM reg_new AS n WHERE NOT EXISTS ("
+                        "SELECT 1 FROM reg_log AS r WHERE r.seq = n.seq AND "
+                        "r.seq >= (SELECT min(seq) FROM reg_new) AND r.model_id = n.model_id "
+                        "AND r.action = n.action AND r.outcome = n.outcome AND "
+                        "r.timestamp = n.timestamp AND r.key IS NOT DISTINCT FROM n.key)")
+        else:
+            con.execute("INSERT INTO reg_log SELECT * FROM reg_new")
+        names = con.execute("SELECT DISTINCT name, model_id FROM reg_new WHERE outcome = "
+                            "'applied' AND action IN ('create_model', 'rename_model')"
+                            ).fetchall()
+        con.execute("DROP TABLE reg_new")
+        return names
 
     def model_ids_named(self, name: str) -> list[str]:
         """Ids of the models that have ever been called ``name`` (live or not), oldest first."""

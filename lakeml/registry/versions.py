@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from lakeml.errors import InvalidArgument, NotFound
-from lakeml.registry.base import Event, check_model_name, check_version
+from lakeml.registry.base import Event, check_model_name, check_text, check_version
 from lakeml.registry.entities import (
     ARCHIVED,
     ARCHIVING_STAGES,
@@ -94,6 +94,7 @@ class ModelVersionCalls(RegisteredModelCalls):
         from lakeml.ids import uuid7_hex
 
         name = check_model_name(name)
+        check_text(description, "description")
         location, source_run = resolve_source(source)
         run_id = run_id or source_run
         self._require("register", Event("create_version", "", name, source=source),
@@ -138,6 +139,7 @@ class ModelVersionCalls(RegisteredModelCalls):
     def update_model_version(self, name: str, version: object,
                              description: str | None) -> ModelVersion:
         """Replace the version's description (markdown)."""
+        check_text(description, "description")
         self._version_write(name, version, "register", "update_version",
                             lambda cur, state, n: [Event(
                                 "update_version", state.model_id, name, version=n,
@@ -150,7 +152,11 @@ class ModelVersionCalls(RegisteredModelCalls):
             return [Event("delete_version", state.model_id, name, version=n),
                     *(Event("delete_alias", state.model_id, name, version=n, key=alias,
                             from_value=str(n))
-                      for alias, target in sorted(state.aliases.items()) if target == n)]
+                      for alias, target in sorted(state.aliases.items()) if target == n),
+                    *(Event("cancel_request", state.model_id, name, version=n,
+                            key=r.request_id, to_value=r.stage, comment="version deleted")
+                      for r in state.requests.values()
+                      if r.version == n and r.status == "PENDING")]
 
         self._version_write(name, version, "admin", "delete_version", build)
 
@@ -179,6 +185,11 @@ class ModelVersionCalls(RegisteredModelCalls):
         """
         stage = canonical_stage(stage)
         check_archive(stage, archive_existing_versions)
+        check_text(comment, "comment")
+        if archive_existing_versions:  # it moves other versions to Archived too
+            self._require("transition", Event("transition_stage", "", check_model_name(name),
+                                              to_value=ARCHIVED),
+                          f"the other {stage} versions of model {name!r}", ARCHIVED)
         self._version_write(name, version, "transition", "transition_stage",
                             lambda cur, state, n: transition_events(
                                 state, n, stage, archive_existing_versions, comment),

@@ -76,6 +76,7 @@ class DeltaTableHandle:
         self._write_dt: DeltaTable | None = None
         self._read_dt: DeltaTable | None = None
         self._write_opened_at = -1  # table version when _write_dt was opened
+        self._write_lock = threading.RLock()
         self._read_opened_at = -1
         self._read_lock = threading.Lock()
         self._files: tuple[int, list[str]] | None = None
@@ -115,14 +116,17 @@ class DeltaTableHandle:
             dt = DeltaTable(self.uri, version=at_most, storage_options=self.storage_options)
             self._write_opened_at = dt.version()
             self._write_dt = dt
+        elif at_most is not None and dt.version() < at_most:
+            dt.load_as_version(at_most)  # else commits the caller saw would look concurrent
         return dt
 
     def committed_version(self, app_id: str) -> int:
         """The last batch sequence committed under ``app_id`` (0 if none)."""
         try:
-            dt = self._writer_table()
-            dt.update_incremental()
-            return dt.transaction_version(app_id) or 0
+            with self._write_lock:
+                dt = self._writer_table()
+                dt.update_incremental()
+                return dt.transaction_version(app_id) or 0
         except _store_errors() as exc:
             self._write_dt = None
             raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
@@ -150,11 +154,14 @@ class DeltaTableHandle:
         props = CommitProperties(app_transactions=txns,
                                  max_commit_retries=retries or self.commit_retries)
         try:
-            write_deltalake(self._writer_table(read_version), data, mode="append",
-                            commit_properties=props,
-                            writer_properties=writer_properties(self.schema),
-                            post_commithook_properties=PostCommitHookProperties(
-                                create_checkpoint=True, cleanup_expired_logs=True))
+            # One thread at a time: write_deltalake moves the shared DeltaTable to the
+            # version it commits, and a second writer must not start from there unseen.
+            with self._write_lock:
+                write_deltalake(self._writer_table(read_version), data, mode="append",
+                                commit_properties=props,
+                                writer_properties=writer_properties(self.schema),
+                                post_commithook_properties=PostCommitHookProperties(
+                                    create_checkpoint=True, cleanup_expired_logs=True))
         except CommitFailedError as exc:
             self._write_dt = None  # reload: the failed commit may have left it stale
             raise CommitConflict(f"commit to table {self.name!r} lost to a concurrent "
@@ -166,13 +173,15 @@ class DeltaTableHandle:
 
     def writer_version(self) -> int:
         """The table version the writer side last saw."""
-        return self._writer_table().version()
+        with self._write_lock:
+            return self._writer_table().version()
 
     def writer_delta_table(self) -> DeltaTable:
-        """The writer-side DeltaTable, refreshed (for maintenance in the flusher)."""
-        dt = self._writer_table()
-        dt.update_incremental()
-        return dt
+        """A DeltaTable of the latest version, of its own (maintenance runs operations on
+        it that move it, so it must not be the one appends share)."""
+        from deltalake import DeltaTable
+
+        return DeltaTable(self.uri, storage_options=self.storage_options)
 
     # ---- reads ------------------------------------------------------------------
     def snapshot_files(self, as_of: int | datetime | None = None) -> tuple[int, list[str]]:
