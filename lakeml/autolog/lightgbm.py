@@ -16,15 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakeml.autolog import runs, tabular
-from lakeml.autolog.patching import (
-    AutologConfig,
-    get_config,
-    patch,
-    patch_method,
-    set_config,
-    unpatch_all,
-    when_imported,
-)
+from lakeml.autolog.patching import AutologConfig, get_config, switch
 
 INTEGRATION = "lightgbm"
 IMPORTANCE_TYPES = ("split", "gain")
@@ -40,30 +32,20 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         >>> lakeml.lightgbm.autolog()                                          # doctest: +SKIP
         >>> lightgbm.train(params, train_set, 100, valid_sets=[valid_set])     # doctest: +SKIP
     """
-    set_config(INTEGRATION, AutologConfig(
+    switch(INTEGRATION, AutologConfig(
         log_models=log_models, log_input_examples=log_input_examples,
         log_model_signatures=log_model_signatures, log_datasets=log_datasets,
-        disable=disable, exclusive=exclusive, silent=silent))
-    if disable:
-        unpatch_all(INTEGRATION)
-    else:
-        when_imported("lightgbm", _patch)
+        disable=disable, exclusive=exclusive, silent=silent), "lightgbm", hook=_patch)
 
 
-def _patch() -> None:
+def _patch(library: str) -> None:
     if get_config(INTEGRATION) is None:
         return
     import lightgbm
     import lightgbm.engine
 
-    train = runs.training_wrapper(INTEGRATION, _TrainHandler())
-    patch(INTEGRATION, lightgbm, "train", train)
-    patch(INTEGRATION, lightgbm.engine, "train", train)
-    fit = runs.training_wrapper(INTEGRATION, _FitHandler())
-    for name in WRAPPERS:
-        cls = getattr(lightgbm, name, None)
-        if cls is not None:
-            patch_method(INTEGRATION, cls, "fit", fit)
+    runs.patch_boosting(INTEGRATION, [(lightgbm, "train"), (lightgbm.engine, "train")], lightgbm,
+                        WRAPPERS, _TrainHandler(), _FitHandler())
 
 
 def _log_importance(run_id: str, booster: Any) -> None:

@@ -226,6 +226,18 @@ def when_imported(module_name: str, hook: Callable[[], None]) -> None:
 
 
 
+def switch(integration: str, config: AutologConfig, *libraries: str,
+           hook: Callable[[str], None]) -> None:
+    """Record ``config`` for ``integration``; then restore the originals if it disables,
+    else call ``hook(library)`` for each library when it is (or once it gets) imported."""
+    set_config(integration, config)
+    if config.disable:
+        unpatch_all(integration)
+        return
+    for library in libraries:
+        when_imported(library, lambda library=library: hook(library))
+
+
 def reset() -> None:
     """Turn every integration off: originals restored, switches and pending hooks dropped."""
     with _lock:

@@ -32,9 +32,7 @@ from lakeml.autolog.patching import (
     Failures,
     get_config,
     patch_method,
-    set_config,
-    unpatch_all,
-    when_imported,
+    switch,
 )
 from lakeml.entities import RunStatus
 
@@ -50,13 +48,9 @@ def autolog(log_models: bool = True, disable: bool = False, exclusive: bool = Fa
         >>> lakeml.pytorch.autolog()                          # doctest: +SKIP
         >>> lightning.Trainer(max_epochs=5).fit(module, data)  # doctest: +SKIP
     """
-    set_config(INTEGRATION, AutologConfig(log_models=log_models, disable=disable,
-                                          exclusive=exclusive, silent=silent))
-    if disable:
-        unpatch_all(INTEGRATION)
-        return
-    for name in LIGHTNING_MODULES:
-        when_imported(name, lambda name=name: _patch(name))
+    switch(INTEGRATION, AutologConfig(log_models=log_models, disable=disable,
+                                      exclusive=exclusive, silent=silent),
+           *LIGHTNING_MODULES, hook=_patch)
 
 
 def _patch(module_name: str) -> None:

@@ -101,6 +101,22 @@ def training_wrapper(integration: str, handler: Handler,
     return make
 
 
+def patch_boosting(integration: str, trains: list[tuple[Any, str]], wrappers: Any,
+                   wrapper_names: tuple[str, ...], train_handler: Handler,
+                   fit_handler: Handler) -> None:
+    """Patch a boosting library: its ``train`` functions and its scikit-learn wrappers' fit."""
+    from lakeml.autolog.patching import patch, patch_method
+
+    train = training_wrapper(integration, train_handler)
+    for owner, name in trains:
+        patch(integration, owner, name, train)
+    fit = training_wrapper(integration, fit_handler)
+    for name in wrapper_names:
+        cls = getattr(wrappers, name, None)
+        if cls is not None:
+            patch_method(integration, cls, "fit", fit)
+
+
 def run_autologged(integration: str, config: AutologConfig, handler: Handler,
                    original: Callable[..., Any], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> Any:

@@ -24,9 +24,7 @@ from lakeml.autolog.patching import (
     get_config,
     patch,
     patch_method,
-    set_config,
-    unpatch_all,
-    when_imported,
+    switch,
 )
 
 INTEGRATION = "sklearn"
@@ -50,15 +48,11 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         >>> LogisticRegression().fit(X, y)   # one run: params, metrics, model  # doctest: +SKIP
     """
     check_max_tuning_runs(max_tuning_runs)
-    set_config(INTEGRATION, AutologConfig(
+    switch(INTEGRATION, AutologConfig(
         log_models=log_models, log_input_examples=log_input_examples,
         log_model_signatures=log_model_signatures, log_datasets=log_datasets,
         max_tuning_runs=max_tuning_runs, disable=disable, exclusive=exclusive,
-        silent=silent))
-    if disable:
-        unpatch_all(INTEGRATION)
-    else:
-        when_imported("sklearn", _patch)
+        silent=silent), "sklearn", hook=lambda library: _patch())
 
 
 def check_max_tuning_runs(value: object) -> None:

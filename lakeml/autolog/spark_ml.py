@@ -24,9 +24,7 @@ from lakeml.autolog.patching import (
     AutologConfig,
     get_config,
     patch,
-    set_config,
-    unpatch_all,
-    when_imported,
+    switch,
 )
 
 INTEGRATION = "spark_ml"
@@ -48,13 +46,10 @@ def autolog(log_models: bool = True, disable: bool = False, exclusive: bool = Fa
     from lakeml.autolog.sklearn import check_max_tuning_runs
 
     check_max_tuning_runs(max_tuning_runs)
-    set_config(INTEGRATION, AutologConfig(log_models=log_models, disable=disable,
-                                          exclusive=exclusive, silent=silent,
-                                          max_tuning_runs=max_tuning_runs))
-    if disable:
-        unpatch_all(INTEGRATION)
-    else:
-        when_imported("pyspark.ml", _patch)
+    switch(INTEGRATION, AutologConfig(log_models=log_models, disable=disable,
+                                      exclusive=exclusive, silent=silent,
+                                      max_tuning_runs=max_tuning_runs),
+           "pyspark.ml", hook=lambda library: _patch())
 
 
 def _patch() -> None:

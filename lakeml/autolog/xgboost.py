@@ -17,15 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakeml.autolog import runs, tabular
-from lakeml.autolog.patching import (
-    AutologConfig,
-    get_config,
-    patch,
-    patch_method,
-    set_config,
-    unpatch_all,
-    when_imported,
-)
+from lakeml.autolog.patching import AutologConfig, get_config, switch
 
 INTEGRATION = "xgboost"
 IMPORTANCE_TYPES = ("weight", "gain", "cover")
@@ -42,30 +34,20 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         >>> lakeml.xgboost.autolog()                                        # doctest: +SKIP
         >>> xgboost.train(params, dtrain, 100, evals=[(dvalid, "valid")])   # doctest: +SKIP
     """
-    set_config(INTEGRATION, AutologConfig(
+    switch(INTEGRATION, AutologConfig(
         log_models=log_models, log_input_examples=log_input_examples,
         log_model_signatures=log_model_signatures, log_datasets=log_datasets,
-        disable=disable, exclusive=exclusive, silent=silent))
-    if disable:
-        unpatch_all(INTEGRATION)
-    else:
-        when_imported("xgboost", _patch)
+        disable=disable, exclusive=exclusive, silent=silent), "xgboost", hook=_patch)
 
 
-def _patch() -> None:
+def _patch(library: str) -> None:
     if get_config(INTEGRATION) is None:
         return
     import xgboost
     import xgboost.training
 
-    train = runs.training_wrapper(INTEGRATION, _TrainHandler())
-    patch(INTEGRATION, xgboost, "train", train)
-    patch(INTEGRATION, xgboost.training, "train", train)
-    fit = runs.training_wrapper(INTEGRATION, _FitHandler())
-    for name in WRAPPERS:
-        cls = getattr(xgboost, name, None)
-        if cls is not None:
-            patch_method(INTEGRATION, cls, "fit", fit)
+    runs.patch_boosting(INTEGRATION, [(xgboost, "train"), (xgboost.training, "train")], xgboost,
+                        WRAPPERS, _TrainHandler(), _FitHandler())
 
 
 def _log_importance(run_id: str, booster: Any) -> None:
