@@ -162,7 +162,7 @@ def main() -> None:
          f"{scale['bulk_versions_per_s']:,.0f} versions/s ({scale['bulk_s']:.1f} s)"],
         ["resolve models:/device-N@champion, warm process, device not read before",
          f"{scale['alias_resolve_ms']:.2f} ms"],
-        ["get_latest_versions(device-N, [Production]), warm",
+        ["get_latest_versions(device-N, [Production]), same",
          f"{scale['latest_production_ms']:.2f} ms"],
         ["get_model_version(device-N, 3), same", f"{scale['get_model_version_ms']:.2f} ms"],
         ["register_model (one version), at this size",
