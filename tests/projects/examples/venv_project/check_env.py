@@ -2,12 +2,12 @@
 
 import sys
 
-import inflection
+import tinycase
 
 import lakeml
 
 word = sys.argv[1]
-lakeml.set_tags({"env.prefix": sys.prefix, "env.inflection_file": inflection.__file__,
-                 "env.inflection_version": inflection.__version__})
-lakeml.log_param("camelized", inflection.camelize(word))
-print(f"check_env: {inflection.camelize(word)} from {sys.prefix}")
+lakeml.set_tags({"env.prefix": sys.prefix, "env.tinycase_file": tinycase.__file__,
+                 "env.tinycase_version": tinycase.__version__})
+lakeml.log_param("camelized", tinycase.camelize(word))
+print(f"check_env: {tinycase.camelize(word)} from {sys.prefix}")
