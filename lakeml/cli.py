@@ -238,17 +238,30 @@ def _key_values(pairs: Sequence[str] | None) -> dict[str, str]:
 
 def cmd_run(args: argparse.Namespace) -> str:
     """Run an entry point; the child's exit status becomes lakeml's when it fails."""
+    import signal
+    import threading
+
     from lakeml.projects import run
 
-    submitted = run(args.uri, args.entry_point, _key_values(args.param), version=args.version,
-                    experiment_name=args.experiment, experiment_id=args.experiment_id,
-                    env_manager=args.env_manager, synchronous=False, run_name=args.run_name,
-                    store=args.store)
+    # Ctrl-C only raises a flag: a KeyboardInterrupt landing between the run's creation and
+    # the wait would leave the command running and the run RUNNING. (From a terminal, the
+    # signal also reaches a git clone or pip install in progress, which then fail.)
+    interrupted = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
     try:
+        submitted = run(args.uri, args.entry_point, _key_values(args.param),
+                        version=args.version, experiment_name=args.experiment,
+                        experiment_id=args.experiment_id, env_manager=args.env_manager,
+                        synchronous=False, run_name=args.run_name, store=args.store)
+        while not interrupted.is_set() and not submitted.join(0.2):
+            pass
+        if interrupted.is_set():
+            submitted.cancel()  # stops the command's process group, ends the run KILLED
+            print(f"lakeml: run {submitted.run_id} KILLED", file=sys.stderr)
+            raise SystemExit(130)
         ok = submitted.wait()
-    except KeyboardInterrupt:  # wait() has stopped the command and ended the run KILLED
-        print(f"lakeml: run {submitted.run_id} KILLED", file=sys.stderr)
-        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
     status = submitted.get_status()
     if not ok:
         print(f"lakeml: run {submitted.run_id} {status}: {submitted.command!r} exited with "

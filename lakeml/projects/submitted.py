@@ -64,6 +64,14 @@ class SubmittedRun:
             raise
         return self._finish() == RunStatus.FINISHED
 
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the command to exit; True if it has."""
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def get_status(self) -> str:
         """RUNNING while the command runs, then FINISHED, FAILED or KILLED."""
         if self._process.poll() is None:

@@ -195,9 +195,13 @@ def test_ctrl_c_on_lakeml_run_stops_the_command_and_ends_the_run_killed(tmp_path
     proc = subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
                              "--experiment", "c", "--store", store],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def command_started() -> bool:  # not just any child (git runs first)
+        return any("time.sleep" in " ".join(child.cmdline())
+                   for child in psutil.Process(proc.pid).children(recursive=True))
+
     deadline = time.monotonic() + 60
-    while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
-        time.sleep(0.05)  # until `lakeml run` has started the command
+    while not command_started() and time.monotonic() < deadline:
+        time.sleep(0.05)
     client = lakeml.Client(store)
     (info,) = client.list_runs(client.get_experiment_by_name("c").experiment_id)
     assert info.status == "RUNNING"
@@ -228,3 +232,32 @@ def test_fetch_takes_a_subfolder_and_cleans_up_its_clone(tmp_path):
         source.fetch(f"{outer}#../x")
     with pytest.raises(NotFound, match="no folder 'nope'"):
         source.fetch(f"{outer}/sub#nope")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.0])
+def test_ctrl_c_at_any_moment_leaves_no_running_run_or_command(tmp_path, delay):
+    import signal
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    store = str(tmp_path / "lake")
+    proc = subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
+                             "--experiment", "c", "--store", store],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.time() - 1
+    time.sleep(delay)  # somewhere in: starting up, fetching, creating the run, launching
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode in (130, 1, -signal.SIGINT), proc.returncode
+    time.sleep(0.5)
+    survivors = [p for p in psutil.process_iter(["cmdline", "create_time", "status"])
+                 if p.info["create_time"] >= started and p.info["status"] != "zombie"
+                 and "time.sleep(120)" in " ".join(p.info["cmdline"] or [])]
+    assert survivors == []
+    exp = lakeml.Client(store).get_experiment_by_name("c") if (tmp_path / "lake").exists() \
+        else None
+    if exp is not None:
+        statuses = {i.status for i in lakeml.Client(store).list_runs(exp.experiment_id)}
+        assert statuses <= {"KILLED"}, statuses
