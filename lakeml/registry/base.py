@@ -2,8 +2,9 @@
 
 Every change is a list of events committed in one Delta commit under the app
 transaction ``lakeml.registry``. A commit that another guarded commit beat
-fails and is retried from a fresh read, so registry writes are serializable:
-each one validates against the state it extends. That is what makes version
+fails and is retried from a fresh read, so registry writes are serializable
+(across threads, processes and machines): each one validates against the
+state it extends. That is what makes version
 numbers 1, 2, 3… unique with no gaps when processes race, and what keeps two
 reviewers from both resolving one request.
 """
@@ -14,7 +15,7 @@ import logging
 import random
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -48,6 +49,7 @@ _VERBS = {
 _NAME_FORBIDDEN = re.compile(r"[/@:\x00-\x1f\x7f-\x9f]")
 _ALIAS_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,254}")
 _RESERVED_ALIAS = re.compile(r"(latest|v[0-9]+)", re.IGNORECASE)
+
 
 def check_model_name(name: object) -> str:
     """A registered model name: non-empty, <= 256 characters, without ``/ @ :``."""
@@ -106,7 +108,6 @@ class Event:
     storage_location: str | None = None
     run_id: str | None = None
     comment: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class RegistryBase:
@@ -137,11 +138,6 @@ class RegistryBase:
         return current_user()
 
     # ---- lookups ------------------------------------------------------------------
-    def _cut(self) -> tuple[str, list[Any]]:
-        if self._registry_as_of is None:
-            return "", []
-        return "AND timestamp <= ?", [self._registry_as_of]
-
     def _fold(self, cur: duckdb.DuckDBPyConnection, model_id: str) -> ModelState:
         """The state of one model from its events (fetched through the model_id index).
 
