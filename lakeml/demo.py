@@ -11,6 +11,7 @@ import time
 from lakeml.cli_format import render
 
 EXPERIMENT = "wine-demo"
+REGISTERED = "wine-classifier"  # the best model of each demo run becomes its next version
 
 
 def _candidates():  # noqa: ANN202 - list of (name, estimator)
@@ -78,14 +79,18 @@ def run_demo(store: str | None = None) -> str:
     table = render(["run_id", "run_name", "status", "log_loss", "start_time"],
                    [(r[0], r[1], r[2], r[3], r[4].strftime("%H:%M:%S")) for r in rows],
                    "table")
-    best_uri = f"runs:/{rows[0][0]}/model"
+    version = client.register_model(f"runs:/{rows[0][0]}/model", REGISTERED)
+    client.set_registered_model_alias(REGISTERED, "champion", version.version)
+    best_uri = f"models:/{REGISTERED}@champion"
     best = lakeml.pyfunc.load_model(best_uri)  # the packaged model, as a server would load it
     agree = (best.predict(x_test) == _native(rows[0][1]).fit(x_train, y_train)
              .predict(x_test)).mean()
     return (f"store: {client.store_uri}\nexperiment: {EXPERIMENT} (id {exp.experiment_id})\n"
             f"leaderboard by test log_loss (lower is better):\n{table}\n"
-            f"best model: {best_uri} (flavors: {', '.join(best.metadata.flavors)}); "
-            f"reloaded as pyfunc, it agrees with the native model on {agree:.0%} of the "
+            f"best model: runs:/{rows[0][0]}/model, registered as {REGISTERED} version "
+            f"{version.version}, alias champion\n"
+            f"loaded from {best_uri} (flavors: {', '.join(best.metadata.flavors)}): "
+            f"as pyfunc it agrees with the native model on {agree:.0%} of the "
             f"{len(x_test)} test rows\n"
             f"serve it: lakeml models serve --store {client.store_uri} -m {best_uri} "
             f"--port 5001")

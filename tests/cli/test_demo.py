@@ -18,11 +18,14 @@ def test_demo_logs_five_models_ranks_them_and_reloads_the_best(tmp_path, capsys)
     assert losses == sorted(losses) and all(0 < x < 1 for x in losses)
     assert "agrees with the native model on 100% of the 54 test rows" in out
     best = board[0].split()[0]
-    assert f"runs:/{best}/model" in out
+    assert f"runs:/{best}/model, registered as wine-classifier version 1, alias champion" in out
+    assert "loaded from models:/wine-classifier@champion" in out
 
     client = lakeml.Client(store)
     models = client.sql("SELECT count(*), count(DISTINCT run_id) FROM logged_models "
                         "WHERE list_contains(flavors, 'sklearn')").fetchall()
     assert models == [(5, 5)]
+    champion = client.get_model_version_by_alias("wine-classifier", "champion")
+    assert (champion.version, champion.run_id) == (1, best)
     history = client.get_metric_history(best, "accuracy_by_train_size")
     assert [m.step for m in history] == list(range(20, 121, 20))
