@@ -245,9 +245,12 @@ def cmd_run(args: argparse.Namespace) -> str:
 
     # Ctrl-C only raises a flag: a KeyboardInterrupt landing between the run's creation and
     # the wait would leave the command running and the run RUNNING. (From a terminal, the
-    # signal also reaches a git clone or pip install in progress, which then fail.)
+    # signal also reaches a git clone or pip install in progress, which then fail.) A
+    # process started with SIGINT ignored (a background job, nohup) keeps ignoring it.
     interrupted = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
     try:
         submitted = run(args.uri, args.entry_point, _key_values(args.param),
                         version=args.version, experiment_name=args.experiment,

@@ -183,6 +183,14 @@ def test_conda_and_docker_projects_say_what_is_missing(tmp_path):
     assert done.get_status() == "FINISHED"
 
 
+def sigint_by_default() -> None:
+    """As in a terminal: Ctrl-C's signal acts (a background job, as CI may run the tests,
+    starts with SIGINT ignored, and a process keeps ignoring it then)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_lakeml_run_stops_the_command_and_ends_the_run_killed(tmp_path):
     import os
@@ -194,7 +202,8 @@ def test_ctrl_c_on_lakeml_run_stops_the_command_and_ends_the_run_killed(tmp_path
     store = str(tmp_path / "lake")
     proc = subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
                              "--experiment", "c", "--store", store],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_by_default)
     def command_started() -> bool:  # not just any child (git runs first)
         return any("time.sleep" in " ".join(child.cmdline())
                    for child in psutil.Process(proc.pid).children(recursive=True))
@@ -245,7 +254,8 @@ def test_ctrl_c_at_any_moment_leaves_no_running_run_or_command(tmp_path, delay):
     store = str(tmp_path / "lake")
     proc = subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
                              "--experiment", "c", "--store", store],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_by_default)
     started = time.time() - 1
     time.sleep(delay)  # somewhere in: starting up, fetching, creating the run, launching
     proc.send_signal(signal.SIGINT)
