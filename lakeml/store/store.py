@@ -140,13 +140,16 @@ class Store:
         With ``guard``, the commit carries app transaction ``guard`` and fails
         with CommitConflict if a concurrent commit carried the same id: exactly
         one of several racers inserting the same key wins. Concurrent means
-        after ``read_version`` when given (the version the caller read), else
-        after the version this process last wrote or read for its writes.
+        after ``read_version``: the caller must have read, at that version or
+        later, the state that makes its commit valid.
         """
         self.open()
         handle = self.tables[table]
         if guard is None:
             handle.append(data)
+        elif read_version is None:
+            raise ValueError("a guarded commit needs read_version: the table version whose "
+                             "state the caller checked (see read_guard)")
         else:
             handle.append(data, app_id=guard, version=guard_version, retries=1000,
                           read_version=read_version)
@@ -155,6 +158,12 @@ class Store:
         """The last version committed under app transaction ``guard`` (0 if none)."""
         self.open()
         return self.tables[table].committed_version(guard)
+
+    def read_guard(self, table: str, guard: str) -> tuple[int, int]:
+        """(guard_version, the table version it was read at): commit with
+        ``read_version`` set to the latter, after reading the state to check."""
+        self.open()
+        return self.tables[table].read_guard(guard)
 
     def flush(self) -> None:
         """Commit everything buffered."""

@@ -122,11 +122,15 @@ class DeltaTableHandle:
 
     def committed_version(self, app_id: str) -> int:
         """The last batch sequence committed under ``app_id`` (0 if none)."""
+        return self.read_guard(app_id)[0]
+
+    def read_guard(self, app_id: str) -> tuple[int, int]:
+        """(last sequence committed under ``app_id`` or 0, the table version it was read at)."""
         try:
             with self._write_lock:
                 dt = self._writer_table()
                 dt.update_incremental()
-                return dt.transaction_version(app_id) or 0
+                return dt.transaction_version(app_id) or 0, dt.version()
         except _store_errors() as exc:
             self._write_dt = None
             raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "

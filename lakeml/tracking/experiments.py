@@ -93,11 +93,14 @@ class ExperimentCalls:
         store = self._b.store
         guard = _name_guard(name)
         for _ in range(50):
+            # The guard first: the name check below then reads a state at least as new
+            # as the version from which concurrent claims are conflict-checked.
+            version, read_at = store.read_guard("experiments", guard)
             if self._experiments_where("name = ?", [name]):
                 raise AlreadyExists(exists_message)
-            version = store.guard_version("experiments", guard)
             try:
-                store.commit("experiments", data, guard=guard, guard_version=version + 1)
+                store.commit("experiments", data, guard=guard, guard_version=version + 1,
+                             read_version=read_at)
                 return
             except CommitConflict:
                 continue  # a racer claimed the name (or committed first): look again
