@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,26 @@ def store_uri(tmp_path: Path) -> str:
 @pytest.fixture
 def client(store_uri: str) -> lakeml.Client:
     return lakeml.Client(store_uri)
+
+
+@pytest.fixture(scope="session")
+def iris() -> tuple[Any, Any]:
+    """scikit-learn's iris as a DataFrame with plain column names, and its target."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def breast_cancer() -> tuple[Any, Any]:
+    """scikit-learn's breast_cancer, column names without spaces, and its target."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X.columns = [c.replace(" ", "_") for c in X.columns]
+    return X, y
 
 
 def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 120,

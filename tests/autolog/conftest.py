@@ -17,21 +17,8 @@ def _autolog_off(store_uri: str):
 
 
 @pytest.fixture(scope="session")
-def iris() -> tuple[Any, Any]:
-    from sklearn.datasets import load_iris
-
-    X, y = load_iris(return_X_y=True, as_frame=True)
-    X.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-    return X, y
-
-
-@pytest.fixture(scope="session")
-def cancer() -> tuple[Any, Any]:
-    from sklearn.datasets import load_breast_cancer
-
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    X.columns = [c.replace(" ", "_") for c in X.columns]
-    return X, y
+def cancer(breast_cancer: tuple[Any, Any]) -> tuple[Any, Any]:
+    return breast_cancer
 
 
 def all_runs() -> list[Any]:
