@@ -10,14 +10,10 @@ import argparse
 import sys
 from typing import Sequence
 
+from lakeml.cli_args import client as _client
+from lakeml.cli_args import key_values
 from lakeml.cli_format import FORMATS, ms_to_iso, render
 from lakeml.errors import LakemlError
-
-
-def _client(args: argparse.Namespace):  # noqa: ANN202 - lakeml.Client
-    from lakeml.tracking.client import Client
-
-    return Client(args.store) if args.store else Client()
 
 
 def _experiment_id(client, ref: str) -> str:  # noqa: ANN001
@@ -224,18 +220,6 @@ def cmd_demo(args: argparse.Namespace) -> str:
 
 
 # ---- projects and workflows (lakeml/projects) --------------------------------------
-def _key_values(pairs: Sequence[str] | None) -> dict[str, str]:
-    from lakeml.errors import InvalidArgument
-
-    out = {}
-    for pair in pairs or ():
-        key, eq, value = pair.partition("=")
-        if not eq or not key:
-            raise InvalidArgument(f"-P {pair!r}: give parameters as name=value")
-        out[key] = value
-    return out
-
-
 def cmd_run(args: argparse.Namespace) -> str:
     """Run an entry point; the child's exit status becomes lakeml's when it fails."""
     import signal
@@ -252,7 +236,7 @@ def cmd_run(args: argparse.Namespace) -> str:
     if previous is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
     try:
-        submitted = run(args.uri, args.entry_point, _key_values(args.param),
+        submitted = run(args.uri, args.entry_point, key_values(args.param),
                         version=args.version, experiment_name=args.experiment,
                         experiment_id=args.experiment_id, env_manager=args.env_manager,
                         synchronous=False, run_name=args.run_name, store=args.store)
@@ -293,7 +277,7 @@ def cmd_workflow_run(args: argparse.Namespace) -> str:
     from lakeml.projects import ExecutionError, run_workflow
 
     try:
-        result = run_workflow(args.uri, args.workflow, _key_values(args.param),
+        result = run_workflow(args.uri, args.workflow, key_values(args.param),
                               version=args.version, experiment_name=args.experiment,
                               experiment_id=args.experiment_id, env_manager=args.env_manager,
                               store=args.store, max_parallel=args.max_parallel,
@@ -315,7 +299,7 @@ def cmd_workflow_run(args: argparse.Namespace) -> str:
 def cmd_workflow_start(args: argparse.Namespace) -> str:
     from lakeml.projects.stepwise import start_workflow
 
-    return start_workflow(args.uri, args.workflow, _key_values(args.param),
+    return start_workflow(args.uri, args.workflow, key_values(args.param),
                           version=args.version, experiment_name=args.experiment,
                           experiment_id=args.experiment_id, env_manager=args.env_manager,
                           store=args.store)  # the id alone: a scheduler reads the last line

@@ -9,16 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from lakeml.cli_args import client as _client
+from lakeml.cli_args import key_values
 from lakeml.cli_format import ms_to_iso, render
 
 _VERSION_COLUMNS = ["name", "version", "current_stage", "aliases", "run_id", "user_id",
                     "created", "description", "storage_location"]
-
-
-def _client(args: argparse.Namespace):  # noqa: ANN202 - lakeml.Client
-    from lakeml.tracking.client import Client
-
-    return Client(args.store) if args.store else Client()
 
 
 def _version_rows(versions: list[Any]) -> list[tuple]:
@@ -33,18 +29,6 @@ def _request_rows(requests: list[Any]) -> tuple[list[str], list[tuple]]:
     return columns, [(r.request_id, r.name, r.version, r.stage, r.status, r.requested_by,
                       ms_to_iso(r.requested_at), r.comment, r.resolved_by,
                       r.resolution_comment) for r in requests]
-
-
-def _tags(items: list[str] | None) -> dict[str, str]:
-    from lakeml.errors import InvalidArgument
-
-    tags = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"--tag {item!r} must look like key=value")
-        tags[key] = value
-    return tags
 
 
 def cmd_list(args: argparse.Namespace) -> str:
@@ -66,7 +50,8 @@ def cmd_show(args: argparse.Namespace) -> str:
 
 
 def cmd_register(args: argparse.Namespace) -> str:
-    mv = _client(args).register_model(args.model_uri, args.name, tags=_tags(args.tag))
+    tags = key_values(args.tag, "--tag", "tags")
+    mv = _client(args).register_model(args.model_uri, args.name, tags=tags)
     return render(_VERSION_COLUMNS, _version_rows([mv]), args.format)
 
 

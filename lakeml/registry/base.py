@@ -120,13 +120,11 @@ class RegistryBase:
     def _registry_state(self) -> RegistryState:
         backend = self._b
         with backend.lock:
-            state = getattr(backend, "registry_state", None)
-            if state is None:
+            if backend.registry_state is None:
                 from lakeml.registry.state import RegistryState
 
-                state = RegistryState(backend.store)
-                backend.registry_state = state  # type: ignore[attr-defined]
-            return state
+                backend.registry_state = RegistryState(backend.store)
+            return backend.registry_state
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         return self._registry_state().cursor(self._registry_as_of)
@@ -218,8 +216,7 @@ class RegistryBase:
             events = plan(cur)
             if not events:
                 return None
-            floor = cur.execute("SELECT max(seq) FROM reg_log").fetchall()[0][0] or 0
-            data = self._rows(events, floor)
+            data = self._rows(events, state.max_seq)
             try:
                 # Any guarded commit after read_version makes this one fail: the plan
                 # would have to see it. (The guard's number itself only has to grow.)
@@ -286,9 +283,9 @@ class RegistryBase:
         """Append a denied event to the log; a failure to do so is logged, not raised
         (the PermissionDenied is what the caller must see)."""
         try:
-            floor = self._registry_state().cursor().execute(
-                "SELECT max(seq) FROM reg_log").fetchall()[0][0] or 0
-            self._b.store.commit(TABLE, self._rows([event], floor, outcome="denied"))
+            state = self._registry_state()
+            state.refresh()
+            self._b.store.commit(TABLE, self._rows([event], state.max_seq, outcome="denied"))
         except Exception as exc:  # noqa: BLE001
             log.warning("could not record denied %s by %s: %s", event.action, self._user(), exc)
 

@@ -198,8 +198,7 @@ class BulkCalls(SearchCalls):
         cur.register("bulk_new", pa.table({"name": pa.array(fresh, pa.string()),
                                            "model_id": pa.array(new_ids(len(fresh)),
                                                                 pa.string())}))
-        floor = cur.execute("SELECT coalesce(max(seq), 0) FROM reg_log").fetchall()[0][0]
-        first_seq = max(self._b.store.clock.next(), floor + 1)
+        first_seq = max(self._b.store.clock.next(), self._registry_state().max_seq + 1)
         now = time.time_ns() // 1000
         stage_sql = ("CASE lower(stage) WHEN 'staging' THEN 'Staging' WHEN 'production' THEN "
                      "'Production' WHEN 'archived' THEN 'Archived' ELSE 'None' END")

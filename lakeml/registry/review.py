@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.base import Event, check_model_name, check_text, check_version
 from lakeml.registry.entities import Comment, TransitionRequest, canonical_stage
-from lakeml.registry.fold import ModelState
-from lakeml.registry.fold import to_ms as ms
+from lakeml.registry.fold import ModelState, to_ms
 from lakeml.registry.versions import ModelVersionCalls, check_archive, transition_events
 
 if TYPE_CHECKING:
@@ -56,7 +55,8 @@ class ReviewCalls(ModelVersionCalls):
             where, params = ("WHERE status = ?", [status]) if status else ("", [])
             rows = cur.execute(f"SELECT {_REQUEST_COLUMNS} FROM transition_requests {where} "
                                "ORDER BY requested_at, request_id", params).fetchall()
-            return [TransitionRequest(*r[:5], ms(r[5]), *r[6:9], ms(r[9]), r[10]) for r in rows]
+            return [TransitionRequest(*r[:5], to_ms(r[5]), *r[6:9], to_ms(r[9]), r[10])
+                    for r in rows]
         state = self._model(cur, name)
         found = [_named(r, state.name) for r in state.requests.values()
                  if (number is None or r.version == number)

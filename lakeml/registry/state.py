@@ -83,6 +83,7 @@ class RegistryState:
         self.folds = FoldCache()
         self._names: dict[str, set[str]] = {}  # every name a model ever had -> model ids
         self._indexed = False
+        self.max_seq = 0  # the highest seq in the mirror: new events are numbered above it
         self.rows = 0  # rows in the mirror; they are only ever appended, so rowid < rows is
         #                a fixed prefix that fold caches can refer to
 
@@ -112,7 +113,7 @@ class RegistryState:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
-                names = self._load(con, new, compacted) if new else []
+                names, new_max = self._load(con, new, compacted) if new else ([], 0)
                 if not self._indexed:
                     # Point reads fetch one model's events: the index makes that ~1 ms at
                     # a million versions. Built after the first load (faster than during).
@@ -127,13 +128,14 @@ class RegistryState:
                 self._names.setdefault(name, set()).add(model_id)
             self._files = list(files)
             self._version = version
-            self.rows = rows
+            self.rows, self.max_seq = rows, max(self.max_seq, new_max)
             return version, rows
 
     @staticmethod
     def _load(con: duckdb.DuckDBPyConnection, files: list[str], compacted: bool
-              ) -> list[tuple[str, str]]:
-        """Insert the rows of ``files``; returns the (name, model id) pairs they name."""
+              ) -> tuple[list[tuple[str, str]], int]:
+        """Insert the rows of ``files``; returns the (name, model id) pairs they name and
+        their highest seq."""
         listed = ", ".join(sql_string(f) for f in files)
         con.execute(f"CREATE OR REPLACE TEMP TABLE reg_new AS SELECT {_COLUMNS} FROM "
                     f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)")
@@ -148,8 +150,9 @@ class RegistryState:
         names = con.execute("SELECT DISTINCT name, model_id FROM reg_new WHERE outcome = "
                             "'applied' AND action IN ('create_model', 'rename_model')"
                             ).fetchall()
+        new_max = con.execute("SELECT coalesce(max(seq), 0) FROM reg_new").fetchall()[0][0]
         con.execute("DROP TABLE reg_new")
-        return names
+        return names, new_max
 
     def model_ids_named(self, name: str) -> list[str]:
         """Ids of the models that have ever been called ``name`` (live or not), oldest first."""

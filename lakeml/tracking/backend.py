@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lakeml.entities import Experiment
     from lakeml.query import QueryEngine
+    from lakeml.registry.state import RegistryState
     from lakeml.store import Store
 
 # How long this process trusts what it read about an experiment before reading
@@ -47,6 +48,7 @@ class Backend:
         self.engine = QueryEngine(store)
         self.runs: dict[str, RunState] = {}
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
+        self.registry_state: RegistryState | None = None  # the registry's mirror, on first use
         self.lock = threading.RLock()
         self.default_experiment_exists = False
         self._experiments: dict[str, tuple[float, Experiment]] = {}

@@ -53,12 +53,12 @@ def _keys(tree: Any, found: dict[str, set[str]]) -> None:
             _keys(item, found)
 
 
-def _encode_token(offset: int, fingerprint: str) -> str:
+def encode_page_token(offset: int, fingerprint: str) -> str:
     raw = json.dumps({"offset": offset, "query": fingerprint}).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _decode_token(token: str, fingerprint: str) -> int:
+def decode_page_token(token: str, fingerprint: str) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = int(data["offset"])
@@ -131,13 +131,13 @@ class SearchCalls:
             raise InvalidArgument(f"max_results must be a positive integer, got {max_results!r}")
         fingerprint = json.dumps([sorted(map(str, experiment_ids)), filter_string,
                                   str(run_view_type), list(order_by or ())])
-        offset = _decode_token(page_token, fingerprint) if page_token else 0
+        offset = decode_page_token(page_token, fingerprint) if page_token else 0
         sql, params = self._matching(experiment_ids, filter_string, run_view_type, order_by,
                                      max_results + 1, offset)
         ids = [r for (r,) in self._b.engine.rows(sql, params, tables=())]
         more = len(ids) > max_results
         runs = self._runs_by_id(ids[:max_results])
-        return PagedList(runs, _encode_token(offset + max_results, fingerprint) if more
+        return PagedList(runs, encode_page_token(offset + max_results, fingerprint) if more
                          else None)
 
     def search_runs_table(self, experiment_ids: Sequence[str],

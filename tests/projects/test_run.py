@@ -191,19 +191,25 @@ def sigint_by_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def start_sleeping_run(store: str) -> subprocess.Popen[str]:
+    """`lakeml run` of the example's two-minute `sleep` entry point, in experiment "c"."""
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
+                             "--experiment", "c", "--store", store],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_by_default)
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_lakeml_run_stops_the_command_and_ends_the_run_killed(tmp_path):
     import os
     import signal
-    import sys
     import time
 
     psutil = pytest.importorskip("psutil")
     store = str(tmp_path / "lake")
-    proc = subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
-                             "--experiment", "c", "--store", store],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=sigint_by_default)
+    proc = start_sleeping_run(store)
     def command_started() -> bool:  # not just any child (git runs first)
         return any("time.sleep" in " ".join(child.cmdline())
                    for child in psutil.Process(proc.pid).children(recursive=True))
@@ -247,15 +253,11 @@ def test_fetch_takes_a_subfolder_and_cleans_up_its_clone(tmp_path):
 @pytest.mark.parametrize("delay", [0.2, 0.6, 1.0])
 def test_ctrl_c_at_any_moment_leaves_no_running_run_or_command(tmp_path, delay):
     import signal
-    import sys
     import time
 
     psutil = pytest.importorskip("psutil")
     store = str(tmp_path / "lake")
-    proc = subprocess.Popen([sys.executable, "-m", "lakeml", "run", str(LOCAL), "-e", "sleep",
-                             "--experiment", "c", "--store", store],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=sigint_by_default)
+    proc = start_sleeping_run(store)
     started = time.time() - 1
     time.sleep(delay)  # somewhere in: starting up, fetching, creating the run, launching
     proc.send_signal(signal.SIGINT)
