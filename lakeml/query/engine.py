@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
 from lakeml.query.as_of import parse_as_of, version_for
+from lakeml.query.run_state import RunState
 from lakeml.query.sqlfiles import view_definitions
-from lakeml.query.state_cache import StateCache
 from lakeml.sqltext import configure, sql_string
 from lakeml.store import schemas
 
@@ -55,7 +55,8 @@ class QueryEngine:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._versions: dict[str, int] = {}
-        self._state: StateCache | None = None
+        self._files: dict[str, list[str]] = {}
+        self._state: RunState | None = None
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """A database whose ``lake_*`` views start empty and whose sql/ views exist.
@@ -104,6 +105,7 @@ class QueryEngine:
                 self._con.execute(
                     f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
                 self._versions[name] = version
+                self._files[name] = files
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The engine's own DuckDB connection (for tables it materialises)."""
@@ -113,12 +115,16 @@ class QueryEngine:
             return self._con
 
     @property
-    def state(self) -> StateCache:
-        """The materialised current state used by searches (created on first use)."""
+    def run_state(self) -> RunState:
+        """The runs' current state in memory, used by searches (created on first use)."""
         with self._lock:
             if self._state is None:
-                self._state = StateCache(self)
+                self._state = RunState(self)
             return self._state
+
+    def files(self, table: str) -> list[str]:
+        """The data files of ``table`` as of the last refresh."""
+        return list(self._files.get(table, ()))
 
     def versions(self) -> dict[str, int]:
         """The Delta version each table was read at by the last refresh."""

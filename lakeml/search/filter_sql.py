@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from lakeml.errors import InvalidArgument
 from lakeml.search.filter_parser import parse_filter, parse_order_by
@@ -69,6 +69,12 @@ _RUN_COLUMNS = {
     "start_time": "r.start_time", "end_time": "r.end_time",
 }
 _INPUT_COLUMNS = {"name": "k.name", "digest": "k.digest", "context": "k.context"}
+_WIDE_COLUMN = re.compile(r"c[0-9]+")
+_NULL_OF = {METRICS: "NULL::DOUBLE", PARAMS: "NULL::VARCHAR", TAGS: "NULL::VARCHAR"}
+
+# (entity, key) -> generated column of a one-row-per-run relation (see wide_value)
+WideColumns = Mapping[tuple[str, str], str]
+
 _SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
             "LIKE": "LIKE", "ILIKE": "ILIKE", "IN": "IN", "NOT IN": "NOT IN"}
 
@@ -140,10 +146,13 @@ def _relations(relations: Relations | None) -> Relations:
     return relations
 
 
-def compile_filter(tree: Node | str | None, relations: Relations | None = None) -> Sql:
+def compile_filter(tree: Node | str | None, relations: Relations | None = None, *,
+                   wide: WideColumns | None = None) -> Sql:
     """A boolean SQL expression over ``runs AS r`` for a filter tree (or filter text).
 
-    An empty filter compiles to ``TRUE``.
+    An empty filter compiles to ``TRUE``. With ``wide``, ``r`` has one row
+    per run and a column per metric, param and tag key (see :func:`wide_value`)
+    instead of the key/value relations.
 
     Raises:
         InvalidArgument: the filter text does not parse.
@@ -157,17 +166,45 @@ def compile_filter(tree: Node | str | None, relations: Relations | None = None) 
     if tree is None:
         return Sql("TRUE", [])
     params: list[Any] = []
-    sql = _compile(tree, _relations(relations), params)
+    sql = _compile(tree, _relations(relations), params, wide)
     return Sql(sql, params)
 
 
-def _compile(node: Node, relations: Relations, params: list[Any]) -> str:
+def wide_value(wide: WideColumns, entity: str, key: str) -> str:
+    """The SQL of ``entity.key``'s value in a wide relation ``r``: its generated column
+    (``c0``, ``c1``…), or a typed NULL when no run has the key."""
+    column = wide.get((entity, key))
+    if column is None:
+        return _NULL_OF[entity]
+    if not _WIDE_COLUMN.fullmatch(column):
+        raise InvalidArgument(f"wide column names are generated (c0, c1…), got {column!r}")
+    return f"r.{column}"
+
+
+def _compile(node: Node, relations: Relations, params: list[Any],
+             wide: WideColumns | None) -> str:
     if isinstance(node, Comparison):
+        if wide is not None and node.entity in (METRICS, PARAMS, TAGS):
+            return _compile_wide(node, wide_value(wide, node.entity, node.key), params)
         return _compile_comparison(node, relations, params)
     if isinstance(node, (And, Or)):
         joiner = " AND " if isinstance(node, And) else " OR "
-        return "(" + joiner.join(_compile(item, relations, params) for item in node.items) + ")"
+        return "(" + joiner.join(_compile(item, relations, params, wide)
+                                 for item in node.items) + ")"
     raise InvalidArgument(f"expected a Comparison, And or Or node, got {node!r}")
+
+
+def _compile_wide(node: Comparison, value: str, params: list[Any]) -> str:
+    """A key comparison on a wide row: a missing key (NULL) matches nothing but IS NULL."""
+    if node.op == "IS NULL":
+        return f"{value} IS NULL"
+    if node.op == "IS NOT NULL":
+        return f"{value} IS NOT NULL"
+    if node.entity == METRICS:
+        test = _metric_predicate(node, params, value)
+    else:
+        test = _predicate(value, node, params)
+    return f"({value} IS NOT NULL AND {test})"
 
 
 def _compile_comparison(node: Comparison, relations: Relations, params: list[Any]) -> str:
@@ -193,12 +230,12 @@ def _compile_comparison(node: Comparison, relations: Relations, params: list[Any
     return f"{exists} AND {_predicate('k.value', node, params)})"
 
 
-def _metric_predicate(node: Comparison, params: list[Any]) -> str:
+def _metric_predicate(node: Comparison, params: list[Any], column: str = "k.value") -> str:
     """NaN is unequal to every number and neither smaller nor larger than any."""
     params.append(node.value)
     if node.op == "!=":
-        return "(isnan(k.value) OR k.value <> ?)"
-    return f"NOT isnan(k.value) AND k.value {_SQL_OPS[node.op]} ?"
+        return f"(isnan({column}) OR {column} <> ?)"
+    return f"NOT isnan({column}) AND {column} {_SQL_OPS[node.op]} ?"
 
 
 def _predicate(column: str, node: Comparison, params: list[Any]) -> str:
@@ -210,8 +247,8 @@ def _predicate(column: str, node: Comparison, params: list[Any]) -> str:
     return f"{column} {op} ?"
 
 
-def compile_order_by(order_by: Sequence[str] | None, relations: Relations | None = None
-                     ) -> OrderBy:
+def compile_order_by(order_by: Sequence[str] | None, relations: Relations | None = None, *,
+                     wide: WideColumns | None = None) -> OrderBy:
     """The joins, columns and ORDER BY clause for MLflow ``order_by`` strings.
 
     Keys are ``metrics.<k>``, ``params.<k>``, ``tags.<k>``, ``attributes.<name>``
@@ -244,6 +281,8 @@ def compile_order_by(order_by: Sequence[str] | None, relations: Relations | None
         direction = "ASC" if key.ascending else "DESC"
         if key.entity == ATTRIBUTES:
             value = _RUN_COLUMNS[key.key]
+        elif wide is not None:
+            value = wide_value(wide, key.entity, key.key)
         else:
             alias = f"o{number}"
             relation = {METRICS: relations.metrics, PARAMS: relations.params,
@@ -268,7 +307,7 @@ def compile_order_by(order_by: Sequence[str] | None, relations: Relations | None
 
 def compile_search(search_filter: Node | str | None = None, order_by: Sequence[str] | None = None,
                    relations: Relations | None = None, *, limit: int | None = None,
-                   offset: int = 0) -> Sql:
+                   offset: int = 0, wide: WideColumns | None = None) -> Sql:
     """The whole search query: matching runs (``r.*`` and the sort values), in order.
 
     Example:
@@ -277,8 +316,8 @@ def compile_search(search_filter: Node | str | None = None, order_by: Sequence[s
         ['m', 'p', 'a', 10, 0]
     """
     relations = _relations(relations)
-    where = compile_filter(search_filter, relations)
-    order = compile_order_by(order_by, relations)
+    where = compile_filter(search_filter, relations, wide=wide)
+    order = compile_order_by(order_by, relations, wide=wide)
     columns = "".join(f", {c}" for c in order.columns)
     joins = f" {order.joins}" if order.joins else ""
     sql = (f"SELECT r.*{columns} FROM {relations.runs} AS r{joins} "

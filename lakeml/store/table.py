@@ -5,6 +5,7 @@ This is the boundary where deltalake's errors become lakeml's.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -188,6 +189,17 @@ class DeltaTableHandle:
         return DeltaTable(self.uri, storage_options=self.storage_options)
 
     # ---- reads ------------------------------------------------------------------
+    def _may_have_moved(self, version: int) -> bool:
+        """Whether the table may have a version after ``version``.
+
+        On a local folder the next commit's log file either exists or not: one
+        stat (microseconds) instead of deltalake's log listing (about a
+        millisecond, which a search pays per table). Remote stores list.
+        """
+        if "://" in self.uri:
+            return True
+        return os.path.exists(f"{self.uri}/_delta_log/{version + 1:020d}.json")
+
     def snapshot_files(self, as_of: int | datetime | None = None) -> tuple[int, list[str]]:
         """(version, data-file URIs) of the latest snapshot, or as of a version or time.
 
@@ -206,7 +218,7 @@ class DeltaTableHandle:
                 dt.load_as_version(as_of)
                 return dt.version(), dt.file_uris()
             with self._read_lock:
-                if self._read_dt is not None:
+                if self._read_dt is not None and self._may_have_moved(self._read_dt.version()):
                     self._read_dt.update_incremental()
                     if self._read_dt.version() - self._read_opened_at >= REOPEN_EVERY:
                         self._read_dt = None

@@ -52,6 +52,9 @@ class Backend:
         self.lock = threading.RLock()
         self.default_experiment_exists = False
         self._experiments: dict[str, tuple[float, Experiment]] = {}
+        # ((experiments version, experiment_tags version), every experiment), see
+        # ExperimentCalls._experiments_where
+        self.all_experiments: tuple[tuple[int, int], list[Experiment]] | None = None
 
     def cached_experiment(self, experiment_id: str) -> Experiment | None:
         """The experiment as read less than EXPERIMENT_CACHE_SECONDS ago, or None."""

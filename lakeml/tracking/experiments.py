@@ -10,7 +10,7 @@ exactly one wins.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from lakeml import ids
 from lakeml.entities import Experiment, LifecycleStage, ViewType
@@ -36,25 +36,34 @@ class ExperimentCalls:
     _b: Backend
 
     # ---- reads ----------------------------------------------------------------
-    def _experiments_where(self, where: str, params: list[object]) -> list[Experiment]:
-        rows = self._b.engine.rows(
-            f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE {where} "
-            "ORDER BY creation_time, experiment_id", params,
-            tables=["experiments", "experiment_tags"])
-        if not rows:
-            return []
-        tag_rows = self._b.engine.rows(
-            "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN "
-            "(SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]], tables=())
-        tags: dict[str, dict[str, str]] = {}
-        for exp_id, key, value in tag_rows:
-            tags.setdefault(exp_id, {})[key] = value
-        return [Experiment(r[0], r[1], r[2], r[3], tags.get(r[0], {}), r[4], r[5]) for r in rows]
+    def _experiments_where(self, test: Callable[[Experiment], bool]) -> list[Experiment]:
+        """The experiments passing ``test``, oldest first, as of the latest commit.
+
+        Every experiment is read once per version of the two experiment tables
+        and kept (experiments are few; their changes commit at once, never
+        buffered), so a lookup by name or id costs no query.
+        """
+        engine = self._b.engine
+        engine.refresh(["experiments", "experiment_tags"])
+        versions = engine.versions()
+        key = (versions["experiments"], versions["experiment_tags"])
+        cached = self._b.all_experiments
+        if cached is None or cached[0] != key:
+            rows = engine.rows(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments "
+                               "ORDER BY creation_time, experiment_id", tables=())
+            tags: dict[str, dict[str, str]] = {}
+            for exp_id, tag, value in engine.rows(
+                    "SELECT experiment_id, key, value FROM experiment_tags", tables=()):
+                tags.setdefault(exp_id, {})[tag] = value
+            cached = self._b.all_experiments = (key, [
+                Experiment(r[0], r[1], r[2], r[3], tags.get(r[0], {}), r[4], r[5])
+                for r in rows])
+        return [e for e in cached[1] if test(e)]
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with id ``experiment_id``; NotFound if there is none."""
         experiment_id = v.check_id(str(experiment_id), "experiment_id")
-        found = self._experiments_where("experiment_id = ?", [experiment_id])
+        found = self._experiments_where(lambda e: e.experiment_id == experiment_id)
         if not found:
             raise NotFound(f"no experiment with id {experiment_id!r}")
         return found[0]
@@ -62,15 +71,14 @@ class ExperimentCalls:
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment named ``name`` (active or deleted), or None."""
         name = v.check_name(name, "experiment name")
-        found = self._experiments_where("name = ?", [name])
+        found = self._experiments_where(lambda e: e.name == name)
         return found[0] if found else None
 
     def search_experiments(self, view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
                            max_results: int | None = None) -> list[Experiment]:
         """Experiments in ``view_type``, oldest first (at most ``max_results``)."""
         stages = list(ViewType.parse(view_type).stages())
-        found = self._experiments_where("lifecycle_stage IN (SELECT unnest(?::VARCHAR[]))",
-                                        [stages])
+        found = self._experiments_where(lambda e: e.lifecycle_stage in stages)
         return found if max_results is None else found[:max_results]
 
     # ---- writes --------------------------------------------------------------
@@ -96,7 +104,7 @@ class ExperimentCalls:
             # The guard first: the name check below then reads a state at least as new
             # as the version from which concurrent claims are conflict-checked.
             version, read_at = store.read_guard("experiments", guard)
-            if self._experiments_where("name = ?", [name]):
+            if self._experiments_where(lambda e: e.name == name):
                 raise AlreadyExists(exists_message)
             try:
                 store.commit("experiments", data, guard=guard, guard_version=version + 1,
@@ -124,7 +132,7 @@ class ExperimentCalls:
         return exp_id
 
     def _exists_message(self, name: str) -> str:
-        found = self._experiments_where("name = ?", [name])
+        found = self._experiments_where(lambda e: e.name == name)
         state = f" (in {found[0].lifecycle_stage} state)" if found else ""
         return f"experiment {name!r} already exists{state}"
 

@@ -1,16 +1,17 @@
 """search_runs: MLflow's run search over the lake, as Run pages or one wide table.
 
 The filter and order keys are parsed and compiled by :mod:`lakeml.search`
-into parameterised SQL over the engine's materialised current state (see
-:mod:`lakeml.query.state_cache`); the page of matching runs is then filled
-with its params, tags and latest metrics in three set-wise queries.
+into parameterised SQL over the engine's in-memory current state, one row per
+run (see :mod:`lakeml.query.run_state`). When that state holds every key (a
+small store), the page's rows come from the same query; otherwise the page of
+matching runs is filled from the lake, by id.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from lakeml.entities import ViewType
 from lakeml.errors import InvalidArgument
@@ -19,6 +20,7 @@ from lakeml.search import (
     Comparison,
     Or,
     Relations,
+    Sql,
     compile_filter,
     compile_order_by,
     parse_filter,
@@ -29,10 +31,10 @@ from lakeml.sqltext import placeholders
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from lakeml.query.run_state import StateColumns
     from lakeml.tracking.backend import Backend
 
-STATE_RELATIONS = Relations(metrics="state_metrics", params="state_params", tags="state_tags",
-                            runs="state_runs")
+STATE_RELATIONS = Relations(runs="state_wide")
 
 
 class PagedList(list):
@@ -76,14 +78,10 @@ class SearchCalls:
     _b: Backend
 
     def _matching(self, experiment_ids: Sequence[str], filter_string: str | None,
-                  run_view_type: ViewType | int | str, order_by: Sequence[str] | None,
-                  limit: int | None, offset: int) -> tuple[str, list[Any]]:
-        """(SQL, params) selecting the matching runs' ids, in order.
-
-        Only ids: projecting every column of a million runs before the
-        LIMIT costs more than the whole search; the page's columns are
-        fetched by id afterwards.
-        """
+                  run_view_type: ViewType | int | str, order_by: Sequence[str] | None
+                  ) -> tuple[StateColumns, Callable[[str, int | None, int], Sql]]:
+        """The state the search reads, and a function of (columns, limit, offset)
+        giving the SQL that selects those columns of the matching runs, in order."""
         tree = parse_filter(filter_string)
         order_keys = [parse_order_by(o) for o in order_by or ()]
         found: dict[str, set[str]] = {"metrics": set(), "params": set(), "tags": set(),
@@ -92,26 +90,26 @@ class SearchCalls:
         for key in order_keys:
             if key.entity in found:
                 found[key.entity].add(key.key)
-        from lakeml.query.state_cache import NARROW_RUN_COLUMNS
-
-        self._b.engine.state.prepare(
-            found["metrics"], found["params"], found["tags"],
-            all_run_columns=not found["attributes"] <= NARROW_RUN_COLUMNS)
-        where = compile_filter(tree, STATE_RELATIONS)
+        del found["attributes"]
+        state = self._b.engine.run_state.prepare(found)
+        where = compile_filter(tree, STATE_RELATIONS, wide=state.columns)
         # MLflow's default order: newest start first (then run id, added by the compiler)
         order = compile_order_by(list(order_by or ["attributes.start_time DESC"]),
-                                 STATE_RELATIONS)
+                                 STATE_RELATIONS, wide=state.columns)
         experiments = [str(e) for e in experiment_ids]
         stages = list(ViewType.parse(run_view_type).stages())
-        sql = (f"SELECT r.run_id FROM {STATE_RELATIONS.runs} AS r {order.joins} "
-               f"WHERE r.experiment_id IN ({placeholders(experiments, 'experiment ids')}) "
-               f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
-               f"AND ({where.sql}) ORDER BY {order.clause}")
-        params: list[Any] = [*order.params, *experiments, *stages, *where.params]
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params += [limit, offset]
-        return sql, params
+        body = (f"FROM {STATE_RELATIONS.runs} AS r "
+                f"WHERE r.experiment_id IN ({placeholders(experiments, 'experiment ids')}) "
+                f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
+                f"AND ({where.sql}) ORDER BY {order.clause}")
+        params: list[Any] = [*experiments, *stages, *where.params]
+
+        def select(columns: str, limit: int | None, offset: int) -> Sql:
+            if limit is None:
+                return Sql(f"SELECT {columns} {body}", params)
+            return Sql(f"SELECT {columns} {body} LIMIT ? OFFSET ?", [*params, limit, offset])
+
+        return state, select
 
     def search_runs(self, experiment_ids: Sequence[str] | str, filter_string: str = "",
                     run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
@@ -132,8 +130,8 @@ class SearchCalls:
         fingerprint = json.dumps([sorted(map(str, experiment_ids)), filter_string,
                                   str(run_view_type), list(order_by or ())])
         offset = decode_page_token(page_token, fingerprint) if page_token else 0
-        sql, params = self._matching(experiment_ids, filter_string, run_view_type, order_by,
-                                     max_results + 1, offset)
+        _, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
+        sql, params = select("r.run_id", max_results + 1, offset)
         ids = [r for (r,) in self._b.engine.rows(sql, params, tables=())]
         more = len(ids) > max_results
         runs = self._runs_by_id(ids[:max_results])
@@ -146,11 +144,14 @@ class SearchCalls:
                           max_results: int | None = None,
                           order_by: Sequence[str] | None = None) -> pa.Table:
         """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
-        from lakeml.tracking.wide import wide_table
+        from lakeml.tracking.wide import from_state, state_columns, wide_table
 
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        sql, params = self._matching(experiment_ids, filter_string, run_view_type, order_by,
-                                     max_results, 0)
-        ids = self._b.engine.arrow(sql, params, tables=())["run_id"]
-        return wide_table(self._b.engine, ids)
+        engine = self._b.engine
+        state, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
+        if state.complete:  # the state holds every key: the page is in the same rows
+            sql, params = select(state_columns(state), max_results, 0)
+            return from_state(engine.arrow(sql, params, tables=()), state)
+        sql, params = select("r.run_id", max_results, 0)
+        return wide_table(engine, engine.arrow(sql, params, tables=())["run_id"])

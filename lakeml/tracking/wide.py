@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lakeml.query import QueryEngine
+    from lakeml.query.run_state import StateColumns
 
 _SMALL = 2000  # up to this many runs, filter by constant id lists (pushed into the scans)
 
@@ -83,8 +84,15 @@ def _add_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: str, ta
         f"SELECT run_id, {picks} FROM {table} WHERE {where} GROUP BY run_id"
         ") w USING (run_id) ORDER BY c.ord", params=keys).to_arrow_table()
     for i, key in enumerate(keys):
-        result = result.append_column(f"{prefix}.{key}", part.column(i))
+        result = _append(result, f"{prefix}.{key}", part.column(i))
     return result
+
+
+def _append(result: pa.Table, name: str, values: pa.ChunkedArray) -> pa.Table:
+    """Add a key's column unless no run has the key (all its tags deleted, say)."""
+    if values.null_count == len(values):
+        return result
+    return result.append_column(name, values)
 
 
 def _add_small_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: str,
@@ -102,5 +110,26 @@ def _add_small_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: s
                    "USING (run_id) ORDER BY c.ord").to_arrow_table()
     con.unregister("long_values")
     for name in sorted(wide.column_names):
-        result = result.append_column(f"{prefix}.{name[2:]}", wide[name])
+        result = _append(result, f"{prefix}.{name[2:]}", wide[name])
+    return result
+
+
+_INFO = ("r.run_id, r.experiment_id, r.status, r.artifact_uri, "
+         "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time")
+
+
+def state_columns(state: StateColumns) -> str:
+    """The SELECT list that :func:`from_state` shapes: info, then every key column."""
+    return _INFO + "".join(f", r.{column}" for column in state.columns.values())
+
+
+def from_state(rows: pa.Table, state: StateColumns) -> pa.Table:
+    """Rows of ``state_wide`` (selected with :func:`state_columns`) as :func:`wide_table`'s
+    table: ``metrics.*``, ``params.*`` and ``tags.*`` of the keys these runs have."""
+    result = rows.select(range(6))
+    result = result.set_column(4, "start_time", _utc(result["start_time"])) \
+                   .set_column(5, "end_time", _utc(result["end_time"]))
+    for entity in ("metrics", "params", "tags"):
+        for key, column in state.keys(entity):
+            result = _append(result, f"{entity}.{key}", rows[column])
     return result

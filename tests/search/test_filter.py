@@ -500,6 +500,24 @@ def load(world: World, con: duckdb.DuckDBPyConnection | None = None
     return con
 
 
+WIDE = Relations(runs="wide_runs")
+
+
+def load_wide(world: World, con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """Beside ``load``'s tables, ``wide_runs``: one row per run, one generated column per
+    key any run has (the layout searches read, lakeml/query/run_state.py); returns
+    the (entity, key) -> column map."""
+    relations = {"metrics": "latest_metrics", "params": "params", "tags": "tags"}
+    keys = sorted({(entity, key) for r in world.runs for entity in relations
+                   for key in getattr(r, entity)})
+    columns = {key: f"c{i}" for i, key in enumerate(keys)}
+    picks = "".join(f", (SELECT value FROM {relations[entity]} AS k WHERE k.run_id = r.run_id "
+                    f"AND k.key = ?) AS {columns[(entity, key)]}" for entity, key in keys)
+    con.execute(f"CREATE OR REPLACE TABLE wide_runs AS SELECT r.*{picks} FROM runs AS r",
+                [key for _, key in keys])
+    return columns
+
+
 def insert(con: duckdb.DuckDBPyConnection, table: str, row: str, rows: list[tuple]) -> None:
     """All ``rows`` in one parameterised INSERT (much faster than executemany)."""
     if rows:
@@ -829,13 +847,17 @@ def run_ids(con: duckdb.DuckDBPyConnection, query: str, params: list) -> list[st
     return [row[0] for row in con.execute(query, params).fetchall()]
 
 
-def selections(con: duckdb.DuckDBPyConnection, trees: list) -> list[set[str]]:
-    """The runs each filter selects, all filters in one query (planning dominates here).
+def selections(con: duckdb.DuckDBPyConnection, trees: list,
+               wide: dict[tuple[str, str], str] | None = None) -> list[set[str]]:
+    """The runs each filter selects, all filters in one query (planning dominates here);
+    with ``wide``, compiled for and run over ``wide_runs`` (see load_wide).
 
     ``(expr) IS TRUE`` keeps exactly the rows ``WHERE expr`` keeps."""
-    compiled = [compile_filter(tree) for tree in trees]
+    compiled = [compile_filter(tree, WIDE if wide is not None else None, wide=wide)
+                for tree in trees]
     columns = ", ".join(f"({c.sql}) IS TRUE" for c in compiled)
-    rows = con.execute(f"SELECT r.run_id, {columns} FROM runs AS r",
+    table = "wide_runs" if wide is not None else "runs"
+    rows = con.execute(f"SELECT r.run_id, {columns} FROM {table} AS r",
                        [p for c in compiled for p in c.params]).fetchall()
     return [{row[0] for row in rows if row[i + 1]} for i in range(len(trees))]
 
@@ -846,11 +868,13 @@ def selections(con: duckdb.DuckDBPyConnection, trees: list) -> list[set[str]]:
 def test_filters_select_what_the_oracle_selects(
         world: World, filters: list, style: random.Random) -> None:
     con = load(world)
+    wide = load_wide(world, con)
     texts = [render(style, tree) for tree in filters]
     parsed = [parse_filter(text) for text in texts]
     assert parsed == filters, texts
-    for text, tree, got in zip(texts, parsed, selections(con, parsed)):
-        assert got == {r.run_id for r in world.runs if matches(r, tree)}, (text, tree)
+    for layout in (None, wide):
+        for text, tree, got in zip(texts, parsed, selections(con, parsed, layout)):
+            assert got == {r.run_id for r in world.runs if matches(r, tree)}, (text, tree, layout)
     assert con.execute("SELECT count(*) FROM runs").fetchone() == (len(world.runs),)
 
 
@@ -862,8 +886,11 @@ def test_comparisons_aimed_at_the_data_select_what_the_oracle_selects(
     texts = [render(style, tree) for tree in probes]
     parsed = [parse_filter(text) for text in texts]
     assert parsed == probes, texts
-    for text, tree, got in zip(texts, parsed, selections(load(world), parsed)):
-        assert got == {r.run_id for r in world.runs if matches(r, tree)}, (text, tree)
+    con = load(world)
+    wide = load_wide(world, con)
+    for layout in (None, wide):
+        for text, tree, got in zip(texts, parsed, selections(con, parsed, layout)):
+            assert got == {r.run_id for r in world.runs if matches(r, tree)}, (text, tree, layout)
 
 
 @FAST
@@ -879,13 +906,15 @@ def test_order_by_sorts_as_the_oracle_sorts(
         world: World, keys: list, tree: object, limit: int | None, offset: int,
         style: random.Random) -> None:
     con = load(world)
+    wide = load_wide(world, con)
     order = [OrderKey(key.entity, key.key, ascending) for key, ascending in keys]
     clauses = [render_order_key(style, key) for key in order]
-    query = compile_search(tree, clauses, limit=limit, offset=offset)
-    got = run_ids(con, query.sql, query.params)
     selected = [r for r in world.runs if tree is None or matches(r, tree)]
     expected = oracle_order(selected, order)
-    assert got == expected[offset:None if limit is None else offset + limit], (clauses, query)
+    for relations, layout in ((None, None), (WIDE, wide)):
+        query = compile_search(tree, clauses, relations, limit=limit, offset=offset, wide=layout)
+        got = run_ids(con, query.sql, query.params)
+        assert got == expected[offset:None if limit is None else offset + limit], (clauses, query)
 
 
 @settings(max_examples=100, deadline=None)
@@ -908,12 +937,15 @@ def test_injection_strings_are_only_ever_values() -> None:
         f"metrics.{_quoted(evil, chr(34))} >= 1 AND datasets.name IN ({quote_string(evil)})",
         f"params.p NOT IN ({quote_string(evil)}) or user_id != {quote_string(evil)}",
     ]
+    wide = load_wide(world, con)
     for text in filters:
         tree = parse_filter(text)
-        query = compile_search(tree, [f"params.{_backticked(evil)} DESC"])
-        got = run_ids(con, query.sql, query.params)
-        assert sorted(got) == sorted(r.run_id for r in world.runs if matches(r, tree))
-        assert evil not in query.sql
+        for relations, layout in ((None, None), (WIDE, wide)):
+            query = compile_search(tree, [f"params.{_backticked(evil)} DESC"], relations,
+                                   wide=layout)
+            got = run_ids(con, query.sql, query.params)
+            assert sorted(got) == sorted(r.run_id for r in world.runs if matches(r, tree))
+            assert evil not in query.sql
     for table in ("runs", "params", "tags", "latest_metrics", "inputs"):
         assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= 1
 
@@ -970,3 +1002,10 @@ def test_times_compare_as_the_epoch_milliseconds_lakeml_reports() -> None:
     assert select(f"end_time > {BASE_MS}") == ["r1"]
     assert select(f"end_time != {BASE_MS + 1}") == []
     assert select(f"created < {BASE_MS}.5") == ["r1"]
+
+
+def test_wide_columns_must_be_generated_names() -> None:
+    with pytest.raises(InvalidArgument, match="generated"):
+        compile_filter("params.p = 'a'", WIDE, wide={("params", "p"): "p; DROP TABLE runs"})
+    query = compile_filter("params.gone = 'a' or params.gone IS NULL", WIDE, wide={})
+    assert "NULL::VARCHAR" in query.sql and query.params == ["a"]
