@@ -96,6 +96,15 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
         rows = [(t, r.get("numFilesRemoved"), r.get("numFilesAdded"), r.get("skipped", ""))
                 for t, r in done.items()]
         return render(["table", "files_removed", "files_added", "skipped"], rows, args.format)
+    if args.action == "snapshot":
+        from lakeml.query import run_snapshot
+
+        saved = run_snapshot.write(client.store)
+        if saved is None:
+            return render(["skipped"], [("a remote store's readers fold its tables",)],
+                          args.format)
+        return render(["runs", "keys", "file"], [(saved.runs, len(saved.columns), saved.path)],
+                      args.format)
     if args.action == "rebuild-latest":
         return render(["points_added"], [(m.rebuild_latest(),)], args.format)
     if args.action == "checkpoint":
@@ -456,9 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_artifacts_download)
 
     maint = sub.add_parser("maintenance", parents=[common],
-                           help="compact, checkpoint, vacuum, rebuild-latest or show status")
+                           help="compact, checkpoint, vacuum, rebuild-latest, write the "
+                                "run snapshot, or show status")
     maint.add_argument("action", choices=["status", "compact", "checkpoint", "vacuum",
-                                          "rebuild-latest"])
+                                          "rebuild-latest", "snapshot"])
     maint.add_argument("--table", action="append", help="limit to this table (repeatable)")
     maint.add_argument("--retention-hours", type=int, default=168)
     maint.add_argument("--dry-run", action="store_true")

@@ -68,8 +68,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("auto_maintenance", "LAKEML_AUTO_MAINTENANCE", lambda t: t.lower() in
                 ("1", "true", "yes", "on"), True,
                 "Compact and checkpoint tables by themselves as commits pile up."),
-        Setting("compact_every", "LAKEML_COMPACT_EVERY", _positive_int, 200,
-                "Commits to a table after which the writer compacts it."),
+        Setting("compact_every", "LAKEML_COMPACT_EVERY", _positive_int, 32,
+                "Small data files (under 1 MiB) a table may gather before the writer "
+                "compacts them."),
         Setting("compaction_lease", "LAKEML_COMPACTION_LEASE", _positive_int, 300,
                 "Seconds a process holds a table's compaction lease: no other process "
                 "compacts that table sooner, so a compaction must finish within it."),

@@ -49,9 +49,11 @@ class QueryEngine:
         >>> engine.sql("SELECT count(*) FROM runs").fetchall()       # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, *, as_of: Any = None) -> None:
+    def __init__(self, store: Store, *, as_of: Any = None, flush_first: bool = True) -> None:
         self._store = store
         self._as_of = parse_as_of(as_of)
+        # read this process's buffered rows by committing them first (not from the flusher)
+        self._flush_first = flush_first and self._as_of is None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._versions: dict[str, int] = {}
@@ -83,7 +85,7 @@ class QueryEngine:
         writer commits first, so a process always reads its own writes.
         """
         names = list(tables) if tables is not None else list(schemas.TABLES)
-        if self._as_of is None and self._store.has_unflushed(names):
+        if self._flush_first and self._store.has_unflushed(names):
             self._store.flush()
         with self._lock:
             if self._con is None:
@@ -125,6 +127,16 @@ class QueryEngine:
     def files(self, table: str) -> list[str]:
         """The data files of ``table`` as of the last refresh."""
         return list(self._files.get(table, ()))
+
+    @property
+    def store(self) -> Store:
+        """The store whose tables this engine reads."""
+        return self._store
+
+    @property
+    def as_of(self) -> Any:
+        """The version or time this engine reads at (None: the latest commits)."""
+        return self._as_of
 
     def versions(self) -> dict[str, int]:
         """The Delta version each table was read at by the last refresh."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from lakeml.errors import CommitConflict, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.fold import EVENT_COLUMNS, ModelState, fold
 from lakeml.registry.permissions import Policy, current_policy
+from lakeml.store.maintenance import SMALL_FILE_BYTES
 
 if TYPE_CHECKING:
     import duckdb
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 GUARD = "lakeml.registry"
 TABLE = "registry_log"
 MAX_ATTEMPTS = 200
-SMALL_FILE_BYTES = 1 << 20
 # How a PermissionDenied message words each action: "user 'x' may not <verb> <target>".
 _VERBS = {
     "create_model": "create", "rename_model": "rename", "update_model": "describe",

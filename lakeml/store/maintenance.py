@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from lakeml.errors import CommitConflict, InvalidArgument, LakemlError, StoreUnavailable
 from lakeml.store.table import writer_properties
@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 # Vacuum never removes files younger than this: a reader that opened an older
 # snapshot (time travel, a long query) still finds its files.
 DEFAULT_RETENTION_HOURS = 168
+
+# Automatic compaction counts data files under SMALL_FILE_BYTES (a flush of a few
+# runs writes a few KB) and packs files under AUTO_TARGET_BYTES into files of
+# about that size, leaving bulk loads' large files alone.
+SMALL_FILE_BYTES = 1 << 20
+AUTO_TARGET_BYTES = 8 << 20
 
 # App transaction id carried by every compaction commit (see Maintenance.compact).
 COMPACTION_GUARD = "lakeml.compaction"
@@ -49,6 +55,12 @@ class Maintenance:
         self.compact_every = compact_every
         self.lease_seconds = lease_seconds
         self._commits_since_check = dict.fromkeys(tables, 0)
+        self._hooks: list[Callable[[], None]] = []
+
+    def add_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` at the end of every automatic pass (:meth:`auto`). Higher layers
+        keep what they derive from the tables fresh this way (the run snapshot)."""
+        self._hooks.append(hook)
 
     def _pick(self, tables: Iterable[str] | None) -> list[DeltaTableHandle]:
         if tables is None:
@@ -210,7 +222,13 @@ class Maintenance:
     def auto(self, tables: Iterable[str] | None = None, *,
              target_size: int | None = None) -> None:
         """Compact and checkpoint any table (of ``tables``, default all) this process has
-        grown by many files (only files under ``target_size`` bytes, if given)."""
+        given more than ``compact_every`` small files, then run the hooks.
+
+        Only files under SMALL_FILE_BYTES count, and compaction packs files under
+        ``target_size`` (default AUTO_TARGET_BYTES): the many tiny files of
+        single-run flushes are merged often and cheaply, while the large files of
+        bulk loads are left as they are.
+        """
         for name, commits in list(self._commits_since_check.items()):
             if tables is not None and name not in tables:
                 continue
@@ -219,12 +237,19 @@ class Maintenance:
             self._commits_since_check[name] = 0
             handle = self._tables[name]
             try:
-                files = len(handle.writer_delta_table().file_uris())
-                if files <= self.compact_every:
+                sizes = handle.writer_delta_table().get_add_actions(flatten=True)["size_bytes"]
+                small = sum(1 for size in sizes.to_pylist() if size < SMALL_FILE_BYTES)
+                if small <= self.compact_every:
                     continue
-                if "skipped" in self.compact([name], target_size=target_size)[name]:
+                done = self.compact([name], target_size=target_size or AUTO_TARGET_BYTES)
+                if "skipped" in done[name]:
                     continue
                 self.checkpoint([name])
-                log.debug("compacted %s (%d files before)", name, files)
+                log.debug("compacted %s (%d small files before)", name, small)
             except LakemlError as exc:  # a racer compacted first, or storage hiccup
                 log.debug("automatic maintenance of %s skipped: %s", name, exc)
+        for hook in self._hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - derived data must never break the writer
+                log.exception("maintenance hook %r failed", hook)

@@ -66,6 +66,7 @@ class Writer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._maintenance_due = False  # a commit happened since on_idle last ran
         self._forked = False
         self.last_error: LakemlError | None = None
         _live_writers.add(self)
@@ -206,6 +207,9 @@ class Writer:
             self._pending[name] = []
             if self._after_commit is not None:
                 self._after_commit(name)
+            # maintenance runs on the flusher thread, after explicit flushes too
+            self._maintenance_due = True
+            self._wake.set()
             return
 
     # ---- the background flusher -------------------------------------------------
@@ -224,11 +228,13 @@ class Writer:
             self._wake.clear()
             if self._closed:
                 break
-            if not self.has_unflushed():
+            if not self.has_unflushed() and not self._maintenance_due:
                 continue
             try:
-                self.flush()
+                if self.has_unflushed():
+                    self.flush()
                 failures = 0
+                self._maintenance_due = False
                 if self._on_idle is not None:
                     with self._flush_lock:
                         self._on_idle()

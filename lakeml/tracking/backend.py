@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,10 +43,17 @@ class Backend:
     """The store, query engine and run-state cache of one store URI."""
 
     def __init__(self, store: Store) -> None:
-        from lakeml.query import QueryEngine  # pyarrow and DuckDB load on first use
+        from lakeml import config
+        from lakeml.query import (
+            QueryEngine,  # pyarrow and DuckDB load on first use
+            run_snapshot,
+        )
 
         self.store = store
         self.engine = QueryEngine(store)
+        if config.get("auto_maintenance"):
+            # writers keep the run snapshot that new readers start from fresh
+            store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store))
         self.runs: dict[str, RunState] = {}
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
         self.registry_state: RegistryState | None = None  # the registry's mirror, on first use

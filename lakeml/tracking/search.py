@@ -144,7 +144,9 @@ class SearchCalls:
                           max_results: int | None = None,
                           order_by: Sequence[str] | None = None) -> pa.Table:
         """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
-        from lakeml.tracking.wide import from_state, state_columns, wide_table
+        import pyarrow.compute as pc
+
+        from lakeml.tracking.wide import from_state, in_order, state_columns, wide_table
 
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
@@ -154,4 +156,11 @@ class SearchCalls:
             sql, params = select(state_columns(state), max_results, 0)
             return from_state(engine.arrow(sql, params, tables=()), state)
         sql, params = select("r.run_id", max_results, 0)
-        return wide_table(engine, engine.arrow(sql, params, tables=())["run_id"])
+        ids = engine.arrow(sql, params, tables=())["run_id"]
+        saved = engine.run_state.snapshot_page(ids)
+        if saved is None:
+            return wide_table(engine, ids)
+        rows, columns = saved
+        held = from_state(rows, columns)
+        rest = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=held["run_id"].combine_chunks())))
+        return in_order(ids, [held, wide_table(engine, rest)])

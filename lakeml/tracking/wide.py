@@ -133,3 +133,17 @@ def from_state(rows: pa.Table, state: StateColumns) -> pa.Table:
         for key, column in state.keys(entity):
             result = _append(result, f"{entity}.{key}", rows[column])
     return result
+
+
+def in_order(run_ids: pa.ChunkedArray, parts: list[pa.Table]) -> pa.Table:
+    """Wide tables of disjoint runs as one, rows in ``run_ids`` order and key columns
+    sorted within each group (as :func:`wide_table` makes them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.concat_tables(parts, promote_options="default")
+    info = table.column_names[:6]
+    keyed = sorted(table.column_names[6:],
+                   key=lambda c: (("metrics.", "params.", "tags.").index(c[:c.index(".") + 1]), c))
+    table = table.select(info + keyed)
+    return table.take(pc.index_in(run_ids, value_set=table["run_id"].combine_chunks()))

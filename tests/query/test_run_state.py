@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import shutil
+import time
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
 import lakeml
-from lakeml.query import run_state
+from lakeml.query import QueryEngine, run_fold, run_snapshot
 from lakeml.search import compile_filter, compile_order_by, parse_filter
 from lakeml.sqltext import placeholders
 from lakeml.tracking.wide import wide_table
@@ -61,11 +64,17 @@ def agree(client: lakeml.Client, exp: str) -> None:
     assert rows(deleted) == rows(reference(client, exp, "", None, ("deleted",)))
 
 
-@pytest.fixture(params=["whole store", "keys on demand"])
+@pytest.fixture(params=["whole store", "keys on demand", "snapshot, whole store",
+                        "snapshot, keys on demand"])
 def layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "keys on demand":
-        monkeypatch.setattr(run_state, "COMPLETE_BYTES", 0)
+    if request.param.endswith("keys on demand"):
+        monkeypatch.setattr(run_fold, "SMALL_STORE_BYTES", 0)
     return request.param
+
+
+def fresh_engine(client: lakeml.Client) -> None:
+    """Give the client's backend a new engine: the next search builds its state anew."""
+    client._b.engine = QueryEngine(client.store)
 
 
 def test_state_follows_every_kind_of_write_and_compaction(client: lakeml.Client,
@@ -78,8 +87,12 @@ def test_state_follows_every_kind_of_write_and_compaction(client: lakeml.Client,
                          tags={"kind": "odd" if i % 2 else "even"})
         client.set_terminated(run.info.run_id)
         ids.append(run.info.run_id)
+    if layout.startswith("snapshot"):
+        client.flush()
+        saved = run_snapshot.write(client.store)
+        assert saved is not None and saved.runs == 8
     agree(client, exp)
-    assert client._b.engine.run_state.prepare().complete == (layout == "whole store")
+    assert client._b.engine.run_state.prepare().complete == layout.endswith("whole store")
 
     for run_id in ids[:4]:
         client.update_run(run_id, status="RUNNING")      # only running runs take logs
@@ -97,6 +110,8 @@ def test_state_follows_every_kind_of_write_and_compaction(client: lakeml.Client,
 
     client.store.maintenance.compact()                   # same rows, new files
     client.restore_run(ids[4])
+    agree(client, exp)
+    fresh_engine(client)                                 # a new process's first look
     agree(client, exp)
 
 
@@ -118,4 +133,56 @@ def test_state_sees_commits_of_other_processes(client: lakeml.Client, store_uri:
     assert process.exitcode == 0
     found = client.search_runs_table([exp], "metrics.rmse < 0.1")
     assert found["tags.mlflow.runName"].to_pylist() == ["elsewhere"]
+    agree(client, exp)
+
+
+def test_snapshot_is_only_a_cache(client: lakeml.Client, store_uri: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_snapshot, "_KEEP_SECONDS", -1)  # no grace for another writer
+    exp = client.create_experiment("cache")
+    for i in range(3):
+        client.log_batch(client.create_run(exp).info.run_id, metrics={"rmse": i})
+    client.flush()
+    first = run_snapshot.write(client.store)
+    second = run_snapshot.write(client.store)
+    third = run_snapshot.write(client.store)
+    assert first and second and third
+    kept = sorted(p.name for p in (Path(store_uri) / "state").glob("runs-*.parquet"))
+    assert kept == sorted([Path(second.path).name, Path(third.path).name])  # one back is kept
+    (Path(store_uri) / "state" / "runs.json").write_text("{not json")
+    assert run_snapshot.load(client.store) is None
+    fresh_engine(client)
+    agree(client, exp)
+    shutil.rmtree(Path(store_uri) / "state")
+    fresh_engine(client)
+    assert len(client.search_runs_table([exp], "metrics.rmse >= 1")) == 2
+
+
+def test_writers_keep_the_snapshot_fresh(client: lakeml.Client, store_uri: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SMALL_STORE_BYTES, a process that commits writes the snapshot by itself, and
+    rewrites it once STALE_SHARE of the bytes are new."""
+    monkeypatch.setattr(run_fold, "SMALL_STORE_BYTES", 0)
+    exp = client.create_experiment("auto")
+
+    def log_and_wait(count: int) -> run_snapshot.Snapshot:
+        for i in range(count):
+            client.log_batch(client.create_run(exp).info.run_id, metrics={"rmse": i})
+        client.flush()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            thread = run_snapshot._writing.get(client.store.uri)
+            if thread is not None:
+                thread.join(60)
+                saved = run_snapshot.load(client.store)
+                if saved is not None and not run_snapshot.is_stale(client.store):
+                    return saved
+            time.sleep(0.05)
+        raise AssertionError("no fresh snapshot was written")
+
+    first = log_and_wait(3)
+    assert first.runs == 3
+    second = log_and_wait(3)
+    assert second.runs == 6 and second.path != first.path
+    fresh_engine(client)
     agree(client, exp)

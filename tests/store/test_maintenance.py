@@ -158,3 +158,19 @@ def test_rebuild_latest_repairs_a_writer_killed_between_its_commits(tmp_path: Pa
         "GROUP BY run_id ORDER BY run_id").fetchall()
     assert latest[:2] == [("r1", 0.25), ("r2", 0.1)] and latest[2][0] == "r3"
     store.close()
+
+
+def test_explicit_flushes_get_automatic_compaction_too(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that flushes by hand after every point (the flusher never finds rows of
+    its own) still has its small files merged: maintenance follows every commit."""
+    monkeypatch.setenv("LAKEML_COMPACT_EVERY", "8")
+    store = Store(tmp_path / "s", flush_interval=60).open()
+    small_commits(store, 40, rows=2)
+    deadline = time.monotonic() + 30
+    while store.maintenance.status(["metrics"])[0].files > 8 + 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the flusher thread compacts in the background
+    files = store.maintenance.status(["metrics"])[0].files
+    assert files <= 8 + 2, files
+    assert rows_and_distinct(store) == (80, 80)
+    store.close()

@@ -1,0 +1,80 @@
+"""SQL that folds the append-only run tables into one row per run, one column per key.
+
+The row has the ``runs`` view's columns and one generated column (``c0``,
+``c1``…) per (entity, key) asked for: keys are user text and never become SQL
+text. A metric's column holds its latest value, a param's its first, a tag's
+its current one (NULL once deleted): the rules of sql/views/, which
+tests/query/test_run_state.py holds this to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from lakeml.sqltext import placeholders, sql_string
+
+if TYPE_CHECKING:
+    import duckdb
+
+# Stores whose params, metric_latest and tags files together are at most this
+# big (10,000 runs of 10 params and 10 metrics: ~1.5 MB) are folded whole in
+# memory by each reader; larger ones get a snapshot and load keys on demand.
+SMALL_STORE_BYTES = 64 << 20
+
+# Append-only tables whose rows make up a run's current state.
+SOURCES = ("runs", "params", "metric_latest", "tags")
+
+# entity -> (raw table, SQL type of its value, the aggregate giving a key's current value)
+ENTITIES = {
+    "metrics": ("metric_latest", "DOUBLE",
+                "arg_max(value, struct_pack(step, timestamp, value))"),
+    "params": ("params", "VARCHAR", "min_by(value, timestamp)"),
+    "tags": ("tags", "VARCHAR", "arg_max_null(CASE WHEN deleted THEN NULL ELSE value END, seq)"),
+}
+
+Columns = Mapping[tuple[str, str], str]
+
+
+def fold_select(columns: Columns, ids: str = "TRUE", ids_params: Iterable[object] = ()
+                ) -> tuple[str, list[object]]:
+    """(SELECT, params): the current rows of the runs matching ``ids`` (SQL over
+    ``run_id``, with ``ids_params``), over the engine's ``runs`` view and ``lake_*`` tables."""
+    ids_params = list(ids_params)
+    selects, joins, params = _key_joins(columns, list(columns), ids, ids_params)
+    head = f"SELECT r.*{selects} FROM (SELECT * FROM runs WHERE {ids}) AS r"
+    return f"{head} {joins}", [*ids_params, *params]
+
+
+def _key_joins(columns: Columns, keys: list[tuple[str, str]], ids: str,
+              ids_params: list[object]) -> tuple[str, str, list[object]]:
+    """(", k_x.c0, …", "LEFT JOIN … USING (run_id) …", params): one grouped pass over
+    each raw table, folding ``keys`` (named by ``columns``) for the runs matching ``ids``."""
+    joins: list[str] = []
+    params: list[object] = []
+    picked: list[str] = []
+    for entity, (table, _, aggregate) in ENTITIES.items():
+        mine = [(k, columns[(e, k)]) for (e, k) in keys if e == entity]
+        if not mine:
+            continue
+        names = [k for k, _ in mine]
+        picks = ", ".join(f"{aggregate} FILTER (WHERE key = ?) AS {col}" for _, col in mine)
+        alias = f"k_{table}"
+        joins.append(f"LEFT JOIN (SELECT run_id, {picks} FROM lake_{table} "
+                     f"WHERE ({ids}) AND key IN ({placeholders(names)}) "
+                     f"GROUP BY run_id) AS {alias} USING (run_id)")
+        params += [*names, *ids_params, *names]
+        picked += [f", {alias}.{col}" for _, col in mine]
+    return "".join(picked), " ".join(joins), params
+
+
+def keys_in(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every (entity, key) in ``sources`` (raw table -> SQL relation), sorted."""
+    parts = [f"SELECT DISTINCT '{entity}', key FROM {sources[table]}"
+             for entity, (table, _, _) in ENTITIES.items() if table in sources]
+    return sorted(con.execute(" UNION ALL ".join(parts)).fetchall()) if parts else []
+
+
+def read_files(paths: Iterable[str]) -> str:
+    """``read_parquet`` of exactly these data files (lakeml chose the paths)."""
+    listed = ", ".join(sql_string(p) for p in paths)
+    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"

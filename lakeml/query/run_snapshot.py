@@ -1,0 +1,182 @@
+"""A saved fold of every run, so that a new process need not fold the lake again.
+
+Folding the append-only tables into one row per run costs about a second per
+million runs and table, in every new process. Maintenance writes that fold
+once, to ``<store>/state/runs-<id>.parquet`` (the layout of
+:mod:`lakeml.query.run_fold`, every key, sorted by run id), and names it in
+``<store>/state/runs.json`` together with the data files it folded. A reader
+takes the snapshot's row of every run that no data file added since names,
+and folds only the others from the lake (:class:`lakeml.query.run_state.RunState`).
+
+It is a cache of the tables, never a record: deleting ``state/`` loses nothing,
+and a store whose snapshot is missing or unreadable is folded from its tables.
+Local stores only; a remote store's readers fold its tables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from lakeml.query import run_fold
+from lakeml.query.run_fold import SOURCES, fold_select, keys_in
+from lakeml.sqltext import sql_string
+
+if TYPE_CHECKING:
+    from lakeml.store import Store
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+FOLDER = "state"
+POINTER = "runs.json"
+
+# A snapshot is rewritten once data files it has not folded hold this share of
+# the source tables' bytes (readers fold the runs those files name).
+STALE_SHARE = 0.1
+
+# Files of another writer younger than this are never deleted (it may be about
+# to name them).
+_KEEP_SECONDS = 600
+
+_writing: dict[str, threading.Thread] = {}
+_writing_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A written snapshot: its Parquet file, key columns, and the data files it covers
+    (by name within each table's folder)."""
+
+    path: str
+    columns: Mapping[tuple[str, str], str]
+    files: Mapping[str, frozenset[str]]
+    runs: int
+
+    def uncovered(self, store: Store, files: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+        """Of each table's current data files, those this snapshot has not folded."""
+        return {t: [f for f in files[t] if file_name(store, t, f) not in self.files.get(t, ())]
+                for t in SOURCES}
+
+
+def file_name(store: Store, table: str, uri: str) -> str:
+    """A data file's name within its table's folder (snapshots survive moving the store)."""
+    prefix = store.table_uri(table) + "/"
+    return uri[len(prefix):] if uri.startswith(prefix) else uri
+
+
+def load(store: Store) -> Snapshot | None:
+    """The store's snapshot, or None (remote store, none written, or unreadable)."""
+    if not store.is_local:
+        return None
+    folder = Path(store.uri, FOLDER)
+    try:
+        data = json.loads((folder / POINTER).read_text())
+        if data.get("format") != FORMAT:
+            return None
+        path = folder / data["file"]
+        if not path.is_file():
+            return None
+        return Snapshot(str(path), {(e, k): c for e, k, c in data["columns"]},
+                        {t: frozenset(names) for t, names in data["files"].items()},
+                        int(data["runs"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write(store: Store) -> Snapshot | None:
+    """Fold every run of the store's latest commits into a new snapshot; None if remote.
+
+    Runs on a query engine of its own, so the caller's engine is never moved
+    under a query. Keeps the previous snapshot file (a reader may have just
+    opened it) and deletes older ones.
+    """
+    from lakeml.query.engine import QueryEngine
+
+    if not store.is_local:
+        return None
+    engine = QueryEngine(store, flush_first=False)  # maintenance may run in the flusher
+    engine.refresh(SOURCES)
+    con = engine.connection()
+    keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES})
+    columns = {key: f"c{i}" for i, key in enumerate(keys)}
+    select, params = fold_select(columns)
+    folder = Path(store.uri, FOLDER)
+    folder.mkdir(exist_ok=True)
+    name = f"runs-{uuid.uuid4().hex}.parquet"
+    partial = folder / f".{name}.tmp"
+    try:
+        con.execute(f"COPY ({select} ORDER BY run_id) TO {sql_string(str(partial))} "
+                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072)", params)
+        runs = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(partial))})"
+                           ).fetchall()[0][0]
+        os.replace(partial, folder / name)
+    finally:
+        partial.unlink(missing_ok=True)
+        con.close()
+    previous = load(store)
+    pointer = {"format": FORMAT, "file": name, "runs": runs,
+               "columns": [[e, k, c] for (e, k), c in columns.items()],
+               "files": {t: sorted(file_name(store, t, f) for f in engine.files(t))
+                         for t in SOURCES}}
+    staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
+    staged.write_text(json.dumps(pointer))
+    os.replace(staged, folder / POINTER)
+    keep = {name, Path(previous.path).name if previous else None}
+    for old in [*folder.glob("runs-*.parquet"), *folder.glob(".runs-*.tmp")]:
+        if old.name not in keep and time.time() - old.stat().st_mtime > _KEEP_SECONDS:
+            old.unlink(missing_ok=True)
+    return load(store)
+
+
+def is_stale(store: Store) -> bool:
+    """Whether a snapshot would pay: the store is past SMALL_STORE_BYTES (smaller ones
+    are folded whole in memory) and has none, or one missing STALE_SHARE of its bytes."""
+    if not store.is_local:
+        return False
+    files = {t: store.snapshot_files(t)[1] for t in SOURCES}
+    sizes = {f: _size(f) for t in SOURCES for f in files[t]}
+    if sum(sizes[f] for t in SOURCES[1:] for f in files[t]) <= run_fold.SMALL_STORE_BYTES:
+        return False
+    snapshot = load(store)
+    if snapshot is None:
+        return True
+    uncovered = sum(sizes[f] for paths in snapshot.uncovered(store, files).values()
+                    for f in paths)
+    return uncovered > STALE_SHARE * sum(sizes.values())
+
+
+def refresh_soon(store: Store) -> None:
+    """Rewrite the snapshot on a thread of its own if it is stale (one writer per store
+    and process). The thread is not a daemon: a process that wrote finishes it at exit."""
+    with _writing_lock:
+        running = _writing.get(store.uri)
+        if running is not None and running.is_alive():
+            return
+        if not is_stale(store):
+            return
+        thread = threading.Thread(target=_write_logged, args=(store,),
+                                  name="lakeml-run-snapshot")
+        _writing[store.uri] = thread
+        thread.start()
+
+
+def _write_logged(store: Store) -> None:
+    try:
+        write(store)
+    except Exception:  # noqa: BLE001 - a cache; readers fold the tables without it
+        log.exception("could not write the run snapshot of %s", store.uri)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
