@@ -34,15 +34,28 @@ ENTITIES = {
 
 Columns = Mapping[tuple[str, str], str]
 
+# The runs view's columns, and the few every search reads.
+RUN_COLUMNS = ("run_id", "experiment_id", "run_name", "user_id", "status", "start_time",
+               "end_time", "artifact_uri", "lifecycle_stage", "parent_run_id")
+NARROW_RUN_COLUMNS = ("run_id", "experiment_id", "lifecycle_stage", "start_time")
 
-def fold_select(columns: Columns, ids: str = "TRUE", ids_params: Iterable[object] = ()
-                ) -> tuple[str, list[object]]:
+
+def fold_select(columns: Columns, ids: str = "TRUE", ids_params: Iterable[object] = (),
+                run_columns: Iterable[str] = RUN_COLUMNS) -> tuple[str, list[object]]:
     """(SELECT, params): the current rows of the runs matching ``ids`` (SQL over
-    ``run_id``, with ``ids_params``), over the engine's ``runs`` view and ``lake_*`` tables."""
+    ``run_id``, with ``ids_params``), over the engine's ``runs`` view and ``lake_*``
+    tables: ``run_columns`` (of RUN_COLUMNS) and a column per key."""
     ids_params = list(ids_params)
     selects, joins, params = _key_joins(columns, list(columns), ids, ids_params)
-    head = f"SELECT r.*{selects} FROM (SELECT * FROM runs WHERE {ids}) AS r"
+    head = (f"SELECT {', '.join('r.' + _run_column(c) for c in run_columns)}{selects} "
+            f"FROM (SELECT * FROM runs WHERE {ids}) AS r")
     return f"{head} {joins}", [*ids_params, *params]
+
+
+def _run_column(name: str) -> str:
+    if name not in RUN_COLUMNS:
+        raise ValueError(f"{name!r} is not a column of the runs view")
+    return name
 
 
 def _key_joins(columns: Columns, keys: list[tuple[str, str]], ids: str,

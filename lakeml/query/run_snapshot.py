@@ -110,11 +110,12 @@ def write(store: Store) -> Snapshot | None:
     select, params = fold_select(columns)
     folder = Path(store.uri, FOLDER)
     folder.mkdir(exist_ok=True)
+    # Small row groups: a page of runs decodes only the groups holding them (sorted by id).
     name = f"runs-{uuid.uuid4().hex}.parquet"
     partial = folder / f".{name}.tmp"
     try:
         con.execute(f"COPY ({select} ORDER BY run_id) TO {sql_string(str(partial))} "
-                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072)", params)
+                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)", params)
         runs = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(partial))})"
                            ).fetchall()[0][0]
         os.replace(partial, folder / name)

@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lakeml.query import run_fold, run_snapshot
-from lakeml.query.run_fold import ENTITIES, SOURCES, fold_select, keys_in, read_files
+from lakeml.query.run_fold import (
+    ENTITIES,
+    NARROW_RUN_COLUMNS,
+    RUN_COLUMNS,
+    SOURCES,
+    fold_select,
+    keys_in,
+    read_files,
+)
 from lakeml.sqltext import placeholders, sql_string
 
 if TYPE_CHECKING:
@@ -36,6 +44,10 @@ if TYPE_CHECKING:
 
     from lakeml.query.engine import QueryEngine
     from lakeml.query.run_snapshot import Snapshot
+
+# A page's run columns, as search_runs returns them (times in ms), before the key columns.
+PAGE_COLUMNS = ("r.run_id, r.experiment_id, r.status, r.artifact_uri, "
+                "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time")
 
 # Up to this many runs, fold them with constant id lists (pushed into the file
 # scans; files are sorted by run id, so most row groups are skipped).
@@ -67,30 +79,38 @@ class RunState:
         self._built = False
         self._complete = False
         self._columns: dict[tuple[str, str], str] = {}
+        self._run_columns: tuple[str, ...] = RUN_COLUMNS
         self._files: dict[str, frozenset[str]] = {}
         self._snapshot: Snapshot | None = None
+        # a whole small store's state_wide as Arrow (PAGE_COLUMNS layout) and each
+        # run's row in it, made on first use after each change (see held_rows)
+        self._copy: tuple[pa.Table, dict[str, int]] | None = None
 
-    def prepare(self, wanted: Mapping[str, Iterable[str]] | None = None) -> StateColumns:
+    def prepare(self, wanted: Mapping[str, Iterable[str]] | None = None,
+                run_columns: Iterable[str] = ()) -> StateColumns:
         """Bring ``state_wide`` up to the store's latest commit, holding the ``wanted``
-        keys ({"metrics": {"m0"}, "params": {...}, "tags": {...}})."""
+        keys ({"metrics": {"m0"}, "params": {...}, "tags": {...}}) and, besides
+        NARROW_RUN_COLUMNS, these ``run_columns`` (a whole store holds them all)."""
         engine = self._engine
         engine.refresh([*SOURCES, "inputs"])
         files = {t: frozenset(engine.files(t)) for t in SOURCES}
         want = [(entity, key) for entity, keys in (wanted or {}).items() for key in keys]
+        runs = {*NARROW_RUN_COLUMNS, *run_columns}
         with self._lock:
             con = engine.connection()
             if not self._built:
-                self._build(con, files, want)
+                self._build(con, files, want, runs)
             else:
                 self._catch_up(con, files)
                 missing = [k for k in want if k not in self._columns]
-                if missing and not self._complete:
-                    self._build(con, files, [*self._columns, *missing])
+                if not self._complete and (missing or not runs <= set(self._run_columns)):
+                    self._build(con, files, [*self._columns, *missing],
+                                runs | set(self._run_columns))
             return StateColumns(dict(self._columns), self._complete)
 
     # ---- building -----------------------------------------------------------------
     def _build(self, con: duckdb.DuckDBPyConnection, files: dict[str, frozenset[str]],
-               want: list[tuple[str, str]]) -> None:
+               want: list[tuple[str, str]], run_columns: set[str]) -> None:
         """(Re)create ``state_wide``: the snapshot's rows where they are current, a fold of
         the lake for every other run."""
         store = self._engine.store
@@ -104,10 +124,11 @@ class RunState:
             keys += list(snapshot.columns) if snapshot else []
         else:
             keys = want
+        self._run_columns = tuple(c for c in RUN_COLUMNS if self._complete or c in run_columns)
         self._columns = {}
         self._assign(sorted(set(keys)))
         if snapshot is None:
-            select, params = fold_select(self._columns)
+            select, params = fold_select(self._columns, run_columns=self._run_columns)
             con.execute(f"CREATE OR REPLACE TABLE state_wide AS {select}", params)
         else:
             self._touched(con, new)
@@ -119,6 +140,7 @@ class RunState:
         self._snapshot = snapshot
         self._files = files
         self._built = True
+        self._copy = None
 
     def _from_snapshot(self, snapshot: Snapshot) -> str:
         """SELECT of the snapshot's rows in this state's layout (its keys, its column names)."""
@@ -126,8 +148,7 @@ class RunState:
             f", s.{snapshot.columns[key]} AS {column}" if key in snapshot.columns
             else f", NULL::{ENTITIES[key[0]][1]} AS {column}"
             for key, column in self._columns.items())
-        keyed = ", ".join(snapshot.columns.values())
-        runs = f"s.* EXCLUDE ({keyed})" if keyed else "s.*"
+        runs = ", ".join(f"s.{c}" for c in self._run_columns)
         return f"SELECT {runs}{picks} FROM read_parquet({sql_string(snapshot.path)}) AS s"
 
     def _assign(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -150,6 +171,7 @@ class RunState:
             for entity, key in self._assign(added):
                 con.execute(f"ALTER TABLE state_wide ADD COLUMN "
                             f"{self._columns[(entity, key)]} {ENTITIES[entity][1]}")
+        self._copy = None
         con.execute("DELETE FROM state_wide WHERE run_id IN (SELECT run_id FROM state_touched)")
         if self._snapshot is not None:
             con.execute("INSERT INTO state_folded SELECT run_id FROM state_touched")
@@ -173,12 +195,32 @@ class RunState:
             ids, ids_params = f"run_id IN ({placeholders(touched)})", list(touched)
         else:
             ids, ids_params = "run_id IN (SELECT run_id FROM state_touched)", []
-        select, params = fold_select(self._columns, ids, ids_params)
+        select, params = fold_select(self._columns, ids, ids_params, self._run_columns)
         con.execute(f"INSERT INTO state_wide BY NAME {select}", params)
 
     # ---- pages -----------------------------------------------------------------------
+    def held_rows(self, run_ids: list[str]) -> tuple[pa.Table, StateColumns]:
+        """A whole store's rows of ``run_ids``, in that order, in PAGE_COLUMNS layout
+        with every key column, and the columns.
+
+        Taken from an Arrow copy of the state kept until the state next changes:
+        DuckDB's projection of every column through a sort costs more than the
+        sort itself, and pages are read far more often than stores change.
+        """
+        import pyarrow as pa
+
+        with self._lock:
+            if self._copy is None:
+                picks = "".join(f", r.{c}" for c in self._columns.values())
+                table = self._engine.connection().cursor().sql(
+                    f"SELECT {PAGE_COLUMNS}{picks} FROM state_wide AS r").to_arrow_table()
+                self._copy = table, {r: i for i, r in enumerate(table["run_id"].to_pylist())}
+            table, row_of = self._copy
+            columns = StateColumns(dict(self._columns), self._complete)
+        return table.take(pa.array([row_of[r] for r in run_ids], pa.int64())), columns
+
     def snapshot_page(self, run_ids: pa.ChunkedArray) -> tuple[pa.Table, StateColumns] | None:
-        """The snapshot's rows of those ``run_ids`` that are current, in ``state_columns``
+        """The snapshot's rows of those ``run_ids`` that are current, in PAGE_COLUMNS
         layout with every snapshot key, and their columns; None without a snapshot.
         Runs folded from the lake since (left out of the table) are the caller's."""
         import pyarrow as pa
@@ -188,16 +230,17 @@ class RunState:
             if snapshot is None:
                 return None
             columns = StateColumns(dict(snapshot.columns), True)
-            info = ("s.run_id, s.experiment_id, s.status, s.artifact_uri, "
-                    "epoch_ms(s.start_time) AS start_time, epoch_ms(s.end_time) AS end_time")
-            picks = "".join(f", s.{c}" for c in snapshot.columns.values())
+            picks = "".join(f", r.{c}" for c in snapshot.columns.values())
+            ids = run_ids.to_pylist() if len(run_ids) <= _CONSTANT_IDS else None
+            chosen = f"r.run_id IN ({placeholders(ids)})" if ids else \
+                "r.run_id IN (SELECT run_id FROM page_ids)"
             cur = self._engine.connection().cursor()
             try:
                 cur.register("page_ids", pa.table({"run_id": run_ids}))
                 table = cur.sql(
-                    f"SELECT {info}{picks} FROM read_parquet({sql_string(snapshot.path)}) AS s "
-                    "WHERE s.run_id IN (SELECT run_id FROM page_ids) AND s.run_id NOT IN "
-                    "(SELECT run_id FROM state_folded)").to_arrow_table()
+                    f"SELECT {PAGE_COLUMNS}{picks} FROM read_parquet({sql_string(snapshot.path)}) "
+                    f"AS r WHERE {chosen} AND r.run_id NOT IN (SELECT run_id FROM state_folded)",
+                    params=ids or None).to_arrow_table()
             finally:
                 cur.close()
             return table, columns

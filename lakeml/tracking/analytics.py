@@ -66,7 +66,7 @@ class AnalyticsCalls:
             import polars as pl
 
             return pl.from_arrow(table)
-        return table.to_pandas()
+        return table.to_pandas(split_blocks=True)  # no consolidation copy
 
     def get_metric_histories(self, run_ids: Sequence[str], keys: Sequence[str] | None = None
                              ) -> pd.DataFrame:

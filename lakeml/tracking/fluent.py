@@ -456,4 +456,4 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
         import polars as pl
 
         return pl.from_arrow(table)
-    return table.to_pandas()
+    return table.to_pandas(split_blocks=True)  # no consolidation copy

@@ -90,8 +90,8 @@ class SearchCalls:
         for key in order_keys:
             if key.entity in found:
                 found[key.entity].add(key.key)
-        del found["attributes"]
-        state = self._b.engine.run_state.prepare(found)
+        attributes = found.pop("attributes")
+        state = self._b.engine.run_state.prepare(found, run_columns=attributes)
         where = compile_filter(tree, STATE_RELATIONS, wide=state.columns)
         # MLflow's default order: newest start first (then run id, added by the compiler)
         order = compile_order_by(list(order_by or ["attributes.start_time DESC"]),
@@ -146,16 +146,16 @@ class SearchCalls:
         """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
         import pyarrow.compute as pc
 
-        from lakeml.tracking.wide import from_state, in_order, state_columns, wide_table
+        from lakeml.tracking.wide import from_state, in_order, wide_table
 
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         engine = self._b.engine
         state, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
-        if state.complete:  # the state holds every key: the page is in the same rows
-            sql, params = select(state_columns(state), max_results, 0)
-            return from_state(engine.arrow(sql, params, tables=()), state)
         sql, params = select("r.run_id", max_results, 0)
+        if state.complete:  # the state holds every key: the page is in its rows
+            found = [r for (r,) in engine.rows(sql, params, tables=())]
+            return from_state(*engine.run_state.held_rows(found))
         ids = engine.arrow(sql, params, tables=())["run_id"]
         saved = engine.run_state.snapshot_page(ids)
         if saved is None:
@@ -163,4 +163,6 @@ class SearchCalls:
         rows, columns = saved
         held = from_state(rows, columns)
         rest = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=held["run_id"].combine_chunks())))
+        if len(rest) == 0:
+            return in_order(ids, [held])
         return in_order(ids, [held, wide_table(engine, rest)])

@@ -114,18 +114,10 @@ def _add_small_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: s
     return result
 
 
-_INFO = ("r.run_id, r.experiment_id, r.status, r.artifact_uri, "
-         "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time")
-
-
-def state_columns(state: StateColumns) -> str:
-    """The SELECT list that :func:`from_state` shapes: info, then every key column."""
-    return _INFO + "".join(f", r.{column}" for column in state.columns.values())
-
-
 def from_state(rows: pa.Table, state: StateColumns) -> pa.Table:
-    """Rows of ``state_wide`` (selected with :func:`state_columns`) as :func:`wide_table`'s
-    table: ``metrics.*``, ``params.*`` and ``tags.*`` of the keys these runs have."""
+    """Rows of the run state (``RunState.held_rows`` or ``snapshot_page``) as
+    :func:`wide_table`'s table: ``metrics.*``, ``params.*`` and ``tags.*`` of the keys
+    these runs have."""
     result = rows.select(range(6))
     result = result.set_column(4, "start_time", _utc(result["start_time"])) \
                    .set_column(5, "end_time", _utc(result["end_time"]))
