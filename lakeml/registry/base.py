@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from lakeml.errors import CommitConflict, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.fold import EVENT_COLUMNS, ModelState, fold
 from lakeml.registry.permissions import Policy, current_policy
-from lakeml.store.maintenance import SMALL_FILE_BYTES
 
 if TYPE_CHECKING:
     import duckdb
@@ -233,6 +232,7 @@ class RegistryBase:
         """Count the commit; compact the log once this process has added many files
         (as the batched writer does for the tracking tables)."""
         from lakeml import config
+        from lakeml.store.maintenance import SMALL_FILE_BYTES  # (the store loads pyarrow)
 
         maintenance = self._b.store.maintenance
         maintenance.note_commit(TABLE)
