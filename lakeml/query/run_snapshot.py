@@ -169,6 +169,14 @@ def refresh_soon(store: Store) -> None:
         thread.start()
 
 
+def wait(store: Store, timeout: float | None = None) -> None:
+    """Wait for this process's snapshot writer of ``store``, if one is running."""
+    with _writing_lock:
+        running = _writing.get(store.uri)
+    if running is not None:
+        running.join(timeout)
+
+
 def _write_logged(store: Store) -> None:
     try:
         write(store)
