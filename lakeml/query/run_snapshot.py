@@ -38,6 +38,8 @@ FORMAT = 1
 FOLDER = "state"
 POINTER = "runs.json"
 
+MEMORY_LIMIT = "1GB"
+
 # A snapshot is rewritten once data files it has not folded hold this share of
 # the source tables' bytes (readers fold the runs those files name).
 STALE_SHARE = 0.1
@@ -103,13 +105,17 @@ def write(store: Store) -> Snapshot | None:
     if not store.is_local:
         return None
     engine = QueryEngine(store, flush_first=False)  # maintenance may run in the flusher
-    engine.refresh(SOURCES)
+    folder = Path(store.uri, FOLDER)
+    folder.mkdir(exist_ok=True)
     con = engine.connection()
+    # It runs inside users' processes: bounded memory, spilling beside the snapshot
+    # (1 M runs: 1.2 GB and 16 s, against 3.7 GB and 10 s unbounded).
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = {sql_string(str(folder / '.spill'))}")
+    engine.refresh(SOURCES)
     keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES})
     columns = {key: f"c{i}" for i, key in enumerate(keys)}
     select, params = fold_select(columns)
-    folder = Path(store.uri, FOLDER)
-    folder.mkdir(exist_ok=True)
     # Small row groups: a page of runs decodes only the groups holding them (sorted by id).
     name = f"runs-{uuid.uuid4().hex}.parquet"
     partial = folder / f".{name}.tmp"

@@ -97,15 +97,18 @@ class RunState:
         want = [(entity, key) for entity, keys in (wanted or {}).items() for key in keys]
         runs = {*NARROW_RUN_COLUMNS, *run_columns}
         with self._lock:
-            con = engine.connection()
-            if not self._built:
-                self._build(con, files, want, runs)
-            else:
-                self._catch_up(con, files)
-                missing = [k for k in want if k not in self._columns]
-                if not self._complete and (missing or not runs <= set(self._run_columns)):
-                    self._build(con, files, [*self._columns, *missing],
-                                runs | set(self._run_columns))
+            con = engine.connection().cursor()  # a connection of its own for this thread
+            try:
+                if not self._built:
+                    self._build(con, files, want, runs)
+                else:
+                    self._catch_up(con, files)
+                    missing = [k for k in want if k not in self._columns]
+                    if not self._complete and (missing or not runs <= set(self._run_columns)):
+                        self._build(con, files, [*self._columns, *missing],
+                                    runs | set(self._run_columns))
+            finally:
+                con.close()
             return StateColumns(dict(self._columns), self._complete)
 
     # ---- building -----------------------------------------------------------------
@@ -178,13 +181,12 @@ class RunState:
         self._refold(con)
         self._files = files
 
-    def _touched(self, con: duckdb.DuckDBPyConnection, new: Mapping[str, list[str]]) -> str:
-        """Fill temp table ``state_touched`` with the run ids of the ``new`` files; its name."""
+    def _touched(self, con: duckdb.DuckDBPyConnection, new: Mapping[str, list[str]]) -> None:
+        """Fill table ``state_touched`` with the run ids of the ``new`` files."""
         scans = " UNION ".join(f"SELECT run_id FROM {read_files(paths)}"
                                for paths in new.values() if paths)
-        con.execute("CREATE OR REPLACE TEMP TABLE state_touched AS "
+        con.execute("CREATE OR REPLACE TABLE state_touched AS "
                     f"{scans or 'SELECT NULL::VARCHAR AS run_id WHERE false'}")
-        return "state_touched"
 
     def _refold(self, con: duckdb.DuckDBPyConnection) -> None:
         """Insert the folded rows of the runs in ``state_touched``."""
@@ -212,8 +214,12 @@ class RunState:
         with self._lock:
             if self._copy is None:
                 picks = "".join(f", r.{c}" for c in self._columns.values())
-                table = self._engine.connection().cursor().sql(
-                    f"SELECT {PAGE_COLUMNS}{picks} FROM state_wide AS r").to_arrow_table()
+                cur = self._engine.connection().cursor()
+                try:
+                    table = cur.sql(f"SELECT {PAGE_COLUMNS}{picks} FROM state_wide AS r"
+                                    ).to_arrow_table()
+                finally:
+                    cur.close()
                 self._copy = table, {r: i for i, r in enumerate(table["run_id"].to_pylist())}
             table, row_of = self._copy
             columns = StateColumns(dict(self._columns), self._complete)

@@ -3,8 +3,8 @@
 The filter and order keys are parsed and compiled by :mod:`lakeml.search`
 into parameterised SQL over the engine's in-memory current state, one row per
 run (see :mod:`lakeml.query.run_state`). When that state holds every key (a
-small store), the page's rows come from the same query; otherwise the page of
-matching runs is filled from the lake, by id.
+small store), the page's rows are the state's own; otherwise they come from the
+run snapshot, and from the lake by id for runs committed since.
 """
 
 from __future__ import annotations
@@ -79,9 +79,9 @@ class SearchCalls:
 
     def _matching(self, experiment_ids: Sequence[str], filter_string: str | None,
                   run_view_type: ViewType | int | str, order_by: Sequence[str] | None
-                  ) -> tuple[StateColumns, Callable[[str, int | None, int], Sql]]:
-        """The state the search reads, and a function of (columns, limit, offset)
-        giving the SQL that selects those columns of the matching runs, in order."""
+                  ) -> tuple[StateColumns, Callable[[int | None, int], Sql]]:
+        """The state the search reads, and a function of (limit, offset) giving the SQL
+        that selects the matching runs' ids, in order."""
         tree = parse_filter(filter_string)
         order_keys = [parse_order_by(o) for o in order_by or ()]
         found: dict[str, set[str]] = {"metrics": set(), "params": set(), "tags": set(),
@@ -104,10 +104,10 @@ class SearchCalls:
                 f"AND ({where.sql}) ORDER BY {order.clause}")
         params: list[Any] = [*experiments, *stages, *where.params]
 
-        def select(columns: str, limit: int | None, offset: int) -> Sql:
+        def select(limit: int | None, offset: int) -> Sql:
             if limit is None:
-                return Sql(f"SELECT {columns} {body}", params)
-            return Sql(f"SELECT {columns} {body} LIMIT ? OFFSET ?", [*params, limit, offset])
+                return Sql(f"SELECT r.run_id {body}", params)
+            return Sql(f"SELECT r.run_id {body} LIMIT ? OFFSET ?", [*params, limit, offset])
 
         return state, select
 
@@ -131,7 +131,7 @@ class SearchCalls:
                                   str(run_view_type), list(order_by or ())])
         offset = decode_page_token(page_token, fingerprint) if page_token else 0
         _, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
-        sql, params = select("r.run_id", max_results + 1, offset)
+        sql, params = select(max_results + 1, offset)
         ids = [r for (r,) in self._b.engine.rows(sql, params, tables=())]
         more = len(ids) > max_results
         runs = self._runs_by_id(ids[:max_results])
@@ -152,7 +152,7 @@ class SearchCalls:
             experiment_ids = [experiment_ids]
         engine = self._b.engine
         state, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
-        sql, params = select("r.run_id", max_results, 0)
+        sql, params = select(max_results, 0)
         if state.complete:  # the state holds every key: the page is in its rows
             found = [r for (r,) in engine.rows(sql, params, tables=())]
             return from_state(*engine.run_state.held_rows(found))

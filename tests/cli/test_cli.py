@@ -94,6 +94,11 @@ def test_maintenance_status_and_compact(capsys, store_uri: str, logged: str) -> 
     code, out, _ = cli(capsys, "maintenance", "compact", "--table", "runs", "--store", store_uri,
                        "--format", "json")
     assert code == 0 and json.loads(out)[0]["table"] == "runs"
+    code, out, _ = cli(capsys, "maintenance", "snapshot", "--store", store_uri,
+                       "--format", "json")
+    saved = json.loads(out)[0]
+    assert code == 0 and saved["runs"] >= 1 and Path(saved["file"]).is_file()
+    assert Path(saved["file"]).parent == Path(store_uri) / "state"
 
 
 def test_console_script_in_a_real_process(store_uri: str, logged: str) -> None:
