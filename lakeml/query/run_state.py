@@ -116,8 +116,21 @@ class RunState:
                want: list[tuple[str, str]], run_columns: set[str]) -> None:
         """(Re)create ``state_wide``: the snapshot's rows where they are current, a fold of
         the lake for every other run."""
+        import duckdb
+
+        snapshot = run_snapshot.load(self._engine.store) if self._engine.as_of is None else None
+        try:
+            self._build_from(con, files, want, run_columns, snapshot)
+        except duckdb.IOException:
+            if snapshot is None:
+                raise
+            # another writer replaced it and a later one deleted it: fold the lake
+            self._build_from(con, files, want, run_columns, None)
+
+    def _build_from(self, con: duckdb.DuckDBPyConnection, files: dict[str, frozenset[str]],
+                    want: list[tuple[str, str]], run_columns: set[str],
+                    snapshot: Snapshot | None) -> None:
         store = self._engine.store
-        snapshot = run_snapshot.load(store) if self._engine.as_of is None else None
         new = snapshot.uncovered(store, files) if snapshot else {t: sorted(files[t])
                                                                   for t in SOURCES}
         keyed_bytes = _total_bytes(f for t in SOURCES[1:] for f in files[t])
@@ -233,8 +246,8 @@ class RunState:
 
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is None:
-                return None
+            if snapshot is None or not os.path.exists(snapshot.path):
+                return None  # none, or deleted since: the caller reads the lake
             columns = StateColumns(dict(snapshot.columns), True)
             picks = "".join(f", r.{c}" for c in snapshot.columns.values())
             ids = run_ids.to_pylist() if len(run_ids) <= _CONSTANT_IDS else None

@@ -186,3 +186,24 @@ def test_writers_keep_the_snapshot_fresh(client: lakeml.Client, store_uri: str,
     assert second.runs == 6 and second.path != first.path
     fresh_engine(client)
     agree(client, exp)
+
+
+def test_a_snapshot_deleted_under_a_reader_costs_only_speed(
+        client: lakeml.Client, store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_fold, "SMALL_STORE_BYTES", 0)  # pages come from the snapshot
+    exp = client.create_experiment("vanishing")
+    for i in range(4):
+        client.log_batch(client.create_run(exp).info.run_id, metrics={"rmse": i},
+                         params={"alpha": str(i)})
+    client.flush()
+    saved = run_snapshot.write(client.store)
+    assert saved is not None
+    fresh_engine(client)
+    agree(client, exp)
+    Path(saved.path).unlink()                 # a later writer pruned it
+    agree(client, exp)
+    ghost = run_snapshot.Snapshot(str(Path(store_uri) / "gone.parquet"), saved.columns,
+                                  saved.files, saved.runs)
+    monkeypatch.setattr(run_snapshot, "load", lambda store: ghost)  # gone before the read
+    fresh_engine(client)
+    agree(client, exp)
