@@ -41,6 +41,16 @@ def client(store_uri: str) -> lakeml.Client:
     return lakeml.Client(store_uri)
 
 
+@pytest.fixture
+def autolog_off(store_uri: str):
+    """A fresh store, with autologging off before and after the test."""
+    from lakeml.autolog import patching
+
+    patching.reset()
+    yield
+    patching.reset()
+
+
 @pytest.fixture(scope="session")
 def iris() -> tuple[Any, Any]:
     """scikit-learn's iris as a DataFrame with plain column names, and its target."""

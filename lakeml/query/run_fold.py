@@ -9,6 +9,7 @@ tests/query/test_run_state.py holds this to.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lakeml.sqltext import placeholders, sql_string
@@ -91,3 +92,17 @@ def read_files(paths: Iterable[str]) -> str:
     """``read_parquet`` of exactly these data files (lakeml chose the paths)."""
     listed = ", ".join(sql_string(p) for p in paths)
     return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+
+
+def data_bytes(paths: Iterable[str]) -> float:
+    """Bytes of these local data files; infinite for a remote or missing one (no cheap
+    size: such a store counts as large)."""
+    total = 0
+    for path in paths:
+        if "://" in path and not path.startswith("file://"):
+            return float("inf")
+        try:
+            total += os.path.getsize(path.removeprefix("file://"))
+        except OSError:
+            return float("inf")
+    return total

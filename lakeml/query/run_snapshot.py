@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lakeml.query import run_fold
-from lakeml.query.run_fold import SOURCES, fold_select, keys_in
+from lakeml.query.run_fold import SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
 
 if TYPE_CHECKING:
@@ -149,15 +149,14 @@ def is_stale(store: Store) -> bool:
     if not store.is_local:
         return False
     files = {t: store.snapshot_files(t)[1] for t in SOURCES}
-    sizes = {f: _size(f) for t in SOURCES for f in files[t]}
-    if sum(sizes[f] for t in SOURCES[1:] for f in files[t]) <= run_fold.SMALL_STORE_BYTES:
+    if data_bytes(f for t in SOURCES[1:] for f in files[t]) <= run_fold.SMALL_STORE_BYTES:
         return False
     snapshot = load(store)
     if snapshot is None:
         return True
-    uncovered = sum(sizes[f] for paths in snapshot.uncovered(store, files).values()
-                    for f in paths)
-    return uncovered > STALE_SHARE * sum(sizes.values())
+    uncovered = data_bytes(f for paths in snapshot.uncovered(store, files).values()
+                           for f in paths)
+    return uncovered > STALE_SHARE * data_bytes(f for t in SOURCES for f in files[t])
 
 
 def refresh_soon(store: Store) -> None:
@@ -188,10 +187,3 @@ def _write_logged(store: Store) -> None:
         write(store)
     except Exception:  # noqa: BLE001 - a cache; readers fold the tables without it
         log.exception("could not write the run snapshot of %s", store.uri)
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

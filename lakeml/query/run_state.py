@@ -32,6 +32,7 @@ from lakeml.query.run_fold import (
     NARROW_RUN_COLUMNS,
     RUN_COLUMNS,
     SOURCES,
+    data_bytes,
     fold_select,
     keys_in,
     read_files,
@@ -133,7 +134,7 @@ class RunState:
         store = self._engine.store
         new = snapshot.uncovered(store, files) if snapshot else {t: sorted(files[t])
                                                                   for t in SOURCES}
-        keyed_bytes = _total_bytes(f for t in SOURCES[1:] for f in files[t])
+        keyed_bytes = data_bytes(f for t in SOURCES[1:] for f in files[t])
         self._complete = keyed_bytes <= run_fold.SMALL_STORE_BYTES
         if self._complete:
             keys = keys_in(con, {t: read_files(new[t]) for t in SOURCES[1:] if new[t]})
@@ -263,16 +264,3 @@ class RunState:
             finally:
                 cur.close()
             return table, columns
-
-
-def _total_bytes(paths: Iterable[str]) -> float:
-    """Bytes of local data files; remote stores count as large (no cheap size)."""
-    total = 0
-    for path in paths:
-        if "://" in path and not path.startswith("file://"):
-            return float("inf")
-        try:
-            total += os.path.getsize(path.removeprefix("file://"))
-        except OSError:
-            return float("inf")
-    return total

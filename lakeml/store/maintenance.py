@@ -58,7 +58,8 @@ class Maintenance:
         self._hooks: list[Callable[[], None]] = []
 
     def add_hook(self, hook: Callable[[], None]) -> None:
-        """Call ``hook`` at the end of every automatic pass (:meth:`auto`). Higher layers
+        """Call ``hook`` at the end of every automatic pass over all tables (:meth:`auto`
+        without ``tables``, as the writer runs it after its commits). Higher layers
         keep what they derive from the tables fresh this way (the run snapshot)."""
         self._hooks.append(hook)
 
@@ -222,7 +223,8 @@ class Maintenance:
     def auto(self, tables: Iterable[str] | None = None, *,
              target_size: int | None = None) -> None:
         """Compact and checkpoint any table (of ``tables``, default all) this process has
-        given more than ``compact_every`` small files, then run the hooks.
+        given more than ``compact_every`` small files; then, on a pass over all
+        tables, run the hooks.
 
         Only files under SMALL_FILE_BYTES count, and compaction packs files under
         ``target_size`` (default AUTO_TARGET_BYTES): the many tiny files of
@@ -248,6 +250,8 @@ class Maintenance:
                 log.debug("compacted %s (%d small files before)", name, small)
             except LakemlError as exc:  # a racer compacted first, or storage hiccup
                 log.debug("automatic maintenance of %s skipped: %s", name, exc)
+        if tables is not None:
+            return  # a pass over named tables (the registry's) derives nothing else
         for hook in self._hooks:
             try:
                 hook()

@@ -1,7 +1,7 @@
 """One row per run, one column per metric, param and tag: MLflow's search_runs table.
 
 Each column group is one pass over a raw append-only table, grouped by run:
-the per-key aggregates below apply the same rules as the sql/views
+the per-key aggregates (lakeml.query.run_fold.ENTITIES) apply the same rules as the sql/views
 definitions (latest metric point by step, time, value; the first value of a
 param; the newest tag row, unless it is a deletion) without first building
 the long current-state view. tests/query/test_wide.py checks that both agree.
@@ -22,14 +22,6 @@ if TYPE_CHECKING:
 
 _SMALL = 2000  # up to this many runs, filter by constant id lists (pushed into the scans)
 
-# prefix -> (raw table, the aggregate giving a (run, key)'s current value)
-_GROUPS = {
-    "metrics": ("lake_metric_latest", "arg_max(value, struct_pack(step, timestamp, value))"),
-    "params": ("lake_params", "min_by(value, timestamp)"),
-    "tags": ("lake_tags", "arg_max_null(CASE WHEN deleted THEN NULL ELSE value END, seq)"),
-}
-
-
 def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.Table:
     """The runs ``run_ids`` (in that order) with info, ``metrics.*``, ``params.*``, ``tags.*``.
 
@@ -37,6 +29,9 @@ def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.T
     without a key has null there.
     """
     import pyarrow as pa
+
+    from lakeml.query.run_fold import ENTITIES
+    from lakeml.query.run_state import PAGE_COLUMNS
 
     ids = pa.chunked_array([run_ids]) if isinstance(run_ids, pa.Array) else run_ids
     n = len(ids)
@@ -48,14 +43,13 @@ def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.T
         where = (f"run_id IN ({placeholders(id_list)})" if small and n
                  else "run_id IN (SELECT run_id FROM chosen)")
         info = con.sql(
-            "SELECT r.run_id, r.experiment_id, r.status, r.artifact_uri, "
-            "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time "
+            f"SELECT {PAGE_COLUMNS} "
             f"FROM chosen c JOIN (SELECT * FROM runs WHERE {where}) r USING (run_id) "
             "ORDER BY c.ord", params=id_list).to_arrow_table()
         result = info.set_column(4, "start_time", _utc(info["start_time"])) \
                      .set_column(5, "end_time", _utc(info["end_time"]))
-        for prefix, (table, aggregate) in _GROUPS.items():
-            result = _add_group(con, result, prefix, table, aggregate, where, id_list)
+        for prefix, (table, _, aggregate) in ENTITIES.items():
+            result = _add_group(con, result, prefix, f"lake_{table}", aggregate, where, id_list)
     finally:
         con.close()
     return result

@@ -6,14 +6,10 @@ from typing import Any
 
 import pytest
 
-from lakeml.autolog import patching
-
 
 @pytest.fixture(autouse=True)
-def _autolog_off(store_uri: str):
-    patching.reset()
-    yield
-    patching.reset()
+def _autolog_off(autolog_off: None) -> None:
+    """Every test here starts and ends with autologging off (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,8 @@ import pytest
 
 import lakeml
 import lakeml.spark_ml
-from lakeml.autolog import patching
 
-
-@pytest.fixture(autouse=True)
-def _autolog_off(store_uri: str):
-    patching.reset()
-    yield
-    patching.reset()
+pytestmark = pytest.mark.usefixtures("autolog_off")
 
 
 @pytest.fixture(scope="module")
