@@ -41,6 +41,14 @@ def _duckdb_type(arrow_type: Any) -> str:
     return known[arrow_type]
 
 
+def _with_sources(tables: Iterable[str]) -> list[str]:
+    """``tables`` and the tables they are derived from: the writer derives a table's rows
+    (metric_latest's) from its source's only as it commits them, so a read of the derived
+    table has unflushed rows whenever its source has."""
+    names = list(tables)
+    return [*names, *(schemas.DERIVED[n] for n in names if n in schemas.DERIVED)]
+
+
 class QueryEngine:
     """One in-process DuckDB database whose views follow a store's tables.
 
@@ -81,11 +89,13 @@ class QueryEngine:
     def refresh(self, tables: Iterable[str] | None = None) -> None:
         """Point the ``lake_*`` views of ``tables`` (default: all) at their latest snapshots.
 
-        If this process has rows of those tables not yet committed, the
-        writer commits first, so a process always reads its own writes.
+        If this process has rows of those tables (or of the tables they are
+        derived from) not yet committed, the writer commits first, so a process
+        always reads its own writes. With nothing pending this costs a few
+        attribute reads.
         """
         names = list(tables) if tables is not None else list(schemas.TABLES)
-        if self._flush_first and self._store.has_unflushed(names):
+        if self._flush_first and self._store.has_unflushed(_with_sources(names)):
             self._store.flush()
         with self._lock:
             if self._con is None:
