@@ -26,6 +26,7 @@ KEYS = ("a", "b")
 def slow_flush_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> lakeml.Client:
     """A client whose buffered rows are committed only by reads, flush() or exit."""
     monkeypatch.setenv("LAKEML_FLUSH_INTERVAL", "3600")
+    lakeml.set_store(str(tmp_path / "lake"))  # runs:/ URIs resolve in the current store
     return lakeml.Client(str(tmp_path / "lake"))
 
 
@@ -63,6 +64,22 @@ def test_listings_and_status_see_their_writes(slow_flush_client: lakeml.Client) 
     c.delete_run(run_id)
     assert c.list_runs(exp) == []
     assert c.search_runs([exp]) == []
+
+
+def test_registry_reads_of_runs_see_a_run_just_made(slow_flush_client: lakeml.Client) -> None:
+    """Registering runs:/ sources reads the runs' artifact URIs: one registered singly and
+    one in bulk, both right after their runs were created (rows still buffered)."""
+    c = slow_flush_client
+    exp = c.create_experiment("e")
+    first, second = c.create_run(exp).info, c.create_run(exp).info
+    for info in (first, second):  # the least a registered model needs
+        Path(info.artifact_uri, "model").mkdir(parents=True)
+        Path(info.artifact_uri, "model", "MLmodel").write_text("flavors: {}\n")
+    version = c.register_model(f"runs:/{first.run_id}/model", "m")
+    assert version.storage_location == f"{first.artifact_uri}/model"
+    assert c.register_model_versions([{"name": "m", "source": f"runs:/{second.run_id}/model",
+                                       "run_id": second.run_id}]) == 1
+    assert c.get_model_version("m", 2).storage_location == f"{second.artifact_uri}/model"
 
 
 @dataclass
