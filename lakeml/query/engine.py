@@ -54,7 +54,8 @@ def _with_sources(tables: Iterable[str]) -> list[str]:
 
 
 class QueryEngine:
-    """One in-process DuckDB database whose views follow a store's tables.
+    """An in-process DuckDB database whose views follow a store's tables (and a second,
+    sandboxed one with the same views for user SQL, made on its first use).
 
     Example:
         >>> engine = QueryEngine(store)                              # doctest: +SKIP
@@ -182,12 +183,12 @@ class QueryEngine:
         :mod:`lakeml.query.sandbox`): any other statement, or a read of a file
         outside the store's tables, raises InvalidArgument naming it.
         """
-        self.refresh()
         with self._lock:
             if self._sandbox is None:
                 self._sandbox = self._connect(sandboxed=True)
             cur = self._sandbox.cursor()
-        check_read_only(cur, query)
+        check_read_only(cur, query)  # before the refresh: a refusal commits nothing
+        self.refresh()
         with self._translated(query, user_sql=True):
             return cur.sql(query, params=params)
 
