@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Sequence
 
+from lakeml.cli_args import at_least, key_values
 from lakeml.cli_args import client as _client
-from lakeml.cli_args import key_values
 from lakeml.cli_format import FORMATS, ms_to_iso, render
 from lakeml.errors import LakemlError
 
@@ -118,17 +118,24 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
 
 
 def cmd_sql(args: argparse.Namespace) -> str:
-    rel = _client(args).sql(args.query, as_of=args.as_of)
-    if args.output:
-        out = args.output
-        if out.endswith(".parquet"):
-            rel.write_parquet(out)
-        elif out.endswith(".csv"):
-            rel.write_csv(out)
-        else:
-            from lakeml.errors import InvalidArgument
+    out = args.output
+    if out and not out.endswith((".parquet", ".csv")):
+        from lakeml.errors import InvalidArgument
 
-            raise InvalidArgument(f"--output {out!r}: name a .csv or .parquet file")
+        raise InvalidArgument(f"--output {out!r}: name a .csv or .parquet file")
+    rel = _client(args).sql(args.query, as_of=args.as_of)
+    if out:
+        import duckdb
+
+        from lakeml.sqltext import configure
+
+        # the query's database reads only the store: the file is written from outside it
+        with configure(duckdb.connect()) as con:
+            rows = con.from_arrow(rel.arrow())
+            if out.endswith(".parquet"):
+                rows.write_parquet(out)
+            else:
+                rows.write_csv(out)
         return f"wrote {out}"
     rows = rel.limit(args.limit + 1).fetchall()
     shown = render(rel.columns, rows[:args.limit], args.format)
@@ -477,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sql", parents=[common], help="run SQL over the lake's views")
     p.add_argument("query", help="e.g. \"SELECT status, count(*) FROM runs GROUP BY 1\"")
     p.add_argument("--output", "-o", help="write all rows to FILE.csv or FILE.parquet")
-    p.add_argument("--limit", type=int, default=1000, help="rows to print (default 1000)")
+    p.add_argument("--limit", type=at_least(1), default=1000, help="rows to print (default 1000)")
     p.add_argument("--as-of", help="read the store as of this ISO time, e.g. 2026-03-01")
     p.set_defaults(func=cmd_sql)
 

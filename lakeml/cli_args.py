@@ -25,3 +25,18 @@ def key_values(pairs: Sequence[str] | None, option: str = "-P",
             raise InvalidArgument(f"{option} {pair!r}: give {what} as name=value")
         out[key] = value
     return out
+
+
+def at_least(low: int):  # noqa: ANN201 - an argparse type
+    """An argparse ``type``: an integer of at least ``low``, else a usage error naming it."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {low}")
+        return value
+
+    return parse

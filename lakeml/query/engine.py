@@ -6,6 +6,9 @@ on disk until vacuum). The view is rebuilt only when the table's version
 changes, so repeated queries of an unchanged store re-open nothing. The
 current-state views of sql/views/ (``runs``, ``metrics``, ``latest_metrics``…)
 are defined over those.
+
+User SQL (:meth:`QueryEngine.sql`) runs in a second database with the same
+views, locked down to reading the tables' files (:mod:`lakeml.query.sandbox`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from lakeml.errors import InvalidArgument, StoreUnavailable
 from lakeml.query.as_of import parse_as_of, version_for
 from lakeml.query.run_state import RunState
+from lakeml.query.sandbox import check_read_only, lock_down
 from lakeml.query.sqlfiles import view_definitions
 from lakeml.sqltext import configure, sql_string
 from lakeml.store import schemas
@@ -41,8 +45,17 @@ def _duckdb_type(arrow_type: Any) -> str:
     return known[arrow_type]
 
 
+def _with_sources(tables: Iterable[str]) -> list[str]:
+    """``tables`` and the tables they are derived from: the writer derives a table's rows
+    (metric_latest's) from its source's only as it commits them, so a read of the derived
+    table has unflushed rows whenever its source has."""
+    names = list(tables)
+    return [*names, *(schemas.DERIVED[n] for n in names if n in schemas.DERIVED)]
+
+
 class QueryEngine:
-    """One in-process DuckDB database whose views follow a store's tables.
+    """An in-process DuckDB database whose views follow a store's tables (and a second,
+    sandboxed one with the same views for user SQL, made on its first use).
 
     Example:
         >>> engine = QueryEngine(store)                              # doctest: +SKIP
@@ -55,13 +68,17 @@ class QueryEngine:
         # read this process's buffered rows by committing them first (not from the flusher)
         self._flush_first = flush_first and self._as_of is None
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._sandbox: duckdb.DuckDBPyConnection | None = None  # user SQL's database
+        self._sources: dict[str, str] = {}  # the FROM of each lake_* view (default: empty)
         self._lock = threading.RLock()
         self._versions: dict[str, int] = {}
         self._files: dict[str, list[str]] = {}
         self._state: RunState | None = None
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        """A database whose ``lake_*`` views start empty and whose sql/ views exist.
+    def _connect(self, *, sandboxed: bool = False) -> duckdb.DuckDBPyConnection:
+        """A database whose ``lake_*`` views read the files of the last refresh (none
+        yet: empty) and whose sql/ views exist; ``sandboxed``: locked to reading the
+        tables' folders.
 
         DuckDB binds a view when it is queried, so the sql/ views defined here
         follow every later redefinition of the ``lake_*`` views beneath them.
@@ -69,23 +86,33 @@ class QueryEngine:
         import duckdb
 
         con = configure(duckdb.connect())
+        if sandboxed:
+            lock_down(con, [f"{self._store.table_uri(name)}/" for name in schemas.TABLES])
         for name, schema in schemas.TABLES.items():
             # DDL, not an empty Arrow table: DuckDB's first Arrow scan costs 0.2 s.
             columns = ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in schema)
             con.execute(f"CREATE TABLE empty_{name} ({columns})")
-            con.execute(f"CREATE VIEW lake_{name} AS SELECT * FROM empty_{name}")
+            self._point(con, name)
         for _, statement in view_definitions():
             con.execute(statement)
         return con
 
+    def _point(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """(Re)define view ``lake_<name>`` over its current source."""
+        columns = ", ".join(f'"{f.name}"' for f in schemas.TABLES[name])
+        source = self._sources.get(name, f"empty_{name}")
+        con.execute(f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
+
     def refresh(self, tables: Iterable[str] | None = None) -> None:
         """Point the ``lake_*`` views of ``tables`` (default: all) at their latest snapshots.
 
-        If this process has rows of those tables not yet committed, the
-        writer commits first, so a process always reads its own writes.
+        If this process has rows of those tables (or of the tables they are
+        derived from) not yet committed, the writer commits first, so a process
+        always reads its own writes. With nothing pending this costs a few
+        attribute reads.
         """
         names = list(tables) if tables is not None else list(schemas.TABLES)
-        if self._flush_first and self._store.has_unflushed(names):
+        if self._flush_first and self._store.has_unflushed(_with_sources(names)):
             self._store.flush()
         with self._lock:
             if self._con is None:
@@ -99,13 +126,13 @@ class QueryEngine:
                     continue
                 if files:
                     file_list = ", ".join(sql_string(f) for f in files)
-                    source = (f"read_parquet([{file_list}], hive_partitioning = false, "
-                              "union_by_name = true)")
+                    self._sources[name] = (f"read_parquet([{file_list}], hive_partitioning "
+                                           "= false, union_by_name = true)")
                 else:
-                    source = f"empty_{name}"
-                columns = ", ".join(f'"{f.name}"' for f in schemas.TABLES[name])
-                self._con.execute(
-                    f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
+                    self._sources.pop(name, None)
+                for con in (self._con, self._sandbox):
+                    if con is not None:
+                        self._point(con, name)
                 self._versions[name] = version
                 self._files[name] = files
 
@@ -150,8 +177,18 @@ class QueryEngine:
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
             ) -> duckdb.DuckDBPyRelation:
-        """Run ``query`` (with ``?`` or ``$name`` parameters) over the current views."""
-        cur = self.cursor()
+        """Run user SQL ``query`` (with ``?`` or ``$name`` parameters) over the current views.
+
+        One read-only query, on a fresh cursor of the sandboxed database (see
+        :mod:`lakeml.query.sandbox`): any other statement, or a read of a file
+        outside the store's tables, raises InvalidArgument naming it.
+        """
+        with self._lock:
+            if self._sandbox is None:
+                self._sandbox = self._connect(sandboxed=True)
+            cur = self._sandbox.cursor()
+        check_read_only(cur, query)  # before the refresh: a refusal commits nothing
+        self.refresh()
         with self._translated(query, user_sql=True):
             return cur.sql(query, params=params)
 
@@ -185,6 +222,9 @@ class QueryEngine:
 
         try:
             yield
+        except duckdb.PermissionException as exc:
+            raise InvalidArgument(f"SQL may read only the store's tables: {exc}\n"
+                                  f"  query: {query}") from exc
         except duckdb.IOException as exc:
             raise StoreUnavailable(f"cannot read the store {self._store.uri!r}: {exc}") from exc
         except duckdb.Error as exc:

@@ -44,6 +44,10 @@ class SqlAccess:
         ``lake_<table>``. ``as_of`` (a datetime, ISO string or
         ``store_versions()`` mapping) reads the store as it was then.
 
+        Read-only: one query per call, reading only the store's tables (see
+        :mod:`lakeml.query.sandbox`); any other statement, several statements,
+        or a read of another file raises InvalidArgument naming it.
+
         Example:
             >>> lakeml.Client().sql("SELECT status, count(*) FROM runs GROUP BY 1").df()
             ... # doctest: +SKIP
