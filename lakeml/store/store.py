@@ -165,10 +165,11 @@ class Store:
         self.open()
         return self.tables[table].read_guard(guard)
 
-    def flush(self) -> None:
-        """Commit everything buffered."""
+    def flush(self, *, report: bool = True) -> None:
+        """Commit everything buffered; with ``report``, raise InvalidArgument naming rows
+        rejected since the last report (see Writer.flush)."""
         if self._writer is not None:
-            self._writer.flush()
+            self._writer.flush(report=report)
 
     def has_unflushed(self, tables: Iterable[str] | None = None) -> bool:
         """Whether this process has rows (of ``tables``, default any) not yet committed."""

@@ -19,6 +19,20 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed write means "this data does not fit the table" (no retry fixes
+    it) rather than "the storage failed". deltalake reports both as DeltaError; its
+    data checks say "Arrow error" or "Invalid data"."""
+    import pyarrow as pa
+    from deltalake.exceptions import SchemaMismatchError
+
+    if isinstance(exc, (SchemaMismatchError, pa.ArrowException, TypeError, OverflowError,
+                        UnicodeError)):
+        return True
+    text = str(exc)
+    return "Arrow error" in text or "Invalid data" in text or "non-nullable" in text
+
+
 def _store_errors() -> tuple[type[BaseException], ...]:
     """deltalake's errors that mean "cannot reach or use the storage"."""
     from deltalake.exceptions import DeltaError, TableNotFoundError
@@ -171,10 +185,15 @@ class DeltaTableHandle:
             self._write_dt = None  # reload: the failed commit may have left it stale
             raise CommitConflict(f"commit to table {self.name!r} lost to a concurrent "
                                  f"writer: {exc}") from exc
-        except _store_errors() as exc:
+        except Exception as exc:
             self._write_dt = None
-            raise StoreUnavailable(f"cannot write table {self.name!r} at {self.uri!r}: "
-                                   f"{exc}") from exc
+            if _refused(exc):
+                raise InvalidArgument(f"table {self.name!r} cannot hold these rows: "
+                                      f"{exc}") from exc
+            if isinstance(exc, _store_errors()):
+                raise StoreUnavailable(f"cannot write table {self.name!r} at {self.uri!r}: "
+                                       f"{exc}") from exc
+            raise
 
     def writer_version(self) -> int:
         """The table version the writer side last saw."""

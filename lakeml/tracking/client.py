@@ -135,7 +135,8 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         start_ms = v.timestamp_ms(start_time, "start_time") if start_time is not None else None
         # Run times are whole milliseconds (MLflow's unit), so every reader agrees on them.
         start_us = (start_ms if start_ms is not None else _now_us() // 1000) * 1000
-        user = tags.get(system_tags.USER) or system_tags.current_user()
+        user = v.check_text(str(tags.get(system_tags.USER) or system_tags.current_user()),
+                            "user")
         run_id = uuid7_hex()
         artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
         store = self._b.store
@@ -205,7 +206,10 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         if key not in v._valid_keys:
             v.check_key(key, "metric key")
         ts = _now_us() if timestamp is None else v.timestamp_ms(timestamp) * 1000
-        step = 0 if step is None else (step if type(step) is int else v.step_value(key, step))
+        if step is None:
+            step = 0
+        elif type(step) is not int or not v.INT64_MIN <= step <= v.INT64_MAX:
+            step = v.step_value(key, step)
         self._b.store.writer.append("metrics", (run_id, key, value, step, ts))
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -309,6 +313,10 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             d = item.dataset
             v.check_name(d.name, "dataset name")
             v.check_name(d.digest, "dataset digest")
+            for what, text in (("source type", d.source_type), ("source", d.source),
+                               ("schema", d.schema), ("profile", d.profile),
+                               ("context", item.context)):
+                v.optional_text(text, f"dataset {d.name!r} {what}")
             rows.append((run_id, d.name, d.digest, d.source_type, d.source, d.schema,
                          d.profile, item.context, now))
         self._b.store.writer.extend("inputs", rows)
