@@ -151,15 +151,37 @@ class DeltaTableHandle:
             raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
                                    f"{exc}") from exc
 
+    def read_where_in(self, column: str, values: list[str], columns: list[str]
+                      ) -> tuple[int, pa.Table]:
+        """(version, the rows whose ``column`` is one of ``values``) of the latest
+        snapshot, read on the writer side: an append with ``read_version=version`` is
+        then conflict-checked against every commit this read did not see."""
+        import pyarrow.compute as pc
+
+        try:
+            with self._write_lock:
+                dt = self._writer_table()
+                dt.update_incremental()
+                version = dt.version()
+                dataset = dt.to_pyarrow_dataset(file_pruning_predicate=[(column, "in", values)])
+                rows = dataset.to_table(columns=columns, filter=pc.field(column).isin(values))
+                return version, rows
+        except _store_errors() as exc:
+            self._write_dt = None
+            raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
+                                   f"{exc}") from exc
+
     def append(self, data: pa.Table, *, app_id: str | None = None,
                version: int | None = None, retries: int | None = None,
-               read_version: int | None = None) -> None:
+               read_version: int | None = None, guards: list[str] | None = None) -> None:
         """Commit ``data`` as one append; with ``app_id``, tag it as batch ``version``.
 
         Raises CommitConflict when ``retries`` concurrent commits beat this one,
         which is what a per-key guard (an app id used once) relies on. With
         ``read_version`` (the table version the caller's decision was based
-        on), every commit after it counts as concurrent.
+        on), every commit after it counts as concurrent. ``guards`` are more app
+        ids the commit carries: it fails with CommitConflict if a concurrent
+        commit carried one of them.
         """
         from deltalake import (
             CommitProperties,
@@ -169,8 +191,9 @@ class DeltaTableHandle:
         )
         from deltalake.exceptions import CommitFailedError
 
-        txns = [Transaction(app_id, version)] if app_id is not None else None
-        props = CommitProperties(app_transactions=txns,
+        txns = [Transaction(app_id, version)] if app_id is not None else []
+        txns += [Transaction(guard, (read_version or 0) + 1) for guard in guards or ()]
+        props = CommitProperties(app_transactions=txns or None,
                                  max_commit_retries=retries or self.commit_retries)
         try:
             # One thread at a time: write_deltalake moves the shared DeltaTable to the

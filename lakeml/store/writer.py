@@ -30,6 +30,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -43,6 +44,7 @@ from lakeml.errors import (
     LakemlError,
     StoreUnavailable,
 )
+from lakeml.store import first_wins
 from lakeml.store.derived import DERIVE
 from lakeml.store.schemas import DERIVED
 
@@ -80,7 +82,8 @@ class Writer:
     def __init__(self, tables: dict[str, DeltaTableHandle], *, interval: float,
                  flush_rows: int, max_buffered_rows: int,
                  after_commit: Callable[[str], None] | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 on_reject: list[Callable[[Rejected], None]] | None = None) -> None:
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
         self.interval = interval
@@ -93,6 +96,7 @@ class Writer:
         self._buffered = 0
         self._pending: dict[str, list[tuple[int, pa.Table]]] = {name: [] for name in tables}
         self._uncertain: set[str] = set()
+        self._fresh: dict[str, set[int]] = {name: set() for name in tables}  # see append_table
         self._in_flight: frozenset[str] = frozenset()  # taken from buffers, not yet pending
         self._batch_seq = dict.fromkeys(tables, 0)
         self._lock = threading.Lock()
@@ -104,7 +108,7 @@ class Writer:
         self._forked = False
         self.last_error: LakemlError | None = None
         self._rejected: list[Rejected] = []  # not yet reported by an explicit flush
-        self.on_reject: list[Callable[[Rejected], None]] = []  # told of each rejection
+        self.on_reject = on_reject if on_reject is not None else []  # told of each rejection
         _live_writers.add(self)
 
     # ---- the hot path ---------------------------------------------------------
@@ -213,11 +217,13 @@ class Writer:
         for listener in self.on_reject:
             listener(rejected)
 
-    def append_table(self, table: str, data: pa.Table) -> None:
+    def append_table(self, table: str, data: pa.Table, *, fresh_keys: bool = False) -> None:
         """Queue an Arrow table of rows for the next commit (the bulk path).
 
         The rows skip the tuple buffer and are committed, idempotently like
-        any batch, by the next flush.
+        any batch, by the next flush. ``fresh_keys``: the rows' keys were made
+        by the caller just now (new run ids), so a first-wins table (see
+        first_wins) need not check them against committed rows.
         """
         if self._forked:
             self._refuse_forked()
@@ -229,6 +235,8 @@ class Writer:
                                   f"{exc}") from None
         with self._flush_lock:
             self._add_pending(table, data)
+            if fresh_keys:
+                self._fresh[table].add(self._batch_seq[table])
         if self._thread is None:
             self._start()
         self._wake.set()
@@ -278,7 +286,7 @@ class Writer:
         import pyarrow as pa
 
         handle = self._tables[name]
-        failures = 0
+        failures = lost_guards = 0
         one_by_one = False
         while self._pending[name]:
             if name in self._uncertain:  # an earlier attempt may have landed
@@ -287,13 +295,26 @@ class Writer:
                 self._uncertain.discard(name)
                 if not self._pending[name]:
                     return
-            batches = self._pending[name][:1] if one_by_one else self._pending[name]
+            count = 1 if one_by_one else len(self._pending[name])
+            read_version, guards = None, None
+            if name in first_wins.FIRST_WINS:
+                claimed = self._claim(name, count)
+                if claimed is None:
+                    continue  # every row was already there, or rejected
+                read_version, guards = claimed
+                count = 1
+            batches = self._pending[name][:count]
             data = batches[0][1] if len(batches) == 1 else pa.concat_tables(
                 [t for _, t in batches])
             try:
-                handle.append(data, app_id=self.app_id, version=batches[-1][0])
+                handle.append(data, app_id=self.app_id, version=batches[-1][0],
+                              read_version=read_version, guards=guards)
             except (CommitConflict, StoreUnavailable) as exc:
                 self._uncertain.add(name)
+                if guards and isinstance(exc, CommitConflict) and lost_guards < 50:
+                    lost_guards += 1  # a racer committed rows of the same guard: look again
+                    time.sleep(random.uniform(0, 0.01 * lost_guards))
+                    continue
                 failures += 1
                 if failures == 5:
                     raise
@@ -310,6 +331,38 @@ class Writer:
             # maintenance runs on the flusher thread, after explicit flushes too
             self._maintenance_due = True
             self._wake.set()
+
+    def _claim(self, name: str, count: int) -> tuple[int | None, list[str]] | None:
+        """Check the first ``count`` pending batches of first-wins table ``name`` against
+        its committed rows (see first_wins): reject rows whose key holds another value,
+        drop rows already there, and leave the rest as one pending batch. Returns
+        (the table version read, the guards its commit must carry), or None if no row
+        is left to commit."""
+        import pyarrow as pa
+
+        batches = self._pending[name][:count]
+        fresh = [t for s, t in batches if s in self._fresh[name]]
+        checked = [t for s, t in batches if s not in self._fresh[name]]
+        self._fresh[name].difference_update(s for s, _ in batches)
+        kept, version, guards = list(fresh), None, []
+        if checked:
+            data = pa.concat_tables(checked)
+            first_key = first_wins.FIRST_WINS[name][0][0]
+            firsts = data[first_key].unique().to_pylist()
+            version, committed = self._tables[name].read_where_in(
+                first_key, firsts, self._tables[name].schema.names)
+            keep, reject = first_wins.claim(name, data, committed)
+            for i, error in reject:
+                self._reject(name, data.slice(i, 1).to_pylist(), error)
+            if keep:
+                kept.append(data.take(keep))
+                guards = first_wins.guards(name, kept[-1][first_key].unique().to_pylist())
+        rows = [t for t in kept if t.num_rows]
+        if rows:
+            self._pending[name][:count] = [(batches[-1][0], pa.concat_tables(rows))]
+            return version, guards
+        del self._pending[name][:count]
+        return None
 
     def _split_refused(self, name: str, data: pa.Table, batches: int,
                        error: InvalidArgument) -> None:
@@ -392,6 +445,7 @@ class Writer:
         self._wake = threading.Event()
         self._buffers = {name: [] for name in self._tables}
         self._pending = {name: [] for name in self._tables}
+        self._fresh = {name: set() for name in self._tables}
         self._buffered = 0
         self._rejected = []
         self._thread = None

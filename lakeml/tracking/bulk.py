@@ -208,7 +208,8 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
             # so a lookup of a few runs reads a few row groups, not every one.
             rows = pa.concat_tables(parts).sort_by([("run_id", "ascending"),
                                                     ("key", "ascending")])
-            writer.append_table(name, rows.cast(schemas.TABLES[name]))
+            # fresh_keys: these runs were made just now, no one else can have their params
+            writer.append_table(name, rows.cast(schemas.TABLES[name]), fresh_keys=True)
     return run_ids
 
 
