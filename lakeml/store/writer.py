@@ -271,8 +271,6 @@ class Writer:
         import pyarrow as pa
 
         schema = self._tables[name].schema
-        if any(len(row) != len(schema) for row in rows):
-            raise ValueError(f"a row of table {name!r} must have {len(schema)} values")
         columns = list(zip(*rows))
         arrays = [pa.array(col, type=field.type) for col, field in zip(columns, schema)]
         for array, field in zip(arrays, schema):

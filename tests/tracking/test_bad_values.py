@@ -199,3 +199,17 @@ def test_fuzz_good_values_land_among_bad_ones(client: lakeml.Client, seed: int) 
         assert data.metrics == want["metrics"]
         assert data.params == want["params"]
         assert {k: v for k, v in data.tags.items() if k.startswith("t")} == want["tags"]
+
+
+def test_the_edges_of_each_range_are_accepted(client: lakeml.Client) -> None:
+    from lakeml.tracking.validation import MAX_TIMESTAMP_MS
+
+    run_id = client.create_run(client.create_experiment("e"), start_time=0).info.run_id
+    client.log_metric(run_id, "m", 1.0, step=2**63 - 1, timestamp=MAX_TIMESTAMP_MS)
+    client.log_metric(run_id, "m", 2.0, step=-(2**63), timestamp=0)
+    client.log_param(run_id, "p", "naïve ✓ 数据")
+    client.flush()
+    history = client.get_metric_history(run_id, "m")
+    assert sorted((m.step, m.timestamp) for m in history) == [
+        (-(2**63), 0), (2**63 - 1, MAX_TIMESTAMP_MS)]
+    assert client.get_run(run_id).data.params == {"p": "naïve ✓ 数据"}
