@@ -174,12 +174,18 @@ class Writer:
                 self._buffered = 0
                 self._in_flight = frozenset(taken)
             try:
-                for name, rows in taken.items():
-                    data = self._convert(name, rows)
+                while taken:
+                    name = next(iter(taken))
+                    data = self._convert(name, taken[name])
+                    del taken[name]
                     if data is not None:
                         self._add_pending(name, data)
             finally:
-                self._in_flight = frozenset()
+                with self._lock:  # an unexpected error: rows not yet queued go back
+                    for name, rows in taken.items():
+                        self._buffers[name][:0] = rows
+                        self._buffered += len(rows)
+                    self._in_flight = frozenset()
             first_error: LakemlError | None = None
             for name in self._tables:  # schema order: runs before what refers to them
                 if not self._pending[name]:

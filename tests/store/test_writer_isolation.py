@@ -192,3 +192,30 @@ def test_a_retryable_failure_still_keeps_rows_pending(tmp_path: Path,
     store.flush()  # no InvalidArgument: nothing was rejected
     assert len(rows_of(store, "metrics")) == 10
     store.close()
+
+
+def test_an_unexpected_error_mid_flush_puts_the_rows_back(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Deriving metric_latest fails once (injected): the tables not yet queued keep their
+    rows in the buffer, and the next flush commits everything exactly once."""
+    from lakeml.store import writer as writer_module
+
+    store = Store(tmp_path / "s", flush_interval=60).open()
+    store.writer.extend("metrics", [good_metric(i) for i in range(10)])
+    store.writer.append("logged_models", ("m1", "good", "model", ["sklearn"], None, None, 1,
+                                          "runs:/good/model", "a", "0.1", US))
+    real = dict(writer_module.DERIVE)
+
+    def broken(data: pa.Table) -> pa.Table:
+        raise RuntimeError("injected")
+
+    monkeypatch.setitem(writer_module.DERIVE, "metric_latest", broken)
+    with pytest.raises(RuntimeError, match="injected"):
+        store.flush()
+    assert store.has_unflushed(["logged_models"])
+    monkeypatch.setitem(writer_module.DERIVE, "metric_latest", real["metric_latest"])
+    store.flush()
+    assert len(rows_of(store, "metrics")) == 10
+    assert rows_of(store, "logged_models", "model_uuid") == [("m1",)]
+    store.close()
