@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from lakeml.errors import (
@@ -61,13 +62,13 @@ _live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 QUOTED_REJECTS = 5
 
 
+@dataclass(frozen=True)
 class Rejected:
     """Rows of ``table`` that were not committed, and why (``error``)."""
 
-    def __init__(self, table: str, rows: list[Any], error: BaseException) -> None:
-        self.table = table
-        self.rows = rows
-        self.error = error
+    table: str
+    rows: list[Any]
+    error: BaseException
 
     def describe(self) -> str:
         row = self.rows[0]

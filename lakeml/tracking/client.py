@@ -84,7 +84,12 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         return self._b.store.uri
 
     def flush(self) -> None:
-        """Commit everything this process has logged to the store now."""
+        """Commit everything this process has logged to the store now.
+
+        Raises InvalidArgument naming rows that were set aside instead of committed
+        since the last flush (e.g. a param whose key another process committed first
+        with another value); every other row is committed.
+        """
         self._b.store.flush()
 
     # ---- run state --------------------------------------------------------------
