@@ -106,3 +106,22 @@ def test_a_loser_learns_the_winner_and_may_log_it(tmp_path: Path) -> None:
     assert client.get_run(run_id).data.params == {"lr": "0.1"}
     other.close()
     assert os.path.isdir(store_uri)
+
+
+def test_end_run_tells_the_loser_and_still_ends_the_run(store_uri: str) -> None:
+    from lakeml.store import Store
+
+    run = lakeml.start_run()
+    run_id = run.info.run_id
+    lakeml.flush()
+    other = Store(store_uri, flush_interval=60).open()
+    other.writer.append("params", (run_id, "lr", "0.1", time.time_ns() // 1000))
+    other.flush()
+    lakeml.log_param("lr", 0.2)
+    lakeml.log_metric("loss", 1.0)
+    with pytest.raises(InvalidArgument, match="'0.2' was not stored"):
+        lakeml.end_run()
+    got = lakeml.Client(store_uri).get_run(run_id)
+    assert got.info.status == "FINISHED"
+    assert got.data.params == {"lr": "0.1"} and got.data.metrics == {"loss": 1.0}
+    other.close()
