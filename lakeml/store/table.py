@@ -20,17 +20,15 @@ if TYPE_CHECKING:
 
 
 def _refused(exc: BaseException) -> bool:
-    """Whether a failed write means "this data does not fit the table" (no retry fixes
-    it) rather than "the storage failed". deltalake reports both as DeltaError; its
-    data checks say "Arrow error" or "Invalid data"."""
+    """Whether a failed write means "these rows do not fit the table" (no retry fixes it;
+    the writer then isolates the rows) rather than "the storage failed". deltalake
+    reports both as DeltaError; its row checks (constraints, non-null columns) say
+    "Invalid data" or "non-nullable". A schema mismatch or any other error is not
+    the rows' fault: they stay pending, never rejected."""
     import pyarrow as pa
-    from deltalake.exceptions import SchemaMismatchError
 
-    if isinstance(exc, (SchemaMismatchError, pa.ArrowException, TypeError, OverflowError,
-                        UnicodeError)):
-        return True
     text = str(exc)
-    return "Arrow error" in text or "Invalid data" in text or "non-nullable" in text
+    return isinstance(exc, pa.ArrowInvalid) or "Invalid data" in text or "non-nullable" in text
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:
