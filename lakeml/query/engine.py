@@ -113,7 +113,7 @@ class QueryEngine:
         """
         names = list(tables) if tables is not None else list(schemas.TABLES)
         if self._flush_first and self._store.has_unflushed(_with_sources(names)):
-            self._store.flush()
+            self._store.flush(report=False)  # rejected rows are the logging code's to hear
         with self._lock:
             if self._con is None:
                 self._con = self._connect()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 from lakeml import config
@@ -14,7 +14,7 @@ from lakeml.ids import SequenceClock
 from lakeml.store import schemas
 from lakeml.store.maintenance import Maintenance
 from lakeml.store.table import DeltaTableHandle
-from lakeml.store.writer import Writer
+from lakeml.store.writer import Rejected, Writer
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -73,6 +73,8 @@ class Store:
         self._flush_interval = config.get("flush_interval", flush_interval)
         self._flush_rows = config.get("flush_rows", flush_rows)
         self._writer: Writer | None = None
+        # told of every row the writer rejects (see Writer), e.g. to drop a cached copy
+        self.on_reject: list[Callable[[Rejected], None]] = []
         self._opened = False
         self._open_lock = threading.Lock()
 
@@ -126,7 +128,8 @@ class Store:
                         flush_rows=self._flush_rows,
                         max_buffered_rows=config.get("max_buffered_rows"),
                         after_commit=self.maintenance.note_commit if auto else None,
-                        on_idle=self.maintenance.auto if auto else None)
+                        on_idle=self.maintenance.auto if auto else None,
+                        on_reject=self.on_reject)
         return self._writer
 
     def append(self, table: str, row: tuple[Any, ...]) -> None:
@@ -165,10 +168,11 @@ class Store:
         self.open()
         return self.tables[table].read_guard(guard)
 
-    def flush(self) -> None:
-        """Commit everything buffered."""
+    def flush(self, *, report: bool = True) -> None:
+        """Commit everything buffered; with ``report``, raise InvalidArgument naming rows
+        rejected since the last report (see Writer.flush)."""
         if self._writer is not None:
-            self._writer.flush()
+            self._writer.flush(report=report)
 
     def has_unflushed(self, tables: Iterable[str] | None = None) -> bool:
         """Whether this process has rows (of ``tables``, default any) not yet committed."""

@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed write means "these rows do not fit the table" (no retry fixes it;
+    the writer then isolates the rows) rather than "the storage failed". deltalake
+    reports both as DeltaError; its row checks (constraints, non-null columns) say
+    "Invalid data" or "non-nullable". A schema mismatch or any other error is not
+    the rows' fault: they stay pending, never rejected."""
+    import pyarrow as pa
+
+    text = str(exc)
+    return isinstance(exc, pa.ArrowInvalid) or "Invalid data" in text or "non-nullable" in text
+
+
 def _store_errors() -> tuple[type[BaseException], ...]:
     """deltalake's errors that mean "cannot reach or use the storage"."""
     from deltalake.exceptions import DeltaError, TableNotFoundError
@@ -137,15 +149,37 @@ class DeltaTableHandle:
             raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
                                    f"{exc}") from exc
 
+    def read_where_in(self, column: str, values: list[str], columns: list[str]
+                      ) -> tuple[int, pa.Table]:
+        """(version, the rows whose ``column`` is one of ``values``) of the latest
+        snapshot, read on the writer side: an append with ``read_version=version`` is
+        then conflict-checked against every commit this read did not see."""
+        import pyarrow.compute as pc
+
+        try:
+            with self._write_lock:
+                dt = self._writer_table()
+                dt.update_incremental()
+                version = dt.version()
+                dataset = dt.to_pyarrow_dataset(file_pruning_predicate=[(column, "in", values)])
+                rows = dataset.to_table(columns=columns, filter=pc.field(column).isin(values))
+                return version, rows
+        except _store_errors() as exc:
+            self._write_dt = None
+            raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
+                                   f"{exc}") from exc
+
     def append(self, data: pa.Table, *, app_id: str | None = None,
                version: int | None = None, retries: int | None = None,
-               read_version: int | None = None) -> None:
+               read_version: int | None = None, guards: list[str] | None = None) -> None:
         """Commit ``data`` as one append; with ``app_id``, tag it as batch ``version``.
 
         Raises CommitConflict when ``retries`` concurrent commits beat this one,
         which is what a per-key guard (an app id used once) relies on. With
         ``read_version`` (the table version the caller's decision was based
-        on), every commit after it counts as concurrent.
+        on), every commit after it counts as concurrent. ``guards`` are more app
+        ids the commit carries: it fails with CommitConflict if a concurrent
+        commit carried one of them.
         """
         from deltalake import (
             CommitProperties,
@@ -155,8 +189,9 @@ class DeltaTableHandle:
         )
         from deltalake.exceptions import CommitFailedError
 
-        txns = [Transaction(app_id, version)] if app_id is not None else None
-        props = CommitProperties(app_transactions=txns,
+        txns = [Transaction(app_id, version)] if app_id is not None else []
+        txns += [Transaction(guard, (read_version or 0) + 1) for guard in guards or ()]
+        props = CommitProperties(app_transactions=txns or None,
                                  max_commit_retries=retries or self.commit_retries)
         try:
             # One thread at a time: write_deltalake moves the shared DeltaTable to the
@@ -171,10 +206,15 @@ class DeltaTableHandle:
             self._write_dt = None  # reload: the failed commit may have left it stale
             raise CommitConflict(f"commit to table {self.name!r} lost to a concurrent "
                                  f"writer: {exc}") from exc
-        except _store_errors() as exc:
+        except Exception as exc:
             self._write_dt = None
-            raise StoreUnavailable(f"cannot write table {self.name!r} at {self.uri!r}: "
-                                   f"{exc}") from exc
+            if _refused(exc):
+                raise InvalidArgument(f"table {self.name!r} cannot hold these rows: "
+                                      f"{exc}") from exc
+            if isinstance(exc, _store_errors()):
+                raise StoreUnavailable(f"cannot write table {self.name!r} at {self.uri!r}: "
+                                       f"{exc}") from exc
+            raise
 
     def writer_version(self) -> int:
         """The table version the writer side last saw."""

@@ -13,6 +13,16 @@ that landed although its acknowledgement was lost is never written twice.
 What a ``kill -9`` can lose: the rows logged since the last completed flush,
 that is at most ``interval`` seconds of logging plus one commit's time.
 Committed rows are never damaged: a Delta commit is atomic.
+
+A bad row never costs the others. Rows taken from the buffers are either
+committed, kept pending (a commit failed for a reason a retry can fix), or
+*rejected*: a row that cannot be converted to its table's schema, or that the
+table refuses, is found by bisecting its batch, set aside with its error and
+logged as a warning; every other row is committed. The next explicit
+``flush()`` (``end_run``, ``Client.flush``, close) in this process raises
+InvalidArgument naming the rejected rows, once. Log calls validate their
+values first (lakeml.tracking.validation), so a rejection means a path that
+skipped validation.
 """
 
 from __future__ import annotations
@@ -20,13 +30,22 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import random
 import sys
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from lakeml.errors import CommitConflict, InvalidState, LakemlError, StoreUnavailable
+from lakeml.errors import (
+    CommitConflict,
+    InvalidArgument,
+    InvalidState,
+    LakemlError,
+    StoreUnavailable,
+)
+from lakeml.store import first_wins
 from lakeml.store.derived import DERIVE
 from lakeml.store.schemas import DERIVED
 
@@ -39,6 +58,24 @@ log = logging.getLogger(__name__)
 
 _live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 
+# How many rejected rows an error message quotes.
+QUOTED_REJECTS = 5
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Rows of ``table`` that were not committed, and why (``error``)."""
+
+    table: str
+    rows: list[Any]
+    error: BaseException
+
+    def describe(self) -> str:
+        row = self.rows[0]
+        more = f" (and {len(self.rows) - 1} more like it)" if len(self.rows) > 1 else ""
+        reason = (str(self.error).splitlines() or [""])[0]  # delta-rs appends a table
+        return f"{self.table} row {row!r}{more}: {type(self.error).__name__}: {reason}"
+
 
 class Writer:
     """Buffers rows per table and commits them in the background."""
@@ -46,7 +83,8 @@ class Writer:
     def __init__(self, tables: dict[str, DeltaTableHandle], *, interval: float,
                  flush_rows: int, max_buffered_rows: int,
                  after_commit: Callable[[str], None] | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 on_reject: list[Callable[[Rejected], None]] | None = None) -> None:
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
         self.interval = interval
@@ -59,6 +97,7 @@ class Writer:
         self._buffered = 0
         self._pending: dict[str, list[tuple[int, pa.Table]]] = {name: [] for name in tables}
         self._uncertain: set[str] = set()
+        self._fresh: dict[str, set[int]] = {name: set() for name in tables}  # see append_table
         self._in_flight: frozenset[str] = frozenset()  # taken from buffers, not yet pending
         self._batch_seq = dict.fromkeys(tables, 0)
         self._lock = threading.Lock()
@@ -69,6 +108,8 @@ class Writer:
         self._maintenance_due = False  # a commit happened since on_idle last ran
         self._forked = False
         self.last_error: LakemlError | None = None
+        self._rejected: list[Rejected] = []  # not yet reported by an explicit flush
+        self.on_reject = on_reject if on_reject is not None else []  # told of each rejection
         _live_writers.add(self)
 
     # ---- the hot path ---------------------------------------------------------
@@ -85,7 +126,7 @@ class Writer:
         if buffered >= self.flush_rows:
             self._wake.set()
             if buffered >= self.max_buffered_rows:
-                self.flush()  # back-pressure: the flusher is not keeping up
+                self.flush(report=False)  # back-pressure: the flusher is not keeping up
 
     def extend(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Buffer many rows of one table at once."""
@@ -102,7 +143,7 @@ class Writer:
         if buffered >= self.flush_rows:
             self._wake.set()
             if buffered >= self.max_buffered_rows:
-                self.flush()
+                self.flush(report=False)
 
     # ---- state --------------------------------------------------------------------
     def has_unflushed(self, tables: Iterable[str] | None = None) -> bool:
@@ -118,11 +159,13 @@ class Writer:
         return self._buffered + pending
 
     # ---- committing -----------------------------------------------------------
-    def flush(self) -> None:
+    def flush(self, *, report: bool = True) -> None:
         """Commit every buffered row now; raise if a table cannot be written.
 
         Rows that could not be committed stay pending and are retried by the
-        next flush, so an error here loses nothing.
+        next flush, so an error here loses nothing. With ``report`` (the
+        default; the background flusher and reads pass False), raise
+        InvalidArgument for the rows rejected since the last report.
         """
         with self._flush_lock:
             with self._lock:
@@ -132,10 +175,18 @@ class Writer:
                 self._buffered = 0
                 self._in_flight = frozenset(taken)
             try:
-                for name, rows in taken.items():
-                    self._add_pending(name, self._to_arrow(name, rows))
+                while taken:
+                    name = next(iter(taken))
+                    data = self._convert(name, taken[name])
+                    del taken[name]
+                    if data is not None:
+                        self._add_pending(name, data)
             finally:
-                self._in_flight = frozenset()
+                with self._lock:  # an unexpected error: rows not yet queued go back
+                    for name, rows in taken.items():
+                        self._buffers[name][:0] = rows
+                        self._buffered += len(rows)
+                    self._in_flight = frozenset()
             first_error: LakemlError | None = None
             for name in self._tables:  # schema order: runs before what refers to them
                 if not self._pending[name]:
@@ -147,18 +198,52 @@ class Writer:
             self.last_error = first_error
             if first_error is not None:
                 raise first_error
+            if report:
+                self.raise_rejected()
 
-    def append_table(self, table: str, data: pa.Table) -> None:
+    def raise_rejected(self) -> None:
+        """Raise InvalidArgument naming the rows rejected since the last report, if any."""
+        with self._lock:
+            rejected, self._rejected = self._rejected, []
+        if not rejected:
+            return
+        count = sum(len(r.rows) for r in rejected)
+        quoted = "; ".join(r.describe() for r in rejected[:QUOTED_REJECTS])
+        more = f"; and {len(rejected) - QUOTED_REJECTS} more" if len(rejected) > QUOTED_REJECTS \
+            else ""
+        raise InvalidArgument(f"{count} logged row(s) could not be stored and were not "
+                              f"committed (every other row was): {quoted}{more}")
+
+    def _reject(self, name: str, rows: list[Any], error: BaseException) -> None:
+        """Set ``rows`` aside: never committed, reported by the next explicit flush."""
+        rejected = Rejected(name, rows, error)
+        with self._lock:
+            self._rejected.append(rejected)
+        log.warning("lakeml rejected %d row(s); every other row is committed: %s",
+                    len(rows), rejected.describe())
+        for listener in self.on_reject:
+            listener(rejected)
+
+    def append_table(self, table: str, data: pa.Table, *, fresh_keys: bool = False) -> None:
         """Queue an Arrow table of rows for the next commit (the bulk path).
 
         The rows skip the tuple buffer and are committed, idempotently like
-        any batch, by the next flush.
+        any batch, by the next flush. ``fresh_keys``: the rows' keys were made
+        by the caller just now (new run ids), so a first-wins table (see
+        first_wins) need not check them against committed rows.
         """
         if self._forked:
             self._refuse_forked()
-        data = data.select(self._tables[table].schema.names).cast(self._tables[table].schema)
+        schema = self._tables[table].schema
+        try:
+            data = data.select(schema.names).cast(schema)
+        except (ValueError, TypeError, KeyError) as exc:  # pyarrow's errors are ValueErrors
+            raise InvalidArgument(f"rows for table {table!r} do not fit its schema: "
+                                  f"{exc}") from None
         with self._flush_lock:
             self._add_pending(table, data)
+            if fresh_keys:
+                self._fresh[table].add(self._batch_seq[table])
         if self._thread is None:
             self._start()
         self._wake.set()
@@ -173,44 +258,134 @@ class Writer:
                 self._pending[derived].append((self._batch_seq[derived],
                                                DERIVE[derived](data)))
 
+    def _convert(self, name: str, rows: list[tuple[Any, ...]]) -> pa.Table | None:
+        """``rows`` as an Arrow table of ``name``'s schema, without the rows that have no
+        such form (found by bisection, and rejected); None if no row is left."""
+        try:
+            return self._to_arrow(name, rows)
+        except Exception as exc:  # a value the schema cannot hold: isolate its row
+            if len(rows) == 1:
+                self._reject(name, rows, exc)
+                return None
+        import pyarrow as pa
+
+        mid = len(rows) // 2
+        parts = [t for t in (self._convert(name, rows[:mid]), self._convert(name, rows[mid:]))
+                 if t is not None]
+        return pa.concat_tables(parts) if parts else None
+
     def _to_arrow(self, name: str, rows: list[tuple[Any, ...]]) -> pa.Table:
         import pyarrow as pa
 
         schema = self._tables[name].schema
         columns = list(zip(*rows))
         arrays = [pa.array(col, type=field.type) for col, field in zip(columns, schema)]
+        for array, field in zip(arrays, schema):
+            if array.null_count and not field.nullable:
+                raise ValueError(f"column {field.name!r} of table {name!r} must not be null")
         return pa.Table.from_arrays(arrays, schema=schema)
 
     def _commit_pending(self, name: str) -> None:
+        """Commit the pending batches of ``name``: all at once, or one by one after the
+        table refused a row (InvalidArgument), splitting refused batches down to the row."""
         import pyarrow as pa
 
         handle = self._tables[name]
-        for attempt in range(5):
+        failures = lost_guards = 0
+        one_by_one = False
+        while self._pending[name]:
             if name in self._uncertain:  # an earlier attempt may have landed
                 done = handle.committed_version(self.app_id)
                 self._pending[name] = [(s, t) for s, t in self._pending[name] if s > done]
                 self._uncertain.discard(name)
                 if not self._pending[name]:
                     return
-            batches = self._pending[name]
+            count = 1 if one_by_one else len(self._pending[name])
+            read_version, guards = None, None
+            if name in first_wins.FIRST_WINS:
+                claimed = self._claim(name, count)
+                if claimed is None:
+                    continue  # every row was already there, or rejected
+                read_version, guards = claimed
+                count = 1
+            batches = self._pending[name][:count]
             data = batches[0][1] if len(batches) == 1 else pa.concat_tables(
                 [t for _, t in batches])
             try:
-                handle.append(data, app_id=self.app_id, version=batches[-1][0])
+                handle.append(data, app_id=self.app_id, version=batches[-1][0],
+                              read_version=read_version, guards=guards)
             except (CommitConflict, StoreUnavailable) as exc:
                 self._uncertain.add(name)
-                if attempt == 4:
+                if guards and isinstance(exc, CommitConflict) and lost_guards < 50:
+                    lost_guards += 1  # a racer committed rows of the same guard: look again
+                    time.sleep(random.uniform(0, 0.01 * lost_guards))
+                    continue
+                failures += 1
+                if failures == 5:
                     raise
                 log.debug("commit to %s failed (%s); retrying", name, exc)
-                time.sleep(0.05 * 2 ** attempt)
+                time.sleep(0.05 * 2 ** (failures - 1))
                 continue
-            self._pending[name] = []
+            except InvalidArgument as exc:  # no retry can fix it: isolate the refused rows
+                one_by_one = True
+                self._split_refused(name, data, len(batches), exc)
+                continue
+            del self._pending[name][:len(batches)]
             if self._after_commit is not None:
                 self._after_commit(name)
             # maintenance runs on the flusher thread, after explicit flushes too
             self._maintenance_due = True
             self._wake.set()
-            return
+
+    def _claim(self, name: str, count: int) -> tuple[int | None, list[str]] | None:
+        """Check the first ``count`` pending batches of first-wins table ``name`` against
+        its committed rows (see first_wins): reject rows whose key holds another value,
+        drop rows already there, and leave the rest as one pending batch. Returns
+        (the table version read, the guards its commit must carry), or None if no row
+        is left to commit."""
+        import pyarrow as pa
+
+        batches = self._pending[name][:count]
+        fresh = [t for s, t in batches if s in self._fresh[name]]
+        checked = [t for s, t in batches if s not in self._fresh[name]]
+        self._fresh[name].difference_update(s for s, _ in batches)
+        kept, version, guards = list(fresh), None, []
+        if checked:
+            data = pa.concat_tables(checked)
+            first_key = first_wins.FIRST_WINS[name][0][0]
+            firsts = data[first_key].unique().to_pylist()
+            version, committed = self._tables[name].read_where_in(
+                first_key, firsts, self._tables[name].schema.names)
+            keep, reject = first_wins.claim(name, data, committed)
+            for i, error in reject:
+                self._reject(name, data.slice(i, 1).to_pylist(), error)
+            if keep:
+                kept.append(data.take(keep))
+                guards = first_wins.guards(name, kept[-1][first_key].unique().to_pylist())
+        rows = [t for t in kept if t.num_rows]
+        if rows:
+            self._pending[name][:count] = [(batches[-1][0], pa.concat_tables(rows))]
+            return version, guards
+        del self._pending[name][:count]
+        return None
+
+    def _split_refused(self, name: str, data: pa.Table, batches: int,
+                       error: InvalidArgument) -> None:
+        """Replace the first ``batches`` pending batches of ``name`` (refused as ``data``)
+        by its two halves, or reject it if it is one row. Every pending batch gets a new
+        sequence, in order: none of them was committed, and the sequences of an app
+        id's commits must grow in the order they are made."""
+        rest = [t for _, t in self._pending[name][batches:]]
+        if data.num_rows == 1:
+            self._reject(name, data.to_pylist(), error)
+            parts = rest
+        else:
+            mid = data.num_rows // 2
+            parts = [data.slice(0, mid), data.slice(mid), *rest]
+        self._pending[name] = []
+        for part in parts:
+            self._batch_seq[name] += 1
+            self._pending[name].append((self._batch_seq[name], part))
 
     # ---- the background flusher -------------------------------------------------
     def _start(self) -> None:
@@ -232,7 +407,7 @@ class Writer:
                 continue
             try:
                 if self.has_unflushed():
-                    self.flush()
+                    self.flush(report=False)  # rejections are reported to the logging code
                 failures = 0
                 self._maintenance_due = False
                 if self._on_idle is not None:
@@ -256,6 +431,8 @@ class Writer:
             thread.join(timeout=60)
         if self.has_unflushed():
             self.flush()
+        else:
+            self.raise_rejected()
 
     def _refuse_forked(self) -> None:
         raise InvalidState(
@@ -273,7 +450,9 @@ class Writer:
         self._wake = threading.Event()
         self._buffers = {name: [] for name in self._tables}
         self._pending = {name: [] for name in self._tables}
+        self._fresh = {name: set() for name in self._tables}
         self._buffered = 0
+        self._rejected = []
         self._thread = None
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
@@ -284,6 +463,8 @@ def _close_all_at_exit() -> None:
     for writer in list(_live_writers):
         try:
             writer.close()
+        except InvalidArgument as exc:
+            print(f"lakeml: at exit: {exc}", file=sys.stderr)
         except LakemlError as exc:
             print(f"lakeml: {writer.unflushed_rows()} logged rows could not be committed "
                   f"at exit: {exc}", file=sys.stderr)

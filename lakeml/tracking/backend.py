@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from lakeml.query import QueryEngine
     from lakeml.registry.state import RegistryState
     from lakeml.store import Store
+    from lakeml.store.writer import Rejected
 
 # How long this process trusts what it read about an experiment before reading
 # it again. Its own changes apply at once; another process's deletion of an
@@ -51,6 +52,7 @@ class Backend:
 
         self.store = store
         self.engine = QueryEngine(store)
+        store.on_reject.append(self._forget_rejected_params)
         if config.get("auto_maintenance"):
             # writers keep the run snapshot that new readers start from fresh
             store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store))
@@ -63,6 +65,16 @@ class Backend:
         # ((experiments version, experiment_tags version), every experiment), see
         # ExperimentCalls._experiments_where
         self.all_experiments: tuple[tuple[int, int], list[Experiment]] | None = None
+
+    def _forget_rejected_params(self, rejected: Rejected) -> None:
+        """A param row the writer rejected (another process committed the key first) was
+        in this process's cache of the run's params: read them again when next needed."""
+        if rejected.table != "params":
+            return
+        for row in rejected.rows:
+            state = self.runs.get(row["run_id"] if isinstance(row, dict) else row[0])
+            if state is not None:
+                state.params = None
 
     def cached_experiment(self, experiment_id: str) -> Experiment | None:
         """The experiment as read less than EXPERIMENT_CACHE_SECONDS ago, or None."""

@@ -29,6 +29,17 @@ ATTRIBUTES = ("run_name", "status", "start_time", "end_time")
 
 
 def _as_arrow(data: Any) -> pa.Table:
+    """``data`` as an Arrow table; InvalidArgument if a value has no Arrow form (a string
+    that is not valid Unicode, an integer beyond 64 bits, mixed types in a column)."""
+    import pyarrow as pa
+
+    try:
+        return _to_arrow(data)
+    except (UnicodeEncodeError, OverflowError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InvalidArgument(f"bulk logging: a value cannot be stored: {exc}") from None
+
+
+def _to_arrow(data: Any) -> pa.Table:
     import pyarrow as pa
 
     if isinstance(data, pa.Table):
@@ -97,14 +108,26 @@ def _present(rows: pa.Table) -> pa.Table:
 
 def _times(table: pa.Table, column: str, default_us: int) -> pa.Array:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = table.num_rows
     if column not in table.column_names:
         return pa.array([default_us] * n, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    ms = table[column].cast(pa.int64())
-    if ms.null_count:
+    if table[column].null_count:
         raise InvalidArgument(f"log_runs: column {column!r} has missing values")
+    return ms_to_us(table[column], column)
+
+
+def ms_to_us(values: Any, column: str) -> Any:
+    """Milliseconds since the epoch as microsecond timestamps; InvalidArgument names the
+    first value outside 1970 to the year 9999 (validation.timestamp_ms's range)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ms = _cast(values, pa.int64(), column)
+    bad = pc.or_(pc.less(ms, 0), pc.greater(ms, v.MAX_TIMESTAMP_MS))
+    if pc.any(bad).as_py():
+        first = ms.filter(bad)[0].as_py()
+        v.timestamp_ms(first, f"column {column!r} value")  # raises, naming it
     return pc.multiply(ms, 1000).cast(pa.timestamp("us", tz="UTC"))
 
 
@@ -185,7 +208,8 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
             # so a lookup of a few runs reads a few row groups, not every one.
             rows = pa.concat_tables(parts).sort_by([("run_id", "ascending"),
                                                     ("key", "ascending")])
-            writer.append_table(name, rows.cast(schemas.TABLES[name]))
+            # fresh_keys: these runs were made just now, no one else can have their params
+            writer.append_table(name, rows.cast(schemas.TABLES[name]), fresh_keys=True)
     return run_ids
 
 
@@ -204,12 +228,16 @@ def log_metric_histories(client: Client, data: Any) -> int:
     missing = {"run_id", "key", "value", "step", "timestamp"} - set(table.column_names)
     if missing:
         raise InvalidArgument(f"log_metric_histories: missing column(s) {sorted(missing)}")
+    for column in ("run_id", "key", "value", "step", "timestamp"):
+        if table[column].null_count:
+            raise InvalidArgument(f"log_metric_histories: column {column!r} has missing values")
     for key in pc.unique(table["key"]).to_pylist():
         v.check_key(key, "metric key")
     points = pa.table({
-        "run_id": table["run_id"].cast(pa.string()), "key": table["key"].cast(pa.string()),
-        "value": table["value"].cast(pa.float64()), "step": table["step"].cast(pa.int64()),
-        "timestamp": pc.multiply(table["timestamp"].cast(pa.int64()), 1000).cast(
-            pa.timestamp("us", tz="UTC"))})
+        "run_id": _cast(table["run_id"], pa.string(), "run_id"),
+        "key": _cast(table["key"], pa.string(), "key"),
+        "value": _cast(table["value"], pa.float64(), "value"),
+        "step": _cast(table["step"], pa.int64(), "step"),
+        "timestamp": ms_to_us(table["timestamp"], "timestamp")})
     client.store.writer.append_table("metrics", points.cast(schemas.METRICS))
     return points.num_rows

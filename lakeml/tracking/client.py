@@ -84,7 +84,12 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         return self._b.store.uri
 
     def flush(self) -> None:
-        """Commit everything this process has logged to the store now."""
+        """Commit everything this process has logged to the store now.
+
+        Raises InvalidArgument naming rows that were set aside instead of committed
+        since the last flush (e.g. a param whose key another process committed first
+        with another value); every other row is committed.
+        """
         self._b.store.flush()
 
     # ---- run state --------------------------------------------------------------
@@ -135,7 +140,8 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         start_ms = v.timestamp_ms(start_time, "start_time") if start_time is not None else None
         # Run times are whole milliseconds (MLflow's unit), so every reader agrees on them.
         start_us = (start_ms if start_ms is not None else _now_us() // 1000) * 1000
-        user = tags.get(system_tags.USER) or system_tags.current_user()
+        user = v.check_text(str(tags.get(system_tags.USER) or system_tags.current_user()),
+                            "user")
         run_id = uuid7_hex()
         artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
         store = self._b.store
@@ -205,7 +211,10 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         if key not in v._valid_keys:
             v.check_key(key, "metric key")
         ts = _now_us() if timestamp is None else v.timestamp_ms(timestamp) * 1000
-        step = 0 if step is None else (step if type(step) is int else v.step_value(key, step))
+        # int64 bounds as literals: a constant load keeps this check at ~10 ns
+        step = 0 if step is None else (
+            step if type(step) is int and -0x8000000000000000 <= step <= 0x7FFFFFFFFFFFFFFF
+            else v.step_value(key, step))
         self._b.store.writer.append("metrics", (run_id, key, value, step, ts))
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -309,6 +318,10 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             d = item.dataset
             v.check_name(d.name, "dataset name")
             v.check_name(d.digest, "dataset digest")
+            for what, text in (("source type", d.source_type), ("source", d.source),
+                               ("schema", d.schema), ("profile", d.profile),
+                               ("context", item.context)):
+                v.optional_text(text, f"dataset {d.name!r} {what}")
             rows.append((run_id, d.name, d.digest, d.source_type, d.source, d.schema,
                          d.profile, item.context, now))
         self._b.store.writer.extend("inputs", rows)

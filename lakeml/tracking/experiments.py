@@ -122,6 +122,7 @@ class ExperimentCalls:
             >>> exp_id = lakeml.Client().create_experiment("churn")  # doctest: +SKIP
         """
         name = v.check_name(name, "experiment name")
+        v.optional_text(artifact_location, "artifact location")
         exp_id = ids.experiment_id()
         location = artifact_location or f"{self._b.store.artifact_root}/{exp_id}"
         data = self._experiment_row(exp_id, name=name, artifact_location=location,

@@ -2,6 +2,12 @@
 
 Every check names the bad value and says what would be valid. Checks that sit
 on the hot path (metric keys) remember keys already accepted.
+
+Every value a log call buffers must fit its table, because the row is only
+converted at the next flush: integers within int64 after unit conversion
+(ms -> us), timestamps from 1970 to the year 9999 (what every reader can turn
+into a date), strings that encode as UTF-8 (``os.fsdecode`` of bytes that are
+not UTF-8 gives lone surrogates, which do not).
 """
 
 from __future__ import annotations
@@ -16,6 +22,11 @@ MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_NAME_LENGTH = 500
+
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+# Milliseconds since the epoch: 1970-01-01 to 9999-12-31 (a larger value is almost
+# always nanoseconds or microseconds given as milliseconds).
+MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 _KEY_RE = re.compile(r"^[\w\-. /]+$")
 _valid_keys: set[str] = set()
@@ -49,7 +60,11 @@ def metric_value(key: str, value: object) -> float:
     if type(value) is float:
         return value
     if isinstance(value, numbers.Real) and not isinstance(value, str):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidArgument(f"metric {key!r} got value {value!r}, too large for a "
+                                  "64-bit float") from None
     # numpy scalars and 0-d arrays are Real-like but may not register as such
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         item = value.item()  # type: ignore[union-attr]
@@ -60,27 +75,56 @@ def metric_value(key: str, value: object) -> float:
 
 
 def step_value(key: str, step: object) -> int:
-    """A metric step: an integer (bools and floats with a fraction are refused)."""
-    if type(step) is int:
+    """A metric step: an int64 integer (bools and floats with a fraction are refused)."""
+    if type(step) is int and INT64_MIN <= step <= INT64_MAX:
         return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         if isinstance(step, float) and step.is_integer():
-            return int(step)
+            return _int64_step(key, int(step))
         if hasattr(step, "item") and isinstance(step.item(), int):
-            return int(step.item())  # type: ignore[union-attr]
+            return _int64_step(key, int(step.item()))  # type: ignore[union-attr]
         raise InvalidArgument(f"metric {key!r} got step {step!r}; the step must be an integer")
-    return int(step)
+    return _int64_step(key, int(step))
+
+
+def _int64_step(key: str, step: int) -> int:
+    if not INT64_MIN <= step <= INT64_MAX:
+        raise InvalidArgument(f"metric {key!r} got step {step!r}; the step must fit in a "
+                              f"64-bit integer ({INT64_MIN} to {INT64_MAX})")
+    return step
 
 
 def timestamp_ms(timestamp: object, what: str = "timestamp") -> int:
-    """A timestamp in integer milliseconds since the epoch."""
-    if type(timestamp) is int:
+    """A timestamp in integer milliseconds since the epoch, from 1970 to the year 9999."""
+    if type(timestamp) is int and 0 <= timestamp <= MAX_TIMESTAMP_MS:
         return timestamp
     if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real) or (
             isinstance(timestamp, float) and not math.isfinite(timestamp)):
         raise InvalidArgument(f"{what} {timestamp!r} must be milliseconds since the epoch "
                               "(an integer)")
-    return int(timestamp)
+    ms = int(timestamp)
+    if not 0 <= ms <= MAX_TIMESTAMP_MS:
+        hint = (" (it looks like nanoseconds or microseconds: divide by 1,000,000 or 1,000)"
+                if ms > MAX_TIMESTAMP_MS else "")
+        raise InvalidArgument(f"{what} {timestamp!r} is out of range: give milliseconds since "
+                              f"the epoch from 0 (1970) to {MAX_TIMESTAMP_MS} (year 9999)"
+                              f"{hint}")
+    return ms
+
+
+def check_text(text: str, what: str) -> str:
+    """A string that encodes as UTF-8 (every string column is UTF-8)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(
+            f"{what} {text!r} is not valid text: it holds {text[exc.start:exc.end]!r} at "
+            f"position {exc.start}, which has no UTF-8 form (os.fsdecode gives such "
+            "characters for bytes that are not UTF-8; decode them with errors='replace' "
+            "or log the bytes' repr)") from None
+    return text
 
 
 def param_value(key: str, value: object) -> str:
@@ -89,7 +133,7 @@ def param_value(key: str, value: object) -> str:
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidArgument(f"param {key!r} has a value of {len(text)} characters; "
                               f"the limit is {MAX_PARAM_VALUE_LENGTH}")
-    return text
+    return check_text(text, f"param {key!r} value")
 
 
 def tag_value(key: str, value: object) -> str:
@@ -98,7 +142,7 @@ def tag_value(key: str, value: object) -> str:
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidArgument(f"tag {key!r} has a value of {len(text)} characters; "
                               f"the limit is {MAX_TAG_VALUE_LENGTH}")
-    return text
+    return check_text(text, f"tag {key!r} value")
 
 
 def check_name(name: object, what: str) -> str:
@@ -110,11 +154,21 @@ def check_name(name: object, what: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidArgument(f"{what} {name[:40]!r}... is {len(name)} characters; "
                               f"the limit is {MAX_NAME_LENGTH}")
-    return name
+    return check_text(name, what)
 
 
 def check_id(value: object, what: str) -> str:
     """An id: a non-empty string without whitespace."""
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         raise InvalidArgument(f"{what} must be a non-empty string without spaces, got {value!r}")
-    return value
+    return check_text(value, what)
+
+
+def optional_text(value: object, what: str) -> str | None:
+    """None, or a string that encodes as UTF-8."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what} must be a string or None, got {type(value).__name__} "
+                              f"{value!r}")
+    return check_text(value, what)
