@@ -104,7 +104,7 @@ class RunReads:
         key = v.check_key(key, "metric key")
         cols = self._b.engine.columns(
             "SELECT value, epoch_ms(timestamp) AS ts, step FROM metrics "
-            "WHERE run_id = ? AND key = ? ORDER BY step, timestamp", [run_id, key],
+            "WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value", [run_id, key],
             tables=["metrics"])
         # Histories run to millions of points: build the tuples in C, and keep the
         # garbage collector from scanning them all while they are being made.
