@@ -47,8 +47,9 @@ class SearchCalls(ReviewCalls):
             except InvalidArgument:  # a name no model can have: nothing matches
                 found = None
             pin, params = "x.model_id = ? AND ", [found.model_id if found else "", *params]
-        order = filters.compile_order(order_by, filters.VERSION_ORDER,
-                                      ["x.name ASC", "x.version DESC"])
+        # MLflow's default order: the latest change first
+        order = filters.compile_order(order_by or ["last_updated_timestamp DESC"],
+                                      filters.VERSION_ORDER, ["x.name ASC", "x.version DESC"])
         query = (f"SELECT x.model_id, x.version FROM model_versions AS x WHERE {pin}{where.sql} "
                  f"ORDER BY {order}")
         rows, token = self._page(query, params, max_results, page_token,
