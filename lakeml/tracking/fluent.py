@@ -442,9 +442,7 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
         exp = client.get_experiment_by_name(name) if name is not None else None
         if exp is not None:  # unknown names are left out, as MLflow does
             ids.append(exp.experiment_id)
-    if not ids and experiment_names:
-        return _no_runs(client, output_format)
-    if not ids:
+    if not ids and not experiment_names:  # (names given, all unknown: no run, as in MLflow)
         if search_all_experiments:
             from lakeml.tracking.experiments import every_experiment
 
@@ -462,14 +460,6 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
                 break
         return runs
     table = client.search_runs_table(ids, filter_string, run_view_type, max_results, order_by)
-    return _as_format(table, output_format)
-
-
-def _no_runs(client: Client, output_format: str) -> Any:
-    """An empty search result in ``output_format`` (with the usual columns)."""
-    if output_format == "list":
-        return []
-    table = client.search_runs_table(["0"], "attributes.run_id = ''", ViewType.ALL, 1)
     return _as_format(table, output_format)
 
 

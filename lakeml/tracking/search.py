@@ -117,8 +117,10 @@ class SearchCalls:
                                  STATE_RELATIONS, wide=state.columns)
         experiments = [str(e) for e in experiment_ids]
         stages = list(ViewType.parse(run_view_type).stages())
-        body = (f"FROM {STATE_RELATIONS.runs} AS r "
-                f"WHERE r.experiment_id IN ({placeholders(experiments, 'experiment ids')}) "
+        # no experiment: no run (as MLflow answers a search of unknown experiment names)
+        in_experiments = (f"r.experiment_id IN ({placeholders(experiments)})" if experiments
+                          else "FALSE")
+        body = (f"FROM {STATE_RELATIONS.runs} AS r WHERE {in_experiments} "
                 f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
                 f"AND ({where.sql}) ORDER BY {order.clause}")
         params: list[Any] = [*experiments, *stages, *where.params]

@@ -201,6 +201,31 @@ def test_identical_metric_points_are_kept_once(client: lakeml.Client) -> None:
     assert client.sql("SELECT count(*) FROM metrics WHERE key = 'm'").fetchall() == [(2,)]
 
 
+def test_metric_history_and_the_metrics_view_keep_the_same_points(
+        client: lakeml.Client) -> None:
+    run_id = client.create_run("0").info.run_id
+    nan = float("nan")
+    points = [Metric("m", value, ts, step) for value, ts, step in (
+        (1.0, 5, 0), (1.0, 5, 0), (nan, 5, 0), (nan, 5, 0), (1.0, 6, 0), (2.0, 5, 1),
+        (2.0, 5, 1), (1.0, 5, 1), (-0.5, 4, 2))]
+    for batch in (points[:4], points[4:], points[2:7]):
+        client.log_batch(run_id, metrics=batch)
+        client.flush()
+    for _ in range(3):  # timestamps in microseconds: logged "now", never identical
+        client.log_metric(run_id, "m", 7.0, step=3)
+
+    def text(rows) -> list[str]:
+        return [repr(tuple(row)) for row in rows]
+
+    history = [(p.value, p.timestamp, p.step) for p in client.get_metric_history(run_id, "m")]
+    view = client.sql("SELECT value, epoch_ms(timestamp), step FROM metrics WHERE run_id = ? "
+                      "AND key = 'm' ORDER BY step, timestamp, value", [run_id]).fetchall()
+    assert text(history) == text(view)
+    assert text(history[:6]) == text([(1.0, 5, 0), (nan, 5, 0), (1.0, 6, 0), (1.0, 5, 1),
+                                      (2.0, 5, 1), (-0.5, 4, 2)])
+    assert len(history) > 6 and {p[:1] + p[2:] for p in history[6:]} == {(7.0, 3)}
+
+
 def test_identical_metric_points_from_two_processes_are_kept_once(client: lakeml.Client,
                                                                   store_uri: str) -> None:
     from tests.conftest import run_python
@@ -241,6 +266,8 @@ def test_search_runs_with_unknown_experiment_names_is_empty(client: lakeml.Clien
     assert len(lakeml.search_runs(experiment_names=["nope"])) == 0
     assert len(lakeml.search_runs(experiment_names=[None])) == 0
     assert len(lakeml.search_runs(experiment_names=["Default", None, "nope"])) == 1
+    assert list(client.search_runs([])) == []
+    assert client.search_runs_table([]).num_rows == 0
 
 
 def test_start_run_description_on_resume(client: lakeml.Client) -> None:
