@@ -43,6 +43,9 @@ def test_timestamp_orders_registered_models_by_last_update(two_models: lakeml.Cl
         "a", "b"]
     assert [m.name for m in c.search_registered_models(order_by=["timestamp ASC"])] == [
         "b", "a"]
+    # max_results=None is the default page size, as in run search
+    assert len(c.search_registered_models(max_results=None)) == 2
+    assert len(c.search_model_versions(max_results=None)) == 3
 
 
 def test_model_versions_default_order_is_latest_update_first(two_models: lakeml.Client) -> None:
