@@ -179,6 +179,20 @@ def test_create_run_with_conflicting_name_and_tag_raises(client: lakeml.Client) 
     assert client.create_run("0", tags={"mlflow.runName": "t"}).info.run_name == "t"
 
 
+def test_bulk_runs_take_their_name_from_the_run_name_tag(client: lakeml.Client) -> None:
+    import pyarrow as pa
+
+    ids = client.log_runs("0", pa.table({"tags.mlflow.runName": ["x", "y"],
+                                         "metrics.m": [1.0, 2.0]}))
+    assert [client.get_run(i).info.run_name for i in ids] == ["x", "y"]
+    assert [r.info.run_id for r in client.search_runs(["0"], "run_name = 'y'")] == [ids[1]]
+    ids = client.log_runs("0", pa.table({"metrics.m": [3.0]}), tags={"mlflow.runName": "z"})
+    assert client.get_run(ids[0]).data.tags["mlflow.runName"] == "z"
+    assert client.get_run(ids[0]).info.run_name == "z"
+    with pytest.raises(InvalidArgument, match="run name is given twice"):
+        client.log_runs("0", pa.table({"run_name": ["a"], "tags.mlflow.runName": ["b"]}))
+
+
 # ---------------------------------------------------------------- 4. identical metric points
 
 
