@@ -140,6 +140,7 @@ def test_delete_and_restore_experiment_cascade_to_runs(client: lakeml.Client) ->
     client.log_metric(runs[1], "m", 1.0)  # an active, RUNNING run takes logs again
 
 
+@pytest.mark.slow
 def test_experiment_deletion_is_seen_by_another_process(client: lakeml.Client,
                                                         store_uri: str) -> None:
     from tests.conftest import run_python
@@ -240,6 +241,7 @@ def test_metric_history_and_the_metrics_view_keep_the_same_points(
     assert len(history) > 6 and {p[:1] + p[2:] for p in history[6:]} == {(7.0, 3)}
 
 
+@pytest.mark.slow
 def test_identical_metric_points_from_two_processes_are_kept_once(client: lakeml.Client,
                                                                   store_uri: str) -> None:
     from tests.conftest import run_python
