@@ -28,7 +28,9 @@ def _experiment_id(client, ref: str) -> str:  # noqa: ANN001
 
 
 def cmd_experiments_list(args: argparse.Namespace) -> str:
-    exps = _client(args).search_experiments(view_type=args.view)
+    from lakeml.tracking.experiments import every_experiment
+
+    exps = every_experiment(_client(args), args.view, order_by=["creation_time ASC"])
     rows = [(e.experiment_id, e.name, e.lifecycle_stage, ms_to_iso(e.creation_time),
              e.artifact_location) for e in exps]
     return render(["experiment_id", "name", "lifecycle_stage", "creation_time",

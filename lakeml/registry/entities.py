@@ -45,6 +45,7 @@ class ModelVersion:
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    status_message: str | None = None  # MLflow's; lakeml versions are READY when made
 
     @property
     def run_link(self) -> str | None:

@@ -7,6 +7,7 @@ Grammar (MLflow's, plus OR and parentheses as in run search)::
     primary    := '(' filter ')' | key op value
     key        := name | version_number | run_id | source_path | current_stage
                   | user_id | status | tags.<key> | tags.`key with spaces`
+                  (tag.<key> works as tags.<key>, as in MLflow)
     op         := = | != | LIKE | ILIKE | IN | NOT IN   (and < <= > >= on version_number)
 
 Keys map to fixed SQL columns and every value is a ``?`` parameter: filter
@@ -34,7 +35,8 @@ VERSION_ORDER = {"name": "name", "version_number": "version", "version": "versio
                   "last_updated_timestamp": "last_updated_timestamp",
                   "current_stage": "current_stage", "run_id": "run_id"}
 MODEL_ORDER = {"name": "name", "creation_timestamp": "creation_timestamp",
-                "last_updated_timestamp": "last_updated_timestamp"}
+                "last_updated_timestamp": "last_updated_timestamp",
+                "timestamp": "last_updated_timestamp"}  # MLflow's alias
 
 
 @dataclass
@@ -112,12 +114,13 @@ class _FilterParser:
             raise self.error(token, f"expected a key such as name or tags.<key>, found "
                                     f"{token.describe()}")
         key, tag = token.value, None
-        if token.kind == "word" and key.lower().startswith("tags."):
-            tag = key[5:]
+        entity, dot, rest = key.partition(".")
+        if token.kind == "word" and dot and entity.lower() in ("tags", "tag"):
+            tag = rest
             if not tag and self.peek().kind == "backtick":
                 tag = self.advance().value
             if not tag:
-                raise self.error(token, "expected a tag key after 'tags.'")
+                raise self.error(token, f"expected a tag key after '{entity}.'")
         elif key not in self.keys:
             raise self.error(token, f"unknown key {key!r}; valid: {', '.join(self.keys)}, "
                                     "tags.<key>")

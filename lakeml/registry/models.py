@@ -112,10 +112,11 @@ class RegisteredModelCalls(RegistryBase):
             "set_model_tag", state, name, {key: value}))
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        """Delete tag ``key`` of the registered model; NotFound if it has no such tag."""
+        """Delete tag ``key`` of the registered model; a key it lacks is a no-op (as in
+        MLflow)."""
         def build(cur: duckdb.DuckDBPyConnection, state: ModelState) -> list[Event]:
             if key not in state.tags:
-                raise NotFound(f"registered model {name!r} has no tag {key!r}")
+                return []
             return [Event("delete_model_tag", state.model_id, name, key=key)]
 
         self._model_write(name, "register", "delete_model_tag", build)

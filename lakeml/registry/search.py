@@ -16,12 +16,11 @@ from lakeml.registry.review import ReviewCalls
 class SearchCalls(ReviewCalls):
     """Registry search, part of the registry calls of :class:`lakeml.Client`."""
 
-    def _page(self, query: str, params: list[Any], max_results: int, page_token: str | None,
-              fingerprint: str) -> tuple[list[tuple], str | None]:
-        from lakeml.tracking.search import decode_page_token, encode_page_token
+    def _page(self, query: str, params: list[Any], max_results: int | None, default: int,
+              page_token: str | None, fingerprint: str) -> tuple[list[tuple], str | None]:
+        from lakeml.tracking.search import check_max_results, decode_page_token, encode_page_token
 
-        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-            raise InvalidArgument(f"max_results must be a positive integer, got {max_results!r}")
+        max_results = check_max_results(max_results, default=default, limit=None)
         offset = decode_page_token(page_token, fingerprint) if page_token else 0
         cur = self._cursor()
         rows = cur.execute(f"{query} LIMIT ? OFFSET ?",
@@ -30,7 +29,8 @@ class SearchCalls(ReviewCalls):
             else None
         return rows[:max_results], token
 
-    def search_model_versions(self, filter_string: str | None = None, max_results: int = 10_000,
+    def search_model_versions(self, filter_string: str | None = None,
+                              max_results: int | None = 10_000,
                               order_by: list[str] | None = None,
                               page_token: str | None = None):  # noqa: ANN201 - PagedList
         """Model versions matching ``filter_string`` (e.g. ``"name = 'churn' AND
@@ -47,17 +47,19 @@ class SearchCalls(ReviewCalls):
             except InvalidArgument:  # a name no model can have: nothing matches
                 found = None
             pin, params = "x.model_id = ? AND ", [found.model_id if found else "", *params]
-        order = filters.compile_order(order_by, filters.VERSION_ORDER,
-                                      ["x.name ASC", "x.version DESC"])
+        # MLflow's default order: the latest change first
+        order = filters.compile_order(order_by or ["last_updated_timestamp DESC"],
+                                      filters.VERSION_ORDER, ["x.name ASC", "x.version DESC"])
         query = (f"SELECT x.model_id, x.version FROM model_versions AS x WHERE {pin}{where.sql} "
                  f"ORDER BY {order}")
-        rows, token = self._page(query, params, max_results, page_token,
+        rows, token = self._page(query, params, max_results, 10_000, page_token,
                                  f"v|{filter_string}|{order_by}")
         cur = self._cursor()
         states = {model_id: self._fold(cur, model_id) for model_id in {r[0] for r in rows}}
         return PagedList([states[m].model_version(n) for m, n in rows], token)
 
-    def search_registered_models(self, filter_string: str | None = None, max_results: int = 100,
+    def search_registered_models(self, filter_string: str | None = None,
+                                 max_results: int | None = 100,
                                  order_by: list[str] | None = None,
                                  page_token: str | None = None):  # noqa: ANN201 - PagedList
         """Registered models matching ``filter_string`` (``name LIKE 'device-%'``,
@@ -69,7 +71,7 @@ class SearchCalls(ReviewCalls):
         order = filters.compile_order(order_by, filters.MODEL_ORDER, ["x.name ASC"])
         query = (f"SELECT x.model_id FROM registered_models AS x WHERE {where.sql} "
                  f"ORDER BY {order}")
-        rows, token = self._page(query, list(where.params), max_results, page_token,
+        rows, token = self._page(query, list(where.params), max_results, 100, page_token,
                                  f"m|{filter_string}|{order_by}")
         cur = self._cursor()
         return PagedList([self._fold(cur, r[0]).registered_model(STAGES) for r in rows], token)

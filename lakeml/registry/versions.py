@@ -68,8 +68,9 @@ class ModelVersionCalls(RegisteredModelCalls):
         return self._model(self._cursor(), name).latest(wanted)
 
     def get_model_version_download_uri(self, name: str, version: object) -> str:
-        """Where the files of the version are (a local path or a storage URI)."""
-        return self.get_model_version(name, version).storage_location
+        """The version's source, as MLflow returns it (``runs:/…`` stays a ``runs:/`` URI);
+        ``ModelVersion.storage_location`` is where its files are."""
+        return self.get_model_version(name, version).source
 
     # ---- writes ---------------------------------------------------------------------
     def create_model_version(self, name: str, source: str, run_id: str | None = None,
@@ -167,10 +168,10 @@ class ModelVersionCalls(RegisteredModelCalls):
                                 "set_version_tag", state, name, {key: value}, n))
 
     def delete_model_version_tag(self, name: str, version: object, key: str) -> None:
-        """Delete tag ``key`` of the version; NotFound if it has no such tag."""
+        """Delete tag ``key`` of the version; a key it lacks is a no-op (as in MLflow)."""
         def build(cur: duckdb.DuckDBPyConnection, state: ModelState, n: int) -> list[Event]:
             if key not in state.versions[n].tags:
-                raise NotFound(f"version {n} of model {name!r} has no tag {key!r}")
+                return []
             return [Event("delete_version_tag", state.model_id, name, version=n, key=key)]
 
         self._version_write(name, version, "register", "delete_version_tag", build)

@@ -365,20 +365,26 @@ class _Parser:
     def comparison(self) -> Comparison:
         first = self.peek()
         entity, key = self.identifier()
-        problem = key_problem(entity, key)
+        problem = self.key_problem(entity, key)
         if problem:
             raise self.error(first, problem)
         name = self.text[first.start:self.tokens[self.index - 1].end]
         op_token = self.peek()
         op = self.operator(name)
-        ops = allowed_ops(entity, key)
+        ops = self.allowed_ops(entity, key)
         if op not in ops:
             raise self.error(op_token, f"operator {op!r} is not allowed for "
                                        f"{_subject(entity, key)}; expected one of "
                                        f"{', '.join(ops)}")
-        kind = value_kind(entity, key, op)
+        kind = self.value_kind(entity, key, op)
         value = self.value(kind, f"{name} {op}", _subject(entity, key))
-        return Comparison(entity, key, op, value)
+        return self.node(entity, key, op, value)
+
+    # The vocabulary of run filters; a parser of another search overrides these.
+    node = Comparison
+    key_problem = staticmethod(key_problem)
+    allowed_ops = staticmethod(allowed_ops)
+    value_kind = staticmethod(value_kind)
 
     def identifier(self) -> tuple[str, str]:
         """``(entity, key)`` from ``entity.key``, ``entity.`key```, ```entity`.key`` or a name."""
@@ -396,6 +402,11 @@ class _Parser:
             raise self.error(first, "expected an identifier, found a string; quote names "
                                     "with backticks or double quotes")
         entity, key = self._split_identifier(parts)
+        return self.resolve(first, entity, key)
+
+    def resolve(self, first: Token, entity: str | None, key: str) -> tuple[str, str]:
+        """The canonical ``(entity, key)`` of a split identifier (None: a bare name);
+        subclasses searching other things than runs change the vocabulary here."""
         if entity is None:
             canonical = ATTRIBUTE_ALIASES.get(key, key)
             if canonical == "lifecycle_stage":

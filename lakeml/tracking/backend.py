@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lakeml.entities import Experiment
@@ -38,6 +38,15 @@ class RunState:
     lifecycle_stage: str
     artifact_uri: str
     params: dict[str, str] | None = field(default=None)
+
+
+def run_row(store: Store, run_id: str, **cols: Any) -> tuple[Any, ...]:
+    """A row of the ``runs`` table: the columns given, None for the others (a row that
+    changes some of a run's columns), and the next sequence number of ``store``."""
+    return (run_id, cols.get("experiment_id"), cols.get("run_name"), cols.get("user_id"),
+            cols.get("status"), cols.get("start_time"), cols.get("end_time"),
+            cols.get("artifact_uri"), cols.get("lifecycle_stage"),
+            cols.get("parent_run_id"), store.clock.next())
 
 
 class Backend:

@@ -131,6 +131,33 @@ def ms_to_us(values: Any, column: str) -> Any:
     return pc.multiply(ms, 1000).cast(pa.timestamp("us", tz="UTC"))
 
 
+def _run_names(table: pa.Table, groups: dict[str, list[tuple[str, str]]],
+               tags: dict[str, Any]) -> pa.Array:
+    """The runs' names, from the ``run_name`` column, a ``tags.mlflow.runName`` column or
+    an ``mlflow.runName`` entry of ``tags`` (one thing, as in MLflow; the last two are
+    taken out of ``groups`` and ``tags``), else ``run-<row>``. Two of them raise."""
+    import pyarrow as pa
+
+    found = []
+    if "run_name" in table.column_names:
+        found.append(("the run_name column", table["run_name"].cast(pa.string())))
+    for column, key in list(groups["tags"]):
+        if key == system_tags.RUN_NAME:
+            groups["tags"].remove((column, key))
+            found.append((f"the column {column!r}", table[column].cast(pa.string())))
+    if system_tags.RUN_NAME in tags:
+        name = v.check_name(v.tag_value(system_tags.RUN_NAME, tags.pop(system_tags.RUN_NAME)),
+                            "run name")
+        found.append((f"tags={{{system_tags.RUN_NAME!r}: ...}}",
+                      pa.array([name] * table.num_rows, pa.string())))
+    if len(found) > 1:
+        raise InvalidArgument(f"log_runs: the run name is given twice, by {found[0][0]} and "
+                              f"{found[1][0]}; give one of them")
+    if found:
+        return found[0][1]
+    return pa.array([f"run-{i}" for i in range(table.num_rows)], pa.string())
+
+
 def log_runs(client: Client, experiment_id: str, data: Any, *,
              tags: dict[str, Any] | None = None) -> list[str]:
     """Log one finished run per row of ``data``; returns the new run ids in row order.
@@ -161,8 +188,8 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     if bad:
         raise InvalidArgument(f"log_runs: unknown status {sorted(map(str, bad))}; "
                               f"valid: {list(RunStatus.ALL)}")
-    names = table["run_name"].cast(pa.string()) if "run_name" in table.column_names \
-        else pa.array([f"run-{i}" for i in range(n)], pa.string())
+    tags = dict(tags or {})
+    names = _run_names(table, groups, tags)
     user = system_tags.current_user()
     artifact_uris = pc.binary_join_element_wise(
         pa.array([f"{exp.artifact_location}/"] * n), ids, pa.array(["/artifacts"] * n), "")

@@ -32,7 +32,7 @@ from lakeml.registry import RegistryCalls
 from lakeml.tracking import system_tags
 from lakeml.tracking import validation as v
 from lakeml.tracking.analytics import AnalyticsCalls
-from lakeml.tracking.backend import RunState, backend_for
+from lakeml.tracking.backend import RunState, backend_for, run_row
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
 from lakeml.tracking.names import generate_run_name
 from lakeml.tracking.reads import RunReads
@@ -117,10 +117,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         return state
 
     def _run_row(self, run_id: str, **cols: Any) -> tuple[Any, ...]:
-        return (run_id, cols.get("experiment_id"), cols.get("run_name"), cols.get("user_id"),
-                cols.get("status"), cols.get("start_time"), cols.get("end_time"),
-                cols.get("artifact_uri"), cols.get("lifecycle_stage"),
-                cols.get("parent_run_id"), self._b.store.clock.next())
+        return run_row(self._b.store, run_id, **cols)
 
     # ---- run lifecycle --------------------------------------------------------
     def create_run(self, experiment_id: str | None = None, start_time: int | None = None,
@@ -129,7 +126,12 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         """Start a new RUNNING run in ``experiment_id`` (the Default experiment if None)."""
         exp = self._active_experiment(str(experiment_id or DEFAULT_EXPERIMENT_ID))
         tags = dict(tags or {})
-        run_name = run_name or tags.get(system_tags.RUN_NAME) or generate_run_name()
+        named = tags.get(system_tags.RUN_NAME)
+        if run_name and named is not None and str(named) != run_name:
+            raise InvalidArgument(
+                f"the run name is given twice with different values: run_name={run_name!r} "
+                f"and the tag {system_tags.RUN_NAME}={named!r}; give one of them")
+        run_name = run_name or (str(named) if named is not None else None) or generate_run_name()
         v.check_name(run_name, "run name")
         if parent_run_id is not None:
             self._state(parent_run_id)
@@ -160,10 +162,11 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
 
     def update_run(self, run_id: str, status: str | None = None,
                    name: str | None = None) -> None:
-        """Change a run's status and/or name."""
+        """Change a run's status and/or name (None or "" leaves the name as it is)."""
         state = self._state(run_id)
         if status is not None and status not in RunStatus.ALL:
             raise InvalidArgument(f"unknown run status {status!r}; valid: {list(RunStatus.ALL)}")
+        name = name or None
         if name is not None:
             v.check_name(name, "run name")
             self._append_tags(run_id, {system_tags.RUN_NAME: name})
@@ -252,9 +255,12 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         metric_rows = self._metric_rows(run_id, metrics, step, now)
         param_items = self._param_items(run_id, state, params)
         tag_items = _items(tags, RunTag, "tags")
+        new_name = None
         for key, value in tag_items:
             v.check_key(key, "tag key")
-            v.tag_value(key, value)
+            text = v.tag_value(key, value)
+            if key == system_tags.RUN_NAME:  # the tag and the run's name are one thing
+                new_name = v.check_name(text, "run name")
         writer = self._b.store.writer
         if param_items:
             writer.extend("params", [(run_id, k, val, now) for k, val in param_items])
@@ -262,6 +268,8 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             state.params.update(param_items)
         if tag_items:
             self._append_tags(run_id, dict(tag_items))
+        if new_name is not None:
+            self._b.store.append("runs", self._run_row(run_id, run_name=new_name))
         writer.extend("metrics", metric_rows)
 
     def _metric_rows(self, run_id: str, metrics: Any, step: int | None,

@@ -9,13 +9,24 @@ exactly one wins.
 
 from __future__ import annotations
 
+import json
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from lakeml import ids
 from lakeml.entities import Experiment, LifecycleStage, ViewType
 from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
+from lakeml.sqltext import placeholders
 from lakeml.tracking import validation as v
+from lakeml.tracking.backend import run_row
+from lakeml.tracking.search import (
+    DEFAULT_MAX_RESULTS,
+    MAX_RESULTS_LIMIT,
+    PagedList,
+    check_max_results,
+    decode_page_token,
+    encode_page_token,
+)
 
 if TYPE_CHECKING:
     from lakeml.tracking.backend import Backend
@@ -75,11 +86,41 @@ class ExperimentCalls:
         return found[0] if found else None
 
     def search_experiments(self, view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
-                           max_results: int | None = None) -> list[Experiment]:
-        """Experiments in ``view_type``, oldest first (at most ``max_results``)."""
+                           max_results: int | None = DEFAULT_MAX_RESULTS,
+                           filter_string: str | None = None,
+                           order_by: Sequence[str] | None = None,
+                           page_token: str | None = None) -> PagedList:
+        """Experiments in ``view_type`` matching ``filter_string``, a page at a time.
+
+        The grammar is MLflow's (see :mod:`lakeml.search.experiment_filter`);
+        the default order is newest first. ``.token`` of the page fetches the
+        next one (None on the last).
+
+        Example:
+            >>> client.search_experiments(filter_string="name LIKE 'churn%'",
+            ...                           order_by=["name"])  # doctest: +SKIP
+        """
+        from lakeml.search.experiment_filter import (
+            compile_experiment_filter,
+            compile_experiment_order_by,
+            parse_experiment_filter,
+        )
+
+        max_results = check_max_results(max_results)
         stages = list(ViewType.parse(view_type).stages())
-        found = self._experiments_where(lambda e: e.lifecycle_stage in stages)
-        return found if max_results is None else found[:max_results]
+        where = compile_experiment_filter(parse_experiment_filter(filter_string))
+        order = compile_experiment_order_by(order_by)
+        fingerprint = json.dumps(["experiments", stages, filter_string, list(order_by or ())])
+        offset = decode_page_token(page_token, fingerprint) if page_token else 0
+        known = {e.experiment_id: e for e in self._experiments_where(lambda e: True)}
+        ids = [r for (r,) in self._b.engine.rows(
+            f"SELECT e.experiment_id FROM experiments AS e "
+            f"WHERE e.lifecycle_stage IN ({placeholders(stages, 'stages')}) AND ({where.sql}) "
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
+            [*stages, *where.params, max_results + 1, offset], tables=())]
+        token = (encode_page_token(offset + max_results, fingerprint)
+                 if len(ids) > max_results else None)
+        return PagedList([known[i] for i in ids[:max_results] if i in known], token)
 
     # ---- writes --------------------------------------------------------------
     def _experiment_row(self, experiment_id: str, *, name: str | None = None,
@@ -166,19 +207,36 @@ class ExperimentCalls:
         self._claim_name(new_name, data, exists_message=self._exists_message(new_name))
 
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        """Move the experiment and every run in it to ``stage``, as MLflow does.
+
+        The runs' rows commit first and the experiment's after, so an interrupted
+        call leaves the experiment as it was and repeating the call completes it.
+        """
         exp = self.get_experiment(experiment_id)
+        store = self._b.store
+        run_ids = [r for (r,) in self._b.engine.rows(
+            "SELECT run_id FROM runs WHERE experiment_id = ?", [exp.experiment_id],
+            tables=["runs"])]
+        if run_ids:
+            store.writer.extend("runs", [run_row(store, run_id, lifecycle_stage=stage)
+                                         for run_id in run_ids])
+            store.flush()
+            for run_id in run_ids:
+                known = self._b.runs.get(run_id)
+                if known is not None:
+                    known.lifecycle_stage = stage
         self._b.forget_experiment(exp.experiment_id)
-        self._b.store.commit("experiments",
-                             self._experiment_row(exp.experiment_id, lifecycle_stage=stage))
+        store.commit("experiments", self._experiment_row(exp.experiment_id,
+                                                         lifecycle_stage=stage))
 
     def delete_experiment(self, experiment_id: str) -> None:
-        """Soft-delete: the experiment and its runs stay, marked ``deleted``."""
+        """Soft-delete the experiment and its runs: their rows stay, marked ``deleted``."""
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise InvalidArgument("the Default experiment (id '0') cannot be deleted")
         self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
-        """Undo a soft delete."""
+        """Undo a soft delete: the experiment and every run in it are active again."""
         self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: object) -> None:
@@ -212,3 +270,19 @@ class ExperimentCalls:
             raise InvalidState(f"experiment {exp.name!r} (id {exp.experiment_id!r}) is deleted;"
                                " restore it first")
         return exp
+
+
+def every_experiment(client: ExperimentCalls,
+                     view_type: ViewType | int | str = ViewType.ACTIVE_ONLY, *,
+                     order_by: Sequence[str] | None = None) -> list[Experiment]:
+    """Every experiment in ``view_type`` (newest first unless ``order_by`` says otherwise):
+    search_experiments page by page."""
+    found: list[Experiment] = []
+    token = None
+    while True:
+        page = client.search_experiments(view_type, MAX_RESULTS_LIMIT, order_by=order_by,
+                                         page_token=token)
+        found += page
+        token = page.token
+        if token is None:
+            return found

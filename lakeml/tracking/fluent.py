@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from lakeml import config
 from lakeml.entities import DatasetInput, Experiment, Run, RunStatus, ViewType
-from lakeml.errors import InvalidArgument, InvalidState, NotFound
+from lakeml.errors import InvalidArgument, InvalidState
+from lakeml.tracking.system_tags import RUN_NOTE
 
 if TYPE_CHECKING:
     from lakeml.entities import Dataset
@@ -92,6 +93,7 @@ class FluentState:
 
 
 state = FluentState()
+SEARCH_MAX_RESULTS = 100_000  # search_runs's default, as MLflow's (SEARCH_MAX_RESULTS_PANDAS)
 
 
 def reset() -> None:
@@ -182,21 +184,25 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
         raise InvalidState(f"run {stack[-1].info.run_id!r} is already active; end it first "
                            "or pass nested=True")
     run_id = run_id or (config.get("run_id") if not stack else None)
+    all_tags = dict(tags or {})
+    if description:
+        if RUN_NOTE in all_tags:
+            raise InvalidArgument(f"the description is given twice: as description= and as "
+                                  f"the tag {RUN_NOTE!r}; give one of them")
+        all_tags[RUN_NOTE] = description
     if run_id:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidState(f"run {run_id!r} is deleted; restore it before resuming")
         client.update_run(run_id, status=RunStatus.RUNNING, name=run_name)
-        if tags:
-            client.log_batch(run_id, tags=tags)
+        if all_tags:
+            client.log_batch(run_id, tags=all_tags)
         run = client.get_run(run_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
-        all_tags = dict(tags or {})
-        if description is not None:
-            all_tags["mlflow.note.content"] = description
-        run = client.create_run(experiment_id or _current_experiment_id(), tags=all_tags,
-                                run_name=run_name, parent_run_id=parent)
+        run = client.create_run(
+            _current_experiment_id() if experiment_id is None else str(experiment_id),
+            tags=all_tags, run_name=run_name, parent_run_id=parent)
     active = ActiveRun(run)
     stack.append(active)
     state.last_run_id = run.info.run_id
@@ -411,7 +417,7 @@ def store_versions() -> dict[str, int]:
 
 def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str = "",
                 run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
-                max_results: int = 100_000, order_by: Sequence[str] | None = None,
+                max_results: int | None = SEARCH_MAX_RESULTS, order_by: Sequence[str] | None = None,
                 output_format: str = "pandas", search_all_experiments: bool = False,
                 experiment_names: Sequence[str] | None = None) -> Any:
     """Search runs with MLflow's filter grammar; a wide table with MLflow's columns.
@@ -427,16 +433,20 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
     if output_format not in ("pandas", "arrow", "polars", "list"):
         raise InvalidArgument(f"output_format must be 'pandas', 'arrow', 'polars' or 'list', "
                               f"got {output_format!r}")
+    from lakeml.tracking.search import check_max_results
+
+    max_results = check_max_results(max_results, default=SEARCH_MAX_RESULTS, limit=None)
     client = state.client()
     ids = [str(e) for e in experiment_ids or ()]
     for name in experiment_names or ():
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise NotFound(f"no experiment named {name!r}")
-        ids.append(exp.experiment_id)
-    if not ids:
+        exp = client.get_experiment_by_name(name) if name is not None else None
+        if exp is not None:  # unknown names are left out, as MLflow does
+            ids.append(exp.experiment_id)
+    if not ids and not experiment_names:  # (names given, all unknown: no run, as in MLflow)
         if search_all_experiments:
-            ids = [e.experiment_id for e in client.search_experiments(ViewType.ALL)]
+            from lakeml.tracking.experiments import every_experiment
+
+            ids = [e.experiment_id for e in every_experiment(client, ViewType.ALL)]
         else:
             ids = [_current_experiment_id()]
     if output_format == "list":
@@ -450,6 +460,10 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
                 break
         return runs
     table = client.search_runs_table(ids, filter_string, run_view_type, max_results, order_by)
+    return _as_format(table, output_format)
+
+
+def _as_format(table: Any, output_format: str) -> Any:
     if output_format == "arrow":
         return table
     if output_format == "polars":

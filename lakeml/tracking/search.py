@@ -35,6 +35,25 @@ if TYPE_CHECKING:
     from lakeml.tracking.backend import Backend
 
 STATE_RELATIONS = Relations(runs="state_wide")
+# MLflow's bounds of one search page (SEARCH_MAX_RESULTS_DEFAULT and _THRESHOLD)
+DEFAULT_MAX_RESULTS = 1000
+MAX_RESULTS_LIMIT = 50_000
+
+
+def check_max_results(max_results: object, *, default: int = DEFAULT_MAX_RESULTS,
+                      limit: int | None = MAX_RESULTS_LIMIT) -> int:
+    """``max_results`` of a search page, checked as MLflow does; None means ``default``.
+
+    Raises:
+        InvalidArgument: not a positive integer, or above ``limit`` (when given).
+    """
+    if max_results is None:
+        return default
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+        raise InvalidArgument(f"max_results must be a positive integer, got {max_results!r}")
+    if limit is not None and max_results > limit:
+        raise InvalidArgument(f"max_results must be at most {limit}, got {max_results!r}")
+    return max_results
 
 
 class PagedList(list):
@@ -98,8 +117,10 @@ class SearchCalls:
                                  STATE_RELATIONS, wide=state.columns)
         experiments = [str(e) for e in experiment_ids]
         stages = list(ViewType.parse(run_view_type).stages())
-        body = (f"FROM {STATE_RELATIONS.runs} AS r "
-                f"WHERE r.experiment_id IN ({placeholders(experiments, 'experiment ids')}) "
+        # no experiment: no run (as MLflow answers a search of unknown experiment names)
+        in_experiments = (f"r.experiment_id IN ({placeholders(experiments)})" if experiments
+                          else "FALSE")
+        body = (f"FROM {STATE_RELATIONS.runs} AS r WHERE {in_experiments} "
                 f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
                 f"AND ({where.sql}) ORDER BY {order.clause}")
         params: list[Any] = [*experiments, *stages, *where.params]
@@ -113,7 +134,8 @@ class SearchCalls:
 
     def search_runs(self, experiment_ids: Sequence[str] | str, filter_string: str = "",
                     run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
-                    max_results: int = 1000, order_by: Sequence[str] | None = None,
+                    max_results: int | None = DEFAULT_MAX_RESULTS,
+                    order_by: Sequence[str] | None = None,
                     page_token: str | None = None) -> PagedList:
         """Runs matching MLflow's filter grammar, a page at a time.
 
@@ -125,8 +147,7 @@ class SearchCalls:
         """
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-            raise InvalidArgument(f"max_results must be a positive integer, got {max_results!r}")
+        max_results = check_max_results(max_results)
         fingerprint = json.dumps([sorted(map(str, experiment_ids)), filter_string,
                                   str(run_view_type), list(order_by or ())])
         offset = decode_page_token(page_token, fingerprint) if page_token else 0

@@ -16,6 +16,7 @@ SOURCE_TYPE = "mlflow.source.type"
 GIT_COMMIT = "mlflow.source.git.commit"
 RUN_NAME = "mlflow.runName"
 PARENT_RUN_ID = "mlflow.parentRunId"
+RUN_NOTE = "mlflow.note.content"  # the run's description
 LAKEML_VERSION = "lakeml.version"
 
 

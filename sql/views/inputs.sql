@@ -1,10 +1,7 @@
--- Datasets each run used, once per (run, dataset digest, context).
+-- Datasets each run used: one input per (run, dataset name, digest), as in MLflow.
+-- Logging a dataset again (in any context) adds nothing; the first logging counts.
 CREATE OR REPLACE VIEW inputs AS
-SELECT run_id, name, digest, context,
-       any_value(source_type) AS source_type,
-       any_value(source) AS source,
-       any_value(schema) AS schema,
-       any_value(profile) AS profile,
-       min(timestamp) AS timestamp
+SELECT run_id, name, digest, context, source_type, source, schema, profile, timestamp
 FROM lake_inputs
-GROUP BY run_id, name, digest, context;
+QUALIFY row_number() OVER (PARTITION BY run_id, name, digest
+                           ORDER BY timestamp, context NULLS FIRST) = 1;

@@ -20,6 +20,9 @@ def fleet(client: lakeml.Client, folder_model: str) -> lakeml.Client:
     return client
 
 
+BY_NAME = ["name", "version_number DESC"]
+
+
 def versions(found) -> list[tuple[str, int]]:
     return [(v.name, v.version) for v in found]
 
@@ -30,10 +33,12 @@ def test_version_filters(fleet: lakeml.Client) -> None:
         ("device-2", 3), ("device-2", 2), ("device-2", 1)]
     assert versions(c.search_model_versions("run_id = 'run4' AND version_number >= 2")) == [
         ("device-4", 2)]
-    assert versions(c.search_model_versions("tags.fw IN ('v0', 'v1')")) == [
+    # (the default order is the latest change first, as in MLflow: name the order here)
+    assert versions(c.search_model_versions("tags.fw IN ('v0', 'v1')", order_by=BY_NAME)) == [
         ("device-0", 1), ("device-1", 2), ("device-1", 1)]
     assert versions(c.search_model_versions(
-        "name LIKE 'device-%' AND (version_number = 3 OR run_id = 'run0')")) == [
+        "name LIKE 'device-%' AND (version_number = 3 OR run_id = 'run0')",
+        order_by=BY_NAME)) == [
         ("device-0", 1), ("device-2", 3)]
     assert versions(c.search_model_versions("name = 'other model'")) == [("other model", 1)]
     assert versions(c.search_model_versions("`name` ILIKE 'OTHER%'")) == [("other model", 1)]
