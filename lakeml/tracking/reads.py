@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 from functools import partial
-from itertools import repeat
+from itertools import groupby, repeat
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 from lakeml.entities import (
@@ -23,6 +24,9 @@ from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
     from lakeml.tracking.backend import Backend
+
+_KEY_VALUE = itemgetter(0, 1)  # a Metric's (key, value)
+_RUN_ID = attrgetter("run_id")
 
 _RUN_TABLES = ("runs", "params", "tags", "metric_latest", "inputs")
 RUN_COLUMNS = ("run_id, experiment_id, run_name, user_id, status, epoch_ms(start_time), "
@@ -71,7 +75,6 @@ class RunReads:
             f"SELECT {RUN_COLUMNS} FROM runs WHERE {chosen}", ids, tables=())}
         params: dict[str, dict[str, str]] = {}
         tags: dict[str, dict[str, str]] = {}
-        metrics: dict[str, list[Metric]] = {}
         inputs: dict[str, list[DatasetInput]] = {}
         for run_id, key, value in engine.rows(
                 f"SELECT run_id, key, value FROM params WHERE {chosen}", ids, tables=()):
@@ -79,10 +82,7 @@ class RunReads:
         for run_id, key, value in engine.rows(
                 f"SELECT run_id, key, value FROM tags WHERE {chosen}", ids, tables=()):
             tags.setdefault(run_id, {})[key] = value
-        for run_id, key, value, ts, step in engine.rows(
-                "SELECT run_id, key, value, epoch_ms(timestamp), step FROM latest_metrics "
-                f"WHERE {chosen} ORDER BY key", ids, tables=()):
-            metrics.setdefault(run_id, []).append(Metric(key, value, ts, step, run_id))
+        metrics = self._latest_metrics(chosen, ids)
         for run_id, name, digest, stype, source, schema, profile, context in engine.rows(
                 "SELECT run_id, name, digest, source_type, source, schema, profile, context "
                 f"FROM inputs WHERE {chosen} ORDER BY timestamp, name", ids, tables=()):
@@ -92,11 +92,27 @@ class RunReads:
         for run_id in ids:
             if run_id not in infos:
                 continue
-            latest = tuple(metrics.get(run_id, ()))
-            data = RunData({m.key: m.value for m in latest}, params.get(run_id, {}),
+            latest = metrics.get(run_id, ())
+            data = RunData(dict(map(_KEY_VALUE, latest)), params.get(run_id, {}),
                            tags.get(run_id, {}), latest)
             runs.append(Run(infos[run_id], data, RunInputs(tuple(inputs.get(run_id, ())))))
         return runs
+
+    def _latest_metrics(self, chosen: str, ids: list[str]) -> dict[str, tuple[Metric, ...]]:
+        """Each run's latest metric points, by key. A run may hold a million keys:
+        the points are built in C, with the collector off, as in get_metric_history."""
+        table = self._b.engine.arrow(
+            "SELECT key, value, epoch_ms(timestamp) AS ts, step, run_id FROM latest_metrics "
+            f"WHERE {chosen} ORDER BY run_id, key", ids, tables=())
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            points = map(partial(tuple.__new__, Metric),
+                         zip(*(column.to_pylist() for column in table.columns)))
+            return {run_id: tuple(group) for run_id, group in groupby(points, _RUN_ID)}
+        finally:
+            if gc_was_on:
+                gc.enable()
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of metric ``key`` of the run, in step order (then time)."""

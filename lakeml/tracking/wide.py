@@ -42,6 +42,7 @@ def wide_page(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> WideP
     a pivot of those in memory (DuckDB's PIVOT and filtered aggregates cost the square
     of the number of keys).
     """
+    import numpy as np
     import pyarrow as pa
 
     from lakeml.query.run_fold import ENTITIES
@@ -57,18 +58,23 @@ def wide_page(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> WideP
         where = (f"run_id IN ({placeholders(id_list)})" if small and n
                  else "run_id IN (SELECT run_id FROM chosen)")
         info = con.sql(
-            f"SELECT {PAGE_COLUMNS} "
+            f"SELECT {PAGE_COLUMNS}, c.ord "
             f"FROM chosen c JOIN (SELECT * FROM runs WHERE {where}) r USING (run_id) "
             "ORDER BY c.ord", params=id_list).to_arrow_table()
+        # the page's row of each chosen run (unknown ids have none)
+        row_of = np.full(n, -1, dtype=np.int64)
+        row_of[info["ord"].to_numpy()] = np.arange(info.num_rows)
+        info = info.drop_columns(["ord"])
         info = info.set_column(4, "start_time", _utc(info["start_time"])) \
                    .set_column(5, "end_time", _utc(info["end_time"]))
         groups = []
         for prefix, (table, _, aggregate) in ENTITIES.items():
             long = con.sql(
-                f"SELECT run_id, key, value FROM (SELECT run_id, key, {aggregate} AS value "
-                f"FROM lake_{table} WHERE {where} GROUP BY run_id, key) "
-                "WHERE value IS NOT NULL", params=id_list).to_arrow_table()
-            groups.append(_Group.of(prefix, long, info["run_id"]))
+                f"SELECT c.ord, l.key, l.value FROM (SELECT run_id, key, {aggregate} AS value "
+                f"FROM lake_{table} WHERE {where} GROUP BY run_id, key) AS l "
+                "JOIN chosen c USING (run_id) WHERE l.value IS NOT NULL ORDER BY l.key, c.ord",
+                params=id_list).to_arrow_table()
+            groups.append(_Group.of(prefix, long, row_of))
     finally:
         con.close()
     return WidePage(info, groups)
@@ -83,7 +89,8 @@ def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
 @dataclass(frozen=True)
 class _Group:
     """One group's values (metrics, params or tags) of a page, long: value ``i`` is at
-    row ``rows[i]`` and key ``keys[cols[i]]``; keys sorted, each held by some row."""
+    row ``rows[i]`` and key ``keys[cols[i]]``; keys sorted, each held by some row, and
+    values sorted by key, then row."""
 
     prefix: str
     keys: list[str]
@@ -92,24 +99,24 @@ class _Group:
     values: pa.Array
 
     @classmethod
-    def of(cls, prefix: str, long: pa.Table, page_ids: pa.ChunkedArray) -> _Group:
-        """The group of ``long`` rows (run_id, key, value; at most one per run and key)
-        for the page whose rows hold ``page_ids``."""
+    def of(cls, prefix: str, long: pa.Table, row_of: np.ndarray) -> _Group:
+        """The group of ``long`` rows (ord, key, value; at most one per run and key,
+        sorted by key then ord), ``row_of`` giving the page's row of each ord."""
         import numpy as np
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        rows = pc.index_in(long["run_id"], value_set=page_ids.combine_chunks())
-        present = pc.is_valid(rows)  # a run the page lacks (deleted since) is left out
-        long = long.filter(present)
-        rows = rows.filter(present)
-        keys = pc.unique(long["key"])
-        keys = keys.take(pc.array_sort_indices(keys))
-        cols = pc.index_in(long["key"], value_set=keys)
-        return cls(prefix, keys.to_pylist(),
-                   np.asarray(rows.to_numpy(), dtype=np.int64),
-                   np.asarray(cols.to_numpy(), dtype=np.int64),
-                   long["value"].combine_chunks())
-
+        rows = row_of[long["ord"].to_numpy()]
+        if (rows < 0).any():  # a run the page lacks (deleted since) is left out
+            long = long.filter(pa.array(rows >= 0))
+            rows = rows[rows >= 0]
+        key = long["key"].combine_chunks()
+        starts = np.ones(len(key), dtype=bool)
+        if len(key) > 1:
+            starts[1:] = pc.not_equal(key.slice(1), key.slice(0, len(key) - 1)).to_numpy(
+                zero_copy_only=False)
+        return cls(prefix, key.filter(pa.array(starts)).to_pylist(), rows,
+                   np.cumsum(starts) - 1, long["value"].combine_chunks())
     def names(self) -> list[str]:
         return [f"{self.prefix}.{key}" for key in self.keys]
 
@@ -118,10 +125,8 @@ class _Group:
         import numpy as np
         import pyarrow as pa
 
-        order = np.lexsort((self.rows, self.cols))
-        values = self.values.take(pa.array(order))
-        rows, cols = self.rows[order], self.cols[order]
-        bounds = np.searchsorted(cols, np.arange(len(self.keys) + 1))
+        values, rows = self.values, self.rows
+        bounds = np.searchsorted(self.cols, np.arange(len(self.keys) + 1))
         columns = []
         for j in range(len(self.keys)):
             at = np.full(n, -1, dtype=np.int64)
@@ -168,13 +173,16 @@ class WidePage:
         object per key: one block per group (a run with a million metrics is one row of
         a million columns, which Arrow takes minutes to make)."""
         import pandas as pd
+        import pyarrow as pa
 
         frames = [self.info.to_pandas()]
         for group in self.groups:
             if group.keys:
+                # the dtype Arrow's to_pandas gives this type (pandas 3: "str" for text)
+                dtype = pa.array([], group.values.type).to_pandas().dtype
                 frames.append(pd.DataFrame(group.matrix(self.info.num_rows),
-                                           columns=group.names()))
-        return pd.concat(frames, axis=1, copy=False) if len(frames) > 1 else frames[0]
+                                           columns=group.names(), dtype=dtype))
+        return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
 
 
 def _append(result: pa.Table, name: str, values: pa.ChunkedArray) -> pa.Table:
