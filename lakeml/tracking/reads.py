@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import gc
 from functools import partial
-from itertools import groupby, repeat
-from operator import attrgetter, itemgetter
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from lakeml.entities import (
@@ -23,14 +22,28 @@ from lakeml.sqltext import placeholders
 from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
-    from lakeml.tracking.backend import Backend
+    import pyarrow as pa
 
-_KEY_VALUE = itemgetter(0, 1)  # a Metric's (key, value)
-_RUN_ID = attrgetter("run_id")
+    from lakeml.tracking.backend import Backend
 
 _RUN_TABLES = ("runs", "params", "tags", "metric_latest", "inputs")
 RUN_COLUMNS = ("run_id, experiment_id, run_name, user_id, status, epoch_ms(start_time), "
                "epoch_ms(end_time), artifact_uri, lifecycle_stage, parent_run_id")
+
+
+def _spans(sorted_ids: pa.ChunkedArray) -> list[tuple[str, int, int]]:
+    """(value, start, stop) of each run of equal values in a sorted column."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ids = sorted_ids.combine_chunks()
+    if len(ids) == 0:
+        return []
+    changes = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(
+        zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(changes) + 1).tolist()]
+    stops = [*starts[1:], len(ids)]
+    return [(ids[a].as_py(), a, b) for a, b in zip(starts, stops)]
 
 
 class RunReads:
@@ -92,24 +105,30 @@ class RunReads:
         for run_id in ids:
             if run_id not in infos:
                 continue
-            latest = metrics.get(run_id, ())
-            data = RunData(dict(map(_KEY_VALUE, latest)), params.get(run_id, {}),
-                           tags.get(run_id, {}), latest)
+            latest, values = metrics.get(run_id, ((), {}))
+            data = RunData(values, params.get(run_id, {}), tags.get(run_id, {}), latest)
             runs.append(Run(infos[run_id], data, RunInputs(tuple(inputs.get(run_id, ())))))
         return runs
 
-    def _latest_metrics(self, chosen: str, ids: list[str]) -> dict[str, tuple[Metric, ...]]:
-        """Each run's latest metric points, by key. A run may hold a million keys:
-        the points are built in C, with the collector off, as in get_metric_history."""
+    def _latest_metrics(self, chosen: str, ids: list[str]
+                        ) -> dict[str, tuple[tuple[Metric, ...], dict[str, float]]]:
+        """Each run's latest metric points, by key, and their values by key. A run may
+        hold a million keys: they are built in C, with the collector off (as in
+        get_metric_history), from one sorted read."""
         table = self._b.engine.arrow(
             "SELECT key, value, epoch_ms(timestamp) AS ts, step, run_id FROM latest_metrics "
             f"WHERE {chosen} ORDER BY run_id, key", ids, tables=())
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
-            points = map(partial(tuple.__new__, Metric),
-                         zip(*(column.to_pylist() for column in table.columns)))
-            return {run_id: tuple(group) for run_id, group in groupby(points, _RUN_ID)}
+            keys, values, times, steps = (c.to_pylist() for c in table.columns[:4])
+            found = {}
+            for run_id, start, stop in _spans(table["run_id"]):
+                points = tuple(map(partial(tuple.__new__, Metric), zip(
+                    keys[start:stop], values[start:stop], times[start:stop],
+                    steps[start:stop], repeat(run_id))))
+                found[run_id] = points, dict(zip(keys[start:stop], values[start:stop]))
+            return found
         finally:
             if gc_was_on:
                 gc.enable()
