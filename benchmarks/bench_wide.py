@@ -86,7 +86,7 @@ def expected_leaderboard() -> list[str]:
 # A fresh interpreter: one call cold (import included), then warm calls; prints JSON.
 CHILD = r"""
 import json, resource, sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import lakeml
 store, what, expected = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 lakeml.set_store(store)
@@ -105,17 +105,19 @@ else:
     run_id = expected["run_id"]
     call = lambda: client.get_run(run_id)
     check = lambda run: [len(run.data.metrics), run.data.metrics["m999999"]]
-got = call(); cold = time.perf_counter() - t0
+got = call(); cold, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
 if check(got) != expected["answer"]:
     raise SystemExit(f"wrong answer for {what}: {str(check(got))[:500]}")
-warm = []
+warm, warm_cpu = [], []
 for _ in range(int(expected["repeat"])):
-    t = time.perf_counter(); call(); warm.append(time.perf_counter() - t)
+    t, c = time.perf_counter(), time.process_time(); call()
+    warm.append(time.perf_counter() - t); warm_cpu.append(time.process_time() - c)
 usage = resource.getrusage(resource.RUSAGE_SELF)
 for line in open("/proc/self/status"):
     if line.startswith("VmHWM:"):
         rss = int(line.split()[1]) / 1024
-print(json.dumps({"cold_s": cold, "warm_s": sorted(warm)[len(warm) // 2] if warm else None,
+print(json.dumps({"cold_s": cold, "warm_s": sorted(warm)[len(warm) // 2],
+                  "cold_cpu_s": cold_cpu, "warm_cpu_s": sorted(warm_cpu)[len(warm) // 2],
                   "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": rss}))
 """
 
@@ -128,9 +130,11 @@ def child(store: Path, what: str, expected: dict[str, Any]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def row(figure: str, value: float | None, unit: str, target: str, met: bool | None) -> list[str]:
-    shown = "-" if value is None else (f"{value:.3f} s" if unit == "s" else f"{value:,.0f} MB")
-    return [figure, shown, target, "n/a" if met is None else ("yes" if met else "no")]
+def row(figure: str, value: float, unit: str, target: str, met: bool | None,
+        cpu: float | None = None) -> list[str]:
+    shown = f"{value:.3f} s" if unit == "s" else f"{value:,.0f} MB"
+    return [figure, shown, "-" if cpu is None else f"{cpu:.3f} s", target,
+            "n/a" if met is None else ("yes" if met else "no")]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,39 +169,43 @@ def main(argv: list[str] | None = None) -> None:
     }
     s, b, g, d = (figures[k] for k in ("search", "leaderboard", "get_run", "deep_search"))
     gib = 1024
+
+    def cold(name: str, f: dict[str, Any], target: float) -> list[str]:
+        return row(name, f["cold_s"], "s", f"<= {target:g} s", f["cold_s"] <= target,
+                   f["cold_cpu_s"])
+
     rows = [
-        row(f"search {SEARCH!r} cold (new process), 100k runs x 10k keys", s["cold_s"], "s",
-            "<= 2 s", s["cold_s"] <= 2),
-        row("  same search warm", s["warm_s"], "s", "<= 0.1 s", s["warm_s"] <= 0.1),
+        cold(f"search {SEARCH!r} cold (new process), 100k runs x 10k keys", s, 2),
+        row("  same search warm", s["warm_s"], "s", "<= 0.1 s", s["warm_s"] <= 0.1,
+            s["warm_cpu_s"]),
         row("  peak RSS of that process", s["peak_rss_mb"], "MB", "<= 1024 MB",
             s["peak_rss_mb"] <= gib),
-        row("leaderboard (order_by metrics.m7, 10 runs) cold", b["cold_s"], "s", "<= 2 s",
-            b["cold_s"] <= 2),
-        row("  leaderboard warm", b["warm_s"], "s", "<= 0.1 s", b["warm_s"] <= 0.1),
+        cold("leaderboard (order_by metrics.m7, 10 runs) cold", b, 2),
+        row("  leaderboard warm", b["warm_s"], "s", "<= 0.1 s", b["warm_s"] <= 0.1,
+            b["warm_cpu_s"]),
         row("  peak RSS of that process", b["peak_rss_mb"], "MB", "<= 1024 MB",
             b["peak_rss_mb"] <= gib),
-        row("get_run of a run with 1M metric keys, cold (new process)", g["cold_s"], "s",
-            "<= 5 s",
-            g["cold_s"] <= 5),
-        row("  get_run warm", g["warm_s"], "s", "-", None),
+        cold("get_run of a run with 1M metric keys, cold (new process)", g, 5),
+        row("  get_run warm", g["warm_s"], "s", "-", None, g["warm_cpu_s"]),
         row("  peak RSS of that process", g["peak_rss_mb"], "MB", "<= 2048 MB",
             g["peak_rss_mb"] <= 2 * gib),
-        row("search 'metrics.m5 = 5' of that run (1M columns) cold", d["cold_s"], "s", "<= 5 s",
-            d["cold_s"] <= 5),
-        row("  same search warm", d["warm_s"], "s", "-", None),
+        cold("search 'metrics.m5 = 5' of that run (1M columns) cold", d, 5),
+        row("  same search warm", d["warm_s"], "s", "-", None, d["warm_cpu_s"]),
         row("  peak RSS of that process", d["peak_rss_mb"], "MB", "<= 2048 MB",
             d["peak_rss_mb"] <= 2 * gib),
     ]
     print(f"\nWide stores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python "
           f"{platform.python_version()}, {os.cpu_count()} cores; load average "
           f"{os.getloadavg()[0]:.1f}\n")
-    print(markdown(["figure", "lakeml", "target", "met"], rows))
+    print(markdown(["figure", "lakeml (wall)", "CPU (all threads)", "target", "met (wall)"],
+                   rows))
     print()
     print(f"- search answer: {len(search)} runs, checked against a Python oracle; "
           "leaderboard checked likewise; results returned as MLflow's pandas DataFrame.")
-    print("- CPU seconds of each child (user + system; wall time above includes waiting "
-          f"for a shared CPU): search {s['cpu_s']:.1f}, leaderboard {b['cpu_s']:.1f}, "
-          f"get_run {g['cpu_s']:.1f}, deep search {d['cpu_s']:.1f}.")
+    print("- CPU: process time of that call (cold: from before the import), all threads; "
+          "on a busy machine the wall time adds the wait for a core. Whole children: "
+          f"search {s['cpu_s']:.1f} s, leaderboard {b['cpu_s']:.1f} s, "
+          f"get_run {g['cpu_s']:.1f} s, deep search {d['cpu_s']:.1f} s of CPU.")
     if built:
         print(f"- built this time (s): {', '.join(f'{k} {v:.0f}' for k, v in built.items())}")
 

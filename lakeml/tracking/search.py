@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from lakeml.query.run_state import StateColumns
     from lakeml.tracking.backend import Backend
-    from lakeml.tracking.wide import WidePage  # noqa: F811
+    from lakeml.tracking.wide import WidePage
 
 STATE_RELATIONS = Relations(runs="state_wide")
 
@@ -146,10 +146,10 @@ class SearchCalls:
                           max_results: int | None = None,
                           order_by: Sequence[str] | None = None) -> pa.Table:
         """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
-        from lakeml.tracking.wide import WidePage
+        from lakeml.tracking import wide
 
         page = self._page(experiment_ids, filter_string, run_view_type, max_results, order_by)
-        return page.to_arrow() if isinstance(page, WidePage) else page
+        return page.to_arrow() if isinstance(page, wide.WidePage) else page
 
     def search_runs_frame(self, experiment_ids: Sequence[str],
                           filter_string: str = "",
@@ -159,10 +159,10 @@ class SearchCalls:
         """:meth:`search_runs_table` as a pandas DataFrame (MLflow's ``search_runs``
         result), made without an Arrow column per key when the page is read from the
         lake: a page of runs holding thousands of keys, or a run holding a million."""
-        from lakeml.tracking.wide import WidePage
+        from lakeml.tracking import wide
 
         page = self._page(experiment_ids, filter_string, run_view_type, max_results, order_by)
-        if isinstance(page, WidePage):
+        if isinstance(page, wide.WidePage):
             return page.to_pandas()
         return page.to_pandas(split_blocks=True)  # no consolidation copy
 
@@ -192,4 +192,3 @@ class SearchCalls:
         if len(rest) == 0:
             return in_order(ids, [held])
         return in_order(ids, [held, wide_table(engine, rest)])
-
