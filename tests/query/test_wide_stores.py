@@ -65,6 +65,7 @@ def below(value: float | None, bound: float) -> bool:
 
 SEARCHES: list[tuple[str, list[str] | None, Any, tuple[str, str] | None, bool]] = [
     ("metrics.m5 = 5", None, lambda d: metric(d, "m5") == 5, None, False),
+    ("metrics.m5 = 6", None, lambda d: metric(d, "m5") == 6, None, False),  # no run
     ("metrics.m4321 >= 0", None, lambda d: metric(d, "m4321") is not None, None, False),
     ("metrics.shared < 3 and params.p = '1'", ["metrics.shared DESC"],
      lambda d: below(metric(d, "shared"), 3) and d["params"]["p"] == "1",
