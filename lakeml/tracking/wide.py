@@ -117,7 +117,9 @@ class _Group:
                 zero_copy_only=False)
         return cls(prefix, key.filter(pa.array(starts)).to_pylist(), rows,
                    np.cumsum(starts) - 1, long["value"].combine_chunks())
+
     def names(self) -> list[str]:
+        """The group's column names, ``<prefix>.<key>``."""
         return [f"{self.prefix}.{key}" for key in self.keys]
 
     def arrow_columns(self, n: int) -> list[pa.Array]:
@@ -137,7 +139,7 @@ class _Group:
 
     def matrix(self, n: int) -> np.ndarray:
         """The values as an ``n`` x keys array: float with NaN for missing metrics,
-        objects with None for params and tags (what pandas makes of Arrow's nulls)."""
+        objects with None for missing params and tags."""
         import numpy as np
         import pyarrow as pa
 
