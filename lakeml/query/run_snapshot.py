@@ -48,6 +48,10 @@ STALE_SHARE = 0.1
 # to name them).
 _KEEP_SECONDS = 600
 
+# Stores found to hold more than run_fold.MAX_WHOLE_KEYS keys: they get no snapshot
+# (keys are never removed, so this process need not count them again).
+_too_wide: set[str] = set()
+
 _writing: dict[str, threading.Thread] = {}
 _writing_lock = threading.Lock()
 
@@ -94,7 +98,8 @@ def load(store: Store) -> Snapshot | None:
 
 
 def write(store: Store) -> Snapshot | None:
-    """Fold every run of the store's latest commits into a new snapshot; None if remote.
+    """Fold every run of the store's latest commits into a new snapshot; None if remote
+    or if it holds more than ``run_fold.MAX_WHOLE_KEYS`` keys (readers fold those).
 
     Runs on a query engine of its own, so the caller's engine is never moved
     under a query. Keeps the previous snapshot file (a reader may have just
@@ -113,7 +118,12 @@ def write(store: Store) -> Snapshot | None:
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"SET temp_directory = {sql_string(str(folder / '.spill'))}")
     engine.refresh(SOURCES)
-    keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES})
+    keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES}, limit=run_fold.MAX_WHOLE_KEYS + 1)
+    if len(keys) > run_fold.MAX_WHOLE_KEYS:  # a column per key would not be bounded
+        con.close()
+        _too_wide.add(store.uri)
+        log.info("no run snapshot of %s: more than %d keys", store.uri, run_fold.MAX_WHOLE_KEYS)
+        return None
     columns = {key: f"c{i}" for i, key in enumerate(keys)}
     select, params = fold_select(columns)
     # Small row groups: a page of runs decodes only the groups holding them (sorted by id).
@@ -146,7 +156,7 @@ def write(store: Store) -> Snapshot | None:
 def is_stale(store: Store) -> bool:
     """Whether a snapshot would pay: the store is past SMALL_STORE_BYTES (smaller ones
     are folded whole in memory) and has none, or one missing STALE_SHARE of its bytes."""
-    if not store.is_local:
+    if not store.is_local or store.uri in _too_wide:
         return False
     files = {t: store.snapshot_files(t)[1] for t in SOURCES}
     if data_bytes(f for t in SOURCES[1:] for f in files[t]) <= run_fold.SMALL_STORE_BYTES:

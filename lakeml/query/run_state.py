@@ -6,9 +6,12 @@ query: at a million runs that costs about a second. A search instead reads
 (the runs view's columns, then a generated column per loaded key;
 :class:`StateColumns` maps keys to columns).
 
-A small store (keyed tables under ``run_fold.SMALL_STORE_BYTES``) is loaded whole,
-every key at once, so a search answers with one query over memory and fills
-its page from the same rows. A large one loads the keys searched so far.
+A small store (keyed tables under ``run_fold.SMALL_STORE_BYTES``, at most
+``run_fold.MAX_WHOLE_KEYS`` keys) is loaded whole, every key at once, so a search
+answers with one query over memory and fills its page from the same rows. Any
+other loads the keys searched so far (at most MAX_WHOLE_KEYS of them, beyond
+which only the current search's): a state's width never follows the store's
+count of keys, which users push to thousands and a single run to millions.
 
 Where it comes from: the store's snapshot (:mod:`lakeml.query.run_snapshot`)
 for every run it holds that no later data file names, and a fold of the lake
@@ -100,13 +103,15 @@ class RunState:
         with self._lock:
             con = engine.connection().cursor()  # a connection of its own for this thread
             try:
-                if not self._built:
+                if not self._built or not self._catch_up(con, files):
                     self._build(con, files, want, runs)
                 else:
-                    self._catch_up(con, files)
                     missing = [k for k in want if k not in self._columns]
                     if not self._complete and (missing or not runs <= set(self._run_columns)):
-                        self._build(con, files, [*self._columns, *missing],
+                        kept = list(self._columns)
+                        if len(kept) + len(missing) > run_fold.MAX_WHOLE_KEYS:
+                            kept = []  # a bounded state: keep only this search's keys
+                        self._build(con, files, [*kept, *missing],
                                     runs | set(self._run_columns))
             finally:
                 con.close()
@@ -134,12 +139,9 @@ class RunState:
         store = self._engine.store
         new = snapshot.uncovered(store, files) if snapshot else {t: sorted(files[t])
                                                                   for t in SOURCES}
-        keyed_bytes = data_bytes(f for t in SOURCES[1:] for f in files[t])
-        self._complete = keyed_bytes <= run_fold.SMALL_STORE_BYTES
-        if self._complete:
-            keys = keys_in(con, {t: read_files(new[t]) for t in SOURCES[1:] if new[t]})
-            keys += list(snapshot.columns) if snapshot else []
-        else:
+        keys = self._whole_keys(con, files, new, snapshot)
+        self._complete = keys is not None
+        if keys is None:
             keys = want
         self._run_columns = tuple(c for c in RUN_COLUMNS if self._complete or c in run_columns)
         self._columns = {}
@@ -168,6 +170,20 @@ class RunState:
         runs = ", ".join(f"s.{c}" for c in self._run_columns)
         return f"SELECT {runs}{picks} FROM read_parquet({sql_string(snapshot.path)}) AS s"
 
+    @staticmethod
+    def _whole_keys(con: duckdb.DuckDBPyConnection, files: dict[str, frozenset[str]],
+                    new: Mapping[str, list[str]], snapshot: Snapshot | None
+                    ) -> list[tuple[str, str]] | None:
+        """Every key of a store small enough to hold whole (at most SMALL_STORE_BYTES
+        and MAX_WHOLE_KEYS keys), else None."""
+        if data_bytes(f for t in SOURCES[1:] for f in files[t]) > run_fold.SMALL_STORE_BYTES:
+            return None
+        bound = run_fold.MAX_WHOLE_KEYS
+        found = keys_in(con, {t: read_files(new[t]) for t in SOURCES[1:] if new[t]},
+                        limit=bound + 1)
+        keys = {*found, *(snapshot.columns if snapshot else ())}
+        return sorted(keys) if len(keys) <= bound else None
+
     def _assign(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Give each new key a column; return the new ones."""
         new = [k for k in keys if k not in self._columns]
@@ -176,15 +192,25 @@ class RunState:
         return new
 
     # ---- following the store -----------------------------------------------------------
-    def _catch_up(self, con: duckdb.DuckDBPyConnection, files: dict[str, frozenset[str]]) -> None:
-        """Fold again the runs named in the files added since the last look."""
+    def _catch_up(self, con: duckdb.DuckDBPyConnection, files: dict[str, frozenset[str]]
+                  ) -> bool:
+        """Fold again the runs named in the files added since the last look; False (and
+        nothing done) when a whole state would outgrow MAX_WHOLE_KEYS: the caller builds
+        anew, loading keys on demand."""
         new = {t: sorted(files[t] - self._files[t]) for t in SOURCES}
         if not any(new.values()):
             self._files = files
-            return
+            return True
+        added: list[tuple[str, str]] = []
+        if self._complete:
+            bound = run_fold.MAX_WHOLE_KEYS
+            added = [k for k in keys_in(con, {t: read_files(new[t]) for t in SOURCES[1:]
+                                               if new[t]}, limit=bound + 1)
+                     if k not in self._columns]
+            if len(self._columns) + len(added) > bound:
+                return False
         self._touched(con, new)
         if self._complete:
-            added = keys_in(con, {t: read_files(new[t]) for t in SOURCES[1:] if new[t]})
             for entity, key in self._assign(added):
                 con.execute(f"ALTER TABLE state_wide ADD COLUMN "
                             f"{self._columns[(entity, key)]} {ENTITIES[entity][1]}")
@@ -194,6 +220,7 @@ class RunState:
             con.execute("INSERT INTO state_folded SELECT run_id FROM state_touched")
         self._refold(con)
         self._files = files
+        return True
 
     def _touched(self, con: duckdb.DuckDBPyConnection, new: Mapping[str, list[str]]) -> None:
         """Fill table ``state_touched`` with the run ids of the ``new`` files."""

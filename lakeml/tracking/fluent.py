@@ -459,6 +459,9 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
             if token is None:
                 break
         return runs
+    if output_format == "pandas":
+        return client.search_runs_frame(ids, filter_string, run_view_type, max_results,
+                                        order_by)
     table = client.search_runs_table(ids, filter_string, run_view_type, max_results, order_by)
     return _as_format(table, output_format)
 
@@ -466,8 +469,6 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
 def _as_format(table: Any, output_format: str) -> Any:
     if output_format == "arrow":
         return table
-    if output_format == "polars":
-        import polars as pl
+    import polars as pl
 
-        return pl.from_arrow(table)
-    return table.to_pandas(split_blocks=True)  # no consolidation copy
+    return pl.from_arrow(table)

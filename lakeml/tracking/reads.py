@@ -22,11 +22,28 @@ from lakeml.sqltext import placeholders
 from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from lakeml.tracking.backend import Backend
 
 _RUN_TABLES = ("runs", "params", "tags", "metric_latest", "inputs")
 RUN_COLUMNS = ("run_id, experiment_id, run_name, user_id, status, epoch_ms(start_time), "
                "epoch_ms(end_time), artifact_uri, lifecycle_stage, parent_run_id")
+
+
+def _spans(sorted_ids: pa.ChunkedArray) -> list[tuple[str, int, int]]:
+    """(value, start, stop) of each run of equal values in a sorted column."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ids = sorted_ids.combine_chunks()
+    if len(ids) == 0:
+        return []
+    changes = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(
+        zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(changes) + 1).tolist()]
+    stops = [*starts[1:], len(ids)]
+    return [(ids[a].as_py(), a, b) for a, b in zip(starts, stops)]
 
 
 class RunReads:
@@ -71,7 +88,6 @@ class RunReads:
             f"SELECT {RUN_COLUMNS} FROM runs WHERE {chosen}", ids, tables=())}
         params: dict[str, dict[str, str]] = {}
         tags: dict[str, dict[str, str]] = {}
-        metrics: dict[str, list[Metric]] = {}
         inputs: dict[str, list[DatasetInput]] = {}
         for run_id, key, value in engine.rows(
                 f"SELECT run_id, key, value FROM params WHERE {chosen}", ids, tables=()):
@@ -79,10 +95,7 @@ class RunReads:
         for run_id, key, value in engine.rows(
                 f"SELECT run_id, key, value FROM tags WHERE {chosen}", ids, tables=()):
             tags.setdefault(run_id, {})[key] = value
-        for run_id, key, value, ts, step in engine.rows(
-                "SELECT run_id, key, value, epoch_ms(timestamp), step FROM latest_metrics "
-                f"WHERE {chosen} ORDER BY key", ids, tables=()):
-            metrics.setdefault(run_id, []).append(Metric(key, value, ts, step, run_id))
+        metrics = self._latest_metrics(chosen, ids)
         for run_id, name, digest, stype, source, schema, profile, context in engine.rows(
                 "SELECT run_id, name, digest, source_type, source, schema, profile, context "
                 f"FROM inputs WHERE {chosen} ORDER BY timestamp, name", ids, tables=()):
@@ -92,11 +105,33 @@ class RunReads:
         for run_id in ids:
             if run_id not in infos:
                 continue
-            latest = tuple(metrics.get(run_id, ()))
-            data = RunData({m.key: m.value for m in latest}, params.get(run_id, {}),
-                           tags.get(run_id, {}), latest)
+            latest, values = metrics.get(run_id, ((), {}))
+            data = RunData(values, params.get(run_id, {}), tags.get(run_id, {}), latest)
             runs.append(Run(infos[run_id], data, RunInputs(tuple(inputs.get(run_id, ())))))
         return runs
+
+    def _latest_metrics(self, chosen: str, ids: list[str]
+                        ) -> dict[str, tuple[tuple[Metric, ...], dict[str, float]]]:
+        """Each run's latest metric points, by key, and their values by key. A run may
+        hold a million keys: they are built in C, with the collector off (as in
+        get_metric_history), from one sorted read."""
+        table = self._b.engine.arrow(
+            "SELECT key, value, epoch_ms(timestamp) AS ts, step, run_id FROM latest_metrics "
+            f"WHERE {chosen} ORDER BY run_id, key", ids, tables=())
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            keys, values, times, steps = (c.to_pylist() for c in table.columns[:4])
+            found = {}
+            for run_id, start, stop in _spans(table["run_id"]):
+                points = tuple(map(partial(tuple.__new__, Metric), zip(
+                    keys[start:stop], values[start:stop], times[start:stop],
+                    steps[start:stop], repeat(run_id))))
+                found[run_id] = points, dict(zip(keys[start:stop], values[start:stop]))
+            return found
+        finally:
+            if gc_was_on:
+                gc.enable()
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of metric ``key`` of the run, in step order (then time, then value).

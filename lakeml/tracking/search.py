@@ -29,10 +29,12 @@ from lakeml.search import (
 from lakeml.sqltext import placeholders
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
 
     from lakeml.query.run_state import StateColumns
     from lakeml.tracking.backend import Backend
+    from lakeml.tracking.wide import WidePage
 
 STATE_RELATIONS = Relations(runs="state_wide")
 # MLflow's bounds of one search page (SEARCH_MAX_RESULTS_DEFAULT and _THRESHOLD)
@@ -165,9 +167,33 @@ class SearchCalls:
                           max_results: int | None = None,
                           order_by: Sequence[str] | None = None) -> pa.Table:
         """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
+        from lakeml.tracking import wide
+
+        page = self._page(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        return page.to_arrow() if isinstance(page, wide.WidePage) else page
+
+    def search_runs_frame(self, experiment_ids: Sequence[str],
+                          filter_string: str = "",
+                          run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
+                          max_results: int | None = None,
+                          order_by: Sequence[str] | None = None) -> pd.DataFrame:
+        """:meth:`search_runs_table` as a pandas DataFrame (MLflow's ``search_runs``
+        result), made without an Arrow column per key when the page is read from the
+        lake: a page of runs holding thousands of keys, or a run holding a million."""
+        from lakeml.tracking import wide
+
+        page = self._page(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        if isinstance(page, wide.WidePage):
+            return page.to_pandas()
+        return page.to_pandas(split_blocks=True)  # no consolidation copy
+
+    def _page(self, experiment_ids: Sequence[str] | str, filter_string: str,
+              run_view_type: ViewType | int | str, max_results: int | None,
+              order_by: Sequence[str] | None) -> pa.Table | WidePage:
+        """The matching runs' wide table, or the lake's page of them to lay out."""
         import pyarrow.compute as pc
 
-        from lakeml.tracking.wide import from_state, in_order, wide_table
+        from lakeml.tracking.wide import from_state, in_order, wide_page, wide_table
 
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
@@ -180,7 +206,7 @@ class SearchCalls:
         ids = engine.arrow(sql, params, tables=())["run_id"]
         saved = engine.run_state.snapshot_page(ids)
         if saved is None:
-            return wide_table(engine, ids)
+            return wide_page(engine, ids)
         rows, columns = saved
         held = from_state(rows, columns)
         rest = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=held["run_id"].combine_chunks())))

@@ -1,20 +1,23 @@
 """One row per run, one column per metric, param and tag: MLflow's search_runs table.
 
-Each column group is one pass over a raw append-only table, grouped by run:
-the per-key aggregates (lakeml.query.run_fold.ENTITIES) apply the same rules as the sql/views
-definitions (latest metric point by step, time, value; the first value of a
-param; the newest tag row, unless it is a deletion) without first building
-the long current-state view. tests/query/test_wide.py checks that both agree.
+Each column group is one pass over a raw append-only table, grouped by run and
+key: the per-key aggregates (lakeml.query.run_fold.ENTITIES) apply the same rules
+as the sql/views definitions (latest metric point by step, time, value; the first
+value of a param; the newest tag row, unless it is a deletion) without first
+building the long current-state view; the long rows are then pivoted in memory.
+tests/query/test_search_runs.py checks that both agree.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakeml.sqltext import placeholders
 
 if TYPE_CHECKING:
-    import duckdb
+    import numpy as np
+    import pandas as pd
     import pyarrow as pa
 
     from lakeml.query import QueryEngine
@@ -28,6 +31,18 @@ def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.T
     Times are UTC timestamps in ms. Keys are sorted within each group; a run
     without a key has null there.
     """
+    return wide_page(engine, run_ids).to_arrow()
+
+
+def wide_page(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> WidePage:
+    """:func:`wide_table`'s table before it is laid out, to make as Arrow or pandas.
+
+    Its cost follows the page's rows, never the store's count of keys: each group is
+    one pass over the raw table for these runs, giving a long row per (run, key), and
+    a pivot of those in memory (DuckDB's PIVOT and filtered aggregates cost the square
+    of the number of keys).
+    """
+    import numpy as np
     import pyarrow as pa
 
     from lakeml.query.run_fold import ENTITIES
@@ -43,16 +58,26 @@ def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.T
         where = (f"run_id IN ({placeholders(id_list)})" if small and n
                  else "run_id IN (SELECT run_id FROM chosen)")
         info = con.sql(
-            f"SELECT {PAGE_COLUMNS} "
+            f"SELECT {PAGE_COLUMNS}, c.ord "
             f"FROM chosen c JOIN (SELECT * FROM runs WHERE {where}) r USING (run_id) "
             "ORDER BY c.ord", params=id_list).to_arrow_table()
-        result = info.set_column(4, "start_time", _utc(info["start_time"])) \
-                     .set_column(5, "end_time", _utc(info["end_time"]))
+        # the page's row of each chosen run (unknown ids have none)
+        row_of = np.full(n, -1, dtype=np.int64)
+        row_of[info["ord"].to_numpy()] = np.arange(info.num_rows)
+        info = info.drop_columns(["ord"])
+        info = info.set_column(4, "start_time", _utc(info["start_time"])) \
+                   .set_column(5, "end_time", _utc(info["end_time"]))
+        groups = []
         for prefix, (table, _, aggregate) in ENTITIES.items():
-            result = _add_group(con, result, prefix, f"lake_{table}", aggregate, where, id_list)
+            long = con.sql(
+                f"SELECT c.ord, l.key, l.value FROM (SELECT run_id, key, {aggregate} AS value "
+                f"FROM lake_{table} WHERE {where} GROUP BY run_id, key) AS l "
+                "JOIN chosen c USING (run_id) WHERE l.value IS NOT NULL ORDER BY l.key, c.ord",
+                params=id_list).to_arrow_table()
+            groups.append(_Group.of(prefix, long, row_of))
     finally:
         con.close()
-    return result
+    return WidePage(info, groups)
 
 
 def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -61,25 +86,105 @@ def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
 
 
-def _add_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: str, table: str,
-               aggregate: str, where: str, id_list: list[str]) -> pa.Table:
-    """Append one ``prefix.<key>`` column per key of the chosen runs."""
-    if id_list or not result.num_rows:
-        return _add_small_group(con, result, prefix, table, aggregate, where, id_list)
-    keys = [k for (k,) in con.execute(
-        f"SELECT DISTINCT key FROM {table} WHERE {where} ORDER BY key").fetchall()]
-    if not keys:
-        return result
-    # Many runs: one pass grouped by run, one filtered aggregate per key.
-    picks = ", ".join(f"{aggregate} FILTER (WHERE key = ${i + 1}) AS c{i}"
-                      for i in range(len(keys)))
-    part = con.sql(
-        f"SELECT w.* EXCLUDE (run_id) FROM chosen c LEFT JOIN ("
-        f"SELECT run_id, {picks} FROM {table} WHERE {where} GROUP BY run_id"
-        ") w USING (run_id) ORDER BY c.ord", params=keys).to_arrow_table()
-    for i, key in enumerate(keys):
-        result = _append(result, f"{prefix}.{key}", part.column(i))
-    return result
+@dataclass(frozen=True)
+class _Group:
+    """One group's values (metrics, params or tags) of a page, long: value ``i`` is at
+    row ``rows[i]`` and key ``keys[cols[i]]``; keys sorted, each held by some row, and
+    values sorted by key, then row."""
+
+    prefix: str
+    keys: list[str]
+    rows: np.ndarray
+    cols: np.ndarray
+    values: pa.Array
+
+    @classmethod
+    def of(cls, prefix: str, long: pa.Table, row_of: np.ndarray) -> _Group:
+        """The group of ``long`` rows (ord, key, value; at most one per run and key,
+        sorted by key then ord), ``row_of`` giving the page's row of each ord."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rows = row_of[long["ord"].to_numpy()]
+        if (rows < 0).any():  # a run the page lacks (deleted since) is left out
+            long = long.filter(pa.array(rows >= 0))
+            rows = rows[rows >= 0]
+        key = long["key"].combine_chunks()
+        starts = np.ones(len(key), dtype=bool)
+        if len(key) > 1:
+            starts[1:] = pc.not_equal(key.slice(1), key.slice(0, len(key) - 1)).to_numpy(
+                zero_copy_only=False)
+        return cls(prefix, key.filter(pa.array(starts)).to_pylist(), rows,
+                   np.cumsum(starts) - 1, long["value"].combine_chunks())
+
+    def names(self) -> list[str]:
+        """The group's column names, ``<prefix>.<key>``."""
+        return [f"{self.prefix}.{key}" for key in self.keys]
+
+    def arrow_columns(self, n: int) -> list[pa.Array]:
+        """A column of ``n`` rows per key, null where a row lacks the key."""
+        import numpy as np
+        import pyarrow as pa
+
+        values, rows = self.values, self.rows
+        bounds = np.searchsorted(self.cols, np.arange(len(self.keys) + 1))
+        columns = []
+        for j in range(len(self.keys)):
+            at = np.full(n, -1, dtype=np.int64)
+            at[rows[bounds[j]:bounds[j + 1]]] = np.arange(bounds[j + 1] - bounds[j])
+            picks = pa.array(at, mask=at < 0)
+            columns.append(values.slice(bounds[j], bounds[j + 1] - bounds[j]).take(picks))
+        return columns
+
+    def matrix(self, n: int) -> np.ndarray:
+        """The values as an ``n`` x keys array: float with NaN for missing metrics,
+        objects with None for missing params and tags."""
+        import numpy as np
+        import pyarrow as pa
+
+        if pa.types.is_floating(self.values.type):
+            out = np.full((n, len(self.keys)), np.nan)
+            out[self.rows, self.cols] = self.values.to_numpy(zero_copy_only=False)
+        else:
+            out = np.full((n, len(self.keys)), None, dtype=object)
+            out[self.rows, self.cols] = self.values.to_numpy(zero_copy_only=False)
+        return out
+
+
+@dataclass(frozen=True)
+class WidePage:
+    """A page of :func:`wide_page`: the run columns, then each group's keys."""
+
+    info: pa.Table
+    groups: list[_Group]
+
+    def to_arrow(self) -> pa.Table:
+        """The page as :func:`wide_table` returns it."""
+        import pyarrow as pa
+
+        names = list(self.info.column_names)
+        columns: list[pa.Array | pa.ChunkedArray] = list(self.info.columns)
+        for group in self.groups:
+            names += group.names()
+            columns += group.arrow_columns(self.info.num_rows)
+        return pa.table(columns, names=names)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The page as ``to_arrow().to_pandas()`` would give it, built without a column
+        object per key: one block per group (a run with a million metrics is one row of
+        a million columns, which Arrow takes minutes to make)."""
+        import pandas as pd
+        import pyarrow as pa
+
+        frames = [self.info.to_pandas()]
+        for group in self.groups:
+            if group.keys:
+                # the dtype Arrow's to_pandas gives this type (pandas 3: "str" for text)
+                dtype = pa.array([], group.values.type).to_pandas().dtype
+                frames.append(pd.DataFrame(group.matrix(self.info.num_rows),
+                                           columns=group.names(), dtype=dtype))
+        return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
 
 
 def _append(result: pa.Table, name: str, values: pa.ChunkedArray) -> pa.Table:
@@ -87,25 +192,6 @@ def _append(result: pa.Table, name: str, values: pa.ChunkedArray) -> pa.Table:
     if values.null_count == len(values):
         return result
     return result.append_column(name, values)
-
-
-def _add_small_group(con: duckdb.DuckDBPyConnection, result: pa.Table, prefix: str,
-                     table: str, aggregate: str, where: str, id_list: list[str]) -> pa.Table:
-    """A few runs: one scan (pushed down by id) for their long rows, then a pivot of those."""
-    long = con.sql(f"SELECT run_id, 'k:' || key AS key, {aggregate} AS value FROM {table} "
-                   f"WHERE {where} GROUP BY run_id, key", params=id_list).to_arrow_table()
-    if long.num_rows == 0:
-        return result
-    con.register("long_values", long)
-    # Keys are data: PIVOT turns them into column names, never into SQL text.
-    # The 'k:' prefix keeps a key named like another column ("run_id") apart.
-    wide = con.sql("SELECT w.* EXCLUDE (run_id) FROM chosen c LEFT JOIN "
-                   "(PIVOT long_values ON key USING first(value) GROUP BY run_id) w "
-                   "USING (run_id) ORDER BY c.ord").to_arrow_table()
-    con.unregister("long_values")
-    for name in sorted(wide.column_names):
-        result = _append(result, f"{prefix}.{name[2:]}", wide[name])
-    return result
 
 
 def from_state(rows: pa.Table, state: StateColumns) -> pa.Table:
