@@ -12,6 +12,7 @@ those named in ``after``) run before it; the others may run at once.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -100,6 +101,10 @@ def load_workflow(project: Project, name: str | None = None) -> Workflow:
         name = next(iter(project.workflows))
     if name not in project.workflows:
         raise NotFound(f"{where}: no workflow {name!r}; workflows: {sorted(project.workflows)}")
+    if name in ("", ".", "..") or any(c in "/\\" or ord(c) < 32 for c in str(name)):
+        raise InvalidArgument(f"{where}: workflow name {name!r} names a folder of its tables "
+                              "(<store>/workflow_data/<workflow>/): no '/', '\\', '..' or "
+                              "control characters")
     data = project.workflows[name]
     if not isinstance(data, dict) or not isinstance(data.get("steps"), dict) \
             or not data["steps"]:
@@ -201,10 +206,33 @@ def _input(where: str, name: str, spec: Any) -> Input:
 
 def _output(where: str, name: str, spec: Any) -> Output:
     if isinstance(spec, str):
-        return Output(name, "artifact", spec)
+        spec = {"artifact": spec}
     if isinstance(spec, dict) and len(spec) == 1:
         (kind, location), = spec.items()
-        if kind in ("artifact", "table") and str(location).strip():
-            return Output(name, kind, str(location))
+        if kind in ("artifact", "table") and isinstance(location, str) and location.strip():
+            return Output(name, kind, _output_location(where, name, kind, location))
     raise InvalidArgument(f"{where}: output {name!r} must be {{artifact: path}} or "
                           f"{{table: location}}; got {spec!r}")
+
+
+def _output_location(where: str, name: str, kind: str, location: str) -> str:
+    """The normalized location of an output, checked before any step runs.
+
+    An artifact path is relative and stays inside the step run's artifacts; a
+    relative table location stays inside ``<store>/workflow_data/<workflow>/``
+    (a URI or an absolute path names a table elsewhere on purpose, as documented).
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in location):
+        raise InvalidArgument(f"{where}: output {name!r} location {location!r} holds "
+                              "control characters")
+    if kind == "table" and ("://" in location or location.startswith("/")):
+        return location
+    norm = posixpath.normpath(location.replace("\\", "/"))
+    if norm.startswith("/") or norm == ".." or norm.startswith("../") or norm == "." \
+            or ":" in norm.split("/")[0]:
+        inside = ("the step run's artifacts" if kind == "artifact"
+                  else "<store>/workflow_data/<workflow>/")
+        raise InvalidArgument(f"{where}: output {name!r} {{{kind}: {location!r}}} must be a "
+                              f"relative path that stays inside {inside} (no '..', not "
+                              "absolute)")
+    return norm
