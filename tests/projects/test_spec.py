@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,26 @@ def test_workflow_names_that_would_leave_the_data_folder_are_refused(tmp_path, n
     text = (STEPS % "      a: {entry_point: e}\n").replace("  w:\n", f"  {json.dumps(name)}:\n")
     with pytest.raises(InvalidArgument, match="workflow name"):
         load_workflow(load_project(write(tmp_path / "p", text)), name)
+
+
+@pytest.mark.parametrize("command, quoted", [
+    ('echo "{msg}"', "{msg}"), ("echo '{msg}' {n}", "{msg}"), ("echo \\{msg}", "{msg}"),
+    ('echo "a {msg} b" "{n}"', "{msg}, {n}"),
+])
+def test_placeholders_inside_quotes_are_refused(tmp_path, command, quoted):
+    text = ("entry_points:\n  main:\n    parameters: {msg: string, n: {type: int, default: 1}}\n"
+            f"    command: {json.dumps(command)}\n")
+    with pytest.raises(InvalidArgument, match=re.escape(f"'main': {quoted} in command")):
+        load_project(write(tmp_path / "p", text))
+
+
+def test_unquoted_placeholders_keep_hostile_values_inert(tmp_path):
+    text = ('entry_points:\n  main:\n    parameters: {msg: string}\n'
+            '    command: "echo pre-{msg} --x={msg} $(echo {msg}) \'lit\' \\\\\\\\ {{x}}"\n')
+    entry = load_project(write(tmp_path / "p", text)).entry_point("main")
+    hostile = "$(touch pwned); `touch pwned` \"' \\"
+    line = entry.command_line(*entry.resolve({"msg": hostile}, project_dir=tmp_path))
+    out = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert not (tmp_path / "pwned").exists()
+    assert out.stdout.count(hostile) == 3 and out.stdout.endswith("lit \\ {x}\n")
