@@ -25,3 +25,19 @@ def key_values(pairs: Sequence[str] | None, option: str = "-P",
             raise InvalidArgument(f"{option} {pair!r}: give {what} as name=value")
         out[key] = value
     return out
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``2h`` or ``7d`` as seconds (an argparse ``type``)."""
+    body, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    try:
+        seconds = float(body) * _UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 30m, 2h "
+                                         "or 7d")
+    return seconds
