@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from lakeml.errors import InvalidArgument, NotFound
 from lakeml.projects.spec import Project
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # with fullmatch: "$" would pass "a\n"
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def _levels(where: Any, name: str, steps: Mapping[str, Step]) -> tuple[tuple[str
 
 def _step(project: Project, workflow: str, name: str, spec: Any) -> Step:
     where = f"{project.file}: workflow {workflow!r} step {name!r}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidArgument(f"{where}: step names are letters, digits and _ (not starting "
                               "with a digit)")
     if not isinstance(spec, dict):
@@ -171,7 +171,7 @@ def _step(project: Project, workflow: str, name: str, spec: Any) -> Step:
     outputs = {str(k): _output(where, str(k), v)
                for k, v in (spec.get("outputs") or {}).items()}
     for io_name in [*inputs, *outputs]:
-        if not _NAME.match(io_name):
+        if not _NAME.fullmatch(io_name):
             raise InvalidArgument(f"{where}: input/output name {io_name!r} must be letters, "
                                   "digits and _")
     clash = (set(params) & set(inputs)) | (set(params) & set(outputs)) | \
@@ -192,7 +192,7 @@ def _step(project: Project, workflow: str, name: str, spec: Any) -> Step:
 def _input(where: str, name: str, spec: Any) -> Input:
     if isinstance(spec, str):  # always another step's output: files are {path: …}
         step, _, output = spec.partition(".")
-        if _NAME.match(step) and _NAME.match(output):
+        if _NAME.fullmatch(step) and _NAME.fullmatch(output):
             return Input(name, "step", spec, step, output)
     if isinstance(spec, dict) and len(spec) == 1:
         (kind, ref), = spec.items()

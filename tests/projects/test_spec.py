@@ -155,6 +155,8 @@ workflows:
      r"output 't' \{table: '../..'\} must be a relative path .*workflow_data"),
     ("      a: {entry_point: e, outputs: {t: {table: ../other/t}}}\n", "'../other/t'"),
     ("      a: {entry_point: e, outputs: {t: {table: [x]}}}\n", "output 't' must be"),
+    ('      "a\\n": {entry_point: e}\n', r"step 'a\\n': step names are letters"),
+    ('      a: {entry_point: e, outputs: {"t\\n": x}}\n', r"output name 't\\n' must be"),
 ])
 def test_bad_workflows_are_refused_with_the_reason(tmp_path, steps, message):
     project = load_project(write(tmp_path / "p", STEPS % steps))
