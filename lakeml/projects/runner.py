@@ -68,7 +68,10 @@ def experiment_for(client: Client, experiment_name: str | None,
 
 def guarded(argv: list[str]) -> list[str]:
     """``argv`` run by the guard (lakeml/projects/guard.py), which ends the command and
-    everything it started when this process dies, even by ``kill -9``."""
+    everything it started when this process dies, even by ``kill -9``. (Without a
+    Python interpreter to run it, as in some embedded hosts, ``argv`` runs bare.)"""
+    if not sys.executable:
+        return list(argv)
     return [sys.executable, "-I", "-S", str(Path(__file__).with_name("guard.py")),
             str(os.getpid()), "--", *argv]
 
