@@ -3,11 +3,12 @@ the parent, even when the parent is killed with ``kill -9``.
 
 ``python -I -S guard.py PARENT_PID -- ARGV...`` runs ARGV as its child, in
 its own process group (the parent starts the guard as a session leader), and
-exits as the command did (the same code, or the same signal). Every 0.2 s it
-looks whether its parent is still ``PARENT_PID``: when the parent is gone
-(its orphans are adopted by init or a subreaper), it sends SIGTERM to the
-whole group (the command and anything it started), then SIGKILL after a
-grace period. Signals sent to the guard alone are passed to the command.
+exits as the command did (the same code, or the same signal). A thread looks
+every 0.2 s whether its parent is still ``PARENT_PID``: when the parent is
+gone (its orphans are adopted by init or a subreaper), it sends SIGTERM to the
+whole group (the command and anything it started), then SIGKILL after a grace
+period (at once when the command has ended). Signals sent to the guard alone
+are passed to the command.
 
 This file is run by path and imports only the standard library, so that it
 starts in a few milliseconds and whatever environment runs the command
@@ -20,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 POLL_SECONDS = 0.2
@@ -27,18 +29,14 @@ GRACE_SECONDS = 5.0
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
-def _stop_group(child: subprocess.Popen[bytes]) -> None:
-    """The parent is gone: SIGTERM the group, then SIGKILL it (the guard too)."""
-    for sig in _FORWARDED:
-        signal.signal(sig, signal.SIG_IGN)
+def _stop_group() -> None:
+    """The parent is gone: SIGTERM the group, then SIGKILL what is left (the guard too)."""
     try:
         os.killpg(0, signal.SIGTERM)
     except OSError:
         pass
-    deadline = time.monotonic() + GRACE_SECONDS
-    while child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(0, signal.SIGKILL)  # what is left of the group, this guard included
+    time.sleep(GRACE_SECONDS)
+    os.killpg(0, signal.SIGKILL)
 
 
 def _exit_as(code: int) -> None:
@@ -70,14 +68,18 @@ def main(argv: list[str]) -> None:
     for sig in _FORWARDED:
         signal.signal(sig, forward)
     child = subprocess.Popen(argv[2:])
-    while True:
-        try:
-            code = child.wait(timeout=POLL_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            if os.getppid() != parent:
-                _stop_group(child)
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    code = child.wait()  # blocking: the command's end is seen at once
+    if os.getppid() != parent:  # orphaned: nothing it started may outlive it
+        os.killpg(0, signal.SIGKILL)
     _exit_as(code)
+
+
+def _watch(parent: int) -> None:
+    """Poll for the parent's death; then stop the whole group."""
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    _stop_group()
 
 
 if __name__ == "__main__":
