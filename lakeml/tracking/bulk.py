@@ -140,6 +140,9 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
                               f"valid: {list(RunStatus.ALL)}")
     names = table["run_name"].cast(pa.string()) if "run_name" in table.column_names \
         else pa.array([f"run-{i}" for i in range(n)], pa.string())
+    bad_names = pc.filter(names, pc.match_substring_regex(names, v.CONTROL_PATTERN))
+    if len(bad_names):
+        v.check_name(bad_names[0].as_py(), "log_runs: run name")  # raises, naming it
     user = system_tags.current_user()
     artifact_uris = pc.binary_join_element_wise(
         pa.array([f"{exp.artifact_location}/"] * n), ids, pa.array(["/artifacts"] * n), "")

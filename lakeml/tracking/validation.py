@@ -18,7 +18,8 @@ MAX_TAG_VALUE_LENGTH = 8000
 MAX_NAME_LENGTH = 500
 
 _KEY_RE = re.compile(r"[\w\-. /]+")  # used with fullmatch: "$" would pass "loss\n"
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
+CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f]"  # Unicode category Cc
+_CONTROL_RE = re.compile(CONTROL_PATTERN)
 _valid_keys: set[str] = set()
 
 
