@@ -101,7 +101,8 @@ def load_workflow(project: Project, name: str | None = None) -> Workflow:
         name = next(iter(project.workflows))
     if name not in project.workflows:
         raise NotFound(f"{where}: no workflow {name!r}; workflows: {sorted(project.workflows)}")
-    if name in ("", ".", "..") or any(c in "/\\" or ord(c) < 32 for c in str(name)):
+    if name in ("", ".", "..") or any(c in "/\\" or ord(c) < 32 or ord(c) == 127
+                                                for c in str(name)):
         raise InvalidArgument(f"{where}: workflow name {name!r} names a folder of its tables "
                               "(<store>/workflow_data/<workflow>/): no '/', '\\', '..' or "
                               "control characters")
