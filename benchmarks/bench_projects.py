@@ -4,7 +4,9 @@ Usage:
     .venv/bin/python benchmarks/bench_projects.py [--repeats N]
 
 Figures (median of N, default 5, fresh temporary store each):
-- the bare command (`python -c pass`), and the same command as an entry point run
+- the bare command (`python -c pass`), the same under the guard that kills it if
+  its parent dies (lakeml/projects/guard.py: one more small interpreter start),
+  and the same command as an entry point run
   with `lakeml.projects.run` in this process and with `lakeml run` in a new one:
   the difference is lakeml's overhead (run creation, params, one commit before the
   command starts, the terminal status after it);
@@ -47,6 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PYTHONPATH", str(ROOT))
     import lakeml
+    from lakeml.projects.runner import guarded
     from lakeml.tracking import backend
 
     figures: dict[str, list[float]] = {}
@@ -59,6 +62,8 @@ def main() -> None:
         for i in range(args.repeats):
             figures.setdefault("bare command: python -c pass", []).append(
                 timed([sys.executable, "-c", "pass"]))
+            figures.setdefault("the same under the kill -9 guard (runner.guarded)",
+                               []).append(timed(guarded([sys.executable, "-c", "pass"])))
             store = tmp / f"api{i}"
             lakeml.Client(str(store))  # the store's tables exist before the clock starts
             t0 = time.perf_counter()

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from lakeml.cli_args import at_least, key_values
+from lakeml.cli_args import at_least, duration, key_values
 from lakeml.cli_args import client as _client
 from lakeml.cli_format import FORMATS, ms_to_iso, render
 from lakeml.errors import LakemlError
@@ -75,6 +75,26 @@ def cmd_runs_show(args: argparse.Namespace) -> str:
     rows += [("input", d.dataset.name, f"{d.dataset.digest} ({d.context})")
              for d in run.inputs.dataset_inputs]
     return render(["kind", "key", "value"], rows, args.format)
+
+
+def cmd_runs_cleanup(args: argparse.Namespace) -> str:
+    """End stale RUNNING runs KILLED (see lakeml/tracking/owners.py)."""
+    from lakeml.errors import InvalidArgument
+    from lakeml.projects.staging import sweep
+    from lakeml.tracking import owners
+
+    if not args.stale:
+        raise InvalidArgument("say what to clean up: --stale (RUNNING runs whose processes "
+                              "are gone)")
+    client = _client(args)
+    stale = owners.find_stale(client, older_than=args.older_than)
+    if not args.dry_run:
+        owners.end_stale(client, stale)
+        sweep()  # step folders of workflow runs killed with kill -9
+    action = "would end KILLED" if args.dry_run else "ended KILLED"
+    return render(["run_id", "experiment_id", "run_name", "action", "reason"],
+                  [(r.run_id, r.experiment_id, r.run_name, action, r.reason) for r in stale],
+                  args.format)
 
 
 def cmd_artifacts_list(args: argparse.Namespace) -> str:
@@ -451,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", help="experiment name or id")
     p.set_defaults(func=cmd_experiments_delete)
 
-    runs = sub.add_parser("runs", help="list runs or show one")
+    runs = sub.add_parser("runs", help="list runs, show one, or end stale ones")
     runs_sub = runs.add_subparsers(dest="action", required=True)
     p = runs_sub.add_parser("list", parents=[common])
     p.add_argument("--experiment", required=True, help="experiment name or id")
@@ -461,6 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = runs_sub.add_parser("show", parents=[common])
     p.add_argument("run_id")
     p.set_defaults(func=cmd_runs_show)
+    p = runs_sub.add_parser("cleanup", parents=[common],
+                            help="end RUNNING runs whose processes are gone, KILLED")
+    p.add_argument("--stale", action="store_true",
+                   help="runs whose owner processes on this host are all gone (and, with "
+                        "--older-than, runs not checkable from here)")
+    p.add_argument("--older-than", type=duration, metavar="AGE",
+                   help="only runs without a sign of life for AGE (90s, 30m, 2h, 7d); runs "
+                        "owned on another host or by no process are ended only with it")
+    p.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    p.set_defaults(func=cmd_runs_cleanup)
 
     arts = sub.add_parser("artifacts", help="list or download a run's artifacts")
     arts_sub = arts.add_subparsers(dest="action", required=True)

@@ -40,3 +40,19 @@ def at_least(low: int):  # noqa: ANN201 - an argparse type
         return value
 
     return parse
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``2h`` or ``7d`` as seconds (an argparse ``type``)."""
+    body, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    try:
+        seconds = float(body) * _UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 30m, 2h "
+                                         "or 7d")
+    return seconds

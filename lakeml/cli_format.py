@@ -5,10 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
 FORMATS = ("table", "json", "csv")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``...), so that a name
+    holding them can neither forge a row nor send escape codes to the terminal."""
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 def _cell(value: Any) -> str:
@@ -36,7 +45,8 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
         writer.writerow(columns)
         writer.writerows([[_cell(v) for v in row] for row in rows])
         return out.getvalue().rstrip("\n")
-    cells = [[_cell(v) for v in row] for row in rows]
+    columns = [_printable(c) for c in columns]  # SQL column names come from the user
+    cells = [[_printable(_cell(v)) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(),
              "  ".join("-" * w for w in widths)]

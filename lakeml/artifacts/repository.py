@@ -6,6 +6,7 @@ import os
 import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 from lakeml.entities import FileInfo
 from lakeml.errors import InvalidArgument, NotFound, StoreUnavailable
@@ -25,6 +26,29 @@ def clean_relative(path: str | None, what: str = "artifact path") -> str:
         raise InvalidArgument(f"{what} {path!r} must be relative and stay inside the run's "
                               "artifact folder")
     return "" if norm == "." else norm
+
+
+def absolute_location(location: object, what: str = "artifact_location") -> str:
+    """An artifact root as every process can use it: a ``scheme://`` URI as given, or an
+    absolute local path (a relative one is taken from this process's folder now, once).
+
+    Blank values and control characters (NUL...) are refused, naming the value: a
+    relative or blank root would put each process's files under its own folder.
+    """
+    if not isinstance(location, str):
+        raise InvalidArgument(f"{what} must be a string, got {type(location).__name__} "
+                              f"{location!r}")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in location):
+        raise InvalidArgument(f"{what} {location!r} holds control characters (NUL, newline"
+                              "...); give a folder path or a URI such as s3://bucket/prefix")
+    text = location.strip()
+    if not text:
+        raise InvalidArgument(f"{what} must not be empty or blank, got {location!r}")
+    if text.startswith("file:"):
+        text = unquote(urlparse(text).path)
+    elif "://" in text:
+        return text.rstrip("/")
+    return str(Path(text).expanduser().resolve())
 
 
 class ArtifactRepository:

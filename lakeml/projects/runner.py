@@ -4,13 +4,16 @@ The parent creates the run (params, source and entry point as tags), then
 starts the command with ``LAKEML_RUN_ID`` and ``LAKEML_STORE`` set, so that
 ``lakeml.start_run()`` (or a first ``log_*`` call) in the child resumes that
 run instead of starting another. The child's output goes straight to the
-parent's stdout and stderr; its exit status decides how the run ends.
+parent's stdout and stderr; its exit status decides how the run ends. A guard
+process stands between them (lakeml/projects/guard.py): when the parent dies,
+even by ``kill -9``, the command and everything it started die too.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -63,6 +66,16 @@ def experiment_for(client: Client, experiment_name: str | None,
     return str(config.get("experiment_id") or "0")
 
 
+def guarded(argv: list[str]) -> list[str]:
+    """``argv`` run by the guard (lakeml/projects/guard.py), which ends the command and
+    everything it started when this process dies, even by ``kill -9``. (Without a
+    Python interpreter to run it, as in some embedded hosts, ``argv`` runs bare.)"""
+    if not sys.executable:
+        return list(argv)
+    return [sys.executable, "-I", "-S", str(Path(__file__).with_name("guard.py")),
+            str(os.getpid()), "--", *argv]
+
+
 def launch(client: Client, fetched: source.FetchedProject, project: spec.Project,
            entry_point: str, parameters: Mapping[str, Any] | None, *, experiment_id: str,
            env: envs.Environment, run_name: str | None = None,
@@ -94,7 +107,7 @@ def launch(client: Client, fetched: source.FetchedProject, project: spec.Project
                      if k not in ("LAKEML_EXPERIMENT_NAME", "LAKEML_RUN_ID")}
         child_env.update(LAKEML_RUN_ID=run_id, LAKEML_STORE=client.store_uri,
                          LAKEML_EXPERIMENT_ID=experiment_id)
-        process = subprocess.Popen(env.argv(command), cwd=project.folder,
+        process = subprocess.Popen(guarded(env.argv(command)), cwd=project.folder,
                                    env=env.environ(child_env), start_new_session=True)
     except BaseException as exc:
         client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from lakeml.errors import InvalidArgument, NotFound
+from lakeml.projects import staging
 
 
 @dataclass
@@ -106,7 +106,7 @@ def fetch(uri: str | os.PathLike[str], version: str | None = None) -> FetchedPro
         source = str(local.resolve())
     else:
         source = base
-    tmp = Path(tempfile.mkdtemp(prefix="lakeml-project-"))
+    tmp = staging.private_folder("project")  # swept if this process dies unclean
     try:
         _git(["clone", "--quiet", "--no-checkout", source, str(tmp / "repo")])
         repo = tmp / "repo"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -213,12 +214,51 @@ def load_project(folder: str | os.PathLike[str]) -> Project:
                    workflows, file)
 
 
+def quoted_placeholders(command: str) -> list[str]:
+    """The ``{name}`` placeholders of a command template that sit inside shell quotes
+    (or right after a backslash), where the quoting of their values does not protect
+    them: ``"{x}"`` with x = ``$(rm -rf ~)`` runs the command substitution."""
+    try:
+        parts = list(string.Formatter().parse(command))
+    except ValueError:
+        return []  # a bad template fails with its own message when it is filled
+    quote: str | None = None
+    escaped = False
+    found = []
+    for literal, field_name, _, _ in parts:
+        for char in literal:
+            if escaped:
+                escaped = False
+            elif quote == "'":
+                quote = None if char == "'" else quote
+            elif char == "\\":
+                escaped = True
+            elif quote == '"':
+                quote = None if char == '"' else quote
+            elif char in "'\"":
+                quote = char
+        if field_name is not None:
+            if quote or escaped:
+                found.append(field_name)
+            escaped = False
+    return found
+
+
 def _entry_point(file: Path, name: str, spec: Any) -> EntryPoint:
-    if isinstance(spec, str):
-        return EntryPoint(name, spec)
-    if not isinstance(spec, dict) or not isinstance(spec.get("command"), str):
+    command = spec if isinstance(spec, str) else \
+        spec.get("command") if isinstance(spec, dict) else None
+    if not isinstance(command, str):
         raise InvalidArgument(f"{file}: entry point {name!r} needs a command string, got "
                               f"{spec!r}")
+    quoted = quoted_placeholders(command)
+    if quoted:
+        raise InvalidArgument(
+            f"{file}: entry point {name!r}: {', '.join(f'{{{q}}}' for q in quoted)} in "
+            f"command {command!r} is inside quotes (or after a backslash), where its value "
+            "is not protected from the shell; remove those quotes: lakeml quotes every "
+            "value itself")
+    if isinstance(spec, str):
+        return EntryPoint(name, spec)
     params = {}
     raw_params = spec.get("parameters") or {}
     if not isinstance(raw_params, dict):

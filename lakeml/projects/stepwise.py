@@ -61,7 +61,7 @@ def start_workflow(uri: str | os.PathLike[str], workflow: str | None = None,
     exp_id = runner.experiment_for(client, experiment_name, experiment_id)
     with _workflow_run(uri, workflow, version=version, env_manager=env_manager, store=store,
                        experiment_id=exp_id, parameters=parameters) as wf_run:
-        return wf_run.begin(run_name)
+        return wf_run.begin(run_name, detached=True)
 
 
 def _parent(store: str | os.PathLike[str] | None, workflow_run_id: str

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,8 +26,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 from lakeml.entities import RunStatus
 from lakeml.errors import InvalidArgument, LakemlError, NotFound
 from lakeml.projects import digests, envs, runner, source, spec
+from lakeml.projects import staging as staging_folders
 from lakeml.projects.submitted import ExecutionError, SubmittedRun
 from lakeml.projects.workflow_spec import Input, Step, Workflow, load_workflow
+from lakeml.tracking.owners import OWNER_TAG
 
 if TYPE_CHECKING:
     from lakeml.tracking.client import Client
@@ -156,10 +157,16 @@ class WorkflowRunner:
         self.run_id = ""
 
     # ---- the DAG ------------------------------------------------------------------
-    def begin(self, run_name: str | None) -> str:
-        """Create the parent run (RUNNING), with the parameter overrides as its params."""
+    def begin(self, run_name: str | None, *, detached: bool = False) -> str:
+        """Create the parent run (RUNNING), with the parameter overrides as its params.
+
+        ``detached``: no process owns the run (a scheduler drives it step by step from
+        short-lived processes), so ``lakeml runs cleanup --stale`` judges it by age only.
+        """
         tags = {runner.SOURCE_NAME: self.fetched.uri, runner.SOURCE_TYPE: "PROJECT",
                 WORKFLOW_TAG: self.wf.name, runner.ENV_MANAGER: self.env.manager}
+        if detached:
+            tags[OWNER_TAG] = ""
         if self.fetched.git_commit:
             tags[runner.GIT_COMMIT] = self.fetched.git_commit
         if self.version:
@@ -187,6 +194,8 @@ class WorkflowRunner:
                    for s in self.wf.steps)
 
     def run(self, run_name: str | None) -> WorkflowResult:
+        """Run every step (as the DAG allows) under a new parent run."""
+        staging_folders.sweep()  # those left by runs killed with kill -9
         self.begin(run_name)
         status = RunStatus.FAILED
         try:
@@ -228,6 +237,7 @@ class WorkflowRunner:
                     f"step {name!r} reads from step {up!r}, which "
                     f"{'has not run' if done is None else f'ended {done.status!r}'} in "
                     f"workflow run {self.run_id!r}; run it first")
+        staging_folders.sweep()
         result = self._run_step(step)
         self.results[name] = result
         return result
@@ -272,7 +282,7 @@ class WorkflowRunner:
     def _run_step(self, step: Step) -> StepResult:
         started = _now_us()
         params = {**step.parameters, **self.overrides.get(step.name, {})}
-        staging = Path(tempfile.mkdtemp(prefix=f"lakeml-step-{step.name}-"))
+        staging = staging_folders.step_folder(step.name)
         try:
             try:
                 inputs = {name: self._resolve_input(step, inp, staging)

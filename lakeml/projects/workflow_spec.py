@@ -12,6 +12,7 @@ those named in ``after``) run before it; the others may run at once.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -19,7 +20,7 @@ from typing import Any, Mapping
 from lakeml.errors import InvalidArgument, NotFound
 from lakeml.projects.spec import Project
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # with fullmatch: "$" would pass "a\n"
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ def load_workflow(project: Project, name: str | None = None) -> Workflow:
         name = next(iter(project.workflows))
     if name not in project.workflows:
         raise NotFound(f"{where}: no workflow {name!r}; workflows: {sorted(project.workflows)}")
+    if name in ("", ".", "..") or any(c in "/\\" or ord(c) < 32 or ord(c) == 127
+                                                for c in str(name)):
+        raise InvalidArgument(f"{where}: workflow name {name!r} names a folder of its tables "
+                              "(<store>/workflow_data/<workflow>/): no '/', '\\', '..' or "
+                              "control characters")
     data = project.workflows[name]
     if not isinstance(data, dict) or not isinstance(data.get("steps"), dict) \
             or not data["steps"]:
@@ -149,7 +155,7 @@ def _levels(where: Any, name: str, steps: Mapping[str, Step]) -> tuple[tuple[str
 
 def _step(project: Project, workflow: str, name: str, spec: Any) -> Step:
     where = f"{project.file}: workflow {workflow!r} step {name!r}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidArgument(f"{where}: step names are letters, digits and _ (not starting "
                               "with a digit)")
     if not isinstance(spec, dict):
@@ -166,7 +172,7 @@ def _step(project: Project, workflow: str, name: str, spec: Any) -> Step:
     outputs = {str(k): _output(where, str(k), v)
                for k, v in (spec.get("outputs") or {}).items()}
     for io_name in [*inputs, *outputs]:
-        if not _NAME.match(io_name):
+        if not _NAME.fullmatch(io_name):
             raise InvalidArgument(f"{where}: input/output name {io_name!r} must be letters, "
                                   "digits and _")
     clash = (set(params) & set(inputs)) | (set(params) & set(outputs)) | \
@@ -187,7 +193,7 @@ def _step(project: Project, workflow: str, name: str, spec: Any) -> Step:
 def _input(where: str, name: str, spec: Any) -> Input:
     if isinstance(spec, str):  # always another step's output: files are {path: …}
         step, _, output = spec.partition(".")
-        if _NAME.match(step) and _NAME.match(output):
+        if _NAME.fullmatch(step) and _NAME.fullmatch(output):
             return Input(name, "step", spec, step, output)
     if isinstance(spec, dict) and len(spec) == 1:
         (kind, ref), = spec.items()
@@ -201,10 +207,33 @@ def _input(where: str, name: str, spec: Any) -> Input:
 
 def _output(where: str, name: str, spec: Any) -> Output:
     if isinstance(spec, str):
-        return Output(name, "artifact", spec)
+        spec = {"artifact": spec}
     if isinstance(spec, dict) and len(spec) == 1:
         (kind, location), = spec.items()
-        if kind in ("artifact", "table") and str(location).strip():
-            return Output(name, kind, str(location))
+        if kind in ("artifact", "table") and isinstance(location, str) and location.strip():
+            return Output(name, kind, _output_location(where, name, kind, location))
     raise InvalidArgument(f"{where}: output {name!r} must be {{artifact: path}} or "
                           f"{{table: location}}; got {spec!r}")
+
+
+def _output_location(where: str, name: str, kind: str, location: str) -> str:
+    """The normalized location of an output, checked before any step runs.
+
+    An artifact path is relative and stays inside the step run's artifacts; a
+    relative table location stays inside ``<store>/workflow_data/<workflow>/``
+    (a URI or an absolute path names a table elsewhere on purpose, as documented).
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in location):
+        raise InvalidArgument(f"{where}: output {name!r} location {location!r} holds "
+                              "control characters")
+    if kind == "table" and ("://" in location or location.startswith("/")):
+        return location
+    norm = posixpath.normpath(location.replace("\\", "/"))
+    if norm.startswith("/") or norm == ".." or norm.startswith("../") or norm == "." \
+            or ":" in norm.split("/")[0]:
+        inside = ("the step run's artifacts" if kind == "artifact"
+                  else "<store>/workflow_data/<workflow>/")
+        raise InvalidArgument(f"{where}: output {name!r} {{{kind}: {location!r}}} must be a "
+                              f"relative path that stays inside {inside} (no '..', not "
+                              "absolute)")
+    return norm

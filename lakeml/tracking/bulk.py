@@ -190,6 +190,9 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
                               f"valid: {list(RunStatus.ALL)}")
     tags = dict(tags or {})
     names = _run_names(table, groups, tags)
+    bad_names = pc.filter(names, pc.match_substring_regex(names, v.CONTROL_PATTERN))
+    if len(bad_names):
+        v.check_name(bad_names[0].as_py(), "log_runs: run name")  # raises, naming it
     user = system_tags.current_user()
     artifact_uris = pc.binary_join_element_wise(
         pa.array([f"{exp.artifact_location}/"] * n), ids, pa.array(["/artifacts"] * n), "")

@@ -29,7 +29,7 @@ from lakeml.entities import (
 from lakeml.errors import InvalidArgument, InvalidState, NotFound
 from lakeml.ids import uuid7_hex
 from lakeml.registry import RegistryCalls
-from lakeml.tracking import system_tags
+from lakeml.tracking import owners, system_tags
 from lakeml.tracking import validation as v
 from lakeml.tracking.analytics import AnalyticsCalls
 from lakeml.tracking.backend import RunState, backend_for, run_row
@@ -154,7 +154,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         self._b.runs[run_id] = RunState(exp.experiment_id, _RUNNING, LifecycleStage.ACTIVE,
                                         artifact_uri, {})
         tags = {**system_tags.default_tags(), system_tags.USER: user,
-                system_tags.RUN_NAME: run_name, **tags}
+                system_tags.RUN_NAME: run_name, owners.OWNER_TAG: owners.this_process(), **tags}
         self._append_tags(run_id, tags)
         info = RunInfo(run_id, exp.experiment_id, run_name, user, _RUNNING, start_us // 1000,
                        None, artifact_uri, LifecycleStage.ACTIVE, parent_run_id)

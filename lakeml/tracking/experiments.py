@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from lakeml import ids
+from lakeml.artifacts.repository import absolute_location
 from lakeml.entities import Experiment, LifecycleStage, ViewType
 from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
 from lakeml.sqltext import placeholders
@@ -81,7 +82,7 @@ class ExperimentCalls:
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment named ``name`` (active or deleted), or None."""
-        name = v.check_name(name, "experiment name")
+        name = v.check_name(name, "experiment name", lookup=True)
         found = self._experiments_where(lambda e: e.name == name)
         return found[0] if found else None
 
@@ -159,13 +160,18 @@ class ExperimentCalls:
                           tags: dict[str, str] | None = None) -> str:
         """Create an experiment and return its id; AlreadyExists if the name is taken.
 
+        ``artifact_location`` (None or "": ``<store>/artifacts/<id>``) is kept absolute:
+        a relative folder is resolved against this process's folder now; a blank one or
+        one holding control characters is refused.
+
         Example:
             >>> exp_id = lakeml.Client().create_experiment("churn")  # doctest: +SKIP
         """
         name = v.check_name(name, "experiment name")
         v.optional_text(artifact_location, "artifact location")
         exp_id = ids.experiment_id()
-        location = artifact_location or f"{self._b.store.artifact_root}/{exp_id}"
+        location = (f"{self._b.store.artifact_root}/{exp_id}" if artifact_location in (None, "")
+                    else absolute_location(artifact_location))
         data = self._experiment_row(exp_id, name=name, artifact_location=location,
                                     lifecycle_stage=LifecycleStage.ACTIVE, created=True)
         self._claim_name(name, data, exists_message=self._exists_message(name))

@@ -194,9 +194,12 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidState(f"run {run_id!r} is deleted; restore it before resuming")
+        from lakeml.tracking import owners
+
         client.update_run(run_id, status=RunStatus.RUNNING, name=run_name)
-        if all_tags:
-            client.log_batch(run_id, tags=all_tags)
+        # this process owns the run too now (its creator may be gone: see owners.py)
+        owner = owners.with_this_process(run.data.tags.get(owners.OWNER_TAG))
+        client.log_batch(run_id, tags={owners.OWNER_TAG: owner, **all_tags})
         run = client.get_run(run_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)

@@ -28,7 +28,9 @@ INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 # always nanoseconds or microseconds given as milliseconds).
 MAX_TIMESTAMP_MS = 253_402_300_799_999
 
-_KEY_RE = re.compile(r"^[\w\-. /]+$")
+_KEY_RE = re.compile(r"[\w\-. /]+")  # used with fullmatch: "$" would pass "loss\n"
+CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f]"  # Unicode category Cc
+_CONTROL_RE = re.compile(CONTROL_PATTERN)
 _valid_keys: set[str] = set()
 
 
@@ -43,7 +45,7 @@ def check_key(key: object, what: str = "key") -> str:
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidArgument(f"{what} {key[:40]!r}... is {len(key)} characters long; "
                               f"the limit is {MAX_KEY_LENGTH}")
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         raise InvalidArgument(f"invalid {what} {key!r}: use only letters, digits, "
                               "underscores, dashes, periods, spaces and slashes")
     parts = key.split("/")
@@ -145,8 +147,18 @@ def tag_value(key: str, value: object) -> str:
     return check_text(text, f"tag {key!r} value")
 
 
-def check_name(name: object, what: str) -> str:
-    """An experiment, run or model name: a non-empty string of at most 500 characters."""
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control character (C0, DEL or C1: newline, escape, NUL...)."""
+    return _CONTROL_RE.search(text) is not None
+
+
+def check_name(name: object, what: str, *, lookup: bool = False) -> str:
+    """An experiment, run or model name: a non-empty string of at most 500 characters,
+    without control characters (a newline or terminal escape would forge table rows).
+
+    ``lookup``: the name is only looked for, so control characters pass (a store
+    written before they were refused may hold such names).
+    """
     if not isinstance(name, str):
         raise InvalidArgument(f"{what} must be a string, got {type(name).__name__} {name!r}")
     if not name.strip():
@@ -154,6 +166,9 @@ def check_name(name: object, what: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidArgument(f"{what} {name[:40]!r}... is {len(name)} characters; "
                               f"the limit is {MAX_NAME_LENGTH}")
+    if not lookup and has_control_characters(name):
+        raise InvalidArgument(f"{what} {name!r} holds control characters (newline, tab, "
+                              "escape...); use printable characters only")
     return check_text(name, what)
 
 

@@ -113,3 +113,21 @@ def test_console_script_in_a_real_process(store_uri: str, logged: str) -> None:
     proc = subprocess.run([exe, "experiments", "list", "--store", "s9://nope"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "s9" in proc.stderr
+
+
+def test_table_escapes_control_characters_of_old_names(capsys, store_uri: str) -> None:
+    client = lakeml.Client(store_uri)
+    client.create_experiment("plain")
+    # A store written before such names were refused: the row goes in directly.
+    name = "evil\nFAKE  active\x1b[2J"
+    client._claim_name(name, client._experiment_row("99", name=name, artifact_location="/x",
+                                                    lifecycle_stage="active", created=True),
+                       exists_message="")
+    code, out, _ = cli(capsys, "experiments", "list", "--store", store_uri)
+    assert code == 0
+    lines = out.rstrip("\n").split("\n")
+    assert len(lines) == 2 + 3  # header, rule, Default, plain, the old name on one line
+    assert "\x1b" not in out
+    assert "evil\\nFAKE  active\\x1b[2J" in lines[-1]
+    code, out, _ = cli(capsys, "experiments", "list", "--store", store_uri, "--format", "json")
+    assert json.loads(out)[-1]["name"] == name  # machine formats keep the value exact

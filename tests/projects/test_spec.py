@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -141,8 +144,59 @@ workflows:
     ("      a: {entry_point: e, outputs: {t: {table: x}}}\n"
      "      b: {entry_point: e, outputs: {u: {table: x}}}\n",
      "outputs 'a.t' and 'b.u' of workflow 'w' both write table 'x'"),
+    ("      a: {entry_point: e, outputs: {t: {table: x}}}\n"
+     "      b: {entry_point: e, outputs: {u: {table: ./y/../x}}}\n", "both write table 'x'"),
+    ("      a: {entry_point: e, outputs: {x: {artifact: ../../x}}}\n",
+     r"output 'x' \{artifact: '../../x'\} must be a relative path that stays inside the step"),
+    ("      a: {entry_point: e, outputs: {x: a/../../x}}\n", r"'a/../../x'\} must be a rel"),
+    ("      a: {entry_point: e, outputs: {x: {artifact: /etc/x}}}\n", r"'/etc/x'\} must be"),
+    ("      a: {entry_point: e, outputs: {x: {artifact: .}}}\n", r"'\.'\} must be"),
+    ("      a: {entry_point: e, outputs: {t: {table: ../..}}}\n",
+     r"output 't' \{table: '../..'\} must be a relative path .*workflow_data"),
+    ("      a: {entry_point: e, outputs: {t: {table: ../other/t}}}\n", "'../other/t'"),
+    ("      a: {entry_point: e, outputs: {t: {table: [x]}}}\n", "output 't' must be"),
+    ('      "a\\n": {entry_point: e}\n', r"step 'a\\n': step names are letters"),
+    ('      a: {entry_point: e, outputs: {"t\\n": x}}\n', r"output name 't\\n' must be"),
 ])
 def test_bad_workflows_are_refused_with_the_reason(tmp_path, steps, message):
     project = load_project(write(tmp_path / "p", STEPS % steps))
     with pytest.raises((InvalidArgument, NotFound), match=message):
         load_workflow(project, "w")
+
+
+def test_output_locations_are_normalized_and_absolute_tables_kept(tmp_path):
+    steps = ("      a: {entry_point: e, outputs: {x: {artifact: ./d//r.csv}, "
+             "t: {table: s3://bucket/t}, u: {table: /abs/u}, v: {table: sub/./v}}}\n")
+    wf = load_workflow(load_project(write(tmp_path / "p", STEPS % steps)), "w")
+    assert {n: o.location for n, o in wf.steps["a"].outputs.items()} == {
+        "x": "d/r.csv", "t": "s3://bucket/t", "u": "/abs/u", "v": "sub/v"}
+
+
+@pytest.mark.parametrize("name", ["..", "a/b", "x\ny"])
+def test_workflow_names_that_would_leave_the_data_folder_are_refused(tmp_path, name):
+    text = (STEPS % "      a: {entry_point: e}\n").replace("  w:\n", f"  {json.dumps(name)}:\n")
+    with pytest.raises(InvalidArgument, match="workflow name"):
+        load_workflow(load_project(write(tmp_path / "p", text)), name)
+
+
+@pytest.mark.parametrize("command, quoted", [
+    ('echo "{msg}"', "{msg}"), ("echo '{msg}' {n}", "{msg}"), ("echo \\{msg}", "{msg}"),
+    ('echo "a {msg} b" "{n}"', "{msg}, {n}"),
+])
+def test_placeholders_inside_quotes_are_refused(tmp_path, command, quoted):
+    text = ("entry_points:\n  main:\n    parameters: {msg: string, n: {type: int, default: 1}}\n"
+            f"    command: {json.dumps(command)}\n")
+    with pytest.raises(InvalidArgument, match=re.escape(f"'main': {quoted} in command")):
+        load_project(write(tmp_path / "p", text))
+
+
+def test_unquoted_placeholders_keep_hostile_values_inert(tmp_path):
+    text = ('entry_points:\n  main:\n    parameters: {msg: string}\n'
+            '    command: "echo pre-{msg} --x={msg} $(echo {msg}) \'lit\' \\\\\\\\ {{x}}"\n')
+    entry = load_project(write(tmp_path / "p", text)).entry_point("main")
+    hostile = "$(touch pwned); `touch pwned` \"' \\"
+    line = entry.command_line(*entry.resolve({"msg": hostile}, project_dir=tmp_path))
+    out = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert not (tmp_path / "pwned").exists()
+    assert out.stdout.count(hostile) == 3 and out.stdout.endswith("lit \\ {x}\n")

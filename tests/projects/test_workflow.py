@@ -149,3 +149,26 @@ def test_workflow_show_prints_the_dag(project_copy):
     assert rows[2]["outputs"] == "table->table:combined"
     text = lakeml_cli("workflow", "show", str(project), "-w", "main").stdout
     assert "load_a -> combine" in text
+
+
+@pytest.mark.parametrize("output", ["{artifact: ../../escaped.txt}", "{artifact: OUTSIDE}",
+                                    "{table: ../../escaped}"])
+def test_outputs_outside_their_folder_are_refused_before_any_step_runs(tmp_path, output):
+    from lakeml.errors import InvalidArgument
+    from lakeml.projects import run_workflow as run_in_process
+
+    outside = tmp_path / "outside.txt"
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "w.py").write_text("import sys\nopen(sys.argv[1], 'w').write('x')\n")
+    (project / "MLproject").write_text(
+        "entry_points:\n  w:\n    parameters: {out: string}\n"
+        "    command: python w.py {out}\n"
+        "workflows:\n  main:\n    steps:\n"
+        f"      w: {{entry_point: w, outputs: {{out: {output}}}}}\n".replace("OUTSIDE",
+                                                                       str(outside)))
+    store = str(tmp_path / "lake")
+    with pytest.raises(InvalidArgument, match="output 'out' .* must be a relative path"):
+        run_in_process(project, "main", store=store)
+    assert not outside.exists() and not list(tmp_path.glob("**/escaped*"))
+    assert lakeml.Client(store).sql("SELECT count(*) FROM runs").fetchall() == [(0,)]

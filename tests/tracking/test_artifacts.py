@@ -63,3 +63,41 @@ def test_missing_artifacts_and_files(client: lakeml.Client, tmp_path: Path) -> N
     with pytest.raises(InvalidState, match="FINISHED"):
         client.log_text(run_id, "late", "late.txt")
     assert client.list_artifacts(run_id) == []  # the refused artifact was not written
+
+
+def test_relative_artifact_location_is_made_absolute(client: lakeml.Client, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    exp_id = client.create_experiment("rel", artifact_location="arts")
+    assert client.get_experiment(exp_id).artifact_location == str(tmp_path / "work" / "arts")
+    run_id = client.create_run(exp_id).info.run_id
+    client.log_text(run_id, "x", "a.txt")
+    monkeypatch.chdir(tmp_path / "elsewhere")  # another process's folder: same files
+    other = lakeml.Client(client.store_uri)
+    assert [f.path for f in other.list_artifacts(run_id)] == ["a.txt"]
+    assert (tmp_path / "work" / "arts" / run_id / "artifacts" / "a.txt").read_text() == "x"
+    assert not list((tmp_path / "elsewhere").iterdir())
+
+
+@pytest.mark.parametrize("location, message", [
+    ("   ", "must not be empty or blank, got '   '"),
+    ("/tmp/a\x00b", r"'/tmp/a\\x00b' holds control characters"),
+    ("s3://bucket/x\n", "control characters"),
+    (42, "must be a string, got int 42"),
+])
+def test_bad_artifact_locations_are_refused(client: lakeml.Client, location: object,
+                                            message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        client.create_experiment("bad", artifact_location=location)  # type: ignore[arg-type]
+    assert client.get_experiment_by_name("bad") is None
+
+
+def test_artifact_location_uris_and_file_uris(client: lakeml.Client, tmp_path: Path) -> None:
+    exp = client.create_experiment("s3", artifact_location="s3://bucket/prefix/")
+    assert client.get_experiment(exp).artifact_location == "s3://bucket/prefix"
+    exp = client.create_experiment("file", artifact_location=f"file://{tmp_path}/f")
+    assert client.get_experiment(exp).artifact_location == str(tmp_path / "f")
+    exp = client.create_experiment("default", artifact_location="")
+    assert client.get_experiment(exp).artifact_location.endswith(f"/artifacts/{exp}")

@@ -51,6 +51,9 @@ def test_log_runs_from_a_dataframe(client: lakeml.Client) -> None:
     (pd.DataFrame({"metrics.m": ["high"]}), "metrics.m"),
     (pd.DataFrame({"params.p": ["x" * 6001]}), "6001"),
     (pd.DataFrame({"metrics.m": [1.0], "status": ["DONE"]}), "DONE"),
+    (pd.DataFrame({"metrics.m": [1.0, 2.0], "run_name": ["ok", "fake\nrow"]}),
+     r"run name 'fake\\nrow' holds control characters"),
+    (pd.DataFrame({"metrics.m": [1.0], "run_name": ["c1\x9b[2J"]}), r"'c1\\x9b\[2J'"),
 ])
 def test_bad_tables_are_refused_whole(client: lakeml.Client, frame: pd.DataFrame,
                                       message: str) -> None:

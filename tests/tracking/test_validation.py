@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,41 @@ def test_store_lost_mid_run_keeps_rows_until_it_is_back(tmp_path: Path) -> None:
     shutil.move(str(moved), str(uri))
     client.flush()
     assert [m.value for m in client.get_metric_history(run_id, "m")] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("log", [
+    lambda c, r: c.log_metric(r, "loss\n", 1.0),
+    lambda c, r: c.log_param(r, "p\n", 1),
+    lambda c, r: c.set_tag(r, "t\n", "v"),
+    lambda c, r: c.log_batch(r, metrics={"a\n": 1.0}),
+])
+def test_a_trailing_newline_is_not_a_valid_key(client: lakeml.Client, run_id: str,
+                                               log) -> None:  # noqa: ANN001
+    with pytest.raises(InvalidArgument, match=r"\\n'"):
+        log(client, run_id)
+    run = client.get_run(run_id)
+    assert run.data.metrics == {"good": 1.0} and run.data.params == {"kept": "yes"}
+
+
+@pytest.mark.parametrize("name", ["evil\nname", "a\x1b[31mred", "nul\x00", "tab\there",
+                                  "c1\x85", "del\x7f"])
+def test_names_with_control_characters_are_refused(client: lakeml.Client, name: str) -> None:
+    shown = repr(name)[1:-1]
+    with pytest.raises(InvalidArgument, match=re.escape(shown)):
+        client.create_experiment(name)
+    with pytest.raises(InvalidArgument, match="run name .*control characters"):
+        client.create_run(run_name=name)
+    exp_id = client.create_experiment("fine")
+    with pytest.raises(InvalidArgument, match="control characters"):
+        client.rename_experiment(exp_id, name)
+    run_id = client.create_run(run_name="ok").info.run_id
+    with pytest.raises(InvalidArgument, match="control characters"):
+        client.update_run(run_id, name=name)
+    assert client.get_experiment(exp_id).name == "fine"
+    assert client.get_run(run_id).info.run_name == "ok"
+    assert client.get_experiment_by_name(name) is None  # looking a name up is no error
+
+
+def test_printable_names_with_unicode_are_accepted(client: lakeml.Client) -> None:
+    exp_id = client.create_experiment("modèle – 実験 ✓")
+    assert client.get_experiment_by_name("modèle – 実験 ✓").experiment_id == exp_id
