@@ -85,7 +85,7 @@ def test_relative_artifact_location_is_made_absolute(client: lakeml.Client, tmp_
     ("   ", "must not be empty or blank, got '   '"),
     ("/tmp/a\x00b", r"'/tmp/a\\x00b' holds control characters"),
     ("s3://bucket/x\n", "control characters"),
-    (42, "must be a string, got int 42"),
+    (42, "must be a string.*got int 42"),
 ])
 def test_bad_artifact_locations_are_refused(client: lakeml.Client, location: object,
                                             message: str) -> None:
