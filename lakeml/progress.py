@@ -48,7 +48,7 @@ def steps(items: Iterable[T], desc: str, *, total: int | None = None, unit: str 
         yield from tqdm(items, desc=f"lakeml: {desc}", total=total, unit=unit,
                         file=sys.stderr, leave=False, dynamic_ncols=True)
         return
-    last = 0.0
+    last = float("-inf")  # the first step is always shown
     done = 0
     of = f"/{total}" if total is not None else ""
     for item in items:
