@@ -29,11 +29,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, spark=None) -> int:
     args = parse_args(argv)
     import lakeml.spark
+    from lakeml.progress import phase
     from lakeml.spark.summaries import materialize
 
-    spark = spark or lakeml.spark.session("lakeml-leaderboard")
-    counts = materialize(spark, args.store, output=args.output, top=args.top,
-                         maximize=args.maximize)
+    if spark is None:
+        with phase("starting Spark"):
+            spark = lakeml.spark.session("lakeml-leaderboard")
+    with phase("writing the summary tables"):
+        counts = materialize(spark, args.store, output=args.output, top=args.top,
+                             maximize=args.maximize)
     for name, rows in counts.items():
         print(f"{name}: {rows} rows", flush=True)
     return 0

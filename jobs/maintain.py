@@ -4,7 +4,8 @@
 
 OPTIMIZE runs under lakeml's compaction lease, so it never overlaps a
 compaction by a Python process; VACUUM keeps a week of history unless
---retention-hours says otherwise. Prints one line per table.
+--retention-hours says otherwise. Prints one line per table as it is done,
+and progress on stderr.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, spark=None) -> int:
     args = parse_args(argv)
     import lakeml.spark
+    from lakeml.progress import phase
     from lakeml.spark.maintain import maintain
 
-    spark = spark or lakeml.spark.session("lakeml-maintain")
-    for report in maintain(spark, args.store, tables=args.tables,
-                           optimize=not args.no_optimize, vacuum=not args.no_vacuum,
-                           retention_hours=args.retention_hours):
-        print(report.line(), flush=True)
+    if spark is None:
+        with phase("starting Spark"):
+            spark = lakeml.spark.session("lakeml-maintain")
+    maintain(spark, args.store, tables=args.tables, optimize=not args.no_optimize,
+             vacuum=not args.no_vacuum, retention_hours=args.retention_hours,
+             on_report=lambda report: print(report.line(), flush=True))
     return 0
 
 

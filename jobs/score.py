@@ -35,14 +35,19 @@ def main(argv: list[str] | None = None, spark=None) -> int:
     args = parse_args(argv)
     import lakeml
     import lakeml.spark
+    from lakeml.progress import phase
     from lakeml.spark.scoring import score_table
 
     lakeml.set_store(args.store)
-    spark = spark or lakeml.spark.session("lakeml-score")
-    rows = score_table(spark, args.model, args.input, args.output,
-                       input_format=args.input_format, mode=args.mode,
-                       columns=args.columns.split(",") if args.columns else None,
-                       result_type=args.result_type, prediction_column=args.prediction_column)
+    if spark is None:
+        with phase("starting Spark"):
+            spark = lakeml.spark.session("lakeml-score")
+    with phase(f"scoring {args.input}"):
+        rows = score_table(spark, args.model, args.input, args.output,
+                           input_format=args.input_format, mode=args.mode,
+                           columns=args.columns.split(",") if args.columns else None,
+                           result_type=args.result_type,
+                           prediction_column=args.prediction_column)
     print(f"{args.output}: {rows} rows after scoring with {args.model}", flush=True)
     return 0
 

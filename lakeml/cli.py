@@ -1,36 +1,27 @@
-"""The ``lakeml`` command: experiments, runs, artifacts, maintenance, the demo.
+"""The ``lakeml`` command: its parser, the entry point, and the commands of few lines.
 
-Every command takes ``--store URI`` (default: LAKEML_STORE, conf/lakeml.yaml,
-then ./lakeml-store) and prints a table, or JSON / CSV with ``--format``.
+Groups with many commands live in modules of their own (cli_runs.py,
+cli_registry.py); what they read from their arguments alike is in cli_args.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
-from lakeml.cli_args import at_least, duration, key_values
+from lakeml.cli_args import at_least, key_values
 from lakeml.cli_args import client as _client
 from lakeml.cli_format import FORMATS, ms_to_iso, render
+from lakeml.cli_runs import experiment_id
 from lakeml.errors import LakemlError
-
-
-def _experiment_id(client, ref: str) -> str:  # noqa: ANN001
-    exp = client.get_experiment_by_name(ref)
-    if exp is None:
-        if not ref.isdigit():
-            from lakeml.errors import NotFound
-
-            raise NotFound(f"no experiment named {ref!r}")
-        exp = client.get_experiment(ref)
-    return exp.experiment_id
 
 
 def cmd_experiments_list(args: argparse.Namespace) -> str:
     from lakeml.tracking.experiments import every_experiment
 
-    exps = every_experiment(_client(args), args.view, order_by=["creation_time ASC"])
+    exps = every_experiment(_client(args, read=True), args.view, order_by=["creation_time ASC"])
     rows = [(e.experiment_id, e.name, e.lifecycle_stage, ms_to_iso(e.creation_time),
              e.artifact_location) for e in exps]
     return render(["experiment_id", "name", "lifecycle_stage", "creation_time",
@@ -44,84 +35,37 @@ def cmd_experiments_create(args: argparse.Namespace) -> str:
 
 def cmd_experiments_delete(args: argparse.Namespace) -> str:
     client = _client(args)
-    exp_id = _experiment_id(client, args.experiment)
+    exp_id = experiment_id(client, args.experiment)
     client.delete_experiment(exp_id)
     return render(["experiment_id", "lifecycle_stage"], [(exp_id, "deleted")], args.format)
 
 
-def cmd_runs_list(args: argparse.Namespace) -> str:
-    client = _client(args)
-    infos = client.list_runs(_experiment_id(client, args.experiment), args.view,
-                             max_results=args.max_results)
-    rows = [(i.run_id, i.run_name, i.status, i.user_id, ms_to_iso(i.start_time),
-             ms_to_iso(i.end_time)) for i in infos]
-    return render(["run_id", "run_name", "status", "user_id", "start_time", "end_time"],
-                  rows, args.format)
-
-
-def cmd_runs_show(args: argparse.Namespace) -> str:
-    run = _client(args).get_run(args.run_id)
-    i = run.info
-    rows: list[tuple[str, str, object]] = [
-        ("info", k, val) for k, val in (
-            ("run_id", i.run_id), ("experiment_id", i.experiment_id),
-            ("run_name", i.run_name), ("status", i.status), ("user_id", i.user_id),
-            ("start_time", ms_to_iso(i.start_time)), ("end_time", ms_to_iso(i.end_time)),
-            ("lifecycle_stage", i.lifecycle_stage), ("parent_run_id", i.parent_run_id),
-            ("artifact_uri", i.artifact_uri))]
-    rows += [("param", k, val) for k, val in sorted(run.data.params.items())]
-    rows += [("metric", k, val) for k, val in sorted(run.data.metrics.items())]
-    rows += [("tag", k, val) for k, val in sorted(run.data.tags.items())]
-    rows += [("input", d.dataset.name, f"{d.dataset.digest} ({d.context})")
-             for d in run.inputs.dataset_inputs]
-    return render(["kind", "key", "value"], rows, args.format)
-
-
-def cmd_runs_cleanup(args: argparse.Namespace) -> str:
-    """End stale RUNNING runs KILLED (see lakeml/tracking/owners.py)."""
-    from lakeml.errors import InvalidArgument
-    from lakeml.projects.staging import sweep
-    from lakeml.tracking import owners
-
-    if not args.stale:
-        raise InvalidArgument("say what to clean up: --stale (RUNNING runs whose processes "
-                              "are gone)")
-    client = _client(args)
-    stale = owners.find_stale(client, older_than=args.older_than)
-    if not args.dry_run:
-        owners.end_stale(client, stale)
-        sweep()  # step folders of workflow runs killed with kill -9
-    action = "would end KILLED" if args.dry_run else "ended KILLED"
-    return render(["run_id", "experiment_id", "run_name", "action", "reason"],
-                  [(r.run_id, r.experiment_id, r.run_name, action, r.reason) for r in stale],
-                  args.format)
-
-
 def cmd_artifacts_list(args: argparse.Namespace) -> str:
-    infos = _client(args).list_artifacts(args.run_id, args.path)
+    infos = _client(args, read=True).list_artifacts(args.run_id, args.path)
     return render(["path", "is_dir", "file_size"],
                   [(f.path, f.is_dir, f.file_size) for f in infos], args.format)
 
 
 def cmd_artifacts_download(args: argparse.Namespace) -> str:
-    local = _client(args).download_artifacts(args.run_id, args.path or "", args.dst)
+    local = _client(args, read=True).download_artifacts(args.run_id, args.path or "", args.dst)
     return render(["downloaded_to"], [(local,)], args.format)
 
 
 def cmd_maintenance(args: argparse.Namespace) -> str:
-    client = _client(args)
+    from lakeml.progress import phase, steps
+
+    client = _client(args, read=args.action == "status")
     client.flush()
     m = client.store.maintenance
-    tables = args.table or None
-    if args.action == "compact":
-        done = m.compact(tables)
-        rows = [(t, r.get("numFilesRemoved"), r.get("numFilesAdded"), r.get("skipped", ""))
-                for t, r in done.items()]
-        return render(["table", "files_removed", "files_added", "skipped"], rows, args.format)
+    if args.action == "status":
+        return render(["table", "version", "files"],
+                      [(s.table, s.version, s.files) for s in m.status(args.table or None)],
+                      args.format)
     if args.action == "snapshot":
         from lakeml.query import run_snapshot
 
-        saved = run_snapshot.write(client.store)
+        with phase("writing the run snapshot"):
+            saved = run_snapshot.write(client.store)
         if saved is None:
             why = ("a remote store's readers fold its tables" if not client.store.is_local
                    else "more keys than a snapshot holds: readers load the keys they search")
@@ -129,15 +73,26 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
         return render(["runs", "keys", "file"], [(saved.runs, len(saved.columns), saved.path)],
                       args.format)
     if args.action == "rebuild-latest":
-        return render(["points_added"], [(m.rebuild_latest(),)], args.format)
+        with phase("rebuilding metric_latest"):
+            return render(["points_added"], [(m.rebuild_latest(),)], args.format)
+    tables = args.table or list(client.store.tables)
+    done: dict = {}
+    for table in steps(tables, args.action, unit="table"):
+        if args.action == "compact":
+            done.update(m.compact([table]))
+        elif args.action == "checkpoint":
+            done.update(dict.fromkeys(m.checkpoint([table])))
+        else:
+            done.update(m.vacuum([table], retention_hours=args.retention_hours,
+                                 dry_run=args.dry_run))
+    if args.action == "compact":
+        rows = [(t, r.get("numFilesRemoved"), r.get("numFilesAdded"), r.get("skipped", ""))
+                for t, r in done.items()]
+        return render(["table", "files_removed", "files_added", "skipped"], rows, args.format)
     if args.action == "checkpoint":
-        return render(["table"], [(t,) for t in m.checkpoint(tables)], args.format)
-    if args.action == "vacuum":
-        done = m.vacuum(tables, retention_hours=args.retention_hours, dry_run=args.dry_run)
-        return render(["table", "files_deleted" if not args.dry_run else "would_delete"],
-                      [(t, len(files)) for t, files in done.items()], args.format)
-    return render(["table", "version", "files"],
-                  [(s.table, s.version, s.files) for s in m.status(tables)], args.format)
+        return render(["table"], [(t,) for t in done], args.format)
+    return render(["table", "files_deleted" if not args.dry_run else "would_delete"],
+                  [(t, len(files)) for t, files in done.items()], args.format)
 
 
 def cmd_sql(args: argparse.Namespace) -> str:
@@ -146,7 +101,7 @@ def cmd_sql(args: argparse.Namespace) -> str:
         from lakeml.errors import InvalidArgument
 
         raise InvalidArgument(f"--output {out!r}: name a .csv or .parquet file")
-    rel = _client(args).sql(args.query, as_of=args.as_of)
+    rel = _client(args, read=True).sql(args.query, as_of=args.as_of)
     if out:
         import duckdb
 
@@ -402,8 +357,7 @@ def _add_project_commands(sub: argparse._SubParsersAction,
     p.add_argument("--run-name")
     p.set_defaults(func=cmd_run)
 
-    wf = sub.add_parser("workflow", help="show or run a multi-step workflow of a project")
-    wf_sub = wf.add_subparsers(dest="action", required=True)
+    wf_sub = _group(sub, "workflow", "show, run or schedule a multi-step workflow of a project")
     p = wf_sub.add_parser("show", parents=[common], help="print the DAG of a workflow")
     p.add_argument("uri", help="project folder or git repository")
     p.add_argument("--version", "-v", help="git commit, branch or tag")
@@ -449,56 +403,59 @@ def _add_project_commands(sub: argparse._SubParsersAction,
     p.set_defaults(func=cmd_workflow_export_airflow)
 
 
+DESCRIPTION = """lakeml: track ML runs, register models and query them, all as Delta tables.
+
+Every command takes --store URI (default: LAKEML_STORE, conf/lakeml.yaml, then
+./lakeml-store) and prints a table, or JSON / CSV with --format. Commands that
+only read never create a store. `lakeml COMMAND --help` explains each one."""
+
+
+def _group(sub: argparse._SubParsersAction, name: str, text: str) -> argparse._SubParsersAction:
+    """A command group whose bare use (``lakeml runs``) prints its help."""
+    group = sub.add_parser(name, help=text, description=text)
+    group.set_defaults(group_parser=group)
+    return group.add_subparsers(dest="action", metavar="ACTION")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``lakeml`` command."""
+    from lakeml import cli_registry, cli_runs
+    from lakeml.version import __version__
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="store URI (default: LAKEML_STORE or ./lakeml-store)")
     common.add_argument("--format", choices=FORMATS, default="table", help="output format")
 
-    parser = argparse.ArgumentParser(prog="lakeml", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="group", required=True)
+    parser = argparse.ArgumentParser(
+        prog="lakeml", description=DESCRIPTION,
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(
+            prog, max_help_position=16))
+    parser.add_argument("--version", action="version", version=f"lakeml {__version__}")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND")
+    views = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"]
 
-    exps = sub.add_parser("experiments", help="list, create or delete experiments")
-    exps_sub = exps.add_subparsers(dest="action", required=True)
-    p = exps_sub.add_parser("list", parents=[common])
-    p.add_argument("--view", default="ACTIVE_ONLY", choices=["ACTIVE_ONLY", "DELETED_ONLY", "ALL"])
+    exps_sub = _group(sub, "experiments", "list, create or delete experiments")
+    p = exps_sub.add_parser("list", parents=[common], help="experiments, oldest first")
+    p.add_argument("--view", default="ACTIVE_ONLY", choices=views)
     p.set_defaults(func=cmd_experiments_list)
-    p = exps_sub.add_parser("create", parents=[common])
+    p = exps_sub.add_parser("create", parents=[common], help="create an experiment; print its id")
     p.add_argument("name")
-    p.add_argument("--artifact-location")
+    p.add_argument("--artifact-location", help="where its runs' artifacts go "
+                   "(default: under the store)")
     p.set_defaults(func=cmd_experiments_create)
-    p = exps_sub.add_parser("delete", parents=[common])
+    p = exps_sub.add_parser("delete", parents=[common],
+                            help="mark an experiment and its runs deleted")
     p.add_argument("experiment", help="experiment name or id")
     p.set_defaults(func=cmd_experiments_delete)
 
-    runs = sub.add_parser("runs", help="list runs, show one, or end stale ones")
-    runs_sub = runs.add_subparsers(dest="action", required=True)
-    p = runs_sub.add_parser("list", parents=[common])
-    p.add_argument("--experiment", required=True, help="experiment name or id")
-    p.add_argument("--view", default="ACTIVE_ONLY", choices=["ACTIVE_ONLY", "DELETED_ONLY", "ALL"])
-    p.add_argument("--max-results", type=int, default=1000)
-    p.set_defaults(func=cmd_runs_list)
-    p = runs_sub.add_parser("show", parents=[common])
-    p.add_argument("run_id")
-    p.set_defaults(func=cmd_runs_show)
-    p = runs_sub.add_parser("cleanup", parents=[common],
-                            help="end RUNNING runs whose processes are gone, KILLED")
-    p.add_argument("--stale", action="store_true",
-                   help="runs whose owner processes on this host are all gone (and, with "
-                        "--older-than, runs not checkable from here)")
-    p.add_argument("--older-than", type=duration, metavar="AGE",
-                   help="only runs without a sign of life for AGE (90s, 30m, 2h, 7d); runs "
-                        "owned on another host or by no process are ended only with it")
-    p.add_argument("--dry-run", action="store_true", help="list them, change nothing")
-    p.set_defaults(func=cmd_runs_cleanup)
+    cli_runs.add_parser(sub, common)
 
-    arts = sub.add_parser("artifacts", help="list or download a run's artifacts")
-    arts_sub = arts.add_subparsers(dest="action", required=True)
-    p = arts_sub.add_parser("list", parents=[common])
+    arts_sub = _group(sub, "artifacts", "list or download a run's artifacts")
+    p = arts_sub.add_parser("list", parents=[common], help="files and folders under a path")
     p.add_argument("--run-id", required=True)
     p.add_argument("--path", default=None)
     p.set_defaults(func=cmd_artifacts_list)
-    p = arts_sub.add_parser("download", parents=[common])
+    p = arts_sub.add_parser("download", parents=[common], help="copy artifacts to a folder")
     p.add_argument("--run-id", required=True)
     p.add_argument("--path", default="")
     p.add_argument("--dst", default=".", help="local folder to copy into")
@@ -510,44 +467,46 @@ def build_parser() -> argparse.ArgumentParser:
     maint.add_argument("action", choices=["status", "compact", "checkpoint", "vacuum",
                                           "rebuild-latest", "snapshot"])
     maint.add_argument("--table", action="append", help="limit to this table (repeatable)")
-    maint.add_argument("--retention-hours", type=int, default=168)
-    maint.add_argument("--dry-run", action="store_true")
+    maint.add_argument("--retention-hours", type=int, default=168,
+                       help="vacuum: keep files removed less than this long ago (default 168)")
+    maint.add_argument("--dry-run", action="store_true", help="vacuum: only count the files")
     maint.set_defaults(func=cmd_maintenance)
 
-    p = sub.add_parser("sql", parents=[common], help="run SQL over the lake's views")
+    p = sub.add_parser("sql", parents=[common], help="run read-only SQL over the lake's views")
     p.add_argument("query", help="e.g. \"SELECT status, count(*) FROM runs GROUP BY 1\"")
     p.add_argument("--output", "-o", help="write all rows to FILE.csv or FILE.parquet")
     p.add_argument("--limit", type=at_least(1), default=1000, help="rows to print (default 1000)")
     p.add_argument("--as-of", help="read the store as of this ISO time, e.g. 2026-03-01")
     p.set_defaults(func=cmd_sql)
 
-    models = sub.add_parser("models", help="serve a model over HTTP or score files with it")
-    models_sub = models.add_subparsers(dest="action", required=True)
+    models_sub = _group(sub, "models", "serve a model over HTTP or score files with it")
     p = models_sub.add_parser("serve", help="REST scoring server (POST /invocations)")
     p.add_argument("--model-uri", "-m", required=True,
-                   help="runs:/<run_id>/<path>, a folder, or a storage URI")
+                   help="runs:/<run_id>/<path>, models:/<name>@<alias>, a folder, or a "
+                        "storage URI")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", "-p", type=int, default=5000, help="port (0: any free port)")
     p.add_argument("--workers", "-w", type=int, default=1,
                    help="processes that score requests (default 1)")
-    p.add_argument("--store", help="store that runs:/ URIs refer to")
+    p.add_argument("--access-log", action="store_true",
+                   help="print a line per request to stderr")
+    p.add_argument("--store", help="store that runs:/ and models:/ URIs refer to")
     p.set_defaults(func=cmd_models_serve)
     p = models_sub.add_parser("predict", help="score a .csv/.parquet/.json file")
     p.add_argument("--model-uri", "-m", required=True)
     p.add_argument("--input", "-i", required=True, help="a .csv, .parquet or .json file")
     p.add_argument("--output", "-o", help="a .parquet, .csv or .json file (default: JSON "
                    "to stdout)")
-    p.add_argument("--store", help="store that runs:/ URIs refer to")
+    p.add_argument("--store", help="store that runs:/ and models:/ URIs refer to")
     p.set_defaults(func=cmd_models_predict)
-
-    from lakeml import cli_registry
 
     cli_registry.add_parser(sub, common)
 
     p = sub.add_parser("config", help="list every setting with its environment variable")
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("demo", help="train scikit-learn models, log runs, print a leaderboard")
+    p = sub.add_parser("demo", help="train scikit-learn models, log runs, register the best, "
+                       "print a leaderboard")
     p.add_argument("--store", help="store URI (default: LAKEML_STORE or ./lakeml-store)")
     p.set_defaults(func=cmd_demo)
 
@@ -559,15 +518,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; errors print one line and exit 1 (2 for bad usage)."""
-    args = build_parser().parse_args(argv)
+def _print(text: str) -> int:
+    """Print ``text``; a reader that closed the pipe (``| head``) ends us quietly."""
     try:
-        print(args.func(args))
-    except LakemlError as exc:
-        print(f"lakeml: error: {exc}", file=sys.stderr)
-        return 1
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again at exit when flushing: point stdout at nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # as a process killed by SIGPIPE, what `cat big | head` reports
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; errors print one line and exit 1 (2 for bad usage).
+
+    A command group given without a command (``lakeml``, ``lakeml runs``)
+    prints its help.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        return _print(getattr(args, "group_parser", parser).format_help().rstrip())
+    try:
+        return _print(args.func(args))
+    except LakemlError as exc:
+        print(f"lakeml: error: {exc}{_where(args, exc)}", file=sys.stderr)
+        return 1
+
+
+def _where(args: argparse.Namespace, exc: LakemlError) -> str:
+    """`` (store: URI)`` after a NotFound, so the user sees where lakeml looked."""
+    from lakeml.errors import NotFound
+
+    if not isinstance(exc, NotFound) or "store" in str(exc):
+        return ""
+    try:
+        from lakeml.cli_args import store_uri
+
+        return f" (store: {store_uri(args)})"
+    except LakemlError:
+        return ""
 
 
 if __name__ == "__main__":

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Sequence
 
 
-def client(args: argparse.Namespace):  # noqa: ANN201 - lakeml.Client
-    """The Client of ``--store``, or of the store in force."""
+def store_uri(args: argparse.Namespace) -> str:
+    """The normalised URI of ``--store``, or of the store in force."""
+    from lakeml.store.store import normalize_uri
+    from lakeml.tracking.fluent import get_store_uri
+
+    return normalize_uri(getattr(args, "store", None) or get_store_uri())
+
+
+def client(args: argparse.Namespace, *, read: bool = False):  # noqa: ANN201 - lakeml.Client
+    """The Client of ``--store``, or of the store in force.
+
+    A command that only reads (``read=True``) never creates a store: a local
+    folder without lakeml's tables is refused with NotFound naming it.
+    """
     from lakeml.tracking.client import Client
 
-    return Client(args.store) if args.store else Client()
+    uri = store_uri(args)
+    if read and "://" not in uri and not (Path(uri) / "tables").is_dir():
+        from lakeml.errors import NotFound
+
+        raise NotFound(f"no lakeml store at {uri!r}: give --store, set LAKEML_STORE, or "
+                       "log a run there first")
+    return Client(uri)
 
 
 def key_values(pairs: Sequence[str] | None, option: str = "-P",

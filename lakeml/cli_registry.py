@@ -32,7 +32,8 @@ def _request_rows(requests: list[Any]) -> tuple[list[str], list[tuple]]:
 
 
 def cmd_list(args: argparse.Namespace) -> str:
-    models = _client(args).search_registered_models(args.filter, max_results=args.max_results)
+    models = _client(args, read=True).search_registered_models(args.filter,
+                                                                max_results=args.max_results)
     rows = [(m.name, ", ".join(f"{v.current_stage}:{v.version}" for v in m.latest_versions),
              ", ".join(f"{a}:{n}" for a, n in m.aliases.items()),
              ms_to_iso(m.last_updated_timestamp), m.description) for m in models]
@@ -41,7 +42,7 @@ def cmd_list(args: argparse.Namespace) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> str:
-    client = _client(args)
+    client = _client(args, read=True)
     if args.version is not None:
         versions = [client.get_model_version(args.name, args.version)]
     else:
@@ -69,7 +70,7 @@ def cmd_request(args: argparse.Namespace) -> str:
 
 def cmd_requests(args: argparse.Namespace) -> str:
     status = None if args.status == "ALL" else args.status
-    found = _client(args).get_transition_requests(args.name, args.version, status)
+    found = _client(args, read=True).get_transition_requests(args.name, args.version, status)
     return render(*_request_rows(found), args.format)
 
 
@@ -113,7 +114,7 @@ def cmd_events(args: argparse.Namespace) -> str:
                       [args.name]) if args.name else ("", []))
     columns = ["timestamp", "user_id", "action", "outcome", "name", "version", "key",
                "from_value", "to_value", "comment"]
-    rows = _client(args).sql(
+    rows = _client(args, read=True).sql(
         f"SELECT strftime(timestamp, '%Y-%m-%d %H:%M:%S'), {', '.join(columns[1:])} "
         f"FROM registry_events {where} ORDER BY seq DESC LIMIT ?",
         [*params, args.limit]).fetchall()
@@ -124,7 +125,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     """Add ``registry`` and its actions to the ``lakeml`` parser."""
     reg = sub.add_parser("registry", help="registered models: versions, stages, aliases, "
                          "review requests, audit")
-    actions = reg.add_subparsers(dest="action", required=True)
+    actions = reg.add_subparsers(dest="action", metavar="ACTION")
+    reg.set_defaults(group_parser=reg)
 
     p = actions.add_parser("list", parents=[common], help="registered models")
     p.add_argument("--filter", help="e.g. \"name LIKE 'device-%%'\" or \"tags.team = 'risk'\"")

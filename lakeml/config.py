@@ -33,6 +33,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _progress(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("auto", "bar", "lines", "off"):
+        raise ValueError(f"use auto, bar, lines or off, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -81,6 +88,9 @@ SETTINGS: dict[str, Setting] = {
                 "Folder where models loaded from remote URIs (s3://, runs:/ on an object "
                 "store) are downloaded, one subfolder per URI; default "
                 "~/.cache/lakeml/models."),
+        Setting("progress", "LAKEML_PROGRESS", _progress, "auto",
+                "How long commands show progress on stderr: auto (a bar on a terminal, "
+                "plain lines otherwise), bar, lines, or off."),
         Setting("env_cache", "LAKEML_ENV_CACHE", str, None,
                 "Folder where `lakeml run` keeps the virtualenvs it builds from python_env "
                 "files, one per content hash; default ~/.cache/lakeml/envs."),

@@ -79,7 +79,7 @@ def run_demo(store: str | None = None) -> str:
     table = render(["run_id", "run_name", "status", "log_loss", "start_time"],
                    [(r[0], r[1], r[2], r[3], r[4].strftime("%H:%M:%S")) for r in rows],
                    "table")
-    version = client.register_model(f"runs:/{rows[0][0]}/model", REGISTERED)
+    version = _register_once(client, rows[0][0])
     client.set_registered_model_alias(REGISTERED, "champion", version.version)
     best_uri = f"models:/{REGISTERED}@champion"
     best = lakeml.pyfunc.load_model(best_uri)  # the packaged model, as a server would load it
@@ -94,6 +94,22 @@ def run_demo(store: str | None = None) -> str:
             f"{len(x_test)} test rows\n"
             f"serve it: lakeml models serve --store {client.store_uri} -m {best_uri} "
             f"--port 5001")
+
+
+def _register_once(client, run_id: str):  # noqa: ANN001, ANN202 - a ModelVersion
+    """The version of REGISTERED made from ``run_id``'s model; registered if there is none.
+
+    A second demo whose best run is still an earlier demo's reuses that version.
+    """
+    from lakeml.errors import NotFound
+
+    try:
+        made = client.search_model_versions(f"name = '{REGISTERED}' AND run_id = '{run_id}'")
+    except NotFound:
+        made = []
+    if made:
+        return min(made, key=lambda v: int(v.version))
+    return client.register_model(f"runs:/{run_id}/model", REGISTERED)
 
 
 def _native(name: str):  # noqa: ANN202 - a fresh estimator of that candidate

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeml.autolog import runs, tabular
+from lakeml.autolog import runs, sklearn_metrics, tabular
 from lakeml.autolog.patching import AutologConfig, get_config, switch
 
 INTEGRATION = "lightgbm"
@@ -46,6 +46,8 @@ def _patch(library: str) -> None:
 
     runs.patch_boosting(INTEGRATION, [(lightgbm, "train"), (lightgbm.engine, "train")], lightgbm,
                         WRAPPERS, _TrainHandler(), _FitHandler())
+    sklearn_metrics.patch_post_training(
+        INTEGRATION, [c for c in (getattr(lightgbm, n, None) for n in WRAPPERS) if c is not None])
 
 
 def _log_importance(run_id: str, booster: Any) -> None:
@@ -108,9 +110,13 @@ class _FitHandler:
 
     def after(self, call: runs.Call, result: Any) -> None:
         model = call.args[0]
-        X, y, _ = tabular.training_data(call.state["fn"], call.args, call.kwargs)
+        X, y, sample_weight = tabular.training_data(call.state["fn"], call.args, call.kwargs)
         rid = call.run_id
         call.attempt("params", lambda: runs.log_params(rid, model.get_params()))
+        if y is not None:  # as scikit-learn's autolog: tags and training_* metrics
+            sklearn_metrics.log_estimator(call, model, X, y, sample_weight)
+        else:
+            sklearn_metrics.log_tags(call, model)
         call.attempt("metric histories", lambda: _log_results(
             rid, dict(model.evals_result_ or {}), model.best_iteration_, model.best_score_))
         call.attempt("feature importance", _log_importance, rid, model.booster_)

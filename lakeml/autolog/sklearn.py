@@ -103,18 +103,14 @@ class _FitHandler:
         model = call.args[0]
         X, y, sample_weight = tabular.training_data(call.state["fn"], call.args, call.kwargs)
         rid = call.run_id
-        cls = type(model)
-        call.attempt("tags", runs.log_tags, rid, {
-            "estimator_name": cls.__name__,
-            "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
         call.attempt("params", lambda: runs.log_params(rid, model.get_params(deep=True)))
         search = _is_search(model)
         if search:
             call.attempt("search results", _log_search, call, model)
         if not search or getattr(model, "refit", False):
-            call.attempt("training metrics", lambda: runs.log_metrics(
-                rid, sklearn_metrics.training_metrics(model, X, y, sample_weight,
-                                                      call.attempt)))
+            sklearn_metrics.log_estimator(call, model, X, y, sample_weight)
+        else:
+            sklearn_metrics.log_tags(call, model)
         if call.config.log_datasets and X is not None:
             call.attempt("dataset", runs.log_dataset, rid, X, y)
         if call.config.log_models:
@@ -122,7 +118,6 @@ class _FitHandler:
             if search and hasattr(model, "best_estimator_"):
                 call.attempt("best estimator", _log_model, call, model.best_estimator_, X,
                              "best_estimator")
-        sklearn_metrics.remember_model(model, rid)
 
 
 

@@ -25,10 +25,13 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.autolog import runs
 from lakeml.autolog.patching import Failures, depth, get_config, inside
+
+if TYPE_CHECKING:
+    from lakeml.autolog.patching import AutologConfig
 
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 METRIC_FUNCTIONS = (
@@ -115,19 +118,61 @@ _outputs: dict[int, tuple[Any, str, str]] = {}  # id(output) -> (weakref, run id
 _lock = threading.Lock()
 
 
-def remember_model(model: Any, run_id: str) -> None:
-    """Post-training metrics of ``model`` go to run ``run_id``."""
+def remember_model(model: Any, run_id: str, integration: str = "sklearn") -> None:
+    """Post-training metrics of ``model`` go to run ``run_id`` while ``integration`` is on."""
     try:
-        _trained[model] = run_id
+        _trained[model] = (run_id, integration)
     except TypeError:
         pass  # an estimator that cannot be weakly referenced: no post-training metrics
 
 
-def _trained_run(model: Any) -> str | None:
+def _trained_run(model: Any) -> tuple[str, str] | None:
+    """(run id, integration) of the autologged training of ``model``, if any."""
     try:
         return _trained.get(model)
     except TypeError:
         return None
+
+
+def _live_run(model: Any) -> tuple[str, str, AutologConfig] | None:
+    """(run id, integration, config) when ``model`` was autologged and its integration
+    is still on."""
+    if depth():
+        return None
+    found = _trained_run(model)
+    if found is None:
+        return None
+    config = get_config(found[1])
+    return None if config is None else (found[0], found[1], config)
+
+
+def log_estimator(call: Any, model: Any, X: Any, y: Any, sample_weight: Any = None) -> None:
+    """What every scikit-learn-style fit logs alike (scikit-learn's own, and the XGBoost
+    and LightGBM wrappers): the estimator tags, the ``training_*`` metrics, and the
+    model remembered for post-training metrics."""
+    log_tags(call, model)
+    call.attempt("training metrics", lambda: runs.log_metrics(
+        call.run_id, training_metrics(model, X, y, sample_weight, call.attempt)))
+
+
+def log_tags(call: Any, model: Any) -> None:
+    """The ``estimator_name``/``estimator_class`` tags; ``model`` remembered for
+    post-training metrics."""
+    cls = type(model)
+    call.attempt("tags", runs.log_tags, call.run_id, {
+        "estimator_name": cls.__name__,
+        "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
+    remember_model(model, call.run_id, call.integration)
+
+
+def patch_post_training(integration: str, classes: list[type]) -> None:
+    """Patch ``classes``' predict and score methods so post-training metrics find their run."""
+    from lakeml.autolog.patching import patch_method
+
+    for cls in classes:
+        for name in PREDICT_METHODS:
+            patch_method(integration, cls, name, predict_wrapper)
+        patch_method(integration, cls, "score", score_wrapper)
 
 
 def _dataset_name(X: Any, frame: Any) -> str:
@@ -163,11 +208,10 @@ def _lookup(output: Any) -> tuple[str, str] | None:
 
 def predict_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     def predicting(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if depth() or get_config("sklearn") is None:
+        live = _live_run(self)
+        if live is None:
             return original(self, *args, **kwargs)
-        run_id = _trained_run(self)
-        if run_id is None:
-            return original(self, *args, **kwargs)
+        run_id = live[0]
         with inside():
             output = original(self, *args, **kwargs)
         try:
@@ -181,15 +225,15 @@ def predict_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def score_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     def scoring(self: Any, *args: Any, **kwargs: Any) -> Any:
-        config = get_config("sklearn")
-        run_id = _trained_run(self) if config is not None and not depth() else None
-        if run_id is None:
+        live = _live_run(self)
+        if live is None:
             return original(self, *args, **kwargs)
+        run_id, integration, config = live
         with inside():
             value = original(self, *args, **kwargs)
             X = args[0] if args else kwargs.get("X")
             name = _dataset_name(X, sys._getframe(1))
-            failures = Failures("sklearn", config)  # type: ignore[arg-type]
+            failures = Failures(integration, config)
             failures.attempt("post-training score", log_post_training, run_id,
                              f"{type(self).__name__}_score_{name}", value)
         failures.report()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeml.autolog import runs, tabular
+from lakeml.autolog import runs, sklearn_metrics, tabular
 from lakeml.autolog.patching import AutologConfig, get_config, switch
 
 INTEGRATION = "xgboost"
@@ -48,6 +48,8 @@ def _patch(library: str) -> None:
 
     runs.patch_boosting(INTEGRATION, [(xgboost, "train"), (xgboost.training, "train")], xgboost,
                         WRAPPERS, _TrainHandler(), _FitHandler())
+    sklearn_metrics.patch_post_training(
+        INTEGRATION, [c for c in (getattr(xgboost, n, None) for n in WRAPPERS) if c is not None])
 
 
 def _log_importance(run_id: str, booster: Any) -> None:
@@ -113,9 +115,13 @@ class _FitHandler:
 
     def after(self, call: runs.Call, result: Any) -> None:
         model = call.args[0]
-        X, y, _ = tabular.training_data(call.state["fn"], call.args, call.kwargs)
+        X, y, sample_weight = tabular.training_data(call.state["fn"], call.args, call.kwargs)
         rid = call.run_id
         call.attempt("params", lambda: runs.log_params(rid, model.get_params()))
+        if y is not None:  # as scikit-learn's autolog: tags and training_* metrics
+            sklearn_metrics.log_estimator(call, model, X, y, sample_weight)
+        else:
+            sklearn_metrics.log_tags(call, model)
         if hasattr(model, "evals_result_"):
             call.attempt("metric histories", runs.log_histories, rid,
                          _histories(model.evals_result()))

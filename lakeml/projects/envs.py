@@ -173,6 +173,13 @@ def _site_packages(venv: Path) -> Path:
 
 
 def _build_virtualenv(path: Path, file: Path, spec: dict[str, Any]) -> None:
+    from lakeml.progress import phase
+
+    with phase(f"building the virtualenv of {file}"):
+        _install(path, file, spec)
+
+
+def _install(path: Path, file: Path, spec: dict[str, Any]) -> None:
     _run([sys.executable, "-m", "venv", "--without-pip", str(path)], "create the virtualenv")
     base_dirs = [d for d in site.getsitepackages() if Path(d).is_dir()]
     lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in base_dirs)

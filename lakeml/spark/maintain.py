@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from lakeml.errors import InvalidArgument
 from lakeml.spark.session import table_path
@@ -64,8 +64,15 @@ def log_length(store: Store, table: str) -> tuple[int, int]:
 def maintain(spark: SparkSession, store: Store | Client | str | None = None, *,
              tables: Iterable[str] | None = None, optimize: bool = True,
              checkpoint: bool = True, vacuum: bool = True,
-             retention_hours: int = DEFAULT_RETENTION_HOURS) -> list[TableReport]:
-    """OPTIMIZE, checkpoint and VACUUM ``tables`` (default: all); one report per table."""
+             retention_hours: int = DEFAULT_RETENTION_HOURS,
+             on_report: Callable[[TableReport], None] | None = None) -> list[TableReport]:
+    """OPTIMIZE, checkpoint and VACUUM ``tables`` (default: all); one report per table.
+
+    Progress goes to stderr as each table starts (see :mod:`lakeml.progress`);
+    ``on_report`` is called with each table's report as soon as it is done.
+    """
+    from lakeml.progress import steps
+
     if retention_hours < 0:
         raise InvalidArgument(f"retention_hours must be >= 0, got {retention_hours}")
     resolved = resolve_store(store)
@@ -74,7 +81,7 @@ def maintain(spark: SparkSession, store: Store | Client | str | None = None, *,
     if unknown:
         raise InvalidArgument(f"unknown table(s) {unknown}; valid: {sorted(resolved.tables)}")
     reports = []
-    for name in names:
+    for name in steps(names, "maintain", unit="table"):
         handle = resolved.tables[name]
         quoted = "`" + table_path(resolved, name).replace("`", "``") + "`"
         report = TableReport(name, files_before=len(handle.snapshot_files()[1]),
@@ -92,6 +99,8 @@ def maintain(spark: SparkSession, store: Store | Client | str | None = None, *,
         report.files_after = len(handle.snapshot_files()[1])
         report.log_after = log_length(resolved, name)
         reports.append(report)
+        if on_report is not None:
+            on_report(report)
     return reports
 
 

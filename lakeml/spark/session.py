@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakeml.errors import InvalidArgument, InvalidState
@@ -54,6 +55,9 @@ def session(app_name: str = "lakeml", *, master: str | None = None,
     builder = SparkSession.builder.appName(app_name).master(
         master or os.environ.get("LAKEML_SPARK_MASTER", "local[*]"))
     settings = dict(DEFAULTS)
+    # quiet from the first line: the JVM reads its logging configuration at start
+    logging = Path(__file__).with_name("log4j2.properties")
+    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={logging.as_uri()}"
     # Python workers run this interpreter (its virtualenv has lakeml, pandas and pyarrow),
     # not whichever python3 comes first on PATH; pyspark reads only the variable.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -67,6 +71,8 @@ def session(app_name: str = "lakeml", *, master: str | None = None,
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
+        _start_quiet_context(app_name, master or os.environ.get("LAKEML_SPARK_MASTER",
+                                                                "local[*]"), settings)
         spark = builder.getOrCreate()
     except Exception as exc:  # py4j wraps the JVM's ClassNotFoundException
         if "DeltaSparkSessionExtension" not in str(exc):
@@ -75,8 +81,45 @@ def session(app_name: str = "lakeml", *, master: str | None = None,
             "Spark cannot load Delta Lake: a JVM started by spark-submit ignores jars named "
             "later; pass them when submitting: spark-submit --jars \"$(lakeml spark-jars)\" "
             f"… (or --packages {','.join(jars.COORDINATES)})") from None
-    spark.sparkContext.setLogLevel(os.environ.get("LAKEML_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(os.environ.get("LAKEML_SPARK_LOG_LEVEL", "ERROR").upper())
     return spark
+
+
+# What the JVM and Spark print at start whatever the log level: the JDK's note on
+# Spark's --add-modules, and the Python shell's level banner.
+_NOISE = ("WARNING: Using incubator modules", "Setting default log level to",
+          "To adjust logging level use sc.setLogLevel")
+
+
+def _start_quiet_context(app_name: str, master: str, settings: dict[str, str]) -> None:
+    """Start the SparkContext with the JVM's stderr behind a filter that drops start-up noise.
+
+    Everything else the JVM prints (errors, and warnings when asked for) still
+    reaches this process's stderr, line by line, from a daemon thread.
+    """
+    import subprocess
+    import threading
+
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if "PYSPARK_GATEWAY_PORT" in os.environ or SparkContext._active_spark_context is not None:
+        return  # spark-submit started the JVM, or a context runs: nothing to launch
+    conf = SparkConf().setAppName(app_name).setMaster(master)
+    for key, value in settings.items():
+        conf.set(key, value)
+    gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+
+    def forward(stream) -> None:  # noqa: ANN001 - the JVM's stderr pipe
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace")
+            if not line.startswith(_NOISE):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    threading.Thread(target=forward, args=(gateway.proc.stderr,), name="lakeml-spark-stderr",
+                     daemon=True).start()
+    SparkContext(conf=conf, gateway=gateway)
 
 
 def spark_path(uri: str) -> str:

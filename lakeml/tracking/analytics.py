@@ -91,24 +91,65 @@ class AnalyticsCalls:
 
     def leaderboard(self, experiment_id: str, metric: str, *, ascending: bool = True,
                     max_results: int = 10) -> pd.DataFrame:
-        """The best runs of an experiment by one metric (sql/queries/leaderboard.sql)."""
-        return self._b.engine.arrow(query("leaderboard"), {
+        """The best runs of an experiment by one metric (sql/queries/leaderboard.sql).
+
+        A metric that no active run of the experiment has is refused, naming
+        the metrics that exist (an empty board would hide a typo).
+        """
+        found = self._b.engine.arrow(query("leaderboard"), {
             "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
             "ascending": bool(ascending), "limit": int(max_results)}).to_pandas()
+        if found.empty:
+            self._require_keys(experiment_id, metric=metric)
+        return found
 
     def best_runs(self, experiment_id: str, metric: str, group_by: str, *,
                   ascending: bool = True) -> pd.DataFrame:
-        """The best run for each value of param ``group_by`` (sql/queries/best_per_group.sql)."""
-        return self._b.engine.arrow(query("best_per_group"), {
+        """The best run for each value of param ``group_by`` (sql/queries/best_per_group.sql).
+
+        Keys that no active run has are refused, as by :meth:`leaderboard`.
+        """
+        found = self._b.engine.arrow(query("best_per_group"), {
             "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
             "param": v.check_key(group_by, "param key"), "ascending": bool(ascending),
         }).to_pandas()
+        if found.empty:
+            self._require_keys(experiment_id, metric=metric, param=group_by)
+        return found
 
     def metric_by_param(self, experiment_id: str, metric: str, param: str) -> pd.DataFrame:
         """Count, mean, min, max and stddev of a metric per param value."""
-        return self._b.engine.arrow(query("metric_by_param"), {
+        found = self._b.engine.arrow(query("metric_by_param"), {
             "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
             "param": v.check_key(param, "param key")}).to_pandas()
+        if found.empty:
+            self._require_keys(experiment_id, metric=metric, param=param)
+        return found
+
+    def _require_keys(self, experiment_id: str, **wanted: str) -> None:
+        """Refuse a ``metric=``/``param=`` key that no active run of the experiment holds.
+
+        An experiment without active runs has no keys to name, so nothing is refused.
+        The message lists the keys of that kind (and says so when the key is a tag
+        or of the other kind).
+        """
+        rows = self._b.engine.rows(query("experiment_keys"),
+                                   {"experiment_id": str(experiment_id)})
+        if not rows:
+            return
+        held: dict[str, list[str]] = {}
+        for kind, key in rows:
+            held.setdefault(kind, []).append(key)
+        for kind, key in wanted.items():
+            if key in held.get(kind, ()):
+                continue
+            elsewhere = [k for k in held if k != kind and key in held[k]]
+            hint = f"; {key!r} is a {elsewhere[0]} there" if elsewhere else ""
+            names = held.get(kind, [])
+            shown = ", ".join(repr(n) for n in names[:20]) + (" …" if len(names) > 20 else "")
+            raise InvalidArgument(
+                f"no active run of experiment {experiment_id!r} has the {kind} {key!r}{hint}; "
+                f"its {kind}s: {shown or 'none'}")
 
     def param_diff(self, run_ids: Sequence[str], *, all_params: bool = False) -> pd.DataFrame:
         """Params of several runs side by side (a column per run), only those that differ.

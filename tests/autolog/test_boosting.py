@@ -91,6 +91,16 @@ def test_xgboost_classifier_logs_its_params_dataset_and_signature(
     assert np.array_equal(pyfunc.predict(X_va), model.predict(X_va))
     files = {f.path for f in lakeml.Client().list_artifacts(rid, "model")}
     assert "model/input_example.json" in files  # log_input_examples=True
+    # the same tags and metric names as scikit-learn's autolog
+    assert run.data.tags["estimator_name"] == "XGBClassifier"
+    assert run.data.tags["estimator_class"] == "xgboost.sklearn.XGBClassifier"
+    assert run.data.metrics["training_accuracy_score"] == pytest.approx(
+        (model.predict(X_tr) == y_tr).mean())
+    assert {"training_f1_score", "training_log_loss", "training_roc_auc",
+            "training_score"} <= set(run.data.metrics)
+    accuracy = model.score(X_va, y_va)  # post-training, on data the caller names X_va
+    assert lakeml.Client().get_run(rid).data.metrics["XGBClassifier_score_X_va"] == \
+        pytest.approx(accuracy)
 
 
 def test_lightgbm_train_logs_histories_best_scores_importance_model(
@@ -145,6 +155,12 @@ def test_lightgbm_regressor_in_a_user_run(cancer: tuple[Any, Any]) -> None:
     assert _history(run.info.run_id, "valid_0-l1") == list(enumerate(history["l1"]))
     assert _history(run.info.run_id, "valid_0-l2") == list(enumerate(history["l2"]))
     assert lakeml.Client().list_artifacts(run.info.run_id, "model") == []
+    assert run.data.tags["estimator_name"] == "LGBMRegressor"
+    assert run.data.tags["estimator_class"] == "lightgbm.sklearn.LGBMRegressor"
+    rmse = float(np.sqrt(((model.predict(X_tr) - y_tr) ** 2).mean()))
+    assert run.data.metrics["training_root_mean_squared_error"] == pytest.approx(rmse)
+    assert {"training_r2_score", "training_mean_absolute_error",
+            "training_score"} <= set(run.data.metrics)
 
 
 def test_disable_restores_training_functions() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import lakeml
@@ -80,9 +82,11 @@ def test_artifacts_list_and_download(capsys, store_uri: str, logged: str,
 
 
 def test_errors_are_one_line_and_exit_1(capsys, store_uri: str) -> None:
+    lakeml.Client(store_uri)  # the store exists; the run does not
     code, out, err = cli(capsys, "runs", "show", "f" * 32, "--store", store_uri)
     assert code == 1 and out == ""
     assert err.startswith("lakeml: error:") and "f" * 32 in err
+    assert f"(store: {store_uri})" in err  # a not-found error says where lakeml looked
     code, _, err = cli(capsys, "runs", "list", "--experiment", "no-such", "--store", store_uri)
     assert code == 1 and "no-such" in err
 
@@ -131,3 +135,94 @@ def test_table_escapes_control_characters_of_old_names(capsys, store_uri: str) -
     assert "evil\\nFAKE  active\\x1b[2J" in lines[-1]
     code, out, _ = cli(capsys, "experiments", "list", "--store", store_uri, "--format", "json")
     assert json.loads(out)[-1]["name"] == name  # machine formats keep the value exact
+
+
+def test_read_commands_never_create_a_store(capsys, tmp_path: Path) -> None:
+    # conftest: the working directory is tmp_path and no store is set
+    for argv in (["experiments", "list"], ["runs", "list", "--experiment", "x"],
+                 ["runs", "show", "f" * 32], ["sql", "SELECT 1"], ["registry", "list"],
+                 ["maintenance", "status"], ["artifacts", "list", "--run-id", "f" * 32]):
+        code, out, err = cli(capsys, *argv)
+        assert code == 1 and out == "", argv
+        assert f"no lakeml store at {str(tmp_path / 'lakeml-store')!r}" in err, argv
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bare_commands_print_help_and_version(capsys) -> None:
+    code, out, _ = cli(capsys)
+    assert code == 0 and out.startswith("usage: lakeml")
+    for group in ("experiments", "runs", "artifacts", "maintenance", "sql", "models",
+                  "registry", "config", "demo", "run", "workflow"):
+        assert f"\n    {group}" in out, group  # every command is listed with its line
+    assert "``" not in out  # no raw RST markup
+    code, out, _ = cli(capsys, "runs")
+    assert code == 0 and "compare" in out and "usage: lakeml runs" in out
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == (
+        f"lakeml {lakeml.__version__}")
+
+
+def test_every_command_has_a_help_line() -> None:
+    from lakeml.cli import build_parser
+
+    def walk(parser, path):  # noqa: ANN001
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {c.dest: c.help for c in action._choices_actions}
+                for name, child in action.choices.items():
+                    assert helps.get(name), f"'lakeml {' '.join([*path, name])}' has no help"
+                    walk(child, [*path, name])
+
+    walk(build_parser(), [])
+
+
+def test_runs_list_columns_filter_order_and_compare(capsys, store_uri: str) -> None:
+    client = lakeml.Client(store_uri)
+    exp = client.create_experiment("cols")
+    ids = []
+    for alpha, rmse in (("0.1", 0.5), ("0.2", 0.3), ("0.3", 0.4)):
+        run = client.create_run(exp, run_name=f"a{alpha}")
+        client.log_batch(run.info.run_id, params={"alpha": alpha, "same": "x"},
+                         metrics={"rmse": rmse, "one": 1.0})
+        ids.append(run.info.run_id)
+    code, out, _ = cli(capsys, "runs", "list", "--experiment", "cols", "--store", store_uri,
+                       "--order-by", "metrics.rmse ASC", "--columns", "auto", "--format", "json")
+    rows = json.loads(out)
+    assert [r["run_name"] for r in rows] == ["a0.2", "a0.3", "a0.1"]
+    assert set(rows[0]) >= {"params.alpha", "metrics.rmse"}
+    assert "params.same" not in rows[0] and "metrics.one" not in rows[0]  # they do not vary
+    code, out, _ = cli(capsys, "runs", "list", "--experiment", "cols", "--store", store_uri,
+                       "--filter", "metrics.rmse > 0.35", "--columns", "params.alpha,tags.none",
+                       "--format", "csv")
+    listed = list(csv.DictReader(io.StringIO(out)))
+    assert sorted(r["params.alpha"] for r in listed) == ["0.1", "0.3"]
+    assert [r["tags.none"] for r in listed] == ["", ""]
+    code, _, err = cli(capsys, "runs", "list", "--experiment", "cols", "--store", store_uri,
+                       "--columns", "rmse")
+    assert code == 1 and "'rmse'" in err
+    code, out, _ = cli(capsys, "runs", "compare", ids[0], ids[1], "--store", store_uri,
+                       "--format", "json")
+    rows = {(r["kind"], r["key"]): r for r in json.loads(out)}
+    assert rows[("param", "alpha")]["diff"] == "*"
+    assert rows[("param", "alpha")]["a0.1"] == "0.1" and rows[("param", "alpha")]["a0.2"] == "0.2"
+    assert ("param", "same") not in rows  # equal everywhere: shown only with --all
+    code, out, _ = cli(capsys, "runs", "compare", ids[0], ids[1], "--all", "--store", store_uri,
+                       "--format", "json")
+    assert ("param", "same") in {(r["kind"], r["key"]) for r in json.loads(out)}
+    code, _, err = cli(capsys, "runs", "compare", ids[0], "--store", store_uri)
+    assert code == 1 and "two or more" in err
+
+
+def test_a_closed_pipe_ends_quietly(store_uri: str) -> None:
+    client = lakeml.Client(store_uri)
+    exp = client.create_experiment("many")
+    client.log_runs(exp, pa.table({"params.p": [str(i) for i in range(3000)]}))
+    client.flush()
+    exe = shutil.which("lakeml", path=str(Path(os.sys.executable).parent))
+    proc = subprocess.run(f"{exe} runs list --experiment many --max-results 3000 "
+                          f"--store {store_uri} --format json | head -1",
+                          shell=True, capture_output=True, text=True, timeout=120,
+                          executable="/bin/bash")
+    assert proc.stdout.strip() == "["
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr

@@ -29,3 +29,18 @@ def test_demo_logs_five_models_ranks_them_and_reloads_the_best(tmp_path, capsys)
     assert (champion.version, champion.run_id) == (1, best)
     history = client.get_metric_history(best, "accuracy_by_train_size")
     assert [m.step for m in history] == list(range(20, 121, 20))
+
+
+def test_demo_twice_registers_a_best_run_once(tmp_path, capsys):
+    store = str(tmp_path / "lake")
+    assert main(["demo", "--store", store]) == 0
+    assert main(["demo", "--store", store]) == 0
+    out = capsys.readouterr().out.split("store: ")[-1]  # the second demo's report
+    board = [line for line in out.splitlines() if re.match(r"^[0-9a-f]{32} ", line)]
+    assert len(board) == 10  # both demos' runs are ranked
+    client = lakeml.Client(store)
+    versions = client.search_model_versions("name = 'wine-classifier'")
+    sources = [v.run_id for v in versions]
+    assert len(sources) == len(set(sources))  # no run's model is registered twice
+    champion = client.get_model_version_by_alias("wine-classifier", "champion")
+    assert champion.run_id == board[0].split()[0]

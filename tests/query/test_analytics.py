@@ -59,6 +59,19 @@ def test_leaderboard_and_best_per_group(client: lakeml.Client, exp_runs) -> None
     assert stats.loc["0.1", "runs"] == 3 and stats.loc["0.1", "max"] == 0.8
 
 
+def test_unknown_keys_are_named_not_an_empty_board(client: lakeml.Client, exp_runs) -> None:
+    exp, _ = exp_runs
+    with pytest.raises(InvalidArgument, match=r"metric 'accuracy'.*'acc', 'loss'"):
+        client.leaderboard(exp, "accuracy")
+    client.create_run(exp, run_name="tagged", tags={"team": "a"})
+    with pytest.raises(InvalidArgument, match=r"param 'team'; 'team' is a tag there"):
+        client.best_runs(exp, "acc", group_by="team")
+    with pytest.raises(InvalidArgument, match=r"metric 'lr'; 'lr' is a param there"):
+        client.metric_by_param(exp, "lr", "model")
+    empty = client.create_experiment("no-runs-yet")
+    assert client.leaderboard(empty, "acc").empty  # no keys to name: an empty board
+
+
 def test_param_diff(client: lakeml.Client, exp_runs) -> None:
     _, ids = exp_runs
     diff = client.param_diff([ids[0], ids[2]])

@@ -45,6 +45,7 @@ def test_every_view_has_the_same_rows_in_both_engines(spark, sample_store):
     ("leaderboard", {"metric": "accuracy", "ascending": False, "limit": 20}),
     ("best_per_group", {"metric": "accuracy", "param": "depth", "ascending": False}),
     ("metric_by_param", {"metric": "loss", "param": "lr"}),
+    ("experiment_keys", {}),
 ])
 def test_sql_queries_agree(spark, sample_store, name, params):
     uri, experiments = sample_store
