@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Callable
 
-from lakeml import ids
+from lakeml import arguments, ids
 from lakeml.entities import Experiment, LifecycleStage, ViewType
 from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
 from lakeml.tracking import validation as v
@@ -62,7 +62,7 @@ class ExperimentCalls:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with id ``experiment_id``; NotFound if there is none."""
-        experiment_id = v.check_id(str(experiment_id), "experiment_id")
+        experiment_id = v.check_id(arguments.experiment_id(experiment_id), "experiment_id")
         found = self._experiments_where(lambda e: e.experiment_id == experiment_id)
         if not found:
             raise NotFound(f"no experiment with id {experiment_id!r}")
@@ -78,6 +78,7 @@ class ExperimentCalls:
                            max_results: int | None = None) -> list[Experiment]:
         """Experiments in ``view_type``, oldest first (at most ``max_results``)."""
         stages = list(ViewType.parse(view_type).stages())
+        max_results = arguments.count(max_results)
         found = self._experiments_where(lambda e: e.lifecycle_stage in stages)
         return found if max_results is None else found[:max_results]
 
@@ -122,12 +123,15 @@ class ExperimentCalls:
             >>> exp_id = lakeml.Client().create_experiment("churn")  # doctest: +SKIP
         """
         name = v.check_name(name, "experiment name")
+        tags = arguments.mapping(tags, "tags")
+        if artifact_location is not None:
+            artifact_location = arguments.path(artifact_location, "artifact_location")
         exp_id = ids.experiment_id()
         location = artifact_location or f"{self._b.store.artifact_root}/{exp_id}"
         data = self._experiment_row(exp_id, name=name, artifact_location=location,
                                     lifecycle_stage=LifecycleStage.ACTIVE, created=True)
         self._claim_name(name, data, exists_message=self._exists_message(name))
-        for key, value in (tags or {}).items():
+        for key, value in tags.items():
             self.set_experiment_tag(exp_id, key, value)
         return exp_id
 
@@ -172,7 +176,7 @@ class ExperimentCalls:
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Soft-delete: the experiment and its runs stay, marked ``deleted``."""
-        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+        if arguments.experiment_id(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise InvalidArgument("the Default experiment (id '0') cannot be deleted")
         self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
 
