@@ -53,13 +53,20 @@ def make_model(folder: str) -> str:
     return path
 
 
-def make_body(megabytes: float, layout: str) -> tuple[bytes, int]:
-    """A ``dataframe_split`` or ``dataframe_records`` body of ~``megabytes`` MB, and its rows."""
+def make_body(megabytes: float, layout: str, digits: int | None) -> tuple[bytes, int]:
+    """A ``dataframe_split`` or ``dataframe_records`` body of ~``megabytes`` MB, and its rows.
+
+    Values are floats in [0, 1), with ``digits`` decimals (all of them if None).
+    """
     import numpy as np
 
-    row_bytes = 10 * 20.5 if layout == "split" else 10 * 27  # a float ~19 characters, ", "
+    value_bytes = 20.5 if digits is None else digits + 4  # "0.", the digits, ", "
+    row_bytes = len(COLUMNS) * (value_bytes + (0 if layout == "split" else 6.5))
     rows = int(megabytes * 1e6 / row_bytes)
-    data = np.random.default_rng(1).random((rows, len(COLUMNS))).tolist()
+    values = np.random.default_rng(1).random((rows, len(COLUMNS)))
+    if digits is not None:  # none ending in 0 (a shorter text)
+        values = np.round(np.clip(values, 0.1, 0.9), digits)
+    data = values.tolist()
     if layout == "split":
         doc: dict[str, Any] = {"dataframe_split": {"columns": COLUMNS, "data": data}}
     else:
@@ -130,14 +137,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mb", type=float, default=44.0, help="body size in MB (default 44)")
     parser.add_argument("--layout", choices=("split", "records"), default="split",
                         help="dataframe_split (default) or dataframe_records")
+    parser.add_argument("--digits", type=int, help="decimals of each value (default: all; "
+                        "short numbers cost more memory per byte of JSON)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     args = parser.parse_args(own)
     folder = tempfile.mkdtemp(prefix="lakeml-bench-scoring-")
     try:
         model = make_model(folder)
-        body, rows = make_body(args.mb, args.layout)
+        body, rows = make_body(args.mb, args.layout, args.digits)
         print(f"body: {len(body) / 1e6:.1f} MB JSON dataframe_{args.layout}, {rows:,} rows x "
-              f"{len(COLUMNS)} float columns; server options: {extra or '(defaults)'}")
+              f"{len(COLUMNS)} float columns ({args.digits or 'all'} decimals); server options: "
+              f"{extra or '(defaults)'}")
         print(f"{'scenario':<22} {'RSS ready':>10} {'peak RSS':>10} {'RSS after':>10} "
               f"{'seconds':>8}  statuses")
         for name, clients in (("one request", 1), ("three at once", 3)):

@@ -498,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-mb", type=float, help="largest request body in MB; larger "
                    "get 413 (default 64, LAKEML_SERVE_MAX_BODY_MB)")
     p.add_argument("--max-inflight-mb", type=float, help="request MB a process reads or "
-                   "scores at once; more get 503 (default 128, LAKEML_SERVE_MAX_INFLIGHT_MB)")
+                   "scores at once; more get 503 (default 64, LAKEML_SERVE_MAX_INFLIGHT_MB)")
     p.add_argument("--max-requests", type=int, help="requests a process reads or scores at "
                    "once; more get 503 (default 16, LAKEML_SERVE_MAX_REQUESTS)")
     p.set_defaults(func=cmd_models_serve)

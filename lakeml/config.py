@@ -88,7 +88,7 @@ SETTINGS: dict[str, Setting] = {
                 "Largest request body (MB) `lakeml models serve` reads; larger ones get "
                 "413 unread."),
         Setting("serve_max_inflight_mb", "LAKEML_SERVE_MAX_INFLIGHT_MB", _positive_float,
-                128, "Request body MB a scoring server process reads or scores at once "
+                64, "Request body MB a scoring server process reads or scores at once "
                 "(at least the max body); more gets 503. Bounds its memory."),
         Setting("serve_max_requests", "LAKEML_SERVE_MAX_REQUESTS", _positive_int, 16,
                 "Requests a scoring server process reads or scores at once; more get 503."),

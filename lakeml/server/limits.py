@@ -1,17 +1,22 @@
 """How much a scoring server takes on at once: body size, bytes in flight, requests.
 
 Parsing a JSON body costs several times its size in Python objects and
-arrays (a 44 MB ``dataframe_split`` body of floats peaked ~190 MB above the
-idle server), so memory is bounded by bounding the bytes being read or
+arrays (about 3x for a ``dataframe_split`` of full-precision floats, more
+for short numbers), so memory is bounded by bounding the bytes being read or
 scored at any moment, not only the size of one body:
 
 - a body over ``max_body_bytes`` is refused with 413 before it is read;
 - a request that would take the bytes in flight over ``max_inflight_bytes``,
   or the requests in flight over ``max_requests``, is refused at once with
   503 ``TEMPORARILY_UNAVAILABLE`` and ``Retry-After: 1``, again before its
-  body is read (the connection is then closed).
+  body is parsed (a body of up to 1 MB is read and dropped so the client
+  sees the answer; a larger one is not read and the connection is closed).
 
-Each worker process (``--workers``) has its own limits. Defaults come from
+By default one body of the largest size is in flight at a time: scoring is
+bound to one core per process (the GIL), so a second large body in the same
+process would double the memory without finishing any sooner; small
+requests still run side by side (up to ``max_requests``), and ``--workers``
+adds processes, each with its own limits. Defaults come from
 LAKEML_SERVE_MAX_BODY_MB, LAKEML_SERVE_MAX_INFLIGHT_MB and
 LAKEML_SERVE_MAX_REQUESTS (see lakeml/config.py) or the CLI's flags.
 """
@@ -32,7 +37,7 @@ class Limits:
     """The limits of one server process (sizes in bytes)."""
 
     max_body_bytes: int = 64 * MB
-    max_inflight_bytes: int = 128 * MB
+    max_inflight_bytes: int = 64 * MB
     max_requests: int = 16
 
     def __post_init__(self) -> None:

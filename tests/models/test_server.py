@@ -526,7 +526,7 @@ def test_limits_are_checked_and_read_from_the_settings(monkeypatch: pytest.Monke
     from lakeml.errors import InvalidArgument
     from lakeml.server.limits import MB, Admission, Limits
 
-    assert Limits.configured() == Limits(64 * MB, 128 * MB, 16)
+    assert Limits.configured() == Limits(64 * MB, 64 * MB, 16)
     monkeypatch.setenv("LAKEML_SERVE_MAX_BODY_MB", "300")
     monkeypatch.setenv("LAKEML_SERVE_MAX_REQUESTS", "3")
     assert Limits.configured() == Limits(300 * MB, 300 * MB, 3)  # in flight >= one body
