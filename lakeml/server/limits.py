@@ -8,9 +8,9 @@ scored at any moment, not only the size of one body:
 - a body over ``max_body_bytes`` is refused with 413 before it is read;
 - a request that would take the bytes in flight over ``max_inflight_bytes``,
   or the requests in flight over ``max_requests``, is refused at once with
-  503 ``TEMPORARILY_UNAVAILABLE`` and ``Retry-After: 1``, again before its
-  body is parsed (a body of up to 1 MB is read and dropped so the client
-  sees the answer; a larger one is not read and the connection is closed).
+  503 ``TEMPORARILY_UNAVAILABLE`` and ``Retry-After: 1``, without parsing
+  its body (which is read in small pieces and dropped, so that a client
+  still sending it sees the answer rather than a broken pipe).
 
 By default one body of the largest size is in flight at a time: scoring is
 bound to one core per process (the GIL), so a second large body in the same

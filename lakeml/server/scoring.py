@@ -8,7 +8,7 @@ length, 413 when too large; JSON nested deeper than the parser allows is a
 model gets 500 with the same shape; the server keeps serving either way.
 Memory is bounded by :mod:`lakeml.server.limits`: the body bytes and
 requests in flight are capped, and what would exceed them gets 503
-``TEMPORARILY_UNAVAILABLE`` before its body is read. A JSON body is decoded
+``TEMPORARILY_UNAVAILABLE`` without its body being parsed. A JSON body is decoded
 and parsed with its raw bytes already dropped, and the parsed document is
 dropped before the model runs. Keep-alive and TCP_NODELAY keep a one-row
 request's round trip around a millisecond on loopback.
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES = Limits().max_body_bytes  # the default; see Limits.configured
 CONTENT_TYPES = ("application/json", "text/csv")
-DRAIN_BYTES = 1024 * 1024  # a refused body up to this size is read (and dropped), so the
-# client gets its 503 on a live connection; a larger one is not read: the server hangs up
 
 
 class _Reject(Exception):
@@ -112,10 +110,10 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None
                 return
             if not admission.enter(length):
                 busy = TemporarilyUnavailable(admission.busy_message(length))
-                if length <= DRAIN_BYTES:  # read and dropped in pieces: no memory held
-                    self._discard(length)
-                else:  # not worth reading: answer and hang up
-                    self.close_connection = True
+                # Read in 64 KB pieces and dropped (no memory held, ~1 ms a MB): a
+                # client still sending its body would otherwise see a broken pipe, not
+                # the 503. The body is at most the max body size (else 413 before).
+                self._discard(length)
                 self._error(busy.http_status, busy.error_code, str(busy))
                 return
             try:
