@@ -65,6 +65,7 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
         timeout = 60  # seconds a connection may sit idle or mid-request
+        _expects_100 = False  # the request asked for "100 Continue" before its body
         server_version = f"lakeml/{__version__}"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -90,7 +91,22 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None
             body = json.dumps({"error_code": code, "message": message}).encode()
             self._send(status, body, "application/json")
 
+        def handle_expect_100(self) -> bool:
+            """Defer ``100 Continue`` until the request is admitted (see :meth:`_continue`):
+            a client that asked (curl does, for large bodies) sends no body that would
+            be refused with 413 or 503."""
+            self._expects_100 = True
+            return True
+
+        def _continue(self) -> None:
+            """Tell a client waiting for ``100 Continue`` to send its body."""
+            if self._expects_100:
+                self._expects_100 = False
+                self.send_response_only(100)
+                self.end_headers()
+
         def do_GET(self) -> None:  # noqa: N802
+            self._expects_100 = False
             path = self.path.split("?", 1)[0]
             if path in ("/ping", "/health"):
                 self._send(200, b"{\"status\": \"ok\"}", "application/json")
@@ -113,6 +129,7 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None
                 # Read in 64 KB pieces and dropped (no memory held, ~1 ms a MB): a
                 # client still sending its body would otherwise see a broken pipe, not
                 # the 503. The body is at most the max body size (else 413 before).
+                # A client waiting for 100 Continue sends none (see _discard).
                 self._discard(length)
                 self._error(busy.http_status, busy.error_code, str(busy))
                 return
@@ -161,6 +178,7 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None
             return length
 
         def _read_body(self, length: int) -> bytes:
+            self._continue()
             body = self.rfile.read(length)
             if len(body) < length:  # the client hung up mid-body: nobody to answer
                 raise ConnectionAbortedError(f"body cut short at {len(body)} of {length} bytes")
@@ -195,7 +213,11 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None
             return length
 
         def _discard(self, length: int) -> None:
-            """Read and drop a body nobody wants, in bounded pieces."""
+            """Read and drop a body nobody wants, in bounded pieces (or, if the client
+            waits for 100 Continue, never ask for it and hang up after answering)."""
+            if self._expects_100:
+                self._expects_100, self.close_connection = False, True
+                return
             while length > 0:
                 chunk = self.rfile.read(min(length, 1 << 16))
                 if not chunk:  # the client went away
