@@ -151,6 +151,10 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None
             except (LakemlError, ValueError, TypeError, KeyError, RecursionError) as exc:
                 self._error(400, "BAD_REQUEST", _message(exc))  # the request's fault
                 return
+            except Exception as exc:  # noqa: BLE001 - answer, and keep serving
+                self._error(500, "INTERNAL_ERROR", f"could not read the request: "
+                            f"{type(exc).__name__}: {exc}")
+                return
             try:
                 self._send(200, predictions_json(model.predict_parsed(*parsed)),
                            "application/json")
