@@ -131,10 +131,15 @@ def _use_store(args: argparse.Namespace) -> None:
 
 
 def cmd_models_serve(args: argparse.Namespace) -> str:
+    from lakeml.server.limits import Limits
     from lakeml.server.scoring import serve
 
     _use_store(args)
-    serve(args.model_uri, args.host, args.port, workers=args.workers)
+    limits = Limits.configured(max_body_mb=args.max_body_mb,
+                               max_inflight_mb=args.max_inflight_mb,
+                               max_requests=args.max_requests)
+    serve(args.model_uri, args.host, args.port, workers=args.workers, limits=limits,
+          access_log=args.access_log)
     return "lakeml: server stopped"
 
 
@@ -491,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--access-log", action="store_true",
                    help="print a line per request to stderr")
     p.add_argument("--store", help="store that runs:/ and models:/ URIs refer to")
+    p.add_argument("--max-body-mb", type=float, help="largest request body in MB; larger "
+                   "get 413 (default 64, LAKEML_SERVE_MAX_BODY_MB)")
+    p.add_argument("--max-inflight-mb", type=float, help="request MB a process reads or "
+                   "scores at once; more get 503 (default 64, LAKEML_SERVE_MAX_INFLIGHT_MB)")
+    p.add_argument("--max-requests", type=int, help="requests a process reads or scores at "
+                   "once; more get 503 (default 16, LAKEML_SERVE_MAX_REQUESTS)")
     p.set_defaults(func=cmd_models_serve)
     p = models_sub.add_parser("predict", help="score a .csv/.parquet/.json file")
     p.add_argument("--model-uri", "-m", required=True)

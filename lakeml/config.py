@@ -94,6 +94,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("env_cache", "LAKEML_ENV_CACHE", str, None,
                 "Folder where `lakeml run` keeps the virtualenvs it builds from python_env "
                 "files, one per content hash; default ~/.cache/lakeml/envs."),
+        Setting("serve_max_body_mb", "LAKEML_SERVE_MAX_BODY_MB", _positive_float, 64,
+                "Largest request body (MB) `lakeml models serve` reads; larger ones get "
+                "413 unread."),
+        Setting("serve_max_inflight_mb", "LAKEML_SERVE_MAX_INFLIGHT_MB", _positive_float,
+                64, "Request body MB a scoring server process reads or scores at once "
+                "(at least the max body); more gets 503. Bounds its memory."),
+        Setting("serve_max_requests", "LAKEML_SERVE_MAX_REQUESTS", _positive_int, 16,
+                "Requests a scoring server process reads or scores at once; more get 503."),
     )
 }
 

@@ -32,7 +32,7 @@ class ViewType(enum.IntEnum):
                                       f"{[v.name for v in cls]}") from None
         try:
             return cls(value)
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             raise InvalidArgument(f"unknown view type {value!r}; valid: "
                                   f"{[(v.name, v.value) for v in cls]}") from None
 

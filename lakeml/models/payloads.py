@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any
 
 from lakeml.errors import InvalidArgument, LakemlError
@@ -35,13 +36,37 @@ def parse_json(body: bytes | str, *, tensors: bool = False
     With ``tensors`` (the model's signature takes tensors), ``{"inputs": {name:
     array, ...}}`` becomes a dict of numpy arrays instead of a DataFrame.
     """
+    return parse_document(load_json(body), tensors=tensors)
+
+
+def json_text(body: bytes | bytearray) -> str:
+    """A JSON request body as text (UTF-8; UTF-16/32 as ``json.loads`` detects them)."""
     try:
-        doc = json.loads(body)
+        return body.decode(json.detect_encoding(body), "surrogatepass")
     except UnicodeDecodeError as exc:
         raise InvalidArgument(f"request body is not UTF-8 text: {exc}") from None
+
+
+def load_json(body: bytes | str) -> Any:
+    """The JSON document of a request body; InvalidArgument names what is wrong.
+
+    A document nested deeper than Python's parser can go (about a thousand
+    levels) is refused with InvalidArgument, not a RecursionError.
+    """
+    text = json_text(body) if isinstance(body, (bytes, bytearray)) else body
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"request body is not valid JSON: {exc.msg} at line "
                               f"{exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InvalidArgument(f"request body is JSON nested too deeply (deeper than the "
+                              f"parser's limit of about {sys.getrecursionlimit()} levels); "
+                              "model inputs are rows of values") from None
+
+
+def parse_document(doc: Any, *, tensors: bool = False) -> tuple[Any, dict[str, Any] | None]:
+    """(model input, params) of a parsed JSON request (see :func:`parse_json`)."""
     if not isinstance(doc, dict):
         raise InvalidArgument(f"request body must be a JSON object with one of the keys "
                               f"{list(DATA_KEYS)}, got a JSON {type(doc).__name__}")

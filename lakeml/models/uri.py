@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from lakeml.arguments import path as path_argument
 from lakeml.errors import InvalidArgument, NotFound, StoreUnavailable
 from lakeml.models.descriptor import MLMODEL
 from lakeml.models.registration import registry_artifact_uri
@@ -100,12 +101,13 @@ def local_model_path(model_uri: str | os.PathLike[str]) -> str:
         >>> local_model_path("runs:/0192f0c2.../model")   # doctest: +SKIP
         '/tmp/lake/artifacts/0/0192f0c2.../artifacts/model'
     """
-    uri = artifact_uri_of(os.fspath(model_uri))
+    model_uri = path_argument(model_uri, "model URI")
+    uri = artifact_uri_of(model_uri)
     if "://" not in uri:
         path = Path(uri).expanduser()
         if not (path / MLMODEL).is_file():
             what = "does not exist" if not path.exists() else "has no MLmodel file"
-            raise NotFound(f"no model at {os.fspath(model_uri)!r}: {path} {what}")
+            raise NotFound(f"no model at {model_uri!r}: {path} {what}")
         return str(path.resolve())
     return _download(uri)
 

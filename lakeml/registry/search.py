@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakeml import arguments
 from lakeml.errors import InvalidArgument
 from lakeml.registry.entities import STAGES
 from lakeml.registry.review import ReviewCalls
@@ -21,6 +22,7 @@ class SearchCalls(ReviewCalls):
         from lakeml.tracking.search import check_max_results, decode_page_token, encode_page_token
 
         max_results = check_max_results(max_results, default=default, limit=None)
+        page_token = arguments.page_token(page_token)
         offset = decode_page_token(page_token, fingerprint) if page_token else 0
         cur = self._cursor()
         rows = cur.execute(f"{query} LIMIT ? OFFSET ?",
@@ -38,6 +40,9 @@ class SearchCalls(ReviewCalls):
         from lakeml.registry import filters
         from lakeml.tracking.search import PagedList
 
+        filter_string = arguments.filter_string(filter_string)
+        order_by = arguments.string_list(order_by, "order_by")
+        max_results = arguments.count(max_results, default=10_000)
         where = filters.compile_filter(filter_string, versions=True)
         params = list(where.params)
         pin = ""
@@ -67,6 +72,9 @@ class SearchCalls(ReviewCalls):
         from lakeml.registry import filters
         from lakeml.tracking.search import PagedList
 
+        filter_string = arguments.filter_string(filter_string)
+        order_by = arguments.string_list(order_by, "order_by")
+        max_results = arguments.count(max_results, default=100)
         where = filters.compile_filter(filter_string, versions=False)
         order = filters.compile_order(order_by, filters.MODEL_ORDER, ["x.name ASC"])
         query = (f"SELECT x.model_id FROM registered_models AS x WHERE {where.sql} "

@@ -3,10 +3,15 @@
 Routes: ``POST /invocations`` (JSON or CSV, see lakeml.models.payloads),
 ``GET /ping`` and ``/health`` (200 once the model is loaded), ``GET /version``.
 A bad request gets 400 (415 for an unsupported content type, 411 without a
-length, 413 when too large) with ``{"error_code": ..., "message": ...}``; a
-failure inside the model gets 500 with the same shape; the server keeps
-serving either way. Keep-alive and TCP_NODELAY keep a one-row request's
-round trip around a millisecond on loopback.
+length, 413 when too large; JSON nested deeper than the parser allows is a
+400 too) with ``{"error_code": ..., "message": ...}``; a failure inside the
+model gets 500 with the same shape; the server keeps serving either way.
+Memory is bounded by :mod:`lakeml.server.limits`: the body bytes and
+requests in flight are capped, and what would exceed them gets 503
+``TEMPORARILY_UNAVAILABLE`` without its body being parsed. A JSON body is decoded
+and parsed with its raw bytes already dropped, and the parsed document is
+dropped before the model runs. Keep-alive and TCP_NODELAY keep a one-row
+request's round trip around a millisecond on loopback.
 """
 
 from __future__ import annotations
@@ -21,18 +26,21 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from lakeml.errors import InvalidArgument, LakemlError
+from lakeml.errors import InvalidArgument, LakemlError, TemporarilyUnavailable
 from lakeml.models.payloads import (
     UnserializableOutput,
+    json_text,
+    load_json,
     parse_csv,
-    parse_json,
+    parse_document,
     predictions_json,
 )
+from lakeml.server.limits import Admission, Limits
 
 if TYPE_CHECKING:
     from lakeml.models.pyfunc_model import PyFuncModel
 
-MAX_BODY_BYTES = 256 * 1024 * 1024
+MAX_BODY_BYTES = Limits().max_body_bytes  # the default; see Limits.configured
 CONTENT_TYPES = ("application/json", "text/csv")
 
 
@@ -42,9 +50,17 @@ class _Reject(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
-    """A request handler class bound to ``model``."""
+def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
+                 access_log: bool = False) -> type[BaseHTTPRequestHandler]:
+    """A request handler class bound to ``model``, admitting requests within ``limits``.
+
+    With ``access_log``, each answered request prints one line to stderr:
+    client address, time, request line, status and body size.
+    """
     from lakeml.version import __version__
+
+    admission = Admission(limits or Limits())
+    max_body = admission.limits.max_body_bytes
 
     schema = model.metadata.input_schema
     tensors = schema is not None and schema.is_tensor
@@ -53,13 +69,19 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
         timeout = 60  # seconds a connection may sit idle or mid-request
+        _expects_100 = False  # the request asked for "100 Continue" before its body
         server_version = f"lakeml/{__version__}"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass  # no access log: it would cost more than scoring one row
+            if access_log:  # off by default: a line costs more than scoring one row
+                sys.stderr.write(f"{self.address_string()} - [{self.log_date_time_string()}] "
+                                 f"{format % args}\n")
+                sys.stderr.flush()
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
+            if status == 503:
+                self.send_header("Retry-After", "1")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -76,7 +98,22 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
             body = json.dumps({"error_code": code, "message": message}).encode()
             self._send(status, body, "application/json")
 
+        def handle_expect_100(self) -> bool:
+            """Defer ``100 Continue`` until the request is admitted (see :meth:`_continue`):
+            a client that asked (curl does, for large bodies) sends no body that would
+            be refused with 413 or 503."""
+            self._expects_100 = True
+            return True
+
+        def _continue(self) -> None:
+            """Tell a client waiting for ``100 Continue`` to send its body."""
+            if self._expects_100:
+                self._expects_100 = False
+                self.send_response_only(100)
+                self.end_headers()
+
         def do_GET(self) -> None:  # noqa: N802
+            self._expects_100 = False
             path = self.path.split("?", 1)[0]
             if path in ("/ping", "/health"):
                 self._send(200, b"{\"status\": \"ok\"}", "application/json")
@@ -90,20 +127,49 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             try:
-                body = self._read_body()
+                length = self._admissible_length()
+            except _Reject as exc:
+                self._error(exc.status, exc.code, exc.message)
+                return
+            if not admission.enter(length):
+                busy = TemporarilyUnavailable(admission.busy_message(length))
+                # Read in 64 KB pieces and dropped (no memory held, ~1 ms a MB): a
+                # client still sending its body would otherwise see a broken pipe, not
+                # the 503. The body is at most the max body size (else 413 before).
+                # A client waiting for 100 Continue sends none (see _discard).
+                self._discard(length)
+                self._error(busy.http_status, busy.error_code, str(busy))
+                return
+            try:
+                self._answer(length)
+            finally:
+                admission.leave(length)
+
+        def _answer(self, length: int) -> None:
+            """Read, parse and score a body of ``length`` bytes, and answer."""
+            try:
+                parsed = self._parse(length)  # the body is dropped once parsed
             except _Reject as exc:
                 self._error(exc.status, exc.code, exc.message)
                 return
             except OSError:  # the client stalled past `timeout` or went away mid-body
                 self.close_connection = True
                 return
+            except (LakemlError, ValueError, TypeError, KeyError, RecursionError) as exc:
+                self._error(400, "BAD_REQUEST", _message(exc))  # the request's fault
+                return
+            except Exception as exc:  # noqa: BLE001 - answer, and keep serving
+                self._error(500, "INTERNAL_ERROR", f"could not read the request: "
+                            f"{type(exc).__name__}: {exc}")
+                return
             try:
-                self._send(200, self._score(body), "application/json")
+                self._send(200, predictions_json(model.predict_parsed(*parsed)),
+                           "application/json")
             except _Reject as exc:
                 self._error(exc.status, exc.code, exc.message)
             except UnserializableOutput as exc:  # the model's output, not the request
                 self._error(500, "INTERNAL_ERROR", str(exc))
-            except (InvalidArgument, ValueError, TypeError, KeyError) as exc:
+            except (InvalidArgument, ValueError, TypeError, KeyError, RecursionError) as exc:
                 self._error(400, "BAD_REQUEST", _message(exc))
             except LakemlError as exc:
                 self._error(400, "BAD_REQUEST", str(exc))
@@ -111,20 +177,26 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
                 self._error(500, "INTERNAL_ERROR", f"the model failed: "
                             f"{type(exc).__name__}: {exc}")
 
-        def _read_body(self) -> bytes:
+        def _admissible_length(self) -> int:
+            """The body length of a POST to /invocations; else a _Reject (after the
+            body of a POST elsewhere is read and dropped)."""
             path = self.path.split("?", 1)[0]
             length = self._content_length(required=path == "/invocations")
             if path != "/invocations":
                 self._discard(length)
                 raise _Reject(404, "ENDPOINT_NOT_FOUND", f"no endpoint {path!r}; POST to "
                               "/invocations")
+            return length
+
+        def _read_body(self, length: int) -> bytes:
+            self._continue()
             body = self.rfile.read(length)
             if len(body) < length:  # the client hung up mid-body: nobody to answer
                 raise ConnectionAbortedError(f"body cut short at {len(body)} of {length} bytes")
             return body
 
         def _content_length(self, *, required: bool) -> int:
-            """The body's length, at most MAX_BODY_BYTES; else a _Reject (and hang up).
+            """The body's length, at most the max body size; else a _Reject (and hang up).
 
             A body that is refused is never read: the connection closes instead, so
             a client cannot make the server read (or allocate) more than the limit.
@@ -144,14 +216,19 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 raise _Reject(400, "BAD_REQUEST", f"bad Content-Length {length_text!r}: "
                               "give the body's size in bytes")
-            if length > MAX_BODY_BYTES:
+            if length > max_body:
                 self.close_connection = True
                 raise _Reject(413, "PAYLOAD_TOO_LARGE", f"body of {length} bytes; the limit "
-                              f"is {MAX_BODY_BYTES}")
+                              f"is {max_body} (LAKEML_SERVE_MAX_BODY_MB or --max-body-mb); "
+                              "send fewer rows per request")
             return length
 
         def _discard(self, length: int) -> None:
-            """Read and drop a body nobody wants, in bounded pieces."""
+            """Read and drop a body nobody wants, in bounded pieces (or, if the client
+            waits for 100 Continue, never ask for it and hang up after answering)."""
+            if self._expects_100:
+                self._expects_100, self.close_connection = False, True
+                return
             while length > 0:
                 chunk = self.rfile.read(min(length, 1 << 16))
                 if not chunk:  # the client went away
@@ -159,17 +236,25 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
                     return
                 length -= len(chunk)
 
-        def _score(self, body: bytes) -> bytes:
+        def _parse(self, length: int) -> tuple[Any, dict[str, Any] | None]:
+            """(model input, params) of the body, which nothing holds once this returns.
+
+            An unsupported content type is refused before the body is read.
+            """
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if content_type == "application/json":
-                data, params = parse_json(body, tensors=tensors)
-            elif content_type == "text/csv":
-                data, params = parse_csv(body), None
-            else:
+            if content_type == "text/csv":
+                return parse_csv(self._read_body(length)), None
+            if content_type != "application/json":
+                self._discard(length)
                 raise _Reject(415, "UNSUPPORTED_MEDIA_TYPE",
                               f"content type {content_type or '(none)'!r} is not supported; "
                               f"use one of {list(CONTENT_TYPES)}")
-            return predictions_json(model.predict_parsed(data, params))
+            # Each step drops what the one before built: the bytes once decoded, the
+            # text once parsed, the document once the input is built (by returning).
+            text = json_text(self._read_body(length))
+            doc = load_json(text)
+            del text
+            return parse_document(doc, tensors=tensors)
 
     return ScoringHandler
 
@@ -177,6 +262,9 @@ def make_handler(model: PyFuncModel) -> type[BaseHTTPRequestHandler]:
 def _message(exc: BaseException) -> str:
     if isinstance(exc, LakemlError):
         return str(exc)
+    if isinstance(exc, RecursionError):
+        return ("the input is nested too deeply to score (deeper than the parser's "
+                f"limit of about {sys.getrecursionlimit()} levels)")
     return f"the model could not score this input: {type(exc).__name__}: {exc}"
 
 
@@ -191,9 +279,11 @@ class ScoringServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, model: PyFuncModel, host: str = "127.0.0.1", port: int = 5000, *,
-                 reuse_port: bool = False) -> None:
+                 reuse_port: bool = False, limits: Limits | None = None,
+                 access_log: bool = False) -> None:
         self._reuse_port = reuse_port
-        super().__init__((host, port), make_handler(model))
+        self.limits = limits or Limits()
+        super().__init__((host, port), make_handler(model, self.limits, access_log=access_log))
 
     def server_bind(self) -> None:
         if self._reuse_port:
@@ -207,13 +297,16 @@ class ScoringServer(ThreadingHTTPServer):
 
 
 def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
-          workers: int = 1) -> None:
+          workers: int = 1, limits: Limits | None = None, access_log: bool = False) -> None:
     """Load ``model_uri`` and serve it until interrupted (``lakeml models serve``).
 
     ``workers`` > 1 forks that many processes after the model is loaded (each
     scores in its own interpreter, so requests run on several cores); they
     share the port through SO_REUSEPORT and stop with the first process.
+    ``limits`` (default: :meth:`Limits.configured`) apply to each process.
+    ``access_log`` prints a line per request to stderr.
     """
+    limits = limits or Limits.configured()
     from lakeml.models.pyfunc_model import load_model
 
     if workers < 1:
@@ -224,7 +317,8 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
         _check_port_free(host, port)  # SO_REUSEPORT would share it with whoever holds it
     model = load_model(model_uri)
     try:
-        server = ScoringServer(model, host, port, reuse_port=workers > 1)
+        server = ScoringServer(model, host, port, reuse_port=workers > 1, limits=limits,
+                               access_log=access_log)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise InvalidArgument(f"port {port} is in use on {host}; stop what listens "
@@ -286,7 +380,8 @@ def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int) -> list[
             code = 0
             try:
                 first.socket.close()  # the parent's queue: only the parent accepts from it
-                server = ScoringServer(model, host, port, reuse_port=True)
+                server = ScoringServer(model, host, port, reuse_port=True,
+                                       limits=first.limits)
                 threading.Thread(target=_exit_when_orphaned, args=(parent,),
                                  daemon=True).start()
                 server.serve_forever(poll_interval=0.5)

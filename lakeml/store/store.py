@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 from lakeml import config
+from lakeml.arguments import path as path_argument
 from lakeml.errors import InvalidArgument, StoreUnavailable
 from lakeml.ids import SequenceClock
 from lakeml.store import schemas
@@ -26,7 +27,7 @@ REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
 
 def normalize_uri(uri: str | os.PathLike[str]) -> str:
     """An absolute local path, or a ``scheme://…`` URI without a trailing slash."""
-    text = os.fspath(uri).strip()
+    text = path_argument(uri, "store URI").strip()
     if not text:
         raise InvalidArgument("store URI is empty; give a folder path or e.g. s3://bucket/prefix")
     if "://" not in text:

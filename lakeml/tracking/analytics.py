@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from lakeml import arguments
 from lakeml.errors import InvalidArgument
 from lakeml.sqltext import placeholders
 from lakeml.tracking import validation as v
@@ -45,8 +46,8 @@ class AnalyticsCalls:
         """
         if format not in EXPORT_FORMATS:
             raise InvalidArgument(f"format must be one of {list(EXPORT_FORMATS)}, got {format!r}")
-        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
-        table = self.search_runs_table(ids, filter_string, order_by=["attributes.start_time"])
+        table = self.search_runs_table(experiment_ids, filter_string,
+                                       order_by=["attributes.start_time"])
         if format in ("parquet", "csv"):
             if path is None:
                 raise InvalidArgument(f"format {format!r} writes a file: give path")
@@ -74,14 +75,15 @@ class AnalyticsCalls:
 
         Ordered by run, key, step and time; ``keys`` limits the metrics.
         """
-        ids = [v.check_id(r, "run_id") for r in run_ids]
+        ids = [v.check_id(r, "run_id") for r in arguments.string_list(run_ids, "run_ids")]
         if not ids:
-            raise InvalidArgument("get_metric_histories needs at least one run id")
+            raise InvalidArgument(f"get_metric_histories needs at least one run id, got "
+                                  f"{run_ids!r:.80}")
         sql = (f"SELECT run_id, key, step, value, timestamp FROM metrics "
                f"WHERE run_id IN ({placeholders(ids, 'run ids')})")
         params: list[Any] = list(ids)
         if keys is not None:
-            keys = [v.check_key(k, "metric key") for k in keys]
+            keys = [v.check_key(k, "metric key") for k in arguments.string_list(keys, "keys")]
             if not keys:
                 raise InvalidArgument("keys, when given, must name at least one metric")
             sql += f" AND key IN ({placeholders(keys, 'metric keys')})"
@@ -98,7 +100,7 @@ class AnalyticsCalls:
         """
         found = self._b.engine.arrow(query("leaderboard"), {
             "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
-            "ascending": bool(ascending), "limit": int(max_results)}).to_pandas()
+            "ascending": bool(ascending), "limit": arguments.count(max_results)}).to_pandas()
         if found.empty:
             self._require_keys(experiment_id, metric=metric)
         return found
@@ -158,7 +160,7 @@ class AnalyticsCalls:
         """
         import pandas as pd
 
-        ids = [v.check_id(r, "run_id") for r in run_ids]
+        ids = [v.check_id(r, "run_id") for r in arguments.string_list(run_ids, "run_ids")]
         if len(ids) < 2:
             raise InvalidArgument(f"param_diff compares two or more runs, got {len(ids)}")
         rows = self._b.engine.rows(

@@ -13,6 +13,7 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from lakeml import arguments
 from lakeml.artifacts import ArtifactRepository, clean_relative
 from lakeml.entities import (
     DatasetInput,
@@ -70,7 +71,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             from lakeml.tracking import fluent
 
             store_uri = fluent.get_store_uri()
-        self._b = backend_for(os.fspath(store_uri), storage_options)
+        self._b = backend_for(arguments.path(store_uri, "store_uri"), storage_options)
         self._ensure_default_experiment()  # as MLflow does when it opens a store
 
     @property
@@ -94,7 +95,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
 
     # ---- run state --------------------------------------------------------------
     def _state(self, run_id: str) -> RunState:
-        state = self._b.runs.get(run_id)
+        state = self._b.runs.get(run_id) if type(run_id) is str else None
         if state is not None:
             return state
         v.check_id(run_id, "run_id")
@@ -108,7 +109,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         return state
 
     def _writable(self, run_id: str) -> RunState:
-        state = self._b.runs.get(run_id) or self._state(run_id)
+        state = self._state(run_id)
         if state.status != _RUNNING:
             raise InvalidState(f"run {run_id!r} is {state.status}; log to a RUNNING run "
                                "(resume it with start_run(run_id=...))")
@@ -124,8 +125,9 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                    tags: Mapping[str, Any] | None = None, run_name: str | None = None,
                    *, parent_run_id: str | None = None) -> Run:
         """Start a new RUNNING run in ``experiment_id`` (the Default experiment if None)."""
-        exp = self._active_experiment(str(experiment_id or DEFAULT_EXPERIMENT_ID))
-        tags = dict(tags or {})
+        exp = self._active_experiment(DEFAULT_EXPERIMENT_ID if experiment_id is None
+                                      else arguments.experiment_id(experiment_id))
+        tags = arguments.mapping(tags, "tags")
         named = tags.get(system_tags.RUN_NAME)
         if run_name and named is not None and str(named) != run_name:
             raise InvalidArgument(
@@ -164,7 +166,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                    name: str | None = None) -> None:
         """Change a run's status and/or name (None or "" leaves the name as it is)."""
         state = self._state(run_id)
-        if status is not None and status not in RunStatus.ALL:
+        if status is not None and (not isinstance(status, str) or status not in RunStatus.ALL):
             raise InvalidArgument(f"unknown run status {status!r}; valid: {list(RunStatus.ALL)}")
         name = name or None
         if name is not None:
@@ -177,7 +179,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
     def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED,
                        end_time: int | None = None) -> None:
         """End a run as FINISHED (or FAILED / KILLED). Rows commit with the next flush."""
-        if status not in RunStatus.TERMINAL:
+        if not isinstance(status, str) or status not in RunStatus.TERMINAL:
             raise InvalidArgument(f"terminal status must be one of {list(RunStatus.TERMINAL)},"
                                   f" got {status!r}")
         state = self._state(run_id)
@@ -206,12 +208,12 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
 
         Costs a few microseconds: the point is buffered, not committed.
         """
-        state = self._b.runs.get(run_id)
+        state = self._b.runs.get(run_id) if type(run_id) is str else None
         if state is None or state.status != _RUNNING or state.lifecycle_stage != "active":
             self._writable(run_id)
         if type(value) is not float:
             value = v.metric_value(key, value)
-        if key not in v._valid_keys:
+        if type(key) is not str or key not in v._valid_keys:
             v.check_key(key, "metric key")
         ts = _now_us() if timestamp is None else v.timestamp_ms(timestamp) * 1000
         # int64 bounds as literals: a constant load keeps this check at ~10 ns
@@ -222,12 +224,12 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log a param; logging a different value for a logged key is an error."""
-        self.log_batch(run_id, params={key: value})
+        self.log_batch(run_id, params=[Param(key, value)])  # (a dict needs a hashable key)
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         """Set a tag (overwrites an earlier value)."""
-        self.log_batch(run_id, tags={key: value})
+        self.log_batch(run_id, tags=[RunTag(key, value)])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Delete a tag; NotFound if the run has no such tag."""
@@ -247,10 +249,13 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                   *, step: int | None = None) -> None:
         """Log metrics, params and tags together; all are checked before any is logged.
 
-        Each may be a dict or a list of Metric / Param / RunTag. For a dict of
-        metrics, ``step`` applies to all (default 0) and the time is now.
+        Each may be a dict or a list of Metric / Param / RunTag (None: none). For
+        a dict of metrics, ``step`` applies to all (default 0) and the time is now.
         """
         state = self._writable(run_id)
+        metrics = arguments.collection(metrics, "metrics", "Metric objects")
+        params = arguments.collection(params, "params", "Param objects")
+        tags = arguments.collection(tags, "tags", "RunTag objects")
         now = _now_us()
         metric_rows = self._metric_rows(run_id, metrics, step, now)
         param_items = self._param_items(run_id, state, params)

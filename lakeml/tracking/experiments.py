@@ -13,7 +13,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from lakeml import ids
+from lakeml import arguments, ids
 from lakeml.artifacts.repository import absolute_location
 from lakeml.entities import Experiment, LifecycleStage, ViewType
 from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
@@ -74,7 +74,7 @@ class ExperimentCalls:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with id ``experiment_id``; NotFound if there is none."""
-        experiment_id = v.check_id(str(experiment_id), "experiment_id")
+        experiment_id = v.check_id(arguments.experiment_id(experiment_id), "experiment_id")
         found = self._experiments_where(lambda e: e.experiment_id == experiment_id)
         if not found:
             raise NotFound(f"no experiment with id {experiment_id!r}")
@@ -108,6 +108,9 @@ class ExperimentCalls:
         )
 
         max_results = check_max_results(max_results)
+        filter_string = arguments.filter_string(filter_string)
+        order_by = arguments.string_list(order_by, "order_by")
+        page_token = arguments.page_token(page_token)
         stages = list(ViewType.parse(view_type).stages())
         where = compile_experiment_filter(parse_experiment_filter(filter_string))
         order = compile_experiment_order_by(order_by)
@@ -168,6 +171,7 @@ class ExperimentCalls:
             >>> exp_id = lakeml.Client().create_experiment("churn")  # doctest: +SKIP
         """
         name = v.check_name(name, "experiment name")
+        tags = arguments.mapping(tags, "tags")
         v.optional_text(artifact_location, "artifact location")
         exp_id = ids.experiment_id()
         location = (f"{self._b.store.artifact_root}/{exp_id}" if artifact_location in (None, "")
@@ -175,7 +179,7 @@ class ExperimentCalls:
         data = self._experiment_row(exp_id, name=name, artifact_location=location,
                                     lifecycle_stage=LifecycleStage.ACTIVE, created=True)
         self._claim_name(name, data, exists_message=self._exists_message(name))
-        for key, value in (tags or {}).items():
+        for key, value in tags.items():
             self.set_experiment_tag(exp_id, key, value)
         return exp_id
 
@@ -237,7 +241,7 @@ class ExperimentCalls:
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Soft-delete the experiment and its runs: their rows stay, marked ``deleted``."""
-        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+        if arguments.experiment_id(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise InvalidArgument("the Default experiment (id '0') cannot be deleted")
         self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
 

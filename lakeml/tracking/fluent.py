@@ -10,7 +10,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from lakeml import config
+from lakeml import arguments, config
 from lakeml.entities import DatasetInput, Experiment, Run, RunStatus, ViewType
 from lakeml.errors import InvalidArgument, InvalidState
 from lakeml.tracking.system_tags import RUN_NOTE
@@ -133,10 +133,11 @@ def set_experiment(experiment_name: str | None = None,
                    experiment_id: str | None = None) -> Experiment:
     """Make an experiment active, creating it by name if needed (as MLflow does)."""
     if (experiment_name is None) == (experiment_id is None):
-        raise InvalidArgument("give exactly one of experiment_name and experiment_id")
+        raise InvalidArgument(f"give exactly one of experiment_name and experiment_id, got "
+                              f"{experiment_name!r:.80} and {experiment_id!r:.80}")
     client = state.client()
     if experiment_id is not None:
-        exp = client.get_experiment(str(experiment_id))
+        exp = client.get_experiment(experiment_id)
     else:
         exp = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
         if exp is None:
@@ -183,8 +184,11 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
     if stack and not nested:
         raise InvalidState(f"run {stack[-1].info.run_id!r} is already active; end it first "
                            "or pass nested=True")
+    if run_id is not None and not isinstance(run_id, str):
+        raise InvalidArgument(f"run_id must be a string, got {type(run_id).__name__} "
+                              f"{run_id!r:.80}")
     run_id = run_id or (config.get("run_id") if not stack else None)
-    all_tags = dict(tags or {})
+    all_tags = arguments.mapping(tags, "tags")
     if description:
         if RUN_NOTE in all_tags:
             raise InvalidArgument(f"the description is given twice: as description= and as "
@@ -203,9 +207,9 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
         run = client.get_run(run_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
-        run = client.create_run(
-            _current_experiment_id() if experiment_id is None else str(experiment_id),
-            tags=all_tags, run_name=run_name, parent_run_id=parent)
+        exp_id = _current_experiment_id() if experiment_id is None or experiment_id == "" \
+            else arguments.experiment_id(experiment_id)
+        run = client.create_run(exp_id, tags=all_tags, run_name=run_name, parent_run_id=parent)
     active = ActiveRun(run)
     stack.append(active)
     state.last_run_id = run.info.run_id
@@ -248,6 +252,12 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
     client.flush()
 
 
+def _check_mapping(value: object, call: str) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"{call} takes a dict of key -> value, got "
+                              f"{type(value).__name__} {value!r:.80}")
+
+
 def _run_id(run_id: str | None) -> str:
     if run_id is not None:
         return run_id
@@ -272,6 +282,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, *,
     from lakeml.entities import Metric
     from lakeml.tracking.validation import timestamp_ms
 
+    _check_mapping(metrics, "log_metrics")
     rid = _run_id(run_id)
     if timestamp is None:
         state.client().log_batch(rid, metrics=metrics, step=step)
@@ -288,6 +299,7 @@ def log_param(key: str, value: Any, *, run_id: str | None = None) -> Any:
 
 def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Log several params."""
+    _check_mapping(params, "log_params")
     state.client().log_batch(_run_id(run_id), params=params)
 
 
@@ -298,6 +310,7 @@ def set_tag(key: str, value: Any, *, run_id: str | None = None) -> None:
 
 def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Set several tags."""
+    _check_mapping(tags, "set_tags")
     state.client().log_batch(_run_id(run_id), tags=tags)
 
 
@@ -393,7 +406,7 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 def create_experiment(name: str, artifact_location: str | None = None,
                       tags: Mapping[str, Any] | None = None) -> str:
     """Create an experiment; returns its id."""
-    return state.client().create_experiment(name, artifact_location, dict(tags or {}))
+    return state.client().create_experiment(name, artifact_location, tags)
 
 
 def delete_experiment(experiment_id: str) -> None:
@@ -433,14 +446,15 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
         >>> lakeml.search_runs(filter_string="metrics.m0 < 0.1 and params.p1 = 'a'",
         ...                    order_by=["metrics.m0 ASC"], max_results=10)  # doctest: +SKIP
     """
-    if output_format not in ("pandas", "arrow", "polars", "list"):
+    if not isinstance(output_format, str) or \
+            output_format not in ("pandas", "arrow", "polars", "list"):
         raise InvalidArgument(f"output_format must be 'pandas', 'arrow', 'polars' or 'list', "
                               f"got {output_format!r}")
     from lakeml.tracking.search import check_max_results
 
     max_results = check_max_results(max_results, default=SEARCH_MAX_RESULTS, limit=None)
     client = state.client()
-    ids = [str(e) for e in experiment_ids or ()]
+    ids = arguments.string_list(experiment_ids, "experiment_ids", ints=True)
     for name in experiment_names or ():
         exp = client.get_experiment_by_name(name) if name is not None else None
         if exp is not None:  # unknown names are left out, as MLflow does

@@ -7,6 +7,7 @@ from functools import partial
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
+from lakeml import arguments
 from lakeml.entities import (
     Dataset,
     DatasetInput,
@@ -164,6 +165,7 @@ class RunReads:
                   max_results: int | None = None) -> list[RunInfo]:
         """Runs of an experiment, newest first (the CLI's ``runs list``)."""
         stages = list(ViewType.parse(view_type).stages())
+        max_results = arguments.count(max_results)
         return self._run_infos(
             "experiment_id = ? AND lifecycle_stage IN (SELECT unnest(?::VARCHAR[]))",
             [str(experiment_id), stages], order="ORDER BY start_time DESC, run_id",

@@ -13,6 +13,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from lakeml import arguments
 from lakeml.entities import ViewType
 from lakeml.errors import InvalidArgument
 from lakeml.search import (
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 STATE_RELATIONS = Relations(runs="state_wide")
 # MLflow's bounds of one search page (SEARCH_MAX_RESULTS_DEFAULT and _THRESHOLD)
 DEFAULT_MAX_RESULTS = 1000
-MAX_RESULTS_LIMIT = 50_000
+MAX_RESULTS_LIMIT = arguments.SEARCH_MAX_RESULTS
 
 
 def check_max_results(max_results: object, *, default: int = DEFAULT_MAX_RESULTS,
@@ -49,13 +50,8 @@ def check_max_results(max_results: object, *, default: int = DEFAULT_MAX_RESULTS
     Raises:
         InvalidArgument: not a positive integer, or above ``limit`` (when given).
     """
-    if max_results is None:
-        return default
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-        raise InvalidArgument(f"max_results must be a positive integer, got {max_results!r}")
-    if limit is not None and max_results > limit:
-        raise InvalidArgument(f"max_results must be at most {limit}, got {max_results!r}")
-    return max_results
+    return arguments.count(max_results, default=default,  # type: ignore[return-value]
+                           limit=arguments.MAX_COUNT if limit is None else limit)
 
 
 class PagedList(list):
@@ -82,13 +78,18 @@ def encode_page_token(offset: int, fingerprint: str) -> str:
 
 
 def decode_page_token(token: str, fingerprint: str) -> int:
+    if not isinstance(token, str):
+        raise InvalidArgument(f"page_token must be the string a search returned as .token, "
+                              f"got {type(token).__name__} {token!r:.80}")
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = int(data["offset"])
-    except (ValueError, KeyError, TypeError):
+        if not 0 <= offset <= arguments.MAX_OFFSET:
+            raise ValueError(offset)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise InvalidArgument(f"page_token {token!r} is not a token this search returned"
                               ) from None
-    if data.get("query") != fingerprint or offset < 0:
+    if data.get("query") != fingerprint:
         raise InvalidArgument(f"page_token {token!r} belongs to a different search")
     return offset
 
@@ -141,15 +142,19 @@ class SearchCalls:
                     page_token: str | None = None) -> PagedList:
         """Runs matching MLflow's filter grammar, a page at a time.
 
+        ``max_results`` is 1 to 50,000 (MLflow's limit; None: 1,000); ``.token``
+        of the page returned, passed as ``page_token``, fetches the next page.
+
         Example:
             >>> page = client.search_runs([exp_id], "metrics.rmse < 0.5 and params.alpha = '1'",
             ...                           order_by=["metrics.rmse ASC"], max_results=10)
             ... # doctest: +SKIP
             >>> page.token    # pass as page_token for the next page     # doctest: +SKIP
         """
-        if isinstance(experiment_ids, str):
-            experiment_ids = [experiment_ids]
+        experiment_ids, filter_string, order_by = _search_args(experiment_ids, filter_string,
+                                                               order_by)
         max_results = check_max_results(max_results)
+        page_token = arguments.page_token(page_token)
         fingerprint = json.dumps([sorted(map(str, experiment_ids)), filter_string,
                                   str(run_view_type), list(order_by or ())])
         offset = decode_page_token(page_token, fingerprint) if page_token else 0
@@ -190,13 +195,17 @@ class SearchCalls:
     def _page(self, experiment_ids: Sequence[str] | str, filter_string: str,
               run_view_type: ViewType | int | str, max_results: int | None,
               order_by: Sequence[str] | None) -> pa.Table | WidePage:
-        """The matching runs' wide table, or the lake's page of them to lay out."""
+        """The matching runs' wide table, or the lake's page of them to lay out.
+
+        ``max_results``: a positive integer, or None for every matching run.
+        """
         import pyarrow.compute as pc
 
         from lakeml.tracking.wide import from_state, in_order, wide_page, wide_table
 
-        if isinstance(experiment_ids, str):
-            experiment_ids = [experiment_ids]
+        experiment_ids, filter_string, order_by = _search_args(experiment_ids, filter_string,
+                                                               order_by)
+        max_results = arguments.count(max_results)
         engine = self._b.engine
         state, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
         sql, params = select(max_results, 0)
@@ -213,3 +222,13 @@ class SearchCalls:
         if len(rest) == 0:
             return in_order(ids, [held])
         return in_order(ids, [held, wide_table(engine, rest)])
+
+
+def _search_args(experiment_ids: object, filter_string: object, order_by: object
+                 ) -> tuple[list[str], str, list[str]]:
+    """The experiment ids, filter and order keys of a search, type-checked."""
+    if experiment_ids is None:
+        raise InvalidArgument("experiment_ids must be a list of experiment ids, got None")
+    return (arguments.string_list(experiment_ids, "experiment_ids", ints=True),
+            arguments.filter_string(filter_string),
+            arguments.string_list(order_by, "order_by"))

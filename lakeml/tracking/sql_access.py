@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from lakeml.errors import InvalidArgument
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,6 +54,12 @@ class SqlAccess:
             >>> lakeml.Client().sql("SELECT status, count(*) FROM runs GROUP BY 1").df()
             ... # doctest: +SKIP
         """
+        if not isinstance(query, str):
+            raise InvalidArgument(f"sql takes the query as a string, got "
+                                  f"{type(query).__name__} {query!r:.80}")
+        if params is not None and not isinstance(params, (list, tuple, Mapping)):
+            raise InvalidArgument(f"sql params must be a list (for ?) or a dict (for $name), "
+                                  f"got {type(params).__name__} {params!r:.80}")
         return self._engine(as_of).sql(query, params)
 
     def store_versions(self) -> dict[str, int]:

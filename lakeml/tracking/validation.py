@@ -36,8 +36,8 @@ _valid_keys: set[str] = set()
 
 def check_key(key: object, what: str = "key") -> str:
     """A metric, param or tag key: letters, digits, ``_ - . /`` and spaces, <= 250 chars."""
-    if key in _valid_keys:
-        return key  # type: ignore[return-value]
+    if type(key) is str and key in _valid_keys:  # (an unhashable key is no TypeError)
+        return key
     if not isinstance(key, str):
         raise InvalidArgument(f"{what} must be a string, got {type(key).__name__} {key!r}")
     if not key:

@@ -157,6 +157,11 @@ def test_ints_in_json_are_widened_and_extra_columns_ignored(iris_server: Server,
     (b"", "text/csv", 400, "CSV request body is empty"),
     (b'a,b\n1,2,3,4\n"unterminated', "text/csv", 400, "not valid CSV"),
     (b"x,y\n1,2\n", "text/csv", 400, "missing columns 'sepal_length'"),
+    # nested deeper than the parser goes: was a RecursionError and a 500
+    (b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json", 400,
+     "nested too deeply"),
+    (b'{"dataframe_split": {"columns": ["a"], "data": [' + b"[" * 50_000 + b"1"
+     + b"]" * 50_000 + b"]}}", "application/json", 400, "nested too deeply"),
     (b"<xml/>", "application/xml", 415, "content type 'application/xml' is not supported"),
     (b"{}", None, 415, r"content type '\(none\)'"),
 ])
@@ -424,3 +429,161 @@ def test_workers_refuse_a_port_already_in_use(tmp_path: Path, sk_model: Any,
                                   timeout=30)
             assert proc.returncode == 1, proc.stderr
             assert f"port {port} is in use" in proc.stderr
+
+
+# ---- limits: body size, bytes and requests in flight ------------------------------
+LIMITED = ("--max-requests", "2", "--max-body-mb", "0.05", "--max-inflight-mb", "0.06")
+MAX_BODY, MAX_INFLIGHT = int(0.05 * 1024 * 1024), int(0.06 * 1024 * 1024)
+
+
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory: pytest.TempPathFactory, sk_model: Any,
+                   iris: tuple[Any, Any]) -> Iterator[Server]:
+    X, _ = iris
+    path = tmp_path_factory.mktemp("limited") / "iris"
+    lakeml.sklearn.save_model(sk_model, path, input_example=X.head(2))
+    server = Server(str(path), *LIMITED)
+    yield server
+    server.stop()
+
+
+def _padded(iris: tuple[Any, Any], size: int) -> bytes:
+    """A valid one-row request of exactly ``size`` bytes, spaces first (JSON allows them;
+    :func:`_hold` sends ten of them)."""
+    X, _ = iris
+    body = json.dumps({"dataframe_records": X.head(1).to_dict(orient="records")}).encode()
+    return b" " * (size - len(body)) + body
+
+
+def _hold(port: int, length: int) -> Any:
+    """A connection whose ``length``-byte POST was admitted, and 10 bytes of it sent.
+
+    It asks for ``100 Continue``, which the server sends once it has admitted the
+    request (taking its place), so what follows runs with the place taken.
+    """
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                 f"\r\nExpect: 100-continue\r\nContent-Length: {length}\r\n\r\n".encode())
+    reply = b""
+    while not reply.endswith(b"\r\n\r\n"):
+        reply += sock.recv(1)
+    assert reply.startswith(b"HTTP/1.1 100"), reply
+    sock.sendall(b" " * 10)
+    return sock
+
+
+def _finish(sock: Any, body: bytes) -> bytes:
+    """Send the rest of a held request (10 bytes were sent) and read its answer."""
+    sock.sendall(body[10:])
+    reply = sock.recv(65536)
+    sock.close()
+    return reply
+
+
+def _post(server: Server, body: bytes) -> tuple[int, Any, dict[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("POST", "/invocations", body=body,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read()), dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_requests_beyond_the_limit_get_503_and_the_places_come_back(
+        limited_server: Server, iris: tuple[Any, Any]) -> None:
+    small = _padded(iris, 200)
+    held = [_hold(limited_server.port, 200) for _ in range(2)]  # both places taken
+    status, body, headers = _post(limited_server, small)
+    assert status == 503, body
+    assert body["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert "2 request(s)" in body["message"] and "retry" in body["message"]
+    assert headers.get("Retry-After") == "1"
+    for sock in held:  # the held requests are answered in full
+        assert _finish(sock, small).startswith(b"HTTP/1.1 200")
+    assert limited_server.post(small)[0] == 200  # their places were given back
+
+
+@pytest.mark.slow
+def test_bytes_in_flight_are_bounded_and_bodies_over_the_limit_get_413(
+        limited_server: Server, iris: tuple[Any, Any]) -> None:
+    big = MAX_BODY - 100  # fits alone, but not beside a second one of its size
+    held = _hold(limited_server.port, big)
+    status, body, _ = _post(limited_server, _padded(iris, big))
+    assert status == 503 and f"{big} bytes" in body["message"], body
+    assert limited_server.post(_padded(iris, MAX_INFLIGHT - big))[0] == 200  # fits beside
+    assert _finish(held, _padded(iris, big)).startswith(b"HTTP/1.1 200")
+    status, body = limited_server.post(_padded(iris, MAX_BODY + 1))
+    assert status == 413 and f"the limit is {MAX_BODY}" in body["message"], body
+    assert limited_server.post(_padded(iris, big))[0] == 200
+
+
+@pytest.mark.slow
+def test_a_client_waiting_for_100_continue_sends_no_refused_body(
+        limited_server: Server, iris: tuple[Any, Any]) -> None:
+    import socket
+
+    def ask(length: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", limited_server.port), timeout=30) as sock:
+            sock.sendall(f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         f"application/json\r\nExpect: 100-continue\r\nContent-Length: "
+                         f"{length}\r\n\r\n".encode())
+            reply = b""
+            while chunk := sock.recv(65536):  # the answer comes without our body, then EOF
+                reply += chunk
+            return reply
+
+    assert ask(MAX_BODY + 1).startswith(b"HTTP/1.1 413")
+    held = [_hold(limited_server.port, 200) for _ in range(2)]
+    reply = ask(200)
+    assert reply.startswith(b"HTTP/1.1 503") and b"TEMPORARILY_UNAVAILABLE" in reply
+    for sock in held:
+        assert _finish(sock, _padded(iris, 200)).startswith(b"HTTP/1.1 200")
+
+
+def test_limits_are_checked_and_read_from_the_settings(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    from lakeml.errors import InvalidArgument
+    from lakeml.server.limits import MB, Admission, Limits
+
+    assert Limits.configured() == Limits(64 * MB, 64 * MB, 16)
+    monkeypatch.setenv("LAKEML_SERVE_MAX_BODY_MB", "300")
+    monkeypatch.setenv("LAKEML_SERVE_MAX_REQUESTS", "3")
+    assert Limits.configured() == Limits(300 * MB, 300 * MB, 3)  # in flight >= one body
+    assert Limits.configured(max_body_mb=1, max_inflight_mb=2) == Limits(MB, 2 * MB, 3)
+    with pytest.raises(InvalidArgument, match="must be at least max_body_bytes"):
+        Limits.configured(max_body_mb=2, max_inflight_mb=1)
+    with pytest.raises(InvalidArgument, match="max_requests must be a positive integer"):
+        Limits(max_requests=0)
+    monkeypatch.setenv("LAKEML_SERVE_MAX_BODY_MB", "-1")
+    with pytest.raises(InvalidArgument, match="LAKEML_SERVE_MAX_BODY_MB"):
+        Limits.configured()
+    admission = Admission(Limits(10, 15, 2))
+    assert admission.enter(10) and not admission.enter(6) and admission.enter(5)
+    assert not admission.enter(0)  # two requests in flight
+    admission.leave(10)
+    assert admission.enter(10) is True
+
+
+def test_access_log_prints_a_line_per_request(tmp_path: Path, sk_model: Any,
+                                              iris: tuple[Any, Any]) -> None:
+    X, _ = iris
+    lakeml.sklearn.save_model(sk_model, tmp_path / "logged", input_example=X.head(2))
+    server = Server(str(tmp_path / "logged"), "--access-log")
+    try:
+        assert server.request("GET", "/ping")[0] == 200
+        status, _ = server.post({"dataframe_split": X.head(2).to_dict(orient="split")})
+        assert status == 200
+        assert server.request("GET", "/nope")[0] == 404
+    finally:
+        server.proc.terminate()
+        _, err = server.proc.communicate(timeout=10)
+    lines = [line for line in err.splitlines() if line.startswith("127.0.0.1 - [")]
+    assert len(lines) == 3, err
+    assert '"GET /ping HTTP/1.1" 200' in lines[0]
+    assert '"POST /invocations HTTP/1.1" 200' in lines[1]
+    assert '"GET /nope HTTP/1.1" 404' in lines[2]
