@@ -3,7 +3,9 @@
 A request names a version and a target stage; at most one request per
 (version, stage) is pending at a time. Approving performs the transition in
 the same commit. Under a permissions file, reviewers may not approve or
-reject their own requests (admins may).
+reject their own requests (admins may), and approving with
+``archive_existing_versions`` also needs ``transition Archived``, as moving
+the other versions directly would.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.base import Event, check_model_name, check_text, check_version
-from lakeml.registry.entities import Comment, TransitionRequest, canonical_stage
+from lakeml.registry.entities import ARCHIVED, Comment, TransitionRequest, canonical_stage
 from lakeml.registry.fold import ModelState, to_ms
 from lakeml.registry.versions import ModelVersionCalls, check_archive, transition_events
 
@@ -115,6 +117,10 @@ class ReviewCalls(ModelVersionCalls):
                 denied.comment = str(exc)
                 self._record_denied(denied)
                 raise exc
+            if archive_existing_versions:  # it moves other versions too, as the direct path
+                self._require("transition", Event("transition_stage", state.model_id, name,
+                                                  to_value=ARCHIVED),
+                              f"the other {stage} versions of model {name!r}", ARCHIVED)
 
         def plan(cur: duckdb.DuckDBPyConnection) -> list[Event]:
             state, n = self._model_version(cur, name, number)

@@ -20,13 +20,16 @@ from lakeml.registry.models import RegisteredModelCalls, tag_events
 if TYPE_CHECKING:
     import duckdb
 
+    from lakeml.tracking.client import Client
 
-def resolve_source(source: str) -> tuple[str, str | None]:
+
+def resolve_source(source: str, client: Client) -> tuple[str, str | None]:
     """(storage location, run id) of a model URI given as a version's source.
 
     ``runs:/<run>/<path>`` resolves through the run's artifact location and
-    ``models:/…`` through the registry; the folder must hold an MLmodel file
-    when it is local.
+    ``models:/…`` through the registry, both in ``client``'s store (never the
+    global one: a Client of another store registers from its own runs); the
+    folder must hold an MLmodel file when it is local.
     """
     import os
 
@@ -36,7 +39,7 @@ def resolve_source(source: str) -> tuple[str, str | None]:
     if not isinstance(source, str) or not source.strip():
         raise InvalidArgument(f"model source must be a non-empty URI or path, got {source!r}")
     run_id = parse_runs_uri(source)[0] if source.startswith("runs:") else None
-    location = artifact_uri_of(source)
+    location = artifact_uri_of(source, client=client)
     if "://" not in location:
         location = os.path.abspath(os.path.expanduser(location))
         if not os.path.isfile(os.path.join(location, MLMODEL)):
@@ -95,7 +98,7 @@ class ModelVersionCalls(RegisteredModelCalls):
 
         name = check_model_name(name)
         check_text(description, "description")
-        location, source_run = resolve_source(source)
+        location, source_run = resolve_source(source, self)
         run_id = run_id or source_run
         self._require("register", Event("create_version", "", name, source=source),
                       f"model {name!r}")
