@@ -50,16 +50,16 @@ class ReviewCalls(ModelVersionCalls):
             if status not in _STATUSES:
                 raise InvalidArgument(f"status {status!r} is not one of {', '.join(_STATUSES)}")
         number = None if version is None else check_version(version)
-        cur = self._cursor()
         if name is None:
             if number is not None:
                 raise InvalidArgument("get_transition_requests: a version needs a model name")
+            cur = self._cursor()
             where, params = ("WHERE status = ?", [status]) if status else ("", [])
             rows = cur.execute(f"SELECT {_REQUEST_COLUMNS} FROM transition_requests {where} "
                                "ORDER BY requested_at, request_id", params).fetchall()
             return [TransitionRequest(*r[:5], to_ms(r[5]), *r[6:9], to_ms(r[9]), r[10])
                     for r in rows]
-        state = self._model(cur, name)
+        state = self._read(name)
         found = [_named(r, state.name) for r in state.requests.values()
                  if (number is None or r.version == number)
                  and (status is None or r.status == status)]
@@ -174,5 +174,5 @@ class ReviewCalls(ModelVersionCalls):
 
     def get_comments(self, name: str, version: object) -> list[Comment]:
         """The comments on a version, oldest first."""
-        state, number = self._model_version(self._cursor(), name, version)
+        state, number = self._read_version(name, version)
         return [replace(c, name=state.name) for c in state.comments if c.version == number]

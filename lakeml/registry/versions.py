@@ -53,12 +53,12 @@ class ModelVersionCalls(RegisteredModelCalls):
     # ---- reads --------------------------------------------------------------------
     def get_model_version(self, name: str, version: object) -> ModelVersion:
         """Version ``version`` of registered model ``name``."""
-        state, number = self._model_version(self._cursor(), name, version)
+        state, number = self._read_version(name, version)
         return state.model_version(number)
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         """Every live version of ``name``, oldest first."""
-        state = self._model(self._cursor(), name)
+        state = self._read(name)
         return [state.model_version(v.version) for v in state.live_versions()]
 
     def get_latest_versions(self, name: str, stages: Iterable[str] | None = None
@@ -68,7 +68,7 @@ class ModelVersionCalls(RegisteredModelCalls):
             stages = [stages]
         wanted = tuple(STAGES if not stages else dict.fromkeys(canonical_stage(s)
                                                                for s in stages))
-        return self._model(self._cursor(), name).latest(wanted)
+        return self._read(name).latest(wanted)
 
     def get_model_version_download_uri(self, name: str, version: object) -> str:
         """Where the files of the version are (a local path or a storage URI)."""
