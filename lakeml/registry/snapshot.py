@@ -4,11 +4,12 @@
 Loading the log into the mirror (:mod:`lakeml.registry.state`) costs seconds
 at a million versions, in every new process: a CI job or scoring job that
 fetches one model by alias or stage pays it all. So a process that holds the
-mirror writes, now and then, ``<store>/state/registry-<id>.events.parquet``
-(every applied event, sorted by model id, in small row groups) and
-``…names.parquet`` (the name of every ``create_model`` and ``rename_model``
-event with its model id, sorted by name), and names them in
-``<store>/state/registry.json`` with the data files they hold.
+mirror writes, now and then, a folder ``<store>/state/registry-<id>/`` of
+``events-*.parquet`` (every applied event, sorted by model id, cut into small
+files of small row groups) and ``names-*.parquet`` (the name of every
+``create_model`` and ``rename_model`` event with its model id, sorted by
+name), and names them in ``<store>/state/registry.json`` with the key range of
+each file and the log's data files they hold.
 
 A point read takes the model ids ever called the name from the names file,
 plus from the data files added since (the *uncovered* files), then those
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,11 +49,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 POINTER = "registry.json"
 TABLE = "registry_log"
 
-# Rows per row group of the snapshot's files: a point read decodes one group of each.
+# Rows per file and per row group of a snapshot: a point read parses one small footer
+# and decodes one group.
+PART_ROWS = 32_768
 ROW_GROUP_ROWS = 2048
 
 # Below this many bytes of log, loading the mirror takes milliseconds: no snapshot.
@@ -69,11 +73,21 @@ _FOOTERS: dict[str, pq.FileMetaData] = {}  # Parquet footers of snapshot files, 
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A written snapshot: its two files and the log's data files it holds (by name)."""
+class Part:
+    """One file of a snapshot and the key range it holds (its first and last key)."""
 
-    events: str
-    names: str
+    path: str
+    low: str
+    high: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A written snapshot: its event files (by model id), name files (by name), and the
+    log's data files it holds (by name within the table's folder)."""
+
+    events: tuple[Part, ...]
+    names: tuple[Part, ...]
     files: frozenset[str]
 
     def uncovered(self, store: Store, files: list[str]) -> list[str]:
@@ -90,10 +104,12 @@ def load(store: Store) -> Snapshot | None:
         data = json.loads((folder / POINTER).read_text())
         if data.get("format") != FORMAT:
             return None
-        events, names = folder / data["events"], folder / data["names"]
-        if not (events.is_file() and names.is_file()):
+        root = folder / data["folder"]
+        if not root.is_dir():
             return None
-        return Snapshot(str(events), str(names), frozenset(data["files"]))
+        parts = {kind: tuple(Part(str(root / f), low, high) for f, low, high in data[kind])
+                 for kind in ("events", "names")}
+        return Snapshot(parts["events"], parts["names"], frozenset(data["files"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -121,43 +137,60 @@ def readable(store: Store, files: list[str]) -> tuple[Snapshot, list[str]] | Non
     return snapshot, uncovered
 
 
+_OUTPUTS = {  # kind: (rows, sort key)
+    "events": ("SELECT * FROM reg_log WHERE outcome = 'applied'", "model_id, seq"),
+    "names": ("SELECT DISTINCT name, model_id FROM reg_log WHERE outcome = 'applied' "
+              "AND action IN ('create_model', 'rename_model')", "name, model_id"),
+}
+
+
 def write(store: Store, cur: duckdb.DuckDBPyConnection, files: list[str]) -> Snapshot:
     """Save the mirror's rows (table ``reg_log`` of ``cur``, exactly the rows of ``files``).
 
-    Keeps the previous snapshot's files (a reader may have just opened them)
-    and deletes older ones.
+    Each kind is cut, in key order, into files of PART_ROWS rows: a point read
+    opens one small file (its Parquet footer is all a new process parses) and
+    decodes one row group of it. Keeps the previous snapshot (a reader may have
+    just opened it) and deletes older ones.
     """
     folder = Path(store.uri, FOLDER)
     folder.mkdir(exist_ok=True)
     stem = f"registry-{uuid.uuid4().hex}"
-    outputs = {"events": ("SELECT * FROM reg_log WHERE outcome = 'applied' "
-                          "ORDER BY model_id, seq"),
-               "names": ("SELECT DISTINCT name, model_id FROM reg_log WHERE outcome = "
-                         "'applied' AND action IN ('create_model', 'rename_model') "
-                         "ORDER BY name, model_id")}
-    written = {}
+    partial = folder / f".{stem}.tmp"
+    partial.mkdir()
+    parts: dict[str, list[list[str]]] = {}
     try:
-        for kind, select in outputs.items():
-            name = f"{stem}.{kind}.parquet"
-            partial = folder / f".{name}.tmp"
-            cur.execute(f"COPY ({select}) TO {sql_string(str(partial))} (FORMAT parquet, "
-                        f"COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
-            os.replace(partial, folder / name)
-            written[kind] = name
+        for kind, (rows, key) in _OUTPUTS.items():
+            key_column = key.split(",")[0]
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE snap_rows AS SELECT *, (row_number() "
+                        f"OVER (ORDER BY {key}) - 1) // {PART_ROWS} AS part FROM ({rows}) "
+                        f"ORDER BY {key}")
+            bounds = cur.execute(f"SELECT part, min({key_column}), max({key_column}) FROM "
+                                 "snap_rows GROUP BY part ORDER BY part").fetchall()
+            parts[kind] = []
+            for part, low, high in bounds:
+                name = f"{kind}-{part:05d}.parquet"
+                cur.execute(f"COPY (SELECT * EXCLUDE (part) FROM snap_rows WHERE part = "
+                            f"{int(part)} ORDER BY {key}) TO {sql_string(str(partial / name))} "
+                            f"(FORMAT parquet, COMPRESSION zstd, "
+                            f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+                parts[kind].append([name, low, high])
+            cur.execute("DROP TABLE snap_rows")
+        os.replace(partial, folder / stem)
     finally:
-        for stale in folder.glob(f".{stem}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        if partial.exists():
+            shutil.rmtree(partial, ignore_errors=True)
     previous = load(store)
-    pointer = {"format": FORMAT, **written,
+    pointer = {"format": FORMAT, "folder": stem, **parts,
                "files": sorted(file_name(store, TABLE, f) for f in files)}
     staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
     staged.write_text(json.dumps(pointer))
     os.replace(staged, folder / POINTER)
-    keep = {stem} | ({Path(previous.events).name.split(".")[0]} if previous else set())
-    for old in [*folder.glob("registry-*.parquet"), *folder.glob(".registry-*.tmp")]:
+    keep = {stem} | ({Path(previous.events[0].path).parent.name}
+                     if previous and previous.events else set())
+    for old in [*folder.glob("registry-*"), *folder.glob(".registry-*.tmp")]:
         if (old.name.lstrip(".").split(".")[0] not in keep
                 and time.time() - old.stat().st_mtime > _KEEP_SECONDS):
-            old.unlink(missing_ok=True)
+            shutil.rmtree(old, ignore_errors=True)
     found = load(store)
     assert found is not None
     return found
@@ -218,7 +251,7 @@ def _rows(path: str, column: str, values: set[str], columns: list[str],
         metadata = _FOOTERS.get(path)
         if metadata is None:
             metadata = pq.read_metadata(path)
-            if len(_FOOTERS) >= 8:
+            if len(_FOOTERS) >= 512:
                 _FOOTERS.clear()
             _FOOTERS[path] = metadata
         file = pq.ParquetFile(path, metadata=metadata)
@@ -247,6 +280,10 @@ def _rows(path: str, column: str, values: set[str], columns: list[str],
     return list(zip(*picked))
 
 
+def _holding(parts: tuple[Part, ...], keys: set[str]) -> list[Part]:
+    return [p for p in parts if any(p.low <= k <= p.high for k in keys)]
+
+
 class PointReader:
     """Point reads over a snapshot and the files after it (see the module docstring).
 
@@ -259,15 +296,17 @@ class PointReader:
                ) -> dict[str, list[tuple]]:
         """The applied events (``columns``, by seq) of every model ever called ``name``,
         by model id."""
-        ids = {r[1] for r in _rows(snapshot.names, "name", {name}, ["name", "model_id"], False,
-                                   ordered=True)}
+        ids = {r[1] for part in _holding(snapshot.names, {name})
+               for r in _rows(part.path, "name", {name}, ["name", "model_id"], False,
+                              ordered=True)}
         for path in uncovered:
             ids |= {r[1] for r in _rows(path, "name", {name}, ["action", "model_id"], True)
                     if r[0] in ("create_model", "rename_model")}
         if not ids:
             return {}
         wanted = ["model_id", *columns]
-        rows = set(_rows(snapshot.events, "model_id", ids, wanted, False, ordered=True))
+        rows = {r for part in _holding(snapshot.events, ids)
+                for r in _rows(part.path, "model_id", ids, wanted, False, ordered=True)}
         for path in uncovered:  # a compaction's output repeats rows: count them once
             rows.update(_rows(path, "model_id", ids, wanted, True))
         out: dict[str, list[tuple]] = {i: [] for i in sorted(ids)}

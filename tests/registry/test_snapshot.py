@@ -138,7 +138,7 @@ def test_without_a_usable_snapshot_the_mirror_answers(client: lakeml.Client, sto
     client._registry_state().save()
     found = snapshot.load(client.store)
     assert found is not None
-    Path(found.events).unlink()  # deleted under the pointer: readers load the log
+    Path(found.events[0].path).unlink()  # deleted under the pointer: readers load the log
     reader = fresh(store_uri)
     assert reader.get_model_version("churn", 1).version == 1
     assert mirror_loaded(reader)
