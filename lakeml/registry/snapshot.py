@@ -300,32 +300,28 @@ def _holding(parts: tuple[Part, ...], keys: set[str]) -> list[Part]:
     return [p for p in parts if any(p.low <= k <= p.high for k in keys)]
 
 
-class PointReader:
-    """Point reads over a snapshot and the files after it (see the module docstring).
+def point_events(snapshot: Snapshot, uncovered: list[str], name: str, columns: list[str]
+                 ) -> dict[str, list[tuple]]:
+    """The applied events (``columns``, by seq) of every model ever called ``name``, by
+    model id, from ``snapshot`` and the data files it does not hold.
 
     Plain pyarrow, no DuckDB: a new process would pay more to open a DuckDB
     connection than to read the few row groups a point read needs.
     """
-
-    @staticmethod
-    def events(snapshot: Snapshot, uncovered: list[str], name: str, columns: list[str]
-               ) -> dict[str, list[tuple]]:
-        """The applied events (``columns``, by seq) of every model ever called ``name``,
-        by model id."""
-        ids = {r[1] for part in _holding(snapshot.names, {name})
-               for r in _rows(part.path, "name", {name}, ["name", "model_id"], False,
-                              ordered=True)}
-        for path in uncovered:
-            ids |= {r[1] for r in _rows(path, "name", {name}, ["action", "model_id"], True)
-                    if r[0] in ("create_model", "rename_model")}
-        if not ids:
-            return {}
-        wanted = ["model_id", *columns]
-        rows = {r for part in _holding(snapshot.events, ids)
-                for r in _rows(part.path, "model_id", ids, wanted, False, ordered=True)}
-        for path in uncovered:  # a compaction's output repeats rows: count them once
-            rows.update(_rows(path, "model_id", ids, wanted, True))
-        out: dict[str, list[tuple]] = {i: [] for i in sorted(ids)}
-        for row in sorted(rows, key=lambda r: r[1]):  # by seq
-            out[row[0]].append(row[1:])
-        return out
+    ids = {r[1] for part in _holding(snapshot.names, {name})
+           for r in _rows(part.path, "name", {name}, ["name", "model_id"], False,
+                          ordered=True)}
+    for path in uncovered:
+        ids |= {r[1] for r in _rows(path, "name", {name}, ["action", "model_id"], True)
+                if r[0] in ("create_model", "rename_model")}
+    if not ids:
+        return {}
+    wanted = ["model_id", *columns]
+    rows = {r for part in _holding(snapshot.events, ids)
+            for r in _rows(part.path, "model_id", ids, wanted, False, ordered=True)}
+    for path in uncovered:  # a compaction's output repeats rows: count them once
+        rows.update(_rows(path, "model_id", ids, wanted, True))
+    out: dict[str, list[tuple]] = {i: [] for i in sorted(ids)}
+    for row in sorted(rows, key=lambda r: r[1]):  # by seq
+        out[row[0]].append(row[1:])
+    return out

@@ -178,8 +178,9 @@ class RegistryState:
         if found is None:
             return None
         try:
-            events = snapshot.PointReader.events(*found, name, list(EVENT_COLUMNS))
-        except OSError as exc:  # e.g. a snapshot deleted under the read: use the mirror
+            events = snapshot.point_events(*found, name, list(EVENT_COLUMNS))
+        except (OSError, ValueError) as exc:  # a snapshot file deleted under the read, or
+            #                                   unreadable (ArrowInvalid): use the mirror
             log.debug("registry point read of %r fell back to the log: %s", name, exc)
             return None
         states = [fold(model_id, rows) for model_id, rows in events.items()]
