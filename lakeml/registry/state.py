@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from lakeml.registry.fold import ModelState
+    from lakeml.registry.snapshot import Snapshot
     from lakeml.store import Store
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ class RegistryState:
         if saver is not None:
             saver.join(timeout)
 
-    def save(self) -> None:
+    def save(self) -> Snapshot:
         """Write a snapshot of the mirror as it is now (loading it first if needed)."""
         from lakeml.registry import snapshot
 
@@ -224,10 +225,11 @@ class RegistryState:
             cur.execute("SELECT count(*) FROM reg_log").fetchall()
             files = list(self._files)
         try:
-            snapshot.write(self._store, cur, files)
+            written = snapshot.write(self._store, cur, files)
             cur.execute("COMMIT")
         finally:
             cur.close()
+        return written
 
     def _save(self) -> None:
         try:

@@ -164,3 +164,46 @@ def test_writers_keep_the_snapshot_fresh(client: lakeml.Client, store_uri: str,
     reader = fresh(store_uri)
     assert [v.version for v in reader.list_model_versions("churn")] == [1, 2, 3, 4]
     assert not mirror_loaded(reader)
+
+
+WRITER = r"""
+import sys, lakeml
+from lakeml.registry import snapshot
+snapshot.SMALL_LOG_BYTES, snapshot.STALE_FILES = 0, 2  # rewrite it often, under the reader
+store, count = sys.argv[1], int(sys.argv[2])
+client = lakeml.Client(store)
+for version in range(2, count + 1):
+    client.set_registered_model_alias("churn", "champion", version)
+    print(version, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_point_reads_race_a_writer_that_rewrites_the_snapshot(
+        client: lakeml.Client, store_uri: str, folder_model: str) -> None:
+    """While another process moves the alias (and rewrites the snapshot under the reader),
+    every point read answers a version that was committed, never an older one than a read
+    before it, and the last read after the writer finished sees its last commit."""
+    import subprocess
+    import sys
+
+    count = 12
+    for _ in range(count):
+        client.register_model(folder_model, "churn")
+    client.set_registered_model_alias("churn", "champion", 1)
+    before = client._registry_state().save()
+    reader = fresh(store_uri)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, store_uri, str(count)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    while writer.poll() is None:
+        seen.append(reader.get_model_version_by_alias("churn", "champion").version)
+    out, err = writer.communicate()
+    assert writer.returncode == 0, err
+    assert out.split() == [str(v) for v in range(2, count + 1)]
+    seen.append(reader.get_model_version_by_alias("churn", "champion").version)
+    assert seen == sorted(seen) and seen[-1] == count, seen
+    assert len(set(seen)) > 2  # the reads did interleave with the writes
+    assert not mirror_loaded(reader)
+    after = snapshot.load(reader.store)
+    assert after is not None and after.events != before.events  # rewritten meanwhile
