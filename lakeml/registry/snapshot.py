@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 
 from lakeml.query.run_fold import data_bytes
 from lakeml.query.run_snapshot import FOLDER, file_name
-from lakeml.sqltext import sql_string
 
 if TYPE_CHECKING:
     import duckdb
@@ -160,6 +159,8 @@ def write(store: Store, cur: duckdb.DuckDBPyConnection, files: list[str]) -> Sna
     decodes one row group of it. Keeps the previous snapshot (a reader may have
     just opened it) and deletes older ones.
     """
+    import pyarrow.parquet as pq
+
     folder = Path(store.uri, FOLDER)
     folder.mkdir(exist_ok=True)
     stem = f"registry-{uuid.uuid4().hex}"
@@ -168,21 +169,19 @@ def write(store: Store, cur: duckdb.DuckDBPyConnection, files: list[str]) -> Sna
     parts: dict[str, list[list[str]]] = {}
     try:
         for kind, (rows, key) in _OUTPUTS.items():
-            key_column = key.split(",")[0]
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE snap_rows AS SELECT *, (row_number() "
-                        f"OVER (ORDER BY {key}) - 1) // {PART_ROWS} AS part FROM ({rows}) "
-                        f"ORDER BY {key}")
-            bounds = cur.execute(f"SELECT part, min({key_column}), max({key_column}) FROM "
-                                 "snap_rows GROUP BY part ORDER BY part").fetchall()
+            # Sorted once in DuckDB, cut into files by pyarrow (2-3x faster than one
+            # filtered COPY per file).
+            table = cur.sql(f"{rows} ORDER BY {key}").to_arrow_table()
+            keys = table[key.split(",")[0]]
             parts[kind] = []
-            for part, low, high in bounds:
-                name = f"{kind}-{part:05d}.parquet"
-                cur.execute(f"COPY (SELECT * EXCLUDE (part) FROM snap_rows WHERE part = "
-                            f"{int(part)} ORDER BY {key}) TO {sql_string(str(partial / name))} "
-                            f"(FORMAT parquet, COMPRESSION zstd, "
-                            f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
-                parts[kind].append([name, low, high])
-            cur.execute("DROP TABLE snap_rows")
+            for number, start in enumerate(range(0, table.num_rows, PART_ROWS)):
+                name = f"{kind}-{number:05d}.parquet"
+                chunk = table.slice(start, PART_ROWS)
+                pq.write_table(chunk, partial / name, row_group_size=ROW_GROUP_ROWS,
+                               compression="zstd")
+                parts[kind].append([name, keys[start].as_py(),
+                                    keys[start + chunk.num_rows - 1].as_py()])
+            del table, keys
         os.replace(partial, folder / stem)
     finally:
         if partial.exists():
