@@ -95,6 +95,7 @@ def test_point_reads_answer_as_the_mirror_does(client: lakeml.Client, store_uri:
     assert everything(reader, names) == points
 
 
+@pytest.mark.slow
 def test_a_point_read_sees_every_commit_of_another_process(
         client: lakeml.Client, store_uri: str, folder_model: str) -> None:
     for _ in range(3):
@@ -113,6 +114,7 @@ def test_a_point_read_sees_every_commit_of_another_process(
     assert not mirror_loaded(reader)
 
 
+@pytest.mark.slow
 def test_a_new_process_resolves_without_loading_the_log(store_uri: str,
                                                         folder_model: str) -> None:
     client = lakeml.Client(store_uri)
