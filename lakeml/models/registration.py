@@ -42,14 +42,17 @@ def parse_models_uri(model_uri: str) -> tuple[str, str, str]:
                           "models:/<name>/latest or models:/<name>@<alias>")
 
 
-def resolve_models_uri(model_uri: str) -> ModelVersion:
-    """The version a ``models:/`` URI names now, in the current store."""
-    from lakeml import config
+def resolve_models_uri(model_uri: str, *, client: Client | None = None) -> ModelVersion:
+    """The version a ``models:/`` URI names now, in ``client``'s store (by default the
+    current store)."""
     from lakeml.errors import NotFound
-    from lakeml.tracking.client import Client
 
     name, kind, ref = parse_models_uri(model_uri)
-    client = Client(config.store_uri())
+    if client is None:
+        from lakeml import config
+        from lakeml.tracking.client import Client
+
+        client = Client(config.store_uri())
     if kind == "version":
         return client.get_model_version(name, ref)
     if kind == "alias":
@@ -61,9 +64,10 @@ def resolve_models_uri(model_uri: str) -> ModelVersion:
     return max(found, key=lambda mv: mv.version)
 
 
-def registry_artifact_uri(model_uri: str) -> str:
-    """The storage location of the version that a ``models:/`` URI names."""
-    return resolve_models_uri(model_uri).storage_location
+def registry_artifact_uri(model_uri: str, *, client: Client | None = None) -> str:
+    """The storage location of the version that a ``models:/`` URI names (in ``client``'s
+    store, by default the current store)."""
+    return resolve_models_uri(model_uri, client=client).storage_location
 
 
 def check_can_register(client: Client, name: str) -> None:

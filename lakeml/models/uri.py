@@ -14,12 +14,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from lakeml.arguments import path as path_argument
 from lakeml.errors import InvalidArgument, NotFound, StoreUnavailable
 from lakeml.models.descriptor import MLMODEL
 from lakeml.models.registration import registry_artifact_uri
+
+if TYPE_CHECKING:
+    from lakeml.tracking.client import Client
 
 
 def parse_runs_uri(model_uri: str) -> tuple[str, str]:
@@ -41,22 +45,29 @@ def parse_runs_uri(model_uri: str) -> tuple[str, str]:
             from None
 
 
-def artifact_uri_of(model_uri: str) -> str:
-    """The storage URI (a local path or ``scheme://…``) behind ``model_uri``."""
+def artifact_uri_of(model_uri: str, *, client: Client | None = None) -> str:
+    """The storage URI (a local path or ``scheme://…``) behind ``model_uri``.
+
+    ``runs:/`` and ``models:/`` URIs are looked up in ``client``'s store, by
+    default in the current store (``lakeml.set_store``, LAKEML_STORE…).
+    """
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidArgument(f"model URI must be a non-empty string, got {model_uri!r}")
     if model_uri.startswith("runs:"):
-        from lakeml import config
-        from lakeml.tracking.client import Client
-
         run_id, path = parse_runs_uri(model_uri)
-        store = config.store_uri()
+        if client is None:
+            from lakeml import config
+            from lakeml.tracking.client import Client
+
+            store = config.store_uri()
+        else:
+            store = client.store.uri
         fast = _default_layout_model(store, run_id, path)
         if fast is not None:
             return fast
-        return Client(store).get_artifact_uri(run_id, path)
+        return (client or Client(store)).get_artifact_uri(run_id, path)
     if model_uri.startswith("models:"):
-        return registry_artifact_uri(model_uri)
+        return registry_artifact_uri(model_uri, client=client)
     if model_uri.startswith("file:"):
         parsed = urlparse(model_uri)
         return unquote(parsed.path)

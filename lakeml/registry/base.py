@@ -182,6 +182,36 @@ class RegistryBase:
             return None
         raise NotFound(f"registered model {name!r} does not exist")
 
+    def _read(self, name: str) -> ModelState:
+        """The live model named ``name``, for a read: NotFound if there is none.
+
+        A process that has not loaded the registry log (a fresh CI or scoring job)
+        reads only this model's events, from the registry snapshot and the files
+        after it (see lakeml.registry.snapshot); otherwise, or without a usable
+        snapshot, the mirror answers.
+        """
+        name = check_model_name(name)
+        if self._registry_as_of is None:
+            states = self._registry_state().point_states(name)
+            if states is not None:
+                for state in states:
+                    if state.live and state.name == name:
+                        return state
+                raise NotFound(f"registered model {name!r} does not exist")
+        found = self._model(self._cursor(), name)
+        assert found is not None
+        return found
+
+    def _read_version(self, name: str, version: object) -> tuple[ModelState, int]:
+        """The live model ``name`` and the number of its live version ``version``, for a
+        read (see :meth:`_read`)."""
+        state = self._read(name)
+        number = check_version(version)
+        found = state.versions.get(number)
+        if found is None or not found.live:
+            raise NotFound(f"registered model {name!r} has no version {number}")
+        return state, number
+
     def _model_version(self, cur: duckdb.DuckDBPyConnection, name: str, version: object
                        ) -> tuple[ModelState, int]:
         """The live model ``name`` and the number of its live version ``version``."""
@@ -238,6 +268,7 @@ class RegistryBase:
         maintenance.note_commit(TABLE)
         if not config.get("auto_maintenance"):
             return
+        self._registry_state().save_soon()  # new processes read one model from it
         try:
             # Merge the small files of single changes only: rewriting the large files of
             # bulk registrations would stall this call for seconds at a million versions.

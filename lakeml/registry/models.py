@@ -41,12 +41,12 @@ class RegisteredModelCalls(RegistryBase):
     # ---- reads --------------------------------------------------------------------
     def get_registered_model(self, name: str) -> RegisteredModel:
         """The registered model ``name`` with its tags, aliases and latest version per stage."""
-        return self._model(self._cursor(), name).registered_model(STAGES)
+        return self._read(name).registered_model(STAGES)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version that ``name@alias`` points at."""
         alias = check_alias(alias)
-        state = self._model(self._cursor(), name)
+        state = self._read(name)
         if alias not in state.aliases:
             raise NotFound(f"registered model {name!r} has no alias {alias!r}")
         return state.model_version(state.aliases[alias])

@@ -21,6 +21,10 @@ anyone may comment and cancel their own requests.
 
 Without a file every user may do everything, as in MLflow without auth.
 
+Names are read as written: a plain key such as user ``no`` or ``on`` stays
+that text (PyYAML's YAML 1.1 would make it a boolean), while a role name in
+a list must be quoted if YAML would read it as something else (``['no']``).
+
 Trust model: this is policy for cooperating clients. The library checks it
 before writing, but whoever can write the store's files can bypass it; keep
 hostile users out with storage permissions or a server in front.
@@ -140,6 +144,11 @@ def parse_policy(data: object, path: str) -> Policy:
 
     def role_list(value: object, where: str) -> tuple[str, ...]:
         names = [value] if isinstance(value, str) else list(value or [])
+        not_text = [n for n in names if not isinstance(n, str)]
+        if not_text:  # e.g. [no] or [on]: YAML 1.1 reads them as booleans
+            raise InvalidArgument(f"{path}: {where} lists role(s) {not_text} that YAML read "
+                                  "as booleans, numbers or null; quote role names "
+                                  "(e.g. 'no')")
         missing = [n for n in names if n not in roles]
         if missing:
             raise InvalidArgument(f"{path}: {where} names undefined role(s) {missing}; "
@@ -150,12 +159,37 @@ def parse_policy(data: object, path: str) -> Policy:
     return Policy(path, roles, users, role_list(data.get("default_roles"), "default_roles"))
 
 
+@lru_cache(maxsize=1)
+def _loader() -> type:
+    """A safe YAML loader that keeps plain mapping keys as written.
+
+    PyYAML reads YAML 1.1, where a plain ``no``, ``yes``, ``on``, ``off``,
+    ``null`` or ``0123`` is a boolean, null or number: user ``no`` would become
+    ``False`` and then the user ``'False'``. Keys are names here (users, roles,
+    capabilities), so a plain key stays the text it is; values keep YAML's types
+    (``register: true``).
+    """
+    import yaml
+
+    text = "tag:yaml.org,2002:str"
+    typed = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null", "timestamp")}
+
+    class KeysAsWritten(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN202
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.style is None and key.tag in typed:
+                    key.tag = text
+            return super().construct_mapping(node, deep)
+
+    return KeysAsWritten
+
+
 @lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int) -> Policy:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(Path(path).read_text(), Loader=_loader())  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         raise InvalidArgument(f"{path}: not valid YAML: {exc}") from None
     return parse_policy(data, path)

@@ -3,7 +3,9 @@
 A request names a version and a target stage; at most one request per
 (version, stage) is pending at a time. Approving performs the transition in
 the same commit. Under a permissions file, reviewers may not approve or
-reject their own requests (admins may).
+reject their own requests (admins may), and approving with
+``archive_existing_versions`` also needs ``transition Archived``, as moving
+the other versions directly would.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.base import Event, check_model_name, check_text, check_version
-from lakeml.registry.entities import Comment, TransitionRequest, canonical_stage
+from lakeml.registry.entities import ARCHIVED, Comment, TransitionRequest, canonical_stage
 from lakeml.registry.fold import ModelState, to_ms
 from lakeml.registry.versions import ModelVersionCalls, check_archive, transition_events
 
@@ -48,16 +50,16 @@ class ReviewCalls(ModelVersionCalls):
             if status not in _STATUSES:
                 raise InvalidArgument(f"status {status!r} is not one of {', '.join(_STATUSES)}")
         number = None if version is None else check_version(version)
-        cur = self._cursor()
         if name is None:
             if number is not None:
                 raise InvalidArgument("get_transition_requests: a version needs a model name")
+            cur = self._cursor()
             where, params = ("WHERE status = ?", [status]) if status else ("", [])
             rows = cur.execute(f"SELECT {_REQUEST_COLUMNS} FROM transition_requests {where} "
                                "ORDER BY requested_at, request_id", params).fetchall()
             return [TransitionRequest(*r[:5], to_ms(r[5]), *r[6:9], to_ms(r[9]), r[10])
                     for r in rows]
-        state = self._model(cur, name)
+        state = self._read(name)
         found = [_named(r, state.name) for r in state.requests.values()
                  if (number is None or r.version == number)
                  and (status is None or r.status == status)]
@@ -115,6 +117,10 @@ class ReviewCalls(ModelVersionCalls):
                 denied.comment = str(exc)
                 self._record_denied(denied)
                 raise exc
+            if archive_existing_versions:  # it moves other versions too, as the direct path
+                self._require("transition", Event("transition_stage", state.model_id, name,
+                                                  to_value=ARCHIVED),
+                              f"the other {stage} versions of model {name!r}", ARCHIVED)
 
         def plan(cur: duckdb.DuckDBPyConnection) -> list[Event]:
             state, n = self._model_version(cur, name, number)
@@ -168,5 +174,5 @@ class ReviewCalls(ModelVersionCalls):
 
     def get_comments(self, name: str, version: object) -> list[Comment]:
         """The comments on a version, oldest first."""
-        state, number = self._model_version(self._cursor(), name, version)
+        state, number = self._read_version(name, version)
         return [replace(c, name=state.name) for c in state.comments if c.version == number]

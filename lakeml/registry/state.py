@@ -12,6 +12,7 @@ time: the registry as it was then.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
     import duckdb
 
     from lakeml.registry.fold import ModelState
+    from lakeml.registry.snapshot import Snapshot
     from lakeml.store import Store
+
+log = logging.getLogger(__name__)
 
 TABLE = "registry_log"
 VIEWS = ("registered_models", "model_versions", "model_aliases", "registered_model_tags",
@@ -86,6 +90,9 @@ class RegistryState:
         self.max_seq = 0  # the highest seq in the mirror: new events are numbered above it
         self.rows = 0  # rows in the mirror; they are only ever appended, so rowid < rows is
         #                a fixed prefix that fold caches can refer to
+        self._points: dict[str, tuple[int, list[ModelState]]] = {}  # see point_states
+        self._saver: threading.Thread | None = None
+        self._save_checked = False  # whether this process looked for a stale snapshot
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
@@ -129,7 +136,7 @@ class RegistryState:
             self._files = list(files)
             self._version = version
             self.rows, self.max_seq = rows, max(self.max_seq, new_max)
-            return version, rows
+        return version, rows
 
     @staticmethod
     def _load(con: duckdb.DuckDBPyConnection, files: list[str], compacted: bool
@@ -154,6 +161,82 @@ class RegistryState:
         con.execute("DROP TABLE reg_new")
         return names, new_max
 
+    # ---- point reads without the mirror (see lakeml.registry.snapshot) ---------------
+    def point_states(self, name: str) -> list[ModelState] | None:
+        """The current state of every model ever called ``name``, read from the snapshot
+        and the files after it; None when the mirror should answer (it is loaded, or
+        there is no usable snapshot)."""
+        from lakeml.registry import snapshot
+        from lakeml.registry.fold import EVENT_COLUMNS, fold
+
+        if self._con is not None or not self._store.is_local:
+            return None
+        version, files = self._store.snapshot_files(TABLE)
+        cached = self._points.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        found = snapshot.readable(self._store, files)
+        if found is None:
+            return None
+        try:
+            events = snapshot.point_events(*found, name, list(EVENT_COLUMNS))
+        except (OSError, ValueError) as exc:  # a snapshot file deleted under the read, or
+            #                                   unreadable (ArrowInvalid): use the mirror
+            log.debug("registry point read of %r fell back to the log: %s", name, exc)
+            return None
+        states = [fold(model_id, rows) for model_id, rows in events.items()]
+        if len(self._points) >= 10_000:
+            self._points.clear()
+        self._points[name] = (version, states)
+        return states
+
+    def save_soon(self) -> None:
+        """Write a new snapshot on a thread of its own if the mirror is loaded and the
+        current one is missing or stale. The thread is not a daemon: a process that
+        started it finishes it at exit."""
+        from lakeml.registry import snapshot
+
+        files = self._store.snapshot_files(TABLE)[1]
+        with self._lock:
+            if self._con is None or (self._saver is not None and self._saver.is_alive()):
+                return
+            if not snapshot.is_stale(self._store, files):
+                return
+            self._saver = threading.Thread(target=self._save, name="lakeml-registry-snapshot")
+            self._saver.start()
+
+    def wait_saved(self, timeout: float | None = None) -> None:
+        """Wait for this state's snapshot writer, if one is running."""
+        saver = self._saver
+        if saver is not None:
+            saver.join(timeout)
+
+    def save(self) -> Snapshot:
+        """Write a snapshot of the mirror as it is now (loading it first if needed)."""
+        from lakeml.registry import snapshot
+
+        self._save_checked = True
+        self.refresh()
+        with self._lock:
+            assert self._con is not None
+            # A transaction pins the rows the file list names, while refreshes go on.
+            cur = self._con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute("SELECT count(*) FROM reg_log").fetchall()
+            files = list(self._files)
+        try:
+            written = snapshot.write(self._store, cur, files)
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+        return written
+
+    def _save(self) -> None:
+        try:
+            self.save()
+        except Exception:  # noqa: BLE001 - a cache; readers load the log without it
+            log.exception("could not write the registry snapshot of %s", self._store.uri)
+
     def model_ids_named(self, name: str) -> list[str]:
         """Ids of the models that have ever been called ``name`` (live or not), oldest first."""
         with self._lock:
@@ -167,6 +250,9 @@ class RegistryState:
                          ) -> tuple[duckdb.DuckDBPyConnection, int]:
         """A cursor as :meth:`cursor`, and the table version it holds at least."""
         version = self.refresh()[0]
+        if not self._save_checked:  # the whole log was loaded: new processes need not
+            self._save_checked = True
+            self.save_soon()
         assert self._con is not None
         cur = self._con.cursor()
         if as_of is not None:

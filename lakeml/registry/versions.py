@@ -20,13 +20,16 @@ from lakeml.registry.models import RegisteredModelCalls, tag_events
 if TYPE_CHECKING:
     import duckdb
 
+    from lakeml.tracking.client import Client
 
-def resolve_source(source: str) -> tuple[str, str | None]:
+
+def resolve_source(source: str, client: Client) -> tuple[str, str | None]:
     """(storage location, run id) of a model URI given as a version's source.
 
     ``runs:/<run>/<path>`` resolves through the run's artifact location and
-    ``models:/…`` through the registry; the folder must hold an MLmodel file
-    when it is local.
+    ``models:/…`` through the registry, both in ``client``'s store (never the
+    global one: a Client of another store registers from its own runs); the
+    folder must hold an MLmodel file when it is local.
     """
     import os
 
@@ -36,7 +39,7 @@ def resolve_source(source: str) -> tuple[str, str | None]:
     if not isinstance(source, str) or not source.strip():
         raise InvalidArgument(f"model source must be a non-empty URI or path, got {source!r}")
     run_id = parse_runs_uri(source)[0] if source.startswith("runs:") else None
-    location = artifact_uri_of(source)
+    location = artifact_uri_of(source, client=client)
     if "://" not in location:
         location = os.path.abspath(os.path.expanduser(location))
         if not os.path.isfile(os.path.join(location, MLMODEL)):
@@ -50,12 +53,12 @@ class ModelVersionCalls(RegisteredModelCalls):
     # ---- reads --------------------------------------------------------------------
     def get_model_version(self, name: str, version: object) -> ModelVersion:
         """Version ``version`` of registered model ``name``."""
-        state, number = self._model_version(self._cursor(), name, version)
+        state, number = self._read_version(name, version)
         return state.model_version(number)
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         """Every live version of ``name``, oldest first."""
-        state = self._model(self._cursor(), name)
+        state = self._read(name)
         return [state.model_version(v.version) for v in state.live_versions()]
 
     def get_latest_versions(self, name: str, stages: Iterable[str] | None = None
@@ -65,7 +68,7 @@ class ModelVersionCalls(RegisteredModelCalls):
             stages = [stages]
         wanted = tuple(STAGES if not stages else dict.fromkeys(canonical_stage(s)
                                                                for s in stages))
-        return self._model(self._cursor(), name).latest(wanted)
+        return self._read(name).latest(wanted)
 
     def get_model_version_download_uri(self, name: str, version: object) -> str:
         """The version's source, as MLflow returns it (``runs:/…`` stays a ``runs:/`` URI);
@@ -96,7 +99,7 @@ class ModelVersionCalls(RegisteredModelCalls):
 
         name = check_model_name(name)
         check_text(description, "description")
-        location, source_run = resolve_source(source)
+        location, source_run = resolve_source(source, self)
         run_id = run_id or source_run
         self._require("register", Event("create_version", "", name, source=source),
                       f"model {name!r}")

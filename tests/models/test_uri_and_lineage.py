@@ -210,3 +210,27 @@ def test_runs_uri_in_an_experiment_with_its_own_artifact_location(
     assert Path(model.local_path) == elsewhere / run.info.run_id / "artifacts" / "model"
     X, _ = iris
     np.testing.assert_array_equal(model.predict(X.head()), sk_model.predict(X.head()))
+
+
+def test_a_client_registers_runs_and_models_uris_of_its_own_store(
+        tmp_path: Path, sk_model: Any) -> None:
+    """No global store: Client(store).register_model("runs:/…") looks the run up in that
+    store (it used to look in ./lakeml-store, answer NotFound and leave that folder)."""
+    from lakeml.tracking import fluent
+
+    store = str(tmp_path / "elsewhere")
+    lakeml.set_store(store)
+    with lakeml.start_run() as run:
+        lakeml.sklearn.log_model(sk_model, "model")
+    fluent.reset()  # no set_store, no LAKEML_STORE: the global store is ./lakeml-store
+    client = lakeml.Client(store)
+    first = client.register_model(f"runs:/{run.info.run_id}/model", "churn")
+    assert (first.version, first.run_id) == (1, run.info.run_id)
+    assert Path(first.storage_location, "MLmodel").is_file()
+    again = client.register_model("models:/churn/1", "churn-copy")
+    assert again.storage_location == first.storage_location
+    assert not (tmp_path / "lakeml-store").exists()
+    # a run of another store is still unknown here
+    with pytest.raises(NotFound, match="no run with id"):
+        lakeml.Client(str(tmp_path / "third")).register_model(
+            f"runs:/{run.info.run_id}/model", "churn")

@@ -137,3 +137,58 @@ def test_bad_policy_files_are_named(client: lakeml.Client, folder_model: str, tm
     monkeypatch.setenv("LAKEML_PERMISSIONS", str(tmp_path / "missing.yaml"))
     with pytest.raises(InvalidArgument, match="missing.yaml' .* does not exist"):
         client.register_model(folder_model, "m")
+
+
+def test_approving_with_archive_needs_transition_archived(
+        client: lakeml.Client, folder_model: str, policy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """archive_existing_versions moves other versions to Archived: a reviewer who may
+    approve Production but not move versions to Archived is refused, as on the direct path."""
+    act_as(monkeypatch, "root-admin")
+    for _ in range(2):
+        client.register_model(folder_model, "churn")
+    client.transition_model_version_stage("churn", 1, "Production")
+    act_as(monkeypatch, "ana")
+    client.request_transition("churn", 2, "Production")
+    act_as(monkeypatch, "rui")  # reviewer: approve Staging/Production/Archived, no transition
+    with pytest.raises(PermissionDenied, match=r"user 'rui' may not move the other Production "
+                                               r"versions of model 'churn': needs "
+                                               r"'transition Archived'"):
+        client.approve_transition_request("churn", 2, "Production",
+                                          archive_existing_versions=True)
+    assert [(v.version, v.current_stage) for v in client.list_model_versions("churn")] == [
+        (1, "Production"), (2, "None")]
+    assert client.get_transition_requests("churn", 2)[0].status == "PENDING"
+    assert denied_events(client)[-1][:5] == ("rui", "transition_stage", "churn", None,
+                                             "Archived")
+    client.approve_transition_request("churn", 2, "Production")  # without archiving: allowed
+    assert [v.current_stage for v in client.list_model_versions("churn")] == [
+        "Production", "Production"]
+
+
+def test_yaml_1_1_words_as_user_and_role_names(client: lakeml.Client, folder_model: str,
+                                              tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyYAML reads plain no/on/null/0123 as booleans, null or numbers: user ``no`` became
+    user 'False'. Keys are kept as written; a role name YAML would not read as text is
+    refused, naming it."""
+    path = tmp_path / "permissions.yaml"
+    path.write_text("roles: {admin: {admin: true}, 'off': {register: true}}\n"
+                    "users: {no: [admin], on: ['off'], null: [admin], 0123: [admin]}\n")
+    monkeypatch.setenv("LAKEML_PERMISSIONS", str(path))
+    from lakeml.registry.permissions import current_policy
+
+    assert sorted(current_policy().users) == ["0123", "no", "null", "on"]
+    act_as(monkeypatch, "False")  # the name PyYAML made of 'no'
+    with pytest.raises(PermissionDenied, match="user 'False' may not register"):
+        client.register_model(folder_model, "churn")
+    act_as(monkeypatch, "no")
+    client.register_model(folder_model, "churn")
+    client.delete_registered_model("churn")  # admin
+    act_as(monkeypatch, "on")
+    client.register_model(folder_model, "churn")
+    with pytest.raises(PermissionDenied, match="user 'on' may not delete"):
+        client.delete_registered_model("churn")
+    path.write_text("roles: {admin: {admin: true}}\nusers: {ana: [no]}\n")
+    with pytest.raises(InvalidArgument, match=r"user 'ana' lists role\(s\) \[False\] that YAML "
+                                              r"read as booleans"):
+        client.register_model(folder_model, "churn")
