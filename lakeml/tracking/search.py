@@ -174,7 +174,8 @@ class SearchCalls:
         """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
         from lakeml.tracking import wide
 
-        page = self._page(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        page = self._runs_page(experiment_ids, filter_string, run_view_type, max_results,
+                               order_by)
         return page.to_arrow() if isinstance(page, wide.WidePage) else page
 
     def search_runs_frame(self, experiment_ids: Sequence[str],
@@ -187,12 +188,13 @@ class SearchCalls:
         lake: a page of runs holding thousands of keys, or a run holding a million."""
         from lakeml.tracking import wide
 
-        page = self._page(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        page = self._runs_page(experiment_ids, filter_string, run_view_type, max_results,
+                               order_by)
         if isinstance(page, wide.WidePage):
             return page.to_pandas()
         return page.to_pandas(split_blocks=True)  # no consolidation copy
 
-    def _page(self, experiment_ids: Sequence[str] | str, filter_string: str,
+    def _runs_page(self, experiment_ids: Sequence[str] | str, filter_string: str,
               run_view_type: ViewType | int | str, max_results: int | None,
               order_by: Sequence[str] | None) -> pa.Table | WidePage:
         """The matching runs' wide table, or the lake's page of them to lay out.

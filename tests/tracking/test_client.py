@@ -186,3 +186,28 @@ def test_times_returned_at_creation_match_what_is_read(client: lakeml.Client) ->
     found = client.search_runs([run.info.experiment_id], f"attributes.start_time = "
                                f"{run.info.start_time}")
     assert [r.info.run_id for r in found] == [run.info.run_id]
+
+
+def test_no_two_parts_of_client_define_the_same_method() -> None:
+    # Client is assembled from call groups; a name two groups define would make one
+    # group silently call the other's method (runs' and registry's _page did).
+    owners: dict[str, str] = {}
+    clashes = []
+    for cls in lakeml.Client.__mro__:
+        if cls is object:
+            continue
+        for name, value in vars(cls).items():
+            if not callable(value) or name.startswith("__"):
+                continue
+            if name in owners and not _overrides(lakeml.Client, name, owners[name], cls):
+                clashes.append(f"{name}: {owners[name]} and {cls.__qualname__}")
+            owners.setdefault(name, cls.__qualname__)
+    assert clashes == []
+
+
+def _overrides(client: type, name: str, first: str, cls: type) -> bool:
+    """Whether the first definer deliberately overrides ``cls``'s method (calls super)."""
+    import inspect
+
+    owner = next(c for c in client.__mro__ if c.__qualname__ == first)
+    return "super()" in inspect.getsource(vars(owner)[name])
