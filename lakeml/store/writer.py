@@ -46,7 +46,8 @@ class Writer:
     def __init__(self, tables: dict[str, DeltaTableHandle], *, interval: float,
                  flush_rows: int, max_buffered_rows: int,
                  after_commit: Callable[[str], None] | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
         self.interval = interval
@@ -55,6 +56,8 @@ class Writer:
         self._tables = tables
         self._after_commit = after_commit
         self._on_idle = on_idle
+        self._on_close = on_close  # after close()'s last commit, if this writer committed
+        self._committed = False
         self._buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
         self._buffered = 0
         self._pending: dict[str, list[tuple[int, pa.Table]]] = {name: [] for name in tables}
@@ -205,6 +208,7 @@ class Writer:
                 time.sleep(0.05 * 2 ** attempt)
                 continue
             self._pending[name] = []
+            self._committed = True
             if self._after_commit is not None:
                 self._after_commit(name)
             # maintenance runs on the flusher thread, after explicit flushes too
@@ -248,7 +252,8 @@ class Writer:
                 log.exception("lakeml flusher failed; rows kept in memory")
 
     def close(self) -> None:
-        """Stop the flusher and commit what is left; raise if that fails."""
+        """Stop the flusher and commit what is left; raise if that fails. Then, if this
+        writer ever committed, call ``on_close`` (once)."""
         self._closed = True
         self._wake.set()
         thread = self._thread
@@ -256,6 +261,9 @@ class Writer:
             thread.join(timeout=60)
         if self.has_unflushed():
             self.flush()
+        if self._committed and self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
 
     def _refuse_forked(self) -> None:
         raise InvalidState(
@@ -268,6 +276,7 @@ class Writer:
         # A forked child must not commit its parent's rows a second time, and
         # cannot commit at all (see _refuse_forked).
         self._forked = True
+        self._committed = False
         self._lock = threading.Lock()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
