@@ -69,6 +69,9 @@ _PARTIAL_KEEP_SECONDS = 600
 
 _writing: dict[str, threading.Thread] = {}
 _writing_lock = threading.Lock()
+# Stores whose writer is closing (see finish): no new thread may start, since at
+# interpreter exit nothing would join it (DuckDB then aborts the process).
+_finishing: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ def _bound(con: duckdb.DuckDBPyConnection, limit: int, folder: Path) -> None:
     con.execute(f"SET memory_limit = '{int(limit)}B'")
     con.execute(f"SET temp_directory = {sql_string(str(folder / '.spill'))}")
     con.execute("SET preserve_insertion_order = false")  # each chunk is sorted anyway
+    con.execute("SET parquet_metadata_cache = true")  # every chunk opens every file
 
 
 def _fold_to_file(con: duckdb.DuckDBPyConnection, folder: Path, columns: dict[tuple[str, str], str],
@@ -292,7 +296,7 @@ def refresh_soon(store: Store) -> None:
     and process). The thread is not a daemon: a process that wrote finishes it at exit."""
     with _writing_lock:
         running = _writing.get(store.uri)
-        if running is not None and running.is_alive():
+        if store.uri in _finishing or (running is not None and running.is_alive()):
             return
         if not is_stale(store):
             return
@@ -314,12 +318,17 @@ def finish(store: Store) -> None:
     """Leave the snapshot fresh as a writing process closes its store (at exit): wait for
     this process's writer, then rewrite it here if it is still stale, as the last
     commits may have made it."""
-    wait(store)
+    with _writing_lock:
+        _finishing.add(store.uri)
     try:
+        wait(store)
         if is_stale(store):
             write(store)
     except LakemlError as exc:
         log.warning("%s", exc)
+    finally:
+        with _writing_lock:
+            _finishing.discard(store.uri)
 
 
 def _write_logged(store: Store) -> None:
