@@ -39,6 +39,8 @@ from lakeml.sqltext import sql_string
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from lakeml.store import Store
 
@@ -195,8 +197,6 @@ def _fold_to_file(con: duckdb.DuckDBPyConnection, folder: Path, columns: dict[tu
                   per_chunk: int) -> tuple[str, int]:
     """Write the fold of every run to a new ``runs-<id>.parquet`` in ``folder``, chunk by
     chunk of ``per_chunk`` runs in id order; (its name, its runs)."""
-    import pyarrow.parquet as pq
-
     name = f"runs-{uuid.uuid4().hex}.parquet"
     partial = folder / f".{name}.tmp"
     writer: pq.ParquetWriter | None = None
@@ -206,8 +206,7 @@ def _fold_to_file(con: duckdb.DuckDBPyConnection, folder: Path, columns: dict[tu
             select, params = fold_select(columns, ids, ids_params)
             table = con.sql(f"{select} ORDER BY run_id", params=params).to_arrow_table()
             if writer is None:
-                # Small row groups: a page of runs decodes only the groups holding them.
-                writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
+                writer = _parquet_writer(partial, table.schema)
             writer.write_table(table.cast(writer.schema), row_group_size=_ROW_GROUP)
             runs += table.num_rows
         assert writer is not None  # _chunks yields at least once
@@ -219,6 +218,18 @@ def _fold_to_file(con: duckdb.DuckDBPyConnection, folder: Path, columns: dict[tu
             writer.close()
         partial.unlink(missing_ok=True)
     return name, runs
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A zstd Parquet writer for the fold's rows: metric columns byte-stream-split
+    (their random bits compress a fifth better so), the others dictionary-encoded.
+    Row groups stay small (see _ROW_GROUP): a page of runs decodes only its own."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    return pq.ParquetWriter(path, schema, compression="zstd", use_byte_stream_split=floats,
+                            use_dictionary=[f.name for f in schema if f.name not in floats])
 
 
 def _chunks(con: duckdb.DuckDBPyConnection, per_chunk: int
