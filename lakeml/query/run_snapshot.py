@@ -66,7 +66,7 @@ STALE_SHARE = 0.1
 # Generations younger than this are never deleted (another writer may be about
 # to name its own; naming follows writing within milliseconds), nor partial files
 # younger than _PARTIAL_KEEP_SECONDS (another writer may still be folding).
-_KEEP_SECONDS = 60
+_KEEP_SECONDS = 10
 _PARTIAL_KEEP_SECONDS = 600
 
 _writing: dict[str, threading.Thread] = {}
