@@ -8,6 +8,7 @@ Precedence: an explicit argument > the environment variable > the conf file
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -47,6 +48,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _byte_size(text: str) -> int:
+    """Bytes from ``1GB``, ``512MiB``, ``1000000`` (units as DuckDB reads them)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B|bytes)?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"expected a size such as 1GB or 512MiB, got {text!r}")
+    unit = (match.group(2) or "B").upper().replace("BYTES", "B")
+    value = int(float(match.group(1)) * _UNITS[unit])
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {text!r}")
+    return value
+
+
 DEFAULT_STORE = "lakeml-store"
 
 SETTINGS: dict[str, Setting] = {
@@ -81,6 +98,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("compaction_lease", "LAKEML_COMPACTION_LEASE", _positive_int, 300,
                 "Seconds a process holds a table's compaction lease: no other process "
                 "compacts that table sooner, so a compaction must finish within it."),
+        Setting("snapshot_memory", "LAKEML_SNAPSHOT_MEMORY", _byte_size, 10**9,
+                "Memory DuckDB may use to write the run snapshot (e.g. 1GB, 512MiB); "
+                "past it, it spills to disk beside the snapshot. Writing processes "
+                "write it in the background."),
         Setting("permissions", "LAKEML_PERMISSIONS", str, None,
                 "YAML file of model-registry users and roles (see "
                 "conf/permissions.example.yaml); unset: everyone may do everything."),

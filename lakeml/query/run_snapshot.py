@@ -9,8 +9,14 @@ takes the snapshot's row of every run that no data file added since names,
 and folds only the others from the lake (:class:`lakeml.query.run_state.RunState`).
 
 It is a cache of the tables, never a record: deleting ``state/`` loses nothing,
-and a store whose snapshot is missing or unreadable is folded from its tables.
-Local stores only; a remote store's readers fold its tables.
+and a store whose snapshot is missing, truncated or unreadable is folded from
+its tables. Local stores only; a remote store's readers fold its tables.
+
+Who writes it: every process that commits, in the background once it is stale
+(:func:`refresh_soon`, a maintenance hook), and once more as it closes its
+store or exits if its last commits left it stale (:func:`finish`); or
+``lakeml maintenance snapshot``. Each write folds in chunks under a memory
+limit and prunes older generations.
 """
 
 from __future__ import annotations
@@ -23,13 +29,19 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
+from lakeml import config
+from lakeml.errors import LakemlError, StoreUnavailable
 from lakeml.query import run_fold
-from lakeml.query.run_fold import SOURCES, data_bytes, fold_select, keys_in
+from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
 
 if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from lakeml.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,15 +50,24 @@ FORMAT = 1
 FOLDER = "state"
 POINTER = "runs.json"
 
-MEMORY_LIMIT = "1GB"
+# DuckDB's memory while folding a chunk: about _FOLD_FIXED_BYTES whatever its size
+# (the scans, the hash tables and sort of a fold of every key), then per run and
+# column _FOLD_BYTES_PER_CELL (the aggregates' states, the join, the sort); chunks
+# are sized from these so that each folds within the limit without spilling much.
+_FOLD_FIXED_BYTES = 32 << 20
+_FOLD_BYTES_PER_CELL = 512
+_MIN_CHUNK_RUNS = 1024
+_ROW_GROUP = 16384
 
 # A snapshot is rewritten once data files it has not folded hold this share of
 # the source tables' bytes (readers fold the runs those files name).
 STALE_SHARE = 0.1
 
-# Files of another writer younger than this are never deleted (it may be about
-# to name them).
-_KEEP_SECONDS = 600
+# Generations younger than this are never deleted (another writer may be about
+# to name its own; naming follows writing within milliseconds), nor partial files
+# younger than _PARTIAL_KEEP_SECONDS (another writer may still be folding).
+_KEEP_SECONDS = 10
+_PARTIAL_KEEP_SECONDS = 600
 
 # Stores found to hold more than run_fold.MAX_WHOLE_KEYS keys: they get no snapshot
 # (keys are never removed, so this process need not count them again).
@@ -54,6 +75,9 @@ _too_wide: set[str] = set()
 
 _writing: dict[str, threading.Thread] = {}
 _writing_lock = threading.Lock()
+# Stores whose writer is closing (see finish): no new thread may start, since at
+# interpreter exit nothing would join it (DuckDB then aborts the process).
+_finishing: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -88,7 +112,7 @@ def load(store: Store) -> Snapshot | None:
         if data.get("format") != FORMAT:
             return None
         path = folder / data["file"]
-        if not path.is_file():
+        if not _whole(path, data.get("bytes")):
             return None
         return Snapshot(str(path), {(e, k): c for e, k, c in data["columns"]},
                         {t: frozenset(names) for t, names in data["files"].items()},
@@ -97,60 +121,180 @@ def load(store: Store) -> Snapshot | None:
         return None
 
 
-def write(store: Store) -> Snapshot | None:
+def _whole(path: Path, size: int | None) -> bool:
+    """Whether ``path`` is the Parquet file it was written as: there, of the ``size``
+    the pointer recorded (older pointers record none), ending in Parquet's magic."""
+    with path.open("rb") as f:
+        if size is not None and os.fstat(f.fileno()).st_size != size:
+            return False
+        f.seek(-4, os.SEEK_END)
+        return f.read(4) == b"PAR1"
+
+
+def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     """Fold every run of the store's latest commits into a new snapshot; None if remote
     or if it holds more than ``run_fold.MAX_WHOLE_KEYS`` keys (readers fold those).
 
     Runs on a query engine of its own, so the caller's engine is never moved
-    under a query. Keeps the previous snapshot file (a reader may have just
-    opened it) and deletes older ones.
+    under a query. DuckDB's memory stays under ``memory_limit`` bytes (default:
+    the ``snapshot_memory`` setting), spilling beside the snapshot, whatever
+    the store's size: runs are folded in chunks of consecutive ids (see
+    :func:`chunk_runs`), appended in id order to one Parquet file. Then the
+    pointer names it, and older generations are deleted (see :func:`prune`).
+
+    Raises:
+        StoreUnavailable: the fold could not be written (out of memory or disk);
+            the previous snapshot, if any, stays in force.
     """
+    import duckdb
+
     from lakeml.query.engine import QueryEngine
 
     if not store.is_local:
         return None
+    limit = memory_limit if memory_limit is not None else config.get("snapshot_memory")
     engine = QueryEngine(store, flush_first=False)  # maintenance may run in the flusher
     folder = Path(store.uri, FOLDER)
     folder.mkdir(exist_ok=True)
     con = engine.connection()
-    # It runs inside users' processes: bounded memory, spilling beside the snapshot
-    # (1 M runs: 1.2 GB and 16 s, against 3.7 GB and 10 s unbounded).
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute(f"SET temp_directory = {sql_string(str(folder / '.spill'))}")
-    engine.refresh(SOURCES)
-    keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES}, limit=run_fold.MAX_WHOLE_KEYS + 1)
-    if len(keys) > run_fold.MAX_WHOLE_KEYS:  # a column per key would not be bounded
-        con.close()
-        _too_wide.add(store.uri)
-        log.info("no run snapshot of %s: more than %d keys", store.uri, run_fold.MAX_WHOLE_KEYS)
-        return None
-    columns = {key: f"c{i}" for i, key in enumerate(keys)}
-    select, params = fold_select(columns)
-    # Small row groups: a page of runs decodes only the groups holding them (sorted by id).
-    name = f"runs-{uuid.uuid4().hex}.parquet"
-    partial = folder / f".{name}.tmp"
     try:
-        con.execute(f"COPY ({select} ORDER BY run_id) TO {sql_string(str(partial))} "
-                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)", params)
-        runs = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(partial))})"
-                           ).fetchall()[0][0]
-        os.replace(partial, folder / name)
+        _bound(con, limit, folder)
+        engine.refresh(SOURCES)
+        keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES},
+                       limit=run_fold.MAX_WHOLE_KEYS + 1)
+        if len(keys) > run_fold.MAX_WHOLE_KEYS:  # a column per key would not be bounded
+            _too_wide.add(store.uri)
+            log.info("no run snapshot of %s: more than %d keys", store.uri,
+                     run_fold.MAX_WHOLE_KEYS)
+            return None
+        columns = {key: f"c{i}" for i, key in enumerate(keys)}
+        name, runs = _fold_to_file(con, folder, columns, chunk_runs(limit, len(columns)))
+    except duckdb.Error as exc:
+        raise _failure(store, limit, exc) from exc
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot write the run snapshot of {store.uri!r}: {exc}") from exc
     finally:
-        partial.unlink(missing_ok=True)
         con.close()
     previous = load(store)
-    pointer = {"format": FORMAT, "file": name, "runs": runs,
+    path = folder / name
+    pointer = {"format": FORMAT, "file": name, "runs": runs, "bytes": path.stat().st_size,
                "columns": [[e, k, c] for (e, k), c in columns.items()],
                "files": {t: sorted(file_name(store, t, f) for f in engine.files(t))
                          for t in SOURCES}}
     staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
     staged.write_text(json.dumps(pointer))
     os.replace(staged, folder / POINTER)
-    keep = {name, Path(previous.path).name if previous else None}
-    for old in [*folder.glob("runs-*.parquet"), *folder.glob(".runs-*.tmp")]:
-        if old.name not in keep and time.time() - old.stat().st_mtime > _KEEP_SECONDS:
-            old.unlink(missing_ok=True)
+    prune(folder, keep={name, Path(previous.path).name if previous else name})
     return load(store)
+
+
+def chunk_runs(memory_limit: int, keys: int) -> int:
+    """Runs folded per chunk: a share of ``memory_limit`` over what a run's row of
+    ``keys`` key columns (and the run columns) costs DuckDB while folding."""
+    cells = keys + len(RUN_COLUMNS)
+    room = memory_limit - _FOLD_FIXED_BYTES
+    return max(_MIN_CHUNK_RUNS, room // (_FOLD_BYTES_PER_CELL * cells))
+
+
+def _bound(con: duckdb.DuckDBPyConnection, limit: int, folder: Path) -> None:
+    """Hold DuckDB to ``limit`` bytes, spilling into ``folder/.spill``."""
+    con.execute(f"SET memory_limit = '{int(limit)}B'")
+    con.execute(f"SET temp_directory = {sql_string(str(folder / '.spill'))}")
+    con.execute("SET preserve_insertion_order = false")  # each chunk is sorted anyway
+    con.execute("SET parquet_metadata_cache = true")  # every chunk opens every file
+
+
+def _fold_to_file(con: duckdb.DuckDBPyConnection, folder: Path, columns: dict[tuple[str, str], str],
+                  per_chunk: int) -> tuple[str, int]:
+    """Write the fold of every run to a new ``runs-<id>.parquet`` in ``folder``, chunk by
+    chunk of ``per_chunk`` runs in id order; (its name, its runs)."""
+    name = f"runs-{uuid.uuid4().hex}.parquet"
+    partial = folder / f".{name}.tmp"
+    writer: pq.ParquetWriter | None = None
+    runs = 0
+    try:
+        for ids, ids_params in _chunks(con, per_chunk):
+            select, params = fold_select(columns, ids, ids_params)
+            table = con.sql(f"{select} ORDER BY run_id", params=params).to_arrow_table()
+            if writer is None:
+                writer = _parquet_writer(partial, table.schema)
+            writer.write_table(table.cast(writer.schema), row_group_size=_ROW_GROUP)
+            runs += table.num_rows
+        assert writer is not None  # _chunks yields at least once
+        writer.close()
+        writer = None
+        os.replace(partial, folder / name)
+    finally:
+        if writer is not None:
+            writer.close()
+        partial.unlink(missing_ok=True)
+    return name, runs
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A zstd Parquet writer for the fold's rows: metric columns byte-stream-split
+    (their random bits compress a fifth better so), the others dictionary-encoded.
+    Row groups stay small (see _ROW_GROUP): a page of runs decodes only its own."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    return pq.ParquetWriter(path, schema, compression="zstd", use_byte_stream_split=floats,
+                            use_dictionary=[f.name for f in schema if f.name not in floats])
+
+
+def _chunks(con: duckdb.DuckDBPyConnection, per_chunk: int
+            ) -> Iterator[tuple[str, list[object]]]:
+    """(SQL over ``run_id``, params) of consecutive id ranges of ``per_chunk`` runs each,
+    in id order, together covering every run (one that matches nothing if none)."""
+    starts = [r for (r,) in con.execute(
+        "SELECT run_id FROM (SELECT run_id, row_number() OVER (ORDER BY run_id) AS i "
+        "FROM (SELECT DISTINCT run_id FROM lake_runs)) WHERE i % ? = 1 ORDER BY run_id",
+        [per_chunk]).fetchall()]
+    if not starts:
+        yield "FALSE", []
+        return
+    for lo, hi in zip(starts, [*starts[1:], None]):
+        if hi is None:
+            yield "run_id >= ?", [lo]
+        else:
+            yield "run_id >= ? AND run_id < ?", [lo, hi]
+
+
+def _failure(store: Store, limit: int, exc: Exception) -> LakemlError:
+    """DuckDB's error while writing the snapshot, as lakeml's, saying what to change."""
+    import duckdb
+
+    why = str(exc).splitlines()[0]
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        why = (f"it ran out of its memory limit of {limit:,} bytes ({why}); raise "
+               f"{config.SETTINGS['snapshot_memory'].env} or free disk for spilling")
+    return StoreUnavailable(f"cannot write the run snapshot of {store.uri!r}: {why}. "
+                            "Searches keep working from the tables (and any older snapshot).")
+
+
+def prune(folder: Path, *, keep: set[str]) -> list[str]:
+    """Delete snapshot generations other than ``keep`` (the one just named and the one
+    before, which a reader may have just opened); return their names.
+
+    Spared besides: generations younger than _KEEP_SECONDS (a concurrent
+    writer may be about to name its own) and partial files younger than
+    _PARTIAL_KEEP_SECONDS (one may still be writing). A reader whose
+    generation goes folds the lake instead (see RunState), so this costs
+    it speed, never an answer.
+    """
+    now = time.time()
+    gone = []
+    for old in [*folder.glob("runs-*.parquet"), *folder.glob(".runs-*.tmp")]:
+        grace = _KEEP_SECONDS if old.suffix == ".parquet" else _PARTIAL_KEEP_SECONDS
+        try:
+            if old.name in keep or now - old.stat().st_mtime <= grace:
+                continue
+            old.unlink()
+        except FileNotFoundError:
+            continue  # another writer pruned it first
+        gone.append(old.name)
+    return gone
 
 
 def is_stale(store: Store) -> bool:
@@ -174,7 +318,7 @@ def refresh_soon(store: Store) -> None:
     and process). The thread is not a daemon: a process that wrote finishes it at exit."""
     with _writing_lock:
         running = _writing.get(store.uri)
-        if running is not None and running.is_alive():
+        if store.uri in _finishing or (running is not None and running.is_alive()):
             return
         if not is_stale(store):
             return
@@ -192,8 +336,27 @@ def wait(store: Store, timeout: float | None = None) -> None:
         running.join(timeout)
 
 
+def finish(store: Store) -> None:
+    """Leave the snapshot fresh as a writing process closes its store (at exit): wait for
+    this process's writer, then rewrite it here if it is still stale, as the last
+    commits may have made it."""
+    with _writing_lock:
+        _finishing.add(store.uri)
+    try:
+        wait(store)
+        if is_stale(store):
+            write(store)
+    except LakemlError as exc:
+        log.warning("%s", exc)
+    finally:
+        with _writing_lock:
+            _finishing.discard(store.uri)
+
+
 def _write_logged(store: Store) -> None:
     try:
         write(store)
-    except Exception:  # noqa: BLE001 - a cache; readers fold the tables without it
+    except LakemlError as exc:  # a cache; readers fold the tables without it
+        log.warning("%s", exc)
+    except Exception:  # noqa: BLE001
         log.exception("could not write the run snapshot of %s", store.uri)

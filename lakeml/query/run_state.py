@@ -24,6 +24,7 @@ them), so a run absent from every new file has not changed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 
     from lakeml.query.engine import QueryEngine
     from lakeml.query.run_snapshot import Snapshot
+
+log = logging.getLogger(__name__)
 
 # A page's run columns, as search_runs returns them (times in ms), before the key columns.
 PAGE_COLUMNS = ("r.run_id, r.experiment_id, r.status, r.artifact_uri, "
@@ -127,10 +130,12 @@ class RunState:
         snapshot = run_snapshot.load(self._engine.store) if self._engine.as_of is None else None
         try:
             self._build_from(con, files, want, run_columns, snapshot)
-        except duckdb.IOException:
+        except duckdb.Error as exc:
             if snapshot is None:
                 raise
-            # another writer replaced it and a later one deleted it: fold the lake
+            # deleted by a later writer, or damaged (it is a cache): fold the lake
+            log.warning("run snapshot %s unreadable (%s); folding the tables", snapshot.path,
+                        str(exc).splitlines()[0])
             self._build_from(con, files, want, run_columns, None)
 
     def _build_from(self, con: duckdb.DuckDBPyConnection, files: dict[str, frozenset[str]],
@@ -270,12 +275,16 @@ class RunState:
         """The snapshot's rows of those ``run_ids`` that are current, in PAGE_COLUMNS
         layout with every snapshot key, and their columns; None without a snapshot.
         Runs folded from the lake since (left out of the table) are the caller's."""
+        import duckdb
         import pyarrow as pa
 
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is None or not os.path.exists(snapshot.path):
-                return None  # none, or deleted since: the caller reads the lake
+            if snapshot is None:
+                return None
+            if not os.path.exists(snapshot.path):
+                self._built = False  # pruned: the next prepare() takes the new one
+                return None  # the caller reads the lake
             columns = StateColumns(dict(snapshot.columns), True)
             picks = "".join(f", r.{c}" for c in snapshot.columns.values())
             ids = run_ids.to_pylist() if len(run_ids) <= _CONSTANT_IDS else None
@@ -288,6 +297,9 @@ class RunState:
                     f"SELECT {PAGE_COLUMNS}{picks} FROM read_parquet({sql_string(snapshot.path)}) "
                     f"AS r WHERE {chosen} AND r.run_id NOT IN (SELECT run_id FROM state_folded)",
                     params=ids or None).to_arrow_table()
+            except duckdb.Error:
+                self._built = False  # pruned or damaged: the next prepare() looks again
+                return None  # the caller reads the lake
             finally:
                 cur.close()
             return table, columns

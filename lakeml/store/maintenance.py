@@ -56,12 +56,29 @@ class Maintenance:
         self.lease_seconds = lease_seconds
         self._commits_since_check = dict.fromkeys(tables, 0)
         self._hooks: list[Callable[[], None]] = []
+        self._closers: list[Callable[[], None]] = []
 
-    def add_hook(self, hook: Callable[[], None]) -> None:
+    def add_hook(self, hook: Callable[[], None], *,
+                 at_close: Callable[[], None] | None = None) -> None:
         """Call ``hook`` at the end of every automatic pass over all tables (:meth:`auto`
         without ``tables``, as the writer runs it after its commits). Higher layers
-        keep what they derive from the tables fresh this way (the run snapshot)."""
+        keep what they derive from the tables fresh this way (the run snapshot).
+
+        ``at_close`` is called by :meth:`finish`, once this process's writer has
+        committed its last rows (``Store.close``, interpreter exit): it must
+        finish its work in the calling thread, since the process may end next.
+        """
         self._hooks.append(hook)
+        if at_close is not None:
+            self._closers.append(at_close)
+
+    def finish(self) -> None:
+        """Run the ``at_close`` hooks (see :meth:`add_hook`); their errors are logged."""
+        for closer in self._closers:
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - derived data must never break the exit
+                log.exception("maintenance hook %r failed at close", closer)
 
     def _pick(self, tables: Iterable[str] | None) -> list[DeltaTableHandle]:
         if tables is None:

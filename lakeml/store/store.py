@@ -130,7 +130,8 @@ class Store:
                         max_buffered_rows=config.get("max_buffered_rows"),
                         after_commit=self.maintenance.note_commit if auto else None,
                         on_idle=self.maintenance.auto if auto else None,
-                        on_reject=self.on_reject)
+                        on_reject=self.on_reject,
+                        on_close=self.maintenance.finish if auto else None)
         return self._writer
 
     def append(self, table: str, row: tuple[Any, ...]) -> None:

@@ -84,7 +84,8 @@ class Writer:
                  flush_rows: int, max_buffered_rows: int,
                  after_commit: Callable[[str], None] | None = None,
                  on_idle: Callable[[], None] | None = None,
-                 on_reject: list[Callable[[Rejected], None]] | None = None) -> None:
+                 on_reject: list[Callable[[Rejected], None]] | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
         self.interval = interval
@@ -93,6 +94,8 @@ class Writer:
         self._tables = tables
         self._after_commit = after_commit
         self._on_idle = on_idle
+        self._on_close = on_close  # after close()'s last commit, if this writer committed
+        self._committed = False
         self._buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
         self._buffered = 0
         self._pending: dict[str, list[tuple[int, pa.Table]]] = {name: [] for name in tables}
@@ -331,6 +334,7 @@ class Writer:
                 self._split_refused(name, data, len(batches), exc)
                 continue
             del self._pending[name][:len(batches)]
+            self._committed = True
             if self._after_commit is not None:
                 self._after_commit(name)
             # maintenance runs on the flusher thread, after explicit flushes too
@@ -423,16 +427,22 @@ class Writer:
                 log.exception("lakeml flusher failed; rows kept in memory")
 
     def close(self) -> None:
-        """Stop the flusher and commit what is left; raise if that fails."""
+        """Stop the flusher and commit what is left; raise if that fails. Then, if this
+        writer ever committed, call ``on_close`` (once)."""
         self._closed = True
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=60)
-        if self.has_unflushed():
-            self.flush()
-        else:
-            self.raise_rejected()
+        try:
+            if self.has_unflushed():
+                self.flush()
+            else:
+                self.raise_rejected()
+        finally:  # rows refused or a store gone: what committed still gets its snapshot
+            if self._committed and self._on_close is not None:
+                on_close, self._on_close = self._on_close, None
+                on_close()
 
     def _refuse_forked(self) -> None:
         raise InvalidState(
@@ -445,6 +455,7 @@ class Writer:
         # A forked child must not commit its parent's rows a second time, and
         # cannot commit at all (see _refuse_forked).
         self._forked = True
+        self._committed = False
         self._lock = threading.Lock()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()

@@ -63,8 +63,10 @@ class Backend:
         self.engine = QueryEngine(store)
         store.on_reject.append(self._forget_rejected_params)
         if config.get("auto_maintenance"):
-            # writers keep the run snapshot that new readers start from fresh
-            store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store))
+            # writers keep the run snapshot that new readers start from fresh, and
+            # leave it fresh when they close (at exit)
+            store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store),
+                                       at_close=partial(run_snapshot.finish, store))
         self.runs: dict[str, RunState] = {}
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
         self.registry_state: RegistryState | None = None  # the registry's mirror, on first use

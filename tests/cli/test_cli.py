@@ -105,6 +105,19 @@ def test_maintenance_status_and_compact(capsys, store_uri: str, logged: str) -> 
     assert Path(saved["file"]).parent == Path(store_uri) / "state"
 
 
+def test_a_snapshot_that_cannot_be_written_is_a_one_line_error(
+        capsys, store_uri: str, logged: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEML_SNAPSHOT_MEMORY", "1MB")   # far too little for DuckDB
+    code, out, err = cli(capsys, "maintenance", "snapshot", "--store", store_uri)
+    assert code == 1 and out == ""
+    assert err.startswith("lakeml: error: cannot write the run snapshot")
+    assert "LAKEML_SNAPSHOT_MEMORY" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("LAKEML_SNAPSHOT_MEMORY", "lots")
+    code, _, err = cli(capsys, "maintenance", "snapshot", "--store", store_uri)
+    assert code == 1 and "'lots'" in err and "LAKEML_SNAPSHOT_MEMORY" in err
+
+
 def test_console_script_in_a_real_process(store_uri: str, logged: str) -> None:
     exe = shutil.which("lakeml", path=str(Path(os.sys.executable).parent))
     assert exe, "the lakeml console script is not installed next to this Python"

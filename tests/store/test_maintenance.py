@@ -174,3 +174,60 @@ def test_explicit_flushes_get_automatic_compaction_too(tmp_path: Path,
     assert files <= 8 + 2, files
     assert rows_and_distinct(store) == (80, 80)
     store.close()
+
+
+def test_close_runs_the_at_close_hooks_after_the_last_commit(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s", flush_interval=60).open()
+    seen: list[bool] = []
+    store.maintenance.add_hook(lambda: None, at_close=lambda: seen.append(store.has_unflushed()))
+    store.append("metrics", ("r1", "loss", 0.5, 0, US))   # buffered, not committed
+    store.close()
+    assert seen == [False]          # once, after the last rows were committed
+    reader = Store(tmp_path / "s", flush_interval=60).open()
+    reader.maintenance.add_hook(lambda: None, at_close=lambda: seen.append(True))
+    assert reader.snapshot_files("metrics")[1]
+    reader.close()                  # committed nothing: nothing to finish
+    assert seen == [False]
+
+
+# Logs runs, has a snapshot written mid-way, logs more runs that only the exit commits
+# (the flush interval is an hour), and exits.
+EXITING_WRITER = r"""
+import sys
+import lakeml
+from lakeml.query import run_fold, run_snapshot
+run_fold.SMALL_STORE_BYTES = 0  # a store of test size gets a snapshot (as a large one would)
+client = lakeml.Client(sys.argv[1])
+exp = client.create_experiment("exiting")
+def log(count):
+    for i in range(count):
+        run_id = client.create_run(exp).info.run_id
+        client.log_batch(run_id, metrics={"m": i / 7}, params={"p": str(i % 3)})
+        client.set_terminated(run_id)
+log(5)
+client.flush()
+run_snapshot.wait(client.store)
+assert run_snapshot.write(client.store).runs == 5
+log(45)
+"""
+
+
+@pytest.mark.slow
+def test_a_writer_that_exits_leaves_a_fresh_snapshot(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakeml.query import run_fold, run_snapshot
+
+    uri = str(tmp_path / "s")
+    proc = subprocess.run([sys.executable, "-c", EXITING_WRITER, uri], capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "LAKEML_FLUSH_INTERVAL": "3600"})
+    assert proc.returncode == 0, proc.stderr
+    store = Store(uri).open()
+    saved = run_snapshot.load(store)
+    assert saved is not None and saved.runs == 50
+    monkeypatch.setattr(run_fold, "SMALL_STORE_BYTES", 0)
+    assert not run_snapshot.is_stale(store)
+    files = {t: store.snapshot_files(t)[1] for t in run_fold.SOURCES}
+    assert not any(saved.uncovered(store, files).values())   # every data file folded
+    generations = list((tmp_path / "s" / "state").glob("runs-*.parquet"))
+    assert len(generations) <= 3     # the last, the one before, and one written meanwhile
