@@ -455,11 +455,17 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
     max_results = check_max_results(max_results, default=SEARCH_MAX_RESULTS, limit=None)
     client = state.client()
     ids = arguments.string_list(experiment_ids, "experiment_ids", ints=True)
-    for name in experiment_names or ():
-        exp = client.get_experiment_by_name(name) if name is not None else None
+    names_given = bool(experiment_names) if isinstance(experiment_names, (list, tuple)) \
+        else experiment_names is not None
+    names = arguments.string_list(  # a None entry names nothing, as in MLflow
+        [n for n in experiment_names if n is not None]
+        if isinstance(experiment_names, (list, tuple)) else experiment_names,
+        "experiment_names")
+    for name in names:
+        exp = client.get_experiment_by_name(name)
         if exp is not None:  # unknown names are left out, as MLflow does
             ids.append(exp.experiment_id)
-    if not ids and not experiment_names:  # (names given, all unknown: no run, as in MLflow)
+    if not ids and not names_given:  # (names given, all unknown: no run, as in MLflow)
         if search_all_experiments:
             from lakeml.tracking.experiments import every_experiment
 

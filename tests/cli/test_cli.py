@@ -108,6 +108,7 @@ def test_maintenance_status_and_compact(capsys, store_uri: str, logged: str) -> 
 def test_a_snapshot_that_cannot_be_written_is_a_one_line_error(
         capsys, store_uri: str, logged: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAKEML_SNAPSHOT_MEMORY", "1MB")   # far too little for DuckDB
+    monkeypatch.setenv("LAKEML_PROGRESS", "off")  # the error alone (progress: test_progress)
     code, out, err = cli(capsys, "maintenance", "snapshot", "--store", store_uri)
     assert code == 1 and out == ""
     assert err.startswith("lakeml: error: cannot write the run snapshot")

@@ -320,7 +320,7 @@ def test_update_run_with_empty_name_keeps_the_name(client: lakeml.Client) -> Non
 
 def test_search_runs_max_results_limit(client: lakeml.Client) -> None:
     run_id = client.create_run("0").info.run_id
-    with pytest.raises(InvalidArgument, match="at most 50000, got 50001"):
+    with pytest.raises(InvalidArgument, match="at most 50,000, got 50001"):
         client.search_runs(["0"], max_results=50_001)
     assert [r.info.run_id for r in client.search_runs(["0"], max_results=50_000)] == [run_id]
     assert [r.info.run_id for r in client.search_runs(["0"], max_results=None)] == [run_id]
