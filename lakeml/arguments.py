@@ -55,7 +55,22 @@ def optional_string(value: object, what: str) -> str | None:
 
 def filter_string(value: object, what: str = "filter_string") -> str:
     """A search filter: a str (``None`` means no filter, the empty string)."""
-    return optional_string(value, what) or ""
+    return utf8_text(optional_string(value, what) or "", what)
+
+
+def utf8_text(text: str, what: str) -> str:
+    """``text`` if it encodes as UTF-8 (every string column and SQL text is UTF-8)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(
+            f"{what} {text!r} is not valid text: it holds {text[exc.start:exc.end]!r} at "
+            f"position {exc.start}, which has no UTF-8 form (os.fsdecode gives such "
+            "characters for bytes that are not UTF-8; decode them with errors='replace' "
+            "or log the bytes' repr)") from None
+    return text
 
 
 def string_list(value: object, what: str, *, ints: bool = False) -> list[str]:

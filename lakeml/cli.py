@@ -96,31 +96,43 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
 
 
 def cmd_sql(args: argparse.Namespace) -> str:
+    import duckdb
+
+    from lakeml.errors import InvalidArgument
+
     out = args.output
     if out and not out.endswith((".parquet", ".csv")):
-        from lakeml.errors import InvalidArgument
-
         raise InvalidArgument(f"--output {out!r}: name a .csv or .parquet file")
     rel = _client(args, read=True).sql(args.query, as_of=args.as_of)
-    if out:
-        import duckdb
-
-        from lakeml.sqltext import configure
-
-        # the query's database reads only the store: the file is written from outside it
-        with configure(duckdb.connect()) as con:
-            rows = con.from_arrow(rel.arrow())
-            if out.endswith(".parquet"):
-                rows.write_parquet(out)
-            else:
-                rows.write_csv(out)
-        return f"wrote {out}"
-    rows = rel.limit(args.limit + 1).fetchall()
+    try:  # a relation runs when its rows are fetched: errors surface here
+        if out:
+            _write_rows(rel, out)
+            return f"wrote {out}"
+        rows = rel.limit(args.limit + 1).fetchall()
+    except duckdb.Error as exc:
+        raise InvalidArgument(f"SQL failed: {exc}\n  query: {args.query}") from exc
     shown = render(rel.columns, rows[:args.limit], args.format)
     if len(rows) > args.limit and args.format == "table":
         shown += f"\n(first {args.limit} rows; use --limit or --output for more)"
     return shown
 
+
+def _write_rows(rel, out: str) -> None:  # noqa: ANN001 - a DuckDB relation
+    """Stream ``rel``'s rows into a .parquet or .csv file.
+
+    The query's database reads only the store, so the file is written by a
+    connection of its own, fed batch by batch (never the whole result in memory).
+    """
+    import duckdb
+
+    from lakeml.sqltext import configure
+
+    with configure(duckdb.connect()) as con:
+        rows = con.from_arrow(rel.fetch_record_batch())
+        if out.endswith(".parquet"):
+            rows.write_parquet(out)
+        else:
+            rows.write_csv(out)
 
 def _use_store(args: argparse.Namespace) -> None:
     """Make --store the store that runs:/ model URIs are resolved in."""

@@ -405,3 +405,20 @@ def test_walk_leaves_nothing_half_logged(world: World, tmp_path: Path) -> None:
     after = client.get_run(world.run).data
     assert "fresh" not in after.metrics and "fresh" not in after.params
     assert after.params == before.params
+
+
+def test_text_without_a_utf8_form_is_refused_by_name_everywhere(tmp_path) -> None:
+    # os.fsdecode of non-UTF-8 bytes gives lone surrogates: filters, SQL and registry
+    # names/descriptions refuse them as values, never as raw DuckDB/encoding errors
+    lakeml.set_store(str(tmp_path / "lake"))
+    client = lakeml.Client()
+    bad = "x\udcff"
+    calls = [lambda: client.search_runs(["0"], f"params.p = '{bad}'"),
+             lambda: lakeml.search_runs(["0"], f"tags.t = '{bad}'"),
+             lambda: client.search_experiments(filter_string=f"name = '{bad}'"),
+             lambda: lakeml.sql(f"SELECT '{bad}'"),
+             lambda: client.create_registered_model(f"m{bad}"),
+             lambda: client.create_registered_model("ok", description=bad)]
+    for call in calls:
+        with pytest.raises(InvalidArgument, match="no UTF-8 form"):
+            call()

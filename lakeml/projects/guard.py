@@ -67,7 +67,11 @@ def main(argv: list[str]) -> None:
 
     for sig in _FORWARDED:
         signal.signal(sig, forward)
-    child = subprocess.Popen(argv[2:])
+    try:
+        child = subprocess.Popen(argv[2:])
+    except OSError as exc:  # as a shell says it: one line, status 127 (126: not executable)
+        print(f"lakeml: cannot run {argv[2]!r}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(126 if isinstance(exc, PermissionError) else 127)
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     code = child.wait()  # blocking: the command's end is seen at once
     if os.getppid() != parent:  # orphaned: nothing it started may outlive it

@@ -102,7 +102,7 @@ def launch(client: Client, fetched: source.FetchedProject, project: spec.Project
     run_id = run.info.run_id
     try:
         client.log_batch(run_id, params={**declared, **extra})
-        client.flush()  # the child reads the run from the store
+        client.store.flush(report=False)  # the child reads the run from the store
         child_env = {k: v for k, v in os.environ.items()
                      if k not in ("LAKEML_EXPERIMENT_NAME", "LAKEML_RUN_ID")}
         child_env.update(LAKEML_RUN_ID=run_id, LAKEML_STORE=client.store_uri,
@@ -112,7 +112,7 @@ def launch(client: Client, fetched: source.FetchedProject, project: spec.Project
     except BaseException as exc:
         client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt)
                               else "FAILED")
-        client.flush()
+        client.store.flush(report=False)
         raise
     return SubmittedRun(client, run_id, process, command, on_exit=on_exit, check=check)
 

@@ -112,7 +112,7 @@ class SubmittedRun:
                         self._client.set_tag(self.run_id, "lakeml.project.error",
                                              self.error[:5000])
             self._client.set_terminated(self.run_id, status)
-            self._client.flush()
+            self._client.store.flush(report=False)
             self._status = status
             if self._on_exit is not None:
                 self._on_exit()

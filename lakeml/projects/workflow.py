@@ -177,13 +177,13 @@ class WorkflowRunner:
         params = {f"{s}.{k}": v for s, values in self.overrides.items() for k, v in values.items()}
         if params:
             self.client.log_batch(self.run_id, params=params)
-        self.client.flush()
+        self.client.store.flush(report=False)
         return self.run_id
 
     def end(self, status: str) -> WorkflowResult:
         """End the parent run with ``status``; the results in DAG order."""
         self.client.set_terminated(self.run_id, status)
-        self.client.flush()
+        self.client.store.flush(report=False)
         ordered = {s: self.results[s] for level in self.wf.levels for s in level
                    if s in self.results}
         return WorkflowResult(self.run_id, self.wf.name, status, ordered)
@@ -276,7 +276,7 @@ class WorkflowRunner:
             result = StepResult(name, "skipped", error="an upstream or earlier step failed")
             self.results[name] = result
             self._record(self.wf.steps[name], result, None, [])
-        self.client.flush()
+        self.client.store.flush(report=False)
 
     # ---- one step ---------------------------------------------------------------
     def _run_step(self, step: Step) -> StepResult:
@@ -477,7 +477,7 @@ class WorkflowRunner:
             store.append("workflow_lineage", (
                 self.run_id, self.wf.name, step.name, result.run_id, result.source_run_id,
                 direction, name, kind, uri, digest, from_step, from_output, now))
-        self.client.flush()
+        self.client.store.flush(report=False)
 
 
 def describe(wf: Workflow) -> list[tuple[int, str, str, str, str, str]]:

@@ -26,6 +26,7 @@ import tempfile
 import uuid
 from typing import TYPE_CHECKING, Iterable
 
+from lakeml.arguments import utf8_text
 from lakeml.errors import InvalidArgument
 from lakeml.sqltext import sql_string
 
@@ -67,6 +68,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> None:
 
     if not isinstance(query, str):
         raise InvalidArgument(f"SQL must be a string, got {type(query).__name__}")
+    utf8_text(query, "SQL")
     try:
         statements = con.extract_statements(query)
     except duckdb.Error as exc:
@@ -76,7 +78,10 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> None:
         raise InvalidArgument(f"lakeml.sql runs one query at a time; got {what}: {query!r}")
     kind = statements[0].type.name
     if kind == "EXPLAIN":  # EXPLAIN [ANALYZE] of a query is a query; of anything else, not
-        explained = con.extract_statements(_EXPLAIN.sub("", query, count=1))
+        try:
+            explained = con.extract_statements(_EXPLAIN.sub("", query, count=1))
+        except duckdb.Error:  # EXPLAIN (FORMAT …) and the like: judged as written
+            explained = []
         kind = explained[0].type.name if len(explained) == 1 else kind
     if kind not in READ_STATEMENTS:
         raise InvalidArgument(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
+from lakeml.arguments import utf8_text
 from lakeml.errors import CommitConflict, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.fold import EVENT_COLUMNS, ModelState, fold
 from lakeml.registry.permissions import Policy, current_policy
@@ -58,7 +59,7 @@ def check_model_name(name: object) -> str:
         raise InvalidArgument(f"invalid registered model name {name!r}: at most 256 "
                               "characters, no '/', '@', ':' or control characters, and no "
                               "leading or trailing spaces (they would break models:/ URIs)")
-    return name
+    return utf8_text(name, "registered model name")
 
 
 def check_version(version: object) -> int:
@@ -87,7 +88,7 @@ def check_text(value: object, what: str) -> str | None:
     """A description or comment: a string, or None."""
     if value is not None and not isinstance(value, str):
         raise InvalidArgument(f"{what} must be a string, got {type(value).__name__} {value!r}")
-    return value
+    return value if value is None else utf8_text(value, what)
 
 
 @dataclass

@@ -92,7 +92,6 @@ class RegistryState:
         #                a fixed prefix that fold caches can refer to
         self._points: dict[str, tuple[int, list[ModelState]]] = {}  # see point_states
         self._saver: threading.Thread | None = None
-        self._save_checked = False  # whether this process looked for a stale snapshot
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
@@ -215,7 +214,6 @@ class RegistryState:
         """Write a snapshot of the mirror as it is now (loading it first if needed)."""
         from lakeml.registry import snapshot
 
-        self._save_checked = True
         self.refresh()
         with self._lock:
             assert self._con is not None
@@ -250,9 +248,6 @@ class RegistryState:
                          ) -> tuple[duckdb.DuckDBPyConnection, int]:
         """A cursor as :meth:`cursor`, and the table version it holds at least."""
         version = self.refresh()[0]
-        if not self._save_checked:  # the whole log was loaded: new processes need not
-            self._save_checked = True
-            self.save_soon()
         assert self._con is not None
         cur = self._con.cursor()
         if as_of is not None:

@@ -56,8 +56,11 @@ def session(app_name: str = "lakeml", *, master: str | None = None,
         master or os.environ.get("LAKEML_SPARK_MASTER", "local[*]"))
     settings = dict(DEFAULTS)
     # quiet from the first line: the JVM reads its logging configuration at start
+    # (appended: options the user gives, say a truststore, stay)
     logging = Path(__file__).with_name("log4j2.properties")
-    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={logging.as_uri()}"
+    extra = (conf or {}).get("spark.driver.extraJavaOptions", "")
+    settings["spark.driver.extraJavaOptions"] = \
+        f"-Dlog4j2.configurationFile={logging.as_uri()} {extra}".strip()
     # Python workers run this interpreter (its virtualenv has lakeml, pandas and pyarrow),
     # not whichever python3 comes first on PATH; pyspark reads only the variable.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -67,7 +70,8 @@ def session(app_name: str = "lakeml", *, master: str | None = None,
         settings["spark.jars"] = ",".join(str(p) for p in found)
     else:
         settings["spark.jars.packages"] = ",".join(jars.COORDINATES)
-    settings.update(conf or {})
+    settings.update({k: v for k, v in (conf or {}).items()
+                     if k != "spark.driver.extraJavaOptions"})
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -112,14 +116,20 @@ def _start_quiet_context(app_name: str, master: str, settings: dict[str, str]) -
 
     def forward(stream) -> None:  # noqa: ANN001 - the JVM's stderr pipe
         for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace")
-            if not line.startswith(_NOISE):
-                sys.stderr.write(line)
-                sys.stderr.flush()
+            if not raw.decode(errors="replace").startswith(_NOISE):
+                try:  # straight to fd 2: no Python stream lock, safe at interpreter exit
+                    os.write(2, raw)
+                except OSError:
+                    return
 
     threading.Thread(target=forward, args=(gateway.proc.stderr,), name="lakeml-spark-stderr",
                      daemon=True).start()
-    SparkContext(conf=conf, gateway=gateway)
+    try:
+        SparkContext(conf=conf, gateway=gateway)
+    except Exception:
+        gateway.shutdown()  # a JVM no context owns would live until this process ends
+        gateway.proc.kill()
+        raise
 
 
 def spark_path(uri: str) -> str:

@@ -230,7 +230,7 @@ class ExperimentCalls:
         if run_ids:
             store.writer.extend("runs", [run_row(store, run_id, lifecycle_stage=stage)
                                          for run_id in run_ids])
-            store.flush()
+            store.flush(report=False)  # internal: rejected rows are reported to their logger
             for run_id in run_ids:
                 known = self._b.runs.get(run_id)
                 if known is not None:

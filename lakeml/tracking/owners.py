@@ -37,9 +37,16 @@ MAX_OWNERS = 16  # entries kept in the tag (the oldest go first)
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def hostname() -> str:
-    """This machine's name, as owner entries record it (no ``:`` or ``,``)."""
-    return socket.gethostname().replace(":", "_").replace(",", "_") or "localhost"
+    """Where this process's pids mean something, as owner entries record it: the
+    machine's name and, on Linux, its PID namespace (containers sharing a host name
+    have pids of their own, so one cannot judge another's), without ``:`` or ``,``."""
+    name = socket.gethostname().replace(":", "_").replace(",", "_") or "localhost"
+    try:
+        return f"{name}/pidns-{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:  # not Linux: the name alone
+        return name
 
 
 def _stat(pid: int) -> list[bytes]:
@@ -79,6 +86,8 @@ def pid_alive(pid: int, start: str = "") -> bool:
     started at ``start`` (when given and known)."""
     if pid <= 0:
         return False
+    if os.name != "posix":  # signal 0 is no probe there: Windows' os.kill terminates
+        return True  # unknown, so never "gone": nothing is ended or swept for it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -128,7 +137,7 @@ def find_stale(client: Client, *, older_than: float | None = None) -> list[Stale
     """
     from lakeml.query.sqlfiles import query
 
-    client.flush()
+    client.store.flush(report=False)
     now_ms = time.time() * 1000
     found = []
     for run_id, exp_id, name, owner, last_ms in client.sql(
@@ -152,8 +161,10 @@ def end_stale(client: Client, stale: list[StaleRun]) -> None:
     """End each run of ``stale`` KILLED, with tag ``lakeml.cleanup.reason`` saying why."""
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     for run in stale:
+        if client.get_run(run.run_id).info.status != RunStatus.RUNNING:
+            continue  # it ended by itself since it was found: leave its status be
         client._append_tags(run.run_id, {  # a deleted run may be stale too: no state check
             CLEANUP_TAG: f"ended KILLED by `lakeml runs cleanup --stale` on {hostname()} at "
                          f"{when}: {run.reason}"})
         client.set_terminated(run.run_id, RunStatus.KILLED)
-    client.flush()
+    client.store.flush(report=False)

@@ -16,6 +16,7 @@ import math
 import numbers
 import re
 
+from lakeml.arguments import utf8_text as check_text  # noqa: F401 - validation's name
 from lakeml.errors import InvalidArgument
 
 MAX_KEY_LENGTH = 250
@@ -112,21 +113,6 @@ def timestamp_ms(timestamp: object, what: str = "timestamp") -> int:
                               f"the epoch from 0 (1970) to {MAX_TIMESTAMP_MS} (year 9999)"
                               f"{hint}")
     return ms
-
-
-def check_text(text: str, what: str) -> str:
-    """A string that encodes as UTF-8 (every string column is UTF-8)."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidArgument(
-            f"{what} {text!r} is not valid text: it holds {text[exc.start:exc.end]!r} at "
-            f"position {exc.start}, which has no UTF-8 form (os.fsdecode gives such "
-            "characters for bytes that are not UTF-8; decode them with errors='replace' "
-            "or log the bytes' repr)") from None
-    return text
 
 
 def param_value(key: str, value: object) -> str:
