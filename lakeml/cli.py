@@ -128,7 +128,7 @@ def _write_rows(rel, out: str) -> None:  # noqa: ANN001 - a DuckDB relation
     from lakeml.sqltext import configure
 
     with configure(duckdb.connect()) as con:
-        rows = con.from_arrow(rel.fetch_record_batch())
+        rows = con.from_arrow(rel.to_arrow_reader())
         if out.endswith(".parquet"):
             rows.write_parquet(out)
         else:
