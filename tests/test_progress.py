@@ -42,3 +42,20 @@ def test_bar_and_off(capsys, monkeypatch) -> None:
     monkeypatch.setenv("LAKEML_PROGRESS", "loud")
     with pytest.raises(InvalidArgument, match="'loud'"):
         progress.mode()
+
+
+def test_bulk_logging_of_many_rows_says_so(capsys, monkeypatch, tmp_path) -> None:
+    import pyarrow as pa
+
+    import lakeml
+
+    monkeypatch.setenv("LAKEML_PROGRESS", "lines")
+    client = lakeml.Client(str(tmp_path / "lake"))
+    exp = client.create_experiment("bulk")
+    client.log_runs(exp, pa.table({"params.p": ["a"] * 10}))
+    assert capsys.readouterr().err == ""  # small calls stay quiet
+    ids = client.log_runs(exp, pa.table({"metrics.m": [1.0] * 100_000}))
+    err = capsys.readouterr().err.splitlines()
+    assert len(ids) == 100_000
+    assert err[0] == "lakeml: logging 100,000 runs…"
+    assert err[1].startswith("lakeml: logging 100,000 runs: done in ")

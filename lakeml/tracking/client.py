@@ -342,16 +342,22 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
     # ---- bulk -------------------------------------------------------------------
     def log_runs(self, experiment_id: str, data: Any, *,
                  tags: Mapping[str, Any] | None = None) -> list[str]:
-        """Log one finished run per row of a DataFrame or Arrow table (see tracking.bulk)."""
+        """Log one finished run per row of a DataFrame or Arrow table (see tracking.bulk).
+
+        From 100,000 rows on, says on stderr that it runs and how long it took
+        (see :mod:`lakeml.progress`).
+        """
         from lakeml.tracking.bulk import log_runs
 
-        return log_runs(self, experiment_id, data, tags=dict(tags or {}))
+        with _bulk_progress(data, "runs"):
+            return log_runs(self, experiment_id, data, tags=dict(tags or {}))
 
     def log_metric_histories(self, data: Any) -> int:
         """Append metric points (run_id, key, value, step, timestamp ms) in bulk."""
         from lakeml.tracking.bulk import log_metric_histories
 
-        return log_metric_histories(self, data)
+        with _bulk_progress(data, "metric points"):
+            return log_metric_histories(self, data)
 
     # ---- artifacts ------------------------------------------------------------
     def _artifacts(self, run_id: str) -> ArtifactRepository:
@@ -428,3 +434,18 @@ def _items(values: Any, entity: type, what: str) -> list[tuple[str, Any]]:
                                   f"got {item!r}")
         items.append((item.key, item.value))
     return items
+
+
+def _bulk_progress(data: Any, what: str) -> Any:
+    """A progress phase for a bulk call of 100,000 rows or more, else nothing."""
+    from contextlib import nullcontext
+
+    try:
+        rows = len(data)
+    except TypeError:
+        return nullcontext()
+    if rows < 100_000:
+        return nullcontext()
+    from lakeml.progress import phase
+
+    return phase(f"logging {rows:,} {what}")
