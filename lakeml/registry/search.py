@@ -17,12 +17,12 @@ from lakeml.registry.review import ReviewCalls
 class SearchCalls(ReviewCalls):
     """Registry search, part of the registry calls of :class:`lakeml.Client`."""
 
-    def _registry_page(self, query: str, params: list[Any], max_results: int | None,
-                       default: int, page_token: str | None,
+    def _registry_page(self, query: str, params: list[Any], max_results: int,
+                       page_token: str | None,
                        fingerprint: str) -> tuple[list[tuple], str | None]:
-        from lakeml.tracking.search import check_max_results, decode_page_token, encode_page_token
+        """One page of ``query``'s rows (``max_results`` already checked by the caller)."""
+        from lakeml.tracking.search import decode_page_token, encode_page_token
 
-        max_results = check_max_results(max_results, default=default, limit=None)
         page_token = arguments.page_token(page_token)
         offset = decode_page_token(page_token, fingerprint) if page_token else 0
         cur = self._cursor()
@@ -58,8 +58,8 @@ class SearchCalls(ReviewCalls):
                                       filters.VERSION_ORDER, ["x.name ASC", "x.version DESC"])
         query = (f"SELECT x.model_id, x.version FROM model_versions AS x WHERE {pin}{where.sql} "
                  f"ORDER BY {order}")
-        rows, token = self._registry_page(query, params, max_results, 10_000, page_token,
-                                 f"v|{filter_string}|{order_by}")
+        rows, token = self._registry_page(query, params, max_results, page_token,
+                                          f"v|{filter_string}|{order_by}")
         cur = self._cursor()
         states = {model_id: self._fold(cur, model_id) for model_id in {r[0] for r in rows}}
         return PagedList([states[m].model_version(n) for m, n in rows], token)
@@ -80,8 +80,8 @@ class SearchCalls(ReviewCalls):
         order = filters.compile_order(order_by, filters.MODEL_ORDER, ["x.name ASC"])
         query = (f"SELECT x.model_id FROM registered_models AS x WHERE {where.sql} "
                  f"ORDER BY {order}")
-        rows, token = self._registry_page(query, list(where.params), max_results, 100,
-                                          page_token, f"m|{filter_string}|{order_by}")
+        rows, token = self._registry_page(query, list(where.params), max_results, page_token,
+                                          f"m|{filter_string}|{order_by}")
         cur = self._cursor()
         return PagedList([self._fold(cur, r[0]).registered_model(STAGES) for r in rows], token)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from lakeml.errors import InvalidArgument
-from lakeml.search.filter_parser import _Parser, syntax_error
+from lakeml.search.filter_parser import _Parser, parse_with, syntax_error
 from lakeml.search.filter_sql import Sql, _predicate
 from lakeml.search.filter_tree import (
     ATTRIBUTES,
@@ -84,12 +84,7 @@ class ExperimentComparison(Comparison):
     """One test of an experiment: ``attributes.name``, a time, or ``tags.<key>``."""
 
     def __post_init__(self) -> None:
-        value = self.value
-        if isinstance(value, list):
-            value = tuple(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        object.__setattr__(self, "value", value)
+        value = self._normalize_value()
         problem = _key_problem(self.entity, self.key)
         if problem is None and self.op not in _allowed_ops(self.entity, self.key):
             problem = f"operator {self.op!r} is not allowed for {self.entity}.{self.key}"
@@ -138,16 +133,7 @@ def parse_experiment_filter(text: str | None) -> Node | None:
         >>> parse_experiment_filter("name LIKE 'churn%'")
         ExperimentComparison(entity='attributes', key='name', op='LIKE', value='churn%')
     """
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise InvalidArgument(f"a filter must be a string, got {text!r}")
-    parser = _ExperimentParser(text, "experiment filter")
-    if parser.peek().kind == "end":
-        return None
-    tree = parser.or_expr(0)
-    parser.expect_end("AND, OR or the end of the filter")
-    return tree
+    return parse_with(_ExperimentParser, text, "experiment filter")
 
 
 def compile_experiment_filter(tree: Node | None) -> Sql:

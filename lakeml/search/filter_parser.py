@@ -258,11 +258,17 @@ def parse_filter(text: str | None) -> Node | None:
         ... # doctest: +ELLIPSIS
         Or(items=(Comparison(entity='tags', key='team', op='=', value='nlp'), And(...)))
     """
+    return parse_with(_Parser, text, "filter")
+
+
+def parse_with(parser_class: type[_Parser], text: str | None, what: str) -> Node | None:
+    """The tree of filter ``text`` as ``parser_class`` reads it (None for no filter);
+    the one driver of the run filter and the experiment filter (a vocabulary of its own)."""
     if text is None:
         return None
     if not isinstance(text, str):
         raise InvalidArgument(f"a filter must be a string, got {text!r}")
-    parser = _Parser(text, "filter")
+    parser = parser_class(text, what)
     if parser.peek().kind == "end":
         return None
     tree = parser.or_expr(0)

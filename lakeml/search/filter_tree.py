@@ -56,15 +56,20 @@ class Comparison:
     value: float | str | tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        value = self._normalize_value()
+        problem = _comparison_problem(self.entity, self.key, self.op, value)
+        if problem:
+            raise InvalidArgument(f"invalid comparison {self!r}: {problem}")
+
+    def _normalize_value(self) -> float | str | tuple[str, ...] | None:
+        """Store ``value`` in its one form (lists as tuples, ints as floats); return it."""
         value = self.value
         if isinstance(value, list):
             value = tuple(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         object.__setattr__(self, "value", value)
-        problem = _comparison_problem(self.entity, self.key, self.op, value)
-        if problem:
-            raise InvalidArgument(f"invalid comparison {self!r}: {problem}")
+        return value
 
 
 @dataclass(frozen=True)
