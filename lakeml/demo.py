@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from lakeml.cli_format import render
+from lakeml.cli.format import render
 
 EXPERIMENT = "wine-demo"
 REGISTERED = "wine-classifier"  # the best model of each demo run becomes its next version

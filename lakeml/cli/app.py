@@ -11,10 +11,10 @@ import os
 import sys
 from typing import Sequence
 
-from lakeml.cli_args import at_least, key_values
-from lakeml.cli_args import client as _client
-from lakeml.cli_format import FORMATS, ms_to_iso, render
-from lakeml.cli_runs import experiment_id
+from lakeml.cli.args import at_least, key_values
+from lakeml.cli.args import client as _client
+from lakeml.cli.format import FORMATS, ms_to_iso, render
+from lakeml.cli.runs import experiment_id
 from lakeml.errors import LakemlError
 
 
@@ -436,7 +436,8 @@ def _group(sub: argparse._SubParsersAction, name: str, text: str) -> argparse._S
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``lakeml`` command."""
-    from lakeml import cli_registry, cli_runs
+    from lakeml.cli import registry as cli_registry
+    from lakeml.cli import runs as cli_runs
     from lakeml.version import __version__
 
     common = argparse.ArgumentParser(add_help=False)
@@ -578,7 +579,7 @@ def _where(args: argparse.Namespace, exc: LakemlError) -> str:
     if not isinstance(exc, NotFound) or "store" in str(exc):
         return ""
     try:
-        from lakeml.cli_args import store_uri
+        from lakeml.cli.args import store_uri
 
         return f" (store: {store_uri(args)})"
     except LakemlError:
