@@ -16,8 +16,8 @@ def _use_store(args: argparse.Namespace) -> None:
 
 
 def cmd_models_serve(args: argparse.Namespace) -> str:
-    from lakeml.server.limits import Limits
-    from lakeml.server.scoring import serve
+    from lakeml.models.serving.limits import Limits
+    from lakeml.models.serving.scoring import serve
 
     _use_store(args)
     limits = Limits.configured(max_body_mb=args.max_body_mb,
