@@ -22,8 +22,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# ruff, then the layers contract in .importlinter (an import that goes up fails)
 lint: setup
 	$(BIN)/ruff check lakeml tests benchmarks
+	$(BIN)/lint-imports --no-cache --no-logo
 
 bench: setup
 	bash benchmarks/setup_mlflow.sh

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import unquote, urlparse
 
+from lakeml.arguments import path as path_argument
 from lakeml.errors import InvalidArgument
 
 
@@ -175,6 +177,29 @@ def get(key: str, explicit: Any = None) -> Any:
         raise InvalidArgument(f"bad value {raw!r} for {source}: {exc}") from None
 
 
+# Store URIs are normalised here, below the store, since the store in force is a setting.
+REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
+
+
+def normalize_uri(uri: str | os.PathLike[str]) -> str:
+    """An absolute local path, or a ``scheme://…`` URI without a trailing slash."""
+    text = path_argument(uri, "store URI").strip()
+    if not text:
+        raise InvalidArgument("store URI is empty; give a folder path or e.g. s3://bucket/prefix")
+    if "://" not in text:
+        return str(Path(text).expanduser().resolve())
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidArgument(f"file URI {text!r} names host {parsed.netloc!r}; "
+                                  "use file:///absolute/path")
+        return str(Path(unquote(parsed.path)).resolve())
+    if parsed.scheme not in REMOTE_SCHEMES:
+        raise InvalidArgument(f"store URI {text!r} has unsupported scheme {parsed.scheme!r}; "
+                              f"use a local path, file://, or one of {list(REMOTE_SCHEMES)}")
+    return text.rstrip("/")
+
+
 _active_store: str | None = None  # set_store()'s choice, which outranks the settings
 
 
@@ -192,8 +217,6 @@ def store_uri() -> str:
     """
     if _active_store is not None:
         return _active_store
-    from lakeml.store import normalize_uri
-
     return normalize_uri(get("store"))
 
 

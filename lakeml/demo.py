@@ -7,8 +7,7 @@ Run it with ``lakeml demo`` (or ``make demo``).
 from __future__ import annotations
 
 import time
-
-from lakeml.cli_format import render
+from typing import Callable, Sequence
 
 EXPERIMENT = "wine-demo"
 REGISTERED = "wine-classifier"  # the best model of each demo run becomes its next version
@@ -30,8 +29,13 @@ def _candidates():  # noqa: ANN202 - list of (name, estimator)
     ]
 
 
-def run_demo(store: str | None = None) -> str:
-    """Train the candidates, log each as a run, and return the leaderboard as text."""
+def run_demo(store: str | None,
+             table: Callable[[Sequence[str], Sequence[tuple]], str]) -> str:
+    """Train the candidates, log each as a run, and return the leaderboard as text.
+
+    ``table(columns, rows)`` renders the leaderboard: the command line passes its
+    own table printer (the demo sits below the CLI, so it does not import it).
+    """
     import pandas as pd
     from sklearn.datasets import load_wine
     from sklearn.metrics import accuracy_score, f1_score, log_loss
@@ -76,9 +80,8 @@ def run_demo(store: str | None = None) -> str:
     rows = client.sql(query("leaderboard"), {
         "experiment_id": exp.experiment_id, "metric": "log_loss", "ascending": True,
         "limit": 10}).fetchall()
-    table = render(["run_id", "run_name", "status", "log_loss", "start_time"],
-                   [(r[0], r[1], r[2], r[3], r[4].strftime("%H:%M:%S")) for r in rows],
-                   "table")
+    board = table(["run_id", "run_name", "status", "log_loss", "start_time"],
+                  [(r[0], r[1], r[2], r[3], r[4].strftime("%H:%M:%S")) for r in rows])
     version = _register_once(client, rows[0][0])
     client.set_registered_model_alias(REGISTERED, "champion", version.version)
     best_uri = f"models:/{REGISTERED}@champion"
@@ -86,7 +89,7 @@ def run_demo(store: str | None = None) -> str:
     agree = (best.predict(x_test) == _native(rows[0][1]).fit(x_train, y_train)
              .predict(x_test)).mean()
     return (f"store: {client.store_uri}\nexperiment: {EXPERIMENT} (id {exp.experiment_id})\n"
-            f"leaderboard by test log_loss (lower is better):\n{table}\n"
+            f"leaderboard by test log_loss (lower is better):\n{board}\n"
             f"best model: runs:/{rows[0][0]}/model, registered as {REGISTERED} version "
             f"{version.version}, alias champion\n"
             f"loaded from {best_uri} (flavors: {', '.join(best.metadata.flavors)}): "

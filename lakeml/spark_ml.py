@@ -16,7 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lakeml.autolog.spark_ml import autolog
-from lakeml.models.flavors.spark import FLAVOR_NAME, _load_pyfunc, load_model, save_model
+from lakeml.models.flavors.spark import (
+    FLAVOR_NAME,
+    _load_pyfunc,
+    load_model,
+    save_model,
+    use_session,
+)
 
 if TYPE_CHECKING:
     from lakeml.models.lineage import ModelInfo
@@ -34,3 +40,14 @@ def log_model(spark_model: Any, name: str = "model", signature: ModelSignature |
     return log_model_with(save_model, spark_model, name, signature=signature,
                           input_example=input_example,
                           registered_model_name=registered_model_name, **save_kwargs)
+
+
+def _session() -> Any:
+    """lakeml's Spark session, imported on first use (``import lakeml.spark_ml`` loads no
+    Spark): the active session, else a new local one with Delta Lake."""
+    import lakeml.spark
+
+    return lakeml.spark.session()
+
+
+use_session(_session)  # the flavor, below lakeml.spark, reads and scores through it

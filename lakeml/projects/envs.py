@@ -197,9 +197,9 @@ def _install(path: Path, file: Path, spec: dict[str, Any]) -> None:
 
 def _lakeml_root() -> str | None:
     """lakeml's source folder if the base environment's site-packages do not hold it."""
-    import lakeml
-
-    root = str(Path(lakeml.__file__).resolve().parent.parent)
+    # the folder holding lakeml/, found from this file: `import lakeml` would load the
+    # whole public API, which sits above projects
+    root = str(Path(__file__).resolve().parents[2])
     bases = {str(Path(d).resolve()) for d in site.getsitepackages()}
     return None if root in bases else root
 

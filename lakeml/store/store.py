@@ -6,11 +6,10 @@ import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
-from urllib.parse import unquote, urlparse
 
 from lakeml import config
-from lakeml.arguments import path as path_argument
-from lakeml.errors import InvalidArgument, StoreUnavailable
+from lakeml.config import normalize_uri
+from lakeml.errors import StoreUnavailable
 from lakeml.ids import SequenceClock
 from lakeml.store import schemas
 from lakeml.store.maintenance import Maintenance
@@ -21,28 +20,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     import pyarrow as pa
-
-REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
-
-
-def normalize_uri(uri: str | os.PathLike[str]) -> str:
-    """An absolute local path, or a ``scheme://…`` URI without a trailing slash."""
-    text = path_argument(uri, "store URI").strip()
-    if not text:
-        raise InvalidArgument("store URI is empty; give a folder path or e.g. s3://bucket/prefix")
-    if "://" not in text:
-        return str(Path(text).expanduser().resolve())
-    parsed = urlparse(text)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise InvalidArgument(f"file URI {text!r} names host {parsed.netloc!r}; "
-                                  "use file:///absolute/path")
-        return str(Path(unquote(parsed.path)).resolve())
-    if parsed.scheme not in REMOTE_SCHEMES:
-        raise InvalidArgument(f"store URI {text!r} has unsupported scheme {parsed.scheme!r}; "
-                              f"use a local path, file://, or one of {list(REMOTE_SCHEMES)}")
-    return text.rstrip("/")
-
 
 class Store:
     """The tables under ``<uri>/tables/<name>`` and the artifacts under ``<uri>/artifacts``.

@@ -17,7 +17,7 @@ import pytest
 
 import lakeml.pyfunc
 import lakeml.sklearn
-from lakeml.server.scoring import MAX_BODY_BYTES
+from lakeml.models.serving.scoring import MAX_BODY_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -548,7 +548,7 @@ def test_a_client_waiting_for_100_continue_sends_no_refused_body(
 def test_limits_are_checked_and_read_from_the_settings(monkeypatch: pytest.MonkeyPatch
                                                        ) -> None:
     from lakeml.errors import InvalidArgument
-    from lakeml.server.limits import MB, Admission, Limits
+    from lakeml.models.serving.limits import MB, Admission, Limits
 
     assert Limits.configured() == Limits(64 * MB, 64 * MB, 16)
     monkeypatch.setenv("LAKEML_SERVE_MAX_BODY_MB", "300")

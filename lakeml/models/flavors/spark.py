@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from lakeml.errors import InvalidArgument
+from lakeml.errors import InvalidArgument, InvalidState
 from lakeml.models.descriptor import Model
 from lakeml.models.saving import FlavorSpec, save_model_folder
 from lakeml.models.signature import ModelSignature
@@ -25,6 +25,28 @@ from lakeml.models.signature import ModelSignature
 FLAVOR_NAME = "spark"
 MODEL_DATA = "sparkml"
 PREDICTION = "prediction"
+
+
+def _active_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is None:
+        raise InvalidState("no active Spark session: load Spark ML models through "
+                           "lakeml.spark_ml, which starts lakeml.spark.session()")
+    return active
+
+
+# The session Spark ML reads and scores with. lakeml.spark_ml sets it to
+# lakeml.spark.session (the active session, else a new local one with Delta):
+# models sit below lakeml.spark in the layers, so they do not import it.
+_session: Callable[[], Any] = _active_session
+
+
+def use_session(factory: Callable[[], Any]) -> None:
+    """Make ``factory()`` the Spark session models are read and scored with."""
+    global _session
+    _session = factory
 
 
 def _as_pipeline(spark_model: Any) -> Any:
@@ -69,9 +91,7 @@ def save_model(spark_model: Any, path: str | os.PathLike[str],
 def _read(data: Path) -> Any:
     from pyspark.ml import PipelineModel
 
-    import lakeml.spark
-
-    lakeml.spark.session()  # Spark ML reads through the active session (started if none)
+    _session()  # Spark ML reads through the active session (started if none)
     return PipelineModel.load(data.resolve().as_uri())
 
 
@@ -101,11 +121,9 @@ class _SparkWrapper:
         import numpy as np
         import pandas as pd
 
-        import lakeml.spark
-
         if not isinstance(data, pd.DataFrame):
             data = pd.DataFrame(data)
-        frame = lakeml.spark.session().createDataFrame(data)
+        frame = _session().createDataFrame(data)
         out = self.raw_model.transform(frame)
         if PREDICTION not in out.columns:
             raise InvalidArgument(f"the Spark pipeline's output has no {PREDICTION!r} column "

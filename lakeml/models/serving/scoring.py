@@ -6,7 +6,7 @@ A bad request gets 400 (415 for an unsupported content type, 411 without a
 length, 413 when too large; JSON nested deeper than the parser allows is a
 400 too) with ``{"error_code": ..., "message": ...}``; a failure inside the
 model gets 500 with the same shape; the server keeps serving either way.
-Memory is bounded by :mod:`lakeml.server.limits`: the body bytes and
+Memory is bounded by :mod:`lakeml.models.serving.limits`: the body bytes and
 requests in flight are capped, and what would exceed them gets 503
 ``TEMPORARILY_UNAVAILABLE`` without its body being parsed. A JSON body is decoded
 and parsed with its raw bytes already dropped, and the parsed document is
@@ -35,7 +35,7 @@ from lakeml.models.payloads import (
     parse_document,
     predictions_json,
 )
-from lakeml.server.limits import Admission, Limits
+from lakeml.models.serving.limits import Admission, Limits
 
 if TYPE_CHECKING:
     from lakeml.models.pyfunc_model import PyFuncModel

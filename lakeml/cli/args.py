@@ -1,4 +1,5 @@
-"""What the command modules (cli.py, cli_registry.py) read from their arguments alike."""
+"""What the command modules read from their arguments alike, and the command group they
+build their parsers with."""
 
 from __future__ import annotations
 
@@ -75,3 +76,10 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 30m, 2h "
                                          "or 7d")
     return seconds
+
+
+def group(sub: argparse._SubParsersAction, name: str, text: str) -> argparse._SubParsersAction:
+    """A command group whose bare use (``lakeml runs``) prints its help."""
+    group = sub.add_parser(name, help=text, description=text)
+    group.set_defaults(group_parser=group)
+    return group.add_subparsers(dest="action", metavar="ACTION")

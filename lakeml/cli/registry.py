@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lakeml.cli_args import client as _client
-from lakeml.cli_args import key_values
-from lakeml.cli_format import ms_to_iso, render
+from lakeml.cli.args import client as _client
+from lakeml.cli.args import key_values
+from lakeml.cli.format import ms_to_iso, render
 
 _VERSION_COLUMNS = ["name", "version", "current_stage", "aliases", "run_id", "user_id",
                     "created", "description", "storage_location"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any, Sequence
 
-from lakeml.cli_args import client as _client
-from lakeml.cli_args import duration
-from lakeml.cli_format import ms_to_iso, render
+from lakeml.cli.args import client as _client
+from lakeml.cli.args import duration
+from lakeml.cli.format import ms_to_iso, render
 
 _INFO_COLUMNS = ["run_id", "run_name", "status", "user_id", "start_time", "end_time"]
 _KINDS = {"metrics": "metrics", "params": "params", "tags": "tags"}
