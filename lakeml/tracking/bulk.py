@@ -11,12 +11,12 @@ writer's bulk path: a million runs cost seconds, not a commit per run.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.ids import uuid7_hex_batch
+from lakeml.times import now_ms
 from lakeml.tracking import system_tags
 from lakeml.tracking import validation as v
 
@@ -179,7 +179,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
         return []
     store = client.store
     writer = store.writer
-    now_us = time.time_ns() // 1_000_000 * 1000  # run times are whole milliseconds
+    now_us = now_ms() * 1000  # run times are whole milliseconds
     run_ids = uuid7_hex_batch(n)
     ids = pa.array(run_ids, pa.string())
     status = table["status"].cast(pa.string()) if "status" in table.column_names \
