@@ -278,9 +278,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
 
     def _metric_rows(self, run_id: str, metrics: Any, step: int | None,
                      now: int) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        if not metrics:
-            return rows
+        rows = []
         build = self._b.store.rows.metrics
         if isinstance(metrics, Mapping):
             s = 0 if step is None else v.step_value("step", step)
