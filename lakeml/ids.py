@@ -42,25 +42,6 @@ def experiment_id() -> str:
     return str(ms * 1000 + int.from_bytes(os.urandom(2), "big") % 1000)
 
 
-class SequenceClock:
-    """Strictly increasing microsecond stamps: orders state-change rows.
-
-    Each value is at least the wall clock in microseconds and greater than the
-    previous one from this clock, so rows written later by one process win, and
-    rows from different processes order by time.
-    """
-
-    def __init__(self) -> None:
-        self._last = 0
-        self._lock = threading.Lock()
-
-    def next(self) -> int:
-        with self._lock:
-            now = time.time_ns() // 1000
-            self._last = now if now > self._last else self._last + 1
-            return self._last
-
-
 def uuid7_hex_batch(n: int) -> list[str]:
     """``n`` UUIDv7 hex ids in increasing order, made at once (for bulk logging).
 

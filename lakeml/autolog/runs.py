@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
@@ -27,6 +26,7 @@ from lakeml.autolog.patching import (
     inside,
 )
 from lakeml.entities import RunStatus
+from lakeml.times import now_ms
 
 AUTOLOGGING_TAG = "mlflow.autologging"
 MAX_PARAM_LENGTH = 6000
@@ -221,7 +221,7 @@ def log_histories(run_id: str, histories: Mapping[str, list[Any]]) -> None:
     """Log each key's list of values as its metric history, step = position."""
     from lakeml.entities import Metric
 
-    now = int(time.time() * 1000)
+    now = now_ms()
     points = [Metric(metric_key(key), float(value), now, step)
               for key, values in histories.items() if valid_key(metric_key(key))
               for step, value in enumerate(values)]

@@ -9,7 +9,6 @@ so SQL can join models to the runs, params and metrics that produced them.
 from __future__ import annotations
 
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -19,6 +18,7 @@ from lakeml.errors import InvalidArgument
 from lakeml.models.descriptor import PYFUNC, Model
 from lakeml.models.registration import check_can_register, register_logged_model
 from lakeml.models.signature import ModelSignature
+from lakeml.times import now_us
 
 if TYPE_CHECKING:
     from lakeml.tracking.client import Client
@@ -60,10 +60,12 @@ def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Mode
     model_uri = f"runs:/{run_id}/{artifact_path}"
     artifact_uri = client.get_artifact_uri(run_id, artifact_path)
     conf = meta.flavors.get(PYFUNC) or {}
-    client.store.append("logged_models", (
-        meta.model_uuid, run_id, artifact_path, list(meta.flavors), conf.get("loader_module"),
-        meta.signature.to_json() if meta.signature else None, meta.model_size_bytes,
-        model_uri, artifact_uri, meta.lakeml_version, time.time_ns() // 1000))
+    client.store.append("logged_models", client.store.rows.logged_models(
+        model_uuid=meta.model_uuid, run_id=run_id, artifact_path=artifact_path,
+        flavors=list(meta.flavors), loader_module=conf.get("loader_module"),
+        signature=meta.signature.to_json() if meta.signature else None,
+        size_bytes=meta.model_size_bytes, uri=model_uri, artifact_uri=artifact_uri,
+        lakeml_version=meta.lakeml_version, created_time=now_us()))
     version = None
     if registered_model_name is not None:
         version = register_logged_model(client, model_uri, registered_model_name).version

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from lakeml.projects import digests, envs, runner, source, spec
 from lakeml.projects import staging as staging_folders
 from lakeml.projects.submitted import ExecutionError, SubmittedRun
 from lakeml.projects.workflow_spec import Input, Step, Workflow, load_workflow
+from lakeml.times import now_us
 from lakeml.tracking.owners import OWNER_TAG
 
 if TYPE_CHECKING:
@@ -135,10 +135,6 @@ def parse_overrides(wf: Workflow, parameters: Mapping[str, Any]) -> dict[str, di
                                   f"{sorted(wf.steps)}")
         out.setdefault(step, {})[name] = str(value)
     return out
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class WorkflowRunner:
@@ -269,7 +265,7 @@ class WorkflowRunner:
                         result = future.result()
                     except Exception as exc:  # a bug or a store fault: the step failed
                         result = StepResult(name, "failed", error=f"{type(exc).__name__}: {exc}")
-                        self._record(self.wf.steps[name], result, _now_us(), [])
+                        self._record(self.wf.steps[name], result, now_us(), [])
                     self.results[name] = result
                     failed = failed or result.status == "failed"
         for name in sorted(pending):  # not started because a step failed
@@ -280,7 +276,7 @@ class WorkflowRunner:
 
     # ---- one step ---------------------------------------------------------------
     def _run_step(self, step: Step) -> StepResult:
-        started = _now_us()
+        started = now_us()
         params = {**step.parameters, **self.overrides.get(step.name, {})}
         staging = staging_folders.step_folder(step.name)
         try:
@@ -466,17 +462,21 @@ class WorkflowRunner:
     def _record(self, step: Step, result: StepResult, started: int | None,
                 inputs: list[tuple[str, str, str, str, str, str | None, str | None]]) -> None:
         """Append the step's row and its lineage rows (committed with the next flush)."""
-        now = _now_us()
+        now = now_us()
         store = self.client.store
-        store.append("workflow_steps", (
-            self.run_id, self.wf.name, step.name, step.entry_point, result.run_id,
-            result.source_run_id, result.cache_key, result.status, result.error, started, now))
+        store.append("workflow_steps", store.rows.workflow_steps(
+            workflow_run_id=self.run_id, workflow=self.wf.name, step=step.name,
+            entry_point=step.entry_point, run_id=result.run_id,
+            source_run_id=result.source_run_id, cache_key=result.cache_key,
+            status=result.status, error=result.error, start_time=started, end_time=now))
         rows = [*inputs, *[("output", name, kind, uri, digest, None, None)
                            for name, (kind, uri, digest) in result.outputs.items()]]
         for direction, name, kind, uri, digest, from_step, from_output in rows:
-            store.append("workflow_lineage", (
-                self.run_id, self.wf.name, step.name, result.run_id, result.source_run_id,
-                direction, name, kind, uri, digest, from_step, from_output, now))
+            store.append("workflow_lineage", store.rows.workflow_lineage(
+                workflow_run_id=self.run_id, workflow=self.wf.name, step=step.name,
+                run_id=result.run_id, source_run_id=result.source_run_id, direction=direction,
+                name=name, kind=kind, uri=uri, digest=digest, from_step=from_step,
+                from_output=from_output, timestamp=now))
         self.client.store.flush(report=False)
 
 

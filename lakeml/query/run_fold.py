@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lakeml.sqltext import placeholders, sql_string
+from lakeml.store.schemas import RUN_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
@@ -45,9 +46,7 @@ ENTITIES = {
 
 Columns = Mapping[tuple[str, str], str]
 
-# The runs view's columns, and the few every search reads.
-RUN_COLUMNS = ("run_id", "experiment_id", "run_name", "user_id", "status", "start_time",
-               "end_time", "artifact_uri", "lifecycle_stage", "parent_run_id")
+# The few columns of the runs view (RUN_COLUMNS) every search reads.
 NARROW_RUN_COLUMNS = ("run_id", "experiment_id", "lifecycle_stage", "start_time")
 
 

@@ -17,12 +17,13 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from lakeml.arguments import utf8_text
 from lakeml.errors import CommitConflict, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.fold import EVENT_COLUMNS, ModelState, fold
 from lakeml.registry.permissions import Policy, current_policy
+from lakeml.times import now_us
 
 if TYPE_CHECKING:
     import duckdb
@@ -278,21 +279,14 @@ class RegistryBase:
             log.warning("automatic compaction of %s skipped: %s", TABLE, exc)
 
     def _rows(self, events: list[Event], floor: int, outcome: str = "applied"):  # noqa: ANN202
-        import pyarrow as pa
-
-        from lakeml.store import schemas
-
-        now = time.time_ns() // 1000
-        clock = self._b.store.clock
-        first = max(clock.next(), floor + 1)
+        now = now_us()
+        store = self._b.store
+        first = max(store.clock.next(), floor + 1)
         user = self._user()
-        columns: dict[str, list[Any]] = {f.name: [] for f in schemas.REGISTRY_LOG}
-        for i, event in enumerate(events):
-            row = {k: getattr(event, k) for k in columns if hasattr(event, k)}
-            row.update(seq=first + i, timestamp=now, user_id=user, outcome=outcome)
-            for key in columns:
-                columns[key].append(row.get(key))
-        return pa.Table.from_pydict(columns, schema=schemas.REGISTRY_LOG)
+        return store.rows.to_arrow("registry_log", [
+            store.rows.registry_log(**vars(event), seq=first + i, timestamp=now, user_id=user,
+                                    outcome=outcome)
+            for i, event in enumerate(events)])
 
     # ---- permissions ----------------------------------------------------------------
     def _policy(self) -> Policy:

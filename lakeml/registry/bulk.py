@@ -20,6 +20,7 @@ from lakeml.errors import CommitConflict, InvalidArgument
 from lakeml.registry.base import GUARD, TABLE, Event
 from lakeml.registry.entities import NONE, STAGES, canonical_stage
 from lakeml.registry.search import SearchCalls
+from lakeml.times import now_us
 
 if TYPE_CHECKING:
     import duckdb
@@ -186,8 +187,6 @@ class BulkCalls(SearchCalls):
     def _bulk_events(self, cur: duckdb.DuckDBPyConnection, user: str, new_ids: Any,
                      schema: pa.Schema) -> pa.Table:
         """The registry-log rows that register every row of ``bulk_in``."""
-        import time
-
         import pyarrow as pa
 
         cur.execute("CREATE OR REPLACE TEMP TABLE bulk_existing AS SELECT name, model_id FROM "
@@ -199,7 +198,7 @@ class BulkCalls(SearchCalls):
                                            "model_id": pa.array(new_ids(len(fresh)),
                                                                 pa.string())}))
         first_seq = max(self._b.store.clock.next(), self._registry_state().max_seq + 1)
-        now = time.time_ns() // 1000
+        now = now_us()
         stage_sql = ("CASE lower(stage) WHEN 'staging' THEN 'Staging' WHEN 'production' THEN "
                      "'Production' WHEN 'archived' THEN 'Archived' ELSE 'None' END")
         table = cur.sql(f"""

@@ -12,10 +12,10 @@ last, so a run is visible only once its params, tags and metrics are.
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from lakeml import times
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.spark.session import table_path
@@ -138,7 +138,7 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
     client = Client(resolved.uri)
     if experiment_id is not None:
         exp = client._active_experiment(str(experiment_id))
-    now_ms = time.time_ns() // 1_000_000
+    now_ms = times.now_ms()
     now = F.timestamp_millis(F.lit(now_ms))
     base = df.withColumn("run_id", _run_ids(now_ms)).localCheckpoint(eager=True)
     _check(base, groups)

@@ -50,6 +50,10 @@ RUNS = pa.schema([
     _f("seq", pa.int64(), False),
 ])
 
+# A run's current state, as the runs view (sql/views/runs.sql) shows it: every
+# column of the runs table but seq, in its order.
+RUN_COLUMNS: tuple[str, ...] = tuple(name for name in RUNS.names if name != "seq")
+
 PARAMS = pa.schema([
     _f("run_id", pa.string(), False),
     _f("key", pa.string(), False),

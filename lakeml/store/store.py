@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from lakeml import config
 from lakeml.config import normalize_uri
 from lakeml.errors import StoreUnavailable
-from lakeml.ids import SequenceClock
+from lakeml.store import rows as row_builders
 from lakeml.store import schemas
 from lakeml.store.maintenance import Maintenance
 from lakeml.store.table import DeltaTableHandle
 from lakeml.store.writer import Rejected, Writer
+from lakeml.times import SequenceClock
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -28,6 +29,11 @@ class Store:
         >>> store = Store("/tmp/lake")            # doctest: +SKIP
         >>> store.maintenance.compact(["metrics"])  # doctest: +SKIP
     """
+
+    # The row builder of each table (store/rows.py): ``store.rows.tags(run_id=...)``.
+    # Writers reach them through their store, so modules that ``import lakeml`` loads
+    # need not import pyarrow to build rows.
+    rows = row_builders
 
     def __init__(self, uri: str | os.PathLike[str], *,
                  storage_options: dict[str, str] | None = None,

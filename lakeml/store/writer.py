@@ -47,6 +47,7 @@ from lakeml.errors import (
 )
 from lakeml.store import first_wins
 from lakeml.store.derived import DERIVE
+from lakeml.store.rows import to_arrow
 from lakeml.store.schemas import DERIVED
 
 if TYPE_CHECKING:
@@ -117,19 +118,32 @@ class Writer:
 
     # ---- the hot path ---------------------------------------------------------
     def append(self, table: str, row: tuple[Any, ...]) -> None:
-        """Buffer one row (a tuple in the table's column order)."""
+        """Buffer one row (a tuple in the table's column order: see store/rows.py)."""
         if self._forked:
             self._refuse_forked()
         with self._lock:
             self._buffers[table].append(row)
             self._buffered += 1
             buffered = self._buffered
-        if self._thread is None:
-            self._start()
-        if buffered >= self.flush_rows:
-            self._wake.set()
-            if buffered >= self.max_buffered_rows:
-                self.flush(report=False)  # back-pressure: the flusher is not keeping up
+        if self._thread is None or buffered >= self.flush_rows:
+            self._after_buffering(buffered)
+
+    def append_metric(self, run_id: str, key: str, value: float, step: int,
+                      timestamp: int) -> None:
+        """Buffer one ``metrics`` row from its columns, given in the table's order.
+
+        log_metric's fast path: the one row built without a row builder
+        (store/rows.py), which would cost a call more per point. A test holds
+        these parameters to the columns of schemas.METRICS.
+        """
+        if self._forked:
+            self._refuse_forked()
+        with self._lock:
+            self._buffers["metrics"].append((run_id, key, value, step, timestamp))
+            self._buffered += 1
+            buffered = self._buffered
+        if self._thread is None or buffered >= self.flush_rows:
+            self._after_buffering(buffered)
 
     def extend(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Buffer many rows of one table at once."""
@@ -141,6 +155,13 @@ class Writer:
             self._buffers[table].extend(rows)
             self._buffered += len(rows)
             buffered = self._buffered
+        if self._thread is None or buffered >= self.flush_rows:
+            self._after_buffering(buffered)
+
+    def _after_buffering(self, buffered: int) -> None:
+        """Start the flusher on first use; wake it once ``flush_rows`` rows wait, and
+        flush in the caller once ``max_buffered_rows`` do (back-pressure: the flusher
+        is not keeping up)."""
         if self._thread is None:
             self._start()
         if buffered >= self.flush_rows:
@@ -148,7 +169,6 @@ class Writer:
             if buffered >= self.max_buffered_rows:
                 self.flush(report=False)
 
-    # ---- state --------------------------------------------------------------------
     def has_unflushed(self, tables: Iterable[str] | None = None) -> bool:
         """Whether any row (of ``tables``, default any) is buffered or pending a commit."""
         if tables is None:
@@ -265,7 +285,7 @@ class Writer:
         """``rows`` as an Arrow table of ``name``'s schema, without the rows that have no
         such form (found by bisection, and rejected); None if no row is left."""
         try:
-            return self._to_arrow(name, rows)
+            return to_arrow(name, rows, self._tables[name].schema)
         except Exception as exc:  # a value the schema cannot hold: isolate its row
             if len(rows) == 1:
                 self._reject(name, rows, exc)
@@ -276,17 +296,6 @@ class Writer:
         parts = [t for t in (self._convert(name, rows[:mid]), self._convert(name, rows[mid:]))
                  if t is not None]
         return pa.concat_tables(parts) if parts else None
-
-    def _to_arrow(self, name: str, rows: list[tuple[Any, ...]]) -> pa.Table:
-        import pyarrow as pa
-
-        schema = self._tables[name].schema
-        columns = list(zip(*rows))
-        arrays = [pa.array(col, type=field.type) for col, field in zip(columns, schema)]
-        for array, field in zip(arrays, schema):
-            if array.null_count and not field.nullable:
-                raise ValueError(f"column {field.name!r} of table {name!r} must not be null")
-        return pa.Table.from_arrays(arrays, schema=schema)
 
     def _commit_pending(self, name: str) -> None:
         """Commit the pending batches of ``name``: all at once, or one by one after the

@@ -43,10 +43,7 @@ class RunState:
 def run_row(store: Store, run_id: str, **cols: Any) -> tuple[Any, ...]:
     """A row of the ``runs`` table: the columns given, None for the others (a row that
     changes some of a run's columns), and the next sequence number of ``store``."""
-    return (run_id, cols.get("experiment_id"), cols.get("run_name"), cols.get("user_id"),
-            cols.get("status"), cols.get("start_time"), cols.get("end_time"),
-            cols.get("artifact_uri"), cols.get("lifecycle_stage"),
-            cols.get("parent_run_id"), store.clock.next())
+    return store.rows.runs(run_id=run_id, seq=store.clock.next(), **cols)
 
 
 class Backend:

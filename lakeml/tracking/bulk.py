@@ -11,12 +11,12 @@ writer's bulk path: a million runs cost seconds, not a commit per run.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.ids import uuid7_hex_batch
+from lakeml.times import now_ms
 from lakeml.tracking import system_tags
 from lakeml.tracking import validation as v
 
@@ -169,8 +169,6 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from lakeml.store import schemas
-
     exp = client._active_experiment(str(experiment_id))
     table = _as_arrow(data)
     groups = split_columns(table.column_names)
@@ -179,7 +177,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
         return []
     store = client.store
     writer = store.writer
-    now_us = time.time_ns() // 1_000_000 * 1000  # run times are whole milliseconds
+    now_us = now_ms() * 1000  # run times are whole milliseconds
     run_ids = uuid7_hex_batch(n)
     ids = pa.array(run_ids, pa.string())
     status = table["status"].cast(pa.string()) if "status" in table.column_names \
@@ -230,7 +228,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
         "artifact_uri": artifact_uris,
         "lifecycle_stage": pa.array([LifecycleStage.ACTIVE] * n),
         "parent_run_id": pa.nulls(n, pa.string()), "seq": seq})
-    writer.append_table("runs", runs.cast(schemas.RUNS))
+    writer.append_table("runs", runs)
     for name, parts in (("params", param_tables), ("tags", tag_tables),
                         ("metrics", metric_tables)):
         if parts:
@@ -239,7 +237,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
             rows = pa.concat_tables(parts).sort_by([("run_id", "ascending"),
                                                     ("key", "ascending")])
             # fresh_keys: these runs were made just now, no one else can have their params
-            writer.append_table(name, rows.cast(schemas.TABLES[name]), fresh_keys=True)
+            writer.append_table(name, rows, fresh_keys=True)
     return run_ids
 
 
@@ -251,8 +249,6 @@ def log_metric_histories(client: Client, data: Any) -> int:
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from lakeml.store import schemas
 
     table = _as_arrow(data)
     missing = {"run_id", "key", "value", "step", "timestamp"} - set(table.column_names)
@@ -269,5 +265,5 @@ def log_metric_histories(client: Client, data: Any) -> int:
         "value": _cast(table["value"], pa.float64(), "value"),
         "step": _cast(table["step"], pa.int64(), "step"),
         "timestamp": ms_to_us(table["timestamp"], "timestamp")})
-    client.store.writer.append_table("metrics", points.cast(schemas.METRICS))
+    client.store.writer.append_table("metrics", points)
     return points.num_rows

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from lakeml import arguments
@@ -30,6 +29,7 @@ from lakeml.entities import (
 from lakeml.errors import InvalidArgument, InvalidState, NotFound
 from lakeml.ids import uuid7_hex
 from lakeml.registry import RegistryCalls
+from lakeml.times import now_ms, now_us
 from lakeml.tracking import owners, system_tags
 from lakeml.tracking import validation as v
 from lakeml.tracking.analytics import AnalyticsCalls
@@ -44,10 +44,6 @@ if TYPE_CHECKING:
     from lakeml.store import Store
 
 _RUNNING = RunStatus.RUNNING
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, RegistryCalls):
@@ -143,7 +139,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             v.tag_value(key, value)
         start_ms = v.timestamp_ms(start_time, "start_time") if start_time is not None else None
         # Run times are whole milliseconds (MLflow's unit), so every reader agrees on them.
-        start_us = (start_ms if start_ms is not None else _now_us() // 1000) * 1000
+        start_us = (start_ms if start_ms is not None else now_ms()) * 1000
         user = v.check_text(str(tags.get(system_tags.USER) or system_tags.current_user()),
                             "user")
         run_id = uuid7_hex()
@@ -184,7 +180,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                                   f" got {status!r}")
         state = self._state(run_id)
         end_us = (v.timestamp_ms(end_time, "end_time") if end_time is not None
-                  else _now_us() // 1000) * 1000
+                  else now_ms()) * 1000
         self._b.store.append("runs", self._run_row(run_id, status=status, end_time=end_us))
         state.status = status
 
@@ -215,12 +211,12 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             value = v.metric_value(key, value)
         if type(key) is not str or key not in v._valid_keys:
             v.check_key(key, "metric key")
-        ts = _now_us() if timestamp is None else v.timestamp_ms(timestamp) * 1000
+        ts = now_us() if timestamp is None else v.timestamp_ms(timestamp) * 1000
         # int64 bounds as literals: a constant load keeps this check at ~10 ns
         step = 0 if step is None else (
             step if type(step) is int and -0x8000000000000000 <= step <= 0x7FFFFFFFFFFFFFFF
             else v.step_value(key, step))
-        self._b.store.writer.append("metrics", (run_id, key, value, step, ts))
+        self._b.store.writer.append_metric(run_id, key, value, step, ts)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log a param; logging a different value for a logged key is an error."""
@@ -239,8 +235,9 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                                     [run_id, key], tables=["tags"])
         if not found:
             raise NotFound(f"run {run_id!r} has no tag {key!r}")
-        self._b.store.append("tags", (run_id, key, None, True, _now_us(),
-                                      self._b.store.clock.next()))
+        store = self._b.store
+        store.append("tags", store.rows.tags(run_id=run_id, key=key, value=None, deleted=True,
+                                             timestamp=now_us(), seq=store.clock.next()))
 
     def log_batch(self, run_id: str,
                   metrics: Mapping[str, float] | Sequence[Metric] = (),
@@ -256,7 +253,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         metrics = arguments.collection(metrics, "metrics", "Metric objects")
         params = arguments.collection(params, "params", "Param objects")
         tags = arguments.collection(tags, "tags", "RunTag objects")
-        now = _now_us()
+        now = now_us()
         metric_rows = self._metric_rows(run_id, metrics, step, now)
         param_items = self._param_items(run_id, state, params)
         tag_items = _items(tags, RunTag, "tags")
@@ -268,7 +265,9 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                 new_name = v.check_name(text, "run name")
         writer = self._b.store.writer
         if param_items:
-            writer.extend("params", [(run_id, k, val, now) for k, val in param_items])
+            build = self._b.store.rows.params
+            writer.extend("params", [build(run_id=run_id, key=k, value=val, timestamp=now)
+                                     for k, val in param_items])
             assert state.params is not None
             state.params.update(param_items)
         if tag_items:
@@ -280,18 +279,20 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
     def _metric_rows(self, run_id: str, metrics: Any, step: int | None,
                      now: int) -> list[tuple[Any, ...]]:
         rows = []
+        build = self._b.store.rows.metrics
         if isinstance(metrics, Mapping):
             s = 0 if step is None else v.step_value("step", step)
             for key, value in metrics.items():
-                rows.append((run_id, v.check_key(key, "metric key"),
-                             v.metric_value(key, value), s, now))
+                rows.append(build(run_id=run_id, key=v.check_key(key, "metric key"),
+                                  value=v.metric_value(key, value), step=s, timestamp=now))
             return rows
         for m in metrics:
             if not isinstance(m, Metric):
                 raise InvalidArgument(f"metrics must be a dict or Metric objects, got {m!r}")
             ts = now if m.timestamp is None else v.timestamp_ms(m.timestamp) * 1000
-            rows.append((run_id, v.check_key(m.key, "metric key"), v.metric_value(m.key, m.value),
-                         v.step_value(m.key, m.step or 0), ts))
+            rows.append(build(run_id=run_id, key=v.check_key(m.key, "metric key"),
+                              value=v.metric_value(m.key, m.value),
+                              step=v.step_value(m.key, m.step or 0), timestamp=ts))
         return rows
 
     def _param_items(self, run_id: str, state: RunState, params: Any) -> list[tuple[str, str]]:
@@ -314,16 +315,18 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         return list(fresh.items())
 
     def _append_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
-        now = _now_us()
+        now = now_us()
         clock = self._b.store.clock
+        build = self._b.store.rows.tags
         self._b.store.writer.extend("tags", [
-            (run_id, v.check_key(k, "tag key"), v.tag_value(k, val), False, now, clock.next())
+            build(run_id=run_id, key=v.check_key(k, "tag key"), value=v.tag_value(k, val),
+                  deleted=False, timestamp=now, seq=clock.next())
             for k, val in tags.items()])
 
     def log_inputs(self, run_id: str, datasets: Iterable[DatasetInput]) -> None:
         """Record datasets the run used (name, digest, source, schema, context)."""
         self._writable(run_id)
-        now = _now_us()
+        now = now_us()
         rows = []
         for item in datasets:
             if not isinstance(item, DatasetInput):
@@ -335,8 +338,10 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                                ("schema", d.schema), ("profile", d.profile),
                                ("context", item.context)):
                 v.optional_text(text, f"dataset {d.name!r} {what}")
-            rows.append((run_id, d.name, d.digest, d.source_type, d.source, d.schema,
-                         d.profile, item.context, now))
+            rows.append(self._b.store.rows.inputs(
+                run_id=run_id, name=d.name, digest=d.digest, source_type=d.source_type,
+                source=d.source, schema=d.schema, profile=d.profile, context=item.context,
+                timestamp=now))
         self._b.store.writer.extend("inputs", rows)
 
     # ---- bulk -------------------------------------------------------------------

@@ -10,7 +10,6 @@ exactly one wins.
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from lakeml import arguments, ids
@@ -18,6 +17,7 @@ from lakeml.artifacts.repository import absolute_location
 from lakeml.entities import Experiment, LifecycleStage, ViewType
 from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
 from lakeml.sqltext import placeholders
+from lakeml.times import now_us
 from lakeml.tracking import validation as v
 from lakeml.tracking.backend import run_row
 from lakeml.tracking.search import (
@@ -130,16 +130,13 @@ class ExperimentCalls:
     def _experiment_row(self, experiment_id: str, *, name: str | None = None,
                         artifact_location: str | None = None,
                         lifecycle_stage: str | None = None, created: bool = False):
-        import pyarrow as pa
-
-        from lakeml.store import schemas
-
-        now = time.time_ns() // 1000
-        row = {"experiment_id": [experiment_id], "name": [name],
-               "artifact_location": [artifact_location], "lifecycle_stage": [lifecycle_stage],
-               "creation_time": [now if created else None], "last_update_time": [now],
-               "seq": [self._b.store.clock.next()]}
-        return pa.Table.from_pydict(row, schema=schemas.EXPERIMENTS)
+        store = self._b.store
+        now = now_us()
+        row = store.rows.experiments(
+            experiment_id=experiment_id, name=name, artifact_location=artifact_location,
+            lifecycle_stage=lifecycle_stage, creation_time=now if created else None,
+            last_update_time=now, seq=store.clock.next())
+        return store.rows.to_arrow("experiments", [row])
 
     def _claim_name(self, name: str, data, *, exists_message: str) -> None:
         """Commit ``data`` only if no experiment holds ``name``; exactly one racer wins."""
@@ -254,10 +251,12 @@ class ExperimentCalls:
         key = v.check_key(key, "tag key")
         text = v.tag_value(key, value)
         exp = self.get_experiment(experiment_id)
-        now = time.time_ns() // 1000
+        now = now_us()
         self._b.forget_experiment(exp.experiment_id)
-        self._b.store.append("experiment_tags", (exp.experiment_id, key, text, False, now,
-                                                 self._b.store.clock.next()))
+        store = self._b.store
+        store.append("experiment_tags", store.rows.experiment_tags(
+            experiment_id=exp.experiment_id, key=key, value=text, deleted=False, timestamp=now,
+            seq=store.clock.next()))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Delete a tag from an experiment."""
@@ -265,10 +264,12 @@ class ExperimentCalls:
         exp = self.get_experiment(experiment_id)
         if key not in exp.tags:
             raise NotFound(f"experiment {exp.experiment_id!r} has no tag {key!r}")
-        now = time.time_ns() // 1000
+        now = now_us()
         self._b.forget_experiment(exp.experiment_id)
-        self._b.store.append("experiment_tags", (exp.experiment_id, key, None, True, now,
-                                                 self._b.store.clock.next()))
+        store = self._b.store
+        store.append("experiment_tags", store.rows.experiment_tags(
+            experiment_id=exp.experiment_id, key=key, value=None, deleted=True, timestamp=now,
+            seq=store.clock.next()))
 
     def _active_experiment(self, experiment_id: str) -> Experiment:
         """The experiment, which must be active; read at most every few seconds."""

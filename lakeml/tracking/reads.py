@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from dataclasses import fields
 from functools import partial
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
     from lakeml.tracking.backend import Backend
 
 _RUN_TABLES = ("runs", "params", "tags", "metric_latest", "inputs")
-RUN_COLUMNS = ("run_id, experiment_id, run_name, user_id, status, epoch_ms(start_time), "
-               "epoch_ms(end_time), artifact_uri, lifecycle_stage, parent_run_id")
+# The runs view's columns as RunInfo(*row) takes them, times in ms (RunInfo's fields are
+# schemas.RUN_COLUMNS: tests/store/test_rows.py; schemas is not imported, it loads pyarrow).
+_RUN_INFO = ", ".join(f"epoch_ms({f.name})" if f.name.endswith("_time") else f.name
+                      for f in fields(RunInfo))
 
 
 def _spans(sorted_ids: pa.ChunkedArray) -> list[tuple[str, int, int]]:
@@ -54,7 +57,7 @@ class RunReads:
 
     def _run_infos(self, where: str, params: list[object], *, order: str = "",
                    limit: int | None = None, refresh: bool = True) -> list[RunInfo]:
-        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} {order}"
+        sql = f"SELECT {_RUN_INFO} FROM runs WHERE {where} {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         tables = ("runs",) if refresh else ()
@@ -86,7 +89,7 @@ class RunReads:
         engine = self._b.engine
         chosen = f"run_id IN ({placeholders(ids, 'run ids')})"
         infos = {row[0]: RunInfo(*row) for row in engine.rows(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE {chosen}", ids, tables=())}
+            f"SELECT {_RUN_INFO} FROM runs WHERE {chosen}", ids, tables=())}
         params: dict[str, dict[str, str]] = {}
         tags: dict[str, dict[str, str]] = {}
         inputs: dict[str, list[DatasetInput]] = {}
