@@ -177,7 +177,7 @@ def _plain(value: Any) -> bool:
 
 def valid_key(key: Any) -> bool:
     from lakeml.errors import InvalidArgument
-    from lakeml.tracking.validation import check_key
+    from lakeml.validation import check_key
 
     try:
         check_key(key)

@@ -19,30 +19,11 @@ from urllib.parse import unquote, urlparse
 
 from lakeml.arguments import path as path_argument
 from lakeml.errors import InvalidArgument, NotFound, StoreUnavailable
-from lakeml.models.descriptor import MLMODEL
 from lakeml.models.registration import registry_artifact_uri
+from lakeml.uris import MLMODEL, parse_runs_uri
 
 if TYPE_CHECKING:
     from lakeml.tracking.client import Client
-
-
-def parse_runs_uri(model_uri: str) -> tuple[str, str]:
-    """(run_id, path) of ``runs:/<run_id>/<path>``."""
-    from lakeml.artifacts import clean_relative
-
-    rest = model_uri[len("runs:/"):].lstrip("/")
-    run_id, _, path = rest.partition("/")
-    if not run_id or not path.strip("/"):
-        raise InvalidArgument(f"model URI {model_uri!r} must look like runs:/<run_id>/<path>")
-    if path.startswith("/"):  # runs:/<id>//etc: an absolute path after the run id
-        raise InvalidArgument(f"model URI {model_uri!r}: the path after the run id must be "
-                              "relative and stay inside the run's artifact folder")
-    try:
-        return run_id, clean_relative(path.strip("/"), f"the path in model URI {model_uri!r}")
-    except InvalidArgument:
-        raise InvalidArgument(f"model URI {model_uri!r}: the path after the run id must be "
-                              "relative and stay inside the run's artifact folder (no '..')") \
-            from None
 
 
 def artifact_uri_of(model_uri: str, *, client: Client | None = None) -> str:

@@ -131,7 +131,7 @@ class RegistryBase:
 
     @staticmethod
     def _user() -> str:
-        from lakeml.tracking.system_tags import current_user
+        from lakeml.config import current_user
 
         return current_user()
 

@@ -16,9 +16,9 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
+from lakeml.entities.model_version import NONE, STAGES, canonical_stage
 from lakeml.errors import CommitConflict, InvalidArgument
 from lakeml.registry.base import GUARD, TABLE, Event
-from lakeml.registry.entities import NONE, STAGES, canonical_stage
 from lakeml.registry.search import SearchCalls
 
 if TYPE_CHECKING:

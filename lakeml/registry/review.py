@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from lakeml.entities.model_version import ARCHIVED, Comment, TransitionRequest, canonical_stage
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from lakeml.registry.base import Event, check_model_name, check_text, check_version
-from lakeml.registry.entities import ARCHIVED, Comment, TransitionRequest, canonical_stage
 from lakeml.registry.fold import ModelState, to_ms
 from lakeml.registry.versions import ModelVersionCalls, check_archive, transition_events
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from lakeml import arguments
+from lakeml.entities.model_version import STAGES
 from lakeml.errors import InvalidArgument
-from lakeml.registry.entities import STAGES
 from lakeml.registry.review import ReviewCalls
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from lakeml.errors import InvalidArgument, NotFound
-from lakeml.registry.base import Event, check_model_name, check_text, check_version
-from lakeml.registry.entities import (
+from lakeml.entities.model_version import (
     ARCHIVED,
     ARCHIVING_STAGES,
     NONE,
@@ -14,6 +12,8 @@ from lakeml.registry.entities import (
     ModelVersion,
     canonical_stage,
 )
+from lakeml.errors import InvalidArgument, NotFound
+from lakeml.registry.base import Event, check_model_name, check_text, check_version
 from lakeml.registry.fold import ModelState, to_ms
 from lakeml.registry.models import RegisteredModelCalls, tag_events
 

@@ -16,12 +16,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from lakeml import config, system_tags
+from lakeml import validation as v
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.spark.session import table_path
 from lakeml.spark.views import resolve_store
-from lakeml.tracking import system_tags
-from lakeml.tracking import validation as v
 from lakeml.tracking.bulk import split_columns
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
         raise InvalidArgument("log_runs: give exactly one of experiment (a name) and "
                               "experiment_id")
     groups = split_columns(df.columns)
-    fixed_tags = {**system_tags.default_tags(),
+    fixed_tags = {**system_tags.default_tags(config.current_user()),
                   **{k: v.tag_value(v.check_key(k, "tag key"), x) for k, x in (tags or {}).items()}}
     resolved = resolve_store(store)
     client = Client(resolved.uri)
@@ -185,7 +185,7 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
         append("metric_latest", points)  # one point per run and key: it is its own latest
     append("runs", trials.select(
         "run_id", F.lit(exp.experiment_id).alias("experiment_id"),
-        F.col("_name").alias("run_name"), F.lit(system_tags.current_user()).alias("user_id"),
+        F.col("_name").alias("run_name"), F.lit(config.current_user()).alias("user_id"),
         F.col("_status").alias("status"), F.col("_start").alias("start_time"),
         F.col("_end").alias("end_time"),
         F.concat(F.lit(f"{exp.artifact_location}/"), "run_id", F.lit("/artifacts"))

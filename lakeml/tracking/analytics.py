@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from lakeml import arguments
+from lakeml import validation as v
 from lakeml.errors import InvalidArgument
 from lakeml.sqltext import placeholders
-from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
     import pandas as pd

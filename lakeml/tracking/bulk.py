@@ -14,11 +14,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from lakeml import config, system_tags
+from lakeml import validation as v
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.ids import uuid7_hex_batch
-from lakeml.tracking import system_tags
-from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -193,7 +193,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     bad_names = pc.filter(names, pc.match_substring_regex(names, v.CONTROL_PATTERN))
     if len(bad_names):
         v.check_name(bad_names[0].as_py(), "log_runs: run name")  # raises, naming it
-    user = system_tags.current_user()
+    user = config.current_user()
     artifact_uris = pc.binary_join_element_wise(
         pa.array([f"{exp.artifact_location}/"] * n), ids, pa.array(["/artifacts"] * n), "")
     seq = pa.array([store.clock.next()] * n, pa.int64())  # one row per run and key
@@ -213,7 +213,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
                                   f"characters; the limit is {v.MAX_PARAM_VALUE_LENGTH}")
         param_tables.append(_present(pa.table({"run_id": ids, "key": pa.array([key] * n),
                                                "value": values, "timestamp": stamps})))
-    fixed_tags = {**system_tags.default_tags(), **{k: v.tag_value(k, x)
+    fixed_tags = {**system_tags.default_tags(user), **{k: v.tag_value(k, x)
                                                    for k, x in (tags or {}).items()}}
     tag_columns = [(pa.array([str(val)] * n), key) for key, val in fixed_tags.items()]
     tag_columns.append((names, system_tags.RUN_NAME))

@@ -13,7 +13,8 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from lakeml import arguments
+from lakeml import arguments, config, system_tags
+from lakeml import validation as v
 from lakeml.artifacts import ArtifactRepository, clean_relative
 from lakeml.entities import (
     DatasetInput,
@@ -30,8 +31,7 @@ from lakeml.entities import (
 from lakeml.errors import InvalidArgument, InvalidState, NotFound
 from lakeml.ids import uuid7_hex
 from lakeml.registry import RegistryCalls
-from lakeml.tracking import owners, system_tags
-from lakeml.tracking import validation as v
+from lakeml.tracking import owners
 from lakeml.tracking.analytics import AnalyticsCalls
 from lakeml.tracking.backend import RunState, backend_for, run_row
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
@@ -144,7 +144,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         start_ms = v.timestamp_ms(start_time, "start_time") if start_time is not None else None
         # Run times are whole milliseconds (MLflow's unit), so every reader agrees on them.
         start_us = (start_ms if start_ms is not None else _now_us() // 1000) * 1000
-        user = v.check_text(str(tags.get(system_tags.USER) or system_tags.current_user()),
+        user = v.check_text(str(tags.get(system_tags.USER) or config.current_user()),
                             "user")
         run_id = uuid7_hex()
         artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
@@ -155,7 +155,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             lifecycle_stage=LifecycleStage.ACTIVE, parent_run_id=parent_run_id))
         self._b.runs[run_id] = RunState(exp.experiment_id, _RUNNING, LifecycleStage.ACTIVE,
                                         artifact_uri, {})
-        tags = {**system_tags.default_tags(), system_tags.USER: user,
+        tags = {**system_tags.default_tags(user), system_tags.USER: user,
                 system_tags.RUN_NAME: run_name, owners.OWNER_TAG: owners.this_process(), **tags}
         self._append_tags(run_id, tags)
         info = RunInfo(run_id, exp.experiment_id, run_name, user, _RUNNING, start_us // 1000,

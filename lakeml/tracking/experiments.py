@@ -14,11 +14,11 @@ import time
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from lakeml import arguments, ids
+from lakeml import validation as v
 from lakeml.artifacts.repository import absolute_location
 from lakeml.entities import Experiment, LifecycleStage, ViewType
 from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
 from lakeml.sqltext import placeholders
-from lakeml.tracking import validation as v
 from lakeml.tracking.backend import run_row
 from lakeml.tracking.search import (
     DEFAULT_MAX_RESULTS,

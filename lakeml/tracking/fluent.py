@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from lakeml import arguments, config
 from lakeml.entities import DatasetInput, Experiment, Run, RunStatus, ViewType
 from lakeml.errors import InvalidArgument, InvalidState
-from lakeml.tracking.system_tags import RUN_NOTE
+from lakeml.system_tags import RUN_NOTE
 
 if TYPE_CHECKING:
     from lakeml.entities import Dataset
+    from lakeml.entities.model_version import ModelVersion
     from lakeml.models.lineage import ModelInfo
-    from lakeml.registry.entities import ModelVersion
     from lakeml.tracking.client import Client
 
 
@@ -280,7 +280,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, *,
                 timestamp: int | None = None, run_id: str | None = None) -> None:
     """Log several metrics at one step."""
     from lakeml.entities import Metric
-    from lakeml.tracking.validation import timestamp_ms
+    from lakeml.validation import timestamp_ms
 
     _check_mapping(metrics, "log_metrics")
     rid = _run_id(run_id)

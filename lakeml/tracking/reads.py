@@ -8,6 +8,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from lakeml import arguments
+from lakeml import validation as v
 from lakeml.entities import (
     Dataset,
     DatasetInput,
@@ -20,7 +21,6 @@ from lakeml.entities import (
 )
 from lakeml.errors import NotFound
 from lakeml.sqltext import placeholders
-from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
     import pyarrow as pa
