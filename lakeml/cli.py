@@ -137,7 +137,7 @@ def _write_rows(rel, out: str) -> None:  # noqa: ANN001 - a DuckDB relation
 def _use_store(args: argparse.Namespace) -> None:
     """Make --store the store that runs:/ model URIs are resolved in."""
     if args.store:
-        from lakeml.tracking.fluent import set_store
+        from lakeml.fluent import set_store
 
         set_store(args.store)
 

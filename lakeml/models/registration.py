@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from lakeml.client import Client
     from lakeml.entities.model_version import ModelVersion
-    from lakeml.tracking.client import Client
 
 
 def parse_models_uri(model_uri: str) -> tuple[str, str, str]:
@@ -23,23 +23,15 @@ def parse_models_uri(model_uri: str) -> tuple[str, str, str]:
 def resolve_models_uri(model_uri: str, *, client: Client | None = None) -> ModelVersion:
     """The version a ``models:/`` URI names now, in ``client``'s store (by default the
     current store)."""
-    from lakeml.errors import NotFound
+    from lakeml.registry.versions import resolve_models_uri as resolve
 
-    name, kind, ref = parse_models_uri(model_uri)
+    parse_models_uri(model_uri)  # a malformed URI is refused before a store is opened
     if client is None:
         from lakeml import config
-        from lakeml.tracking.client import Client
+        from lakeml.client import Client
 
         client = Client(config.store_uri())
-    if kind == "version":
-        return client.get_model_version(name, ref)
-    if kind == "alias":
-        return client.get_model_version_by_alias(name, ref)
-    found = client.get_latest_versions(name, None if kind == "latest" else [ref])
-    if not found:
-        raise NotFound(f"registered model {name!r} has no version in stage {ref!r}"
-                       if kind == "stage" else f"registered model {name!r} has no versions")
-    return max(found, key=lambda mv: mv.version)
+    return resolve(client, model_uri)
 
 
 def registry_artifact_uri(model_uri: str, *, client: Client | None = None) -> str:

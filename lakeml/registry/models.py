@@ -36,7 +36,7 @@ def tag_events(action: str, state: ModelState | str, name: str,
 
 
 class RegisteredModelCalls(RegistryBase):
-    """The registered-model half of the registry calls of :class:`lakeml.Client`."""
+    """Registered models: a part of the lake registry service."""
 
     # ---- reads --------------------------------------------------------------------
     def get_registered_model(self, name: str) -> RegisteredModel:

@@ -27,8 +27,8 @@ from lakeml.tracking.bulk import split_columns
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
+    from lakeml.client import Client
     from lakeml.store.store import Store
-    from lakeml.tracking.client import Client
 
 
 def _run_ids(now_ms: int) -> Column:
@@ -125,8 +125,8 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
     """
     from pyspark.sql import functions as F
 
+    from lakeml.client import Client
     from lakeml.store import schemas
-    from lakeml.tracking.client import Client
 
     if (experiment is None) == (experiment_id is None):
         raise InvalidArgument("log_runs: give exactly one of experiment (a name) and "
@@ -137,15 +137,15 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
     resolved = resolve_store(store)
     client = Client(resolved.uri)
     if experiment_id is not None:
-        exp = client._active_experiment(str(experiment_id))
+        exp = client.active_experiment(str(experiment_id))
     now_ms = time.time_ns() // 1_000_000
     now = F.timestamp_millis(F.lit(now_ms))
     base = df.withColumn("run_id", _run_ids(now_ms)).localCheckpoint(eager=True)
     _check(base, groups)
     if experiment is not None:  # created only once the trials are known to be valid
         found = client.get_experiment_by_name(experiment)
-        exp = client._active_experiment(found.experiment_id if found is not None
-                                        else client.create_experiment(experiment))
+        exp = client.active_experiment(found.experiment_id if found is not None
+                                       else client.create_experiment(experiment))
 
     end = _times(base, "end_time", now)
     trials = base.select(

@@ -23,7 +23,7 @@ from lakeml.ids import uuid7_hex_batch
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lakeml.tracking.client import Client
+    from lakeml.tracking.service import LakeTrackingService
 
 ATTRIBUTES = ("run_name", "status", "start_time", "end_time")
 
@@ -158,7 +158,7 @@ def _run_names(table: pa.Table, groups: dict[str, list[tuple[str, str]]],
     return pa.array([f"run-{i}" for i in range(table.num_rows)], pa.string())
 
 
-def log_runs(client: Client, experiment_id: str, data: Any, *,
+def log_runs(client: LakeTrackingService, experiment_id: str, data: Any, *,
              tags: dict[str, Any] | None = None) -> list[str]:
     """Log one finished run per row of ``data``; returns the new run ids in row order.
 
@@ -171,7 +171,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
 
     from lakeml.store import schemas
 
-    exp = client._active_experiment(str(experiment_id))
+    exp = client.active_experiment(str(experiment_id))
     table = _as_arrow(data)
     groups = split_columns(table.column_names)
     n = table.num_rows
@@ -243,7 +243,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     return run_ids
 
 
-def log_metric_histories(client: Client, data: Any) -> int:
+def log_metric_histories(client: LakeTrackingService, data: Any) -> int:
     """Append metric points given as rows (run_id, key, value, step, timestamp in ms).
 
     The runs must exist (they are not checked one by one: this is the bulk

@@ -43,9 +43,10 @@ def _name_guard(name: str) -> str:
 
 
 class ExperimentCalls:
-    """The experiment half of :class:`lakeml.Client`."""
+    """The experiment calls of the lake tracking service (a part of it, sharing its backend)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend) -> None:
+        self._b = backend
 
     # ---- reads ----------------------------------------------------------------
     def _experiments_where(self, test: Callable[[Experiment], bool]) -> list[Experiment]:

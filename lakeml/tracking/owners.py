@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from lakeml.entities import RunStatus
 
 if TYPE_CHECKING:
-    from lakeml.tracking.client import Client
+    from lakeml.tracking.service import LakeTrackingService
 
 OWNER_TAG = "lakeml.owner"
 CLEANUP_TAG = "lakeml.cleanup.reason"
@@ -128,7 +128,8 @@ class StaleRun:
     reason: str
 
 
-def find_stale(client: Client, *, older_than: float | None = None) -> list[StaleRun]:
+def find_stale(client: LakeTrackingService, *, older_than: float | None = None
+               ) -> list[StaleRun]:
     """The RUNNING runs of the store that are stale (see the module's docstring).
 
     ``older_than``: seconds without a sign of life after which a run that
@@ -157,7 +158,7 @@ def find_stale(client: Client, *, older_than: float | None = None) -> list[Stale
     return found
 
 
-def end_stale(client: Client, stale: list[StaleRun]) -> None:
+def end_stale(client: LakeTrackingService, stale: list[StaleRun]) -> None:
     """End each run of ``stale`` KILLED, with tag ``lakeml.cleanup.reason`` saying why."""
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     for run in stale:

@@ -48,9 +48,10 @@ def _spans(sorted_ids: pa.ChunkedArray) -> list[tuple[str, int, int]]:
 
 
 class RunReads:
-    """The reading half of :class:`lakeml.Client`."""
+    """The run reads of the lake tracking service (a part of it, sharing its backend)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend) -> None:
+        self._b = backend
 
     def _run_infos(self, where: str, params: list[object], *, order: str = "",
                    limit: int | None = None, refresh: bool = True) -> list[RunInfo]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from lakeml.query.run_state import StateColumns
     from lakeml.tracking.backend import Backend
+    from lakeml.tracking.reads import RunReads
     from lakeml.tracking.wide import WidePage
 
 STATE_RELATIONS = Relations(runs="state_wide")
@@ -65,9 +66,12 @@ def _keys(tree: Any, found: dict[str, set[str]]) -> None:
 
 
 class SearchCalls:
-    """The search half of :class:`lakeml.Client`."""
+    """Run search of the lake tracking service (a part of it, sharing its backend; pages of
+    Run objects come from the run reads part)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend, reads: RunReads) -> None:
+        self._b = backend
+        self._reads = reads
 
     def _matching(self, experiment_ids: Sequence[str], filter_string: str | None,
                   run_view_type: ViewType | int | str, order_by: Sequence[str] | None
@@ -132,7 +136,7 @@ class SearchCalls:
         sql, params = select(max_results + 1, offset)
         ids = [r for (r,) in self._b.engine.rows(sql, params, tables=())]
         more = len(ids) > max_results
-        runs = self._runs_by_id(ids[:max_results])
+        runs = self._reads._runs_by_id(ids[:max_results])
         return PagedList(runs, encode_page_token(offset + max_results, fingerprint) if more
                          else None)
 
