@@ -122,6 +122,9 @@ class LakeTrackingService:
         """The object kept under ``key`` for this store in this process, made by ``make()``
         on first use (the registry keeps the mirror of its log here)."""
         backend = self._b
+        found = backend.shared.get(key)  # (made once: later calls take no lock)
+        if found is not None:
+            return found
         with backend.lock:
             found = backend.shared.get(key)
             if found is None:
