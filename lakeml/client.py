@@ -50,7 +50,8 @@ REST_SCHEMES = ("http://", "https://")
 
 def lake_services(store_uri: str, storage_options: dict[str, str] | None = None
                   ) -> tuple[LakeTrackingService, LakeRegistryService]:
-    """The lake's tracking and registry services of ``store_uri`` (``http(s)://`` refused).
+    """The lake's tracking and registry services of ``store_uri`` (``http(s)://`` refused),
+    made once per store in a process.
 
     Raises:
         NotSupported: an ``http://`` or ``https://`` URI: the REST implementation of
@@ -62,8 +63,8 @@ def lake_services(store_uri: str, storage_options: dict[str, str] | None = None
             "reserved for the REST client that comes with lakeml's tracking server, which "
             "does not exist yet. Give a store folder or an object-store URI (s3://, gs://, "
             "abfss://, file://) instead")
-    tracking = LakeTrackingService(store_uri, storage_options=storage_options)
-    return tracking, LakeRegistryService(tracking)
+    tracking = LakeTrackingService.of_store(store_uri, storage_options=storage_options)
+    return tracking, tracking.shared("registry-service", lambda: LakeRegistryService(tracking))
 
 
 class Client:

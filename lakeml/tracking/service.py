@@ -75,6 +75,17 @@ class LakeTrackingService:
         self._bind_parts()
         self._experiments._ensure_default_experiment()  # as MLflow does when it opens a store
 
+    @classmethod
+    def of_store(cls, store_uri: str | os.PathLike[str], *,
+                 storage_options: dict[str, str] | None = None) -> LakeTrackingService:
+        """The service of ``store_uri`` that this process shares, made on first use: getting
+        it again costs a dictionary lookup (a Client is made per call in some paths, such
+        as resolving ``models:/`` URIs)."""
+        backend = backend_for(arguments.path(store_uri, "store_uri"), storage_options)
+        found = backend.shared.get("tracking")
+        return found if found is not None else backend.shared.setdefault(
+            "tracking", cls(store_uri, storage_options=storage_options))
+
     def _bind_parts(self) -> None:
         """Make the parts and bind their public calls as this service's (no forwarding frame)."""
         b = self._b
