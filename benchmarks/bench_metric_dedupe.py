@@ -52,7 +52,7 @@ def measure(points: int) -> dict[str, float]:
         client.flush()
         backend.close_all()
         client = lakeml.Client(path)
-        engine = client._b.engine
+        engine = client.tracking._b.engine
 
         def query(relation: str) -> Callable[[], object]:
             return lambda: engine.columns(QUERY.format(relation), [run_id, "loss"], tables=())

@@ -119,7 +119,7 @@ def at_scale(models: int, rounds: int) -> dict:
             client.register_model(source, name)
             times.append(time.perf_counter() - t)
         out["register_model_ms"] = statistics.median(times) * 1e3
-        client._registry_state().wait_saved()  # the snapshot the bulk calls started
+        client.registry._registry_state().wait_saved()  # the snapshot the bulk calls started
         code = ("import time, lakeml; from lakeml.models.registration import "
                 f"registry_artifact_uri as r; lakeml.set_store({tmp!r}); "
                 "t=time.perf_counter(); r('models:/device-7@champion'); "

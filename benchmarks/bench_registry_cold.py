@@ -49,7 +49,7 @@ first, *others = [f"device-{i}" for i in rng.sample(range(models), 201)]
 t, cpu = time.perf_counter(), time.process_time()
 lakeml.set_store(store)
 if mode == "mirror":  # the old path: the whole log into the mirror, then the read
-    lakeml.Client(store)._registry_state().refresh()
+    lakeml.Client(store).registry._registry_state().refresh()
 uri = registry_artifact_uri(f"models:/{first}@champion")
 cold, cold_cpu = time.perf_counter() - t, time.process_time() - cpu
 assert uri.endswith("/model"), uri
@@ -63,7 +63,7 @@ def median_ms(template):
 out = {"cold_ms": cold * 1e3, "cold_cpu_ms": cold_cpu * 1e3,
        "alias_ms": median_ms("models:/{}@champion"),
        "stage_ms": median_ms("models:/{}/Production")}
-state = lakeml.Client(store)._b.registry_state
+state = lakeml.Client(store).tracking._b.shared.get("registry")
 out["log_loaded"] = state._con is not None
 print(json.dumps(out))
 """
@@ -94,7 +94,7 @@ def build(store: Path, models: int, rounds: int) -> dict[str, float]:
                               pa.string())}))
         print(f"  round {r + 1}/{rounds}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     bulk_s = time.perf_counter() - t0
-    state = client._registry_state()
+    state = client.registry._registry_state()
     state.wait_saved()  # the snapshot thread the last rounds started
     t1 = time.perf_counter()
     state.save()  # timed once more, whole: what a writer's background thread pays

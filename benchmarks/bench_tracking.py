@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import lakeml
-from lakeml.tracking import backend, fluent
+from lakeml import fluent
+from lakeml.tracking import backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import history_result, markdown  # noqa: E402

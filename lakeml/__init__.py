@@ -11,9 +11,9 @@ Example:
 from __future__ import annotations
 
 from lakeml import data, errors
+from lakeml.client import Client
 from lakeml.entities import RunStatus, ViewType
-from lakeml.tracking.client import Client
-from lakeml.tracking.fluent import (
+from lakeml.fluent import (
     ActiveRun,
     active_run,
     create_experiment,

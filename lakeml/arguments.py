@@ -4,7 +4,7 @@ Every check raises :class:`~lakeml.errors.InvalidArgument` naming the bad
 value and what would be valid, so that no TypeError from Python, nor an
 error from DuckDB or pyarrow, reaches a caller for a wrongly typed argument.
 The logging calls' value checks (keys, metric values, steps) live in
-:mod:`lakeml.tracking.validation`.
+:mod:`lakeml.validation`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlparse
@@ -218,6 +219,25 @@ def store_uri() -> str:
     if _active_store is not None:
         return _active_store
     return normalize_uri(get("store"))
+
+
+def current_user() -> str:
+    """``LAKEML_USER``, else the OS user, else ``unknown``: who runs and registry
+    events are recorded as."""
+    user = get("user")
+    if user:
+        return str(user)
+    return _os_user()
+
+
+@lru_cache(maxsize=1)
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def storage_options() -> dict[str, str]:

@@ -24,7 +24,7 @@ def log_model(lgb_model: Any, name: str = "model", signature: ModelSignature | N
               input_example: Any = None, registered_model_name: str | None = None,
               **save_kwargs: Any) -> ModelInfo:
     """Log a Booster or LGBMModel into the active run (started if none) under ``name``."""
-    from lakeml.tracking.fluent import log_model_with
+    from lakeml.models.lineage import log_model_with
 
     return log_model_with(save_model, lgb_model, name, signature=signature,
                           input_example=input_example,

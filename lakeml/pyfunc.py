@@ -74,7 +74,7 @@ def log_model(name: str = "model", python_model: PythonModel | None = None, *,
     ``save_kwargs`` are :func:`save_model`'s options (``artifacts``,
     ``code_paths``, ``signature``, ``input_example``…).
     """
-    from lakeml.tracking.fluent import log_model_with
+    from lakeml.models.lineage import log_model_with
 
     def save(model: PythonModel | None, path: str, **kwargs: Any) -> Model:
         return save_model(path, model, **kwargs)

@@ -25,7 +25,7 @@ def log_model(pytorch_model: Any, name: str = "model", signature: ModelSignature
               input_example: Any = None, registered_model_name: str | None = None,
               **save_kwargs: Any) -> ModelInfo:
     """Log a torch.nn.Module into the active run (started if none) under ``name``."""
-    from lakeml.tracking.fluent import log_model_with
+    from lakeml.models.lineage import log_model_with
 
     return log_model_with(save_model, pytorch_model, name, signature=signature,
                           input_example=input_example,

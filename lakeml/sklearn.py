@@ -29,7 +29,7 @@ def log_model(sk_model: Any, name: str = "model", signature: ModelSignature | No
     ``save_kwargs`` are :func:`save_model`'s options (``serialization_format``,
     ``pyfunc_predict_fn``, ``code_paths``, ``pip_requirements``…).
     """
-    from lakeml.tracking.fluent import log_model_with
+    from lakeml.models.lineage import log_model_with
 
     return log_model_with(save_model, sk_model, name, signature=signature,
                           input_example=input_example,

@@ -35,7 +35,7 @@ def log_model(spark_model: Any, name: str = "model", signature: ModelSignature |
               input_example: Any = None, registered_model_name: str | None = None,
               **save_kwargs: Any) -> ModelInfo:
     """Log a fitted ``PipelineModel`` into the active run (started if none) under ``name``."""
-    from lakeml.tracking.fluent import log_model_with
+    from lakeml.models.lineage import log_model_with
 
     return log_model_with(save_model, spark_model, name, signature=signature,
                           input_example=input_example,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import lakeml
-from lakeml.tracking import backend, fluent
+from lakeml import fluent
+from lakeml.tracking import backend
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,31 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "lakeml"
 
 # Imports (importer, imported) that close a cycle today; without them the graph has none.
-ALLOWED_CYCLES: dict[tuple[str, str], str] = {
-    # services helper: Client becomes a facade over the services; tracking and registry
-    # stop importing each other and models
-    ("lakeml.tracking.client", "lakeml.registry"): "services helper",
-    ("lakeml.tracking.client", "lakeml.tracking.bulk"): "services helper",
-    ("lakeml.tracking.client", "lakeml.tracking.fluent"): "services helper",
-    ("lakeml.tracking.client", "lakeml.tracking.owners"): "services helper",
-    ("lakeml.tracking.fluent", "lakeml.models.lineage"): "services helper",
-    ("lakeml.registry.versions", "lakeml.tracking.client"): "services helper",
-    ("lakeml.registry.versions", "lakeml.models.uri"): "services helper",
-    # search helper: one follower of Delta files in query/ (engine -> run_state -> snapshot)
-    ("lakeml.query.run_state", "lakeml.query.engine"): "search helper",
-    ("lakeml.query.run_snapshot", "lakeml.query.engine"): "search helper",
-}
+ALLOWED_CYCLES: dict[tuple[str, str], str] = {}
 
 # Uses of another package's private names: (module, name) -> the helper that removes it.
 ALLOWED_PRIVATE: dict[tuple[str, str], str] = {}
 
 # Private attributes of another package's objects read here: (module, name) -> the helper
 # that gives the operation a public name.
-ALLOWED_REACH_INS: dict[tuple[str, str], str] = {
-    ("lakeml.models.lineage", "_writable"): "services helper",  # client._writable(run_id)
-    # client._active_experiment(id): spark/ waits for the services' public operation
-    ("lakeml.spark.bulk", "_active_experiment"): "services helper",
-}
+ALLOWED_REACH_INS: dict[tuple[str, str], str] = {}
 
 # MLflow's loader protocol: a flavor's loader module exposes ``_load_pyfunc``, so the
 # top-level flavor modules (lakeml.sklearn...) re-export it from lakeml.models.flavors.

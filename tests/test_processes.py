@@ -50,7 +50,7 @@ def test_racing_processes_lose_nothing(tmp_path: Path) -> None:
     assert len(exp_ids) == 1, f"racers created several 'race' experiments: {exp_ids}"
 
     client = lakeml.Client(store)
-    engine = client._b.engine
+    engine = client.tracking._b.engine
     (exp_id,) = exp_ids
     assert engine.rows("SELECT count(*) FROM experiments WHERE name = 'race'") == [(1,)]
     assert engine.rows(

@@ -10,22 +10,10 @@ from urllib.parse import unquote, urlparse
 
 from lakeml.entities import FileInfo
 from lakeml.errors import InvalidArgument, NotFound, StoreUnavailable
+from lakeml.uris import clean_relative
 
 if TYPE_CHECKING:
     import fsspec
-
-
-def clean_relative(path: str | None, what: str = "artifact path") -> str:
-    """A normalised relative POSIX path; rejects absolute paths and ``..``."""
-    if path is None or path in ("", "."):
-        return ""
-    if not isinstance(path, str):
-        raise InvalidArgument(f"{what} must be a string, got {type(path).__name__} {path!r}")
-    norm = posixpath.normpath(path.replace("\\", "/"))
-    if norm.startswith("/") or norm == ".." or norm.startswith("../") or ":" in norm.split("/")[0]:
-        raise InvalidArgument(f"{what} {path!r} must be relative and stay inside the run's "
-                              "artifact folder")
-    return "" if norm == "." else norm
 
 
 def absolute_location(location: object, what: str = "artifact_location") -> str:

@@ -61,7 +61,7 @@ class Handler(Protocol):
 
 
 def _fluent() -> Any:
-    from lakeml.tracking import fluent
+    from lakeml import fluent
 
     return fluent
 
@@ -177,7 +177,7 @@ def _plain(value: Any) -> bool:
 
 def valid_key(key: Any) -> bool:
     from lakeml.errors import InvalidArgument
-    from lakeml.tracking.validation import check_key
+    from lakeml.validation import check_key
 
     try:
         check_key(key)
@@ -246,7 +246,9 @@ def log_dataset(run_id: str, X: Any, y: Any) -> None:
 def log_model(run_id: str, save_model: Callable[..., Any], model: Any, name: str = "model",
               **save_kwargs: Any) -> Any:
     """Log ``model`` with a flavor's ``save_model`` into run ``run_id``."""
-    return _fluent().log_model_with(save_model, model, name, run_id=run_id, **save_kwargs)
+    from lakeml.models.lineage import log_model_with
+
+    return log_model_with(save_model, model, name, run_id=run_id, **save_kwargs)
 
 
 def child_run(call: Call, run_name: str, params: Mapping[str, Any],

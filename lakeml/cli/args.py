@@ -10,8 +10,8 @@ from typing import Sequence
 
 def store_uri(args: argparse.Namespace) -> str:
     """The normalised URI of ``--store``, or of the store in force."""
+    from lakeml.fluent import get_store_uri
     from lakeml.store.store import normalize_uri
-    from lakeml.tracking.fluent import get_store_uri
 
     return normalize_uri(getattr(args, "store", None) or get_store_uri())
 
@@ -22,7 +22,7 @@ def client(args: argparse.Namespace, *, read: bool = False):  # noqa: ANN201 - l
     A command that only reads (``read=True``) never creates a store: a local
     folder without lakeml's tables is refused with NotFound naming it.
     """
-    from lakeml.tracking.client import Client
+    from lakeml.client import Client
 
     uri = store_uri(args)
     if read and "://" not in uri and not (Path(uri) / "tables").is_dir():

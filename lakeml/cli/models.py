@@ -10,7 +10,7 @@ from lakeml.cli.args import group
 def _use_store(args: argparse.Namespace) -> None:
     """Make --store the store that runs:/ model URIs are resolved in."""
     if args.store:
-        from lakeml.tracking.fluent import set_store
+        from lakeml.fluent import set_store
 
         set_store(args.store)
 

@@ -135,9 +135,9 @@ def cmd_runs_cleanup(args: argparse.Namespace) -> str:
         raise InvalidArgument("say what to clean up: --stale (RUNNING runs whose processes "
                               "are gone)")
     client = _client(args, read=True)
-    stale = owners.find_stale(client, older_than=args.older_than)
+    stale = owners.find_stale(client.tracking, older_than=args.older_than)  # lake stores
     if not args.dry_run:
-        owners.end_stale(client, stale)
+        owners.end_stale(client.tracking, stale)
         sweep()  # step folders of workflow runs killed with kill -9
     action = "would end KILLED" if args.dry_run else "ended KILLED"
     return render(["run_id", "experiment_id", "run_name", "action", "reason"],

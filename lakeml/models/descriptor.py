@@ -17,8 +17,8 @@ from typing import Any
 
 from lakeml.errors import InvalidArgument, NotFound
 from lakeml.models.signature import ModelSignature, Schema
+from lakeml.uris import MLMODEL
 
-MLMODEL = "MLmodel"
 PYFUNC = "python_function"
 
 

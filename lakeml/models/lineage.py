@@ -21,7 +21,7 @@ from lakeml.models.signature import ModelSignature
 from lakeml.times import now_us
 
 if TYPE_CHECKING:
-    from lakeml.tracking.client import Client
+    from lakeml.client import Client
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Mode
     artifact_path = clean_relative(name, "model name")
     if not artifact_path:
         raise InvalidArgument(f"model name must be a non-empty relative path, got {name!r}")
-    client._writable(run_id)  # fail before saving, not after
+    client.check_run_writable(run_id)  # fail before saving, not after
     if registered_model_name is not None:
         check_can_register(client, registered_model_name)  # else a retry would log it twice
     with tempfile.TemporaryDirectory(prefix="lakeml-model-") as tmp:
@@ -72,3 +72,20 @@ def log_model(client: Client, run_id: str, name: str, save: Callable[[str], Mode
     return ModelInfo(artifact_path, meta.flavors, model_uri, meta.model_uuid, run_id,
                      meta.signature, meta.utc_time_created, meta.lakeml_version,
                      meta.model_size_bytes, artifact_uri, version)
+
+
+def log_model_with(save_model: Callable[..., Any], model: Any, name: str, *,
+                   registered_model_name: str | None = None, run_id: str | None = None,
+                   **save_kwargs: Any) -> ModelInfo:
+    """Log ``model``, saved by a flavor's ``save_model``, into the active run as ``name``.
+
+    The flavors' ``log_model`` functions (``lakeml.sklearn.log_model``…) call
+    this; a run is started if none is active, as MLflow does. (It is here, above the
+    fluent API, so that fluent needs nothing of models.)
+    """
+    from lakeml import fluent
+
+    rid = fluent.current_run_id(run_id)
+    return log_model(fluent.state.client(), rid, name,
+                     lambda path: save_model(model, path, **save_kwargs),
+                     registered_model_name=registered_model_name)

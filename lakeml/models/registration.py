@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
-from lakeml.errors import InvalidArgument
-
 if TYPE_CHECKING:
-    from lakeml.registry.entities import ModelVersion
-    from lakeml.tracking.client import Client
-
-_VERSION = re.compile(r"^\d+$")
+    from lakeml.client import Client
+    from lakeml.entities.model_version import ModelVersion
 
 
 def parse_models_uri(model_uri: str) -> tuple[str, str, str]:
@@ -19,49 +14,24 @@ def parse_models_uri(model_uri: str) -> tuple[str, str, str]:
 
     ``kind`` is ``version``, ``stage``, ``latest`` or ``alias``.
     """
-    from lakeml.registry.entities import canonical_stage
+    from lakeml.entities.model_version import canonical_stage
+    from lakeml.uris import parse_models_uri as parse
 
-    rest = model_uri[len("models:"):].lstrip("/")
-    if "@" in rest:
-        name, _, alias = rest.rpartition("@")
-        if name and alias and "/" not in name:
-            return name, "alias", alias
-    else:
-        name, _, ref = rest.partition("/")
-        if name and ref and "/" not in ref:
-            if _VERSION.match(ref):
-                return name, "version", ref
-            if ref.lower() == "latest":
-                return name, "latest", ref
-            try:
-                return name, "stage", canonical_stage(ref)
-            except InvalidArgument:
-                pass
-    raise InvalidArgument(f"model URI {model_uri!r} must look like models:/<name>/<version>, "
-                          "models:/<name>/<stage> (None, Staging, Production, Archived), "
-                          "models:/<name>/latest or models:/<name>@<alias>")
+    return parse(model_uri, canonical_stage)
 
 
 def resolve_models_uri(model_uri: str, *, client: Client | None = None) -> ModelVersion:
     """The version a ``models:/`` URI names now, in ``client``'s store (by default the
     current store)."""
-    from lakeml.errors import NotFound
+    from lakeml.registry.versions import resolve_models_uri as resolve
 
-    name, kind, ref = parse_models_uri(model_uri)
+    parse_models_uri(model_uri)  # a malformed URI is refused before a store is opened
     if client is None:
         from lakeml import config
-        from lakeml.tracking.client import Client
+        from lakeml.client import Client
 
         client = Client(config.store_uri())
-    if kind == "version":
-        return client.get_model_version(name, ref)
-    if kind == "alias":
-        return client.get_model_version_by_alias(name, ref)
-    found = client.get_latest_versions(name, None if kind == "latest" else [ref])
-    if not found:
-        raise NotFound(f"registered model {name!r} has no version in stage {ref!r}"
-                       if kind == "stage" else f"registered model {name!r} has no versions")
-    return max(found, key=lambda mv: mv.version)
+    return resolve(client, model_uri)
 
 
 def registry_artifact_uri(model_uri: str, *, client: Client | None = None) -> str:

@@ -15,34 +15,14 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 from lakeml.arguments import path as path_argument
-from lakeml.errors import InvalidArgument, NotFound, StoreUnavailable
-from lakeml.models.descriptor import MLMODEL
+from lakeml.errors import NotFound, StoreUnavailable
 from lakeml.models.registration import registry_artifact_uri
+from lakeml.uris import MLMODEL, default_layout_model, model_location
 
 if TYPE_CHECKING:
-    from lakeml.tracking.client import Client
-
-
-def parse_runs_uri(model_uri: str) -> tuple[str, str]:
-    """(run_id, path) of ``runs:/<run_id>/<path>``."""
-    from lakeml.artifacts import clean_relative
-
-    rest = model_uri[len("runs:/"):].lstrip("/")
-    run_id, _, path = rest.partition("/")
-    if not run_id or not path.strip("/"):
-        raise InvalidArgument(f"model URI {model_uri!r} must look like runs:/<run_id>/<path>")
-    if path.startswith("/"):  # runs:/<id>//etc: an absolute path after the run id
-        raise InvalidArgument(f"model URI {model_uri!r}: the path after the run id must be "
-                              "relative and stay inside the run's artifact folder")
-    try:
-        return run_id, clean_relative(path.strip("/"), f"the path in model URI {model_uri!r}")
-    except InvalidArgument:
-        raise InvalidArgument(f"model URI {model_uri!r}: the path after the run id must be "
-                              "relative and stay inside the run's artifact folder (no '..')") \
-            from None
+    from lakeml.client import Client
 
 
 def artifact_uri_of(model_uri: str, *, client: Client | None = None) -> str:
@@ -51,50 +31,24 @@ def artifact_uri_of(model_uri: str, *, client: Client | None = None) -> str:
     ``runs:/`` and ``models:/`` URIs are looked up in ``client``'s store, by
     default in the current store (``lakeml.set_store``, LAKEML_STORE…).
     """
-    if not isinstance(model_uri, str) or not model_uri.strip():
-        raise InvalidArgument(f"model URI must be a non-empty string, got {model_uri!r}")
-    if model_uri.startswith("runs:"):
-        run_id, path = parse_runs_uri(model_uri)
+    def run_location(run_id: str, path: str) -> str:
         if client is None:
             from lakeml import config
-            from lakeml.tracking.client import Client
 
             store = config.store_uri()
         else:
-            store = client.store.uri
-        fast = _default_layout_model(store, run_id, path)
+            store = client.store_uri
+        fast = default_layout_model(store, run_id, path)
         if fast is not None:
             return fast
-        return (client or Client(store)).get_artifact_uri(run_id, path)
-    if model_uri.startswith("models:"):
-        return registry_artifact_uri(model_uri, client=client)
-    if model_uri.startswith("file:"):
-        parsed = urlparse(model_uri)
-        return unquote(parsed.path)
-    return model_uri
+        if client is not None:
+            return client.get_artifact_uri(run_id, path)
+        from lakeml.client import Client
 
+        return Client(store).get_artifact_uri(run_id, path)
 
-def _default_layout_model(store: str, run_id: str, path: str) -> str | None:
-    """The model folder of a run whose artifacts sit where a local store puts them, or None.
-
-    A local store keeps a run's artifacts at ``<store>/artifacts/<experiment
-    id>/<run id>/artifacts`` unless its experiment names another location.
-    Finding the model there takes a directory listing instead of opening
-    the store's tables (~0.2 s in a fresh process); anything else (an object
-    store, a custom location, no such folder) goes through the Client.
-    """
-    import re
-
-    if "://" in store or not re.fullmatch(r"[0-9A-Za-z_-]+", run_id):
-        return None
-    roots = list(Path(store, "artifacts").glob(f"*/{run_id}/artifacts"))
-    if len(roots) != 1:
-        return None
-    root = roots[0].resolve()
-    folder = (root / path).resolve()
-    if not folder.is_relative_to(root):  # a symlink out of the run: let the Client decide
-        return None
-    return str(folder) if (folder / MLMODEL).is_file() else None
+    return model_location(model_uri, run_location,
+                          lambda uri: registry_artifact_uri(uri, client=client))
 
 
 def _cache_root() -> Path:

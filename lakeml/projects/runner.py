@@ -22,7 +22,7 @@ from lakeml.projects import envs, source, spec
 from lakeml.projects.submitted import ExecutionError, SubmittedRun
 
 if TYPE_CHECKING:
-    from lakeml.tracking.client import Client
+    from lakeml.client import Client
 
 # Tag names as MLflow's projects write them, so MLflow-minded queries find them.
 SOURCE_NAME = "mlflow.source.name"
@@ -39,7 +39,7 @@ ENV_HASH = "lakeml.project.envHash"
 
 def client_for(store: str | os.PathLike[str] | None) -> Client:
     """A client of ``store``, or of the store in force (set_store, LAKEML_STORE…)."""
-    from lakeml.tracking.client import Client
+    from lakeml.client import Client
 
     return Client(os.fspath(store) if store is not None else config.store_uri())
 

@@ -12,7 +12,7 @@ from lakeml.entities import RunStatus
 from lakeml.errors import LakemlError
 
 if TYPE_CHECKING:
-    from lakeml.tracking.client import Client
+    from lakeml.client import Client
 
 
 class ExecutionError(LakemlError):

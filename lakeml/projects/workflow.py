@@ -32,7 +32,7 @@ from lakeml.times import now_us
 from lakeml.tracking.owners import OWNER_TAG
 
 if TYPE_CHECKING:
-    from lakeml.tracking.client import Client
+    from lakeml.client import Client
 
 WORKFLOW_TAG = "lakeml.workflow"
 STEP_TAG = "lakeml.workflow.step"

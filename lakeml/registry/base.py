@@ -1,4 +1,5 @@
-"""What every registry call shares: the mirror, guarded writes, permission checks.
+"""What every part of the lake registry shares: the mirror, guarded writes, permission
+checks, and the tracking service of the same store (for ``runs:/`` sources).
 
 Every change is a list of events committed in one Delta commit under the app
 transaction ``lakeml.registry``. A commit that another guarded commit beat
@@ -17,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from lakeml.arguments import utf8_text
 from lakeml.errors import CommitConflict, InvalidArgument, NotFound, PermissionDenied
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from lakeml.query import QueryEngine
     from lakeml.registry.state import RegistryState
-    from lakeml.tracking.backend import Backend
+    from lakeml.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -111,28 +113,61 @@ class Event:
     comment: str | None = None
 
 
-class RegistryBase:
-    """State, writes and checks behind the registry calls of :class:`lakeml.Client`."""
+class LakeRuns(Protocol):
+    """What the lake registry takes from the tracking service of its store.
 
-    _b: Backend
-    _registry_as_of: datetime | None = None
+    The registry sits beside tracking, not above it, so it names here the part it
+    uses of :class:`lakeml.services.TrackingService` (the store, a run's artifact
+    location for ``runs:/`` sources) and of the lake's LakeTrackingService (the
+    store's query engine, which bulk registration joins to the runs view, and a
+    per-store slot that keeps the registry's mirror once per process).
+    """
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def store_uri(self) -> str: ...
+
+    @property
+    def engine(self) -> QueryEngine: ...
+
+    def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str: ...
+
+    def shared(self, key: str, make: Callable[[], Any]) -> Any: ...
+
+
+class RegistryBase:
+    """State, writes and checks behind every part of the lake registry service.
+
+    Each part (models, versions, review, search, bulk) is one of these over the
+    same tracking service, so all of them share one mirror of the store's log.
+    ``as_of`` makes a read-only view of the registry as it was then.
+    """
+
+    def __init__(self, tracking: LakeRuns, as_of: datetime | None = None) -> None:
+        self._tracking = tracking
+        self._store = tracking.store
+        self._registry_as_of = as_of
 
     # ---- state ------------------------------------------------------------------
     def _registry_state(self) -> RegistryState:
-        backend = self._b
-        with backend.lock:
-            if backend.registry_state is None:
-                from lakeml.registry.state import RegistryState
+        """The mirror of this store's registry log (one per store in a process)."""
+        store = self._store
 
-                backend.registry_state = RegistryState(backend.store)
-            return backend.registry_state
+        def make() -> RegistryState:
+            from lakeml.registry.state import RegistryState
+
+            return RegistryState(store)
+
+        return self._tracking.shared("registry", make)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         return self._registry_state().cursor(self._registry_as_of)
 
     @staticmethod
     def _user() -> str:
-        from lakeml.tracking.system_tags import current_user
+        from lakeml.config import current_user
 
         return current_user()
 
@@ -240,7 +275,7 @@ class RegistryBase:
         called again after every lost race, so it sees the winner's changes.
         """
         self._refuse_past()
-        store = self._b.store
+        store = self._store
         state = self._registry_state()
         for attempt in range(MAX_ATTEMPTS):
             cur, read_version = state.versioned_cursor()
@@ -266,7 +301,7 @@ class RegistryBase:
         from lakeml import config
         from lakeml.store.maintenance import SMALL_FILE_BYTES  # (the store loads pyarrow)
 
-        maintenance = self._b.store.maintenance
+        maintenance = self._store.maintenance
         maintenance.note_commit(TABLE)
         if not config.get("auto_maintenance"):
             return
@@ -279,8 +314,8 @@ class RegistryBase:
             log.warning("automatic compaction of %s skipped: %s", TABLE, exc)
 
     def _rows(self, events: list[Event], floor: int, outcome: str = "applied"):  # noqa: ANN202
+        store = self._store
         now = now_us()
-        store = self._b.store
         first = max(store.clock.next(), floor + 1)
         user = self._user()
         return store.rows.to_arrow("registry_log", [
@@ -311,7 +346,7 @@ class RegistryBase:
         try:
             state = self._registry_state()
             state.refresh()
-            self._b.store.commit(TABLE, self._rows([event], state.max_seq, outcome="denied"))
+            self._store.commit(TABLE, self._rows([event], state.max_seq, outcome="denied"))
         except Exception as exc:  # noqa: BLE001
             log.warning("could not record denied %s by %s: %s", event.action, self._user(), exc)
 

@@ -16,10 +16,9 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
+from lakeml.entities.model_version import NONE, STAGES, canonical_stage
 from lakeml.errors import CommitConflict, InvalidArgument
-from lakeml.registry.base import GUARD, TABLE, Event
-from lakeml.registry.entities import NONE, STAGES, canonical_stage
-from lakeml.registry.search import SearchCalls
+from lakeml.registry.base import GUARD, TABLE, Event, RegistryBase
 from lakeml.times import now_us
 
 if TYPE_CHECKING:
@@ -97,8 +96,8 @@ def _check(cur: duckdb.DuckDBPyConnection) -> None:
             raise _refuse(row[0], problem, {"name": row[1], "source": row[2], "stage": row[3]})
 
 
-class BulkCalls(SearchCalls):
-    """Bulk registration, part of the registry calls of :class:`lakeml.Client`."""
+class BulkCalls(RegistryBase):
+    """Bulk registration: a part of the lake registry service."""
 
     def register_model_versions(self, versions: Any) -> int:
         """Register many versions in one commit; returns how many.
@@ -126,7 +125,7 @@ class BulkCalls(SearchCalls):
         data = _as_arrow(versions).append_column(
             "row_no", pa.array(range(len(versions)), pa.int64()))
         _check_values(data)
-        store = self._b.store
+        store = self._store
         resolved = self._resolve_sources(data)
         known = {s.lower() for s in STAGES} | {"development", "dev"}
         stages = {canonical_stage(s) for s in data["stage"].drop_null().unique().to_pylist()
@@ -172,7 +171,7 @@ class BulkCalls(SearchCalls):
         data = data.append_column("storage_location", pa.array(locations, pa.string()))
         if not pc.any(is_runs).as_py():
             return data
-        cur = self._b.engine.cursor()
+        cur = self._tracking.engine.cursor()
         cur.register("bulk_src", data)
         try:
             return cur.sql(
@@ -197,7 +196,7 @@ class BulkCalls(SearchCalls):
         cur.register("bulk_new", pa.table({"name": pa.array(fresh, pa.string()),
                                            "model_id": pa.array(new_ids(len(fresh)),
                                                                 pa.string())}))
-        first_seq = max(self._b.store.clock.next(), self._registry_state().max_seq + 1)
+        first_seq = max(self._store.clock.next(), self._registry_state().max_seq + 1)
         now = now_us()
         stage_sql = ("CASE lower(stage) WHEN 'staging' THEN 'Staging' WHEN 'production' THEN "
                      "'Production' WHEN 'archived' THEN 'Archived' ELSE 'None' END")

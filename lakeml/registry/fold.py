@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from lakeml.registry.entities import (
+from lakeml.entities.model_version import (
     Comment,
     ModelVersion,
     RegisteredModel,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from lakeml.entities.model_version import STAGES, ModelVersion, RegisteredModel
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound
 from lakeml.registry.base import (
     Event,
@@ -13,7 +14,6 @@ from lakeml.registry.base import (
     check_text,
     check_version,
 )
-from lakeml.registry.entities import STAGES, ModelVersion, RegisteredModel
 from lakeml.registry.fold import ModelState
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def tag_events(action: str, state: ModelState | str, name: str,
     """One tag event per item of ``tags``, keys and values checked."""
     from collections.abc import Mapping
 
-    from lakeml.tracking import validation as v
+    from lakeml import validation as v
 
     if tags is not None and not isinstance(tags, Mapping):
         raise InvalidArgument(f"tags must be a mapping of key to value, got "
@@ -36,7 +36,7 @@ def tag_events(action: str, state: ModelState | str, name: str,
 
 
 class RegisteredModelCalls(RegistryBase):
-    """The registered-model half of the registry calls of :class:`lakeml.Client`."""
+    """Registered models: a part of the lake registry service."""
 
     # ---- reads --------------------------------------------------------------------
     def get_registered_model(self, name: str) -> RegisteredModel:

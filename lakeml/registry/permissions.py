@@ -38,8 +38,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from lakeml import config
+from lakeml.entities.model_version import STAGES, canonical_stage
 from lakeml.errors import InvalidArgument, PermissionDenied
-from lakeml.registry.entities import STAGES, canonical_stage
 
 _BOOL_CAPS = ("register", "alias", "admin")
 _STAGE_CAPS = ("transition", "request", "approve")

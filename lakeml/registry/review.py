@@ -13,13 +13,22 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from lakeml.entities.model_version import ARCHIVED, Comment, TransitionRequest, canonical_stage
 from lakeml.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
-from lakeml.registry.base import Event, check_model_name, check_text, check_version
-from lakeml.registry.entities import ARCHIVED, Comment, TransitionRequest, canonical_stage
+from lakeml.registry.base import (
+    Event,
+    LakeRuns,
+    RegistryBase,
+    check_model_name,
+    check_text,
+    check_version,
+)
 from lakeml.registry.fold import ModelState, to_ms
 from lakeml.registry.versions import ModelVersionCalls, check_archive, transition_events
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import duckdb
 
 _STATUSES = ("PENDING", "APPROVED", "REJECTED", "CANCELLED")
@@ -38,8 +47,14 @@ def _named(request: TransitionRequest, name: str) -> TransitionRequest:
     return replace(request, name=name)
 
 
-class ReviewCalls(ModelVersionCalls):
-    """Transition requests and comments, part of the registry calls of :class:`lakeml.Client`."""
+class ReviewCalls(RegistryBase):
+    """Transition requests and comments: a part of the lake registry service (its writes go
+    through the versions part)."""
+
+    def __init__(self, tracking: LakeRuns, as_of: datetime | None,
+                 versions: ModelVersionCalls) -> None:
+        super().__init__(tracking, as_of)
+        self._versions = versions
 
     def get_transition_requests(self, name: str | None = None, version: object = None,
                                 status: str | None = "PENDING") -> list[TransitionRequest]:
@@ -83,7 +98,8 @@ class ReviewCalls(ModelVersionCalls):
             return [Event("request_transition", state.model_id, name, version=n,
                           key=request_id, to_value=stage, comment=comment)]
 
-        self._version_write(name, version, "request", "request_transition", build, stage=stage)
+        self._versions._version_write(name, version, "request", "request_transition", build,
+                                      stage=stage)
         state = self._model(self._cursor(), name)
         return _named(state.requests[request_id], state.name)
 
@@ -166,10 +182,10 @@ class ReviewCalls(ModelVersionCalls):
         if not isinstance(comment, str) or not comment.strip():
             raise InvalidArgument(f"comment must be a non-empty string, got {comment!r}")
         comment_id = uuid7_hex()
-        self._version_write(name, version, "comment", "comment",
-                            lambda cur, state, n: [Event("comment", state.model_id, name,
-                                                         version=n, key=comment_id,
-                                                         comment=comment)])
+        self._versions._version_write(name, version, "comment", "comment",
+                                      lambda cur, state, n: [Event(
+                                          "comment", state.model_id, name, version=n,
+                                          key=comment_id, comment=comment)])
         return [c for c in self.get_comments(name, version) if c.comment_id == comment_id][0]
 
     def get_comments(self, name: str, version: object) -> list[Comment]:

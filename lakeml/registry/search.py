@@ -9,19 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from lakeml import arguments
+from lakeml.entities.model_version import STAGES
 from lakeml.errors import InvalidArgument
-from lakeml.registry.entities import STAGES
-from lakeml.registry.review import ReviewCalls
+from lakeml.registry.base import RegistryBase
 
 
-class SearchCalls(ReviewCalls):
-    """Registry search, part of the registry calls of :class:`lakeml.Client`."""
+class SearchCalls(RegistryBase):
+    """Registry search: a part of the lake registry service."""
 
     def _registry_page(self, query: str, params: list[Any], max_results: int,
                        page_token: str | None,
                        fingerprint: str) -> tuple[list[tuple], str | None]:
         """One page of ``query``'s rows (``max_results`` already checked by the caller)."""
-        from lakeml.tracking.search import decode_page_token, encode_page_token
+        from lakeml.search.paging import decode_page_token, encode_page_token
 
         page_token = arguments.page_token(page_token)
         offset = decode_page_token(page_token, fingerprint) if page_token else 0
@@ -39,7 +39,7 @@ class SearchCalls(ReviewCalls):
         """Model versions matching ``filter_string`` (e.g. ``"name = 'churn' AND
         tags.team = 'risk'"``), one page; ``.token`` fetches the next."""
         from lakeml.registry import filters
-        from lakeml.tracking.search import PagedList
+        from lakeml.search.paging import PagedList
 
         filter_string = arguments.filter_string(filter_string)
         order_by = arguments.string_list(order_by, "order_by")
@@ -71,7 +71,7 @@ class SearchCalls(ReviewCalls):
         """Registered models matching ``filter_string`` (``name LIKE 'device-%'``,
         ``tags.owner = 'ana'``), one page; ``.token`` fetches the next."""
         from lakeml.registry import filters
-        from lakeml.tracking.search import PagedList
+        from lakeml.search.paging import PagedList
 
         filter_string = arguments.filter_string(filter_string)
         order_by = arguments.string_list(order_by, "order_by")

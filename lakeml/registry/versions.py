@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
-from lakeml.errors import InvalidArgument, NotFound
-from lakeml.registry.base import Event, check_model_name, check_text, check_version
-from lakeml.registry.entities import (
+from lakeml.entities.model_version import (
     ARCHIVED,
     ARCHIVING_STAGES,
     NONE,
@@ -14,32 +12,67 @@ from lakeml.registry.entities import (
     ModelVersion,
     canonical_stage,
 )
+from lakeml.errors import InvalidArgument, NotFound
+from lakeml.registry.base import (
+    Event,
+    LakeRuns,
+    RegistryBase,
+    check_model_name,
+    check_text,
+    check_version,
+)
 from lakeml.registry.fold import ModelState, to_ms
-from lakeml.registry.models import RegisteredModelCalls, tag_events
+from lakeml.registry.models import tag_events
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import duckdb
 
-    from lakeml.tracking.client import Client
+
+class VersionLookup(Protocol):
+    """The registry reads a ``models:/`` URI needs (a RegistryService, or a Client)."""
+
+    def get_model_version(self, name: str, version: object) -> ModelVersion: ...
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    def get_latest_versions(self, name: str, stages: Iterable[str] | None = None
+                            ) -> list[ModelVersion]: ...
 
 
-def resolve_source(source: str, client: Client) -> tuple[str, str | None]:
+def resolve_models_uri(registry: VersionLookup, model_uri: str) -> ModelVersion:
+    """The version a ``models:/`` URI names now in ``registry``."""
+    from lakeml.uris import parse_models_uri
+
+    name, kind, ref = parse_models_uri(model_uri, canonical_stage)
+    if kind == "version":
+        return registry.get_model_version(name, ref)
+    if kind == "alias":
+        return registry.get_model_version_by_alias(name, ref)
+    found = registry.get_latest_versions(name, None if kind == "latest" else [ref])
+    if not found:
+        raise NotFound(f"registered model {name!r} has no version in stage {ref!r}"
+                       if kind == "stage" else f"registered model {name!r} has no versions")
+    return max(found, key=lambda mv: mv.version)
+
+
+def resolve_source(source: str, calls: ModelVersionCalls) -> tuple[str, str | None]:
     """(storage location, run id) of a model URI given as a version's source.
 
     ``runs:/<run>/<path>`` resolves through the run's artifact location and
-    ``models:/…`` through the registry, both in ``client``'s store (never the
+    ``models:/…`` through the registry, both in the store of ``calls`` (never the
     global one: a Client of another store registers from its own runs); the
     folder must hold an MLmodel file when it is local.
     """
     import os
 
-    from lakeml.models.descriptor import MLMODEL
-    from lakeml.models.uri import artifact_uri_of, parse_runs_uri
+    from lakeml.uris import MLMODEL, model_location, parse_runs_uri
 
     if not isinstance(source, str) or not source.strip():
         raise InvalidArgument(f"model source must be a non-empty URI or path, got {source!r}")
     run_id = parse_runs_uri(source)[0] if source.startswith("runs:") else None
-    location = artifact_uri_of(source, client=client)
+    location = model_location(source, calls._run_location, calls._version_location)
     if "://" not in location:
         location = os.path.abspath(os.path.expanduser(location))
         if not os.path.isfile(os.path.join(location, MLMODEL)):
@@ -47,8 +80,25 @@ def resolve_source(source: str, client: Client) -> tuple[str, str | None]:
     return location, run_id
 
 
-class ModelVersionCalls(RegisteredModelCalls):
-    """The model-version half of the registry calls of :class:`lakeml.Client`."""
+class ModelVersionCalls(RegistryBase):
+    """Model versions: a part of the lake registry service. ``registry`` (the whole
+    service) answers the ``models:/`` URIs given as sources."""
+
+    def __init__(self, tracking: LakeRuns, as_of: datetime | None,
+                 registry: VersionLookup) -> None:
+        super().__init__(tracking, as_of)
+        self._registry = registry
+
+    def _run_location(self, run_id: str, path: str) -> str:
+        """Where ``runs:/<run_id>/<path>`` is: found by listing a local store's default
+        layout, else the run's artifact location."""
+        from lakeml.uris import default_layout_model
+
+        fast = default_layout_model(self._tracking.store_uri, run_id, path)
+        return fast if fast is not None else self._tracking.get_artifact_uri(run_id, path)
+
+    def _version_location(self, model_uri: str) -> str:
+        return resolve_models_uri(self._registry, model_uri).storage_location
 
     # ---- reads --------------------------------------------------------------------
     def get_model_version(self, name: str, version: object) -> ModelVersion:

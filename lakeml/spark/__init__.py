@@ -20,8 +20,8 @@ from lakeml.spark.views import query, register_views, table, view
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from lakeml.client import Client
     from lakeml.store.store import Store
-    from lakeml.tracking.client import Client
 
 __all__ = [
     "DELTA_VERSION", "experiments", "inputs", "latest_metrics", "log_runs", "metrics",

@@ -15,20 +15,19 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from lakeml import times
+from lakeml import config, system_tags, times
+from lakeml import validation as v
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.spark.session import table_path
 from lakeml.spark.views import resolve_store
-from lakeml.tracking import system_tags
-from lakeml.tracking import validation as v
 from lakeml.tracking.bulk import split_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
+    from lakeml.client import Client
     from lakeml.store.store import Store
-    from lakeml.tracking.client import Client
 
 
 def _run_ids(now_ms: int) -> Column:
@@ -125,27 +124,27 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
     """
     from pyspark.sql import functions as F
 
+    from lakeml.client import Client
     from lakeml.store import schemas
-    from lakeml.tracking.client import Client
 
     if (experiment is None) == (experiment_id is None):
         raise InvalidArgument("log_runs: give exactly one of experiment (a name) and "
                               "experiment_id")
     groups = split_columns(df.columns)
-    fixed_tags = {**system_tags.default_tags(),
+    fixed_tags = {**system_tags.default_tags(config.current_user()),
                   **{k: v.tag_value(v.check_key(k, "tag key"), x) for k, x in (tags or {}).items()}}
     resolved = resolve_store(store)
     client = Client(resolved.uri)
     if experiment_id is not None:
-        exp = client._active_experiment(str(experiment_id))
+        exp = client.active_experiment(str(experiment_id))
     now_ms = times.now_ms()
     now = F.timestamp_millis(F.lit(now_ms))
     base = df.withColumn("run_id", _run_ids(now_ms)).localCheckpoint(eager=True)
     _check(base, groups)
     if experiment is not None:  # created only once the trials are known to be valid
         found = client.get_experiment_by_name(experiment)
-        exp = client._active_experiment(found.experiment_id if found is not None
-                                        else client.create_experiment(experiment))
+        exp = client.active_experiment(found.experiment_id if found is not None
+                                       else client.create_experiment(experiment))
 
     end = _times(base, "end_time", now)
     trials = base.select(
@@ -185,7 +184,7 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
         append("metric_latest", points)  # one point per run and key: it is its own latest
     append("runs", trials.select(
         "run_id", F.lit(exp.experiment_id).alias("experiment_id"),
-        F.col("_name").alias("run_name"), F.lit(system_tags.current_user()).alias("user_id"),
+        F.col("_name").alias("run_name"), F.lit(config.current_user()).alias("user_id"),
         F.col("_status").alias("status"), F.col("_start").alias("start_time"),
         F.col("_end").alias("end_time"),
         F.concat(F.lit(f"{exp.artifact_location}/"), "run_id", F.lit("/artifacts"))

@@ -21,8 +21,8 @@ from lakeml.store.maintenance import DEFAULT_RETENTION_HOURS
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from lakeml.client import Client
     from lakeml.store.store import Store
-    from lakeml.tracking.client import Client
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(\.\d+\.\d+)?\.parquet$")

@@ -17,8 +17,8 @@ from lakeml.spark.views import register_views, resolve_store, to_spark
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from lakeml.client import Client
     from lakeml.store.store import Store
-    from lakeml.tracking.client import Client
 
 
 def summary_params(name: str, *, top: int, maximize: Iterable[str]) -> dict[str, object]:

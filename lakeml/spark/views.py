@@ -19,8 +19,8 @@ from lakeml.spark.session import table_path
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from lakeml.client import Client
     from lakeml.store.store import Store
-    from lakeml.tracking.client import Client
 
 # The session setting that remembers which store the views point at.
 _VIEWS_STORE = "lakeml.views.store"
@@ -36,9 +36,9 @@ def to_spark(query: str) -> str:
 
 def resolve_store(store: Store | Client | str | None) -> Store:
     """The opened Store of a Client, a URI, a Store, or the configured default (None)."""
+    from lakeml import fluent
+    from lakeml.client import Client
     from lakeml.store.store import Store
-    from lakeml.tracking import fluent
-    from lakeml.tracking.client import Client
 
     if isinstance(store, Store):
         return store.open()

@@ -21,7 +21,7 @@ table refuses, is found by bisecting its batch, set aside with its error and
 logged as a warning; every other row is committed. The next explicit
 ``flush()`` (``end_run``, ``Client.flush``, close) in this process raises
 InvalidArgument naming the rejected rows, once. Log calls validate their
-values first (lakeml.tracking.validation), so a rejection means a path that
+values first (lakeml.validation), so a rejection means a path that
 skipped validation.
 """
 

@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from lakeml import arguments
+from lakeml import validation as v
 from lakeml.errors import InvalidArgument
 from lakeml.sqltext import placeholders
-from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from lakeml.tracking.backend import Backend
+    from lakeml.tracking.reads import RunReads
+    from lakeml.tracking.search import SearchCalls
 
 EXPORT_FORMATS = ("pandas", "arrow", "polars", "parquet", "csv")
 
@@ -30,9 +32,13 @@ def query(name: str) -> str:
 
 
 class AnalyticsCalls:
-    """The analytics half of :class:`lakeml.Client`."""
+    """Experiment analytics of the lake tracking service (a part of it, sharing its backend;
+    exports go through the search part)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend, search: SearchCalls, reads: RunReads) -> None:
+        self._b = backend
+        self._search = search
+        self._reads = reads
 
     def export_runs(self, experiment_ids: Sequence[str] | str, path: str | Path | None = None,
                     format: str = "pandas", filter_string: str = "") -> Any:
@@ -46,7 +52,7 @@ class AnalyticsCalls:
         """
         if format not in EXPORT_FORMATS:
             raise InvalidArgument(f"format must be one of {list(EXPORT_FORMATS)}, got {format!r}")
-        table = self.search_runs_table(experiment_ids, filter_string,
+        table = self._search.search_runs_table(experiment_ids, filter_string,
                                        order_by=["attributes.start_time"])
         if format in ("parquet", "csv"):
             if path is None:
@@ -167,7 +173,8 @@ class AnalyticsCalls:
             f"SELECT run_id, key, value FROM params WHERE run_id IN "
             f"({placeholders(ids, 'run ids')})", ids, tables=["params"])
         found = {r for r, _, _ in rows}
-        missing = [r for r in ids if r not in found and not self._run_infos("run_id = ?", [r])]
+        missing = [r for r in ids
+                   if r not in found and not self._reads._run_infos("run_id = ?", [r])]
         if missing:
             from lakeml.errors import NotFound
 

@@ -1,7 +1,8 @@
 """What one process holds per store: the store, its query engine, and run state.
 
-Every ``Client`` of the same store URI in a process shares one backend, so all
-of them feed one batched writer and see each other's writes at once.
+Every tracking service (and so every ``Client``) of the same store URI in a
+process shares one backend, so all of them feed one batched writer and see each
+other's writes at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lakeml.entities import Experiment
     from lakeml.query import QueryEngine
-    from lakeml.registry.state import RegistryState
     from lakeml.store import Store
     from lakeml.store.writer import Rejected
 
@@ -66,7 +66,9 @@ class Backend:
                                        at_close=partial(run_snapshot.finish, store))
         self.runs: dict[str, RunState] = {}
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
-        self.registry_state: RegistryState | None = None  # the registry's mirror, on first use
+        # per-store objects of the lake's other parts, made on first use (the registry's
+        # mirror of its log), see LakeTrackingService.shared
+        self.shared: dict[str, Any] = {}
         self.lock = threading.RLock()
         self.default_experiment_exists = False
         self._experiments: dict[str, tuple[float, Experiment]] = {}

@@ -11,19 +11,29 @@ writer's bulk path: a million runs cost seconds, not a commit per run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from lakeml import config, system_tags
+from lakeml import validation as v
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
 from lakeml.ids import uuid7_hex_batch
 from lakeml.times import now_ms
-from lakeml.tracking import system_tags
-from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lakeml.tracking.client import Client
+    from lakeml.entities import Experiment
+    from lakeml.store import Store
+
+
+class BulkTarget(Protocol):
+    """What bulk logging needs of the tracking service (which passes itself in)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def active_experiment(self, experiment_id: str) -> Experiment: ...
 
 ATTRIBUTES = ("run_name", "status", "start_time", "end_time")
 
@@ -158,7 +168,7 @@ def _run_names(table: pa.Table, groups: dict[str, list[tuple[str, str]]],
     return pa.array([f"run-{i}" for i in range(table.num_rows)], pa.string())
 
 
-def log_runs(client: Client, experiment_id: str, data: Any, *,
+def log_runs(client: BulkTarget, experiment_id: str, data: Any, *,
              tags: dict[str, Any] | None = None) -> list[str]:
     """Log one finished run per row of ``data``; returns the new run ids in row order.
 
@@ -169,7 +179,8 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    exp = client._active_experiment(str(experiment_id))
+
+    exp = client.active_experiment(str(experiment_id))
     table = _as_arrow(data)
     groups = split_columns(table.column_names)
     n = table.num_rows
@@ -191,7 +202,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     bad_names = pc.filter(names, pc.match_substring_regex(names, v.CONTROL_PATTERN))
     if len(bad_names):
         v.check_name(bad_names[0].as_py(), "log_runs: run name")  # raises, naming it
-    user = system_tags.current_user()
+    user = config.current_user()
     artifact_uris = pc.binary_join_element_wise(
         pa.array([f"{exp.artifact_location}/"] * n), ids, pa.array(["/artifacts"] * n), "")
     seq = pa.array([store.clock.next()] * n, pa.int64())  # one row per run and key
@@ -211,7 +222,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
                                   f"characters; the limit is {v.MAX_PARAM_VALUE_LENGTH}")
         param_tables.append(_present(pa.table({"run_id": ids, "key": pa.array([key] * n),
                                                "value": values, "timestamp": stamps})))
-    fixed_tags = {**system_tags.default_tags(), **{k: v.tag_value(k, x)
+    fixed_tags = {**system_tags.default_tags(user), **{k: v.tag_value(k, x)
                                                    for k, x in (tags or {}).items()}}
     tag_columns = [(pa.array([str(val)] * n), key) for key, val in fixed_tags.items()]
     tag_columns.append((names, system_tags.RUN_NAME))
@@ -241,7 +252,7 @@ def log_runs(client: Client, experiment_id: str, data: Any, *,
     return run_ids
 
 
-def log_metric_histories(client: Client, data: Any) -> int:
+def log_metric_histories(client: BulkTarget, data: Any) -> int:
     """Append metric points given as rows (run_id, key, value, step, timestamp in ms).
 
     The runs must exist (they are not checked one by one: this is the bulk

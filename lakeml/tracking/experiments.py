@@ -13,12 +13,12 @@ import json
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from lakeml import arguments, ids
+from lakeml import validation as v
 from lakeml.artifacts.repository import absolute_location
 from lakeml.entities import Experiment, LifecycleStage, ViewType
 from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
 from lakeml.sqltext import placeholders
 from lakeml.times import now_us
-from lakeml.tracking import validation as v
 from lakeml.tracking.backend import run_row
 from lakeml.tracking.search import (
     DEFAULT_MAX_RESULTS,
@@ -43,9 +43,10 @@ def _name_guard(name: str) -> str:
 
 
 class ExperimentCalls:
-    """The experiment half of :class:`lakeml.Client`."""
+    """The experiment calls of the lake tracking service (a part of it, sharing its backend)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend) -> None:
+        self._b = backend
 
     # ---- reads ----------------------------------------------------------------
     def _experiments_where(self, test: Callable[[Experiment], bool]) -> list[Experiment]:

@@ -24,12 +24,30 @@ import socket
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from lakeml.entities import RunStatus
 
 if TYPE_CHECKING:
-    from lakeml.tracking.client import Client
+    import duckdb
+
+    from lakeml.entities import Run
+    from lakeml.store import Store
+
+
+class Sweeper(Protocol):
+    """What the stale-run sweep needs of the tracking service (which passes itself in)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation: ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def set_terminated(self, run_id: str, status: str = ...) -> None: ...
+
+    def _append_tags(self, run_id: str, tags: Mapping[str, Any]) -> None: ...
 
 OWNER_TAG = "lakeml.owner"
 CLEANUP_TAG = "lakeml.cleanup.reason"
@@ -128,7 +146,8 @@ class StaleRun:
     reason: str
 
 
-def find_stale(client: Client, *, older_than: float | None = None) -> list[StaleRun]:
+def find_stale(client: Sweeper, *, older_than: float | None = None
+               ) -> list[StaleRun]:
     """The RUNNING runs of the store that are stale (see the module's docstring).
 
     ``older_than``: seconds without a sign of life after which a run that
@@ -157,7 +176,7 @@ def find_stale(client: Client, *, older_than: float | None = None) -> list[Stale
     return found
 
 
-def end_stale(client: Client, stale: list[StaleRun]) -> None:
+def end_stale(client: Sweeper, stale: list[StaleRun]) -> None:
     """End each run of ``stale`` KILLED, with tag ``lakeml.cleanup.reason`` saying why."""
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     for run in stale:

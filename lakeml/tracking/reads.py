@@ -9,6 +9,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from lakeml import arguments
+from lakeml import validation as v
 from lakeml.entities import (
     Dataset,
     DatasetInput,
@@ -21,7 +22,6 @@ from lakeml.entities import (
 )
 from lakeml.errors import NotFound
 from lakeml.sqltext import placeholders
-from lakeml.tracking import validation as v
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,9 +51,10 @@ def _spans(sorted_ids: pa.ChunkedArray) -> list[tuple[str, int, int]]:
 
 
 class RunReads:
-    """The reading half of :class:`lakeml.Client`."""
+    """The run reads of the lake tracking service (a part of it, sharing its backend)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend) -> None:
+        self._b = backend
 
     def _run_infos(self, where: str, params: list[object], *, order: str = "",
                    limit: int | None = None, refresh: bool = True) -> list[RunInfo]:

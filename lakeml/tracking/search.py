@@ -9,9 +9,8 @@ run snapshot, and from the lake by id for runs committed since.
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from lakeml import arguments
 from lakeml.entities import ViewType
@@ -27,6 +26,7 @@ from lakeml.search import (
     parse_filter,
     parse_order_by,
 )
+from lakeml.search.paging import PagedList, decode_page_token, encode_page_token
 from lakeml.sqltext import placeholders
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from lakeml.query.run_state import StateColumns
     from lakeml.tracking.backend import Backend
+    from lakeml.tracking.reads import RunReads
     from lakeml.tracking.wide import WidePage
 
 STATE_RELATIONS = Relations(runs="state_wide")
@@ -54,14 +55,6 @@ def check_max_results(max_results: object, *, default: int = DEFAULT_MAX_RESULTS
                            limit=arguments.MAX_COUNT if limit is None else limit)
 
 
-class PagedList(list):
-    """A page of results; ``token`` fetches the next page (None on the last)."""
-
-    def __init__(self, items: Iterable[Any], token: str | None) -> None:
-        super().__init__(items)
-        self.token = token
-
-
 def _keys(tree: Any, found: dict[str, set[str]]) -> None:
     """Collect the keys each entity (metrics, params, tags, attributes) is tested on."""
     if isinstance(tree, Comparison):
@@ -72,32 +65,13 @@ def _keys(tree: Any, found: dict[str, set[str]]) -> None:
             _keys(item, found)
 
 
-def encode_page_token(offset: int, fingerprint: str) -> str:
-    raw = json.dumps({"offset": offset, "query": fingerprint}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_page_token(token: str, fingerprint: str) -> int:
-    if not isinstance(token, str):
-        raise InvalidArgument(f"page_token must be the string a search returned as .token, "
-                              f"got {type(token).__name__} {token!r:.80}")
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(data["offset"])
-        if not 0 <= offset <= arguments.MAX_OFFSET:
-            raise ValueError(offset)
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        raise InvalidArgument(f"page_token {token!r} is not a token this search returned"
-                              ) from None
-    if data.get("query") != fingerprint:
-        raise InvalidArgument(f"page_token {token!r} belongs to a different search")
-    return offset
-
-
 class SearchCalls:
-    """The search half of :class:`lakeml.Client`."""
+    """Run search of the lake tracking service (a part of it, sharing its backend; pages of
+    Run objects come from the run reads part)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend, reads: RunReads) -> None:
+        self._b = backend
+        self._reads = reads
 
     def _matching(self, experiment_ids: Sequence[str], filter_string: str | None,
                   run_view_type: ViewType | int | str, order_by: Sequence[str] | None
@@ -162,7 +136,7 @@ class SearchCalls:
         sql, params = select(max_results + 1, offset)
         ids = [r for (r,) in self._b.engine.rows(sql, params, tables=())]
         more = len(ids) > max_results
-        runs = self._runs_by_id(ids[:max_results])
+        runs = self._reads._runs_by_id(ids[:max_results])
         return PagedList(runs, encode_page_token(offset + max_results, fingerprint) if more
                          else None)
 

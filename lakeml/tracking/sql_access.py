@@ -18,9 +18,10 @@ _past_lock = threading.Lock()
 
 
 class SqlAccess:
-    """The SQL half of :class:`lakeml.Client`."""
+    """SQL over the lake for the lake tracking service (a part of it, sharing its backend)."""
 
-    _b: Backend
+    def __init__(self, backend: Backend) -> None:
+        self._b = backend
 
     def _engine(self, as_of: Any = None) -> QueryEngine:
         if as_of is None:

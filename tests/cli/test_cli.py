@@ -138,9 +138,10 @@ def test_table_escapes_control_characters_of_old_names(capsys, store_uri: str) -
     client.create_experiment("plain")
     # A store written before such names were refused: the row goes in directly.
     name = "evil\nFAKE  active\x1b[2J"
-    client._claim_name(name, client._experiment_row("99", name=name, artifact_location="/x",
-                                                    lifecycle_stage="active", created=True),
-                       exists_message="")
+    experiments = client.tracking._experiments
+    experiments._claim_name(name, experiments._experiment_row(
+        "99", name=name, artifact_location="/x", lifecycle_stage="active", created=True),
+        exists_message="")
     code, out, _ = cli(capsys, "experiments", "list", "--store", store_uri)
     assert code == 0
     lines = out.rstrip("\n").split("\n")

@@ -216,7 +216,7 @@ def test_a_client_registers_runs_and_models_uris_of_its_own_store(
         tmp_path: Path, sk_model: Any) -> None:
     """No global store: Client(store).register_model("runs:/…") looks the run up in that
     store (it used to look in ./lakeml-store, answer NotFound and leave that folder)."""
-    from lakeml.tracking import fluent
+    from lakeml import fluent
 
     store = str(tmp_path / "elsewhere")
     lakeml.set_store(store)

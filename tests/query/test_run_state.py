@@ -45,7 +45,7 @@ def reference(client: lakeml.Client, exp: str, text: str, order: list[str] | Non
     sql = (f"SELECT r.run_id FROM runs AS r {ordering.joins} WHERE r.experiment_id = ? "
            f"AND r.lifecycle_stage IN ({placeholders(list(stages))}) AND ({where.sql}) "
            f"ORDER BY {ordering.clause}")
-    engine = client._b.engine
+    engine = client.tracking._b.engine
     engine.refresh()
     ids = engine.arrow(sql, [*ordering.params, exp, *stages, *where.params], tables=())["run_id"]
     return wide_table(engine, ids)
@@ -75,7 +75,7 @@ def layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
 
 def fresh_engine(client: lakeml.Client) -> None:
     """Give the client's backend a new engine: the next search builds its state anew."""
-    client._b.engine = QueryEngine(client.store)
+    client.tracking._b.engine = QueryEngine(client.store)
 
 
 def test_state_follows_every_kind_of_write_and_compaction(client: lakeml.Client,
@@ -93,7 +93,7 @@ def test_state_follows_every_kind_of_write_and_compaction(client: lakeml.Client,
         saved = run_snapshot.write(client.store)
         assert saved is not None and saved.runs == 8
     agree(client, exp)
-    assert client._b.engine.run_state.prepare().complete == layout.endswith("whole store")
+    assert client.tracking._b.engine.run_state.prepare().complete == layout.endswith("whole store")
 
     for run_id in ids[:4]:
         client.update_run(run_id, status="RUNNING")      # only running runs take logs
@@ -248,7 +248,7 @@ def test_old_generations_are_pruned_and_a_reader_holding_one_still_answers(
     assert kept == sorted([Path(second.path).name, Path(third.path).name])
     agree(client, exp)                    # its generation is gone: pages from the lake
     agree(client, exp)                    # ... and then from the newest generation
-    assert client._b.engine.run_state._snapshot.path == third.path
+    assert client.tracking._b.engine.run_state._snapshot.path == third.path
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbled footer", "empty"])

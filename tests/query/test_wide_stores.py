@@ -115,7 +115,7 @@ def test_five_thousand_keys_answer_right_without_a_column_per_key(
         for run in pages:
             assert run.data.metrics == pytest.approx(logged[run.info.run_id]["metrics"],
                                                      nan_ok=True)
-    state = client._b.engine.run_state.prepare()
+    state = client.tracking._b.engine.run_state.prepare()
     assert not state.complete and len(state.columns) <= run_fold.MAX_WHOLE_KEYS
 
 
@@ -130,7 +130,7 @@ def test_a_whole_state_that_outgrows_its_keys_loads_them_on_demand(
                           "start": START + i}
         client.log_batch(run_id, metrics={"a": float(i)})
     assert len(lakeml.search_runs([exp], "metrics.a >= 2")) == 2
-    assert client._b.engine.run_state.prepare().complete
+    assert client.tracking._b.engine.run_state.prepare().complete
     late = client.create_run(exp, start_time=START + 10).info.run_id
     wide = {f"k{j}": float(j) for j in range(20)}  # past the bound in one commit
     client.log_batch(late, metrics=wide)
@@ -141,11 +141,11 @@ def test_a_whole_state_that_outgrows_its_keys_loads_them_on_demand(
                        ("metrics.k19 > 0 or metrics.a = 0",
                         lambda d: metric(d, "k19") is not None or metric(d, "a") == 0)):
         assert_page(lakeml.search_runs([exp], text), oracle(logged, test, None), logged)
-    state = client._b.engine.run_state.prepare()
+    state = client.tracking._b.engine.run_state.prepare()
     assert not state.complete and len(state.columns) <= 8
     for j in range(20):  # one search after another never widens it past the bound
         assert len(lakeml.search_runs([exp], f"metrics.k{j} = {j}")) == 1
-        assert len(client._b.engine.run_state.prepare().columns) <= 8
+        assert len(client.tracking._b.engine.run_state.prepare().columns) <= 8
 
 
 def test_no_snapshot_of_a_store_past_the_key_bound(client: lakeml.Client,
@@ -160,7 +160,7 @@ def test_no_snapshot_of_a_store_past_the_key_bound(client: lakeml.Client,
     run_snapshot.wait(client.store, 60)
     assert run_snapshot.write(client.store) is None
     assert run_snapshot.load(client.store) is None and not run_snapshot.is_stale(client.store)
-    client._b.engine = QueryEngine(client.store)
+    client.tracking._b.engine = QueryEngine(client.store)
     frame = lakeml.search_runs([exp], "metrics.k7 = 7")
     assert frame["run_id"].tolist() == [run_id]
     assert {c for c in frame.columns if c.startswith("metrics.")} == {

@@ -128,7 +128,7 @@ def test_reads_stay_right_across_a_compaction(client: lakeml.Client, folder_mode
     client.register_model(folder_model, "m")  # one append after the compaction
     assert [v.version for v in client.list_model_versions("m")] == [1, 2, 3, 4, 5, 6]
     assert client.get_model_version_by_alias("m", "champion").version == 4
-    state = client._registry_state()
+    state = client.registry._registry_state()
     mirrored = state.cursor().execute("SELECT count(*), count(DISTINCT seq) FROM reg_log"
                                       ).fetchall()
     assert mirrored == client.sql("SELECT count(*), count(DISTINCT seq) FROM registry_events"

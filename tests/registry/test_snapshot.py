@@ -23,7 +23,7 @@ def fresh(store: str) -> lakeml.Client:
 
 
 def mirror_loaded(client: lakeml.Client) -> bool:
-    state = client._b.registry_state
+    state = client.tracking._b.shared.get("registry")
     return state is not None and state._con is not None
 
 
@@ -68,7 +68,7 @@ NAMES = ["churn", "fraud", "old-name", "temp", "never"]
 def test_point_reads_answer_as_the_mirror_does(client: lakeml.Client, store_uri: str,
                                                folder_model: str) -> None:
     history(client, folder_model)
-    client._registry_state().save()
+    client.registry._registry_state().save()
     # after the snapshot: more writes (uncovered files), and one compaction whose output
     # repeats rows the snapshot holds
     client.register_model(folder_model, "churn")
@@ -101,7 +101,7 @@ def test_a_point_read_sees_every_commit_of_another_process(
     for _ in range(3):
         client.register_model(folder_model, "churn")
     client.set_registered_model_alias("churn", "champion", 1)
-    client._registry_state().save()
+    client.registry._registry_state().save()
     reader = fresh(store_uri)
     assert reader.get_model_version_by_alias("churn", "champion").version == 1
     for version in (2, 3):
@@ -121,12 +121,13 @@ def test_a_new_process_resolves_without_loading_the_log(store_uri: str,
     client.register_model(folder_model, "churn")
     client.register_model(folder_model, "churn")
     client.set_registered_model_alias("churn", "champion", 2)
-    client._registry_state().save()
+    client.registry._registry_state().save()
     out = run_python(
         "import lakeml; from lakeml.models.registration import registry_artifact_uri as r\n"
         f"lakeml.set_store({store_uri!r})\n"
         "print(r('models:/churn@champion'), r('models:/churn/1'))\n"
-        f"print(lakeml.Client({store_uri!r})._b.registry_state._con is None)").stdout.split()
+        f"print(lakeml.Client({store_uri!r}).tracking._b.shared['registry']._con is None)"
+    ).stdout.split()
     assert out == [str(Path(folder_model).resolve())] * 2 + ["True"]
 
 
@@ -137,7 +138,7 @@ def test_without_a_usable_snapshot_the_mirror_answers(client: lakeml.Client, sto
     assert reader.get_registered_model("churn").name == "churn"
     assert mirror_loaded(reader)
     client = fresh(store_uri)
-    client._registry_state().save()
+    client.registry._registry_state().save()
     found = snapshot.load(client.store)
     assert found is not None
     Path(found.events[0].path).unlink()  # deleted under the pointer: readers load the log
@@ -152,7 +153,7 @@ def test_writers_keep_the_snapshot_fresh(client: lakeml.Client, store_uri: str,
     monkeypatch.setattr(snapshot, "SMALL_LOG_BYTES", 0)  # this small log counts as large
     monkeypatch.setattr(snapshot, "STALE_FILES", 2)
     client.register_model(folder_model, "churn")
-    state = client._registry_state()
+    state = client.registry._registry_state()
     state.wait_saved()
     first = snapshot.load(client.store)
     assert first is not None  # the first write found no snapshot: one was written
@@ -193,7 +194,7 @@ def test_point_reads_race_a_writer_that_rewrites_the_snapshot(
     for _ in range(count):
         client.register_model(folder_model, "churn")
     client.set_registered_model_alias("churn", "champion", 1)
-    before = client._registry_state().save()
+    before = client.registry._registry_state().save()
     reader = fresh(store_uri)
     writer = subprocess.Popen([sys.executable, "-c", WRITER, store_uri, str(count)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -13,8 +13,8 @@ import pytest
 
 import lakeml
 import lakeml.data
+import lakeml.fluent
 import lakeml.tracking.backend
-import lakeml.tracking.fluent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -121,5 +121,5 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[st
     uri = str(tmp_path_factory.mktemp("sample") / "lake")
     ids = build_store(uri)
     lakeml.tracking.backend.close_all()
-    lakeml.tracking.fluent.reset()
+    lakeml.fluent.reset()
     return uri, ids

@@ -202,7 +202,7 @@ def test_fuzz_good_values_land_among_bad_ones(client: lakeml.Client, seed: int) 
 
 
 def test_the_edges_of_each_range_are_accepted(client: lakeml.Client) -> None:
-    from lakeml.tracking.validation import MAX_TIMESTAMP_MS
+    from lakeml.validation import MAX_TIMESTAMP_MS
 
     run_id = client.create_run(client.create_experiment("e"), start_time=0).info.run_id
     client.log_metric(run_id, "m", 1.0, step=2**63 - 1, timestamp=MAX_TIMESTAMP_MS)

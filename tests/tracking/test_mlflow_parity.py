@@ -150,7 +150,7 @@ def test_experiment_deletion_is_seen_by_another_process(client: lakeml.Client,
     client.flush()
     run_python(f"import lakeml; lakeml.Client({store_uri!r}).delete_experiment({exp_id!r})")
     fresh = lakeml.Client(store_uri)
-    fresh._b.runs.clear()
+    fresh.tracking._b.runs.clear()
     assert fresh.get_run(run_id).info.lifecycle_stage == "deleted"
 
 

@@ -1,4 +1,4 @@
-"""What the registry returns: registered models, versions, requests, comments, events.
+"""What the model registry returns: registered models, versions, requests, comments.
 
 Times are epoch milliseconds, as in MLflow's entities.
 """

@@ -1,8 +1,13 @@
-"""``lakeml.Client``: the explicit-id API, MLflow's ``MlflowClient`` names.
+"""The lake implementation of :class:`lakeml.services.TrackingService`.
 
 Log calls validate their input, append a row to the store's buffer and
 return; nothing here commits on the logging path. Reads see everything this
 process has logged (the query engine commits pending rows first).
+
+The run lifecycle, logging and artifacts are written here; experiments, run
+reads, search, analytics and SQL are parts (one object each, sharing this
+store's :class:`~lakeml.tracking.backend.Backend`) whose calls the service
+binds as its own.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from lakeml import arguments
+from lakeml import arguments, config, system_tags
+from lakeml import validation as v
 from lakeml.artifacts import ArtifactRepository, clean_relative
 from lakeml.entities import (
     DatasetInput,
@@ -28,10 +34,8 @@ from lakeml.entities import (
 )
 from lakeml.errors import InvalidArgument, InvalidState, NotFound
 from lakeml.ids import uuid7_hex
-from lakeml.registry import RegistryCalls
 from lakeml.times import now_ms, now_us
-from lakeml.tracking import owners, system_tags
-from lakeml.tracking import validation as v
+from lakeml.tracking import owners
 from lakeml.tracking.analytics import AnalyticsCalls
 from lakeml.tracking.backend import RunState, backend_for, run_row
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
@@ -41,39 +45,98 @@ from lakeml.tracking.search import SearchCalls
 from lakeml.tracking.sql_access import SqlAccess
 
 if TYPE_CHECKING:
+    from lakeml.entities import Experiment
+    from lakeml.query import QueryEngine
     from lakeml.store import Store
 
 _RUNNING = RunStatus.RUNNING
 
 
-class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, RegistryCalls):
-    """Explicit-id access to one store; cheap to create (backends are shared).
+class LakeTrackingService:
+    """Tracking over one lake store (a local folder or object-store URI); cheap to create
+    (backends are shared per store URI in a process).
 
     Args:
-        store_uri: the store to use; defaults to the store chosen by
-            ``lakeml.set_store``, ``LAKEML_STORE``, conf/lakeml.yaml, or
-            ``./lakeml-store``.
+        store_uri: the store to use.
         storage_options: object-store options (credentials, endpoint).
 
     Example:
-        >>> client = lakeml.Client("/tmp/lake")                     # doctest: +SKIP
-        >>> run = client.create_run(client.create_experiment("a"))  # doctest: +SKIP
-        >>> client.log_metric(run.info.run_id, "loss", 0.1)          # doctest: +SKIP
+        >>> tracking = LakeTrackingService("/tmp/lake")                # doctest: +SKIP
+        >>> run = tracking.create_run(tracking.create_experiment("a"))  # doctest: +SKIP
     """
 
-    def __init__(self, store_uri: str | os.PathLike[str] | None = None, *,
+    def __init__(self, store_uri: str | os.PathLike[str], *,
                  storage_options: dict[str, str] | None = None) -> None:
-        if store_uri is None:
-            from lakeml.tracking import fluent
-
-            store_uri = fluent.get_store_uri()
         self._b = backend_for(arguments.path(store_uri, "store_uri"), storage_options)
-        self._ensure_default_experiment()  # as MLflow does when it opens a store
+        self._bind_parts()
+        self._experiments._ensure_default_experiment()  # as MLflow does when it opens a store
+
+    @classmethod
+    def of_store(cls, store_uri: str | os.PathLike[str], *,
+                 storage_options: dict[str, str] | None = None) -> LakeTrackingService:
+        """The service of ``store_uri`` that this process shares, made on first use: getting
+        it again costs a dictionary lookup (a Client is made per call in some paths, such
+        as resolving ``models:/`` URIs)."""
+        backend = backend_for(arguments.path(store_uri, "store_uri"), storage_options)
+        found = backend.shared.get("tracking")
+        return found if found is not None else backend.shared.setdefault(
+            "tracking", cls(store_uri, storage_options=storage_options))
+
+    def _bind_parts(self) -> None:
+        """Make the parts and bind their public calls as this service's (no forwarding frame)."""
+        b = self._b
+        self._experiments = experiments = ExperimentCalls(b)
+        self._reads = reads = RunReads(b)
+        search = SearchCalls(b, reads)
+        analytics = AnalyticsCalls(b, search, reads)
+        sql = SqlAccess(b)
+        self.get_experiment = experiments.get_experiment
+        self.get_experiment_by_name = experiments.get_experiment_by_name
+        self.search_experiments = experiments.search_experiments
+        self.create_experiment = experiments.create_experiment
+        self.rename_experiment = experiments.rename_experiment
+        self.delete_experiment = experiments.delete_experiment
+        self.restore_experiment = experiments.restore_experiment
+        self.set_experiment_tag = experiments.set_experiment_tag
+        self.delete_experiment_tag = experiments.delete_experiment_tag
+        self.get_run = reads.get_run
+        self.get_metric_history = reads.get_metric_history
+        self.list_runs = reads.list_runs
+        self.search_runs = search.search_runs
+        self.search_runs_table = search.search_runs_table
+        self.search_runs_frame = search.search_runs_frame
+        self.export_runs = analytics.export_runs
+        self.get_metric_histories = analytics.get_metric_histories
+        self.leaderboard = analytics.leaderboard
+        self.best_runs = analytics.best_runs
+        self.metric_by_param = analytics.metric_by_param
+        self.param_diff = analytics.param_diff
+        self.sql = sql.sql
+        self.store_versions = sql.store_versions
 
     @property
     def store(self) -> Store:
-        """The store this client writes to."""
+        """The store this service writes to."""
         return self._b.store
+
+    @property
+    def engine(self) -> QueryEngine:
+        """The store's query engine in this process (lake siblings such as the registry's
+        bulk registration join its views)."""
+        return self._b.engine
+
+    def shared(self, key: str, make: Callable[[], Any]) -> Any:
+        """The object kept under ``key`` for this store in this process, made by ``make()``
+        on first use (the registry keeps the mirror of its log here)."""
+        backend = self._b
+        found = backend.shared.get(key)  # (made once: later calls take no lock)
+        if found is not None:
+            return found
+        with backend.lock:
+            found = backend.shared.get(key)
+            if found is None:
+                found = backend.shared[key] = make()
+            return found
 
     @property
     def store_uri(self) -> str:
@@ -95,7 +158,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         if state is not None:
             return state
         v.check_id(run_id, "run_id")
-        infos = self._run_infos("run_id = ?", [run_id])
+        infos = self._reads._run_infos("run_id = ?", [run_id])
         if not infos:
             raise NotFound(f"no run with id {run_id!r}")
         info = infos[0]
@@ -113,6 +176,16 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             raise InvalidState(f"run {run_id!r} is deleted; restore it before logging")
         return state
 
+    def check_run_writable(self, run_id: str) -> None:
+        """Raise unless a log call to the run would be accepted: NotFound if there is no such
+        run, InvalidState if it is not RUNNING or is deleted."""
+        self._writable(run_id)
+
+    def active_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment, which must be active (InvalidState if deleted); read at most every
+        few seconds."""
+        return self._experiments._active_experiment(experiment_id)
+
     def _run_row(self, run_id: str, **cols: Any) -> tuple[Any, ...]:
         return run_row(self._b.store, run_id, **cols)
 
@@ -121,7 +194,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
                    tags: Mapping[str, Any] | None = None, run_name: str | None = None,
                    *, parent_run_id: str | None = None) -> Run:
         """Start a new RUNNING run in ``experiment_id`` (the Default experiment if None)."""
-        exp = self._active_experiment(DEFAULT_EXPERIMENT_ID if experiment_id is None
+        exp = self._experiments._active_experiment(DEFAULT_EXPERIMENT_ID if experiment_id is None
                                       else arguments.experiment_id(experiment_id))
         tags = arguments.mapping(tags, "tags")
         named = tags.get(system_tags.RUN_NAME)
@@ -140,7 +213,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
         start_ms = v.timestamp_ms(start_time, "start_time") if start_time is not None else None
         # Run times are whole milliseconds (MLflow's unit), so every reader agrees on them.
         start_us = (start_ms if start_ms is not None else now_ms()) * 1000
-        user = v.check_text(str(tags.get(system_tags.USER) or system_tags.current_user()),
+        user = v.check_text(str(tags.get(system_tags.USER) or config.current_user()),
                             "user")
         run_id = uuid7_hex()
         artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
@@ -151,7 +224,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             lifecycle_stage=LifecycleStage.ACTIVE, parent_run_id=parent_run_id))
         self._b.runs[run_id] = RunState(exp.experiment_id, _RUNNING, LifecycleStage.ACTIVE,
                                         artifact_uri, {})
-        tags = {**system_tags.default_tags(), system_tags.USER: user,
+        tags = {**system_tags.default_tags(user), system_tags.USER: user,
                 system_tags.RUN_NAME: run_name, owners.OWNER_TAG: owners.this_process(), **tags}
         self._append_tags(run_id, tags)
         info = RunInfo(run_id, exp.experiment_id, run_name, user, _RUNNING, start_us // 1000,
@@ -209,7 +282,7 @@ class Client(ExperimentCalls, RunReads, SearchCalls, AnalyticsCalls, SqlAccess, 
             self._writable(run_id)
         if type(value) is not float:
             value = v.metric_value(key, value)
-        if type(key) is not str or key not in v._valid_keys:
+        if type(key) is not str or key not in v.valid_keys:
             v.check_key(key, "metric key")
         ts = now_us() if timestamp is None else v.timestamp_ms(timestamp) * 1000
         # int64 bounds as literals: a constant load keeps this check at ~10 ns

@@ -1,25 +1,25 @@
 """The module-level API: an active run per thread, MLflow's function names.
 
 All state lives in one :class:`FluentState` object (``fluent.state``) that
-tests reset with :func:`reset`.
+tests reset with :func:`reset`. Every call goes through the state's
+:class:`lakeml.Client` of the current store.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from lakeml import arguments, config
 from lakeml.entities import DatasetInput, Experiment, Run, RunStatus, ViewType
 from lakeml.errors import InvalidArgument, InvalidState
-from lakeml.tracking.system_tags import RUN_NOTE
+from lakeml.system_tags import RUN_NOTE
 
 if TYPE_CHECKING:
+    from lakeml.client import Client
     from lakeml.entities import Dataset
-    from lakeml.models.lineage import ModelInfo
-    from lakeml.registry.entities import ModelVersion
-    from lakeml.tracking.client import Client
+    from lakeml.entities.model_version import ModelVersion
 
 
 class ActiveRun:
@@ -68,24 +68,24 @@ class FluentState:
         self.experiment_id: str | None = None
         self.last_run_id: str | None = None
         self._client: Client | None = None
-        self._local = threading.local()
+        self.local = threading.local()  # this thread's ``stack``, see stack()
         self.main_stack: list[ActiveRun] = []
         self.lock = threading.RLock()
 
     def stack(self) -> list[ActiveRun]:
         """This thread's stack of active runs (the main thread's stack is shared)."""
-        stack = getattr(self._local, "stack", None)
+        stack = getattr(self.local, "stack", None)
         if stack is None:
             stack = self.main_stack if threading.current_thread() is threading.main_thread() \
                 else []
-            self._local.stack = stack
+            self.local.stack = stack
         return stack
 
     def client(self) -> Client:
         """The client of the current store (cached)."""
         client = self._client
         if client is None:
-            from lakeml.tracking.client import Client
+            from lakeml.client import Client
 
             client = self._client = Client(get_store_uri(),
                                            storage_options=self.storage_options)
@@ -258,6 +258,12 @@ def _check_mapping(value: object, call: str) -> None:
                               f"{type(value).__name__} {value!r:.80}")
 
 
+def current_run_id(run_id: str | None = None) -> str:
+    """``run_id``, else this thread's active run (the main thread's in a thread without
+    one); a run is started if none is active, as MLflow's log calls do."""
+    return _run_id(run_id)
+
+
 def _run_id(run_id: str | None) -> str:
     if run_id is not None:
         return run_id
@@ -271,7 +277,7 @@ def _run_id(run_id: str | None) -> str:
 def log_metric(key: str, value: float, step: int | None = None, *,
                timestamp: int | None = None, run_id: str | None = None) -> None:
     """Log a metric point to the active run (a run is started if none is active)."""
-    stack = state._local.__dict__.get("stack") or state.main_stack
+    stack = state.local.__dict__.get("stack") or state.main_stack
     rid = run_id or (stack[-1].info.run_id if stack else _run_id(None))
     state.client().log_metric(rid, key, value, timestamp, step)
 
@@ -280,7 +286,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, *,
                 timestamp: int | None = None, run_id: str | None = None) -> None:
     """Log several metrics at one step."""
     from lakeml.entities import Metric
-    from lakeml.tracking.validation import timestamp_ms
+    from lakeml.validation import timestamp_ms
 
     _check_mapping(metrics, "log_metrics")
     rid = _run_id(run_id)
@@ -351,22 +357,6 @@ def log_dict(dictionary: Mapping[str, Any], artifact_file: str, *,
 def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None) -> None:
     """Save a matplotlib figure as an artifact of the active run."""
     state.client().log_figure(_run_id(run_id), figure, artifact_file)
-
-
-def log_model_with(save_model: Callable[..., Any], model: Any, name: str, *,
-                   registered_model_name: str | None = None, run_id: str | None = None,
-                   **save_kwargs: Any) -> ModelInfo:
-    """Log ``model``, saved by a flavor's ``save_model``, into the active run as ``name``.
-
-    The flavors' ``log_model`` functions (``lakeml.sklearn.log_model``…) call
-    this; a run is started if none is active, as MLflow does.
-    """
-    from lakeml.models.lineage import log_model
-
-    rid = _run_id(run_id)
-    return log_model(state.client(), rid, name,
-                     lambda path: save_model(model, path, **save_kwargs),
-                     registered_model_name=registered_model_name)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -1,14 +1,15 @@
-"""The tags lakeml sets on every run: who, from what source, at which commit."""
+"""The tags lakeml sets on every run: who, from what source, at which commit.
+
+Who the user is comes from :func:`lakeml.config.current_user` (LAKEML_USER or the
+OS user): this base module reads no configuration.
+"""
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-
-from lakeml import config
 
 USER = "mlflow.user"
 SOURCE_NAME = "mlflow.source.name"
@@ -18,22 +19,6 @@ RUN_NAME = "mlflow.runName"
 PARENT_RUN_ID = "mlflow.parentRunId"
 RUN_NOTE = "mlflow.note.content"  # the run's description
 LAKEML_VERSION = "lakeml.version"
-
-
-def current_user() -> str:
-    """``LAKEML_USER``, else the OS user, else ``unknown``."""
-    user = config.get("user")
-    if user:
-        return str(user)
-    return _os_user()
-
-
-@lru_cache(maxsize=1)
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def source_name() -> str:
@@ -90,12 +75,12 @@ def _resolve_head(git_dir: Path) -> str | None:
     return None  # a new repository with no commit yet
 
 
-def default_tags() -> dict[str, str]:
-    """The system tags of a new run in this process."""
+def default_tags(user: str) -> dict[str, str]:
+    """The system tags of a new run of ``user`` (see config.current_user) in this process."""
     from lakeml.version import __version__
 
     source = source_name()
-    tags = {USER: current_user(), SOURCE_NAME: source, SOURCE_TYPE: "LOCAL",
+    tags = {USER: user, SOURCE_NAME: source, SOURCE_TYPE: "LOCAL",
             LAKEML_VERSION: __version__}
     where = os.path.dirname(source) if source != "<interactive>" else os.getcwd()
     commit = git_commit(where)
