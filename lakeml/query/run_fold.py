@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from lakeml.sqltext import placeholders, sql_string
+from lakeml.sqltext import placeholders
 
 if TYPE_CHECKING:
     import duckdb
@@ -110,12 +110,6 @@ def keys_in(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str], *,
         if len(first) >= limit:
             return first
     return distinct(None)
-
-
-def read_files(paths: Iterable[str]) -> str:
-    """``read_parquet`` of exactly these data files (lakeml chose the paths)."""
-    listed = ", ".join(sql_string(p) for p in paths)
-    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
 
 
 def data_bytes(paths: Iterable[str]) -> float:

@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol
 
 from lakeml.query import run_fold, run_snapshot
 from lakeml.query.run_fold import (
@@ -39,16 +39,15 @@ from lakeml.query.run_fold import (
     data_bytes,
     fold_select,
     keys_in,
-    read_files,
 )
-from lakeml.sqltext import placeholders, sql_string
+from lakeml.sqltext import placeholders, read_files, sql_string
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from lakeml.query.engine import QueryEngine
     from lakeml.query.run_snapshot import Snapshot
+    from lakeml.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +76,22 @@ class StateColumns:
         return sorted((k, c) for (e, k), c in self.columns.items() if e == entity)
 
 
-class RunState:
-    """``state_wide`` of one engine; see the module docstring."""
+class Engine(Protocol):
+    """What the mirror needs of its :class:`lakeml.query.QueryEngine` (which owns it)."""
 
-    def __init__(self, engine: QueryEngine) -> None:
+    store: Store
+    as_of: Any
+
+    def refresh(self, tables: Iterable[str] | None = None) -> None: ...
+    def files(self, table: str) -> list[str]: ...
+    def connection(self) -> duckdb.DuckDBPyConnection: ...
+
+
+class RunsMirror:
+    """``state_wide`` of one engine: the runs' current state, one row per run, followed
+    from the lake; see the module docstring."""
+
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._built = False

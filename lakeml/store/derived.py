@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
-from lakeml.sqltext import configure, sql_string
+from lakeml.sqltext import configure, read_files
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,8 +62,7 @@ def _latest_of_files(files: list[str]) -> str:
     if not files:
         return ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS key, NULL::DOUBLE AS value, "
                 "NULL::BIGINT AS step, NULL::TIMESTAMPTZ AS timestamp WHERE false")
-    listed = ", ".join(sql_string(f) for f in files)
-    return _LATEST_OF.format(source=f"read_parquet([{listed}], union_by_name = true)")
+    return _LATEST_OF.format(source=read_files(files))
 
 
 def missing_latest(metric_files: list[str], latest_files: list[str]) -> pa.Table:
