@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from lakeml.registry.state import RegistryState
+    from lakeml.query.registry_state import RegistryState
     from lakeml.tracking.backend import Backend
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,9 @@ class RegistryBase:
         backend = self._b
         with backend.lock:
             if backend.registry_state is None:
-                from lakeml.registry.state import RegistryState
+                from lakeml.query.registry_state import RegistryState
 
-                backend.registry_state = RegistryState(backend.store)
+                backend.registry_state = RegistryState(backend.store, fold, EVENT_COLUMNS)
             return backend.registry_state
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -188,7 +188,7 @@ class RegistryBase:
 
         A process that has not loaded the registry log (a fresh CI or scoring job)
         reads only this model's events, from the registry snapshot and the files
-        after it (see lakeml.registry.snapshot); otherwise, or without a usable
+        after it (see lakeml.query.registry_snapshot); otherwise, or without a usable
         snapshot, the mirror answers.
         """
         name = check_model_name(name)

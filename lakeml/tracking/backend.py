@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lakeml.entities import Experiment
     from lakeml.query import QueryEngine
-    from lakeml.registry.state import RegistryState
+    from lakeml.query.registry_state import RegistryState
     from lakeml.store import Store
     from lakeml.store.writer import Rejected
 
