@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 
 from lakeml.query import run_fold, run_snapshot
 from lakeml.query.run_fold import (
@@ -58,6 +58,35 @@ PAGE_COLUMNS = ("r.run_id, r.experiment_id, r.status, r.artifact_uri, "
 # Up to this many runs, fold them with constant id lists (pushed into the file
 # scans; files are sorted by run id, so most row groups are skipped).
 _CONSTANT_IDS = 2000
+
+# The table the mirror keeps: one row per run, run columns then key columns.
+STATE_TABLE = "state_wide"
+
+# (limit, offset) -> (SQL, params) selecting the run ids of a search page, in order
+Select = Callable[[int | None, int], tuple[str, list[Any]]]
+
+
+def select_runs(where: tuple[str, list[Any]], order_clause: str, experiments: list[str],
+                stages: list[str]) -> Select:
+    """The SELECT of a search over the mirror: the ids of the runs of ``experiments`` in
+    ``stages`` (lifecycle stages) for which ``where`` (SQL over ``STATE_TABLE AS r``,
+    and its params) holds, sorted by ``order_clause``, a page of them if given a limit.
+
+    No experiment means no run (as MLflow answers a search of unknown experiment names).
+    """
+    in_experiments = (f"r.experiment_id IN ({placeholders(experiments)})" if experiments
+                      else "FALSE")
+    body = (f"FROM {STATE_TABLE} AS r WHERE {in_experiments} "
+            f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
+            f"AND ({where[0]}) ORDER BY {order_clause}")
+    params: list[Any] = [*experiments, *stages, *where[1]]
+
+    def select(limit: int | None, offset: int) -> tuple[str, list[Any]]:
+        if limit is None:
+            return f"SELECT r.run_id {body}", params
+        return f"SELECT r.run_id {body} LIMIT ? OFFSET ?", [*params, limit, offset]
+
+    return select
 
 
 @dataclass(frozen=True)

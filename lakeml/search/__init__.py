@@ -23,6 +23,7 @@ from lakeml.search.filter_tree import (
     Or,
     OrderKey,
     format_filter,
+    keys_of,
     quote_string,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "compile_order_by",
     "compile_search",
     "format_filter",
+    "keys_of",
     "parse_filter",
     "parse_order_by",
     "quote_string",
