@@ -3,8 +3,9 @@
 The row has the ``runs`` view's columns and one generated column (``c0``,
 ``c1``…) per (entity, key) asked for: keys are user text and never become SQL
 text. A metric's column holds its latest value, a param's its first, a tag's
-its current one (NULL once deleted): the rules of sql/views/, which
-tests/query/test_run_state.py holds this to.
+its current one (NULL once deleted): the rules of :mod:`lakeml.store.fold_rules`,
+which sql/views/ states too (tests/store/test_fold_rules.py and
+tests/query/test_run_state.py hold both to them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lakeml.sqltext import placeholders
+from lakeml.store.fold_rules import CURRENT_TAG, FIRST_PARAM, LATEST_METRIC
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,11 +38,11 @@ _PROBE_ROWS = 1 << 16
 SOURCES = ("runs", "params", "metric_latest", "tags")
 
 # entity -> (raw table, SQL type of its value, the aggregate giving a key's current value)
+# (the rules of lakeml.store.fold_rules)
 ENTITIES = {
-    "metrics": ("metric_latest", "DOUBLE",
-                "arg_max(value, struct_pack(step, timestamp, value))"),
-    "params": ("params", "VARCHAR", "min_by(value, timestamp)"),
-    "tags": ("tags", "VARCHAR", "arg_max_null(CASE WHEN deleted THEN NULL ELSE value END, seq)"),
+    "metrics": ("metric_latest", "DOUBLE", LATEST_METRIC),
+    "params": ("params", "VARCHAR", FIRST_PARAM),
+    "tags": ("tags", "VARCHAR", CURRENT_TAG),
 }
 
 Columns = Mapping[tuple[str, str], str]
