@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Iterable, Mapping
 
+from lakeml.query.lake import duckdb_type
 from lakeml.sqltext import placeholders
+from lakeml.store import schemas
 from lakeml.store.fold_rules import CURRENT_TAG, FIRST_PARAM, LATEST_METRIC
 
 if TYPE_CHECKING:
@@ -38,11 +40,12 @@ _PROBE_ROWS = 1 << 16
 SOURCES = ("runs", "params", "metric_latest", "tags")
 
 # entity -> (raw table, SQL type of its value, the aggregate giving a key's current value)
-# (the rules of lakeml.store.fold_rules)
+# (the rules of lakeml.store.fold_rules; the types those of the tables' value columns)
 ENTITIES = {
-    "metrics": ("metric_latest", "DOUBLE", LATEST_METRIC),
-    "params": ("params", "VARCHAR", FIRST_PARAM),
-    "tags": ("tags", "VARCHAR", CURRENT_TAG),
+    entity: (table, duckdb_type(schemas.TABLES[table].field("value").type), aggregate)
+    for entity, table, aggregate in (("metrics", "metric_latest", LATEST_METRIC),
+                                     ("params", "params", FIRST_PARAM),
+                                     ("tags", "tags", CURRENT_TAG))
 }
 
 Columns = Mapping[tuple[str, str], str]

@@ -51,6 +51,7 @@ from lakeml.search.filter_tree import (
     DATASETS,
     METRICS,
     PARAMS,
+    STRING_ATTRIBUTES,
     TAGS,
     TIME_ATTRIBUTES,
     Comparison,
@@ -68,11 +69,7 @@ from lakeml.search.predicates import (
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 
 # Columns by attribute or dataset field: SQL text comes from here, never from the filter.
-_RUN_COLUMNS = {
-    "run_id": "r.run_id", "run_name": "r.run_name", "status": "r.status",
-    "user_id": "r.user_id", "artifact_uri": "r.artifact_uri",
-    "start_time": "r.start_time", "end_time": "r.end_time",
-}
+_RUN_COLUMNS = {name: f"r.{name}" for name in STRING_ATTRIBUTES + TIME_ATTRIBUTES}
 _INPUT_COLUMNS = {"name": "k.name", "digest": "k.digest", "context": "k.context"}
 _WIDE_COLUMN = re.compile(r"c[0-9]+")
 _NULL_OF = {METRICS: "NULL::DOUBLE", PARAMS: "NULL::VARCHAR", TAGS: "NULL::VARCHAR"}
