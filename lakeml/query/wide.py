@@ -219,7 +219,7 @@ def _append(result: pa.Table, name: str, values: pa.ChunkedArray) -> pa.Table:
 
 
 def from_state(rows: pa.Table, state: StateColumns) -> pa.Table:
-    """Rows of the run state (``RunState.held_rows`` or ``snapshot_page``) as
+    """Rows of the run state (``RunsMirror.held_rows`` or ``snapshot_page``) as
     :func:`wide_table`'s table: ``metrics.*``, ``params.*`` and ``tags.*`` of the keys
     these runs have."""
     result = rows.select(range(6))
