@@ -76,7 +76,7 @@ def build(store: Path, models: int, rounds: int) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
 
     import lakeml
-    from lakeml.registry import snapshot
+    from lakeml.query import registry_snapshot as snapshot
 
     lakeml.set_store(str(store))
     X, y = load_iris(return_X_y=True)

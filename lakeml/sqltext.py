@@ -5,7 +5,7 @@ Nothing here imports DuckDB or pyarrow, so any module may use it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from lakeml.errors import InvalidArgument
 
@@ -39,3 +39,20 @@ def placeholders(values: Sequence[Any], what: str = "values") -> str:
 def sql_string(text: str) -> str:
     """``text`` as a single-quoted SQL literal (for paths lakeml itself chose)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def read_files(paths: Iterable[str]) -> str:
+    """``read_parquet`` of exactly these data files (lakeml chose the paths): the one
+    way every layer reads Delta data files into DuckDB.
+
+    Never a glob (removed files stay on disk until vacuum), columns matched by
+    name (a table's files may differ in their columns' order or presence), and
+    no hive partitions guessed from the paths (a store under ``/data/x=1/``
+    would otherwise gain a column ``x``).
+
+    Example:
+        >>> read_files(["/s/params/a.parquet"])
+        "read_parquet(['/s/params/a.parquet'], hive_partitioning = false, union_by_name = true)"
+    """
+    listed = ", ".join(sql_string(p) for p in paths)
+    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"

@@ -18,11 +18,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
-from lakeml.query.as_of import parse_as_of, version_for
-from lakeml.query.run_state import RunState
-from lakeml.query.sandbox import check_read_only, lock_down
-from lakeml.query.sqlfiles import view_definitions
-from lakeml.sqltext import configure, sql_string
+from lakeml.query.as_of import parse_as_of
+from lakeml.query.lake import LakeViews
+from lakeml.query.run_state import RunsMirror
+from lakeml.query.sandbox import check_read_only
 from lakeml.store import schemas
 
 if TYPE_CHECKING:
@@ -30,19 +29,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lakeml.store import Store
-
-
-def _duckdb_type(arrow_type: Any) -> str:
-    """The DuckDB column type of one of the Arrow types lakeml's schemas use."""
-    import pyarrow as pa
-
-    if pa.types.is_timestamp(arrow_type):
-        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
-    known = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT",
-             pa.bool_(): "BOOLEAN", pa.list_(pa.string()): "VARCHAR[]"}
-    if arrow_type not in known:
-        raise TypeError(f"no DuckDB type for Arrow type {arrow_type} in lakeml's schemas")
-    return known[arrow_type]
 
 
 def _with_sources(tables: Iterable[str]) -> list[str]:
@@ -67,41 +53,16 @@ class QueryEngine:
         self._as_of = parse_as_of(as_of)
         # read this process's buffered rows by committing them first (not from the flusher)
         self._flush_first = flush_first and self._as_of is None
+        self._lake = LakeViews(store, self._as_of)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._sandbox: duckdb.DuckDBPyConnection | None = None  # user SQL's database
-        self._sources: dict[str, str] = {}  # the FROM of each lake_* view (default: empty)
         self._lock = threading.RLock()
-        self._versions: dict[str, int] = {}
-        self._files: dict[str, list[str]] = {}
-        self._state: RunState | None = None
+        self._state: RunsMirror | None = None
 
     def _connect(self, *, sandboxed: bool = False) -> duckdb.DuckDBPyConnection:
-        """A database whose ``lake_*`` views read the files of the last refresh (none
-        yet: empty) and whose sql/ views exist; ``sandboxed``: locked to reading the
-        tables' folders.
-
-        DuckDB binds a view when it is queried, so the sql/ views defined here
-        follow every later redefinition of the ``lake_*`` views beneath them.
-        """
-        import duckdb
-
-        con = configure(duckdb.connect())
-        if sandboxed:
-            lock_down(con, [f"{self._store.table_uri(name)}/" for name in schemas.TABLES])
-        for name, schema in schemas.TABLES.items():
-            # DDL, not an empty Arrow table: DuckDB's first Arrow scan costs 0.2 s.
-            columns = ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in schema)
-            con.execute(f"CREATE TABLE empty_{name} ({columns})")
-            self._point(con, name)
-        for _, statement in view_definitions():
-            con.execute(statement)
-        return con
-
-    def _point(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
-        """(Re)define view ``lake_<name>`` over its current source."""
-        columns = ", ".join(f'"{f.name}"' for f in schemas.TABLES[name])
-        source = self._sources.get(name, f"empty_{name}")
-        con.execute(f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
+        """A database of the lake's views (see :class:`lakeml.query.lake.LakeViews`);
+        ``sandboxed``: locked to reading the tables' folders."""
+        return self._lake.connect(sandboxed=sandboxed)
 
     def refresh(self, tables: Iterable[str] | None = None) -> None:
         """Point the ``lake_*`` views of ``tables`` (default: all) at their latest snapshots.
@@ -117,24 +78,7 @@ class QueryEngine:
         with self._lock:
             if self._con is None:
                 self._con = self._connect()
-            for name in names:
-                if self._as_of is not None and name in self._versions:
-                    continue
-                at = None if self._as_of is None else version_for(self._as_of, name)
-                version, files = self._store.snapshot_files(name, at)
-                if self._versions.get(name) == version:
-                    continue
-                if files:
-                    file_list = ", ".join(sql_string(f) for f in files)
-                    self._sources[name] = (f"read_parquet([{file_list}], hive_partitioning "
-                                           "= false, union_by_name = true)")
-                else:
-                    self._sources.pop(name, None)
-                for con in (self._con, self._sandbox):
-                    if con is not None:
-                        self._point(con, name)
-                self._versions[name] = version
-                self._files[name] = files
+            self._lake.refresh(names)
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The engine's own DuckDB connection (for tables it materialises)."""
@@ -144,16 +88,16 @@ class QueryEngine:
             return self._con
 
     @property
-    def run_state(self) -> RunState:
+    def run_state(self) -> RunsMirror:
         """The runs' current state in memory, used by searches (created on first use)."""
         with self._lock:
             if self._state is None:
-                self._state = RunState(self)
+                self._state = RunsMirror(self)
             return self._state
 
     def files(self, table: str) -> list[str]:
         """The data files of ``table`` as of the last refresh."""
-        return list(self._files.get(table, ()))
+        return self._lake.files(table)
 
     @property
     def store(self) -> Store:
@@ -167,7 +111,7 @@ class QueryEngine:
 
     def versions(self) -> dict[str, int]:
         """The Delta version each table was read at by the last refresh."""
-        return dict(self._versions)
+        return self._lake.versions()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB cursor over the refreshed views (one per thread or call)."""

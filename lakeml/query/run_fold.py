@@ -3,8 +3,9 @@
 The row has the ``runs`` view's columns and one generated column (``c0``,
 ``c1``…) per (entity, key) asked for: keys are user text and never become SQL
 text. A metric's column holds its latest value, a param's its first, a tag's
-its current one (NULL once deleted): the rules of sql/views/, which
-tests/query/test_run_state.py holds this to.
+its current one (NULL once deleted): the rules of :mod:`lakeml.store.fold_rules`,
+which sql/views/ states too (tests/store/test_fold_rules.py and
+tests/query/test_run_state.py hold both to them).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from lakeml.sqltext import placeholders, sql_string
+from lakeml.query.lake import duckdb_type
+from lakeml.sqltext import placeholders
+from lakeml.store import schemas
+from lakeml.store.fold_rules import CURRENT_TAG, FIRST_PARAM, LATEST_METRIC
 from lakeml.store.schemas import RUN_COLUMNS
 
 if TYPE_CHECKING:
@@ -37,11 +41,12 @@ _PROBE_ROWS = 1 << 16
 SOURCES = ("runs", "params", "metric_latest", "tags")
 
 # entity -> (raw table, SQL type of its value, the aggregate giving a key's current value)
+# (the rules of lakeml.store.fold_rules; the types those of the tables' value columns)
 ENTITIES = {
-    "metrics": ("metric_latest", "DOUBLE",
-                "arg_max(value, struct_pack(step, timestamp, value))"),
-    "params": ("params", "VARCHAR", "min_by(value, timestamp)"),
-    "tags": ("tags", "VARCHAR", "arg_max_null(CASE WHEN deleted THEN NULL ELSE value END, seq)"),
+    entity: (table, duckdb_type(schemas.TABLES[table].field("value").type), aggregate)
+    for entity, table, aggregate in (("metrics", "metric_latest", LATEST_METRIC),
+                                     ("params", "params", FIRST_PARAM),
+                                     ("tags", "tags", CURRENT_TAG))
 }
 
 Columns = Mapping[tuple[str, str], str]
@@ -109,12 +114,6 @@ def keys_in(con: duckdb.DuckDBPyConnection, sources: Mapping[str, str], *,
         if len(first) >= limit:
             return first
     return distinct(None)
-
-
-def read_files(paths: Iterable[str]) -> str:
-    """``read_parquet`` of exactly these data files (lakeml chose the paths)."""
-    listed = ", ".join(sql_string(p) for p in paths)
-    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
 
 
 def data_bytes(paths: Iterable[str]) -> float:

@@ -6,7 +6,7 @@ once, to ``<store>/state/runs-<id>.parquet`` (the layout of
 :mod:`lakeml.query.run_fold`, every key, sorted by run id), and names it in
 ``<store>/state/runs.json`` together with the data files it folded. A reader
 takes the snapshot's row of every run that no data file added since names,
-and folds only the others from the lake (:class:`lakeml.query.run_state.RunState`).
+and folds only the others from the lake (:class:`lakeml.query.run_state.RunsMirror`).
 
 It is a cache of the tables, never a record: deleting ``state/`` loses nothing,
 and a store whose snapshot is missing, truncated or unreadable is folded from
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 from lakeml import config
 from lakeml.errors import LakemlError, StoreUnavailable
 from lakeml.query import run_fold
+from lakeml.query.lake import LakeViews
 from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
 
@@ -135,7 +136,7 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     """Fold every run of the store's latest commits into a new snapshot; None if remote
     or if it holds more than ``run_fold.MAX_WHOLE_KEYS`` keys (readers fold those).
 
-    Runs on a query engine of its own, so the caller's engine is never moved
+    Runs on lake views of its own, so the caller's engine is never moved
     under a query. DuckDB's memory stays under ``memory_limit`` bytes (default:
     the ``snapshot_memory`` setting), spilling beside the snapshot, whatever
     the store's size: runs are folded in chunks of consecutive ids (see
@@ -148,18 +149,18 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     """
     import duckdb
 
-    from lakeml.query.engine import QueryEngine
-
     if not store.is_local:
         return None
     limit = memory_limit if memory_limit is not None else config.get("snapshot_memory")
-    engine = QueryEngine(store, flush_first=False)  # maintenance may run in the flusher
+    # views of its own (the caller's engine is never moved under a query), which commit
+    # nothing first: maintenance may run in the flusher
+    lake = LakeViews(store)
     folder = Path(store.uri, FOLDER)
     folder.mkdir(exist_ok=True)
-    con = engine.connection()
+    con = lake.connect()
     try:
         _bound(con, limit, folder)
-        engine.refresh(SOURCES)
+        lake.refresh(SOURCES)
         keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES},
                        limit=run_fold.MAX_WHOLE_KEYS + 1)
         if len(keys) > run_fold.MAX_WHOLE_KEYS:  # a column per key would not be bounded
@@ -179,7 +180,7 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     path = folder / name
     pointer = {"format": FORMAT, "file": name, "runs": runs, "bytes": path.stat().st_size,
                "columns": [[e, k, c] for (e, k), c in columns.items()],
-               "files": {t: sorted(file_name(store, t, f) for f in engine.files(t))
+               "files": {t: sorted(file_name(store, t, f) for f in lake.files(t))
                          for t in SOURCES}}
     staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
     staged.write_text(json.dumps(pointer))
@@ -280,7 +281,7 @@ def prune(folder: Path, *, keep: set[str]) -> list[str]:
     Spared besides: generations younger than _KEEP_SECONDS (a concurrent
     writer may be about to name its own) and partial files younger than
     _PARTIAL_KEEP_SECONDS (one may still be writing). A reader whose
-    generation goes folds the lake instead (see RunState), so this costs
+    generation goes folds the lake instead (see RunsMirror), so this costs
     it speed, never an answer.
     """
     now = time.time()

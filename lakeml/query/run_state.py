@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 
 from lakeml.query import run_fold, run_snapshot
 from lakeml.query.run_fold import (
@@ -39,16 +39,15 @@ from lakeml.query.run_fold import (
     data_bytes,
     fold_select,
     keys_in,
-    read_files,
 )
-from lakeml.sqltext import placeholders, sql_string
+from lakeml.sqltext import placeholders, read_files, sql_string
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from lakeml.query.engine import QueryEngine
     from lakeml.query.run_snapshot import Snapshot
+    from lakeml.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,35 @@ PAGE_COLUMNS = ("r.run_id, r.experiment_id, r.status, r.artifact_uri, "
 # Up to this many runs, fold them with constant id lists (pushed into the file
 # scans; files are sorted by run id, so most row groups are skipped).
 _CONSTANT_IDS = 2000
+
+# The table the mirror keeps: one row per run, run columns then key columns.
+STATE_TABLE = "state_wide"
+
+# (limit, offset) -> (SQL, params) selecting the run ids of a search page, in order
+Select = Callable[[int | None, int], tuple[str, list[Any]]]
+
+
+def select_runs(where: tuple[str, list[Any]], order_clause: str, experiments: list[str],
+                stages: list[str]) -> Select:
+    """The SELECT of a search over the mirror: the ids of the runs of ``experiments`` in
+    ``stages`` (lifecycle stages) for which ``where`` (SQL over ``STATE_TABLE AS r``,
+    and its params) holds, sorted by ``order_clause``, a page of them if given a limit.
+
+    No experiment means no run (as MLflow answers a search of unknown experiment names).
+    """
+    in_experiments = (f"r.experiment_id IN ({placeholders(experiments)})" if experiments
+                      else "FALSE")
+    body = (f"FROM {STATE_TABLE} AS r WHERE {in_experiments} "
+            f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
+            f"AND ({where[0]}) ORDER BY {order_clause}")
+    params: list[Any] = [*experiments, *stages, *where[1]]
+
+    def select(limit: int | None, offset: int) -> tuple[str, list[Any]]:
+        if limit is None:
+            return f"SELECT r.run_id {body}", params
+        return f"SELECT r.run_id {body} LIMIT ? OFFSET ?", [*params, limit, offset]
+
+    return select
 
 
 @dataclass(frozen=True)
@@ -77,10 +105,22 @@ class StateColumns:
         return sorted((k, c) for (e, k), c in self.columns.items() if e == entity)
 
 
-class RunState:
-    """``state_wide`` of one engine; see the module docstring."""
+class Engine(Protocol):
+    """What the mirror needs of its :class:`lakeml.query.QueryEngine` (which owns it)."""
 
-    def __init__(self, engine: QueryEngine) -> None:
+    store: Store
+    as_of: Any
+
+    def refresh(self, tables: Iterable[str] | None = None) -> None: ...
+    def files(self, table: str) -> list[str]: ...
+    def connection(self) -> duckdb.DuckDBPyConnection: ...
+
+
+class RunsMirror:
+    """``state_wide`` of one engine: the runs' current state, one row per run, followed
+    from the lake; see the module docstring."""
+
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._built = False

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lakeml.query import QueryEngine
-    from lakeml.registry.state import RegistryState
+    from lakeml.query.registry_state import RegistryState
     from lakeml.store import Store
 
 log = logging.getLogger(__name__)
@@ -156,9 +156,9 @@ class RegistryBase:
         store = self._store
 
         def make() -> RegistryState:
-            from lakeml.registry.state import RegistryState
+            from lakeml.query.registry_state import RegistryState
 
-            return RegistryState(store)
+            return RegistryState(store, fold, EVENT_COLUMNS)
 
         return self._tracking.shared("registry", make)
 
@@ -224,7 +224,7 @@ class RegistryBase:
 
         A process that has not loaded the registry log (a fresh CI or scoring job)
         reads only this model's events, from the registry snapshot and the files
-        after it (see lakeml.registry.snapshot); otherwise, or without a usable
+        after it (see lakeml.query.registry_snapshot); otherwise, or without a usable
         snapshot, the mirror answers.
         """
         name = check_model_name(name)

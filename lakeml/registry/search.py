@@ -1,7 +1,7 @@
 """search_registered_models and search_model_versions, one page at a time.
 
-The filter grammar and its SQL live in :mod:`lakeml.registry.filters`, loaded on
-first search (its parser is not needed by ``import lakeml``).
+The filter grammar and its SQL live in :mod:`lakeml.search.registry_filter`, loaded
+on first search (its parser is not needed by ``import lakeml``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class SearchCalls(RegistryBase):
                               page_token: str | None = None):  # noqa: ANN201 - PagedList
         """Model versions matching ``filter_string`` (e.g. ``"name = 'churn' AND
         tags.team = 'risk'"``), one page; ``.token`` fetches the next."""
-        from lakeml.registry import filters
+        from lakeml.search import registry_filter as filters
         from lakeml.search.paging import PagedList
 
         filter_string = arguments.filter_string(filter_string)
@@ -70,7 +70,7 @@ class SearchCalls(RegistryBase):
                                  page_token: str | None = None):  # noqa: ANN201 - PagedList
         """Registered models matching ``filter_string`` (``name LIKE 'device-%'``,
         ``tags.owner = 'ana'``), one page; ``.token`` fetches the next."""
-        from lakeml.registry import filters
+        from lakeml.search import registry_filter as filters
         from lakeml.search.paging import PagedList
 
         filter_string = arguments.filter_string(filter_string)

@@ -1,5 +1,10 @@
 """MLflow's ``search_runs`` filter and order-by grammar, parsed by hand into a small tree.
 
+The grammar below is every search's; the names it lists are the run search's
+key set (:data:`lakeml.search.keysets.RUN_KEYS`). Experiments, registered
+models and model versions are read by the same :class:`Parser` with key sets
+of their own.
+
 The grammar is MLflow's (every filter MLflow accepts parses here with the
 same meaning) plus a few extensions:
 
@@ -63,28 +68,18 @@ from typing import Iterator
 
 from lakeml.errors import InvalidArgument
 from lakeml.search.filter_tree import (
-    ATTRIBUTE_ALIASES,
-    ATTRIBUTES,
-    DATASETS,
-    ENTITY_ALIASES,
     NULL_OPS,
     NUMERIC_OPS,
-    STRING_ATTRIBUTES,
     STRING_OPS,
-    TIME_ATTRIBUTES,
     WORD_PUNCTUATION,
     And,
     Comparison,
     Node,
     Or,
     OrderKey,
-    allowed_ops,
-    attribute_problem,
-    entity_list,
-    key_problem,
     order_key_problem,
-    value_kind,
 )
+from lakeml.search.keysets import RUN_KEYS, KeySet
 
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "ASC", "DESC"})
 _SYMBOL_CHARS = "<>=!~"
@@ -258,17 +253,17 @@ def parse_filter(text: str | None) -> Node | None:
         ... # doctest: +ELLIPSIS
         Or(items=(Comparison(entity='tags', key='team', op='=', value='nlp'), And(...)))
     """
-    return parse_with(_Parser, text, "filter")
+    return parse_with(RUN_KEYS, text)
 
 
-def parse_with(parser_class: type[_Parser], text: str | None, what: str) -> Node | None:
-    """The tree of filter ``text`` as ``parser_class`` reads it (None for no filter);
-    the one driver of the run filter and the experiment filter (a vocabulary of its own)."""
+def parse_with(keys: KeySet, text: str | None) -> Node | None:
+    """The tree of filter ``text`` in the vocabulary ``keys`` (None for no filter): the
+    one driver of every search's filter (runs, experiments, models, model versions)."""
     if text is None:
         return None
     if not isinstance(text, str):
         raise InvalidArgument(f"a filter must be a string, got {text!r}")
-    parser = parser_class(text, what)
+    parser = Parser(text, keys)
     if parser.peek().kind == "end":
         return None
     tree = parser.or_expr(0)
@@ -290,7 +285,7 @@ def parse_order_by(clause: str) -> OrderKey:
     """
     if not isinstance(clause, str):
         raise InvalidArgument(f"an order_by entry must be a string, got {clause!r}")
-    parser = _Parser(clause, "order_by clause")
+    parser = Parser(clause, RUN_KEYS, "order_by clause")
     first = parser.peek()
     entity, key = parser.identifier()
     problem = order_key_problem(entity, key)
@@ -305,14 +300,17 @@ def parse_order_by(clause: str) -> OrderKey:
     return OrderKey(entity, key, ascending)
 
 
-class _Parser:
-    """Recursive descent over the tokens of one filter or order-by clause."""
+class Parser:
+    """Recursive descent over the tokens of one filter or order-by clause, in the
+    vocabulary of a search's key set (``what``: how messages name the text, by
+    default as the key set does)."""
 
-    def __init__(self, text: str, what: str) -> None:
+    def __init__(self, text: str, keys: KeySet = RUN_KEYS, what: str | None = None) -> None:
         self.text = text
-        self.what = what
+        self.keys = keys
+        self.what = what or keys.what
         self.tokens: list[Token] = []
-        self._pending = iter_tokens(text, what)
+        self._pending = iter_tokens(text, self.what)
         self.index = 0
 
     def peek(self) -> Token:
@@ -371,26 +369,23 @@ class _Parser:
     def comparison(self) -> Comparison:
         first = self.peek()
         entity, key = self.identifier()
-        problem = self.key_problem(entity, key)
+        keys = self.keys
+        problem = keys.key_problem(entity, key)
         if problem:
             raise self.error(first, problem)
         name = self.text[first.start:self.tokens[self.index - 1].end]
         op_token = self.peek()
-        op = self.operator(name)
-        ops = self.allowed_ops(entity, key)
+        ops = keys.allowed_ops(entity, key)
+        op = self.operator(name, ops)
+        subject = keys.subject(entity, key)
         if op not in ops:
-            raise self.error(op_token, f"operator {op!r} is not allowed for "
-                                       f"{_subject(entity, key)}; expected one of "
-                                       f"{', '.join(ops)}")
-        kind = self.value_kind(entity, key, op)
-        value = self.value(kind, f"{name} {op}", _subject(entity, key))
-        return self.node(entity, key, op, value)
-
-    # The vocabulary of run filters; a parser of another search overrides these.
-    node = Comparison
-    key_problem = staticmethod(key_problem)
-    allowed_ops = staticmethod(allowed_ops)
-    value_kind = staticmethod(value_kind)
+            raise self.error(op_token, self._operators_expected(ops, op_token) if
+                             keys.terse_operator_errors else
+                             f"operator {op!r} is not allowed for {subject}; expected one "
+                             f"of {', '.join(ops)}")
+        kind = keys.value_kind(entity, key, op)
+        value = self.value(kind, f"{name} {op}", subject)
+        return keys.node(entity, key, op, value)
 
     def identifier(self) -> tuple[str, str]:
         """``(entity, key)`` from ``entity.key``, ``entity.`key```, ```entity`.key`` or a name."""
@@ -400,9 +395,7 @@ class _Parser:
                 "word", "backtick", "string"):
             parts.append(self.advance())
         if not parts or self.is_keyword(first, *_KEYWORDS):
-            raise self.error(first, "expected an identifier such as metrics.<key>, "
-                                    f"params.<key>, tags.<key>, attributes.<name>, "
-                                    f"datasets.<field> or a run attribute, found "
+            raise self.error(first, f"expected {self.keys.identifier_expected}, found "
                                     f"{first.describe()}")
         if first.kind == "string" and first.text.startswith("'"):
             raise self.error(first, "expected an identifier, found a string; quote names "
@@ -411,26 +404,12 @@ class _Parser:
         return self.resolve(first, entity, key)
 
     def resolve(self, first: Token, entity: str | None, key: str) -> tuple[str, str]:
-        """The canonical ``(entity, key)`` of a split identifier (None: a bare name);
-        subclasses searching other things than runs change the vocabulary here."""
-        if entity is None:
-            canonical = ATTRIBUTE_ALIASES.get(key, key)
-            if canonical == "lifecycle_stage":
-                raise self.error(first, attribute_problem(canonical))
-            if canonical not in STRING_ATTRIBUTES + TIME_ATTRIBUTES:
-                raise self.error(first, f"unknown identifier {key!r}: expected metrics.<key>, "
-                                        f"params.<key>, tags.<key>, attributes.<name>, "
-                                        f"datasets.<field>, or one of the run attributes "
-                                        f"{', '.join(STRING_ATTRIBUTES + TIME_ATTRIBUTES)}")
-            return ATTRIBUTES, canonical
-        canonical_entity = ENTITY_ALIASES.get(entity.lower())
-        if canonical_entity is None:
-            raise self.error(first, f"unknown entity {entity!r}: expected one of "
-                                    f"{entity_list()} (or metric, param, tag, attribute, "
-                                    f"attr, run, dataset)")
-        if canonical_entity == ATTRIBUTES:
-            key = ATTRIBUTE_ALIASES.get(key, key)
-        return canonical_entity, key
+        """The canonical ``(entity, key)`` of a split identifier (None: a bare name), as
+        the key set reads it; an error at ``first`` if it names nothing."""
+        resolved = self.keys.resolve(entity, key)
+        if isinstance(resolved, str):
+            raise self.error(first, resolved)
+        return resolved
 
     def _split_identifier(self, parts: list[Token]) -> tuple[str | None, str]:
         """Interpret adjacent name tokens: MLflow splits them at the first dot."""
@@ -468,11 +447,26 @@ class _Parser:
                                  f"blanks or other characters: {entity}.`my key`)")
         return entity, key
 
-    def operator(self, name: str) -> str:
+    def operator(self, name: str, ops: tuple[str, ...]) -> str:
+        """The operator after identifier ``name`` (of those ``ops`` allow, unless the key
+        set words that error itself: see :meth:`comparison`)."""
+        token = self.peek()
+        try:
+            return self._operator(name)
+        except InvalidArgument:
+            if not self.keys.terse_operator_errors:
+                raise
+            raise self.error(token, self._operators_expected(ops, token)) from None
+
+    def _operators_expected(self, ops: tuple[str, ...], token: Token) -> str:
+        return f"expected one of {', '.join(ops)}, found {token.describe()}"
+
+    def _operator(self, name: str) -> str:
         token = self.advance()
         if token.kind == "op":
-            if token.text in NUMERIC_OPS:
-                return token.text
+            text = self.keys.op_aliases.get(token.text, token.text)
+            if text in NUMERIC_OPS:
+                return text
             hint = {"==": " (use =)", "<>": " (use !=)", "=<": " (use <=)", "=>": " (use >=)"}
             raise self.error(token, f"unknown operator {token.text!r}"
                                     f"{hint.get(token.text, '')}; expected one of "
@@ -502,12 +496,15 @@ class _Parser:
                                 f"ILIKE, IN, NOT IN, IS NULL) after {name!r}, found "
                                 f"{token.describe()}")
 
-    def value(self, kind: str, after: str, subject: str) -> float | str | tuple[str, ...] | None:
+    def value(self, kind: str, after: str, subject: str
+              ) -> float | int | str | tuple[str | int, ...] | None:
         if kind == "none":
             return None
-        if kind == "list":
-            return self.string_list(after)
+        if kind in ("list", "integer list"):
+            return self.value_list(after, kind)
         token = self.advance()
+        if kind == "integer":
+            return self.integer(token)
         if kind == "number":
             if token.kind == "number":
                 return float(token.text)
@@ -521,22 +518,36 @@ class _Parser:
         raise self.error(token, f"{subject} compares with strings; expected a quoted string "
                                 f"after {after!r}, found {_describe_value(token)}{advice}")
 
-    def string_list(self, after: str) -> tuple[str, ...]:
+    def integer(self, token: Token) -> int:
+        """A whole number: a number or a quoted one (``3``, ``'3'``), as the registry's
+        version numbers have always been read."""
+        try:
+            return int(token.value)
+        except ValueError:
+            raise self.error(token, f"expected a whole number, found {token.describe()}"
+                             ) from None
+
+    def value_list(self, after: str, kind: str) -> tuple[str | int, ...]:
+        """A parenthesised list of quoted strings (``kind`` list) or of whole numbers."""
         opening = self.advance()
         if opening.kind != "(":
             raise self.error(opening, f"expected a parenthesised list of quoted strings after "
                                       f"{after!r}, such as ('a', 'b'), found "
                                       f"{opening.describe()}")
-        values: list[str] = []
+        values: list[str | int] = []
         while True:
             token = self.advance()
             if token.kind == ")" and not values:
+                one = "whole number" if kind == "integer list" else "quoted string"
                 raise self.error(token, f"the list after {after!r} is empty; give at least "
-                                        f"one quoted string")
-            if token.kind != "string":
+                                        f"one {one}")
+            if kind == "integer list":
+                values.append(self.integer(token))
+            elif token.kind != "string":
                 raise self.error(token, f"expected a quoted string in the list after "
                                         f"{after!r}, found {_describe_value(token)}")
-            values.append(token.value)
+            else:
+                values.append(token.value)
             separator = self.advance()
             if separator.kind == ")":
                 return tuple(values)
@@ -552,10 +563,3 @@ def _describe_value(token: Token) -> str:
         return f"the number {token.text}"
     return token.describe()
 
-
-def _subject(entity: str, key: str) -> str:
-    if entity == ATTRIBUTES:
-        return f"the attribute {key}"
-    if entity == DATASETS:
-        return f"datasets.{key}"
-    return entity

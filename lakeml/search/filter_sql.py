@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, Sequence
 
 from lakeml.errors import InvalidArgument
 from lakeml.search.filter_parser import parse_filter, parse_order_by
@@ -51,32 +51,31 @@ from lakeml.search.filter_tree import (
     DATASETS,
     METRICS,
     PARAMS,
+    STRING_ATTRIBUTES,
     TAGS,
     TIME_ATTRIBUTES,
-    And,
     Comparison,
     Node,
-    Or,
     OrderKey,
+)
+from lakeml.search.predicates import (
+    Sql,
+    compile_tree,
+    keyed_exists,
+    metric_predicate,
+    predicate,
 )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 
 # Columns by attribute or dataset field: SQL text comes from here, never from the filter.
-_RUN_COLUMNS = {
-    "run_id": "r.run_id", "run_name": "r.run_name", "status": "r.status",
-    "user_id": "r.user_id", "artifact_uri": "r.artifact_uri",
-    "start_time": "r.start_time", "end_time": "r.end_time",
-}
+_RUN_COLUMNS = {name: f"r.{name}" for name in STRING_ATTRIBUTES + TIME_ATTRIBUTES}
 _INPUT_COLUMNS = {"name": "k.name", "digest": "k.digest", "context": "k.context"}
 _WIDE_COLUMN = re.compile(r"c[0-9]+")
 _NULL_OF = {METRICS: "NULL::DOUBLE", PARAMS: "NULL::VARCHAR", TAGS: "NULL::VARCHAR"}
 
 # (entity, key) -> generated column of a one-row-per-run relation (see wide_value)
 WideColumns = Mapping[tuple[str, str], str]
-
-_SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
-            "LIKE": "LIKE", "ILIKE": "ILIKE", "IN": "IN", "NOT IN": "NOT IN"}
 
 
 @dataclass(frozen=True)
@@ -105,13 +104,6 @@ class Relations:
                 raise InvalidArgument(
                     f"Relations.{field} must be a plain SQL identifier such as "
                     f"'latest_metrics' or 'main.latest_metrics', got {name!r}")
-
-
-class Sql(NamedTuple):
-    """A piece of SQL and the values of its ``?`` placeholders, in order."""
-
-    sql: str
-    params: list[Any]
 
 
 @dataclass(frozen=True)
@@ -163,11 +155,14 @@ def compile_filter(tree: Node | str | None, relations: Relations | None = None, 
     """
     if isinstance(tree, str):
         tree = parse_filter(tree)
-    if tree is None:
-        return Sql("TRUE", [])
-    params: list[Any] = []
-    sql = _compile(tree, _relations(relations), params, wide)
-    return Sql(sql, params)
+    relations = _relations(relations)
+
+    def leaf(node: Comparison, params: list[Any]) -> str:
+        if wide is not None and node.entity in (METRICS, PARAMS, TAGS):
+            return _compile_wide(node, wide_value(wide, node.entity, node.key), params)
+        return _compile_comparison(node, relations, params)
+
+    return compile_tree(tree, leaf)
 
 
 def wide_value(wide: WideColumns, entity: str, key: str) -> str:
@@ -181,19 +176,6 @@ def wide_value(wide: WideColumns, entity: str, key: str) -> str:
     return f"r.{column}"
 
 
-def _compile(node: Node, relations: Relations, params: list[Any],
-             wide: WideColumns | None) -> str:
-    if isinstance(node, Comparison):
-        if wide is not None and node.entity in (METRICS, PARAMS, TAGS):
-            return _compile_wide(node, wide_value(wide, node.entity, node.key), params)
-        return _compile_comparison(node, relations, params)
-    if isinstance(node, (And, Or)):
-        joiner = " AND " if isinstance(node, And) else " OR "
-        return "(" + joiner.join(_compile(item, relations, params, wide)
-                                 for item in node.items) + ")"
-    raise InvalidArgument(f"expected a Comparison, And or Or node, got {node!r}")
-
-
 def _compile_wide(node: Comparison, value: str, params: list[Any]) -> str:
     """A key comparison on a wide row: a missing key (NULL) matches nothing but IS NULL."""
     if node.op == "IS NULL":
@@ -201,9 +183,9 @@ def _compile_wide(node: Comparison, value: str, params: list[Any]) -> str:
     if node.op == "IS NOT NULL":
         return f"{value} IS NOT NULL"
     if node.entity == METRICS:
-        test = _metric_predicate(node, params, value)
+        test = metric_predicate(node, params, value)
     else:
-        test = _predicate(value, node, params)
+        test = predicate(value, node, params)
     return f"({value} IS NOT NULL AND {test})"
 
 
@@ -212,39 +194,15 @@ def _compile_comparison(node: Comparison, relations: Relations, params: list[Any
         column = _RUN_COLUMNS[node.key]
         if node.key in TIME_ATTRIBUTES:
             column = f"epoch_ms({column})"
-        return _predicate(column, node, params)
+        return predicate(column, node, params)
     if node.entity == DATASETS:
-        condition = _predicate(_INPUT_COLUMNS[node.key], node, params)
+        condition = predicate(_INPUT_COLUMNS[node.key], node, params)
         return (f"EXISTS (SELECT 1 FROM {relations.inputs} AS k "
                 f"WHERE k.run_id = r.run_id AND {condition})")
     relation = {METRICS: relations.metrics, PARAMS: relations.params,
                 TAGS: relations.tags}[node.entity]
-    params.append(node.key)
-    exists = f"EXISTS (SELECT 1 FROM {relation} AS k WHERE k.run_id = r.run_id AND k.key = ?"
-    if node.op == "IS NULL":
-        return f"NOT {exists})"
-    if node.op == "IS NOT NULL":
-        return f"{exists})"
-    if node.entity == METRICS:
-        return f"{exists} AND {_metric_predicate(node, params)})"
-    return f"{exists} AND {_predicate('k.value', node, params)})"
-
-
-def _metric_predicate(node: Comparison, params: list[Any], column: str = "k.value") -> str:
-    """NaN is unequal to every number and neither smaller nor larger than any."""
-    params.append(node.value)
-    if node.op == "!=":
-        return f"(isnan({column}) OR {column} <> ?)"
-    return f"NOT isnan({column}) AND {column} {_SQL_OPS[node.op]} ?"
-
-
-def _predicate(column: str, node: Comparison, params: list[Any]) -> str:
-    op = _SQL_OPS[node.op]
-    if isinstance(node.value, tuple):
-        params.extend(node.value)
-        return f"{column} {op} ({', '.join('?' * len(node.value))})"
-    params.append(node.value)
-    return f"{column} {op} ?"
+    return keyed_exists(relation, "k.run_id = r.run_id", node, params,
+                        metric_predicate if node.entity == METRICS else None)
 
 
 def compile_order_by(order_by: Sequence[str] | None, relations: Relations | None = None, *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
 from lakeml.errors import InvalidArgument
 
@@ -196,6 +197,32 @@ def value_kind(entity: str, key: str, op: str) -> str:
 
 def entity_list() -> str:
     return "metrics, params, tags, attributes, datasets"
+
+
+def keys_of(tree: Node | None, order_keys: Iterable[OrderKey] = (),
+            entities: Iterable[str] = (METRICS, PARAMS, TAGS, ATTRIBUTES)
+            ) -> dict[str, set[str]]:
+    """The keys of each of ``entities`` that ``tree`` tests or ``order_keys`` sort by:
+    what a search must have loaded.
+
+    Example:
+        >>> from lakeml.search import parse_filter
+        >>> keys_of(parse_filter("metrics.a > 1 OR params.b = 'x'"), entities=["metrics"])
+        {'metrics': {'a'}}
+    """
+    found: dict[str, set[str]] = {entity: set() for entity in entities}
+    pending: list[Node] = [] if tree is None else [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Comparison):
+            if node.entity in found:
+                found[node.entity].add(node.key)
+        else:
+            pending.extend(node.items)
+    for key in order_keys:
+        if key.entity in found:
+            found[key.entity].add(key.key)
+    return found
 
 
 # --------------------------------------------------------------------------- rendering

@@ -5,20 +5,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
-from lakeml.sqltext import configure, sql_string
+from lakeml.sqltext import configure, read_files
+from lakeml.store.fold_rules import latest_points_sql, newer_point_sql
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
-
-# MLflow's latest value of a metric: highest step, then newest timestamp, then
-# largest value (sql/views/latest_metrics.sql applies the same rule).
-_LATEST_OF = """
-SELECT run_id, key, value, step, timestamp
-FROM {source}
-QUALIFY row_number() OVER (PARTITION BY run_id, key
-                           ORDER BY step DESC, timestamp DESC, value DESC) = 1
-"""
 
 
 @contextmanager
@@ -33,11 +25,12 @@ def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def latest_points(batch: pa.Table) -> pa.Table:
-    """The latest point of each (run_id, key) in a batch of metric rows."""
+    """The latest point of each (run_id, key) in a batch of metric rows (by the rule of
+    :mod:`lakeml.store.fold_rules`)."""
     with _duckdb() as con:
         con.register("batch", batch)
         # Sorted by run: each file covers few run ids, so lookups skip most row groups.
-        query = _LATEST_OF.format(source="batch") + "ORDER BY run_id, key"
+        query = latest_points_sql("batch") + " ORDER BY run_id, key"
         return con.sql(query).to_arrow_table().cast(batch.schema)
 
 
@@ -50,10 +43,7 @@ WITH history AS ({latest_of_history}),
 SELECT h.run_id, h.key, h.value, h.step, h.timestamp
 FROM history AS h
 LEFT JOIN known AS k USING (run_id, key)
-WHERE k.run_id IS NULL
-   OR h.step > k.step
-   OR (h.step = k.step AND h.timestamp > k.timestamp)
-   OR (h.step = k.step AND h.timestamp = k.timestamp AND h.value > k.value)
+WHERE k.run_id IS NULL OR {newer}
 ORDER BY h.run_id, h.key
 """
 
@@ -62,8 +52,7 @@ def _latest_of_files(files: list[str]) -> str:
     if not files:
         return ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS key, NULL::DOUBLE AS value, "
                 "NULL::BIGINT AS step, NULL::TIMESTAMPTZ AS timestamp WHERE false")
-    listed = ", ".join(sql_string(f) for f in files)
-    return _LATEST_OF.format(source=f"read_parquet([{listed}], union_by_name = true)")
+    return latest_points_sql(read_files(files))
 
 
 def missing_latest(metric_files: list[str], latest_files: list[str]) -> pa.Table:
@@ -74,5 +63,6 @@ def missing_latest(metric_files: list[str], latest_files: list[str]) -> pa.Table
     """
     with _duckdb() as con:
         return con.sql(_MISSING_SQL.format(latest_of_history=_latest_of_files(metric_files),
-                                           latest_of_derived=_latest_of_files(latest_files))
+                                           latest_of_derived=_latest_of_files(latest_files),
+                                           newer=newer_point_sql("h", "k"))
                        ).to_arrow_table()

@@ -2,41 +2,37 @@
 
 The filter and order keys are parsed and compiled by :mod:`lakeml.search`
 into parameterised SQL over the engine's in-memory current state, one row per
-run (see :mod:`lakeml.query.run_state`). When that state holds every key (a
-small store), the page's rows are the state's own; otherwise they come from the
-run snapshot, and from the lake by id for runs committed since.
+run (see :mod:`lakeml.query.run_state`), which also selects the page; the wide
+tables are read by :mod:`lakeml.query.wide`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from lakeml import arguments
 from lakeml.entities import ViewType
 from lakeml.errors import InvalidArgument
 from lakeml.search import (
-    And,
-    Comparison,
-    Or,
     Relations,
     Sql,
     compile_filter,
     compile_order_by,
+    keys_of,
     parse_filter,
     parse_order_by,
 )
 from lakeml.search.paging import PagedList, decode_page_token, encode_page_token
-from lakeml.sqltext import placeholders
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
     from lakeml.query.run_state import StateColumns
+    from lakeml.query.wide import WidePage
     from lakeml.tracking.backend import Backend
     from lakeml.tracking.reads import RunReads
-    from lakeml.tracking.wide import WidePage
 
 STATE_RELATIONS = Relations(runs="state_wide")
 # MLflow's bounds of one search page (SEARCH_MAX_RESULTS_DEFAULT and _THRESHOLD)
@@ -55,14 +51,6 @@ def check_max_results(max_results: object, *, default: int = DEFAULT_MAX_RESULTS
                            limit=arguments.MAX_COUNT if limit is None else limit)
 
 
-def _keys(tree: Any, found: dict[str, set[str]]) -> None:
-    """Collect the keys each entity (metrics, params, tags, attributes) is tested on."""
-    if isinstance(tree, Comparison):
-        if tree.entity in found:
-            found[tree.entity].add(tree.key)
-    elif isinstance(tree, (And, Or)):
-        for item in tree.items:
-            _keys(item, found)
 
 
 class SearchCalls:
@@ -78,36 +66,20 @@ class SearchCalls:
                   ) -> tuple[StateColumns, Callable[[int | None, int], Sql]]:
         """The state the search reads, and a function of (limit, offset) giving the SQL
         that selects the matching runs' ids, in order."""
+        from lakeml.query.run_state import select_runs
+
         tree = parse_filter(filter_string)
         order_keys = [parse_order_by(o) for o in order_by or ()]
-        found: dict[str, set[str]] = {"metrics": set(), "params": set(), "tags": set(),
-                                      "attributes": set()}
-        _keys(tree, found)
-        for key in order_keys:
-            if key.entity in found:
-                found[key.entity].add(key.key)
+        found = keys_of(tree, order_keys, ("metrics", "params", "tags", "attributes"))
         attributes = found.pop("attributes")
         state = self._b.engine.run_state.prepare(found, run_columns=attributes)
         where = compile_filter(tree, STATE_RELATIONS, wide=state.columns)
         # MLflow's default order: newest start first (then run id, added by the compiler)
         order = compile_order_by(list(order_by or ["attributes.start_time DESC"]),
                                  STATE_RELATIONS, wide=state.columns)
-        experiments = [str(e) for e in experiment_ids]
         stages = list(ViewType.parse(run_view_type).stages())
-        # no experiment: no run (as MLflow answers a search of unknown experiment names)
-        in_experiments = (f"r.experiment_id IN ({placeholders(experiments)})" if experiments
-                          else "FALSE")
-        body = (f"FROM {STATE_RELATIONS.runs} AS r WHERE {in_experiments} "
-                f"AND r.lifecycle_stage IN ({placeholders(stages, 'stages')}) "
-                f"AND ({where.sql}) ORDER BY {order.clause}")
-        params: list[Any] = [*experiments, *stages, *where.params]
-
-        def select(limit: int | None, offset: int) -> Sql:
-            if limit is None:
-                return Sql(f"SELECT r.run_id {body}", params)
-            return Sql(f"SELECT r.run_id {body} LIMIT ? OFFSET ?", [*params, limit, offset])
-
-        return state, select
+        select = select_runs(where, order.clause, [str(e) for e in experiment_ids], stages)
+        return state, lambda limit, offset: Sql(*select(limit, offset))
 
     def search_runs(self, experiment_ids: Sequence[str] | str, filter_string: str = "",
                     run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
@@ -146,7 +118,7 @@ class SearchCalls:
                           max_results: int | None = None,
                           order_by: Sequence[str] | None = None) -> pa.Table:
         """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
-        from lakeml.tracking import wide
+        from lakeml.query import wide
 
         page = self._runs_page(experiment_ids, filter_string, run_view_type, max_results,
                                order_by)
@@ -160,7 +132,7 @@ class SearchCalls:
         """:meth:`search_runs_table` as a pandas DataFrame (MLflow's ``search_runs``
         result), made without an Arrow column per key when the page is read from the
         lake: a page of runs holding thousands of keys, or a run holding a million."""
-        from lakeml.tracking import wide
+        from lakeml.query import wide
 
         page = self._runs_page(experiment_ids, filter_string, run_view_type, max_results,
                                order_by)
@@ -175,29 +147,13 @@ class SearchCalls:
 
         ``max_results``: a positive integer, or None for every matching run.
         """
-        import pyarrow.compute as pc
-
-        from lakeml.tracking.wide import from_state, in_order, wide_page, wide_table
+        from lakeml.query.wide import runs_page
 
         experiment_ids, filter_string, order_by = _search_args(experiment_ids, filter_string,
                                                                order_by)
         max_results = arguments.count(max_results)
-        engine = self._b.engine
         state, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
-        sql, params = select(max_results, 0)
-        if state.complete:  # the state holds every key: the page is in its rows
-            found = [r for (r,) in engine.rows(sql, params, tables=())]
-            return from_state(*engine.run_state.held_rows(found))
-        ids = engine.arrow(sql, params, tables=())["run_id"]
-        saved = engine.run_state.snapshot_page(ids)
-        if saved is None:
-            return wide_page(engine, ids)
-        rows, columns = saved
-        held = from_state(rows, columns)
-        rest = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=held["run_id"].combine_chunks())))
-        if len(rest) == 0:
-            return in_order(ids, [held])
-        return in_order(ids, [held, wide_table(engine, rest)])
+        return runs_page(self._b.engine, state, *select(max_results, 0))
 
 
 def _search_args(experiment_ids: object, filter_string: object, order_by: object

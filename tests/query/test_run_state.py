@@ -21,9 +21,9 @@ import pytest
 
 import lakeml
 from lakeml.query import QueryEngine, run_fold, run_snapshot
+from lakeml.query.wide import wide_table
 from lakeml.search import compile_filter, compile_order_by, parse_filter
 from lakeml.sqltext import placeholders
-from lakeml.tracking.wide import wide_table
 
 SEARCHES: list[tuple[str, list[str] | None]] = [
     ("metrics.rmse < 0.5 and params.alpha != '3'", ["metrics.rmse DESC"]),

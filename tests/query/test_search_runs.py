@@ -93,7 +93,7 @@ def test_results_follow_new_writes(client: lakeml.Client, grid: tuple[str, list[
 def test_wide_table_agrees_with_the_views(client: lakeml.Client, grid: tuple[str, list[str]],
                                           small_limit: int,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakeml.tracking import wide
+    from lakeml.query import wide
 
     monkeypatch.setattr(wide, "_SMALL", small_limit)
     exp, ids = grid

@@ -1,4 +1,4 @@
-"""Point reads from the registry snapshot (lakeml.registry.snapshot): a process that has not
+"""Point reads from the registry snapshot (lakeml.query.registry_snapshot): a process that has not
 loaded the registry log answers one model's reads from the snapshot and the data files
 after it, exactly as the mirror would, and sees every committed write."""
 
@@ -11,7 +11,7 @@ import pytest
 
 import lakeml
 from lakeml.errors import NotFound
-from lakeml.registry import snapshot
+from lakeml.query import registry_snapshot as snapshot
 from lakeml.tracking import backend
 from tests.conftest import run_python
 
@@ -171,7 +171,7 @@ def test_writers_keep_the_snapshot_fresh(client: lakeml.Client, store_uri: str,
 
 WRITER = r"""
 import sys, lakeml
-from lakeml.registry import snapshot
+from lakeml.query import registry_snapshot as snapshot
 snapshot.SMALL_LOG_BYTES, snapshot.STALE_FILES = 0, 2  # rewrite it often, under the reader
 store, count = sys.argv[1], int(sys.argv[2])
 client = lakeml.Client(store)

@@ -25,6 +25,30 @@ if TYPE_CHECKING:
 
 _SMALL = 2000  # up to this many runs, filter by constant id lists (pushed into the scans)
 
+
+def runs_page(engine: QueryEngine, state: StateColumns, sql: str, params: list[object]
+              ) -> pa.Table | WidePage:
+    """The wide table of the runs ``sql`` selects (their ``run_id``, in order), or the
+    lake's page of them to lay out: from the run state's own rows when it holds every
+    key (a small store), else from the run snapshot, and from the lake by id for the
+    runs committed since."""
+    import pyarrow.compute as pc
+
+    if state.complete:  # the state holds every key: the page is in its rows
+        found = [r for (r,) in engine.rows(sql, params, tables=())]
+        return from_state(*engine.run_state.held_rows(found))
+    ids = engine.arrow(sql, params, tables=())["run_id"]
+    saved = engine.run_state.snapshot_page(ids)
+    if saved is None:
+        return wide_page(engine, ids)
+    rows, columns = saved
+    held = from_state(rows, columns)
+    rest = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=held["run_id"].combine_chunks())))
+    if len(rest) == 0:
+        return in_order(ids, [held])
+    return in_order(ids, [held, wide_table(engine, rest)])
+
+
 def wide_table(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> pa.Table:
     """The runs ``run_ids`` (in that order) with info, ``metrics.*``, ``params.*``, ``tags.*``.
 
@@ -195,7 +219,7 @@ def _append(result: pa.Table, name: str, values: pa.ChunkedArray) -> pa.Table:
 
 
 def from_state(rows: pa.Table, state: StateColumns) -> pa.Table:
-    """Rows of the run state (``RunState.held_rows`` or ``snapshot_page``) as
+    """Rows of the run state (``RunsMirror.held_rows`` or ``snapshot_page``) as
     :func:`wide_table`'s table: ``metrics.*``, ``params.*`` and ``tags.*`` of the keys
     these runs have."""
     result = rows.select(range(6))

@@ -8,6 +8,11 @@ rows the mirror lacks are kept. Every read first asks Delta for the latest versi
 sql/views/ (registered_models, model_versions…) are defined over the mirror;
 with ``as_of`` they are redefined, in one cursor, over the events up to that
 time: the registry as it was then.
+
+The registry's rules live in :mod:`lakeml.registry`: a state is made with the
+function that folds one model's events (``lakeml.registry.fold.fold``), which
+point reads and the fold cache apply; this module only follows, loads and
+caches.
 """
 
 from __future__ import annotations
@@ -15,17 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
 
+from lakeml.query.lake import DeltaFollower, column_ddl
 from lakeml.query.sqlfiles import view_definitions
-from lakeml.sqltext import configure, sql_string
+from lakeml.sqltext import configure, read_files, sql_string
 from lakeml.store import schemas
 
 if TYPE_CHECKING:
     import duckdb
 
-    from lakeml.registry.fold import ModelState
-    from lakeml.registry.snapshot import Snapshot
+    from lakeml.query.registry_snapshot import Snapshot
     from lakeml.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,35 +41,34 @@ VIEWS = ("registered_models", "model_versions", "model_aliases", "registered_mod
          "registry_events")
 _COLUMNS = ", ".join(f'"{f.name}"' for f in schemas.REGISTRY_LOG)
 
-
-def _ddl() -> str:
-    types = {"string": "VARCHAR", "int64": "BIGINT", "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
-    return ", ".join(f'"{f.name}" {types[str(f.type)]}' for f in schemas.REGISTRY_LOG)
+State = TypeVar("State")  # what a fold makes of one model's events (registry.fold.ModelState)
+# fold(model_id, events by seq) -> its state; events are rows of the columns asked for
+Fold = Callable[[str, Sequence[tuple]], Any]
 
 
 def _statements() -> list[str]:
     return [stmt for name, stmt in view_definitions() if name in VIEWS]
 
 
-class FoldCache:
+class FoldCache(Generic[State]):
     """The folded state of the models read most recently, each with the number of mirror
     rows it has seen (see RegistryBase._fold)."""
 
     def __init__(self, size: int = 20_000) -> None:
         from collections import OrderedDict
 
-        self._items: OrderedDict[str, tuple[ModelState, int]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[State, int]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, model_id: str) -> tuple[ModelState, int] | None:
+    def get(self, model_id: str) -> tuple[State, int] | None:
         with self._lock:
             found = self._items.get(model_id)
             if found is not None:
                 self._items.move_to_end(model_id)
             return found
 
-    def put(self, model_id: str, state: ModelState, rows: int) -> None:
+    def put(self, model_id: str, state: State, rows: int) -> None:
         with self._lock:
             current = self._items.get(model_id)
             if current is not None and current[1] > rows:
@@ -76,28 +80,33 @@ class FoldCache:
 
 
 class RegistryState:
-    """The mirror of one store's registry log; see the module docstring."""
+    """The mirror of one store's registry log; see the module docstring.
 
-    def __init__(self, store: Store) -> None:
+    ``fold`` folds one model's events (rows of ``event_columns``, by seq) into
+    its state: point reads from the snapshot apply it.
+    """
+
+    def __init__(self, store: Store, fold: Fold, event_columns: Sequence[str]) -> None:
         self._store = store
+        self._fold = fold
+        self._event_columns = list(event_columns)
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._files: list[str] = []
-        self._version = -1
+        self._log = DeltaFollower(store, TABLE)
         self._lock = threading.Lock()
-        self.folds = FoldCache()
+        self.folds: FoldCache[Any] = FoldCache()
         self._names: dict[str, set[str]] = {}  # every name a model ever had -> model ids
         self._indexed = False
         self.max_seq = 0  # the highest seq in the mirror: new events are numbered above it
         self.rows = 0  # rows in the mirror; they are only ever appended, so rowid < rows is
         #                a fixed prefix that fold caches can refer to
-        self._points: dict[str, tuple[int, list[ModelState]]] = {}  # see point_states
+        self._points: dict[str, tuple[int, list[Any]]] = {}  # see point_states
         self._saver: threading.Thread | None = None
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
 
         con = configure(duckdb.connect())
-        con.execute(f"CREATE TABLE reg_log ({_ddl()})")
+        con.execute(f"CREATE TABLE reg_log ({column_ddl(schemas.REGISTRY_LOG)})")
         con.execute("CREATE VIEW lake_registry_log AS SELECT * FROM reg_log")
         for statement in _statements():
             con.execute(statement)
@@ -105,17 +114,17 @@ class RegistryState:
 
     def refresh(self) -> tuple[int, int]:
         """Catch up with the table's latest version; returns it and the mirror's row count."""
-        version, files = self._store.snapshot_files(TABLE)
+        version, files = self._log.look()
         with self._lock:
             if self._con is None:
                 self._con = self._connect()
-            if version <= self._version:  # another thread got as far, or further
-                return self._version, self.rows
+            seen = -1 if self._log.version is None else self._log.version
+            if version <= seen:  # another thread got as far, or further
+                return seen, self.rows
             # A compaction replaces files by one holding the same rows: load what is
             # new, and when files went away keep only rows the mirror lacks.
-            compacted = not set(files).issuperset(self._files)
-            loaded = set(self._files)
-            new = [f for f in files if f not in loaded]
+            compacted = self._log.compacted(files)
+            new = self._log.added(files)
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
@@ -132,8 +141,7 @@ class RegistryState:
             self._indexed = True
             for name, model_id in names:
                 self._names.setdefault(name, set()).add(model_id)
-            self._files = list(files)
-            self._version = version
+            self._log.take(version, files)
             self.rows, self.max_seq = rows, max(self.max_seq, new_max)
         return version, rows
 
@@ -142,9 +150,8 @@ class RegistryState:
               ) -> tuple[list[tuple[str, str]], int]:
         """Insert the rows of ``files``; returns the (name, model id) pairs they name and
         their highest seq."""
-        listed = ", ".join(sql_string(f) for f in files)
         con.execute(f"CREATE OR REPLACE TEMP TABLE reg_new AS SELECT {_COLUMNS} FROM "
-                    f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)")
+                    f"{read_files(files)}")
         if compacted:
             con.execute("INSERT INTO reg_log SELECT * FROM reg_new AS n WHERE NOT EXISTS ("
                         "SELECT 1 FROM reg_log AS r WHERE r.seq = n.seq AND "
@@ -160,17 +167,16 @@ class RegistryState:
         con.execute("DROP TABLE reg_new")
         return names, new_max
 
-    # ---- point reads without the mirror (see lakeml.registry.snapshot) ---------------
-    def point_states(self, name: str) -> list[ModelState] | None:
+    # ---- point reads without the mirror (see lakeml.query.registry_snapshot) ---------
+    def point_states(self, name: str) -> list[Any] | None:
         """The current state of every model ever called ``name``, read from the snapshot
         and the files after it; None when the mirror should answer (it is loaded, or
         there is no usable snapshot)."""
-        from lakeml.registry import snapshot
-        from lakeml.registry.fold import EVENT_COLUMNS, fold
+        from lakeml.query import registry_snapshot as snapshot
 
         if self._con is not None or not self._store.is_local:
             return None
-        version, files = self._store.snapshot_files(TABLE)
+        version, files = self._log.look()
         cached = self._points.get(name)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -178,12 +184,12 @@ class RegistryState:
         if found is None:
             return None
         try:
-            events = snapshot.point_events(*found, name, list(EVENT_COLUMNS))
+            events = snapshot.point_events(*found, name, self._event_columns)
         except (OSError, ValueError) as exc:  # a snapshot file deleted under the read, or
             #                                   unreadable (ArrowInvalid): use the mirror
             log.debug("registry point read of %r fell back to the log: %s", name, exc)
             return None
-        states = [fold(model_id, rows) for model_id, rows in events.items()]
+        states = [self._fold(model_id, rows) for model_id, rows in events.items()]
         if len(self._points) >= 10_000:
             self._points.clear()
         self._points[name] = (version, states)
@@ -193,9 +199,9 @@ class RegistryState:
         """Write a new snapshot on a thread of its own if the mirror is loaded and the
         current one is missing or stale. The thread is not a daemon: a process that
         started it finishes it at exit."""
-        from lakeml.registry import snapshot
+        from lakeml.query import registry_snapshot as snapshot
 
-        files = self._store.snapshot_files(TABLE)[1]
+        files = self._log.look()[1]
         with self._lock:
             if self._con is None or (self._saver is not None and self._saver.is_alive()):
                 return
@@ -212,7 +218,7 @@ class RegistryState:
 
     def save(self) -> Snapshot:
         """Write a snapshot of the mirror as it is now (loading it first if needed)."""
-        from lakeml.registry import snapshot
+        from lakeml.query import registry_snapshot as snapshot
 
         self.refresh()
         with self._lock:
@@ -221,7 +227,7 @@ class RegistryState:
             cur = self._con.cursor()
             cur.execute("BEGIN TRANSACTION")
             cur.execute("SELECT count(*) FROM reg_log").fetchall()
-            files = list(self._files)
+            files = list(self._log.files)
         try:
             written = snapshot.write(self._store, cur, files)
             cur.execute("COMMIT")

@@ -1,7 +1,7 @@
 """A saved copy of the registry log, sorted for point reads: a new process resolves
 ``models:/name@alias`` without loading the whole log.
 
-Loading the log into the mirror (:mod:`lakeml.registry.state`) costs seconds
+Loading the log into the mirror (:mod:`lakeml.query.registry_state`) costs seconds
 at a million versions, in every new process: a CI job or scoring job that
 fetches one model by alias or stage pays it all. So a process that holds the
 mirror writes, now and then, a folder ``<store>/state/registry-<id>/`` of
