@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from lakeml import arguments, config
 from lakeml.entities import RunStatus, ViewType
-from lakeml.errors import InvalidArgument, NotSupported
+from lakeml.errors import InvalidArgument
 from lakeml.registry.service import LakeRegistryService
 from lakeml.tracking.service import LakeTrackingService
 
@@ -58,11 +58,7 @@ def lake_services(store_uri: str, storage_options: dict[str, str] | None = None
             the services comes with the tracking server.
     """
     if store_uri.lower().startswith(REST_SCHEMES):
-        raise NotSupported(
-            f"store URI {store_uri!r} names a tracking server; http:// and https:// are "
-            "reserved for the REST client that comes with lakeml's tracking server, which "
-            "does not exist yet. Give a store folder or an object-store URI (s3://, gs://, "
-            "abfss://, file://) instead")
+        raise config.rest_reserved(store_uri)
     tracking = LakeTrackingService.of_store(store_uri, storage_options=storage_options)
     return tracking, tracking.shared("registry-service", lambda: LakeRegistryService(tracking))
 
@@ -107,8 +103,10 @@ class Client:
             uri = config.store_uri() if store_uri is None else store_uri
             self.tracking, self.registry = lake_services(arguments.path(uri, "store_uri"),
                                                          storage_options)
-        # The hot call, bound once: a call through the method below would cost a frame.
-        self.log_metric = self.tracking.log_metric  # type: ignore[method-assign]
+        # The hot call, bound once: a call through the method below would cost a frame
+        # (unless a subclass overrides it, which then must be called).
+        if type(self).log_metric is Client.log_metric:
+            self.log_metric = self.tracking.log_metric  # type: ignore[method-assign]
 
     # ---- tracking: the store -------------------------------------------------------------
     @property

@@ -29,13 +29,20 @@ def _candidates():  # noqa: ANN202 - list of (name, estimator)
     ]
 
 
-def run_demo(store: str | None,
-             table: Callable[[Sequence[str], Sequence[tuple]], str]) -> str:
+def _plain_table(columns: Sequence[str], rows: Sequence[tuple]) -> str:
+    return "\n".join("\t".join(map(str, row)) for row in [tuple(columns), *rows])
+
+
+def run_demo(store: str | None = None,
+             table: Callable[[Sequence[str], Sequence[tuple]], str] | None = None) -> str:
     """Train the candidates, log each as a run, and return the leaderboard as text.
 
     ``table(columns, rows)`` renders the leaderboard: the command line passes its
-    own table printer (the demo sits below the CLI, so it does not import it).
+    own table printer (the demo sits below the CLI, so it does not import it);
+    without one, rows are printed tab-separated under their column names.
     """
+    if table is None:
+        table = _plain_table
     import pandas as pd
     from sklearn.datasets import load_wine
     from sklearn.metrics import accuracy_score, f1_score, log_loss

@@ -98,7 +98,28 @@ def test_http_stores_are_reserved_for_the_tracking_server(uri: str, tmp_path: Pa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(NotSupported, match="reserved for the REST client.*tracking server"):
         lakeml.Client(uri)
+    with pytest.raises(NotSupported, match="reserved for the REST client.*tracking server"):
+        lakeml.set_store(uri)
+    monkeypatch.setenv("LAKEML_STORE", uri)
+    with pytest.raises(NotSupported, match="reserved for the REST client.*tracking server"):
+        lakeml.Client()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_subclass_that_overrides_log_metric_is_called(tmp_path: Path) -> None:
+    seen = []
+
+    class Counting(lakeml.Client):
+        def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                       step: int | None = None) -> None:
+            seen.append((key, value))
+            super().log_metric(run_id, key, value, timestamp, step)
+
+    client = Counting(tracking=FakeTracking(), registry=FakeRegistry())
+    run = client.create_run(client.create_experiment("sub"))
+    client.log_metric(run.info.run_id, "loss", 0.5)
+    assert seen == [("loss", 0.5)]
+    assert client.get_run(run.info.run_id).data.metrics == {"loss": 0.5}
 
 
 def test_client_has_no_lakeml_base_class() -> None:

@@ -14,7 +14,7 @@ from lakeml.errors import InvalidArgument
 from lakeml.registry.base import RegistryBase
 
 
-class SearchCalls(RegistryBase):
+class RegistrySearch(RegistryBase):
     """Registry search: a part of the lake registry service."""
 
     def _registry_page(self, query: str, params: list[Any], max_results: int,

@@ -15,7 +15,7 @@ from lakeml.registry.base import LakeRuns
 from lakeml.registry.bulk import BulkCalls
 from lakeml.registry.models import RegisteredModelCalls
 from lakeml.registry.review import ReviewCalls
-from lakeml.registry.search import SearchCalls
+from lakeml.registry.search import RegistrySearch
 from lakeml.registry.versions import ModelVersionCalls
 
 
@@ -34,7 +34,7 @@ class LakeRegistryService:
         self._models = models = RegisteredModelCalls(tracking, as_of)
         versions = ModelVersionCalls(tracking, as_of, self)
         review = ReviewCalls(tracking, as_of, versions)
-        search = SearchCalls(tracking, as_of)
+        search = RegistrySearch(tracking, as_of)
         bulk = BulkCalls(tracking, as_of)
         self.get_registered_model = models.get_registered_model
         self.get_model_version_by_alias = models.get_model_version_by_alias

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from lakeml.tracking.backend import Backend
     from lakeml.tracking.reads import RunReads
-    from lakeml.tracking.search import SearchCalls
+    from lakeml.tracking.search import RunSearch
 
 EXPORT_FORMATS = ("pandas", "arrow", "polars", "parquet", "csv")
 
@@ -35,7 +35,7 @@ class AnalyticsCalls:
     """Experiment analytics of the lake tracking service (a part of it, sharing its backend;
     exports go through the search part)."""
 
-    def __init__(self, backend: Backend, search: SearchCalls, reads: RunReads) -> None:
+    def __init__(self, backend: Backend, search: RunSearch, reads: RunReads) -> None:
         self._b = backend
         self._search = search
         self._reads = reads

@@ -10,7 +10,7 @@ exactly one wins.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from lakeml import arguments, ids
 from lakeml import validation as v
@@ -284,7 +284,15 @@ class ExperimentCalls:
         return exp
 
 
-def every_experiment(client: ExperimentCalls,
+class ExperimentSearch(Protocol):
+    """Anything with MLflow's paged ``search_experiments`` (a Client, a tracking service)."""
+
+    def search_experiments(self, view_type: Any = ..., max_results: int | None = ...,
+                           filter_string: str | None = ..., order_by: Any = ...,
+                           page_token: str | None = ...) -> Any: ...
+
+
+def every_experiment(client: ExperimentSearch,
                      view_type: ViewType | int | str = ViewType.ACTIVE_ONLY, *,
                      order_by: Sequence[str] | None = None) -> list[Experiment]:
     """Every experiment in ``view_type`` (newest first unless ``order_by`` says otherwise):

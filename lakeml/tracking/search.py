@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from lakeml.tracking.backend import Backend
     from lakeml.tracking.reads import RunReads
 
-STATE_RELATIONS = Relations(runs="state_wide")
 # MLflow's bounds of one search page (SEARCH_MAX_RESULTS_DEFAULT and _THRESHOLD)
 DEFAULT_MAX_RESULTS = 1000
 MAX_RESULTS_LIMIT = arguments.SEARCH_MAX_RESULTS
@@ -53,7 +52,7 @@ def check_max_results(max_results: object, *, default: int = DEFAULT_MAX_RESULTS
 
 
 
-class SearchCalls:
+class RunSearch:
     """Run search of the lake tracking service (a part of it, sharing its backend; pages of
     Run objects come from the run reads part)."""
 
@@ -66,17 +65,18 @@ class SearchCalls:
                   ) -> tuple[StateColumns, Callable[[int | None, int], Sql]]:
         """The state the search reads, and a function of (limit, offset) giving the SQL
         that selects the matching runs' ids, in order."""
-        from lakeml.query.run_state import select_runs
+        from lakeml.query.run_state import STATE_TABLE, select_runs
 
         tree = parse_filter(filter_string)
         order_keys = [parse_order_by(o) for o in order_by or ()]
         found = keys_of(tree, order_keys, ("metrics", "params", "tags", "attributes"))
         attributes = found.pop("attributes")
         state = self._b.engine.run_state.prepare(found, run_columns=attributes)
-        where = compile_filter(tree, STATE_RELATIONS, wide=state.columns)
+        relations = Relations(runs=STATE_TABLE)
+        where = compile_filter(tree, relations, wide=state.columns)
         # MLflow's default order: newest start first (then run id, added by the compiler)
         order = compile_order_by(list(order_by or ["attributes.start_time DESC"]),
-                                 STATE_RELATIONS, wide=state.columns)
+                                 relations, wide=state.columns)
         stages = list(ViewType.parse(run_view_type).stages())
         select = select_runs(where, order.clause, [str(e) for e in experiment_ids], stages)
         return state, lambda limit, offset: Sql(*select(limit, offset))

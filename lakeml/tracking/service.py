@@ -41,7 +41,7 @@ from lakeml.tracking.backend import RunState, backend_for, run_row
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
 from lakeml.tracking.names import generate_run_name
 from lakeml.tracking.reads import RunReads
-from lakeml.tracking.search import SearchCalls
+from lakeml.tracking.search import RunSearch
 from lakeml.tracking.sql_access import SqlAccess
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class LakeTrackingService:
         b = self._b
         self._experiments = experiments = ExperimentCalls(b)
         self._reads = reads = RunReads(b)
-        search = SearchCalls(b, reads)
+        search = RunSearch(b, reads)
         analytics = AnalyticsCalls(b, search, reads)
         sql = SqlAccess(b)
         self.get_experiment = experiments.get_experiment

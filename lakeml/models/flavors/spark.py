@@ -32,8 +32,9 @@ def _active_session() -> Any:
 
     active = SparkSession.getActiveSession()
     if active is None:
-        raise InvalidState("no active Spark session: load Spark ML models through "
-                           "lakeml.spark_ml, which starts lakeml.spark.session()")
+        raise InvalidState("no active Spark session: start one (lakeml.spark.session() "
+                           "starts a local one with Delta) or save and load Spark ML models "
+                           "through lakeml.spark_ml, which starts it when needed")
     return active
 
 
