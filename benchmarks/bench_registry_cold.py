@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_common import markdown  # noqa: E402
+from bench_common import installed_env, markdown  # noqa: E402
 
 CHILD = r"""
 import json, random, statistics, sys, time
@@ -108,8 +107,7 @@ def build(store: Path, models: int, rounds: int) -> dict[str, float]:
 
 
 def child(store: Path, mode: str, seed: int, models: int) -> dict:
-    # As an installed lakeml runs: with its bytecode cached (a first child writes it).
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = installed_env()  # as an installed lakeml runs: with its bytecode cached
     proc = subprocess.run([sys.executable, "-c", CHILD, str(store), mode, str(seed),
                            str(models)], capture_output=True, text=True, check=True, env=env)
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -26,7 +26,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import synthetic  # noqa: E402
-from bench_common import markdown  # noqa: E402
+from bench_common import installed_env, markdown  # noqa: E402
 from generate_store import generate  # noqa: E402
 
 MLFLOW_PYTHON = HERE / ".venv-mlflow" / "bin" / "python"
@@ -80,7 +80,7 @@ def lakeml_figures(store: Path, runs: int, export: bool) -> dict[str, Any]:
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(store), str(runs),
                            "1" if export else "0", str(HERE)],
-                          capture_output=True, text=True, timeout=3600)
+                          capture_output=True, text=True, timeout=3600, env=installed_env())
     if proc.returncode != 0:
         raise RuntimeError(f"lakeml child failed:\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])

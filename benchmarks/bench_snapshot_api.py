@@ -31,7 +31,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_common import markdown  # noqa: E402
+from bench_common import installed_env, markdown  # noqa: E402
 
 EXPERIMENT = "synthetic"
 
@@ -118,7 +118,8 @@ def child(code: str, *args: object, timeout: float = 3600) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; its last stdout line is a JSON object."""
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code, *map(str, args)],
-                          stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout)
+                          stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout,
+                          env=installed_env())
     if proc.returncode != 0:
         raise RuntimeError(f"child failed (exit {proc.returncode})")
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -29,7 +29,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_common import markdown  # noqa: E402
+from bench_common import installed_env, markdown  # noqa: E402
 
 RUNS, KEYS, PER_RUN = 100_000, 10_000, 10
 DEEP_KEYS = 1_000_000
@@ -124,7 +124,7 @@ print(json.dumps({"cold_s": cold, "warm_s": sorted(warm)[len(warm) // 2],
 
 def child(store: Path, what: str, expected: dict[str, Any]) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-c", CHILD, str(store), what, json.dumps(expected)],
-                          capture_output=True, text=True, timeout=3600)
+                          capture_output=True, text=True, timeout=3600, env=installed_env())
     if proc.returncode != 0:
         raise RuntimeError(f"{what} child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FIGURES = HERE / "revision_figures.py"
+sys.path.insert(0, str(HERE))
+from bench_common import installed_env  # noqa: E402
 
 # figure -> (value key, unit, higher is better)
 KEYS = {
@@ -54,7 +55,7 @@ def checkout(rev: str) -> Path:
 
 def measure(tree: Path, figure: str, *args: str) -> dict[str, float]:
     """One figure in a fresh interpreter whose lakeml is the one in ``tree``."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "LAKEML_PROGRESS": "0"}
+    env = {**installed_env(tree), "PYTHONPATH": str(tree), "LAKEML_PROGRESS": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         store_args = args or (str(Path(tmp) / "store"),)
         proc = subprocess.run([sys.executable, str(FIGURES), figure, *store_args], cwd=tmp,

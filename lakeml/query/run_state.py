@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 # A page's run columns, as search_runs returns them (times in ms), before the key columns.
 PAGE_COLUMNS = ("r.run_id, r.experiment_id, r.status, r.artifact_uri, "
                 "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time")
+# The run columns PAGE_COLUMNS reads. A state that pages from the lake (no snapshot, not
+# every key) holds them too, so a page's run info comes from memory (see page_info).
+PAGE_RUN_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time",
+                    "end_time")
 
 # Up to this many runs, fold them with constant id lists (pushed into the file
 # scans; files are sorted by run id, so most row groups are skipped).
@@ -188,7 +192,9 @@ class RunsMirror:
         self._complete = keys is not None
         if keys is None:
             keys = want
-        self._run_columns = tuple(c for c in RUN_COLUMNS if self._complete or c in run_columns)
+        pages_from_lake = not self._complete and snapshot is None
+        self._run_columns = tuple(c for c in RUN_COLUMNS if self._complete or c in run_columns
+                                  or (pages_from_lake and c in PAGE_RUN_COLUMNS))
         self._columns = {}
         self._assign(sorted(set(keys)))
         if snapshot is None:
@@ -310,6 +316,21 @@ class RunsMirror:
             table, row_of = self._copy
             columns = StateColumns(dict(self._columns), self._complete)
         return table.take(pa.array([row_of[r] for r in run_ids], pa.int64())), columns
+
+    def page_info(self, cur: duckdb.DuckDBPyConnection, chosen: str, ids: list[str] | None
+                  ) -> pa.Table | None:
+        """PAGE_COLUMNS and ``ord`` of the runs of ``chosen`` (a relation of run_id, ord
+        on ``cur``), in ``ord`` order, from ``state_wide``: no lake scan. None when the
+        state does not hold those columns. ``ids``: the same runs as a constant list
+        (filters the state faster), or None."""
+        with self._lock:
+            if not self._built or not set(PAGE_RUN_COLUMNS) <= set(self._run_columns):
+                return None
+            where = f"WHERE run_id IN ({placeholders(ids)})" if ids else ""
+            return cur.sql(
+                f"SELECT {PAGE_COLUMNS}, c.ord FROM {chosen} c JOIN "
+                f"(SELECT * FROM {STATE_TABLE} {where}) r USING (run_id) ORDER BY c.ord",
+                params=ids or None).to_arrow_table()
 
     def snapshot_page(self, run_ids: pa.ChunkedArray) -> tuple[pa.Table, StateColumns] | None:
         """The snapshot's rows of those ``run_ids`` that are current, in PAGE_COLUMNS

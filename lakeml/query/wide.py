@@ -64,7 +64,8 @@ def wide_page(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> WideP
     Its cost follows the page's rows, never the store's count of keys: each group is
     one pass over the raw table for these runs, giving a long row per (run, key), and
     a pivot of those in memory (DuckDB's PIVOT and filtered aggregates cost the square
-    of the number of keys).
+    of the number of keys). The run columns come from the run state when it holds them
+    (its callers, the searches, have just brought it up to date), else from the lake.
     """
     import numpy as np
     import pyarrow as pa
@@ -81,10 +82,12 @@ def wide_page(engine: QueryEngine, run_ids: pa.ChunkedArray | pa.Array) -> WideP
         id_list = ids.to_pylist() if small else []
         where = (f"run_id IN ({placeholders(id_list)})" if small and n
                  else "run_id IN (SELECT run_id FROM chosen)")
-        info = con.sql(
-            f"SELECT {PAGE_COLUMNS}, c.ord "
-            f"FROM chosen c JOIN (SELECT * FROM runs WHERE {where}) r USING (run_id) "
-            "ORDER BY c.ord", params=id_list).to_arrow_table()
+        info = engine.run_state.page_info(con, "chosen", id_list or None)
+        if info is None:  # the state lacks the run columns: fold the runs table
+            info = con.sql(
+                f"SELECT {PAGE_COLUMNS}, c.ord "
+                f"FROM chosen c JOIN (SELECT * FROM runs WHERE {where}) r USING (run_id) "
+                "ORDER BY c.ord", params=id_list).to_arrow_table()
         # the page's row of each chosen run (unknown ids have none)
         row_of = np.full(n, -1, dtype=np.int64)
         row_of[info["ord"].to_numpy()] = np.arange(info.num_rows)

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import lakeml
@@ -185,3 +186,33 @@ def test_get_run_of_a_run_with_many_keys(client: lakeml.Client) -> None:
         [f"metrics.{k}" for k in sorted(metrics)]
     assert frame["metrics.m19999"].iloc[0] == metrics["m19999"]
     assert frame["metrics.m00001"].iloc[0] == 5.0 and frame["params.p"].iloc[0] == "x"
+
+
+def test_a_page_from_the_lake_takes_run_info_from_the_current_state(
+        client: lakeml.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    # past the key bound and without a snapshot, pages are read from the lake; their run
+    # columns come from the run state, which each search brings up to date first
+    monkeypatch.setattr(run_fold, "MAX_WHOLE_KEYS", 8)
+    exp = client.create_experiment("info")
+    runs = [client.create_run(exp, start_time=START + i).info.run_id for i in range(3)]
+    for i, run_id in enumerate(runs):
+        client.log_batch(run_id, metrics={f"k{j}": float(i) for j in range(20)})
+    client.flush()
+    frame = lakeml.search_runs([exp], "metrics.k1 >= 0")
+    state = client.tracking._b.engine.run_state
+    assert not state.prepare().complete
+    assert set(frame["status"]) == {"RUNNING"} and frame["end_time"].isna().all()
+    client.set_terminated(runs[1], "FAILED", end_time=START + 99)
+    client.flush()
+    frame = lakeml.search_runs([exp], "metrics.k1 >= 0", order_by=["attributes.start_time"])
+    assert frame["run_id"].tolist() == runs
+    assert frame["status"].tolist() == ["RUNNING", "FAILED", "RUNNING"]
+    assert frame["end_time"][1] == pd.Timestamp(START + 99, unit="ms", tz="UTC")
+    expected = client.get_run(runs[1]).info
+    assert frame["artifact_uri"][1] == expected.artifact_uri
+    assert frame["experiment_id"].tolist() == [exp] * 3
+    # the info came from the state, not from a scan of the runs table
+    con = client.tracking._b.engine.connection().cursor()
+    con.register("chosen", pa.table({"run_id": runs, "ord": [0, 1, 2]}))
+    info = state.page_info(con, "chosen", runs)
+    assert info is not None and info["status"].to_pylist() == ["RUNNING", "FAILED", "RUNNING"]
