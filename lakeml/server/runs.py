@@ -111,7 +111,10 @@ def _fields(item: dict[str, Any]) -> Fields:
 
 
 def get_history(client: Client, f: Fields) -> dict[str, Any]:
-    points = client.get_metric_history(f.run_id(), f.required_text("metric_key"))
+    run_id = f.run_id()
+    points = client.get_metric_history(run_id, f.required_text("metric_key"))
+    if not points:
+        client.get_run(run_id)  # MLflow answers 404 for an unknown run, not an empty list
     shown, token = page(list(points), f.integer("max_results"), f.text("page_token"),
                         "metric-history")
     out: dict[str, Any] = {"metrics": [metric_json(m) for m in shown]}
