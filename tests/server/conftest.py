@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -35,9 +37,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory):
+    with start_server(tmp_path_factory.mktemp("server")) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def start_server(base: Path, *options: str) -> Iterator[Server]:
+    """Start ``lakeml server`` over a store in ``base``, yield it once it answers, stop it."""
     import httpx
 
-    base = tmp_path_factory.mktemp("server")
     store, log = str(base / "lake"), base / "server.log"
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -47,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lakeml", "server", "--store", store, "--port", str(port),
-             "--log-level", "warning"], cwd=base, env=env, stdout=out,
+             "--log-level", "warning", *options], cwd=base, env=env, stdout=out,
             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
