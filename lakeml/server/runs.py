@@ -9,10 +9,14 @@ from lakeml.errors import InvalidArgument
 from lakeml.server.protocol import metric_json, page, run_info_json, run_json
 from lakeml.system_tags import USER
 from lakeml.times import now_ms
+from lakeml.tracking.owners import OWNER_TAG
 
 if TYPE_CHECKING:
     from lakeml.client import Client
     from lakeml.server.protocol import Fields
+
+
+REMOTE_OWNER = "remote"
 
 
 def create(client: Client, f: Fields) -> dict[str, Any]:
@@ -20,6 +24,10 @@ def create(client: Client, f: Fields) -> dict[str, Any]:
     user = f.text("user_id")
     if user and USER not in tags:
         tags[USER] = user
+    # The run's process is the caller's, not the server's: an owner this host cannot check,
+    # so `lakeml runs cleanup --stale` ends it only after --older-than without a sign of
+    # life, never because the server restarted.
+    tags[OWNER_TAG] = REMOTE_OWNER
     run = client.create_run(f.text("experiment_id", "0"), start_time=f.integer("start_time"),
                             tags=tags, run_name=f.text("run_name"))
     client.flush()

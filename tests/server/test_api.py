@@ -151,6 +151,7 @@ def test_run_lifecycle_and_logging(server: Server, experiment_id: str) -> None:
     tags = tags_of(run["data"])
     assert tags["note"] == "hi" and tags["batch"] == "yes" and tags["kind"] == "test"
     assert "gone" not in tags and tags["mlflow.user"] == "ana"
+    assert tags["lakeml.owner"] == "remote"  # not the server's process
 
     history = get(server, "metrics/get-history", run_id=run_id, metric_key="loss")["metrics"]
     assert [(m["step"], m["value"]) for m in history] == [(0, 0.5), (1, "NaN"), (2, 0.25)]
@@ -273,3 +274,4 @@ def test_import_lakeml_does_not_load_the_server_stack() -> None:
                       "print([m for m in ('fastapi', 'uvicorn', 'starlette') "
                       "if m in sys.modules])")
     assert proc.stdout.strip() == "[]"
+
