@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup mlflow-venv demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# MLflow in a side virtualenv (never in .venv): the benchmarks compare with it and
+# tests/server runs MLflow's own client against `lakeml server` with it.
+mlflow-venv:
+	bash benchmarks/setup_mlflow.sh
+
 demo: setup
 	$(BIN)/lakeml demo
 
-test: setup
+test: setup mlflow-venv
 	$(BIN)/python -m pytest
 
 # ruff, then the layers contract in .importlinter (an import that goes up fails)
@@ -27,8 +32,7 @@ lint: setup
 	$(BIN)/ruff check lakeml tests benchmarks
 	$(BIN)/lint-imports --no-cache --no-logo
 
-bench: setup
-	bash benchmarks/setup_mlflow.sh
+bench: setup mlflow-venv
 	$(BIN)/python benchmarks/bench_tracking.py
 
 clean:

@@ -1,4 +1,5 @@
-"""``import lakeml`` stays light: no DuckDB, deltalake, pyarrow, pandas or Spark."""
+"""``import lakeml`` stays light: no DuckDB, deltalake, pyarrow, pandas, Spark or the
+server's web stack."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from tests.conftest import run_python
 def test_import_loads_no_heavy_module() -> None:
     proc = run_python(
         "import sys, json, lakeml\n"
-        "heavy = ['duckdb', 'deltalake', 'pyarrow', 'pandas', 'pyspark', 'sklearn', 'numpy']\n"
+        "heavy = ['duckdb', 'deltalake', 'pyarrow', 'pandas', 'pyspark', 'sklearn', 'numpy',\n"
+        "         'fastapi', 'starlette', 'uvicorn']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))")
     assert json.loads(proc.stdout) == []
 

@@ -2,9 +2,9 @@
 (config, demo, spark-jars).
 
 Each command group lives in a module of its own (experiments.py, runs.py,
-artifacts.py, maintenance.py, sql.py, models.py, registry.py, projects.py) with
-an ``add_parser``; what they read from their arguments alike is in args.py, how
-they print in format.py.
+artifacts.py, maintenance.py, sql.py, models.py, registry.py, projects.py,
+server.py) with an ``add_parser``; what they read from their arguments alike is in
+args.py, how they print in format.py.
 """
 
 from __future__ import annotations
@@ -46,7 +46,16 @@ only read never create a store. `lakeml COMMAND --help` explains each one."""
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``lakeml`` command (commands in the order --help lists)."""
-    from lakeml.cli import artifacts, experiments, maintenance, models, projects, registry, runs
+    from lakeml.cli import (
+        artifacts,
+        experiments,
+        maintenance,
+        models,
+        projects,
+        registry,
+        runs,
+        server,
+    )
     from lakeml.cli import sql as sql_command
     from lakeml.version import __version__
 
@@ -61,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lakeml {__version__}")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
 
-    for command in (experiments, runs, artifacts, maintenance, sql_command, models, registry):
+    for command in (experiments, runs, artifacts, maintenance, sql_command, models, registry,
+                    server):
         command.add_parser(sub, common)
 
     p = sub.add_parser("config", help="list every setting with its environment variable")

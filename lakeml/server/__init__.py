@@ -1,4 +1,10 @@
-"""The home of lakeml's tracking server (REST API and UI over the services); empty for now.
+"""lakeml's tracking server: MLflow's REST API 2.0 over a ``lakeml.Client``.
+
+``lakeml server`` (lakeml/cli/server.py) runs it on uvicorn. app.py builds the FastAPI
+app from a Client; experiments.py and runs.py hold the routes, each a table of
+(method, path, handler, writes); protocol.py reads requests and writes entities in
+MLflow's JSON; errors.py answers every error in MLflow's shape. Nothing here is
+imported by ``import lakeml``: FastAPI and uvicorn load only when the server starts.
 
 The model scoring server is :mod:`lakeml.models.serving`.
 """

@@ -1,0 +1,96 @@
+"""The tracking server's ASGI app: MLflow's REST API 2.0 over a ``lakeml.Client``.
+
+:func:`build_app` makes the app from a Client; the routes are in experiments.py and
+runs.py, each a table of ``(method, path, handler, writes)``. A handler takes the Client
+and the request's :class:`~lakeml.server.protocol.Fields` and returns the response body.
+A handler that writes is answered only after ``client.flush()`` committed its rows:
+acknowledged means durable.
+
+Calls into the Client run one at a time, in a worker thread (the lake services are
+built for one process's logging, not for concurrent callers); several ``--workers``
+serve one store in parallel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from lakeml.errors import LakemlError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    from lakeml.client import Client
+    from lakeml.server.protocol import Fields
+
+    Handler = Callable[[Client, Fields], dict[str, Any]]
+
+PREFIX = "/api/2.0/mlflow"
+log = logging.getLogger("lakeml.server")
+
+
+def build_app(client: Client) -> FastAPI:
+    """The app serving ``client``'s store."""
+    from fastapi import FastAPI
+
+    from lakeml.server import errors, experiments, runs
+    from lakeml.version import __version__
+
+    app = FastAPI(title="lakeml tracking server", version=__version__, docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    errors.install(app)
+    lock = threading.Lock()
+    for method, path, handler, writes in (*experiments.ROUTES, *runs.ROUTES):
+        # a plain Starlette route: the endpoint reads the request itself
+        app.add_route(PREFIX + path, _endpoint(client, lock, method, handler, writes),
+                      methods=[method], name=f"{method} {path}")
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "OK"}
+
+    return app
+
+
+def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handler,
+              writes: bool) -> Callable[[Request], Any]:
+    from starlette.concurrency import run_in_threadpool
+
+    from lakeml.server.errors import error_response
+    from lakeml.server.protocol import fields_of_body, fields_of_query
+
+    def call(fields: Fields) -> dict[str, Any]:
+        with lock:
+            body = handler(client, fields)
+            if writes:
+                client.flush()
+            return body
+
+    async def endpoint(request: Request) -> JSONResponse:
+        from fastapi.responses import JSONResponse
+
+        try:
+            fields = (fields_of_query(request.query_params) if method == "GET"
+                      else fields_of_body(await request.body()))
+            return JSONResponse(await run_in_threadpool(call, fields))
+        except LakemlError as exc:
+            return error_response(exc.error_code, exc.message, exc.http_status)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error_response("INTERNAL_ERROR",
+                                  "internal server error (see the server's log)", 500)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's app factory: the app of the store in ``LAKEML_STORE`` (``lakeml server``
+    sets it for its workers)."""
+    from lakeml.client import Client
+
+    return build_app(Client(os.environ.get("LAKEML_STORE") or None))

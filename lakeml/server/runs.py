@@ -1,0 +1,148 @@
+"""``/api/2.0/mlflow/runs/...`` and ``metrics/get-history``: MLflow's run calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lakeml.entities import Metric, Param, RunStatus, RunTag, ViewType
+from lakeml.errors import InvalidArgument
+from lakeml.server.protocol import metric_json, page, run_info_json, run_json
+from lakeml.system_tags import USER
+from lakeml.times import now_ms
+from lakeml.tracking.owners import OWNER_TAG
+
+if TYPE_CHECKING:
+    from lakeml.client import Client
+    from lakeml.server.protocol import Fields
+
+
+REMOTE_OWNER = "remote"
+
+
+def create(client: Client, f: Fields) -> dict[str, Any]:
+    tags = dict(f.key_values("tags"))
+    user = f.text("user_id")
+    if user and USER not in tags:
+        tags[USER] = user
+    # The run's process is the caller's, not the server's: an owner this host cannot check,
+    # so `lakeml runs cleanup --stale` ends it only after --older-than without a sign of
+    # life, never because the server restarted.
+    tags[OWNER_TAG] = REMOTE_OWNER
+    run = client.create_run(f.text("experiment_id", "0"), start_time=f.integer("start_time"),
+                            tags=tags, run_name=f.text("run_name"))
+    client.flush()
+    return {"run": run_json(client.get_run(run.info.run_id))}
+
+
+def get(client: Client, f: Fields) -> dict[str, Any]:
+    return {"run": run_json(client.get_run(f.run_id()))}
+
+
+def update(client: Client, f: Fields) -> dict[str, Any]:
+    run_id = f.run_id()
+    status, end_time, name = f.text("status"), f.integer("end_time"), f.text("run_name")
+    if status in RunStatus.TERMINAL:
+        client.set_terminated(run_id, status, end_time=end_time)
+        if name:
+            client.update_run(run_id, name=name)
+    else:  # RUNNING, SCHEDULED, a bad status (refused by the service), or only a name
+        client.update_run(run_id, status=status, name=name)
+    client.flush()
+    return {"run_info": run_info_json(client.get_run(run_id).info)}
+
+
+def delete(client: Client, f: Fields) -> dict[str, Any]:
+    client.delete_run(f.run_id())
+    return {}
+
+
+def restore(client: Client, f: Fields) -> dict[str, Any]:
+    client.restore_run(f.run_id())
+    return {}
+
+
+def search(client: Client, f: Fields) -> dict[str, Any]:
+    experiment_ids = f.many("experiment_ids")
+    if not experiment_ids:
+        raise InvalidArgument("Missing value for required parameter 'experiment_ids'")
+    result = client.search_runs(
+        [str(e) for e in experiment_ids], filter_string=f.text("filter", ""),
+        run_view_type=f.get("run_view_type", ViewType.ACTIVE_ONLY),
+        max_results=f.integer("max_results", 1000), order_by=f.many("order_by") or None,
+        page_token=f.text("page_token"))
+    out: dict[str, Any] = {"runs": [run_json(run) for run in result]}
+    if result.token:
+        out["next_page_token"] = result.token
+    return out
+
+
+def log_metric(client: Client, f: Fields) -> dict[str, Any]:
+    client.log_metric(f.run_id(), f.required_text("key"), f.number("value"),
+                      timestamp=f.integer("timestamp", now_ms()), step=f.integer("step", 0))
+    return {}
+
+
+def log_param(client: Client, f: Fields) -> dict[str, Any]:
+    client.log_param(f.run_id(), f.required_text("key"), f.get("value", ""))
+    return {}
+
+
+def set_tag(client: Client, f: Fields) -> dict[str, Any]:
+    client.set_tag(f.run_id(), f.required_text("key"), f.get("value", ""))
+    return {}
+
+
+def delete_tag(client: Client, f: Fields) -> dict[str, Any]:
+    client.delete_tag(f.run_id(), f.required_text("key"))
+    return {}
+
+
+def log_batch(client: Client, f: Fields) -> dict[str, Any]:
+    metrics = []
+    now = now_ms()
+    for item in f.many("metrics"):
+        if not isinstance(item, dict):
+            raise InvalidArgument(f"each of 'metrics' must be an object, got {item!r:.80}")
+        point = _fields(item)
+        metrics.append(Metric(point.required_text("key"), point.number("value"),
+                              point.integer("timestamp", now), point.integer("step", 0)))
+    params = [Param(k, "" if v is None else v) for k, v in f.key_values("params")]
+    tags = [RunTag(k, "" if v is None else v) for k, v in f.key_values("tags")]
+    client.log_batch(f.run_id(), metrics=metrics, params=params, tags=tags)
+    return {}
+
+
+def _fields(item: dict[str, Any]) -> Fields:
+    from lakeml.server.protocol import Fields
+
+    return Fields(item)
+
+
+def get_history(client: Client, f: Fields) -> dict[str, Any]:
+    run_id = f.run_id()
+    points = client.get_metric_history(run_id, f.required_text("metric_key"))
+    if not points:
+        client.get_run(run_id)  # MLflow answers 404 for an unknown run, not an empty list
+    shown, token = page(list(points), f.integer("max_results"), f.text("page_token"),
+                        "metric-history")
+    out: dict[str, Any] = {"metrics": [metric_json(m) for m in shown]}
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+#: (method, path under /api/2.0/mlflow, handler, writes)
+ROUTES = (
+    ("POST", "/runs/create", create, True),
+    ("GET", "/runs/get", get, False),
+    ("POST", "/runs/update", update, True),
+    ("POST", "/runs/delete", delete, True),
+    ("POST", "/runs/restore", restore, True),
+    ("POST", "/runs/search", search, False),
+    ("POST", "/runs/log-metric", log_metric, True),
+    ("POST", "/runs/log-parameter", log_param, True),
+    ("POST", "/runs/set-tag", set_tag, True),
+    ("POST", "/runs/delete-tag", delete_tag, True),
+    ("POST", "/runs/log-batch", log_batch, True),
+    ("GET", "/metrics/get-history", get_history, False),
+)
