@@ -8,6 +8,7 @@ body or in query parameters (MLflow's clients send either).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import InvalidArgument
@@ -98,11 +99,30 @@ def delete_model(client: Client, f: Fields) -> dict[str, Any]:
     return {}
 
 
+#: What MLflow 3's client appends to every registered-model search to leave prompts out.
+#: MLflow's stores read it as "not tagged a prompt", so it keeps every model without the
+#: tag; lakeml's ``!=`` keeps only models that have the tag. The server takes the clause
+#: off and drops the prompts from the page itself (a page may then come out short).
+_NOT_PROMPT = re.compile(
+    r"^(?:(?P<rest>.*\S)\s+AND\s+)?tags?\.(?:`mlflow\.prompt\.is_prompt`|"
+    r"mlflow\.prompt\.is_prompt)\s*!=\s*'true'\s*$", re.IGNORECASE | re.DOTALL)
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
 def search_models(client: Client, f: Fields) -> dict[str, Any]:
+    filter_string = f.text("filter")
+    not_prompt = _NOT_PROMPT.match(filter_string or "")
+    if not_prompt:
+        filter_string = not_prompt.group("rest")
     found = client.search_registered_models(
-        filter_string=f.text("filter"), max_results=f.integer("max_results", 100),
+        filter_string=filter_string, max_results=f.integer("max_results", 100),
         order_by=f.many("order_by") or None, page_token=f.text("page_token"))
-    return _paged("registered_models", found, registered_model_json)
+    out = _paged("registered_models", found, registered_model_json)
+    if not_prompt:
+        out["registered_models"] = [
+            rm for rm in out["registered_models"]
+            if all(t["key"] != PROMPT_TAG or t["value"] != "true" for t in rm["tags"])]
+    return out
 
 
 def latest_versions(client: Client, f: Fields) -> dict[str, Any]:

@@ -217,3 +217,20 @@ def test_read_back_with_lakeml_client(server: Server, model: dict[str, Any]) -> 
     assert mv.version == 1 and mv.current_stage == "Staging"
     assert mv.run_id == model["run_id"]
     assert client.get_registered_model(name).aliases == {"prod": 1}
+
+
+def test_search_with_mlflow_clients_prompt_clause(server: Server) -> None:
+    """MLflow 3's client appends ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every
+    registered-model search: a model without the tag is still found, a prompt is not."""
+    prefix = unique("prompted")
+    post(server, "registered-models/create", {"name": f"{prefix}-model"})
+    post(server, "registered-models/create",
+         {"name": f"{prefix}-prompt",
+          "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
+    found = get(server, "registered-models/search",
+                filter=f"name LIKE '{prefix}-%' AND tag.`mlflow.prompt.is_prompt` != 'true'")
+    assert [m["name"] for m in found["registered_models"]] == [f"{prefix}-model"]
+    found = get(server, "registered-models/search",
+                filter="tags.`mlflow.prompt.is_prompt` != 'true'")
+    names = {m["name"] for m in found["registered_models"]}
+    assert f"{prefix}-model" in names and f"{prefix}-prompt" not in names
