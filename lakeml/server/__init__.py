@@ -1,7 +1,7 @@
 """lakeml's tracking server: MLflow's REST API 2.0 over a ``lakeml.Client``.
 
 ``lakeml server`` (lakeml/cli/server.py) runs it on uvicorn. app.py builds the FastAPI
-app from a Client; experiments.py and runs.py hold the routes, each a table of
+app from a Client; experiments.py, runs.py and registry.py hold the routes, each a table of
 (method, path, handler, writes); protocol.py reads requests and writes entities in
 MLflow's JSON; errors.py answers every error in MLflow's shape. Nothing here is
 imported by ``import lakeml``: FastAPI and uvicorn load only when the server starts.

@@ -1,8 +1,9 @@
 """The tracking server's ASGI app: MLflow's REST API 2.0 over a ``lakeml.Client``.
 
-:func:`build_app` makes the app from a Client; the routes are in experiments.py and
-runs.py, each a table of ``(method, path, handler, writes)``. A handler takes the Client
-and the request's :class:`~lakeml.server.protocol.Fields` and returns the response body.
+:func:`build_app` makes the app from a Client; the routes are in experiments.py,
+runs.py and registry.py, each a table of ``(method, path, handler, writes)``. A handler
+takes the Client and the request's :class:`~lakeml.server.protocol.Fields` and returns
+the response body.
 A handler that writes is answered only after ``client.flush()`` committed its rows:
 acknowledged means durable.
 
@@ -37,14 +38,15 @@ def build_app(client: Client) -> FastAPI:
     """The app serving ``client``'s store."""
     from fastapi import FastAPI
 
-    from lakeml.server import errors, experiments, runs
+    from lakeml.server import errors, experiments, registry, runs
     from lakeml.version import __version__
 
     app = FastAPI(title="lakeml tracking server", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url=None)
     errors.install(app)
     lock = threading.Lock()
-    for method, path, handler, writes in (*experiments.ROUTES, *runs.ROUTES):
+    for method, path, handler, writes in (*experiments.ROUTES, *runs.ROUTES,
+                                          *registry.ROUTES):
         # a plain Starlette route: the endpoint reads the request itself
         app.add_route(PREFIX + path, _endpoint(client, lock, method, handler, writes),
                       methods=[method], name=f"{method} {path}")
@@ -74,8 +76,12 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
         from fastapi.responses import JSONResponse
 
         try:
-            fields = (fields_of_query(request.query_params) if method == "GET"
-                      else fields_of_body(await request.body()))
+            raw = b"" if method == "GET" else await request.body()
+            # GET, and a DELETE without a body (MLflow's clients send either), carry
+            # their fields as query parameters
+            fields = (fields_of_query(request.query_params)
+                      if method == "GET" or (method == "DELETE" and not raw.strip())
+                      else fields_of_body(raw))
             return JSONResponse(await run_in_threadpool(call, fields))
         except LakemlError as exc:
             return error_response(exc.error_code, exc.message, exc.http_status)

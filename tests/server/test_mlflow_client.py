@@ -78,3 +78,71 @@ def test_mlflow_client_logs_and_searches_through_the_server(server: Server) -> N
     assert run.data.metrics == {"loss": pytest.approx(1 / 3), "acc": 0.9, "f1": 0.8}
     assert run.data.tags["team"] == "lake"
     assert client.get_experiment_by_name(experiment).experiment_id == run.info.experiment_id
+
+
+REGISTRY_SCRIPT = r"""
+import json, sys
+from mlflow import MlflowClient
+
+name, source, run_id = sys.argv[1:4]
+c = MlflowClient()
+c.create_registered_model(name, tags={"team": "ml"}, description="churn")
+mv = c.create_model_version(name, source, run_id=run_id)
+c.set_registered_model_alias(name, "champion", mv.version)
+by_alias = c.get_model_version_by_alias(name, "champion")
+c.set_registered_model_alias(name, "other", mv.version)
+c.transition_model_version_stage(name, mv.version, "Production")
+latest = c.get_latest_versions(name, stages=["Production"])
+c.set_model_version_tag(name, mv.version, "k", "v")
+c.delete_model_version_tag(name, mv.version, "k")
+c.set_registered_model_tag(name, "x", "y")
+c.delete_registered_model_tag(name, "team")
+c.update_registered_model(name, description="new")
+c.update_model_version(name, mv.version, description="first")
+found = c.search_registered_models(filter_string=f"name = '{name}'")
+versions = c.search_model_versions(f"name = '{name}'")
+c.delete_registered_model_alias(name, "champion")
+rm = c.get_registered_model(name)
+print(json.dumps({
+    "version": mv.version, "source": mv.source, "alias": by_alias.version,
+    "latest": [v.version for v in latest], "found": [m.name for m in found],
+    "versions": [v.version for v in versions], "aliases": rm.aliases, "tags": rm.tags,
+    "description": rm.description,
+    "uri": c.get_model_version_download_uri(name, mv.version),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_mlflow_client_uses_the_registry_through_the_server(server: Server) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    python = mlflow_python()
+    if python is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("no MLflow virtualenv")
+        pytest.skip("no MLflow virtualenv: run `bash benchmarks/setup_mlflow.sh` or set "
+                    "LAKEML_MLFLOW_PYTHON")
+    # the model is logged with lakeml: logging models over HTTP is not served yet
+    lakeml.set_store(server.store)
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    with lakeml.start_run() as run:
+        info = lakeml.sklearn.log_model(model, "model")
+    lakeml.flush()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MLFLOW_", "LAKEML_", "PYTHONPATH"))}
+    env["MLFLOW_TRACKING_URI"] = server.url
+    name = f"mlflow-registry-{run.info.run_id[:8]}"
+    proc = subprocess.run([str(python), "-c", REGISTRY_SCRIPT, name, info.model_uri,
+                           run.info.run_id], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + server.log.read_text()[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["version"] == "1" and out["alias"] == "1" and out["latest"] == ["1"]
+    assert out["found"] == [name] and out["versions"] == ["1"]
+    assert out["aliases"] == {"other": "1"} and out["tags"] == {"x": "y"}
+    assert out["description"] == "new" and out["uri"] == info.model_uri
+
+    mv = lakeml.Client(server.store).get_model_version(name, 1)
+    assert mv.current_stage == "Production" and mv.description == "first"
+    assert mv.aliases == ["other"] and mv.run_id == run.info.run_id
