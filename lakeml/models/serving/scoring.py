@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.errors import InvalidArgument, LakemlError, TemporarilyUnavailable
 from lakeml.models.payloads import (
@@ -140,13 +140,23 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
                 self._discard(length)
                 self._error(busy.http_status, busy.error_code, str(busy))
                 return
-            try:
-                self._answer(length)
-            finally:
-                admission.leave(length)
+            released = False
 
-        def _answer(self, length: int) -> None:
-            """Read, parse and score a body of ``length`` bytes, and answer."""
+            def release() -> None:  # once, before the answer goes out (see _answer)
+                nonlocal released
+                if not released:
+                    released = True
+                    admission.leave(length)
+
+            try:
+                self._answer(length, release)
+            finally:
+                release()
+
+        def _answer(self, length: int, release: Callable[[], None]) -> None:
+            """Read, parse and score a body of ``length`` bytes, and answer. ``release``
+            gives the request's place back before the predictions are written, so a
+            client that sends again on reading them finds the place free."""
             try:
                 parsed = self._parse(length)  # the body is dropped once parsed
             except _Reject as exc:
@@ -163,8 +173,9 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
                             f"{type(exc).__name__}: {exc}")
                 return
             try:
-                self._send(200, predictions_json(model.predict_parsed(*parsed)),
-                           "application/json")
+                answer = predictions_json(model.predict_parsed(*parsed))
+                release()
+                self._send(200, answer, "application/json")
             except _Reject as exc:
                 self._error(exc.status, exc.code, exc.message)
             except UnserializableOutput as exc:  # the model's output, not the request
