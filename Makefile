@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup mlflow-venv demo test lint bench clean
+.PHONY: setup mlflow-venv system-packages demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,14 @@ setup: $(STAMP)
 mlflow-venv:
 	bash benchmarks/setup_mlflow.sh
 
+# Debian packages the tests use (Chromium for the UI tests, psql): .ci/system-packages.txt
+system-packages:
+	bash .ci/install-system-packages.sh
+
 demo: setup
 	$(BIN)/lakeml demo
 
-test: setup mlflow-venv
+test: setup system-packages mlflow-venv
 	$(BIN)/python -m pytest
 
 # ruff, then the layers contract in .importlinter (an import that goes up fails)
