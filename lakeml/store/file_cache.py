@@ -112,3 +112,14 @@ def _filesystem(uri: str, options: dict[str, Any]) -> Any:
 def remote(uris: Iterable[str]) -> bool:
     """Whether any of ``uris`` is remote (has a scheme other than file://)."""
     return any("://" in u and not u.startswith("file://") for u in uris)
+
+
+def state_folder(store_uri: str) -> Path:
+    """Where the readers' saved folds of the store (run and registry snapshots) go: the
+    store's own ``state/`` folder when it is local; for a remote store a folder of this
+    machine's cache (one per store URI), since the snapshots are read as local files and
+    name the local copies of the data files they folded."""
+    if "://" not in store_uri:
+        return Path(store_uri, "state")
+    digest = hashlib.sha256(store_uri.encode()).hexdigest()[:24]
+    return cache_root() / "state" / digest
