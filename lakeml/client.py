@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         DatasetInput,
         Experiment,
         FileInfo,
+        LineageEdge,
         Metric,
         ModelVersion,
         Param,
@@ -331,6 +332,17 @@ class Client:
         """The best runs of an experiment by one metric (sql/queries/leaderboard.sql)."""
         return self.tracking.leaderboard(experiment_id, metric, ascending=ascending,
                                          max_results=max_results)
+
+    def get_lineage(self, uri: str, direction: str = "upstream",
+                    depth: int = 10) -> list[LineageEdge]:
+        """The lineage of ``uri``: which data versions, runs and models it came from
+        (upstream), what was made from it (downstream), or both; see ``lineage_edges``.
+
+        Example:
+            >>> client.get_lineage("models:/churn@champion")           # doctest: +SKIP
+            >>> client.get_lineage("/data/customers@v3", "downstream")  # doctest: +SKIP
+        """
+        return self.tracking.get_lineage(uri, direction, depth)
 
     def best_runs(self, experiment_id: str, metric: str, group_by: str, *,
                   ascending: bool = True) -> pd.DataFrame:

@@ -112,6 +112,12 @@ SETTINGS: dict[str, Setting] = {
                 "Folder where models loaded from remote URIs (s3://, runs:/ on an object "
                 "store) are downloaded, one subfolder per URI; default "
                 "~/.cache/lakeml/models."),
+        Setting("file_cache", "LAKEML_FILE_CACHE", str, None,
+                "Folder where the data files of a remote store (s3://...) are copied for "
+                "reading, once each (they never change); default ~/.cache/lakeml/files."),
+        Setting("file_cache_size", "LAKEML_FILE_CACHE_SIZE", _byte_size, 10 * 10**9,
+                "Most bytes the file cache keeps (e.g. 10GB); past it the least recently "
+                "used copies go."),
         Setting("progress", "LAKEML_PROGRESS", _progress, "auto",
                 "How long commands show progress on stderr: auto (a bar on a terminal, "
                 "plain lines otherwise), bar, lines, or off."),

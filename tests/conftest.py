@@ -81,3 +81,39 @@ def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float =
     if check and proc.returncode != 0:
         raise AssertionError(f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory):
+    """moto's S3 server on loopback for the session (tests/object_store.py)."""
+    from tests.object_store import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+           ) -> dict[str, str]:
+    """The AWS variables that point this test (and its child processes) at moto."""
+    from tests.object_store import s3_environment
+
+    env = s3_environment(moto_endpoint, tmp_path / "file-cache")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store, once on a local folder and once on S3 (moto), made the fluent
+    API's store: the store-facing tests that take it run on both backends."""
+    if request.param == "local":
+        uri = str(tmp_path / "lake")
+    else:
+        from tests.object_store import fresh_prefix
+
+        request.getfixturevalue("s3_env")
+        uri = fresh_prefix()
+    lakeml.set_store(uri)
+    return uri

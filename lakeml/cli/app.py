@@ -2,7 +2,7 @@
 (config, demo, spark-jars).
 
 Each command group lives in a module of its own (experiments.py, runs.py,
-artifacts.py, maintenance.py, sql.py, models.py, registry.py, projects.py,
+artifacts.py, maintenance.py, sql.py, models.py, registry.py, lineage.py, projects.py,
 server.py) with an ``add_parser``; what they read from their arguments alike is in
 args.py, how they print in format.py.
 """
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lakeml.cli import (
         artifacts,
         experiments,
+        lineage,
         maintenance,
         models,
         projects,
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     for command in (experiments, runs, artifacts, maintenance, sql_command, models, registry,
-                    server):
+                    lineage, server):
         command.add_parser(sub, common)
 
     p = sub.add_parser("config", help="list every setting with its environment variable")

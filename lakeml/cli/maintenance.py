@@ -25,8 +25,7 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
         with phase("writing the run snapshot"):
             saved = run_snapshot.write(client.store)
         if saved is None:
-            why = ("a remote store's readers fold its tables" if not client.store.is_local
-                   else "more keys than a snapshot holds: readers load the keys they search")
+            why = "more keys than a snapshot holds: readers load the keys they search"
             return render(["skipped"], [(why,)], args.format)
         return render(["runs", "keys", "file"], [(saved.runs, len(saved.columns), saved.path)],
                       args.format)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from lakeml.entities.dataset import Dataset, DatasetInput
 from lakeml.entities.experiment import Experiment
 from lakeml.entities.file_info import FileInfo
+from lakeml.entities.lineage import LineageEdge
 from lakeml.entities.metric import Metric
 from lakeml.entities.model_version import (
     Comment,
@@ -25,6 +26,7 @@ __all__ = [
     "Experiment",
     "FileInfo",
     "LifecycleStage",
+    "LineageEdge",
     "Metric",
     "ModelVersion",
     "Param",

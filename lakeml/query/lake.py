@@ -12,6 +12,7 @@ the registry log's new files into a table of its own.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Iterable
 
 from lakeml.query.as_of import version_for
@@ -19,6 +20,7 @@ from lakeml.query.sandbox import lock_down
 from lakeml.query.sqlfiles import view_definitions
 from lakeml.sqltext import configure, read_files
 from lakeml.store import schemas
+from lakeml.store.file_cache import cache_root
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -122,7 +124,10 @@ class LakeViews:
 
         con = configure(duckdb.connect())
         if sandboxed:
-            lock_down(con, [f"{self.store.table_uri(name)}/" for name in schemas.TABLES])
+            folders = [f"{self.store.table_uri(name)}/" for name in schemas.TABLES]
+            if not self.store.is_local:  # its data files are read from their local copies
+                folders = [f"{cache_root()}{os.sep}"]
+            lock_down(con, folders)
         for name, schema in schemas.TABLES.items():
             # DDL, not an empty Arrow table: DuckDB's first Arrow scan costs 0.2 s.
             con.execute(f"CREATE TABLE empty_{name} ({column_ddl(schema)})")
@@ -141,12 +146,12 @@ class LakeViews:
     def refresh(self, names: Iterable[str]) -> None:
         """Point the ``lake_*`` views of tables ``names`` at their latest snapshots (an
         ``as_of`` lake reads each table once, at that point)."""
-        for name in names:
+        todo = [n for n in names
+                if self.as_of is None or self._follow[n].version is None]
+        looks = self._look_all(todo)
+        for name in todo:
             follower = self._follow[name]
-            if self.as_of is not None and follower.version is not None:
-                continue
-            version, files = follower.look(
-                None if self.as_of is None else version_for(self.as_of, name))
+            version, files = looks[name]
             if follower.version == version:
                 continue
             if files:
@@ -156,6 +161,21 @@ class LakeViews:
             for con in self._databases:
                 self._point(con, name)
             follower.take(version, files)
+
+    def _look_all(self, names: list[str]) -> dict[str, tuple[int, list[str]]]:
+        """Each table's (version, files) now (or as of the lake's time). On a remote
+        store each look is a few round trips (opening the table, fetching new files), so
+        the tables are looked at in parallel there."""
+        def look(name: str) -> tuple[int, list[str]]:
+            return self._follow[name].look(
+                None if self.as_of is None else version_for(self.as_of, name))
+
+        if self.store.is_local or len(names) < 2:
+            return {name: look(name) for name in names}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(8, len(names))) as pool:
+            return dict(zip(names, pool.map(look, names)))
 
     def files(self, table: str) -> list[str]:
         """The data files of ``table`` as of the last refresh."""

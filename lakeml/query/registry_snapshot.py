@@ -21,7 +21,7 @@ read reflects every committed write. A compaction's output is uncovered and
 repeats rows the snapshot holds: identical rows are counted once.
 
 It is a cache of the log, never a record: deleting ``state/`` loses nothing,
-and without a usable snapshot (remote store, none written, too many uncovered
+and without a usable snapshot (none written, too many uncovered
 files) readers load the mirror as before. Local stores only.
 """
 
@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakeml.query.run_fold import data_bytes
-from lakeml.query.run_snapshot import FOLDER, file_name
+from lakeml.query.run_snapshot import file_name
+from lakeml.store.file_cache import state_folder
 
 if TYPE_CHECKING:
     import duckdb
@@ -96,10 +97,8 @@ class Snapshot:
 
 
 def load(store: Store) -> Snapshot | None:
-    """The store's registry snapshot, or None (remote store, none written, unreadable)."""
-    if not store.is_local:
-        return None
-    folder = Path(store.uri, FOLDER)
+    """The store's registry snapshot, or None (none written, unreadable)."""
+    folder = state_folder(store.uri)
     try:
         pointer = os.stat(folder / POINTER)
         seen = (pointer.st_ino, pointer.st_mtime_ns, pointer.st_size)
@@ -123,7 +122,7 @@ def load(store: Store) -> Snapshot | None:
 
 def is_stale(store: Store, files: list[str]) -> bool:
     """Whether a (new) snapshot would pay for the log made of ``files``."""
-    if not store.is_local or data_bytes(files) <= SMALL_LOG_BYTES:
+    if data_bytes(files) <= SMALL_LOG_BYTES:
         return False
     snapshot = load(store)
     if snapshot is None:
@@ -161,8 +160,8 @@ def write(store: Store, cur: duckdb.DuckDBPyConnection, files: list[str]) -> Sna
     """
     import pyarrow.parquet as pq
 
-    folder = Path(store.uri, FOLDER)
-    folder.mkdir(exist_ok=True)
+    folder = state_folder(store.uri)
+    folder.mkdir(parents=True, exist_ok=True)
     stem = f"registry-{uuid.uuid4().hex}"
     partial = folder / f".{stem}.tmp"
     partial.mkdir()

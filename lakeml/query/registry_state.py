@@ -174,7 +174,7 @@ class RegistryState:
         there is no usable snapshot)."""
         from lakeml.query import registry_snapshot as snapshot
 
-        if self._con is not None or not self._store.is_local:
+        if self._con is not None:
             return None
         version, files = self._log.look()
         cached = self._points.get(name)

@@ -2,7 +2,8 @@
 
 Folding the append-only tables into one row per run costs about a second per
 million runs and table, in every new process. Maintenance writes that fold
-once, to ``<store>/state/runs-<id>.parquet`` (the layout of
+once, to ``<store>/state/runs-<id>.parquet`` (a remote store's in this machine's
+file cache, see :func:`lakeml.store.file_cache.state_folder`) (the layout of
 :mod:`lakeml.query.run_fold`, every key, sorted by run id), and names it in
 ``<store>/state/runs.json`` together with the data files it folded. A reader
 takes the snapshot's row of every run that no data file added since names,
@@ -10,7 +11,7 @@ and folds only the others from the lake (:class:`lakeml.query.run_state.RunsMirr
 
 It is a cache of the tables, never a record: deleting ``state/`` loses nothing,
 and a store whose snapshot is missing, truncated or unreadable is folded from
-its tables. Local stores only; a remote store's readers fold its tables.
+its tables.
 
 Who writes it: every process that commits, in the background once it is stale
 (:func:`refresh_soon`, a maintenance hook), and once more as it closes its
@@ -37,6 +38,7 @@ from lakeml.query import run_fold
 from lakeml.query.lake import LakeViews
 from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
+from lakeml.store.file_cache import state_folder
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-FOLDER = "state"
 POINTER = "runs.json"
 
 # DuckDB's memory while folding a chunk: about _FOLD_FIXED_BYTES whatever its size
@@ -104,10 +105,8 @@ def file_name(store: Store, table: str, uri: str) -> str:
 
 
 def load(store: Store) -> Snapshot | None:
-    """The store's snapshot, or None (remote store, none written, or unreadable)."""
-    if not store.is_local:
-        return None
-    folder = Path(store.uri, FOLDER)
+    """The store's snapshot, or None (none written, or unreadable)."""
+    folder = state_folder(store.uri)
     try:
         data = json.loads((folder / POINTER).read_text())
         if data.get("format") != FORMAT:
@@ -133,8 +132,8 @@ def _whole(path: Path, size: int | None) -> bool:
 
 
 def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
-    """Fold every run of the store's latest commits into a new snapshot; None if remote
-    or if it holds more than ``run_fold.MAX_WHOLE_KEYS`` keys (readers fold those).
+    """Fold every run of the store's latest commits into a new snapshot; None if it
+    holds more than ``run_fold.MAX_WHOLE_KEYS`` keys (readers fold those).
 
     Runs on lake views of its own, so the caller's engine is never moved
     under a query. DuckDB's memory stays under ``memory_limit`` bytes (default:
@@ -149,14 +148,12 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     """
     import duckdb
 
-    if not store.is_local:
-        return None
     limit = memory_limit if memory_limit is not None else config.get("snapshot_memory")
     # views of its own (the caller's engine is never moved under a query), which commit
     # nothing first: maintenance may run in the flusher
     lake = LakeViews(store)
-    folder = Path(store.uri, FOLDER)
-    folder.mkdir(exist_ok=True)
+    folder = state_folder(store.uri)
+    folder.mkdir(parents=True, exist_ok=True)
     con = lake.connect()
     try:
         _bound(con, limit, folder)
@@ -301,7 +298,7 @@ def prune(folder: Path, *, keep: set[str]) -> list[str]:
 def is_stale(store: Store) -> bool:
     """Whether a snapshot would pay: the store is past SMALL_STORE_BYTES (smaller ones
     are folded whole in memory) and has none, or one missing STALE_SHARE of its bytes."""
-    if not store.is_local or store.uri in _too_wide:
+    if store.uri in _too_wide:
         return False
     files = {t: store.snapshot_files(t)[1] for t in SOURCES}
     if data_bytes(f for t in SOURCES[1:] for f in files[t]) <= run_fold.SMALL_STORE_BYTES:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         DatasetInput,
         Experiment,
         FileInfo,
+        LineageEdge,
         Metric,
         Param,
         Run,
@@ -255,6 +256,17 @@ class TrackingService(Protocol):
     def leaderboard(self, experiment_id: str, metric: str, *, ascending: bool = True,
                     max_results: int = 10) -> pd.DataFrame:
         """The best runs of an experiment by one metric (sql/queries/leaderboard.sql)."""
+        ...
+
+    def get_lineage(self, uri: str, direction: str = "upstream",
+                    depth: int = 10) -> list[LineageEdge]:
+        """The lineage of ``uri``: which data versions, runs and models it came from
+        (upstream), what was made from it (downstream), or both; see ``lineage_edges``.
+
+        Example:
+            >>> client.get_lineage("models:/churn@champion")           # doctest: +SKIP
+            >>> client.get_lineage("/data/customers@v3", "downstream")  # doctest: +SKIP
+        """
         ...
 
     def best_runs(self, experiment_id: str, metric: str, group_by: str, *,

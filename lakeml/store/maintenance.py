@@ -92,7 +92,7 @@ class Maintenance:
         """Version and data-file count of each table."""
         out = []
         for handle in self._pick(tables):
-            version, files = handle.snapshot_files()
+            version, files = handle.snapshot_files(readable=False)
             out.append(TableStatus(handle.name, version, len(files)))
         return out
 

@@ -13,6 +13,7 @@ from lakeml.errors import StoreUnavailable
 from lakeml.store import rows as row_builders
 from lakeml.store import schemas
 from lakeml.store.maintenance import Maintenance
+from lakeml.store.object_store import delta_options
 from lakeml.store.table import DeltaTableHandle
 from lakeml.store.writer import Rejected, Writer
 from lakeml.times import SequenceClock
@@ -41,8 +42,8 @@ class Store:
                  flush_rows: int | None = None) -> None:
         self.uri = normalize_uri(uri)
         self.is_local = "://" not in self.uri
-        self.storage_options = dict(storage_options if storage_options is not None
-                                    else config.storage_options())
+        self.storage_options = delta_options(self.uri, dict(
+            storage_options if storage_options is not None else config.storage_options()))
         self.artifact_storage_options = ({} if self.is_local
                                          else config.artifact_storage_options())
         retries = config.get("commit_retries")
@@ -51,6 +52,8 @@ class Store:
                                    self.storage_options, retries)
             for name, schema in schemas.TABLES.items()
         }
+        for handle in self.tables.values():  # how readers fetch remote data files
+            handle.fs_options = self.artifact_storage_options
         self.clock = SequenceClock()
         self.maintenance = Maintenance(self.tables, compact_every=config.get("compact_every"),
                                        lease_seconds=config.get("compaction_lease"))

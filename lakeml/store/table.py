@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
+from lakeml.store.file_cache import local_copies
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -93,6 +94,10 @@ class DeltaTableHandle:
         self._read_opened_at = -1
         self._read_lock = threading.Lock()
         self._files: tuple[int, list[str]] | None = None
+        # remote stores: the local copies of the latest file list (store/file_cache.py)
+        self._copies: tuple[tuple[int, int], list[str]] | None = None
+        self._copies_lock = threading.Lock()
+        self.fs_options: dict[str, Any] = {}
 
     # ---- creation -----------------------------------------------------------
     def ensure(self) -> None:
@@ -240,13 +245,30 @@ class DeltaTableHandle:
             return True
         return os.path.exists(f"{self.uri}/_delta_log/{version + 1:020d}.json")
 
-    def snapshot_files(self, as_of: int | datetime | None = None) -> tuple[int, list[str]]:
-        """(version, data-file URIs) of the latest snapshot, or as of a version or time.
+    def snapshot_files(self, as_of: int | datetime | None = None, *,
+                       readable: bool = True) -> tuple[int, list[str]]:
+        """(version, data files) of the latest snapshot, or as of a version or time.
 
-        The latest file list is cached per version, so a repeated read of an
-        unchanged table costs one log listing, not a re-open. As of a time
-        before the table existed, the answer is version 0: the empty table.
+        The files are paths DuckDB can read: the URIs themselves on a local store, local
+        copies of them on a remote one (store/file_cache.py; each fetched once), unless
+        ``readable=False`` asks for the URIs. The latest file list is cached per version,
+        so a repeated read of an unchanged table costs one log listing, not a re-open. As
+        of a time before the table existed, the answer is version 0: the empty table.
         """
+        version, uris = self._snapshot_uris(as_of)
+        if not readable or "://" not in self.uri or not uris:
+            return version, uris
+        with self._copies_lock:
+            if self._copies is not None and self._copies[0] == (version, len(uris)) and \
+                    as_of is None:
+                return version, self._copies[1]
+            copies = local_copies(uris, self.fs_options)
+            if as_of is None:
+                self._copies = ((version, len(uris)), copies)
+        return version, copies
+
+    def _snapshot_uris(self, as_of: int | datetime | None) -> tuple[int, list[str]]:
+        """(version, data-file URIs): what :meth:`snapshot_files` reads."""
         from deltalake import DeltaTable
 
         try:

@@ -17,6 +17,7 @@ from lakeml.sqltext import placeholders
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lakeml.entities.lineage import LineageEdge
     from lakeml.tracking.backend import Backend
     from lakeml.tracking.reads import RunReads
     from lakeml.tracking.search import RunSearch
@@ -188,3 +189,17 @@ class AnalyticsCalls:
             table = table[differs] if len(table) else table
         table.index.name = "param"
         return table
+
+    def get_lineage(self, uri: str, direction: str = "upstream",
+                    depth: int = 10) -> list[LineageEdge]:
+        """The lineage of ``uri`` (runs:/ID, models:/NAME/VERSION or @ALIAS, a logged
+        model's runs:/ID/PATH, a Delta table path with or without ``@v<N>``): the edges of
+        the ``lineage_edges`` view reachable upstream (what it was made from), downstream
+        (what was made from it) or both, up to ``depth`` steps, nearest first.
+
+        Example:
+            >>> client.get_lineage("models:/churn@champion")  # data versions -> run -> model
+        """
+        from lakeml.query.lineage import EDGES_QUERY, walk
+
+        return walk(self._b.engine.arrow(EDGES_QUERY, {}), uri, direction, depth)

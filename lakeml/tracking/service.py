@@ -108,6 +108,7 @@ class LakeTrackingService:
         self.export_runs = analytics.export_runs
         self.get_metric_histories = analytics.get_metric_histories
         self.leaderboard = analytics.leaderboard
+        self.get_lineage = analytics.get_lineage
         self.best_runs = analytics.best_runs
         self.metric_by_param = analytics.metric_by_param
         self.param_diff = analytics.param_diff

@@ -1,0 +1,133 @@
+"""lakeml on S3 (moto's server on loopback): logging, cold and warm reads, requests.
+
+Starts ``moto_server``, then in one process logs N runs (create_run + log_batch of 10
+params and 10 metrics + set_terminated, one flush at the end), and in fresh processes
+times the leaderboard: cold with an empty file cache (every data file fetched), cold
+with the file cache filled (a new process on a machine that read the store before),
+and warm (the second call in a process; it still lists each table's log for commits
+of other processes, which is most of its time on a remote store). The requests each
+step sent are counted from moto's request log.
+
+Targets (issue 20): 100,000-run leaderboard cold <= 3 s, warm <= 0.1 s; log 10,000
+runs <= 30 s from one process.
+
+    .venv/bin/python benchmarks/bench_s3.py [--runs 10000] [--board-runs 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.object_store import fresh_prefix, moto_server, s3_environment  # noqa: E402
+
+LOG = r"""
+import json, sys, time, lakeml
+store, runs = sys.argv[1], int(sys.argv[2])
+client = lakeml.Client(store)
+exp = client.create_experiment("bench")
+start = time.perf_counter()
+for i in range(runs):
+    run_id = client.create_run(exp).info.run_id
+    client.log_batch(run_id, metrics={f"m{k}": (i * 7 + k) % 1000 / 1000 for k in range(10)},
+                     params={f"p{k}": str(i % (k + 2)) for k in range(10)})
+    client.set_terminated(run_id)
+client.flush()
+print(json.dumps({"experiment_id": exp, "seconds": time.perf_counter() - start}))
+"""
+
+BULK = r"""
+import json, sys, time, lakeml, numpy as np, pandas as pd
+store, runs = sys.argv[1], int(sys.argv[2])
+client = lakeml.Client(store)
+exp = client.create_experiment("board")
+rng = np.random.default_rng(0)
+frame = pd.DataFrame({**{f"params.p{k}": rng.integers(0, 5, runs).astype(str) for k in range(10)},
+                      **{f"metrics.m{k}": rng.random(runs) for k in range(10)}})
+client.log_runs(exp, frame)
+client.flush()
+print(json.dumps({"experiment_id": exp}))
+"""
+
+BOARD = r"""
+import json, sys, time
+start = time.perf_counter()
+import lakeml
+client = lakeml.Client(sys.argv[1])
+first = time.perf_counter()
+board = client.leaderboard(sys.argv[2], "m0", max_results=10)
+cold = time.perf_counter() - first
+t = time.perf_counter()
+client.leaderboard(sys.argv[2], "m1", max_results=10)
+warm = time.perf_counter() - t
+print(json.dumps({"cold": cold, "warm": warm, "rows": len(board)}))
+"""
+
+
+def child(code: str, env: dict[str, str], *argv: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True,
+                         text=True, timeout=3600)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def requests(log: Path, since: int) -> tuple[dict[str, int], int]:
+    """Requests moto logged after byte ``since``, by method; and the new end."""
+    text = log.read_bytes()
+    counts: dict[str, int] = {}
+    for line in text[since:].decode(errors="replace").splitlines():
+        for method in ("GET", "PUT", "HEAD", "POST", "DELETE"):
+            if f'"{method} ' in line:
+                kind = "LIST" if method == "GET" and ("list-type" in line or "?prefix" in line
+                                                      or "&prefix" in line) else method
+                counts[kind] = counts.get(kind, 0) + 1
+    return counts, len(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--board-runs", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lakeml-bench-s3-") as tmp:
+        log = Path(tmp, "moto.log")
+        with moto_server(log) as url:
+            cache = Path(tmp, "cache")
+            env = {**os.environ, **s3_environment(url, cache), "PYTHONPATH": str(ROOT)}
+            mark = len(log.read_bytes())
+            logged = child(LOG, env, fresh_prefix(), str(args.runs))
+            log_requests, mark = requests(log, mark)
+            store = fresh_prefix()
+            board_exp = child(BULK, env, store, str(args.board_runs))["experiment_id"]
+            shutil.rmtree(cache, ignore_errors=True)  # the writer's copies and snapshot
+            _, mark = requests(log, len(log.read_bytes()))
+            cold = child(BOARD, env, store, board_exp)
+            cold_requests, mark = requests(log, mark)
+            filled = child(BOARD, env, store, board_exp)  # the first one left a snapshot
+            filled_requests, mark = requests(log, mark)
+    rate = args.runs / logged["seconds"]
+    print(f"log {args.runs:,} runs from one process: {logged['seconds']:.2f} s "
+          f"({rate:,.0f} runs/s), target <= 30 s for 10,000: "
+          f"{'yes' if logged['seconds'] * 10_000 / args.runs <= 30 else 'no'}; "
+          f"requests {log_requests}")
+    print(f"leaderboard of {args.board_runs:,} runs, new process, empty file cache: "
+          f"{cold['cold']:.3f} s (target <= 3 s: {'yes' if cold['cold'] <= 3 else 'no'}); "
+          f"requests {cold_requests}")
+    print(f"leaderboard, new process, file cache filled: {filled['cold']:.3f} s; "
+          f"requests {filled_requests}")
+    print(f"leaderboard, warm (second call): {filled['warm']:.3f} s "
+          f"(target <= 0.1 s: {'yes' if filled['warm'] <= 0.1 else 'no'})")
+
+
+if __name__ == "__main__":
+    main()
