@@ -185,8 +185,8 @@ _BY_CODE: dict[str, type[LakemlError]] = {
 }
 
 _BY_STATUS: dict[int, type[LakemlError]] = {
-    400: InvalidArgument, 401: Unauthenticated, 403: PermissionDenied, 404: NotFound, 409: CommitConflict,
-    501: NotSupported, 503: TemporarilyUnavailable,
+    400: InvalidArgument, 401: Unauthenticated, 403: PermissionDenied, 404: NotFound,
+    409: CommitConflict, 501: NotSupported, 503: TemporarilyUnavailable,
 }
 
 

@@ -4,8 +4,9 @@
 :func:`lakeml.server.app.build_app` puts around each route's handler.
 
 The middleware (every request):
-- refuses a body over ``--max-body-mb`` with 413 (by its Content-Length, or while it
-  streams in) and a body that stalls longer than the read timeout with 408;
+- reads the body before any handler runs: one over ``--max-body-mb`` gets 413 (by its
+  Content-Length, or once it has streamed past the limit), one that stalls longer than the
+  read timeout 408 (uploads through the artifact proxy are streamed on, not read here);
 - with an auth file (``--auth-file``), authenticates the caller by HTTP Basic
   (MLflow's client sends it from MLFLOW_TRACKING_USERNAME / _PASSWORD) or
   ``Authorization: Bearer <token>`` (from MLFLOW_TRACKING_TOKEN), else answers 401
@@ -15,8 +16,8 @@ The middleware (every request):
   runs, registry events and the registry's own permissions and review rules
   (LAKEML_PERMISSIONS) see who is calling, not the server's account.
 
-The handler wrapper (in the worker thread, under the app's lock) checks the route's rule in
-:data:`RULES`: the permission it needs (READ, EDIT or MANAGE, MLflow's levels) on which
+The handler wrapper (rules.py: in the worker thread, under the app's lock) checks the
+route's rule: the permission it needs (READ, EDIT or MANAGE, MLflow's levels) on which
 experiment (a run's found through its run id) or registered model. Admins pass. A creator
 gets MANAGE on the experiment or model they create; searches leave out what the caller may
 not read. A route with no rule is for admins only, so a new route is closed until someone
@@ -36,12 +37,11 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from lakeml.errors import BadRequest, PermissionDenied, Unauthenticated
-from lakeml.server.users import AuthFile, User, rank
+from lakeml.errors import Unauthenticated
+from lakeml.server.access import SESSION, Session
+from lakeml.server.users import AuthFile, User
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -58,35 +58,15 @@ PUBLIC_PATHS = ("/health",)
 #: limit (meant for JSON calls) does not apply to them.
 UNLIMITED_PREFIXES = ("/api/2.0/mlflow-artifacts/",)
 DEFAULT_READ_TIMEOUT = 60.0
-AUDIT_ACTION = "api_request"
 
 
-class BodyTooLarge(BadRequest):
-    """A request body over the server's limit."""
+class _Refused(Exception):
+    """A request the gate answers itself: its status, MLflow error code and message. (Not a
+    LakemlError: MLflow has no error code of its own for 413 and 408.)"""
 
-    http_status = 413
-
-
-class BodyTimeout(BadRequest):
-    """A request body that stopped arriving."""
-
-    http_status = 408
-
-
-@dataclass(frozen=True)
-class Session:
-    """The auth file and the authenticated caller of the request being handled."""
-
-    users: AuthFile
-    user: User
-
-
-_session: ContextVar[Session | None] = ContextVar("lakeml_server_session", default=None)
-
-
-def current_session() -> Session | None:
-    """The request's session; None when the server runs without an auth file."""
-    return _session.get()
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 # ---- authentication -------------------------------------------------------------------------
@@ -171,12 +151,12 @@ class Gate:
         path = scope.get("path", "")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
-        limited = not path.startswith(UNLIMITED_PREFIXES)
-        length = headers.get("content-length", "")
-        if limited and length.isdigit() and int(length) > self.max_body:
-            await _reply(send, BodyTooLarge(self._too_large()))
+        try:
+            if not path.startswith(UNLIMITED_PREFIXES):
+                receive = await self._read_body(receive, headers.get("content-length", ""))
+        except _Refused as refused:
+            await _reply(send, refused.status, refused.code, refused.message)
             return
-        receive = self._guarded_receive(receive, limited)
         if self.auth is None or path in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
@@ -187,48 +167,70 @@ class Gate:
             client = scope.get("client") or ("?", 0)
             log.warning("401 %s %s from %s: %s", scope.get("method"), path, client[0],
                         exc.message)
-            await _reply(send, exc, {"www-authenticate": 'Basic realm="lakeml"'})
+            await _reply(send, exc.http_status, exc.error_code, exc.message,
+                         {"www-authenticate": 'Basic realm="lakeml"'})
             return
         except Exception:  # noqa: BLE001 - a broken auth file: say nothing of it to callers
             log.exception("authentication failed on the server's side")
-            await _reply(send, Unauthenticated("the server cannot check credentials now "
-                                               "(see its log)"))
+            await _reply(send, 500, "INTERNAL_ERROR", "internal server error (see the "
+                         "server's log)")
             return
-        token = _session.set(Session(self.auth.users, user))
+        token = SESSION.set(Session(self.auth.users, user))
         try:
             with acting_as(user.name):
                 await self.app(scope, receive, send)
         finally:
-            _session.reset(token)
+            SESSION.reset(token)
 
-    def _too_large(self) -> str:
-        return (f"request body over the server's limit of {self.max_body} bytes "
-                "(lakeml server --max-body-mb)")
+    async def _read_body(self, receive: Any, length: str) -> Any:
+        """Read the whole body (at most the limit, each part within the read timeout) and
+        return a ``receive`` that hands it to the app; _Refused (413, 408) otherwise.
 
-    def _guarded_receive(self, receive: Any, limited: bool) -> Any:
-        seen = 0
-
-        async def guarded() -> dict:
-            nonlocal seen
+        The JSON routes read their whole body anyway; reading it here lets the gate answer
+        before any handler runs.
+        """
+        too_large = _Refused(413, "BAD_REQUEST", f"request body over the server's limit of "
+                             f"{self.max_body} bytes (lakeml server --max-body-mb)")
+        if length.isdigit() and int(length) > self.max_body:
+            raise too_large
+        parts, seen, more = [], 0, True
+        while more:
             try:
                 message = await asyncio.wait_for(receive(), self.read_timeout)
             except asyncio.TimeoutError:
-                raise BodyTimeout(f"request body not received within {self.read_timeout:g} "
-                                  "s") from None
-            if message.get("type") == "http.request":
-                seen += len(message.get("body", b""))
-                if limited and seen > self.max_body:
-                    raise BodyTooLarge(self._too_large())
-            return message
+                raise _Refused(408, "BAD_REQUEST", "request body not received within "
+                               f"{self.read_timeout:g} s") from None
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                return _replay([message], receive)
+            parts.append(message.get("body", b""))
+            seen += len(parts[-1])
+            if seen > self.max_body:
+                raise too_large
+            more = message.get("more_body", False)
+        return _replay([{"type": "http.request", "body": b"".join(parts),
+                         "more_body": False}], receive)
 
-        return guarded
+
+def _replay(messages: list[dict], receive: Any) -> Any:
+    """A ``receive`` that gives ``messages`` first, then waits on the real one (for the
+    client's disconnect)."""
+    pending = list(messages)
+
+    async def replay() -> dict:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
-async def _reply(send: Any, exc: Any, headers: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error_code": exc.error_code, "message": exc.message}).encode()
+async def _reply(send: Any, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+    """MLflow's error body, sent by the gate itself."""
+    body = json.dumps({"error_code": code, "message": message}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": exc.http_status, "headers": raw})
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -256,58 +258,6 @@ def install(app: FastAPI, *, auth_file: str | None = None, max_body_mb: float | 
         app.add_middleware(CORSMiddleware, allow_origins=allowed,
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
+    from lakeml.server.rules import guard
+
     return guard
-
-
-# ---- permissions ----------------------------------------------------------------------------
-def guard(method: str, path: str, handler: Handler) -> Handler:
-    """``handler`` checked against the route's rule when the request has a session."""
-    from lakeml.server.rules import RULES
-
-    rule = RULES.get((method, path))
-
-    def guarded(client: Client, f: Fields) -> dict[str, Any]:
-        session = _session.get()
-        if session is None:
-            return handler(client, f)
-        if rule is None:
-            if not session.user.admin:
-                deny(client, session, f"{method} {path}", "route", path, "none", "admin",
-                     f"user {session.user.name!r} may not call {method} {path}: it has no "
-                     "permission rule, so only admins may")
-            return handler(client, f)
-        return rule.apply(f"{method} {path}", handler, client, f, session)
-
-    guarded.__name__ = handler.__name__
-    return guarded
-
-
-def require(client: Client, session: Session, route: str, kind: str, key: str,
-            need: str, run_id: str | None = None) -> None:
-    """PermissionDenied (recorded) unless the caller holds ``need`` on ``kind`` ``key``."""
-    if session.user.admin:
-        return
-    held = session.users.permission(session.user.name, kind, key)
-    if rank(held) >= rank(need):
-        return
-    label = "experiment" if kind == "experiment" else "registered model"
-    deny(client, session, route, kind, key, held, need,
-         f"user {session.user.name!r} may not {route} on {label} {key!r}: needs {need}, "
-         f"has {held}")
-
-
-def may_read(session: Session, kind: str, key: str) -> bool:
-    return (session.user.admin
-            or rank(session.users.permission(session.user.name, kind, key)) >= rank("READ"))
-
-
-def deny(client: Client, session: Session, route: str, kind: str, key: str, held: str,
-         need: str, message: str, run_id: str | None = None) -> None:
-    """Record the denial in the registry's audit log, then raise PermissionDenied."""
-    record = getattr(client.registry, "record_denied", None)
-    if record is not None:
-        record(AUDIT_ACTION, message, name=key if kind == "registered_model" else None,
-               key=route, value=f"{kind} {key}", from_value=held, to_value=need,
-               run_id=run_id)
-    log.warning("403 %s by %s: %s", route, session.user.name, message)
-    raise PermissionDenied(message)

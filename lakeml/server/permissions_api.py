@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import NotFound
-from lakeml.server.auth import Session, current_session, deny, require
+from lakeml.server.access import Session, current_session, deny, require
 from lakeml.server.users import check_level
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ model keeps its grants, a deleted one loses them, and searches leave out what th
 may not read (a page may then come out short, as in MLflow). ``"any"`` routes are open to
 every signed-in user; ``"self"`` routes (MLflow's user and permission calls,
 lakeml/server/permissions_api.py) check in their handlers. Routes not listed are for
-admins only (see :func:`lakeml.server.auth.guard`).
+admins only (:func:`guard`), so a new route stays closed until it gets its rule here.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from lakeml.server.auth import may_read, require
+from lakeml.server.access import SESSION, deny, may_read, require
 from lakeml.system_tags import USER
 
 if TYPE_CHECKING:
     from lakeml.client import Client
-    from lakeml.server.auth import Session
+    from lakeml.server.access import Session
     from lakeml.server.protocol import Fields
 
+    Handler = Callable[[Client, Fields], dict[str, Any]]
     Locate = Callable[[Client, Fields], list[str]]
     After = Callable[[Session, Fields, dict[str, Any]], None]
 
@@ -226,3 +227,23 @@ for _kind in ("experiments", "registered-models"):
     for _verb, _method in (("create", "POST"), ("get", "GET"), ("update", "PATCH"),
                            ("delete", "DELETE")):
         RULES[(_method, f"/{_kind}/permissions/{_verb}")] = _SELF
+
+
+def guard(method: str, path: str, handler: Handler) -> Handler:
+    """``handler`` checked against the route's rule when the request has a session."""
+    rule = RULES.get((method, path))
+
+    def guarded(client: Client, f: Fields) -> dict[str, Any]:
+        session = SESSION.get()
+        if session is None:
+            return handler(client, f)
+        if rule is None:
+            if not session.user.admin:
+                deny(client, session, f"{method} {path}", "route", path, "none", "admin",
+                     f"user {session.user.name!r} may not call {method} {path}: it has no "
+                     "permission rule, so only admins may")
+            return handler(client, f)
+        return rule.apply(f"{method} {path}", handler, client, f, session)
+
+    guarded.__name__ = handler.__name__
+    return guarded

@@ -433,9 +433,10 @@ def test_mlflow_client_with_username_and_password(team) -> None:
     env["MLFLOW_TRACKING_PASSWORD"] = "wrong-password"
     proc = subprocess.run([str(python), "-c", MLFLOW_SCRIPT], capture_output=True, text=True,
                           env=env, timeout=300, cwd=ROOT)
-    assert proc.returncode != 0 and "401" in proc.stderr + proc.stdout
+    assert proc.returncode != 0 and "UNAUTHENTICATED" in proc.stderr, proc.stderr
     del env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"]
     env["MLFLOW_TRACKING_TOKEN"] = token
     proc = subprocess.run([str(python), "-c", MLFLOW_SCRIPT], capture_output=True, text=True,
                           env=env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["user"] == "alice"
