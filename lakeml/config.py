@@ -125,6 +125,9 @@ SETTINGS: dict[str, Setting] = {
                 "`lakeml server users|permissions`); unset: the server is anonymous."),
         Setting("server_max_body_mb", "LAKEML_SERVER_MAX_BODY_MB", _positive_float, 32,
                 "Largest request body (MB) `lakeml server` reads; larger ones get 413."),
+        Setting("server_read_timeout", "LAKEML_SERVER_READ_TIMEOUT", _positive_float, 60,
+                "Seconds `lakeml server` waits for each part of a request body; a body "
+                "that stalls longer gets 408."),
         Setting("server_cors_origins", "LAKEML_SERVER_CORS_ORIGINS", str, None,
                 "Comma-separated origins whose browsers may call `lakeml server` (CORS); "
                 "unset: no cross-origin access."),
@@ -246,22 +249,30 @@ def store_uri() -> str:
 #: one): it outranks LAKEML_USER, so runs, registry events and registry permissions name
 #: the caller, not the server's own account.
 _request_user: ContextVar[str | None] = ContextVar("lakeml_request_user", default=None)
+_request_admin: ContextVar[bool] = ContextVar("lakeml_request_admin", default=False)
 
 
 @contextlib.contextmanager
-def acting_as(user: str) -> Iterator[None]:
-    """Make ``user`` the acting user of this context (a thread or task) for the block.
+def acting_as(user: str, *, admin: bool = False) -> Iterator[None]:
+    """Make ``user`` the acting user of this context (a thread or task) for the block;
+    ``admin``: a server admin, whom the registry's permissions file lets do everything.
 
     Example::
 
         with acting_as("alice"):
             assert current_user() == "alice"
     """
-    token = _request_user.set(user)
+    token, admin_token = _request_user.set(user), _request_admin.set(admin)
     try:
         yield
     finally:
         _request_user.reset(token)
+        _request_admin.reset(admin_token)
+
+
+def acting_admin() -> bool:
+    """Whether the acting user is an admin of the tracking server serving this request."""
+    return _request_admin.get()
 
 
 def current_user() -> str:

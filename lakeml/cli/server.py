@@ -46,18 +46,22 @@ def _server_settings(args: argparse.Namespace) -> None:
         os.environ["LAKEML_SERVER_AUTH_FILE"] = str(users.path)
     if args.max_body_mb is not None:
         os.environ["LAKEML_SERVER_MAX_BODY_MB"] = str(args.max_body_mb)
+    if args.read_timeout is not None:
+        os.environ["LAKEML_SERVER_READ_TIMEOUT"] = str(args.read_timeout)
     if args.cors_origins is not None:
         os.environ["LAKEML_SERVER_CORS_ORIGINS"] = args.cors_origins
 
 
-def _positive_mb(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size in MB > 0")
-    return value
+def _positive_number(what: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0.0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what} > 0")
+        return value
+    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -80,9 +84,12 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--auth-file", help="users, API tokens and permissions (JSON written by "
                    "`lakeml server users add NAME --auth-file FILE`); callers must then "
                    "sign in. Default: LAKEML_SERVER_AUTH_FILE; unset: anonymous access")
-    p.add_argument("--max-body-mb", type=_positive_mb, default=None,
+    p.add_argument("--max-body-mb", type=_positive_number("MB"), default=None,
                    help="largest request body in MB; larger ones get 413 (default 32, or "
                    "LAKEML_SERVER_MAX_BODY_MB; artifact uploads are streamed, not limited)")
+    p.add_argument("--read-timeout", type=_positive_number("seconds"), default=None,
+                   help="seconds to wait for each part of a request body before answering "
+                   "408 (default 60, or LAKEML_SERVER_READ_TIMEOUT)")
     p.add_argument("--cors-origins", default=None,
                    help="comma-separated origins whose web pages may call the server "
                    "(default: none, CORS off)")

@@ -57,7 +57,6 @@ PUBLIC_PATHS = ("/health",)
 #: Uploads through MLflow's artifact proxy are streamed to storage, not read whole: the body
 #: limit (meant for JSON calls) does not apply to them.
 UNLIMITED_PREFIXES = ("/api/2.0/mlflow-artifacts/",)
-DEFAULT_READ_TIMEOUT = 60.0
 
 
 class _Refused(Exception):
@@ -177,7 +176,7 @@ class Gate:
             return
         token = SESSION.set(Session(self.auth.users, user))
         try:
-            with acting_as(user.name):
+            with acting_as(user.name, admin=user.admin):
                 await self.app(scope, receive, send)
         finally:
             SESSION.reset(token)
@@ -235,10 +234,11 @@ async def _reply(send: Any, status: int, code: str, message: str,
 
 
 def install(app: FastAPI, *, auth_file: str | None = None, max_body_mb: float | None = None,
-            cors_origins: str | None = None,
-            read_timeout: float = DEFAULT_READ_TIMEOUT) -> Callable[[str, str, Handler], Handler]:
+            cors_origins: str | None = None, read_timeout: float | None = None
+            ) -> Callable[[str, str, Handler], Handler]:
     """Put the gate (and CORS, when origins are given) in front of ``app``; the arguments
-    default to the server settings (LAKEML_SERVER_AUTH_FILE, _MAX_BODY_MB, _CORS_ORIGINS).
+    default to the server settings (LAKEML_SERVER_AUTH_FILE, _MAX_BODY_MB, _CORS_ORIGINS,
+    _READ_TIMEOUT).
     Returns the wrapper for each route's handler: ``guard(method, path, handler)``."""
     from lakeml import config
 
@@ -250,7 +250,8 @@ def install(app: FastAPI, *, auth_file: str | None = None, max_body_mb: float | 
         users = AuthFile(auth_file)
         users.data()  # a missing or broken file fails the start, naming it
         auth = Authenticator(users)
-    app.add_middleware(Gate, auth=auth, max_body=max_body, read_timeout=read_timeout)
+    app.add_middleware(Gate, auth=auth, max_body=max_body,
+                       read_timeout=read_timeout or config.get("server_read_timeout"))
     allowed = [o.strip() for o in (origins or "").split(",") if o.strip()]
     if allowed:  # added last: outermost, so a preflight is answered before the gate
         from starlette.middleware.cors import CORSMiddleware

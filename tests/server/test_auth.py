@@ -30,8 +30,7 @@ POLICY = """
 roles:
   scientist: {register: true, transition: [None, Staging], request: [Production]}
   reviewer: {approve: [Staging, Production]}
-  admin: {admin: true}
-users: {alice: [scientist], bob: [reviewer], carol: [scientist], root: [admin]}
+users: {alice: [scientist], bob: [reviewer], carol: [scientist]}
 """
 
 
@@ -45,7 +44,8 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Aut
     (base / "policy.yaml").write_text(POLICY)
     os.environ["LAKEML_PERMISSIONS"] = str(base / "policy.yaml")
     try:
-        running = start_server(base, "--auth-file", str(users.path), "--max-body-mb", "1")
+        running = start_server(base, "--auth-file", str(users.path), "--max-body-mb", "1",
+                               "--read-timeout", "2")
         server = running.__enter__()
     finally:
         del os.environ["LAKEML_PERMISSIONS"]  # the server process has its copy
@@ -205,8 +205,10 @@ def test_registered_model_permissions(team, tmp_path: Path) -> None:
                  filter="name = 'churn'")["model_versions"]
     assert found == []
 
-    # a renamed model keeps its grants; a deleted one loses them (renaming and deleting are
-    # for the registry's admins, by its own policy)
+    # a renamed model keeps its grants; a deleted one loses them. Renaming and deleting
+    # are for the registry's admins (its policy), and the server's admin is one of them
+    assert "needs 'admin'" in denied(server, "POST", "registered-models/rename",
+                                     {"name": "churn", "new_name": "churn2"}, user="alice")
     call(server, "POST", "registered-models/rename", {"name": "churn", "new_name": "churn2"},
          user="root")
     assert users.grants("registered_model", "churn2")["carol"] == "EDIT"
@@ -305,6 +307,28 @@ def test_a_body_over_the_limit_gets_413(team) -> None:
     response = httpx.post(f"{server.api}/experiments/create", content=chunks(),
                           headers=headers)
     assert response.status_code == 413 and response.json()["error_code"] == "BAD_REQUEST"
+
+
+def test_a_body_that_stalls_gets_408(team) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    server, _, token = team
+    where = urlsplit(server.url)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\n"
+                     b"Host: x\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + token.encode() + b"\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"name\": ")  # ... and nothing more
+        answer = b""
+        while not answer.rstrip().endswith(b"}"):  # the headers, then the JSON body
+            part = sock.recv(65536)
+            if not part:
+                break
+            answer += part
+        answer = answer.decode()
+    assert answer.startswith("HTTP/1.1 408"), answer
+    assert '"error_code": "BAD_REQUEST"' in answer and "not received within 2 s" in answer
 
 
 def test_cors_is_off_unless_origins_are_given(team, server: Server) -> None:
