@@ -51,7 +51,7 @@ def require(client: Client, session: Session, route: str, kind: str, key: str,
     label = "experiment" if kind == "experiment" else "registered model"
     deny(client, session, route, kind, key, held, need,
          f"user {session.user.name!r} may not {route} on {label} {key!r}: needs {need}, "
-         f"has {held}")
+         f"has {held}", run_id)
 
 
 def may_read(session: Session, kind: str, key: str) -> bool:
@@ -61,7 +61,11 @@ def may_read(session: Session, kind: str, key: str) -> bool:
 
 def deny(client: Client, session: Session, route: str, kind: str, key: str, held: str,
          need: str, message: str, run_id: str | None = None) -> None:
-    """Record the denial in the registry's audit log, then raise PermissionDenied."""
+    """Record the denial in the registry's audit log, then raise PermissionDenied.
+
+    The server serves a lake store, whose registry service keeps the audit log; a service
+    without ``record_denied`` (none today) leaves the denial in the server's log only.
+    """
     record = getattr(client.registry, "record_denied", None)
     if record is not None:
         record(AUDIT_ACTION, message, name=key if kind == "registered_model" else None,
