@@ -83,6 +83,9 @@ class Authenticator:
         self._seen: OrderedDict[bytes, str] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+        # at most two scrypt checks at a time per worker: a flood of wrong passwords queues
+        # here instead of taking every thread and core
+        self._hashing = threading.BoundedSemaphore(2)
 
     def authenticate(self, authorization: str | None) -> User:
         """The user an Authorization header names; Unauthenticated if none or wrong."""
@@ -119,7 +122,8 @@ class Authenticator:
             known = self._seen.get(key)
         if known is not None and stored is not None and hmac.compare_digest(known, stored):
             return self.users.user(name)
-        user = self.users.check_password(name, password)
+        with self._hashing:
+            user = self.users.check_password(name, password)
         if user is not None and stored is not None:
             with self._lock:
                 self._seen[key] = stored
