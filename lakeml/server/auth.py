@@ -4,14 +4,15 @@
 :func:`lakeml.server.app.build_app` puts around each route's handler.
 
 The middleware (every request):
-- reads the body before any handler runs: one over ``--max-body-mb`` gets 413 (by its
-  Content-Length, or once it has streamed past the limit), one that stalls longer than the
-  read timeout 408 (uploads through the artifact proxy are streamed on, not read here);
 - with an auth file (``--auth-file``), authenticates the caller by HTTP Basic
   (MLflow's client sends it from MLFLOW_TRACKING_USERNAME / _PASSWORD) or
   ``Authorization: Bearer <token>`` (from MLFLOW_TRACKING_TOKEN), else answers 401
-  UNAUTHENTICATED; ``/health`` stays open. Without an auth file every caller is anonymous
-  and may do everything (as MLflow's server without its auth app);
+  UNAUTHENTICATED before reading the body; ``/health`` stays open. Without an auth file
+  every caller is anonymous and may do everything (as MLflow's server without its auth
+  app);
+- reads the body before any handler runs: one over ``--max-body-mb`` gets 413 (by its
+  Content-Length, or once it has streamed past the limit), one that stalls longer than the
+  read timeout 408 (uploads through the artifact proxy are streamed on, not read here);
 - makes the caller the acting user of the request (:func:`lakeml.config.acting_as`), so the
   runs, registry events and the registry's own permissions and review rules
   (LAKEML_PERMISSIONS) see who is calling, not the server's account.
@@ -147,36 +148,25 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from starlette.concurrency import run_in_threadpool
-
         from lakeml.config import acting_as
 
         path = scope.get("path", "")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
+        user = None
+        if self.auth is not None and path not in PUBLIC_PATHS:
+            # who first (from the headers alone): an unknown caller's body is never read
+            user = await self._authenticate(scope, path, headers, send)
+            if user is None:
+                return
         try:
             if not path.startswith(UNLIMITED_PREFIXES):
                 receive = await self._read_body(receive, headers.get("content-length", ""))
         except _Refused as refused:
             await _reply(send, refused.status, refused.code, refused.message)
             return
-        if self.auth is None or path in PUBLIC_PATHS:
+        if user is None:
             await self.app(scope, receive, send)
-            return
-        try:
-            user = await run_in_threadpool(self.auth.authenticate,
-                                           headers.get("authorization"))
-        except Unauthenticated as exc:
-            client = scope.get("client") or ("?", 0)
-            log.warning("401 %s %s from %s: %s", scope.get("method"), path, client[0],
-                        exc.message)
-            await _reply(send, exc.http_status, exc.error_code, exc.message,
-                         {"www-authenticate": 'Basic realm="lakeml"'})
-            return
-        except Exception:  # noqa: BLE001 - a broken auth file: say nothing of it to callers
-            log.exception("authentication failed on the server's side")
-            await _reply(send, 500, "INTERNAL_ERROR", "internal server error (see the "
-                         "server's log)")
             return
         token = SESSION.set(Session(self.auth.users, user))
         try:
@@ -184,6 +174,26 @@ class Gate:
                 await self.app(scope, receive, send)
         finally:
             SESSION.reset(token)
+
+    async def _authenticate(self, scope: dict, path: str, headers: dict[str, str],
+                            send: Any) -> User | None:
+        """The caller; None once a 401 (or a 500, if the auth file broke) has been sent."""
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            return await run_in_threadpool(self.auth.authenticate,
+                                           headers.get("authorization"))
+        except Unauthenticated as exc:
+            client = scope.get("client") or ("?", 0)
+            log.warning("401 %s %s from %s: %s", scope.get("method"), path, client[0],
+                        exc.message)
+            await _reply(send, exc.http_status, exc.error_code, exc.message,
+                         {"www-authenticate": 'Basic realm="lakeml"'})
+        except Exception:  # noqa: BLE001 - a broken auth file: say nothing of it to callers
+            log.exception("authentication failed on the server's side")
+            await _reply(send, 500, "INTERNAL_ERROR", "internal server error (see the "
+                         "server's log)")
+        return None
 
     async def _read_body(self, receive: Any, length: str) -> Any:
         """Read the whole body (at most the limit, each part within the read timeout) and
