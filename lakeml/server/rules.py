@@ -52,6 +52,7 @@ class Rule:
     locate: Locate | None = None
     after: After | None = None
     by_run: bool = False
+    prepare: Callable[[Fields, str], Fields] | None = None  # the request as the caller's
 
     def apply(self, route: str, handler: Callable[..., dict[str, Any]], client: Client,
               f: Fields, session: Session) -> dict[str, Any]:
@@ -59,8 +60,8 @@ class Rule:
             run_id = f.run_id() if self.by_run else None
             for key in self.locate(client, f):
                 require(client, session, route, self.kind, key, self.level, run_id)
-        if route == "POST /runs/create":
-            f = _as_caller(f, session.user.name)
+        if self.prepare is not None:
+            f = self.prepare(f, session.user.name)
         body = handler(client, f)
         if self.after is not None:
             self.after(session, f, body)
@@ -169,7 +170,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/experiments/delete"): _exp("MANAGE"),
     ("POST", "/experiments/restore"): _exp("MANAGE"),
     ("POST", "/experiments/set-experiment-tag"): _exp("EDIT"),
-    ("POST", "/runs/create"): _exp("EDIT", _new_run_experiment),
+    ("POST", "/runs/create"): _exp("EDIT", _new_run_experiment, prepare=_as_caller),
     ("GET", "/runs/get"): _run_rule("READ"),
     ("POST", "/runs/update"): _run_rule("EDIT"),
     ("POST", "/runs/delete"): _run_rule("MANAGE"),

@@ -104,7 +104,7 @@ def test_basic_and_bearer_sign_in_and_wrong_credentials_get_401(team) -> None:
     wrong = [("Basic " + base64.b64encode(b"alice:not-her-password").decode()),
              ("Basic " + base64.b64encode(b"nobody:alice-secret-1").decode()),
              "Basic !!!not-base64", "Bearer " + token[:-2] + "xx", "Bearer lkm_nope_nope",
-             "Bearer", "Digest abc"]
+             "Bearer", "Digest abc", token]  # a bare token, without its scheme
     for header in wrong:
         response = httpx.post(f"{server.api}/experiments/search", json={},
                               headers={"Authorization": header})
