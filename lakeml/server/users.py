@@ -39,6 +39,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -143,7 +144,7 @@ class AuthFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser().resolve()
         self._lock_path = self.path.with_name(self.path.name + ".lock")
-        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._cache: tuple[tuple[int, int, int], bytes, dict[str, Any]] | None = None
         self._mutex = threading.Lock()
 
     # ---- reading ----------------------------------------------------------------------
@@ -155,10 +156,17 @@ class AuthFile:
             raise NotFound(f"auth file {str(self.path)!r} does not exist; create it with "
                            "`lakeml server users add NAME --admin --auth-file FILE`") from None
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        # File times tick coarsely (a few ms) and inodes are reused: two writes in one tick
+        # can leave the same stamp, so a file changed in the last seconds is read again and
+        # compared (as git does with "racily clean" files).
+        racy = time.time_ns() - st.st_mtime_ns < 3_000_000_000
         with self._mutex:
-            if self._cache is None or self._cache[0] != stamp:
-                self._cache = (stamp, self._parse(self.path.read_bytes()))
-            return self._cache[1]
+            if self._cache is not None and self._cache[0] == stamp and not racy:
+                return self._cache[2]
+            raw = self.path.read_bytes()
+            same = self._cache is not None and self._cache[1] == raw
+            self._cache = (stamp, raw, self._cache[2] if same else self._parse(raw))
+            return self._cache[2]
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
         try:

@@ -357,6 +357,33 @@ def test_cors_with_origins(tmp_path: Path) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
+@pytest.mark.slow
+def test_two_workers_see_each_others_grants(tmp_path: Path) -> None:
+    """A creator's MANAGE grant, written by the worker that created the experiment, holds
+    at once on the other worker (each re-reads the auth file when it changes)."""
+    users = AuthFile(tmp_path / "auth.json")
+    users.add_user("alice", PASSWORDS["alice"])
+    with start_server(tmp_path, "--auth-file", str(users.path), "--workers", "2") as server:
+        for i in range(6):  # a new connection each: either worker may answer
+            exp_id = call(server, "POST", "experiments/create", {"name": f"w{i}"},
+                          user="alice")["experiment_id"]
+            call(server, "POST", "runs/create", {"experiment_id": exp_id}, user="alice")
+            call(server, "POST", "experiments/permissions/create", {
+                "experiment_id": exp_id, "username": "alice", "permission": "READ"},
+                user="alice")
+            call(server, "POST", "runs/create", {"experiment_id": exp_id}, user="alice",
+                 status=403)  # ... and her own downgrade, too
+
+
+def test_a_rewritten_auth_file_is_read_again_at_once(tmp_path: Path) -> None:
+    users = AuthFile(tmp_path / "auth.json")
+    users.add_user("alice", PASSWORDS["alice"])
+    reader = AuthFile(users.path)  # another process's view
+    for level in ("EDIT", "READ", "EDIT", "MANAGE"):  # same sizes, within one clock tick
+        users.grant("experiment", "1", "alice", level)
+        assert reader.permission("alice", "experiment", "1") == level
+
+
 # ---- every route says what it needs --------------------------------------------------------
 def test_every_route_has_a_permission_rule(tmp_path: Path) -> None:
     """A route without a rule is for admins only under --auth-file: a new route must get
