@@ -13,6 +13,7 @@ admins only (:func:`guard`), so a new route stays closed until it gets its rule 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -30,15 +31,20 @@ if TYPE_CHECKING:
     After = Callable[[Session, Fields, dict[str, Any]], None]
 
 _EXPERIMENT_OF_RUN: OrderedDict[str, str] = OrderedDict()  # a run never changes experiment
+_EXPERIMENT_OF_RUN_LOCK = threading.Lock()
 
 
 def experiment_of_run(client: Client, run_id: str) -> str:
-    found = _EXPERIMENT_OF_RUN.get(run_id)
+    """The experiment of run ``run_id`` (NotFound for an unknown run), remembered: every
+    logging call asks, and the answer never changes."""
+    with _EXPERIMENT_OF_RUN_LOCK:
+        found = _EXPERIMENT_OF_RUN.get(run_id)
     if found is None:
-        found = client.get_run(run_id).info.experiment_id  # NotFound for an unknown run
-        _EXPERIMENT_OF_RUN[run_id] = found
-        while len(_EXPERIMENT_OF_RUN) > 100_000:
-            _EXPERIMENT_OF_RUN.popitem(last=False)
+        found = client.get_run(run_id).info.experiment_id
+        with _EXPERIMENT_OF_RUN_LOCK:
+            _EXPERIMENT_OF_RUN[run_id] = found
+            while len(_EXPERIMENT_OF_RUN) > 100_000:
+                _EXPERIMENT_OF_RUN.popitem(last=False)
     return found
 
 
