@@ -535,3 +535,52 @@ def test_mlflow_client_with_username_and_password(team) -> None:
                           env=env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["user"] == "alice"
+
+
+AUTH_CLIENT_SCRIPT = r"""
+import json
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.server import get_app_client
+
+auth = get_app_client("basic-auth", tracking_uri=mlflow.get_tracking_uri())
+made = auth.create_user("grace", "grace-secret-1")
+auth.update_user_admin("grace", True)
+auth.update_user_password("grace", "grace-secret-2")
+got = auth.get_user("grace")
+out = {"made": [made.username, made.is_admin], "got": [got.username, got.is_admin]}
+auth.delete_user("grace")
+try:
+    auth.get_user("grace")
+except MlflowException as exc:
+    out["gone"] = exc.error_code
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_mlflow_auth_client_manages_users(team) -> None:
+    """MLflow's own client of its auth API (mlflow.server.get_app_client("basic-auth")),
+    signed in as the admin, against the server's user calls."""
+    from tests.server.test_mlflow_client import mlflow_python
+
+    server, _, _ = team
+    python = mlflow_python()
+    check = (None if python is None else subprocess.run(
+        [str(python), "-c", "import flask_wtf"], capture_output=True))
+    if check is None or check.returncode != 0:
+        message = ("no MLflow virtualenv with flask-wtf (MLflow's auth client needs it): run "
+                   "`bash benchmarks/setup_mlflow.sh`")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MLFLOW_", "LAKEML_", "PYTHONPATH"))}
+    env.update(MLFLOW_TRACKING_URI=server.url, MLFLOW_TRACKING_USERNAME="root",
+               MLFLOW_TRACKING_PASSWORD=PASSWORDS["root"])
+    proc = subprocess.run([str(python), "-c", AUTH_CLIENT_SCRIPT], capture_output=True,
+                          text=True, env=env, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + server.log.read_text()[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"made": ["grace", False], "got": ["grace", True],
+                   "gone": "RESOURCE_DOES_NOT_EXIST"}
