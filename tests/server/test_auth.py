@@ -559,12 +559,11 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow
-def test_mlflow_auth_client_manages_users(team) -> None:
+def test_mlflow_auth_client_manages_users(request: pytest.FixtureRequest) -> None:
     """MLflow's own client of its auth API (mlflow.server.get_app_client("basic-auth")),
     signed in as the admin, against the server's user calls."""
     from tests.server.test_mlflow_client import mlflow_python
 
-    server, _, _ = team
     python = mlflow_python()
     check = (None if python is None else subprocess.run(
         [str(python), "-c", "import flask_wtf"], capture_output=True))
@@ -574,6 +573,7 @@ def test_mlflow_auth_client_manages_users(team) -> None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)
+    server = request.getfixturevalue("team")[0]
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("MLFLOW_", "LAKEML_", "PYTHONPATH"))}
     env.update(MLFLOW_TRACKING_URI=server.url, MLFLOW_TRACKING_USERNAME="root",
