@@ -68,6 +68,18 @@ def get_user(client: Client, f: Fields) -> dict[str, Any]:
     return {"user": _user_json(session, name)}
 
 
+def current_user(client: Client, f: Fields) -> dict[str, Any]:
+    """The signed-in caller (what a web page asks to show who is logged in)."""
+    session = _session()
+    return {"user": _user_json(session, session.user.name)}
+
+
+def list_users(client: Client, f: Fields) -> dict[str, Any]:
+    session = _session()
+    _admin_or_self(client, session, "GET /users/list", "*", self_ok=False)
+    return {"users": [_user_json(session, u["username"]) for u in session.users.describe()]}
+
+
 def update_password(client: Client, f: Fields) -> dict[str, Any]:
     session = _session()
     name = f.required_text("username")
@@ -152,6 +164,8 @@ _MODEL = _permission_calls("registered_model", "name", "/registered-models/permi
 ROUTES = (
     ("POST", "/users/create", create_user, False),
     ("GET", "/users/get", get_user, False),
+    ("GET", "/users/current", current_user, False),
+    ("GET", "/users/list", list_users, False),
     ("PATCH", "/users/update-password", update_password, False),
     ("PATCH", "/users/update-admin", update_admin, False),
     ("DELETE", "/users/delete", delete_user, False),

@@ -226,8 +226,8 @@ RULES: dict[tuple[str, str], Rule] = {
         _MODEL, "READ", _optional_model, after=_readable_requests),
     ("POST", "/comments/create"): _model_rule("READ"),
 }
-for _path in ("/users/create", "/users/get", "/users/update-password", "/users/update-admin",
-              "/users/delete"):
+for _path in ("/users/create", "/users/get", "/users/current", "/users/list",
+              "/users/update-password", "/users/update-admin", "/users/delete"):
     for _method in ("GET", "POST", "PATCH", "DELETE"):
         RULES[(_method, _path)] = _SELF
 for _kind in ("experiments", "registered-models"):

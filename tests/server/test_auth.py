@@ -275,9 +275,17 @@ def test_user_calls_and_no_secret_in_responses_or_logs(team) -> None:
     seen.append(call(server, "POST", "users/create",
                      {"username": "dave", "password": "dave-secret-1"}, user="root"))
     assert seen[-1]["user"]["username"] == "dave" and not seen[-1]["user"]["is_admin"]
+    exp_id = call(server, "POST", "experiments/create", {"name": "alice-listed"},
+                  user="alice")["experiment_id"]
     seen.append(call(server, "GET", "users/get", user="alice", username="alice"))
-    assert {p["permission"] for p in seen[-1]["user"]["experiment_permissions"]} == {"MANAGE"}
+    assert {"experiment_id": exp_id, "user_id": 2, "permission": "MANAGE"} in seen[-1][
+        "user"]["experiment_permissions"]
     denied(server, "GET", "users/get", user="alice", username="bob")
+    assert call(server, "GET", "users/current", user="bob")["user"]["username"] == "bob"
+    seen.append(call(server, "GET", "users/list", user="root"))
+    assert {"root", "alice", "bob", "carol", "dave"} <= {
+        u["username"] for u in seen[-1]["users"]}
+    denied(server, "GET", "users/list", user="alice")
     call(server, "PATCH", "users/update-password",
          {"username": "dave", "password": "dave-secret-2"}, user="root")
     dave = base64.b64encode(b"dave:dave-secret-2").decode()
