@@ -7,12 +7,14 @@ Precedence: an explicit argument > the environment variable > the conf file
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from lakeml.arguments import path as path_argument
@@ -124,6 +126,17 @@ SETTINGS: dict[str, Setting] = {
         Setting("env_cache", "LAKEML_ENV_CACHE", str, None,
                 "Folder where `lakeml run` keeps the virtualenvs it builds from python_env "
                 "files, one per content hash; default ~/.cache/lakeml/envs."),
+        Setting("server_auth_file", "LAKEML_SERVER_AUTH_FILE", str, None,
+                "Users, API tokens and permissions of `lakeml server` (JSON, written by "
+                "`lakeml server users|permissions`); unset: the server is anonymous."),
+        Setting("server_max_body_mb", "LAKEML_SERVER_MAX_BODY_MB", _positive_float, 32,
+                "Largest request body (MB) `lakeml server` reads; larger ones get 413."),
+        Setting("server_read_timeout", "LAKEML_SERVER_READ_TIMEOUT", _positive_float, 60,
+                "Seconds `lakeml server` waits for each part of a request body; a body "
+                "that stalls longer gets 408."),
+        Setting("server_cors_origins", "LAKEML_SERVER_CORS_ORIGINS", str, None,
+                "Comma-separated origins whose browsers may call `lakeml server` (CORS); "
+                "unset: no cross-origin access."),
         Setting("serve_max_body_mb", "LAKEML_SERVE_MAX_BODY_MB", _positive_float, 64,
                 "Largest request body (MB) `lakeml models serve` reads; larger ones get "
                 "413 unread."),
@@ -238,10 +251,41 @@ def store_uri() -> str:
     return normalize_uri(get("store"))
 
 
+#: The user a tracking server authenticated for the request being handled (None outside
+#: one): it outranks LAKEML_USER, so runs, registry events and registry permissions name
+#: the caller, not the server's own account.
+_request_user: ContextVar[str | None] = ContextVar("lakeml_request_user", default=None)
+_request_admin: ContextVar[bool] = ContextVar("lakeml_request_admin", default=False)
+
+
+@contextlib.contextmanager
+def acting_as(user: str, *, admin: bool = False) -> Iterator[None]:
+    """Make ``user`` the acting user of this context (a thread or task) for the block;
+    ``admin``: a server admin, whom the registry's permissions file lets do everything.
+
+    Example::
+
+        with acting_as("alice"):
+            assert current_user() == "alice"
+    """
+    token, admin_token = _request_user.set(user), _request_admin.set(admin)
+    try:
+        yield
+    finally:
+        _request_user.reset(token)
+        _request_admin.reset(admin_token)
+
+
+def acting_admin() -> bool:
+    """Whether the acting user is an admin of the tracking server serving this request."""
+    return _request_admin.get()
+
+
 def current_user() -> str:
-    """``LAKEML_USER``, else the OS user, else ``unknown``: who runs and registry
-    events are recorded as."""
-    user = get("user")
+    """The authenticated user of a server request (see :func:`acting_as`), else
+    ``LAKEML_USER``, else the OS user, else ``unknown``: who runs and registry events are
+    recorded as."""
+    user = _request_user.get() or get("user")
     if user:
         return str(user)
     return _os_user()

@@ -121,6 +121,13 @@ class PermissionDenied(LakemlError):
     http_status = 403
 
 
+class Unauthenticated(LakemlError):
+    """The caller did not say who they are, or said it wrongly (a server's 401)."""
+
+    error_code = "UNAUTHENTICATED"
+    http_status = 401
+
+
 class CommitConflict(LakemlError):
     """A concurrent writer won a conflict-checked commit; retrying may succeed."""
 
@@ -169,6 +176,8 @@ _BY_CODE: dict[str, type[LakemlError]] = {
     "ALREADY_EXISTS": AlreadyExists,
     "INVALID_STATE": InvalidState,
     "PERMISSION_DENIED": PermissionDenied,
+    "UNAUTHENTICATED": Unauthenticated,
+    "CUSTOMER_UNAUTHORIZED": Unauthenticated,
     "ABORTED": CommitConflict,
     "RESOURCE_CONFLICT": CommitConflict,
     "NOT_IMPLEMENTED": NotSupported,
@@ -176,8 +185,8 @@ _BY_CODE: dict[str, type[LakemlError]] = {
 }
 
 _BY_STATUS: dict[int, type[LakemlError]] = {
-    400: InvalidArgument, 403: PermissionDenied, 404: NotFound, 409: CommitConflict,
-    501: NotSupported, 503: TemporarilyUnavailable,
+    400: InvalidArgument, 401: Unauthenticated, 403: PermissionDenied, 404: NotFound,
+    409: CommitConflict, 501: NotSupported, 503: TemporarilyUnavailable,
 }
 
 

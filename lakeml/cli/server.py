@@ -11,8 +11,11 @@ DESCRIPTION = """Serve the store over HTTP with MLflow's REST API 2.0 (/api/2.0/
 experiments, runs, params, metrics, tags, log-batch, search and metric history. A write
 is answered only once it is committed to the store's Delta tables.
 
-Binds 127.0.0.1 unless --host says otherwise. There is no authentication yet: give
-another --host only on a network where everyone may read and write the store."""
+Binds 127.0.0.1 unless --host says otherwise. Without --auth-file the server is
+anonymous: everyone who reaches it may read and write the store. With --auth-file, callers
+sign in with HTTP Basic or an API token, and each experiment and registered model has
+MLflow's permissions (READ, EDIT, MANAGE, NO_PERMISSIONS); `lakeml server users ...` and
+`lakeml server permissions ...` manage the file."""
 
 
 def cmd_server(args: argparse.Namespace) -> str:
@@ -21,12 +24,44 @@ def cmd_server(args: argparse.Namespace) -> str:
     from lakeml.cli.args import store_uri
     from lakeml.client import Client
 
+    if getattr(args, "server_group", None):  # `lakeml server users` without an action
+        return args.group_parser.format_help().rstrip()
     uri = store_uri(args)
     Client(uri).flush()  # a bad store fails here, once, not in every worker
     os.environ["LAKEML_STORE"] = uri  # the workers' app factory reads it
+    _server_settings(args)
     uvicorn.run("lakeml.server.app:app_from_environment", factory=True, host=args.host,
                 port=args.port, workers=args.workers, log_level=args.log_level)
     return "lakeml server stopped"
+
+
+def _server_settings(args: argparse.Namespace) -> None:
+    """Hand the auth, body-limit and CORS options to the workers (through the environment,
+    as the store), checking the auth file once here."""
+    if args.auth_file:
+        from lakeml.server.users import AuthFile
+
+        users = AuthFile(args.auth_file)
+        users.data()  # a missing or broken file fails here, naming it
+        os.environ["LAKEML_SERVER_AUTH_FILE"] = str(users.path)
+    if args.max_body_mb is not None:
+        os.environ["LAKEML_SERVER_MAX_BODY_MB"] = str(args.max_body_mb)
+    if args.read_timeout is not None:
+        os.environ["LAKEML_SERVER_READ_TIMEOUT"] = str(args.read_timeout)
+    if args.cors_origins is not None:
+        os.environ["LAKEML_SERVER_CORS_ORIGINS"] = args.cors_origins
+
+
+def _positive_number(what: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0.0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what} > 0")
+        return value
+    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -46,4 +81,19 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--log-level", default="info",
                    choices=("critical", "error", "warning", "info", "debug"),
                    help="server log level (default info)")
+    p.add_argument("--auth-file", help="users, API tokens and permissions (JSON written by "
+                   "`lakeml server users add NAME --auth-file FILE`); callers must then "
+                   "sign in. Default: LAKEML_SERVER_AUTH_FILE; unset: anonymous access")
+    p.add_argument("--max-body-mb", type=_positive_number("MB"), default=None,
+                   help="largest request body in MB; larger ones get 413 (default 32, or "
+                   "LAKEML_SERVER_MAX_BODY_MB; artifact uploads are streamed, not limited)")
+    p.add_argument("--read-timeout", type=_positive_number("seconds"), default=None,
+                   help="seconds to wait for each part of a request body before answering "
+                   "408 (default 60, or LAKEML_SERVER_READ_TIMEOUT)")
+    p.add_argument("--cors-origins", default=None,
+                   help="comma-separated origins whose web pages may call the server "
+                   "(default: none, CORS off)")
     p.set_defaults(func=cmd_server)
+    from lakeml.cli.server_users import add_parsers
+
+    add_parsers(p)

@@ -350,6 +350,17 @@ class RegistryBase:
         except Exception as exc:  # noqa: BLE001
             log.warning("could not record denied %s by %s: %s", event.action, self._user(), exc)
 
+    def record_denied(self, action: str, reason: str, *, name: str | None = None,
+                      key: str | None = None, value: str | None = None,
+                      from_value: str | None = None, to_value: str | None = None,
+                      run_id: str | None = None) -> None:
+        """Record in the audit log a denial decided outside the registry's own checks (the
+        tracking server's permissions: ``action`` ``api_request``, ``key`` the route,
+        ``value`` the resource, ``from_value``/``to_value`` the level held and needed)."""
+        self._record_denied(Event(action, "", name, key=key, value=value,
+                                  from_value=from_value, to_value=to_value, run_id=run_id,
+                                  comment=reason))
+
     def require(self, capability: str, action: str, name: str) -> None:
         """Raise PermissionDenied, and record it, unless the acting user holds
         ``capability`` (e.g. ``register``) on model ``name``; for callers that must

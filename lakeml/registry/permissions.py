@@ -19,7 +19,9 @@ reject), ``alias`` (set and delete aliases), ``admin`` (everything, including
 rename and delete). ``"*"`` means every stage. Reading is open to all, and
 anyone may comment and cancel their own requests.
 
-Without a file every user may do everything, as in MLflow without auth.
+Without a file every user may do everything, as in MLflow without auth. Through
+``lakeml server --auth-file`` the user is the signed-in caller, and the server's admins
+may do everything here too.
 
 Names are read as written: a plain key such as user ``no`` or ``on`` stays
 that text (PyYAML's YAML 1.1 would make it a boolean), while a role name in
@@ -27,7 +29,9 @@ a list must be quoted if YAML would read it as something else (``['no']``).
 
 Trust model: this is policy for cooperating clients. The library checks it
 before writing, but whoever can write the store's files can bypass it; keep
-hostile users out with storage permissions or a server in front.
+hostile users out with storage permissions, and give them ``lakeml server
+--auth-file`` in front: there the acting user is authenticated, so the
+policy is enforced.
 """
 
 from __future__ import annotations
@@ -73,8 +77,8 @@ class Policy:
 
     def allows(self, user: str, capability: str, stage: str | None = None) -> bool:
         """Whether ``user`` holds ``capability`` (for ``stage`` when it takes one)."""
-        if self.path is None or capability in _OPEN_CAPS:
-            return True
+        if self.path is None or capability in _OPEN_CAPS or config.acting_admin():
+            return True  # (an admin of the tracking server serving the request)
         for role in self.roles_of(user):
             if role.admin:
                 return True

@@ -47,6 +47,7 @@ class LakeRegistryService:
         self.set_registered_model_alias = models.set_registered_model_alias
         self.delete_registered_model_alias = models.delete_registered_model_alias
         self.require = models.require
+        self.record_denied = models.record_denied  # the tracking server's audit of denials
         self.get_model_version = versions.get_model_version
         self.list_model_versions = versions.list_model_versions
         self.get_latest_versions = versions.get_latest_versions

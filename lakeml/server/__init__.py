@@ -6,5 +6,10 @@ app from a Client; experiments.py, runs.py and registry.py hold the routes, each
 MLflow's JSON; errors.py answers every error in MLflow's shape. Nothing here is
 imported by ``import lakeml``: FastAPI and uvicorn load only when the server starts.
 
+With ``--auth-file``: auth.py signs callers in (and limits bodies), users.py keeps the
+auth file, rules.py says what each route needs, access.py checks and audits it, and
+permissions_api.py serves MLflow's user and permission calls; review.py serves the
+registry's transition requests.
+
 The model scoring server is :mod:`lakeml.models.serving`.
 """

@@ -38,15 +38,18 @@ def build_app(client: Client) -> FastAPI:
     """The app serving ``client``'s store."""
     from fastapi import FastAPI
 
-    from lakeml.server import errors, experiments, registry, runs
+    from lakeml.server import auth, errors, experiments, permissions_api, registry, review, runs
     from lakeml.version import __version__
 
     app = FastAPI(title="lakeml tracking server", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url=None)
     errors.install(app)
+    guard = auth.install(app)  # body limit, users and permissions: see auth.py
     lock = threading.Lock()
     for method, path, handler, writes in (*experiments.ROUTES, *runs.ROUTES,
-                                          *registry.ROUTES):
+                                          *registry.ROUTES, *review.ROUTES,
+                                          *permissions_api.ROUTES):
+        handler = guard(method, path, handler)
         # a plain Starlette route: the endpoint reads the request itself
         app.add_route(PREFIX + path, _endpoint(client, lock, method, handler, writes),
                       methods=[method], name=f"{method} {path}")

@@ -115,7 +115,8 @@ LOGGED_MODELS = pa.schema([
 #     delete_model_tag, create_version, update_version, delete_version,
 #     transition_stage, set_version_tag, delete_version_tag, set_alias,
 #     delete_alias, request_transition, approve_request, reject_request,
-#     cancel_request, comment
+#     cancel_request, comment; api_request (a tracking server call its permissions
+#     refused: key = the route, value = the resource, from/to_value = level held/needed)
 #   outcome: "applied", or "denied" (a PermissionDenied; ``comment`` says why)
 REGISTRY_LOG = pa.schema([
     _f("seq", pa.int64(), False),
