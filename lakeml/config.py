@@ -16,7 +16,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlparse
 
 from lakeml.arguments import path as path_argument
-from lakeml.errors import InvalidArgument, NotSupported
+from lakeml.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -182,15 +182,6 @@ def get(key: str, explicit: Any = None) -> Any:
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
 
 
-def rest_reserved(uri: str) -> NotSupported:
-    """The error for an ``http(s)://`` store: reserved for the tracking server's REST client."""
-    return NotSupported(
-        f"store URI {uri!r} names a tracking server; http:// and https:// are reserved for "
-        "the REST client that comes with lakeml's tracking server, which does not exist "
-        "yet. Give a store folder or an object-store URI (s3://, gs://, abfss://, file://) "
-        "instead")
-
-
 def normalize_uri(uri: str | os.PathLike[str]) -> str:
     """An absolute local path, or a ``scheme://…`` URI without a trailing slash."""
     text = path_argument(uri, "store URI").strip()
@@ -204,8 +195,11 @@ def normalize_uri(uri: str | os.PathLike[str]) -> str:
             raise InvalidArgument(f"file URI {text!r} names host {parsed.netloc!r}; "
                                   "use file:///absolute/path")
         return str(Path(unquote(parsed.path)).resolve())
-    if parsed.scheme in ("http", "https"):
-        raise rest_reserved(text)
+    if parsed.scheme in ("http", "https"):  # a tracking server: lakeml's REST client
+        if not parsed.hostname:
+            raise InvalidArgument(f"tracking server URI {text!r} names no host; give "
+                                  "http://host:port")
+        return text.rstrip("/")
     if parsed.scheme not in REMOTE_SCHEMES:
         raise InvalidArgument(f"store URI {text!r} has unsupported scheme {parsed.scheme!r}; "
                               f"use a local path, file://, or one of {list(REMOTE_SCHEMES)}")

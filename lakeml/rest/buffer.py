@@ -1,0 +1,262 @@
+"""The REST client's log buffer: log calls append here; flushes send ``runs/log-batch``.
+
+``log_metric``, ``log_param``, ``set_tag`` and ``log_batch`` of the REST tracking
+service append tuples to in-process lists (a lock and a list append: the cost of the
+lake writer's hot path, no I/O). A flush groups the rows by run and sends each run's
+rows as MLflow ``runs/log-batch`` requests, one per run unless MLflow's limits split it
+(1,000 metrics, 100 params, 100 tags, 1,000 items in all per request). Rows keep their
+order within a run, so a later ``set_tag`` of a key still wins.
+
+A flush happens on the lake writer's triggers (store/writer.py, same settings): a
+background thread every ``LAKEML_FLUSH_INTERVAL`` seconds, sooner once
+``LAKEML_FLUSH_ROWS`` rows wait; in the logging thread once ``LAKEML_MAX_BUFFERED_ROWS``
+do (back-pressure); at interpreter exit; and on ``flush()``, which the service calls
+before every other request (read-your-writes, and writes that follow logs land after
+them).
+
+A batch the server refuses (a bad value, a run ended by another process) is set aside,
+and the next explicit flush raises its error (the class and message the server sent),
+once: rows of other batches are not held back by it. A batch that could not be
+delivered (the server unreachable, busy, or a commit conflict) stays pending and goes
+first in the next flush; its ``X-Lakeml-Request-Id`` header stays the same, so a server
+that keeps request ids can tell a retry from a new batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lakeml.errors import CommitConflict, LakemlError, TemporarilyUnavailable
+from lakeml.rest.wire import wire_number
+
+if TYPE_CHECKING:
+    from lakeml.rest.http import Http
+
+log = logging.getLogger(__name__)
+
+#: MLflow's limits of one log-batch request (mlflow/utils/validation.py).
+MAX_METRICS = 1000
+MAX_PARAMS = 100
+MAX_TAGS = 100
+MAX_ITEMS = 1000
+#: Errors after which a batch is sent again rather than set aside.
+RETRIED = (TemporarilyUnavailable, CommitConflict)
+
+_live: weakref.WeakSet[LogBuffer] = weakref.WeakSet()
+
+
+@dataclass
+class Batch:
+    """One ``runs/log-batch`` request: a run's rows within MLflow's limits."""
+
+    run_id: str
+    request_id: str
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    params: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "metrics": self.metrics, "params": self.params,
+                "tags": self.tags}
+
+    def size(self) -> int:
+        return len(self.metrics) + len(self.params) + len(self.tags)
+
+
+class LogBuffer:
+    """Buffered log rows of one tracking server, sent by :meth:`flush`."""
+
+    def __init__(self, http: Http, *, interval: float, flush_rows: int,
+                 max_buffered_rows: int) -> None:
+        self._http = http
+        self.interval = interval
+        self.flush_rows = flush_rows
+        self.max_buffered_rows = max_buffered_rows
+        self._writer_id = os.urandom(8).hex()
+        self._seq = 0
+        # (run_id, key, value, timestamp ms, step) / (run_id, key, value)
+        self._metrics: list[tuple[str, str, float, int, int]] = []
+        self._params: list[tuple[str, str, str]] = []
+        self._tags: list[tuple[str, str, str]] = []
+        self._buffered = 0
+        self._pending: list[Batch] = []  # built, not yet acknowledged: sent first next time
+        self._rejected: list[LakemlError] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.RLock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        _live.add(self)
+
+    # ---- the hot path -------------------------------------------------------------------
+    def append_metric(self, run_id: str, key: str, value: float, timestamp: int,
+                      step: int) -> None:
+        """Buffer one metric point (``timestamp`` in ms)."""
+        with self._lock:
+            self._metrics.append((run_id, key, value, timestamp, step))
+            self._buffered += 1
+            buffered = self._buffered
+        if self._thread is None or buffered >= self.flush_rows:
+            self._after_buffering(buffered)
+
+    def extend(self, metrics: list[tuple[str, str, float, int, int]],
+               params: list[tuple[str, str, str]], tags: list[tuple[str, str, str]]) -> None:
+        """Buffer rows of a log_batch together (all or none)."""
+        count = len(metrics) + len(params) + len(tags)
+        if not count:
+            return
+        with self._lock:
+            self._metrics.extend(metrics)
+            self._params.extend(params)
+            self._tags.extend(tags)
+            self._buffered += count
+            buffered = self._buffered
+        if self._thread is None or buffered >= self.flush_rows:
+            self._after_buffering(buffered)
+
+    def _after_buffering(self, buffered: int) -> None:
+        if self._thread is None:
+            self._start()
+        if buffered >= self.flush_rows:
+            self._wake.set()
+            if buffered >= self.max_buffered_rows:
+                self.flush(report=False)
+
+    def has_unflushed(self) -> bool:
+        """Whether rows wait to be sent (buffered, or pending after a failed delivery)."""
+        return self._buffered > 0 or bool(self._pending)
+
+    # ---- sending ------------------------------------------------------------------------
+    def flush(self, *, report: bool = True) -> None:
+        """Send every buffered row now, one log-batch per run (split at MLflow's limits).
+
+        Raises the server's error for a batch that could not be delivered (the rows stay
+        pending). With ``report`` (the default; the background flusher passes False),
+        raises the error of batches the server refused since the last report.
+        """
+        with self._flush_lock:
+            if self.has_unflushed():
+                with self._lock:  # (log calls wait only for the swap, not the encoding)
+                    metrics, params, tags = self._metrics, self._params, self._tags
+                    self._metrics, self._params, self._tags = [], [], []
+                    self._buffered = 0
+                    pending, self._pending = self._pending, []
+                self._send_all(pending + self._batches(metrics, params, tags))
+            if report:
+                self.raise_rejected()
+
+    def _send_all(self, batches: list[Batch]) -> None:
+        for i, batch in enumerate(batches):
+            try:
+                self._http.post("/runs/log-batch", batch.body(),
+                                headers={"X-Lakeml-Request-Id": batch.request_id})
+            except RETRIED:
+                with self._lock:
+                    self._pending[:0] = batches[i:]
+                raise
+            except LakemlError as exc:
+                with self._lock:
+                    self._rejected.append(exc)
+            except BaseException:
+                with self._lock:
+                    self._pending[:0] = batches[i:]
+                raise
+
+    def raise_rejected(self) -> None:
+        """Raise the error of the batches refused since the last report, if any (the
+        class and message of the first; a count of the others)."""
+        with self._lock:
+            rejected, self._rejected = self._rejected, []
+        if not rejected:
+            return
+        first = rejected[0]
+        if len(rejected) == 1:
+            raise first
+        raise type(first)(f"{first.message} (and {len(rejected) - 1} more logged batch(es) "
+                          "refused by the tracking server)")
+
+    def _batches(self, metrics: list[tuple[str, str, float, int, int]],
+                 params: list[tuple[str, str, str]], tags: list[tuple[str, str, str]]
+                 ) -> list[Batch]:
+        """The rows as log-batch requests: per run, in order, within MLflow's limits."""
+        per_run: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
+        for run_id, key, value, ts, step in metrics:
+            per_run.setdefault(run_id, ([], [], []))[0].append(
+                {"key": key, "value": wire_number(value), "timestamp": ts, "step": step})
+        for run_id, key, value in params:
+            per_run.setdefault(run_id, ([], [], []))[1].append({"key": key, "value": value})
+        for run_id, key, value in tags:
+            per_run.setdefault(run_id, ([], [], []))[2].append({"key": key, "value": value})
+        batches = []
+        for run_id, (ms, ps, ts_) in per_run.items():
+            m = p = t = 0
+            while m < len(ms) or p < len(ps) or t < len(ts_):
+                batch = Batch(run_id, self._next_request_id())
+                batch.params = ps[p:p + MAX_PARAMS]
+                batch.tags = ts_[t:t + MAX_TAGS]
+                p, t = p + len(batch.params), t + len(batch.tags)
+                room = min(MAX_METRICS, MAX_ITEMS - len(batch.params) - len(batch.tags))
+                batch.metrics = ms[m:m + room]
+                m += len(batch.metrics)
+                batches.append(batch)
+        return batches
+
+    def _next_request_id(self) -> str:
+        self._seq += 1
+        return f"{self._writer_id}-{self._seq}"
+
+    # ---- the background flusher -------------------------------------------------------
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            self._thread = threading.Thread(target=self._run, name="lakeml-rest-flusher",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._closed:
+            self._wake.wait(self.interval if failures == 0 else min(30.0, 2.0 ** failures))
+            self._wake.clear()
+            if self._closed or not self.has_unflushed():
+                continue
+            try:
+                self.flush(report=False)  # refusals are reported to the logging code
+                failures = 0
+            except LakemlError as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("lakeml could not send logged rows to the tracking server "
+                                "(kept in memory, will retry): %s", exc)
+            except Exception:  # never let the flusher die silently
+                failures += 1
+                log.exception("lakeml REST flusher failed; rows kept in memory")
+
+    def close(self) -> None:
+        """Stop the flusher and send what is left; raise if that fails."""
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=60)
+        self.flush()
+
+
+def _close_all_at_exit() -> None:
+    for buffer in list(_live):
+        try:
+            buffer.close()
+        except LakemlError as exc:
+            print(f"lakeml: at exit, logged rows were not all stored by the tracking server:"
+                  f" {exc}", file=sys.stderr)
+
+
+atexit.register(_close_all_at_exit)
