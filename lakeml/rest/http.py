@@ -84,12 +84,13 @@ class Http:
         return read_arrow(response.content)
 
     def post_arrow(self, path: str, table: pa.Table,
-                   params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   params: Mapping[str, Any] | None = None, *,
+                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """POST ``table`` as an Arrow IPC stream to a lakeml route that answers JSON."""
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         return self._json(self._send("POST", LAKEML + path, params=query,
                                      content=write_arrow(table),
-                                     headers={"Content-Type": ARROW_STREAM}))
+                                     headers={"Content-Type": ARROW_STREAM, **(headers or {})}))
 
     # ---- the exchange ---------------------------------------------------------------------
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

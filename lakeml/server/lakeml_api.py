@@ -6,7 +6,8 @@ What lakeml's services offer and MLflow's REST API lacks, so that lakeml's REST 
 - runs: search with lakeml's full filter grammar (OR, parentheses; the page shape of
   MLflow's ``runs/search``), the wide search table, create with a parent, update and
   end with the lake's exact rules, the writable check, the newest-first listing,
-  dataset inputs, bulk logging of runs and metric histories;
+  dataset inputs, bulk logging of runs, metric histories and the REST client's big
+  flushes of metric points (one Arrow request and one commit, not one per 1,000 points);
 - experiments: the active-experiment check, deleting an experiment tag;
 - read-only SQL (``POST /sql`` {query, params, as_of, format: "json" | "arrow"}) through
   the Client's sandboxed ``sql``; its errors are INVALID_PARAMETER_VALUE with the message;
@@ -210,6 +211,30 @@ def log_runs(client: Client, f: Fields, body: bytes) -> Any:
                                        tags=tags)}
 
 
+def log_metrics(client: Client, f: Fields, body: bytes) -> Any:
+    """Metric points of running runs (run_id, key, value, timestamp ms, step), in bulk: the
+    REST client's flush of many points. Points of a run that does not take log calls are
+    left out, each such run named in ``refused`` with its error; the rest are stored."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = table_of(body)
+    if "run_id" not in table.column_names:
+        raise InvalidArgument(f"log-metrics takes columns run_id, key, value, timestamp, "
+                              f"step; got {table.column_names}")
+    refused = []
+    for run_id in pc.unique(table["run_id"]).to_pylist():
+        try:
+            client.check_run_writable(run_id)
+        except LakemlError as exc:
+            refused.append({"run_id": run_id, **exc.to_dict()})
+    if refused:
+        table = table.filter(pc.invert(pc.is_in(
+            table["run_id"], pa.array([r["run_id"] for r in refused], pa.string()))))
+    count = client.log_metric_histories(table) if table.num_rows else 0
+    return {"count": count, "refused": refused}
+
+
 def log_histories(client: Client, f: Fields, body: bytes) -> Any:
     return {"count": client.log_metric_histories(table_of(body))}
 
@@ -274,6 +299,7 @@ TABLE_ROUTES = (
     ("/analytics/metric-by-param", metric_by_param, False),
     ("/analytics/param-diff", param_diff, False),
     ("/runs/log-runs", log_runs, True),
+    ("/runs/log-metrics", log_metrics, True),
     ("/metrics/log-histories", log_histories, True),
     *lakeml_registry.TABLE_ROUTES,
 )
