@@ -13,14 +13,28 @@ Only what a client needs is imported here: httpx loads when a service is made.
 
 from __future__ import annotations
 
+import threading
+
+from lakeml.rest.http import server_url
 from lakeml.rest.registry import RestRegistryService
 from lakeml.rest.tracking import RestTrackingService
 
 __all__ = ["RestRegistryService", "RestTrackingService", "rest_services"]
 
+_services: dict[str, tuple[RestTrackingService, RestRegistryService]] = {}
+_lock = threading.Lock()
+
 
 def rest_services(url: str) -> tuple[RestTrackingService, RestRegistryService]:
-    """The tracking and registry services of the tracking server at ``url``, sharing one
-    connection pool; the registry sends the tracking service's buffered rows first."""
-    tracking = RestTrackingService(url)
-    return tracking, RestRegistryService(tracking._http, before=tracking.flush)
+    """The tracking and registry services of the tracking server at ``url``, made once per
+    server in a process (as the lake's are once per store): Clients of one server share
+    its log buffer, its connections and what is known of its runs. The registry sends
+    the tracking service's buffered rows before each request."""
+    key = server_url(url)
+    with _lock:
+        found = _services.get(key)
+        if found is None:
+            tracking = RestTrackingService(key)
+            found = _services[key] = (tracking, RestRegistryService(
+                tracking._http, before=tracking.flush))
+        return found
