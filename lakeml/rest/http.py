@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lakeml.errors import InvalidArgument, LakemlError, StoreUnavailable
+from lakeml.errors import BadRequest, InvalidArgument, LakemlError, StoreUnavailable
 
 if TYPE_CHECKING:
     import httpx
@@ -188,3 +188,15 @@ class Remote:
                    params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         self._before()
         return self.http.post_arrow(path, table, params)
+
+
+def arrow_body(body: bytes) -> pa.Table:
+    """The Arrow IPC stream a bulk request carries; BadRequest if it is not one."""
+    import pyarrow as pa
+
+    if not body:
+        raise BadRequest("the request body must be an Arrow IPC stream (the rows to log)")
+    try:
+        return read_arrow(body)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BadRequest(f"the request body is not an Arrow IPC stream: {exc}") from None

@@ -90,10 +90,9 @@ class RestTrackingService:
     # ---- the store ----------------------------------------------------------------------
     @property
     def store(self) -> Store:
-        """A REST service has no lake store of its own: NotSupported."""
-        raise NotSupported(f"{self.store_uri} is a tracking server: its store is the "
-                           "server's, not this process's (maintenance runs on the server: "
-                           "`lakeml maintenance --store <the server's store>`)")
+        """A REST service has no lake store of its own: a stand-in whose every attribute
+        raises NotSupported saying so."""
+        return _NoStore(self.store_uri)  # type: ignore[return-value]
 
     @property
     def store_uri(self) -> str:
@@ -302,6 +301,21 @@ class RestTrackingService:
         """Append metric points (run_id, key, value, step, timestamp ms) in bulk."""
         return int(self._remote.post_arrow("/metrics/log-histories",
                                            bulk_arrow(data, "log_metric_histories"))["count"])
+
+
+class _NoStore:
+    """What ``store`` gives over REST: any use of it raises NotSupported, naming the server."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotSupported(f"{self._url} is a tracking server: its store is the server's, "
+                           f"not this process's (no store.{name} here; maintenance runs on "
+                           "the server's machine: `lakeml maintenance --store <its store>`)")
+
+    def __repr__(self) -> str:
+        return f"<no lake store: tracking server {self._url}>"
 
 
 def _metric_rows(run_id: str, metrics: Any, step: int | None, now: int

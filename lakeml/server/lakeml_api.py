@@ -30,7 +30,8 @@ import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.entities import Dataset, DatasetInput, ViewType
-from lakeml.errors import BadRequest, InvalidArgument, LakemlError
+from lakeml.errors import InvalidArgument, LakemlError
+from lakeml.rest.http import arrow_body
 from lakeml.server import lakeml_registry, runs
 from lakeml.server.protocol import experiment_json, run_info_json, run_json
 from lakeml.system_tags import USER
@@ -207,7 +208,7 @@ def log_runs(client: Client, f: Fields, body: bytes) -> Any:
     except ValueError:
         raise InvalidArgument(f"parameter 'tags' must be a JSON object, got "
                               f"{tags_text!r:.80}") from None
-    return {"run_ids": client.log_runs(f.required_text("experiment_id"), table_of(body),
+    return {"run_ids": client.log_runs(f.required_text("experiment_id"), arrow_body(body),
                                        tags=tags)}
 
 
@@ -218,7 +219,7 @@ def log_metrics(client: Client, f: Fields, body: bytes) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = table_of(body)
+    table = arrow_body(body)
     if "run_id" not in table.column_names:
         raise InvalidArgument(f"log-metrics takes columns run_id, key, value, timestamp, "
                               f"step; got {table.column_names}")
@@ -236,7 +237,7 @@ def log_metrics(client: Client, f: Fields, body: bytes) -> Any:
 
 
 def log_histories(client: Client, f: Fields, body: bytes) -> Any:
-    return {"count": client.log_metric_histories(table_of(body))}
+    return {"count": client.log_metric_histories(arrow_body(body))}
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -257,20 +258,6 @@ def _frame(frame: Any) -> pa.Table:
 def _arrow_of(relation: Any) -> pa.Table:
     to_table = getattr(relation, "to_arrow_table", None)
     return to_table() if callable(to_table) else relation.arrow()
-
-
-def table_of(body: bytes) -> pa.Table:
-    """The Arrow IPC stream a bulk request carries; BadRequest if it is not one."""
-    import pyarrow as pa
-
-    from lakeml.rest.http import read_arrow
-
-    if not body:
-        raise BadRequest("the request body must be an Arrow IPC stream (the rows to log)")
-    try:
-        return read_arrow(body)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BadRequest(f"the request body is not an Arrow IPC stream: {exc}") from None
 
 
 #: (method, path under /api/2.0/lakeml, handler, writes): JSON in, JSON out.

@@ -195,9 +195,9 @@ def as_of(client: Client, f: Fields) -> dict[str, Any]:
 
 # ---- bulk registration (an Arrow body) -------------------------------------------------------
 def register_many(client: Client, f: Fields, body: bytes) -> Any:
-    from lakeml.server.lakeml_api import table_of
+    from lakeml.rest.http import arrow_body
 
-    return {"count": client.register_model_versions(table_of(body))}
+    return {"count": client.register_model_versions(arrow_body(body))}
 
 
 #: (method, path under /api/2.0/lakeml, handler, writes)
