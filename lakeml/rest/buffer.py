@@ -5,7 +5,11 @@ service append tuples to in-process lists (a lock and a list append: the cost of
 lake writer's hot path, no I/O). A flush groups the rows by run and sends each run's
 rows as MLflow ``runs/log-batch`` requests, one per run unless MLflow's limits split it
 (1,000 metrics, 100 params, 100 tags, 1,000 items in all per request). Rows keep their
-order within a run, so a later ``set_tag`` of a key still wins.
+order within a run, so a later ``set_tag`` of a key still wins. A flush holding more
+metric points than one log-batch takes (heavy logging) sends its points in one Arrow
+request instead (lakeml's ``runs/log-metrics``): the server answers a write after its
+commit, ~20-200 ms, so 1,000 points a request would cap logging at a few thousand points
+a second.
 
 A flush happens on the lake writer's triggers (store/writer.py, same settings): a
 background thread every ``LAKEML_FLUSH_INTERVAL`` seconds, sooner once
@@ -46,8 +50,9 @@ MAX_METRICS = 1000
 MAX_PARAMS = 100
 MAX_TAGS = 100
 MAX_ITEMS = 1000
-#: A flush holding this many metric points sends them in one Arrow request (:class:`Points`).
-POINTS_FROM = 5000
+#: A flush holding more metric points than one log-batch takes sends them in one Arrow
+#: request (:class:`Points`): one commit on the server, not one per 1,000 points.
+POINTS_FROM = MAX_METRICS + 1
 #: Errors after which a batch is sent again rather than set aside.
 RETRIED = (TemporarilyUnavailable, CommitConflict)
 
