@@ -291,6 +291,20 @@ class LogBuffer:
         self.flush()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child starts with empty buffers (its parent sends the rows it holds) and
+    no flusher; it logs and sends its own rows from then on."""
+    for buffer in list(_live):
+        buffer._lock = threading.Lock()
+        buffer._flush_lock = threading.RLock()
+        buffer._wake = threading.Event()
+        buffer._metrics, buffer._params, buffer._tags = [], [], []
+        buffer._buffered = 0
+        buffer._pending, buffer._rejected = [], []
+        buffer._thread = None
+        buffer._writer_id, buffer._seq = os.urandom(8).hex(), 0
+
+
 def _close_all_at_exit() -> None:
     for buffer in list(_live):
         try:
@@ -301,3 +315,5 @@ def _close_all_at_exit() -> None:
 
 
 atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -12,6 +12,7 @@ reached raises :class:`~lakeml.errors.StoreUnavailable` naming the URL.
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any, Mapping
 
 from lakeml.errors import BadRequest, InvalidArgument, LakemlError, StoreUnavailable
@@ -49,6 +50,7 @@ class Http:
         import httpx
 
         self.url = server_url(url)
+        self._pid = os.getpid()
         self._client = httpx.Client(base_url=self.url, timeout=TIMEOUT,
                                     headers={"User-Agent": "lakeml-rest-client"})
 
@@ -96,6 +98,10 @@ class Http:
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import httpx
 
+        if self._pid != os.getpid():  # a forked child: its parent's connections are not its own
+            self._pid = os.getpid()
+            self._client = httpx.Client(base_url=self.url, timeout=TIMEOUT,
+                                        headers={"User-Agent": "lakeml-rest-client"})
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.TransportError as exc:

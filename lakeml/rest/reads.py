@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from lakeml.entities import ViewType
-from lakeml.errors import InvalidArgument
+from lakeml.errors import InvalidArgument, NotFound
 from lakeml.rest import wire
 from lakeml.rest.http import LAKEML
 from lakeml.search.paging import PagedList
@@ -49,8 +49,11 @@ class RestReads:
         points: list[Metric] = []
         token = None
         while True:
-            body = self._remote.get("/metrics/get-history", {
-                "run_id": run_id, "metric_key": key, "page_token": token})
+            try:
+                body = self._remote.get("/metrics/get-history", {
+                    "run_id": run_id, "metric_key": key, "page_token": token})
+            except NotFound:  # MLflow's answer for an unknown run; the lake's is no points
+                return []
             points += (wire.metric(m, run_id) for m in body.get("metrics", ()))
             token = body.get("next_page_token")
             if not token:

@@ -313,11 +313,13 @@ def test_a_big_flush_goes_in_one_arrow_request(rest: lakeml.Client) -> None:
     assert sum(n for _, n in counted) == points and len(counted) == 3
 
 
+@pytest.mark.parametrize("points", [1, buffer.POINTS_FROM], ids=["log-batch", "arrow"])
 def test_rows_the_server_refuses_raise_at_the_next_flush_and_others_are_kept(
-        rest: lakeml.Client, client: lakeml.Client, server: Server) -> None:
+        rest: lakeml.Client, server: Server, points: int) -> None:
     ok, ended = rest.create_run().info.run_id, rest.create_run().info.run_id
     with rest.tracking._buffer._flush_lock:  # the background flusher waits
-        rest.log_metric(ok, "m", 1.0)
+        for step in range(points):
+            rest.log_metric(ok, "m", 1.0, step=step)
         rest.log_metric(ended, "m", 1.0)
         # another process ends the run: this process's run state still says RUNNING
         httpx.post(f"{server.api}/runs/update", json={"run_id": ended, "status": "KILLED"}
@@ -326,7 +328,13 @@ def test_rows_the_server_refuses_raise_at_the_next_flush_and_others_are_kept(
         rest.flush()
     rest.flush()  # reported once
     assert rest.get_run(ok).data.metrics == {"m": 1.0}
+    assert len(rest.get_metric_history(ok, "m")) == points
     assert rest.get_run(ended).data.metrics == {}
+
+
+def test_a_history_of_an_unknown_run_is_empty_as_in_the_lake(rest: lakeml.Client,
+                                                              client: lakeml.Client) -> None:
+    assert rest.get_metric_history("nope", "m") == client.get_metric_history("nope", "m") == []
 
 
 def test_log_metric_costs_no_request(rest: lakeml.Client, monkeypatch: pytest.MonkeyPatch
@@ -365,3 +373,26 @@ def test_bulk_logging_over_http(rest: lakeml.Client) -> None:
     assert count == 3 and len(rest.get_metric_history(ids[0], "h")) == 3
     with pytest.raises(InvalidArgument, match="missing column"):
         rest.log_metric_histories(pa.table({"run_id": [ids[0]]}))
+
+
+def test_a_forked_child_sends_its_own_rows_and_not_its_parents(rest: lakeml.Client) -> None:
+    import os
+
+    run_id = rest.create_run().info.run_id
+    with rest.tracking._buffer._flush_lock:  # held across the fork: the child gets new locks
+        rest.log_metric(run_id, "parent", 1.0)
+        pid = os.fork()
+        if pid == 0:  # the child: log its own point, send it, leave without exit hooks
+            code = 1
+            try:
+                lakeml.Client(rest.store_uri).log_metric(run_id, "child", 2.0)
+                lakeml.Client(rest.store_uri).flush()
+                code = 0
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    rest.flush()
+    counted = rest.sql("SELECT key, count(*) FROM metrics WHERE run_id = ? GROUP BY 1 "
+                       "ORDER BY 1", [run_id]).fetchall()
+    assert counted == [("child", 1), ("parent", 1)]
