@@ -94,6 +94,28 @@ class Http:
                                      content=write_arrow(table),
                                      headers={"Content-Type": ARROW_STREAM, **(headers or {})}))
 
+    # ---- files (MLflow's artifact proxy) ---------------------------------------------------
+    def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """``method`` ``path`` (the full path under the server's URL) as given: bytes or a
+        file object as ``content=``; the answer unread but checked for errors."""
+        return self._send(method, path, **kwargs)
+
+    def download(self, path: str, local: Any) -> None:
+        """GET ``path`` into the file ``local``, streamed."""
+        import httpx
+
+        try:
+            with self._client.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_of(response, "GET", path)
+                with open(local, "wb") as out:
+                    for chunk in response.iter_bytes(1 << 20):
+                        out.write(chunk)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"tracking server {self.url} did not answer GET {path}: "
+                                   f"{type(exc).__name__}: {exc}") from None
+
     # ---- the exchange ---------------------------------------------------------------------
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import httpx

@@ -81,7 +81,7 @@ class RestTrackingService:
         remote = self._remote
         experiments = RestExperiments(remote, self._forget_runs)
         reads = RestReads(remote)
-        artifacts = RestArtifacts(self._state, self._writable)
+        artifacts = RestArtifacts(self._http, self._state, self._writable, self.flush)
         for part, names in ((experiments, RestExperiments.CALLS), (reads, RestReads.CALLS),
                             (artifacts, RestArtifacts.CALLS)):
             for name in names:

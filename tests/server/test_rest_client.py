@@ -7,6 +7,7 @@ import math
 import threading
 import uuid
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -135,8 +136,8 @@ def test_client_experiments_runs_and_logs(rest: lakeml.Client) -> None:
     assert rest.list_runs(exp_id) == [] and len(rest.list_runs(exp_id, "ALL")) == 1
     rest.restore_run(run_id)
     assert rest.get_artifact_uri(run_id, "model") == f"{run.info.artifact_uri}/model"
-    with pytest.raises(NotSupported, match="mlflow-artifacts"):
-        rest.log_text(run_id, "x", "a.txt")
+    with pytest.raises(InvalidState, match="FAILED"):
+        rest.log_text(run_id, "x", "a.txt")  # checked before any file moves, as in the lake
 
 
 def test_search_pages_and_tables_with_lakemls_grammar(rest: lakeml.Client) -> None:
@@ -396,3 +397,36 @@ def test_a_forked_child_sends_its_own_rows_and_not_its_parents(rest: lakeml.Clie
     counted = rest.sql("SELECT key, count(*) FROM metrics WHERE run_id = ? GROUP BY 1 "
                        "ORDER BY 1", [run_id]).fetchall()
     assert counted == [("child", 1), ("parent", 1)]
+
+
+# ---- artifacts through MLflow's artifact proxy ------------------------------------------------
+def test_artifacts_through_the_proxy_as_in_the_lake(rest: lakeml.Client, tmp_path) -> None:
+    run_id = rest.create_run().info.run_id
+    root = rest.get_run(run_id).info.artifact_uri
+    if not root.startswith("mlflow-artifacts:"):
+        with pytest.raises(NotSupported, match="mlflow-artifacts/artifacts/<path>"):
+            rest.log_text(run_id, "x", "a.txt")
+        pytest.skip("this server has no mlflow-artifacts proxy (it shows local paths)")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "data" / "sub").mkdir()
+    (tmp_path / "data" / "sub" / "b.txt").write_text("bee")
+    rest.log_artifact(run_id, tmp_path / "data" / "a.csv")
+    rest.log_artifacts(run_id, tmp_path / "data", "folder")
+    rest.log_text(run_id, "hello", "notes/hello.txt")
+    rest.log_dict(run_id, {"k": 1}, "conf.yaml")
+    assert [(i.path, i.is_dir) for i in rest.list_artifacts(run_id)] == [
+        ("a.csv", False), ("conf.yaml", False), ("folder", True), ("notes", True)]
+    assert rest.list_artifacts(run_id, "folder/sub") == [
+        lakeml.entities.FileInfo("folder/sub/b.txt", False, 3)]
+    assert rest.list_artifacts(run_id, "notes/hello.txt") == [
+        lakeml.entities.FileInfo("notes/hello.txt", False, 5)]
+    got = rest.download_artifacts(run_id, "folder", tmp_path / "out")
+    assert Path(got, "sub", "b.txt").read_text() == "bee"
+    assert Path(got, "a.csv").read_text() == "x,y\n1,2\n"
+    one = rest.download_artifacts(run_id, "conf.yaml", tmp_path / "one")
+    assert Path(one).read_text() == "k: 1\n"
+    with pytest.raises(NotFound, match="'absent'"):
+        rest.download_artifacts(run_id, "absent", tmp_path / "none")
+    with pytest.raises(InvalidArgument):
+        rest.log_text(run_id, "x", "../escape.txt")
