@@ -116,6 +116,13 @@ def test_client_experiments_runs_and_logs(rest: lakeml.Client) -> None:
     assert rest.get_experiment(exp_id).tags == {"k": "v"}
     page = rest.search_experiments(filter_string=f"name = '{name}'")
     assert [e.experiment_id for e in page] == [exp_id] and page.token is None
+    rest.rename_experiment(exp_id, name + "-b")
+    rest.delete_experiment(exp_id)
+    assert rest.get_experiment_by_name(name + "-b").lifecycle_stage == "deleted"
+    assert exp_id in [e.experiment_id for e in rest.search_experiments("DELETED_ONLY")]
+    with pytest.raises(InvalidState, match="deleted"):
+        rest.create_run(exp_id)
+    rest.restore_experiment(exp_id)
 
     run_id = rest.create_run(exp_id, run_name="r", start_time=1_700_000_000_000).info.run_id
     rest.log_batch(run_id, metrics=[Metric("m", 2.0, 1_700_000_000_001, 3)],

@@ -16,9 +16,10 @@ import lakeml
 from tests.server.conftest import Server, start_server
 from tests.tracking import test_client as client_tests
 
-#: The Client tests that take only a Client (no second process, no store folder).
+#: The Client tests that take only a Client (no second process, no store folder), but
+#: test_experiment_lifecycle: it expects a store path as the artifact location, which a
+#: server with MLflow's artifact proxy shows as an mlflow-artifacts:/ URI.
 CASES: list[Callable[[lakeml.Client], None]] = [
-    client_tests.test_experiment_lifecycle,
     client_tests.test_missing_things_raise_not_found,
     client_tests.test_default_experiment_cannot_be_deleted,
     client_tests.test_log_batch_with_dicts_and_entities,
