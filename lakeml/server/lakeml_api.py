@@ -293,23 +293,30 @@ TABLE_ROUTES = (
 
 
 def install(app: FastAPI, client: Client, lock: threading.Lock,
-            endpoint: Callable[..., Any]) -> None:
+            endpoint: Callable[..., Any], guard: Callable[..., Any] | None = None) -> None:
     """Add lakeml's routes to ``app``: the JSON ones through the app's ``endpoint``
     factory (app.py's ``_endpoint(client, lock, method, handler, writes)``), the table
-    ones through :func:`_arrow_endpoint`."""
+    ones through :func:`_arrow_endpoint`.
+
+    ``guard(method, path, handler)``, when given, wraps every handler (the server's
+    permission check), with ``path`` the full path (``/api/2.0/lakeml/...``)."""
     for method, path, handler, writes in ROUTES:
+        if guard is not None:
+            handler = guard(method, PREFIX + path, handler)
         app.add_route(PREFIX + path, endpoint(client, lock, method, handler, writes),
                       methods=[method], name=f"lakeml {method} {path}")
     for path, handler, writes in TABLE_ROUTES:
-        app.add_route(PREFIX + path, _arrow_endpoint(client, lock, handler, writes),
+        app.add_route(PREFIX + path, _arrow_endpoint(client, lock, handler, writes, guard,
+                                                     PREFIX + path),
                       methods=["POST"], name=f"lakeml POST {path}")
 
 
 def _arrow_endpoint(client: Client, lock: threading.Lock,
-                    handler: Callable[[Client, Fields, bytes], Any], writes: bool
-                    ) -> Callable[[Request], Any]:
+                    handler: Callable[[Client, Fields, bytes], Any], writes: bool,
+                    guard: Callable[..., Any] | None, path: str) -> Callable[[Request], Any]:
     """A POST endpoint whose body is JSON fields or an Arrow stream (fields then in the
-    query), and whose answer is JSON or an Arrow stream; errors in MLflow's shape."""
+    query), and whose answer is JSON or an Arrow stream; errors in MLflow's shape. The
+    handler runs through ``guard`` when one is given (see :func:`install`)."""
     import logging
 
     from starlette.concurrency import run_in_threadpool
@@ -320,8 +327,12 @@ def _arrow_endpoint(client: Client, lock: threading.Lock,
     log = logging.getLogger("lakeml.server")
 
     def call(fields: Fields, body: bytes) -> Any:
+        def with_body(client: Client, f: Fields) -> Any:
+            return handler(client, f, body)
+
+        checked = with_body if guard is None else guard("POST", path, with_body)
         with lock:
-            out = handler(client, fields, body)
+            out = checked(client, fields)
             if writes:
                 client.flush()
             return out
