@@ -59,6 +59,33 @@ RETRIED = (TemporarilyUnavailable, CommitConflict)
 _live: weakref.WeakSet[LogBuffer] = weakref.WeakSet()
 
 
+class _Columns:
+    """Buffered metric points, a list per column (no tuple per point, no transposing)."""
+
+    __slots__ = ("run_id", "key", "value", "timestamp", "step")
+
+    def __init__(self) -> None:
+        self.run_id: list[str] = []
+        self.key: list[str] = []
+        self.value: list[float] = []
+        self.timestamp: list[int] = []
+        self.step: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.run_id)
+
+    def extend(self, rows: list[tuple[str, str, float, int, int]]) -> None:
+        for run_id, key, value, timestamp, step in rows:
+            self.run_id.append(run_id)
+            self.key.append(key)
+            self.value.append(value)
+            self.timestamp.append(timestamp)
+            self.step.append(step)
+
+    def rows(self) -> Any:
+        return zip(self.run_id, self.key, self.value, self.timestamp, self.step)
+
+
 @dataclass
 class Batch:
     """One ``runs/log-batch`` request: a run's rows within MLflow's limits."""
@@ -90,17 +117,17 @@ class Points:
     """
 
     request_id: str
-    rows: list[tuple[str, str, float, int, int]]
+    rows: _Columns
 
     def send(self, http: Http) -> list[LakemlError]:
         import pyarrow as pa
 
-        run_ids, keys, values, times, steps = zip(*self.rows)
-        table = pa.table({"run_id": pa.array(run_ids, pa.string()),
-                          "key": pa.array(keys, pa.string()),
-                          "value": pa.array(values, pa.float64()),
-                          "timestamp": pa.array(times, pa.int64()),
-                          "step": pa.array(steps, pa.int64())})
+        m = self.rows
+        table = pa.table({"run_id": pa.array(m.run_id, pa.string()),
+                          "key": pa.array(m.key, pa.string()),
+                          "value": pa.array(m.value, pa.float64()),
+                          "timestamp": pa.array(m.timestamp, pa.int64()),
+                          "step": pa.array(m.step, pa.int64())})
         body = http.post_arrow("/runs/log-metrics", table,
                                headers={"X-Lakeml-Request-Id": self.request_id})
         return [LakemlError.from_dict(refusal) for refusal in body.get("refused", ())]
@@ -117,8 +144,9 @@ class LogBuffer:
         self.max_buffered_rows = max_buffered_rows
         self._writer_id = os.urandom(8).hex()
         self._seq = 0
-        # (run_id, key, value, timestamp ms, step) / (run_id, key, value)
-        self._metrics: list[tuple[str, str, float, int, int]] = []
+        # metric points as columns (run_id, key, value, timestamp ms, step): a flush of
+        # many hands them to Arrow as they are; params and tags as (run_id, key, value)
+        self._metrics = _Columns()
         self._params: list[tuple[str, str, str]] = []
         self._tags: list[tuple[str, str, str]] = []
         self._buffered = 0
@@ -136,7 +164,12 @@ class LogBuffer:
                       step: int) -> None:
         """Buffer one metric point (``timestamp`` in ms)."""
         with self._lock:
-            self._metrics.append((run_id, key, value, timestamp, step))
+            m = self._metrics
+            m.run_id.append(run_id)
+            m.key.append(key)
+            m.value.append(value)
+            m.timestamp.append(timestamp)
+            m.step.append(step)
             self._buffered += 1
             buffered = self._buffered
         if self._thread is None or buffered >= self.flush_rows:
@@ -181,12 +214,12 @@ class LogBuffer:
             if self.has_unflushed():
                 with self._lock:  # (log calls wait only for the swap, not the encoding)
                     metrics, params, tags = self._metrics, self._params, self._tags
-                    self._metrics, self._params, self._tags = [], [], []
+                    self._metrics, self._params, self._tags = _Columns(), [], []
                     self._buffered = 0
                     pending, self._pending = self._pending, []
                 points: list[Batch | Points] = []
                 if len(metrics) >= POINTS_FROM:
-                    points, metrics = [Points(self._next_request_id(), metrics)], []
+                    points, metrics = [Points(self._next_request_id(), metrics)], _Columns()
                 self._send_all(pending + self._batches(metrics, params, tags) + points)
             if report:
                 self.raise_rejected()
@@ -223,12 +256,12 @@ class LogBuffer:
         raise type(first)(f"{first.message} (and {len(rejected) - 1} more logged batch(es) "
                           "refused by the tracking server)")
 
-    def _batches(self, metrics: list[tuple[str, str, float, int, int]],
+    def _batches(self, metrics: _Columns,
                  params: list[tuple[str, str, str]], tags: list[tuple[str, str, str]]
                  ) -> list[Batch]:
         """The rows as log-batch requests: per run, in order, within MLflow's limits."""
         per_run: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
-        for run_id, key, value, ts, step in metrics:
+        for run_id, key, value, ts, step in metrics.rows():
             per_run.setdefault(run_id, ([], [], []))[0].append(
                 {"key": key, "value": wire_number(value), "timestamp": ts, "step": step})
         for run_id, key, value in params:
@@ -298,7 +331,7 @@ def _after_fork_in_child() -> None:
         buffer._lock = threading.Lock()
         buffer._flush_lock = threading.RLock()
         buffer._wake = threading.Event()
-        buffer._metrics, buffer._params, buffer._tags = [], [], []
+        buffer._metrics, buffer._params, buffer._tags = _Columns(), [], []
         buffer._buffered = 0
         buffer._pending, buffer._rejected = [], []
         buffer._thread = None
