@@ -85,14 +85,15 @@ class Http:
                                        "Accept": ARROW_STREAM})
         return read_arrow(response.content)
 
-    def post_arrow(self, path: str, table: pa.Table,
-                   params: Mapping[str, Any] | None = None, *,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """POST ``table`` as an Arrow IPC stream to a lakeml route that answers JSON."""
-        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
-        return self._json(self._send("POST", LAKEML + path, params=query,
-                                     content=write_arrow(table),
-                                     headers={"Content-Type": ARROW_STREAM, **(headers or {})}))
+    def post_arrow(self, path: str, table: pa.Table, fields: Mapping[str, Any] | None = None,
+                   *, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """POST ``table`` to a lakeml write route: JSON ``fields`` with the table as a
+        base64 Arrow IPC stream in ``arrow``. A JSON body, so the server serves these
+        routes like every other write (its permission check, its commit)."""
+        import base64
+
+        body = {**(fields or {}), "arrow": base64.b64encode(write_arrow(table)).decode()}
+        return self.post(path, body, api=LAKEML, headers=headers)
 
     # ---- files (MLflow's artifact proxy) ---------------------------------------------------
     def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -213,18 +214,22 @@ class Remote:
         return self.http.post_for_arrow(path, body)
 
     def post_arrow(self, path: str, table: pa.Table,
-                   params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
         self._before()
-        return self.http.post_arrow(path, table, params)
+        return self.http.post_arrow(path, table, fields)
 
 
-def arrow_body(body: bytes) -> pa.Table:
-    """The Arrow IPC stream a bulk request carries; BadRequest if it is not one."""
+def arrow_field(text: Any) -> pa.Table:
+    """The table a bulk request carries in its ``arrow`` field (a base64 Arrow IPC stream);
+    BadRequest naming the problem if it is not one."""
+    import base64
+    import binascii
+
     import pyarrow as pa
 
-    if not body:
-        raise BadRequest("the request body must be an Arrow IPC stream (the rows to log)")
+    if not isinstance(text, str) or not text:
+        raise BadRequest("field 'arrow' must hold the rows as a base64 Arrow IPC stream")
     try:
-        return read_arrow(body)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BadRequest(f"the request body is not an Arrow IPC stream: {exc}") from None
+        return read_arrow(base64.b64decode(text, validate=True))
+    except (binascii.Error, pa.ArrowInvalid, OSError) as exc:
+        raise BadRequest(f"field 'arrow' is not a base64 Arrow IPC stream: {exc}") from None

@@ -289,13 +289,10 @@ class RestTrackingService:
     def log_runs(self, experiment_id: str, data: Any, *,
                  tags: Mapping[str, Any] | None = None) -> list[str]:
         """Log one finished run per row of a DataFrame or Arrow table; returns their ids."""
-        import json
-
-        tags_text = json.dumps({str(k): str(val) for k, val in (tags or {}).items()})
         return list(self._remote.post_arrow(
             "/runs/log-runs", bulk_arrow(data, "log_runs"),
             {"experiment_id": arguments.experiment_id(experiment_id),
-             "tags": tags_text})["run_ids"])
+             "tags": dict(arguments.mapping(tags, "tags")) or None})["run_ids"])
 
     def log_metric_histories(self, data: Any) -> int:
         """Append metric points (run_id, key, value, step, timestamp ms) in bulk."""

@@ -17,21 +17,20 @@ What lakeml's services offer and MLflow's REST API lacks, so that lakeml's REST 
   past time.
 
 Requests carry MLflow-style JSON (or query parameters for GET). Tables go out as Arrow
-IPC streams (``application/vnd.apache.arrow.stream``); bulk calls take one as their
-body, with their other fields as query parameters. JSON routes are served by the app's
-own endpoint (app.py: one Client call at a time, a write answered after its flush);
-Arrow routes by :func:`_arrow_endpoint`, which keeps the same rules.
+IPC streams (``application/vnd.apache.arrow.stream``); bulk writes take theirs as a
+base64 Arrow IPC stream in the JSON field ``arrow``. Every JSON route, writes included,
+is served by the app's own endpoint (app.py: one Client call at a time, a write answered
+after its commit); the table reads by :func:`_table_endpoint`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.entities import Dataset, DatasetInput, ViewType
 from lakeml.errors import InvalidArgument, LakemlError
-from lakeml.rest.http import arrow_body
+from lakeml.rest.http import arrow_field
 from lakeml.server import lakeml_registry, runs
 from lakeml.server.protocol import experiment_json, run_info_json, run_json
 from lakeml.system_tags import USER
@@ -61,8 +60,7 @@ def create_run(client: Client, f: Fields) -> dict[str, Any]:
     run = client.create_run(f.text("experiment_id"), start_time=f.integer("start_time"),
                             tags=tags, run_name=f.text("run_name"),
                             parent_run_id=f.text("parent_run_id"))
-    client.flush()
-    return {"run": run_json(client.get_run(run.info.run_id))}
+    return {"run": run_json(run)}  # as made (the server commits it after the handler)
 
 
 def update_run(client: Client, f: Fields) -> dict[str, Any]:
@@ -122,41 +120,41 @@ def store_versions(client: Client, f: Fields) -> dict[str, Any]:
 
 
 # ---- tables out: search table, analytics, SQL -------------------------------------------
-def search_table(client: Client, f: Fields, body: bytes) -> Any:
+def search_table(client: Client, f: Fields) -> Any:
     return client.search_runs_table(
         [str(e) for e in f.many("experiment_ids")], filter_string=f.text("filter", ""),
         run_view_type=f.get("run_view_type", ViewType.ACTIVE_ONLY),
         max_results=f.integer("max_results"), order_by=f.many("order_by") or None)
 
 
-def metric_histories(client: Client, f: Fields, body: bytes) -> Any:
+def metric_histories(client: Client, f: Fields) -> Any:
     return _frame(client.get_metric_histories(f.many("run_ids"),
                                               f.many("keys") if f.get("keys") else None))
 
 
-def leaderboard(client: Client, f: Fields, body: bytes) -> Any:
+def leaderboard(client: Client, f: Fields) -> Any:
     return _frame(client.leaderboard(
         f.required_text("experiment_id"), f.required_text("metric"),
         ascending=_flag(f, "ascending", True), max_results=f.integer("max_results", 10)))
 
 
-def best_runs(client: Client, f: Fields, body: bytes) -> Any:
+def best_runs(client: Client, f: Fields) -> Any:
     return _frame(client.best_runs(f.required_text("experiment_id"), f.required_text("metric"),
                                    f.required_text("group_by"),
                                    ascending=_flag(f, "ascending", True)))
 
 
-def metric_by_param(client: Client, f: Fields, body: bytes) -> Any:
+def metric_by_param(client: Client, f: Fields) -> Any:
     return _frame(client.metric_by_param(f.required_text("experiment_id"),
                                          f.required_text("metric"), f.required_text("param")))
 
 
-def param_diff(client: Client, f: Fields, body: bytes) -> Any:
+def param_diff(client: Client, f: Fields) -> Any:
     return _frame(client.param_diff(f.many("run_ids"),
                                     all_params=_flag(f, "all_params", False)))
 
 
-def sql(client: Client, f: Fields, body: bytes) -> Any:
+def sql(client: Client, f: Fields) -> Any:
     """Read-only SQL; a refused or failing query is INVALID_PARAMETER_VALUE, its message."""
     form = f.get("format", "json")
     if form not in ("json", "arrow"):
@@ -201,25 +199,22 @@ def _json_value(value: Any) -> Any:
 
 
 # ---- tables in: bulk logging -------------------------------------------------------------
-def log_runs(client: Client, f: Fields, body: bytes) -> Any:
-    tags_text = f.text("tags")
-    try:
-        tags = json.loads(tags_text) if tags_text else None
-    except ValueError:
-        raise InvalidArgument(f"parameter 'tags' must be a JSON object, got "
-                              f"{tags_text!r:.80}") from None
-    return {"run_ids": client.log_runs(f.required_text("experiment_id"), arrow_body(body),
-                                       tags=tags)}
+def log_runs(client: Client, f: Fields) -> dict[str, Any]:
+    tags = f.get("tags")
+    if tags is not None and not isinstance(tags, dict):
+        raise InvalidArgument(f"parameter 'tags' must be an object, got {tags!r:.80}")
+    return {"run_ids": client.log_runs(f.required_text("experiment_id"),
+                                       arrow_field(f.get("arrow")), tags=tags)}
 
 
-def log_metrics(client: Client, f: Fields, body: bytes) -> Any:
+def log_metrics(client: Client, f: Fields) -> dict[str, Any]:
     """Metric points of running runs (run_id, key, value, timestamp ms, step), in bulk: the
     REST client's flush of many points. Points of a run that does not take log calls are
     left out, each such run named in ``refused`` with its error; the rest are stored."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = arrow_body(body)
+    table = arrow_field(f.get("arrow"))
     if "run_id" not in table.column_names:
         raise InvalidArgument(f"log-metrics takes columns run_id, key, value, timestamp, "
                               f"step; got {table.column_names}")
@@ -236,8 +231,8 @@ def log_metrics(client: Client, f: Fields, body: bytes) -> Any:
     return {"count": count, "refused": refused}
 
 
-def log_histories(client: Client, f: Fields, body: bytes) -> Any:
-    return {"count": client.log_metric_histories(arrow_body(body))}
+def log_histories(client: Client, f: Fields) -> dict[str, Any]:
+    return {"count": client.log_metric_histories(arrow_field(f.get("arrow")))}
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -272,31 +267,30 @@ ROUTES = (
     ("GET", "/experiments/get-active", get_active_experiment, False),
     ("POST", "/experiments/delete-tag", delete_experiment_tag, True),
     ("GET", "/store-versions", store_versions, False),
+    ("POST", "/runs/log-runs", log_runs, True),
+    ("POST", "/runs/log-metrics", log_metrics, True),
+    ("POST", "/metrics/log-histories", log_histories, True),
     *lakeml_registry.ROUTES,
 )
 
-#: (path under /api/2.0/lakeml, handler, writes): POST with a JSON or Arrow body; the
-#: handler answers a dict (JSON) or an Arrow table (an IPC stream).
+#: (path under /api/2.0/lakeml, handler): reads, POST with a JSON body; the handler
+#: answers an Arrow table (sent as an IPC stream) or, for SQL's JSON format, a dict.
 TABLE_ROUTES = (
-    ("/sql", sql, False),
-    ("/runs/search-table", search_table, False),
-    ("/analytics/metric-histories", metric_histories, False),
-    ("/analytics/leaderboard", leaderboard, False),
-    ("/analytics/best-runs", best_runs, False),
-    ("/analytics/metric-by-param", metric_by_param, False),
-    ("/analytics/param-diff", param_diff, False),
-    ("/runs/log-runs", log_runs, True),
-    ("/runs/log-metrics", log_metrics, True),
-    ("/metrics/log-histories", log_histories, True),
-    *lakeml_registry.TABLE_ROUTES,
+    ("/sql", sql),
+    ("/runs/search-table", search_table),
+    ("/analytics/metric-histories", metric_histories),
+    ("/analytics/leaderboard", leaderboard),
+    ("/analytics/best-runs", best_runs),
+    ("/analytics/metric-by-param", metric_by_param),
+    ("/analytics/param-diff", param_diff),
 )
 
 
 def install(app: FastAPI, client: Client, lock: threading.Lock,
             endpoint: Callable[..., Any], guard: Callable[..., Any] | None = None) -> None:
     """Add lakeml's routes to ``app``: the JSON ones through the app's ``endpoint``
-    factory (app.py's ``_endpoint(client, lock, method, handler, writes)``), the table
-    ones through :func:`_arrow_endpoint`.
+    factory (app.py's ``_endpoint(client, lock, method, handler, writes)``: a write is
+    answered after its commit), the table reads through :func:`_table_endpoint`.
 
     ``guard(method, path, handler)``, when given, wraps every handler (the server's
     permission check), with ``path`` the full path (``/api/2.0/lakeml/...``)."""
@@ -305,48 +299,36 @@ def install(app: FastAPI, client: Client, lock: threading.Lock,
             handler = guard(method, PREFIX + path, handler)
         app.add_route(PREFIX + path, endpoint(client, lock, method, handler, writes),
                       methods=[method], name=f"lakeml {method} {path}")
-    for path, handler, writes in TABLE_ROUTES:
-        app.add_route(PREFIX + path, _arrow_endpoint(client, lock, handler, writes, guard,
-                                                     PREFIX + path),
+    for path, handler in TABLE_ROUTES:
+        if guard is not None:
+            handler = guard("POST", PREFIX + path, handler)
+        app.add_route(PREFIX + path, _table_endpoint(client, lock, handler),
                       methods=["POST"], name=f"lakeml POST {path}")
 
 
-def _arrow_endpoint(client: Client, lock: threading.Lock,
-                    handler: Callable[[Client, Fields, bytes], Any], writes: bool,
-                    guard: Callable[..., Any] | None, path: str) -> Callable[[Request], Any]:
-    """A POST endpoint whose body is JSON fields or an Arrow stream (fields then in the
-    query), and whose answer is JSON or an Arrow stream; errors in MLflow's shape. The
-    handler runs through ``guard`` when one is given (see :func:`install`)."""
+def _table_endpoint(client: Client, lock: threading.Lock,
+                    handler: Callable[[Client, Fields], Any]) -> Callable[[Request], Any]:
+    """A read whose answer is a table: an Arrow IPC stream (or JSON when the handler
+    answers a dict); errors in MLflow's shape."""
     import logging
 
     from starlette.concurrency import run_in_threadpool
 
     from lakeml.server.errors import error_response
-    from lakeml.server.protocol import fields_of_body, fields_of_query
+    from lakeml.server.protocol import fields_of_body
 
     log = logging.getLogger("lakeml.server")
 
-    def call(fields: Fields, body: bytes) -> Any:
-        def with_body(client: Client, f: Fields) -> Any:
-            return handler(client, f, body)
-
-        checked = with_body if guard is None else guard("POST", path, with_body)
+    def call(fields: Fields) -> Any:
         with lock:
-            out = checked(client, fields)
-            if writes:
-                client.flush()
-            return out
+            return handler(client, fields)
 
     async def endpoint(request: Request) -> Response:
         from fastapi.responses import JSONResponse
         from starlette.responses import Response
 
         try:
-            raw = await request.body()
-            arrow_in = request.headers.get("content-type", "").startswith(ARROW_STREAM)
-            fields = fields_of_query(request.query_params) if arrow_in \
-                else fields_of_body(raw)
-            out = await run_in_threadpool(call, fields, raw if arrow_in else b"")
+            out = await run_in_threadpool(call, fields_of_body(await request.body()))
             if isinstance(out, dict):
                 return JSONResponse(out)
             from lakeml.rest.http import write_arrow

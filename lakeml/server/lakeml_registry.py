@@ -3,9 +3,9 @@
 Review (transition requests: create, approve, reject, cancel, list; comments), the
 audit trail (``registry/events``: every change and every denial, newest first),
 registering a ``runs:/`` or ``models:/`` URI in one call, every version of a model,
-bulk registration (an Arrow body), permission checks, and the registry as of a past
-time (``registry/as-of``: one read call of the past registry, by name). Registered in
-the app by lakeml_api.py.
+bulk registration (the rows as a base64 Arrow stream in ``arrow``), permission checks,
+and the registry as of a past time (``registry/as-of``: one read call of the past
+registry, by name). Registered in the app by lakeml_api.py.
 """
 
 from __future__ import annotations
@@ -193,11 +193,11 @@ def as_of(client: Client, f: Fields) -> dict[str, Any]:
         raise InvalidArgument(f"Missing value for required parameter {exc}") from None
 
 
-# ---- bulk registration (an Arrow body) -------------------------------------------------------
-def register_many(client: Client, f: Fields, body: bytes) -> Any:
-    from lakeml.rest.http import arrow_body
+# ---- bulk registration --------------------------------------------------------------------
+def register_many(client: Client, f: Fields) -> dict[str, Any]:
+    from lakeml.rest.http import arrow_field
 
-    return {"count": client.register_model_versions(arrow_body(body))}
+    return {"count": client.register_model_versions(arrow_field(f.get("arrow")))}
 
 
 #: (method, path under /api/2.0/lakeml, handler, writes)
@@ -214,9 +214,6 @@ ROUTES = (
     ("GET", "/registry/events", events, False),
     ("POST", "/registry/require", require, True),
     ("POST", "/registry/as-of", as_of, False),
+    ("POST", "/model-versions/register-many", register_many, True),
 )
 
-#: (path, handler, writes): Arrow in.
-TABLE_ROUTES = (
-    ("/model-versions/register-many", register_many, True),
-)

@@ -437,3 +437,17 @@ def test_artifacts_through_the_proxy_as_in_the_lake(rest: lakeml.Client, tmp_pat
         rest.download_artifacts(run_id, "absent", tmp_path / "none")
     with pytest.raises(InvalidArgument):
         rest.log_text(run_id, "x", "../escape.txt")
+
+
+@pytest.mark.parametrize("path, body", [
+    ("runs/log-metrics", {"arrow": "not base64!"}),
+    ("metrics/log-histories", {}),
+    ("runs/log-runs", {"experiment_id": "0", "arrow": "AAAA"}),
+    ("model-versions/register-many", {"arrow": 7}),
+])
+def test_a_bulk_write_without_a_table_is_a_bad_request_naming_it(server: Server, path: str,
+                                                                 body: dict[str, Any]) -> None:
+    answer = httpx.post(f"{lakeml_api(server)}/{path}", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["error_code"] == "BAD_REQUEST"
+    assert "field 'arrow'" in answer.json()["message"]
