@@ -18,12 +18,15 @@ do (back-pressure); at interpreter exit; and on ``flush()``, which the service c
 before every other request (read-your-writes, and writes that follow logs land after
 them).
 
-A batch the server refuses (a bad value, a run ended by another process) is set aside,
-and the next explicit flush raises its error (the class and message the server sent),
-once: rows of other batches are not held back by it. A batch that could not be
-delivered (the server unreachable, busy, or a commit conflict) stays pending and goes
-first in the next flush; its ``X-Lakeml-Request-Id`` header stays the same, so a server
-that keeps request ids can tell a retry from a new batch.
+A flush sends different runs' batches side by side (up to ``IN_FLIGHT`` requests: a
+server that commits concurrent writes together answers them with one commit), each
+run's in order. A batch the server refuses (a bad value, a run ended by another
+process) is set aside, and the next explicit flush raises its error (the class and
+message the server sent), once: rows of other batches are not held back by it. A batch
+that could not be delivered (the server unreachable, busy, or a commit conflict) stays
+pending and goes first in the next flush, its run's later batches after it; its
+``X-Lakeml-Request-Id`` header stays the same, so a server that keeps request ids can
+tell a retry from a new batch.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ MAX_ITEMS = 1000
 #: A flush holding more metric points than one log-batch takes sends them in one Arrow
 #: request (:class:`Points`): one commit on the server, not one per 1,000 points.
 POINTS_FROM = MAX_METRICS + 1
+#: Requests a flush keeps in flight at once (different runs' batches).
+IN_FLIGHT = 8
 #: Errors after which a batch is sent again rather than set aside.
 RETRIED = (TemporarilyUnavailable, CommitConflict)
 
@@ -225,23 +230,46 @@ class LogBuffer:
                 self.raise_rejected()
 
     def _send_all(self, batches: list[Batch | Points]) -> None:
+        """Send ``batches``: each run's in order, different runs' side by side (up to
+        ``IN_FLIGHT`` requests, so a server that commits concurrent writes together
+        answers them with one commit). What could not be delivered stays pending, in
+        order, and the first such error is raised once every run had its turn."""
+        groups: dict[str, list[Batch | Points]] = {}
+        for batch in batches:
+            groups.setdefault(batch.run_id if isinstance(batch, Batch) else "", []
+                              ).append(batch)
+        if len(groups) == 1:
+            results = [self._send_run(next(iter(groups.values())))]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(IN_FLIGHT, len(groups)),
+                                    thread_name_prefix="lakeml-rest-send") as pool:
+                results = list(pool.map(self._send_run, groups.values()))
+        unsent = [batch for left, _ in results for batch in left]
+        errors = [error for _, error in results if error is not None]
+        if unsent:
+            with self._lock:
+                self._pending[:0] = unsent
+        if errors:
+            raise errors[0]
+
+    def _send_run(self, batches: list[Batch | Points]
+                  ) -> tuple[list[Batch | Points], BaseException | None]:
+        """Send one run's batches in order: (those left unsent, the error that stopped)."""
         for i, batch in enumerate(batches):
             try:
                 refused = batch.send(self._http)
-                if refused:
-                    with self._lock:
-                        self._rejected += refused
-            except RETRIED:
+            except RETRIED as exc:
+                return batches[i:], exc
+            except LakemlError as exc:  # refused: set aside, the others go on
+                refused = [exc]
+            except BaseException as exc:
+                return batches[i:], exc
+            if refused:
                 with self._lock:
-                    self._pending[:0] = batches[i:]
-                raise
-            except LakemlError as exc:
-                with self._lock:
-                    self._rejected.append(exc)
-            except BaseException:
-                with self._lock:
-                    self._pending[:0] = batches[i:]
-                raise
+                    self._rejected += refused
+        return [], None
 
     def raise_rejected(self) -> None:
         """Raise the error of the batches refused since the last report, if any (the

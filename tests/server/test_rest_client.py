@@ -301,8 +301,11 @@ def test_a_flush_sends_one_log_batch_per_run_within_mlflows_limits(
             rest.log_metric(a, "m", float(step), step=step)
         rest.log_metric(b, "m", 1.0)
     rest.flush()
-    assert [(body["run_id"], len(body["metrics"]), len(body["params"]), len(body["tags"]))
-            for body in sent] == [(a, 800, 100, 100), (a, 100, 50, 20), (b, 1, 0, 0)]
+    per_run: dict[str, list[tuple[int, int, int]]] = {}
+    for body in sent:  # each run's in order (runs go side by side)
+        per_run.setdefault(body["run_id"], []).append(
+            (len(body["metrics"]), len(body["params"]), len(body["tags"])))
+    assert per_run == {a: [(800, 100, 100), (100, 50, 20)], b: [(1, 0, 0)]}
     run = rest.get_run(a)
     assert (len(run.data.params), len([k for k in run.data.tags if k.startswith("t")])) == \
         (150, 120)
@@ -451,3 +454,30 @@ def test_a_bulk_write_without_a_table_is_a_bad_request_naming_it(server: Server,
     assert answer.status_code == 400
     assert answer.json()["error_code"] == "BAD_REQUEST"
     assert "field 'arrow'" in answer.json()["message"]
+
+
+def test_rows_that_could_not_be_delivered_are_sent_by_the_next_flush(
+        rest: lakeml.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = [rest.create_run().info.run_id for _ in range(3)]
+    http = rest.tracking._http
+    send, failed = http._send, []
+
+    def unreachable_once(method: str, path: str, **kwargs: Any) -> Any:
+        body = kwargs.get("content") or b""
+        if path.endswith("/log-batch") and runs[1].encode() in body and not failed:
+            failed.append(path)
+            raise StoreUnavailable(f"tracking server {http.url} did not answer")
+        return send(method, path, **kwargs)
+
+    monkeypatch.setattr(http, "_send", unreachable_once)
+    with rest.tracking._buffer._flush_lock:  # one flush, with every run in it
+        for run_id in runs:
+            rest.log_batch(run_id, metrics={"m": 1.0}, params={"p": "x"})
+            rest.log_metric(run_id, "m", 2.0, step=1)
+    with pytest.raises(StoreUnavailable, match="did not answer"):
+        rest.flush()
+    assert failed and rest.tracking._buffer.has_unflushed()
+    rest.flush()
+    for run_id in runs:
+        assert [m.value for m in rest.get_metric_history(run_id, "m")] == [1.0, 2.0]
+        assert rest.get_run(run_id).data.params == {"p": "x"}
