@@ -83,6 +83,14 @@ SETTINGS: dict[str, Setting] = {
                 "A run that start_run() resumes (set by `lakeml run` for child processes)."),
         Setting("user", "LAKEML_USER", str, None,
                 "Acting user recorded on runs; defaults to the OS user."),
+        Setting("tracking_username", "LAKEML_TRACKING_USERNAME", str, None,
+                "User (HTTP Basic) lakeml's REST client signs in to a tracking server as; "
+                "or give it in the URL, http://user:password@host:port."),
+        Setting("tracking_password", "LAKEML_TRACKING_PASSWORD", str, None,
+                "Password of LAKEML_TRACKING_USERNAME."),
+        Setting("tracking_token", "LAKEML_TRACKING_TOKEN", str, None,
+                "API token (HTTP Bearer) lakeml's REST client sends to a tracking server; "
+                "outranks a user and password."),
         Setting("flush_interval", "LAKEML_FLUSH_INTERVAL", _positive_float, 1.0,
                 "Seconds between background commits of buffered log rows: the "
                 "most a kill -9 of a logging process can lose."),

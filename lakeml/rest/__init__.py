@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from lakeml.rest.http import server_url
+from lakeml.rest.http import credentials, server_url
 from lakeml.rest.registry import RestRegistryService
 from lakeml.rest.tracking import RestTrackingService
 
@@ -30,11 +30,11 @@ def rest_services(url: str) -> tuple[RestTrackingService, RestRegistryService]:
     server in a process (as the lake's are once per store): Clients of one server share
     its log buffer, its connections and what is known of its runs. The registry sends
     the tracking service's buffered rows before each request."""
-    key = server_url(url)
+    key = (server_url(url), credentials(url))  # one per server and sign-in
     with _lock:
-        found = _services.get(key)
+        found = _services.get(repr(key))
         if found is None:
-            tracking = RestTrackingService(key)
-            found = _services[key] = (tracking, RestRegistryService(
+            tracking = RestTrackingService(url)
+            found = _services[repr(key)] = (tracking, RestRegistryService(
                 tracking._http, before=tracking.flush))
         return found

@@ -34,13 +34,44 @@ def server_url(uri: str) -> str:
     from urllib.parse import urlparse
 
     parsed = urlparse(uri.strip())
+    shown = _without_secret(uri)
     if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
-        raise InvalidArgument(f"tracking server URI {uri!r} must be http://host[:port] or "
+        raise InvalidArgument(f"tracking server URI {shown!r} must be http://host[:port] or "
                               "https://host[:port]")
     if parsed.query or parsed.fragment:
-        raise InvalidArgument(f"tracking server URI {uri!r} must not carry a query or a "
+        raise InvalidArgument(f"tracking server URI {shown!r} must not carry a query or a "
                               "fragment")
-    return f"{parsed.scheme.lower()}://{parsed.netloc}{parsed.path.rstrip('/')}"
+    host = parsed.netloc.rpartition("@")[2]  # credentials stay out of the URL shown
+    return f"{parsed.scheme.lower()}://{host}{parsed.path.rstrip('/')}"
+
+
+def _without_secret(uri: str) -> str:
+    """``uri`` with the password of its user part (if any) replaced by ``***``."""
+    scheme, sep, rest = uri.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not at or "/" in userinfo:
+        return uri
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}"
+
+
+def credentials(uri: str) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """(headers, Basic credentials) to sign in to the server: LAKEML_TRACKING_TOKEN as a
+    Bearer token, else the URL's ``user:password@``, else LAKEML_TRACKING_USERNAME and
+    LAKEML_TRACKING_PASSWORD; nothing when none is given (an anonymous server)."""
+    from urllib.parse import unquote, urlparse
+
+    from lakeml import config
+
+    token = config.get("tracking_token")
+    if token:
+        return {"Authorization": f"Bearer {token}"}, None
+    parsed = urlparse(uri.strip())
+    if parsed.username:
+        return {}, (unquote(parsed.username), unquote(parsed.password or ""))
+    user = config.get("tracking_username")
+    if user:
+        return {}, (user, config.get("tracking_password") or "")
+    return {}, None
 
 
 class Http:
@@ -51,8 +82,11 @@ class Http:
 
         self.url = server_url(url)
         self._pid = os.getpid()
-        self._client = httpx.Client(base_url=self.url, timeout=TIMEOUT,
-                                    headers={"User-Agent": "lakeml-rest-client"})
+        headers, basic = credentials(url)
+        self._options: dict[str, Any] = {
+            "base_url": self.url, "timeout": TIMEOUT, "auth": basic,
+            "headers": {"User-Agent": "lakeml-rest-client", **headers}}
+        self._client = httpx.Client(**self._options)
 
     def close(self) -> None:
         """Close the kept-alive connections."""
@@ -123,8 +157,7 @@ class Http:
 
         if self._pid != os.getpid():  # a forked child: its parent's connections are not its own
             self._pid = os.getpid()
-            self._client = httpx.Client(base_url=self.url, timeout=TIMEOUT,
-                                        headers={"User-Agent": "lakeml-rest-client"})
+            self._client = httpx.Client(**self._options)
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.TransportError as exc:

@@ -481,3 +481,63 @@ def test_rows_that_could_not_be_delivered_are_sent_by_the_next_flush(
     for run_id in runs:
         assert [m.value for m in rest.get_metric_history(run_id, "m")] == [1.0, 2.0]
         assert rest.get_run(run_id).data.params == {"p": "x"}
+
+
+# ---- signing in ---------------------------------------------------------------------------------
+@pytest.fixture
+def header_server() -> Any:
+    """A loopback HTTP server that records each request's Authorization header and answers
+    MLflow's 404 (enough to see what the client sends)."""
+    import http.server
+    import json
+
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization"))
+            body = json.dumps({"error_code": "RESOURCE_DOES_NOT_EXIST",
+                               "message": "no experiment"}).encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_the_client_signs_in_with_basic_credentials_or_a_token(
+        header_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    host, seen = header_server
+    basic = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    client = lakeml.Client(f"http://alice:s3cret@{host}")
+    assert client.store_uri == f"http://{host}"  # the password stays out of sight
+    with pytest.raises(NotFound, match="no experiment"):
+        client.get_experiment("1")
+    monkeypatch.setenv("LAKEML_TRACKING_USERNAME", "bob")
+    monkeypatch.setenv("LAKEML_TRACKING_PASSWORD", "pw")
+    with pytest.raises(NotFound):
+        lakeml.Client(f"http://{host}/").get_experiment("1")
+    monkeypatch.setenv("LAKEML_TRACKING_TOKEN", "tok-123")
+    with pytest.raises(NotFound):
+        lakeml.Client(f"http://{host}//").get_experiment("1")
+    monkeypatch.delenv("LAKEML_TRACKING_TOKEN")
+    monkeypatch.delenv("LAKEML_TRACKING_USERNAME")
+    with pytest.raises(NotFound):
+        lakeml.Client(f"http://{host}").get_experiment("1")
+    assert seen == [basic, "Basic " + base64.b64encode(b"bob:pw").decode(),
+                    "Bearer tok-123", None]
+    with pytest.raises(InvalidArgument, match=r"alice:\*\*\*@") as refused:
+        lakeml.Client(f"http://alice:s3cret@{host}/?x=1")
+    assert "s3cret" not in str(refused.value)
