@@ -36,5 +36,5 @@ def rest_services(url: str) -> tuple[RestTrackingService, RestRegistryService]:
         if found is None:
             tracking = RestTrackingService(url)
             found = _services[repr(key)] = (tracking, RestRegistryService(
-                tracking._http, before=tracking.flush))
+                tracking._http, before=tracking._send_buffer))
         return found

@@ -71,7 +71,9 @@ class RestTrackingService:
         self._buffer = LogBuffer(self._http, interval=config.get("flush_interval"),
                                  flush_rows=config.get("flush_rows"),
                                  max_buffered_rows=config.get("max_buffered_rows"))
-        self._remote = Remote(self._http, self.flush)
+        # every request sends the buffer first; refusals wait for an explicit flush()
+        # (end_run, Client.flush), as the lake's reads leave them to it
+        self._remote = Remote(self._http, self._send_buffer)
         self._runs: dict[str, RunState] = {}
         self._runs_lock = threading.Lock()
         self._bind_parts()
@@ -81,7 +83,7 @@ class RestTrackingService:
         remote = self._remote
         experiments = RestExperiments(remote, self._forget_runs)
         reads = RestReads(remote)
-        artifacts = RestArtifacts(self._http, self._state, self._writable, self.flush)
+        artifacts = RestArtifacts(self._http, self._state, self._writable, self._send_buffer)
         for part, names in ((experiments, RestExperiments.CALLS), (reads, RestReads.CALLS),
                             (artifacts, RestArtifacts.CALLS)):
             for name in names:
@@ -107,6 +109,9 @@ class RestTrackingService:
         server cannot be reached (the rows stay buffered and are sent again).
         """
         self._buffer.flush()
+
+    def _send_buffer(self) -> None:
+        self._buffer.flush(report=False)
 
     # ---- run state ------------------------------------------------------------------------
     def _state(self, run_id: str) -> RunState:

@@ -335,6 +335,7 @@ def test_rows_the_server_refuses_raise_at_the_next_flush_and_others_are_kept(
         # another process ends the run: this process's run state still says RUNNING
         httpx.post(f"{server.api}/runs/update", json={"run_id": ended, "status": "KILLED"}
                    ).raise_for_status()
+    assert rest.get_run(ok).info.status == "RUNNING"  # a read sends, and does not report
     with pytest.raises(InvalidState, match=f"run '{ended}' is KILLED"):
         rest.flush()
     rest.flush()  # reported once
