@@ -542,3 +542,19 @@ def test_the_client_signs_in_with_basic_credentials_or_a_token(
     with pytest.raises(InvalidArgument, match=r"alice:\*\*\*@") as refused:
         lakeml.Client(f"http://alice:s3cret@{host}/?x=1")
     assert "s3cret" not in str(refused.value)
+
+
+def test_a_run_is_resumed_over_http(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEML_STORE", server.url)
+    with lakeml.start_run(run_name="first") as run:
+        lakeml.log_metric("m", 1.0)
+    assert lakeml.get_run(run.info.run_id).info.status == "FINISHED"
+    with pytest.raises(InvalidState, match="FINISHED"):
+        lakeml.Client().log_metric(run.info.run_id, "m", 9.0)
+    with lakeml.start_run(run_id=run.info.run_id):  # this process may log to it again
+        lakeml.log_metric("m", 2.0, step=1)
+        lakeml.set_tag("resumed", "yes")
+    again = lakeml.get_run(run.info.run_id)
+    assert again.info.status == "FINISHED" and again.data.tags["resumed"] == "yes"
+    assert [m.value for m in lakeml.Client().get_metric_history(run.info.run_id, "m")] == \
+        [1.0, 2.0]
