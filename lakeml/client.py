@@ -5,9 +5,10 @@ and a :class:`~lakeml.services.RegistryService` (``client.registry``) and
 forwards each call to one of them. It picks them by the store URI's scheme: a
 local path or an object-store URI (``s3://``, ``gs://``, ``abfss://``,
 ``file://``…) is a lake, served by :mod:`lakeml.tracking.service` and
-:mod:`lakeml.registry.service`; ``http(s)://`` is reserved for the REST client
-of the tracking server. Services given as ``tracking=`` and ``registry=`` are
-used as they are (a test's fakes, for instance).
+:mod:`lakeml.registry.service`; ``http(s)://`` names a tracking server
+(``lakeml server``), served by lakeml's REST client (:mod:`lakeml.rest`).
+Services given as ``tracking=`` and ``registry=`` are used as they are (a
+test's fakes, for instance).
 """
 
 from __future__ import annotations
@@ -51,15 +52,16 @@ REST_SCHEMES = ("http://", "https://")
 
 def lake_services(store_uri: str, storage_options: dict[str, str] | None = None
                   ) -> tuple[LakeTrackingService, LakeRegistryService]:
-    """The lake's tracking and registry services of ``store_uri`` (``http(s)://`` refused),
-    made once per store in a process.
+    """The lake's tracking and registry services of ``store_uri``, made once per store in
+    a process.
 
     Raises:
-        NotSupported: an ``http://`` or ``https://`` URI: the REST implementation of
-            the services comes with the tracking server.
+        InvalidArgument: an ``http://`` or ``https://`` URI, which names a tracking
+            server, not a lake (``Client(uri)`` gives its REST services).
     """
     if store_uri.lower().startswith(REST_SCHEMES):
-        raise config.rest_reserved(store_uri)
+        raise InvalidArgument(f"store URI {store_uri!r} names a tracking server, not a lake; "
+                              "Client(uri) gives its REST services")
     tracking = LakeTrackingService.of_store(store_uri, storage_options=storage_options)
     return tracking, tracking.shared("registry-service", lambda: LakeRegistryService(tracking))
 
@@ -70,9 +72,9 @@ class Client:
     Args:
         store_uri: the store to use; defaults to the store chosen by
             ``lakeml.set_store``, ``LAKEML_STORE``, conf/lakeml.yaml, or
-            ``./lakeml-store``. ``http(s)://`` raises NotSupported (reserved for the
-            tracking server's REST client).
-        storage_options: object-store options (credentials, endpoint).
+            ``./lakeml-store``. ``http(s)://host:port`` is a tracking server (``lakeml
+            server``), reached through lakeml's REST client (:mod:`lakeml.rest`).
+        storage_options: object-store options (credentials, endpoint; not for a server).
         tracking: a TrackingService to use instead of the store's (with ``registry``;
             ``store_uri`` and ``storage_options`` must then be left out).
         registry: the RegistryService to use with ``tracking``.
@@ -101,9 +103,17 @@ class Client:
                                       "store_uri or storage_options with them")
             self.tracking, self.registry = tracking, registry
         else:
-            uri = config.store_uri() if store_uri is None else store_uri
-            self.tracking, self.registry = lake_services(arguments.path(uri, "store_uri"),
-                                                         storage_options)
+            uri = arguments.path(config.store_uri() if store_uri is None else store_uri,
+                                 "store_uri")
+            if uri.strip().lower().startswith(REST_SCHEMES):
+                if storage_options is not None:
+                    raise InvalidArgument("storage_options are for a lake; a tracking server "
+                                          f"({uri}) holds its own")
+                from lakeml.rest import rest_services
+
+                self.tracking, self.registry = rest_services(uri)
+            else:
+                self.tracking, self.registry = lake_services(uri, storage_options)
         # The hot call, bound once: a call through the method below would cost a frame
         # (unless a subclass overrides it, which then must be called).
         if type(self).log_metric is Client.log_metric:

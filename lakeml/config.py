@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from lakeml.arguments import path as path_argument
-from lakeml.errors import InvalidArgument, NotSupported
+from lakeml.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,14 @@ SETTINGS: dict[str, Setting] = {
                 "A run that start_run() resumes (set by `lakeml run` for child processes)."),
         Setting("user", "LAKEML_USER", str, None,
                 "Acting user recorded on runs; defaults to the OS user."),
+        Setting("tracking_username", "LAKEML_TRACKING_USERNAME", str, None,
+                "User (HTTP Basic) lakeml's REST client signs in to a tracking server as; "
+                "or give it in the URL, http://user:password@host:port."),
+        Setting("tracking_password", "LAKEML_TRACKING_PASSWORD", str, None,
+                "Password of LAKEML_TRACKING_USERNAME."),
+        Setting("tracking_token", "LAKEML_TRACKING_TOKEN", str, None,
+                "API token (HTTP Bearer) lakeml's REST client sends to a tracking server; "
+                "outranks a user and password."),
         Setting("flush_interval", "LAKEML_FLUSH_INTERVAL", _positive_float, 1.0,
                 "Seconds between background commits of buffered log rows: the "
                 "most a kill -9 of a logging process can lose."),
@@ -201,15 +209,6 @@ def get(key: str, explicit: Any = None) -> Any:
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
 
 
-def rest_reserved(uri: str) -> NotSupported:
-    """The error for an ``http(s)://`` store: reserved for the tracking server's REST client."""
-    return NotSupported(
-        f"store URI {uri!r} names a tracking server; http:// and https:// are reserved for "
-        "the REST client that comes with lakeml's tracking server, which does not exist "
-        "yet. Give a store folder or an object-store URI (s3://, gs://, abfss://, file://) "
-        "instead")
-
-
 def normalize_uri(uri: str | os.PathLike[str]) -> str:
     """An absolute local path, or a ``scheme://…`` URI without a trailing slash."""
     text = path_argument(uri, "store URI").strip()
@@ -223,8 +222,11 @@ def normalize_uri(uri: str | os.PathLike[str]) -> str:
             raise InvalidArgument(f"file URI {text!r} names host {parsed.netloc!r}; "
                                   "use file:///absolute/path")
         return str(Path(unquote(parsed.path)).resolve())
-    if parsed.scheme in ("http", "https"):
-        raise rest_reserved(text)
+    if parsed.scheme in ("http", "https"):  # a tracking server: lakeml's REST client
+        if not parsed.hostname:
+            raise InvalidArgument(f"tracking server URI {text!r} names no host; give "
+                                  "http://host:port")
+        return text.rstrip("/")
     if parsed.scheme not in REMOTE_SCHEMES:
         raise InvalidArgument(f"store URI {text!r} has unsupported scheme {parsed.scheme!r}; "
                               f"use a local path, file://, or one of {list(REMOTE_SCHEMES)}")

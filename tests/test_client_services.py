@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 import lakeml
+from lakeml import fluent
+from lakeml.client import lake_services
 from lakeml.entities import Metric, RegisteredModel, Run, RunData, RunInfo
-from lakeml.errors import InvalidArgument, NotFound, NotSupported
+from lakeml.errors import InvalidArgument, NotFound
 from lakeml.services import RegistryService, TrackingService
 
 
@@ -91,19 +93,40 @@ def test_both_services_are_given_together_and_without_a_store() -> None:
 
 
 @pytest.mark.parametrize("uri", ["http://127.0.0.1:5000", "https://tracking.example.com",
-                                 "HTTP://127.0.0.1:5000"])
-def test_http_stores_are_reserved_for_the_tracking_server(uri: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+                                 "HTTP://127.0.0.1:5000/"])
+def test_http_stores_are_served_by_the_rest_client(uri: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakeml.rest import RestRegistryService, RestTrackingService
+
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(NotSupported, match="reserved for the REST client.*tracking server"):
-        lakeml.Client(uri)
-    with pytest.raises(NotSupported, match="reserved for the REST client.*tracking server"):
-        lakeml.set_store(uri)
+    clients = [lakeml.Client(uri)]
+    lakeml.set_store(uri)
+    clients.append(fluent.state.client())
     monkeypatch.setenv("LAKEML_STORE", uri)
-    with pytest.raises(NotSupported, match="reserved for the REST client.*tracking server"):
-        lakeml.Client()
+    lakeml.set_store(tmp_path / "unused")
+    fluent.reset()
+    clients.append(lakeml.Client())
+    for client in clients:  # made without a request: the server is asked on first use
+        assert isinstance(client.tracking, RestTrackingService)
+        assert isinstance(client.registry, RestRegistryService)
+        assert client.store_uri == uri.rstrip("/").replace("HTTP", "http")
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InvalidArgument, match="names a tracking server, not a lake"):
+        lake_services(uri)
+
+
+def test_the_rest_services_offer_every_call_of_the_protocols() -> None:
+    from lakeml.rest import rest_services
+
+    tracking, registry = rest_services("http://127.0.0.1:9")  # nothing is sent
+    for protocol, service in ((TrackingService, tracking), (RegistryService, registry)):
+        assert isinstance(service, protocol)
+        for name, member in _protocol_members(protocol).items():
+            if isinstance(member, property):
+                continue
+            expected = list(inspect.signature(member).parameters.values())[1:]
+            found = list(inspect.signature(getattr(service, name)).parameters.values())
+            assert found == expected, name
 
 
 def test_a_subclass_that_overrides_log_metric_is_called(tmp_path: Path) -> None:
@@ -171,7 +194,7 @@ def test_service_classes_compose_instead_of_inheriting() -> None:
     # No class of the client, services, tracking or registry has two lakeml bases, and no
     # lakeml chain is deeper than two (a part and its base).
     too_deep = []
-    for package in ("lakeml.tracking", "lakeml.registry", "lakeml.services"):
+    for package in ("lakeml.tracking", "lakeml.registry", "lakeml.services", "lakeml.rest"):
         modules = [importlib.import_module(f"{package}.{m.name}")
                    for m in pkgutil.iter_modules(importlib.import_module(package).__path__)]
         for module in [*modules, importlib.import_module("lakeml.client")]:

@@ -5,7 +5,8 @@ A :class:`RegistryService` takes and returns the registry entities of
 Comment) and raises the errors of :mod:`lakeml.errors`. ``lakeml.Client``
 holds one and forwards to it. Implementation:
 :class:`lakeml.registry.service.LakeRegistryService` (one append-only Delta
-table, ``registry_log``); a REST client is reserved for ``http(s)://`` stores.
+table, ``registry_log``) and :class:`lakeml.rest.RestRegistryService` (a tracking
+server, for ``http(s)://`` stores).
 """
 
 from __future__ import annotations

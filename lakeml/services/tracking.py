@@ -3,8 +3,8 @@
 A :class:`TrackingService` takes and returns the entities of :mod:`lakeml.entities`
 and raises the errors of :mod:`lakeml.errors`. ``lakeml.Client`` holds one and
 forwards to it. Implementations: :class:`lakeml.tracking.service.LakeTrackingService`
-(Delta tables read through DuckDB); a REST client of the tracking server is
-reserved for ``http(s)://`` stores. Defaults are those of MLflow's client
+(Delta tables read through DuckDB) and :class:`lakeml.rest.RestTrackingService`
+(a tracking server, for ``http(s)://`` stores). Defaults are those of MLflow's client
 (a search page holds 1,000 runs).
 """
 
