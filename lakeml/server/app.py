@@ -54,7 +54,7 @@ def build_app(client: Client) -> FastAPI:
         app.add_route(PREFIX + path, _endpoint(client, lock, method, handler, writes),
                       methods=[method], name=f"{method} {path}")
     from lakeml.server import lakeml_api  # lakeml's extensions, /api/2.0/lakeml/...
-    lakeml_api.install(app, client, lock, _endpoint)
+    lakeml_api.install(app, client, lock, _endpoint, guard)
 
     @app.get("/health")
     def health() -> dict[str, str]:

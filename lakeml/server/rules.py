@@ -226,6 +226,43 @@ RULES: dict[tuple[str, str], Rule] = {
         _MODEL, "READ", _optional_model, after=_readable_requests),
     ("POST", "/comments/create"): _model_rule("READ"),
 }
+def _as_caller_id(f: Fields, user: str) -> Fields:
+    """lakeml's run creation names its user in ``user_id``: the caller, whatever it says."""
+    from lakeml.server.protocol import Fields
+
+    return Fields({**f._values, "user_id": user})  # noqa: SLF001 - the server's own type
+
+
+# lakeml's extensions (lakeml/server/lakeml_api.py, lakeml_registry.py), by full path. Those
+# not listed (SQL, bulk writes and reads across runs, the audit log, register-many) stay
+# for admins: they reach data no single experiment or model permission covers.
+_LAKEML = "/api/2.0/lakeml"
+RULES.update({
+    ("POST", f"{_LAKEML}/runs/search"): _exp("READ", _experiments),
+    ("POST", f"{_LAKEML}/runs/search-table"): _exp("READ", _experiments),
+    ("POST", f"{_LAKEML}/runs/create"): _exp("EDIT", _new_run_experiment,
+                                            prepare=_as_caller_id),
+    ("POST", f"{_LAKEML}/runs/update"): _run_rule("EDIT"),
+    ("POST", f"{_LAKEML}/runs/set-terminated"): _run_rule("EDIT"),
+    ("GET", f"{_LAKEML}/runs/check-writable"): _run_rule("READ"),
+    ("GET", f"{_LAKEML}/runs/list"): _exp("READ"),
+    ("POST", f"{_LAKEML}/runs/log-inputs"): _run_rule("EDIT"),
+    ("GET", f"{_LAKEML}/experiments/get-active"): _exp("READ"),
+    ("POST", f"{_LAKEML}/experiments/delete-tag"): _exp("EDIT"),
+    ("POST", f"{_LAKEML}/runs/log-runs"): _exp("EDIT"),
+    ("POST", f"{_LAKEML}/analytics/leaderboard"): _exp("READ"),
+    ("POST", f"{_LAKEML}/analytics/best-runs"): _exp("READ"),
+    ("POST", f"{_LAKEML}/analytics/metric-by-param"): _exp("READ"),
+    ("POST", f"{_LAKEML}/transition-requests/create"): _model_rule("EDIT"),
+    ("POST", f"{_LAKEML}/transition-requests/approve"): _model_rule("EDIT"),
+    ("POST", f"{_LAKEML}/transition-requests/reject"): _model_rule("EDIT"),
+    ("POST", f"{_LAKEML}/transition-requests/cancel"): _model_rule("READ"),
+    ("GET", f"{_LAKEML}/transition-requests/list"): Rule(
+        _MODEL, "READ", _optional_model, after=_readable_requests),
+    ("POST", f"{_LAKEML}/comments/create"): _model_rule("READ"),
+    ("GET", f"{_LAKEML}/comments/list"): _model_rule("READ"),
+    ("GET", f"{_LAKEML}/model-versions/list"): _model_rule("READ"),
+})
 for _path in ("/users/create", "/users/get", "/users/current", "/users/list",
               "/users/update-password", "/users/update-admin", "/users/delete"):
     for _method in ("GET", "POST", "PATCH", "DELETE"):
