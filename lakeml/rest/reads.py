@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from lakeml.entities import Metric, Run, RunInfo
+    from lakeml.entities import LineageEdge, Metric, Run, RunInfo
     from lakeml.rest.http import Remote
 
 EXPORT_FORMATS = ("pandas", "arrow", "polars", "parquet", "csv")
@@ -33,7 +33,7 @@ class RestReads:
     CALLS = ("get_run", "get_metric_history", "list_runs", "search_runs",
              "search_runs_table", "search_runs_frame", "export_runs", "get_metric_histories",
              "leaderboard", "best_runs", "metric_by_param", "param_diff", "sql",
-             "store_versions")
+             "store_versions", "get_lineage")
 
     def __init__(self, remote: Remote) -> None:
         self._remote = remote
@@ -136,6 +136,15 @@ class RestReads:
         """Full histories of many runs' metrics at once: run_id, key, step, value, timestamp."""
         return self._frame("/analytics/metric-histories",
                            {"run_ids": _listed(run_ids), "keys": _listed(keys)})
+
+    def get_lineage(self, uri: str, direction: str = "upstream",
+                    depth: int = 10) -> list[LineageEdge]:
+        """Edges of the lineage graph reachable from ``uri`` (the server walks them)."""
+        from lakeml.entities import LineageEdge
+
+        table = self._remote.post_for_arrow("/analytics/lineage", {
+            "uri": uri, "direction": direction, "depth": depth})
+        return [LineageEdge(**row) for row in table.to_pylist()]
 
     def leaderboard(self, experiment_id: str, metric: str, *, ascending: bool = True,
                     max_results: int = 10) -> pd.DataFrame:

@@ -154,6 +154,28 @@ def param_diff(client: Client, f: Fields) -> Any:
                                     all_params=_flag(f, "all_params", False)))
 
 
+def lineage(client: Client, f: Fields) -> Any:
+    """The edges Client.get_lineage finds, as a table (src, dst, kind, detail, time,
+    depth)."""
+    import pyarrow as pa
+
+    edges = client.get_lineage(f.required_text("uri"), f.get("direction", "upstream"),
+                               f.get("depth", 10))
+    return pa.table({name: [getattr(e, name) for e in edges] for name in LINEAGE_COLUMNS},
+                    schema=LINEAGE_SCHEMA())
+
+
+LINEAGE_COLUMNS = ("src", "dst", "kind", "detail", "time", "depth")
+
+
+def LINEAGE_SCHEMA() -> Any:  # noqa: N802 - a constant, made late (pyarrow loads late)
+    import pyarrow as pa
+
+    return pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
+                      ("detail", pa.string()), ("time", pa.timestamp("us", tz="UTC")),
+                      ("depth", pa.int64())])
+
+
 def sql(client: Client, f: Fields) -> Any:
     """Read-only SQL; a refused or failing query is INVALID_PARAMETER_VALUE, its message."""
     form = f.get("format", "json")
@@ -283,6 +305,7 @@ TABLE_ROUTES = (
     ("/analytics/best-runs", best_runs),
     ("/analytics/metric-by-param", metric_by_param),
     ("/analytics/param-diff", param_diff),
+    ("/analytics/lineage", lineage),
 )
 
 

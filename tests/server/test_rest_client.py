@@ -558,3 +558,21 @@ def test_a_run_is_resumed_over_http(server: Server, monkeypatch: pytest.MonkeyPa
     assert again.info.status == "FINISHED" and again.data.tags["resumed"] == "yes"
     assert [m.value for m in lakeml.Client().get_metric_history(run.info.run_id, "m")] == \
         [1.0, 2.0]
+
+
+def test_lineage_over_http(rest: lakeml.Client, tmp_path: Path) -> None:
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    table = str(tmp_path / "customers")
+    write_deltalake(table, pd.DataFrame({"x": [1.0, 2.0]}))
+    exp = rest.create_experiment(unique("lineage"))
+    run_id = rest.create_run(exp).info.run_id
+    rest.log_inputs(run_id, [DatasetInput(lakeml.data.from_delta(table), "training")])
+    (edge,) = rest.get_lineage(f"runs:/{run_id}")
+    assert (edge.src, edge.dst, edge.kind, edge.detail, edge.depth) == (
+        f"{table}@v0", f"runs:/{run_id}", "input", "training", 1)
+    assert edge.time is not None
+    assert rest.get_lineage(f"{table}@v0", "downstream") == [edge]
+    with pytest.raises(InvalidArgument, match="sideways"):
+        rest.get_lineage(f"runs:/{run_id}", "sideways")
