@@ -25,7 +25,7 @@ import mimetypes
 import posixpath
 from typing import TYPE_CHECKING, Any, Callable
 
-from lakeml.errors import LakemlError
+from lakeml.errors import LakemlError, NotFound
 from lakeml.server.protocol import page
 from lakeml.server.proxy_uris import public, relative, serve_root
 
@@ -88,6 +88,10 @@ def register(app: FastAPI, client: Client) -> None:
 
             try:
                 return await handler(repo, request)
+            except NotFound:  # its message names the store's folder: not the caller's business
+                path = request.path_params.get("path", "")
+                return error_response("RESOURCE_DOES_NOT_EXIST",
+                                      f"artifact {path!r} does not exist", 404)
             except LakemlError as exc:
                 return error_response(exc.error_code, exc.message, exc.http_status)
         call.__name__ = handler.__name__

@@ -27,27 +27,28 @@ def path_fields(endpoint: Endpoint) -> Endpoint:
         params = {k: str(v) for k, v in request.path_params.items()}
         if not params:
             return await endpoint(request)
-        raw = await request.body()
+        raw = await request.body()  # read now: the endpoint gets it replayed below
+        scope = request.scope
         if request.method == "GET" or (request.method == "DELETE" and not raw.strip()):
             query = [*request.query_params.multi_items(), *params.items()]
-            scope = {**request.scope, "query_string": urlencode(query).encode()}
-            return await endpoint(Request(scope, request.receive))
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            raw = json.dumps({**body, **params}).encode()
+            scope = {**scope, "query_string": urlencode(query).encode()}
+        else:
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                raw = json.dumps({**body, **params}).encode()
         sent = False
 
         async def receive() -> dict[str, Any]:
             nonlocal sent
-            if sent:
+            if sent:  # the body was given whole: what follows is the client's disconnect
                 return await request.receive()
             sent = True
             return {"type": "http.request", "body": raw, "more_body": False}
 
-        return await endpoint(Request(request.scope, receive))
+        return await endpoint(Request(scope, receive))
 
     with_path.__name__ = getattr(endpoint, "__name__", "endpoint")
     return with_path
