@@ -303,3 +303,33 @@ def test_logged_model_errors(server: Server, run: dict) -> None:
     assert bad_status.status_code == 400 and error_code(bad_status) == "INVALID_PARAMETER_VALUE"
     post(server, "runs/outputs", {"run_id": run["run_id"],
                                   "models": [{"model_id": created["info"]["model_id"]}]})
+
+
+@pytest.mark.slow
+def test_two_workers_serve_one_models_state_and_files(tmp_path: Path) -> None:
+    """Each request may reach either worker: a logged model created, tagged or finalized
+    on one is what the next request reads, and a file uploaded through one is listed by
+    the other."""
+    from tests.server.conftest import start_server
+
+    with start_server(tmp_path, "--workers", "2") as two:
+        eid = post(two, "experiments/create", {"name": "w"})["experiment_id"]
+        run_id = new_run(two, eid)
+        base = proxy_path(get(two, "runs/get", run_id=run_id)["run"]["info"]["artifact_uri"])
+        for i in range(6):  # a new connection per request: the kernel spreads them
+            model = post(two, "logged-models", {"experiment_id": eid, "name": f"m{i}",
+                                                "source_run_id": run_id})["model"]["info"]
+            model_id = model["model_id"]
+            assert get(two, f"logged-models/{model_id}")["model"]["info"]["name"] == f"m{i}"
+            assert httpx.patch(f"{two.api}/logged-models/{model_id}/tags", timeout=60,
+                               json={"tags": [{"key": "i", "value": str(i)}]}
+                               ).status_code == 200
+            done = httpx.patch(f"{two.api}/logged-models/{model_id}", timeout=60,
+                               json={"status": "LOGGED_MODEL_READY"}).json()["model"]
+            assert done["info"]["tags"] == [{"key": "i", "value": str(i)}]
+            call(two, "PUT", f"{PROXY}/{base}/f{i}.txt", content=str(i).encode())
+            listed = call(two, "GET", PROXY, params={"path": base}).json()["files"]
+            assert f"f{i}.txt" in [f["path"] for f in listed]
+        found = post(two, "logged-models/search",
+                     {"experiment_ids": [eid], "filter": "status = 'READY'"})["models"]
+        assert sorted(m["info"]["name"] for m in found) == [f"m{i}" for i in range(6)]
