@@ -190,8 +190,9 @@ def finalize(client: Client, model_id: str, status: str) -> LoggedModelState:
     if status not in STATUSES:
         raise InvalidArgument(f"logged model status must be one of {list(STATUSES)}, got "
                               f"{status!r}")
+    was = get(client, model_id).status
     state = update(client, model_id, status=status)
-    if status == READY and state.source_run_id:
+    if status == READY and was != READY and state.source_run_id:  # one lineage row a model
         _record_lineage(client, state)
     return state
 

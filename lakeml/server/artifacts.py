@@ -127,10 +127,15 @@ async def _upload(repo: ArtifactRepository, request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     upload = await run_in_threadpool(repo.open_upload, _path(request))
+    pending = bytearray()  # the network's small pieces, written CHUNK at a time
     try:
-        async for chunk in request.stream():
-            if chunk:
-                await run_in_threadpool(upload.write, chunk)
+        async for piece in request.stream():
+            pending += piece
+            if len(pending) >= CHUNK:
+                await run_in_threadpool(upload.write, bytes(pending))
+                pending.clear()
+        if pending:
+            await run_in_threadpool(upload.write, bytes(pending))
         await run_in_threadpool(upload.commit)
     except BaseException:
         await run_in_threadpool(upload.abort)

@@ -238,9 +238,18 @@ def test_logged_model_lifecycle(server: Server, run: dict) -> None:
     assert httpx.delete(f"{models}/{model_id}/tags/team", timeout=60).status_code == 200
     post(server, f"logged-models/{model_id}/params",
          {"model_id": model_id, "params": [{"key": "depth", "value": "3"}]})
-    done = httpx.patch(f"{models}/{model_id}", timeout=60,
-                       json={"model_id": model_id, "status": "LOGGED_MODEL_READY"}).json()
-    assert done["model"]["info"]["status"] == "LOGGED_MODEL_READY"
+    mlmodel = "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n" \
+              "utc_time_created: '2026-12-05 00:00:00'\n"
+    call(server, "PUT", f"{PROXY}/{proxy_path(info['artifact_uri'])}/MLmodel",
+         content=mlmodel.encode())
+    for _ in range(2):  # finalizing again changes nothing
+        done = httpx.patch(f"{models}/{model_id}", timeout=60,
+                           json={"model_id": model_id, "status": "LOGGED_MODEL_READY"}).json()
+        assert done["model"]["info"]["status"] == "LOGGED_MODEL_READY"
+    lineage = lakeml.Client(server.store).sql(
+        "SELECT model_uuid, artifact_path, loader_module FROM logged_models WHERE run_id = ?",
+        [run["run_id"]]).fetchall()
+    assert lineage == [(model_id, "net", "mlflow.sklearn")]
     got = get(server, f"logged-models/{model_id}")["model"]
     assert got["info"]["tags"] == [{"key": "stage", "value": "dev"}]
     assert {p["key"]: p["value"] for p in got["data"]["params"]} == {"lr": "0.1", "depth": "3"}
