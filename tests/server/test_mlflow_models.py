@@ -36,6 +36,7 @@ with mlflow.start_run() as run:
     mlflow.log_artifacts(os.path.join(work, "plots"), artifact_path="plots")
     mlflow.log_input(mlflow.data.from_pandas(X.assign(label=y), name="train", targets="label"),
                      context="training")
+    mlflow.log_metric("acc", 0.9, step=0)  # log_model logs it again, linked to the model
     info = mlflow.sklearn.log_model(model, name="model", input_example=X.head(3))
     run_id = run.info.run_id
 client = mlflow.MlflowClient()
@@ -134,6 +135,8 @@ def test_mlflow_client_logs_and_loads_artifacts_and_models(server: Server, tmp_p
     assert dataset_input.context == "training" and dataset_input.dataset.name == "train"
     assert dataset_input.dataset.digest == out["inputs"][0][1]
     assert "label" in dataset_input.dataset.schema and "num_rows" in dataset_input.dataset.profile
+
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "acc")] == [(0, 0.9)]
 
     lakeml.set_store(server.store)
     expected = np.array(out["expected"])
