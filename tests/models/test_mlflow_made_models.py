@@ -74,3 +74,14 @@ def test_an_mlflow_loader_lakeml_has_no_flavor_for_stays_mlflows(tmp_path: Path,
     (folder / "MLmodel").write_text(yaml.safe_dump(conf))
     with pytest.raises(NotFound, match="cannot import 'mlflow.transformers'"):
         load_local(str(folder))
+
+
+def test_logged_model_uris_are_told_from_registry_uris() -> None:
+    from lakeml.models.uri import logged_model_id
+
+    model_id = "m-" + "0123456789abcdef" * 2
+    assert logged_model_id(f"models:/{model_id}") == model_id
+    assert logged_model_id(f"models:/{model_id}/") == model_id
+    for registry_uri in ("models:/churn/1", "models:/churn@champion", "models:/m-1/2",
+                         f"models:/{model_id}/1", "models:/m-xyz"):
+        assert logged_model_id(registry_uri) is None, registry_uri

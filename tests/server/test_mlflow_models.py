@@ -144,6 +144,7 @@ def test_mlflow_client_logs_and_loads_artifacts_and_models(server: Server, tmp_p
     assert (by_run.predict(_frame()) == expected).all()
     assert (lakeml.pyfunc.load_model(f"models:/{name}@champion").predict(_frame())
             == expected).all()
+    assert (lakeml.pyfunc.load_model(out["model_uri"]).predict(_frame()) == expected).all()
     assert (lakeml.sklearn.load_model(f"runs:/{run_id}/model").predict(_frame())
             == expected).all()
     version = client.get_model_version(name, 1)
