@@ -184,6 +184,9 @@ class ArtifactRepository:
                 raise InvalidArgument(f"artifact {rel!r} is a folder; upload a file inside it")
             fs.makedirs(posixpath.dirname(target), exist_ok=True)
             return Upload(fs, target)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidArgument(f"cannot upload artifact {rel!r}: a folder on its path is "
+                                  "a file") from None
         except OSError as exc:
             raise StoreUnavailable(f"cannot write artifact {rel!r}: {exc}") from exc
 

@@ -146,6 +146,11 @@ def test_an_upload_needs_a_file_path(server: Server, run: dict) -> None:
     call(server, "PUT", f"{PROXY}/{base}/dir/file.txt", content=b"x")
     onto_folder = call(server, "PUT", f"{PROXY}/{base}/dir", content=b"x", status=400)
     assert error_code(onto_folder) == "INVALID_PARAMETER_VALUE"
+    under_file = call(server, "PUT", f"{PROXY}/{base}/dir/file.txt/inner.txt", content=b"x",
+                      status=400)
+    assert error_code(under_file) == "INVALID_PARAMETER_VALUE"
+    assert server.store not in under_file.text
+    assert call(server, "GET", f"{PROXY}/{base}/dir/file.txt").content == b"x"
 
 
 # ---- artifacts/list ---------------------------------------------------------------------------
