@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lakeml.errors import InvalidArgument
 from lakeml.models import logged
 from lakeml.server.protocol import key_value_list, page
-from lakeml.server.proxy_uris import public
+from lakeml.server.proxy_uris import public, stored
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -47,6 +47,19 @@ def logged_model_json(model: LoggedModelState) -> dict[str, Any]:
                 "status_message": model.status_message}
     info.update({key: value for key, value in optional.items() if value is not None})
     return {"info": info, "data": {"params": key_value_list(model.params), "metrics": []}}
+
+
+def version_source(client: Client, source: str) -> str:
+    """Where a new model version's files are, for the registry: a logged model's
+    (``models:/<model_id>``, what ``log_model(..., registered_model_name=...)`` registers)
+    or a proxied location's (``mlflow-artifacts:/...``) real location in the store; any
+    other source as it is."""
+    from lakeml.models.uri import logged_model_id
+
+    model_id = logged_model_id(source) if isinstance(source, str) else None
+    if model_id is not None:
+        return logged.get(client, model_id).artifact_location
+    return stored(client.store.artifact_root, source)  # type: ignore[return-value]
 
 
 def _status(value: Any) -> str:

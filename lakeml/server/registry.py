@@ -12,8 +12,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import InvalidArgument
+from lakeml.server.logged_models import version_source
 from lakeml.server.protocol import key_value_list
-from lakeml.server.proxy_uris import public, stored
+from lakeml.server.proxy_uris import public
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -164,7 +165,7 @@ def create_version(client: Client, f: Fields) -> dict[str, Any]:
     tags = dict(f.key_values("tags"))
     mv = client.create_model_version(
         f.required_text("name"),
-        stored(client.store.artifact_root, f.required_text("source")), run_id=f.text("run_id"),
+        version_source(client, f.required_text("source")), run_id=f.text("run_id"),
         tags=tags or None, description=f.text("description"))
     return {"model_version": model_version_json(mv)}
 

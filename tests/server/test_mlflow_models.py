@@ -51,6 +51,9 @@ mv = mlflow.register_model(f"runs:/{run_id}/model", name)
 client.set_registered_model_alias(name, "champion", mv.version)
 by_alias = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(X)
 by_id = mlflow.pyfunc.load_model(info.model_uri).predict(X)
+with mlflow.start_run():  # registered by log_model itself: the source is models:/<model_id>
+    direct = mlflow.sklearn.log_model(model, name="direct", registered_model_name=name + "-d")
+by_direct = mlflow.pyfunc.load_model(f"models:/{name}-d/1").predict(X)
 exp_id = client.get_run(run_id).info.experiment_id
 client.set_logged_model_tags(info.model_id, {"stage": "candidate", "owner": "lake"})
 client.delete_logged_model_tag(info.model_id, "owner")
@@ -64,6 +67,7 @@ print(json.dumps({
     "model_tags": got.tags, "found": [m.model_id for m in found],
     "listed": listed, "nested": nested, "downloaded": downloaded,
     "by_run": by_run.tolist(), "by_alias": by_alias.tolist(), "by_id": by_id.tolist(),
+    "by_direct": by_direct.tolist(), "direct_version": direct.registered_model_version,
     "expected": model.predict(X).tolist(),
     "inputs": [[d.dataset.name, d.dataset.digest, [t.value for t in d.tags]]
                for d in client.get_run(run_id).inputs.dataset_inputs],
@@ -113,7 +117,9 @@ def test_mlflow_client_logs_and_loads_artifacts_and_models(server: Server, tmp_p
                              ["plots", True, None]]
     assert out["nested"] == [["plots/a.csv", False, 8], ["plots/sub", True, None]]
     assert out["downloaded"] == {"a.csv": 8, os.path.join("sub", "b.bin"): len(blob)}
-    assert out["by_run"] == out["expected"] == out["by_alias"] == out["by_id"]
+    assert out["by_run"] == out["expected"] == out["by_alias"] == out["by_id"] == \
+        out["by_direct"]
+    assert out["direct_version"] == "1"
     assert 0 < sum(out["expected"]) < 40  # both classes: equal predictions mean something
     assert out["inputs"] == [["train", out["inputs"][0][1], ["training"]]]
     assert out["model_uri"] == f"models:/{model_id}" and model_id.startswith("m-")
@@ -145,6 +151,7 @@ def test_mlflow_client_logs_and_loads_artifacts_and_models(server: Server, tmp_p
     assert (lakeml.pyfunc.load_model(f"models:/{name}@champion").predict(_frame())
             == expected).all()
     assert (lakeml.pyfunc.load_model(out["model_uri"]).predict(_frame()) == expected).all()
+    assert (lakeml.pyfunc.load_model(f"models:/{name}-d/1").predict(_frame()) == expected).all()
     assert (lakeml.sklearn.load_model(f"runs:/{run_id}/model").predict(_frame())
             == expected).all()
     version = client.get_model_version(name, 1)
