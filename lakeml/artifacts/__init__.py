@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lakeml.artifacts.repository import ArtifactRepository, clean_relative
+from lakeml.artifacts.repository import ArtifactRepository, Upload, clean_relative
 
-__all__ = ["ArtifactRepository", "clean_relative"]
+__all__ = ["ArtifactRepository", "Upload", "clean_relative"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 from urllib.parse import unquote, urlparse
 
 from lakeml.entities import FileInfo
@@ -144,3 +144,102 @@ class ArtifactRepository:
         else:
             fs.get_file(source, str(local))
         return str(local)
+
+    # ---- streaming: the tracking server's artifact proxy -------------------------------
+    def _existing(self, rel: str) -> str:
+        fs, _ = self._fs()
+        target = self._target(rel)
+        if not fs.exists(target):
+            raise NotFound(f"artifact {rel or '/'!r} does not exist under {self.root_uri!r}")
+        return target
+
+    def size(self, path: str) -> int:
+        """Bytes of the artifact file ``path``; NotFound if it is missing or a folder."""
+        rel = clean_relative(path)
+        fs, _ = self._fs()
+        target = self._existing(rel)
+        if fs.isdir(target):
+            raise NotFound(f"artifact {rel or '/'!r} is a folder, not a file")
+        return int(fs.size(target))
+
+    def iter_bytes(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The artifact file ``path`` in chunks, read as they are sent (never whole)."""
+        rel = clean_relative(path)
+        fs, _ = self._fs()
+        with fs.open(self._existing(rel), "rb") as fh:
+            while chunk := fh.read(chunk_size):
+                yield chunk
+
+    def open_upload(self, path: str) -> Upload:
+        """A new file at artifact ``path``, written chunk by chunk; readers see it only once
+        :meth:`Upload.commit` ran (a local file is renamed into place; an object store's
+        upload completes on close)."""
+        rel = clean_relative(path)
+        if not rel:
+            raise InvalidArgument("an artifact upload must name a file, got an empty path")
+        fs, _ = self._fs()
+        target = self._target(rel)
+        try:
+            if fs.isdir(target):
+                raise InvalidArgument(f"artifact {rel!r} is a folder; upload a file inside it")
+            fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            return Upload(fs, target)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidArgument(f"cannot upload artifact {rel!r}: a folder on its path is "
+                                  "a file") from None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot write artifact {rel!r}: {exc}") from exc
+
+    def delete(self, path: str) -> None:
+        """Remove the artifact file or folder ``path`` (NotFound if it is missing)."""
+        rel = clean_relative(path)
+        if not rel:
+            raise InvalidArgument("refusing to delete the whole artifact root; name a path")
+        fs, _ = self._fs()
+        target = self._existing(rel)
+        try:
+            fs.rm(target, recursive=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot delete artifact {rel!r}: {exc}") from exc
+
+
+class Upload:
+    """One artifact file being written: :meth:`write` chunks, then :meth:`commit` or
+    :meth:`abort`. On a local disk it is written beside its target under a temporary
+    name and renamed into place, so a reader never sees half a file."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, target: str) -> None:
+        import uuid
+
+        self._fs, self._target = fs, target
+        self._local = "file" in (fs.protocol if isinstance(fs.protocol, tuple)
+                                 else (fs.protocol,))
+        self._path = f"{target}.{uuid.uuid4().hex}.part" if self._local else target
+        self._fh = fs.open(self._path, "wb")
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._fh.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> None:
+        try:
+            self._fh.close()
+            if self._local:
+                os.replace(self._path, self._target)
+        except OSError as exc:
+            self.abort()
+            raise StoreUnavailable(f"cannot write artifact {self._target!r}: {exc}") from exc
+
+    def abort(self) -> None:
+        """Drop what was written (nothing appears at the target)."""
+        discard = getattr(self._fh, "discard", None)
+        try:
+            if callable(discard):
+                discard()
+            else:
+                self._fh.close()
+            if self._local and os.path.exists(self._path):
+                os.remove(self._path)
+        except OSError:
+            pass

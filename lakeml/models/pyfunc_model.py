@@ -119,7 +119,7 @@ def load_local(folder: str) -> PyFuncModel:
         raise NotFound(f"the model at {folder!r} has no {PYFUNC} flavor, so it cannot be "
                        f"loaded as pyfunc; its flavors: {sorted(meta.flavors)}")
     add_code_path(folder, conf)
-    loader = conf.get("loader_module")
+    loader = _lakeml_loader(conf.get("loader_module"), meta)
     try:
         module = importlib.import_module(loader)
     except ImportError as exc:
@@ -127,6 +127,19 @@ def load_local(folder: str) -> PyFuncModel:
                        f"{exc}; install what its requirements.txt lists") from exc
     impl = module._load_pyfunc(str(Path(folder, conf.get("model_path") or "")))
     return PyFuncModel(meta, impl, folder)
+
+
+def _lakeml_loader(loader: Any, meta: Model) -> Any:
+    """The module that loads the model: lakeml's own flavor module in place of MLflow's
+    (``mlflow.sklearn`` -> ``lakeml.sklearn``) for a model MLflow's client logged in a flavor
+    lakeml knows, so such a model loads without mlflow installed."""
+    from lakeml.models.flavors import FLAVORS
+
+    if isinstance(loader, str) and loader.startswith("mlflow."):
+        flavor = loader[len("mlflow."):]
+        if flavor in FLAVORS and flavor in meta.flavors:
+            return FLAVORS[flavor]
+    return loader
 
 
 _cache: dict[str, PyFuncModel] = {}

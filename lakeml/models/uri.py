@@ -1,7 +1,8 @@
 """Model URIs: where a model lives, and a local folder holding it.
 
 Accepted: ``runs:/<run_id>/<path>`` (a run's artifacts in the current store),
-``models:/…`` (the registry, see registration.py), a local folder or
+``models:/…`` (the registry, see registration.py), ``models:/<model_id>`` (a model
+MLflow 3's client logged through lakeml server, see logged.py), a local folder or
 ``file://`` URI, and any fsspec URI (``s3://…``, ``gs://…``). Remote models
 are downloaded once into the model cache (LAKEML_MODEL_CACHE), one folder
 per URI, and loaded from there.
@@ -47,8 +48,28 @@ def artifact_uri_of(model_uri: str, *, client: Client | None = None) -> str:
 
         return Client(store).get_artifact_uri(run_id, path)
 
-    return model_location(model_uri, run_location,
-                          lambda uri: registry_artifact_uri(uri, client=client))
+    def version_location(uri: str) -> str:
+        model_id = logged_model_id(uri)
+        if model_id is None:
+            return registry_artifact_uri(uri, client=client)
+        from lakeml.models import logged
+
+        if client is None:
+            from lakeml.client import Client
+
+            return logged.get(Client(), model_id).artifact_location
+        return logged.get(client, model_id).artifact_location
+
+    return model_location(model_uri, run_location, version_location)
+
+
+def logged_model_id(model_uri: str) -> str | None:
+    """The id in ``models:/<model_id>`` (MLflow 3's URI of a logged model, ``m-`` and hex
+    digits), or None for a registry URI (``models:/<name>/<version>``, ``@alias``...)."""
+    import re
+
+    match = re.fullmatch(r"models:/+(m-[0-9a-f]{32})/*", model_uri)
+    return match.group(1) if match else None
 
 
 def _cache_root() -> Path:

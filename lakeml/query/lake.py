@@ -44,7 +44,8 @@ def duckdb_type(arrow_type: Any) -> str:
     if pa.types.is_timestamp(arrow_type):
         return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
     known = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT",
-             pa.bool_(): "BOOLEAN", pa.list_(pa.string()): "VARCHAR[]"}
+             pa.bool_(): "BOOLEAN", pa.list_(pa.string()): "VARCHAR[]",
+             pa.map_(pa.string(), pa.string()): "MAP(VARCHAR, VARCHAR)"}
     if arrow_type not in known:
         raise TypeError(f"no DuckDB type for Arrow type {arrow_type} in lakeml's schemas")
     return known[arrow_type]

@@ -56,6 +56,18 @@ def build_app(client: Client) -> FastAPI:
     from lakeml.server import lakeml_api  # lakeml's extensions, /api/2.0/lakeml/...
     lakeml_api.install(app, client, lock, _endpoint, guard)
 
+    # MLflow's client logging and loading models and artifacts (run_io.py, logged_models.py,
+    # artifacts.py); path_fields hands /logged-models/{model_id}'s id to the handler
+    from lakeml.server import artifacts, logged_models, run_io
+    from lakeml.server.path_fields import path_fields
+
+    for method, path, handler, writes in (*artifacts.ROUTES, *run_io.ROUTES,
+                                          *logged_models.ROUTES):
+        app.add_route(PREFIX + path,
+                      path_fields(_endpoint(client, lock, method, handler, writes)),
+                      methods=[method], name=f"{method} {path}")
+    artifacts.register(app, client)
+
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "OK"}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from lakeml.entities import ViewType
 from lakeml.errors import NotFound
 from lakeml.server.protocol import experiment_json
+from lakeml.server.proxy_uris import stored
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 def create(client: Client, f: Fields) -> dict[str, Any]:
     tags = dict(f.key_values("tags"))
     experiment_id = client.create_experiment(
-        f.required_text("name"), artifact_location=f.text("artifact_location"),
+        f.required_text("name"),
+        artifact_location=stored(client.store.artifact_root, f.text("artifact_location")),
         tags=tags or None)
     return {"experiment_id": experiment_id}
 

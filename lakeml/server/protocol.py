@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any, Mapping
 
 from lakeml.errors import BadRequest, InvalidArgument
+from lakeml.server.proxy_uris import public
 
 if TYPE_CHECKING:
     from lakeml.entities import Experiment, Metric, Run, RunInfo
@@ -154,7 +155,7 @@ def key_value_list(mapping: Mapping[str, Any]) -> list[dict[str, Any]]:
 def experiment_json(exp: Experiment) -> dict[str, Any]:
     out: dict[str, Any] = {
         "experiment_id": exp.experiment_id, "name": exp.name,
-        "artifact_location": exp.artifact_location, "lifecycle_stage": exp.lifecycle_stage,
+        "artifact_location": public(exp.artifact_location), "lifecycle_stage": exp.lifecycle_stage,
         "tags": key_value_list(exp.tags),
     }
     if exp.creation_time is not None:
@@ -182,7 +183,7 @@ def run_info_json(info: RunInfo) -> dict[str, Any]:
     out: dict[str, Any] = {
         "run_id": info.run_id, "run_uuid": info.run_id, "experiment_id": info.experiment_id,
         "run_name": info.run_name or "", "user_id": info.user_id or "", "status": info.status,
-        "artifact_uri": info.artifact_uri, "lifecycle_stage": info.lifecycle_stage,
+        "artifact_uri": public(info.artifact_uri), "lifecycle_stage": info.lifecycle_stage,
     }
     if info.start_time is not None:
         out["start_time"] = info.start_time

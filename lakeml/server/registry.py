@@ -12,7 +12,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import InvalidArgument
+from lakeml.server.logged_models import version_source
 from lakeml.server.protocol import key_value_list
+from lakeml.server.proxy_uris import public
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -26,7 +28,7 @@ def model_version_json(mv: ModelVersion) -> dict[str, Any]:
         "name": mv.name, "version": str(mv.version),
         "creation_timestamp": mv.creation_timestamp,
         "last_updated_timestamp": mv.last_updated_timestamp,
-        "current_stage": mv.current_stage, "source": mv.source, "status": mv.status,
+        "current_stage": mv.current_stage, "source": public(mv.source), "status": mv.status,
         "tags": key_value_list(mv.tags), "aliases": list(mv.aliases),
     }
     optional = {"description": mv.description, "user_id": mv.user_id, "run_id": mv.run_id,
@@ -162,7 +164,8 @@ def get_by_alias(client: Client, f: Fields) -> dict[str, Any]:
 def create_version(client: Client, f: Fields) -> dict[str, Any]:
     tags = dict(f.key_values("tags"))
     mv = client.create_model_version(
-        f.required_text("name"), f.required_text("source"), run_id=f.text("run_id"),
+        f.required_text("name"),
+        version_source(client, f.required_text("source")), run_id=f.text("run_id"),
         tags=tags or None, description=f.text("description"))
     return {"model_version": model_version_json(mv)}
 
@@ -212,7 +215,7 @@ def delete_version_tag(client: Client, f: Fields) -> dict[str, Any]:
 
 def download_uri(client: Client, f: Fields) -> dict[str, Any]:
     uri = client.get_model_version_download_uri(f.required_text("name"), _version(f))
-    return {"artifact_uri": uri}
+    return {"artifact_uri": public(uri)}
 
 
 #: (method, path under /api/2.0/mlflow, handler, writes)

@@ -106,6 +106,28 @@ LOGGED_MODELS = pa.schema([
     _f("created_time", TS, False),
 ])
 
+# MLflow 3's logged models (``/api/2.0/mlflow/logged-models``): a model gets its id
+# before its files are uploaded, then is finalized READY or FAILED. One row per change,
+# holding the model's whole state after it (tags and params as maps); the row
+# with the highest ``seq`` of a model_id is its current state. A READY model also gets
+# its lineage row in ``logged_models``.
+LOGGED_MODEL_STATES = pa.schema([
+    _f("model_id", pa.string(), False),
+    _f("experiment_id", pa.string(), False),
+    _f("name", pa.string(), False),
+    _f("source_run_id", pa.string()),
+    _f("model_type", pa.string()),
+    _f("artifact_location", pa.string(), False),
+    _f("status", pa.string(), False),
+    _f("status_message", pa.string()),
+    _f("tags", pa.map_(pa.string(), pa.string())),
+    _f("params", pa.map_(pa.string(), pa.string())),
+    _f("deleted", pa.bool_(), False),
+    _f("creation_time", TS, False),
+    _f("timestamp", TS, False),
+    _f("seq", pa.int64(), False),
+])
+
 # The model registry as one append-only event log: every change to a registered
 # model or version, every review step and every denied attempt is a row. The
 # views of sql/views/ (registered_models, model_versions, model_aliases…) fold
@@ -183,6 +205,7 @@ TABLES: dict[str, pa.Schema] = {
     "metrics": METRICS,
     "metric_latest": METRICS,
     "logged_models": LOGGED_MODELS,
+    "logged_model_states": LOGGED_MODEL_STATES,
     "registry_log": REGISTRY_LOG,
     "workflow_steps": WORKFLOW_STEPS,
     "workflow_lineage": WORKFLOW_LINEAGE,

@@ -123,7 +123,7 @@ def test_mlflow_client_uses_the_registry_through_the_server(server: Server) -> N
             pytest.fail("no MLflow virtualenv")
         pytest.skip("no MLflow virtualenv: run `bash benchmarks/setup_mlflow.sh` or set "
                     "LAKEML_MLFLOW_PYTHON")
-    # the model is logged with lakeml: logging models over HTTP is not served yet
+    # the model is logged with lakeml here (test_mlflow_models.py has MLflow's client log one)
     lakeml.set_store(server.store)
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
     with lakeml.start_run() as run:

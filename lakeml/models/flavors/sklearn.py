@@ -74,7 +74,19 @@ def save_model(sk_model: Any, path: str | os.PathLike[str],
                              extra_pip_requirements=extra_pip_requirements, metadata=metadata)
 
 
-def _read(file: str) -> Any:
+def _read(file: str, conf: dict[str, Any] | None = None) -> Any:
+    """The estimator in ``file``: a pickle (lakeml's formats), or a skops file (MLflow 3's
+    default for sklearn, read with skops' allow-list of types plus the flavor's
+    ``skops_trusted_types``)."""
+    conf = conf or {}
+    if conf.get("serialization_format") == "skops" or file.endswith(".skops"):
+        try:
+            import skops.io
+        except ImportError as exc:
+            raise InvalidArgument(f"the model file {file} is in the skops format (MLflow 3's "
+                                  "default for sklearn); install skops to load it "
+                                  "(pip install 'lakeml[models]')") from exc
+        return skops.io.load(file, trusted=conf.get("skops_trusted_types") or None)
     with open(file, "rb") as fh:
         return pickle.load(fh)  # noqa: S301 - the model's own file
 
@@ -95,7 +107,7 @@ def load_model(model_uri: str | os.PathLike[str]) -> Any:
         raise InvalidArgument(f"the model at {os.fspath(model_uri)!r} is not an sklearn model; "
                               f"its flavors: {sorted(meta.flavors)}")
     add_code_path(folder, conf)
-    return _read(str(Path(folder, conf.get("pickled_model", MODEL_FILE))))
+    return _read(str(Path(folder, conf.get("pickled_model", MODEL_FILE))), conf)
 
 
 class _SklearnWrapper:
@@ -111,4 +123,4 @@ def _load_pyfunc(path: str) -> _SklearnWrapper:
     """The pyfunc of the model file at ``path`` (``MLmodel`` names the predict method)."""
     meta = Model.load(Path(path).parent)
     predict_fn = (meta.flavors.get("python_function") or {}).get("predict_fn", "predict")
-    return _SklearnWrapper(_read(path), predict_fn)
+    return _SklearnWrapper(_read(path, meta.flavors.get(FLAVOR_NAME)), predict_fn)
