@@ -63,6 +63,7 @@ def build_app(client: Client) -> FastAPI:
 
     for method, path, handler, writes in (*artifacts.ROUTES, *run_io.ROUTES,
                                           *logged_models.ROUTES):
+        handler = guard(method, path, handler)
         app.add_route(PREFIX + path,
                       path_fields(_endpoint(client, lock, method, handler, writes)),
                       methods=[method], name=f"{method} {path}")

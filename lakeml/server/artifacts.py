@@ -87,6 +87,7 @@ def register(app: FastAPI, client: Client) -> None:
             from lakeml.server.errors import error_response
 
             try:
+                await _authorize(client, request)
                 return await handler(repo, request)
             except NotFound:  # its message names the store's folder: not the caller's business
                 path = request.path_params.get("path", "")
@@ -101,6 +102,30 @@ def register(app: FastAPI, client: Client) -> None:
     for method, handler in handlers.items():
         app.add_route(PROXY + "/{path:path}", endpoint(handler), methods=[method],
                       name=f"{method} mlflow-artifacts")
+
+
+async def _authorize(client: Client, request: Request) -> None:
+    """On a server with users: the proxy's paths start with the experiment id
+    (``<experiment>/<run>/artifacts/...``, ``<experiment>/models/<id>/...``), so reading
+    needs READ on that experiment and writing or deleting EDIT; the root is for admins."""
+    from starlette.concurrency import run_in_threadpool
+
+    from lakeml.server.access import SESSION, deny, require
+
+    session = SESSION.get()
+    if session is None:
+        return
+    path = relative(request.path_params.get("path") or request.query_params.get("path") or "")
+    experiment = path.split("/", 1)[0]
+    need = "READ" if request.method == "GET" else "EDIT"
+    route = f"{request.method} mlflow-artifacts"
+    if not experiment:
+        if not session.user.admin:
+            await run_in_threadpool(
+                deny, client, session, route, "route", "/", "none", "admin",
+                f"user {session.user.name!r} may not list the root of the artifact store")
+        return
+    await run_in_threadpool(require, client, session, route, "experiment", experiment, need)
 
 
 def _path(request: Request) -> str:

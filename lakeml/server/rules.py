@@ -233,6 +233,28 @@ def _as_caller_id(f: Fields, user: str) -> Fields:
     return Fields({**f._values, "user_id": user})  # noqa: SLF001 - the server's own type
 
 
+def _logged_model_experiment(client: Client, f: Fields) -> list[str]:
+    from lakeml.models import logged
+
+    return [logged.get(client, f.required_text("model_id")).experiment_id]
+
+
+# MLflow 3's logged models and run outputs (logged_models.py, run_io.py): a logged model
+# belongs to its experiment
+RULES.update({
+    ("POST", "/runs/outputs"): _run_rule("EDIT"),
+    ("POST", "/logged-models"): _exp("EDIT"),
+    ("POST", "/logged-models/search"): _exp("READ", _experiments),
+    ("GET", "/logged-models/{model_id}"): _exp("READ", _logged_model_experiment),
+    ("PATCH", "/logged-models/{model_id}"): _exp("EDIT", _logged_model_experiment),
+    ("DELETE", "/logged-models/{model_id}"): _exp("MANAGE", _logged_model_experiment),
+    ("PATCH", "/logged-models/{model_id}/tags"): _exp("EDIT", _logged_model_experiment),
+    ("DELETE", "/logged-models/{model_id}/tags/{tag_key}"): _exp(
+        "EDIT", _logged_model_experiment),
+    ("POST", "/logged-models/{model_id}/params"): _exp("EDIT", _logged_model_experiment),
+})
+
+
 # lakeml's extensions (lakeml/server/lakeml_api.py, lakeml_registry.py), by full path. Those
 # not listed (SQL, bulk writes and reads across runs, the audit log, register-many) stay
 # for admins: they reach data no single experiment or model permission covers.
