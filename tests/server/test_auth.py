@@ -500,3 +500,40 @@ def test_mlflow_auth_client_manages_users(request: pytest.FixtureRequest) -> Non
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"made": ["grace", False], "got": ["grace", True],
                    "gone": "RESOURCE_DOES_NOT_EXIST"}
+
+
+def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) -> None:
+    server, _, _ = team
+    exp_id = call(server, "POST", "experiments/create", {"name": "alice-files"},
+                  user="alice")["experiment_id"]
+    run_id = call(server, "POST", "runs/create", {"experiment_id": exp_id},
+                  user="alice")["run"]["info"]["run_id"]
+    proxy = f"{server.url}/api/2.0/mlflow-artifacts/artifacts"
+
+    def send(method: str, target: str, user: str, body: bytes | None = None,
+             **params: str) -> httpx.Response:
+        raw = f"{user}:{PASSWORDS[user]}".encode()
+        return httpx.request(method, f"{proxy}/{target}" if target else proxy, content=body,
+                             params=params or None, timeout=60, headers={
+                                 "Authorization": f"Basic {base64.b64encode(raw).decode()}"})
+
+    target = f"{exp_id}/{run_id}/artifacts/notes.txt"
+    assert send("PUT", target, "alice", b"hello").status_code == 200
+    assert send("GET", target, "carol").content == b"hello"  # READ by default
+    refused = send("PUT", target, "carol", b"overwritten")
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert send("DELETE", target, "carol").status_code == 403
+    assert send("GET", "", "carol", path="").status_code == 403  # the root: admins only
+    assert send("GET", "", "root", path="").status_code == 200
+    assert send("GET", target, "alice").content == b"hello"
+    # lakeml's own routes check the same permissions
+    lake = f"{server.url}/api/2.0/lakeml"
+    raw = base64.b64encode(f"carol:{PASSWORDS['carol']}".encode()).decode()
+    carol = {"Authorization": f"Basic {raw}"}
+    found = httpx.post(f"{lake}/runs/search", json={"experiment_ids": [exp_id]},
+                       headers=carol, timeout=60)
+    assert found.status_code == 200 and found.json()["runs"][0]["info"]["run_id"] == run_id
+    assert httpx.post(f"{lake}/runs/create", json={"experiment_id": exp_id}, headers=carol,
+                      timeout=60).status_code == 403
+    assert httpx.post(f"{lake}/sql", json={"query": "SELECT 1"}, headers=carol,
+                      timeout=60).status_code == 403  # SQL reads everything: admins only
