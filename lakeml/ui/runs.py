@@ -1,0 +1,197 @@
+"""The UI API of experiments and runs: the experiments list, a page of the runs table,
+the keys for its column chooser, one run, and the comparison of several.
+
+Every search goes through the Client, with lakeml's filter grammar and order keys as the
+user typed them: a bad filter comes back as the search's own InvalidArgument, whose
+message points at the bad column with a caret. A runs page carries only the columns the
+table shows, so a store with 10,000 keys sends a page of the same size as one with ten.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Iterable
+
+from lakeml.errors import InvalidArgument, NotFound
+from lakeml.sqltext import placeholders
+from lakeml.system_tags import PARENT_RUN_ID
+
+if TYPE_CHECKING:
+    from lakeml.client import Client
+    from lakeml.entities import Run
+    from lakeml.ui.args import Args
+
+PAGE_SIZE = 200
+MAX_KEYS = 20_000  # of each kind, for the column chooser
+MAX_COMPARE = 1000
+GROUPS = ("metrics", "params", "tags")
+VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
+
+
+def experiments(client: Client, args: Args) -> dict[str, Any]:
+    """Experiments (``view``: active, deleted or all) whose name holds ``q`` (any case),
+    with their count of active runs and the time of their last activity (ms)."""
+    view = _view(args)
+    q = (args.get("q") or "").lower()
+    found, token = [], None
+    while True:
+        page = client.search_experiments(view_type=view, max_results=1000, page_token=token)
+        found += [e for e in page if q in e.name.lower()]
+        token = page.token
+        if not token:
+            break
+    counts = {eid: (n, last) for eid, n, last in client.sql(
+        "SELECT experiment_id, count(*), epoch_ms(max(greatest(start_time, "
+        "coalesce(end_time, start_time)))) FROM runs WHERE lifecycle_stage = 'active' "
+        "GROUP BY experiment_id").fetchall()}
+    rows = []
+    for e in found:
+        n, last = counts.get(e.experiment_id, (0, None))
+        rows.append({"experiment_id": e.experiment_id, "name": e.name,
+                     "lifecycle_stage": e.lifecycle_stage, "runs": n,
+                     "creation_time": e.creation_time,
+                     "last_activity": max(x for x in (last, e.last_update_time,
+                                                      e.creation_time) if x is not None),
+                     "tags": e.tags})
+    rows.sort(key=lambda r: -r["last_activity"])
+    return {"experiments": rows}
+
+
+def experiment(client: Client, args: Args) -> dict[str, Any]:
+    """One experiment: id, name, lifecycle stage, times and tags."""
+    e = client.get_experiment(args.need("experiment_id"))
+    return {"experiment_id": e.experiment_id, "name": e.name,
+            "lifecycle_stage": e.lifecycle_stage, "creation_time": e.creation_time,
+            "last_update_time": e.last_update_time, "tags": e.tags}
+
+
+def runs_page(client: Client, args: Args) -> dict[str, Any]:
+    """A page of the runs table: the runs of ``experiment_id`` (repeatable) matching
+    ``filter``, in ``order`` (repeatable, e.g. ``metrics.loss ASC``), with the cells of
+    ``column`` (repeatable: ``metrics.x``, ``params.y``, ``tags.z``)."""
+    ids = _experiment_ids(args)
+    columns = [_column(c) for c in args.all("column")]
+    page = client.search_runs(ids, args.get("filter") or "",
+                              run_view_type=_view(args),
+                              max_results=args.int("max_results", PAGE_SIZE, low=1, high=5000),
+                              order_by=args.all("order") or None,
+                              page_token=args.get("page_token") or None)
+    return {"runs": [_row(run, columns) for run in page], "next_page_token": page.token}
+
+
+def keys(client: Client, args: Args) -> dict[str, Any]:
+    """Every metric, param and tag key of the experiments' runs, for the column
+    chooser, with how many runs hold each: sorted by that count, then name."""
+    ids = _experiment_ids(args)
+    marks = placeholders(ids, "experiment ids")
+    out: dict[str, Any] = {}
+    for group, view in (("metrics", "latest_metrics"), ("params", "params"),
+                        ("tags", "tags")):
+        rows = client.sql(
+            f"SELECT key, count(*) AS n FROM {view} WHERE run_id IN (SELECT run_id FROM runs "
+            f"WHERE experiment_id IN ({marks}) AND lifecycle_stage = 'active') "
+            f"GROUP BY key ORDER BY n DESC, key LIMIT {MAX_KEYS}", ids).fetchall()
+        out[group] = [{"key": k, "runs": n} for k, n in rows]
+    return out
+
+
+def run(client: Client, args: Args) -> dict[str, Any]:
+    """One run: info, params, latest metrics (value, step, time), tags, dataset inputs,
+    its parent and its children."""
+    r = client.get_run(args.need("run_id"))
+    info = _info(r)
+    children = client.search_runs([r.info.experiment_id],
+                                  f"tags.`{PARENT_RUN_ID}` = '{r.info.run_id}'",
+                                  max_results=1000)
+    parent = None
+    if r.info.parent_run_id:
+        try:
+            parent = _info(client.get_run(r.info.parent_run_id))
+        except NotFound:
+            parent = {"run_id": r.info.parent_run_id}
+    experiment = client.get_experiment(r.info.experiment_id)
+    return {
+        "info": info, "experiment_name": experiment.name,
+        "params": dict(sorted(r.data.params.items())),
+        "metrics": [{"key": m.key, "value": _number(m.value), "step": m.step,
+                     "timestamp": m.timestamp}
+                    for m in sorted(r.data.latest_metrics, key=lambda m: m.key)],
+        "tags": dict(sorted(r.data.tags.items())),
+        "inputs": [{"name": d.dataset.name, "digest": d.dataset.digest,
+                    "source_type": d.dataset.source_type, "source": d.dataset.source,
+                    "context": d.context} for d in r.inputs.dataset_inputs],
+        "parent": parent, "children": [_info(c) for c in children],
+    }
+
+
+def compare(client: Client, args: Args) -> dict[str, Any]:
+    """Runs ``run_id`` (2 to 1,000) side by side: a row per param and metric with each
+    run's value, and ``differs`` when they are not all the same."""
+    ids = args.all("run_id")
+    if not 2 <= len(ids) <= MAX_COMPARE:
+        raise InvalidArgument(f"compare needs 2 to {MAX_COMPARE} run_id parameters, "
+                              f"got {len(ids)}")
+    runs = [client.get_run(i) for i in dict.fromkeys(ids)]
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for group in ("params", "metrics"):
+        names = sorted({k for r in runs for k in getattr(r.data, group)})
+        rows[group] = [_compared(k, [getattr(r.data, group).get(k) for r in runs])
+                       for k in names]
+    return {"runs": [_info(r) for r in runs], **rows}
+
+
+def _compared(key: str, values: list[Any]) -> dict[str, Any]:
+    shown = [_number(v) if isinstance(v, float) else v for v in values]
+    return {"key": key, "values": shown, "differs": len({repr(v) for v in shown}) > 1}
+
+
+def _view(args: Args) -> str:
+    """The ``view`` parameter (active, deleted or all) as a lakeml view type."""
+    view = args.get("view") or "active"
+    if view not in VIEWS:
+        raise InvalidArgument(f"view must be active, deleted or all, got {view!r:.40}")
+    return VIEWS[view]
+
+
+def _experiment_ids(args: Args) -> list[str]:
+    ids = args.all("experiment_id")
+    if not ids:
+        raise InvalidArgument("the request needs at least one experiment_id parameter")
+    return ids
+
+
+def _column(name: str) -> tuple[str, str]:
+    group, dot, key = name.partition(".")
+    if group not in GROUPS or not dot or not key:
+        raise InvalidArgument(f"column {name!r:.200} must be metrics.<key>, params.<key> "
+                              f"or tags.<key>")
+    return group, key
+
+
+def _row(r: Run, columns: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    row = _info(r)
+    cells = {}
+    for group, key in columns:
+        value = getattr(r.data, group).get(key)
+        cells[f"{group}.{key}"] = _number(value) if isinstance(value, float) else value
+    row["cells"] = cells
+    return row
+
+
+def _info(r: Run) -> dict[str, Any]:
+    i = r.info
+    return {"run_id": i.run_id, "run_name": i.run_name, "experiment_id": i.experiment_id,
+            "status": i.status, "user_id": i.user_id, "start_time": i.start_time,
+            "end_time": i.end_time, "lifecycle_stage": i.lifecycle_stage,
+            "parent_run_id": i.parent_run_id, "artifact_uri": i.artifact_uri}
+
+
+def _number(value: float | None) -> float | str | None:
+    """A metric value for JSON, which has no NaN or infinity: those go as text."""
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
+
+
+ROUTES = {"/experiments": experiments, "/experiment": experiment, "/runs": runs_page,
+          "/keys": keys, "/run": run, "/compare": compare}

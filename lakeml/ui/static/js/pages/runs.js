@@ -1,0 +1,143 @@
+// The runs table of an experiment: filter (lakeml's search grammar; errors with their
+// caret line), sort by any column, a column chooser, runs loaded a page at a time as the
+// table scrolls, only the rows in view in the DOM; filter, sort and columns in the URL.
+import {api} from '../api.js';
+import {h, fill, link, href, errorBox} from '../dom.js';
+import {when, duration, value} from '../format.js';
+import {setQuery} from '../url.js';
+import {VTable} from '../vtable.js';
+import {columnChooser} from '../chooser.js';
+
+const PAGE = 200;
+const DEFAULT_METRICS = 5, DEFAULT_PARAMS = 4;
+
+/** The order key of a column id ('metrics.val loss' -> 'metrics.`val loss`'). */
+export function orderKey(id) {
+  const i = id.indexOf('.');
+  const group = id.slice(0, i), key = id.slice(i + 1);
+  return /^[A-Za-z_][\w.]*$/.test(key) ? `${group}.${key}` : `${group}.\`${key.replaceAll('`', '``')}\``;
+}
+
+export async function runsPage(main, [experimentId], query) {
+  const [experiment, keys] = await Promise.all([
+    api('/experiment', {experiment_id: experimentId}), api('/keys', {experiment_id: experimentId})]);
+  const st = {
+    filter: query.get('filter') || '',
+    order: query.get('order') || '',
+    cols: query.getAll('col'),
+    runs: [], token: null, loading: false, done: false, generation: 0,
+    selected: new Set(),
+  };
+  if (!query.has('col')) {
+    st.cols = [...keys.metrics.slice(0, DEFAULT_METRICS).map(k => 'metrics.' + k.key),
+               ...keys.params.slice(0, DEFAULT_PARAMS).map(k => 'params.' + k.key)];
+  }
+  const filter = h('input', {id: 'run-filter', type: 'search', value: st.filter, class: 'mono wide',
+    placeholder: "metrics.loss < 0.5 and params.model = 'tree'", autocomplete: 'off', spellcheck: 'false'});
+  const message = h('div', {id: 'filter-message'});
+  const status = h('p', {class: 'muted', id: 'runs-status', 'aria-live': 'polite'});
+  const compareBtn = h('button', {type: 'button', id: 'compare', disabled: true,
+    onclick: () => { location.hash = href('/compare', {run: [...st.selected]}); }}, 'Compare selected');
+  const chooserBox = h('div', {id: 'chooser', hidden: true});
+  const colsBtn = h('button', {type: 'button', id: 'columns-button', 'aria-expanded': 'false',
+    'aria-controls': 'chooser', onclick: () => {
+      const open = chooserBox.hidden;
+      chooserBox.hidden = !open;
+      colsBtn.setAttribute('aria-expanded', String(open));
+      if (open) { fill(chooserBox, columnChooser(keys, st.cols, chosen => { st.cols = chosen; changed(); })); chooserBox.querySelector('input').focus(); }
+    }}, 'Columns');
+
+  const table = new VTable({label: 'Runs', columns: [], onSort: c => {
+    const cur = sortOf(c);
+    st.order = `${c.orderKey} ${cur === 'asc' ? 'DESC' : 'ASC'}`;
+    changed();
+  }, onNearEnd: () => more()});
+
+  const sortOf = c => {
+    if (!c.orderKey || !st.order) return null;
+    const m = st.order.match(/^(.*)\s+(ASC|DESC)$/i);
+    const k = m ? m[1] : st.order;
+    if (k !== c.orderKey) return null;
+    return m && m[2].toUpperCase() === 'DESC' ? 'desc' : 'asc';
+  };
+
+  const columns = () => {
+    const cols = [
+      {id: 'select', label: 'Select', width: 64, render: r => h('input', {type: 'checkbox',
+        'aria-label': `Select run ${r.run_name || r.run_id}`, checked: st.selected.has(r.run_id),
+        onchange: e => { if (e.target.checked) st.selected.add(r.run_id); else st.selected.delete(r.run_id); selection(); }})},
+      {id: 'name', label: 'Run', width: 220, orderKey: 'attributes.run_name', sortable: true,
+        render: r => link(r.run_name || r.run_id, '/runs/' + encodeURIComponent(r.run_id))},
+      {id: 'status', label: 'Status', width: 100, orderKey: 'attributes.status', sortable: true, render: r => r.status},
+      {id: 'start', label: 'Started', width: 170, orderKey: 'attributes.start_time', sortable: true, render: r => when(r.start_time)},
+      {id: 'duration', label: 'Duration', width: 90, render: r => duration(r.start_time, r.end_time)},
+      ...st.cols.map(id => ({id, label: id, width: 150, num: id.startsWith('metrics.'),
+        orderKey: orderKey(id), sortable: true, render: r => value(r.cells[id])})),
+    ];
+    for (const c of cols) c.sort = sortOf(c);
+    if (!st.order) cols[3].sort = 'desc';  // the default order: newest first
+    return cols;
+  };
+
+  const selection = () => {
+    compareBtn.disabled = st.selected.size < 2;
+    fill(compareBtn, `Compare selected (${st.selected.size})`);
+  };
+
+  const more = async () => {
+    if (st.loading || st.done) return;
+    st.loading = true;
+    const gen = st.generation;
+    try {
+      const body = await api('/runs', {experiment_id: experimentId, filter: st.filter,
+        order: st.order || null, column: st.cols, max_results: PAGE, page_token: st.token});
+      if (gen !== st.generation) return;
+      fill(message);
+      st.runs = st.runs.concat(body.runs);
+      st.token = body.next_page_token;
+      st.done = !st.token;
+      fill(status, `${st.runs.length.toLocaleString('en')}${st.done ? '' : '+'} runs` +
+        (st.filter ? ' match the filter' : ''));
+      table.setRows(st.runs);
+    } catch (err) {
+      if (gen !== st.generation) return;
+      st.done = true;
+      fill(message, errorBox(err));
+      fill(status, 'No runs shown.');
+      table.setRows([]);
+    } finally {
+      if (gen === st.generation) st.loading = false;
+    }
+  };
+
+  const changed = () => {
+    const q = new URLSearchParams();
+    if (st.filter) q.set('filter', st.filter);
+    if (st.order) q.set('order', st.order);
+    for (const c of st.cols) q.append('col', c);
+    if (!st.cols.length) q.append('col', '');
+    setQuery(q);
+    reload();
+  };
+
+  const reload = () => {
+    st.generation++;
+    st.runs = []; st.token = null; st.done = false; st.loading = false;
+    table.setColumns(columns());
+    table.el.scrollTop = 0;
+    table.setRows([]);
+    more();
+  };
+
+  fill(main,
+    h('nav', {class: 'crumbs', 'aria-label': 'Breadcrumb'}, link('Experiments', '/'), ' / '),
+    h('h1', {}, experiment.name),
+    h('form', {class: 'bar', role: 'search', onsubmit: e => { e.preventDefault(); st.filter = filter.value.trim(); changed(); }},
+      h('label', {for: 'run-filter'}, 'Filter runs'), filter,
+      h('button', {type: 'submit', id: 'apply-filter'}, 'Apply'),
+      colsBtn, compareBtn),
+    message, chooserBox, status, table.el);
+  st.cols = st.cols.filter(Boolean);
+  selection();
+  reload();
+}
