@@ -25,7 +25,7 @@ export class VTable {
     this.template = columns.map(c => `${c.width || 140}px`).join(' ');
     const width = columns.reduce((s, c) => s + (c.width || 140), 0);
     this.head = h('div', {class: 'vt-row vt-head', role: 'row', style: `grid-template-columns:${this.template}`},
-      columns.map(c => h('div', {role: 'columnheader', class: c.num ? 'num' : '',
+      columns.map(c => h('div', {role: 'columnheader', class: c.num ? 'num' : '', title: c.label,
         'aria-sort': c.sort === 'asc' ? 'ascending' : c.sort === 'desc' ? 'descending' : null},
         c.sortable ? h('button', {type: 'button', class: 'sort', title: `Sort by ${c.label}`,
           onclick: () => this.onSort && this.onSort(c)}, c.label,
