@@ -32,9 +32,9 @@ log = logging.getLogger("lakeml.ui")
 
 def handlers() -> dict[str, Handler]:
     """Every API path (below :data:`API`) and its handler."""
-    from lakeml.ui import artifacts, charts, registry, runs, sqlbox
+    from lakeml.ui import artifacts, charts, compare, registry, runs, sqlbox
 
-    return {**runs.ROUTES, **charts.ROUTES, **artifacts.ROUTES, **registry.ROUTES,
+    return {**runs.ROUTES, **compare.ROUTES, **charts.ROUTES, **artifacts.ROUTES, **registry.ROUTES,
             **sqlbox.ROUTES}
 
 
@@ -49,7 +49,7 @@ def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None) -> N
 
     lock = lock or threading.Lock()
     for path, handler in handlers().items():
-        app.add_route(API + path, _endpoint(client, lock, handler), methods=["GET"],
+        app.add_route(API + path, _endpoint(client, lock, handler), methods=["GET", "POST"],
                       name=f"ui {path}")
 
     async def index(request: Request) -> Response:
@@ -82,7 +82,9 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler
 
     async def endpoint(request: Request) -> Response:
         try:
-            body = await run_in_threadpool(call, Args(request.query_params))
+            args = (Args(await _json_object(request)) if request.method == "POST"
+                    else Args(request.query_params))
+            body = await run_in_threadpool(call, args)
         except LakemlError as exc:
             return JSONResponse({"error_code": exc.error_code, "message": exc.message},
                                 status_code=exc.http_status)
@@ -97,3 +99,19 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler
 
     endpoint.__name__ = f"ui_{handler.__name__}"
     return endpoint
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """A POST's body: a JSON object (its values strings or lists of strings)."""
+    import json
+
+    from lakeml.errors import InvalidArgument
+
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise InvalidArgument(f"the request body is not JSON: {raw[:80]!r}") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument(f"the request body must be a JSON object, got {raw[:80]!r}")
+    return body

@@ -10,28 +10,25 @@ table shows, so a store with 10,000 keys sends a page of the same size as one wi
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from lakeml.errors import InvalidArgument, NotFound
+from lakeml.errors import NotFound
 from lakeml.sqltext import placeholders
 from lakeml.system_tags import PARENT_RUN_ID
+from lakeml.ui.runs_table import experiment_ids, runs_page, view_type
 
 if TYPE_CHECKING:
     from lakeml.client import Client
     from lakeml.entities import Run
     from lakeml.ui.args import Args
 
-PAGE_SIZE = 200
 MAX_KEYS = 20_000  # of each kind, for the column chooser
-MAX_COMPARE = 1000
-GROUPS = ("metrics", "params", "tags")
-VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 
 
 def experiments(client: Client, args: Args) -> dict[str, Any]:
     """Experiments (``view``: active, deleted or all) whose name holds ``q`` (any case),
     with their count of active runs and the time of their last activity (ms)."""
-    view = _view(args)
+    view = view_type(args)
     q = (args.get("q") or "").lower()
     found, token = [], None
     while True:
@@ -65,24 +62,10 @@ def experiment(client: Client, args: Args) -> dict[str, Any]:
             "last_update_time": e.last_update_time, "tags": e.tags}
 
 
-def runs_page(client: Client, args: Args) -> dict[str, Any]:
-    """A page of the runs table: the runs of ``experiment_id`` (repeatable) matching
-    ``filter``, in ``order`` (repeatable, e.g. ``metrics.loss ASC``), with the cells of
-    ``column`` (repeatable: ``metrics.x``, ``params.y``, ``tags.z``)."""
-    ids = _experiment_ids(args)
-    columns = [_column(c) for c in args.all("column")]
-    page = client.search_runs(ids, args.get("filter") or "",
-                              run_view_type=_view(args),
-                              max_results=args.int("max_results", PAGE_SIZE, low=1, high=5000),
-                              order_by=args.all("order") or None,
-                              page_token=args.get("page_token") or None)
-    return {"runs": [_row(run, columns) for run in page], "next_page_token": page.token}
-
-
 def keys(client: Client, args: Args) -> dict[str, Any]:
     """Every metric, param and tag key of the experiments' runs, for the column
     chooser, with how many runs hold each: sorted by that count, then name."""
-    ids = _experiment_ids(args)
+    ids = experiment_ids(args)
     marks = placeholders(ids, "experiment ids")
     out: dict[str, Any] = {}
     for group, view in (("metrics", "latest_metrics"), ("params", "params"),
@@ -124,60 +107,6 @@ def run(client: Client, args: Args) -> dict[str, Any]:
     }
 
 
-def compare(client: Client, args: Args) -> dict[str, Any]:
-    """Runs ``run_id`` (2 to 1,000) side by side: a row per param and metric with each
-    run's value, and ``differs`` when they are not all the same."""
-    ids = args.all("run_id")
-    if not 2 <= len(ids) <= MAX_COMPARE:
-        raise InvalidArgument(f"compare needs 2 to {MAX_COMPARE} run_id parameters, "
-                              f"got {len(ids)}")
-    runs = [client.get_run(i) for i in dict.fromkeys(ids)]
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for group in ("params", "metrics"):
-        names = sorted({k for r in runs for k in getattr(r.data, group)})
-        rows[group] = [_compared(k, [getattr(r.data, group).get(k) for r in runs])
-                       for k in names]
-    return {"runs": [_info(r) for r in runs], **rows}
-
-
-def _compared(key: str, values: list[Any]) -> dict[str, Any]:
-    shown = [_number(v) if isinstance(v, float) else v for v in values]
-    return {"key": key, "values": shown, "differs": len({repr(v) for v in shown}) > 1}
-
-
-def _view(args: Args) -> str:
-    """The ``view`` parameter (active, deleted or all) as a lakeml view type."""
-    view = args.get("view") or "active"
-    if view not in VIEWS:
-        raise InvalidArgument(f"view must be active, deleted or all, got {view!r:.40}")
-    return VIEWS[view]
-
-
-def _experiment_ids(args: Args) -> list[str]:
-    ids = args.all("experiment_id")
-    if not ids:
-        raise InvalidArgument("the request needs at least one experiment_id parameter")
-    return ids
-
-
-def _column(name: str) -> tuple[str, str]:
-    group, dot, key = name.partition(".")
-    if group not in GROUPS or not dot or not key:
-        raise InvalidArgument(f"column {name!r:.200} must be metrics.<key>, params.<key> "
-                              f"or tags.<key>")
-    return group, key
-
-
-def _row(r: Run, columns: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    row = _info(r)
-    cells = {}
-    for group, key in columns:
-        value = getattr(r.data, group).get(key)
-        cells[f"{group}.{key}"] = _number(value) if isinstance(value, float) else value
-    row["cells"] = cells
-    return row
-
-
 def _info(r: Run) -> dict[str, Any]:
     i = r.info
     return {"run_id": i.run_id, "run_name": i.run_name, "experiment_id": i.experiment_id,
@@ -194,4 +123,4 @@ def _number(value: float | None) -> float | str | None:
 
 
 ROUTES = {"/experiments": experiments, "/experiment": experiment, "/runs": runs_page,
-          "/keys": keys, "/run": run, "/compare": compare}
+          "/keys": keys, "/run": run}

@@ -122,3 +122,28 @@ def test_the_pages_are_served_with_a_strict_policy(ui_server):
     # the REST API is still there beside the UI
     assert httpx.get(server.api + "/experiments/search",
                      params={"max_results": 5}).status_code == 200
+
+
+def test_compare_takes_a_post_of_many_run_ids_and_names_an_unknown_one(ui_server, ids):
+    server, _ = ui_server
+    runs = [ids[f"run-{i:02d}"] for i in range(30)]
+    r = httpx.post(f"{server.url}/ajax-api/lakeml/compare", json={"run_id": runs}, timeout=30)
+    assert r.status_code == 200
+    body = r.json()
+    assert [x["run_id"] for x in body["runs"]] == runs  # in the order asked
+    assert [x["run_name"] for x in body["runs"][:2]] == ["run-00", "run-01"]
+    accuracy = next(m for m in body["metrics"] if m["key"] == "accuracy")
+    assert accuracy["values"][:3] == [0.5, 0.51, 0.52] and accuracy["differs"]
+    gone = httpx.post(f"{server.url}/ajax-api/lakeml/compare",
+                      json={"run_id": [runs[0], "0badc0ffee"]}, timeout=30)
+    assert gone.status_code == 404 and "0badc0ffee" in gone.json()["message"]
+    quote = httpx.post(f"{server.url}/ajax-api/lakeml/compare",
+                       json={"run_id": [runs[0], "x') OR ('1"]}, timeout=30)
+    assert quote.status_code == 404  # a quote in an id stays part of the id
+
+
+def test_a_page_token_of_another_search_is_refused(get, ids):
+    first = get("/runs", experiment_id=ids["experiment"], max_results=5).json()
+    other = get("/runs", experiment_id=ids["experiment"], max_results=5,
+                filter="params.depth = '1'", page_token=first["next_page_token"])
+    assert other.status_code == 400 and "different search" in other.json()["message"]

@@ -13,8 +13,18 @@ export function apiUrl(path, params) {
   return url.toString();
 }
 
+const LONGEST_URL = 4000;
+
+/** GET the API route `path` with `params`; as a POST of JSON when the URL would be too
+ *  long for a server to take (a thousand run ids to compare). */
 export async function api(path, params, options) {
-  const r = await fetch(apiUrl(path, params), options);
+  let url = apiUrl(path, params);
+  if (url.length > LONGEST_URL) {
+    const body = Object.fromEntries(Object.entries(params).filter(([, v]) => v != null && v !== ''));
+    options = {...options, method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)};
+    url = apiUrl(path, {});
+  }
+  const r = await fetch(url, options);
   const body = await r.json().catch(() => ({}));
   if (!r.ok) {
     const what = r.status === 403 ? 'permission denied: ' : '';

@@ -96,8 +96,9 @@ export async function runsPage(main, [experimentId], query) {
       st.runs = st.runs.concat(body.runs);
       st.token = body.next_page_token;
       st.done = !st.token;
-      fill(status, `${st.runs.length.toLocaleString('en')}${st.done ? '' : '+'} runs` +
-        (st.filter ? ' match the filter' : ''));
+      fill(status, `${st.runs.length.toLocaleString('en')}${st.done && !body.truncated ? '' : '+'} runs` +
+        (st.filter ? ' match the filter' : '') +
+        (body.truncated ? ` (the table shows the first ${st.runs.length.toLocaleString('en')}; narrow the filter for others)` : ''));
       table.setRows(st.runs);
     } catch (err) {
       if (gen !== st.generation) return;
