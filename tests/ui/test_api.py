@@ -138,7 +138,7 @@ def test_compare_takes_a_post_of_many_run_ids_and_names_an_unknown_one(ui_server
                       json={"run_id": [runs[0], "0badc0ffee"]}, timeout=30)
     assert gone.status_code == 404 and "0badc0ffee" in gone.json()["message"]
     quote = httpx.post(f"{server.url}/ajax-api/lakeml/compare",
-                       json={"run_id": [runs[0], "x') OR ('1"]}, timeout=30)
+                       json={"run_id": [runs[0], "x')OR('1"]}, timeout=30)
     assert quote.status_code == 404  # a quote in an id stays part of the id
 
 
