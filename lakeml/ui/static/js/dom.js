@@ -1,5 +1,5 @@
 // Building DOM without HTML strings: every text a user typed goes in as a text node
-// (append of a string, or textContent), never through innerHTML.
+// (append of a string, or textContent), never parsed as HTML.
 
 /** h('a', {href: '#/x', class: 'k'}, 'text', child) -> an element. Strings become
  *  text nodes; attributes starting with "on" are event listeners. */
