@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lakeml.ui.args import Args
 
 PAGE_SIZE = 200
+DEFAULT_METRICS, DEFAULT_PARAMS = 5, 4
 MAX_WINDOW = 50_000  # MLflow's own bound on one search's results
 GROUPS = ("metrics", "params", "tags")
 VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
@@ -35,7 +36,9 @@ INFO = ("run_id", "experiment_id", "status", "start_time", "end_time")
 def runs_page(client: Client, args: Args) -> dict[str, Any]:
     """A page of the runs table: the runs of ``experiment_id`` (repeatable) matching
     ``filter``, in ``order`` (repeatable, e.g. ``metrics.loss ASC``), with the cells of
-    ``column`` (repeatable: ``metrics.x``, ``params.y``, ``tags.z``) only."""
+    ``column`` (repeatable: ``metrics.x``, ``params.y``, ``tags.z``) only; with no
+    ``column`` and ``default_columns`` set, a few metrics and params of the page's runs
+    (``columns`` in the answer says which)."""
     ids = experiment_ids(args)
     columns = [column(c) for c in args.all("column")]
     flt, view, order = args.get("filter") or "", view_type(args), args.all("order")
@@ -51,10 +54,24 @@ def runs_page(client: Client, args: Args) -> dict[str, Any]:
                                      order_by=order or None)
     more = table.num_rows > want
     page = table.slice(offset, want - offset)
-    return {"runs": rows_of(page, [f"{g}.{k}" for g, k in columns]),
+    cells = [f"{g}.{k}" for g, k in columns]
+    if not cells and args.get("default_columns"):
+        cells = default_columns(page)
+    return {"runs": rows_of(page, cells), "columns": cells,
             "next_page_token": encode_page_token(want, fingerprint)
             if more and want < MAX_WINDOW else None,
             "truncated": more and want >= MAX_WINDOW}
+
+
+def default_columns(page: pa.Table) -> list[str]:
+    """The columns a table shows before the user chose: the first metrics and params
+    (by name) that some run of the page has."""
+    chosen: list[str] = []
+    for group, count in (("metrics.", DEFAULT_METRICS), ("params.", DEFAULT_PARAMS)):
+        names = sorted(n for n in page.column_names if n.startswith(group)
+                       and page[n].null_count < page.num_rows)
+        chosen += names[:count]
+    return chosen
 
 
 def rows_of(page: pa.Table, cells: list[str]) -> list[dict[str, Any]]:

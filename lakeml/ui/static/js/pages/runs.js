@@ -9,7 +9,6 @@ import {VTable} from '../vtable.js';
 import {columnChooser} from '../chooser.js';
 
 const PAGE = 200;
-const DEFAULT_METRICS = 5, DEFAULT_PARAMS = 4;
 
 /** The order key of a column id ('metrics.val loss' -> 'metrics.`val loss`'). */
 export function orderKey(id) {
@@ -19,8 +18,8 @@ export function orderKey(id) {
 }
 
 export async function runsPage(main, [experimentId], query) {
-  const [experiment, keys] = await Promise.all([
-    api('/experiment', {experiment_id: experimentId}), api('/keys', {experiment_id: experimentId})]);
+  const experiment = await api('/experiment', {experiment_id: experimentId});
+  let keys = null;  // every key of the experiment, fetched when the chooser first opens
   const st = {
     filter: query.get('filter') || '',
     order: query.get('order') || '',
@@ -28,10 +27,8 @@ export async function runsPage(main, [experimentId], query) {
     runs: [], token: null, loading: false, done: false, generation: 0,
     selected: new Set(),
   };
-  if (!query.has('col')) {
-    st.cols = [...keys.metrics.slice(0, DEFAULT_METRICS).map(k => 'metrics.' + k.key),
-               ...keys.params.slice(0, DEFAULT_PARAMS).map(k => 'params.' + k.key)];
-  }
+  // no columns in the URL: the server picks a few from the first page
+  st.defaults = !query.has('col');
   const filter = h('input', {id: 'run-filter', type: 'search', value: st.filter, class: 'mono wide',
     placeholder: "metrics.loss < 0.5 and params.model = 'tree'", autocomplete: 'off', spellcheck: 'false'});
   const message = h('div', {id: 'filter-message'});
@@ -40,11 +37,17 @@ export async function runsPage(main, [experimentId], query) {
     onclick: () => { location.hash = href('/compare', {run: [...st.selected]}); }}, 'Compare selected');
   const chooserBox = h('div', {id: 'chooser', hidden: true});
   const colsBtn = h('button', {type: 'button', id: 'columns-button', 'aria-expanded': 'false',
-    'aria-controls': 'chooser', onclick: () => {
+    'aria-controls': 'chooser', onclick: async () => {
       const open = chooserBox.hidden;
       chooserBox.hidden = !open;
       colsBtn.setAttribute('aria-expanded', String(open));
-      if (open) { fill(chooserBox, columnChooser(keys, st.cols, chosen => { st.cols = chosen; changed(); })); chooserBox.querySelector('input').focus(); }
+      if (!open) return;
+      fill(chooserBox, h('p', {class: 'muted'}, 'Loading the keys…'));
+      try {
+        keys = keys || await api('/keys', {experiment_id: experimentId});
+      } catch (err) { fill(chooserBox, errorBox(err)); return; }
+      fill(chooserBox, columnChooser(keys, st.cols, chosen => { st.cols = chosen; st.defaults = false; changed(); }));
+      chooserBox.querySelector('input').focus();
     }}, 'Columns');
 
   const table = new VTable({label: 'Runs', columns: [], onSort: c => {
@@ -90,9 +93,14 @@ export async function runsPage(main, [experimentId], query) {
     const gen = st.generation;
     try {
       const body = await api('/runs', {experiment_id: experimentId, filter: st.filter,
-        order: st.order || null, column: st.cols, max_results: PAGE, page_token: st.token});
+        order: st.order || null, column: st.cols, max_results: PAGE, page_token: st.token,
+        default_columns: st.defaults && !st.cols.length ? '1' : null});
       if (gen !== st.generation) return;
       fill(message);
+      if (st.defaults && !st.cols.length && body.columns.length) {
+        st.cols = body.columns;
+        table.setColumns(columns());
+      }
       st.runs = st.runs.concat(body.runs);
       st.token = body.next_page_token;
       st.done = !st.token;
