@@ -93,7 +93,7 @@ def run(client: Client, args: Args) -> dict[str, Any]:
     r = client.get_run(args.need("run_id"))
     info = _info(r)
     children = client.search_runs([r.info.experiment_id],
-                                  f"tags.`{PARENT_RUN_ID}` = '{r.info.run_id}'",
+                                  f"tags.`{PARENT_RUN_ID}` = '{_quoted(r.info.run_id)}'",
                                   max_results=1000)
     parent = None
     if r.info.parent_run_id:
@@ -114,6 +114,11 @@ def run(client: Client, args: Args) -> dict[str, Any]:
                     "context": d.context} for d in r.inputs.dataset_inputs],
         "parent": parent, "children": [_info(c) for c in children],
     }
+
+
+def _quoted(text: str) -> str:
+    """``text`` inside a filter's single-quoted string (the grammar doubles a quote)."""
+    return text.replace("'", "''")
 
 
 def _info(r: Run) -> dict[str, Any]:

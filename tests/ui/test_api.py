@@ -147,3 +147,19 @@ def test_a_page_token_of_another_search_is_refused(get, ids):
     other = get("/runs", experiment_id=ids["experiment"], max_results=5,
                 filter="params.depth = '1'", page_token=first["next_page_token"])
     assert other.status_code == 400 and "different search" in other.json()["message"]
+
+
+def test_sql_results_download_as_csv_and_parquet(get):
+    import io
+
+    import pyarrow.parquet as pq
+
+    q = "SELECT key, count(*) AS n FROM params GROUP BY key ORDER BY key"
+    csv = get("/sql-download", q=q)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    assert csv.text.splitlines() == ['"key","n"', '"depth",30', '"lr",31', '"model",30']
+    parquet = get("/sql-download", q=q, format="parquet")
+    table = pq.read_table(io.BytesIO(parquet.content))
+    assert table.to_pydict() == {"key": ["depth", "lr", "model"], "n": [30, 31, 30]}
+    assert get("/sql-download", q=q, format="xlsx").status_code == 400

@@ -1,6 +1,6 @@
 // A read-only SQL box over the store's views (runs, params, metrics, latest_metrics,
 // tags, experiments, model_versions...): the first 1,000 rows as a table.
-import {api} from '../api.js';
+import {api, apiUrl} from '../api.js';
 import {h, fill, table, errorBox} from '../dom.js';
 import {value} from '../format.js';
 import {setQuery} from '../url.js';
@@ -16,7 +16,9 @@ export async function sqlPage(main, _parts, query) {
     fill(out, h('p', {class: 'muted'}, 'Running…'));
     try {
       const body = await api('/sql', {q: box.value});
-      fill(out, h('p', {class: 'muted'}, `${body.rows.length} rows${body.truncated ? ' (the first 1,000)' : ''}`),
+      fill(out, h('p', {class: 'muted'}, `${body.rows.length} rows${body.truncated ? ' (the first 1,000)' : ''}. Download: `,
+          h('a', {href: apiUrl('/sql-download', {q: box.value, format: 'csv'}), id: 'sql-csv'}, 'CSV'), ' · ',
+          h('a', {href: apiUrl('/sql-download', {q: box.value, format: 'parquet'})}, 'Parquet')),
         table(body.columns, body.rows.map(r => r.map(value))));
     } catch (err) { fill(out, errorBox(err)); }
   };
