@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import NotFound
-from lakeml.sqltext import placeholders
+from lakeml.query.sqlfiles import query
 from lakeml.system_tags import PARENT_RUN_ID
 from lakeml.ui.cache import cached
 from lakeml.ui.runs_table import experiment_ids, runs_page, view_type
@@ -39,10 +39,7 @@ def experiments(client: Client, args: Args) -> dict[str, Any]:
         if not token:
             break
     counts = cached(client, "run counts", ("runs",), lambda: {
-        eid: (n, last) for eid, n, last in client.sql(
-            "SELECT experiment_id, count(*), epoch_ms(max(greatest(start_time, "
-            "coalesce(end_time, start_time)))) FROM runs WHERE lifecycle_stage = 'active' "
-            "GROUP BY experiment_id").fetchall()})
+        eid: (n, last) for eid, n, last in client.sql(query("ui_run_counts")).fetchall()})
     rows = []
     for e in found:
         n, last = counts.get(e.experiment_id, (0, None))
@@ -66,21 +63,16 @@ def experiment(client: Client, args: Args) -> dict[str, Any]:
 
 def keys(client: Client, args: Args) -> dict[str, Any]:
     """Every metric, param and tag key logged in the experiments' runs, for the column
-    chooser, with how many rows hold each (for params, the runs that have it): most
-    common first, then by name. Read from the raw tables (a distinct count of runs per
-    key costs ten times more at a million runs) and kept until they change."""
+    chooser, with how many rows hold each, most common first
+    (sql/queries/ui_experiment_keys.sql); kept until those tables change."""
     ids = experiment_ids(args)
-    marks = placeholders(ids, "experiment ids")
 
     def compute() -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for group, table in (("metrics", "metric_latest"), ("params", "params"),
-                             ("tags", "tags")):
-            rows = client.sql(
-                f"SELECT key, count(*) AS n FROM lake_{table} WHERE run_id IN (SELECT run_id "
-                f"FROM lake_runs WHERE experiment_id IN ({marks})) "
-                f"GROUP BY key ORDER BY n DESC, key LIMIT {MAX_KEYS}", ids).fetchall()
-            out[group] = [{"key": k, "runs": n} for k, n in rows]
+        out: dict[str, list[dict[str, Any]]] = {g: [] for g in ("metrics", "params", "tags")}
+        for kind, key, n in client.sql(query("ui_experiment_keys"),
+                                       {"experiment_ids": ids}).fetchall():
+            if len(out[kind]) < MAX_KEYS:
+                out[kind].append({"key": key, "runs": n})
         return out
 
     return cached(client, ("keys", tuple(sorted(ids))),
