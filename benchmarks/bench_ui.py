@@ -171,9 +171,10 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((f"chart data, {len(ids)} runs x {args.chart_steps:,} steps "
                      f"({sent:,} points sent)", *many[:2], "<= 1 s"))
 
+    load = os.getloadavg()[0]
     print(f"\nWeb UI server side: lakeml {lakeml.__version__}; "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; "
-          f"median of {args.repeat} after a first call\n")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
+          f"load average {load:.1f}; median of {args.repeat} after a first call\n")
     print("| request | first call | median | target |")
     print("|---|---|---|---|")
     for name, cold, warm, target in rows:

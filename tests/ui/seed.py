@@ -9,6 +9,7 @@ from pathlib import Path
 
 XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
 LONG_STEPS = 5000
+WIDE_KEYS = 10_000
 # a 2x2 red PNG
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAwMDAwMDAAAALAAHdZ3RvAAAAAElFTkSuQmCC")
@@ -16,6 +17,8 @@ PNG = base64.b64decode(
 
 def seed(store: str, tmp: Path) -> dict[str, str]:
     """Fill ``store``; returns the ids the tests look for."""
+    import pyarrow as pa
+
     import lakeml
 
     client = lakeml.Client(store)
@@ -56,6 +59,15 @@ def seed(store: str, tmp: Path) -> dict[str, str]:
     client.log_text(long_run, "artifact_path: model\nflavors: {}\n", "model/MLmodel")
     client.create_registered_model("ui-model", description="A model; <script>x</script>")
     client.create_model_version("ui-model", f"runs:/{long_run}/model", run_id=long_run)
+    # an experiment whose one run holds WIDE_KEYS metric keys: the column chooser's case
+    wide = client.create_experiment("wide keys")
+    wide_run = client.create_run(wide, run_name="wide").info.run_id
+    client.log_metric_histories(pa.table({"run_id": [wide_run] * WIDE_KEYS,
+                                 "key": [f"k{j:05d}" for j in range(WIDE_KEYS)],
+                                 "value": [float(j) for j in range(WIDE_KEYS)],
+                                 "step": [0] * WIDE_KEYS,
+                                 "timestamp": [1_780_000_000_000] * WIDE_KEYS}))
+    ids["wide"] = wide
     for i in range(30):
         client.set_terminated(ids[f"run-{i:02d}"])
     client.flush()

@@ -6,11 +6,12 @@ open a run and its artifacts. Each test saves a screenshot of its page.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 
 import pytest
 
-from tests.ui.seed import LONG_STEPS, XSS
+from tests.ui.seed import LONG_STEPS, WIDE_KEYS, XSS
 
 pytestmark = pytest.mark.usefixtures("ui_server")
 WAIT = 20
@@ -143,6 +144,26 @@ def test_the_column_chooser_searches_keys_and_sets_the_columns(ui):
         "return [...document.querySelectorAll('.vt-body .vt-row')]"
         ".map(r => r.lastChild.textContent)"))
     ui.shot("runs-columns")
+
+
+def test_the_column_chooser_copes_with_ten_thousand_keys(ui):
+    ui.open(f"/experiments/{ui.ids['wide']}")
+    ui.wait(lambda d: "1 runs" in ui.text_of("#runs-status"))
+    ui.one("#columns-button").click()
+    count = ui.wait(lambda d: (ui.css(".chooser p.muted") or [None])[0])
+    found = re.match(r"([\d,]+) of \1 keys match; showing 150", count.text)
+    assert found and int(found[1].replace(",", "")) >= WIDE_KEYS, count.text
+    # only a page of the matches is in the DOM, not ten thousand checkboxes
+    assert len(ui.css(".chooser-list input")) <= 200
+    ui.one("#col-search").send_keys("k09999")
+    ui.wait(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('.chooser-list label')]"
+        ".map(e => e.textContent)") == ["k09999 (1)"])
+    ui.one("input[id='col-metrics.k09999']").click()
+    ui.wait(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('.vt-body .vt-row')]"
+        ".map(r => r.lastChild.textContent)") == ["9999"])
+    ui.shot("runs-chooser-10k")
 
 
 def test_a_run_page_draws_its_chart_and_previews_artifacts(ui):
