@@ -16,7 +16,7 @@ from lakeml.errors import NotFound
 from lakeml.query.sqlfiles import query
 from lakeml.system_tags import PARENT_RUN_ID
 from lakeml.ui.cache import cached
-from lakeml.ui.runs_table import experiment_ids, runs_page, view_type
+from lakeml.ui.runs_table import experiment_ids, rows_of, runs_page, view_type
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lakeml.ui.args import Args
 
 MAX_KEYS = 20_000  # of each kind, for the column chooser
+MAX_RUN_KEYS = 1000  # of each kind, on a run's page
 
 
 def experiments(client: Client, args: Args) -> dict[str, Any]:
@@ -81,12 +82,17 @@ def keys(client: Client, args: Args) -> dict[str, Any]:
 
 def run(client: Client, args: Args) -> dict[str, Any]:
     """One run: info, params, latest metrics (value, step, time), tags, dataset inputs,
-    its parent and its children."""
+    its parent and its children.
+
+    A run may hold a million keys: each of params, metrics and tags sends at most
+    :data:`MAX_RUN_KEYS` (by name) of those whose key holds ``q`` (any case), with their
+    total (``counts``), so the page stays small and a search finds the others.
+    """
     r = client.get_run(args.need("run_id"))
-    info = _info(r)
-    children = client.search_runs([r.info.experiment_id],
-                                  f"tags.`{PARENT_RUN_ID}` = '{_quoted(r.info.run_id)}'",
-                                  max_results=1000)
+    q = (args.get("q") or "").lower()
+    children = client.search_runs_table(
+        [r.info.experiment_id], f"tags.`{PARENT_RUN_ID}` = '{_quoted(r.info.run_id)}'",
+        max_results=1000)
     parent = None
     if r.info.parent_run_id:
         try:
@@ -94,18 +100,27 @@ def run(client: Client, args: Args) -> dict[str, Any]:
         except NotFound:
             parent = {"run_id": r.info.parent_run_id}
     experiment = client.get_experiment(r.info.experiment_id)
+    params = _matching(r.data.params, q)
+    tags = _matching(r.data.tags, q)
+    metrics = _matching({m.key: m for m in r.data.latest_metrics}, q)
     return {
-        "info": info, "experiment_name": experiment.name,
-        "params": dict(sorted(r.data.params.items())),
+        "info": _info(r), "experiment_name": experiment.name, "q": q,
+        "counts": {"params": len(r.data.params), "metrics": len(r.data.latest_metrics),
+                   "tags": len(r.data.tags)},
+        "params": params, "tags": tags,
         "metrics": [{"key": m.key, "value": _number(m.value), "step": m.step,
-                     "timestamp": m.timestamp}
-                    for m in sorted(r.data.latest_metrics, key=lambda m: m.key)],
-        "tags": dict(sorted(r.data.tags.items())),
+                     "timestamp": m.timestamp} for m in metrics.values()],
         "inputs": [{"name": d.dataset.name, "digest": d.dataset.digest,
                     "source_type": d.dataset.source_type, "source": d.dataset.source,
                     "context": d.context} for d in r.inputs.dataset_inputs],
-        "parent": parent, "children": [_info(c) for c in children],
+        "parent": parent, "children": rows_of(children, []),
     }
+
+
+def _matching(items: dict[str, Any], q: str) -> dict[str, Any]:
+    """The first MAX_RUN_KEYS items (by key) whose key holds ``q``."""
+    keys = sorted(k for k in items if q in k.lower()) if q else sorted(items)
+    return {k: items[k] for k in keys[:MAX_RUN_KEYS]}
 
 
 def _quoted(text: str) -> str:

@@ -67,7 +67,7 @@ def seed(store: str, tmp: Path) -> dict[str, str]:
                                  "value": [float(j) for j in range(WIDE_KEYS)],
                                  "step": [0] * WIDE_KEYS,
                                  "timestamp": [1_780_000_000_000] * WIDE_KEYS}))
-    ids["wide"] = wide
+    ids["wide"], ids["wide_run"] = wide, wide_run
     for i in range(30):
         client.set_terminated(ids[f"run-{i:02d}"])
     client.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.ui.seed import LONG_STEPS
+from tests.ui.seed import LONG_STEPS, WIDE_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +163,12 @@ def test_sql_results_download_as_csv_and_parquet(get):
     table = pq.read_table(io.BytesIO(parquet.content))
     assert table.to_pydict() == {"key": ["depth", "lr", "model"], "n": [30, 31, 30]}
     assert get("/sql-download", q=q, format="xlsx").status_code == 400
+
+
+def test_a_run_of_ten_thousand_metrics_sends_a_searchable_thousand(get, ids):
+    body = get("/run", run_id=ids["wide_run"]).json()
+    assert body["counts"]["metrics"] == WIDE_KEYS and len(body["metrics"]) == 1000
+    assert [m["key"] for m in body["metrics"][:2]] == ["k00000", "k00001"]
+    found = get("/run", run_id=ids["wide_run"], q="K0999").json()
+    assert [m["key"] for m in found["metrics"]] == [f"k0999{d}" for d in range(10)]
+    assert found["metrics"][-1]["value"] == 9999.0

@@ -181,6 +181,10 @@ def test_a_run_page_draws_its_chart_and_previews_artifacts(ui):
     assert 1000 < points <= 2000 < LONG_STEPS
     assert "downsampled" in ui.text_of("#run-chart")
     assert _painted(ui, "#run-chart canvas") > 500
+    ui.one("#key-search").send_keys("DEP")
+    ui.wait(lambda d: "Params (1 of 3)" in ui.text_of("#run-keys"))
+    assert ui.text_of("#params-table").splitlines()[1:] == ["depth 0"]
+    assert ui.query()["q"] == ["DEP"]
     ui.press("#artifacts button", "config.json")
     ui.wait(lambda d: '"nested": {' in ui.text_of("#artifact-preview"))
     ui.press("#artifacts button", "📁 notes")

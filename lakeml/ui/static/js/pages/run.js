@@ -1,23 +1,37 @@
 // A run: info, params, latest metrics (pick one to chart), tags, dataset inputs, parent
 // and children, and an artifact browser with previews of images, text and JSON.
 import {api, apiUrl} from '../api.js';
-import {h, fill, link, table, errorBox} from '../dom.js';
+import {h, fill, link, table, errorBox, debounce} from '../dom.js';
+import {setQuery} from '../url.js';
 import {when, duration, value} from '../format.js';
 import {metricChart} from '../chart.js';
 
 const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
 
-export async function runPage(main, [runId]) {
-  const r = await api('/run', {run_id: runId});
+export async function runPage(main, [runId], query) {
+  const r = await api('/run', {run_id: runId, q: query.get('q')});
   const i = r.info;
   const runLink = x => link(x.run_name || x.run_id, '/runs/' + encodeURIComponent(x.run_id));
   const chartBox = h('div', {id: 'run-chart'});
   const showChart = key => fill(chartBox, metricChart(key, [{run_id: i.run_id, label: i.run_name || i.run_id}]));
-  const metricRows = r.metrics.map(m => h('tr', {},
-    h('td', {}, h('button', {type: 'button', class: 'linkish', title: `Chart ${m.key}`, onclick: () => showChart(m.key)}, m.key)),
-    h('td', {class: 'num'}, value(m.value)), h('td', {class: 'num'}, String(m.step)), h('td', {}, when(m.timestamp))));
   const artifacts = h('div', {id: 'artifacts'});
   const preview = h('div', {id: 'artifact-preview', 'aria-live': 'polite'});
+  const keysBox = h('div', {id: 'run-keys'});
+  const search = h('input', {id: 'key-search', type: 'search', value: r.q || '', autocomplete: 'off', placeholder: 'key contains…'});
+  const drawKeys = body => fill(keysBox,
+    section(heading('Metrics', body.metrics.length, body.counts.metrics), body.metrics.length ? h('div', {class: 'scroll-x'}, h('table', {id: 'metrics-table'},
+      h('thead', {}, h('tr', {}, ['Metric', 'Latest value', 'Step', 'Time'].map(t => h('th', {scope: 'col'}, t)))),
+      h('tbody', {}, body.metrics.map(m => h('tr', {},
+        h('td', {}, h('button', {type: 'button', class: 'linkish', title: `Chart ${m.key}`, onclick: () => showChart(m.key)}, m.key)),
+        h('td', {class: 'num'}, value(m.value)), h('td', {class: 'num'}, String(m.step)), h('td', {}, when(m.timestamp))))))) : h('p', {class: 'muted'}, 'No metrics.')),
+    section(heading('Params', Object.keys(body.params).length, body.counts.params), kv(body.params, 'params-table')),
+    section(heading('Tags', Object.keys(body.tags).length, body.counts.tags), kv(body.tags, 'tags-table')));
+  search.addEventListener('input', debounce(async () => {
+    const q = new URLSearchParams(search.value ? {q: search.value} : {});
+    setQuery(q, {replace: true});
+    try { drawKeys(await api('/run', {run_id: runId, q: search.value})); } catch (err) { fill(keysBox, errorBox(err)); }
+  }, 250));
+  drawKeys(r);
   fill(main,
     h('nav', {class: 'crumbs', 'aria-label': 'Breadcrumb'}, link('Experiments', '/'), ' / ',
       link(r.experiment_name, '/experiments/' + encodeURIComponent(i.experiment_id)), ' / '),
@@ -30,16 +44,17 @@ export async function runPage(main, [runId]) {
       fact('Parent run', r.parent ? runLink(r.parent) : '—'),
       fact('Artifact URI', h('span', {class: 'mono'}, i.artifact_uri))),
     r.children.length ? section('Child runs', h('ul', {}, r.children.map(c => h('li', {}, runLink(c), ` (${c.status})`)))) : null,
-    section(`Metrics (${r.metrics.length})`, r.metrics.length ? h('div', {class: 'scroll-x'}, h('table', {id: 'metrics-table'},
-      h('thead', {}, h('tr', {}, ['Metric', 'Latest value', 'Step', 'Time'].map(t => h('th', {scope: 'col'}, t)))),
-      h('tbody', {}, metricRows))) : h('p', {class: 'muted'}, 'No metrics.'), chartBox),
-    section(`Params (${Object.keys(r.params).length})`, kv(r.params, 'params-table')),
-    section(`Tags (${Object.keys(r.tags).length})`, kv(r.tags, 'tags-table')),
+    h('div', {class: 'bar'}, h('label', {for: 'key-search'}, 'Search params, metrics and tags'), search),
+    chartBox, keysBox,
     r.inputs.length ? section('Dataset inputs', table(['Name', 'Digest', 'Source', 'Context'],
       r.inputs.map(d => [d.name, d.digest, `${d.source_type}: ${d.source}`, d.context || '']))) : null,
     section('Artifacts', artifacts, preview));
   if (r.metrics.length) showChart(r.metrics[0].key);
   await browse(runId, '', artifacts, preview);
+}
+
+function heading(what, shown, total) {
+  return shown < total ? `${what} (${shown.toLocaleString('en')} of ${total.toLocaleString('en')})` : `${what} (${total.toLocaleString('en')})`;
 }
 
 function fact(term, desc) { return [h('dt', {}, term), h('dd', {}, desc)]; }
