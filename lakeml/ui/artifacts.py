@@ -5,7 +5,8 @@ A preview is sent as what it can safely be: an image type the browser draws in a
 when opened), otherwise ``text/plain``. Every preview carries ``nosniff`` and a
 ``sandbox`` content security policy, so an artifact opened directly, an HTML file
 say, runs nothing on the UI's origin. Files above :data:`MAX_PREVIEW` bytes are refused
-with a message naming their size.
+with a message naming their size; a text preview is the file's first :data:`MAX_TEXT`
+bytes (``X-Lakeml-Truncated`` says so).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from lakeml.ui.args import Args
 
 MAX_PREVIEW = 10 * 1024 * 1024
+MAX_TEXT = 1024 * 1024  # of a text preview: the file's first MiB
 IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
           ".gif": "image/gif", ".webp": "image/webp"}
 PREVIEW_HEADERS = {"X-Content-Type-Options": "nosniff",
@@ -55,8 +57,13 @@ def preview(client: Client, args: Args) -> Response:
     with tempfile.TemporaryDirectory(prefix="lakeml-ui-") as tmp:
         local = Path(client.download_artifacts(run_id, path, dst_path=tmp))
         data = local.read_bytes()
-    kind = IMAGES.get(posixpath.splitext(path)[1].lower(), "text/plain; charset=utf-8")
-    return Response(data, media_type=kind, headers=PREVIEW_HEADERS)
+    kind = IMAGES.get(posixpath.splitext(path)[1].lower())
+    headers = dict(PREVIEW_HEADERS)
+    if kind is None:  # text: its head is enough for a page
+        kind = "text/plain; charset=utf-8"
+        if len(data) > MAX_TEXT:
+            data, headers["X-Lakeml-Truncated"] = data[:MAX_TEXT], str(MAX_TEXT)
+    return Response(data, media_type=kind, headers=headers)
 
 
 def _path(path: str) -> str:

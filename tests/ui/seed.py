@@ -52,6 +52,7 @@ def seed(store: str, tmp: Path) -> dict[str, str]:
     child = client.create_run(exp, run_name="child-run", parent_run_id=ids["run-00"])
     ids["child"] = child.info.run_id
     client.log_text(long_run, "hello <b>artifact</b>\nsecond line", "notes/readme.txt")
+    client.log_text(long_run, "0123456789\n" * 150_000, "big.log")  # 1.65 MB
     client.log_dict(long_run, {"alpha": 1, "nested": {"b": [1, 2]}}, "config.json")
     png = tmp / "plot.png"
     png.write_bytes(PNG)

@@ -101,9 +101,11 @@ async function show(runId, f, preview) {
     fill(preview, title, errorBox(body.message || r.statusText));
     return;
   }
+  const cut = r.headers.get('X-Lakeml-Truncated');
   let text = await r.text();
   if (/\.json$/i.test(f.path)) {
     try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* shown as it is */ }
   }
-  fill(preview, title, open, h('pre', {class: 'artifact-text'}, text));
+  fill(preview, title, open, cut ? h('p', {class: 'muted'}, `The first ${(+cut).toLocaleString('en')} bytes of ${(f.file_size || 0).toLocaleString('en')}.`) : null,
+    h('pre', {class: 'artifact-text'}, text));
 }

@@ -72,7 +72,7 @@ export async function runsPage(main, [experimentId], query) {
       {id: 'name', label: 'Run', width: 220, orderKey: 'attributes.run_name', sortable: true,
         render: r => link(r.run_name || r.run_id, '/runs/' + encodeURIComponent(r.run_id))},
       {id: 'status', label: 'Status', width: 100, orderKey: 'attributes.status', sortable: true, render: r => r.status},
-      {id: 'start', label: 'Started', width: 170, orderKey: 'attributes.start_time', sortable: true, render: r => when(r.start_time)},
+      {id: 'start', label: 'Started (UTC)', width: 170, orderKey: 'attributes.start_time', sortable: true, render: r => when(r.start_time)},
       {id: 'duration', label: 'Duration', width: 90, render: r => duration(r.start_time, r.end_time)},
       ...st.cols.map(id => ({id, label: id, width: 150, num: id.startsWith('metrics.'),
         orderKey: orderKey(id), sortable: true, render: r => value(r.cells[id])})),
