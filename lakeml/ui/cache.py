@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 MAX_ENTRIES = 64
 _lock = threading.Lock()
-_answers: dict[tuple[int, Hashable], tuple[tuple[int | None, ...], Any]] = {}
+_answers: dict[tuple[str, Hashable], tuple[tuple[int | None, ...], Any]] = {}
 
 
 def cached(client: Client, key: Hashable, tables: Sequence[str],
@@ -25,7 +25,7 @@ def cached(client: Client, key: Hashable, tables: Sequence[str],
     versions in ``client``'s store."""
     versions = client.store_versions()
     stamp = tuple(versions.get(t) for t in tables)
-    slot = (id(client), key)
+    slot = (client.store_uri, key)
     with _lock:
         found = _answers.get(slot)
     if found is not None and found[0] == stamp:
