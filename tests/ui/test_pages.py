@@ -284,3 +284,37 @@ def _painted(ui, selector: str) -> int:
         "const c = document.querySelector(arguments[0]);"
         "const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
         "let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i]) n++; return n;", selector)
+
+
+UNLABELLED = """
+return [...document.querySelectorAll('main input, main select, main textarea')]
+  .filter(e => e.type !== 'hidden' && !e.getAttribute('aria-label')
+          && !(e.id && document.querySelector(`label[for="${CSS.escape(e.id)}"]`)))
+  .map(e => e.outerHTML.slice(0, 120));
+"""
+
+
+def test_every_control_is_labelled_and_works_from_the_keyboard(ui):
+    from selenium.webdriver.common.keys import Keys
+
+    pages = ((f"/experiments/{ui.ids['experiment']}", "#runs-status"),
+             (f"/runs/{ui.ids['run-00']}", "#run-chart figure"),
+             (f"/compare?run={ui.ids['run-00']}&run={ui.ids['run-01']}", "#compare-chart figure"),
+             ("/", "#experiments table"), ("/models", "#models table"), ("/sql", "#sql-box"))
+    for fragment, ready in pages:
+        ui.open(fragment)
+        ui.one(ready)
+        assert ui.d.execute_script(UNLABELLED) == [], fragment
+    ui.open(f"/experiments/{ui.ids['experiment']}?filter=attributes.status%20%3D%20'FINISHED'")
+    ui.wait(lambda d: "30 runs" in ui.text_of("#runs-status"))
+    button = next(b for b in ui.css(".vt-head button.sort") if b.text.startswith("Run"))
+    button.send_keys(Keys.ENTER)
+    ui.wait(lambda d: ui.body_rows()[:1] == ["run-00"])
+    assert ui.query()["order"] == ["attributes.run_name ASC"]
+    ui.one("#columns-button").send_keys(Keys.ENTER)
+    ui.one("#col-search").send_keys("team")
+    ui.wait(lambda d: d.execute_script(  # the list redrawn for the search
+        "return [...document.querySelectorAll('.chooser-list label')]"
+        ".map(e => e.textContent)") == ["team (30)"])
+    ui.one("input[id='col-tags.team']").send_keys(Keys.SPACE)
+    ui.wait(lambda d: "tags.team" in ui.query().get("col", []))
