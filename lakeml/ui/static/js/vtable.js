@@ -6,8 +6,9 @@ import {h} from './dom.js';
 const OVERSCAN = 8;
 
 export class VTable {
-  /** columns: [{id, label, width (px), render(row) -> Node|string, sort: 'asc'|'desc'|null,
-   *  sortable, num}]; onSort(column); onNearEnd() when the view nears the last row. */
+  /** columns: [{id, label, title (the full name, if label is short), group (a short
+   *  prefix such as 'metric'), width (px), render(row) -> Node|string,
+   *  sort: 'asc'|'desc'|null, sortable, num}]; onSort(column); onNearEnd() when the view nears the last row. */
   constructor({columns, label, rowHeight = 34, onSort, onNearEnd}) {
     this.rowHeight = rowHeight;
     this.onSort = onSort;
@@ -25,10 +26,10 @@ export class VTable {
     this.template = columns.map(c => `${c.width || 140}px`).join(' ');
     const width = columns.reduce((s, c) => s + (c.width || 140), 0);
     this.head = h('div', {class: 'vt-row vt-head', role: 'row', style: `grid-template-columns:${this.template}`},
-      columns.map(c => h('div', {role: 'columnheader', class: c.num ? 'num' : '', title: c.label,
+      columns.map(c => h('div', {role: 'columnheader', class: c.num ? 'num' : '', title: c.title || c.label,
         'aria-sort': c.sort === 'asc' ? 'ascending' : c.sort === 'desc' ? 'descending' : null},
-        c.sortable ? h('button', {type: 'button', class: 'sort', title: `Sort by ${c.label}`,
-          onclick: () => this.onSort && this.onSort(c)}, c.label,
+        c.sortable ? h('button', {type: 'button', class: 'sort', title: `Sort by ${c.title || c.label}`,
+          onclick: () => this.onSort && this.onSort(c)}, c.group ? h('span', {class: 'grp'}, c.group + ' ') : null, c.label,
           h('span', {'aria-hidden': 'true'}, c.sort === 'asc' ? ' ▲' : c.sort === 'desc' ? ' ▼' : ''))
           : c.label)));
     this.body = h('div', {class: 'vt-body', role: 'rowgroup'});

@@ -74,7 +74,9 @@ export async function runsPage(main, [experimentId], query) {
       {id: 'status', label: 'Status', width: 100, orderKey: 'attributes.status', sortable: true, render: r => r.status},
       {id: 'start', label: 'Started (UTC)', width: 170, orderKey: 'attributes.start_time', sortable: true, render: r => when(r.start_time)},
       {id: 'duration', label: 'Duration', width: 90, render: r => duration(r.start_time, r.end_time)},
-      ...st.cols.map(id => ({id, label: id, width: 150, num: id.startsWith('metrics.'),
+      ...st.cols.map(id => ({id, label: id.slice(id.indexOf('.') + 1), title: id,
+        group: {metrics: 'metric', params: 'param', tags: 'tag'}[id.slice(0, id.indexOf('.'))],
+        width: 150, num: id.startsWith('metrics.'),
         orderKey: orderKey(id), sortable: true, render: r => value(r.cells[id])})),
     ];
     for (const c of cols) c.sort = sortOf(c);
