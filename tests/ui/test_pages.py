@@ -73,13 +73,27 @@ def test_experiments_list_shows_run_counts_and_searches(ui):
     ui.open("/")
     ui.wait(lambda d: "ui-demo" in ui.text_of("#experiments"))
     row = next(r for r in ui.css("#experiments tbody tr") if "ui-demo" in r.text)
-    assert row.find_elements("css selector", "td")[1].text == "32"
+    assert row.find_elements("css selector", "td")[2].text == "32"
     ui.shot("experiments")
     box = ui.one("#exp-search")
     box.send_keys("OTHER")
     ui.wait(lambda d: "ui-demo" not in ui.text_of("#experiments"))
     assert "other experiment" in ui.text_of("#experiments")
     assert ui.query()["q"] == ["OTHER"]
+
+
+def test_the_runs_of_several_experiments_in_one_table(ui):
+    ui.open("/")
+    ui.wait(lambda d: "other experiment" in ui.text_of("#experiments"))
+    for name in ("ui-demo", "other experiment"):
+        ui.one(f"#experiments input[aria-label='Select experiment {name}']").click()
+    ui.one("#open-selected").click()
+    ui.wait(lambda d: "33 runs" in ui.text_of("#runs-status"))
+    assert ui.text_of("main h1") == "ui-demo + other experiment"
+    shown = ui.d.execute_script(
+        "return [...document.querySelectorAll('.vt-body .vt-row')]"
+        ".map(r => r.children[2].textContent)")
+    assert set(shown) == {"ui-demo", "other experiment"}
 
 
 def test_filter_runs_and_see_a_filter_error_with_its_caret(ui):

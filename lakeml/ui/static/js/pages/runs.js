@@ -17,8 +17,11 @@ export function orderKey(id) {
   return /^[A-Za-z_][\w.]*$/.test(key) ? `${group}.${key}` : `${group}.\`${key.replaceAll('`', '``')}\``;
 }
 
-export async function runsPage(main, [experimentId], query) {
-  const experiment = await api('/experiment', {experiment_id: experimentId});
+export async function runsPage(main, [idList], query) {
+  // one experiment, or several: /experiments/<id>,<id>...
+  const experimentId = idList.split(',').filter(Boolean);
+  const experiments = await Promise.all(experimentId.map(id => api('/experiment', {experiment_id: id})));
+  const names = Object.fromEntries(experiments.map(e => [e.experiment_id, e.name]));
   let keys = null;  // every key of the experiment, fetched when the chooser first opens
   const st = {
     filter: query.get('filter') || '',
@@ -71,6 +74,8 @@ export async function runsPage(main, [experimentId], query) {
         onchange: e => { if (e.target.checked) st.selected.add(r.run_id); else st.selected.delete(r.run_id); selection(); }})},
       {id: 'name', label: 'Run', width: 220, orderKey: 'attributes.run_name', sortable: true,
         render: r => link(r.run_name || r.run_id, '/runs/' + encodeURIComponent(r.run_id))},
+      experimentId.length > 1 ? {id: 'experiment', label: 'Experiment', width: 160,
+        render: r => names[r.experiment_id] || r.experiment_id} : null,
       {id: 'status', label: 'Status', width: 100, orderKey: 'attributes.status', sortable: true, render: r => r.status},
       {id: 'start', label: 'Started (UTC)', width: 170, orderKey: 'attributes.start_time', sortable: true, render: r => when(r.start_time)},
       {id: 'duration', label: 'Duration', width: 90, render: r => duration(r.start_time, r.end_time)},
@@ -79,9 +84,10 @@ export async function runsPage(main, [experimentId], query) {
         width: 150, num: id.startsWith('metrics.'),
         orderKey: orderKey(id), sortable: true, render: r => value(r.cells[id])})),
     ];
-    for (const c of cols) c.sort = sortOf(c);
-    if (!st.order) cols[3].sort = 'desc';  // the default order: newest first
-    return cols;
+    const shown = cols.filter(Boolean);
+    for (const c of shown) c.sort = sortOf(c);
+    if (!st.order) shown.find(c => c.id === 'start').sort = 'desc';  // the default: newest first
+    return shown;
   };
 
   const selection = () => {
@@ -142,7 +148,7 @@ export async function runsPage(main, [experimentId], query) {
 
   fill(main,
     h('nav', {class: 'crumbs', 'aria-label': 'Breadcrumb'}, link('Experiments', '/'), ' / '),
-    h('h1', {}, experiment.name),
+    h('h1', {}, experiments.map(e => e.name).join(' + ')),
     h('form', {class: 'bar', role: 'search', onsubmit: e => { e.preventDefault(); st.filter = filter.value.trim(); changed(); }},
       h('label', {for: 'run-filter'}, 'Filter runs'), filter,
       h('button', {type: 'submit', id: 'apply-filter'}, 'Apply'),
