@@ -1,10 +1,9 @@
-"""The UI API of experiments and runs: the experiments list, a page of the runs table,
-the keys for its column chooser, one run, and the comparison of several.
+"""The UI API of experiments and runs: the experiments list, one experiment, the keys
+for the runs table's column chooser, and one run (the runs table's pages are in
+runs_table.py, the comparison in compare.py).
 
-Every search goes through the Client, with lakeml's filter grammar and order keys as the
-user typed them: a bad filter comes back as the search's own InvalidArgument, whose
-message points at the bad column with a caret. A runs page carries only the columns the
-table shows, so a store with 10,000 keys sends a page of the same size as one with ten.
+Whole-store aggregates (run counts, keys) are SQL files in sql/queries/ run through the
+Client's read-only SQL, and kept until their tables change (cache.py).
 """
 
 from __future__ import annotations

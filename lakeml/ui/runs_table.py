@@ -7,6 +7,11 @@ metric, param and tag) in a few milliseconds a page, where building ``Run`` obje
 depth of the page, which is why the window stops at :data:`MAX_WINDOW` runs (the page
 then says ``truncated``; a filter narrows it). The page token is lakeml's own (an
 offset bound to this search by a fingerprint), refused by any other search.
+
+The filter and order keys go to the search as the user typed them: a bad filter comes
+back as the search's own InvalidArgument, whose message points at the bad column with a
+caret. A page carries only the columns the table shows, so a store with 10,000 keys
+sends a page of the same size as one with ten.
 """
 
 from __future__ import annotations
