@@ -32,10 +32,10 @@ log = logging.getLogger("lakeml.ui")
 
 def handlers() -> dict[str, Handler]:
     """Every API path (below :data:`API`) and its handler."""
-    from lakeml.ui import artifacts, charts, compare, registry, runs, sqlbox
+    from lakeml.ui import artifacts, charts, compare, groups, registry, runs, sqlbox
 
-    return {**runs.ROUTES, **compare.ROUTES, **charts.ROUTES, **artifacts.ROUTES, **registry.ROUTES,
-            **sqlbox.ROUTES}
+    return {**runs.ROUTES, **compare.ROUTES, **groups.ROUTES, **charts.ROUTES,
+            **artifacts.ROUTES, **registry.ROUTES, **sqlbox.ROUTES}
 
 
 def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None) -> None:

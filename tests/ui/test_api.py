@@ -181,3 +181,19 @@ def test_a_text_preview_is_the_head_of_a_big_file(get, ids):
     assert r.status_code == 200 and len(r.content) == MAX_TEXT
     assert r.headers["x-lakeml-truncated"] == str(MAX_TEXT)
     assert r.text.startswith("0123456789\n0123456789\n")
+
+
+def test_runs_grouped_by_a_param_with_metric_statistics(get, ids):
+    body = get("/groups", experiment_id=ids["experiment"], by="params.model",
+               metric=["metrics.accuracy", "metrics.nope"],
+               filter="attributes.status = 'FINISHED'").json()
+    assert body["metrics"] == ["metrics.accuracy"] and not body["truncated"]
+    groups = {g["value"]: g for g in body["groups"]}
+    assert set(groups) == {"linear", "tree"}
+    linear = groups["linear"]  # runs 0, 2, ..., 28: accuracy 0.5 + i / 100
+    assert linear["runs"] == 15
+    stats = linear["metrics"]["metrics.accuracy"]
+    assert stats["count"] == 15 and stats["min"] == 0.5 and stats["max"] == 0.78
+    assert abs(stats["mean"] - 0.64) < 1e-9
+    bad = get("/groups", experiment_id=ids["experiment"], by="metrics.loss")
+    assert bad.status_code == 400 and "metrics.loss" in bad.json()["message"]

@@ -332,3 +332,17 @@ def test_every_control_is_labelled_and_works_from_the_keyboard(ui):
         ".map(e => e.textContent)") == ["team (30)"])
     ui.one("input[id='col-tags.team']").send_keys(Keys.SPACE)
     ui.wait(lambda d: "tags.team" in ui.query().get("col", []))
+
+
+def test_group_the_filtered_runs_by_a_param(ui):
+    from selenium.webdriver.support.ui import Select
+
+    ui.open(f"/experiments/{ui.ids['experiment']}?filter=attributes.status%20%3D%20'FINISHED'")
+    ui.wait(lambda d: "30 runs" in ui.text_of("#runs-status"))
+    Select(ui.one("#group-by")).select_by_value("params.model")
+    ui.wait(lambda d: ui.css("#groups-table tbody tr"))
+    rows = [r.text for r in ui.css("#groups-table tbody tr")]
+    assert rows[0].startswith("linear 15 0.64 (0.5 – 0.78)"), rows
+    assert rows[1].startswith("tree 15 0.65 (0.51 – 0.79)"), rows
+    assert ui.query()["group"] == ["params.model"]
+    ui.shot("runs-grouped")

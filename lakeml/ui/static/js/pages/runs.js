@@ -29,6 +29,7 @@ export async function runsPage(main, [idList], query) {
     cols: query.getAll('col'),
     runs: [], token: null, loading: false, done: false, generation: 0,
     selected: new Set(),
+    group: query.get('group') || '',
   };
   // no columns in the URL: the server picks a few from the first page
   st.defaults = !query.has('col');
@@ -39,6 +40,36 @@ export async function runsPage(main, [idList], query) {
   const compareBtn = h('button', {type: 'button', id: 'compare', disabled: true,
     onclick: () => { location.hash = href('/compare', {run: [...st.selected]}); }}, 'Compare selected');
   const chooserBox = h('div', {id: 'chooser', hidden: true});
+  const groupSel = h('select', {id: 'group-by'});
+  const groupBox = h('div', {id: 'groups', 'aria-live': 'polite'});
+  const groupOptions = () => {
+    const keys = st.cols.filter(c => !c.startsWith('metrics.'));
+    if (st.group && !keys.includes(st.group)) keys.unshift(st.group);
+    fill(groupSel, h('option', {value: ''}, '(none)'),
+      keys.map(k => h('option', {value: k, selected: k === st.group}, k)));
+  };
+  const drawGroups = async () => {
+    if (!st.group) { fill(groupBox); return; }
+    fill(groupBox, h('p', {class: 'muted'}, 'Grouping…'));
+    const metrics = st.cols.filter(c => c.startsWith('metrics.'));
+    try {
+      const body = await api('/groups', {experiment_id: experimentId, filter: st.filter,
+        by: st.group, metric: metrics});
+      fill(groupBox, h('h2', {}, `Runs by ${body.by}`),
+        body.truncated ? h('p', {class: 'muted'}, 'Of the first 50,000 matching runs.') : null,
+        h('div', {class: 'scroll-x'}, h('table', {id: 'groups-table'},
+          h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, body.by), h('th', {scope: 'col', class: 'num'}, 'Runs'),
+            body.metrics.map(m => h('th', {scope: 'col', class: 'num'}, `${m} mean (min – max)`)))),
+          h('tbody', {}, body.groups.map(g => h('tr', {},
+            h('td', {}, g.value == null ? h('span', {class: 'muted'}, '(none)') : g.value),
+            h('td', {class: 'num'}, String(g.runs)),
+            body.metrics.map(m => {
+              const x = g.metrics[m];
+              return h('td', {class: 'num'}, x.count ? `${value(x.mean)} (${value(x.min)} – ${value(x.max)})` : '');
+            })))))));
+    } catch (err) { fill(groupBox, errorBox(err)); }
+  };
+  groupSel.addEventListener('change', () => { st.group = groupSel.value; changed(); });
   const colsBtn = h('button', {type: 'button', id: 'columns-button', 'aria-expanded': 'false',
     'aria-controls': 'chooser', onclick: async () => {
       const open = chooserBox.hidden;
@@ -108,6 +139,8 @@ export async function runsPage(main, [idList], query) {
       if (st.defaults && !st.cols.length && body.columns.length) {
         st.cols = body.columns;
         table.setColumns(columns());
+        groupOptions();
+        if (st.group) drawGroups();
       }
       st.runs = st.runs.concat(body.runs);
       st.token = body.next_page_token;
@@ -131,6 +164,7 @@ export async function runsPage(main, [idList], query) {
     const q = new URLSearchParams();
     if (st.filter) q.set('filter', st.filter);
     if (st.order) q.set('order', st.order);
+    if (st.group) q.set('group', st.group);
     for (const c of st.cols) q.append('col', c);
     if (!st.cols.length) q.append('col', '');
     setQuery(q);
@@ -143,6 +177,8 @@ export async function runsPage(main, [idList], query) {
     table.setColumns(columns());
     table.el.scrollTop = 0;
     table.setRows([]);
+    groupOptions();
+    drawGroups();
     more();
   };
 
@@ -152,8 +188,9 @@ export async function runsPage(main, [idList], query) {
     h('form', {class: 'bar', role: 'search', onsubmit: e => { e.preventDefault(); st.filter = filter.value.trim(); changed(); }},
       h('label', {for: 'run-filter'}, 'Filter runs'), filter,
       h('button', {type: 'submit', id: 'apply-filter'}, 'Apply'),
-      colsBtn, compareBtn),
-    message, chooserBox, status, table.el);
+      colsBtn, compareBtn,
+      h('label', {for: 'group-by'}, 'Group by'), groupSel),
+    message, chooserBox, groupBox, status, table.el);
   st.cols = st.cols.filter(Boolean);
   selection();
   reload();
