@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (experiments, runs, artifacts, maintenance, sql_command, models, registry,
                     lineage, server):
         command.add_parser(sub, common)
+    from lakeml.cli import ui as ui_command
+    ui_command.add_parser(sub, common)
 
     p = sub.add_parser("config", help="list every setting with its environment variable")
     p.set_defaults(func=cmd_config)

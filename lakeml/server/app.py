@@ -73,6 +73,8 @@ def build_app(client: Client) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "OK"}
 
+    from lakeml import ui
+    ui.mount(app, client, lock)  # the web UI at /, its JSON API at /ajax-api/lakeml
     return app
 
 

@@ -1,0 +1,185 @@
+"""The web UI's server side at scale: the JSON behind each page, timed over HTTP.
+
+Two stores, built once and kept in ``benchmarks/.cache/`` (``generate_store.py``'s bulk
+path):
+
+* ``ui-runs-<N>``: N synthetic runs x 10 params x 10 metrics (default 1,000,000);
+* ``ui-chart-<R>x<S>``: R runs with a ``loss`` history of S steps each
+  (default 100 x 100,000 = 10 M points).
+
+A real ``lakeml server`` serves each store on loopback; each figure is the wall time of
+the HTTP request (server work, JSON and loopback), the first call and then the median of
+``--repeat`` calls. The runs table asks for a page of 200 runs with 8 columns, as the
+page does. It prints figures and never asserts.
+
+    .venv/bin/python benchmarks/bench_ui.py                       # 1 M runs (builds ~1 min)
+    .venv/bin/python benchmarks/bench_ui.py --runs 100000 --chart-steps 10000   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import generate_store  # noqa: E402
+
+import lakeml  # noqa: E402
+
+API = "/ajax-api/lakeml"
+COLUMNS = ["metrics.m1", "metrics.m2", "metrics.m3", "metrics.m4", "params.p1", "params.p2",
+           "params.p3", "params.p4"]
+
+
+def build_runs(store: Path, runs: int) -> None:
+    if not store.exists():
+        print(f"building {store} ({runs:,} runs)...", flush=True)
+        generate_store.generate(str(store), runs, quiet=True)
+
+
+def build_chart(store: Path, runs: int, steps: int) -> None:
+    if store.exists():
+        return
+    print(f"building {store} ({runs} runs x {steps:,} steps)...", flush=True)
+    client = lakeml.Client(str(store))
+    exp = client.create_experiment("chart")
+    ids = [client.create_run(exp, run_name=f"curve-{i}").info.run_id for i in range(runs)]
+    client.flush()
+    step = np.arange(steps, dtype=np.int64)
+    for i, run_id in enumerate(ids):
+        rng = np.random.default_rng(i)
+        client.log_metric_histories(pa.table({
+            "run_id": pa.array([run_id] * steps, pa.string()),
+            "key": pa.array(["loss"] * steps),
+            "value": 1.0 / (1 + step / 1000) + 0.05 * rng.standard_normal(steps),
+            "step": step, "timestamp": 1_780_000_000_000 + step * 10}))
+        if i % 10 == 9:
+            client.flush()
+    for run_id in ids:
+        client.set_terminated(run_id)
+    client.flush()
+
+
+@contextlib.contextmanager
+def server(store: Path) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("LAKEML_STORE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "lakeml", "server", "--store", str(store),
+                             "--port", str(port), "--log-level", "warning"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("lakeml server did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def timed(url: str, path: str, params: Any, repeat: int) -> tuple[float, float, Any]:
+    """First call and median of ``repeat`` more, in ms; and the last body."""
+    import httpx
+
+    times = []
+    body = None
+    for _ in range(repeat + 1):
+        t0 = time.perf_counter()
+        r = httpx.get(url + API + path, params=params, timeout=300)
+        times.append((time.perf_counter() - t0) * 1000)
+        if r.status_code != 200:
+            raise SystemExit(f"{path} answered {r.status_code}: {r.text[:300]}")
+        body = r.json()
+    return times[0], statistics.median(times[1:] or times), body
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--chart-runs", type=int, default=100)
+    parser.add_argument("--chart-steps", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cache", type=Path, default=HERE / ".cache")
+    args = parser.parse_args(argv)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    runs_store = args.cache / f"ui-runs-{args.runs}"
+    chart_store = args.cache / f"ui-chart-{args.chart_runs}x{args.chart_steps}"
+    build_runs(runs_store, args.runs)
+    build_chart(chart_store, args.chart_runs, args.chart_steps)
+    rows: list[tuple[str, float, float, str]] = []
+
+    with server(runs_store) as url:
+        exps = timed(url, "/experiments", {}, args.repeat)
+        exp = next(e for e in exps[2]["experiments"] if e["name"] == "synthetic")
+        rows.append((f"experiments list (run counts of {exp['runs']:,} runs)", *exps[:2],
+                     "-"))
+        page = {"experiment_id": exp["experiment_id"], "column": COLUMNS, "max_results": 200}
+        first = timed(url, "/runs", page, args.repeat)
+        rows.append(("runs table, first page (newest first)", *first[:2], "<= 300 ms"))
+        token = first[2]["next_page_token"]
+        rows.append(("runs table, next page (token)",
+                     *timed(url, "/runs", {**page, "page_token": token}, args.repeat)[:2],
+                     "<= 300 ms"))
+        rows.append(("runs table, sorted by metrics.m1",
+                     *timed(url, "/runs", {**page, "order": "metrics.m1 ASC"},
+                            args.repeat)[:2], "<= 300 ms"))
+        rows.append(("runs table, filter metrics.m1 < 0.1 and params.p1 = 'a'",
+                     *timed(url, "/runs", {**page, "filter": "metrics.m1 < 0.1 and "
+                                           "params.p1 = 'a'"}, args.repeat)[:2],
+                     "<= 300 ms"))
+        rows.append(("column chooser keys (every key, with run counts)",
+                     *timed(url, "/keys", {"experiment_id": exp["experiment_id"]},
+                            args.repeat)[:2], "-"))
+        ids = [r["run_id"] for r in first[2]["runs"][:100]]
+        rows.append(("compare 100 runs", *timed(url, "/compare", {"run_id": ids},
+                                                args.repeat)[:2], "-"))
+
+    with server(chart_store) as url:
+        exp = next(e for e in timed(url, "/experiments", {}, 0)[2]["experiments"]
+                   if e["name"] == "chart")
+        ids = [r["run_id"] for r in timed(url, "/runs", {"experiment_id": exp["experiment_id"],
+                                                         "max_results": 1000}, 0)[2]["runs"]]
+        one = timed(url, "/metric-history", {"run_id": ids[:1], "key": "loss"}, args.repeat)
+        rows.append((f"chart data, 1 run x {args.chart_steps:,} steps", *one[:2], "-"))
+        many = timed(url, "/metric-history", {"run_id": ids, "key": "loss"}, args.repeat)
+        sent = sum(len(s["value"]) for s in many[2]["series"])
+        rows.append((f"chart data, {len(ids)} runs x {args.chart_steps:,} steps "
+                     f"({sent:,} points sent)", *many[:2], "<= 1 s"))
+
+    load = os.getloadavg()[0]
+    print(f"\nWeb UI server side: lakeml {lakeml.__version__}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
+          f"load average {load:.1f}; median of {args.repeat} after a first call\n")
+    print("| request | first call | median | target |")
+    print("|---|---|---|---|")
+    for name, cold, warm, target in rows:
+        print(f"| {name} | {cold:,.0f} ms | {warm:,.0f} ms | {target} |")
+
+
+if __name__ == "__main__":
+    main()

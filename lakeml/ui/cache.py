@@ -1,0 +1,38 @@
+"""Answers of whole-store aggregates, kept until the tables they read change.
+
+The experiments list's run counts and the column chooser's keys scan every run of the
+store (a few seconds at a million runs). Both depend only on the tables' contents, and
+each Delta commit bumps its table's version: an answer is kept with the versions of the
+tables it read (``Client.store_versions()``) and reused while they are the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Sequence
+
+if TYPE_CHECKING:
+    from lakeml.client import Client
+
+MAX_ENTRIES = 64
+_lock = threading.Lock()
+_answers: dict[tuple[str, Hashable], tuple[tuple[int | None, ...], Any]] = {}
+
+
+def cached(client: Client, key: Hashable, tables: Sequence[str],
+           compute: Callable[[], Any]) -> Any:
+    """``compute()``, or its answer kept from a call when ``tables`` had the same
+    versions in ``client``'s store."""
+    versions = client.store_versions()
+    stamp = tuple(versions.get(t) for t in tables)
+    slot = (client.store_uri, key)
+    with _lock:
+        found = _answers.get(slot)
+    if found is not None and found[0] == stamp:
+        return found[1]
+    answer = compute()
+    with _lock:
+        if len(_answers) >= MAX_ENTRIES:
+            _answers.pop(next(iter(_answers)))
+        _answers[slot] = (stamp, answer)
+    return answer

@@ -1,0 +1,117 @@
+"""The UI's routes: the JSON API under ``/ajax-api/lakeml/`` and the static pages at ``/``.
+
+Each API handler is ``(client, args) -> body``; it runs in a worker thread under the
+server's lock (the lake services serve one caller at a time) and its lakeml errors
+become ``{"error_code", "message"}`` with the error's HTTP status, so a page can show
+the message as it is (a filter error carries its caret line).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from lakeml.errors import LakemlError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from lakeml.client import Client
+    from lakeml.ui.args import Args
+
+    Handler = Callable[[Client, Args], Any]
+
+API = "/ajax-api/lakeml"
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("lakeml.ui")
+
+
+def handlers() -> dict[str, Handler]:
+    """Every API path (below :data:`API`) and its handler."""
+    from lakeml.ui import artifacts, charts, compare, groups, registry, runs, sqlbox
+
+    return {**runs.ROUTES, **compare.ROUTES, **groups.ROUTES, **charts.ROUTES,
+            **artifacts.ROUTES, **registry.ROUTES, **sqlbox.ROUTES}
+
+
+def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None) -> None:
+    """Serve the UI from ``app``: the pages at ``/`` and their API over ``client``.
+
+    ``lock`` is the one the app's other routes hold around the Client (a new one if
+    None): the UI's calls then queue with theirs.
+    """
+    from starlette.responses import FileResponse
+    from starlette.staticfiles import StaticFiles
+
+    lock = lock or threading.Lock()
+    for path, handler in handlers().items():
+        app.add_route(API + path, _endpoint(client, lock, handler), methods=["GET", "POST"],
+                      name=f"ui {path}")
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
+
+    app.add_route("/", index, methods=["GET"], name="ui index")
+    app.mount("/static", StaticFiles(directory=STATIC), name="ui static")
+
+
+# The pages never run inline script or load anything from elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+                               "style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _endpoint(client: Client, lock: threading.Lock, handler: Handler
+              ) -> Callable[[Request], Any]:
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse, Response
+
+    from lakeml.ui.args import Args
+
+    def call(args: Args) -> Any:
+        with lock:
+            return handler(client, args)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            args = (Args(await _json_object(request)) if request.method == "POST"
+                    else Args(request.query_params))
+            body = await run_in_threadpool(call, args)
+        except LakemlError as exc:
+            return JSONResponse({"error_code": exc.error_code, "message": exc.message},
+                                status_code=exc.http_status)
+        except Exception:
+            log.exception("%s failed", request.url.path)
+            return JSONResponse({"error_code": "INTERNAL_ERROR",
+                                 "message": "internal server error (see the server's log)"},
+                                status_code=500)
+        if isinstance(body, Response):
+            return body
+        return JSONResponse(body)
+
+    endpoint.__name__ = f"ui_{handler.__name__}"
+    return endpoint
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """A POST's body: a JSON object (its values strings or lists of strings)."""
+    import json
+
+    from lakeml.errors import InvalidArgument
+
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise InvalidArgument(f"the request body is not JSON: {raw[:80]!r}") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument(f"the request body must be a JSON object, got {raw[:80]!r}")
+    return body

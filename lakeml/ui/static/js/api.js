@@ -1,0 +1,34 @@
+// The UI's JSON API (lakeml/ui/*.py under /ajax-api/lakeml).
+
+export class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+export function apiUrl(path, params) {
+  const url = new URL('/ajax-api/lakeml' + path, location.origin);
+  for (const [k, v] of Object.entries(params || {})) {
+    if (Array.isArray(v)) v.forEach(x => url.searchParams.append(k, x));
+    else if (v != null && v !== '') url.searchParams.set(k, v);
+  }
+  return url.toString();
+}
+
+const LONGEST_URL = 4000;
+
+/** GET the API route `path` with `params`; as a POST of JSON when the URL would be too
+ *  long for a server to take (a thousand run ids to compare). */
+export async function api(path, params, options) {
+  let url = apiUrl(path, params);
+  if (url.length > LONGEST_URL) {
+    const body = Object.fromEntries(Object.entries(params).filter(([, v]) => v != null && v !== ''));
+    options = {...options, method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)};
+    url = apiUrl(path, {});
+  }
+  const r = await fetch(url, options);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const what = r.status === 403 ? 'permission denied: ' : '';
+    throw new ApiError(r.status, body.error_code, what + (body.message || r.statusText));
+  }
+  return body;
+}
