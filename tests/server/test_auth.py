@@ -537,3 +537,18 @@ def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) ->
                       timeout=60).status_code == 403
     assert httpx.post(f"{lake}/sql", json={"query": "SELECT 1"}, headers=carol,
                       timeout=60).status_code == 403  # SQL reads everything: admins only
+
+
+def test_the_web_uis_data_is_for_admins_on_a_server_with_users(team) -> None:
+    server, _, _ = team
+
+    def get(user: str) -> httpx.Response:
+        raw = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
+        return httpx.get(f"{server.url}/ajax-api/lakeml/experiments", timeout=60,
+                         headers={"Authorization": f"Basic {raw}"})
+
+    refused = get("carol")
+    assert refused.status_code == 403 and "for admins" in refused.json()["message"]
+    assert get("root").status_code == 200
+    assert httpx.get(f"{server.url}/ajax-api/lakeml/experiments", timeout=60
+                     ).status_code == 401
