@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create benchmarks/.venv-mlflow with MLflow installed, for bench_tracking.py
-# (and xgboost-cpu, for bench_autolog.py).
+# (and xgboost-cpu, for bench_autolog.py; lightgbm and skops, for the MLflow model folders
+# that tests/migrate and tests/models load).
 # MLflow gets its own venv so its dependencies never touch lakeml's .venv.
 # Idempotent and quiet: a venv that already has mlflow is left as it is.
 set -euo pipefail
@@ -12,7 +13,9 @@ has_mlflow() {
     [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c \
         "import importlib.util, sys; sys.exit(importlib.util.find_spec('mlflow') is None)" &&
     "$VENV/bin/python" -c \
-        "import importlib.util, sys; sys.exit(importlib.util.find_spec('xgboost') is None)"
+        "import importlib.util, sys; sys.exit(importlib.util.find_spec('xgboost') is None)" &&
+    "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(any(
+        importlib.util.find_spec(m) is None for m in ('lightgbm', 'skops')))"
 }
 
 if has_mlflow; then
@@ -20,6 +23,7 @@ if has_mlflow; then
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check mlflow xgboost-cpu
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check mlflow xgboost-cpu \
+    lightgbm skops
 version="$("$VENV/bin/python" -c 'import mlflow; print(mlflow.__version__)')"
 echo "mlflow $version installed in benchmarks/$VENV"

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         artifacts,
         experiments,
         maintenance,
+        migrate,
         models,
         projects,
         registry,
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "spark-submit --jars")
     p.set_defaults(func=cmd_spark_jars)
     projects.add_parser(sub, common)
+    migrate.add_parser(sub, common)
     return parser
 
 
