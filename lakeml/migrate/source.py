@@ -146,7 +146,13 @@ def columns_table(kind: str, columns: list[Any]) -> pa.Table:
     schema = empty_batch_tables()[kind].schema
     if not columns or len(columns[0]) == 0:
         return schema.empty_table()
-    return pa.Table.from_arrays([pa.array(c, type=t) for c, t in zip(columns, schema.types)],
+
+    def typed(values: Any, type_: pa.DataType) -> Any:
+        if isinstance(values, (pa.Array, pa.ChunkedArray)):  # Arrow already: cast, no copy
+            return values.cast(type_)
+        return pa.array(values, type=type_)
+
+    return pa.Table.from_arrays([typed(c, t) for c, t in zip(columns, schema.types)],
                                 schema=schema)
 
 

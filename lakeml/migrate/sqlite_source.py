@@ -29,9 +29,6 @@ from lakeml.migrate.source import (
     columns_table,
 )
 
-# sqlite refuses statements with more than this many ? parameters (32766 since 3.32)
-_IN_CHUNK = 30_000
-
 
 def sqlite_path(uri: str) -> str:
     """The file of ``sqlite:///relative`` or ``sqlite:////absolute``."""
@@ -57,9 +54,13 @@ class SqliteSource:
             raise InvalidArgument(f"{path!r} is not an MLflow database: it has no experiments "
                                   "and runs tables")
         self._tables = tables
+        self._path = path
+        self._adbc: Any = None  # an ADBC connection once used; False: the driver is missing
 
     def close(self) -> None:
         self._con.close()
+        if self._adbc:
+            self._adbc.close()
 
     def _rows(self, sql: str, params: Any = (), *, table: str | None = None) -> list[tuple]:
         if table is not None and table not in self._tables:
@@ -99,51 +100,92 @@ class SqliteSource:
                                     "deleted_time, name, experiment_id FROM runs")}
 
     def read_runs(self, run_ids: list[str]) -> RunBatch:
-        runs, params, tags, metrics, inputs = [], [], [], [], []
-        for start in range(0, len(run_ids), _IN_CHUNK):
-            part = run_ids[start:start + _IN_CHUNK]
-            marks = ",".join("?" * len(part))
-            runs += self._rows(
-                "SELECT run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
-                f"lifecycle_stage, artifact_uri FROM runs WHERE run_uuid IN ({marks})", part)
-            params += self._rows(f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN "
-                                 f"({marks})", part)
-            tags += self._rows(f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN "
-                               f"({marks})", part)
-            metrics += self._rows(
-                "SELECT run_uuid, key, value, step, timestamp, is_nan FROM metrics "
-                f"WHERE run_uuid IN ({marks})", part)
-            inputs += self._inputs(part, marks)
-        return RunBatch(self._runs_table(runs, tags), _table("params", params),
-                        _table("tags", tags), _metrics_table(metrics),
-                        _table("inputs", inputs))
+        """Every row of ``run_ids``: the rows of the id range they span (an index range
+        scan, two bound parameters however many runs), less those of other runs."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-    def _runs_table(self, rows: list[tuple], tags: list[tuple]) -> Any:
-        parents = {r[0]: r[2] for r in tags if r[1] == "mlflow.parentRunId"}
-        names = {r[0]: r[2] for r in tags if r[1] == "mlflow.runName"}
-        out = [(r[0], str(r[1]), r[2] or names.get(r[0]), r[3], r[4], r[5], r[6],
-                r[7] or "active", parents.get(r[0]), r[8]) for r in rows]
+        if not run_ids:
+            return RunBatch(*(columns_table(k, []) for k in
+                              ("runs", "params", "tags", "metrics", "inputs")))
+        wanted = pa.array(sorted(set(run_ids)), pa.string())
+        span = [wanted[0].as_py(), wanted[-1].as_py()]
+
+        def read(kind: str, sql: str) -> Any:
+            table = self._arrow(sql + " WHERE run_uuid BETWEEN ? AND ?", span)
+            if len(wanted) < 2 or table.num_rows == 0:
+                return table
+            return table.filter(pc.is_in(table.column(0), value_set=wanted))
+
+        runs = read("runs", "SELECT run_uuid, experiment_id, name, user_id, status, start_time, "
+                            "end_time, lifecycle_stage, artifact_uri FROM runs")
+        params = read("params", "SELECT run_uuid, key, value FROM params")
+        tags = read("tags", "SELECT run_uuid, key, value FROM tags")
+        metrics = read("metrics", "SELECT run_uuid, key, value, step, timestamp, is_nan "
+                                  "FROM metrics")
+        inputs = self._inputs(wanted)
+        return RunBatch(self._runs_table(runs.to_pylist(), tags),
+                        _renamed("params", params), _renamed("tags", tags),
+                        _metrics_table(metrics), _table("inputs", inputs))
+
+    def _arrow(self, sql: str, params: list[Any]) -> Any:
+        """The result of ``sql`` as an Arrow table: through ADBC's sqlite driver when it is
+        installed (Arrow straight from sqlite's C API, ~10x faster), else sqlite3."""
+        import pyarrow as pa
+
+        if self._adbc is None:
+            try:
+                import adbc_driver_sqlite.dbapi as adbc
+
+                self._adbc = adbc.connect(f"file:{self._path}?mode=ro")
+            except ImportError:
+                self._adbc = False
+        if self._adbc:
+            cur = self._adbc.cursor()
+            try:
+                cur.execute(sql, params)
+                return cur.fetch_arrow_table()
+            finally:
+                cur.close()
+        cur = self._con.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        return pa.table({n: list(c) for n, c in zip(names, zip(*rows))} if rows
+                        else {n: pa.array([], pa.string()) for n in names})
+
+    def _runs_table(self, rows: list[dict], tags: Any) -> Any:
+        import pyarrow.compute as pc
+
+        special = tags.filter(pc.is_in(tags.column(1), value_set=pa_strings(
+            ["mlflow.parentRunId", "mlflow.runName"]))).to_pylist() if tags.num_rows else []
+        parents = {r["run_uuid"]: r["value"] for r in special
+                   if r["key"] == "mlflow.parentRunId"}
+        names = {r["run_uuid"]: r["value"] for r in special if r["key"] == "mlflow.runName"}
+        out = [(r["run_uuid"], str(r["experiment_id"]), r["name"] or names.get(r["run_uuid"]),
+                r["user_id"], r["status"], r["start_time"], r["end_time"],
+                r["lifecycle_stage"] or "active", parents.get(r["run_uuid"]),
+                r["artifact_uri"]) for r in rows]
         return _table("runs", out)
 
-    def _inputs(self, run_ids: list[str], marks: str) -> list[tuple]:
+    def _inputs(self, wanted: Any) -> list[tuple]:
         if not {"inputs", "datasets"} <= self._tables:
             return []
-        rows = self._rows(
+        keep = set(wanted.to_pylist())
+        rows = [r for r in self._rows(
             "SELECT i.destination_id, d.name, d.digest, d.dataset_source_type, "
             "d.dataset_source, d.dataset_schema, d.dataset_profile, i.input_uuid "
             "FROM inputs AS i JOIN datasets AS d ON d.dataset_uuid = i.source_id "
             "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' "
-            f"AND i.destination_id IN ({marks})", run_ids)
+            "AND i.destination_id BETWEEN ? AND ?", [wanted[0].as_py(), wanted[-1].as_py()])
+            if r[0] in keep]
         contexts: dict[str, str] = {}
         if rows and "input_tags" in self._tables:
-            ids = [r[7] for r in rows]
-            for start in range(0, len(ids), _IN_CHUNK):
-                part = ids[start:start + _IN_CHUNK]
-                for input_uuid, value in self._rows(
-                        "SELECT input_uuid, value FROM input_tags WHERE name = "
-                        f"'mlflow.data.context' AND input_uuid IN ({','.join('?' * len(part))})",
-                        part):
-                    contexts[input_uuid] = value
+            # the inputs' own rows, joined in sqlite through input_tags' input_uuid
+            contexts = dict(self._rows(
+                "SELECT t.input_uuid, t.value FROM input_tags AS t JOIN inputs AS i "
+                "ON i.input_uuid = t.input_uuid WHERE t.name = 'mlflow.data.context' "
+                "AND i.destination_type = 'RUN' AND i.destination_id BETWEEN ? AND ?",
+                [wanted[0].as_py(), wanted[-1].as_py()]))
         return [(*r[:7], contexts.get(r[7])) for r in rows]
 
     # ---- models -------------------------------------------------------------------------
@@ -190,16 +232,26 @@ def _table(kind: str, rows: list[tuple]) -> Any:
     return columns_table(kind, [list(c) for c in zip(*rows)] if rows else [])
 
 
-def _metrics_table(rows: list[tuple]) -> Any:
-    """Metric rows (run, key, value, step, timestamp, is_nan), NaN back from its stand-in."""
-    import numpy as np
+def pa_strings(values: list[str]) -> Any:
     import pyarrow as pa
 
-    if not rows:
+    return pa.array(values, pa.string())
+
+
+def _renamed(kind: str, table: Any) -> Any:
+    """A query's Arrow result as the RunBatch table of ``kind`` (same columns in order)."""
+    return columns_table(kind, [table.column(i) for i in range(table.num_columns)])
+
+
+def _metrics_table(table: Any) -> Any:
+    """Metric rows (run, key, value, step, timestamp, is_nan), NaN back from its stand-in."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
         return columns_table("metrics", [])
-    run_ids, keys, values, steps, stamps, nans = zip(*rows)
-    value = np.array(values, dtype=np.float64)
-    value[np.array(nans, dtype=bool)] = np.nan
-    return columns_table("metrics", [pa.array(run_ids, pa.string()), pa.array(keys, pa.string()),
-                                     value, np.array(steps, dtype=np.int64),
-                                     np.array(stamps, dtype=np.int64)])
+    value = table.column(2).cast(pa.float64())
+    is_nan = pc.not_equal(table.column(5).cast(pa.int64()), 0)
+    value = pc.if_else(is_nan, pa.scalar(float("nan")), value)
+    return columns_table("metrics", [table.column(0), table.column(1), value,
+                                     table.column(3), table.column(4)])
