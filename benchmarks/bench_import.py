@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         first_s = time.perf_counter() - t0
         rows.append(["first import", f"{first_s:.1f}", f"{first.counts['runs']:,}",
                      f"{first.counts['metric_points']:,}"])
+        print(f"first import: {first_s:.1f} s", flush=True)
         t0 = time.perf_counter()
         again = import_mlflow(source, store)
         rows.append(["second import (adds nothing)", f"{time.perf_counter() - t0:.1f}",
@@ -135,10 +136,14 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         _, differences = verify(source, store)
         rows.append(["--verify", f"{time.perf_counter() - t0:.1f}", "", ""])
+        from lakeml.tracking import backend
+
+        backend.close_all()  # commit and stop before the folder goes
     print(f"\nlakeml import mlflow, {args.runs:,} runs x (10 params, 10 metrics x {STEPS} "
           "steps) from sqlite\n")
     print(markdown(["step", "seconds", "runs written", "metric points written"], rows))
     print(f"\nverify: {'no differences' if not differences else differences}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ A new experiment claims its name under the same guard as
 and keeps MLflow's id, so every run lands in the experiment it had. Its
 artifacts move to the store's artifact root (``<store>/artifacts/<id>``).
 An experiment lakeml already has under the same id and name (a re-import,
-or "Default", id 0, in both) gets only a lifecycle change and the tags it
-lacks. The same name under another id, or the same id under another name,
+or "Default", id 0, in both) gets only a lifecycle change, MLflow's creation
+time if earlier, and the tags it lacks. The same name under another id, or the same id under another name,
 is a conflict: refused, naming both, before any run is written.
 """
 
@@ -69,10 +69,15 @@ def import_experiments(client: Client, records: list[ExperimentRecord]) -> tuple
             current_tags: dict[str, str] = {}
         else:
             current_tags = dict(exp.tags)
-            if exp.lifecycle_stage != rec.lifecycle_stage:
+            # MLflow's creation time when it is earlier ("Default", made by both): the
+            # experiments view keeps the smallest
+            earlier = rec.creation_time is not None and (
+                exp.creation_time is None or rec.creation_time < exp.creation_time)
+            if exp.lifecycle_stage != rec.lifecycle_stage or earlier:
                 store.commit("experiments", store.rows.to_arrow("experiments", [
                     store.rows.experiments(experiment_id=rec.experiment_id,
                                            lifecycle_stage=rec.lifecycle_stage,
+                                           creation_time=_us(rec.creation_time),
                                            last_update_time=_us(rec.last_update_time),
                                            seq=store.clock.next())]))
         stamp = _us(rec.last_update_time or rec.creation_time) or 0

@@ -51,9 +51,9 @@ def _source_figures(source: Source, run_ids: list[str], batch: int) -> dict[str,
             totals[name] += table.num_rows
         con.register("p", b.params)
         con.register("m", b.metrics)
-        totals["params_checksum"] += con.execute(f"SELECT {_PARAM_SUM} FROM p").fetchone()[0]
+        totals["params_checksum"] += con.execute(f"SELECT {_PARAM_SUM} FROM p").fetchall()[0][0]
         totals["metrics_checksum"] += con.execute(
-            f"SELECT {_METRIC_SUM} FROM (SELECT *, timestamp AS ts FROM m)").fetchone()[0]
+            f"SELECT {_METRIC_SUM} FROM (SELECT *, timestamp AS ts FROM m)").fetchall()[0][0]
     con.close()
     return totals
 
@@ -67,15 +67,15 @@ def _lakeml_figures(client: Client, run_ids: list[str]) -> dict[str, Any]:
     try:
         cur.register("wanted", pa.table({"run_id": pa.array(run_ids, pa.string())}))
         mine = "run_id IN (SELECT run_id FROM wanted)"
-        figures = {name: cur.execute(f"SELECT count(*) FROM {view} WHERE {mine}").fetchone()[0]
+        figures = {name: cur.execute(f"SELECT count(*) FROM {view} WHERE {mine}").fetchall()[0][0]
                    for name, view in (("runs", "runs"), ("params", "params"), ("tags", "tags"),
                                       ("metric_points", "lake_metrics"),
                                       ("dataset_inputs", "lake_inputs"))}
         figures["params_checksum"] = cur.execute(
-            f"SELECT {_PARAM_SUM} FROM params WHERE {mine}").fetchone()[0]
+            f"SELECT {_PARAM_SUM} FROM params WHERE {mine}").fetchall()[0][0]
         figures["metrics_checksum"] = cur.execute(
             f"SELECT {_METRIC_SUM} FROM (SELECT *, epoch_ms(timestamp) AS ts FROM lake_metrics "
-            f"WHERE {mine})").fetchone()[0]
+            f"WHERE {mine})").fetchall()[0][0]
         return figures
     finally:
         cur.close()

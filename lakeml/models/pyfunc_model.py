@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeml.errors import InvalidArgument, NotFound
+from lakeml.models import mlflow_format
 from lakeml.models.descriptor import PYFUNC, Model
 from lakeml.models.enforcement import enforce
 from lakeml.models.uri import local_model_path
@@ -120,12 +121,14 @@ def load_local(folder: str) -> PyFuncModel:
                        f"loaded as pyfunc; its flavors: {sorted(meta.flavors)}")
     add_code_path(folder, conf)
     loader = conf.get("loader_module")
+    if mlflow_format.is_mlflow_loader(loader):  # a model MLflow saved: read without MLflow
+        return PyFuncModel(meta, mlflow_format.load_pyfunc(folder, meta.flavors), folder)
     try:
         module = importlib.import_module(loader)
     except ImportError as exc:
         raise NotFound(f"cannot import {loader!r}, the loader of the model at {folder!r}: "
                        f"{exc}; install what its requirements.txt lists") from exc
-    impl = module._load_pyfunc(str(Path(folder, conf.get("model_path") or "")))
+    impl = module._load_pyfunc(mlflow_format.data_path(folder, conf))
     return PyFuncModel(meta, impl, folder)
 
 

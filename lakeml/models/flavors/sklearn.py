@@ -95,6 +95,10 @@ def load_model(model_uri: str | os.PathLike[str]) -> Any:
         raise InvalidArgument(f"the model at {os.fspath(model_uri)!r} is not an sklearn model; "
                               f"its flavors: {sorted(meta.flavors)}")
     add_code_path(folder, conf)
+    if conf.get("serialization_format") == "skops":  # saved by MLflow 3 (its default)
+        from lakeml.models.mlflow_format import read_sklearn
+
+        return read_sklearn(folder, conf)
     return _read(str(Path(folder, conf.get("pickled_model", MODEL_FILE))))
 
 
