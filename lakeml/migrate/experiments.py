@@ -6,8 +6,9 @@ and keeps MLflow's id, so every run lands in the experiment it had. Its
 artifacts move to the store's artifact root (``<store>/artifacts/<id>``).
 An experiment lakeml already has under the same id and name (a re-import,
 or "Default", id 0, in both) gets only a lifecycle change, MLflow's creation
-time if earlier, and the tags it lacks. The same name under another id, or the same id under another name,
-is a conflict: refused, naming both, before any run is written.
+time if earlier, and the tags it lacks. The same name under another id, or
+the same id under another name, is a conflict: refused, naming both, before
+any run is written.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -124,30 +125,48 @@ def _import_runs(ctx: _Context, summary: ImportSummary, batch_runs: int,
     written = Written()
     files = 0
     batches = [pending[i:i + batch_runs] for i in range(0, len(pending), batch_runs)]
-    store = ctx.client.store
-    engine = ctx.client.tracking.engine
-    for number in progress.steps(range(len(batches)), f"import {len(pending)} runs",
-                                 unit="batch"):
-        chunk = batches[number]
-        batch = ctx.source.read_runs(chunk)
-        run_exps = dict(zip(batch.runs["run_id"].to_pylist(),
-                            batch.runs["experiment_id"].to_pylist()))
-        missing = {e for e in run_exps.values() if e not in ctx.locations}
-        if missing:
-            raise NotFound(f"runs of MLflow experiment(s) {sorted(missing)} that the source "
-                           "does not list; is the MLflow store consistent?")
-        targets = {r: f"{ctx.locations[e]}/{r}/artifacts" for r, e in run_exps.items()}
-        written.add(write_batch(store, engine, batch, targets))
-        if copy_artifacts:
-            for run_id, src in zip(batch.runs["run_id"].to_pylist(),
-                                   batch.runs["artifact_uri"].to_pylist()):
-                where = ctx.mapper.source(src, run_exps[run_id])
-                if where:
-                    files += copy_tree(where, targets[run_id], store.artifact_storage_options)
-        state.record({r: index[r] for r in chunk})
+    # The next batch is read while this one is written (sqlite's reader and the Delta
+    # writer both work outside the GIL): one reader thread, one batch ahead.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lakeml-import-read")
+    ahead = pool.submit(ctx.source.read_runs, batches[0]) if batches else None
+    try:
+        for number in progress.steps(range(len(batches)), f"import {len(pending)} runs",
+                                     unit="batch"):
+            assert ahead is not None
+            batch = ahead.result()
+            if number + 1 < len(batches):
+                ahead = pool.submit(ctx.source.read_runs, batches[number + 1])
+            files += _write_one(ctx, state, index, batches[number], batch, written,
+                                copy_artifacts)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     ctx.counts.update({"runs": written.runs, "params": written.params, "tags": written.tags,
                        "metric_points": written.metrics, "dataset_inputs": written.inputs,
                        "artifact_files": files})
+
+
+def _write_one(ctx: _Context, state: ImportState, index: dict[str, str], chunk: list[str],
+               batch: Any, written: Written, copy_artifacts: bool) -> int:
+    """Write one batch of runs, copy their artifacts, record them; returns files copied."""
+    store = ctx.client.store
+    engine = ctx.client.tracking.engine
+    files = 0
+    run_exps = dict(zip(batch.runs["run_id"].to_pylist(),
+                        batch.runs["experiment_id"].to_pylist()))
+    missing = {e for e in run_exps.values() if e not in ctx.locations}
+    if missing:
+        raise NotFound(f"runs of MLflow experiment(s) {sorted(missing)} that the source "
+                       "does not list; is the MLflow store consistent?")
+    targets = {r: f"{ctx.locations[e]}/{r}/artifacts" for r, e in run_exps.items()}
+    written.add(write_batch(store, engine, batch, targets))
+    if copy_artifacts:
+        for run_id, src in zip(batch.runs["run_id"].to_pylist(),
+                               batch.runs["artifact_uri"].to_pylist()):
+            where = ctx.mapper.source(src, run_exps[run_id])
+            if where:
+                files += copy_tree(where, targets[run_id], store.artifact_storage_options)
+    state.record({r: index[r] for r in chunk})
+    return files
 
 
 def _run_artifact_uri(ctx: _Context, run_id: str) -> str | None:

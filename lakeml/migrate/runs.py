@@ -156,7 +156,7 @@ def write_batch(store: Store, engine: QueryEngine, batch: RunBatch,
         else:
             fresh, old = rows, rows.slice(0, 0)
         if fresh.num_rows:
-            if name != "inputs":
+            if name in ("params", "tags"):  # metrics come in run order already (an id range)
                 fresh = fresh.sort_by([("run_id", "ascending"), ("key", "ascending")])
             writer.append_table(name, fresh, fresh_keys=True)
         if old.num_rows:

@@ -110,10 +110,14 @@ class SqliteSource:
                               ("runs", "params", "tags", "metrics", "inputs")))
         wanted = pa.array(sorted(set(run_ids)), pa.string())
         span = [wanted[0].as_py(), wanted[-1].as_py()]
+        # a first import asks for runs that are next to each other: nothing to filter out
+        (in_span,), = self._rows("SELECT count(*) FROM runs WHERE run_uuid BETWEEN ? AND ?",
+                                 span)
+        whole = in_span == len(wanted)
 
         def read(kind: str, sql: str) -> Any:
             table = self._arrow(sql + " WHERE run_uuid BETWEEN ? AND ?", span)
-            if len(wanted) < 2 or table.num_rows == 0:
+            if whole or table.num_rows == 0:
                 return table
             return table.filter(pc.is_in(table.column(0), value_set=wanted))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import lakeml
@@ -151,10 +152,11 @@ def test_killed_import_process_resumes(mlflow_stores: dict[str, Any], tmp_path: 
                             env={"LAKEML_PROGRESS": "lines", "PATH": "/usr/bin:/bin",
                                  "PYTHONPATH": str(ROOT)})
     assert proc.stderr is not None
-    for line in proc.stderr:  # kill it once the first batch of runs is in
-        if "import" in line and "runs: 1/" in line:
-            proc.kill()
-            break
+    with proc.stderr:
+        for line in proc.stderr:  # kill it once the first batch of runs is in
+            if "import" in line and "runs: 1/" in line:
+                proc.kill()
+                break
     proc.wait()
     summary = import_mlflow(source, store)
     assert summary.runs_skipped >= 1
@@ -204,7 +206,9 @@ def test_verify_names_a_difference(mlflow_stores: dict[str, Any], tmp_path: Path
     client = lakeml.Client(store)
     parent = next(r for r, v in mlflow_stores["sqlite"]["runs"].items()
                   if v["run_name"] == "parent")
-    client.log_metric(parent, "loss", 9.0, step=99)  # lakeml now has one point more
+    client.log_metric_histories(pa.table({  # lakeml now has one point more
+        "run_id": [parent], "key": ["loss"], "value": [9.0], "step": [99],
+        "timestamp": [1_700_000_000_099]}))
     client.flush()
     _, differences = verify(source, store)
     assert {d.what for d in differences} == {"metric_points", "metrics_checksum"}
