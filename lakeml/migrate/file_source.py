@@ -67,8 +67,8 @@ class FileStoreSource:
     """An MLflow ``mlruns`` folder, read-only."""
 
     def __init__(self, uri: str) -> None:
-        self.uri = uri
         self.root = Path(local_path(uri)).expanduser().resolve()
+        self.uri = str(self.root)  # one name per folder, wherever it is given from
         if not self.root.is_dir():
             raise NotFound(f"no MLflow file store at {uri!r}: {self.root} is not a folder")
         if not any((p / "meta.yaml").is_file() for p in self._experiment_dirs()):

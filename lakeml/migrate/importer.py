@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from lakeml.errors import InvalidArgument, NotFound
 from lakeml.migrate.artifacts import ArtifactMapper, copy_tree
 from lakeml.migrate.experiments import import_experiments
+from lakeml.migrate.readers import open_source
 from lakeml.migrate.registry import import_registry
 from lakeml.migrate.runs import Written, write_batch
-from lakeml.migrate.source import LoggedModelRecord, Source, VersionRecord, open_source
+from lakeml.migrate.source import LoggedModelRecord, Source, VersionRecord
 from lakeml.migrate.state import ImportState
 
 if TYPE_CHECKING:

@@ -1,8 +1,9 @@
 """What an MLflow store holds, as the importer reads it, whatever the store is.
 
 Each kind of MLflow tracking URI has a reader (``sqlite_source``: a database
-read with sqlite3; ``file_source``: an ``./mlruns`` folder) that hands out
-these records and Arrow tables. The importer (``importer``) knows only them.
+read with sqlite3; ``file_source``: an ``./mlruns`` folder; ``readers`` picks
+one by URI) that hands out these records and Arrow tables. The importer
+(``importer``) knows only them.
 
 Times are MLflow's: integer milliseconds since the epoch. Run rows come in
 batches (:class:`RunBatch`) of Arrow tables whose columns are named as
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-
-from lakeml.errors import InvalidArgument, NotSupported
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -154,26 +153,3 @@ def columns_table(kind: str, columns: list[Any]) -> pa.Table:
 
     return pa.Table.from_arrays([typed(c, t) for c, t in zip(columns, schema.types)],
                                 schema=schema)
-
-
-def open_source(uri: str) -> Source:
-    """The reader of MLflow tracking URI ``uri``: ``sqlite:///path``, a file store folder
-    (``./mlruns`` or ``file:///…``); other schemes raise NotSupported naming them."""
-    import os
-
-    from lakeml.migrate.file_source import FileStoreSource
-    from lakeml.migrate.sqlite_source import SqliteSource
-
-    if not isinstance(uri, str) or not uri.strip():
-        raise InvalidArgument(f"the MLflow source must be a tracking URI, got {uri!r}")
-    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
-    if scheme == "sqlite" or (not scheme and uri.endswith((".db", ".sqlite"))
-                              and os.path.isfile(uri)):
-        return SqliteSource(uri if scheme else f"sqlite:///{os.path.abspath(uri)}")
-    if scheme in ("", "file"):
-        return FileStoreSource(uri)
-    raise NotSupported(
-        f"cannot import from {uri!r}: the {scheme}:// scheme is not supported yet. lakeml "
-        "imports an MLflow sqlite database (sqlite:///path/mlflow.db) or a file store folder "
-        "(./mlruns); for a server or another database, copy it to sqlite first (e.g. with "
-        "MLflow's own tools)")

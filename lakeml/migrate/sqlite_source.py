@@ -43,8 +43,8 @@ class SqliteSource:
     """An MLflow sqlite database, read-only."""
 
     def __init__(self, uri: str) -> None:
-        self.uri = uri
-        path = sqlite_path(uri)
+        path = os.path.abspath(sqlite_path(uri))
+        self.uri = f"sqlite:///{path}"  # one name per database, wherever it is given from
         if not os.path.isfile(path):
             raise NotFound(f"no MLflow database at {path!r} (from {uri!r})")
         self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)

@@ -101,7 +101,7 @@ def verify(source_uri: str, store_uri: str, *, batch_runs: int = 2000
     """
     from lakeml.client import Client
     from lakeml.migrate.experiments import existing_experiments
-    from lakeml.migrate.source import open_source
+    from lakeml.migrate.readers import open_source
 
     source = open_source(source_uri)
     try:

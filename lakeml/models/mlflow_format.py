@@ -14,8 +14,9 @@ same libraries, and hands back its own pyfunc wrappers, so
 ``mlflow.lightgbm``    a Booster's text file, or an ``LGBMModel`` pickle
 ``mlflow.pyfunc.model``  a ``PythonModel`` pickled with cloudpickle (``python_model.pkl``),
                        its ``artifacts/`` and ``model_config``; the pickle's references to
-                       ``mlflow.pyfunc.PythonModel`` and ``PythonModelContext`` are served by
-                       lakeml's own classes, so MLflow need not be installed
+                       ``mlflow.pyfunc.PythonModel``, ``PythonModelContext`` and the type
+                       hints MLflow records are served by lakeml's own classes, so MLflow
+                       need not be installed (inputs are not converted by type hints)
 a module of the model  (``loader_module`` in the model's ``code/``) imported and called as
                        MLflow would: ``_load_pyfunc(<folder>/<data>)``
 =====================  =====================================================================
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeml.errors import InvalidArgument, NotSupported
+from lakeml.models.python_model import PythonModel, PythonModelContext
 
 MLFLOW_PREFIX = "mlflow."
 
@@ -89,12 +91,12 @@ def read_sklearn(folder: str, conf: dict[str, Any], model_file: str | None = Non
 
 
 def _sklearn(folder: str, flavors: dict[str, dict[str, Any]]) -> Any:
-    from lakeml.models.flavors.sklearn import _SklearnWrapper
+    from lakeml.models.flavors.tabular import EstimatorWrapper
 
     conf = _flavor(folder, flavors, "sklearn")
     pyfunc = flavors.get("python_function") or {}
     model = read_sklearn(folder, conf, pyfunc.get("model_path"))
-    return _SklearnWrapper(model, pyfunc.get("predict_fn") or "predict")
+    return EstimatorWrapper(model, pyfunc.get("predict_fn") or "predict")
 
 
 def _model_class(name: str) -> Any:
@@ -126,13 +128,36 @@ def _lightgbm(folder: str, flavors: dict[str, dict[str, Any]]) -> Any:
 
 # ---- python_model: a PythonModel subclass pickled by MLflow ---------------------------------
 
-def _stand_ins() -> dict[tuple[str, str], Any]:
-    from lakeml.models.python_model import PythonModel, PythonModelContext
+class MlflowPythonModel(PythonModel):
+    """Stands in for ``mlflow.pyfunc.PythonModel`` as the base of an unpickled model.
 
-    return {(module, name): cls
-            for module in ("mlflow.pyfunc", "mlflow.pyfunc.model")
-            for name, cls in (("PythonModel", PythonModel),
-                              ("PythonModelContext", PythonModelContext))}
+    Not abstract: cloudpickle rebuilds a class defined in ``__main__`` as an empty
+    class first and sets its methods after, so an abstract ``predict`` in the base
+    would leave the rebuilt class abstract for good.
+    """
+
+    def predict(self, context: Any, model_input: Any,  # type: ignore[override]
+                params: dict[str, Any] | None = None) -> Any:
+        raise NotSupported(f"{type(self).__name__} defines no predict")
+
+
+class TypeHints:
+    """Stands in for MLflow's ``_TypeHints``, which a PythonModel pickles once it has
+    read its ``predict``'s type hints (lakeml does not convert inputs by them)."""
+
+    def __init__(self, input_: Any = None, output: Any = None) -> None:
+        self.input = input_
+        self.output = output
+
+
+def _stand_ins() -> dict[tuple[str, str], Any]:
+    found: dict[tuple[str, str], Any] = {
+        (module, name): cls
+        for module in ("mlflow.pyfunc", "mlflow.pyfunc.model")
+        for name, cls in (("PythonModel", MlflowPythonModel),
+                          ("PythonModelContext", PythonModelContext))}
+    found[("mlflow.models.signature", "_TypeHints")] = TypeHints
+    return found
 
 
 class _MlflowUnpickler(pickle.Unpickler):
@@ -176,8 +201,6 @@ class MlflowPythonModelWrapper:
 
 
 def _python_model(folder: str, flavors: dict[str, dict[str, Any]]) -> Any:
-    from lakeml.models.python_model import PythonModelContext
-
     conf = flavors.get("python_function") or {}
     if conf.get("model_code_path"):
         raise NotSupported(f"the model at {folder!r} is an MLflow 'model from code'; lakeml "

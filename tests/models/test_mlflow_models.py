@@ -147,8 +147,7 @@ def test_served_mlflow_model_answers_like_mlflow(mlflow_models: tuple[Path, dict
                                                "data": X.to_numpy().tolist()}})
         status, answer = server.request("POST", "/invocations", body)
     finally:
-        server.proc.kill()
-        server.proc.wait()
+        server.stop()
     assert status == 200, answer
     predictions = answer["predictions"] if isinstance(answer, dict) else answer
     np.testing.assert_array_equal(np.asarray(predictions), np.load(folder / "pred-sk-skops.npy"))
