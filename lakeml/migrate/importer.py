@@ -132,7 +132,7 @@ def _import_runs(ctx: _Context, summary: ImportSummary, batch_runs: int,
     ahead = pool.submit(ctx.source.read_runs, batches[0]) if batches else None
     try:
         for number in progress.steps(range(len(batches)), f"import {len(pending)} runs",
-                                     unit="batch"):
+                                     unit="chunk"):
             assert ahead is not None
             batch = ahead.result()
             if number + 1 < len(batches):

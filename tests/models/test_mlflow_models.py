@@ -71,8 +71,10 @@ class NoContext(mlflow.pyfunc.PythonModel):
 
 with open("offset.txt", "w") as fh:
     fh.write("0.25")
+from mlflow.models import infer_signature
+with_params = infer_signature(X, X.sum(axis=1), params={"bump": 0.0})  # else MLflow drops them
 mlflow.pyfunc.save_model("models/py-context", python_model=Scaled(2.0),
-                         artifacts={"offset": "offset.txt"})
+                         artifacts={"offset": "offset.txt"}, signature=with_params)
 np.save("pred-py-context.npy", np.asarray(
     mlflow.pyfunc.load_model("models/py-context").predict(X, params={"bump": 1.5})))
 mlflow.pyfunc.save_model("models/py-plain", python_model=NoContext())
