@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import os
 import pickle
 from pathlib import Path
@@ -37,6 +38,8 @@ from typing import Any
 
 from lakeml.errors import InvalidArgument, NotSupported
 from lakeml.models.python_model import PythonModel, PythonModelContext
+
+log = logging.getLogger(__name__)
 
 MLFLOW_PREFIX = "mlflow."
 
@@ -182,15 +185,30 @@ class MlflowPythonModelWrapper:
     signature asks for one (a ``context`` parameter, or two besides ``params``), and
     ``params`` when it takes them."""
 
-    def __init__(self, python_model: Any, context: Any) -> None:
+    def __init__(self, python_model: Any, context: Any,
+                 params_schema: list[dict[str, Any]] | None = None) -> None:
         self.raw_model = python_model
         self._context = context
+        self._params_schema = params_schema
         parameters = inspect.signature(python_model.predict).parameters
         self._takes_params = "params" in parameters
         others = [p for p in parameters if p not in ("self", "params")]
         self._takes_context = "context" in parameters or len(others) == 2
 
+    def _params(self, given: dict[str, Any] | None) -> dict[str, Any] | None:
+        """MLflow's rule: params count only if the signature declares them (others are
+        dropped, with a warning), and declared ones not given take their defaults."""
+        if not self._params_schema:
+            if given:
+                log.warning("this MLflow model's signature declares no params: ignoring %s",
+                            sorted(given))
+            return {} if given else given
+        values = {p["name"]: p.get("default") for p in self._params_schema if "name" in p}
+        values.update(given or {})
+        return values
+
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        params = self._params(params)
         args = (self._context, data) if self._takes_context else (data,)
         if self._takes_params:
             return self.raw_model.predict(*args, params=params)
@@ -220,7 +238,12 @@ def _python_model(folder: str, flavors: dict[str, dict[str, Any]]) -> Any:
     load_context = getattr(python_model, "load_context", None)
     if callable(load_context):
         load_context(context)
-    return MlflowPythonModelWrapper(python_model, context)
+    from lakeml.models.descriptor import Model
+
+    signature = Model.load(folder).signature
+    schema = signature.params if signature is not None else None
+    return MlflowPythonModelWrapper(python_model, context,
+                                    schema if isinstance(schema, list) else None)
 
 
 def data_path(folder: str, conf: dict[str, Any]) -> str:

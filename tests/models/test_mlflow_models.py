@@ -77,6 +77,8 @@ mlflow.pyfunc.save_model("models/py-context", python_model=Scaled(2.0),
                          artifacts={"offset": "offset.txt"}, signature=with_params)
 np.save("pred-py-context.npy", np.asarray(
     mlflow.pyfunc.load_model("models/py-context").predict(X, params={"bump": 1.5})))
+np.save("pred-py-context-default.npy", np.asarray(
+    mlflow.pyfunc.load_model("models/py-context").predict(X)))  # bump: the default, 0.0
 mlflow.pyfunc.save_model("models/py-plain", python_model=NoContext())
 np.save("pred-py-plain.npy", np.asarray(mlflow.pyfunc.load_model("models/py-plain").predict(X)))
 saved["py-context"] = "models/py-context"
@@ -110,6 +112,16 @@ def test_lakeml_predicts_like_mlflow(mlflow_models: tuple[Path, dict[str, Any]],
     got = np.asarray(model.predict(X, params=PARAMS.get(name)))
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.slow
+def test_declared_params_take_their_defaults_as_in_mlflow(
+        mlflow_models: tuple[Path, dict[str, Any]]) -> None:
+    folder, out = mlflow_models
+    X = pd.read_parquet(folder / "input.parquet")
+    model = lakeml.pyfunc.load_model(str(folder / out["models"]["py-context"]))
+    np.testing.assert_array_equal(np.asarray(model.predict(X)),
+                                  np.load(folder / "pred-py-context-default.npy"))
 
 
 @pytest.mark.slow
