@@ -230,3 +230,19 @@ def test_conflicting_experiment_name_is_refused(mlflow_stores: dict[str, Any],
 def test_unsupported_source_is_named(tmp_path: Path) -> None:
     with pytest.raises(NotSupported, match="postgresql"):
         import_mlflow("postgresql://u@localhost/mlflow", str(tmp_path / "lake"))
+
+
+def test_artifact_root_reads_artifacts_where_they_moved(mlflow_stores: dict[str, Any],
+                                                        tmp_path: Path) -> None:
+    moved = tmp_path / "moved"
+    shutil.copytree(mlflow_stores["folder"] / "sqlite" / "mlruns", moved)
+    for notes in moved.glob("*/*/artifacts/docs/notes.txt"):
+        notes.write_text("read from the new place")
+    store = str(tmp_path / "lake")
+    import_mlflow(mlflow_stores["uris"]["sqlite_v1"], store, artifact_root=str(moved))
+    client = lakeml.Client(store)
+    parent = next(r for r, v in mlflow_stores["sqlite_v1"]["runs"].items()
+                  if v["run_name"] == "parent")
+    local = client.download_artifacts(parent, "docs/notes.txt", str(tmp_path / "out"))
+    assert Path(local).read_text() == "read from the new place"
+    assert Path(client.get_run(parent).info.artifact_uri, "model", "MLmodel").is_file()
