@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         experiments,
         lineage,
         maintenance,
+        migrate,
         models,
         projects,
         registry,
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "spark-submit --jars")
     p.set_defaults(func=cmd_spark_jars)
     projects.add_parser(sub, common)
+    migrate.add_parser(sub, common)
     return parser
 
 

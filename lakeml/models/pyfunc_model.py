@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeml.errors import InvalidArgument, NotFound
+from lakeml.models import mlflow_format
 from lakeml.models.descriptor import PYFUNC, Model
 from lakeml.models.enforcement import enforce
 from lakeml.models.uri import local_model_path
@@ -119,27 +120,16 @@ def load_local(folder: str) -> PyFuncModel:
         raise NotFound(f"the model at {folder!r} has no {PYFUNC} flavor, so it cannot be "
                        f"loaded as pyfunc; its flavors: {sorted(meta.flavors)}")
     add_code_path(folder, conf)
-    loader = _lakeml_loader(conf.get("loader_module"), meta)
+    loader = conf.get("loader_module")
+    if mlflow_format.is_mlflow_loader(loader):  # a model MLflow saved: read without MLflow
+        return PyFuncModel(meta, mlflow_format.load_pyfunc(folder, meta.flavors), folder)
     try:
         module = importlib.import_module(loader)
     except ImportError as exc:
         raise NotFound(f"cannot import {loader!r}, the loader of the model at {folder!r}: "
                        f"{exc}; install what its requirements.txt lists") from exc
-    impl = module._load_pyfunc(str(Path(folder, conf.get("model_path") or "")))
+    impl = module._load_pyfunc(mlflow_format.data_path(folder, conf))
     return PyFuncModel(meta, impl, folder)
-
-
-def _lakeml_loader(loader: Any, meta: Model) -> Any:
-    """The module that loads the model: lakeml's own flavor module in place of MLflow's
-    (``mlflow.sklearn`` -> ``lakeml.sklearn``) for a model MLflow's client logged in a flavor
-    lakeml knows, so such a model loads without mlflow installed."""
-    from lakeml.models.flavors import FLAVORS
-
-    if isinstance(loader, str) and loader.startswith("mlflow."):
-        flavor = loader[len("mlflow."):]
-        if flavor in FLAVORS and flavor in meta.flavors:
-            return FLAVORS[flavor]
-    return loader
 
 
 _cache: dict[str, PyFuncModel] = {}

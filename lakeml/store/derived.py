@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from lakeml.sqltext import configure, read_files
-from lakeml.store.fold_rules import latest_points_sql, newer_point_sql
+from lakeml.store.fold_rules import latest_points_grouped_sql, latest_points_sql, newer_point_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -30,7 +30,7 @@ def latest_points(batch: pa.Table) -> pa.Table:
     with _duckdb() as con:
         con.register("batch", batch)
         # Sorted by run: each file covers few run ids, so lookups skip most row groups.
-        query = latest_points_sql("batch") + " ORDER BY run_id, key"
+        query = latest_points_grouped_sql("batch") + " ORDER BY run_id, key"
         return con.sql(query).to_arrow_table().cast(batch.schema)
 
 

@@ -38,7 +38,9 @@ _EXPERIMENT_COLUMNS = ("experiment_id, name, artifact_location, lifecycle_stage,
                        "epoch_ms(creation_time), epoch_ms(last_update_time)")
 
 
-def _name_guard(name: str) -> str:
+def name_guard(name: str) -> str:
+    """The app transaction id that an experiment's row carries when it claims ``name``
+    (creation, rename, and the MLflow importer, which keeps MLflow's experiment ids)."""
     return f"lakeml.experiment-name:{name}"
 
 
@@ -142,7 +144,7 @@ class ExperimentCalls:
     def _claim_name(self, name: str, data, *, exists_message: str) -> None:
         """Commit ``data`` only if no experiment holds ``name``; exactly one racer wins."""
         store = self._b.store
-        guard = _name_guard(name)
+        guard = name_guard(name)
         for _ in range(50):
             # The guard first: the name check below then reads a state at least as new
             # as the version from which concurrent claims are conflict-checked.
@@ -191,7 +193,7 @@ class ExperimentCalls:
         store = self._b.store
         if self._b.default_experiment_exists:
             return
-        if store.guard_version("experiments", _name_guard(DEFAULT_EXPERIMENT_NAME)) > 0:
+        if store.guard_version("experiments", name_guard(DEFAULT_EXPERIMENT_NAME)) > 0:
             self._b.default_experiment_exists = True
             return
         data = self._experiment_row(

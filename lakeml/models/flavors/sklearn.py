@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from lakeml.errors import InvalidArgument
 from lakeml.models.descriptor import Model
-from lakeml.models.flavors.tabular import as_fitted
+from lakeml.models.flavors.tabular import EstimatorWrapper
 from lakeml.models.saving import FlavorSpec, save_model_folder
 from lakeml.models.signature import ModelSignature
 
@@ -107,16 +107,15 @@ def load_model(model_uri: str | os.PathLike[str]) -> Any:
         raise InvalidArgument(f"the model at {os.fspath(model_uri)!r} is not an sklearn model; "
                               f"its flavors: {sorted(meta.flavors)}")
     add_code_path(folder, conf)
+    if conf.get("serialization_format") == "skops":  # saved by MLflow 3 (its default)
+        from lakeml.models.mlflow_format import read_sklearn
+
+        return read_sklearn(folder, conf)
     return _read(str(Path(folder, conf.get("pickled_model", MODEL_FILE))), conf)
 
 
-class _SklearnWrapper:
-    def __init__(self, model: Any, predict_fn: str = "predict") -> None:
-        self.raw_model = model
-        self._predict = getattr(model, predict_fn)
-
-    def predict(self, data: Any) -> Any:
-        return self._predict(as_fitted(self.raw_model, data))
+# The pyfunc of a fitted estimator (in tabular.py, which MLflow's sklearn folders share).
+_SklearnWrapper = EstimatorWrapper
 
 
 def _load_pyfunc(path: str) -> _SklearnWrapper:

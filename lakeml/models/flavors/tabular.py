@@ -22,3 +22,15 @@ def as_fitted(model: Any, data: Any) -> Any:
             and data.shape[1] == len(names):
         return pd.DataFrame(data, columns=list(names))
     return data
+
+
+class EstimatorWrapper:
+    """The pyfunc of a fitted scikit-learn style estimator: its ``predict_fn`` method
+    (``predict``, ``predict_proba``…) on input shaped as it was fitted."""
+
+    def __init__(self, model: Any, predict_fn: str = "predict") -> None:
+        self.raw_model = model
+        self._predict = getattr(model, predict_fn)
+
+    def predict(self, data: Any) -> Any:
+        return self._predict(as_fitted(self.raw_model, data))

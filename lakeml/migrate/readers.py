@@ -1,0 +1,28 @@
+"""Which reader opens an MLflow tracking URI (see ``source`` for what readers return)."""
+
+from __future__ import annotations
+
+import os
+
+from lakeml.errors import InvalidArgument, NotSupported
+from lakeml.migrate.file_source import FileStoreSource
+from lakeml.migrate.source import Source
+from lakeml.migrate.sqlite_source import SqliteSource
+
+
+def open_source(uri: str) -> Source:
+    """The reader of MLflow tracking URI ``uri``: ``sqlite:///path``, a file store folder
+    (``./mlruns`` or ``file:///…``); other schemes raise NotSupported naming them."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidArgument(f"the MLflow source must be a tracking URI, got {uri!r}")
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    if scheme == "sqlite" or (not scheme and uri.endswith((".db", ".sqlite"))
+                              and os.path.isfile(uri)):
+        return SqliteSource(uri if scheme else f"sqlite:///{os.path.abspath(uri)}")
+    if scheme in ("", "file"):
+        return FileStoreSource(uri)
+    raise NotSupported(
+        f"cannot import from {uri!r}: the {scheme}:// scheme is not supported yet. lakeml "
+        "imports an MLflow sqlite database (sqlite:///path/mlflow.db) or a file store folder "
+        "(./mlruns); for a server or another database, copy it to sqlite first (e.g. with "
+        "MLflow's own tools)")
