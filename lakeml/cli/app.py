@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         experiments,
         maintenance,
         models,
+        monitor,
         projects,
         registry,
         runs,
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "spark-submit --jars")
     p.set_defaults(func=cmd_spark_jars)
     projects.add_parser(sub, common)
+    monitor.add_parser(sub, common)
     return parser
 
 
@@ -114,7 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         return _print(getattr(args, "group_parser", parser).format_help().rstrip())
     try:
-        return _print(args.func(args))
+        result = args.func(args)
+        if isinstance(result, tuple):  # (text, exit code): e.g. monitor alerts exit 3
+            return _print(result[0]) or result[1]
+        return _print(result)
     except LakemlError as exc:
         print(f"lakeml: error: {exc}{_where(args, exc)}", file=sys.stderr)
         return 1

@@ -215,7 +215,7 @@ class InferenceLogger:
         import pandas as pd
 
         data = _input_frame(inputs)
-        out = _output_frame(outputs)
+        out = output_frame(outputs)
         rows = max(len(data), len(out), 1)
         frame = pd.DataFrame({"request_id": [request_id] * rows, "row": range(rows)})
         frame["time"] = int(when * 1_000_000)  # microseconds, typed by _column
@@ -309,7 +309,7 @@ def _input_frame(inputs: Any) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])])
 
 
-def _output_frame(outputs: Any) -> pd.DataFrame:
+def output_frame(outputs: Any) -> pd.DataFrame:
     """Predictions as ``prediction`` (one output) or ``prediction_<name>`` columns."""
     import pandas as pd
 
