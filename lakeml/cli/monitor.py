@@ -25,28 +25,14 @@ def _use_store(args: argparse.Namespace) -> str:
     return config.store_uri()
 
 
-def _thresholds(pairs: list[str] | None) -> dict[str, float]:
-    from lakeml.errors import InvalidArgument
-
-    out = {}
-    for pair in pairs or ():
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise InvalidArgument(f"--threshold {pair!r}: write STATISTIC=VALUE, e.g. psi=0.25")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise InvalidArgument(f"--threshold {pair!r}: {value!r} is not a number") from None
-    return out
-
-
 def cmd_monitor_run(args: argparse.Namespace) -> tuple[str, int]:
     from lakeml.data.monitor import run_monitor
+    from lakeml.data.monitor.metrics import parse_thresholds
 
     store = _use_store(args)
     result = run_monitor(args.model, baseline=args.baseline, window=args.window,
                          since=args.since, until=args.until,
-                         thresholds=_thresholds(args.threshold), min_rows=args.min_rows,
+                         thresholds=parse_thresholds(args.threshold), min_rows=args.min_rows,
                          store=store)
     lines = [f"model {result.model_name} version {result.model_version}: {result.windows} "
              f"window(s) of {args.window} against {result.baseline}; "

@@ -77,7 +77,8 @@ class InferenceLogger:
                  output_schema: Schema | None = None,
                  sample_rate: float = 1.0, flush_interval: float = 1.0,
                  max_pending_rows: int = 200_000, source: str = "serving",
-                 storage_options: dict[str, str] | None = None) -> None:
+                 storage_options: dict[str, str] | None = None,
+                 forward_to: Any = None) -> None:
         self.check(sample_rate, flush_interval)
         if max_pending_rows < 1:
             raise InvalidArgument(f"max pending rows must be >= 1, got {max_pending_rows!r}")
@@ -103,7 +104,12 @@ class InferenceLogger:
         self._last_warning = 0.0
         self._wake = threading.Event()
         self._closed = False
-        open_tables.ensure(store_uri, open_tables.INFERENCE_LOG, storage_options)
+        # A forked worker must not touch deltalake (its runtime does not survive a
+        # fork): it sends its batches through ``forward_to`` (a multiprocessing
+        # Connection) to the process that loaded it, which commits them.
+        self.forward_to = forward_to
+        if forward_to is None:
+            open_tables.ensure(store_uri, open_tables.INFERENCE_LOG, storage_options)
         self._thread = threading.Thread(target=self._run, name="lakeml-inference-log",
                                         daemon=True)
         self._thread.start()
@@ -160,6 +166,13 @@ class InferenceLogger:
                 self._pending_rows = 0
             if not batch:
                 return 0
+            if self.forward_to is not None:
+                import pickle
+
+                rows = sum(item[-1] for item in batch)
+                self.forward_to.send_bytes(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+                self.committed += rows
+                return rows
             try:
                 table = self._arrow(batch)
             except Exception as exc:  # noqa: BLE001 - inputs the log cannot type
@@ -182,6 +195,32 @@ class InferenceLogger:
             self.committed += table.num_rows
             return table.num_rows
 
+    def take(self, batch: list[tuple[Any, ...]]) -> None:
+        """Queue records a forked worker forwarded (they count against the bound)."""
+        rows = sum(item[-1] for item in batch)
+        with self._lock:
+            if self._pending_rows + rows > self.max_pending_rows and self._pending_rows:
+                self.dropped += rows
+                return
+            self._pending.extend(batch)
+            self._pending_rows += rows
+
+    def receive(self, conn: Any) -> threading.Thread:
+        """Start a thread queueing what a worker sends on ``conn`` until it closes."""
+        import pickle
+
+        def pump() -> None:
+            while True:
+                try:
+                    data = conn.recv_bytes()
+                except (EOFError, OSError):
+                    return
+                self.take(pickle.loads(data))
+
+        thread = threading.Thread(target=pump, name="lakeml-inference-receive", daemon=True)
+        thread.start()
+        return thread
+
     def close(self) -> None:
         """Stop taking records and commit the pending ones."""
         with self._lock:
@@ -190,6 +229,8 @@ class InferenceLogger:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=60)
         self.flush()
+        if self.forward_to is not None:
+            self.forward_to.close()
 
     # ---- building rows -----------------------------------------------------------
     def _arrow(self, batch: list[tuple[Any, ...]]) -> pa.Table:
@@ -237,7 +278,7 @@ class InferenceLogger:
 
 
 def logger_factory(model_uri: str, sample_rate: float, flush_interval: float
-                       ) -> tuple[str, Callable[[PyFuncModel], InferenceLogger]]:
+                       ) -> tuple[str, Callable[..., InferenceLogger]]:
     """(the URI to load, a maker of each process's logger). A ``models:/`` URI is pinned
     to the version it names now, so every logged row names the model that scored it."""
     from lakeml import config
@@ -254,13 +295,13 @@ def logger_factory(model_uri: str, sample_rate: float, flush_interval: float
     store = config.store_uri()
     InferenceLogger.check(sample_rate, flush_interval)
 
-    def make(model: PyFuncModel) -> InferenceLogger:
+    def make(model: PyFuncModel, forward_to: Any = None) -> InferenceLogger:
         meta = model.metadata
         return InferenceLogger(store, model_name=name, model_version=version,
                                model_uuid=meta.model_uuid, model_uri=str(model_uri),
                                input_schema=meta.input_schema,
                                output_schema=meta.output_schema, sample_rate=sample_rate,
-                               flush_interval=flush_interval)
+                               flush_interval=flush_interval, forward_to=forward_to)
 
     return pinned, make
 

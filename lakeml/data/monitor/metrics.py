@@ -66,6 +66,20 @@ def thresholds(overrides: dict[str, float] | None = None,
     return out
 
 
+def parse_thresholds(pairs: list[str] | None) -> dict[str, float]:
+    """``["psi=0.25", …]`` (the ``--threshold`` flags) as a dict, checked."""
+    out = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidArgument(f"--threshold {pair!r}: write STATISTIC=VALUE, e.g. psi=0.25")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InvalidArgument(f"--threshold {pair!r}: {value!r} is not a number") from None
+    return thresholds(out) and out
+
+
 def judge(feature: str, statistic: str, value: float, limits: dict[str, float], *,
           may_alert: bool = True) -> Metric:
     """The metric with its threshold and whether it alerts."""

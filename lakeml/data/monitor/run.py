@@ -136,10 +136,12 @@ def run_monitor(model_uri: str, *, baseline: str = "training", window: str = "1d
                 since: str | None = None, until: str | None = None,
                 thresholds: dict[str, float] | None = None, min_rows: int = 100,
                 store: str | None = None, counter: Counter | None = None,
+                pairer: Callable[..., dict] | None = None,
                 write: bool = True) -> MonitorResult:
     """Monitor ``model_uri``'s logged traffic since ``since`` in windows of ``window``
     against ``baseline``; append the metrics to ``monitor_metrics`` unless ``write`` is
-    False. ``counter`` counts windows (default: DuckDB over the log's files).
+    False. ``counter`` counts windows and ``pairer`` joins labels to predictions
+    (default: DuckDB over the tables' files; jobs/monitor.py passes Spark's).
 
     Example:
         >>> result = run_monitor("models:/churn@champion", window="1h")  # doctest: +SKIP
@@ -166,7 +168,7 @@ def run_monitor(model_uri: str, *, baseline: str = "training", window: str = "1d
                     log_columns=set(log_types))
     schema_rows = M.schema_metrics(reference, watch.features, log_types, limits)
     label_files = open_tables.snapshot_files(store_uri, open_tables.INFERENCE_LABELS, options)
-    pairs = labelled_pairs(files, label_files, model_name=watch.name,
+    pairs = (pairer or labelled_pairs)(files, label_files, model_name=watch.name,
                            model_version=watch.version, width_us=width, since_us=since_us,
                            until_us=until_us) if "prediction" in log_types else {}
     result = MonitorResult(watch.name, watch.version, reference.description, len(windows))

@@ -386,23 +386,27 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
     print(f"lakeml: serving {model_uri} on {server.url}"
           + (f" with {workers} worker processes" if workers > 1 else ""),
           file=sys.stderr, flush=True)
-    children = _fork_workers(model, server, workers - 1, make_log)
+    children, pipes = _fork_workers(model, server, workers - 1, make_log)
     signal.signal(signal.SIGTERM, _interrupt)  # so that the workers are stopped too
     log = _attach_log(server, model, make_log)
+    # the workers' records come here to be committed (see InferenceLogger.forward_to)
+    pumps = [log.receive(conn) for conn in pipes] if log is not None else []
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        if log is not None:
-            log.close()  # commits what is pending: nothing is lost on a clean stop
         for pid in children:
             try:
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+        for pump in pumps:  # the workers sent their last records before exiting
+            pump.join(timeout=30)
+        if log is not None:
+            log.close()  # commits what is pending: nothing is lost on a clean stop
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -429,12 +433,13 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _attach_log(server: ScoringServer, model: PyFuncModel,
-                make_log: Callable[[PyFuncModel], InferenceLogger] | None
+                make_log: Callable[..., InferenceLogger] | None, forward_to: Any = None
                 ) -> InferenceLogger | None:
-    """Give ``server`` a logger of this process's own (its thread does not survive a fork)."""
+    """Give ``server`` a logger of this process's own (its thread does not survive a
+    fork); a worker's forwards its records to the first process through ``forward_to``."""
     if make_log is None:
         return None
-    log = make_log(model)
+    log = make_log(model, forward_to=forward_to)
     server.inference_log = log
     server.RequestHandlerClass = make_handler(model, server.limits, inference_log=log,
                                               access_log=server.access_log)
@@ -442,15 +447,23 @@ def _attach_log(server: ScoringServer, model: PyFuncModel,
 
 
 def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int,
-                  make_log: Callable[[PyFuncModel], InferenceLogger] | None = None
-                  ) -> list[int]:
+                  make_log: Callable[..., InferenceLogger] | None = None
+                  ) -> tuple[list[int], list[Any]]:
     """Fork ``count`` processes, each serving ``model`` on the port of ``first``."""
     parent = os.getpid()
     host, port = first.server_address[:2]
-    pids = []
+    import multiprocessing
+
+    pids: list[int] = []
+    pipes: list[Any] = []
     for _ in range(count):
+        receiving, sending = multiprocessing.Pipe(duplex=False) if make_log else (None, None)
         pid = os.fork()
         if pid == 0:  # the worker: serve until told to stop or orphaned
+            for conn in pipes:  # the other workers' pipes are the first process's
+                conn.close()
+            if receiving is not None:
+                receiving.close()
             # SIGTERM (from the parent) stops serving and, with a log, commits it first
             signal.signal(signal.SIGTERM, _interrupt if make_log else signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops us
@@ -460,7 +473,7 @@ def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int,
                 first.socket.close()  # the parent's queue: only the parent accepts from it
                 server = ScoringServer(model, host, port, reuse_port=True,
                                        limits=first.limits, access_log=first.access_log)
-                log = _attach_log(server, model, make_log)
+                log = _attach_log(server, model, make_log, sending)
                 threading.Thread(target=_exit_when_orphaned, args=(parent, log),
                                  daemon=True).start()
                 server.serve_forever(poll_interval=0.5)
@@ -475,7 +488,10 @@ def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int,
                     log.close()
                 os._exit(code)
         pids.append(pid)
-    return pids
+        if receiving is not None:
+            sending.close()
+            pipes.append(receiving)
+    return pids, pipes
 
 
 def _exit_when_orphaned(parent: int, log: InferenceLogger | None = None) -> None:
