@@ -47,7 +47,7 @@ def test_kolmogorov_pvalue_follows_scipys_kstwobign() -> None:
     for lam in (0.5, 0.9, 1.36, 2.0):
         n = 1e9  # large: the small-sample correction vanishes
         assert stats.kolmogorov_pvalue(lam / np.sqrt(n), n) == pytest.approx(
-            sp.kstwobign.sf(lam), abs=1e-6)
+            sp.kstwobign.sf(lam), abs=1e-5)
 
 
 @pytest.mark.parametrize("dof,x", [(1, 0.2), (1, 3.84), (4, 10.0), (7, 0.5), (50, 100.0),
