@@ -118,16 +118,21 @@ def labelled_pairs(log_files: list[str], label_files: list[str], *, model_name: 
            f"AND l.label IS NOT NULL")
     con = duckdb.connect()
     try:
-        frame = con.execute(sql, params).arrow()
+        found = con.execute(sql, params).fetchnumpy()
     finally:
         con.close()
-    if frame.num_rows == 0:
+    windows = np.asarray(found["w"])
+    if not len(windows):
         return {}
-    windows = frame.column("w").to_numpy()
-    labels = frame.column("label").to_numpy(zero_copy_only=False)
-    predictions = frame.column("p").to_numpy(zero_copy_only=False)
+    labels, predictions = _plain(found["label"]), _plain(found["p"])
     return {int(w): (labels[windows == w], predictions[windows == w])
             for w in np.unique(windows)}
+
+
+def _plain(values: Any) -> np.ndarray:
+    """A DuckDB numpy column (maybe masked) as a plain array (no nulls: they were
+    filtered out)."""
+    return np.asarray(np.ma.getdata(values) if np.ma.isMaskedArray(values) else values)
 
 
 def quality(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
