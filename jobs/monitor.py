@@ -95,12 +95,13 @@ def spark_pairs(spark: Any, store_uri: str) -> Any:
         joined = log.join(labels.select("request_id", "row", "label"), ["request_id", "row"]) \
             .where(F.col("prediction").isNotNull() & F.col("label").isNotNull()) \
             .select((F.floor(F.unix_micros("time") / width_us) * width_us).cast("long")
-                    .alias("w"), "label", F.col("prediction").alias("p")).toPandas()
-        if joined.empty:
+                    .alias("w"), "label", F.col("prediction").alias("p")).collect()
+        if not joined:
             return {}
-        w = joined["w"].to_numpy()
-        return {int(k): (joined["label"].to_numpy()[w == k], joined["p"].to_numpy()[w == k])
-                for k in np.unique(w)}
+        w = np.array([r.w for r in joined])
+        label = np.array([r.label for r in joined])
+        predicted = np.array([r.p for r in joined])
+        return {int(k): (label[w == k], predicted[w == k]) for k in np.unique(w)}
 
     return pairs
 

@@ -104,6 +104,7 @@ class InferenceLogger:
         self._last_warning = 0.0
         self._wake = threading.Event()
         self._closed = False
+        self._existing: pa.Schema | None = None  # the table's schema, as last read
         # A forked worker must not touch deltalake (its runtime does not survive a
         # fork): it sends its batches through ``forward_to`` (a multiprocessing
         # Connection) to the process that loaded it, which commits them.
@@ -234,47 +235,45 @@ class InferenceLogger:
 
     # ---- building rows -----------------------------------------------------------
     def _arrow(self, batch: list[tuple[Any, ...]]) -> pa.Table:
-        """The rows of ``batch`` as one Arrow table in the inference log's layout."""
-        import pandas as pd
+        """The rows of ``batch`` as one Arrow table in the inference log's layout: an
+        Arrow table per request (no pandas frame: the flusher shares the GIL with the
+        requests), concatenated, each column cast to the type the table gives it."""
         import pyarrow as pa
 
-        frames = [self._frame(*item[:7]) for item in batch]
-        frame = pd.concat(frames, ignore_index=True, sort=False)
+        table = pa.concat_tables([self._record(*item[:7]) for item in batch],
+                                 promote_options="permissive")
         core = open_tables.core_schema(open_tables.INFERENCE_LOG)
-        existing = open_tables.schema(self.store_uri, open_tables.INFERENCE_LOG,
-                                      self.storage_options)
-        fields = []
-        arrays = []
-        for name in frame.columns:
-            target = _target_type(name, core, existing, self.input_types)
-            arrays.append(_column(frame[name], target))
-            fields.append(pa.field(name, arrays[-1].type))
-        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        if self._existing is None or not set(table.column_names) <= set(self._existing.names):
+            self._existing = open_tables.schema(self.store_uri, open_tables.INFERENCE_LOG,
+                                                self.storage_options)
+        arrays = [_column(name, table.column(name).combine_chunks(),
+                          _target_type(name, core, self._existing, self.input_types))
+                  for name in table.column_names]
+        return pa.Table.from_arrays(arrays, names=table.column_names)
 
-    def _frame(self, request_id: str, when: float, inputs: Any, outputs: Any,
-               latency_ms: float, status: int, error: str | None) -> pd.DataFrame:
-        import pandas as pd
+    def _record(self, request_id: str, when: float, inputs: Any, outputs: Any,
+                latency_ms: float, status: int, error: str | None) -> pa.Table:
+        import pyarrow as pa
 
         data = _input_frame(inputs)
         out = output_frame(outputs)
         rows = max(len(data), len(out), 1)
-        frame = pd.DataFrame({"request_id": [request_id] * rows, "row": range(rows)})
-        frame["time"] = int(when * 1_000_000)  # microseconds, typed by _column
+        columns: dict[str, Any] = {
+            "request_id": pa.array([request_id] * rows, pa.string()),
+            "row": pa.array(range(rows), pa.int64()),
+            "time": pa.array([int(when * 1_000_000)] * rows, pa.int64()),  # µs; cast later
+        }
         for key, value in self.model.items():
-            frame[key] = value
-        frame["source"] = self.source
-        frame["latency_ms"] = float(latency_ms)
-        frame["status"] = int(status)
-        frame["error"] = error
-        if len(data):
-            data.index = range(len(data))
-            for col in data.columns:
-                frame[f"{open_tables.INPUT_PREFIX}{col}"] = data[col]
-        if len(out):
-            out.index = range(len(out))
-            for col in out.columns:
-                frame[str(col)] = out[col]
-        return frame
+            columns[key] = pa.array([value] * rows)
+        columns.update(source=pa.array([self.source] * rows, pa.string()),
+                       latency_ms=pa.array([float(latency_ms)] * rows, pa.float64()),
+                       status=pa.array([int(status)] * rows, pa.int64()),
+                       error=pa.array([error] * rows, pa.string()))
+        for frame, prefix in ((data, open_tables.INPUT_PREFIX), (out, "")):
+            if len(frame) == rows:
+                for col in frame.columns:
+                    columns[f"{prefix}{col}"] = _values(frame[col])
+        return pa.table(columns)
 
 
 def logger_factory(model_uri: str, sample_rate: float, flush_interval: float
@@ -411,17 +410,21 @@ def _target_type(name: str, core: pa.Schema, existing: pa.Schema | None,
     return signature.get(name)
 
 
-def _column(series: pd.Series, target: Any) -> pa.Array:
+def _values(series: pd.Series) -> pa.Array:
+    """A pandas column as Arrow (timestamps in microseconds, UTC)."""
+    import pandas as pd
     import pyarrow as pa
 
-    if target is not None and pa.types.is_timestamp(target):
-        if series.dtype.kind in "iu":  # microseconds since the epoch (the log's time)
-            return pa.array(series, type=pa.int64()).cast(target)
-        import pandas as pd
+    if series.dtype.kind == "M":
+        return pa.array(pd.to_datetime(series, utc=True), from_pandas=True).cast(
+            pa.timestamp("us", tz="UTC"), safe=False)
+    return pa.array(series.to_numpy(), from_pandas=True)
 
-        values = pa.array(pd.to_datetime(series, utc=True), from_pandas=True)
-        return values.cast(target, safe=False)  # nanoseconds cut to microseconds
-    array = pa.array(series, from_pandas=True)
+
+def _column(name: str, array: pa.Array, target: Any) -> pa.Array:
+    """``array`` cast to ``target`` (None: as it is; an all-null column: string)."""
+    import pyarrow as pa
+
     if pa.types.is_null(array.type) and target is None:
         return array.cast(pa.string())
     if target is None or array.type == target:
@@ -429,5 +432,5 @@ def _column(series: pd.Series, target: Any) -> pa.Array:
     try:
         return array.cast(target, safe=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise InvalidArgument(f"inference log column {series.name!r}: values of type "
+        raise InvalidArgument(f"inference log column {name!r}: values of type "
                               f"{array.type} cannot be written as {target}: {exc}") from None
