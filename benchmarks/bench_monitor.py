@@ -106,18 +106,19 @@ def build(store: str, rows: int, count: int) -> None:
 
 def monitor(store: str) -> dict[str, float]:
     """Wall time and peak RSS of ``lakeml monitor run`` over the whole log, a child."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "lakeml", "monitor", "run", "--store", store,
                            "-m", "models:/bench@prod", "--window", "1d"],
                           capture_output=True, text=True, cwd=str(ROOT),
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if done.returncode not in (0, 3):
         raise RuntimeError(f"monitor failed: {done.stderr}")
     print(done.stdout.strip().splitlines()[0], flush=True)
-    return {"wall_s": wall, "peak_rss_mib": max(peak, before) / 1024,
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": after.ru_maxrss / 1024,
             "alerts": done.stdout.count("ALERT")}
 
 
@@ -171,9 +172,12 @@ def main() -> None:
         print(f"built {args.rows:,} logged rows x {args.features} features in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
         found = monitor(store)
-        print(markdown(["rows", "features", "monitor wall (s)", "peak RSS (MiB)", "alerts"],
+        print(markdown(["rows", "features", "monitor wall (s)", "CPU (s, all threads)",
+                        "peak RSS (MiB)", "alerts"],
                        [[f"{args.rows:,}", str(args.features), f"{found['wall_s']:.1f}",
-                         f"{found['peak_rss_mib']:.0f}", str(found["alerts"])]]), flush=True)
+                         f"{found['cpu_s']:.1f}", f"{found['peak_rss_mib']:.0f}",
+                         str(found["alerts"])]]), flush=True)
+        print(f"load average: {os.getloadavg()[0]:.1f}", flush=True)
         results: dict[bool, list[dict[str, float]]] = {False: [], True: []}
         for _ in range(args.rounds):
             for log in (False, True):

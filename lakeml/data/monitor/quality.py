@@ -117,6 +117,7 @@ def labelled_pairs(log_files: list[str], label_files: list[str], *, model_name: 
            f"WHERE {' AND '.join(where)} AND i.\"{prediction}\" IS NOT NULL "
            f"AND l.label IS NOT NULL")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a long count prints nothing
     try:
         found = con.execute(sql, params).fetchnumpy()
     finally:

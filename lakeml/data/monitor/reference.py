@@ -72,6 +72,7 @@ def reference_of(data: pa.Table, features: dict[str, str | None], description: s
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a long count prints nothing
     try:
         con.register("baseline", data)
         columns = {}

@@ -85,6 +85,7 @@ def count_windows_duckdb(files: list[str], reference: Reference, *, model_name: 
            f"{', '.join(selects)} FROM {read_files(files)} WHERE {where} "
            f"GROUP BY w ORDER BY w")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a long count prints nothing
     try:
         found = con.execute(sql, params).fetchall()
     finally:
