@@ -164,13 +164,16 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=2, help="serving rounds, alternating")
+    parser.add_argument("--store", help="keep the built store here (reused when it exists)")
+    parser.add_argument("--skip-serving", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
-        store = f"{tmp}/lake"
-        t0 = time.perf_counter()
-        build(store, args.rows, args.features)
-        print(f"built {args.rows:,} logged rows x {args.features} features in "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        store = args.store or f"{tmp}/lake"
+        if not os.path.isdir(f"{store}/tables/inference_log"):
+            t0 = time.perf_counter()
+            build(store, args.rows, args.features)
+            print(f"built {args.rows:,} logged rows x {args.features} features in "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
         found = monitor(store)
         print(markdown(["rows", "features", "monitor wall (s)", "CPU (s, all threads)",
                         "peak RSS (MiB)", "alerts"],
@@ -178,6 +181,8 @@ def main() -> None:
                          f"{found['cpu_s']:.1f}", f"{found['peak_rss_mib']:.0f}",
                          str(found["alerts"])]]), flush=True)
         print(f"load average: {os.getloadavg()[0]:.1f}", flush=True)
+        if args.skip_serving:
+            return
         results: dict[bool, list[dict[str, float]]] = {False: [], True: []}
         for _ in range(args.rounds):
             for log in (False, True):

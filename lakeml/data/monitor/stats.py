@@ -6,8 +6,9 @@ each bin of the baseline's bins; per categorical feature, how many of each value
 Everything here turns such counts into statistics, in plain numpy.
 
 Numeric bins: the edges are up to :data:`KS_BINS` quantiles of the baseline (all its
-distinct values when it has fewer). Bin ``i`` holds the values ``x`` with
-``edges[i-1] < x <= edges[i]``; bin ``len(edges)`` the values above the last edge.
+distinct values when it has fewer), after one edge just below the baseline's minimum.
+Bin ``i`` holds the values ``x`` with ``edges[i-1] < x <= edges[i]``: bin 0 the values
+below the baseline's range, bin ``len(edges)`` those above it.
 
 - **Population stability index** over :data:`PSI_BINS` baseline-decile bins (merged
   from the fine bins): ``sum((c - b) * ln(c / b))`` over bin shares, with shares
