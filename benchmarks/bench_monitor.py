@@ -102,6 +102,9 @@ def build(store: str, rows: int, count: int) -> None:
             "prediction": pa.array(prediction)})
         write_deltalake(open_tables.table_uri(store, open_tables.INFERENCE_LOG), table,
                         mode="append", schema_mode="merge")
+    from lakeml.tracking import backend
+
+    backend.close_all()  # the store's last writes now, not at exit (after the tempdir)
 
 
 def monitor(store: str) -> dict[str, float]:
@@ -122,40 +125,55 @@ def monitor(store: str) -> dict[str, float]:
             "alerts": done.stdout.count("ALERT")}
 
 
-def serve_latency(store: str, requests: int, *, log: bool) -> dict[str, float]:
-    """p50/p99 of one-row requests on one keep-alive connection to a fresh server."""
+def _start(store: str, log: bool) -> tuple[subprocess.Popen, int]:
     cmd = [sys.executable, "-m", "lakeml", "models", "serve", "-m", "models:/bench@prod",
            "--store", store, "--port", "0"] + (["--log-inferences"] if log else [])
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    while True:
+        line = proc.stderr.readline()
+        if not line:
+            raise RuntimeError("the server did not start")
+        found = re.search(r"on http://127\.0\.0\.1:(\d+)", line)
+        if found:
+            return proc, int(found.group(1))
+
+
+def serve_latency(store: str, requests: int) -> dict[bool, dict[str, float]]:
+    """p50/p99 of one-row requests to two servers, without and with logging, each on
+    a keep-alive connection, requests alternating between them so that both see the
+    same load from the rest of the machine."""
+    servers = {log: _start(store, log) for log in (False, True)}
     try:
-        port = None
-        while port is None:
-            line = proc.stderr.readline()
-            if not line:
-                raise RuntimeError("the server did not start")
-            found = re.search(r"on http://127\.0\.0\.1:(\d+)", line)
-            port = int(found.group(1)) if found else None
         numeric, categorical = features(20)
         row = frame(1, numeric, categorical, seed=3).to_dict(orient="records")
         body = json.dumps({"dataframe_records": row})
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        times = []
+        conns = {log: http.client.HTTPConnection("127.0.0.1", port)
+                 for log, (_, port) in servers.items()}
+        times: dict[bool, list[float]] = {False: [], True: []}
         for i in range(requests + 200):  # the first 200 warm up
-            t0 = time.perf_counter()
-            conn.request("POST", "/invocations", body, {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"status {resp.status}")
-            if i >= 200:
-                times.append(time.perf_counter() - t0)
-        conn.close()
+            for log in ((False, True) if i % 2 else (True, False)):
+                t0 = time.perf_counter()
+                conns[log].request("POST", "/invocations", body,
+                                   {"Content-Type": "application/json"})
+                resp = conns[log].getresponse()
+                resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"status {resp.status}")
+                if i >= 200:
+                    times[log].append(time.perf_counter() - t0)
+        for conn in conns.values():
+            conn.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-    ms = np.array(times) * 1000
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=60)
+    out = {}
+    for log, values in times.items():
+        ms = np.array(values) * 1000
+        out[log] = {"p50_ms": float(np.percentile(ms, 50)),
+                    "p99_ms": float(np.percentile(ms, 99))}
+    return out
 
 
 def main() -> None:
@@ -185,8 +203,8 @@ def main() -> None:
             return
         results: dict[bool, list[dict[str, float]]] = {False: [], True: []}
         for _ in range(args.rounds):
-            for log in (False, True):
-                results[log].append(serve_latency(store, args.requests, log=log))
+            for log, found_round in serve_latency(store, args.requests).items():
+                results[log].append(found_round)
         table = []
         for log in (False, True):
             p50 = float(np.median([r["p50_ms"] for r in results[log]]))
