@@ -20,6 +20,8 @@ The contract, the same as tracking's writer:
   ``flush_interval``.
 - **Idempotent.** Each batch carries a Delta app transaction (writer id, sequence):
   a commit retried after a storage error is never written twice.
+- **Few files.** Every :data:`lakeml.store.open_tables.COMPACT_EVERY` commits the
+  flusher compacts the table, so a day of one commit a second is not 86,400 files.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class InferenceLogger:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._sequence = 0
+        self._commits = 0
         self._last_warning = 0.0
         self._wake = threading.Event()
         self._closed = False
@@ -194,7 +197,19 @@ class InferenceLogger:
                         raise
                     time.sleep(0.2 * (attempt + 1))
             self.committed += table.num_rows
+            self._commits += 1
+            if self._commits % open_tables.COMPACT_EVERY == 0:
+                self._compact()
             return table.num_rows
+
+    def _compact(self) -> None:
+        """Compact the log's small files (a failure is reported; the rows are safe)."""
+        try:
+            open_tables.compact(self.store_uri, open_tables.INFERENCE_LOG,
+                                self.storage_options)
+        except Exception as exc:  # noqa: BLE001 - a busy table compacts next time
+            print(f"lakeml: inference log compaction failed: {exc}", file=sys.stderr,
+                  flush=True)
 
     def take(self, batch: list[tuple[Any, ...]]) -> None:
         """Queue records a forked worker forwarded (they count against the bound)."""

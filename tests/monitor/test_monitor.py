@@ -209,3 +209,22 @@ def test_a_retried_batch_is_committed_once(tmp_path: Path) -> None:
     assert open_tables.append(store, "inference_log", rows, app_id="w1", sequence=1)
     assert not open_tables.append(store, "inference_log", rows, app_id="w1", sequence=1)
     assert len(open_tables.snapshot_files(store, "inference_log")) == 1
+
+
+def test_compaction_keeps_every_row_in_fewer_files(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from lakeml.store import open_tables
+
+    store = str(tmp_path / "lake")
+    for i in range(5):
+        open_tables.append(store, "inference_log", pa.table({"request_id": [f"r{i}"]}))
+    assert len(open_tables.snapshot_files(store, "inference_log")) == 5
+    assert open_tables.compact(store, "inference_log") == 5
+    con = connect(store)
+    try:
+        assert con.execute("SELECT list(request_id ORDER BY request_id) FROM inference_log"
+                           ).fetchall()[0][0] == [f"r{i}" for i in range(5)]
+    finally:
+        con.close()
+    assert len(open_tables.snapshot_files(store, "inference_log")) == 1
