@@ -228,3 +228,19 @@ def test_compaction_keeps_every_row_in_fewer_files(tmp_path: Path) -> None:
     finally:
         con.close()
     assert len(open_tables.snapshot_files(store, "inference_log")) == 1
+
+
+def test_thresholds_come_from_conf_below_the_flags(lake: dict[str, Any], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "lakeml.yaml"
+    conf.write_text(f"store: {lake['store']}\nmonitor:\n  thresholds:\n    psi: 5\n    ks: 0.9\n")
+    monkeypatch.setenv("LAKEML_CONF", str(conf))
+    found = _by(run_monitor("models:/churn@champion", window="1d", write=False))
+    assert found[("age", "psi")]["threshold"] == 5 and not found[("age", "psi")]["alert"]
+    assert found[("age", "ks")]["threshold"] == 0.9
+    found = _by(run_monitor("models:/churn@champion", window="1d", write=False,
+                            thresholds={"psi": 0.2}))
+    assert found[("age", "psi")]["alert"]  # a flag beats the conf
+    conf.write_text("monitor:\n  thresholds:\n    psii: 5\n")
+    with pytest.raises(InvalidArgument, match="psii"):
+        run_monitor("models:/churn@champion", window="1d", write=False)
