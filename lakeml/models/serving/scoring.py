@@ -484,9 +484,11 @@ def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int,
                 print(f"lakeml: worker {os.getpid()} stopped: {type(exc).__name__}: {exc}",
                       file=sys.stderr, flush=True)
             finally:
-                if log is not None:
-                    log.close()
-                os._exit(code)
+                try:
+                    if log is not None:
+                        log.close()  # sends what is pending to the first process
+                finally:
+                    os._exit(code)
         pids.append(pid)
         if receiving is not None:
             sending.close()
@@ -497,6 +499,8 @@ def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int,
 def _exit_when_orphaned(parent: int, log: InferenceLogger | None = None) -> None:
     while os.getppid() == parent:
         time.sleep(1.0)
-    if log is not None:
-        log.close()
-    os._exit(0)
+    try:
+        if log is not None:
+            log.close()  # the first process is gone: its pipe too, most likely
+    finally:
+        os._exit(0)
