@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--result-type", default="double", help="e.g. double, long, string")
     parser.add_argument("--prediction-column", default="prediction")
     parser.add_argument("--mode", choices=["append", "overwrite"], default="append")
+    parser.add_argument("--log-inferences", action="store_true", help="also append the "
+                        "scores to the store's inference_log table (see lakeml monitor)")
     return parser.parse_args(argv)
 
 
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None, spark=None) -> int:
                            input_format=args.input_format, mode=args.mode,
                            columns=args.columns.split(",") if args.columns else None,
                            result_type=args.result_type,
-                           prediction_column=args.prediction_column)
+                           prediction_column=args.prediction_column,
+                           log_store=args.store if args.log_inferences else None)
     print(f"{args.output}: {rows} rows after scoring with {args.model}", flush=True)
     return 0
 

@@ -178,7 +178,9 @@ def _conf_values() -> dict[str, Any]:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise InvalidArgument(f"{path} must hold a mapping of settings, got {type(data).__name__}")
-    unknown = set(data) - set(SETTINGS) - {"storage_options", "artifact_storage_options"}
+    # sections read by their own modules: monitor (lakeml.data.monitor.run.conf_thresholds)
+    unknown = set(data) - set(SETTINGS) - {"storage_options", "artifact_storage_options",
+                                           "monitor"}
     if unknown:
         raise InvalidArgument(
             f"{path}: unknown setting(s) {sorted(unknown)}; valid: {sorted(SETTINGS)}")

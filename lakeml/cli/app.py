@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         maintenance,
         migrate,
         models,
+        monitor,
         projects,
         registry,
         runs,
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_spark_jars)
     projects.add_parser(sub, common)
     migrate.add_parser(sub, common)
+    monitor.add_parser(sub, common)
     return parser
 
 
@@ -119,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         return _print(getattr(args, "group_parser", parser).format_help().rstrip())
     try:
-        return _print(args.func(args))
+        result = args.func(args)
+        if isinstance(result, tuple):  # (text, exit code): e.g. monitor alerts exit 3
+            return _print(result[0]) or result[1]
+        return _print(result)
     except LakemlError as exc:
         print(f"lakeml: error: {exc}{_where(args, exc)}", file=sys.stderr)
         return 1

@@ -24,7 +24,8 @@ def cmd_models_serve(args: argparse.Namespace) -> str:
                                max_inflight_mb=args.max_inflight_mb,
                                max_requests=args.max_requests)
     serve(args.model_uri, args.host, args.port, workers=args.workers, limits=limits,
-          access_log=args.access_log)
+          access_log=args.access_log, log_inferences=args.log_inferences,
+          sample_rate=args.sample_rate, flush_interval=args.log_flush_interval)
     return "lakeml: server stopped"
 
 
@@ -105,6 +106,14 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    "scores at once; more get 503 (default 64, LAKEML_SERVE_MAX_INFLIGHT_MB)")
     p.add_argument("--max-requests", type=int, help="requests a process reads or scores at "
                    "once; more get 503 (default 16, LAKEML_SERVE_MAX_REQUESTS)")
+    p.add_argument("--log-inferences", action="store_true",
+                   help="append each request's inputs, outputs, latency and status to the "
+                        "store's inference_log table (see `lakeml monitor`)")
+    p.add_argument("--sample-rate", type=float, default=1.0,
+                   help="with --log-inferences, the share of requests logged (default 1)")
+    p.add_argument("--log-flush-interval", type=float, default=1.0,
+                   help="with --log-inferences, seconds between commits (default 1): "
+                        "what a kill -9 may lose")
     p.set_defaults(func=cmd_models_serve)
     p = models_sub.add_parser("predict", help="score a .csv/.parquet/.json file")
     p.add_argument("--model-uri", "-m", required=True)

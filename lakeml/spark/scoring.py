@@ -72,12 +72,39 @@ def score(spark: SparkSession, model_uri: str, frame: DataFrame, *,
         F.current_timestamp().alias("scored_at"))
 
 
+def _model_inputs(model_uri: str, columns: Sequence[str], chosen: Sequence[str] | None
+                  ) -> list[str]:
+    """The input columns the model was given (as :func:`score` chose them)."""
+    from lakeml.models.descriptor import Model
+    from lakeml.models.uri import local_model_path
+
+    if chosen:
+        return list(chosen)
+    schema = Model.load(local_model_path(model_uri)).input_schema
+    if schema is not None and schema.has_names:
+        return [str(n) for n in schema.names()]
+    return [c for c in columns if c not in _PROVENANCE]
+
+
+_PROVENANCE = ("prediction", "model_uri", "model_name", "model_version", "model_uuid",
+               "model_run_id", "scored_at")
+
+
 def score_table(spark: SparkSession, model_uri: str, input_path: str, output_path: str, *,
                 input_format: str | None = None, mode: str = "append",
-                **options: Any) -> int:
-    """Score ``input_path`` into the Delta table ``output_path``; returns the rows written."""
+                log_store: str | None = None, **options: Any) -> int:
+    """Score ``input_path`` into the Delta table ``output_path``; returns the rows written.
+    With ``log_store``, the scores are also appended to that store's inference log."""
     if mode not in ("append", "overwrite"):
         raise InvalidArgument(f"mode {mode!r} is not one of append, overwrite")
     scored = score(spark, model_uri, read_table(spark, input_path, input_format), **options)
+    if log_store is not None:
+        from lakeml.spark.inference_log import log_scores
+
+        scored = scored.persist()  # scored once, written twice
+        inputs = _model_inputs(model_uri, scored.columns, options.get("columns"))
+        log_scores(scored, log_store, inputs, options.get("prediction_column", "prediction"))
     scored.write.format("delta").mode(mode).save(spark_path(output_path))
+    if log_store is not None:
+        scored.unpersist()
     return spark.read.format("delta").load(spark_path(output_path)).count()

@@ -12,6 +12,12 @@ requests in flight are capped, and what would exceed them gets 503
 and parsed with its raw bytes already dropped, and the parsed document is
 dropped before the model runs. Keep-alive and TCP_NODELAY keep a one-row
 request's round trip around a millisecond on loopback.
+
+Every answer to ``POST /invocations`` carries an ``X-Request-Id`` header (the
+client's own when it sent a sane one). With an inference logger
+(:mod:`lakeml.models.inference_log`, ``lakeml models serve --log-inferences``) each
+request's inputs, outputs, latency and status are queued for the ``inference_log``
+table under that id; the queueing costs microseconds, the commits run on a thread.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import signal
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.errors import InvalidArgument, LakemlError, TemporarilyUnavailable
+from lakeml.models.inference_log import REQUEST_ID_HEADER, clean_request_id
 from lakeml.models.payloads import (
     UnserializableOutput,
     json_text,
@@ -38,6 +46,7 @@ from lakeml.models.payloads import (
 from lakeml.models.serving.limits import Admission, Limits
 
 if TYPE_CHECKING:
+    from lakeml.models.inference_log import InferenceLogger
     from lakeml.models.pyfunc_model import PyFuncModel
 
 MAX_BODY_BYTES = Limits().max_body_bytes  # the default; see Limits.configured
@@ -51,11 +60,13 @@ class _Reject(Exception):
 
 
 def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
-                 access_log: bool = False) -> type[BaseHTTPRequestHandler]:
+                 access_log: bool = False,
+                 inference_log: InferenceLogger | None = None) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to ``model``, admitting requests within ``limits``.
 
     With ``access_log``, each answered request prints one line to stderr:
-    client address, time, request line, status and body size.
+    client address, time, request line, status and body size. With
+    ``inference_log``, each request to /invocations is recorded there.
     """
     from lakeml.version import __version__
 
@@ -70,6 +81,8 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
         disable_nagle_algorithm = True
         timeout = 60  # seconds a connection may sit idle or mid-request
         _expects_100 = False  # the request asked for "100 Continue" before its body
+        _request_id: str | None = None  # of the POST being answered
+        _started = 0.0  # perf_counter() when that POST arrived
         server_version = f"lakeml/{__version__}"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -83,6 +96,8 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
             if status == 503:
                 self.send_header("Retry-After", "1")
             self.send_header("Content-Type", content_type)
+            if self._request_id is not None:
+                self.send_header(REQUEST_ID_HEADER, self._request_id)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -95,6 +110,9 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
             self._error(code, "BAD_REQUEST" if code < 500 else "NOT_IMPLEMENTED", text)
 
         def _error(self, status: int, code: str, message: str) -> None:
+            if inference_log is not None and self._request_id is not None:
+                inference_log.record(self._request_id, None, None, self._elapsed_ms(),
+                                     status, f"{code}: {message}")
             body = json.dumps({"error_code": code, "message": message}).encode()
             self._send(status, body, "application/json")
 
@@ -125,7 +143,18 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
                 self._error(404, "ENDPOINT_NOT_FOUND", f"no endpoint {path!r}; use POST "
                             "/invocations, GET /ping, /health or /version")
 
+        def _elapsed_ms(self) -> float:
+            return (time.perf_counter() - self._started) * 1000.0
+
         def do_POST(self) -> None:  # noqa: N802
+            self._started = time.perf_counter()
+            self._request_id = clean_request_id(self.headers.get(REQUEST_ID_HEADER))
+            try:
+                self._post()
+            finally:
+                self._request_id = None
+
+        def _post(self) -> None:
             try:
                 length = self._admissible_length()
             except _Reject as exc:
@@ -173,7 +202,12 @@ def make_handler(model: PyFuncModel, limits: Limits | None = None, *,
                             f"{type(exc).__name__}: {exc}")
                 return
             try:
-                answer = predictions_json(model.predict_parsed(*parsed))
+                predictions = model.predict_parsed(*parsed)
+                answer = predictions_json(predictions)
+                if inference_log is not None:
+                    inference_log.record(self._request_id, parsed[0], predictions,
+                                         self._elapsed_ms(), 200)
+                del predictions
                 release()
                 self._send(200, answer, "application/json")
             except _Reject as exc:
@@ -291,10 +325,14 @@ class ScoringServer(ThreadingHTTPServer):
 
     def __init__(self, model: PyFuncModel, host: str = "127.0.0.1", port: int = 5000, *,
                  reuse_port: bool = False, limits: Limits | None = None,
-                 access_log: bool = False) -> None:
+                 access_log: bool = False,
+                 inference_log: InferenceLogger | None = None) -> None:
         self._reuse_port = reuse_port
         self.limits = limits or Limits()
-        super().__init__((host, port), make_handler(model, self.limits, access_log=access_log))
+        self.inference_log = inference_log
+        self.access_log = access_log
+        super().__init__((host, port), make_handler(model, self.limits, access_log=access_log,
+                                                    inference_log=inference_log))
 
     def server_bind(self) -> None:
         if self._reuse_port:
@@ -308,14 +346,18 @@ class ScoringServer(ThreadingHTTPServer):
 
 
 def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
-          workers: int = 1, limits: Limits | None = None, access_log: bool = False) -> None:
+          workers: int = 1, limits: Limits | None = None, access_log: bool = False,
+          log_inferences: bool = False, sample_rate: float = 1.0,
+          flush_interval: float = 1.0) -> None:
     """Load ``model_uri`` and serve it until interrupted (``lakeml models serve``).
 
     ``workers`` > 1 forks that many processes after the model is loaded (each
     scores in its own interpreter, so requests run on several cores); they
     share the port through SO_REUSEPORT and stop with the first process.
     ``limits`` (default: :meth:`Limits.configured`) apply to each process.
-    ``access_log`` prints a line per request to stderr.
+    ``access_log`` prints a line per request to stderr. ``log_inferences`` records
+    ``sample_rate`` of the requests in the store's ``inference_log`` table, committed
+    every ``flush_interval`` seconds by each process (and on SIGTERM/SIGINT).
     """
     limits = limits or Limits.configured()
     from lakeml.models.pyfunc_model import load_model
@@ -326,6 +368,11 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
         raise InvalidArgument("workers > 1 needs SO_REUSEPORT, which this OS lacks")
     if workers > 1 and port != 0:
         _check_port_free(host, port)  # SO_REUSEPORT would share it with whoever holds it
+    make_log = None
+    if log_inferences:
+        from lakeml.models.inference_log import logger_factory
+
+        model_uri, make_log = logger_factory(model_uri, sample_rate, flush_interval)
     model = load_model(model_uri)
     try:
         server = ScoringServer(model, host, port, reuse_port=workers > 1, limits=limits,
@@ -339,8 +386,11 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
     print(f"lakeml: serving {model_uri} on {server.url}"
           + (f" with {workers} worker processes" if workers > 1 else ""),
           file=sys.stderr, flush=True)
-    children = _fork_workers(model, server, workers - 1)
+    children, pipes = _fork_workers(model, server, workers - 1, make_log)
     signal.signal(signal.SIGTERM, _interrupt)  # so that the workers are stopped too
+    log = _attach_log(server, model, make_log)
+    # the workers' records come here to be committed (see InferenceLogger.forward_to)
+    pumps = [log.receive(conn) for conn in pipes] if log is not None else []
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
@@ -353,6 +403,10 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, *,
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+        for pump in pumps:  # the workers sent their last records before exiting
+            pump.join(timeout=30)
+        if log is not None:
+            log.close()  # commits what is pending: nothing is lost on a clean stop
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -378,37 +432,75 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int) -> list[int]:
+def _attach_log(server: ScoringServer, model: PyFuncModel,
+                make_log: Callable[..., InferenceLogger] | None, forward_to: Any = None
+                ) -> InferenceLogger | None:
+    """Give ``server`` a logger of this process's own (its thread does not survive a
+    fork); a worker's forwards its records to the first process through ``forward_to``."""
+    if make_log is None:
+        return None
+    log = make_log(model, forward_to=forward_to)
+    server.inference_log = log
+    server.RequestHandlerClass = make_handler(model, server.limits, inference_log=log,
+                                              access_log=server.access_log)
+    return log
+
+
+def _fork_workers(model: PyFuncModel, first: ScoringServer, count: int,
+                  make_log: Callable[..., InferenceLogger] | None = None
+                  ) -> tuple[list[int], list[Any]]:
     """Fork ``count`` processes, each serving ``model`` on the port of ``first``."""
     parent = os.getpid()
     host, port = first.server_address[:2]
-    pids = []
+    import multiprocessing
+
+    pids: list[int] = []
+    pipes: list[Any] = []
     for _ in range(count):
+        receiving, sending = multiprocessing.Pipe(duplex=False) if make_log else (None, None)
         pid = os.fork()
         if pid == 0:  # the worker: serve until told to stop or orphaned
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for conn in pipes:  # the other workers' pipes are the first process's
+                conn.close()
+            if receiving is not None:
+                receiving.close()
+            # SIGTERM (from the parent) stops serving and, with a log, commits it first
+            signal.signal(signal.SIGTERM, _interrupt if make_log else signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops us
             code = 0
+            log = None
             try:
                 first.socket.close()  # the parent's queue: only the parent accepts from it
                 server = ScoringServer(model, host, port, reuse_port=True,
-                                       limits=first.limits)
-                threading.Thread(target=_exit_when_orphaned, args=(parent,),
+                                       limits=first.limits, access_log=first.access_log)
+                log = _attach_log(server, model, make_log, sending)
+                threading.Thread(target=_exit_when_orphaned, args=(parent, log),
                                  daemon=True).start()
                 server.serve_forever(poll_interval=0.5)
+            except KeyboardInterrupt:
+                pass
             except BaseException as exc:  # noqa: BLE001 - a worker must never return
                 code = 1
                 print(f"lakeml: worker {os.getpid()} stopped: {type(exc).__name__}: {exc}",
                       file=sys.stderr, flush=True)
             finally:
-                os._exit(code)
+                try:
+                    if log is not None:
+                        log.close()  # sends what is pending to the first process
+                finally:
+                    os._exit(code)
         pids.append(pid)
-    return pids
+        if receiving is not None:
+            sending.close()
+            pipes.append(receiving)
+    return pids, pipes
 
 
-def _exit_when_orphaned(parent: int) -> None:
-    import time
-
+def _exit_when_orphaned(parent: int, log: InferenceLogger | None = None) -> None:
     while os.getppid() == parent:
         time.sleep(1.0)
-    os._exit(0)
+    try:
+        if log is not None:
+            log.close()  # the first process is gone: its pipe too, most likely
+    finally:
+        os._exit(0)

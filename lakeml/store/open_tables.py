@@ -1,0 +1,166 @@
+"""Delta tables whose columns grow: the inference log, its labels, and monitor metrics.
+
+The tables of :mod:`lakeml.store.schemas` have fixed columns. The inference log does
+not: besides its fixed columns (request id, time, model, latency, status) it holds one
+typed column per model input (``input_<name>``) and output (``prediction`` or
+``prediction_<name>``), following each model's signature, and a model seen for the
+first time adds its columns with a schema merge. Typed columns are what makes the
+monitor fast: DuckDB reads a feature as one Parquet column, with no JSON to parse.
+
+Why one table (with merge) rather than a table per model: one ``inference_log`` view
+over every model, one place for maintenance, and the lineage of a model's traffic is a
+filter (``model_name``, ``model_version``). Two models that give one input name two
+types would clash; the logger casts to the type already in the table, and refuses (at
+start-up, naming the column and both types) only when it cannot.
+
+Appends carry a Delta app transaction (writer id, batch sequence), so a flush retried
+after a fault never writes a batch twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from lakeml.errors import InvalidArgument, StoreUnavailable
+from lakeml.store.table import TABLE_CONFIGURATION
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+INFERENCE_LOG = "inference_log"
+INFERENCE_LABELS = "inference_labels"
+MONITOR_METRICS = "monitor_metrics"
+INPUT_PREFIX = "input_"
+PREDICTION = "prediction"
+
+
+def core_schema(table: str) -> pa.Schema:
+    """The fixed columns of ``table`` (the inference tables grow more; see the module)."""
+    import pyarrow as pa
+
+    ts = pa.timestamp("us", tz="UTC")
+    if table == INFERENCE_LOG:
+        return pa.schema([
+            ("request_id", pa.string()), ("row", pa.int64()), ("time", ts),
+            ("model_name", pa.string()), ("model_version", pa.int64()),
+            ("model_uuid", pa.string()), ("model_uri", pa.string()),
+            ("source", pa.string()),  # "serving" or "batch"
+            ("latency_ms", pa.float64()), ("status", pa.int64()), ("error", pa.string())])
+    if table == INFERENCE_LABELS:
+        return pa.schema([("request_id", pa.string()), ("row", pa.int64()),
+                          ("model_name", pa.string()), ("time", ts)])
+    if table == MONITOR_METRICS:
+        return pa.schema([
+            ("model_name", pa.string()), ("model_version", pa.int64()),
+            ("window_start", ts), ("window_end", ts), ("feature", pa.string()),
+            ("statistic", pa.string()), ("value", pa.float64()),
+            ("threshold", pa.float64()), ("alert", pa.bool_()), ("baseline", pa.string()),
+            ("rows", pa.int64()), ("computed_at", ts)])
+    raise InvalidArgument(f"no open table {table!r}; known: {INFERENCE_LOG}, "
+                          f"{INFERENCE_LABELS}, {MONITOR_METRICS}")
+
+
+def table_uri(store_uri: str, table: str) -> str:
+    """Where ``table`` lives in the store at ``store_uri`` (beside the other tables)."""
+    return f"{store_uri.rstrip('/')}/tables/{table}"
+
+
+_create_lock = threading.Lock()
+
+
+def ensure(store_uri: str, table: str, storage_options: dict[str, str] | None = None) -> None:
+    """Create ``table`` with its fixed columns unless it exists (safe when processes race)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import CommitFailedError
+
+    uri = table_uri(store_uri, table)
+    with _create_lock:
+        for _ in range(20):
+            try:
+                if DeltaTable.is_deltatable(uri, storage_options):
+                    return
+                DeltaTable.create(uri, core_schema(table), mode="ignore", name=table,
+                                  configuration=TABLE_CONFIGURATION,
+                                  storage_options=storage_options)
+                return
+            except CommitFailedError:
+                continue
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot create table {table!r} at {uri!r}: "
+                                       f"{exc}") from exc
+    raise StoreUnavailable(f"could not create table {table!r} at {uri!r}")
+
+
+def append(store_uri: str, table: str, data: pa.Table, *, app_id: str | None = None,
+           sequence: int | None = None,
+           storage_options: dict[str, str] | None = None) -> bool:
+    """Append ``data`` to ``table`` as one commit, adding its new columns (schema merge).
+
+    With ``app_id``, the commit is batch ``sequence`` of that writer and is skipped
+    (returns False) when that batch was committed already: a retried flush never
+    duplicates rows. Returns True when the rows were committed.
+    """
+    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+    ensure(store_uri, table, storage_options)
+    uri = table_uri(store_uri, table)
+    try:
+        dt = DeltaTable(uri, storage_options=storage_options)
+        if app_id is not None and sequence is not None:
+            if (dt.transaction_version(app_id) or 0) >= sequence:
+                return False
+        txns = [Transaction(app_id, sequence)] if app_id is not None else None
+        write_deltalake(dt, data, mode="append", schema_mode="merge",
+                        commit_properties=CommitProperties(app_transactions=txns,
+                                                           max_commit_retries=100))
+    except (OSError, ValueError) as exc:
+        raise StoreUnavailable(f"cannot append to table {table!r} at {uri!r}: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("deltalake"):
+            raise StoreUnavailable(f"cannot append to table {table!r} at {uri!r}: "
+                                   f"{exc}") from exc
+        raise
+    return True
+
+
+def compact(store_uri: str, table: str,
+            storage_options: dict[str, str] | None = None) -> int:
+    """Rewrite the table's small files into large ones (one commit; concurrent appends
+    are unaffected); returns the files removed. A logger committing every second makes
+    86,400 files a day: it calls this every :data:`COMPACT_EVERY` commits."""
+    from deltalake import DeltaTable
+
+    uri = table_uri(store_uri, table)
+    try:
+        found = DeltaTable(uri, storage_options=storage_options).optimize.compact()
+    except Exception as exc:  # noqa: BLE001 - deltalake's errors, at the store boundary
+        raise StoreUnavailable(f"cannot compact table {table!r} at {uri!r}: {exc}") from exc
+    return int(found.get("numFilesRemoved", 0))
+
+
+COMPACT_EVERY = 600  # commits: ten minutes of a logger flushing every second
+
+
+def schema(store_uri: str, table: str,
+           storage_options: dict[str, str] | None = None) -> pa.Schema | None:
+    """The current Arrow schema of ``table``, or None when it does not exist yet."""
+    from deltalake import DeltaTable
+
+    uri = table_uri(store_uri, table)
+    if not DeltaTable.is_deltatable(uri, storage_options):
+        return None
+    import pyarrow as pa
+
+    return pa.schema(DeltaTable(uri, storage_options=storage_options).schema().to_arrow())
+
+
+def snapshot_files(store_uri: str, table: str,
+                   storage_options: dict[str, str] | None = None) -> list[str]:
+    """The data-file URIs of ``table``'s latest version ([] when it does not exist)."""
+    from deltalake import DeltaTable
+
+    uri = table_uri(store_uri, table)
+    if not DeltaTable.is_deltatable(uri, storage_options):
+        return []
+    return list(DeltaTable(uri, storage_options=storage_options).file_uris())
