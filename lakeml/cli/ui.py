@@ -22,6 +22,8 @@ def cmd_ui(args: argparse.Namespace) -> str:
 
     print(f"lakeml ui: http://127.0.0.1:{args.port}/", flush=True)
     args.host, args.workers = "127.0.0.1", 1
+    # a private viewer: no users, lakeml server's default limits, no CORS
+    args.auth_file = args.max_body_mb = args.read_timeout = args.cors_origins = None
     return cmd_server(args)
 
 
