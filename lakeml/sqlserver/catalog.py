@@ -46,6 +46,11 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
              f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '{SCHEMA}'))"
     for statement in (
         f"CREATE SCHEMA {SCHEMA}",
+        f"CREATE TYPE {SCHEMA}.regtype AS BIGINT",
+        f"CREATE TYPE {SCHEMA}.regclass AS BIGINT",
+        f"CREATE TYPE {SCHEMA}.regproc AS VARCHAR",
+        f"CREATE TYPE {SCHEMA}.oid AS BIGINT",
+        f"CREATE TYPE {SCHEMA}.name AS VARCHAR",
         f"CREATE MACRO {SCHEMA}.version() AS {sql_string(version_text())}",
         f"CREATE MACRO {SCHEMA}.pg_get_userbyid(id) AS 'lakeml'",
         f"CREATE MACRO {SCHEMA}.pg_encoding_to_char(id) AS 'UTF8'",
@@ -63,8 +68,8 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         f"CREATE MACRO {SCHEMA}.quote_ident(name) AS "
         "CASE WHEN regexp_matches(name, '^[a-z_][a-z0-9_$]*$') THEN name "
         "ELSE '\"' || replace(name, '\"', '\"\"') || '\"' END",
-        f"CREATE VIEW {SCHEMA}.pg_class AS SELECT * FROM pg_catalog.pg_class "
-        f"WHERE NOT {hidden}",
+        f"CREATE VIEW {SCHEMA}.pg_class AS SELECT *, false AS relforcerowsecurity "
+        f"FROM pg_catalog.pg_class WHERE NOT {hidden}",
         f"CREATE VIEW {SCHEMA}.pg_namespace AS SELECT * FROM pg_catalog.pg_namespace "
         f"WHERE nspname <> '{SCHEMA}'",
     ):
