@@ -83,6 +83,7 @@ _COLLATE = re.compile(r"\s+COLLATE\s+(pg_catalog\s*\.\s*)?(\"default\"|default|\
                       re.IGNORECASE)
 _QUALIFIED = re.compile(r"\bpg_catalog\s*\.\s*(?=[A-Za-z_\"])", re.IGNORECASE)
 _PSQL_DT = re.compile(r"c\.relkind IN \('r','p',''\)")
+_REGCLASS = re.compile(r"'([^']*)'\s*::\s*(?:pg_catalog\s*\.\s*)?regclass", re.IGNORECASE)
 _STRINGS = re.compile(r"('(?:[^']|'')*')")
 
 
@@ -97,6 +98,8 @@ def rewrite(sql: str) -> str:
     if "pg_catalog" not in sql and "COLLATE" not in sql.upper():
         return sql
     sql = _PSQL_DT.sub("c.relkind IN ('r','p','v','')", sql)
+    sql = _REGCLASS.sub(lambda found: "(SELECT max(oid) FROM pg_catalog.pg_class WHERE relname "
+                        f"= {sql_string(found.group(1).split('.')[-1])})", sql)
     pieces = _STRINGS.split(sql)
     for i in range(0, len(pieces), 2):  # outside string literals only
         piece = _OPERATOR.sub(r"\1", pieces[i])

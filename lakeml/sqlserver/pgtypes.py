@@ -1,8 +1,9 @@
 """PostgreSQL types of DuckDB's result columns: their OIDs, and values in PostgreSQL's
 text and binary formats (results out, parameters in).
 
-A result column gets the OID of the PostgreSQL type that holds its values
-(BIGINT → int8, TIMESTAMP WITH TIME ZONE → timestamptz, VARCHAR[] → text[],
+A result column gets the OID of the PostgreSQL type that holds its values, the
+one DuckDB's own pg_catalog names for it (BIGINT → int8, VARCHAR → varchar,
+TIMESTAMP WITH TIME ZONE → timestamptz, VARCHAR[] → varchar[],
 MAP/STRUCT → json…), so drivers pick the right loader. A parameter arrives with
 the OID the client declared (0: unknown, DuckDB then casts the text); its bytes
 become the Python value DuckDB binds. An OID this server does not know is refused
@@ -51,7 +52,7 @@ _F32, _F64 = struct.Struct("!f"), struct.Struct("!d")
 _SCALARS = {"boolean": BOOL, "tinyint": INT2, "smallint": INT2, "utinyint": INT2,
             "integer": INT4, "usmallint": INT4, "bigint": INT8, "uinteger": INT8,
             "ubigint": NUMERIC, "hugeint": NUMERIC, "uhugeint": NUMERIC, "float": FLOAT4,
-            "double": FLOAT8, "decimal": NUMERIC, "varchar": TEXT, "blob": BYTEA,
+            "double": FLOAT8, "decimal": NUMERIC, "varchar": VARCHAR, "blob": BYTEA,
             "date": DATE, "time": TIME, "timestamp": TIMESTAMP, "timestamp_s": TIMESTAMP,
             "timestamp_ms": TIMESTAMP, "timestamp_ns": TIMESTAMP,
             "timestamp with time zone": TIMESTAMPTZ, "interval": INTERVAL, "uuid": UUID,
@@ -123,6 +124,7 @@ _TEXT: dict[int, Encoder] = {
     INT8: lambda v: str(v).encode(), FLOAT8: _float_text, FLOAT4: _float4_text,
     NUMERIC: lambda v: (format(v, "f") if isinstance(v, Decimal) else str(v)).encode(),
     TEXT: lambda v: v.encode() if isinstance(v, str) else str(v).encode(),
+    VARCHAR: lambda v: v.encode() if isinstance(v, str) else str(v).encode(),
     BYTEA: lambda v: b"\\x" + bytes(v).hex().encode(),
     DATE: lambda v: v.isoformat().encode(), TIME: lambda v: v.isoformat().encode(),
     TIMESTAMP: lambda v: v.isoformat(" ").encode(), TIMESTAMPTZ: _timestamptz_text,
@@ -181,7 +183,8 @@ def _micros(delta: dt.timedelta) -> int:
 _BINARY: dict[int, Encoder] = {
     BOOL: lambda v: b"\x01" if v else b"\x00",
     INT2: _I16.pack, INT4: _I32.pack, INT8: _I64.pack, FLOAT4: _F32.pack, FLOAT8: _F64.pack,
-    NUMERIC: _numeric_binary, TEXT: lambda v: str(v).encode(), BYTEA: bytes,
+    NUMERIC: _numeric_binary, TEXT: lambda v: str(v).encode(),
+    VARCHAR: lambda v: str(v).encode(), BYTEA: bytes,
     JSON: _json_text,
     DATE: lambda v: _I32.pack((v - _EPOCH_DATE).days),
     TIME: lambda v: _I64.pack(((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000
