@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         registry,
         runs,
         server,
+        sql_server,
     )
     from lakeml.cli import sql as sql_command
     from lakeml.version import __version__
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     for command in (experiments, runs, artifacts, maintenance, sql_command, models, registry,
-                    server):
+                    server, sql_server):
         command.add_parser(sub, common)
 
     p = sub.add_parser("config", help="list every setting with its environment variable")
