@@ -71,7 +71,10 @@ def plan(text: str, con: duckdb.DuckDBPyConnection) -> Plan:
     if head == "SET":
         return _set(body)
     if head == "SHOW":
-        match = st.SHOW.match(body)
+        spelled = re.sub(r"(?i)^\s*SHOW\s+TRANSACTION\s+ISOLATION\s+LEVEL\s*$",
+                         "SHOW transaction_isolation", body)
+        spelled = re.sub(r"(?i)^\s*SHOW\s+TIME\s+ZONE\s*$", "SHOW timezone", spelled)
+        match = st.SHOW.match(spelled)
         if match and match.group(1).upper() != "TABLES":
             return Plan("show", text, name=match.group(1).lower())
     if head == "RESET":
