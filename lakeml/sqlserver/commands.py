@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lakeml.sqlserver import catalog, errors
+from lakeml.sqlserver import catalog, errors, pgtypes
 from lakeml.sqlserver import messages as m
-from lakeml.sqlserver import pgtypes
 from lakeml.sqlserver.errors import SqlError
 from lakeml.sqlserver.plans import Plan
 from lakeml.sqlserver.results import Column, Portal, RowSource
@@ -107,8 +106,8 @@ def run(session: Session, portal: Portal, limit: int | None, *, describe: bool) 
             return
         portal.finished = True
         portal.close()
-        session.send(m.command_complete(("SHOW" if plan.kind == "show" else
-                                         f"SELECT {portal.source.taken}")))
+        session.send(m.command_complete("SHOW" if plan.kind == "show" else
+                                         f"SELECT {portal.source.taken}"))
         return
     session.send(m.command_complete(_command(session, plan, portal)))
     portal.finished = True

@@ -15,9 +15,8 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
-from lakeml.sqlserver import auth, catalog, errors
+from lakeml.sqlserver import auth, catalog, commands, errors, pgtypes
 from lakeml.sqlserver import messages as m
-from lakeml.sqlserver import pgtypes
 from lakeml.sqlserver.errors import SqlError
 from lakeml.sqlserver.plans import Plan, plan
 from lakeml.sqlserver.results import Column, Portal, RowSource, codecs, data_rows, description
@@ -334,18 +333,12 @@ class Session:
 
     def _columns_of(self, statement: Plan, params: list[Any]) -> list[Column]:
         """The result columns of a statement, without running it."""
-        from lakeml.sqlserver import commands
-
         return commands.columns_of(self, statement, params)
 
     def _start_portal(self, portal: Portal) -> list[Column]:
-        from lakeml.sqlserver import commands
-
         return commands.start(self, portal)
 
     def _run(self, portal: Portal, limit: int | None, *, describe: bool) -> None:
-        from lakeml.sqlserver import commands
-
         commands.run(self, portal, limit, describe=describe)
 
     def send_rows(self, portal: Portal, limit: int | None, describe: bool) -> tuple[int, bool]:
