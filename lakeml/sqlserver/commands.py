@@ -63,11 +63,14 @@ def _open(session: Session, plan: Plan, params: list[Any]) -> RowSource:
     import duckdb
 
     cur = session.server.database.cursor()
+    session.running = cur  # a CancelRequest interrupts it
     try:
         cur.execute(plan.sql, params or None)
     except duckdb.Error as exc:
         cur.close()
         raise SqlError.from_duckdb(exc) from None
+    finally:
+        session.running = None
     return RowSource.of_cursor(cur)
 
 

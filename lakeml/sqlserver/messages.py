@@ -50,6 +50,10 @@ class MessageReader:
         self._file = sock.makefile("rb", buffering=65536)
         self.limit = limit
 
+    def close(self) -> None:
+        """Release the socket's file (the socket closes only once it is released too)."""
+        self._file.close()
+
     def exact(self, size: int) -> bytes:
         data = self._file.read(size)
         if data is None or len(data) < size:

@@ -101,8 +101,24 @@ def _interval_text(v: dt.timedelta) -> bytes:
     return (f"{v.days} days {clock}" if v.days else clock).encode()
 
 
+def _json_default(v: Any) -> Any:
+    """JSON for the values DuckDB puts in maps and structs: numbers stay numbers."""
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() and v.as_tuple().exponent >= 0 \
+            else float(v)
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return "\\x" + v.hex()
+    return str(v)
+
+
 def _json_text(v: Any) -> bytes:
-    return (v if isinstance(v, str) else json.dumps(v, default=str)).encode()
+    if isinstance(v, str):
+        return v.encode()
+    if isinstance(v, dict) and any(not isinstance(k, str) for k in v):
+        v = {str(k): x for k, x in v.items()}  # a MAP with non-text keys
+    return json.dumps(v, default=_json_default).encode()
 
 
 def _array_item(text: str) -> str:

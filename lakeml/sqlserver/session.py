@@ -19,7 +19,7 @@ from lakeml.sqlserver import auth, catalog, commands, errors, pgtypes
 from lakeml.sqlserver import messages as m
 from lakeml.sqlserver.errors import SqlError
 from lakeml.sqlserver.plans import Plan, plan
-from lakeml.sqlserver.results import Column, Portal, RowSource, codecs, data_rows, description
+from lakeml.sqlserver.results import Column, Portal, codecs, data_rows, description
 from lakeml.sqlserver.statements import split_statements
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Session:
         self.settings = catalog.Settings({})
         self.status = "I"  # I idle, T in a transaction block, E failed block
         self.skip_to_sync = False
-        self.running: RowSource | None = None
+        self.running: Any = None  # what a CancelRequest interrupts: a cursor or RowSource
         self.user = ""
 
     # ---- the connection ---------------------------------------------------------------
@@ -57,9 +57,11 @@ class Session:
             for portal in self.portals.values():
                 portal.close()
             try:
-                self.sock.close()
+                self.reader.close()
+                self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            self.sock.close()
 
     def send(self, data: bytes) -> None:
         self.out += data
@@ -82,7 +84,10 @@ class Session:
         """Interrupt the query this session runs now (a CancelRequest's work)."""
         running = self.running
         if running is not None:
-            running.interrupt()
+            try:
+                running.interrupt()
+            except Exception:  # noqa: BLE001 - the query ended meanwhile
+                pass
 
     # ---- start-up ---------------------------------------------------------------------
 
