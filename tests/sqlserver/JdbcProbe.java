@@ -38,9 +38,9 @@ public class JdbcProbe {
             System.out.println("columns=" + String.join(",", columns));
             try (PreparedStatement ps = conn.prepareStatement(
                     "SELECT run_name, value FROM runs JOIN latest_metrics USING (run_id) "
-                    + "WHERE key = ? AND value < ? ORDER BY value")) {
+                    + "WHERE key = ? AND value < ? ORDER BY value, run_name")) {
                 for (int round = 0; round < 7; round++) {  // past prepareThreshold (5)
-                    ps.setString(1, "loss");
+                    ps.setString(1, "rmse");
                     ps.setDouble(2, 0.6);
                     List<String> rows = new ArrayList<>();
                     try (ResultSet rs = ps.executeQuery()) {
