@@ -143,6 +143,10 @@ class SqlServer:
         self._closing.set()
         if self._socket is not None:
             try:
+                self._socket.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept()
+            except OSError:
+                pass
+            try:
                 self._socket.close()
             except OSError:
                 pass

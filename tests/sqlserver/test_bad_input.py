@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from psycopg import errors as pgerrors
 
-import lakeml
 from lakeml.cli import main
 from lakeml.errors import InvalidArgument
 from lakeml.sqlserver import SqlServer
