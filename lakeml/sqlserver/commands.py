@@ -65,13 +65,12 @@ def _open(session: Session, plan: Plan, params: list[Any]) -> RowSource:
     cur = session.server.database.cursor()
     session.running = cur  # a CancelRequest interrupts it
     try:
-        cur.execute(plan.sql, params or None)
+        return RowSource.of_query(cur, plan.sql, params)
     except duckdb.Error as exc:
         cur.close()
         raise SqlError.from_duckdb(exc) from None
     finally:
         session.running = None
-    return RowSource.of_cursor(cur)
 
 
 def _cursor(session: Session, name: str) -> Portal:
@@ -119,8 +118,8 @@ def run(session: Session, portal: Portal, limit: int | None, *, describe: bool) 
 def _fetch(session: Session, portal: Portal, plan: Plan, describe: bool) -> None:
     cursor = _cursor(session, plan.name)
     if plan.value == "MOVE":
-        rows, _ = cursor.source.take(plan.count)
-        session.send(m.command_complete(f"MOVE {len(rows)}"))
+        chunks, _ = cursor.source.take(plan.count)
+        session.send(m.command_complete(f"MOVE {sum(len(c) for c in chunks)}"))
         return
     target = cursor.source
     stand_in = Portal(plan, [], portal.formats, source=target)

@@ -7,8 +7,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from lakeml.sqlserver import arrow_rows, errors, pgtypes
 from lakeml.sqlserver import messages as m
-from lakeml.sqlserver import pgtypes
 from lakeml.sqlserver.errors import SqlError
 from lakeml.sqlserver.plans import Plan
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 _I32 = struct.Struct("!i")
 _NULL = _I32.pack(-1)
-BATCH = 2048  # rows fetched from DuckDB at a time
+BATCH = 16_384  # rows DuckDB hands over at a time
 
 
 @dataclass(frozen=True)
@@ -28,59 +28,97 @@ class Column:
 
 
 class RowSource:
-    """Rows of one result, taken in order: from a DuckDB cursor, or a fixed list."""
+    """Rows of one result, taken in order: Arrow batches of a running DuckDB query, or a
+    command's fixed rows (a list of tuples)."""
 
-    def __init__(self, columns: Sequence[Column], *, cursor: duckdb.DuckDBPyConnection | None
-                 = None, rows: list[tuple[Any, ...]] | None = None) -> None:
+    def __init__(self, columns: Sequence[Column], *, reader: Any = None,
+                 rows: list[tuple[Any, ...]] | None = None,
+                 cursor: duckdb.DuckDBPyConnection | None = None) -> None:
         self.columns = list(columns)
+        self._reader = reader
         self._cursor = cursor
-        self._rows = list(rows or [])
-        self._done = cursor is None
+        self._pending: list[Any] = [list(rows)] if rows else []
+        self._done = reader is None
         self.taken = 0
 
     @classmethod
-    def of_cursor(cls, cursor: duckdb.DuckDBPyConnection) -> RowSource:
-        description = cursor.description or []
-        columns = [Column(d[0], pgtypes.oid_of(d[1]), d[1]) for d in description]
-        return cls(columns, cursor=cursor)
+    def of_query(cls, cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+                 ) -> RowSource:
+        """Run ``sql`` on ``cursor``; raises duckdb.Error."""
+        rel = cursor.sql(sql, params=params or None)
+        if rel is None:  # a statement without a result
+            return cls([], cursor=cursor)
+        columns = [Column(n, pgtypes.oid_of(t), t) for n, t in zip(rel.columns, rel.types)]
+        return cls(columns, reader=rel.to_arrow_reader(BATCH), cursor=cursor)
 
-    def take(self, count: int | None) -> tuple[list[tuple[Any, ...]], bool]:
-        """Up to ``count`` rows (None: all) and whether more remain."""
+    def _read(self) -> Any:
         import duckdb
 
+        try:
+            return self._reader.read_next_batch()
+        except StopIteration:
+            self._done = True
+            return None
+        except duckdb.Error as exc:
+            raise SqlError.from_duckdb(exc) from None
+        except Exception as exc:  # pyarrow wraps DuckDB's errors raised while streaming
+            if "Interrupt" in str(exc):
+                raise SqlError(errors.CANCELED, "canceling statement due to user request"
+                               ) from None
+            raise SqlError("XX000", str(exc)) from None
+
+    def take(self, count: int | None) -> tuple[list[Any], bool]:
+        """Chunks (Arrow batches or lists of tuples) holding up to ``count`` rows (None:
+        the next chunk, for streaming), and whether more may remain."""
         want = count if count is not None and count > 0 else None
-        while not self._done and (want is None or len(self._rows) <= want):
-            try:
-                batch = self._cursor.fetchmany(BATCH if want is None else
-                                               max(BATCH, want + 1 - len(self._rows)))
-            except duckdb.Error as exc:
-                raise SqlError.from_duckdb(exc) from None
-            if not batch:
-                self._done = True
-            self._rows.extend(batch)
-            if want is None and self._rows:
-                break  # stream: hand over each batch as it comes
-        if want is None:
-            rows, self._rows = self._rows, []
-            more = not self._done
-        else:
-            rows, self._rows = self._rows[:want], self._rows[want:]
-            more = bool(self._rows) or not self._done
-        self.taken += len(rows)
-        return rows, more
+        out: list[Any] = []
+        got = 0
+        while want is None or got < want:
+            if not self._pending:
+                if self._done:
+                    break
+                batch = self._read()
+                if batch is None:
+                    break
+                if batch.num_rows:
+                    self._pending.append(batch)
+                continue
+            chunk = self._pending.pop(0)
+            if want is not None and got + len(chunk) > want:
+                keep = want - got
+                self._pending.insert(0, chunk[keep:])
+                chunk = chunk[:keep]
+            out.append(chunk)
+            got += len(chunk)
+            if want is None:
+                break
+        self.taken += got
+        return out, bool(self._pending) or not self._done
 
     def close(self) -> None:
+        self._reader = None
         if self._cursor is not None:
             try:
                 self._cursor.close()
             except Exception:  # noqa: BLE001 - closing a cursor DuckDB already dropped
                 pass
             self._cursor = None
+        self._pending = []
         self._done = True
 
     def interrupt(self) -> None:
         if self._cursor is not None:
             self._cursor.interrupt()
+
+
+def encode(chunk: Any, chosen: Sequence[pgtypes.ColumnCodec]) -> bytes:
+    """DataRow messages of a chunk: an Arrow batch, or a list of tuples."""
+    if isinstance(chunk, list):
+        return data_rows(chunk, chosen)
+    try:
+        return arrow_rows.encode_batch(chunk, chosen)
+    except (TypeError, ValueError, OverflowError, struct.error) as exc:
+        raise SqlError("22000", f"cannot send a value of this result: {exc}") from None
 
 
 def codecs(columns: Sequence[Column], formats: Sequence[int]) -> list[pgtypes.ColumnCodec]:

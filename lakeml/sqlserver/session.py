@@ -19,7 +19,7 @@ from lakeml.sqlserver import auth, catalog, commands, errors, pgtypes
 from lakeml.sqlserver import messages as m
 from lakeml.sqlserver.errors import SqlError
 from lakeml.sqlserver.plans import Plan, plan
-from lakeml.sqlserver.results import Column, Portal, codecs, data_rows, description
+from lakeml.sqlserver.results import Column, Portal, codecs, description, encode
 from lakeml.sqlserver.statements import split_statements
 
 if TYPE_CHECKING:
@@ -179,12 +179,24 @@ class Session:
             if self.skip_to_sync and kind not in (b"S", b"Q"):
                 continue
             try:
-                handler(body)
+                self._handle(handler, kind, body)
             except m.ProtocolViolation as exc:
                 self._error(SqlError(errors.PROTOCOL, str(exc)))
                 if kind == b"Q":
                     self.send(m.ready_for_query(self.status))
                     self.flush()
+
+    def _handle(self, handler: Any, kind: bytes, body: bytes) -> None:
+        try:
+            handler(body)
+        except (m.ProtocolViolation, m.ConnectionClosed, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: say so, keep serving
+            self._error(SqlError("XX000", "internal error in lakeml sql-server: "
+                                 f"{type(exc).__name__}: {exc}"))
+            if kind == b"Q":
+                self.send(m.ready_for_query(self.status))
+                self.flush()
 
     def _error(self, exc: SqlError) -> None:
         """Send ``exc``; in the extended protocol, skip to the next Sync."""
@@ -357,9 +369,10 @@ class Session:
         self.running = source
         try:
             while more and (limit is None or sent < limit):
-                rows, more = source.take(None if limit is None else limit - sent)
-                self.send(data_rows(rows, chosen))
-                sent += len(rows)
+                chunks, more = source.take(None if limit is None else limit - sent)
+                for chunk in chunks:
+                    self.send(encode(chunk, chosen))
+                    sent += len(chunk)
         finally:
             self.running = None
         return sent, more
