@@ -62,7 +62,7 @@ def test_several_statements_in_one_simple_query(conn) -> None:
 
 def test_extended_protocol_with_parameters(conn, store) -> None:
     query = ("SELECT r.run_name, m.value FROM runs r JOIN latest_metrics m USING (run_id) "
-             "WHERE m.key = %s AND m.value < %s AND r.start_time < %s ORDER BY m.value")
+             "WHERE m.key = %s AND m.value < %s AND r.start_time < %s ORDER BY m.value, 1")
     args = ["rmse", 0.3, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)]
     want = lakeml.Client(store).sql(query.replace("%s", "?"), args).fetchall()
     assert len(want) == 6
