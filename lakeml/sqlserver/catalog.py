@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     import duckdb
 
 SCHEMA = "lakeml_pg"
+CACHE = "lakeml_cache"  # the folded views the server keeps (lakeml.sqlserver.server)
 SERVER_VERSION = "16.0"
-SEARCH_PATH = f"SET search_path = 'main,{SCHEMA}'"
+SEARCH_PATH = f"SET search_path = '{CACHE},main,{SCHEMA}'"
 
 
 def version_text() -> str:
@@ -50,7 +51,8 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
 def _objects(con: duckdb.DuckDBPyConnection) -> None:
     """The schema, the functions DuckDB lacks, and the plumbing-free catalog views."""
     hidden = f"(relname LIKE 'empty\\_%' ESCAPE '\\' OR relnamespace IN " \
-             f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '{SCHEMA}'))"
+             f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ('{SCHEMA}', " \
+             f"'{CACHE}')))"
     settings = " ".join(f"WHEN {sql_string(k)} THEN {sql_string(v)}"
                         for k, v in {**DEFAULTS, "default_table_access_method": "heap"}.items())
     for statement in (
@@ -64,6 +66,9 @@ def _objects(con: duckdb.DuckDBPyConnection) -> None:
         f"CREATE TYPE {SCHEMA}.name AS VARCHAR",
         f"CREATE MACRO {SCHEMA}.version() AS {sql_string(version_text())}",
         f"CREATE MACRO {SCHEMA}.pg_get_userbyid(id) AS 'lakeml'",
+        f"CREATE MACRO {SCHEMA}.current_schema() AS 'main'",
+        f"CREATE MACRO {SCHEMA}.current_schemas(implicit) AS CASE WHEN implicit "
+        "THEN ['pg_catalog', 'main'] ELSE ['main'] END",
         f"CREATE MACRO {SCHEMA}.pg_encoding_to_char(id) AS 'UTF8'",
         f"CREATE MACRO {SCHEMA}.pg_get_viewdef(id) AS (SELECT sql FROM duckdb_views() "
         "WHERE view_oid = id), (id, pretty) AS (SELECT sql FROM duckdb_views() "
@@ -102,7 +107,7 @@ def _objects(con: duckdb.DuckDBPyConnection) -> None:
         f"CREATE TABLE {SCHEMA}.pg_inherits (inhrelid BIGINT, inhparent BIGINT, "
         "inhseqno INTEGER, inhdetachpending BOOLEAN)",
         f"CREATE VIEW {SCHEMA}.pg_namespace AS SELECT * FROM pg_catalog.pg_namespace "
-        f"WHERE nspname <> '{SCHEMA}'",
+        f"WHERE nspname NOT IN ('{SCHEMA}', '{CACHE}')",
     ):
         con.execute(statement)
 

@@ -22,7 +22,7 @@ def columns_of(session: Session, plan: Plan, params: list[Any]) -> list[Column]:
     import duckdb
 
     if plan.kind == "query":
-        cur = session.server.database.cursor()
+        cur = session.server.database.cursor(plan.sql)
         try:
             rel = cur.sql(plan.sql, params=params or None)
             if rel is None:
@@ -62,7 +62,7 @@ def start(session: Session, portal: Portal) -> list[Column]:
 def _open(session: Session, plan: Plan, params: list[Any]) -> RowSource:
     import duckdb
 
-    cur = session.server.database.cursor()
+    cur = session.server.database.cursor(plan.sql)
     session.running = cur  # a CancelRequest interrupts it
     try:
         return RowSource.of_query(cur, plan.sql, params)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import socket
 import threading
@@ -32,10 +33,23 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 5433
 MAX_MESSAGE = 16 << 20  # the longest message (a query's text, a bind's values) accepted
 MAX_CONNECTIONS = 200
+# the views kept folded while the store does not change (see Database); not the full
+# metric history (`metrics`), which may hold hundreds of millions of points
+CACHED = frozenset({"runs", "latest_metrics", "params", "tags", "experiments",
+                    "experiment_tags", "runs_wide", "inputs", "registered_models",
+                    "model_versions"})
 
 
 class Database:
-    """The server's sandboxed DuckDB database over the store's views."""
+    """The server's sandboxed DuckDB database over the store's views.
+
+    The current-state views fold the store's events on every query; a dashboard
+    asking again and again of a store that has not changed would pay that fold each
+    time. So the folded views a query names (:data:`CACHED`) are kept as tables in
+    the schema ``lakeml_cache``, first on the search path, made on first use and
+    dropped, all at once, as soon as any table of the store has a new commit: a
+    query never sees a stale table, only a fresh one or the view itself.
+    """
 
     def __init__(self, store_uri: str) -> None:
         from lakeml.client import Client
@@ -45,15 +59,30 @@ class Database:
         self._lake = LakeViews(store)
         self._con = self._lake.connect(sandboxed=True)
         catalog.install(self._con)
+        self._con.execute(f"CREATE SCHEMA {catalog.CACHE}")
         self._planner = self._con.cursor()
         self._lock = threading.Lock()
+        self._versions: dict[str, int] | None = None
+        self._cached: set[str] = set()
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor over the views, refreshed to the store's latest commits."""
+    def cursor(self, sql: str = "") -> duckdb.DuckDBPyConnection:
+        """A new cursor over the views, refreshed to the store's latest commits, with the
+        views ``sql`` names folded into tables."""
         from lakeml.store import schemas
 
         with self._lock:
             self._lake.refresh(schemas.TABLES)
+            versions = self._lake.versions()
+            if versions != self._versions:
+                for name in self._cached:
+                    self._con.execute(f'DROP TABLE IF EXISTS {catalog.CACHE}."{name}"')
+                self._cached.clear()
+                self._versions = versions
+            for name in CACHED - self._cached:
+                if re.search(rf"\b{name}\b", sql, re.IGNORECASE):
+                    self._con.execute(f'CREATE TABLE {catalog.CACHE}."{name}" AS '
+                                      f'SELECT * FROM main."{name}"')
+                    self._cached.add(name)
             cur = self._con.cursor()
         cur.execute(catalog.SEARCH_PATH)
         return cur
