@@ -3,7 +3,7 @@ answers itself (transactions, SET/SHOW/RESET, DECLARE/FETCH/CLOSE of cursors).""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lakeml.sqlserver import catalog, errors, pgtypes
 from lakeml.sqlserver import messages as m
@@ -11,8 +11,9 @@ from lakeml.sqlserver.errors import SqlError
 from lakeml.sqlserver.plans import Plan
 from lakeml.sqlserver.results import Column, Portal, RowSource
 
-if TYPE_CHECKING:
-    from lakeml.sqlserver.session import Session
+# ``session``: the lakeml.sqlserver.session.Session running the statement (not imported:
+# the session module imports this one)
+Session = Any
 
 _ALLOWED_WHEN_FAILED = ("rollback", "commit", "empty")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lakeml.sqlserver import auth, catalog, commands, errors, pgtypes
 from lakeml.sqlserver import messages as m
@@ -22,8 +22,17 @@ from lakeml.sqlserver.plans import Plan, plan
 from lakeml.sqlserver.results import Column, Portal, codecs, description, encode
 from lakeml.sqlserver.statements import split_statements
 
-if TYPE_CHECKING:
-    from lakeml.sqlserver.server import SqlServer
+
+class Host(Protocol):
+    """What a session needs of its server (lakeml.sqlserver.server.SqlServer)."""
+
+    max_message: int
+    users: dict[str, str] | None
+    database: Any  # lakeml.sqlserver.server.Database
+
+    def cancel(self, pid: int, secret: int) -> None: ...
+
+    def random_bytes(self, size: int) -> bytes: ...
 
 _FLUSH_AT = 1 << 18
 
@@ -31,7 +40,7 @@ _FLUSH_AT = 1 << 18
 class Session:
     """The server's side of one connection."""
 
-    def __init__(self, server: SqlServer, sock: socket.socket, pid: int, secret: int) -> None:
+    def __init__(self, server: Host, sock: socket.socket, pid: int, secret: int) -> None:
         self.server, self.sock, self.pid, self.secret = server, sock, pid, secret
         self.reader = m.MessageReader(sock, server.max_message)
         self.out = bytearray()
