@@ -159,7 +159,7 @@ def _numeric_binary(v: Any) -> bytes:
         return struct.pack("!hhHh", 0, 0, 0xC000, 0)
     exponent = d.as_tuple().exponent
     dscale = max(0, -exponent) if isinstance(exponent, int) else 0
-    whole, _, frac = format(abs(d), "f").partition(".")
+    whole, _, frac = format(d.copy_abs(), "f").partition(".")
     whole = whole.lstrip("0")
     whole = "0" * (-len(whole) % 4) + whole
     frac += "0" * (-len(frac) % 4)
@@ -272,10 +272,11 @@ def _numeric_from_binary(data: bytes) -> Decimal:
     ndigits, weight, sign, dscale = struct.unpack_from("!hhHh", data)
     if sign == 0xC000:
         return Decimal("NaN")
-    digits = struct.unpack_from(f"!{ndigits}H", data, 8)
-    value = sum(Decimal(d) * Decimal(10000) ** (weight - i) for i, d in enumerate(digits))
-    value = -value if sign == 0x4000 else value
-    return value.quantize(Decimal(1).scaleb(-dscale)) if digits else Decimal(0)
+    groups = struct.unpack_from(f"!{ndigits}H", data, 8)
+    whole = int("".join(f"{g:04d}" for g in groups) or "0")
+    shift = 4 * (weight - ndigits + 1) + dscale  # to an integer count of 10**-dscale
+    scaled = whole * 10 ** shift if shift >= 0 else whole // 10 ** -shift
+    return Decimal((1 if sign == 0x4000 else 0, tuple(int(c) for c in str(scaled)), -dscale))
 
 
 _FROM_BINARY: dict[int, Callable[[bytes], Any]] = {
