@@ -106,6 +106,11 @@ def _objects(con: duckdb.DuckDBPyConnection) -> None:
         "opcdefault BOOLEAN, opckeytype BIGINT)",
         f"CREATE TABLE {SCHEMA}.pg_inherits (inhrelid BIGINT, inhparent BIGINT, "
         "inhseqno INTEGER, inhdetachpending BOOLEAN)",
+        f"CREATE VIEW {SCHEMA}.pg_database AS SELECT oid, 'lakeml' AS datname, datallowconn, "
+        "datistemplate, 10 AS datdba, 6 AS encoding, 'c' AS datlocprovider, "
+        "'C' AS datcollate, 'C' AS datctype, NULL::VARCHAR AS daticulocale, "
+        "NULL::VARCHAR AS daticurules, NULL::VARCHAR[] AS datacl, -1 AS datconnlimit "
+        "FROM pg_catalog.pg_database WHERE datname = 'memory'",
         f"CREATE VIEW {SCHEMA}.pg_namespace AS SELECT * FROM pg_catalog.pg_namespace "
         f"WHERE nspname NOT IN ('{SCHEMA}', '{CACHE}')",
     ):

@@ -108,3 +108,9 @@ def test_sqlalchemy_and_pandas_read_sql(sql_server) -> None:
             assert picked == [("fraud-2",)]
     finally:
         engine.dispose()
+
+
+def test_psql_lists_the_database_and_schemas(sql_server) -> None:
+    databases = psql(sql_server, r"\l", flags=("-A", "-t"))
+    assert databases.split("|")[:3] == ["lakeml", "lakeml", "UTF8"]
+    assert psql(sql_server, r"\dn", flags=("-A", "-t")).split() == ["main|lakeml"]
