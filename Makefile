@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup mlflow-venv system-packages demo test lint bench clean
+.PHONY: setup mlflow-venv system-packages jdbc-driver demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,14 @@ mlflow-venv:
 system-packages:
 	bash .ci/install-system-packages.sh
 
+# The PostgreSQL JDBC driver (Maven Central) for tests/sqlserver, fetched once with mvn
+jdbc-driver: setup
+	$(BIN)/python tests/sqlserver/jdbc_driver.py
+
 demo: setup
 	$(BIN)/lakeml demo
 
-test: setup system-packages mlflow-venv
+test: setup system-packages mlflow-venv jdbc-driver
 	$(BIN)/python -m pytest
 
 # ruff, then the layers contract in .importlinter (an import that goes up fails)

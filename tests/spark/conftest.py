@@ -106,6 +106,8 @@ def normalized(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return "NaN"
         if isinstance(value, datetime):  # Spark gives local naive times, DuckDB aware ones
             return value.astimezone(timezone.utc).isoformat()
+        if isinstance(value, dict):  # a map (runs_wide's metrics may hold NaN)
+            return {k: one(v) for k, v in value.items()}
         return value
     return sorted((tuple(one(v) for v in row) for row in rows), key=repr)
 

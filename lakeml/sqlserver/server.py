@@ -1,0 +1,236 @@
+"""``lakeml sql-server``: a PostgreSQL-wire endpoint over read-only DuckDB views of a
+store's current state.
+
+One listening socket, one thread per connection (each a
+:class:`lakeml.sqlserver.session.Session`), one sandboxed DuckDB database shared by
+all of them: the ``lake_*`` views of the store's Delta tables and the sql/views/
+current-state views over them (:class:`lakeml.query.lake.LakeViews`, the layer
+``lakeml sql`` uses), refreshed to the latest commits before each query. Each query
+runs on a DuckDB cursor of its own, so connections run in parallel.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+import socket
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+from lakeml.errors import InvalidArgument
+from lakeml.sqlserver import catalog
+from lakeml.sqlserver import messages as m
+from lakeml.sqlserver.auth import load_users
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from lakeml.sqlserver.session import Session
+
+DEFAULT_PORT = 5433
+MAX_MESSAGE = 16 << 20  # the longest message (a query's text, a bind's values) accepted
+MAX_CONNECTIONS = 200
+# the views kept folded while the store does not change (see Database); not the full
+# metric history (`metrics`), which may hold hundreds of millions of points
+CACHED = frozenset({"runs", "latest_metrics", "params", "tags", "experiments",
+                    "experiment_tags", "runs_wide", "inputs", "registered_models",
+                    "model_versions"})
+
+
+class Database:
+    """The server's sandboxed DuckDB database over the store's views.
+
+    The current-state views fold the store's events on every query; a dashboard
+    asking again and again of a store that has not changed would pay that fold each
+    time. So the folded views a query names (:data:`CACHED`) are kept as tables in
+    the schema ``lakeml_cache``, first on the search path, made on first use and
+    dropped, all at once, as soon as any table of the store has a new commit: a
+    query never sees a stale table, only a fresh one or the view itself.
+    """
+
+    def __init__(self, store_uri: str) -> None:
+        from lakeml.client import Client
+        from lakeml.query.lake import LakeViews
+
+        store = Client(store_uri).store
+        self._lake = LakeViews(store)
+        self._con = self._lake.connect(sandboxed=True)
+        catalog.install(self._con)
+        self._con.execute(f"CREATE SCHEMA {catalog.CACHE}")
+        self._planner = self._con.cursor()
+        self._lock = threading.Lock()
+        self._versions: dict[str, int] | None = None
+        self._cached: set[str] = set()
+
+    def cursor(self, sql: str = "") -> duckdb.DuckDBPyConnection:
+        """A new cursor over the views, refreshed to the store's latest commits, with the
+        views ``sql`` names folded into tables."""
+        from lakeml.store import schemas
+
+        with self._lock:
+            self._lake.refresh(schemas.TABLES)
+            versions = self._lake.versions()
+            if versions != self._versions:
+                for name in self._cached:
+                    self._con.execute(f'DROP TABLE IF EXISTS {catalog.CACHE}."{name}"')
+                self._cached.clear()
+                self._versions = versions
+            for name in CACHED - self._cached:
+                if re.search(rf"\b{name}\b", sql, re.IGNORECASE):
+                    self._con.execute(f'CREATE TABLE {catalog.CACHE}."{name}" AS '
+                                      f'SELECT * FROM main."{name}"')
+                    self._cached.add(name)
+            cur = self._con.cursor()
+        cur.execute(catalog.SEARCH_PATH)
+        return cur
+
+    @contextmanager
+    def planning(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for parsing statements (extract_statements), one user at a time."""
+        with self._lock:
+            yield self._planner
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SqlServer:
+    """A PostgreSQL-wire server over the store at ``store_uri``.
+
+    Without ``auth_file`` every client is trusted, which is allowed only on a
+    loopback address; with it, clients prove a password with SCRAM-SHA-256 (or
+    MD5, for users whose entry is an MD5 verifier).
+
+    Example:
+        >>> server = SqlServer("/tmp/lake", port=0)                  # doctest: +SKIP
+        >>> host, port = server.start()                             # doctest: +SKIP
+        >>> # psql "host=127.0.0.1 port=$port user=me" -c "SELECT count(*) FROM runs"
+        >>> server.close()                                          # doctest: +SKIP
+    """
+
+    def __init__(self, store_uri: str, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 auth_file: str | os.PathLike[str] | None = None,
+                 max_message: int = MAX_MESSAGE, max_connections: int = MAX_CONNECTIONS
+                 ) -> None:
+        self.users = load_users(auth_file) if auth_file is not None else None
+        if self.users is None and not is_loopback(host):
+            raise InvalidArgument(f"--host {host!r} is not a loopback address: serving other "
+                                  "machines needs --auth-file (users and their password "
+                                  "verifiers; see `lakeml sql-server --add-user`)")
+        self.host, self.port = host, port
+        self.max_message = max_message
+        self.max_connections = max_connections
+        self.database = Database(store_uri)
+        self._sessions: dict[int, Session] = {}
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    def random_bytes(self, size: int) -> bytes:
+        return secrets.token_bytes(size)
+
+    def start(self) -> tuple[str, int]:
+        """Listen and serve in a background thread; (host, port) bound."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise InvalidArgument(f"cannot listen on {self.host}:{self.port}: {exc}") from None
+        sock.listen(128)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, name="lakeml-sql-server",
+                                        daemon=True)
+        self._thread.start()
+        return self.host, self.port
+
+    def serve_forever(self) -> None:
+        """Serve until interrupted (Ctrl-C)."""
+        if self._thread is None:
+            self.start()
+        try:
+            self._closing.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._socket is not None:
+            try:
+                self._socket.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept()
+            except OSError:
+                pass
+            try:
+                self._socket.close()
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        from lakeml.sqlserver.session import Session
+
+        assert self._socket is not None
+        while not self._closing.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                full = len(self._sessions) >= self.max_connections
+                pid = 1 + secrets.randbelow(2**31 - 2)
+                while pid in self._sessions:
+                    pid = 1 + secrets.randbelow(2**31 - 2)
+                session = Session(self, conn, pid, secrets.randbelow(2**31))
+                if not full:
+                    self._sessions[pid] = session
+            if full:
+                threading.Thread(target=self._refuse, args=(conn,), daemon=True).start()
+                continue
+            threading.Thread(target=self._serve, args=(session,), daemon=True,
+                             name=f"lakeml-sql-{pid}").start()
+
+    def _serve(self, session: Session) -> None:
+        try:
+            session.run()
+        finally:
+            with self._lock:
+                self._sessions.pop(session.pid, None)
+
+    def _refuse(self, conn: socket.socket) -> None:
+        try:
+            conn.sendall(m.error_response("53300", "sorry, too many clients already "
+                                          f"(lakeml sql-server serves {self.max_connections})",
+                                          severity="FATAL"))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def cancel(self, pid: int, secret: int) -> None:
+        """Interrupt the running query of session ``pid`` if ``secret`` is its key."""
+        with self._lock:
+            session = self._sessions.get(pid)
+        if session is not None and secrets.compare_digest(
+                str(session.secret).encode(), str(secret).encode()):
+            session.cancel()
+
+    def connections(self) -> int:
+        with self._lock:
+            return len(self._sessions)
