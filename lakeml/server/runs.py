@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lakeml.entities import Metric, Param, RunStatus, RunTag, ViewType
@@ -30,8 +31,9 @@ def create(client: Client, f: Fields) -> dict[str, Any]:
     tags[OWNER_TAG] = REMOTE_OWNER
     run = client.create_run(f.text("experiment_id", "0"), start_time=f.integer("start_time"),
                             tags=tags, run_name=f.text("run_name"))
-    client.flush()
-    return {"run": run_json(client.get_run(run.info.run_id))}
+    # the new run as made, not read back: reads in the server see commits only, and the
+    # server commits this run's rows after the handler (lakeml/server/group_commit.py)
+    return {"run": run_json(run)}
 
 
 def get(client: Client, f: Fields) -> dict[str, Any]:
@@ -41,14 +43,19 @@ def get(client: Client, f: Fields) -> dict[str, Any]:
 def update(client: Client, f: Fields) -> dict[str, Any]:
     run_id = f.run_id()
     status, end_time, name = f.text("status"), f.integer("end_time"), f.text("run_name")
+    # read before writing (reads in the server see commits only; the server commits this
+    # request's rows after the handler), then answer with the changes applied
+    info = client.get_run(run_id).info
     if status in RunStatus.TERMINAL:
+        end_time = now_ms() if end_time is None else end_time
         client.set_terminated(run_id, status, end_time=end_time)
         if name:
             client.update_run(run_id, name=name)
+        info = replace(info, status=status, end_time=end_time)
     else:  # RUNNING, SCHEDULED, a bad status (refused by the service), or only a name
         client.update_run(run_id, status=status, name=name)
-    client.flush()
-    return {"run_info": run_info_json(client.get_run(run_id).info)}
+        info = replace(info, status=status or info.status)
+    return {"run_info": run_info_json(replace(info, run_name=name or info.run_name))}
 
 
 def delete(client: Client, f: Fields) -> dict[str, Any]:
