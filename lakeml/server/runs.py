@@ -90,12 +90,14 @@ def log_metric(client: Client, f: Fields) -> dict[str, Any]:
 
 
 def log_param(client: Client, f: Fields) -> dict[str, Any]:
-    client.log_param(f.run_id(), f.required_text("key"), f.get("value", ""))
+    key = f.required_text("key")
+    client.log_param(f.run_id(), key, _scalar(f.get("value", ""), f"param {key!r}"))
     return {}
 
 
 def set_tag(client: Client, f: Fields) -> dict[str, Any]:
-    client.set_tag(f.run_id(), f.required_text("key"), f.get("value", ""))
+    key = f.required_text("key")
+    client.set_tag(f.run_id(), key, _scalar(f.get("value", ""), f"tag {key!r}"))
     return {}
 
 
@@ -104,7 +106,32 @@ def delete_tag(client: Client, f: Fields) -> dict[str, Any]:
     return {}
 
 
+#: MLflow's limits of one log-batch request (its server refuses more, and so does this one).
+MAX_BATCH_METRICS, MAX_BATCH_PARAMS_OR_TAGS, MAX_BATCH_ENTITIES = 1000, 100, 1000
+
+
+def _check_batch_size(f: Fields) -> None:
+    sizes = {what: len(f.many(what)) for what in ("metrics", "params", "tags")}
+    for what, limit in (("metrics", MAX_BATCH_METRICS), ("params", MAX_BATCH_PARAMS_OR_TAGS),
+                        ("tags", MAX_BATCH_PARAMS_OR_TAGS)):
+        if sizes[what] > limit:
+            raise InvalidArgument(f"a log-batch request may hold at most {limit} {what}; got "
+                                  f"{sizes[what]}: split them across several requests")
+    if sum(sizes.values()) > MAX_BATCH_ENTITIES:
+        raise InvalidArgument(f"a log-batch request may hold at most {MAX_BATCH_ENTITIES} "
+                              f"metrics, params and tags together; got {sum(sizes.values())}")
+
+
+def _scalar(value: Any, what: str) -> Any:
+    """A param or tag value as sent: a string (or a number or boolean, which MLflow's
+    clients never send but a hand-written request may); never a JSON object or list."""
+    if isinstance(value, (dict, list)):
+        raise InvalidArgument(f"the value of {what} must be a string, got {value!r:.80}")
+    return "" if value is None else value
+
+
 def log_batch(client: Client, f: Fields) -> dict[str, Any]:
+    _check_batch_size(f)
     metrics = []
     now = now_ms()
     for item in f.many("metrics"):
@@ -113,8 +140,8 @@ def log_batch(client: Client, f: Fields) -> dict[str, Any]:
         point = _fields(item)
         metrics.append(Metric(point.required_text("key"), point.number("value"),
                               point.integer("timestamp", now), point.integer("step", 0)))
-    params = [Param(k, "" if v is None else v) for k, v in f.key_values("params")]
-    tags = [RunTag(k, "" if v is None else v) for k, v in f.key_values("tags")]
+    params = [Param(k, _scalar(v, f"param {k!r}")) for k, v in f.key_values("params")]
+    tags = [RunTag(k, _scalar(v, f"tag {k!r}")) for k, v in f.key_values("tags")]
     client.log_batch(f.run_id(), metrics=metrics, params=params, tags=tags)
     return {}
 
