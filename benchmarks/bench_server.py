@@ -23,7 +23,9 @@ transaction, row for row what ``SqlAlchemyStore`` writes for create_run + log_ba
 set_terminated).
 
 MLflow runs with its defaults (``mlflow server --backend-store-uri sqlite:///...``:
-FastAPI on uvicorn, 4 workers); lakeml with ``--workers`` LAKEML_WORKERS.
+FastAPI on uvicorn, 4 workers), but for uvicorn's worker health check, given 60 s as
+``lakeml server`` gives it (uvicorn's 5 s kills slow workers on a loaded machine, and
+their requests with them); lakeml with ``--workers`` (default 2).
 
     .venv/bin/python benchmarks/bench_server.py            # 16 x 50 runs, 100,000-run search
     .venv/bin/python benchmarks/bench_server.py --quick    # 4 x 10 runs, 10,000-run search
@@ -93,7 +95,10 @@ def lakeml_server(store: Path, port: int, cwd: Path, workers: int) -> subprocess
 def mlflow_server(python: Path, db: Path, port: int, cwd: Path) -> subprocess.Popen[bytes]:
     return start([str(python), "-m", "mlflow", "server", "--backend-store-uri",
                   f"sqlite:///{db}", "--default-artifact-root", str(cwd / "mlartifacts"),
-                  "--host", "127.0.0.1", "--port", str(port)], port, cwd, MLFLOW_ENV)
+                  "--host", "127.0.0.1", "--port", str(port),
+                  # as lakeml server does: a slow worker is not killed after 5 s (uvicorn's
+                  # default, which on a loaded machine drops MLflow's requests mid-load)
+                  "--uvicorn-opts", "--timeout-worker-healthcheck 60"], port, cwd, MLFLOW_ENV)
 
 
 # ---- the write load ------------------------------------------------------------------------

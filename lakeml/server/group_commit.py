@@ -11,7 +11,7 @@ answered 200 only after a commit that holds its rows succeeded.
 When the commit fails (the store unreachable, conflicts beyond the writer's retries),
 every request that waited on it gets the error (503 or 409). Its rows stay pending in
 the writer, which retries them with the next commit, so they may still land: the
-client's retry must then add nothing twice, and it does not (see docs/server.md,
+client's retry must then add nothing twice, and it does not (docs/server-durability.md,
 "Retries": identical metric points read as one, a param's same value is dropped, a
 tag set to the same value changes nothing).
 
