@@ -58,6 +58,13 @@ class Writers:
         return threads
 
 
+@pytest.fixture(autouse=True)
+def _no_background_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's background flusher would commit buffered rows on its own every second;
+    the tests count commits, so they are the only ones."""
+    monkeypatch.setenv("LAKEML_FLUSH_INTERVAL", "3600")
+
+
 @pytest.fixture
 def run_id(client: lakeml.Client) -> str:
     run_id = client.create_run(client.create_experiment("gc")).info.run_id
@@ -151,3 +158,20 @@ def test_request_keys_name_the_run_or_experiment_a_request_wrote() -> None:
     assert request_keys(Fields({"experiment_id": "7"}),
                         {"run": {"info": {"run_id": "r2"}}}) == {"7", "r2"}
     assert request_keys(Fields({"name": "e"}), {"experiment_id": "8"}) == {"8"}
+
+
+def test_reads_in_a_server_worker_see_commits_only(tmp_path) -> None:
+    """commits_of switches the store's reads to committed rows: a read neither commits nor
+    shows rows that wait for their request's commit."""
+    from lakeml.server.group_commit import commits_of
+
+    client = lakeml.Client(str(tmp_path / "quiet"))
+    run_id = client.create_run(client.create_experiment("q")).info.run_id
+    client.flush()
+    commits = commits_of(client)
+    assert commits_of(client) is commits  # one per Client
+    client.log_metric(run_id, "m", 1.0, step=0, timestamp=1)
+    assert client.get_run(run_id).data.metrics == {}
+    assert client.store.has_unflushed(["metrics"])  # the read committed nothing
+    commits.wait(commits.ticket(), commits.mark(), {run_id})
+    assert client.get_run(run_id).data.metrics == {"m": 1.0}
