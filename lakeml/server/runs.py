@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from lakeml.entities import Metric, Param, RunStatus, RunTag, ViewType
+from lakeml.entities import Metric, Param, RunInfo, RunStatus, RunTag, ViewType
 from lakeml.errors import InvalidArgument
 from lakeml.server.protocol import metric_json, page, run_info_json, run_json
 from lakeml.system_tags import USER
@@ -18,6 +20,36 @@ if TYPE_CHECKING:
 
 
 REMOTE_OWNER = "remote"
+
+#: How many runs' infos a worker keeps to answer runs/update without reading the run.
+KNOWN_RUNS = 10_000
+_known: weakref.WeakKeyDictionary[Any, OrderedDict[str, RunInfo]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _remember(client: Client, info: RunInfo) -> RunInfo:
+    known = _known.setdefault(client, OrderedDict())
+    known[info.run_id] = info
+    known.move_to_end(info.run_id)
+    while len(known) > KNOWN_RUNS:
+        known.popitem(last=False)
+    return info
+
+
+def _forget(client: Client, run_id: str) -> None:
+    """Drop the run's kept info after a change that runs/update does not apply to it."""
+    known = _known.get(client)
+    if known is not None:
+        known.pop(run_id, None)
+
+
+def _run_info(client: Client, run_id: str) -> RunInfo:
+    """The run's info as this worker made or last changed it, else as read (a read of the
+    whole run costs tens of ms under the worker's lock; runs/update answers with the
+    info, so MLflow's end_run would otherwise pay it for every run)."""
+    known = _known.get(client)
+    info = known.get(run_id) if known is not None else None
+    return info if info is not None else _remember(client, client.get_run(run_id).info)
 
 
 def create(client: Client, f: Fields) -> dict[str, Any]:
@@ -33,6 +65,7 @@ def create(client: Client, f: Fields) -> dict[str, Any]:
                             tags=tags, run_name=f.text("run_name"))
     # the new run as made, not read back: reads in the server see commits only, and the
     # server commits this run's rows after the handler (lakeml/server/group_commit.py)
+    _remember(client, run.info)
     return {"run": run_json(run)}
 
 
@@ -43,9 +76,10 @@ def get(client: Client, f: Fields) -> dict[str, Any]:
 def update(client: Client, f: Fields) -> dict[str, Any]:
     run_id = f.run_id()
     status, end_time, name = f.text("status"), f.integer("end_time"), f.text("run_name")
-    # read before writing (reads in the server see commits only; the server commits this
-    # request's rows after the handler), then answer with the changes applied
-    info = client.get_run(run_id).info
+    # known or read before writing (reads in the server see commits only; the server
+    # commits this request's rows after the handler), then answered with the changes
+    # applied. A name another worker gave the run since this one knew it is not echoed.
+    info = _run_info(client, run_id)
     if status in RunStatus.TERMINAL:
         end_time = now_ms() if end_time is None else end_time
         client.set_terminated(run_id, status, end_time=end_time)
@@ -55,16 +89,19 @@ def update(client: Client, f: Fields) -> dict[str, Any]:
     else:  # RUNNING, SCHEDULED, a bad status (refused by the service), or only a name
         client.update_run(run_id, status=status, name=name)
         info = replace(info, status=status or info.status)
-    return {"run_info": run_info_json(replace(info, run_name=name or info.run_name))}
+    info = _remember(client, replace(info, run_name=name or info.run_name))
+    return {"run_info": run_info_json(info)}
 
 
 def delete(client: Client, f: Fields) -> dict[str, Any]:
     client.delete_run(f.run_id())
+    _forget(client, f.run_id())
     return {}
 
 
 def restore(client: Client, f: Fields) -> dict[str, Any]:
     client.restore_run(f.run_id())
+    _forget(client, f.run_id())
     return {}
 
 
@@ -98,6 +135,7 @@ def log_param(client: Client, f: Fields) -> dict[str, Any]:
 def set_tag(client: Client, f: Fields) -> dict[str, Any]:
     key = f.required_text("key")
     client.set_tag(f.run_id(), key, _scalar(f.get("value", ""), f"tag {key!r}"))
+    _forget(client, f.run_id())  # (the tag may be the run's name)
     return {}
 
 
@@ -143,6 +181,8 @@ def log_batch(client: Client, f: Fields) -> dict[str, Any]:
     params = [Param(k, _scalar(v, f"param {k!r}")) for k, v in f.key_values("params")]
     tags = [RunTag(k, _scalar(v, f"tag {k!r}")) for k, v in f.key_values("tags")]
     client.log_batch(f.run_id(), metrics=metrics, params=params, tags=tags)
+    if tags:
+        _forget(client, f.run_id())  # (a tag may be the run's name)
     return {}
 
 
