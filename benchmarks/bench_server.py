@@ -11,7 +11,7 @@ Both servers are started here, on loopback, and driven by the same plain HTTP cl
    afterwards through the server (count, params and metrics).
 2. **Search**: ``runs/search`` with the leaderboard query of synthetic.py (a filter on
    a metric and a param, ordered by the metric, 10 results) over an experiment of
-   SEARCH_RUNS runs: p50 of SEARCH_CALLS sequential calls after WARMUP calls, the
+   SEARCH_RUNS runs: p50 of --search-calls sequential calls after WARMUP calls, the
    answer checked against ``synthetic.expected_leaderboard``.
 
 The search stores hold the same synthetic runs and are built once, cached in --cache
@@ -207,7 +207,7 @@ def mlflow_search_store(python: Path, cache: Path, runs: int) -> Path:
     return db
 
 
-def search_p50(url: str, experiment_name: str, runs: int) -> dict[str, Any]:
+def search_p50(url: str, experiment_name: str, runs: int, calls: int) -> dict[str, Any]:
     """p50 of the leaderboard search through ``url``, its answer checked."""
     import httpx
 
@@ -220,7 +220,7 @@ def search_p50(url: str, experiment_name: str, runs: int) -> dict[str, Any]:
                 "order_by": synthetic.LEADERBOARD["order_by"],
                 "max_results": synthetic.LEADERBOARD["max_results"]}
         times = []
-        for i in range(WARMUP + SEARCH_CALLS):
+        for i in range(WARMUP + calls):
             t0 = time.perf_counter()
             response = http.post("/runs/search", json=body)
             elapsed = time.perf_counter() - t0
@@ -253,6 +253,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, help="runs per client (default 50)")
     parser.add_argument("--search-runs", type=int, help="runs in the searched experiment "
                         "(default 100,000)")
+    parser.add_argument("--search-calls", type=int, default=SEARCH_CALLS,
+                        help=f"timed searches per server (default {SEARCH_CALLS})")
+    parser.add_argument("--build-only", action="store_true",
+                        help="only build the cached search stores")
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the clients are spread over (default 2)")
     parser.add_argument("--lakeml-workers", type=int, default=1,
@@ -270,6 +274,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no MLflow at {args.mlflow_python}: run benchmarks/setup_mlflow.sh "
                          "or give --mlflow-python")
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.build_only:
+        lakeml_search_store(args.cache, search_runs)
+        mlflow_search_store(args.mlflow_python, args.cache, search_runs)
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     figures: dict[str, dict[str, Any]] = {"lakeml": {}, "mlflow": {}}
     try:
@@ -297,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
                     mlflow_server(args.mlflow_python, stores[name], port, cwd))
             try:
                 figures[name]["search"] = search_p50(f"http://127.0.0.1:{port}", experiment,
-                                                     search_runs)
+                                                     search_runs, args.search_calls)
             finally:
                 stop_server(proc)
     except BaseException:

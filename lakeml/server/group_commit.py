@@ -106,9 +106,9 @@ class GroupCommit:
             self._flush()
         except RowsRejected as exc:  # every other row is committed
             rejected = exc
-        except Exception as exc:  # every waiter gets it, as its answer
+        except BaseException as exc:  # every waiter gets it, as its answer
             error = exc
-        finally:  # (also on a BaseException: no waiter may wait forever)
+        finally:
             self._cond.acquire()
             if rejected is not None:
                 self._rejections.append(rejected)

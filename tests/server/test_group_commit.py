@@ -68,8 +68,15 @@ def _no_background_commits(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def run_id(client: lakeml.Client) -> str:
     run_id = client.create_run(client.create_experiment("gc")).info.run_id
-    client.flush()
+    settled(client)
     return run_id
+
+
+def settled(client: lakeml.Client) -> None:
+    """Commit, and let the background flusher's pass after a commit (for maintenance) end:
+    it would commit whatever is buffered by then."""
+    client.flush()
+    wait_for(lambda: not client.store.writer._maintenance_due)
 
 
 def test_writers_that_arrive_during_a_commit_share_the_next_one(
@@ -130,7 +137,7 @@ def test_a_failed_commit_fails_every_request_that_waited_on_it(
 def test_a_rejected_row_fails_only_the_request_that_logged_it(
         client: lakeml.Client, store_uri: str, run_id: str) -> None:
     other_run = client.create_run(client.get_run(run_id).info.experiment_id).info.run_id
-    client.flush()
+    settled(client)
     # another process commits param p of run_id first, with another value
     other = Store(store_uri).open()
     other.append("params", other.rows.params(run_id=run_id, key="p", value="9",
@@ -167,7 +174,7 @@ def test_reads_in_a_server_worker_see_commits_only(tmp_path) -> None:
 
     client = lakeml.Client(str(tmp_path / "quiet"))
     run_id = client.create_run(client.create_experiment("q")).info.run_id
-    client.flush()
+    settled(client)
     commits = commits_of(client)
     assert commits_of(client) is commits  # one per Client
     client.log_metric(run_id, "m", 1.0, step=0, timestamp=1)
