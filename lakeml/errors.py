@@ -160,6 +160,19 @@ class StoreUnavailable(TemporarilyUnavailable):
     """The store URI cannot be read or written (missing, unreachable, not writable)."""
 
 
+class RowsRejected(InvalidArgument):
+    """Logged rows that were set aside instead of committed (every other row was).
+
+    ``keys`` holds the first column of each rejected row (a run id for a run's params,
+    metrics and tags), so that a server committing many requests' rows at once can tell
+    which requests the rejection concerns.
+    """
+
+    def __init__(self, message: str, keys: frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 # The class each MLflow error code maps back to. A code that several classes
 # carry maps to the most general of them (TEMPORARILY_UNAVAILABLE: not
 # StoreUnavailable); codes MLflow has that lakeml never raises map to the

@@ -31,7 +31,10 @@ def cmd_server(args: argparse.Namespace) -> str:
     os.environ["LAKEML_STORE"] = uri  # the workers' app factory reads it
     _server_settings(args)
     uvicorn.run("lakeml.server.app:app_from_environment", factory=True, host=args.host,
-                port=args.port, workers=args.workers, log_level=args.log_level)
+                port=args.port, workers=args.workers, log_level=args.log_level,
+                # a worker busy with a long commit on a loaded machine is slow, not hung:
+                # killing it (uvicorn's default: after 5 s) would drop its requests
+                timeout_worker_healthcheck=60)
     return "lakeml server stopped"
 
 

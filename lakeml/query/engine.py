@@ -80,6 +80,13 @@ class QueryEngine:
                 self._con = self._connect()
             self._lake.refresh(names)
 
+    def read_commits_only(self) -> None:
+        """From now on, reads see committed rows only: this process's buffered rows are not
+        committed first. For a server whose write requests each wait for the commit of
+        their rows (lakeml.server.group_commit): a read must neither commit other
+        requests' rows inside its lock nor show a write not yet acknowledged."""
+        self._flush_first = False
+
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The engine's own DuckDB connection (for tables it materialises)."""
         with self._lock:

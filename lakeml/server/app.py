@@ -4,8 +4,8 @@
 runs.py and registry.py, each a table of ``(method, path, handler, writes)``. A handler
 takes the Client and the request's :class:`~lakeml.server.protocol.Fields` and returns
 the response body.
-A handler that writes is answered only after ``client.flush()`` committed its rows:
-acknowledged means durable.
+A handler that writes is answered only after a commit holding its rows succeeded:
+acknowledged means durable. Concurrent writes share commits (group_commit.py).
 
 Calls into the Client run one at a time, in a worker thread (the lake services are
 built for one process's logging, not for concurrent callers); several ``--workers``
@@ -83,14 +83,21 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
     from starlette.concurrency import run_in_threadpool
 
     from lakeml.server.errors import error_response
+    from lakeml.server.group_commit import commits_of, request_keys
     from lakeml.server.protocol import fields_of_body, fields_of_query
 
+    commits = commits_of(client)
+
     def call(fields: Fields) -> dict[str, Any]:
-        with lock:
+        if not writes:
+            with lock:
+                return handler(client, fields)
+        with lock:  # buffer the rows (short), then wait for a commit holding them
+            mark = commits.mark()
             body = handler(client, fields)
-            if writes:
-                client.flush()
-            return body
+            ticket = commits.ticket()
+        commits.wait(ticket, mark, request_keys(fields, body))
+        return body
 
     async def endpoint(request: Request) -> JSONResponse:
         from fastapi.responses import JSONResponse

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from lakeml.entities import Metric, Param, RunStatus, RunTag, ViewType
+from lakeml.entities import Metric, Param, RunInfo, RunStatus, RunTag, ViewType
 from lakeml.errors import InvalidArgument
 from lakeml.server.protocol import metric_json, page, run_info_json, run_json
 from lakeml.system_tags import USER
@@ -18,6 +21,36 @@ if TYPE_CHECKING:
 
 REMOTE_OWNER = "remote"
 
+#: How many runs' infos a worker keeps to answer runs/update without reading the run.
+KNOWN_RUNS = 10_000
+_known: weakref.WeakKeyDictionary[Any, OrderedDict[str, RunInfo]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _remember(client: Client, info: RunInfo) -> RunInfo:
+    known = _known.setdefault(client, OrderedDict())
+    known[info.run_id] = info
+    known.move_to_end(info.run_id)
+    while len(known) > KNOWN_RUNS:
+        known.popitem(last=False)
+    return info
+
+
+def _forget(client: Client, run_id: str) -> None:
+    """Drop the run's kept info after a change that runs/update does not apply to it."""
+    known = _known.get(client)
+    if known is not None:
+        known.pop(run_id, None)
+
+
+def _run_info(client: Client, run_id: str) -> RunInfo:
+    """The run's info as this worker made or last changed it, else as read (a read of the
+    whole run costs tens of ms under the worker's lock; runs/update answers with the
+    info, so MLflow's end_run would otherwise pay it for every run)."""
+    known = _known.get(client)
+    info = known.get(run_id) if known is not None else None
+    return info if info is not None else _remember(client, client.get_run(run_id).info)
+
 
 def create(client: Client, f: Fields) -> dict[str, Any]:
     tags = dict(f.key_values("tags"))
@@ -30,8 +63,10 @@ def create(client: Client, f: Fields) -> dict[str, Any]:
     tags[OWNER_TAG] = REMOTE_OWNER
     run = client.create_run(f.text("experiment_id", "0"), start_time=f.integer("start_time"),
                             tags=tags, run_name=f.text("run_name"))
-    client.flush()
-    return {"run": run_json(client.get_run(run.info.run_id))}
+    # the new run as made, not read back: reads in the server see commits only, and the
+    # server commits this run's rows after the handler (lakeml/server/group_commit.py)
+    _remember(client, run.info)
+    return {"run": run_json(run)}
 
 
 def get(client: Client, f: Fields) -> dict[str, Any]:
@@ -41,23 +76,32 @@ def get(client: Client, f: Fields) -> dict[str, Any]:
 def update(client: Client, f: Fields) -> dict[str, Any]:
     run_id = f.run_id()
     status, end_time, name = f.text("status"), f.integer("end_time"), f.text("run_name")
+    # known or read before writing (reads in the server see commits only; the server
+    # commits this request's rows after the handler), then answered with the changes
+    # applied. A name another worker gave the run since this one knew it is not echoed.
+    info = _run_info(client, run_id)
     if status in RunStatus.TERMINAL:
+        end_time = now_ms() if end_time is None else end_time
         client.set_terminated(run_id, status, end_time=end_time)
         if name:
             client.update_run(run_id, name=name)
+        info = replace(info, status=status, end_time=end_time)
     else:  # RUNNING, SCHEDULED, a bad status (refused by the service), or only a name
         client.update_run(run_id, status=status, name=name)
-    client.flush()
-    return {"run_info": run_info_json(client.get_run(run_id).info)}
+        info = replace(info, status=status or info.status)
+    info = _remember(client, replace(info, run_name=name or info.run_name))
+    return {"run_info": run_info_json(info)}
 
 
 def delete(client: Client, f: Fields) -> dict[str, Any]:
     client.delete_run(f.run_id())
+    _forget(client, f.run_id())
     return {}
 
 
 def restore(client: Client, f: Fields) -> dict[str, Any]:
     client.restore_run(f.run_id())
+    _forget(client, f.run_id())
     return {}
 
 
@@ -83,12 +127,15 @@ def log_metric(client: Client, f: Fields) -> dict[str, Any]:
 
 
 def log_param(client: Client, f: Fields) -> dict[str, Any]:
-    client.log_param(f.run_id(), f.required_text("key"), f.get("value", ""))
+    key = f.required_text("key")
+    client.log_param(f.run_id(), key, _scalar(f.get("value", ""), f"param {key!r}"))
     return {}
 
 
 def set_tag(client: Client, f: Fields) -> dict[str, Any]:
-    client.set_tag(f.run_id(), f.required_text("key"), f.get("value", ""))
+    key = f.required_text("key")
+    client.set_tag(f.run_id(), key, _scalar(f.get("value", ""), f"tag {key!r}"))
+    _forget(client, f.run_id())  # (the tag may be the run's name)
     return {}
 
 
@@ -97,7 +144,32 @@ def delete_tag(client: Client, f: Fields) -> dict[str, Any]:
     return {}
 
 
+#: MLflow's limits of one log-batch request (its server refuses more, and so does this one).
+MAX_BATCH_METRICS, MAX_BATCH_PARAMS_OR_TAGS, MAX_BATCH_ENTITIES = 1000, 100, 1000
+
+
+def _check_batch_size(f: Fields) -> None:
+    sizes = {what: len(f.many(what)) for what in ("metrics", "params", "tags")}
+    for what, limit in (("metrics", MAX_BATCH_METRICS), ("params", MAX_BATCH_PARAMS_OR_TAGS),
+                        ("tags", MAX_BATCH_PARAMS_OR_TAGS)):
+        if sizes[what] > limit:
+            raise InvalidArgument(f"a log-batch request may hold at most {limit} {what}; got "
+                                  f"{sizes[what]}: split them across several requests")
+    if sum(sizes.values()) > MAX_BATCH_ENTITIES:
+        raise InvalidArgument(f"a log-batch request may hold at most {MAX_BATCH_ENTITIES} "
+                              f"metrics, params and tags together; got {sum(sizes.values())}")
+
+
+def _scalar(value: Any, what: str) -> Any:
+    """A param or tag value as sent: a string (or a number or boolean, which MLflow's
+    clients never send but a hand-written request may); never a JSON object or list."""
+    if isinstance(value, (dict, list)):
+        raise InvalidArgument(f"the value of {what} must be a string, got {value!r:.80}")
+    return "" if value is None else value
+
+
 def log_batch(client: Client, f: Fields) -> dict[str, Any]:
+    _check_batch_size(f)
     metrics = []
     now = now_ms()
     for item in f.many("metrics"):
@@ -106,9 +178,11 @@ def log_batch(client: Client, f: Fields) -> dict[str, Any]:
         point = _fields(item)
         metrics.append(Metric(point.required_text("key"), point.number("value"),
                               point.integer("timestamp", now), point.integer("step", 0)))
-    params = [Param(k, "" if v is None else v) for k, v in f.key_values("params")]
-    tags = [RunTag(k, "" if v is None else v) for k, v in f.key_values("tags")]
+    params = [Param(k, _scalar(v, f"param {k!r}")) for k, v in f.key_values("params")]
+    tags = [RunTag(k, _scalar(v, f"tag {k!r}")) for k, v in f.key_values("tags")]
     client.log_batch(f.run_id(), metrics=metrics, params=params, tags=tags)
+    if tags:
+        _forget(client, f.run_id())  # (a tag may be the run's name)
     return {}
 
 

@@ -43,6 +43,7 @@ from lakeml.errors import (
     InvalidArgument,
     InvalidState,
     LakemlError,
+    RowsRejected,
     StoreUnavailable,
 )
 from lakeml.store import first_wins
@@ -225,7 +226,8 @@ class Writer:
                 self.raise_rejected()
 
     def raise_rejected(self) -> None:
-        """Raise InvalidArgument naming the rows rejected since the last report, if any."""
+        """Raise RowsRejected (an InvalidArgument) naming the rows rejected since the last
+        report, if any."""
         with self._lock:
             rejected, self._rejected = self._rejected, []
         if not rejected:
@@ -234,8 +236,9 @@ class Writer:
         quoted = "; ".join(r.describe() for r in rejected[:QUOTED_REJECTS])
         more = f"; and {len(rejected) - QUOTED_REJECTS} more" if len(rejected) > QUOTED_REJECTS \
             else ""
-        raise InvalidArgument(f"{count} logged row(s) could not be stored and were not "
-                              f"committed (every other row was): {quoted}{more}")
+        raise RowsRejected(f"{count} logged row(s) could not be stored and were not "
+                           f"committed (every other row was): {quoted}{more}",
+                           frozenset(_first_column(row) for r in rejected for row in r.rows))
 
     def _reject(self, name: str, rows: list[Any], error: BaseException) -> None:
         """Set ``rows`` aside: never committed, reported by the next explicit flush."""
@@ -477,6 +480,12 @@ class Writer:
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
         self._batch_seq = dict.fromkeys(self._tables, 0)
+
+
+def _first_column(row: Any) -> str:
+    """The first column of a buffered row (a tuple) or of a bulk one (a dict), as text."""
+    value = row[0] if isinstance(row, tuple) else next(iter(row.values()), None)
+    return str(value)
 
 
 def _close_all_at_exit() -> None:
