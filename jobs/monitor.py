@@ -89,7 +89,7 @@ def spark_pairs(spark: Any, store_uri: str) -> Any:
             store_uri, open_tables.INFERENCE_LOG))), model_name, model_version, since_us,
             until_us)
         labels = spark.read.format("delta").load(spark_path(open_tables.table_uri(
-            store_uri, open_tables.INFERENCE_LABELS)))
+            store_uri, open_tables.INFERENCE_LABELS))).where(F.col("model_name") == model_name)
         latest = Window.partitionBy("request_id", "row").orderBy(F.col("time").desc())
         labels = labels.withColumn("_n", F.row_number().over(latest)).where("_n = 1")
         joined = log.join(labels.select("request_id", "row", "label"), ["request_id", "row"]) \

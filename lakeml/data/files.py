@@ -32,6 +32,8 @@ def from_files(uri: str | os.PathLike[str], format: str | None = None,
     from lakeml.data.profile import profile_arrow
 
     root = os.fspath(uri)
+    if "://" not in root:  # recorded absolute, so it loads from any working directory
+        root = os.path.abspath(root)
     fs, base = filesystem(root)
     files = list_files(fs, base, root)
     kind = format or _format_of(files, root)

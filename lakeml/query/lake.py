@@ -20,7 +20,7 @@ from lakeml.query.sandbox import lock_down
 from lakeml.query.sqlfiles import view_definitions
 from lakeml.sqltext import configure, read_files
 from lakeml.store import schemas
-from lakeml.store.file_cache import cache_root
+from lakeml.store.file_cache import store_folder
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -127,7 +127,7 @@ class LakeViews:
         if sandboxed:
             folders = [f"{self.store.table_uri(name)}/" for name in schemas.TABLES]
             if not self.store.is_local:  # its data files are read from their local copies
-                folders = [f"{cache_root()}{os.sep}"]
+                folders = [f"{store_folder(self.store.uri)}{os.sep}"]
             lock_down(con, folders)
         for name, schema in schemas.TABLES.items():
             # DDL, not an empty Arrow table: DuckDB's first Arrow scan costs 0.2 s.

@@ -300,6 +300,8 @@ def is_stale(store: Store) -> bool:
     are folded whole in memory) and has none, or one missing STALE_SHARE of its bytes."""
     if store.uri in _too_wide:
         return False
+    if not store.is_local and not _copies_local(store):
+        return False  # deciding would fetch the whole store; a reader fetches it anyway
     files = {t: store.snapshot_files(t)[1] for t in SOURCES}
     if data_bytes(f for t in SOURCES[1:] for f in files[t]) <= run_fold.SMALL_STORE_BYTES:
         return False
@@ -309,6 +311,16 @@ def is_stale(store: Store) -> bool:
     uncovered = data_bytes(f for paths in snapshot.uncovered(store, files).values()
                            for f in paths)
     return uncovered > STALE_SHARE * data_bytes(f for t in SOURCES for f in files[t])
+
+
+def _copies_local(store: Store) -> bool:
+    """Whether every data file of a remote store's run tables already has its local copy
+    (then a snapshot is decided and written from them, fetching nothing)."""
+    from lakeml.store.file_cache import copy_name, store_folder
+
+    folder = store_folder(store.uri)
+    return all(os.path.exists(folder / copy_name(uri)) for t in SOURCES
+               for uri in store.tables[t].snapshot_files(readable=False)[1])
 
 
 def refresh_soon(store: Store) -> None:

@@ -12,6 +12,7 @@ from lakeml.config import normalize_uri
 from lakeml.errors import StoreUnavailable
 from lakeml.store import rows as row_builders
 from lakeml.store import schemas
+from lakeml.store.file_cache import store_folder
 from lakeml.store.maintenance import Maintenance
 from lakeml.store.object_store import delta_options
 from lakeml.store.table import DeltaTableHandle
@@ -54,6 +55,7 @@ class Store:
         }
         for handle in self.tables.values():  # how readers fetch remote data files
             handle.fs_options = self.artifact_storage_options
+            handle.cache_folder = None if self.is_local else store_folder(self.uri)
         self.clock = SequenceClock()
         self.maintenance = Maintenance(self.tables, compact_every=config.get("compact_every"),
                                        lease_seconds=config.get("compaction_lease"))

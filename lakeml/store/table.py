@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
-from lakeml.store.file_cache import local_copies
+from lakeml.store.file_cache import all_present, local_copies, touch
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -97,7 +98,9 @@ class DeltaTableHandle:
         # remote stores: the local copies of the latest file list (store/file_cache.py)
         self._copies: tuple[tuple[int, int], list[str]] | None = None
         self._copies_lock = threading.Lock()
+        self._copies_touched = 0.0
         self.fs_options: dict[str, Any] = {}
+        self.cache_folder: Path | None = None  # the store's folder of copies (Store sets it)
 
     # ---- creation -----------------------------------------------------------
     def ensure(self) -> None:
@@ -260,11 +263,15 @@ class DeltaTableHandle:
             return version, uris
         with self._copies_lock:
             if self._copies is not None and self._copies[0] == (version, len(uris)) and \
-                    as_of is None:
+                    as_of is None and all_present(self._copies[1]):
+                if time.monotonic() - self._copies_touched > 60:
+                    touch(self._copies[1])  # in use: not the next to be evicted
+                    self._copies_touched = time.monotonic()
                 return version, self._copies[1]
-            copies = local_copies(uris, self.fs_options)
+            copies = local_copies(uris, self.fs_options, folder=self.cache_folder)
             if as_of is None:
                 self._copies = ((version, len(uris)), copies)
+                self._copies_touched = time.monotonic()
         return version, copies
 
     def _snapshot_uris(self, as_of: int | datetime | None) -> tuple[int, list[str]]:

@@ -108,9 +108,12 @@ def labelled_pairs(log_files: list[str], label_files: list[str], *, model_name: 
     if until_us is not None:
         where.append("epoch_us(i.\"time\") < ?")
         params.append(int(until_us))
-    sql = (f"WITH labels AS (SELECT request_id, \"row\", label FROM {read_files(label_files)} "
-           f"QUALIFY row_number() OVER (PARTITION BY request_id, \"row\" ORDER BY \"time\" "
-           f"DESC) = 1) "
+    # the labels of this model only: another model's clients may send the same request ids
+    params.insert(0, model_name)
+    sql = (f"WITH labels AS (SELECT request_id, \"row\", label "
+           f"FROM {read_files(label_files)} WHERE model_name = ? "
+           f"QUALIFY row_number() OVER (PARTITION BY request_id, \"row\" "
+           f"ORDER BY \"time\" DESC) = 1) "
            f"SELECT epoch_us(i.\"time\") // {int(width_us)} * {int(width_us)} AS w, l.label, "
            f"i.\"{prediction}\" AS p FROM {read_files(log_files)} i JOIN labels l "
            f"ON l.request_id = i.request_id AND l.\"row\" = i.\"row\" "
