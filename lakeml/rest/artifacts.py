@@ -174,7 +174,13 @@ class RestArtifacts:
     def _get_folder(self, run_id: str, root: str, rel: str, entries: list[dict[str, Any]],
                     local: Path) -> None:
         for entry in entries:
-            child = posixpath.join(rel, entry["path"]) if rel else entry["path"]
+            name = entry.get("path")
+            if not isinstance(name, str) or not name or "/" in name or name in (".", "..") \
+                    or "\\" in name:  # a listing names children: never a path out of dst
+                raise InvalidArgument(f"the server listed {name!r} under {rel or '/'!r} of "
+                                      f"run {run_id!r}: not a plain file name; nothing "
+                                      f"written there")
+            child = posixpath.join(rel, name) if rel else name
             if entry.get("is_dir"):
                 (local / entry["path"]).mkdir(parents=True, exist_ok=True)
                 self._get_folder(run_id, root, child, self._entries(

@@ -58,6 +58,8 @@ MAX_ITEMS = 1000
 POINTS_FROM = MAX_METRICS + 1
 #: Requests a flush keeps in flight at once (different runs' batches).
 IN_FLIGHT = 8
+# points per Arrow request: ~10 MB encoded, under lakeml server's default 32 MB body limit
+POINTS_PER_REQUEST = 100_000
 #: Errors after which a batch is sent again rather than set aside.
 RETRIED = (TemporarilyUnavailable, CommitConflict)
 
@@ -89,6 +91,16 @@ class _Columns:
 
     def rows(self) -> Any:
         return zip(self.run_id, self.key, self.value, self.timestamp, self.step)
+
+    def chunks(self, size: int) -> list[_Columns]:
+        """These points in parts of at most ``size``, in order."""
+        parts = []
+        for start in range(0, len(self), size):
+            part = _Columns()
+            for name in self.__slots__:
+                setattr(part, name, getattr(self, name)[start:start + size])
+            parts.append(part)
+        return parts
 
 
 @dataclass
@@ -223,8 +235,10 @@ class LogBuffer:
                     self._buffered = 0
                     pending, self._pending = self._pending, []
                 points: list[Batch | Points] = []
-                if len(metrics) >= POINTS_FROM:
-                    points, metrics = [Points(self._next_request_id(), metrics)], _Columns()
+                if len(metrics) >= POINTS_FROM:  # Arrow requests, each well under the
+                    points = [Points(self._next_request_id(), part)  # server's body limit
+                              for part in metrics.chunks(POINTS_PER_REQUEST)]
+                    metrics = _Columns()
                 self._send_all(pending + self._batches(metrics, params, tags) + points)
             if report:
                 self.raise_rejected()

@@ -67,7 +67,7 @@ def build_app(client: Client) -> FastAPI:
         app.add_route(PREFIX + path,
                       path_fields(_endpoint(client, lock, method, handler, writes)),
                       methods=[method], name=f"{method} {path}")
-    artifacts.register(app, client)
+    artifacts.register(app, client, lock)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -73,7 +73,7 @@ ROUTES = (
 
 
 # ---- the mlflow-artifacts proxy ------------------------------------------------------------
-def register(app: FastAPI, client: Client) -> None:
+def register(app: FastAPI, client: Client, lock: Any) -> None:
     """Serve the ``mlflow-artifacts`` proxy over ``client``'s store on ``app``."""
     from lakeml.artifacts import ArtifactRepository
 
@@ -87,7 +87,7 @@ def register(app: FastAPI, client: Client) -> None:
             from lakeml.server.errors import error_response
 
             try:
-                await _authorize(client, request)
+                await _authorize(client, lock, request)
                 return await handler(repo, request)
             except NotFound:  # its message names the store's folder: not the caller's business
                 path = request.path_params.get("path", "")
@@ -104,10 +104,11 @@ def register(app: FastAPI, client: Client) -> None:
                       name=f"{method} mlflow-artifacts")
 
 
-async def _authorize(client: Client, request: Request) -> None:
+async def _authorize(client: Client, lock: Any, request: Request) -> None:
     """On a server with users: the proxy's paths start with the experiment id
     (``<experiment>/<run>/artifacts/...``, ``<experiment>/models/<id>/...``), so reading
-    needs READ on that experiment and writing or deleting EDIT; the root is for admins."""
+    needs READ on that experiment, writing EDIT and deleting MANAGE; the root is for
+    admins."""
     from starlette.concurrency import run_in_threadpool
 
     from lakeml.server.access import SESSION, deny, require
@@ -117,15 +118,19 @@ async def _authorize(client: Client, request: Request) -> None:
         return
     path = relative(request.path_params.get("path") or request.query_params.get("path") or "")
     experiment = path.split("/", 1)[0]
-    need = "READ" if request.method == "GET" else "EDIT"
+    need = {"GET": "READ", "PUT": "EDIT"}.get(request.method, "MANAGE")  # DELETE: MANAGE
     route = f"{request.method} mlflow-artifacts"
-    if not experiment:
-        if not session.user.admin:
-            await run_in_threadpool(
-                deny, client, session, route, "route", "/", "none", "admin",
-                f"user {session.user.name!r} may not list the root of the artifact store")
-        return
-    await run_in_threadpool(require, client, session, route, "experiment", experiment, need)
+    def check() -> None:  # a denial is recorded through the Client: one call at a time
+        with lock:
+            if not experiment:
+                if not session.user.admin:
+                    deny(client, session, route, "route", "/", "none", "admin",
+                         f"user {session.user.name!r} may not list the root of the "
+                         "artifact store")
+                return
+            require(client, session, route, "experiment", experiment, need)
+
+    await run_in_threadpool(check)
 
 
 def _path(request: Request) -> str:

@@ -156,6 +156,14 @@ class Gate:
         path = scope.get("path", "")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
+        if _cross_site_form(scope, path, headers):
+            # a body that is not JSON on a JSON route: what a browser sends cross-site
+            # without asking (text/plain, forms); MLflow's server refuses it too
+            await _reply(send, 415, "BAD_REQUEST",
+                         f"{scope.get('method')} {path} takes a JSON body: send "
+                         f"Content-Type: application/json (got "
+                         f"{headers.get('content-type') or 'none'!r})")
+            return
         user = None
         if self.auth is not None and path not in PUBLIC_PATHS:
             # who first (from the headers alone): an unknown caller's body is never read
@@ -231,6 +239,27 @@ class Gate:
             more = message.get("more_body", False)
         return _replay([{"type": "http.request", "body": b"".join(parts),
                          "more_body": False}], receive)
+
+
+JSON_ROUTES = ("/api/", "/ajax-api/")
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _cross_site_form(scope: dict, path: str, headers: dict[str, str]) -> bool:
+    """Whether a request with a body reaches a JSON route without saying it is JSON. A
+    page on another site may POST text/plain or a form to 127.0.0.1 without the browser
+    asking first (CORS "simple" requests); requiring application/json makes the browser
+    ask, and CORS is off unless configured. The artifact proxy takes raw bytes (PUT, which
+    a browser never sends cross-site without asking)."""
+    if scope.get("method") not in _BODY_METHODS or not path.startswith(JSON_ROUTES):
+        return False
+    if path.startswith(UNLIMITED_PREFIXES):
+        return False
+    length = headers.get("content-length", "")
+    if not headers.get("transfer-encoding") and length in ("", "0"):
+        return False  # no body: DELETE and POST with query parameters
+    kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind != "application/json"
 
 
 def _replay(messages: list[dict], receive: Any) -> Any:

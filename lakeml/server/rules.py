@@ -227,10 +227,44 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/comments/create"): _model_rule("READ"),
 }
 def _as_caller_id(f: Fields, user: str) -> Fields:
-    """lakeml's run creation names its user in ``user_id``: the caller, whatever it says."""
-    from lakeml.server.protocol import Fields
+    """lakeml's run creation names its user in ``user_id`` and the ``mlflow.user`` tag: the
+    caller, whatever the body says."""
+    return _as_caller(f, user)
 
-    return Fields({**f._values, "user_id": user})  # noqa: SLF001 - the server's own type
+
+def _runs_in_arrow(client: Client, f: Fields) -> list[str]:
+    """The experiments of every run a bulk request's Arrow rows name."""
+    from lakeml.rest.http import arrow_field
+
+    table = arrow_field(f.get("arrow"))
+    if "run_id" not in table.column_names:
+        return []  # the handler refuses it, naming the column
+    runs = {r for r in table.column("run_id").to_pylist() if isinstance(r, str)}
+    return sorted({experiment_of_run(client, r) for r in runs})
+
+
+def _runs_listed(client: Client, f: Fields) -> list[str]:
+    return sorted({experiment_of_run(client, str(r)) for r in f.many("run_ids")})
+
+
+def _model_if_exists(client: Client, f: Fields) -> list[str]:
+    """A registration names a model that may not exist yet: then anyone signed in may
+    create it (and gets MANAGE on it, see _grant_registered)."""
+    from lakeml.errors import NotFound
+
+    name = f.required_text("name")
+    try:
+        client.get_registered_model(name)
+    except NotFound:
+        return []
+    return [name]
+
+
+def _grant_registered(session: Session, f: Fields, body: dict[str, Any]) -> None:
+    name = body["model_version"]["name"]
+    if session.users.permission(session.user.name, _MODEL, name) in ("NO_PERMISSIONS", "READ"):
+        if str(body["model_version"].get("version")) == "1":  # it created the model
+            session.users.grant(_MODEL, name, session.user.name, "MANAGE")
 
 
 def _logged_model_experiment(client: Client, f: Fields) -> list[str]:
@@ -284,6 +318,13 @@ RULES.update({
     ("POST", f"{_LAKEML}/comments/create"): _model_rule("READ"),
     ("GET", f"{_LAKEML}/comments/list"): _model_rule("READ"),
     ("GET", f"{_LAKEML}/model-versions/list"): _model_rule("READ"),
+    ("POST", f"{_LAKEML}/runs/log-metrics"): _exp("EDIT", _runs_in_arrow),
+    ("POST", f"{_LAKEML}/metrics/log-histories"): _exp("EDIT", _runs_in_arrow),
+    ("POST", f"{_LAKEML}/analytics/metric-histories"): _exp("READ", _runs_listed),
+    ("POST", f"{_LAKEML}/analytics/param-diff"): _exp("READ", _runs_listed),
+    ("POST", f"{_LAKEML}/registered-models/register"): Rule(
+        _MODEL, "EDIT", _model_if_exists, after=_grant_registered),
+    ("POST", f"{_LAKEML}/registry/require"): _model_rule("READ"),
 })
 for _path in ("/users/create", "/users/get", "/users/current", "/users/list",
               "/users/update-password", "/users/update-admin", "/users/delete"):

@@ -6,6 +6,7 @@ from the lake with lakeml's own Client: what the server acknowledged is committe
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -243,10 +244,13 @@ def test_run_errors(server: Server, experiment_id: str) -> None:
 
 
 def test_malformed_requests_answer_in_mlflows_shape(server: Server) -> None:
-    response = httpx.post(f"{server.api}/runs/create", content=b"{not json", timeout=30)
+    as_json = {"Content-Type": "application/json"}
+    response = httpx.post(f"{server.api}/runs/create", content=b"{not json", timeout=30,
+                          headers=as_json)
     assert response.status_code == 400
     assert response.json()["error_code"] == "BAD_REQUEST"
-    response = httpx.post(f"{server.api}/runs/create", content=b"[1, 2]", timeout=30)
+    response = httpx.post(f"{server.api}/runs/create", content=b"[1, 2]", timeout=30,
+                          headers=as_json)
     assert response.status_code == 400 and response.json()["error_code"] == "BAD_REQUEST"
     response = httpx.get(f"{server.api}/runs/nothing-here", timeout=30)
     assert response.status_code == 404
@@ -275,3 +279,18 @@ def test_import_lakeml_does_not_load_the_server_stack() -> None:
                       "if m in sys.modules])")
     assert proc.stdout.strip() == "[]"
 
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x"])
+def test_a_body_that_is_not_json_is_refused_before_it_acts(server: Server,
+                                                           content_type: str | None) -> None:
+    """What a page on another site can make a browser send to 127.0.0.1 without asking
+    (CORS simple requests) never reaches a handler."""
+    name = f"csrf-{uuid.uuid4().hex[:8]}"
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = httpx.post(f"{server.api}/experiments/create", timeout=30, headers=headers,
+                          content=json.dumps({"name": name}).encode())
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["message"]
+    assert lakeml.Client(server.store).get_experiment_by_name(name) is None

@@ -192,8 +192,9 @@ def test_a_bad_request_is_a_4xx_in_mlflows_shape(
         server: Server, ids: dict[str, str], what: str, method: str, path: str, body: Any,
         query: dict[str, Any] | None, status: int, code: str) -> None:
     options: dict[str, Any] = {"params": _fill(query, ids)}
-    if isinstance(body, bytes):
+    if isinstance(body, bytes):  # broken bodies that say they are JSON, as clients send
         options["content"] = body
+        options["headers"] = {"Content-Type": "application/json"}
     elif body is not None:
         options["json"] = _fill(body, ids)
     response = httpx.request(method, f"{server.api}/{path}", timeout=60, **options)
