@@ -307,7 +307,8 @@ def test_logged_model_errors(server: Server, run: dict) -> None:
     ]
     for method, path, body, status, code in cases:
         response = httpx.request(method, f"{server.api}/{path}", timeout=60,
-                                 content=None if body is None else json.dumps(body))
+                                 content=None if body is None else json.dumps(body),
+                                 headers={"Content-Type": "application/json"})
         assert response.status_code == status, (method, path, body, response.text)
         assert error_code(response) == code, (method, path, body)
     created = post(server, "logged-models", {"experiment_id": run["experiment_id"]})["model"]

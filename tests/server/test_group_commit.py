@@ -76,7 +76,12 @@ def settled(client: lakeml.Client) -> None:
     """Commit, and let the background flusher's pass after a commit (for maintenance) end:
     it would commit whatever is buffered by then."""
     client.flush()
-    wait_for(lambda: not client.store.writer._maintenance_due)
+    writer = client.store.writer
+    # a flush of several tables wakes the flusher once per commit: wait until no wake-up
+    # is left over either, or its next pass would commit the test's buffered rows
+    wait_for(lambda: not writer._maintenance_due and not writer._wake.is_set())
+    time.sleep(0.05)
+    wait_for(lambda: not writer._maintenance_due and not writer._wake.is_set())
 
 
 def test_writers_that_arrive_during_a_commit_share_the_next_one(
