@@ -77,12 +77,32 @@ def test_cold_reads_of_s3_fetch_each_file_once(s3_env: dict[str, str]):
     for i in range(3):
         with lakeml.start_run():
             lakeml.log_metric("m", i)
-    cache = Path(s3_env["LAKEML_FILE_CACHE"])
+    from lakeml.store.file_cache import store_folder
+
+    folder = store_folder(uri)  # one folder per store, inside LAKEML_FILE_CACHE
+    assert folder.parent == Path(s3_env["LAKEML_FILE_CACHE"])
     assert cold_client(uri).sql("SELECT count(*) FROM runs").fetchall() == [(3,)]
-    copies = sorted(p.name for p in cache.iterdir())
+    copies = sorted(p.name for p in folder.iterdir() if p.is_file())
     assert copies and all(name.endswith(".parquet") for name in copies)
     assert cold_client(uri).sql("SELECT count(*) FROM runs").fetchall() == [(3,)]
-    assert sorted(p.name for p in cache.iterdir()) == copies  # nothing fetched twice
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == copies  # fetched once
+
+
+def test_a_sandboxed_query_reads_only_its_own_stores_copies(s3_env: dict[str, str]):
+    from lakeml.errors import InvalidArgument
+    from lakeml.store.file_cache import store_folder
+
+    first, second = fresh_prefix(), fresh_prefix()
+    for uri in (first, second):
+        lakeml.set_store(uri)
+        with lakeml.start_run():
+            lakeml.log_param("p", uri)
+    reader = cold_client(first)
+    assert reader.sql("SELECT value FROM params").fetchall() == [(first,)]
+    cold_client(second).sql("SELECT count(*) FROM params").fetchall()  # its copies exist
+    other = store_folder(second)
+    with pytest.raises(InvalidArgument):
+        reader.sql(f"SELECT * FROM read_parquet('{other}/*.parquet')").fetchall()
 
 
 def test_unsafe_rename_is_refused(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
