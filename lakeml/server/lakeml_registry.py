@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import InvalidArgument
-from lakeml.server.registry import model_version_json, registered_model_json
+from lakeml.server.registry import (
+    flag_field,
+    model_version_json,
+    registered_model_json,
+    version_field,
+)
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -35,55 +40,45 @@ def comment_json(c: Comment) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _version(f: Fields) -> Any:
-    version = f.required("version")
-    if isinstance(version, bool) or not isinstance(version, (str, int)):
-        raise InvalidArgument(f"parameter 'version' must be a version number, got "
-                              f"{version!r:.80}")
-    return version
-
-
-def _flag(f: Fields, name: str) -> bool:
-    value = f.get(name, False)
-    return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
-
-
 # ---- review ---------------------------------------------------------------------------------
 def request_transition(client: Client, f: Fields) -> dict[str, Any]:
     return {"request": request_json(client.request_transition(
-        f.required_text("name"), _version(f), f.required_text("stage"), f.text("comment")))}
+        f.required_text("name"), version_field(f), f.required_text("stage"),
+        f.text("comment")))}
 
 
 def approve(client: Client, f: Fields) -> dict[str, Any]:
     return {"request": request_json(client.approve_transition_request(
-        f.required_text("name"), _version(f), f.required_text("stage"), f.text("comment"),
-        archive_existing_versions=_flag(f, "archive_existing_versions")))}
+        f.required_text("name"), version_field(f), f.required_text("stage"),
+        f.text("comment"), archive_existing_versions=flag_field(f, "archive_existing_versions")))}
 
 
 def reject(client: Client, f: Fields) -> dict[str, Any]:
     return {"request": request_json(client.reject_transition_request(
-        f.required_text("name"), _version(f), f.required_text("stage"), f.text("comment")))}
+        f.required_text("name"), version_field(f), f.required_text("stage"),
+        f.text("comment")))}
 
 
 def cancel(client: Client, f: Fields) -> dict[str, Any]:
     return {"request": request_json(client.cancel_transition_request(
-        f.required_text("name"), _version(f), f.required_text("stage"), f.text("comment")))}
+        f.required_text("name"), version_field(f), f.required_text("stage"),
+        f.text("comment")))}
 
 
 def list_requests(client: Client, f: Fields) -> dict[str, Any]:
     return {"requests": [request_json(r) for r in _past(client, f).get_transition_requests(
         f.text("name"), f.get("version"),
-        None if _flag(f, "any_status") else f.get("status", "PENDING"))]}
+        None if flag_field(f, "any_status") else f.get("status", "PENDING"))]}
 
 
 def create_comment(client: Client, f: Fields) -> dict[str, Any]:
     return {"comment": comment_json(client.create_comment(
-        f.required_text("name"), _version(f), f.required("comment")))}
+        f.required_text("name"), version_field(f), f.required("comment")))}
 
 
 def list_comments(client: Client, f: Fields) -> dict[str, Any]:
     return {"comments": [comment_json(c) for c in _past(client, f).get_comments(
-        f.required_text("name"), _version(f))]}
+        f.required_text("name"), version_field(f))]}
 
 
 # ---- versions, audit, permissions -----------------------------------------------------------

@@ -51,7 +51,8 @@ def registered_model_json(rm: RegisteredModel) -> dict[str, Any]:
     return out
 
 
-def _version(f: Fields) -> Any:
+def version_field(f: Fields) -> Any:
+    """The request's ``version``: a number or its text (InvalidArgument otherwise)."""
     version = f.required("version")
     if isinstance(version, bool) or not isinstance(version, (str, int)):
         raise InvalidArgument(f"parameter 'version' must be a version number, got "
@@ -59,7 +60,8 @@ def _version(f: Fields) -> Any:
     return version
 
 
-def _flag(f: Fields, name: str) -> bool:
+def flag_field(f: Fields, name: str) -> bool:
+    """A boolean field, sent as JSON true/false or as text ("true")."""
     value = f.get(name, False)
     if isinstance(value, str):
         return value.strip().lower() == "true"
@@ -146,7 +148,7 @@ def delete_model_tag(client: Client, f: Fields) -> dict[str, Any]:
 
 def set_alias(client: Client, f: Fields) -> dict[str, Any]:
     client.set_registered_model_alias(f.required_text("name"), f.required_text("alias"),
-                                      _version(f))
+                                      version_field(f))
     return {}
 
 
@@ -172,17 +174,17 @@ def create_version(client: Client, f: Fields) -> dict[str, Any]:
 
 def get_version(client: Client, f: Fields) -> dict[str, Any]:
     return {"model_version": model_version_json(
-        client.get_model_version(f.required_text("name"), _version(f)))}
+        client.get_model_version(f.required_text("name"), version_field(f)))}
 
 
 def update_version(client: Client, f: Fields) -> dict[str, Any]:
-    mv = client.update_model_version(f.required_text("name"), _version(f),
+    mv = client.update_model_version(f.required_text("name"), version_field(f),
                                      f.text("description"))
     return {"model_version": model_version_json(mv)}
 
 
 def delete_version(client: Client, f: Fields) -> dict[str, Any]:
-    client.delete_model_version(f.required_text("name"), _version(f))
+    client.delete_model_version(f.required_text("name"), version_field(f))
     return {}
 
 
@@ -195,26 +197,26 @@ def search_versions(client: Client, f: Fields) -> dict[str, Any]:
 
 def transition_stage(client: Client, f: Fields) -> dict[str, Any]:
     mv = client.transition_model_version_stage(
-        f.required_text("name"), _version(f), f.required_text("stage"),
-        archive_existing_versions=_flag(f, "archive_existing_versions"),
+        f.required_text("name"), version_field(f), f.required_text("stage"),
+        archive_existing_versions=flag_field(f, "archive_existing_versions"),
         comment=f.text("comment"))
     return {"model_version": model_version_json(mv)}
 
 
 def set_version_tag(client: Client, f: Fields) -> dict[str, Any]:
-    client.set_model_version_tag(f.required_text("name"), _version(f),
+    client.set_model_version_tag(f.required_text("name"), version_field(f),
                                  f.required_text("key"), f.get("value", ""))
     return {}
 
 
 def delete_version_tag(client: Client, f: Fields) -> dict[str, Any]:
-    client.delete_model_version_tag(f.required_text("name"), _version(f),
+    client.delete_model_version_tag(f.required_text("name"), version_field(f),
                                     f.required_text("key"))
     return {}
 
 
 def download_uri(client: Client, f: Fields) -> dict[str, Any]:
-    uri = client.get_model_version_download_uri(f.required_text("name"), _version(f))
+    uri = client.get_model_version_download_uri(f.required_text("name"), version_field(f))
     return {"artifact_uri": public(uri)}
 
 

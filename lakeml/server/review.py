@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from lakeml.errors import InvalidArgument
+from lakeml.server.registry import flag_field, version_field
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -26,42 +26,29 @@ def request_json(request: TransitionRequest) -> dict[str, Any]:
     return out
 
 
-def _version(f: Fields) -> Any:
-    version = f.required("version")
-    if isinstance(version, bool) or not isinstance(version, (str, int)):
-        raise InvalidArgument(f"parameter 'version' must be a version number, got "
-                              f"{version!r:.80}")
-    return version
-
-
-def _flag(f: Fields, name: str) -> bool:
-    value = f.get(name, False)
-    return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
-
-
 def create(client: Client, f: Fields) -> dict[str, Any]:
-    request = client.request_transition(f.required_text("name"), _version(f),
+    request = client.request_transition(f.required_text("name"), version_field(f),
                                         f.required_text("stage"), comment=f.text("comment"))
     return {"request": request_json(request)}
 
 
 def approve(client: Client, f: Fields) -> dict[str, Any]:
     request = client.approve_transition_request(
-        f.required_text("name"), _version(f), f.required_text("stage"),
+        f.required_text("name"), version_field(f), f.required_text("stage"),
         comment=f.text("comment"),
-        archive_existing_versions=_flag(f, "archive_existing_versions"))
+        archive_existing_versions=flag_field(f, "archive_existing_versions"))
     return {"request": request_json(request)}
 
 
 def reject(client: Client, f: Fields) -> dict[str, Any]:
-    request = client.reject_transition_request(f.required_text("name"), _version(f),
+    request = client.reject_transition_request(f.required_text("name"), version_field(f),
                                                f.required_text("stage"),
                                                comment=f.text("comment"))
     return {"request": request_json(request)}
 
 
 def cancel(client: Client, f: Fields) -> dict[str, Any]:
-    request = client.cancel_transition_request(f.required_text("name"), _version(f),
+    request = client.cancel_transition_request(f.required_text("name"), version_field(f),
                                                f.required_text("stage"),
                                                comment=f.text("comment"))
     return {"request": request_json(request)}
@@ -75,7 +62,7 @@ def list_requests(client: Client, f: Fields) -> dict[str, Any]:
 
 
 def comment(client: Client, f: Fields) -> dict[str, Any]:
-    made = client.create_comment(f.required_text("name"), _version(f),
+    made = client.create_comment(f.required_text("name"), version_field(f),
                                  f.required_text("comment"))
     return {"comment": {key: value for key, value in asdict(made).items()
                         if value is not None}}
