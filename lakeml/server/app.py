@@ -74,7 +74,9 @@ def build_app(client: Client) -> FastAPI:
         return {"status": "OK"}
 
     from lakeml import ui
-    ui.mount(app, client, lock)  # the web UI at /, its JSON API at /ajax-api/lakeml
+    from lakeml.server import ui_access
+    # the web UI at /, its JSON API at /ajax-api/lakeml (permissions: ui_access.py)
+    ui.mount(app, client, lock, guard=ui_access.guard)
     return app
 
 

@@ -58,9 +58,9 @@ PUBLIC_PATHS = ("/health",)
 #: Uploads through MLflow's artifact proxy are streamed to storage, not read whole: the body
 #: limit (meant for JSON calls) does not apply to them.
 UNLIMITED_PREFIXES = ("/api/2.0/mlflow-artifacts/",)
-# the web UI's JSON API (lakeml/ui) reads across experiments and models without the
-# per-resource checks of rules.py, so with users it is for admins
-ADMIN_PREFIXES = ("/ajax-api/",)
+# paths for admins only; the web UI's JSON API (/ajax-api/) checks each route's
+# permissions itself (ui_access.py)
+ADMIN_PREFIXES: tuple[str, ...] = ()
 
 
 class _Refused(Exception):
@@ -179,11 +179,9 @@ class Gate:
         if user is None:
             await self.app(scope, receive, send)
             return
-        if path.startswith(ADMIN_PREFIXES) and not user.admin:
+        if ADMIN_PREFIXES and path.startswith(ADMIN_PREFIXES) and not user.admin:
             await _reply(send, 403, "PERMISSION_DENIED",
-                         f"user {user.name!r} may not read the web UI's data: on a server "
-                         "with users it is for admins until the UI checks each experiment's "
-                         "and model's permissions")
+                         f"user {user.name!r} may not call {path}: it is for admins")
             return
         token = SESSION.set(Session(self.auth.users, user))
         try:

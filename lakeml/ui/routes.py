@@ -4,6 +4,12 @@ Each API handler is ``(client, args) -> body``; it runs in a worker thread under
 server's lock (the lake services serve one caller at a time) and its lakeml errors
 become ``{"error_code", "message"}`` with the error's HTTP status, so a page can show
 the message as it is (a filter error carries its caret line).
+
+Reads answer GET (and POST, for long arguments); writes (:func:`write_handlers`) answer
+POST with a JSON body only, which a page on another site cannot send without the browser
+asking first (the server's gate answers 415 to any other body), and commit what they
+buffered before answering, so the next read sees it. On a server with users, ``guard``
+(lakeml/server/ui_access.py) wraps every handler with the caller's permission checks.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
     from lakeml.ui.args import Args
 
     Handler = Callable[[Client, Args], Any]
+    Guard = Callable[[str, Handler], Handler]
 
 API = "/ajax-api/lakeml"
 STATIC = Path(__file__).parent / "static"
@@ -32,25 +39,49 @@ log = logging.getLogger("lakeml.ui")
 
 def handlers() -> dict[str, Handler]:
     """Every API path (below :data:`API`) and its handler."""
-    from lakeml.ui import artifacts, charts, compare, groups, registry, runs, sqlbox
+    from lakeml.ui import (
+        artifacts,
+        charts,
+        compare,
+        groups,
+        plots,
+        registry,
+        review,
+        runs,
+        sqlbox,
+        workflows,
+    )
 
     return {**runs.ROUTES, **compare.ROUTES, **groups.ROUTES, **charts.ROUTES,
-            **artifacts.ROUTES, **registry.ROUTES, **sqlbox.ROUTES}
+            **artifacts.ROUTES, **registry.ROUTES, **sqlbox.ROUTES, **plots.ROUTES,
+            **workflows.ROUTES, **review.READ_ROUTES}
 
 
-def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None) -> None:
+def write_handlers() -> dict[str, Handler]:
+    """Every API path that changes the store (POST with a JSON body only) and its handler."""
+    from lakeml.ui import edits, review
+
+    return {**edits.ROUTES, **review.ROUTES}
+
+
+def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None,
+          guard: Guard | None = None) -> None:
     """Serve the UI from ``app``: the pages at ``/`` and their API over ``client``.
 
     ``lock`` is the one the app's other routes hold around the Client (a new one if
-    None): the UI's calls then queue with theirs.
+    None): the UI's calls then queue with theirs. ``guard(path, handler)`` returns the
+    handler to call instead (the server's permission checks; None: none).
     """
     from starlette.responses import FileResponse
     from starlette.staticfiles import StaticFiles
 
     lock = lock or threading.Lock()
-    for path, handler in handlers().items():
-        app.add_route(API + path, _endpoint(client, lock, handler), methods=["GET", "POST"],
-                      name=f"ui {path}")
+    for routes, methods, writes in ((handlers(), ["GET", "POST"], False),
+                                    (write_handlers(), ["POST"], True)):
+        for path, handler in routes.items():
+            checked = guard(path, handler) if guard is not None else handler
+            app.add_route(API + path, _endpoint(client, lock, checked, writes=writes),
+                          methods=methods, name=f"ui {path}")
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
@@ -69,8 +100,8 @@ SECURITY_HEADERS = {
 }
 
 
-def _endpoint(client: Client, lock: threading.Lock, handler: Handler
-              ) -> Callable[[Request], Any]:
+def _endpoint(client: Client, lock: threading.Lock, handler: Handler, *,
+              writes: bool = False) -> Callable[[Request], Any]:
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, Response
 
@@ -78,7 +109,10 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler
 
     def call(args: Args) -> Any:
         with lock:
-            return handler(client, args)
+            body = handler(client, args)
+            if writes:  # commit now: the page reads it back at once
+                client.flush()
+            return body
 
     async def endpoint(request: Request) -> Response:
         try:

@@ -5,8 +5,11 @@ import {experimentsPage} from './pages/experiments.js';
 import {runsPage} from './pages/runs.js';
 import {runPage} from './pages/run.js';
 import {comparePage} from './pages/compare.js';
-import {modelsPage, modelPage, versionPage} from './pages/models.js';
+import {modelsPage, modelPage} from './pages/models.js';
+import {versionPage} from './pages/version.js';
 import {sqlPage} from './pages/sql.js';
+import {plotsPage} from './pages/plots.js';
+import {workflowsPage, workflowPage} from './pages/workflows.js';
 import {current, state} from './url.js';
 
 const ROUTES = [
@@ -18,6 +21,9 @@ const ROUTES = [
   [/^\/models\/([^/]+)$/, modelPage],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage],
   [/^\/sql$/, sqlPage],
+  [/^\/plots$/, plotsPage],
+  [/^\/workflows$/, workflowsPage],
+  [/^\/workflows\/([^/]+)$/, workflowPage],
 ];
 
 let shownKey = null;
@@ -44,7 +50,7 @@ async function route() {
     }
     for (const a of document.querySelectorAll('header nav a')) {
       const target = a.getAttribute('href').slice(1);
-      a.toggleAttribute('aria-current', target === '/' ? path === '/' || path.startsWith('/experiments') || path.startsWith('/runs') || path === '/compare' : path.startsWith(target));
+      a.toggleAttribute('aria-current', target === '/' ? path === '/' || path.startsWith('/experiments') || path.startsWith('/runs') || path === '/compare' || path === '/plots' : path.startsWith(target));
     }
     return;
   }
