@@ -44,7 +44,9 @@ def seed_team(base: Path) -> tuple[Path, Path, dict[str, str]]:
     client.set_tag(hidden.info.run_id, "secret", "do-not-show")
     client.log_text(run.info.run_id, "artifact_path: model\nflavors: {}\n", "model/MLmodel")
     client.create_registered_model(MODEL, description="A **team** model")
-    client.create_model_version(MODEL, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    for _ in range(2):  # version 1 for the API tests, 2 for the browser's
+        client.create_model_version(MODEL, f"runs:/{run.info.run_id}/model",
+                                    run_id=run.info.run_id)
     client.create_registered_model(SECRET_MODEL)
     client.flush()
     users = AuthFile(base / "auth.json")

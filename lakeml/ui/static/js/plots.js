@@ -49,8 +49,8 @@ export function scatter(runs, xTitle, yTitle, {width = 640, height = 380, href} 
     'aria-label': `Scatter of ${yTitle} against ${xTitle}, ${runs.length} runs`});
   svg.append(s('line', {class: 'axis', x1: m.l, y1: m.t + H, x2: m.l + W, y2: m.t + H}),
     s('line', {class: 'axis', x1: m.l, y1: m.t, x2: m.l, y2: m.t + H}),
-    xa.ticks.map(([t, label]) => s('text', {x: X(t), y: m.t + H + 16, 'text-anchor': 'middle'}, label)),
-    ya.ticks.map(([t, label]) => s('text', {x: m.l - 6, y: Y(t) + 4, 'text-anchor': 'end'}, label)),
+    ...xa.ticks.map(([t, label]) => s('text', {class: 'tick', x: X(t), y: m.t + H + 16, 'text-anchor': 'middle'}, label)),
+    ...ya.ticks.map(([t, label]) => s('text', {class: 'tick', x: m.l - 6, y: Y(t) + 4, 'text-anchor': 'end'}, label)),
     s('text', {x: m.l + W / 2, y: height - 8, 'text-anchor': 'middle', 'font-weight': 600}, xTitle),
     s('text', {x: 14, y: m.t + H / 2, 'text-anchor': 'middle', 'font-weight': 600, transform: `rotate(-90 14 ${m.t + H / 2})`}, yTitle));
   for (const r of runs) {
@@ -86,7 +86,7 @@ export function parallel(runs, titles, {width = 760, height = 380, href} = {}) {
   titles.forEach((title, i) => {
     svg.append(s('line', {class: 'axis', x1: X(i), y1: m.t, x2: X(i), y2: m.t + H}),
       s('text', {x: X(i), y: m.t - 12, 'text-anchor': 'middle', 'font-weight': 600}, title.length > 22 ? title.slice(0, 21) + '…' : title),
-      axes[i].ticks.map(([t, label]) => s('text', {x: X(i) + 4, y: Y(t) + 4}, label)));
+      ...axes[i].ticks.map(([t, label]) => s('text', {class: 'tick', x: X(i) + 4, y: Y(t) + 4}, label)));
   });
   return svg;
 }
