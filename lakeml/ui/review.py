@@ -26,8 +26,9 @@ ACTIONS = ("request", "approve", "reject", "cancel")
 
 
 def me(client: Client, args: Args) -> dict[str, Any]:
-    """The acting user (the signed-in caller on a server with users) and whether an admin."""
-    return {"user": config.current_user(), "admin": config.acting_admin()}
+    """The acting user and whether an admin; ``signed_in`` is set by the server's guard
+    (lakeml/server/ui_access.py) when a user signed in (a server with an auth file)."""
+    return {"user": config.current_user(), "admin": config.acting_admin(), "signed_in": False}
 
 
 def transition(client: Client, args: Args) -> dict[str, Any]:

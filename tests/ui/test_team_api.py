@@ -42,6 +42,9 @@ def test_a_user_sees_only_what_they_may_read(team_server) -> None:
                          ("/artifacts", {"run_id": ids["secret_run"]}),
                          ("/metric-history", {"run_id": ids["secret_run"], "key": "x"}),
                          ("/compare", {"run_id": [ids["run"], ids["secret_run"]]}),
+                         ("/compare", {"run_id": [ids["run"]] * 3 + [ids["secret_run"]]}),
+                         ("/compare", {"run_id": [ids["run"], "0" * 32, "1" * 32, "2" * 32,
+                                                  ids["secret_run"]]}),
                          ("/points", {"run_id": [ids["run"], ids["secret_run"]]}),
                          ("/model", {"name": SECRET_MODEL}),
                          ("/model-version", {"name": MODEL, "version": "1"})):
@@ -66,7 +69,8 @@ def test_a_user_sees_only_what_they_may_read(team_server) -> None:
 def test_review_request_approve_and_audit_as_two_users(team_server) -> None:
     server, _ = team_server
     who = ui(server, "GET", "/me", "alice")
-    assert who == {"user": "alice", "admin": False}
+    assert who == {"user": "alice", "admin": False, "signed_in": True}
+    assert ui(server, "GET", "/me", "root") == {"user": "root", "admin": True, "signed_in": True}
     move = {"name": MODEL, "version": "1", "stage": "Staging"}
     made = ui(server, "POST", "/review/transition", "alice",
               body={**move, "action": "request", "comment": "ready <b>now</b>"})

@@ -26,7 +26,8 @@ export async function versionPage(main, [name, number]) {
   fill(main,
     h('nav', {class: 'crumbs', 'aria-label': 'Breadcrumb'}, link('Models', '/models'), ' / ', modelLink, ' / '),
     h('h1', {}, `${name} version ${v.version}`),
-    h('p', {class: 'muted', id: 'signed-in'}, `Signed in as ${me.user}${me.admin ? ' (admin)' : ''}`),
+    h('p', {class: 'muted', id: 'signed-in'}, me.signed_in ? `Signed in as ${me.user}${me.admin ? ' (admin)' : ''}`
+      : `Acting as ${me.user} (this server has no sign-in)`),
     h('dl', {class: 'facts'},
       ...[['Stage', h('span', {id: 'stage'}, v.current_stage)], ['Aliases', v.aliases.map(a => `@${a}`).join(' ') || '—'],
         ['Status', v.status], ['Source run', v.run_id ? link(v.run_id, '/runs/' + encodeURIComponent(v.run_id)) : '—'],
