@@ -163,3 +163,20 @@ def test_a_workflow_dag_shows_status_cache_hits_and_step_runs(ui, workflow_runs)
                         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
     ui.wait(lambda d: d.current_url.endswith(step_run), "the node does not open its run")
     ui.wait(lambda d: ui.text_of("#run-name") == "report")
+
+
+def test_the_new_pages_fit_a_phone_width(ui, workflow_runs) -> None:
+    ui.d.set_window_size(390, 844)
+    try:
+        for fragment, ready in (("/", "#create-experiment"),
+                                (f"/plots?experiment_id={ui.ids['experiment']}",
+                                 "#parallel polyline"),
+                                (f"/workflows/{workflow_runs[1]['run_id']}", "#dag .node")):
+            ui.open(fragment)
+            ui.one(ready)
+            overflow = ui.d.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{fragment} is {overflow}px wider than the phone"
+            ui.shot("phone-" + (fragment.split("/")[1].split("?")[0] or "experiments-edit"))
+    finally:
+        ui.d.set_window_size(1280, 900)

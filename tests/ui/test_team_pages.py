@@ -73,6 +73,16 @@ def test_request_then_approve_as_two_users_and_see_the_audit(team_ui) -> None:
     ui.shot("version-review-approved")
     ui.d.execute_script("document.getElementById('audit').scrollIntoView()")
     ui.shot("version-audit")
+    ui.d.set_window_size(390, 844)
+    try:
+        ui.open(page)
+        ui.wait(lambda d: "approve_request" in ui.text_of("#audit-table"))
+        overflow = ui.d.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the version page is {overflow}px wider than the phone"
+        ui.shot("phone-version-review")
+    finally:
+        ui.d.set_window_size(1280, 900)
 
 
 def test_a_description_is_markdown_and_its_script_stays_text(team_ui) -> None:
