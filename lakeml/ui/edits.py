@@ -7,14 +7,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lakeml.errors import InvalidArgument
+
 if TYPE_CHECKING:
     from lakeml.client import Client
     from lakeml.ui.args import Args
 
 
+SYSTEM_PREFIXES = ("mlflow.", "lakeml.")
+
+
+def _user_key(key: str) -> str:
+    """``key``, unless it is a system tag (the run's name, user, source, workflow step...),
+    which the platform sets and the page does not edit."""
+    if key.startswith(SYSTEM_PREFIXES):
+        raise InvalidArgument(f"tag {key!r:.200} is a system tag (mlflow.* and lakeml.* are "
+                              "set by lakeml); the page edits the others")
+    return key
+
+
 def set_run_tag(client: Client, args: Args) -> dict[str, Any]:
     """Set tag ``key`` of run ``run_id`` to ``value`` (may be empty)."""
-    run_id, key = args.need("run_id"), args.need("key")
+    run_id, key = args.need("run_id"), _user_key(args.need("key"))
     value = args.get("value") or ""
     client.set_tag(run_id, key, value)
     return {"run_id": run_id, "key": key, "value": value}
@@ -22,7 +36,7 @@ def set_run_tag(client: Client, args: Args) -> dict[str, Any]:
 
 def delete_run_tag(client: Client, args: Args) -> dict[str, Any]:
     """Delete tag ``key`` of run ``run_id``."""
-    run_id, key = args.need("run_id"), args.need("key")
+    run_id, key = args.need("run_id"), _user_key(args.need("key"))
     client.delete_tag(run_id, key)
     return {"run_id": run_id, "key": key}
 

@@ -130,6 +130,9 @@ def test_tags_experiments_and_descriptions_follow_permissions(team_server) -> No
         "<script>x</script>"
     ui(server, "POST", "/run/delete-tag", "bob", body={"run_id": ids["run"], "key": "note"})
     assert "note" not in ui(server, "GET", "/run", "alice", run_id=ids["run"])["tags"]
+    system = ui(server, "POST", "/run/set-tag", "alice", status=400,
+                body={"run_id": ids["run"], "key": "mlflow.runName", "value": "x"})
+    assert "'mlflow.runName' is a system tag" in system["message"]
     ui(server, "POST", "/run/set-tag", "eve", status=403,
        body={"run_id": ids["secret_run"], "key": "a", "value": "b"})
     # an experiment's creator manages it; others may not touch it

@@ -62,11 +62,16 @@ function reviewSection(v, requests, me, act, status) {
   const rows = pending.map((r, i) => {
     const note = h('input', {type: 'text', id: `resolve-comment-${i}`, autocomplete: 'off',
       'aria-label': `Comment on the request to move to ${r.stage}`});
+    const archive = h('input', {type: 'checkbox', id: `archive-${i}`});
     const button = (action, text) => h('button', {type: 'button', class: `review-${action}`,
-      onclick: () => act({action, stage: r.stage, comment: note.value})}, text);
+      onclick: () => act({action, stage: r.stage, comment: note.value,
+        archive_existing_versions: action === 'approve' && archive.checked ? 'true' : null})}, text);
     return h('tr', {class: 'pending-request'}, h('td', {}, r.stage), h('td', {}, r.requested_by || ''),
       h('td', {}, when(r.requested_at)), h('td', {}, r.comment || ''),
-      h('td', {}, h('div', {class: 'bar small'}, note, button('approve', 'Approve'), button('reject', 'Reject'),
+      h('td', {}, h('div', {class: 'bar small'}, note, button('approve', 'Approve'),
+        ['Staging', 'Production'].includes(r.stage) ? h('label', {class: 'check'}, archive,
+          `On approval, archive the other ${r.stage} versions`) : null,
+        button('reject', 'Reject'),
         r.requested_by === me.user || me.admin ? button('cancel', 'Cancel request') : null)));
   });
   const done = requests.filter(r => r.status !== 'PENDING');
