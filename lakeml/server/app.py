@@ -73,10 +73,11 @@ def build_app(client: Client) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "OK"}
 
+    # the web UI at /, its JSON API at /ajax-api/lakeml (permissions: ui_access.py)
     from lakeml import ui
     from lakeml.server import ui_access
-    # the web UI at /, its JSON API at /ajax-api/lakeml (permissions: ui_access.py)
-    ui.mount(app, client, lock, guard=ui_access.guard)
+    from lakeml.server.group_commit import commits_of
+    ui.mount(app, client, lock, guard=ui_access.guard, commits=commits_of(client))
     return app
 
 

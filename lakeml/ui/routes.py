@@ -7,9 +7,10 @@ the message as it is (a filter error carries its caret line).
 
 Reads answer GET (and POST, for long arguments); writes (:func:`write_handlers`) answer
 POST with a JSON body only, which a page on another site cannot send without the browser
-asking first (the server's gate answers 415 to any other body), and commit what they
-buffered before answering, so the next read sees it. On a server with users, ``guard``
-(lakeml/server/ui_access.py) wraps every handler with the caller's permission checks.
+asking first (the server's gate answers 415 to any other body), and are answered once a
+commit holds what they buffered (the server's group commit), so the next read sees it.
+On a server with users, ``guard`` (lakeml/server/ui_access.py) wraps every handler with
+the caller's permission checks.
 """
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ def write_handlers() -> dict[str, Handler]:
 
 
 def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None,
-          guard: Guard | None = None) -> None:
+          guard: Guard | None = None, commits: Any = None) -> None:
     """Serve the UI from ``app``: the pages at ``/`` and their API over ``client``.
 
     ``lock`` is the one the app's other routes hold around the Client (a new one if
     None): the UI's calls then queue with theirs. ``guard(path, handler)`` returns the
-    handler to call instead (the server's permission checks; None: none).
+    handler to call instead (the server's permission checks; None: none). ``commits``:
+    the server's group commit (lakeml/server/group_commit.py), which a write waits on
+    after buffering its rows, as the REST writes do; None: a write flushes the Client.
     """
     from starlette.responses import FileResponse
     from starlette.staticfiles import StaticFiles
@@ -80,7 +83,8 @@ def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None,
                                     (write_handlers(), ["POST"], True)):
         for path, handler in routes.items():
             checked = guard(path, handler) if guard is not None else handler
-            app.add_route(API + path, _endpoint(client, lock, checked, writes=writes),
+            app.add_route(API + path, _endpoint(client, lock, checked, writes=writes,
+                                                commits=commits),
                           methods=methods, name=f"ui {path}")
 
     async def index(request: Request) -> Response:
@@ -101,18 +105,27 @@ SECURITY_HEADERS = {
 
 
 def _endpoint(client: Client, lock: threading.Lock, handler: Handler, *,
-              writes: bool = False) -> Callable[[Request], Any]:
+              writes: bool = False, commits: Any = None) -> Callable[[Request], Any]:
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, Response
 
     from lakeml.ui.args import Args
 
     def call(args: Args) -> Any:
-        with lock:
-            body = handler(client, args)
-            if writes:  # commit now: the page reads it back at once
+        if not writes:
+            with lock:
+                return handler(client, args)
+        if commits is None:  # commit now: the page reads it back at once
+            with lock:
+                body = handler(client, args)
                 client.flush()
             return body
+        with lock:  # buffer the rows, then wait (without the lock) for a commit of them
+            mark = commits.mark()
+            body = handler(client, args)
+            ticket = commits.ticket()
+        commits.wait(ticket, mark, _write_keys(args, body))
+        return body
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -133,6 +146,15 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler, *,
 
     endpoint.__name__ = f"ui_{handler.__name__}"
     return endpoint
+
+
+def _write_keys(args: Args, body: Any) -> set[str]:
+    """The ids a write's rows are filed under (its run or experiment), for the group
+    commit to tell this write's rejected rows from others'."""
+    keys = {v for v in (args.get("run_id"), args.get("experiment_id")) if v}
+    if isinstance(body, dict) and body.get("experiment_id"):
+        keys.add(str(body["experiment_id"]))
+    return keys
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
