@@ -46,6 +46,10 @@ def test_a_user_sees_only_what_they_may_read(team_server) -> None:
                          ("/compare", {"run_id": [ids["run"], "0" * 32, "1" * 32, "2" * 32,
                                                   ids["secret_run"]]}),
                          ("/points", {"run_id": [ids["run"], ids["secret_run"]]}),
+                         ("/points", {"experiment_id": ids["secret"]}),
+                         ("/groups", {"experiment_id": ids["secret"], "by": "params.lr"}),
+                         ("/workflow", {"run_id": ids["secret_run"]}),
+                         ("/model-version/events", {"name": MODEL, "version": "1"}),
                          ("/model", {"name": SECRET_MODEL}),
                          ("/model-version", {"name": MODEL, "version": "1"})):
         out = ui(server, "GET", path, "eve", status=403, **params)
@@ -80,6 +84,8 @@ def test_review_request_approve_and_audit_as_two_users(team_server) -> None:
              body={**move, "action": "approve"})
     assert "needs 'approve Staging'" in own["message"]
     ui(server, "POST", "/review/transition", "eve", status=403, body={**move, "action": "approve"})
+    ui(server, "POST", "/review/comment", "eve", status=403,
+       body={"name": MODEL, "version": "1", "comment": "sneaky"})
     done = ui(server, "POST", "/review/transition", "bob",
               body={**move, "action": "approve", "comment": "lgtm"})
     assert done["request"]["status"] == "APPROVED" and done["request"]["resolved_by"] == "bob"
