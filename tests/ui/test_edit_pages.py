@@ -163,6 +163,8 @@ def test_a_workflow_dag_shows_status_cache_hits_and_step_runs(ui, workflow_runs)
                         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
     ui.wait(lambda d: d.current_url.endswith(step_run), "the node does not open its run")
     ui.wait(lambda d: ui.text_of("#run-name") == "report")
+    ui.press("main dl a", "main: the steps' DAG")  # a step run links to its workflow's DAG
+    ui.wait(lambda d: len(ui.css("#dag .node.executed")) == 4, "no way back to the DAG")
 
 
 def test_the_new_pages_fit_a_phone_width(ui, workflow_runs) -> None:

@@ -104,6 +104,13 @@ def test_review_request_approve_and_audit_as_two_users(team_server) -> None:
     cancelled = ui(server, "POST", "/review/transition", "alice",
                    body={**move, "stage": "Production", "action": "cancel"})
     assert cancelled["request"]["status"] == "CANCELLED"
+    ui(server, "POST", "/review/transition", "alice", body={**move, "stage": "Production",
+                                                             "action": "request"})
+    rejected = ui(server, "POST", "/review/transition", "bob",
+                  body={**move, "stage": "Production", "action": "reject", "comment": "no"})
+    assert rejected["request"]["status"] == "REJECTED"
+    assert ui(server, "GET", "/model-version", "bob", name=MODEL, version="1"
+              )["version"]["current_stage"] == "Staging"  # a rejection moves nothing
     bad = ui(server, "POST", "/review/transition", "alice", status=400,
              body={**move, "action": "promote"})
     assert "'promote'" in bad["message"]

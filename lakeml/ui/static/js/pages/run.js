@@ -43,6 +43,8 @@ export async function runPage(main, [runId], query) {
       fact('Duration', duration(i.start_time, i.end_time)), fact('User', i.user_id || ''),
       fact('Lifecycle', i.lifecycle_stage),
       fact('Parent run', r.parent ? runLink(r.parent) : '—'),
+      r.tags['lakeml.workflow'] ? fact('Workflow', link(`${r.tags['lakeml.workflow']}: the steps' DAG`, '/workflows/' +
+        encodeURIComponent(r.tags['lakeml.workflow.step'] ? i.parent_run_id : i.run_id))) : null,
       fact('Artifact URI', h('span', {class: 'mono'}, i.artifact_uri))),
     r.children.length ? section('Child runs', h('ul', {}, r.children.map(c => h('li', {}, runLink(c), ` (${c.status})`)))) : null,
     h('div', {class: 'bar'}, h('label', {for: 'key-search'}, 'Search params, metrics and tags'), search),
