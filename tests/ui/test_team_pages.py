@@ -59,6 +59,7 @@ def test_request_then_approve_as_two_users_and_see_the_audit(team_ui) -> None:
     ui.reload()
     ui.open(page)
     ui.wait(lambda d: "Signed in as bob" in ui.text_of("#signed-in"))
+    assert ui.text_of("#whoami") == "bob"
     assert not ui.css(".review-cancel")  # not bob's request
     ui.one("#resolve-comment-0").send_keys("approved by bob")
     ui.one(".review-approve").click()

@@ -1,5 +1,6 @@
 // The router: the page is chosen by the URL's hash (#/route?query), so every state worth
 // sharing (an experiment's filter, sort and columns; the runs compared) is a link.
+import {api} from './api.js';
 import {h, fill, errorBox} from './dom.js';
 import {experimentsPage} from './pages/experiments.js';
 import {runsPage} from './pages/runs.js';
@@ -57,6 +58,11 @@ async function route() {
   shownKey = null;
   fill(main, h('h1', {}, 'Not found'), h('p', {}, `No page at ${path}.`));
 }
+
+// who the pages act as (on a server with users: who signed in)
+api('/me', {}).then(me => {
+  if (me.signed_in) document.getElementById('whoami').textContent = `${me.user}${me.admin ? ' (admin)' : ''}`;
+}).catch(() => {});
 
 window.addEventListener('hashchange', route);
 window.addEventListener('popstate', route);
