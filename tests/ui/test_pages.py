@@ -249,7 +249,7 @@ def test_text_users_typed_stays_text(ui):
     ui.open(f"/runs/{ui.ids['xss']}")
     ui.wait(lambda d: ui.text_of("#run-name") == XSS)
     assert XSS in ui.text_of("#params-table")
-    tag_values = ui.d.execute_script(  # tags are editable: their values are in text boxes
+    tag_values = ui.d.execute_script(  # a running run's tags are editable: in text boxes
         "return [...document.querySelectorAll('#tags-table input')].map(i => i.value)")
     assert XSS in tag_values
     ui.open("/models/ui-model")
