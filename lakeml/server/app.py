@@ -73,8 +73,11 @@ def build_app(client: Client) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "OK"}
 
+    # the web UI at /, its JSON API at /ajax-api/lakeml (permissions: ui_access.py)
     from lakeml import ui
-    ui.mount(app, client, lock)  # the web UI at /, its JSON API at /ajax-api/lakeml
+    from lakeml.server import ui_access
+    from lakeml.server.group_commit import commits_of
+    ui.mount(app, client, lock, guard=ui_access.guard, commits=commits_of(client))
     return app
 
 

@@ -1,4 +1,5 @@
-"""The UI API of the model registry: the models list, a model, a version (read-only).
+"""The UI API of the model registry: the models list, a model, a version (reads; the
+writes are in review.py). Descriptions come as markdown and as sanitised HTML (markdown.py).
 
 The name search is a registry filter (``name ILIKE '%q%'``) with the user's text as a
 quoted string (quotes doubled, as the grammar escapes them), so it pages in the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
+
+from lakeml.ui.markdown import render
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -33,7 +36,8 @@ def model(client: Client, args: Args) -> dict[str, Any]:
     name = args.need("name")
     m = client.get_registered_model(name)
     versions = sorted(client.list_model_versions(name), key=lambda v: -v.version)
-    return {"model": asdict(m), "versions": [asdict(v) for v in versions]}
+    return {"model": asdict(m), "versions": [asdict(v) for v in versions],
+            "description_html": render(m.description)}
 
 
 def version(client: Client, args: Args) -> dict[str, Any]:
@@ -42,6 +46,7 @@ def version(client: Client, args: Args) -> dict[str, Any]:
     v = client.get_model_version(name, number)
     requests = client.get_transition_requests(name, v.version, status=None)
     return {"version": asdict(v), "requests": [asdict(r) for r in requests],
+            "description_html": render(v.description),
             "comments": [asdict(c) for c in client.get_comments(name, v.version)]}
 
 

@@ -4,6 +4,13 @@ Each API handler is ``(client, args) -> body``; it runs in a worker thread under
 server's lock (the lake services serve one caller at a time) and its lakeml errors
 become ``{"error_code", "message"}`` with the error's HTTP status, so a page can show
 the message as it is (a filter error carries its caret line).
+
+Reads answer GET (and POST, for long arguments); writes (:func:`write_handlers`) answer
+POST with a JSON body only, which a page on another site cannot send without the browser
+asking first (the server's gate answers 415 to any other body), and are answered once a
+commit holds what they buffered (the server's group commit), so the next read sees it.
+On a server with users, ``guard`` (lakeml/server/ui_access.py) wraps every handler with
+the caller's permission checks.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from lakeml.ui.args import Args
 
     Handler = Callable[[Client, Args], Any]
+    Guard = Callable[[str, Handler], Handler]
 
 API = "/ajax-api/lakeml"
 STATIC = Path(__file__).parent / "static"
@@ -32,25 +40,52 @@ log = logging.getLogger("lakeml.ui")
 
 def handlers() -> dict[str, Handler]:
     """Every API path (below :data:`API`) and its handler."""
-    from lakeml.ui import artifacts, charts, compare, groups, registry, runs, sqlbox
+    from lakeml.ui import (
+        artifacts,
+        charts,
+        compare,
+        groups,
+        plots,
+        registry,
+        review,
+        runs,
+        sqlbox,
+        workflows,
+    )
 
     return {**runs.ROUTES, **compare.ROUTES, **groups.ROUTES, **charts.ROUTES,
-            **artifacts.ROUTES, **registry.ROUTES, **sqlbox.ROUTES}
+            **artifacts.ROUTES, **registry.ROUTES, **sqlbox.ROUTES, **plots.ROUTES,
+            **workflows.ROUTES, **review.READ_ROUTES}
 
 
-def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None) -> None:
+def write_handlers() -> dict[str, Handler]:
+    """Every API path that changes the store (POST with a JSON body only) and its handler."""
+    from lakeml.ui import edits, review
+
+    return {**edits.ROUTES, **review.ROUTES}
+
+
+def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None,
+          guard: Guard | None = None, commits: Any = None) -> None:
     """Serve the UI from ``app``: the pages at ``/`` and their API over ``client``.
 
     ``lock`` is the one the app's other routes hold around the Client (a new one if
-    None): the UI's calls then queue with theirs.
+    None): the UI's calls then queue with theirs. ``guard(path, handler)`` returns the
+    handler to call instead (the server's permission checks; None: none). ``commits``:
+    the server's group commit (lakeml/server/group_commit.py), which a write waits on
+    after buffering its rows, as the REST writes do; None: a write flushes the Client.
     """
     from starlette.responses import FileResponse
     from starlette.staticfiles import StaticFiles
 
     lock = lock or threading.Lock()
-    for path, handler in handlers().items():
-        app.add_route(API + path, _endpoint(client, lock, handler), methods=["GET", "POST"],
-                      name=f"ui {path}")
+    for routes, methods, writes in ((handlers(), ["GET", "POST"], False),
+                                    (write_handlers(), ["POST"], True)):
+        for path, handler in routes.items():
+            checked = guard(path, handler) if guard is not None else handler
+            app.add_route(API + path, _endpoint(client, lock, checked, writes=writes,
+                                                commits=commits),
+                          methods=methods, name=f"ui {path}")
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
@@ -69,16 +104,28 @@ SECURITY_HEADERS = {
 }
 
 
-def _endpoint(client: Client, lock: threading.Lock, handler: Handler
-              ) -> Callable[[Request], Any]:
+def _endpoint(client: Client, lock: threading.Lock, handler: Handler, *,
+              writes: bool = False, commits: Any = None) -> Callable[[Request], Any]:
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, Response
 
     from lakeml.ui.args import Args
 
     def call(args: Args) -> Any:
-        with lock:
-            return handler(client, args)
+        if not writes:
+            with lock:
+                return handler(client, args)
+        if commits is None:  # commit now: the page reads it back at once
+            with lock:
+                body = handler(client, args)
+                client.flush()
+            return body
+        with lock:  # buffer the rows, then wait (without the lock) for a commit of them
+            mark = commits.mark()
+            body = handler(client, args)
+            ticket = commits.ticket()
+        commits.wait(ticket, mark, _write_keys(args, body))
+        return body
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -99,6 +146,15 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler
 
     endpoint.__name__ = f"ui_{handler.__name__}"
     return endpoint
+
+
+def _write_keys(args: Args, body: Any) -> set[str]:
+    """The ids a write's rows are filed under (its run or experiment), for the group
+    commit to tell this write's rejected rows from others'."""
+    keys = {v for v in (args.get("run_id"), args.get("experiment_id")) if v}
+    if isinstance(body, dict) and body.get("experiment_id"):
+        keys.add(str(body["experiment_id"]))
+    return keys
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

@@ -539,16 +539,18 @@ def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) ->
                       timeout=60).status_code == 403  # SQL reads everything: admins only
 
 
-def test_the_web_uis_data_is_for_admins_on_a_server_with_users(team) -> None:
+def test_the_web_uis_data_follows_each_users_permissions(team) -> None:
+    # (tests/ui/test_team_api.py checks every UI route; here: the same server's rules)
     server, _, _ = team
 
-    def get(user: str) -> httpx.Response:
+    def get(user: str, path: str = "experiments", **params: str) -> httpx.Response:
         raw = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
-        return httpx.get(f"{server.url}/ajax-api/lakeml/experiments", timeout=60,
+        return httpx.get(f"{server.url}/ajax-api/lakeml/{path}", timeout=60, params=params,
                          headers={"Authorization": f"Basic {raw}"})
 
-    refused = get("carol")
-    assert refused.status_code == 403 and "for admins" in refused.json()["message"]
+    assert get("carol").status_code == 200  # READ by default: she sees the experiments
+    refused = get("carol", "sql", q="SELECT 1")
+    assert refused.status_code == 403 and "only admins" in refused.json()["message"]
     assert get("root").status_code == 200
     assert httpx.get(f"{server.url}/ajax-api/lakeml/experiments", timeout=60
                      ).status_code == 401

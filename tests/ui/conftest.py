@@ -72,3 +72,22 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pytest_terminal_summary(terminalreporter) -> None:
     for folder in SHOTS:
         terminalreporter.write_line(f"UI screenshots: {folder}")
+
+
+@pytest.fixture(scope="session")
+def team_server(tmp_path_factory: pytest.TempPathFactory):
+    """A server with users (tests/ui/team.py) and the registry's review policy."""
+    from tests.ui.team import seed_team
+
+    base = tmp_path_factory.mktemp("ui-team")
+    auth, policy, ids = seed_team(base)
+    os.environ["LAKEML_PERMISSIONS"] = str(policy)
+    try:
+        running = start_server(base, "--auth-file", str(auth))
+        server = running.__enter__()
+    finally:
+        del os.environ["LAKEML_PERMISSIONS"]  # the server process has its copy
+    try:
+        yield server, ids
+    finally:
+        running.__exit__(None, None, None)

@@ -32,3 +32,15 @@ export async function api(path, params, options) {
   }
   return body;
 }
+
+/** POST a write to the API route `path`: a JSON body always (the server refuses any other
+ *  body, so a page on another site cannot make a browser send one without asking). */
+export async function post(path, body) {
+  const r = await fetch(apiUrl(path, {}), {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+  const out = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const what = r.status === 403 ? 'permission denied: ' : '';
+    throw new ApiError(r.status, out.error_code, what + (out.message || r.statusText));
+  }
+  return out;
+}

@@ -1,12 +1,16 @@
 // The router: the page is chosen by the URL's hash (#/route?query), so every state worth
 // sharing (an experiment's filter, sort and columns; the runs compared) is a link.
+import {api} from './api.js';
 import {h, fill, errorBox} from './dom.js';
 import {experimentsPage} from './pages/experiments.js';
 import {runsPage} from './pages/runs.js';
 import {runPage} from './pages/run.js';
 import {comparePage} from './pages/compare.js';
-import {modelsPage, modelPage, versionPage} from './pages/models.js';
+import {modelsPage, modelPage} from './pages/models.js';
+import {versionPage} from './pages/version.js';
 import {sqlPage} from './pages/sql.js';
+import {plotsPage} from './pages/plots.js';
+import {workflowsPage, workflowPage} from './pages/workflows.js';
 import {current, state} from './url.js';
 
 const ROUTES = [
@@ -18,6 +22,9 @@ const ROUTES = [
   [/^\/models\/([^/]+)$/, modelPage],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage],
   [/^\/sql$/, sqlPage],
+  [/^\/plots$/, plotsPage],
+  [/^\/workflows$/, workflowsPage],
+  [/^\/workflows\/([^/]+)$/, workflowPage],
 ];
 
 let shownKey = null;
@@ -44,13 +51,18 @@ async function route() {
     }
     for (const a of document.querySelectorAll('header nav a')) {
       const target = a.getAttribute('href').slice(1);
-      a.toggleAttribute('aria-current', target === '/' ? path === '/' || path.startsWith('/experiments') || path.startsWith('/runs') || path === '/compare' : path.startsWith(target));
+      a.toggleAttribute('aria-current', target === '/' ? path === '/' || path.startsWith('/experiments') || path.startsWith('/runs') || path === '/compare' || path === '/plots' : path.startsWith(target));
     }
     return;
   }
   shownKey = null;
   fill(main, h('h1', {}, 'Not found'), h('p', {}, `No page at ${path}.`));
 }
+
+// who the pages act as (on a server with users: who signed in)
+api('/me', {}).then(me => {
+  if (me.signed_in) document.getElementById('whoami').textContent = `${me.user}${me.admin ? ' (admin)' : ''}`;
+}).catch(() => {});
 
 window.addEventListener('hashchange', route);
 window.addEventListener('popstate', route);

@@ -2,7 +2,7 @@
 // values differ marked (a sign and a colour, not the colour alone), and a chart of any
 // metric over all of them.
 import {api} from '../api.js';
-import {h, fill, link, errorBox} from '../dom.js';
+import {h, fill, link, href, errorBox} from '../dom.js';
 import {value} from '../format.js';
 import {setQuery} from '../url.js';
 import {metricChart} from '../chart.js';
@@ -56,7 +56,8 @@ export async function comparePage(main, _parts, query) {
     h('h1', {}, `Compare ${runs.length} runs`),
     h('div', {class: 'bar'}, onlyDiff, h('label', {for: 'only-diff'}, 'Only rows that differ')),
     tableBox,
-    h('section', {}, h('h2', {}, 'Chart'), h('div', {class: 'bar'}, h('label', {for: 'compare-metric'}, 'Metric'), pick), chartBox));
+    h('section', {}, h('h2', {}, 'Chart'), h('div', {class: 'bar'}, h('label', {for: 'compare-metric'}, 'Metric'), pick), chartBox),
+    h('p', {}, h('a', {href: href('/plots', {run_id: ids}), id: 'compare-plots'}, 'Scatter and parallel coordinates of these runs')));
   drawTable();
   drawChart();
 }

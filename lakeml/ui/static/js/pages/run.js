@@ -1,10 +1,11 @@
-// A run: info, params, latest metrics (pick one to chart), tags, dataset inputs, parent
+// A run: info, params, latest metrics (pick one to chart), tags (editable), dataset inputs, parent
 // and children, and an artifact browser with previews of images, text and JSON.
 import {api, apiUrl} from '../api.js';
 import {h, fill, link, table, errorBox, debounce} from '../dom.js';
 import {setQuery} from '../url.js';
 import {when, duration, value} from '../format.js';
 import {metricChart} from '../chart.js';
+import {tagEditor} from '../tagedit.js';
 
 const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
 
@@ -25,7 +26,7 @@ export async function runPage(main, [runId], query) {
         h('td', {}, h('button', {type: 'button', class: 'linkish', title: `Chart ${m.key}`, onclick: () => showChart(m.key)}, m.key)),
         h('td', {class: 'num'}, value(m.value)), h('td', {class: 'num'}, String(m.step)), h('td', {}, when(m.timestamp))))))) : h('p', {class: 'muted'}, 'No metrics.')),
     section(heading('Params', Object.keys(body.params).length, body.counts.params), kv(body.params, 'params-table')),
-    section(heading('Tags', Object.keys(body.tags).length, body.counts.tags), kv(body.tags, 'tags-table')));
+    section(heading('Tags', Object.keys(body.tags).length, body.counts.tags), tagEditor(runId, body.tags, () => search.value, i.status)));
   search.addEventListener('input', debounce(async () => {
     const q = new URLSearchParams(search.value ? {q: search.value} : {});
     setQuery(q, {replace: true});
@@ -42,6 +43,8 @@ export async function runPage(main, [runId], query) {
       fact('Duration', duration(i.start_time, i.end_time)), fact('User', i.user_id || ''),
       fact('Lifecycle', i.lifecycle_stage),
       fact('Parent run', r.parent ? runLink(r.parent) : '—'),
+      r.tags['lakeml.workflow'] ? fact('Workflow', link(`${r.tags['lakeml.workflow']}: the steps' DAG`, '/workflows/' +
+        encodeURIComponent(r.tags['lakeml.workflow.step'] ? i.parent_run_id : i.run_id))) : null,
       fact('Artifact URI', h('span', {class: 'mono'}, i.artifact_uri))),
     r.children.length ? section('Child runs', h('ul', {}, r.children.map(c => h('li', {}, runLink(c), ` (${c.status})`)))) : null,
     h('div', {class: 'bar'}, h('label', {for: 'key-search'}, 'Search params, metrics and tags'), search),

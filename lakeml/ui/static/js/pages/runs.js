@@ -189,6 +189,7 @@ export async function runsPage(main, [idList], query) {
       h('label', {for: 'run-filter'}, 'Filter runs'), filter,
       h('button', {type: 'submit', id: 'apply-filter'}, 'Apply'),
       colsBtn, compareBtn,
+      h('button', {type: 'button', id: 'plots-link', onclick: () => { location.hash = href('/plots', {experiment_id: experimentId, filter: st.filter}); }}, 'Plots'),
       h('label', {for: 'group-by'}, 'Group by'), groupSel),
     message, chooserBox, groupBox, status, table.el);
   st.cols = st.cols.filter(Boolean);
