@@ -539,6 +539,46 @@ def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) ->
                       timeout=60).status_code == 403  # SQL reads everything: admins only
 
 
+def test_the_proxy_finds_the_experiment_of_a_custom_artifact_location(team) -> None:
+    """A path under an experiment made with its own artifact_location is checked against
+    that experiment (the longest location holding the path wins, so an experiment nested in
+    another's folder keeps its own); a path under no experiment is for admins."""
+    server, _, _ = team
+    proxy = f"{server.url}/api/2.0/mlflow-artifacts/artifacts"
+
+    def send(method: str, target: str, user: str, body: bytes | None = None) -> httpx.Response:
+        raw = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
+        return httpx.request(method, f"{proxy}/{target}", content=body, timeout=60,
+                             headers={"Authorization": f"Basic {raw}"})
+
+    def experiment(name: str, location: str, user: str) -> tuple[str, str]:
+        exp_id = call(server, "POST", "experiments/create",
+                      {"name": name, "artifact_location": location}, user=user
+                      )["experiment_id"]
+        run = call(server, "POST", "runs/create", {"experiment_id": exp_id}, user=user)
+        return exp_id, run["run"]["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
+
+    outer, outer_run = experiment("team-churn", "mlflow-artifacts:/team-a/churn", "alice")
+    inner, inner_run = experiment("team-churn-bob", "mlflow-artifacts:/team-a/churn/bob",
+                                  "bob")
+    assert outer_run.startswith("team-a/churn/") and inner_run.startswith("team-a/churn/bob/")
+    assert send("PUT", f"{outer_run}/a.txt", "alice", b"alice's").status_code == 200
+    assert send("GET", f"{outer_run}/a.txt", "carol").content == b"alice's"  # READ default
+    refused = send("PUT", f"{outer_run}/a.txt", "carol", b"carol's")
+    assert refused.status_code == 403 and f"experiment {outer!r}" in refused.json()["message"]
+    grant(server, "experiments", outer, "carol", "EDIT", by="alice")
+    assert send("PUT", f"{outer_run}/a.txt", "carol", b"carol's").status_code == 200
+    # bob's experiment lies inside alice's folder: bob's permissions decide there
+    assert send("PUT", f"{inner_run}/b.txt", "bob", b"bob's").status_code == 200
+    refused = send("PUT", f"{inner_run}/b.txt", "carol", b"x")  # EDIT on outer, READ on inner
+    assert refused.status_code == 403 and f"experiment {inner!r}" in refused.json()["message"]
+    refused = send("PUT", "no-such-folder/x.txt", "alice", b"x")
+    assert refused.status_code == 403 and "under no experiment" in refused.json()["message"]
+    assert send("PUT", "no-such-folder/x.txt", "root", b"x").status_code == 200
+    assert any(e["key"] == "PUT mlflow-artifacts" and e["value"] == f"experiment {inner}"
+               for e in events(server))
+
+
 def test_the_web_uis_data_is_for_admins_on_a_server_with_users(team) -> None:
     server, _, _ = team
 
