@@ -63,7 +63,7 @@ class RunFreshness:
         runs, own = self._b.runs, self._own
         if seen is None:
             pending = {run_id for run_id, _ in own}
-            for run_id in [r for r in runs if r not in pending]:
+            for run_id in [r for r in list(runs) if r not in pending]:
                 del runs[run_id]
             return
         new = sorted(files - seen)
