@@ -145,6 +145,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("server_cors_origins", "LAKEML_SERVER_CORS_ORIGINS", str, None,
                 "Comma-separated origins whose browsers may call `lakeml server` (CORS); "
                 "unset: no cross-origin access."),
+        Setting("server_allowed_hosts", "LAKEML_SERVER_ALLOWED_HOSTS", str, None,
+                "Comma-separated Host header patterns `lakeml server` answers to (DNS "
+                "rebinding protection; `*` any); unset: this machine's names, and private "
+                "networks' when bound beyond loopback."),
         Setting("serve_max_body_mb", "LAKEML_SERVE_MAX_BODY_MB", _positive_float, 64,
                 "Largest request body (MB) `lakeml models serve` reads; larger ones get "
                 "413 unread."),

@@ -53,6 +53,18 @@ def _server_settings(args: argparse.Namespace) -> None:
         os.environ["LAKEML_SERVER_READ_TIMEOUT"] = str(args.read_timeout)
     if args.cors_origins is not None:
         os.environ["LAKEML_SERVER_CORS_ORIGINS"] = args.cors_origins
+    _allowed_hosts(args)
+
+
+def _allowed_hosts(args: argparse.Namespace) -> None:
+    """--allowed-hosts, else LAKEML_SERVER_ALLOWED_HOSTS, else the default for the address
+    the server binds (lakeml/server/hosts.py), handed to the workers."""
+    from lakeml import config
+    from lakeml.server.hosts import default_allowed_hosts, parse_allowed_hosts
+
+    given = getattr(args, "allowed_hosts", None) or config.get("server_allowed_hosts")
+    patterns = parse_allowed_hosts(given) if given else default_allowed_hosts(args.host)
+    os.environ["LAKEML_SERVER_ALLOWED_HOSTS"] = ",".join(patterns)
 
 
 def _positive_number(what: str):  # noqa: ANN202 - an argparse type
@@ -96,6 +108,14 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--cors-origins", default=None,
                    help="comma-separated origins whose web pages may call the server "
                    "(default: none, CORS off)")
+    p.add_argument("--allowed-hosts", default=None,
+                   help="comma-separated Host header patterns the server answers to, port "
+                   "included, `*` a wildcard (e.g. 'mlflow.corp.example,"
+                   "mlflow.corp.example:*'; '*' for any); others get 403, against DNS "
+                   "rebinding. Default: LAKEML_SERVER_ALLOWED_HOSTS, else localhost, "
+                   "127.0.0.1 and [::1] on any port, plus private networks (10.*, "
+                   "172.16-31.*, 192.168.*) and the bound address when --host is not "
+                   "loopback")
     p.set_defaults(func=cmd_server)
     from lakeml.cli.server_users import add_parsers
 

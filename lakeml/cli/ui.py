@@ -24,6 +24,7 @@ def cmd_ui(args: argparse.Namespace) -> str:
     args.host, args.workers = "127.0.0.1", 1
     # a private viewer: no users, lakeml server's default limits, no CORS
     args.auth_file = args.max_body_mb = args.read_timeout = args.cors_origins = None
+    args.allowed_hosts = None  # this machine's names (it binds 127.0.0.1)
     return cmd_server(args)
 
 

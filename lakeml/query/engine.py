@@ -53,6 +53,9 @@ class QueryEngine:
         self._as_of = parse_as_of(as_of)
         # read this process's buffered rows by committing them first (not from the flusher)
         self._flush_first = flush_first and self._as_of is None
+        #: True once :meth:`read_commits_only` was called (a server worker): the tracking
+        #: service then validates writes against other workers' commits (run_freshness.py)
+        self.commits_only = False
         self._lake = LakeViews(store, self._as_of)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._sandbox: duckdb.DuckDBPyConnection | None = None  # user SQL's database
@@ -86,6 +89,7 @@ class QueryEngine:
         their rows (lakeml.server.group_commit): a read must neither commit other
         requests' rows inside its lock nor show a write not yet acknowledged."""
         self._flush_first = False
+        self.commits_only = True
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The engine's own DuckDB connection (for tables it materialises)."""

@@ -53,6 +53,12 @@ def build_app(client: Client) -> FastAPI:
         # a plain Starlette route: the endpoint reads the request itself
         app.add_route(PREFIX + path, _endpoint(client, lock, method, handler, writes),
                       methods=[method], name=f"{method} {path}")
+    from lakeml.server import permissions_v3  # MLflow 3's /api/3.0 permission calls
+
+    for method, path, handler, writes in permissions_v3.ROUTES:
+        app.add_route(permissions_v3.PREFIX + path,
+                      _endpoint(client, lock, method, guard(method, path, handler), writes),
+                      methods=[method], name=f"{method} /3.0{path}")
     from lakeml.server import lakeml_api  # lakeml's extensions, /api/2.0/lakeml/...
     lakeml_api.install(app, client, lock, _endpoint, guard)
 

@@ -15,6 +15,17 @@ INVALID_PARAMETER_VALUE. MLflow's multipart and presigned-URL calls are not serv
 client uses them only when the server says so (``/api/3.0/mlflow/server-info``), which
 this server does not, so every file takes the streamed path.
 
+An upload into a run that has ended (FINISHED, FAILED, KILLED), or was deleted, is
+accepted, as by MLflow's server: its proxy knows paths, not runs (``_upload_artifact``
+checks only that the path is safe), and MLflow's client relies on it, e.g.
+``MlflowClient().log_artifact(run_id, ...)`` after ``end_run``. lakeml's own clients (the
+library, and its REST client through this proxy) refuse it before sending: they log to
+RUNNING runs only.
+
+On a server with users the path's experiment is found by artifact location
+(artifact_owner.py), so experiments made with their own ``artifact_location`` are checked
+against their own permissions.
+
 The proxy touches files only, never the Client's tables, so its requests run beside the
 JSON API's without its lock.
 """
@@ -105,28 +116,31 @@ def register(app: FastAPI, client: Client, lock: Any) -> None:
 
 
 async def _authorize(client: Client, lock: Any, request: Request) -> None:
-    """On a server with users: the proxy's paths start with the experiment id
-    (``<experiment>/<run>/artifacts/...``, ``<experiment>/models/<id>/...``), so reading
-    needs READ on that experiment, writing EDIT and deleting MANAGE; the root is for
-    admins."""
+    """On a server with users: a proxy path belongs to the experiment whose artifact
+    location holds it (artifact_owner.py: ``<experiment>/<run>/artifacts/...`` by default,
+    any folder for an experiment made with its own ``artifact_location``), so reading needs
+    READ on that experiment, writing EDIT and deleting MANAGE; the root, and a path under
+    no experiment's location, are for admins."""
     from starlette.concurrency import run_in_threadpool
 
     from lakeml.server.access import SESSION, deny, require
+    from lakeml.server.artifact_owner import experiment_of_path
 
     session = SESSION.get()
     if session is None:
         return
     path = relative(request.path_params.get("path") or request.query_params.get("path") or "")
-    experiment = path.split("/", 1)[0]
     need = {"GET": "READ", "PUT": "EDIT"}.get(request.method, "MANAGE")  # DELETE: MANAGE
     route = f"{request.method} mlflow-artifacts"
     def check() -> None:  # a denial is recorded through the Client: one call at a time
         with lock:
-            if not experiment:
+            experiment = experiment_of_path(client, path) if path else None
+            if experiment is None:
                 if not session.user.admin:
-                    deny(client, session, route, "route", "/", "none", "admin",
-                         f"user {session.user.name!r} may not list the root of the "
-                         "artifact store")
+                    where = f"path {path!r}, under no experiment" if path else "the root"
+                    deny(client, session, route, "route", path or "/", "none", "admin",
+                         f"user {session.user.name!r} may not {request.method} {where} of "
+                         "the artifact store: admins only")
                 return
             require(client, session, route, "experiment", experiment, need)
 

@@ -280,9 +280,9 @@ async def _reply(send: Any, status: int, code: str, message: str,
 def install(app: FastAPI, *, auth_file: str | None = None, max_body_mb: float | None = None,
             cors_origins: str | None = None, read_timeout: float | None = None
             ) -> Callable[[str, str, Handler], Handler]:
-    """Put the gate (and CORS, when origins are given) in front of ``app``; the arguments
-    default to the server settings (LAKEML_SERVER_AUTH_FILE, _MAX_BODY_MB, _CORS_ORIGINS,
-    _READ_TIMEOUT).
+    """Put the gate (and CORS, when origins are given, and the allowed-hosts check of
+    hosts.py) in front of ``app``; the arguments default to the server settings
+    (LAKEML_SERVER_AUTH_FILE, _MAX_BODY_MB, _CORS_ORIGINS, _READ_TIMEOUT, _ALLOWED_HOSTS).
     Returns the wrapper for each route's handler: ``guard(method, path, handler)``."""
     from lakeml import config
 
@@ -303,6 +303,13 @@ def install(app: FastAPI, *, auth_file: str | None = None, max_body_mb: float | 
         app.add_middleware(CORSMiddleware, allow_origins=allowed,
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
+    from lakeml.server.hosts import AllowedHosts, default_allowed_hosts, parse_allowed_hosts
+
+    # added last: outermost, so a forged Host is refused before CORS or the gate look at it;
+    # unset (an app built without `lakeml server`): this machine's names only
+    hosts = config.get("server_allowed_hosts")
+    app.add_middleware(AllowedHosts, patterns=parse_allowed_hosts(hosts) if hosts
+                       else default_allowed_hosts("127.0.0.1"))
     from lakeml.server.rules import guard
 
     return guard

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lakeml.errors import NotFound
+from lakeml.errors import BadRequest, InvalidArgument, NotFound
 from lakeml.server.access import Session, current_session, deny, require
 from lakeml.server.users import check_level
 
@@ -81,10 +81,21 @@ def list_users(client: Client, f: Fields) -> dict[str, Any]:
 
 
 def update_password(client: Client, f: Fields) -> dict[str, Any]:
+    """An admin sets anyone's password; a user changing their own (admins too) must give
+    ``current_password``, as MLflow 3 asks, so a borrowed session cannot take the account."""
     session = _session()
     name = f.required_text("username")
     _admin_or_self(client, session, "PATCH /users/update-password", name, self_ok=True)
-    session.users.set_password(name, f.required_text("password"))
+    password = f.required_text("password")
+    if name == session.user.name:
+        current = f.text("current_password")
+        if not current:
+            raise InvalidArgument("current_password is required to change your own password")
+        if session.users.check_password(name, current) is None:
+            raise InvalidArgument("current_password does not match")
+        if password == current:
+            raise InvalidArgument("the new password must differ from the current one")
+    session.users.set_password(name, password)
     return {}
 
 
@@ -102,6 +113,9 @@ def delete_user(client: Client, f: Fields) -> dict[str, Any]:
     session = _session()
     name = f.required_text("username")
     _admin_or_self(client, session, "DELETE /users/delete", name, self_ok=False)
+    if name == session.user.name:  # as MLflow 3: the caller would lock themself out
+        raise BadRequest(f"user {name!r} may not delete their own account: another admin "
+                         "may")
     session.users.remove_user(name)
     return {}
 

@@ -336,6 +336,18 @@ for _kind in ("experiments", "registered-models"):
         RULES[(_method, f"/{_kind}/permissions/{_verb}")] = _SELF
 
 
+def _v3_rules() -> None:
+    """MLflow 3's /api/3.0 permission calls (permissions_v3.py) check the caller themselves;
+    their paths are keyed as under /api/2.0, where none of them exists."""
+    from lakeml.server.permissions_v3 import ROUTES as V3
+
+    for method, path, _handler, _writes in V3:
+        RULES[(method, path)] = _SELF
+
+
+_v3_rules()
+
+
 def guard(method: str, path: str, handler: Handler) -> Handler:
     """``handler`` checked against the route's rule when the request has a session."""
     rule = RULES.get((method, path))

@@ -326,12 +326,17 @@ class AuthFile:
         with self.edit(create=True) as data:
             data["default_permission"] = level
 
-    def grant(self, kind: str, key: str, user: str, level: str) -> None:
-        """Give ``user`` ``level`` on experiment id / registered model name ``key``."""
+    def grant(self, kind: str, key: str, user: str, level: str, *, new: bool = False) -> None:
+        """Give ``user`` ``level`` on experiment id / registered model name ``key``; with
+        ``new``, AlreadyExists if they hold a grant there (checked under the file's lock)."""
         level = check_level(level)
         with self.edit() as data:
             self._record(data, user)
-            data[KINDS[kind]].setdefault(str(key), {})[user] = level
+            grants = data[KINDS[kind]].setdefault(str(key), {})
+            if new and user in grants:
+                raise AlreadyExists(f"user {user!r} already has a permission on {kind} "
+                                    f"{key!r} ({grants[user]}): update or revoke it")
+            grants[user] = level
 
     def revoke(self, kind: str, key: str, user: str) -> None:
         """Take ``user``'s grant on ``key`` away (the default applies again)."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lakeml.tracking.run_freshness import RunFreshness
+
 if TYPE_CHECKING:
     from lakeml.entities import Experiment
     from lakeml.query import QueryEngine
@@ -65,6 +67,7 @@ class Backend:
             store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store),
                                        at_close=partial(run_snapshot.finish, store))
         self.runs: dict[str, RunState] = {}
+        self.freshness = RunFreshness(self)  # a server worker's check of self.runs
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
         # per-store objects of the lake's other parts, made on first use (the registry's
         # mirror of its log), see LakeTrackingService.shared
@@ -90,6 +93,11 @@ class Backend:
         """The experiment as read less than EXPERIMENT_CACHE_SECONDS ago, or None."""
         entry = self._experiments.get(experiment_id)
         if entry is None or time.monotonic() - entry[0] > EXPERIMENT_CACHE_SECONDS:
+            return None
+        if self.engine.commits_only:
+            # a server worker: a create_run after another worker acknowledged the
+            # experiment's deletion must see it; get_experiment re-reads the experiments
+            # only when their table has a new version (one stat on a local store)
             return None
         return entry[1]
 

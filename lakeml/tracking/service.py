@@ -37,7 +37,7 @@ from lakeml.ids import uuid7_hex
 from lakeml.times import now_ms, now_us
 from lakeml.tracking import owners
 from lakeml.tracking.analytics import AnalyticsCalls
-from lakeml.tracking.backend import RunState, backend_for, run_row
+from lakeml.tracking.backend import RunState, backend_for
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
 from lakeml.tracking.names import generate_run_name
 from lakeml.tracking.reads import RunReads
@@ -169,6 +169,8 @@ class LakeTrackingService:
         return state
 
     def _writable(self, run_id: str) -> RunState:
+        if self._b.engine.commits_only:  # a server worker: see other workers' commits
+            self._b.freshness.check()
         state = self._state(run_id)
         if state.status != _RUNNING:
             raise InvalidState(f"run {run_id!r} is {state.status}; log to a RUNNING run "
@@ -188,7 +190,10 @@ class LakeTrackingService:
         return self._experiments._active_experiment(experiment_id)
 
     def _run_row(self, run_id: str, **cols: Any) -> tuple[Any, ...]:
-        return run_row(self._b.store, run_id, **cols)
+        store = self._b.store
+        seq = store.clock.next()
+        self._b.freshness.wrote(run_id, seq)  # (see run_freshness.py)
+        return store.rows.runs(run_id=run_id, seq=seq, **cols)
 
     # ---- run lifecycle --------------------------------------------------------
     def create_run(self, experiment_id: str | None = None, start_time: int | None = None,
@@ -197,6 +202,8 @@ class LakeTrackingService:
         """Start a new RUNNING run in ``experiment_id`` (the Default experiment if None)."""
         exp = self._experiments._active_experiment(DEFAULT_EXPERIMENT_ID if experiment_id is None
                                       else arguments.experiment_id(experiment_id))
+        if self._b.engine.commits_only:  # keeps the record of own rows short
+            self._b.freshness.check()
         tags = arguments.mapping(tags, "tags")
         named = tags.get(system_tags.RUN_NAME)
         if run_name and named is not None and str(named) != run_name:
@@ -279,7 +286,8 @@ class LakeTrackingService:
         Costs a few microseconds: the point is buffered, not committed.
         """
         state = self._b.runs.get(run_id) if type(run_id) is str else None
-        if state is None or state.status != _RUNNING or state.lifecycle_stage != "active":
+        if (state is None or state.status != _RUNNING or state.lifecycle_stage != "active"
+                or self._b.engine.commits_only):
             self._writable(run_id)
         if type(value) is not float:
             value = v.metric_value(key, value)

@@ -268,8 +268,8 @@ def test_server_log_shows_no_traceback_to_callers(server: Server) -> None:
 # ---- the command ---------------------------------------------------------------------------
 def test_server_help_documents_every_option() -> None:
     proc = run_python("from lakeml.cli import main; main(['server', '--help'])")
-    for option in ("--store", "--host", "--port", "--workers", "--log-level", "127.0.0.1",
-                   "5000"):
+    for option in ("--store", "--host", "--port", "--workers", "--log-level",
+                   "--allowed-hosts", "127.0.0.1", "5000"):
         assert option in proc.stdout
 
 

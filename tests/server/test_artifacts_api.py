@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import lakeml
+from lakeml.errors import InvalidState
 from lakeml.models import logged
 from tests.server.conftest import Server
 from tests.server.test_api import get, new_run, post, unique
@@ -151,6 +152,27 @@ def test_an_upload_needs_a_file_path(server: Server, run: dict) -> None:
     assert error_code(under_file) == "INVALID_PARAMETER_VALUE"
     assert server.store not in under_file.text
     assert call(server, "GET", f"{PROXY}/{base}/dir/file.txt").content == b"x"
+
+
+@pytest.mark.parametrize("status", ["FINISHED", "FAILED", "KILLED"])
+def test_uploads_into_ended_and_deleted_runs_are_taken_as_mlflow_takes_them(
+        server: Server, run: dict, status: str) -> None:
+    """MLflow's proxy knows paths, not runs: its client logs artifacts to ended runs
+    (MlflowClient().log_artifact after end_run) and its server stores them. So does this
+    one; lakeml's own clients refuse before sending."""
+    base = proxy_path(run["uri"])
+    post(server, "runs/update", {"run_id": run["run_id"], "status": status,
+                                 "end_time": 1_700_000_000_000})
+    assert get(server, "runs/get", run_id=run["run_id"])["run"]["info"]["status"] == status
+    call(server, "PUT", f"{PROXY}/{base}/late/report.txt", content=b"after the end")
+    post(server, "runs/delete", {"run_id": run["run_id"]})
+    call(server, "PUT", f"{PROXY}/{base}/late/deleted.txt", content=b"after the delete")
+    client = lakeml.Client(server.store)
+    root = Path(client.get_run(run["run_id"]).info.artifact_uri)
+    assert (root / "late" / "report.txt").read_bytes() == b"after the end"
+    assert (root / "late" / "deleted.txt").read_bytes() == b"after the delete"
+    with pytest.raises(InvalidState, match=status):
+        client.log_text(run["run_id"], "x", "late/lib.txt")  # the library: RUNNING runs only
 
 
 # ---- artifacts/list ---------------------------------------------------------------------------

@@ -331,7 +331,7 @@ def test_a_body_that_stalls_gets_408(team) -> None:
     where = urlsplit(server.url)
     with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
         sock.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\n"
-                     b"Host: x\r\nContent-Type: application/json\r\n"
+                     b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Authorization: Bearer " + token.encode() + b"\r\n"
                      b"Content-Length: 100\r\n\r\n{\"name\": ")  # ... and nothing more
         answer = b""
@@ -502,6 +502,124 @@ def test_mlflow_auth_client_manages_users(request: pytest.FixtureRequest) -> Non
                    "gone": "RESOURCE_DOES_NOT_EXIST"}
 
 
+AUTH_V3_SCRIPT = r"""
+import json, os, sys
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.server import get_app_client
+
+passwords = json.loads(sys.argv[1])
+def as_user(name, password=None):
+    os.environ["MLFLOW_TRACKING_USERNAME"] = name
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = password or passwords[name]
+def code(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except MlflowException as exc:
+        return exc.error_code
+    return "OK"
+
+auth = get_app_client("basic-auth", tracking_uri=mlflow.get_tracking_uri())
+out = {}
+as_user("alice")
+exp = MlflowClient().create_experiment("v3-permissions")
+auth.grant_user_permission("carol", "experiment", exp, "EDIT")
+got = auth.get_user_permission("carol", "experiment", exp)
+out["carol_edit"] = [got.allowed, got.permission]
+out["grant_again"] = code(auth.grant_user_permission, "carol", "experiment", exp, "READ")
+as_user("carol")
+out["carol_run"] = code(MlflowClient().create_run, exp)
+out["carol_grants"] = code(auth.grant_user_permission, "bob", "experiment", exp, "READ")
+out["carol_asks_alice"] = code(auth.get_user_permission, "alice", "experiment", exp)
+out["carol_asks_self"] = auth.get_user_permission("carol", "experiment", exp).permission
+as_user("alice")
+auth.revoke_user_permission("carol", "experiment", exp)
+got = auth.get_user_permission("carol", "experiment", exp)
+out["carol_after_revoke"] = [got.allowed, got.permission]
+out["revoke_again"] = code(auth.revoke_user_permission, "carol", "experiment", exp)
+MlflowClient().create_registered_model("v3-model")
+auth.grant_user_permission("bob", "registered_model", "v3-model", "MANAGE")
+got = auth.get_user_permission("bob", "registered_model", "v3-model")
+out["bob_model"] = [got.allowed, got.permission]
+out["run_type"] = code(auth.grant_user_permission, "bob", "run", "abc", "READ")
+out["wildcard"] = code(auth.grant_user_permission, "bob", "experiment", "*", "READ")
+out["use_level"] = code(auth.grant_user_permission, "bob", "experiment", exp, "USE")
+out["no_user"] = code(auth.grant_user_permission, "nobody", "experiment", exp, "READ")
+out["no_experiment"] = code(auth.get_user_permission, "bob", "experiment", "99999")
+as_user("root")
+got = auth.get_user_permission("root", "experiment", exp)
+out["root"] = [got.allowed, got.permission]
+out["roles"] = code(auth.create_role, "default", "team")
+out["user_roles"] = code(auth.list_user_roles, "bob")
+as_user("carol")
+out["own_no_current"] = code(auth.update_user_password, "carol", "carol-secret-9")
+out["own_wrong_current"] = code(auth.update_user_password, "carol", "carol-secret-9",
+                                current_password="wrong")
+auth.update_user_password("carol", "carol-secret-9", current_password=passwords["carol"])
+as_user("carol", "carol-secret-9")
+auth.update_user_password("carol", passwords["carol"], current_password="carol-secret-9")
+as_user("root")
+out["delete_self"] = code(auth.delete_user, "root")
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_mlflow_3_auth_client_grants_revokes_and_checks(request: pytest.FixtureRequest
+                                                        ) -> None:
+    """MLflow 3.17's AuthServiceClient: its /api/3.0 per-user permission calls, its
+    self-service password change, and a clear refusal of what the auth file cannot hold."""
+    from tests.server.test_mlflow_client import mlflow_python
+
+    python = mlflow_python()
+    check = (None if python is None else subprocess.run(
+        [str(python), "-c", "import flask_wtf"], capture_output=True))
+    if check is None or check.returncode != 0:
+        message = ("no MLflow virtualenv with flask-wtf (MLflow's auth client needs it): run "
+                   "`bash benchmarks/setup_mlflow.sh`")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server, users, _ = request.getfixturevalue("team")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MLFLOW_", "LAKEML_", "PYTHONPATH"))}
+    env["MLFLOW_TRACKING_URI"] = server.url
+    proc = subprocess.run([str(python), "-c", AUTH_V3_SCRIPT, json.dumps(PASSWORDS)],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + server.log.read_text()[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {
+        "carol_edit": [True, "EDIT"], "grant_again": "RESOURCE_ALREADY_EXISTS",
+        "carol_run": "OK", "carol_grants": "PERMISSION_DENIED",
+        "carol_asks_alice": "PERMISSION_DENIED", "carol_asks_self": "EDIT",
+        "carol_after_revoke": [False, "READ"],
+        "revoke_again": "RESOURCE_DOES_NOT_EXIST", "bob_model": [True, "MANAGE"],
+        "run_type": "INVALID_PARAMETER_VALUE", "wildcard": "INVALID_PARAMETER_VALUE",
+        "use_level": "INVALID_PARAMETER_VALUE", "no_user": "RESOURCE_DOES_NOT_EXIST",
+        "no_experiment": "RESOURCE_DOES_NOT_EXIST", "root": [True, "MANAGE"],
+        "roles": "NOT_IMPLEMENTED", "user_roles": "NOT_IMPLEMENTED",
+        "own_no_current": "INVALID_PARAMETER_VALUE",
+        "own_wrong_current": "INVALID_PARAMETER_VALUE", "delete_self": "BAD_REQUEST"}
+    assert users.check_password("carol", PASSWORDS["carol"]) is not None
+    exp_id = lakeml.Client(server.store).get_experiment_by_name("v3-permissions").experiment_id
+    assert "carol" not in users.grants("experiment", exp_id)
+    assert users.grants("registered_model", "v3-model")["bob"] == "MANAGE"
+    # the calls MLflow's web UI makes: the caller's own grants, a user's for admins
+    v3 = f"{server.url}/api/3.0/mlflow"
+    raw = base64.b64encode(f"bob:{PASSWORDS['bob']}".encode()).decode()
+    own = httpx.get(f"{v3}/users/current/permissions", timeout=60,
+                    headers={"Authorization": f"Basic {raw}"})
+    assert own.status_code == 200, own.text
+    assert {"role_id": 0, "role_name": f"__user_{users.user('bob').id}__",
+            "workspace": "default", "resource_type": "registered_model",
+            "resource_pattern": "v3-model", "permission": "MANAGE"} in own.json()["permissions"]
+    assert own.json()["is_admin"] is False
+    other = httpx.get(f"{v3}/users/permissions/list", params={"username": "alice"},
+                      timeout=60, headers={"Authorization": f"Basic {raw}"})
+    assert other.status_code == 403 and other.json()["error_code"] == "PERMISSION_DENIED"
+
+
 def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) -> None:
     server, _, _ = team
     exp_id = call(server, "POST", "experiments/create", {"name": "alice-files"},
@@ -537,6 +655,46 @@ def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) ->
                       timeout=60).status_code == 403
     assert httpx.post(f"{lake}/sql", json={"query": "SELECT 1"}, headers=carol,
                       timeout=60).status_code == 403  # SQL reads everything: admins only
+
+
+def test_the_proxy_finds_the_experiment_of_a_custom_artifact_location(team) -> None:
+    """A path under an experiment made with its own artifact_location is checked against
+    that experiment (the longest location holding the path wins, so an experiment nested in
+    another's folder keeps its own); a path under no experiment is for admins."""
+    server, _, _ = team
+    proxy = f"{server.url}/api/2.0/mlflow-artifacts/artifacts"
+
+    def send(method: str, target: str, user: str, body: bytes | None = None) -> httpx.Response:
+        raw = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
+        return httpx.request(method, f"{proxy}/{target}", content=body, timeout=60,
+                             headers={"Authorization": f"Basic {raw}"})
+
+    def experiment(name: str, location: str, user: str) -> tuple[str, str]:
+        exp_id = call(server, "POST", "experiments/create",
+                      {"name": name, "artifact_location": location}, user=user
+                      )["experiment_id"]
+        run = call(server, "POST", "runs/create", {"experiment_id": exp_id}, user=user)
+        return exp_id, run["run"]["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
+
+    outer, outer_run = experiment("team-churn", "mlflow-artifacts:/team-a/churn", "alice")
+    inner, inner_run = experiment("team-churn-bob", "mlflow-artifacts:/team-a/churn/bob",
+                                  "bob")
+    assert outer_run.startswith("team-a/churn/") and inner_run.startswith("team-a/churn/bob/")
+    assert send("PUT", f"{outer_run}/a.txt", "alice", b"alice's").status_code == 200
+    assert send("GET", f"{outer_run}/a.txt", "carol").content == b"alice's"  # READ default
+    refused = send("PUT", f"{outer_run}/a.txt", "carol", b"carol's")
+    assert refused.status_code == 403 and f"experiment {outer!r}" in refused.json()["message"]
+    grant(server, "experiments", outer, "carol", "EDIT", by="alice")
+    assert send("PUT", f"{outer_run}/a.txt", "carol", b"carol's").status_code == 200
+    # bob's experiment lies inside alice's folder: bob's permissions decide there
+    assert send("PUT", f"{inner_run}/b.txt", "bob", b"bob's").status_code == 200
+    refused = send("PUT", f"{inner_run}/b.txt", "carol", b"x")  # EDIT on outer, READ on inner
+    assert refused.status_code == 403 and f"experiment {inner!r}" in refused.json()["message"]
+    refused = send("PUT", "no-such-folder/x.txt", "alice", b"x")
+    assert refused.status_code == 403 and "under no experiment" in refused.json()["message"]
+    assert send("PUT", "no-such-folder/x.txt", "root", b"x").status_code == 200
+    assert any(e["key"] == "PUT mlflow-artifacts" and e["value"] == f"experiment {inner}"
+               for e in events(server))
 
 
 def test_the_web_uis_data_follows_each_users_permissions(team) -> None:

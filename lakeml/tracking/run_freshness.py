@@ -1,0 +1,77 @@
+"""Keeping a server worker's cache of run states true to other workers' commits.
+
+A process validates log calls against what it knows of each run (``Backend.runs``: status
+and lifecycle stage), without a query per call. In a library process another process's
+change (a run deleted or ended elsewhere) is noticed when the run is next read; a log to
+it meanwhile is accepted. A server worker must do better: MLflow's client sends a delete
+to one worker and its next call may reach another, and a write accepted *after* another
+worker acknowledged the delete would break the promise that a read or write on any worker
+sees every write acknowledged before it.
+
+So in a server worker (its engine reads commits only) every write's validation first
+calls :meth:`RunFreshness.check`:
+
+- it refreshes the ``runs`` table (on a local store one ``stat``); if its version is the
+  one checked last, nothing changed and nothing more is done;
+- else it reads ``run_id, seq`` of the rows in the data files added since that version
+  (one small scan, once per new version, not per request) and drops from the cache every
+  run with a row this process did not write itself; the next use reads that run's state
+  from the committed table.
+
+A process knows its own rows by ``(run_id, seq)``, recorded when they are made
+(:meth:`RunFreshness.wrote`) and forgotten once seen committed, so a worker's own commits
+cost it no re-read. Another process's row could carry the same ``(run_id, seq)`` only if
+both processes changed the same run in the same microsecond, i.e. concurrently, where no
+order is promised. Compaction rewrites old rows into new files: those drop their runs
+from the cache too, which costs a re-read, never a wrong answer.
+
+The first check, with no earlier version to compare against, drops every cached run that
+has no uncommitted row of this process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lakeml.sqltext import read_files
+
+
+class RunFreshness:
+    """The runs-table version a server worker's run cache was last checked at."""
+
+    def __init__(self, backend: Any) -> None:  # the Backend holding it (backend.py)
+        self._b = backend
+        self._version: int | None = None
+        self._files: set[str] | None = None
+        self._own: set[tuple[str, int]] = set()  # rows this process made, not yet seen
+
+    def wrote(self, run_id: str, seq: int) -> None:
+        """This process made a ``runs`` row of ``run_id`` with sequence ``seq``."""
+        if self._b.engine.commits_only:  # (a library process never checks: keep nothing)
+            self._own.add((run_id, seq))
+
+    def check(self) -> None:
+        """Drop the cached runs that other processes changed in commits made since the last
+        check (see the module's docstring)."""
+        engine = self._b.engine
+        engine.refresh(["runs"])
+        version = engine.versions().get("runs")
+        if version is None or version == self._version:
+            return
+        files = set(engine.files("runs"))
+        seen, self._version, self._files = self._files, version, files
+        runs, own = self._b.runs, self._own
+        if seen is None:
+            pending = {run_id for run_id, _ in own}
+            for run_id in [r for r in list(runs) if r not in pending]:
+                del runs[run_id]
+            return
+        new = sorted(files - seen)
+        if not new:
+            return
+        for run_id, seq in engine.rows(f"SELECT run_id, seq FROM {read_files(new)}",
+                                       tables=()):
+            if (run_id, seq) in own:
+                own.discard((run_id, seq))
+            else:
+                runs.pop(run_id, None)
