@@ -20,6 +20,7 @@ after a fault never writes a batch twice.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
@@ -122,6 +123,54 @@ def append(store_uri: str, table: str, data: pa.Table, *, app_id: str | None = N
                                    f"{exc}") from exc
         raise
     return True
+
+
+def replace(store_uri: str, table: str, data: pa.Table, predicate: str, *,
+            storage_options: dict[str, str] | None = None, attempts: int = 50) -> None:
+    """Replace the rows of ``table`` matching ``predicate`` (a deltalake SQL predicate)
+    by ``data``, in one commit: Delta's ``replaceWhere``.
+
+    Why it is idempotent under races: the commit removes the files holding matching
+    rows and adds ``data`` at once, and deltalake refuses it (CommitFailedError) when a
+    concurrent commit added or removed files it read; this retries from the new version,
+    so of several racers each replaces what the one before it wrote, and the table ends
+    with one copy of ``data``, never two. ``data`` must match ``predicate``.
+    """
+    from deltalake import CommitProperties, DeltaTable, write_deltalake
+    from deltalake.exceptions import CommitFailedError
+
+    ensure(store_uri, table, storage_options)
+    uri = table_uri(store_uri, table)
+    for attempt in range(attempts):
+        try:
+            write_deltalake(DeltaTable(uri, storage_options=storage_options), data,
+                            mode="overwrite", predicate=predicate, schema_mode="merge",
+                            commit_properties=CommitProperties(max_commit_retries=100))
+            return
+        except CommitFailedError:
+            time.sleep(0.01 * (attempt + 1))
+        except (OSError, ValueError) as exc:
+            raise StoreUnavailable(f"cannot replace rows of table {table!r} at {uri!r}: "
+                                   f"{exc}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("deltalake"):
+                raise StoreUnavailable(f"cannot replace rows of table {table!r} at "
+                                       f"{uri!r} where {predicate}: {exc}") from exc
+            raise
+    raise StoreUnavailable(f"could not replace rows of table {table!r} at {uri!r}: "
+                           f"{attempts} concurrent commits won")
+
+
+def sql_literal(value: object) -> str:
+    """``value`` (None, a bool, a number or text) as a SQL literal of a deltalake
+    predicate; text is quoted with its quotes doubled, so it never becomes SQL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def compact(store_uri: str, table: str,
