@@ -34,6 +34,7 @@ INFERENCE_LABELS = "inference_labels"
 MONITOR_METRICS = "monitor_metrics"
 INPUT_PREFIX = "input_"
 PREDICTION = "prediction"
+TABLES = (INFERENCE_LOG, INFERENCE_LABELS, MONITOR_METRICS)
 
 
 def core_schema(table: str) -> pa.Schema:

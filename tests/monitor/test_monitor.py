@@ -16,6 +16,7 @@ from lakeml.cli.app import main
 from lakeml.data.monitor import connect, log_labels, run_monitor
 from lakeml.errors import InvalidArgument
 from lakeml.models.inference_log import InferenceLogger, new_request_id
+from tests.conftest import ROOT
 from tests.monitor.scenario import FEATURES, customers, train
 
 DAY_US = 86_400 * 10**6
@@ -297,7 +298,7 @@ def test_racing_reruns_of_a_window_leave_one_copy(lake: dict[str, Any]) -> None:
 
     store = lake["store"]
     start = time.time() + 25
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     racers = [subprocess.Popen([sys.executable, "-c", RACER, store, str(start)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env) for _ in range(2)]
