@@ -1,4 +1,6 @@
-"""Delta tables whose columns grow: the inference log, its labels, and monitor metrics.
+"""Delta tables whose columns grow: the inference log, its labels, monitor metrics, and
+the record of batch-scoring jobs (``scoring_outputs``: which model version scored which
+input version into which output version).
 
 The tables of :mod:`lakeml.store.schemas` have fixed columns. The inference log does
 not: besides its fixed columns (request id, time, model, latency, status) it holds one
@@ -32,9 +34,10 @@ if TYPE_CHECKING:
 INFERENCE_LOG = "inference_log"
 INFERENCE_LABELS = "inference_labels"
 MONITOR_METRICS = "monitor_metrics"
+SCORING_OUTPUTS = "scoring_outputs"
 INPUT_PREFIX = "input_"
 PREDICTION = "prediction"
-TABLES = (INFERENCE_LOG, INFERENCE_LABELS, MONITOR_METRICS)
+TABLES = (INFERENCE_LOG, INFERENCE_LABELS, MONITOR_METRICS, SCORING_OUTPUTS)
 
 
 def core_schema(table: str) -> pa.Schema:
@@ -59,8 +62,13 @@ def core_schema(table: str) -> pa.Schema:
             ("statistic", pa.string()), ("value", pa.float64()),
             ("threshold", pa.float64()), ("alert", pa.bool_()), ("baseline", pa.string()),
             ("rows", pa.int64()), ("computed_at", ts)])
-    raise InvalidArgument(f"no open table {table!r}; known: {INFERENCE_LOG}, "
-                          f"{INFERENCE_LABELS}, {MONITOR_METRICS}")
+    if table == SCORING_OUTPUTS:  # one row per batch-scoring job: its lineage
+        return pa.schema([
+            ("model_uri", pa.string()), ("model_name", pa.string()),
+            ("model_version", pa.int64()), ("model_uuid", pa.string()),
+            ("run_id", pa.string()), ("input", pa.string()), ("output", pa.string()),
+            ("rows", pa.int64()), ("time", ts)])
+    raise InvalidArgument(f"no open table {table!r}; known: {', '.join(TABLES)}")
 
 
 def table_uri(store_uri: str, table: str) -> str:
