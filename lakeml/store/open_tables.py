@@ -76,11 +76,24 @@ def table_uri(store_uri: str, table: str) -> str:
     return f"{store_uri.rstrip('/')}/tables/{table}"
 
 
+def options(store_uri: str, storage_options: dict[str, str] | None = None
+            ) -> dict[str, str] | None:
+    """deltalake's options for the store at ``store_uri``: those given (default: the
+    conf file's) plus what safe concurrent commits need there (S3 conditional writes),
+    as the fixed tables get them (:func:`lakeml.store.object_store.delta_options`)."""
+    from lakeml import config
+    from lakeml.store.object_store import delta_options
+
+    given = config.storage_options() if storage_options is None else storage_options
+    return delta_options(store_uri, dict(given)) or None
+
+
 _create_lock = threading.Lock()
 
 
 def ensure(store_uri: str, table: str, storage_options: dict[str, str] | None = None) -> None:
     """Create ``table`` with its fixed columns unless it exists (safe when processes race)."""
+    storage_options = options(store_uri, storage_options)
     from deltalake import DeltaTable
     from deltalake.exceptions import CommitFailedError
 
@@ -111,6 +124,7 @@ def append(store_uri: str, table: str, data: pa.Table, *, app_id: str | None = N
     (returns False) when that batch was committed already: a retried flush never
     duplicates rows. Returns True when the rows were committed.
     """
+    storage_options = options(store_uri, storage_options)
     from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
     ensure(store_uri, table, storage_options)
@@ -145,6 +159,7 @@ def replace(store_uri: str, table: str, data: pa.Table, predicate: str, *,
     so of several racers each replaces what the one before it wrote, and the table ends
     with one copy of ``data``, never two. ``data`` must match ``predicate``.
     """
+    storage_options = options(store_uri, storage_options)
     from deltalake import CommitProperties, DeltaTable, write_deltalake
     from deltalake.exceptions import CommitFailedError
 
@@ -187,6 +202,7 @@ def compact(store_uri: str, table: str,
     """Rewrite the table's small files into large ones (one commit; concurrent appends
     are unaffected); returns the files removed. A logger committing every second makes
     86,400 files a day: it calls this every :data:`COMPACT_EVERY` commits."""
+    storage_options = options(store_uri, storage_options)
     from deltalake import DeltaTable
 
     uri = table_uri(store_uri, table)
@@ -203,6 +219,7 @@ COMPACT_EVERY = 600  # commits: ten minutes of a logger flushing every second
 def schema(store_uri: str, table: str,
            storage_options: dict[str, str] | None = None) -> pa.Schema | None:
     """The current Arrow schema of ``table``, or None when it does not exist yet."""
+    storage_options = options(store_uri, storage_options)
     from deltalake import DeltaTable
 
     uri = table_uri(store_uri, table)
@@ -213,9 +230,25 @@ def schema(store_uri: str, table: str,
     return pa.schema(DeltaTable(uri, storage_options=storage_options).schema().to_arrow())
 
 
+def readable_files(store_uri: str, table: str,
+                   storage_options: dict[str, str] | None = None) -> list[str]:
+    """Paths DuckDB can read of ``table``'s latest data files: the files themselves on a
+    local store, local copies of them on a remote one (fetched once, into the store's
+    folder of the file cache, as the fixed tables' readers do)."""
+    uris = snapshot_files(store_uri, table, storage_options)
+    if "://" not in store_uri or not uris:
+        return uris
+    from lakeml import config
+    from lakeml.store.file_cache import local_copies, store_folder
+
+    return local_copies(uris, config.artifact_storage_options(),
+                        folder=store_folder(store_uri))
+
+
 def snapshot_files(store_uri: str, table: str,
                    storage_options: dict[str, str] | None = None) -> list[str]:
     """The data-file URIs of ``table``'s latest version ([] when it does not exist)."""
+    storage_options = options(store_uri, storage_options)
     from deltalake import DeltaTable
 
     uri = table_uri(store_uri, table)

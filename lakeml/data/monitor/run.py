@@ -163,13 +163,13 @@ def run_monitor(model_uri: str, *, baseline: str = "training", window: str = "1d
     reference = build_reference(watch, baseline)
     log_schema = open_tables.schema(store_uri, open_tables.INFERENCE_LOG, options)
     log_types = {} if log_schema is None else {f.name: str(f.type) for f in log_schema}
-    files = open_tables.snapshot_files(store_uri, open_tables.INFERENCE_LOG, options)
+    files = open_tables.readable_files(store_uri, open_tables.INFERENCE_LOG, options)
     count = counter or count_windows_duckdb
     windows = count(files, reference, model_name=watch.name, model_version=watch.version,
                     width_us=width, since_us=since_us, until_us=until_us,
                     log_columns=set(log_types))
     schema_rows = M.schema_metrics(reference, watch.features, log_types, limits)
-    label_files = open_tables.snapshot_files(store_uri, open_tables.INFERENCE_LABELS, options)
+    label_files = open_tables.readable_files(store_uri, open_tables.INFERENCE_LABELS, options)
     pairs = (pairer or labelled_pairs)(files, label_files, model_name=watch.name,
                            model_version=watch.version, width_us=width, since_us=since_us,
                            until_us=until_us) if "prediction" in log_types else {}
