@@ -14,6 +14,7 @@ in: lake.py imports this module.)
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.sqltext import read_files
@@ -42,17 +43,32 @@ def empty_ddl(schema: pa.Schema, type_of: Callable[[Any], str]) -> str:
 
 def source(schema: pa.Schema, files: list[str], type_of: Callable[[Any], str]) -> str:
     """A FROM item with the columns of ``schema`` over ``files`` (never empty)."""
-    import duckdb
-
     scan = read_files(files)
-    con = duckdb.connect()
-    try:  # the files' footers: which columns they hold
-        in_files = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-    finally:
-        con.close()
+    in_files = set().union(*(file_columns(f) for f in files))
     missing = [f for f in schema if f.name not in in_files]
     if not missing:
         return scan
     types = duckdb_types(schema, type_of)
     nulls = ", ".join(f'CAST(NULL AS {types[f.name]}) AS "{f.name}"' for f in missing)
     return f"(SELECT *, {nulls} FROM {scan})"
+
+
+_COLUMNS: dict[str, frozenset[str]] = {}  # data files never change: read each footer once
+_COLUMNS_KEPT = 200_000
+_columns_lock = threading.Lock()
+
+
+def file_columns(path: str) -> frozenset[str]:
+    """The column names in the Parquet footer of data file ``path`` (remembered: a
+    logger committing every second adds a file a second, and a view follows each)."""
+    import pyarrow.parquet as pq
+
+    with _columns_lock:
+        known = _COLUMNS.get(path)
+    if known is None:
+        known = frozenset(pq.read_schema(path).names)
+        with _columns_lock:
+            if len(_COLUMNS) >= _COLUMNS_KEPT:
+                _COLUMNS.clear()
+            _COLUMNS[path] = known
+    return known
