@@ -65,3 +65,17 @@ def test_user_sql_on_the_growing_tables_stays_read_only(store_uri: str) -> None:
     _log(store_uri, "a", pd.DataFrame({"x": [1.0]}), np.array([0]))
     with pytest.raises(lakeml.errors.InvalidArgument):
         lakeml.sql("DELETE FROM inference_log")
+
+
+def test_a_fraction_is_refused_by_another_model_s_integer_column(
+        store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _log(store_uri, "a", pd.DataFrame({"x": [1.0]}), np.array([1]))  # prediction: int64
+    _log(store_uri, "b", pd.DataFrame({"x": [2.0]}), np.array([3.0]))  # whole: fits
+    log = InferenceLogger(store_uri, model_name="c", model_version=1, model_uuid="u",
+                          model_uri="models:/c/1", flush_interval=60)
+    log.record(new_request_id(), pd.DataFrame({"x": [3.0]}), np.array([0.5]), 1.0, 200)
+    log.close()
+    assert log.committed == 0 and log.failed == 1
+    assert "'prediction'" in capsys.readouterr().err
+    assert lakeml.sql("SELECT model_name, prediction FROM inference_log ORDER BY 1"
+                      ).fetchall() == [("a", 1), ("b", 3)]
