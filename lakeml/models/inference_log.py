@@ -484,6 +484,9 @@ def _column(name: str, array: pa.Array, target: Any) -> pa.Array:
     if target is None or array.type == target:
         return array
     try:
+        if pa.types.is_floating(array.type) and pa.types.is_integer(target):
+            # another model's integer column: 0.5 must not be logged as 0
+            return array.cast(target)  # a fraction or an overflow is refused
         return array.cast(target, safe=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InvalidArgument(f"inference log column {name!r}: values of type "

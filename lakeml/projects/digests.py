@@ -35,6 +35,14 @@ def table_digest(uri: str) -> str | None:
     Data files are never rewritten in place, so the set changes whenever the
     content does (and also after a compaction that keeps the content).
     """
+    found = table_snapshot(table_path(uri))
+    return None if found is None else found[1]
+
+
+def table_snapshot(uri: str) -> tuple[str, str] | None:
+    """(``<uri>@v<N>``: the exact Delta version read, its digest), or None if there is no
+    Delta table at ``uri``. The versioned URI is how workflow lineage names a table
+    (the node of ``lineage_edges``, as for datasets logged with ``from_delta``)."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
@@ -42,7 +50,14 @@ def table_digest(uri: str) -> str | None:
         table = DeltaTable(uri)
     except TableNotFoundError:
         return None
-    return hashlib.sha256("\n".join(sorted(table.file_uris())).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(sorted(table.file_uris())).encode()).hexdigest()
+    return f"{uri}@v{table.version()}", digest
+
+
+def table_path(uri: str) -> str:
+    """The table of a versioned table URI (``<path>@v<N>``), or ``uri`` as it is."""
+    path, at, version = uri.rpartition("@v")
+    return path if at and version.isdigit() else uri
 
 
 def code_files(project_dir: Path, command: str, patterns: Iterable[str]) -> list[Path]:

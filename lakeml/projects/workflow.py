@@ -8,7 +8,9 @@ its inputs. If an earlier FINISHED step run had the same key and its outputs
 are still there unchanged, the step is not run again: a nested run records
 the reuse and links the earlier run (``lakeml.workflow.reusedRunId``), whose
 outputs feed the next steps. Every step's inputs and outputs, with their
-digests, land in the ``workflow_lineage`` table and each step in
+digests, land in the ``workflow_lineage`` table (a Delta table as ``<path>@v<N>``, the
+exact version read or written, so that ``lineage_edges`` links data version -> step
+run -> output version) and each step in
 ``workflow_steps``, both queryable with ``lakeml.sql``.
 """
 
@@ -308,7 +310,7 @@ class WorkflowRunner:
             kind, uri, digest = self.results[inp.step].outputs[inp.output]  # type: ignore[index]
             if kind == "artifact":
                 return self._local_artifact(uri, staging / "inputs" / inp.name), kind, uri, digest
-            return uri, kind, uri, digest
+            return digests.table_path(uri), kind, uri, digest
         if inp.kind == "path":
             path = Path(inp.ref)
             path = path if path.is_absolute() else self.project.folder / path
@@ -317,10 +319,10 @@ class WorkflowRunner:
                                f"exist (looked for {path})")
             return str(path.resolve()), "path", str(path.resolve()), digests.file_digest(path)
         uri = table_location(self.client.store_uri, self.wf.name, inp.ref)
-        digest = digests.table_digest(uri)
-        if digest is None:
+        found = digests.table_snapshot(uri)
+        if found is None:
             raise NotFound(f"input {inp.name!r} of step {step.name!r}: no Delta table at {uri!r}")
-        return uri, "table", uri, digest
+        return uri, "table", *found  # recorded as the version current when the step starts
 
     def _local_artifact(self, uri: str, dst: Path) -> str:
         if "://" not in uri or uri.startswith("file://"):
@@ -371,7 +373,7 @@ class WorkflowRunner:
 
     def _still_there(self, kind: str, uri: str, digest: str) -> bool:
         if kind == "table":
-            return digests.table_digest(uri) == digest
+            return digests.table_digest(digests.table_path(uri)) == digest
         if "://" not in uri:
             return Path(uri).exists()
         return True  # remote artifacts are immutable once logged
@@ -440,11 +442,11 @@ class WorkflowRunner:
         for out in step.outputs.values():
             target = targets[out.name]
             if out.kind == "table":
-                digest = digests.table_digest(target)
-                if digest is None:
+                found = digests.table_snapshot(target)
+                if found is None:
                     return (f"did not produce its declared output {out.name!r}: no Delta "
                             f"table at {target!r}")
-                produced[out.name] = ("table", target, digest)
+                produced[out.name] = ("table", *found)  # <target>@v<N>: the version made
                 continue
             path = Path(target)
             if not path.exists():

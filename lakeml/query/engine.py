@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
 from lakeml.query.as_of import parse_as_of
-from lakeml.query.lake import LakeViews
+from lakeml.query.lake import NAMES, LakeViews
 from lakeml.query.run_state import RunsMirror
 from lakeml.query.sandbox import check_read_only
 from lakeml.store import schemas
@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 def _with_sources(tables: Iterable[str]) -> list[str]:
     """``tables`` and the tables they are derived from: the writer derives a table's rows
     (metric_latest's) from its source's only as it commits them, so a read of the derived
-    table has unflushed rows whenever its source has."""
-    names = list(tables)
+    table has unflushed rows whenever its source has (the growing tables have no buffer
+    here: their writers commit on their own)."""
+    names = [n for n in tables if n in schemas.TABLES]
     return [*names, *(schemas.DERIVED[n] for n in names if n in schemas.DERIVED)]
 
 
@@ -75,7 +76,7 @@ class QueryEngine:
         always reads its own writes. With nothing pending this costs a few
         attribute reads.
         """
-        names = list(tables) if tables is not None else list(schemas.TABLES)
+        names = list(tables) if tables is not None else list(NAMES)
         if self._flush_first and self._store.has_unflushed(_with_sources(names)):
             self._store.flush(report=False)  # rejected rows are the logging code's to hear
         with self._lock:

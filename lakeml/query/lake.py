@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Iterable
 
+from lakeml.query import grown
 from lakeml.query.as_of import version_for
 from lakeml.query.sandbox import lock_down
 from lakeml.query.sqlfiles import view_definitions
 from lakeml.sqltext import configure, read_files
-from lakeml.store import schemas
+from lakeml.store import open_tables, schemas
 from lakeml.store.file_cache import store_folder
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
     from lakeml.store import Store
 
+# The tables a lake reads: the fixed ones and those whose columns grow (store/open_tables.py)
+NAMES = (*schemas.TABLES, *open_tables.TABLES)
 
 def duckdb_type(arrow_type: Any) -> str:
     """The DuckDB column type of one of the Arrow types lakeml's schemas use.
@@ -109,7 +112,8 @@ class LakeViews:
     def __init__(self, store: Store, as_of: datetime | dict[str, int] | None = None) -> None:
         self.store = store
         self.as_of = as_of
-        self._follow = {name: DeltaFollower(store, name) for name in schemas.TABLES}
+        self._follow = {name: DeltaFollower(store, name) for name in NAMES}
+        self._columns: dict[str, pa.Schema] = {}  # a growing table's, at its version
         self._sources: dict[str, str] = {}  # the FROM of each lake_* view (default: empty)
         self._databases: list[duckdb.DuckDBPyConnection] = []
 
@@ -125,13 +129,15 @@ class LakeViews:
 
         con = configure(duckdb.connect())
         if sandboxed:
-            folders = [f"{self.store.table_uri(name)}/" for name in schemas.TABLES]
+            folders = [f"{self.store.table_uri(name)}/" for name in NAMES]
             if not self.store.is_local:  # its data files are read from their local copies
                 folders = [f"{store_folder(self.store.uri)}{os.sep}"]
             lock_down(con, folders)
         for name, schema in schemas.TABLES.items():
             # DDL, not an empty Arrow table: DuckDB's first Arrow scan costs 0.2 s.
             con.execute(f"CREATE TABLE empty_{name} ({column_ddl(schema)})")
+            self._point(con, name)
+        for name in open_tables.TABLES:
             self._point(con, name)
         for _, statement in view_definitions():
             con.execute(statement)
@@ -140,8 +146,14 @@ class LakeViews:
 
     def _point(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         """(Re)define view ``lake_<name>`` over its current source."""
-        columns = ", ".join(f'"{f.name}"' for f in schemas.TABLES[name])
         source = self._sources.get(name, f"empty_{name}")
+        schema = schemas.TABLES.get(name)
+        if schema is None:  # a growing table: its columns at the version read
+            schema = self._columns.get(name) or open_tables.core_schema(name)
+            if name not in self._sources:
+                ddl = grown.empty_ddl(schema, duckdb_type)
+                con.execute(f"CREATE OR REPLACE TABLE empty_{name} ({ddl})")
+        columns = ", ".join(f'"{f.name}"' for f in schema)
         con.execute(f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
 
     def refresh(self, names: Iterable[str]) -> None:
@@ -155,7 +167,11 @@ class LakeViews:
             version, files = looks[name]
             if follower.version == version:
                 continue
-            if files:
+            if name in open_tables.TABLES:
+                self._columns[name] = self.store.schema_at(name, version)
+            if files and name in open_tables.TABLES:
+                self._sources[name] = grown.source(self._columns[name], files, duckdb_type)
+            elif files:
                 self._sources[name] = read_files(files)
             else:
                 self._sources.pop(name, None)
@@ -184,4 +200,5 @@ class LakeViews:
 
     def versions(self) -> dict[str, int]:
         """The Delta version each table was read at by the last refresh."""
-        return {name: f.version for name, f in self._follow.items() if f.version is not None}
+        return {name: f.version for name, f in self._follow.items()
+                if f.version is not None and f.version >= 0}  # -1: not created yet

@@ -3,7 +3,8 @@
 The view is read once per walk (one scan of the tables it joins), then the walk goes
 level by level with Arrow's ``is_in`` over the edge columns, so a deep walk costs no more
 SQL than a shallow one. A node is a URI (see sql/views/lineage_edges.sql); a Delta
-table's path without ``@v<N>`` starts from every version of it.
+table's path without ``@v<N>`` starts from every version of it, and downstream of an alias
+is downstream of the version it points to (what ``models:/churn@champion`` scored).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def walk(edges: pa.Table, uri: str, direction: str = "upstream",
     for way in (("upstream", "downstream") if direction == "both" else (direction,)):
         near, far = ("dst", "src") if way == "upstream" else ("src", "dst")
         frontier = start_nodes(edges, uri, near)
+        if way == "downstream":  # an alias is used as the version it points to
+            frontier |= aliased_versions(edges, frontier)
         visited = set(frontier)
         for level in range(1, depth + 1):
             if not frontier:
@@ -80,3 +83,18 @@ def start_nodes(edges: pa.Table, uri: str, column: str) -> set[str]:
     values = edges.column(column)
     every_version = edges.filter(pc.starts_with(values, path + "@v")).column(column)
     return {path, *every_version.to_pylist()}
+
+
+def aliased_versions(edges: pa.Table, nodes: set[str]) -> set[str]:
+    """The registered versions that the aliases among ``nodes`` point to: what a model
+    scored "as ``models:/churn@champion``" was scored by those versions."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    aliases = [n for n in nodes if n.startswith("models:/") and "@" in n]
+    if not aliases:
+        return set()
+    hits = edges.filter(pc.and_(pc.equal(edges.column("kind"), "alias"),
+                                pc.is_in(edges.column("dst"),
+                                         value_set=pa.array(aliases, pa.string()))))
+    return set(hits.column("src").to_pylist())

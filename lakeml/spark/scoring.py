@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-def read_table(spark: SparkSession, path: str, input_format: str | None = None) -> DataFrame:
-    """A Delta table (when ``path/_delta_log`` exists, or asked) or Parquet files."""
+def input_format_of(path: str, input_format: str | None = None) -> str:
+    """``delta`` when ``path/_delta_log`` exists (or asked), else ``parquet``."""
     import fsspec
 
     if input_format is None:
@@ -28,7 +28,17 @@ def read_table(spark: SparkSession, path: str, input_format: str | None = None) 
         input_format = "delta" if fs.exists(f"{root.rstrip('/')}/_delta_log") else "parquet"
     if input_format not in ("delta", "parquet"):
         raise InvalidArgument(f"input format {input_format!r} is not one of delta, parquet")
-    return spark.read.format(input_format).load(spark_path(path))
+    return input_format
+
+
+def read_table(spark: SparkSession, path: str, input_format: str | None = None, *,
+               version: int | None = None) -> DataFrame:
+    """A Delta table (when ``path/_delta_log`` exists, or asked; at ``version`` if given)
+    or Parquet files."""
+    reader = spark.read.format(input_format_of(path, input_format))
+    if version is not None:
+        reader = reader.option("versionAsOf", int(version))
+    return reader.load(spark_path(path))
 
 
 def score(spark: SparkSession, model_uri: str, frame: DataFrame, *,
@@ -97,7 +107,11 @@ def score_table(spark: SparkSession, model_uri: str, input_path: str, output_pat
     With ``log_store``, the scores are also appended to that store's inference log."""
     if mode not in ("append", "overwrite"):
         raise InvalidArgument(f"mode {mode!r} is not one of append, overwrite")
-    scored = score(spark, model_uri, read_table(spark, input_path, input_format), **options)
+    model_uri = _pinned(model_uri)  # one version for the scores and their lineage
+    input_format = input_format_of(input_path, input_format)
+    input_version = _delta_version(input_path) if input_format == "delta" else None
+    scored = score(spark, model_uri, read_table(spark, input_path, input_format,
+                                                version=input_version), **options)
     if log_store is not None:
         from lakeml.spark.inference_log import log_scores
 
@@ -107,4 +121,62 @@ def score_table(spark: SparkSession, model_uri: str, input_path: str, output_pat
     scored.write.format("delta").mode(mode).save(spark_path(output_path))
     if log_store is not None:
         scored.unpersist()
-    return spark.read.format("delta").load(spark_path(output_path)).count()
+    rows = spark.read.format("delta").load(spark_path(output_path)).count()
+    record_scoring(model_uri, _versioned(input_path, input_version),
+                   _versioned(output_path, _delta_version(output_path)), rows)
+    return rows
+
+
+def _pinned(model_uri: str) -> str:
+    """``models:/name@alias`` or ``/Stage`` as ``models:/name/version`` (others as given)."""
+    if not str(model_uri).startswith("models:"):
+        return model_uri
+    from lakeml.models.registration import resolve_models_uri
+
+    registered = resolve_models_uri(model_uri)
+    return f"models:/{registered.name}/{registered.version}"
+
+
+def _delta_version(path: str) -> int:
+    from deltalake import DeltaTable
+
+    from lakeml import config
+
+    return DeltaTable(path, storage_options=config.storage_options() or None).version()
+
+
+def _versioned(path: str, version: int | None) -> str:
+    """A lineage node: ``<absolute path>@v<N>`` for a Delta version, else the path."""
+    import os
+
+    if "://" not in path:
+        path = os.path.abspath(path)
+    return path if version is None else f"{path}@v{version}"
+
+
+def record_scoring(model_uri: str, input_node: str, output_node: str, rows: int) -> None:
+    """Append the job's lineage to the current store's ``scoring_outputs`` table: the
+    pinned model (name, version, uuid, run) scored ``input_node`` into ``output_node``."""
+    import pyarrow as pa
+
+    from lakeml import config, fluent
+    from lakeml.models.descriptor import Model
+    from lakeml.models.uri import local_model_path
+    from lakeml.store import open_tables
+    from lakeml.times import now_us
+
+    meta = Model.load(local_model_path(model_uri))
+    name = version = None
+    if model_uri.startswith("models:/"):
+        name, _, number = model_uri.removeprefix("models:/").rpartition("/")
+        version = int(number)
+    schema = open_tables.core_schema(open_tables.SCORING_OUTPUTS)
+    row = {"model_uri": model_uri, "model_name": name, "model_version": version,
+           "model_uuid": meta.model_uuid, "run_id": meta.run_id, "input": input_node,
+           "output": output_node, "rows": rows, "time": now_us()}
+    table = pa.Table.from_pylist([row], schema=pa.schema(
+        [f.with_type(pa.int64()) if f.name == "time" else f for f in schema]))
+    table = table.set_column(table.schema.get_field_index("time"), "time",
+                             table.column("time").cast(schema.field("time").type))
+    open_tables.append(fluent.get_store_uri(), open_tables.SCORING_OUTPUTS, table,
+                       storage_options=config.storage_options() or None)

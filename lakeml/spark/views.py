@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import InvalidArgument
 from lakeml.query import sqlfiles
-from lakeml.spark.session import table_path
+from lakeml.spark.session import spark_path, table_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -65,6 +65,10 @@ def register_views(spark: SparkSession, store: Store | Client | str | None = Non
     for name in resolved.tables:
         spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW lake_{name} AS "
                   f"SELECT * FROM delta.{_quoted_path(table_path(resolved, name))}")
+    for name, handle in resolved.grown.items():  # the growing tables, once written
+        spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW lake_{name} AS " + (
+            f"SELECT * FROM delta.{_quoted_path(spark_path(handle.uri))}" if handle.exists()
+            else _empty_select(handle.schema)))
     names = []
     for name, statement in sqlfiles.view_definitions():
         spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {_view_body(statement)}")
@@ -80,6 +84,20 @@ def _view_body(statement: str) -> str:
 
     create = sqlglot.parse_one(statement, read="duckdb")
     return create.expression.sql(dialect="spark", comments=False)
+
+
+def _empty_select(schema: Any) -> str:
+    """A SELECT of no rows with the columns of Arrow ``schema`` (a table not yet made)."""
+    import pyarrow as pa
+
+    def kind(t: Any) -> str:
+        if pa.types.is_timestamp(t):
+            return "TIMESTAMP"
+        return {pa.string(): "STRING", pa.int64(): "BIGINT", pa.float64(): "DOUBLE",
+                pa.bool_(): "BOOLEAN"}[t]
+
+    columns = ", ".join(f"CAST(NULL AS {kind(f.type)}) AS `{f.name}`" for f in schema)
+    return f"SELECT {columns} WHERE 1 = 0"
 
 
 def _ensure_views(spark: SparkSession, store: Store | Client | str | None) -> None:

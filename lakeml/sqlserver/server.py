@@ -68,10 +68,10 @@ class Database:
     def cursor(self, sql: str = "") -> duckdb.DuckDBPyConnection:
         """A new cursor over the views, refreshed to the store's latest commits, with the
         views ``sql`` names folded into tables."""
-        from lakeml.store import schemas
+        from lakeml.query.lake import NAMES
 
         with self._lock:
-            self._lake.refresh(schemas.TABLES)
+            self._lake.refresh(NAMES)
             versions = self._lake.versions()
             if versions != self._versions:
                 for name in self._cached:

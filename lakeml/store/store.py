@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from lakeml import config
 from lakeml.config import normalize_uri
 from lakeml.errors import StoreUnavailable
+from lakeml.store import open_tables, schemas
 from lakeml.store import rows as row_builders
-from lakeml.store import schemas
 from lakeml.store.file_cache import store_folder
 from lakeml.store.maintenance import Maintenance
 from lakeml.store.object_store import delta_options
@@ -53,7 +53,13 @@ class Store:
                                    self.storage_options, retries)
             for name, schema in schemas.TABLES.items()
         }
-        for handle in self.tables.values():  # how readers fetch remote data files
+        # the tables whose columns grow (store/open_tables.py): their writers create them
+        self.grown: dict[str, DeltaTableHandle] = {
+            name: DeltaTableHandle(name, self.table_uri(name), open_tables.core_schema(name),
+                                   self.storage_options, retries)
+            for name in open_tables.TABLES
+        }
+        for handle in [*self.tables.values(), *self.grown.values()]:  # remote reads
             handle.fs_options = self.artifact_storage_options
             handle.cache_folder = None if self.is_local else store_folder(self.uri)
         self.clock = SequenceClock()
@@ -177,6 +183,15 @@ class Store:
     # ---- reading --------------------------------------------------------------
     def snapshot_files(self, table: str, as_of: int | datetime | None = None
                        ) -> tuple[int, list[str]]:
-        """(version, data files) of ``table`` now, or at ``as_of``."""
+        """(version, data files) of ``table`` now, or at ``as_of``; a table whose columns
+        grow that no one has written yet is (-1, [])."""
         self.open()
+        grown = self.grown.get(table)
+        if grown is not None:
+            return grown.snapshot_files(as_of) if grown.exists() else (-1, [])
         return self.tables[table].snapshot_files(as_of)
+
+    def schema_at(self, table: str, version: int) -> pa.Schema:
+        """The Arrow schema of ``table`` at ``version`` (-1: its fixed columns)."""
+        handle = self.grown.get(table) or self.tables[table]
+        return handle.schema if version < 0 else handle.schema_at(version)

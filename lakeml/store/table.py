@@ -95,6 +95,8 @@ class DeltaTableHandle:
         self._read_opened_at = -1
         self._read_lock = threading.Lock()
         self._files: tuple[int, list[str]] | None = None
+        self._schema: tuple[int, pa.Schema] | None = None  # see schema_at
+        self._exists = False  # see exists
         # remote stores: the local copies of the latest file list (store/file_cache.py)
         self._copies: tuple[tuple[int, int], list[str]] | None = None
         self._copies_lock = threading.Lock()
@@ -273,6 +275,43 @@ class DeltaTableHandle:
                 self._copies = ((version, len(uris)), copies)
                 self._copies_touched = time.monotonic()
         return version, copies
+
+    def exists(self) -> bool:
+        """Whether the table was created (a table of store/open_tables.py is created by its
+        first writer, not with the store); once seen, remembered."""
+        from deltalake import DeltaTable
+
+        if not self._exists:
+            if "://" not in self.uri:
+                self._exists = os.path.isdir(f"{self.uri}/_delta_log") and \
+                    any(Path(f"{self.uri}/_delta_log").glob("*.json"))
+            else:
+                self._exists = DeltaTable.is_deltatable(self.uri, self.storage_options)
+        return self._exists
+
+    def schema_at(self, version: int) -> pa.Schema:
+        """The table's Arrow schema at ``version``: a table whose columns grow (see
+        store/open_tables.py) has one per version. The last one asked is kept."""
+        import pyarrow as pa
+        from deltalake import DeltaTable
+
+        kept = self._schema
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        try:
+            with self._read_lock:
+                dt = self._read_dt
+                if dt is not None and dt.version() == version:
+                    schema = pa.schema(dt.schema().to_arrow())
+                else:
+                    dt = DeltaTable(self.uri, version=version,
+                                    storage_options=self.storage_options)
+                    schema = pa.schema(dt.schema().to_arrow())
+        except _store_errors() as exc:
+            raise StoreUnavailable(f"cannot read the schema of table {self.name!r} at "
+                                   f"{self.uri!r}, version {version}: {exc}") from exc
+        self._schema = (version, schema)
+        return schema
 
     def _snapshot_uris(self, as_of: int | datetime | None) -> tuple[int, list[str]]:
         """(version, data-file URIs): what :meth:`snapshot_files` reads."""

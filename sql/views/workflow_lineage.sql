@@ -1,5 +1,6 @@
 -- Workflow lineage: every declared input and output of every step run, with its
--- content digest; an input made by another step names it in from_step/from_output.
+-- content digest (a Delta table's uri is <path>@v<N>, the exact version read or
+-- written); an input made by another step names it in from_step/from_output.
 -- e.g. which step run produced a Delta table, and from which inputs:
 --   SELECT o.step, o.source_run_id, i.name, i.uri, i.digest
 --   FROM workflow_lineage o JOIN workflow_lineage i

@@ -100,3 +100,39 @@ def test_lineage_command(trained, store_uri: str):
     assert none.returncode == 0 and "no lineage recorded" in none.stdout
     bad = run("data")
     assert bad.returncode != 0 and "needs the dataset" in bad.stderr
+
+
+def test_what_a_model_scored_since_it_was_deployed(trained, store_uri: str, tmp_path: Path):
+    """Logged traffic and batch-scoring outputs are downstream of the version (and of an
+    alias pointing to it): the model's lineage both ways reaches data -> model -> scores."""
+    import numpy as np
+
+    from lakeml.models.inference_log import InferenceLogger, new_request_id
+    from lakeml.spark.scoring import record_scoring
+
+    client, table, a, _ = trained
+    for source, rows in (("serving", 3), ("serving", 2), ("batch", 4)):
+        log = InferenceLogger(store_uri, model_name="churn", model_version=1,
+                              model_uuid="u", model_uri="models:/churn@champion",
+                              flush_interval=60, source=source)
+        log.record(new_request_id(), pd.DataFrame({"x": np.arange(float(rows))}),
+                   np.zeros(rows), 1.0, 200)
+        log.close()
+    scores = str(tmp_path / "scores")
+    record_scoring("models:/churn/1", f"{table}@v1", f"{scores}@v0", 4)
+    down = client.get_lineage("models:/churn@champion", "downstream")
+    found = {(e.src, e.kind, e.dst): e.detail for e in down}
+    assert found[("models:/churn/1", "inference_log", "inference_log:serving/churn/1")
+                 ].startswith("5 rows since ")
+    assert found[("models:/churn/1", "inference_log", "inference_log:batch/churn/1")
+                 ].startswith("4 rows since ")
+    assert found[("models:/churn/1", "scored", f"{scores}@v0")] == f"4 rows from {table}@v1"
+    assert all(e.depth == 1 for e in down)
+    # the scores' version traces back to the model, its run and its training data
+    up = client.get_lineage(f"{scores}@v0")
+    assert {(e.src, e.kind) for e in up} >= {
+        ("models:/churn/1", "scored"), (f"{table}@v1", "scored_input"),
+        (f"runs:/{a}/model", "registered"), (f"{table}@v0", "input")}
+    rows = lakeml.sql("SELECT model_name, model_version, output FROM scoring_outputs"
+                      ).fetchall()
+    assert rows == [("churn", 1, f"{scores}@v0")]

@@ -16,6 +16,7 @@ from lakeml.cli.app import main
 from lakeml.data.monitor import connect, log_labels, run_monitor
 from lakeml.errors import InvalidArgument
 from lakeml.models.inference_log import InferenceLogger, new_request_id
+from tests.conftest import ROOT
 from tests.monitor.scenario import FEATURES, customers, train
 
 DAY_US = 86_400 * 10**6
@@ -145,8 +146,7 @@ def test_metrics_land_in_the_table_and_its_view(lake: dict[str, Any]) -> None:
                              "WHERE model_version = 1").fetchall()[0]
     finally:
         con.close()
-    assert rows[0] == (5.0, False)  # the threshold given wins: no alert at 5
-    assert any(alert for _, alert in rows)  # an earlier run, at the default 0.2
+    assert rows == [(5.0, False)]  # the re-run replaced the window's row: no alert at 5
     assert logged == (3000, 30)
 
 
@@ -244,3 +244,75 @@ def test_thresholds_come_from_conf_below_the_flags(lake: dict[str, Any], tmp_pat
     conf.write_text("monitor:\n  thresholds:\n    psii: 5\n")
     with pytest.raises(InvalidArgument, match="psii"):
         run_monitor("models:/churn@champion", window="1d", write=False)
+
+
+def _metric_rows(store: str, **fields: Any) -> list[dict[str, Any]]:
+    base = {"model_name": "m", "model_version": 1, "window_start": 0,
+            "window_end": DAY_US, "feature": "x", "statistic": "psi", "value": 0.1,
+            "threshold": 0.2, "alert": False, "baseline": "b", "rows": 10,
+            "computed_at": 1}
+    return [{**base, **fields}]
+
+
+def test_a_rerun_replaces_its_window_and_leaves_the_others(tmp_path: Path) -> None:
+    from lakeml.data.monitor.run import write_metrics
+
+    store = str(tmp_path / "lake")
+    write_metrics(store, _metric_rows(store, value=1.0))
+    write_metrics(store, _metric_rows(store, window_start=DAY_US, window_end=2 * DAY_US))
+    write_metrics(store, _metric_rows(store, baseline="it's quoted"))
+    write_metrics(store, _metric_rows(store, window_end=3600 * 10**6))  # a 1h window
+    write_metrics(store, _metric_rows(store, value=2.0, feature="y"))  # re-run of day 0
+    con = connect(store)
+    try:
+        found = con.execute(
+            "SELECT epoch_us(window_start), epoch_us(window_end), baseline, feature, value "
+            "FROM monitor_metrics ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert found == [(0, 3600 * 10**6, "b", "x", 0.1), (0, DAY_US, "b", "y", 2.0),
+                     (0, DAY_US, "it's quoted", "x", 0.1),
+                     (DAY_US, 2 * DAY_US, "b", "x", 0.1)]
+
+
+RACER = """
+import sys, time
+import lakeml
+from lakeml.data.monitor.run import run_monitor, write_metrics
+store, start = sys.argv[1], float(sys.argv[2])
+lakeml.set_store(store)
+result = run_monitor("models:/churn@champion", window="1d", write=False)
+while time.time() < start:
+    time.sleep(0.001)
+write_metrics(store, result.rows)
+print(len(result.rows), result.rows[0]["computed_at"])
+"""
+
+
+def test_racing_reruns_of_a_window_leave_one_copy(lake: dict[str, Any]) -> None:
+    """Two processes compute the same window, then write at the same instant: the table
+    holds one run's rows, whole, not both."""
+    import os
+    import subprocess
+    import sys
+
+    store = lake["store"]
+    start = time.time() + 25
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, store, str(start)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env) for _ in range(2)]
+    outs = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], outs
+    assert time.time() > start  # both computed before the barrier: the writes raced
+    counts = [out.split() for out, _ in outs]
+    con = connect(store)
+    try:
+        found = con.execute(
+            "SELECT count(*), count(DISTINCT (feature, statistic)), "
+            "list(DISTINCT epoch_us(computed_at)) FROM monitor_metrics "
+            "WHERE model_name = 'churn' AND model_version = 1").fetchall()[0]
+    finally:
+        con.close()
+    assert found[0] == found[1] == int(counts[0][0])  # one row per statistic
+    assert len(found[2]) == 1 and str(found[2][0]) in {c[1] for c in counts}

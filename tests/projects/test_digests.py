@@ -47,3 +47,15 @@ def test_code_files_are_the_command_s_project_files_or_the_globs(tmp_path):
     before = digests.code_digest(tmp_path, globbed)
     (tmp_path / "lib" / "util.py").write_text("x = 2\n")
     assert digests.code_digest(tmp_path, globbed) != before
+
+
+def test_a_table_snapshot_names_its_exact_version(tmp_path):
+    table = str(tmp_path / "t")
+    assert digests.table_snapshot(table) is None
+    write_deltalake(table, pa.table({"x": [1]}))
+    write_deltalake(table, pa.table({"x": [2]}), mode="append")
+    versioned, digest = digests.table_snapshot(table)
+    assert versioned == f"{table}@v1" and digest == digests.table_digest(table)
+    assert digests.table_digest(versioned) == digest  # a versioned URI names its table
+    assert digests.table_path(versioned) == table
+    assert digests.table_path("/data/x@vnot") == "/data/x@vnot"

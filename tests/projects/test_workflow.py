@@ -64,7 +64,9 @@ def test_workflow_runs_in_parallel_reuses_unchanged_steps_and_reruns_the_changed
     assert lineage == [("a", "load_a", True), ("b", "load_b", True)]
     (out,) = client.sql("SELECT kind, uri, digest FROM workflow_lineage WHERE step = 'combine'"
                         " AND direction = 'output'").fetchall()
-    assert out[:2] == ("table", table)
+    assert out[:2] == ("table", f"{table}@v0")  # the exact Delta version the step made
+    made = {(e.src, e.kind) for e in client.get_lineage(f"{table}@v0", depth=1)}
+    assert made == {(f"runs:/{first['combine']['run_id']}", "workflow_output")}
 
     # 2. nothing changed: every step is reused and linked to the run that did the work
     second = run_workflow(project, store)

@@ -176,3 +176,10 @@ def test_score_writes_predictions_with_their_model_to_delta(spark, tmp_path, cap
     assert [r[1] for r in got] == [float(p) for p in model.predict(features)]
     assert {r[2:] for r in got} == {("iris", 2, "models:/iris/2")}
     assert lakeml.spark.model_versions(spark, uri).where("name = 'iris'").count() == 2
+    # each job's lineage: the pinned model scored that input version into that output one
+    jobs = lakeml.Client(uri).sql("SELECT model_uri, model_version, input, output, \"rows\" "
+                                  "FROM scoring_outputs ORDER BY \"time\"").fetchall()
+    assert jobs == [(info.model_uri, None, f"{source}@v0", f"{out}@v0", 150),
+                    ("models:/iris/2", 2, f"{source}@v0", f"{registered}@v0", 150)]
+    edges = lakeml.Client(uri).get_lineage(f"{registered}@v0")
+    assert ("models:/iris/2", "scored") in {(e.src, e.kind) for e in edges}

@@ -6,7 +6,8 @@ loads the baseline (:mod:`lakeml.data.monitor.baseline`), reduces it to a
 ``inference_log`` rows of that model version (DuckDB by default; jobs/monitor.py
 passes a Spark counter), turns counts into statistics with thresholds
 (:mod:`lakeml.data.monitor.metrics`), adds quality once labels exist
-(:mod:`lakeml.data.monitor.quality`), and appends everything to ``monitor_metrics``.
+(:mod:`lakeml.data.monitor.quality`), and writes everything to ``monitor_metrics``,
+where a re-run of a window replaces that window's rows (:func:`write_metrics`).
 """
 
 from __future__ import annotations
@@ -139,8 +140,9 @@ def run_monitor(model_uri: str, *, baseline: str = "training", window: str = "1d
                 pairer: Callable[..., dict] | None = None,
                 write: bool = True) -> MonitorResult:
     """Monitor ``model_uri``'s logged traffic since ``since`` in windows of ``window``
-    against ``baseline``; append the metrics to ``monitor_metrics`` unless ``write`` is
-    False. ``counter`` counts windows and ``pairer`` joins labels to predictions
+    against ``baseline``; write the metrics to ``monitor_metrics`` (replacing those of an
+    earlier run of the same windows and baseline) unless ``write`` is False. ``counter``
+    counts windows and ``pairer`` joins labels to predictions
     (default: DuckDB over the tables' files; jobs/monitor.py passes Spark's).
 
     Example:
@@ -161,13 +163,13 @@ def run_monitor(model_uri: str, *, baseline: str = "training", window: str = "1d
     reference = build_reference(watch, baseline)
     log_schema = open_tables.schema(store_uri, open_tables.INFERENCE_LOG, options)
     log_types = {} if log_schema is None else {f.name: str(f.type) for f in log_schema}
-    files = open_tables.snapshot_files(store_uri, open_tables.INFERENCE_LOG, options)
+    files = open_tables.readable_files(store_uri, open_tables.INFERENCE_LOG, options)
     count = counter or count_windows_duckdb
     windows = count(files, reference, model_name=watch.name, model_version=watch.version,
                     width_us=width, since_us=since_us, until_us=until_us,
                     log_columns=set(log_types))
     schema_rows = M.schema_metrics(reference, watch.features, log_types, limits)
-    label_files = open_tables.snapshot_files(store_uri, open_tables.INFERENCE_LABELS, options)
+    label_files = open_tables.readable_files(store_uri, open_tables.INFERENCE_LABELS, options)
     pairs = (pairer or labelled_pairs)(files, label_files, model_name=watch.name,
                            model_version=watch.version, width_us=width, since_us=since_us,
                            until_us=until_us) if "prediction" in log_types else {}
@@ -192,21 +194,66 @@ def _row(watch: ModelUnderWatch, window: WindowCounts, metric: M.Metric, baselin
             "rows": window.rows, "computed_at": now_us}
 
 
+WINDOWS_PER_COMMIT = 200  # windows replaced per commit: keeps the predicate short
+
+
 def write_metrics(store_uri: str, rows: list[dict[str, Any]],
                   options: dict[str, str] | None = None) -> None:
-    """Append metric rows (times in microseconds) to the ``monitor_metrics`` table."""
+    """Write metric rows (times in microseconds) to ``monitor_metrics``, replacing what an
+    earlier run wrote for the same windows.
+
+    A window is keyed by (model_name, model_version, baseline, window_start,
+    window_end): a re-run of that window against that baseline replaces its rows
+    (statistic by statistic, and statistics no longer computed disappear) rather than
+    adding a second copy. Replace, not skip, because a re-run knows more: the current
+    window has grown, labels have arrived since, thresholds may have changed. Racing
+    re-runs leave one copy (see :func:`lakeml.store.open_tables.replace`); the rows
+    replaced stay readable by Delta time travel until vacuum.
+    """
     import pyarrow as pa
 
     schema = open_tables.core_schema(open_tables.MONITOR_METRICS)
-    columns = {}
-    for f in schema:
-        values = [r[f.name] for r in rows]
-        if pa.types.is_timestamp(f.type):
-            columns[f.name] = pa.array(values, pa.int64()).cast(f.type)
-        else:
-            columns[f.name] = pa.array(values, f.type)
-    open_tables.append(store_uri, open_tables.MONITOR_METRICS,
-                       pa.table(columns, schema=schema), storage_options=options)
+    windows: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        key = (r["model_name"], r["model_version"], r["baseline"], r["window_start"],
+               r["window_end"])
+        windows.setdefault(key, []).append(r)
+    keys = sorted(windows, key=lambda k: tuple(str(part) for part in k))
+    for first in range(0, len(keys), WINDOWS_PER_COMMIT):
+        chunk = keys[first:first + WINDOWS_PER_COMMIT]
+        part = [r for key in chunk for r in windows[key]]
+        columns = {}
+        for f in schema:
+            values = [r[f.name] for r in part]
+            if pa.types.is_timestamp(f.type):
+                columns[f.name] = pa.array(values, pa.int64()).cast(f.type)
+            else:
+                columns[f.name] = pa.array(values, f.type)
+        open_tables.replace(store_uri, open_tables.MONITOR_METRICS,
+                            pa.table(columns, schema=schema), windows_predicate(chunk),
+                            storage_options=options)
+
+
+def windows_predicate(keys: list[tuple[Any, ...]]) -> str:
+    """The deltalake predicate matching the rows of these (model_name, model_version,
+    baseline, window_start, window_end) windows."""
+    lit = open_tables.sql_literal
+    terms = []
+    for name, version, baseline, start, end in keys:
+        version_test = ("model_version IS NULL" if version is None
+                        else f"model_version = {int(version)}")
+        terms.append(f"(model_name = {lit(name)} AND {version_test} AND "
+                     f"baseline = {lit(baseline)} AND window_start = {lit(_iso(start))} "
+                     f"AND window_end = {lit(_iso(end))})")
+    return " OR ".join(terms)
+
+
+def _iso(us: int) -> str:
+    """Microseconds since the epoch as an exact UTC ISO-8601 text."""
+    from datetime import timedelta
+
+    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(us))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def conf_thresholds() -> dict[str, float]:
