@@ -64,6 +64,11 @@ class Backend:
             # leave it fresh when they close (at exit)
             store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store),
                                        at_close=partial(run_snapshot.finish, store))
+        if config.get("materialize_views"):  # the Delta tables under <store>/views/
+            from lakeml.query import materialized
+
+            store.maintenance.add_hook(partial(materialized.refresh_soon, store),
+                                       at_close=partial(materialized.finish, store))
         self.runs: dict[str, RunState] = {}
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
         # per-store objects of the lake's other parts, made on first use (the registry's
