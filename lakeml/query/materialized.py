@@ -224,7 +224,7 @@ class _Refresh:
             columns = ", ".join(f'"{f.name}"' for f in schemas.TABLES[table])
             self.con.execute(
                 f"CREATE OR REPLACE VIEW lake_{table} AS SELECT {columns} FROM {source} "
-                "WHERE run_id IN (SELECT run_id FROM changed_runs)")
+                f"WHERE {_run_range(runs)} AND run_id IN (SELECT run_id FROM changed_runs)")
 
     # ---- writing --------------------------------------------------------------
     def _write(self, name: str, plan: set[str] | str) -> Refreshed:
@@ -248,7 +248,8 @@ class _Refresh:
             if not plan:  # only rows without a run (none today): nothing to replace
                 return Refreshed(name, "unchanged", 0, _version(self.store, uri))
             data = self._rows(name, key, plan)
-            predicate = f"{key} IN ({', '.join(sql_string(r) for r in sorted(plan))})"
+            predicate = (f"{_run_range(plan, key)} AND "
+                         f"{key} IN ({', '.join(sql_string(r) for r in sorted(plan))})")
             write_deltalake(uri, data, mode="overwrite", predicate=predicate,
                             storage_options=options, commit_properties=props)
             return Refreshed(name, "incremental", data.num_rows, _version(self.store, uri))
@@ -271,6 +272,14 @@ class _Refresh:
                 f"{order}").to_arrow_table())
         finally:
             self.con.unregister("table_runs")
+
+
+def _run_range(runs: set[str], column: str = "run_id") -> str:
+    """``column`` between the least and greatest of ``runs``: a condition that file and
+    row-group statistics can use (an IN list of thousands of ids is not), so reads and
+    rewrites skip the files of other runs. Run ids sort by time, so the changed runs of a
+    refresh are mostly the newest few files."""
+    return f"{column} >= {sql_string(min(runs))} AND {column} <= {sql_string(max(runs))}"
 
 
 def _for_delta(data: pa.Table) -> pa.Table:
