@@ -195,8 +195,10 @@ class _Refresh:
                                  "(experiment_id VARCHAR)")
                 self.con.executemany("INSERT INTO changed_experiments VALUES (?)",
                                      [(k,) for k in keys])
+                # every run with a row naming one of them (a superset of their runs now),
+                # from the raw rows: no fold of every run's state
                 keys = {row[0] for row in self.con.sql(
-                    "SELECT run_id FROM runs SEMI JOIN changed_experiments "
+                    "SELECT DISTINCT run_id FROM lake_runs SEMI JOIN changed_experiments "
                     "USING (experiment_id)").fetchall()}
             found = {k for k in keys if k is not None}
         except (duckdb.IOException, DeltaError, InvalidArgument, StoreUnavailable) as exc:
