@@ -88,6 +88,8 @@ def main() -> None:
         export_s, counts = timed(lambda: export_duckdb(client.store, Path(tmp) / "bi.duckdb"))
         size_mb = (Path(tmp) / "bi.duckdb").stat().st_size / 2**20
         run_snapshot.wait(client.store)  # the writer's background snapshot of the new runs
+        lakeml.tracking.backend.close_all()  # its last snapshot now, not at exit (the copy
+        # is gone by then)
     print(f"\nlakeml views, {runs:,} runs (10 params, 10 metrics each), {platform.machine()}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
     print(markdown(["measure", "figure"], [
