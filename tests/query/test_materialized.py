@@ -227,3 +227,21 @@ def test_writers_keep_the_tables_fresh_when_enabled(tmp_path):
     wide = pl.read_delta(str(Path(uri) / "views" / "runs_wide"))
     assert sorted(wide["run_name"]) == ["a0", "a1", "a2"]
     assert set(wide["experiment_name"]) == {"auto"}
+
+
+def test_two_processes_refreshing_at_once_leave_the_tables_right(store):
+    client, exps, runs = store
+    materialize(client.store)
+    for i in range(5):
+        rid = client.create_run(exps["churn"], run_name=f"race-{i}").info.run_id
+        client.log_metric(rid, "rmse", float(i))
+    client.flush()
+    script = ("import lakeml\nfrom lakeml.query.materialized import materialize\n"
+              f"materialize(lakeml.Client({client.store.uri!r}).store)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    racers = [subprocess.Popen([sys.executable, "-c", script], env=env,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for racer in racers:
+        _, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err
+    assert_same_as_views(client)
