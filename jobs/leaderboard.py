@@ -4,7 +4,8 @@
 
 Writes one Delta table per file of sql/summaries/ under <store>/summaries
 (or --output): best_runs (the best --top runs of every experiment by every
-metric), metric_by_param (metric aggregates by param value) and runs_by_day.
+metric), metric_by_param (metric aggregates by param value) and runs_by_day,
+each row with its experiment's id and name (a dashboard groups by the name).
 Each run replaces the tables; Delta keeps their history.
 """
 

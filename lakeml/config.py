@@ -115,6 +115,10 @@ SETTINGS: dict[str, Setting] = {
                 "Memory DuckDB may use to write the run snapshot (e.g. 1GB, 512MiB); "
                 "past it, it spills to disk beside the snapshot. Writing processes "
                 "write it in the background."),
+        Setting("materialize_views", "LAKEML_MATERIALIZE_VIEWS", lambda t: t.lower() in
+                ("1", "true", "yes", "on"), False,
+                "Writing processes keep the Delta tables under <store>/views/ (see `lakeml "
+                "views materialize`) fresh by themselves, in the background and at exit."),
         Setting("permissions", "LAKEML_PERMISSIONS", str, None,
                 "YAML file of model-registry users and roles (see "
                 "conf/permissions.example.yaml); unset: everyone may do everything."),

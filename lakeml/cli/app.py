@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         runs,
         server,
         sql_server,
+        views,
     )
     from lakeml.cli import sql as sql_command
     from lakeml.version import __version__
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     for command in (experiments, runs, artifacts, maintenance, sql_command, models, registry,
-                    lineage, server, sql_server):
+                    lineage, server, sql_server, views):
         command.add_parser(sub, common)
     from lakeml.cli import ui as ui_command
     ui_command.add_parser(sub, common)

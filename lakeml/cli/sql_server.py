@@ -18,7 +18,8 @@ HOST:PORT (any database name).
 Without --auth-file every client is trusted, which is allowed only on a loopback
 --host. With it, clients log in with a password checked by SCRAM-SHA-256; add users
 with `lakeml sql-server --auth-file FILE --add-user NAME` (the password is read from
-LAKEML_SQL_PASSWORD, else asked for)."""
+LAKEML_SQL_PASSWORD, else asked for). --tls-cert and --tls-key (PEM files) give TLS
+to the clients that ask for it (sslmode=require); the others stay in the clear."""
 
 
 def cmd_sql_server(args: argparse.Namespace) -> str:
@@ -35,9 +36,11 @@ def cmd_sql_server(args: argparse.Namespace) -> str:
     from lakeml.sqlserver import SqlServer
 
     uri = client(args, read=True).store_uri  # a missing store is refused, never created
-    server = SqlServer(uri, host=args.host, port=args.port, auth_file=args.auth_file)
+    server = SqlServer(uri, host=args.host, port=args.port, auth_file=args.auth_file,
+                       tls_cert=args.tls_cert, tls_key=args.tls_key)
     host, port = server.start()
     mode = f"users of {args.auth_file}" if args.auth_file else "trust (loopback only)"
+    mode += "; TLS for clients that ask" if server.tls is not None else ""
     print(f"lakeml sql-server: serving {uri} on {host}:{port} ({mode}); "
           f"e.g. psql \"host={host} port={port} user=$USER dbname=lakeml\"; Ctrl-C stops",
           file=sys.stderr, flush=True)
@@ -74,6 +77,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    help="TCP port to listen on (default 5433)")
     p.add_argument("--auth-file", help="users and their SCRAM-SHA-256 (or MD5) verifiers, "
                    "one 'name:verifier' a line")
+    p.add_argument("--tls-cert", metavar="PEM", help="certificate (with its chain) for TLS; "
+                   "clients that ask (sslmode=require) get TLS, with --tls-key")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     p.add_argument("--add-user", metavar="NAME",
                    help="write NAME's verifier into --auth-file and exit")
     p.set_defaults(func=cmd_sql_server)

@@ -85,6 +85,11 @@ def _objects(con: duckdb.DuckDBPyConnection) -> None:
         f"CREATE MACRO {SCHEMA}.pg_get_constraintdef(id) AS NULL::VARCHAR, "
         "(id, pretty) AS NULL::VARCHAR",
         f"CREATE MACRO {SCHEMA}.pg_table_is_visible(id) AS true",
+        # views over Delta tables hold no storage of their own (\dt+, \dv+, BI tools)
+        f"CREATE MACRO {SCHEMA}.pg_table_size(id) AS 0::BIGINT",
+        f"CREATE MACRO {SCHEMA}.pg_relation_size(id) AS 0::BIGINT, (id, fork) AS 0::BIGINT",
+        f"CREATE MACRO {SCHEMA}.pg_total_relation_size(id) AS 0::BIGINT",
+        f"CREATE MACRO {SCHEMA}.pg_indexes_size(id) AS 0::BIGINT",
         f"CREATE MACRO {SCHEMA}.pg_type_is_visible(id) AS true",
         f"CREATE MACRO {SCHEMA}.pg_backend_pid() AS 0",
         f"CREATE MACRO {SCHEMA}.pg_postmaster_start_time() AS TIMESTAMPTZ '2000-01-01'",
@@ -94,8 +99,11 @@ def _objects(con: duckdb.DuckDBPyConnection) -> None:
         f"CREATE MACRO {SCHEMA}.quote_ident(name) AS "
         "CASE WHEN regexp_matches(name, '^[a-z_][a-z0-9_$]*$') THEN name "
         "ELSE '\"' || replace(name, '\"', '\"\"') || '\"' END",
-        f"CREATE VIEW {SCHEMA}.pg_class AS SELECT *, false AS relforcerowsecurity "
-        f"FROM pg_catalog.pg_class WHERE NOT {hidden}",
+        # reloptions typed as a list (DuckDB's is a bare NULL): psql's \d+ unnests it;
+        # a view has no access method (psql's \dt+ would say DuckDB's index's, art)
+        f"CREATE VIEW {SCHEMA}.pg_class AS SELECT * REPLACE (NULL::VARCHAR[] AS reloptions, "
+        "CASE WHEN relkind = 'v' THEN NULL ELSE relam END AS relam), "
+        f"false AS relforcerowsecurity FROM pg_catalog.pg_class WHERE NOT {hidden}",
         f"CREATE VIEW {SCHEMA}.pg_collation AS SELECT oid, collname, NULL::BIGINT AS "
         "collnamespace, NULL::BIGINT AS collowner, 'c' AS collprovider, -1 AS collencoding, "
         "collname AS collcollate, collname AS collctype FROM pg_catalog.pg_collation",
@@ -149,9 +157,12 @@ def _types(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE {SCHEMA}.column_types (relname VARCHAR, attnum INTEGER, "
                 "atttypid BIGINT)")
     con.executemany(f"INSERT INTO {SCHEMA}.column_types VALUES (?, ?, ?)", columns)
+    # attstorage as PostgreSQL's: p(lain) for fixed-size types, x (extended) for the others
     con.execute(
         f"CREATE VIEW {SCHEMA}.pg_attribute AS SELECT a.* REPLACE "
-        "(coalesce(t.atttypid, a.atttypid) AS atttypid) FROM pg_catalog.pg_attribute a "
+        "(coalesce(t.atttypid, a.atttypid) AS atttypid, CASE WHEN (SELECT max(typlen) FROM "
+        f"{SCHEMA}.pg_type y WHERE y.oid = coalesce(t.atttypid, a.atttypid)) > 0 THEN 'p' "
+        "ELSE 'x' END AS attstorage) FROM pg_catalog.pg_attribute a "
         "LEFT JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
         f"LEFT JOIN {SCHEMA}.column_types t ON t.relname = c.relname AND t.attnum = a.attnum")
     names = {**_SQL_NAMES, **{array: _SQL_NAMES.get(element, pgtypes.NAMES[element]) + "[]"

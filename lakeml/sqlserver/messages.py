@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 PROTOCOL_V3 = 196608  # 3.0
 SSL_REQUEST = 80877103
@@ -44,28 +44,55 @@ class ConnectionClosed(Exception):
 
 
 class MessageReader:
-    """Reads a client's messages from ``sock`` (``limit``: the largest body accepted)."""
+    """Reads a client's messages from ``sock`` (``limit``: the largest body accepted).
+
+    Start-up packets are read from the socket unbuffered, so that nothing a client
+    sent after an SSLRequest is read ahead in the clear and later taken as if it
+    had come over TLS; the buffered file that reads the messages after start-up is
+    made on first use, over the socket of :meth:`use` (the TLS one).
+    """
 
     def __init__(self, sock: socket.socket, limit: int) -> None:
-        self._file = sock.makefile("rb", buffering=65536)
+        self._sock = sock
+        self._file: Any = None
         self.limit = limit
+
+    def use(self, sock: socket.socket) -> None:
+        """Read from ``sock`` from now on (the connection wrapped in TLS); start-up only."""
+        if self._file is not None:
+            raise ProtocolViolation("TLS may only be negotiated at the start of a connection")
+        self._sock = sock
 
     def close(self) -> None:
         """Release the socket's file (the socket closes only once it is released too)."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
     def exact(self, size: int) -> bytes:
+        if self._file is None:
+            self._file = self._sock.makefile("rb", buffering=65536)
         data = self._file.read(size)
         if data is None or len(data) < size:
             raise ConnectionClosed()
         return data
 
+    def _unbuffered(self, size: int) -> bytes:
+        if self._file is not None:
+            return self.exact(size)
+        data = bytearray()
+        while len(data) < size:
+            chunk = self._sock.recv(size - len(data))
+            if not chunk:
+                raise ConnectionClosed()
+            data += chunk
+        return bytes(data)
+
     def startup(self) -> tuple[int, bytes]:
         """(code, rest) of a start-up packet: a protocol version or a request code."""
-        length = _I32.unpack(self.exact(4))[0]
+        length = _I32.unpack(self._unbuffered(4))[0]
         if length < 8 or length > 10_000:
             raise ProtocolViolation(f"invalid start-up packet length {length}")
-        body = self.exact(length - 4)
+        body = self._unbuffered(length - 4)
         return _I32.unpack_from(body)[0], body[4:]
 
     def message(self) -> tuple[bytes, bytes]:

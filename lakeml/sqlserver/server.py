@@ -24,6 +24,7 @@ from lakeml.errors import InvalidArgument
 from lakeml.sqlserver import catalog
 from lakeml.sqlserver import messages as m
 from lakeml.sqlserver.auth import load_users
+from lakeml.sqlserver.tls import server_context
 
 if TYPE_CHECKING:
     import duckdb
@@ -108,7 +109,9 @@ class SqlServer:
 
     Without ``auth_file`` every client is trusted, which is allowed only on a
     loopback address; with it, clients prove a password with SCRAM-SHA-256 (or
-    MD5, for users whose entry is an MD5 verifier).
+    MD5, for users whose entry is an MD5 verifier). With ``tls_cert`` and ``tls_key``
+    (PEM files) a client that asks for TLS gets it; one that does not, still talks
+    in the clear.
 
     Example:
         >>> server = SqlServer("/tmp/lake", port=0)                  # doctest: +SKIP
@@ -119,8 +122,10 @@ class SqlServer:
 
     def __init__(self, store_uri: str, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  auth_file: str | os.PathLike[str] | None = None,
-                 max_message: int = MAX_MESSAGE, max_connections: int = MAX_CONNECTIONS
-                 ) -> None:
+                 max_message: int = MAX_MESSAGE, max_connections: int = MAX_CONNECTIONS,
+                 tls_cert: str | os.PathLike[str] | None = None,
+                 tls_key: str | os.PathLike[str] | None = None) -> None:
+        self.tls = server_context(tls_cert, tls_key)
         self.users = load_users(auth_file) if auth_file is not None else None
         if self.users is None and not is_loopback(host):
             raise InvalidArgument(f"--host {host!r} is not a loopback address: serving other "

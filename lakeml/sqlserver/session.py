@@ -12,10 +12,11 @@ ROLLBACK.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 from typing import Any, Protocol
 
-from lakeml.sqlserver import auth, catalog, commands, errors, pgtypes
+from lakeml.sqlserver import auth, catalog, commands, errors, pgtypes, tls
 from lakeml.sqlserver import messages as m
 from lakeml.sqlserver.errors import SqlError
 from lakeml.sqlserver.plans import Plan, plan
@@ -29,6 +30,7 @@ class Host(Protocol):
     max_message: int
     users: dict[str, str] | None
     database: Any  # lakeml.sqlserver.server.Database
+    tls: ssl.SSLContext | None  # None: SSLRequest is answered N
 
     def cancel(self, pid: int, secret: int) -> None: ...
 
@@ -100,11 +102,24 @@ class Session:
 
     # ---- start-up ---------------------------------------------------------------------
 
+    def _start_tls(self, context: ssl.SSLContext) -> None:
+        """Answer an SSLRequest with ``S`` and go on over TLS (a second one is refused)."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            raise m.ProtocolViolation("SSLRequest over a connection already using TLS")
+        self.sock.sendall(b"S")
+        self.sock.settimeout(tls.HANDSHAKE_SECONDS)
+        self.sock = context.wrap_socket(self.sock, server_side=True)
+        self.sock.settimeout(None)
+        self.reader.use(self.sock)
+
     def _start(self) -> bool:
         while True:
             code, rest = self.reader.startup()
+            if code == m.SSL_REQUEST and self.server.tls is not None:
+                self._start_tls(self.server.tls)
+                continue
             if code in (m.SSL_REQUEST, m.GSSENC_REQUEST):
-                self.sock.sendall(b"N")  # no TLS here: the client goes on in the clear
+                self.sock.sendall(b"N")  # no TLS (GSS) here: the client goes on in the clear
                 continue
             if code == m.CANCEL_REQUEST:
                 if len(rest) >= 8:

@@ -66,6 +66,11 @@ class Backend:
             # leave it fresh when they close (at exit)
             store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store),
                                        at_close=partial(run_snapshot.finish, store))
+        if config.get("materialize_views"):  # the Delta tables under <store>/views/
+            from lakeml.query import materialized
+
+            store.maintenance.add_hook(partial(materialized.refresh_soon, store),
+                                       at_close=partial(materialized.finish, store))
         self.runs: dict[str, RunState] = {}
         self.freshness = RunFreshness(self)  # a server worker's check of self.runs
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access

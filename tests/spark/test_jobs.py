@@ -105,6 +105,30 @@ def test_leaderboard_tables_match_the_same_sql_in_duckdb(spark, sample_store, tm
                           "WHERE metric = 'accuracy' AND experiment_id = ? ORDER BY rank",
                           [experiments["grid"]]).fetchall()
     assert best == [("trial-11", 1), ("trial-10", 2)]  # trial-9 (higher) was deleted
+    names = duckdb.execute(f"SELECT DISTINCT experiment_id, experiment_name FROM read_parquet("
+                           f"{DeltaTable(str(out / 'runs_by_day')).file_uris()!r})").fetchall()
+    assert sorted(names) == sorted((i, n) for n, i in experiments.items())
+
+
+def test_spark_reads_the_materialized_view_tables(spark, tmp_path):
+    """`lakeml views materialize` writes Delta that Spark reads as it is: no lakeml views,
+    maps and experiment names included."""
+    from lakeml.query.materialized import TARGETS, materialize
+
+    uri = str(tmp_path / "lake")
+    build_store(uri)
+    client = lakeml.Client(uri)
+    materialize(client.store)
+    for name in TARGETS:
+        frame = spark.read.format("delta").load(f"{uri}/views/{name}")
+        assert frame.count() == client.sql(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    wide = spark.read.format("delta").load(f"{uri}/views/runs_wide")
+    got = [tuple(r) for r in wide.selectExpr(
+        "run_id", "experiment_name", "metrics['accuracy']", "params").collect()]
+    want = client.sql("SELECT run_id, experiment_name, metrics['accuracy'], params "
+                      "FROM runs_wide").fetchall()
+    assert normalized(got) == normalized(want)
+    assert {r[1] for r in got} == {"grid", "other"}
 
 
 @pytest.mark.slow

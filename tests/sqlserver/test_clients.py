@@ -47,6 +47,29 @@ def test_psql_describes_runs(sql_server) -> None:
     assert set(columns) >= {"run_name", "status", "experiment_id", "end_time"}
 
 
+def test_psql_describes_runs_wide_in_full_with_d_plus(sql_server) -> None:
+    out = psql(sql_server, r"\d+ runs_wide", flags=("-A",))
+    lines = out.splitlines()
+    header = lines[1].split("|")
+    assert header == ["Column", "Type", "Collation", "Nullable", "Default", "Storage",
+                      "Description"]
+    rows = {line.split("|")[0]: line.split("|") for line in lines[2:] if line.count("|") == 6}
+    assert (rows["run_id"][1], rows["run_id"][5]) == ("character varying", "extended")
+    assert (rows["start_time"][1], rows["start_time"][5]) == ("timestamp with time zone",
+                                                              "plain")
+    assert {"experiment_name", "metrics", "params", "tags"} <= set(rows)
+    definition = out.split("View definition:")[1]
+    assert "CREATE VIEW runs_wide" in definition and "experiment_name" in definition
+
+
+def test_psql_lists_the_views_with_sizes_dt_plus(sql_server) -> None:
+    out = psql(sql_server, r"\dt+", flags=("-A", "-t"))
+    rows = {line.split("|")[1]: line.split("|") for line in out.splitlines()}
+    # schema|name|type|owner|persistence|access method|size|description
+    assert rows["runs"][2:7] == ["view", "lakeml", "permanent", "", "0 bytes"]
+    assert {"runs_wide", "latest_metrics", "model_versions"} <= set(rows)
+
+
 def test_psql_runs_a_query(sql_server) -> None:
     out = psql(sql_server, "SELECT experiment_name, count(*) FROM runs_wide GROUP BY 1 "
                "ORDER BY 1", flags=("-A", "-t"))

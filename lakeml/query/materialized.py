@@ -1,0 +1,385 @@
+"""The current state as Delta tables under ``<store>/views/``, for any Delta reader.
+
+The store's own tables are append-only event rows: a reader that is not lakeml
+(Spark without lakeml's views, Trino, polars, DuckDB's delta extension, a BI
+tool reading Delta) would have to fold them. :func:`materialize` writes what
+the sql/ views compute instead, one Delta table per view in :data:`TARGETS`
+(``runs_wide`` with experiment names, ``latest_metrics``, ``params``, ``tags``,
+``model_versions``).
+
+Refreshes are incremental. Each table's commit records, in its commit
+metadata, the version of every store table it was computed from. The next
+refresh compares those versions' data files with today's: the runs named in the
+files added or removed since (plus every run of an experiment whose row
+changed, for its name) are recomputed, and their rows replaced in one Delta
+commit (an overwrite with a ``run_id IN (…)`` predicate). ``model_versions``,
+small, is rewritten whole when the registry changed. Every write is one commit,
+so a reader sees a table either before or after a refresh, never half of one.
+When the recorded versions can no longer be read (vacuumed files, a table made
+by something else), the table is rebuilt whole.
+
+Example:
+    >>> from lakeml.store import Store                               # doctest: +SKIP
+    >>> materialize(Store("/tmp/lake"))                              # doctest: +SKIP
+    [Refreshed(table='runs_wide', mode='full', rows=1200, version=0), ...]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
+from lakeml.query.lake import LakeViews
+from lakeml.sqltext import read_files, sql_string
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lakeml.store import Store
+
+log = logging.getLogger(__name__)
+
+# view -> (the store tables it is computed from, the key its rows are replaced by:
+# run_id, or None for a table rewritten whole)
+TARGETS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "runs_wide": (("runs", "metric_latest", "params", "tags", "experiments"), "run_id"),
+    "latest_metrics": (("metric_latest",), "run_id"),
+    "params": (("params",), "run_id"),
+    "tags": (("tags",), "run_id"),
+    "model_versions": (("registry_log",), None),
+}
+RUN_TABLES = ("runs", "metric_latest", "params", "tags")  # store tables with a run_id column
+METADATA_KEY = "lakeml.views.sources"  # commit metadata: {store table: version read}
+FULL_ABOVE = 200_000  # more changed runs than this: rewrite the table whole
+WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What one refresh did to one table: ``mode`` is full, incremental or unchanged;
+    ``rows`` the rows written; ``version`` the table's Delta version after it."""
+
+    table: str
+    mode: str
+    rows: int
+    version: int
+
+
+def views_root(store: Store) -> str:
+    """Where the materialized tables live: ``<store>/views``."""
+    return f"{store.uri}/views"
+
+
+def table_uri(store: Store, name: str) -> str:
+    """The Delta table of view ``name`` under :func:`views_root`."""
+    if name not in TARGETS:
+        raise InvalidArgument(f"no materialized view {name!r}; known: {sorted(TARGETS)}")
+    return f"{views_root(store)}/{name}"
+
+
+def recorded_versions(store: Store, name: str) -> dict[str, int] | None:
+    """The store-table versions the latest commit of view table ``name`` was computed from
+    (None: no such table, or not written by :func:`materialize`)."""
+    from deltalake import DeltaTable
+
+    uri = table_uri(store, name)
+    if not DeltaTable.is_deltatable(uri, store.storage_options or None):
+        return None
+    latest = DeltaTable(uri, storage_options=store.storage_options or None).history(1)
+    text = latest[0].get(METADATA_KEY) if latest else None
+    try:
+        found = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def materialize(store: Store, tables: Iterable[str] | None = None, *,
+                full: bool = False) -> list[Refreshed]:
+    """Bring the Delta tables under ``<store>/views/`` up to the store's latest commits.
+
+    Args:
+        store: the store whose current state is written (it is opened, not created).
+        tables: which of :data:`TARGETS` (default: all).
+        full: rewrite every table whole instead of replacing the changed runs' rows.
+
+    Returns:
+        A :class:`Refreshed` per table, in the order asked.
+    """
+    names = list(TARGETS) if tables is None else list(tables)
+    for name in names:
+        table_uri(store, name)  # refuses an unknown name, naming it
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            return _Refresh(store, names, full=full).run()
+        except CommitConflict:  # another refresh committed first: start from its result
+            log.info("a concurrent refresh of %s committed first; refreshing again", store)
+    raise CommitConflict(f"the views of {store.uri!r} kept being refreshed by another "
+                         f"process ({WRITE_ATTEMPTS} attempts); run again")
+
+
+class _Refresh:
+    """One refresh: the store's views read at one set of versions, written table by table."""
+
+    def __init__(self, store: Store, names: list[str], *, full: bool) -> None:
+        sources = sorted({s for n in names for s in TARGETS[n][0]})
+        self.store = store
+        self.names = names
+        self.lake = LakeViews(store)
+        self.con = self.lake.connect()
+        self.lake.refresh(sources)
+        self.versions = self.lake.versions()
+        self.full = full
+        self._diffs: dict[tuple[str, int], set[str] | None] = {}
+
+    def run(self) -> list[Refreshed]:
+        plans = {name: self._plan(name) for name in self.names}
+        # whole tables first: the incremental ones then narrow the views to changed runs
+        done = {name: self._write(name, plan) for name, plan in plans.items()
+                if not isinstance(plan, set)}
+        changed = set().union(*(p for p in plans.values() if isinstance(p, set)))
+        if changed:
+            self._restrict(changed)
+        done.update({name: self._write(name, plan) for name, plan in plans.items()
+                     if isinstance(plan, set)})
+        return [done[name] for name in self.names]
+
+    # ---- what changed ---------------------------------------------------------
+    def _plan(self, name: str) -> set[str] | str:
+        """The run ids whose rows ``name`` must replace, or "full" / "unchanged"."""
+        sources, key = TARGETS[name]
+        before = None if self.full else recorded_versions(self.store, name)
+        if before is None or any(s not in before for s in sources):
+            return "full"
+        if all(before[s] == self.versions[s] for s in sources):
+            return "unchanged"
+        if key is None:
+            return "full"
+        runs: set[str] = set()
+        for source in sources:
+            if before[source] == self.versions[source]:
+                continue
+            found = self._changed_runs(source, before[source])
+            if found is None or len(runs) + len(found) > FULL_ABOVE:
+                return "full"
+            runs |= found
+        return runs
+
+    def _changed_runs(self, source: str, since: int) -> set[str] | None:
+        """Run ids in the data files of ``source`` added or removed after version ``since``
+        (for experiments: the runs of the experiments in them); None if that version's
+        files cannot be read any more."""
+        if (source, since) in self._diffs:
+            return self._diffs[(source, since)]
+        import duckdb
+        from deltalake.exceptions import DeltaError
+
+        found: set[str] | None
+        try:
+            _, old = self.store.snapshot_files(source, since)
+            now = self.lake.files(source)
+            moved = sorted(set(now).symmetric_difference(old))
+            column = "run_id" if source in RUN_TABLES else "experiment_id"
+            keys = {row[0] for row in self.con.sql(
+                f"SELECT DISTINCT {column} FROM {read_files(moved)}").fetchall()} \
+                if moved else set()
+            if source == "experiments" and keys:
+                self.con.execute("CREATE OR REPLACE TEMP TABLE changed_experiments "
+                                 "(experiment_id VARCHAR)")
+                self.con.executemany("INSERT INTO changed_experiments VALUES (?)",
+                                     [(k,) for k in keys])
+                # every run with a row naming one of them (a superset of their runs now),
+                # from the raw rows: no fold of every run's state
+                keys = {row[0] for row in self.con.sql(
+                    "SELECT DISTINCT run_id FROM lake_runs SEMI JOIN changed_experiments "
+                    "USING (experiment_id)").fetchall()}
+            found = {k for k in keys if k is not None}
+        except (duckdb.IOException, DeltaError, InvalidArgument, StoreUnavailable) as exc:
+            log.info("views: %s since version %d cannot be read (%s); rebuilding", source,
+                     since, exc)
+            found = None
+        self._diffs[(source, since)] = found
+        return found
+
+    def _restrict(self, runs: set[str]) -> None:
+        """Point this refresh's ``lake_*`` views of run tables at the rows of ``runs``
+        only, so the views compute just those runs (the files' run_id statistics let
+        DuckDB skip the rest)."""
+        import pyarrow as pa
+
+        from lakeml.store import schemas
+
+        self.con.register("changed_runs_arrow", pa.table({"run_id": sorted(runs)}))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE changed_runs AS "
+                         "SELECT run_id FROM changed_runs_arrow")
+        self.con.unregister("changed_runs_arrow")
+        for table in RUN_TABLES:
+            files = self.lake.files(table)
+            source = read_files(files) if files else f"empty_{table}"
+            columns = ", ".join(f'"{f.name}"' for f in schemas.TABLES[table])
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW lake_{table} AS SELECT {columns} FROM {source} "
+                f"WHERE {_run_range(runs)} AND run_id IN (SELECT run_id FROM changed_runs)")
+
+    # ---- writing --------------------------------------------------------------
+    def _write(self, name: str, plan: set[str] | str) -> Refreshed:
+        from deltalake import CommitProperties, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        uri = table_uri(self.store, name)
+        if plan == "unchanged":
+            return Refreshed(name, "unchanged", 0, _version(self.store, uri))
+        key = TARGETS[name][1]
+        recorded = {s: self.versions[s] for s in TARGETS[name][0]}
+        props = CommitProperties(custom_metadata={METADATA_KEY: json.dumps(recorded)})
+        options = self.store.storage_options or None
+        try:
+            if plan == "full":
+                data = self._rows(name, key, None)
+                write_deltalake(uri, data, mode="overwrite", schema_mode="overwrite",
+                                storage_options=options, commit_properties=props)
+                return Refreshed(name, "full", data.num_rows, _version(self.store, uri))
+            assert isinstance(plan, set)
+            if not plan:  # only rows without a run (none today): nothing to replace
+                return Refreshed(name, "unchanged", 0, _version(self.store, uri))
+            data = self._rows(name, key, plan)
+            predicate = (f"{_run_range(plan, key)} AND "
+                         f"{key} IN ({', '.join(sql_string(r) for r in sorted(plan))})")
+            write_deltalake(uri, data, mode="overwrite", predicate=predicate,
+                            storage_options=options, commit_properties=props)
+            return Refreshed(name, "incremental", data.num_rows, _version(self.store, uri))
+        except CommitFailedError as exc:
+            raise CommitConflict(f"view table {name!r} changed during the refresh: {exc}"
+                                 ) from exc
+
+    def _rows(self, name: str, key: str | None, runs: set[str] | None) -> pa.Table:
+        """The view's rows (of ``runs`` only, when given), sorted by ``key`` so that each
+        data file covers a narrow range of it and later replacements rewrite few files."""
+        import pyarrow as pa
+
+        order = f" ORDER BY {key}" if key else ""
+        if runs is None:
+            return _for_delta(self.con.sql(f"SELECT * FROM {name}{order}").to_arrow_table())
+        self.con.register("table_runs", pa.table({"run_id": sorted(runs)}))
+        try:
+            return _for_delta(self.con.sql(
+                f"SELECT * FROM {name} WHERE {key} IN (SELECT run_id FROM table_runs)"
+                f"{order}").to_arrow_table())
+        finally:
+            self.con.unregister("table_runs")
+
+
+def _run_range(runs: set[str], column: str = "run_id") -> str:
+    """``column`` between the least and greatest of ``runs``: a condition that file and
+    row-group statistics can use (an IN list of thousands of ids is not), so reads and
+    rewrites skip the files of other runs. Run ids sort by time, so the changed runs of a
+    refresh are mostly the newest few files."""
+    return f"{column} >= {sql_string(min(runs))} AND {column} <= {sql_string(max(runs))}"
+
+
+def _for_delta(data: pa.Table) -> pa.Table:
+    """Arrow columns as Delta takes them: string views as strings (Delta has no view
+    type), timestamps in microseconds."""
+    import pyarrow as pa
+
+    fields = []
+    for field in data.schema:
+        kind = field.type
+        if pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
+            kind = pa.string()
+        fields.append(field.with_type(kind))
+    return data.cast(pa.schema(fields)) if fields != list(data.schema) else data
+
+
+def _version(store: Store, uri: str) -> int:
+    from deltalake import DeltaTable
+
+    return DeltaTable(uri, storage_options=store.storage_options or None).version()
+
+
+def export_duckdb(store: Store, path: str | os.PathLike[str]) -> dict[str, int]:
+    """Write the tables of :data:`TARGETS`, as of the store's latest commits, into the
+    DuckDB database file ``path`` (for tools with DuckDB drivers: duckdb_engine, the
+    DuckDB JDBC driver); returns the rows of each.
+
+    The file is written beside ``path`` under a temporary name and then renamed over
+    it, so a tool that opens ``path`` finds the old database or the new one, whole.
+    """
+    import duckdb
+
+    target = Path(path).expanduser().absolute()
+    if target.is_dir():
+        raise InvalidArgument(f"--duckdb {str(path)!r} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise InvalidArgument(f"--duckdb {str(path)!r}: folder {str(target.parent)!r} "
+                              "does not exist")
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    lake = LakeViews(store)
+    con = lake.connect()
+    lake.refresh(sorted({s for sources, _ in TARGETS.values() for s in sources}))
+    counts = {}
+    try:
+        con.execute(f"ATTACH {sql_string(str(partial))} AS export")
+        for name, (_, key) in TARGETS.items():
+            order = f" ORDER BY {key}" if key else ""
+            con.execute(f"CREATE TABLE export.{name} AS SELECT * FROM {name}{order}")
+            counts[name] = con.execute(f"SELECT count(*) FROM export.{name}").fetchall()[0][0]
+        con.execute("DETACH export")
+        os.replace(partial, target)
+    except (duckdb.Error, OSError) as exc:
+        raise StoreUnavailable(f"cannot write the DuckDB file {str(target)!r}: {exc}") from exc
+    finally:
+        con.close()
+        for leftover in (partial, partial.with_name(partial.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return counts
+
+
+# ---- keeping them fresh from the writer's maintenance pass (LAKEML_MATERIALIZE_VIEWS) --
+REFRESH_EVERY = 30.0  # seconds between background refreshes of one store by one process
+_running: dict[str, threading.Thread] = {}
+_started: dict[str, float] = {}
+_running_lock = threading.Lock()
+
+
+def refresh_soon(store: Store) -> None:
+    """Refresh the view tables on a thread of their own, unless one is running for this
+    store in this process or started less than REFRESH_EVERY seconds ago (the writer's
+    maintenance hook calls this after its commits; :func:`finish` does the last one)."""
+    import time
+
+    with _running_lock:
+        thread = _running.get(store.uri)
+        if thread is not None and thread.is_alive():
+            return
+        if time.monotonic() - _started.get(store.uri, -REFRESH_EVERY) < REFRESH_EVERY:
+            return
+        _started[store.uri] = time.monotonic()
+        thread = threading.Thread(target=_refresh_logged, args=(store,),
+                                  name="lakeml-view-tables")
+        _running[store.uri] = thread
+        thread.start()
+
+
+def finish(store: Store) -> None:
+    """At a writing process's close: wait for a running refresh, then refresh once more
+    so the tables hold the last commits."""
+    with _running_lock:
+        thread = _running.get(store.uri)
+    if thread is not None:
+        thread.join()
+    _refresh_logged(store)
+
+
+def _refresh_logged(store: Store) -> None:
+    try:
+        materialize(store)
+    except Exception:  # noqa: BLE001 - derived tables must never break the writer
+        log.exception("refreshing the view tables of %s failed", store.uri)

@@ -1,0 +1,247 @@
+"""lakeml views materialize/export: the current state as Delta tables and a DuckDB file,
+read back by readers that know nothing of lakeml (deltalake, polars, plain DuckDB)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+import lakeml
+from lakeml.cli.app import main as cli_main
+from lakeml.errors import InvalidArgument
+from lakeml.query import materialized
+from lakeml.query.materialized import TARGETS, export_duckdb, materialize
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def build(uri: str) -> tuple[lakeml.Client, dict[str, str], list[str]]:
+    """Two experiments, six runs with metrics, params and tags, a model with a version."""
+    client = lakeml.Client(uri)
+    exps = {name: client.create_experiment(name) for name in ("churn", "fraud")}
+    runs = []
+    for i in range(6):
+        run = client.create_run(exps["churn" if i < 4 else "fraud"], run_name=f"r{i}")
+        rid = run.info.run_id
+        client.log_batch(rid, metrics={"rmse": 1.0 / (i + 1), "mae": float(i)},
+                         params={"alpha": str(i), "model": "gbm"}, tags={"team": "a"})
+        client.log_metric(rid, "rmse", 0.5 / (i + 1), step=1)
+        runs.append(rid)
+    client.create_registered_model("churn-model")
+    client.create_model_version("churn-model", model_folder(uri), run_id=runs[0])
+    client.flush()
+    return client, exps, runs
+
+
+def model_folder(uri: str) -> str:
+    """A folder the registry takes as a model's files (it checks for an MLmodel file)."""
+    folder = Path(uri).parent / "model"
+    folder.mkdir(exist_ok=True)
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    return str(folder)
+
+
+def delta_rows(uri: str) -> list[tuple]:
+    """The rows of the Delta table at ``uri`` as plain DuckDB reads them (no extension:
+    its data files), sorted."""
+    files = DeltaTable(uri).file_uris()
+    if not files:
+        return []
+    return sorted(duckdb.sql(f"SELECT * FROM read_parquet({files!r})").fetchall(), key=repr)
+
+
+def view_rows(client: lakeml.Client, name: str) -> list[tuple]:
+    return sorted(client.sql(f"SELECT * FROM {name}").fetchall(), key=repr)
+
+
+def assert_same_as_views(client: lakeml.Client) -> None:
+    for name in TARGETS:
+        uri = materialized.table_uri(client.store, name)
+        assert delta_rows(uri) == view_rows(client, name), name
+
+
+def versions(client: lakeml.Client) -> dict[str, int]:
+    return {name: DeltaTable(materialized.table_uri(client.store, name)).version()
+            for name in TARGETS}
+
+
+@pytest.fixture()
+def store(tmp_path):
+    return build(str(tmp_path / "lake"))
+
+
+def test_materialize_writes_each_view_as_a_delta_table_any_reader_reads(store):
+    client, exps, runs = store
+    done = materialize(client.store)
+    assert [(d.table, d.mode) for d in done] == [(n, "full") for n in TARGETS]
+    assert {d.table: d.rows for d in done} == {
+        "runs_wide": 6, "latest_metrics": 12, "params": 12,
+        "tags": len(view_rows(client, "tags")), "model_versions": 1}
+    assert_same_as_views(client)
+    root = Path(client.store.uri) / "views"
+    assert sorted(p.name for p in root.iterdir()) == sorted(TARGETS)
+    # polars reads Delta itself: experiment names and the metrics map, no folding
+    wide = pl.read_delta(str(root / "runs_wide")).sort("run_name")
+    assert wide["experiment_name"].to_list() == ["churn"] * 4 + ["fraud"] * 2
+    rmse = wide.select(pl.col("metrics").map.get("rmse"))["metrics"].to_list()
+    assert rmse == pytest.approx([0.5 / (i + 1) for i in range(6)])  # the step-1 values
+    versions_table = DeltaTable(str(root / "model_versions")).to_pyarrow_table()
+    assert versions_table.to_pylist()[0]["name"] == "churn-model"
+    assert versions_table.to_pylist()[0]["run_id"] == runs[0]
+
+
+def test_a_refresh_replaces_only_the_changed_runs_in_one_commit_per_table(store):
+    client, exps, runs = store
+    materialize(client.store)
+    before = versions(client)
+    new = client.create_run(exps["fraud"], run_name="late").info.run_id
+    client.log_metric(new, "rmse", 0.01)
+    client.log_metric(runs[1], "rmse", 0.001, step=5)   # a new latest value of an old run
+    client.delete_tag(runs[2], "team")                   # a row that must disappear
+    client.delete_run(runs[3])
+    client.rename_experiment(exps["fraud"], "fraud-v2")  # names of runs[4:] and new
+    client.flush()
+    done = {d.table: d for d in materialize(client.store)}
+    assert {n: d.mode for n, d in done.items()} == {
+        "runs_wide": "incremental", "latest_metrics": "incremental", "params": "unchanged",
+        "tags": "incremental", "model_versions": "unchanged"}
+    # one commit per changed table: a reader sees the table before or after, never between
+    assert versions(client) == {n: v + (done[n].mode != "unchanged") for n, v in before.items()}
+    # runs_wide rewrote the runs that changed (1, 2, 3), the renamed experiment's (4, 5)
+    # and the new one; not runs[0]
+    assert done["runs_wide"].rows == 6
+    assert done["latest_metrics"].rows == 3  # runs[1]'s two keys and the new run's one
+    wide = materialized.table_uri(client.store, "runs_wide")
+    history = DeltaTable(wide).history(1)[0]
+    assert history["operationMetrics"]["num_added_rows"] == 6
+    assert runs[0] not in history["operationParameters"]["predicate"]
+    assert_same_as_views(client)
+    names = dict(duckdb.sql(f"SELECT run_name, experiment_name FROM read_parquet("
+                            f"{DeltaTable(wide).file_uris()!r})").fetchall())
+    assert names["late"] == names["r4"] == "fraud-v2" and names["r0"] == "churn"
+    # nothing new: nothing written
+    assert {d.mode for d in materialize(client.store)} == {"unchanged"}
+    assert versions(client) == {n: v + (done[n].mode != "unchanged") for n, v in before.items()}
+
+
+def test_compaction_between_refreshes_loses_nothing(store):
+    client, exps, runs = store
+    materialize(client.store)
+    for rid in runs[:3]:
+        client.set_tag(rid, "stage", "checked")
+        client.flush()
+    client.store.maintenance.compact()  # rewrites the files the last refresh read
+    done = {d.table: d.mode for d in materialize(client.store)}
+    assert done["tags"] == "incremental"
+    assert_same_as_views(client)
+
+
+def test_the_registry_changing_rewrites_model_versions(store):
+    client, exps, runs = store
+    materialize(client.store)
+    client.create_model_version("churn-model", model_folder(client.store.uri),
+                                run_id=runs[1])
+    client.transition_model_version_stage("churn-model", 1, "Production")
+    client.flush()
+    done = {d.table: d for d in materialize(client.store)}
+    assert (done["model_versions"].mode, done["model_versions"].rows) == ("full", 2)
+    assert done["runs_wide"].mode == "unchanged"
+    assert_same_as_views(client)
+    stages = dict(pl.read_delta(materialized.table_uri(client.store, "model_versions"))
+                  .select("version", "current_stage").iter_rows())
+    assert stages[1] == "Production"
+
+
+def test_a_table_without_lakeml_s_record_is_rebuilt_whole(store):
+    client, exps, runs = store
+    materialize(client.store)
+    params = materialized.table_uri(client.store, "params")
+    # something else wrote the table last (no record of the versions it reflects)
+    write_deltalake(params, DeltaTable(params).to_pyarrow_table().slice(0, 1), mode="overwrite")
+    client.log_param(runs[0], "extra", "1")
+    client.flush()
+    done = {d.table: d.mode for d in materialize(client.store)}
+    assert done["params"] == "full" and done["runs_wide"] == "incremental"
+    assert_same_as_views(client)
+    assert {d.mode for d in materialize(client.store, full=True)} == {"full"}
+    assert_same_as_views(client)
+
+
+def test_unknown_view_table_is_refused_by_name(store):
+    client, _, _ = store
+    with pytest.raises(InvalidArgument, match="'runs_tall'.*known"):
+        materialize(client.store, ["runs_wide", "runs_tall"])
+    assert not (Path(client.store.uri) / "views").exists()
+
+
+def test_export_writes_a_duckdb_file_with_the_same_tables(store, tmp_path):
+    client, exps, runs = store
+    target = tmp_path / "bi.duckdb"
+    target.write_text("an older export")  # replaced whole
+    counts = export_duckdb(client.store, target)
+    assert counts["runs_wide"] == 6 and counts["model_versions"] == 1
+    with duckdb.connect(str(target), read_only=True) as con:
+        for name in TARGETS:
+            got = sorted(con.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+            assert got == view_rows(client, name), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bi.duckdb", "lake", "model"]
+    with pytest.raises(InvalidArgument, match="does not exist"):
+        export_duckdb(client.store, tmp_path / "missing" / "bi.duckdb")
+    with pytest.raises(InvalidArgument, match="is a folder"):
+        export_duckdb(client.store, tmp_path)
+
+
+def test_cli_materializes_and_exports(store, tmp_path, capsys):
+    client, _, _ = store
+    uri = client.store.uri
+    assert cli_main(["views", "materialize", "--store", uri, "--table", "runs_wide",
+                     "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:2] == ["table,mode,rows_written,version", "runs_wide,full,6,0"]
+    assert cli_main(["views", "export", "--store", uri, "--duckdb",
+                     str(tmp_path / "x.duckdb"), "--format", "csv"]) == 0
+    assert "runs_wide,6" in capsys.readouterr().out
+    assert cli_main(["views", "export", "--store", uri]) != 0
+    assert "needs --duckdb FILE" in capsys.readouterr().err
+    assert cli_main(["views", "materialize", "--store", str(tmp_path / "nowhere")]) != 0
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_writers_keep_the_tables_fresh_when_enabled(tmp_path):
+    uri = str(tmp_path / "lake")
+    script = ("import lakeml\n"
+              f"c = lakeml.Client({uri!r})\n"
+              "e = c.create_experiment('auto')\n"
+              "for i in range(3):\n"
+              "    r = c.create_run(e, run_name=f'a{i}').info.run_id\n"
+              "    c.log_metric(r, 'loss', float(i))\n")
+    env = {**os.environ, "LAKEML_MATERIALIZE_VIEWS": "true", "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
+    wide = pl.read_delta(str(Path(uri) / "views" / "runs_wide"))
+    assert sorted(wide["run_name"]) == ["a0", "a1", "a2"]
+    assert set(wide["experiment_name"]) == {"auto"}
+
+
+def test_two_processes_refreshing_at_once_leave_the_tables_right(store):
+    client, exps, runs = store
+    materialize(client.store)
+    for i in range(5):
+        rid = client.create_run(exps["churn"], run_name=f"race-{i}").info.run_id
+        client.log_metric(rid, "rmse", float(i))
+    client.flush()
+    script = ("import lakeml\nfrom lakeml.query.materialized import materialize\n"
+              f"materialize(lakeml.Client({client.store.uri!r}).store)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    racers = [subprocess.Popen([sys.executable, "-c", script], env=env,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for racer in racers:
+        _, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err
+    assert_same_as_views(client)
