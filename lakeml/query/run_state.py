@@ -67,14 +67,16 @@ _CONSTANT_IDS = 2000
 STATE_TABLE = "state_wide"
 
 # (limit, offset) -> (SQL, params) selecting the run ids of a search page, in order
-Select = Callable[[int | None, int], tuple[str, list[Any]]]
+# (given ``picks``, SQL over ``r``: those columns instead of the run id)
+Select = Callable[..., tuple[str, list[Any]]]
 
 
 def select_runs(where: tuple[str, list[Any]], order_clause: str, experiments: list[str],
                 stages: list[str]) -> Select:
     """The SELECT of a search over the mirror: the ids of the runs of ``experiments`` in
     ``stages`` (lifecycle stages) for which ``where`` (SQL over ``STATE_TABLE AS r``,
-    and its params) holds, sorted by ``order_clause``, a page of them if given a limit.
+    and its params) holds, sorted by ``order_clause``, a page of them if given a limit;
+    or, given ``picks`` (SQL over ``r``), those columns of theirs instead of the id.
 
     No experiment means no run (as MLflow answers a search of unknown experiment names).
     """
@@ -85,7 +87,14 @@ def select_runs(where: tuple[str, list[Any]], order_clause: str, experiments: li
             f"AND ({where[0]}) ORDER BY {order_clause}")
     params: list[Any] = [*experiments, *stages, *where[1]]
 
-    def select(limit: int | None, offset: int) -> tuple[str, list[Any]]:
+    def select(limit: int | None, offset: int, picks: str = "r.run_id"
+               ) -> tuple[str, list[Any]]:
+        if picks != "r.run_id":
+            # the page's ids first, then their other columns: a sort that carries every
+            # picked column of a million rows costs several times the top-k of the ids
+            ids, ids_params = select(limit, offset)
+            return (f"SELECT {picks} FROM {STATE_TABLE} AS r WHERE r.run_id IN ({ids}) "
+                    f"ORDER BY {order_clause}", ids_params)
         if limit is None:
             return f"SELECT r.run_id {body}", params
         return f"SELECT r.run_id {body} LIMIT ? OFFSET ?", [*params, limit, offset]
