@@ -11,7 +11,9 @@ offset bound to this search by a fingerprint), refused by any other search.
 The filter and order keys go to the search as the user typed them: a bad filter comes
 back as the search's own InvalidArgument, whose message points at the bad column with a
 caret. A page carries only the columns the table shows, so a store with 10,000 keys
-sends a page of the same size as one with ten.
+sends a page of the same size as one with ten; and once the columns are known the search
+reads only those (``search_runs_table(columns=...)``: one top-k query over the run state
+in memory, ~0.15 s of CPU a page at a million runs, whatever the sort or filter).
 """
 
 from __future__ import annotations
