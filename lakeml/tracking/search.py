@@ -144,7 +144,12 @@ class RunSearch:
                     order_by: Sequence[str] | None, columns: Sequence[str]) -> pa.Table:
         """:meth:`search_runs_table` with ``columns``: one query over the run state,
         which is made to hold those keys too (once; it keeps them while it can)."""
-        from lakeml.query.run_state import PAGE_COLUMNS, PAGE_RUN_COLUMNS, StateColumns
+        from lakeml.query.run_state import (
+            PAGE_COLUMNS,
+            PAGE_RUN_COLUMNS,
+            StateColumns,
+            picked_rows,
+        )
         from lakeml.query.wide import from_state
 
         experiment_ids, filter_string, order_by = _search_args(experiment_ids, filter_string,
@@ -156,8 +161,11 @@ class RunSearch:
                                        order_by, shown, PAGE_RUN_COLUMNS)
         held = {key: state.columns[key] for key in shown if key in state.columns}
         picks = PAGE_COLUMNS + "".join(f", r.{column}" for column in held.values())
-        sql, params = select(max_results, 0, picks)
-        rows = self._b.engine.arrow(sql, params, tables=())
+        con = self._b.engine.connection().cursor()
+        try:
+            rows = picked_rows(con, select, max_results, picks)
+        finally:
+            con.close()
         return from_state(rows, StateColumns(held, True))
 
     def search_runs_frame(self, experiment_ids: Sequence[str],
