@@ -313,10 +313,12 @@ class Client:
                           filter_string: str = "",
                           run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
                           max_results: int | None = None,
-                          order_by: Sequence[str] | None = None) -> pa.Table:
-        """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
+                          order_by: Sequence[str] | None = None, *,
+                          columns: Sequence[str] | None = None) -> pa.Table:
+        """Matching runs as one wide Arrow table with MLflow's search_runs columns
+        (``columns``: only those key columns, e.g. ``metrics.loss``)."""
         return self.tracking.search_runs_table(experiment_ids, filter_string, run_view_type,
-                                               max_results, order_by)
+                                               max_results, order_by, columns=columns)
 
     def search_runs_frame(self, experiment_ids: Sequence[str],
                           filter_string: str = "",

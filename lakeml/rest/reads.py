@@ -84,10 +84,15 @@ class RestReads:
                           filter_string: str = "",
                           run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
                           max_results: int | None = None,
-                          order_by: Sequence[str] | None = None) -> pa.Table:
-        """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
-        return self._remote.post_for_arrow("/runs/search-table", _search_body(
-            experiment_ids, filter_string, run_view_type, max_results, order_by))
+                          order_by: Sequence[str] | None = None, *,
+                          columns: Sequence[str] | None = None) -> pa.Table:
+        """Matching runs as one wide Arrow table with MLflow's search_runs columns
+        (``columns``: only those key columns, e.g. ``metrics.loss``)."""
+        body = _search_body(experiment_ids, filter_string, run_view_type, max_results,
+                            order_by)
+        if columns is not None:
+            body["columns"] = _listed(columns)
+        return self._remote.post_for_arrow("/runs/search-table", body)
 
     def search_runs_frame(self, experiment_ids: Sequence[str],
                           filter_string: str = "",

@@ -124,7 +124,8 @@ def search_table(client: Client, f: Fields) -> Any:
     return client.search_runs_table(
         [str(e) for e in f.many("experiment_ids")], filter_string=f.text("filter", ""),
         run_view_type=f.get("run_view_type", ViewType.ACTIVE_ONLY),
-        max_results=f.integer("max_results"), order_by=f.many("order_by") or None)
+        max_results=f.integer("max_results"), order_by=f.many("order_by") or None,
+        columns=f.many("columns") if f.get("columns") is not None else None)
 
 
 def metric_histories(client: Client, f: Fields) -> Any:

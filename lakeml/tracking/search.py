@@ -61,17 +61,22 @@ class RunSearch:
         self._reads = reads
 
     def _matching(self, experiment_ids: Sequence[str], filter_string: str | None,
-                  run_view_type: ViewType | int | str, order_by: Sequence[str] | None
-                  ) -> tuple[StateColumns, Callable[[int | None, int], Sql]]:
-        """The state the search reads, and a function of (limit, offset) giving the SQL
-        that selects the matching runs' ids, in order."""
+                  run_view_type: ViewType | int | str, order_by: Sequence[str] | None,
+                  shown: Sequence[tuple[str, str]] = (), run_columns: Sequence[str] = ()
+                  ) -> tuple[StateColumns, Callable[..., Sql]]:
+        """The state the search reads, and a function of (limit, offset[, picks]) giving
+        the SQL that selects the matching runs' ids (or ``picks``), in order. The state
+        also holds the ``shown`` keys ((entity, key)) and ``run_columns``."""
         from lakeml.query.run_state import STATE_TABLE, select_runs
 
         tree = parse_filter(filter_string)
         order_keys = [parse_order_by(o) for o in order_by or ()]
         found = keys_of(tree, order_keys, ("metrics", "params", "tags", "attributes"))
         attributes = found.pop("attributes")
-        state = self._b.engine.run_state.prepare(found, run_columns=attributes)
+        for entity, key in shown:
+            found[entity].add(key)
+        state = self._b.engine.run_state.prepare(found, run_columns={*attributes,
+                                                                     *run_columns})
         relations = Relations(runs=STATE_TABLE)
         where = compile_filter(tree, relations, wide=state.columns)
         # MLflow's default order: newest start first (then run id, added by the compiler)
@@ -79,7 +84,7 @@ class RunSearch:
                                  relations, wide=state.columns)
         stages = list(ViewType.parse(run_view_type).stages())
         select = select_runs(where, order.clause, [str(e) for e in experiment_ids], stages)
-        return state, lambda limit, offset: Sql(*select(limit, offset))
+        return state, lambda limit, offset, *picks: Sql(*select(limit, offset, *picks))
 
     def search_runs(self, experiment_ids: Sequence[str] | str, filter_string: str = "",
                     run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
@@ -116,13 +121,52 @@ class RunSearch:
                           filter_string: str = "",
                           run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
                           max_results: int | None = None,
-                          order_by: Sequence[str] | None = None) -> pa.Table:
-        """Matching runs as one wide Arrow table with MLflow's search_runs columns."""
+                          order_by: Sequence[str] | None = None, *,
+                          columns: Sequence[str] | None = None) -> pa.Table:
+        """Matching runs as one wide Arrow table with MLflow's search_runs columns.
+
+        ``columns`` (``metrics.<key>``, ``params.<key>``, ``tags.<key>``): only those key
+        columns, after the run columns; a key no matching run has is left out, as it is
+        without ``columns``. A page of a table showing a few columns then costs what its
+        cells do (read from the engine's run state) rather than every key of its runs.
+        """
         from lakeml.query import wide
 
+        if columns is not None:
+            return self._shown_page(experiment_ids, filter_string, run_view_type,
+                                    max_results, order_by, columns)
         page = self._runs_page(experiment_ids, filter_string, run_view_type, max_results,
                                order_by)
         return page.to_arrow() if isinstance(page, wide.WidePage) else page
+
+    def _shown_page(self, experiment_ids: Sequence[str], filter_string: str,
+                    run_view_type: ViewType | int | str, max_results: int | None,
+                    order_by: Sequence[str] | None, columns: Sequence[str]) -> pa.Table:
+        """:meth:`search_runs_table` with ``columns``: one query over the run state,
+        which is made to hold those keys too (once; it keeps them while it can)."""
+        from lakeml.query.run_state import (
+            PAGE_COLUMNS,
+            PAGE_RUN_COLUMNS,
+            StateColumns,
+            picked_rows,
+        )
+        from lakeml.query.wide import from_state
+
+        experiment_ids, filter_string, order_by = _search_args(experiment_ids, filter_string,
+                                                               order_by)
+        max_results = arguments.count(max_results)
+        shown = list(dict.fromkeys(key_column(c) for c in
+                                   arguments.string_list(columns, "columns")))
+        state, select = self._matching(experiment_ids, filter_string, run_view_type,
+                                       order_by, shown, PAGE_RUN_COLUMNS)
+        held = {key: state.columns[key] for key in shown if key in state.columns}
+        picks = PAGE_COLUMNS + "".join(f", r.{column}" for column in held.values())
+        con = self._b.engine.connection().cursor()
+        try:
+            rows = picked_rows(con, select, max_results, picks)
+        finally:
+            con.close()
+        return from_state(rows, StateColumns(held, True))
 
     def search_runs_frame(self, experiment_ids: Sequence[str],
                           filter_string: str = "",
@@ -154,6 +198,19 @@ class RunSearch:
         max_results = arguments.count(max_results)
         state, select = self._matching(experiment_ids, filter_string, run_view_type, order_by)
         return runs_page(self._b.engine, state, *select(max_results, 0))
+
+
+def key_column(name: str) -> tuple[str, str]:
+    """``metrics.x`` -> (``metrics``, ``x``): a key column of the wide search table.
+
+    Raises:
+        InvalidArgument: not ``metrics.<key>``, ``params.<key>`` or ``tags.<key>``.
+    """
+    entity, dot, key = name.partition(".")
+    if entity not in ("metrics", "params", "tags") or not dot or not key:
+        raise InvalidArgument(f"column {name!r:.200} must be metrics.<key>, params.<key> "
+                              f"or tags.<key>")
+    return entity, key
 
 
 def _search_args(experiment_ids: object, filter_string: object, order_by: object

@@ -15,24 +15,31 @@ if TYPE_CHECKING:
     from lakeml.client import Client
 
 MAX_ENTRIES = 64
+# Shelves of kept answers and how many each holds: charts' answers weigh megabytes each
+# (JSON of up to ~200,000 points), the other answers kilobytes.
+SHELVES = {"answers": MAX_ENTRIES, "charts": 6}
 _lock = threading.Lock()
-_answers: dict[tuple[str, Hashable], tuple[tuple[int | None, ...], Any]] = {}
+_shelves: dict[str, dict[tuple[str, Hashable], tuple[tuple[int | None, ...], Any]]] = {
+    name: {} for name in SHELVES}
 
 
 def cached(client: Client, key: Hashable, tables: Sequence[str],
-           compute: Callable[[], Any]) -> Any:
+           compute: Callable[[], Any], *, shelf: str = "answers") -> Any:
     """``compute()``, or its answer kept from a call when ``tables`` had the same
-    versions in ``client``'s store."""
+    versions in ``client``'s store; kept on ``shelf`` (one of :data:`SHELVES`), whose
+    oldest answer goes when it is full."""
+    answers = _shelves[shelf]
     versions = client.store_versions()
     stamp = tuple(versions.get(t) for t in tables)
     slot = (client.store_uri, key)
     with _lock:
-        found = _answers.get(slot)
+        found = answers.get(slot)
     if found is not None and found[0] == stamp:
         return found[1]
     answer = compute()
     with _lock:
-        if len(_answers) >= MAX_ENTRIES:
-            _answers.pop(next(iter(_answers)))
-        _answers[slot] = (stamp, answer)
+        answers.pop(slot, None)
+        if len(answers) >= SHELVES[shelf]:
+            answers.pop(next(iter(answers)))
+        answers[slot] = (stamp, answer)
     return answer

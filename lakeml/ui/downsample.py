@@ -64,12 +64,13 @@ def min_max(x: np.ndarray, y: np.ndarray, max_points: int = DEFAULT_MAX_POINTS
     size = -(-n // buckets)  # ceil: every bucket full but the last
     values = np.asarray(y, dtype=np.float64)
     finite = np.isfinite(values)
-    pad = buckets * size - n
-    low = np.pad(np.where(finite, values, np.inf), (0, pad), constant_values=np.inf)
-    high = np.pad(np.where(finite, values, -np.inf), (0, pad), constant_values=-np.inf)
-    starts = np.arange(buckets) * size
-    lows = starts + low.reshape(buckets, size).argmin(axis=1)
-    highs = starts + high.reshape(buckets, size).argmax(axis=1)
-    # a bucket past the end (n close to a multiple) points at padding: clip it away
-    keep = np.unique(np.concatenate(([0, n - 1], lows, highs)))
-    return keep[keep < n]
+    low = np.where(finite, values, np.inf)
+    high = np.where(finite, values, -np.inf)
+    full = n // size  # the full buckets, as rows of a matrix; then the last, partial one
+    starts = np.arange(full) * size
+    lows = [starts + low[:full * size].reshape(full, size).argmin(axis=1)]
+    highs = [starts + high[:full * size].reshape(full, size).argmax(axis=1)]
+    if full * size < n:
+        lows.append([full * size + int(low[full * size:].argmin())])
+        highs.append([full * size + int(high[full * size:].argmax())])
+    return np.unique(np.concatenate([[0, n - 1], *lows, *highs]))

@@ -164,6 +164,9 @@ def test_search_pages_and_tables_with_lakemls_grammar(rest: lakeml.Client) -> No
     table = rest.search_runs_table([exp_id], text, order_by=["metrics.m"])
     assert table["run_id"].to_pylist() == [ids[0], ids[3]]
     assert table.schema.field("metrics.m").type == pa.float64()
+    shown = rest.search_runs_table([exp_id], text, order_by=["metrics.m"],
+                                   columns=["metrics.m"])
+    assert shown.column_names[6:] == ["metrics.m"] and shown["run_id"] == table["run_id"]
     frame = rest.search_runs_frame([exp_id], "params.p = 'even'")
     assert sorted(frame["metrics.m"]) == [0.0, 2.0, 4.0]
     exported = rest.export_runs(exp_id, format="arrow")

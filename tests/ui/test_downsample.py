@@ -74,3 +74,30 @@ def test_bad_max_points_are_refused_by_name(bad):
 def test_x_and_y_of_different_lengths_are_refused():
     with pytest.raises(InvalidArgument, match="differ in length"):
         min_max(np.arange(5), np.arange(6), 4)
+
+
+def plain_min_max(y: np.ndarray, max_points: int) -> list[int]:
+    """min_max's rule, one bucket at a time: buckets of ceil(n / ((max_points - 2) // 2))
+    consecutive points; from each, the first lowest and first highest finite value (the
+    bucket's first point when it has none), and the series' ends."""
+    n = len(y)
+    if n <= max_points:
+        return list(range(n))
+    size = -(-n // ((max_points - 2) // 2))
+    keep = {0, n - 1}
+    for start in range(0, n, size):
+        bucket = [(i, y[i]) for i in range(start, min(start + size, n)) if np.isfinite(y[i])]
+        if not bucket:
+            keep.add(start)
+            continue
+        keep.add(min(bucket, key=lambda p: (p[1], p[0]))[0])
+        keep.add(min(bucket, key=lambda p: (-p[1], p[0]))[0])
+    return sorted(keep)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.integers(-3, 3).map(float), st.sampled_from(
+    [np.nan, np.inf, -np.inf])), min_size=1, max_size=700), st.integers(4, 120))
+def test_min_max_is_the_plain_rule(values, max_points):
+    y = np.array(values, dtype=np.float64)
+    assert min_max(np.arange(len(y)), y, max_points).tolist() == plain_min_max(y, max_points)
