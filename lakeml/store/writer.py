@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 _live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 
+# Seconds at least between two maintenance passes (on_idle) of the flusher.
+MAINTENANCE_SPACING = 1.0
+
 # How many rejected rows an error message quotes.
 QUOTED_REJECTS = 5
 
@@ -115,6 +118,7 @@ class Writer:
         self._committers: ThreadPoolExecutor | None = None  # a wave's tables, see flush
         self._closed = False
         self._maintenance_due = False  # a commit happened since on_idle last ran
+        self._maintained_at = 0.0  # when on_idle last ran (monotonic)
         self._forked = False
         self.last_error: LakemlError | None = None
         self._rejected: list[Rejected] = []  # not yet reported by an explicit flush
@@ -401,9 +405,12 @@ class Writer:
             self._committed = True
             if self._after_commit is not None:
                 self._after_commit(name)
-            # maintenance runs on the flusher thread, after explicit flushes too
-            self._maintenance_due = True
-            self._wake.set()
+            # maintenance runs on the flusher thread, after explicit flushes too, at most
+            # once per MAINTENANCE_SPACING: a pass after every commit would hold the
+            # flush lock between a busy server's group commits
+            if not self._maintenance_due:
+                self._maintenance_due = True
+                self._wake.set()
 
     def _claim(self, name: str, count: int) -> tuple[int | None, list[str]] | None:
         """Check the first ``count`` pending batches of first-wins table ``name`` against
@@ -467,7 +474,11 @@ class Writer:
     def _run(self) -> None:
         failures = 0
         while not self._closed:
-            self._wake.wait(self.interval if failures == 0 else min(30.0, 2.0 ** failures))
+            timeout = self.interval if failures == 0 else min(30.0, 2.0 ** failures)
+            if self._maintenance_due and failures == 0:  # back when the pass may run
+                timeout = min(timeout, max(0.0, self._maintained_at + MAINTENANCE_SPACING
+                                           - time.monotonic()))
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._closed:
                 break
@@ -477,10 +488,13 @@ class Writer:
                 if self.has_unflushed():
                     self.flush(report=False)  # rejections are reported to the logging code
                 failures = 0
-                self._maintenance_due = False
-                if self._on_idle is not None:
-                    with self._flush_lock:
-                        self._on_idle()
+                if self._maintenance_due and (time.monotonic() - self._maintained_at
+                                              >= MAINTENANCE_SPACING):
+                    self._maintenance_due = False
+                    self._maintained_at = time.monotonic()
+                    if self._on_idle is not None:
+                        with self._flush_lock:
+                            self._on_idle()
             except LakemlError as exc:
                 failures += 1
                 if failures == 1:
