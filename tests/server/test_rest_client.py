@@ -549,15 +549,20 @@ def test_a_run_is_resumed_over_http(server: Server, monkeypatch: pytest.MonkeyPa
     with lakeml.start_run(run_name="first") as run:
         lakeml.log_metric("m", 1.0)
     assert lakeml.get_run(run.info.run_id).info.status == "FINISHED"
-    with pytest.raises(InvalidState, match="FINISHED"):
-        lakeml.Client().log_metric(run.info.run_id, "m", 9.0)
+    late = lakeml.Client()  # a finished run still takes log calls (MLflow's rule)
+    late.set_tag(run.info.run_id, "reviewed", "yes")
+    late.flush()
     with lakeml.start_run(run_id=run.info.run_id):  # this process may log to it again
         lakeml.log_metric("m", 2.0, step=1)
         lakeml.set_tag("resumed", "yes")
     again = lakeml.get_run(run.info.run_id)
-    assert again.info.status == "FINISHED" and again.data.tags["resumed"] == "yes"
+    assert again.info.status == "FINISHED"
+    assert again.data.tags["resumed"] == again.data.tags["reviewed"] == "yes"
     assert [m.value for m in lakeml.Client().get_metric_history(run.info.run_id, "m")] == \
         [1.0, 2.0]
+    late.delete_run(run.info.run_id)  # a deleted one does not
+    with pytest.raises(InvalidState, match="deleted"):
+        lakeml.Client().log_metric(run.info.run_id, "m", 9.0)
 
 
 def test_lineage_over_http(rest: lakeml.Client, tmp_path: Path) -> None:
