@@ -64,7 +64,9 @@ def latest_points_in_python(batch: pa.Table) -> pa.Table:
                             > metric_order(columns["step"][held], columns["timestamp"][held],
                                            columns["value"][held])):
             best[group] = i
-    return batch.take([best[group] for group in sorted(best)])
+    import pyarrow as pa
+
+    return batch.take(pa.array([best[group] for group in sorted(best)], pa.int64()))
 
 
 DERIVE = {"metric_latest": latest_points}

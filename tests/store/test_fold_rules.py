@@ -137,3 +137,10 @@ def test_newer_point_sql_follows_the_order() -> None:
     assert fold_rules.newer_point_sql("h", "k") == (
         "(h.step > k.step) OR (h.step = k.step AND h.timestamp > k.timestamp) OR "
         "(h.step = k.step AND h.timestamp = k.timestamp AND h.value > k.value)")
+
+
+def test_latest_points_of_an_empty_batch_is_empty() -> None:
+    empty = schemas.METRICS.empty_table()
+    for way in (derived.latest_points_in_python, derived.latest_points_in_duckdb):
+        got = way(empty)
+        assert got.num_rows == 0 and got.schema == empty.schema
