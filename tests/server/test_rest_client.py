@@ -143,7 +143,8 @@ def test_client_experiments_runs_and_logs(rest: lakeml.Client) -> None:
     assert rest.list_runs(exp_id) == [] and len(rest.list_runs(exp_id, "ALL")) == 1
     rest.restore_run(run_id)
     assert rest.get_artifact_uri(run_id, "model") == f"{run.info.artifact_uri}/model"
-    with pytest.raises(InvalidState, match="FAILED"):
+    rest.delete_run(run_id)
+    with pytest.raises(InvalidState, match="deleted"):
         rest.log_text(run_id, "x", "a.txt")  # checked before any file moves, as in the lake
 
 
@@ -252,7 +253,7 @@ def test_errors_map_to_the_lake_services_classes_and_messages(
         "no model": lambda c, run: c.get_registered_model(name),
         "bad stage": lambda c, run: (c.create_registered_model(name + "-m"),
                                      c.transition_model_version_stage(name + "-m", 1, "Prod")),
-        "ended run": lambda c, run: (c.set_terminated(run), c.log_param(run, "q", 1)),
+        "deleted run": lambda c, run: (c.delete_run(run), c.log_param(run, "q", 1)),
     }
     seen = {}
     for case, call in cases.items():
@@ -332,11 +333,10 @@ def test_rows_the_server_refuses_raise_at_the_next_flush_and_others_are_kept(
         for step in range(points):
             rest.log_metric(ok, "m", 1.0, step=step)
         rest.log_metric(ended, "m", 1.0)
-        # another process ends the run: this process's run state still says RUNNING
-        httpx.post(f"{server.api}/runs/update", json={"run_id": ended, "status": "KILLED"}
-                   ).raise_for_status()
+        # another process deletes the run: this process's run state still says active
+        httpx.post(f"{server.api}/runs/delete", json={"run_id": ended}).raise_for_status()
     assert rest.get_run(ok).info.status == "RUNNING"  # a read sends, and does not report
-    with pytest.raises(InvalidState, match=f"run '{ended}' is KILLED"):
+    with pytest.raises(InvalidState, match=f"run '{ended}' is deleted"):
         rest.flush()
     rest.flush()  # reported once
     assert rest.get_run(ok).data.metrics == {"m": 1.0}
