@@ -1,14 +1,18 @@
 """Tracking servers side by side: ``lakeml server`` against MLflow's ``mlflow server``.
 
 Both servers are started here, on loopback, and driven by the same plain HTTP client
-(httpx, MLflow's REST API 2.0), so the figures compare servers, not client libraries:
+(MLflow's REST API 2.0; raw_http.py for the write load, whose cost per request is a
+fraction of an HTTP library's, httpx for the rest), so the figures compare servers, not
+client libraries:
 
 1. **Write load**: CLIENTS concurrent clients (asyncio tasks, each with its own
    keep-alive connection, spread over CLIENT_PROCESSES processes) each make RUNS runs:
    ``runs/create``, one ``runs/log-batch`` of 10 params + 10 metrics, ``runs/update``
    to FINISHED (the calls MLflow's client makes for a run). Each server starts on an
    empty store; the figure is runs per second of wall time, and every run is checked
-   afterwards through the server (count, params and metrics).
+   afterwards through the server (count, params and metrics). The same load against
+   null_server.py, which answers at once and stores nothing, gives the ceiling of the
+   clients on this machine (they share its cores with the server).
 2. **Search**: ``runs/search`` with the leaderboard query of synthetic.py (a filter on
    a metric and a param, ordered by the metric, 10 results) over an experiment of
    SEARCH_RUNS runs: p50 of --search-calls sequential calls after WARMUP calls, the
@@ -93,6 +97,12 @@ def lakeml_server(store: Path, port: int, cwd: Path, workers: int) -> subprocess
                  port, cwd, env)
 
 
+def null_server(port: int, cwd: Path) -> subprocess.Popen[bytes]:
+    return start([sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "null_server:app",
+                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                 port, cwd, {})
+
+
 def mlflow_server(python: Path, db: Path, port: int, cwd: Path) -> subprocess.Popen[bytes]:
     return start([str(python), "-m", "mlflow", "server", "--backend-store-uri",
                   f"sqlite:///{db}", "--default-artifact-root", str(cwd / "mlartifacts"),
@@ -112,21 +122,30 @@ def _run_body(i: int) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
 
 
 async def _client(url: str, experiment_id: str, runs: int, first: int) -> None:
-    import httpx
+    """One client: ``runs`` runs, each created, logged to with one log-batch and ended,
+    on one keep-alive connection (raw_http: its cost per request is a fraction of an
+    HTTP library's, and the clients share the 2 cores with the server measured)."""
+    from raw_http import JsonConnection
 
-    async with httpx.AsyncClient(base_url=url + API, timeout=300) as http:
+    host, port = url.removeprefix("http://").split(":")
+
+    async def call(connection: JsonConnection, path: str, body: dict[str, Any]) -> Any:
+        status, answer = await connection.post(API + path, body)
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}: {answer}")
+        return answer
+
+    async with JsonConnection(host, int(port)) as connection:
         for i in range(first, first + runs):
-            created = await http.post("/runs/create", json={
+            created = await call(connection, "/runs/create", {
                 "experiment_id": experiment_id, "run_name": f"load-{i}",
                 "start_time": int(time.time() * 1000)})
-            created.raise_for_status()
-            run_id = created.json()["run"]["info"]["run_id"]
+            run_id = created["run"]["info"]["run_id"]
             params, metrics = _run_body(i)
-            (await http.post("/runs/log-batch", json={
-                "run_id": run_id, "params": params, "metrics": metrics})).raise_for_status()
-            (await http.post("/runs/update", json={
-                "run_id": run_id, "status": "FINISHED",
-                "end_time": int(time.time() * 1000)})).raise_for_status()
+            await call(connection, "/runs/log-batch",
+                       {"run_id": run_id, "params": params, "metrics": metrics})
+            await call(connection, "/runs/update", {
+                "run_id": run_id, "status": "FINISHED", "end_time": int(time.time() * 1000)})
 
 
 def _client_process(url: str, experiment_id: str, clients: int, runs: int, first: int,
@@ -143,8 +162,10 @@ def _client_process(url: str, experiment_id: str, clients: int, runs: int, first
     return t0, time.time()
 
 
-def write_load(url: str, clients: int, runs: int, processes: int) -> dict[str, Any]:
-    """Run the write load against the server at ``url``; its figures, checked."""
+def write_load(url: str, clients: int, runs: int, processes: int,
+               check: bool = True) -> dict[str, Any]:
+    """Run the write load against the server at ``url``; its figures, checked (unless
+    ``check`` is False: the null server keeps nothing to check)."""
     import httpx
 
     experiment_id = httpx.post(f"{url}{API}/experiments/create",
@@ -159,7 +180,8 @@ def write_load(url: str, clients: int, runs: int, processes: int) -> dict[str, A
             for k, n in enumerate(per_process) if n])
     seconds = max(end for _, end in spans) - min(begin for begin, _ in spans)
     total = clients * runs
-    _check_load(url, experiment_id, total)
+    if check:
+        _check_load(url, experiment_id, total)
     return {"runs": total, "seconds": seconds, "runs_per_s": total / seconds}
 
 
@@ -279,18 +301,19 @@ def main(argv: list[str] | None = None) -> None:
         mlflow_search_store(args.mlflow_python, args.cache, search_runs)
         return
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
-    figures: dict[str, dict[str, Any]] = {"lakeml": {}, "mlflow": {}}
+    figures: dict[str, dict[str, Any]] = {"null": {}, "lakeml": {}, "mlflow": {}}
     try:
-        for name in ("lakeml", "mlflow"):
+        for name in ("null", "lakeml", "mlflow"):
             print(f"write load on {name}: {clients} clients x {runs} runs ...", flush=True)
             port, cwd = free_port(), work / f"{name}-load"
             cwd.mkdir()
             proc = (lakeml_server(cwd / "lake", port, cwd, args.lakeml_workers)
-                    if name == "lakeml" else
+                    if name == "lakeml" else null_server(port, cwd) if name == "null" else
                     mlflow_server(args.mlflow_python, cwd / "mlflow.db", port, cwd))
             try:
                 figures[name]["load"] = write_load(f"http://127.0.0.1:{port}", clients, runs,
-                                                   args.client_processes)
+                                                   args.client_processes,
+                                                   check=name != "null")
             finally:
                 stop_server(proc)
         print(f"search stores ({search_runs:,} runs) ...", flush=True)
@@ -333,6 +356,10 @@ def report(figures: dict[str, dict[str, Any]], clients: int, runs: int, search_r
           f"defaults), {os.cpu_count()} CPUs, clients over {args.client_processes} "
           "processes")
     print(markdown(["figure", "lakeml", "MLflow", "lakeml vs MLflow", "target"], body))
+    null = figures["null"]["load"]["runs_per_s"]
+    print(f"the same write load against a server that stores nothing (null_server.py): "
+          f"{null:,.0f} runs/s = {null / ml['load']['runs_per_s']:,.1f}x MLflow; lakeml "
+          f"reaches {lk['load']['runs_per_s'] / null:.0%} of it")
     print(json.dumps(figures, indent=1))
 
 

@@ -136,7 +136,8 @@ class Client:
 
     # ---- tracking: runs ------------------------------------------------------------------
     def check_run_writable(self, run_id: str) -> None:
-        """Raise unless the run takes log calls: NotFound, or InvalidState if not RUNNING/active."""
+        """Raise unless the run takes log calls: NotFound, or InvalidState if it is deleted
+        (a finished run takes them, as in MLflow)."""
         self.tracking.check_run_writable(run_id)
 
     def active_experiment(self, experiment_id: str) -> Experiment:

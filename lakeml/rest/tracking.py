@@ -127,9 +127,8 @@ class RestTrackingService:
 
     def _writable(self, run_id: str) -> RunState:
         state = self._state(run_id)
-        if state.status != _RUNNING:
-            raise InvalidState(f"run {run_id!r} is {state.status}; log to a RUNNING run "
-                               "(resume it with start_run(run_id=...))")
+        # MLflow's rule: a run takes log calls until it is deleted, whatever its status
+        # (metrics of an evaluation, tags of a review, added after the run ended)
         if state.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidState(f"run {run_id!r} is deleted; restore it before logging")
         return state
@@ -140,8 +139,8 @@ class RestTrackingService:
             self._runs.clear()
 
     def check_run_writable(self, run_id: str) -> None:
-        """Raise unless the run takes log calls: NotFound, or InvalidState if not RUNNING
-        or deleted (the server is asked: another process may have ended the run)."""
+        """Raise unless the run takes log calls: NotFound, or InvalidState if it is
+        deleted (the server is asked: another process may have deleted the run)."""
         self._remote.get("/runs/check-writable", {"run_id": run_id}, api=LAKEML)
 
     def active_experiment(self, experiment_id: str) -> Experiment:
@@ -207,7 +206,7 @@ class RestTrackingService:
         Costs about a microsecond: the point is checked and buffered; a flush sends it.
         """
         state = self._runs.get(run_id) if type(run_id) is str else None
-        if state is None or state.status != _RUNNING or state.lifecycle_stage != "active":
+        if state is None or state.lifecycle_stage != "active":
             self._writable(run_id)
         if type(value) is not float:
             value = v.metric_value(key, value)

@@ -4,9 +4,9 @@ A write request's handler buffers its rows in the Client (under the worker's han
 lock, which serialises calls into the Client: microseconds to a few milliseconds),
 then waits, without that lock, for a commit that holds them. One thread commits at a
 time: the first waiter that finds no commit running starts one, which takes every row
-buffered so far (one Delta commit per table); requests that arrive meanwhile wait for
-the next one. So N concurrent writes cost about two commits, not N, and a request is
-answered 200 only after a commit that holds its rows succeeded.
+buffered so far (one Delta commit per table, in the writer's waves); requests that
+arrive meanwhile wait for the next one. So N concurrent writes cost about two commits,
+not N, and a request is answered 200 only after a commit that holds its rows succeeded.
 
 When the commit fails (the store unreachable, conflicts beyond the writer's retries),
 every request that waited on it gets the error (503 or 409). Its rows stay pending in

@@ -57,7 +57,8 @@ class TrackingService(Protocol):
 
     # ---- runs ---------------------------------------------------------------------------
     def check_run_writable(self, run_id: str) -> None:
-        """Raise unless the run takes log calls: NotFound, or InvalidState if not RUNNING/active."""
+        """Raise unless the run takes log calls: NotFound, or InvalidState if it is deleted
+        (a finished run takes them, as in MLflow)."""
         ...
 
     def active_experiment(self, experiment_id: str) -> Experiment:

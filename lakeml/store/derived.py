@@ -6,7 +6,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from lakeml.sqltext import configure, read_files
-from lakeml.store.fold_rules import latest_points_grouped_sql, latest_points_sql, newer_point_sql
+from lakeml.store.fold_rules import (
+    latest_points_grouped_sql,
+    latest_points_sql,
+    metric_order,
+    newer_point_sql,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -24,14 +29,44 @@ def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+# Batches up to this many points take their latest points in Python: a server's group
+# commit or a notebook's flush holds a few hundred, where opening a DuckDB connection
+# (tens of ms) would cost more than the whole commit.
+SMALL_BATCH = 2_000
+
+
 def latest_points(batch: pa.Table) -> pa.Table:
     """The latest point of each (run_id, key) in a batch of metric rows (by the rule of
-    :mod:`lakeml.store.fold_rules`)."""
+    :mod:`lakeml.store.fold_rules`), sorted by run and key."""
+    if batch.num_rows <= SMALL_BATCH:
+        return latest_points_in_python(batch)
+    return latest_points_in_duckdb(batch)
+
+
+def latest_points_in_duckdb(batch: pa.Table) -> pa.Table:
+    """:func:`latest_points` by the SQL of fold_rules, for batches of any size."""
     with _duckdb() as con:
         con.register("batch", batch)
         # Sorted by run: each file covers few run ids, so lookups skip most row groups.
         query = latest_points_grouped_sql("batch") + " ORDER BY run_id, key"
         return con.sql(query).to_arrow_table().cast(batch.schema)
+
+
+def latest_points_in_python(batch: pa.Table) -> pa.Table:
+    """:func:`latest_points` by the Python statement of the rule (fold_rules.metric_order),
+    for batches small enough that a DuckDB connection would cost more."""
+    columns = batch.select(["run_id", "key", "value", "step", "timestamp"]).to_pydict()
+    best: dict[tuple[str, str], int] = {}
+    for i, group in enumerate(zip(columns["run_id"], columns["key"])):
+        held = best.get(group)
+        if held is None or (metric_order(columns["step"][i], columns["timestamp"][i],
+                                         columns["value"][i])
+                            > metric_order(columns["step"][held], columns["timestamp"][held],
+                                           columns["value"][held])):
+            best[group] = i
+    import pyarrow as pa
+
+    return batch.take(pa.array([best[group] for group in sorted(best)], pa.int64()))
 
 
 DERIVE = {"metric_latest": latest_points}

@@ -211,6 +211,18 @@ TABLES: dict[str, pa.Schema] = {
     "workflow_lineage": WORKFLOW_LINEAGE,
 }
 
+# The order in which one flush commits its tables, in waves: the tables of a wave are
+# committed at the same time (each is its own Delta commit, so this costs the slowest
+# of them, not their sum), and a wave starts when the one before it has ended. A row
+# lands before the rows that refer to it (a run before its params, a logged model
+# before its states), and a metrics batch before the latest points derived from it.
+COMMIT_WAVES: tuple[tuple[str, ...], ...] = (
+    ("experiments",),
+    ("experiment_tags", "runs", "workflow_steps"),
+    ("params", "tags", "inputs", "metrics", "logged_models", "workflow_lineage"),
+    ("metric_latest", "logged_model_states", "registry_log"),
+)
+
 # Tables the writer derives from another table's batches rather than from log
 # calls. metric_latest holds, per flushed batch of metrics, the latest point of
 # each (run_id, key): the latest_metrics view reads it instead of the full

@@ -3,7 +3,9 @@
 A log call appends a tuple to an in-memory buffer (microseconds, no I/O). A
 background thread commits the buffers every ``interval`` seconds, or sooner
 once ``flush_rows`` rows wait; ``flush()``, ``close()`` and interpreter exit
-commit the rest. A flush makes one Delta commit per table that has rows.
+commit the rest. A flush makes one Delta commit per table that has rows; the
+tables are committed in the waves of ``schemas.COMMIT_WAVES``, those of one wave
+at the same time, so a flush costs a few commits' time, not one per table.
 
 Each commit carries a Delta app transaction ``(writer id, batch sequence)``.
 When a commit fails the batch stays pending; before it is retried the writer
@@ -35,6 +37,7 @@ import sys
 import threading
 import time
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -49,7 +52,7 @@ from lakeml.errors import (
 from lakeml.store import first_wins
 from lakeml.store.derived import DERIVE
 from lakeml.store.rows import to_arrow
-from lakeml.store.schemas import DERIVED
+from lakeml.store.schemas import COMMIT_WAVES, DERIVED
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -59,6 +62,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+# Seconds at least between two maintenance passes (on_idle) of the flusher.
+MAINTENANCE_SPACING = 1.0
 
 # How many rejected rows an error message quotes.
 QUOTED_REJECTS = 5
@@ -109,8 +115,10 @@ class Writer:
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._committers: ThreadPoolExecutor | None = None  # a wave's tables, see flush
         self._closed = False
         self._maintenance_due = False  # a commit happened since on_idle last ran
+        self._maintained_at = 0.0  # when on_idle last ran (monotonic)
         self._forked = False
         self.last_error: LakemlError | None = None
         self._rejected: list[Rejected] = []  # not yet reported by an explicit flush
@@ -212,18 +220,66 @@ class Writer:
                         self._buffered += len(rows)
                     self._in_flight = frozenset()
             first_error: LakemlError | None = None
-            for name in self._tables:  # schema order: runs before what refers to them
-                if not self._pending[name]:
-                    continue
-                try:
-                    self._commit_pending(name)
-                except LakemlError as exc:
-                    first_error = first_error or exc
+            for wave in self._waves():
+                for error in self._commit_wave([n for n in wave if self._pending[n]]):
+                    first_error = first_error or error
             self.last_error = first_error
             if first_error is not None:
                 raise first_error
             if report:
                 self.raise_rejected()
+
+    def _waves(self) -> list[list[str]]:
+        """This writer's tables in COMMIT_WAVES order (a table of no wave: alone, last)."""
+        waves = [[n for n in wave if n in self._tables] for wave in COMMIT_WAVES]
+        placed = {n for wave in waves for n in wave}
+        waves += [[n] for n in self._tables if n not in placed]
+        return [wave for wave in waves if wave]
+
+    def _commit_wave(self, names: list[str]) -> list[LakemlError]:
+        """Commit the pending batches of ``names`` at the same time (each table's own
+        state is touched only by its own commit); every commit ends before this returns.
+        The errors of the tables that failed, in ``names`` order."""
+        def commit(name: str) -> LakemlError | None:
+            try:
+                self._commit_pending(name)
+            except LakemlError as exc:
+                return exc
+            return None
+
+        if len(names) <= 1:
+            outcomes = [commit(name) for name in names]
+        else:
+            if self._committers is None:
+                self._committers = ThreadPoolExecutor(
+                    max_workers=max(len(wave) for wave in COMMIT_WAVES),
+                    thread_name_prefix="lakeml-commit")
+            futures = [self._submit(commit, name) for name in names]
+            outcomes = []
+            unexpected: BaseException | None = None
+            for future in futures:  # wait for every one before raising anything
+                try:
+                    outcomes.append(future.result())
+                except BaseException as exc:  # noqa: BLE001 - raised once all have ended
+                    unexpected = unexpected or exc
+            if unexpected is not None:
+                raise unexpected
+        return [error for error in outcomes if error is not None]
+
+    def _submit(self, commit: Callable[[str], LakemlError | None],
+                name: str) -> Future[LakemlError | None]:
+        """``commit(name)`` on a committer thread; here, when no thread may start (the
+        interpreter is exiting: close() at exit still commits everything)."""
+        assert self._committers is not None
+        try:
+            return self._committers.submit(commit, name)
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+            done: Future[LakemlError | None] = Future()
+            try:
+                done.set_result(commit(name))
+            except BaseException as exc:  # noqa: BLE001 - handed on as the future's
+                done.set_exception(exc)
+            return done
 
     def raise_rejected(self) -> None:
         """Raise RowsRejected (an InvalidArgument) naming the rows rejected since the last
@@ -349,9 +405,12 @@ class Writer:
             self._committed = True
             if self._after_commit is not None:
                 self._after_commit(name)
-            # maintenance runs on the flusher thread, after explicit flushes too
-            self._maintenance_due = True
-            self._wake.set()
+            # maintenance runs on the flusher thread, after explicit flushes too, at most
+            # once per MAINTENANCE_SPACING: a pass after every commit would hold the
+            # flush lock between a busy server's group commits
+            if not self._maintenance_due:
+                self._maintenance_due = True
+                self._wake.set()
 
     def _claim(self, name: str, count: int) -> tuple[int | None, list[str]] | None:
         """Check the first ``count`` pending batches of first-wins table ``name`` against
@@ -415,7 +474,11 @@ class Writer:
     def _run(self) -> None:
         failures = 0
         while not self._closed:
-            self._wake.wait(self.interval if failures == 0 else min(30.0, 2.0 ** failures))
+            timeout = self.interval if failures == 0 else min(30.0, 2.0 ** failures)
+            if self._maintenance_due and failures == 0:  # back when the pass may run
+                timeout = min(timeout, max(0.0, self._maintained_at + MAINTENANCE_SPACING
+                                           - time.monotonic()))
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._closed:
                 break
@@ -425,10 +488,13 @@ class Writer:
                 if self.has_unflushed():
                     self.flush(report=False)  # rejections are reported to the logging code
                 failures = 0
-                self._maintenance_due = False
-                if self._on_idle is not None:
-                    with self._flush_lock:
-                        self._on_idle()
+                if self._maintenance_due and (time.monotonic() - self._maintained_at
+                                              >= MAINTENANCE_SPACING):
+                    self._maintenance_due = False
+                    self._maintained_at = time.monotonic()
+                    if self._on_idle is not None:
+                        with self._flush_lock:
+                            self._on_idle()
             except LakemlError as exc:
                 failures += 1
                 if failures == 1:
@@ -452,6 +518,9 @@ class Writer:
             else:
                 self.raise_rejected()
         finally:  # rows refused or a store gone: what committed still gets its snapshot
+            if self._committers is not None:
+                self._committers.shutdown(wait=True)
+                self._committers = None
             if self._committed and self._on_close is not None:
                 on_close, self._on_close = self._on_close, None
                 on_close()
@@ -477,6 +546,7 @@ class Writer:
         self._buffered = 0
         self._rejected = []
         self._thread = None
+        self._committers = None  # its threads did not survive fork
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
         self._batch_seq = dict.fromkeys(self._tables, 0)

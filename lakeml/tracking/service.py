@@ -172,16 +172,15 @@ class LakeTrackingService:
         if self._b.engine.commits_only:  # a server worker: see other workers' commits
             self._b.freshness.check()
         state = self._state(run_id)
-        if state.status != _RUNNING:
-            raise InvalidState(f"run {run_id!r} is {state.status}; log to a RUNNING run "
-                               "(resume it with start_run(run_id=...))")
+        # MLflow's rule: a run takes log calls until it is deleted, whatever its status
+        # (metrics of an evaluation, tags of a review, added after the run ended)
         if state.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidState(f"run {run_id!r} is deleted; restore it before logging")
         return state
 
     def check_run_writable(self, run_id: str) -> None:
         """Raise unless a log call to the run would be accepted: NotFound if there is no such
-        run, InvalidState if it is not RUNNING or is deleted."""
+        run, InvalidState if it is deleted (a finished run takes log calls, as in MLflow)."""
         self._writable(run_id)
 
     def active_experiment(self, experiment_id: str) -> Experiment:
@@ -286,7 +285,7 @@ class LakeTrackingService:
         Costs a few microseconds: the point is buffered, not committed.
         """
         state = self._b.runs.get(run_id) if type(run_id) is str else None
-        if (state is None or state.status != _RUNNING or state.lifecycle_stage != "active"
+        if (state is None or state.lifecycle_stage != "active"
                 or self._b.engine.commits_only):
             self._writable(run_id)
         if type(value) is not float:

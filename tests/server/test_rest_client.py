@@ -143,7 +143,8 @@ def test_client_experiments_runs_and_logs(rest: lakeml.Client) -> None:
     assert rest.list_runs(exp_id) == [] and len(rest.list_runs(exp_id, "ALL")) == 1
     rest.restore_run(run_id)
     assert rest.get_artifact_uri(run_id, "model") == f"{run.info.artifact_uri}/model"
-    with pytest.raises(InvalidState, match="FAILED"):
+    rest.delete_run(run_id)
+    with pytest.raises(InvalidState, match="deleted"):
         rest.log_text(run_id, "x", "a.txt")  # checked before any file moves, as in the lake
 
 
@@ -255,7 +256,7 @@ def test_errors_map_to_the_lake_services_classes_and_messages(
         "no model": lambda c, run: c.get_registered_model(name),
         "bad stage": lambda c, run: (c.create_registered_model(name + "-m"),
                                      c.transition_model_version_stage(name + "-m", 1, "Prod")),
-        "ended run": lambda c, run: (c.set_terminated(run), c.log_param(run, "q", 1)),
+        "deleted run": lambda c, run: (c.delete_run(run), c.log_param(run, "q", 1)),
     }
     seen = {}
     for case, call in cases.items():
@@ -335,11 +336,10 @@ def test_rows_the_server_refuses_raise_at_the_next_flush_and_others_are_kept(
         for step in range(points):
             rest.log_metric(ok, "m", 1.0, step=step)
         rest.log_metric(ended, "m", 1.0)
-        # another process ends the run: this process's run state still says RUNNING
-        httpx.post(f"{server.api}/runs/update", json={"run_id": ended, "status": "KILLED"}
-                   ).raise_for_status()
+        # another process deletes the run: this process's run state still says active
+        httpx.post(f"{server.api}/runs/delete", json={"run_id": ended}).raise_for_status()
     assert rest.get_run(ok).info.status == "RUNNING"  # a read sends, and does not report
-    with pytest.raises(InvalidState, match=f"run '{ended}' is KILLED"):
+    with pytest.raises(InvalidState, match=f"run '{ended}' is deleted"):
         rest.flush()
     rest.flush()  # reported once
     assert rest.get_run(ok).data.metrics == {"m": 1.0}
@@ -552,15 +552,20 @@ def test_a_run_is_resumed_over_http(server: Server, monkeypatch: pytest.MonkeyPa
     with lakeml.start_run(run_name="first") as run:
         lakeml.log_metric("m", 1.0)
     assert lakeml.get_run(run.info.run_id).info.status == "FINISHED"
-    with pytest.raises(InvalidState, match="FINISHED"):
-        lakeml.Client().log_metric(run.info.run_id, "m", 9.0)
+    late = lakeml.Client()  # a finished run still takes log calls (MLflow's rule)
+    late.set_tag(run.info.run_id, "reviewed", "yes")
+    late.flush()
     with lakeml.start_run(run_id=run.info.run_id):  # this process may log to it again
         lakeml.log_metric("m", 2.0, step=1)
         lakeml.set_tag("resumed", "yes")
     again = lakeml.get_run(run.info.run_id)
-    assert again.info.status == "FINISHED" and again.data.tags["resumed"] == "yes"
+    assert again.info.status == "FINISHED"
+    assert again.data.tags["resumed"] == again.data.tags["reviewed"] == "yes"
     assert [m.value for m in lakeml.Client().get_metric_history(run.info.run_id, "m")] == \
         [1.0, 2.0]
+    late.delete_run(run.info.run_id)  # a deleted one does not
+    with pytest.raises(InvalidState, match="deleted"):
+        lakeml.Client().log_metric(run.info.run_id, "m", 9.0)
 
 
 def test_lineage_over_http(rest: lakeml.Client, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ CASES: list[Callable[[lakeml.Client], None]] = [
     client_tests.test_params_are_immutable,
     client_tests.test_tags_set_overwrite_and_delete,
     client_tests.test_delete_restore_and_list_runs,
-    client_tests.test_terminated_run_refuses_logging,
+    client_tests.test_an_ended_run_takes_logging_and_a_deleted_one_refuses_it,
     client_tests.test_update_run_renames,
     client_tests.test_reads_see_this_process_writes_at_once,
     client_tests.test_times_returned_at_creation_match_what_is_read,

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from lakeml.query.run_fold import ENTITIES
 from lakeml.query.sqlfiles import view_definitions
 from lakeml.sqltext import configure
-from lakeml.store import fold_rules, schemas
-from lakeml.store.derived import latest_points
+from lakeml.store import derived, fold_rules, schemas
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 RUNS, KEYS = st.sampled_from(["r1", "r2"]), st.sampled_from(["a", "b"])
@@ -82,12 +81,15 @@ def test_latest_metric_rule(con: duckdb.DuckDBPyConnection, points: list[tuple])
     view(con, "latest_metrics")
     from_view = {(r, k): (v, s, t) for r, k, v, s, t in con.sql(
         "SELECT run_id, key, value, step, timestamp FROM latest_metrics").fetchall()}
-    derived = {(r["run_id"], r["key"]): (r["value"], r["step"], r["timestamp"])
-               for r in latest_points(batch).to_pylist()}
+    small, in_duckdb = ({(r["run_id"], r["key"]): (r["value"], r["step"], r["timestamp"])
+                         for r in way(batch).to_pylist()}
+                        for way in (derived.latest_points_in_python,
+                                    derived.latest_points_in_duckdb))
     folded = fold(con, "metric_latest", "metrics")
-    assert from_view.keys() == derived.keys() == folded.keys() == expected.keys()
+    assert (from_view.keys() == small.keys() == in_duckdb.keys() == folded.keys()
+            == expected.keys())
     for key, (value, step, ts) in expected.items():
-        for got in (from_view[key], derived[key]):
+        for got in (from_view[key], small[key], in_duckdb[key]):
             assert got[1:] == (step, ts) and same(got[0], value), (key, got, expected[key])
         assert same(folded[key], value), (key, folded[key], value)
 
@@ -135,3 +137,10 @@ def test_newer_point_sql_follows_the_order() -> None:
     assert fold_rules.newer_point_sql("h", "k") == (
         "(h.step > k.step) OR (h.step = k.step AND h.timestamp > k.timestamp) OR "
         "(h.step = k.step AND h.timestamp = k.timestamp AND h.value > k.value)")
+
+
+def test_latest_points_of_an_empty_batch_is_empty() -> None:
+    empty = schemas.METRICS.empty_table()
+    for way in (derived.latest_points_in_python, derived.latest_points_in_duckdb):
+        got = way(empty)
+        assert got.num_rows == 0 and got.schema == empty.schema

@@ -185,3 +185,57 @@ def test_metric_latest_agrees_with_the_full_history(tmp_path: Path) -> None:
     assert [(r, v, s) for r, _, v, s in got][:1] == [("r1", 0.5, 3)]
     assert got[2][:3] == ("r3", "k", 1.0)
     store.close()
+
+
+def test_a_flush_commits_in_waves_each_wave_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables of one wave are committed at the same time (a barrier that every one
+    of them must reach before any may commit would time out were they committed one
+    after another), and a wave starts only after the one before it has ended."""
+    import threading
+
+    from lakeml.client import Client
+    from lakeml.store.schemas import COMMIT_WAVES
+
+    client = Client(str(tmp_path / "s"))
+    experiment = client.create_experiment("waves")
+    client.flush()
+    run_id = client.create_run(experiment).info.run_id
+    client.log_batch(run_id, metrics={"m": 1.0}, params={"p": "v"}, tags={"t": "x"})
+    together = {"params", "tags", "metrics"}  # one wave, all three pending now
+    barrier = threading.Barrier(len(together), timeout=30)
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    real = DeltaTableHandle.append
+
+    def watched(handle, data, **kw):  # noqa: ANN001
+        with lock:
+            events.append(("start", handle.name))
+        if handle.name in together:
+            barrier.wait()  # BrokenBarrierError unless the other two commit meanwhile
+        real(handle, data, **kw)
+        with lock:
+            events.append(("end", handle.name))
+
+    monkeypatch.setattr(DeltaTableHandle, "append", watched)
+    client.flush()
+    committed = [name for kind, name in events if kind == "end"]
+    assert {"runs", "params", "tags", "metrics", "metric_latest"} <= set(committed)
+    wave_of = {name: i for i, wave in enumerate(COMMIT_WAVES) for name in wave}
+    for i, (kind, name) in enumerate(events):
+        if kind == "start":  # every table of an earlier wave has ended before this
+            ended = {n for k, n in events[:i] if k == "end"}
+            assert {n for n in committed if wave_of[n] < wave_of[name]} <= ended, events
+    run = client.get_run(run_id)
+    assert run.data.params == {"p": "v"} and run.data.metrics == {"m": 1.0}
+
+
+def test_commit_waves_hold_every_table_once_and_derived_after_their_source() -> None:
+    from lakeml.store.schemas import COMMIT_WAVES, DERIVED, TABLES
+
+    names = [name for wave in COMMIT_WAVES for name in wave]
+    assert sorted(names) == sorted(TABLES)
+    wave_of = {name: i for i, wave in enumerate(COMMIT_WAVES) for name in wave}
+    for derived, source in DERIVED.items():
+        assert wave_of[derived] > wave_of[source]
+    assert wave_of["experiments"] < wave_of["runs"] < wave_of["params"]

@@ -60,9 +60,12 @@ def test_missing_artifacts_and_files(client: lakeml.Client, tmp_path: Path) -> N
     with pytest.raises(InvalidArgument, match="no-such-file"):
         client.log_artifact(run_id, tmp_path / "no-such-file")
     client.set_terminated(run_id)
-    with pytest.raises(InvalidState, match="FINISHED"):
-        client.log_text(run_id, "late", "late.txt")
-    assert client.list_artifacts(run_id) == []  # the refused artifact was not written
+    client.log_text(run_id, "late", "late.txt")  # a finished run takes artifacts (MLflow)
+    assert [a.path for a in client.list_artifacts(run_id)] == ["late.txt"]
+    client.delete_run(run_id)
+    with pytest.raises(InvalidState, match="deleted"):
+        client.log_text(run_id, "later", "later.txt")
+    assert [a.path for a in client.list_artifacts(run_id)] == ["late.txt"]  # not written
 
 
 def test_relative_artifact_location_is_made_absolute(client: lakeml.Client, tmp_path: Path,

@@ -123,17 +123,26 @@ def test_delete_restore_and_list_runs(client: lakeml.Client) -> None:
     assert client.get_run(ids[1]).info.lifecycle_stage == "active"
 
 
-def test_terminated_run_refuses_logging(client: lakeml.Client) -> None:
+def test_an_ended_run_takes_logging_and_a_deleted_one_refuses_it(client: lakeml.Client) -> None:
+    """MLflow's rule: the lifecycle decides, not the status."""
     run_id = client.create_run().info.run_id
     client.log_metric(run_id, "m", 1.0)
     client.set_terminated(run_id, "FAILED")
-    for call in (lambda: client.log_metric(run_id, "m", 2.0),
-                 lambda: client.log_param(run_id, "p", 1),
-                 lambda: client.set_tag(run_id, "t", 1)):
-        with pytest.raises(InvalidState, match=f"run '{run_id}' is FAILED"):
-            call()
+    client.log_metric(run_id, "m", 2.0, step=1)
+    client.log_param(run_id, "p", 1)
+    client.set_tag(run_id, "t", 1)
     run = client.get_run(run_id)
-    assert run.info.status == "FAILED" and run.data.metrics == {"m": 1.0}
+    assert run.info.status == "FAILED" and run.data.metrics == {"m": 2.0}
+    assert run.data.params == {"p": "1"} and run.data.tags["t"] == "1"
+    client.delete_run(run_id)
+    for call in (lambda: client.log_metric(run_id, "m", 3.0),
+                 lambda: client.log_param(run_id, "q", 1),
+                 lambda: client.set_tag(run_id, "t", 2)):
+        with pytest.raises(InvalidState, match=f"run '{run_id}' is deleted"):
+            call()
+    client.restore_run(run_id)
+    run = client.get_run(run_id)
+    assert run.data.metrics == {"m": 2.0} and run.data.tags["t"] == "1"
     with pytest.raises(InvalidArgument, match="'DONE'"):
         client.set_terminated(run_id, "DONE")
 

@@ -325,3 +325,32 @@ def test_search_runs_max_results_limit(client: lakeml.Client) -> None:
     assert [r.info.run_id for r in client.search_runs(["0"], max_results=50_000)] == [run_id]
     assert [r.info.run_id for r in client.search_runs(["0"], max_results=None)] == [run_id]
     assert len(lakeml.search_runs(["0"], max_results=None)) == 1
+
+
+# ---------------------------------------------------------------- logging to ended runs
+
+
+def test_an_ended_run_takes_log_calls_until_it_is_deleted(client: lakeml.Client) -> None:
+    """MLflow's stores check only the lifecycle (``_check_run_is_active``), not the status:
+    metrics of an evaluation or tags of a review can be added after a run ended."""
+    from lakeml.errors import InvalidState
+
+    exp = client.create_experiment("ended")
+    for status in ("FINISHED", "FAILED", "KILLED"):
+        run_id = client.create_run(exp).info.run_id
+        client.set_terminated(run_id, status)
+        client.log_metric(run_id, "late", 0.5, step=3)
+        client.log_param(run_id, "after", "end")
+        client.set_tag(run_id, "review", "ok")
+        client.flush()
+        run = client.get_run(run_id)
+        assert run.info.status == status  # logging does not reopen the run
+        assert (run.data.metrics, run.data.params) == ({"late": 0.5}, {"after": "end"})
+        assert run.data.tags["review"] == "ok"
+    client.delete_run(run_id)
+    with pytest.raises(InvalidState, match=f"run '{run_id}' is deleted"):
+        client.log_metric(run_id, "late", 1.0)
+    client.restore_run(run_id)
+    client.log_metric(run_id, "late", 1.0, step=4)
+    client.flush()
+    assert client.get_run(run_id).data.metrics == {"late": 1.0}
