@@ -61,17 +61,23 @@ def test_create_rename_delete_and_restore_an_experiment(ui) -> None:
 
 
 def test_set_edit_and_delete_a_run_tag(ui) -> None:
-    # lakeml takes writes to RUNNING runs only: a finished run's page says so
-    ui.open(f"/runs/{ui.ids['run-05']}")
-    ui.wait(lambda d: "The run is FINISHED" in ui.text_of("#tags-readonly"))
+    # a deleted run's tags are read-only, and its page says so (an ended run takes tags)
+    client = lakeml.Client(ui.store)
+    gone = client.create_run(client.get_run(ui.ids["run-05"]).info.experiment_id,
+                             tags={"team": "x"}).info.run_id
+    client.delete_run(gone)
+    client.flush()
+    ui.open(f"/runs/{gone}")
+    ui.wait(lambda d: "The run is deleted" in ui.text_of("#tags-readonly"))
     assert not ui.css("#add-tag") and "team" in ui.text_of("#tags-table")
+    ui.open(f"/runs/{ui.ids['run-05']}")  # FINISHED
+    ui.wait(lambda d: ui.css("#add-tag"), "an ended run's tags are not editable")
     run_id = ui.ids["child"]
     ui.open(f"/runs/{run_id}")
     ui.one("#new-tag-key").send_keys("reviewed")
     ui.one("#new-tag-value").send_keys("<b>yes</b>")
     ui.one("#add-tag button").click()
     ui.wait(lambda d: "reviewed" in ui.text_of("#tags-table"), "tag not added")
-    client = lakeml.Client(ui.store)
     assert client.get_run(run_id).data.tags["reviewed"] == "<b>yes</b>"
     index = ui.d.execute_script(
         "return [...document.querySelectorAll('#tags-table tbody tr')].findIndex("

@@ -5,10 +5,10 @@ import {h, fill, errorBox} from './dom.js';
 
 const SYSTEM = /^mlflow\.|^lakeml\./;  // the platform's own tags: shown, not edited here
 
-/** The tags table of run `runId` (`tags`: key -> value), with edit, delete and add when
- *  the run is RUNNING (`runStatus`): lakeml takes writes to running runs only. */
-export function tagEditor(runId, tags, q, runStatus) {
-  if (runStatus !== 'RUNNING') return readOnly(tags, runStatus);
+/** The tags table of run `runId` (`tags`: key -> value), with edit, delete and add unless
+ *  the run is deleted (`lifecycle`): as in MLflow, an ended run still takes tags. */
+export function tagEditor(runId, tags, q, lifecycle) {
+  if (lifecycle !== 'active') return readOnly(tags);
   const box = h('div', {id: 'tags-editor'});
   const status = h('div', {'aria-live': 'polite'});
   const reload = async () => {
@@ -41,12 +41,12 @@ export function tagEditor(runId, tags, q, runStatus) {
   return box;
 }
 
-function readOnly(tags, status) {
+function readOnly(tags) {
   const entries = Object.entries(tags);
   return h('div', {id: 'tags-editor'},
     entries.length ? h('div', {class: 'scroll-x'}, h('table', {id: 'tags-table'},
       h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Key'), h('th', {scope: 'col'}, 'Value'))),
       h('tbody', {}, entries.map(([k, v]) => h('tr', {}, h('td', {class: 'mono'}, k), h('td', {class: 'wrap'}, v))))))
       : h('p', {class: 'muted'}, 'None.'),
-    h('p', {class: 'muted', id: 'tags-readonly'}, `The run is ${status}: its tags stay as they are (lakeml takes writes to RUNNING runs only).`));
+    h('p', {class: 'muted', id: 'tags-readonly'}, 'The run is deleted: restore it to change its tags.'));
 }

@@ -26,7 +26,7 @@ export async function runPage(main, [runId], query) {
         h('td', {}, h('button', {type: 'button', class: 'linkish', title: `Chart ${m.key}`, onclick: () => showChart(m.key)}, m.key)),
         h('td', {class: 'num'}, value(m.value)), h('td', {class: 'num'}, String(m.step)), h('td', {}, when(m.timestamp))))))) : h('p', {class: 'muted'}, 'No metrics.')),
     section(heading('Params', Object.keys(body.params).length, body.counts.params), kv(body.params, 'params-table')),
-    section(heading('Tags', Object.keys(body.tags).length, body.counts.tags), tagEditor(runId, body.tags, () => search.value, i.status)));
+    section(heading('Tags', Object.keys(body.tags).length, body.counts.tags), tagEditor(runId, body.tags, () => search.value, i.lifecycle_stage)));
   search.addEventListener('input', debounce(async () => {
     const q = new URLSearchParams(search.value ? {q: search.value} : {});
     setQuery(q, {replace: true});
