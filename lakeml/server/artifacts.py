@@ -19,8 +19,8 @@ An upload into a run that has ended (FINISHED, FAILED, KILLED), or was deleted, 
 accepted, as by MLflow's server: its proxy knows paths, not runs (``_upload_artifact``
 checks only that the path is safe), and MLflow's client relies on it, e.g.
 ``MlflowClient().log_artifact(run_id, ...)`` after ``end_run``. lakeml's own clients (the
-library, and its REST client through this proxy) refuse it before sending: they log to
-RUNNING runs only.
+library, and its REST client through this proxy) take an ended run's artifacts too, and
+refuse a deleted run's before sending.
 
 On a server with users the path's experiment is found by artifact location
 (artifact_owner.py), so experiments made with their own ``artifact_location`` are checked
