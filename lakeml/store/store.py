@@ -180,3 +180,22 @@ class Store:
         """(version, data files) of ``table`` now, or at ``as_of``."""
         self.open()
         return self.tables[table].snapshot_files(as_of)
+
+    def table_ids(self, names: Iterable[str]) -> dict[str, str]:
+        """The Delta table id of each of tables ``names`` (see DeltaTableHandle.table_id)."""
+        self.open()
+        return {name: self.tables[name].table_id() for name in names}
+
+    def same_tables(self, recorded: dict[str, str] | None) -> bool:
+        """Whether ``recorded`` (table ids saved beside a reader's cache of this store, such
+        as a run snapshot) are the ids of the store's tables now. A remote store's caches
+        live on this machine and outlive the store: one deleted and created again at the
+        same URI has new tables, and a cache of the old ones must not show their rows.
+        Nothing recorded: only a local store's cache passes (it lives inside the store and
+        goes with it; older snapshots recorded no ids)."""
+        if not recorded:
+            return self.is_local
+        try:
+            return self.table_ids(recorded) == recorded
+        except (KeyError, StoreUnavailable):
+            return False

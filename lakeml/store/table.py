@@ -274,6 +274,22 @@ class DeltaTableHandle:
                 self._copies_touched = time.monotonic()
         return version, copies
 
+    def table_id(self) -> str:
+        """The Delta table's id (its metadata's): a table deleted and created again at the
+        same URI has another, so what a reader saved of the old one can be told apart."""
+        from deltalake import DeltaTable
+
+        try:
+            with self._read_lock:
+                if self._read_dt is None:
+                    self._read_dt = DeltaTable(self.uri, storage_options=self.storage_options)
+                    self._read_opened_at = self._read_dt.version()
+                return str(self._read_dt.metadata().id)
+        except _store_errors() as exc:
+            self._read_dt = None
+            raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
+                                   f"{exc}") from exc
+
     def _snapshot_uris(self, as_of: int | datetime | None) -> tuple[int, list[str]]:
         """(version, data-file URIs): what :meth:`snapshot_files` reads."""
         from deltalake import DeltaTable
