@@ -68,12 +68,14 @@ client = lakeml.Client(sys.argv[1])
 first = time.perf_counter()
 board = client.leaderboard(sys.argv[2], "m0", max_results=10)
 cold = time.perf_counter() - first
-mark = os.path.getsize(sys.argv[3])
-t = time.perf_counter()
-client.leaderboard(sys.argv[2], "m1", max_results=10)
-warm = time.perf_counter() - t
+marks, warm = [os.path.getsize(sys.argv[3])], []
+for metric in ("m1", "m2"):
+    t = time.perf_counter()
+    client.leaderboard(sys.argv[2], metric, max_results=10)
+    warm.append(time.perf_counter() - t)
+    marks.append(os.path.getsize(sys.argv[3]))
 print(json.dumps({"import": imported - start, "open": first - imported, "cold": cold,
-                  "warm": warm, "rows": len(board), "warm_from": mark}))
+                  "warm": warm, "rows": len(board), "marks": marks}))
 """
 
 
@@ -85,11 +87,11 @@ def child(code: str, env: dict[str, str], *argv: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def requests(log: Path, since: int) -> tuple[dict[str, int], int]:
-    """Requests moto logged after byte ``since``, by method; and the new end."""
+def requests(log: Path, since: int, until: int | None = None) -> tuple[dict[str, int], int]:
+    """Requests moto logged after byte ``since`` (up to ``until``), by method; and the end."""
     text = log.read_bytes()
     counts: dict[str, int] = {}
-    for line in text[since:].decode(errors="replace").splitlines():
+    for line in text[since:until].decode(errors="replace").splitlines():
         for method in ("GET", "PUT", "HEAD", "POST", "DELETE"):
             if f'"{method} ' in line:
                 kind = "LIST" if method == "GET" and ("list-type" in line or "?prefix" in line
@@ -119,7 +121,8 @@ def main() -> None:
             cold_requests, mark = requests(log, mark)
             filled = child(BOARD, env, store, board_exp, str(log))  # the first left a snapshot
             filled_requests, mark = requests(log, mark)
-            warm_requests, _ = requests(log, filled["warm_from"])
+            marks = filled["marks"]
+            warm_requests = [requests(log, a, b)[0] for a, b in zip(marks, marks[1:])]
     rate = args.runs / logged["seconds"]
     print(f"log {args.runs:,} runs from one process: {logged['seconds']:.2f} s "
           f"({rate:,.0f} runs/s), target <= 30 s for 10,000: "
@@ -132,9 +135,10 @@ def main() -> None:
               f"{total:.3f} s = Client() {got['open']:.3f} s + first call {got['cold']:.3f} s "
               f"(target <= 3 s: {'yes' if total <= 3 else 'no'}; import lakeml "
               f"{got['import']:.3f} s more); requests {asked}")
-    print(f"leaderboard, warm (second call, within LAKEML_REMOTE_FRESHNESS): "
-          f"{filled['warm']:.3f} s (target <= 0.1 s: {'yes' if filled['warm'] <= 0.1 else 'no'}); "
-          f"requests {warm_requests}")
+    for n, (seconds, asked) in enumerate(zip(filled["warm"], warm_requests), start=2):
+        print(f"leaderboard, warm (call {n} in the process): {seconds:.3f} s (target <= 0.1 s: "
+              f"{'yes' if seconds <= 0.1 else 'no'}); requests {asked or 'none'} "
+              f"(LAKEML_REMOTE_FRESHNESS {os.environ.get('LAKEML_REMOTE_FRESHNESS', '2')} s)")
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"(a shared machine: figures vary with it)")
 
