@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup mlflow-venv system-packages jdbc-driver demo test lint bench clean
+.PHONY: setup mlflow-venv system-packages jdbc-driver spark-jars demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,15 @@ system-packages:
 jdbc-driver: setup
 	$(BIN)/python tests/sqlserver/jdbc_driver.py
 
+# The Spark jars (Delta, and hadoop-aws with its AWS SDK modules for s3a://) from Maven
+# Central; fetches only the missing ones, so a set-up made before a jar was added gets it
+spark-jars: setup
+	$(BIN)/lakeml spark-jars > /dev/null
+
 demo: setup
 	$(BIN)/lakeml demo
 
-test: setup system-packages mlflow-venv jdbc-driver
+test: setup system-packages mlflow-venv jdbc-driver spark-jars
 	$(BIN)/python -m pytest
 
 # ruff, then the layers contract in .importlinter (an import that goes up fails)

@@ -46,6 +46,13 @@ def _progress(text: str) -> str:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(f"must be >= 0 seconds, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -132,6 +139,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("file_cache_size", "LAKEML_FILE_CACHE_SIZE", _byte_size, 10 * 10**9,
                 "Most bytes the file cache keeps (e.g. 10GB); past it the least recently "
                 "used copies go."),
+        Setting("remote_freshness", "LAKEML_REMOTE_FRESHNESS", _seconds, 2.0,
+                "Seconds a reader of a remote store (s3://...) reuses the table versions it "
+                "last listed before listing again (each listing is a round trip per "
+                "table); this process's own commits are always seen at once. 0: list on "
+                "every read."),
         Setting("progress", "LAKEML_PROGRESS", _progress, "auto",
                 "How long commands show progress on stderr: auto (a bar on a terminal, "
                 "plain lines otherwise), bar, lines, or off."),

@@ -70,7 +70,7 @@ READ_MAX_BYTES = 64 << 20
 
 _KEEP_SECONDS = 600  # files of another writer younger than this are never deleted
 _FOOTERS: dict[str, pq.FileMetaData] = {}  # Parquet footers of snapshot files, by path
-_POINTERS: dict[str, tuple[tuple[int, int, int], Snapshot, str]] = {}  # see load()
+_POINTERS: dict[str, tuple[tuple[int, int, int], Snapshot, str, dict[str, str] | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,11 @@ def load(store: Store) -> Snapshot | None:
         seen = (pointer.st_ino, pointer.st_mtime_ns, pointer.st_size)
         cached = _POINTERS.get(store.uri)
         if cached is not None and cached[0] == seen:
-            return cached[1] if os.path.isdir(cached[2]) else None
+            # (other table ids: a remote store made anew at the same URI)
+            return cached[1] if os.path.isdir(cached[2]) and store.same_tables(cached[3]) \
+                else None
         data = json.loads((folder / POINTER).read_text())
-        if data.get("format") != FORMAT:
+        if data.get("format") != FORMAT or not store.same_tables(data.get("tables")):
             return None
         root = str(folder / data["folder"])
         if not os.path.isdir(root):
@@ -116,7 +118,8 @@ def load(store: Store) -> Snapshot | None:
         found = Snapshot(parts["events"], parts["names"], frozenset(data["files"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    _POINTERS[store.uri] = (seen, found, root)  # the pointer is replaced, never edited
+    # the pointer is replaced, never edited
+    _POINTERS[store.uri] = (seen, found, root, data.get("tables"))
     return found
 
 
@@ -187,7 +190,8 @@ def write(store: Store, cur: duckdb.DuckDBPyConnection, files: list[str]) -> Sna
             shutil.rmtree(partial, ignore_errors=True)
     previous = load(store)
     pointer = {"format": FORMAT, "folder": stem, **parts,
-               "files": sorted(file_name(store, TABLE, f) for f in files)}
+               "files": sorted(file_name(store, TABLE, f) for f in files),
+               "tables": store.table_ids([TABLE])}
     staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
     staged.write_text(json.dumps(pointer))
     os.replace(staged, folder / POINTER)

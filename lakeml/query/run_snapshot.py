@@ -11,7 +11,8 @@ and folds only the others from the lake (:class:`lakeml.query.run_state.RunsMirr
 
 It is a cache of the tables, never a record: deleting ``state/`` loses nothing,
 and a store whose snapshot is missing, truncated or unreadable is folded from
-its tables.
+its tables; so is one whose tables are not those the snapshot folded (their Delta
+table ids differ: a remote store deleted and made again at the same URI).
 
 Who writes it: every process that commits, in the background once it is stale
 (:func:`refresh_soon`, a maintenance hook), and once more as it closes its
@@ -112,7 +113,7 @@ def load(store: Store) -> Snapshot | None:
         if data.get("format") != FORMAT:
             return None
         path = folder / data["file"]
-        if not _whole(path, data.get("bytes")):
+        if not _whole(path, data.get("bytes")) or not store.same_tables(data.get("tables")):
             return None
         return Snapshot(str(path), {(e, k): c for e, k, c in data["columns"]},
                         {t: frozenset(names) for t, names in data["files"].items()},
@@ -178,7 +179,8 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     pointer = {"format": FORMAT, "file": name, "runs": runs, "bytes": path.stat().st_size,
                "columns": [[e, k, c] for (e, k), c in columns.items()],
                "files": {t: sorted(file_name(store, t, f) for f in lake.files(t))
-                         for t in SOURCES}}
+                         for t in SOURCES},
+               "tables": store.table_ids(SOURCES)}  # a store made anew has other ids
     staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
     staged.write_text(json.dumps(pointer))
     os.replace(staged, folder / POINTER)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lakeml.spark.bulk import log_runs
 from lakeml.spark.datasets import load_dataset
 from lakeml.spark.jars import DELTA_VERSION
+from lakeml.spark.s3a import configure as configure_s3a
 from lakeml.spark.session import session
 from lakeml.spark.views import query, register_views, table, view
 
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from lakeml.store.store import Store
 
 __all__ = [
-    "DELTA_VERSION", "experiments", "inputs", "latest_metrics", "load_dataset", "log_runs",
-    "metrics",
+    "DELTA_VERSION", "configure_s3a", "experiments", "inputs", "latest_metrics",
+    "load_dataset", "log_runs", "metrics",
     "model_versions", "params", "query", "register_views",
     "registered_models", "runs", "session", "table", "tags", "view",
 ]

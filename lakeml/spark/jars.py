@@ -1,14 +1,26 @@
-"""The Delta Lake connector jars for Spark: which release, where they live, how to fetch them.
+"""The jars Spark needs beyond pip's pyspark: which releases, where they live, how to fetch them.
 
 pip's pyspark brings Spark but not the Delta connector, which is published to
-Maven Central (``io.delta:delta-spark_2.13`` and ``io.delta:delta-storage``).
-:func:`fetch` copies them with Maven into a local folder once;
-:func:`local_jars` finds them there. When they are absent, the session helper
-falls back to Spark's own resolver (``spark.jars.packages``), which downloads
-the same coordinates from Maven Central when the session starts.
+Maven Central (``io.delta:delta-spark_2.13`` and ``io.delta:delta-storage``), nor
+Hadoop's S3 file system (``s3a://``: ``org.apache.hadoop:hadoop-aws`` and the AWS SDK
+v2 modules it calls). :func:`fetch` copies them with Maven into a local folder once;
+:func:`local_jars` finds them there. When the Delta jars are absent, the session
+helper falls back to Spark's own resolver (``spark.jars.packages``), which downloads
+the Delta coordinates from Maven Central when the session starts; S3 then needs
+:func:`fetch` (see below).
 
 Delta 4.0.x is built for Spark 4.0.x, so pyspark is pinned to 4.0.x (see
 pyproject.toml's ``spark`` extra) and the jars to the same Delta release.
+
+hadoop-aws must be the release of the Hadoop client pyspark ships (3.4.1 in pyspark
+4.0.1: ``pyspark/jars/hadoop-client-api-3.4.1.jar``). Its pom names the AWS SDK as
+``software.amazon.awssdk:bundle``, one shaded jar of every AWS service: 558 MB. lakeml
+takes instead the SDK modules S3 needs (the S3 client, its transfer manager, and
+their core; 8 MB in all), leaving out what Spark's own jars already hold (netty,
+Apache httpclient and httpcore, commons-codec, slf4j). The SDK is 2.24.12, the
+last patch of the 2.24 line hadoop-aws 3.4.1 was built with (2.24.6; its transfer
+manager was never published), and older than 2.30, whose default checksums some
+S3-compatible stores refuse.
 """
 
 from __future__ import annotations
@@ -26,6 +38,22 @@ COORDINATES = (
     f"io.delta:delta-spark_{SCALA_VERSION}:{DELTA_VERSION}",
     f"io.delta:delta-storage:{DELTA_VERSION}",
 )
+HADOOP_VERSION = "3.4.1"
+AWS_SDK_VERSION = "2.24.12"
+_SDK_MODULES = (
+    "annotations", "apache-client", "arns", "auth", "aws-core", "aws-query-protocol",
+    "aws-xml-protocol", "checksums", "checksums-spi", "crt-core", "endpoints-spi", "http-auth",
+    "http-auth-aws", "http-auth-spi", "http-client-spi", "identity-spi", "json-utils",
+    "metrics-spi", "netty-nio-client", "profiles", "protocol-core", "regions", "s3",
+    "s3-transfer-manager", "sdk-core", "third-party-jackson-core", "utils",
+)
+# s3a:// for Spark: hadoop-aws and the AWS SDK modules it uses (see the module's docstring)
+S3A_COORDINATES = (
+    f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}",
+    *(f"software.amazon.awssdk:{m}:{AWS_SDK_VERSION}" for m in _SDK_MODULES),
+    "software.amazon.eventstream:eventstream:1.0.1",
+    "org.reactivestreams:reactive-streams:1.0.4",
+)
 
 
 def jar_dir() -> Path:
@@ -42,33 +70,69 @@ def _jar_name(coordinate: str) -> str:
     return f"{artifact}-{version}.jar"
 
 
-def local_jars() -> list[Path] | None:
-    """The connector jars in :func:`jar_dir`, or None when any is missing."""
+def _present(coordinates: tuple[str, ...]) -> list[Path] | None:
     folder = jar_dir()
-    paths = [folder / _jar_name(c) for c in COORDINATES]
+    paths = [folder / _jar_name(c) for c in coordinates]
     return paths if all(p.is_file() and p.stat().st_size > 0 for p in paths) else None
 
 
+def local_jars() -> list[Path] | None:
+    """The Delta jars in :func:`jar_dir` and, when all of them are there too, the s3a
+    jars; None when a Delta jar is missing."""
+    delta = _present(COORDINATES)
+    if delta is None:
+        return None
+    return delta + (_present(S3A_COORDINATES) or [])
+
+
+def has_s3a() -> bool:
+    """Whether the s3a jars are fetched (a session started now can read ``s3a://``)."""
+    return _present(S3A_COORDINATES) is not None
+
+
 def fetch(folder: Path | None = None) -> list[Path]:
-    """Copy the connector jars from Maven Central into ``folder`` with ``mvn``; idempotent."""
+    """Copy the Delta and s3a jars from Maven Central into ``folder`` with ``mvn``, in one
+    run for the missing ones (none missing: no run); idempotent."""
     folder = folder or jar_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise InvalidState("fetching the Delta jars needs Maven (`mvn`) on PATH; without it, "
-                           "lakeml.spark.session() lets Spark resolve "
-                           f"{', '.join(COORDINATES)} itself")
-    paths = []
-    for coordinate in COORDINATES:
-        target = folder / _jar_name(coordinate)
-        if not target.is_file():
-            done = subprocess.run(
-                [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={coordinate}",
-                 f"-DoutputDirectory={folder}"],
-                capture_output=True, text=True, check=False)
-            if done.returncode != 0 or not target.is_file():
-                raise InvalidState(f"mvn could not fetch {coordinate}: "
-                                   f"{(done.stdout + done.stderr).strip()[-2000:]}")
-        paths.append(target)
+    wanted = COORDINATES + S3A_COORDINATES
+    missing = [c for c in wanted if not (folder / _jar_name(c)).is_file()]
+    if missing:
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise InvalidState("fetching the Spark jars needs Maven (`mvn`) on PATH; without "
+                               "it, lakeml.spark.session() lets Spark resolve "
+                               f"{', '.join(COORDINATES)} itself (no s3a:// then)")
+        _copy_with_maven(mvn, missing, folder)
+    paths = [folder / _jar_name(c) for c in wanted]
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        raise InvalidState(f"mvn did not fetch {', '.join(absent)}")
     return paths
+
+
+def _copy_with_maven(mvn: str, coordinates: list[str], folder: Path) -> None:
+    """Copy exactly ``coordinates`` (none of their dependencies) into ``folder``: Maven's
+    copy-dependencies over a throw-away pom that lists them, each with every dependency
+    excluded (else Maven would download hadoop-aws's 558 MB SDK bundle to resolve it)."""
+    import tempfile
+    from xml.sax.saxutils import escape
+
+    entries = "".join(
+        f"<dependency><groupId>{escape(g)}</groupId><artifactId>{escape(a)}</artifactId>"
+        f"<version>{escape(v)}</version><exclusions><exclusion><groupId>*</groupId>"
+        f"<artifactId>*</artifactId></exclusion></exclusions></dependency>"
+        for g, a, v in (c.split(":") for c in coordinates))
+    pom = ('<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0'
+           '</modelVersion><groupId>lakeml</groupId><artifactId>spark-jars</artifactId>'
+           f'<version>1</version><dependencies>{entries}</dependencies></project>')
+    with tempfile.TemporaryDirectory(prefix="lakeml-jars-") as tmp:
+        Path(tmp, "pom.xml").write_text(pom)
+        done = subprocess.run(
+            [mvn, "-q", "-B", "-f", str(Path(tmp, "pom.xml")), "dependency:copy-dependencies",
+             "-DexcludeTransitive=true", f"-DoutputDirectory={folder}"],
+            capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InvalidState(f"mvn could not fetch {', '.join(coordinates)}: "
+                           f"{(done.stdout + done.stderr).strip()[-2000:]}")
 

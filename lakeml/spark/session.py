@@ -42,7 +42,9 @@ def session(app_name: str = "lakeml", *, master: str | None = None,
 
     The Delta jars come from :func:`lakeml.spark.jars.local_jars` when fetched
     (``make setup`` or ``lakeml spark-jars``), else Spark resolves
-    them from Maven Central at start.
+    them from Maven Central at start. With the s3a jars fetched too, ``s3://`` stores
+    are read as ``s3a://``, at the endpoint and with the credentials lakeml uses
+    (:mod:`lakeml.spark.s3a`).
 
     Example:
         >>> spark = lakeml.spark.session()   # doctest: +SKIP
@@ -70,6 +72,12 @@ def session(app_name: str = "lakeml", *, master: str | None = None,
         settings["spark.jars"] = ",".join(str(p) for p in found)
     else:
         settings["spark.jars.packages"] = ",".join(jars.COORDINATES)
+    if jars.has_s3a():  # s3a:// reaches the S3 endpoint lakeml's own settings name
+        from lakeml import config
+        from lakeml.spark.s3a import hadoop_settings
+
+        settings.update({f"spark.hadoop.{k}": v
+                         for k, v in hadoop_settings(config.storage_options()).items()})
     settings.update({k: v for k, v in (conf or {}).items()
                      if k != "spark.driver.extraJavaOptions"})
     for key, value in settings.items():

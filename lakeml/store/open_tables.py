@@ -26,7 +26,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
-from lakeml.store.table import TABLE_CONFIGURATION
+from lakeml.store.table import TABLE_CONFIGURATION, note_commit
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -135,9 +135,11 @@ def append(store_uri: str, table: str, data: pa.Table, *, app_id: str | None = N
             if (dt.transaction_version(app_id) or 0) >= sequence:
                 return False
         txns = [Transaction(app_id, sequence)] if app_id is not None else None
+        note_commit(uri)  # this process's reads list the table again (remote freshness)
         write_deltalake(dt, data, mode="append", schema_mode="merge",
                         commit_properties=CommitProperties(app_transactions=txns,
                                                            max_commit_retries=100))
+        note_commit(uri)
     except (OSError, ValueError) as exc:
         raise StoreUnavailable(f"cannot append to table {table!r} at {uri!r}: {exc}") from exc
     except Exception as exc:
@@ -167,9 +169,11 @@ def replace(store_uri: str, table: str, data: pa.Table, predicate: str, *,
     uri = table_uri(store_uri, table)
     for attempt in range(attempts):
         try:
+            note_commit(uri)  # this process's reads list the table again (remote freshness)
             write_deltalake(DeltaTable(uri, storage_options=storage_options), data,
                             mode="overwrite", predicate=predicate, schema_mode="merge",
                             commit_properties=CommitProperties(max_commit_retries=100))
+            note_commit(uri)
             return
         except CommitFailedError:
             time.sleep(0.01 * (attempt + 1))

@@ -59,9 +59,11 @@ class Store:
                                    self.storage_options, retries)
             for name in open_tables.TABLES
         }
+        freshness = config.get("remote_freshness")  # checked for every store
         for handle in [*self.tables.values(), *self.grown.values()]:  # remote reads
             handle.fs_options = self.artifact_storage_options
             handle.cache_folder = None if self.is_local else store_folder(self.uri)
+            handle.freshness = 0.0 if self.is_local else freshness
         self.clock = SequenceClock()
         self.maintenance = Maintenance(self.tables, compact_every=config.get("compact_every"),
                                        lease_seconds=config.get("compaction_lease"))
@@ -104,10 +106,39 @@ class Store:
                                            f"{exc.strerror or exc}") from exc
                 if not os.access(path / "tables", os.W_OK):
                     raise StoreUnavailable(f"store {self.uri!r} is not writable")
-            for handle in self.tables.values():
-                handle.ensure()
+            missing = [self.tables[name] for name in self._tables_to_ensure()]
+            if self.is_local or len(missing) < 2:
+                for handle in missing:
+                    handle.ensure()
+            else:  # each is a few round trips: at once
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(min(8, len(missing))) as pool:
+                    list(pool.map(lambda handle: handle.ensure(), missing))
             self._opened = True
         return self
+
+    def _tables_to_ensure(self) -> list[str]:
+        """The tables :meth:`open` must check (and create if missing): every one on a
+        local store (a check is a stat); on a remote one those whose folder one listing
+        of ``tables/`` does not show (a table's first object is its first commit, so a
+        folder there is a table), which spares a new process a round trip per table."""
+        if self.is_local:
+            return list(self.tables)
+        import pyarrow.fs as pafs
+        from deltalake.exceptions import DeltaError
+        from deltalake.fs import DeltaStorageHandler
+
+        try:
+            listing = pafs.PyFileSystem(DeltaStorageHandler(f"{self.uri}/tables",
+                                                            self.storage_options))
+            found = {info.base_name for info in listing.get_file_info(
+                pafs.FileSelector("", recursive=False, allow_not_found=True))
+                if info.type == pafs.FileType.Directory}
+        except (OSError, ValueError, DeltaError) as exc:
+            raise StoreUnavailable(f"cannot list the tables of store {self.uri!r}: "
+                                   f"{exc}") from exc
+        return [name for name in self.tables if name not in found]
 
     # ---- writing ------------------------------------------------------------
     @property
@@ -195,3 +226,22 @@ class Store:
         """The Arrow schema of ``table`` at ``version`` (-1: its fixed columns)."""
         handle = self.grown.get(table) or self.tables[table]
         return handle.schema if version < 0 else handle.schema_at(version)
+
+    def table_ids(self, names: Iterable[str]) -> dict[str, str]:
+        """The Delta table id of each of tables ``names`` (see DeltaTableHandle.table_id)."""
+        self.open()
+        return {name: self.tables[name].table_id() for name in names}
+
+    def same_tables(self, recorded: dict[str, str] | None) -> bool:
+        """Whether ``recorded`` (table ids saved beside a reader's cache of this store, such
+        as a run snapshot) are the ids of the store's tables now. A remote store's caches
+        live on this machine and outlive the store: one deleted and created again at the
+        same URI has new tables, and a cache of the old ones must not show their rows.
+        Nothing recorded: only a local store's cache passes (it lives inside the store and
+        goes with it; older snapshots recorded no ids)."""
+        if not recorded:
+            return self.is_local
+        try:
+            return self.table_ids(recorded) == recorded
+        except (KeyError, StoreUnavailable):
+            return False

@@ -53,6 +53,17 @@ TABLE_CONFIGURATION = {
 # has followed this many versions keeps a commit's cost flat.
 REOPEN_EVERY = 50
 
+# This process's last commit to each table (by URI), on time.monotonic()'s clock: a
+# reader of a remote store reuses its last listing of a table for a while (see
+# DeltaTableHandle.freshness) unless this process committed to it since.
+_last_commit: dict[str, float] = {}
+
+
+def note_commit(uri: str) -> None:
+    """Record that this process committed (or may have committed) to table ``uri`` now."""
+    _last_commit[uri] = time.monotonic()
+
+
 # Row groups of 128 Ki rows: a lookup of one run in a file sorted by run id
 # decodes one small row group (deltalake's default is 1 Mi rows).
 ROW_GROUP_ROWS = 131_072
@@ -103,6 +114,9 @@ class DeltaTableHandle:
         self._copies_touched = 0.0
         self.fs_options: dict[str, Any] = {}
         self.cache_folder: Path | None = None  # the store's folder of copies (Store sets it)
+        # remote stores: seconds a listing of the table's versions is reused (Store sets it)
+        self.freshness = 0.0
+        self._listed_at = -1.0  # monotonic time the last listing started
 
     # ---- creation -----------------------------------------------------------
     def ensure(self) -> None:
@@ -212,11 +226,14 @@ class DeltaTableHandle:
                                 writer_properties=writer_properties(self.schema),
                                 post_commithook_properties=PostCommitHookProperties(
                                     create_checkpoint=True, cleanup_expired_logs=True))
+                note_commit(self.uri)
         except CommitFailedError as exc:
+            note_commit(self.uri)
             self._write_dt = None  # reload: the failed commit may have left it stale
             raise CommitConflict(f"commit to table {self.name!r} lost to a concurrent "
                                  f"writer: {exc}") from exc
         except Exception as exc:
+            note_commit(self.uri)  # a lost answer may hide a commit that landed
             self._write_dt = None
             if _refused(exc):
                 raise InvalidArgument(f"table {self.name!r} cannot hold these rows: "
@@ -312,6 +329,31 @@ class DeltaTableHandle:
                                    f"{self.uri!r}, version {version}: {exc}") from exc
         self._schema = (version, schema)
         return schema
+    def _fresh(self) -> bool:
+        """Whether the last listing of a remote table may be reused: it started less than
+        ``freshness`` seconds ago, and after this process's last commit to the table
+        (so a process always reads its own writes; other processes' commits show within
+        ``freshness`` seconds). A local table is never reused: one stat tells whether it
+        moved."""
+        return ("://" in self.uri and self.freshness > 0
+                and self._listed_at > _last_commit.get(self.uri, -1.0)
+                and time.monotonic() - self._listed_at < self.freshness)
+
+    def table_id(self) -> str:
+        """The Delta table's id (its metadata's): a table deleted and created again at the
+        same URI has another, so what a reader saved of the old one can be told apart."""
+        from deltalake import DeltaTable
+
+        try:
+            with self._read_lock:
+                if self._read_dt is None:
+                    self._read_dt = DeltaTable(self.uri, storage_options=self.storage_options)
+                    self._read_opened_at = self._read_dt.version()
+                return str(self._read_dt.metadata().id)
+        except _store_errors() as exc:
+            self._read_dt = None
+            raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
+                                   f"{exc}") from exc
 
     def _snapshot_uris(self, as_of: int | datetime | None) -> tuple[int, list[str]]:
         """(version, data-file URIs): what :meth:`snapshot_files` reads."""
@@ -326,6 +368,9 @@ class DeltaTableHandle:
                 dt.load_as_version(as_of)
                 return dt.version(), dt.file_uris()
             with self._read_lock:
+                if self._files is not None and self._read_dt is not None and self._fresh():
+                    return self._files
+                started = time.monotonic()
                 if self._read_dt is not None and self._may_have_moved(self._read_dt.version()):
                     self._read_dt.update_incremental()
                     if self._read_dt.version() - self._read_opened_at >= REOPEN_EVERY:
@@ -333,6 +378,7 @@ class DeltaTableHandle:
                 if self._read_dt is None:
                     self._read_dt = DeltaTable(self.uri, storage_options=self.storage_options)
                     self._read_opened_at = self._read_dt.version()
+                self._listed_at = started
                 version = self._read_dt.version()
                 if self._files is None or self._files[0] != version:
                     self._files = (version, self._read_dt.file_uris())

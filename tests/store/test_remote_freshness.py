@@ -1,0 +1,52 @@
+"""The freshness window of remote stores (``LAKEML_REMOTE_FRESHNESS``): within it a reader
+reuses the table versions it last listed (no round trip per table), yet always sees
+this process's own commits; with a window of 0 it lists on every read."""
+
+from __future__ import annotations
+
+import pytest
+
+import lakeml
+from lakeml.errors import InvalidArgument
+from lakeml.tracking import backend
+from tests.conftest import run_python
+from tests.object_store import fresh_prefix
+
+
+def ids(client: lakeml.Client, experiment_id: str) -> set[str]:
+    return {r.info.run_id for r in client.search_runs([experiment_id])}
+
+
+def another_process_logs_a_run(uri: str, experiment_id: str) -> str:
+    done = run_python(f"import lakeml; c = lakeml.Client({uri!r}); "
+                      f"r = c.create_run({experiment_id!r}); c.flush(); print(r.info.run_id)")
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("window", ["600", "0"])
+def test_reads_within_the_window_reuse_the_listing_but_see_own_writes(
+        s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, window: str):
+    monkeypatch.setenv("LAKEML_REMOTE_FRESHNESS", window)
+    backend.close_all()
+    uri = fresh_prefix()
+    client = lakeml.Client(uri)
+    exp = client.create_experiment("fresh")
+    mine = client.create_run(exp).info.run_id
+    client.flush()
+    assert ids(client, exp) == {mine}
+
+    other = another_process_logs_a_run(uri, exp)
+    if window == "0":
+        assert ids(client, exp) == {mine, other}  # listed again: seen at once
+    else:
+        assert ids(client, exp) == {mine}  # the listing of a moment ago is reused
+    own = client.create_run(exp).info.run_id
+    client.flush()
+    # this process's commit: the tables it wrote are listed again, other commits with them
+    assert ids(client, exp) == {mine, other, own}
+
+
+def test_the_window_is_checked(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    monkeypatch.setenv("LAKEML_REMOTE_FRESHNESS", "-1")
+    with pytest.raises(InvalidArgument, match="LAKEML_REMOTE_FRESHNESS"):
+        lakeml.Client(str(tmp_path / "lake"))
