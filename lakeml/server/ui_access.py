@@ -65,6 +65,12 @@ def _model(level: str) -> Check:
     return check
 
 
+def _transition(client: Client, session: Session, route: str, args: Args) -> None:
+    """READ to cancel a request (the registry lets only its requester or an admin cancel
+    it), EDIT to request, approve or reject: the levels of the REST routes (rules.py)."""
+    _model("READ" if args.get("action") == "cancel" else "EDIT")(client, session, route, args)
+
+
 def _both(*checks: Check) -> Check:
     def check(client: Client, session: Session, route: str, args: Args) -> None:
         for one in checks:
@@ -134,7 +140,7 @@ UI_RULES: dict[str, tuple[Check, After | None]] = {
     "/model/description": (_model("EDIT"), None),
     "/model-version/description": (_model("EDIT"), None),
     # the review workflow; the registry's policy decides the rest (see the docstring)
-    "/review/transition": (_model("EDIT"), None),
+    "/review/transition": (_transition, None),
     "/review/comment": (_model("READ"), None),
 }
 

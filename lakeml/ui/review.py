@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lakeml import config
 from lakeml.errors import InvalidArgument
 from lakeml.query.sqlfiles import query
-from lakeml.ui.markdown import render
+from lakeml.ui.markdown import Markdown
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -42,7 +42,7 @@ def transition(client: Client, args: Args) -> dict[str, Any]:
     elif action == "approve":
         made = client.approve_transition_request(
             name, version, stage, comment=comment,
-            archive_existing_versions=args.get("archive_existing_versions") == "true")
+            archive_existing_versions=args.flag("archive_existing_versions"))
     elif action == "reject":
         made = client.reject_transition_request(name, version, stage, comment=comment)
     elif action == "cancel":
@@ -72,14 +72,14 @@ def events(client: Client, args: Args) -> dict[str, Any]:
 def model_description(client: Client, args: Args) -> dict[str, Any]:
     """Replace model ``name``'s description; returns it rendered."""
     m = client.update_registered_model(args.need("name"), args.get("description") or "")
-    return {"description": m.description, "description_html": render(m.description)}
+    return {"description": m.description, "description_html": Markdown(m.description)}
 
 
 def version_description(client: Client, args: Args) -> dict[str, Any]:
     """Replace the description of version ``version`` of model ``name``."""
     v = client.update_model_version(args.need("name"), args.need("version"),
                                     args.get("description") or "")
-    return {"description": v.description, "description_html": render(v.description)}
+    return {"description": v.description, "description_html": Markdown(v.description)}
 
 
 ROUTES = {"/review/transition": transition, "/review/comment": comment,

@@ -16,7 +16,7 @@ UI = "/ajax-api/lakeml"
 
 def ui(server, method: str, path: str, user: str | None, *, status: int = 200,
        body: Any = None, **params: Any) -> dict:
-    headers = {"Authorization": basic(user)} if user else {}
+    headers = {"X-Lakeml-UI": "1", **({"Authorization": basic(user)} if user else {})}
     r = httpx.request(method, f"{server.url}{UI}{path}", headers=headers, json=body,
                       params=params or None, timeout=60)
     assert r.status_code == status, r.text
@@ -57,9 +57,9 @@ def test_a_user_sees_only_what_they_may_read(team_server) -> None:
     assert "do-not-show" not in str(ui(server, "GET", "/run", "alice", status=403,
                                        run_id=ids["secret_run"]))
     # routes with no rule (the SQL box reads every table) are for admins
-    assert "only admins" in ui(server, "GET", "/sql", "alice", status=403, q="SELECT 1")[
-        "message"]
-    assert ui(server, "GET", "/sql", "root", q="SELECT 1 AS one")["rows"] == [[1]]
+    assert "only admins" in ui(server, "POST", "/sql", "alice", status=403,
+                                body={"q": "SELECT 1"})["message"]
+    assert ui(server, "POST", "/sql", "root", body={"q": "SELECT 1 AS one"})["rows"] == [[1]]
     assert ui(server, "GET", "/run", "alice", run_id=ids["run"])["params"] == {"lr": "0.1"}
     # the refusals are in the audit log, with the UI route
     denied = lakeml.Client(server.store).sql(
@@ -118,6 +118,29 @@ def test_review_request_approve_and_audit_as_two_users(team_server) -> None:
                                                       "comment": "thanks"})
     assert ui(server, "GET", "/model-version", "alice", name=MODEL, version="1"
               )["comments"][-1]["comment"] == "thanks"
+
+
+def test_a_reader_may_cancel_their_own_request_as_over_rest(team_server, monkeypatch) -> None:
+    """Cancelling needs READ on the model, as the REST route does; the registry then lets
+    only the request's author (or an admin) cancel it."""
+    server, _ = team_server
+    move = {"name": MODEL, "version": "1", "stage": "Archived"}
+    # carol (READ on the model, a scientist in the policy) may not request in the UI...
+    ui(server, "POST", "/review/transition", "carol", status=403,
+       body={**move, "action": "request"})
+    # ...so her request is made on the store, as she would make it with a Client
+    monkeypatch.setenv("LAKEML_USER", "carol")
+    lakeml.Client(server.store).request_transition(MODEL, 1, "Archived", comment="drop it")
+    monkeypatch.setenv("LAKEML_USER", "alice")
+    lakeml.Client(server.store).request_transition(MODEL, 1, "Production", comment="alice's")
+    theirs = ui(server, "POST", "/review/transition", "carol", status=403,
+                body={**move, "stage": "Production", "action": "cancel"})
+    assert "needs 'admin'" in theirs["message"]  # the registry's refusal, not the UI's
+    mine = ui(server, "POST", "/review/transition", "carol", body={**move, "action": "cancel"})
+    assert mine["request"]["status"] == "CANCELLED"
+    assert mine["request"]["requested_by"] == "carol"
+    ui(server, "POST", "/review/transition", "alice",
+       body={**move, "stage": "Production", "action": "cancel"})
 
 
 def test_writes_take_json_posts_only(team_server) -> None:
