@@ -116,3 +116,23 @@ def test_a_flag_is_a_boolean_or_its_text(value, expected) -> None:
 def test_a_flag_refuses_anything_else_naming_it(value) -> None:
     with pytest.raises(InvalidArgument, match="f must be true or false, got"):
         Args({"f": value}).flag("f")
+
+
+def test_plots_say_truncated_only_when_more_runs_match_than_they_show(client,
+                                                                      monkeypatch) -> None:
+    from lakeml.ui import plots
+
+    monkeypatch.setattr(plots, "MAX_RUNS", 3)  # as 5,000, with fewer runs to make
+    experiment = client.create_experiment("plots")
+    for i in range(3):
+        run = client.create_run(experiment).info.run_id
+        client.log_param(run, "p", str(i))
+        client.log_metric(run, "m", float(i))
+    client.flush()
+    args = Args({"experiment_id": [experiment]})
+    exactly = plots.points(client, args)
+    assert len(exactly["runs"]) == 3 and exactly["truncated"] is False
+    client.create_run(experiment)
+    client.flush()
+    more = plots.points(client, args)
+    assert len(more["runs"]) == 3 and more["truncated"] is True
