@@ -145,6 +145,13 @@ UI_RULES: dict[str, tuple[Check, After | None]] = {
 }
 
 
+#: lists that a handler cuts to ``max_results`` (default, largest) before the filter above
+#: leaves out what the caller may not read: for a non-admin, the handler is asked for
+#: the largest, and the filtered list cut to what the caller asked, so that no one gets an
+#: empty page while later items they may read exist
+_CUT_AFTER_FILTER = {"/workflows": ("workflow_runs", 200, 10_000)}
+
+
 def guard(path: str, handler: Handler) -> Handler:
     """``handler`` of UI route ``path``, checked against its rule when the request has a
     session (a server with users); admins pass, a route with no rule is for admins."""
@@ -165,9 +172,17 @@ def guard(path: str, handler: Handler) -> Handler:
                  f"user {session.user.name!r} may not use the UI's {path}: only admins may")
         check, after = rule
         check(client, session, route, args)
-        body = handler(client, args)
+        cut = _CUT_AFTER_FILTER.get(path)
+        if cut is None:
+            body = handler(client, args)
+        else:
+            field, default, largest = cut
+            wanted = args.int("max_results", default, low=1, high=largest)
+            body = handler(client, args.replaced("max_results", str(largest)))
         if after is not None:
             after(client, session, args, body)
+        if cut is not None:
+            body[field] = body[field][:wanted]
         return body
 
     guarded.__name__ = handler.__name__

@@ -29,6 +29,13 @@ class Args:
             value = str(value)
         return default if value is None else value
 
+    def replaced(self, name: str, value: str) -> Args:
+        """These parameters with ``name`` set to ``value`` (repeated ones kept)."""
+        getlist = getattr(self._params, "getlist", None)
+        params: dict[str, Any] = ({k: getlist(k) for k in self._params.keys()} if getlist
+                                  else dict(self._params))
+        return Args({**params, name: value})
+
     def flag(self, name: str) -> bool:
         """The yes/no parameter ``name`` (false if absent): JSON true/false or the text
         "true"/"false" in any case; InvalidArgument naming anything else."""

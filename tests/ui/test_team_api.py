@@ -196,3 +196,31 @@ def test_tags_experiments_and_descriptions_follow_permissions(team_server) -> No
        body={"name": MODEL, "description": "defaced"})
     assert lakeml.Client(server.store).get_registered_model(MODEL).description.startswith(
         "# Card")
+
+
+def test_the_workflow_list_pages_after_leaving_out_what_a_user_may_not_read(
+        team_server) -> None:
+    """The newest workflow run is in an experiment alice may not read: her page of one
+    still holds the newest she may read (the cut comes after the permission filter)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.server.conftest import ROOT
+
+    server, ids = team_server
+    project = Path(__file__).parent / "workflow_project"
+    for experiment in ("team-shared", "team-secret"):  # the secret one newest
+        proc = subprocess.run([sys.executable, "-m", "lakeml", "workflow", "run", str(project),
+                               "-w", "main", "--store", server.store,
+                               "--experiment", experiment],
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, proc.stderr
+    everything = ui(server, "GET", "/workflows", "root")["workflow_runs"]
+    assert [w["experiment_id"] for w in everything[:2]] == [ids["secret"], ids["shared"]]
+    one = ui(server, "GET", "/workflows", "alice", max_results="1")["workflow_runs"]
+    assert [w["workflow_run_id"] for w in one] == [everything[1]["workflow_run_id"]]
+    assert ui(server, "GET", "/workflows", "root", max_results="1")["workflow_runs"] == \
+        everything[:1]
