@@ -26,9 +26,15 @@ ACTIONS = ("request", "approve", "reject", "cancel")
 
 
 def me(client: Client, args: Args) -> dict[str, Any]:
-    """The acting user and whether an admin; ``signed_in`` is set by the server's guard
+    """The acting user, whether an admin of the server and whether one of the registry
+    (``registry_admin``: the policy's admin role, or no policy; such a user may cancel
+    anyone's transition request); ``signed_in`` is set by the server's guard
     (lakeml/server/ui_access.py) when a user signed in (a server with an auth file)."""
-    return {"user": config.current_user(), "admin": config.acting_admin(), "signed_in": False}
+    from lakeml.registry.permissions import current_policy
+
+    user = config.current_user()
+    return {"user": user, "admin": config.acting_admin(),
+            "registry_admin": current_policy().allows(user, "admin"), "signed_in": False}
 
 
 def transition(client: Client, args: Args) -> dict[str, Any]:

@@ -73,8 +73,9 @@ def test_a_user_sees_only_what_they_may_read(team_server) -> None:
 def test_review_request_approve_and_audit_as_two_users(team_server) -> None:
     server, _ = team_server
     who = ui(server, "GET", "/me", "alice")
-    assert who == {"user": "alice", "admin": False, "signed_in": True}
-    assert ui(server, "GET", "/me", "root") == {"user": "root", "admin": True, "signed_in": True}
+    assert who == {"user": "alice", "admin": False, "registry_admin": False, "signed_in": True}
+    assert ui(server, "GET", "/me", "root") == {"user": "root", "admin": True,
+                                                "registry_admin": True, "signed_in": True}
     move = {"name": MODEL, "version": "1", "stage": "Staging"}
     made = ui(server, "POST", "/review/transition", "alice",
               body={**move, "action": "request", "comment": "ready <b>now</b>"})
@@ -139,8 +140,14 @@ def test_a_reader_may_cancel_their_own_request_as_over_rest(team_server, monkeyp
     mine = ui(server, "POST", "/review/transition", "carol", body={**move, "action": "cancel"})
     assert mine["request"]["status"] == "CANCELLED"
     assert mine["request"]["requested_by"] == "carol"
-    ui(server, "POST", "/review/transition", "alice",
-       body={**move, "stage": "Production", "action": "cancel"})
+    # dave holds the policy's admin role: his page shows him Cancel on anyone's request,
+    # and the registry lets him
+    assert ui(server, "GET", "/me", "dave")["registry_admin"] is True
+    assert ui(server, "GET", "/me", "carol")["registry_admin"] is False
+    theirs = ui(server, "POST", "/review/transition", "dave",
+                body={**move, "stage": "Production", "action": "cancel"})
+    assert theirs["request"]["status"] == "CANCELLED"
+    assert theirs["request"]["requested_by"] == "alice"
 
 
 def test_writes_take_json_posts_only(team_server) -> None:
