@@ -148,7 +148,7 @@ def test_compare_takes_a_post_of_many_run_ids_and_names_an_unknown_one(ui_server
                       headers=UI_HEADER)
     assert gone.status_code == 404 and "0badc0ffee" in gone.json()["message"]
     quote = httpx.post(f"{server.url}/ajax-api/lakeml/compare",
-                       json={"run_id": [runs[0], "x')OR('1"]}, timeout=30)
+                       json={"run_id": [runs[0], "x')OR('1"]}, timeout=30, headers=UI_HEADER)
     assert quote.status_code == 404  # a quote in an id stays part of the id
 
 
@@ -159,10 +159,14 @@ def test_a_page_token_of_another_search_is_refused(get, ids):
     assert other.status_code == 400 and "different search" in other.json()["message"]
 
 
-def test_sql_results_download_as_csv_and_parquet(get):
+def test_sql_results_download_as_csv_and_parquet(ui_server):
     import io
 
     import pyarrow.parquet as pq
+
+    def get(path: str, **body: str) -> httpx.Response:  # a POST of JSON: the box's only way
+        return httpx.post(f"{ui_server[0].url}/ajax-api/lakeml{path}", json=body, timeout=30,
+                          headers=UI_HEADER)
 
     q = "SELECT key, count(*) AS n FROM params GROUP BY key ORDER BY key"
     csv = get("/sql-download", q=q)
