@@ -78,7 +78,7 @@ def timed(url: str, user: str, path: str, body: dict[str, Any], repeat: int
     for _ in range(repeat + 1):
         t0 = time.perf_counter()
         r = httpx.post(url + bench_ui.API + path, json=body, timeout=300,
-                       headers={"Authorization": auth})
+                       headers={"Authorization": auth, **bench_ui.UI_HEADER})
         times.append((time.perf_counter() - t0) * 1000)
         if r.status_code != 200:
             raise SystemExit(f"{path} answered {r.status_code}: {r.text[:300]}")

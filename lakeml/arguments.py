@@ -46,6 +46,19 @@ def count(value: object, what: str = "max_results", *, default: int | None = Non
     return value
 
 
+def flag(value: object, what: str) -> bool:
+    """A yes/no argument: a bool, or the text "true" or "false" in any case (as a query
+    string sends it); ``None`` is False. Anything else is refused, so that a typo does not
+    quietly mean False."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidArgument(f"{what} must be true or false, got {_shown(value)}")
+
+
 def optional_string(value: object, what: str) -> str | None:
     """``None`` or a str; anything else is refused."""
     if value is None or isinstance(value, str):

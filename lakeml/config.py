@@ -165,6 +165,8 @@ SETTINGS: dict[str, Setting] = {
                 "Comma-separated Host header patterns `lakeml server` answers to (DNS "
                 "rebinding protection; `*` any); unset: this machine's names, and private "
                 "networks' when bound beyond loopback."),
+        Setting("ui_sql_timeout", "LAKEML_UI_SQL_TIMEOUT", _positive_float, 30,
+                "Seconds a query of the web UI's SQL box may run before it is stopped."),
         Setting("serve_max_body_mb", "LAKEML_SERVE_MAX_BODY_MB", _positive_float, 64,
                 "Largest request body (MB) `lakeml models serve` reads; larger ones get "
                 "413 unread."),

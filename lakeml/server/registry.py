@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from lakeml import arguments
 from lakeml.errors import InvalidArgument
 from lakeml.server.logged_models import version_source
 from lakeml.server.protocol import key_value_list
@@ -61,11 +62,9 @@ def version_field(f: Fields) -> Any:
 
 
 def flag_field(f: Fields, name: str) -> bool:
-    """A boolean field, sent as JSON true/false or as text ("true")."""
-    value = f.get(name, False)
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(value)
+    """A boolean field, sent as JSON true/false or as text ("true", "false", any case);
+    anything else is InvalidArgument naming it (lakeml.arguments.flag)."""
+    return arguments.flag(f.get(name), name)
 
 
 def _paged(key: str, items: Any, to_json: Any) -> dict[str, Any]:

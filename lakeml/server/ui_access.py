@@ -65,6 +65,12 @@ def _model(level: str) -> Check:
     return check
 
 
+def _transition(client: Client, session: Session, route: str, args: Args) -> None:
+    """READ to cancel a request (the registry lets only its requester or an admin cancel
+    it), EDIT to request, approve or reject: the levels of the REST routes (rules.py)."""
+    _model("READ" if args.get("action") == "cancel" else "EDIT")(client, session, route, args)
+
+
 def _both(*checks: Check) -> Check:
     def check(client: Client, session: Session, route: str, args: Args) -> None:
         for one in checks:
@@ -134,9 +140,16 @@ UI_RULES: dict[str, tuple[Check, After | None]] = {
     "/model/description": (_model("EDIT"), None),
     "/model-version/description": (_model("EDIT"), None),
     # the review workflow; the registry's policy decides the rest (see the docstring)
-    "/review/transition": (_model("EDIT"), None),
+    "/review/transition": (_transition, None),
     "/review/comment": (_model("READ"), None),
 }
+
+
+#: lists that a handler cuts to ``max_results`` (default, largest) before the filter above
+#: leaves out what the caller may not read: for a non-admin, the handler is asked for
+#: the largest, and the filtered list cut to what the caller asked, so that no one gets an
+#: empty page while later items they may read exist
+_CUT_AFTER_FILTER = {"/workflows": ("workflow_runs", 200, 10_000)}
 
 
 def guard(path: str, handler: Handler) -> Handler:
@@ -159,9 +172,17 @@ def guard(path: str, handler: Handler) -> Handler:
                  f"user {session.user.name!r} may not use the UI's {path}: only admins may")
         check, after = rule
         check(client, session, route, args)
-        body = handler(client, args)
+        cut = _CUT_AFTER_FILTER.get(path)
+        if cut is None:
+            body = handler(client, args)
+        else:
+            field, default, largest = cut
+            wanted = args.int("max_results", default, low=1, high=largest)
+            body = handler(client, args.replaced("max_results", str(largest)))
         if after is not None:
             after(client, session, args, body)
+        if cut is not None:
+            body[field] = body[field][:wanted]
         return body
 
     guarded.__name__ = handler.__name__

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lakeml import arguments
 from lakeml.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -27,6 +28,21 @@ class Args:
         if value is not None and not isinstance(value, str):
             value = str(value)
         return default if value is None else value
+
+    def replaced(self, name: str, value: str) -> Args:
+        """These parameters with ``name`` set to ``value`` (repeated ones kept)."""
+        getlist = getattr(self._params, "getlist", None)
+        params: dict[str, Any] = ({k: getlist(k) for k in self._params.keys()} if getlist
+                                  else dict(self._params))
+        return Args({**params, name: value})
+
+    def flag(self, name: str) -> bool:
+        """The yes/no parameter ``name`` (false if absent): JSON true/false or the text
+        "true"/"false" in any case; InvalidArgument naming anything else."""
+        value = self._params.get(name)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        return arguments.flag(value, name)
 
     def need(self, name: str) -> str:
         """The parameter ``name``; InvalidArgument when it is missing or empty."""

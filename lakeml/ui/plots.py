@@ -32,6 +32,8 @@ def points(client: Client, args: Args) -> dict[str, Any]:
     default: the first of them) and the latest value of ``metric``; the runs are either
     ``run_id`` (repeated) or those of ``experiment_id`` (repeated) matching ``filter``."""
     table = _runs(client, args)
+    truncated = table.num_rows > MAX_RUNS  # _runs asks for one more, to tell
+    table = table.slice(0, MAX_RUNS)
     params = sorted(n[len("params."):] for n in table.column_names
                     if n.startswith("params.") and table[n].null_count < table.num_rows)
     metrics = sorted(n[len("metrics."):] for n in table.column_names
@@ -46,7 +48,7 @@ def points(client: Client, args: Args) -> dict[str, Any]:
     rows = rows_of(table, cells)
     return {"params": params, "metrics": metrics, "chosen_params": chosen, "metric": metric,
             "x": x,
-            "truncated": table.num_rows >= MAX_RUNS,
+            "truncated": truncated,
             "runs": [{"run_id": r["run_id"], "run_name": r["run_name"],
                       "params": [r["cells"][f"params.{p}"] for p in chosen],
                       "x": r["cells"][f"params.{x}"] if x else None,
@@ -62,7 +64,8 @@ def _runs(client: Client, args: Args) -> pa.Table:
                               "(one kind, at least one)")
     if experiments:
         return client.search_runs_table(experiments, args.get("filter") or "",
-                                        run_view_type=view_type(args), max_results=MAX_RUNS)
+                                        run_view_type=view_type(args),
+                                        max_results=MAX_RUNS + 1)
     if len(ids) > MAX_RUNS:
         raise InvalidArgument(f"at most {MAX_RUNS} run_id parameters, got {len(ids)}")
     everywhere, token = [], None

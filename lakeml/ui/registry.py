@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from lakeml.ui.markdown import render
+from lakeml.ui.markdown import Markdown
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -37,7 +37,7 @@ def model(client: Client, args: Args) -> dict[str, Any]:
     m = client.get_registered_model(name)
     versions = sorted(client.list_model_versions(name), key=lambda v: -v.version)
     return {"model": asdict(m), "versions": [asdict(v) for v in versions],
-            "description_html": render(m.description)}
+            "description_html": Markdown(m.description)}
 
 
 def version(client: Client, args: Args) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def version(client: Client, args: Args) -> dict[str, Any]:
     v = client.get_model_version(name, number)
     requests = client.get_transition_requests(name, v.version, status=None)
     return {"version": asdict(v), "requests": [asdict(r) for r in requests],
-            "description_html": render(v.description),
+            "description_html": Markdown(v.description),
             "comments": [asdict(c) for c in client.get_comments(name, v.version)]}
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lakeml import config
 from lakeml.errors import InvalidArgument
 from lakeml.query.sqlfiles import query
-from lakeml.ui.markdown import render
+from lakeml.ui.markdown import Markdown
 
 if TYPE_CHECKING:
     from lakeml.client import Client
@@ -26,9 +26,15 @@ ACTIONS = ("request", "approve", "reject", "cancel")
 
 
 def me(client: Client, args: Args) -> dict[str, Any]:
-    """The acting user and whether an admin; ``signed_in`` is set by the server's guard
+    """The acting user, whether an admin of the server and whether one of the registry
+    (``registry_admin``: the policy's admin role, or no policy; such a user may cancel
+    anyone's transition request); ``signed_in`` is set by the server's guard
     (lakeml/server/ui_access.py) when a user signed in (a server with an auth file)."""
-    return {"user": config.current_user(), "admin": config.acting_admin(), "signed_in": False}
+    from lakeml.registry.permissions import current_policy
+
+    user = config.current_user()
+    return {"user": user, "admin": config.acting_admin(),
+            "registry_admin": current_policy().allows(user, "admin"), "signed_in": False}
 
 
 def transition(client: Client, args: Args) -> dict[str, Any]:
@@ -42,7 +48,7 @@ def transition(client: Client, args: Args) -> dict[str, Any]:
     elif action == "approve":
         made = client.approve_transition_request(
             name, version, stage, comment=comment,
-            archive_existing_versions=args.get("archive_existing_versions") == "true")
+            archive_existing_versions=args.flag("archive_existing_versions"))
     elif action == "reject":
         made = client.reject_transition_request(name, version, stage, comment=comment)
     elif action == "cancel":
@@ -72,14 +78,14 @@ def events(client: Client, args: Args) -> dict[str, Any]:
 def model_description(client: Client, args: Args) -> dict[str, Any]:
     """Replace model ``name``'s description; returns it rendered."""
     m = client.update_registered_model(args.need("name"), args.get("description") or "")
-    return {"description": m.description, "description_html": render(m.description)}
+    return {"description": m.description, "description_html": Markdown(m.description)}
 
 
 def version_description(client: Client, args: Args) -> dict[str, Any]:
     """Replace the description of version ``version`` of model ``name``."""
     v = client.update_model_version(args.need("name"), args.need("version"),
                                     args.get("description") or "")
-    return {"description": v.description, "description_html": render(v.description)}
+    return {"description": v.description, "description_html": Markdown(v.description)}
 
 
 ROUTES = {"/review/transition": transition, "/review/comment": comment,

@@ -3,12 +3,18 @@
 Each API handler is ``(client, args) -> body``; it runs in a worker thread under the
 server's lock (the lake services serve one caller at a time) and its lakeml errors
 become ``{"error_code", "message"}`` with the error's HTTP status, so a page can show
-the message as it is (a filter error carries its caret line).
+the message as it is (a filter error carries its caret line). A markdown description in
+an answer (a :class:`~lakeml.ui.markdown.Markdown`) is rendered after the lock is released,
+so a slow one holds up only its own request.
 
-Reads answer GET (and POST, for long arguments); writes (:func:`write_handlers`) answer
-POST with a JSON body only, which a page on another site cannot send without the browser
-asking first (the server's gate answers 415 to any other body), and are answered once a
-commit holds what they buffered (the server's group commit), so the next read sees it.
+Every API request must carry the header ``X-Lakeml-UI: 1`` (the pages' api.js sends it;
+others get 403 naming it): a browser sends no such header on a request another page or a
+markdown image makes, so a signed-in viewer's browser cannot be made to call the API.
+Reads answer GET (and POST, for long arguments), but the SQL box's (:data:`POST_ONLY`)
+answer POST only; writes (:func:`write_handlers`) answer POST with a JSON body only, which
+a page on another site cannot send without the browser asking first (the server's gate
+answers 415 to any other body), and are answered once a commit holds what they buffered
+(the server's group commit), so the next read sees it.
 On a server with users, ``guard`` (lakeml/server/ui_access.py) wraps every handler with
 the caller's permission checks.
 """
@@ -34,6 +40,10 @@ if TYPE_CHECKING:
     Guard = Callable[[str, Handler], Handler]
 
 API = "/ajax-api/lakeml"
+#: The header (and its value) every API request must carry.
+UI_HEADER = ("X-Lakeml-UI", "1")
+#: Reads that answer POST only (their query in a JSON body, never in a URL).
+POST_ONLY = frozenset({"/sql", "/sql-download"})
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("lakeml.ui")
 
@@ -85,7 +95,8 @@ def mount(app: FastAPI, client: Client, lock: threading.Lock | None = None,
             checked = guard(path, handler) if guard is not None else handler
             app.add_route(API + path, _endpoint(client, lock, checked, writes=writes,
                                                 commits=commits),
-                          methods=methods, name=f"ui {path}")
+                          methods=["POST"] if path in POST_ONLY else methods,
+                          name=f"ui {path}")
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
@@ -110,6 +121,7 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler, *,
     from starlette.responses import JSONResponse, Response
 
     from lakeml.ui.args import Args
+    from lakeml.ui.markdown import rendered_in
 
     def call(args: Args) -> Any:
         if not writes:
@@ -128,10 +140,18 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler, *,
         return body
 
     async def endpoint(request: Request) -> Response:
+        name, value = UI_HEADER
+        if request.headers.get(name) != value:
+            return JSONResponse({"error_code": "PERMISSION_DENIED", "message":
+                                 f"the UI's API answers only requests with the header "
+                                 f"'{name}: {value}' (the UI's pages send it)"},
+                                status_code=403)
         try:
             args = (Args(await _json_object(request)) if request.method == "POST"
                     else Args(request.query_params))
             body = await run_in_threadpool(call, args)
+            # markdown renders here, with the lock released (markdown.py says why)
+            body = await run_in_threadpool(rendered_in, body)
         except LakemlError as exc:
             return JSONResponse({"error_code": exc.error_code, "message": exc.message},
                                 status_code=exc.http_status)

@@ -703,12 +703,15 @@ def test_the_web_uis_data_follows_each_users_permissions(team) -> None:
 
     def get(user: str, path: str = "experiments", **params: str) -> httpx.Response:
         raw = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
-        return httpx.get(f"{server.url}/ajax-api/lakeml/{path}", timeout=60, params=params,
-                         headers={"Authorization": f"Basic {raw}"})
+        return httpx.request("POST" if path == "sql" else "GET",
+                             f"{server.url}/ajax-api/lakeml/{path}", timeout=60,
+                             params=None if path == "sql" else params,
+                             json=params if path == "sql" else None,
+                             headers={"Authorization": f"Basic {raw}", "X-Lakeml-UI": "1"})
 
     assert get("carol").status_code == 200  # READ by default: she sees the experiments
     refused = get("carol", "sql", q="SELECT 1")
     assert refused.status_code == 403 and "only admins" in refused.json()["message"]
     assert get("root").status_code == 200
-    assert httpx.get(f"{server.url}/ajax-api/lakeml/experiments", timeout=60
-                     ).status_code == 401
+    assert httpx.get(f"{server.url}/ajax-api/lakeml/experiments", timeout=60,
+                     headers={"X-Lakeml-UI": "1"}).status_code == 401

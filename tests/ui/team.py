@@ -2,7 +2,9 @@
 review policy, and an experiment and a model that one user may not read.
 
 Users: ``root`` (admin), ``alice`` (a scientist: may request Staging and Production),
-``bob`` (a reviewer: approves them), ``eve`` (no grant; the default is NO_PERMISSIONS).
+``bob`` (a reviewer: approves them), ``carol`` (a scientist who may only READ the model),
+``dave`` (the registry policy's admin, READ on the model), ``eve`` (no grant; the default
+is NO_PERMISSIONS).
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import base64
 from pathlib import Path
 
 PASSWORDS = {"root": "root-secret-1", "alice": "alice-secret-1", "bob": "bob-secret-1",
-             "eve": "eve-secret-1"}
+             "carol": "carol-secret-1", "dave": "dave-secret-1", "eve": "eve-secret-1"}
 POLICY = """
 roles:
   scientist: {register: true, transition: [None], request: [Staging, Production]}
   reviewer: {approve: [Staging, Production]}
-users: {alice: [scientist], bob: [reviewer]}
+  steward: {admin: true}
+users: {alice: [scientist], bob: [reviewer], carol: [scientist], dave: [steward]}
 """
 MODEL = "review-model"
 SECRET_MODEL = "secret-model"
@@ -56,6 +59,8 @@ def seed_team(base: Path) -> tuple[Path, Path, dict[str, str]]:
     for name in ("alice", "bob"):
         users.grant("experiment", shared, name, "EDIT")
         users.grant("registered_model", MODEL, name, "EDIT")
+    for name in ("carol", "dave"):
+        users.grant("registered_model", MODEL, name, "READ")
     (base / "policy.yaml").write_text(POLICY)
     return users.path, base / "policy.yaml", {
         "shared": shared, "secret": secret, "run": run.info.run_id,

@@ -7,13 +7,16 @@ import pytest
 
 from tests.ui.seed import LONG_STEPS, WIDE_KEYS
 
+UI_HEADER = {"X-Lakeml-UI": "1"}  # the header the UI's API asks of every request
+
 
 @pytest.fixture(scope="module")
 def get(ui_server):
     server, _ = ui_server
 
     def get(route: str, /, **params):
-        return httpx.get(f"{server.url}/ajax-api/lakeml{route}", params=params, timeout=30)
+        return httpx.get(f"{server.url}/ajax-api/lakeml{route}", params=params, timeout=30,
+                         headers=UI_HEADER)
     return get
 
 
@@ -105,10 +108,15 @@ def test_compare_marks_what_differs(get, ids):
     assert params["depth"]["differs"] and params["depth"]["values"] == ["0", "2"]
 
 
-def test_sql_is_read_only(get):
-    ok = get("/sql", q="SELECT count(*) AS n FROM runs WHERE run_name LIKE 'run-%'").json()
+def test_sql_is_read_only(ui_server):
+    server, _ = ui_server
+
+    def sql(q: str) -> httpx.Response:
+        return httpx.post(f"{server.url}/ajax-api/lakeml/sql", json={"q": q}, timeout=30,
+                          headers=UI_HEADER)
+    ok = sql("SELECT count(*) AS n FROM runs WHERE run_name LIKE 'run-%'").json()
     assert ok["columns"] == ["n"] and ok["rows"] == [[30]]
-    refused = get("/sql", q="CREATE TABLE t AS SELECT 1")
+    refused = sql("CREATE TABLE t AS SELECT 1")
     assert refused.status_code == 400
 
 
@@ -127,7 +135,8 @@ def test_the_pages_are_served_with_a_strict_policy(ui_server):
 def test_compare_takes_a_post_of_many_run_ids_and_names_an_unknown_one(ui_server, ids):
     server, _ = ui_server
     runs = [ids[f"run-{i:02d}"] for i in range(30)]
-    r = httpx.post(f"{server.url}/ajax-api/lakeml/compare", json={"run_id": runs}, timeout=30)
+    r = httpx.post(f"{server.url}/ajax-api/lakeml/compare", json={"run_id": runs}, timeout=30,
+                   headers=UI_HEADER)
     assert r.status_code == 200
     body = r.json()
     assert [x["run_id"] for x in body["runs"]] == runs  # in the order asked
@@ -135,10 +144,11 @@ def test_compare_takes_a_post_of_many_run_ids_and_names_an_unknown_one(ui_server
     accuracy = next(m for m in body["metrics"] if m["key"] == "accuracy")
     assert accuracy["values"][:3] == [0.5, 0.51, 0.52] and accuracy["differs"]
     gone = httpx.post(f"{server.url}/ajax-api/lakeml/compare",
-                      json={"run_id": [runs[0], "0badc0ffee"]}, timeout=30)
+                      json={"run_id": [runs[0], "0badc0ffee"]}, timeout=30,
+                      headers=UI_HEADER)
     assert gone.status_code == 404 and "0badc0ffee" in gone.json()["message"]
     quote = httpx.post(f"{server.url}/ajax-api/lakeml/compare",
-                       json={"run_id": [runs[0], "x')OR('1"]}, timeout=30)
+                       json={"run_id": [runs[0], "x')OR('1"]}, timeout=30, headers=UI_HEADER)
     assert quote.status_code == 404  # a quote in an id stays part of the id
 
 
@@ -149,10 +159,14 @@ def test_a_page_token_of_another_search_is_refused(get, ids):
     assert other.status_code == 400 and "different search" in other.json()["message"]
 
 
-def test_sql_results_download_as_csv_and_parquet(get):
+def test_sql_results_download_as_csv_and_parquet(ui_server):
     import io
 
     import pyarrow.parquet as pq
+
+    def get(path: str, **body: str) -> httpx.Response:  # a POST of JSON: the box's only way
+        return httpx.post(f"{ui_server[0].url}/ajax-api/lakeml{path}", json=body, timeout=30,
+                          headers=UI_HEADER)
 
     q = "SELECT key, count(*) AS n FROM params GROUP BY key ORDER BY key"
     csv = get("/sql-download", q=q)

@@ -32,7 +32,8 @@ def test_lakeml_ui_serves_the_pages_on_loopback(tmp_path):
                 assert time.monotonic() < deadline, "lakeml ui did not answer in 60 s"
                 time.sleep(0.2)
         assert page.status_code == 200 and "/static/js/main.js" in page.text
-        body = httpx.get(f"http://127.0.0.1:{port}/ajax-api/lakeml/experiments").json()
+        body = httpx.get(f"http://127.0.0.1:{port}/ajax-api/lakeml/experiments",
+                         headers={"X-Lakeml-UI": "1"}).json()
         assert [e["name"] for e in body["experiments"]] == ["Default"]
         # bound to loopback: the port is not open on another address of this machine
         import socket

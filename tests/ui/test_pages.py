@@ -259,7 +259,7 @@ def test_text_users_typed_stays_text(ui):
     ui.shot("model")
 
 
-def test_registry_and_sql_pages(ui):
+def test_registry_and_sql_pages(ui, tmp_path):
     ui.open("/models")
     ui.wait(lambda d: "ui-model" in ui.text_of("#models"))
     ui.one("#models a[href*='/versions/1']").click()
@@ -273,6 +273,13 @@ def test_registry_and_sql_pages(ui):
     ui.one("#sql-run").click()
     ui.wait(lambda d: "depth" in ui.text_of("#sql-result"))
     assert "lr\t31" in ui.text_of("#sql-result").replace(" ", "\t")
+    # the download is a POST with the UI's header (the API refuses a plain link), saved
+    ui.d.execute_cdp_cmd("Browser.setDownloadBehavior",
+                         {"behavior": "allow", "downloadPath": str(tmp_path)})
+    ui.one("#sql-csv").click()
+    saved = tmp_path / "lakeml-query.csv"
+    ui.wait(lambda d: saved.exists() and saved.read_text().startswith('"key","n"'))
+    assert '"lr",31' in saved.read_text().splitlines()
     box.clear()
     box.send_keys("DROP VIEW runs")
     ui.one("#sql-run").click()

@@ -16,7 +16,7 @@ UI = "/ajax-api/lakeml"
 
 def ui(server, method: str, path: str, user: str | None, *, status: int = 200,
        body: Any = None, **params: Any) -> dict:
-    headers = {"Authorization": basic(user)} if user else {}
+    headers = {"X-Lakeml-UI": "1", **({"Authorization": basic(user)} if user else {})}
     r = httpx.request(method, f"{server.url}{UI}{path}", headers=headers, json=body,
                       params=params or None, timeout=60)
     assert r.status_code == status, r.text
@@ -57,9 +57,9 @@ def test_a_user_sees_only_what_they_may_read(team_server) -> None:
     assert "do-not-show" not in str(ui(server, "GET", "/run", "alice", status=403,
                                        run_id=ids["secret_run"]))
     # routes with no rule (the SQL box reads every table) are for admins
-    assert "only admins" in ui(server, "GET", "/sql", "alice", status=403, q="SELECT 1")[
-        "message"]
-    assert ui(server, "GET", "/sql", "root", q="SELECT 1 AS one")["rows"] == [[1]]
+    assert "only admins" in ui(server, "POST", "/sql", "alice", status=403,
+                                body={"q": "SELECT 1"})["message"]
+    assert ui(server, "POST", "/sql", "root", body={"q": "SELECT 1 AS one"})["rows"] == [[1]]
     assert ui(server, "GET", "/run", "alice", run_id=ids["run"])["params"] == {"lr": "0.1"}
     # the refusals are in the audit log, with the UI route
     denied = lakeml.Client(server.store).sql(
@@ -73,8 +73,9 @@ def test_a_user_sees_only_what_they_may_read(team_server) -> None:
 def test_review_request_approve_and_audit_as_two_users(team_server) -> None:
     server, _ = team_server
     who = ui(server, "GET", "/me", "alice")
-    assert who == {"user": "alice", "admin": False, "signed_in": True}
-    assert ui(server, "GET", "/me", "root") == {"user": "root", "admin": True, "signed_in": True}
+    assert who == {"user": "alice", "admin": False, "registry_admin": False, "signed_in": True}
+    assert ui(server, "GET", "/me", "root") == {"user": "root", "admin": True,
+                                                "registry_admin": True, "signed_in": True}
     move = {"name": MODEL, "version": "1", "stage": "Staging"}
     made = ui(server, "POST", "/review/transition", "alice",
               body={**move, "action": "request", "comment": "ready <b>now</b>"})
@@ -118,6 +119,35 @@ def test_review_request_approve_and_audit_as_two_users(team_server) -> None:
                                                       "comment": "thanks"})
     assert ui(server, "GET", "/model-version", "alice", name=MODEL, version="1"
               )["comments"][-1]["comment"] == "thanks"
+
+
+def test_a_reader_may_cancel_their_own_request_as_over_rest(team_server, monkeypatch) -> None:
+    """Cancelling needs READ on the model, as the REST route does; the registry then lets
+    only the request's author (or an admin) cancel it."""
+    server, _ = team_server
+    move = {"name": MODEL, "version": "1", "stage": "Archived"}
+    # carol (READ on the model, a scientist in the policy) may not request in the UI...
+    ui(server, "POST", "/review/transition", "carol", status=403,
+       body={**move, "action": "request"})
+    # ...so her request is made on the store, as she would make it with a Client
+    monkeypatch.setenv("LAKEML_USER", "carol")
+    lakeml.Client(server.store).request_transition(MODEL, 1, "Archived", comment="drop it")
+    monkeypatch.setenv("LAKEML_USER", "alice")
+    lakeml.Client(server.store).request_transition(MODEL, 1, "Production", comment="alice's")
+    theirs = ui(server, "POST", "/review/transition", "carol", status=403,
+                body={**move, "stage": "Production", "action": "cancel"})
+    assert "needs 'admin'" in theirs["message"]  # the registry's refusal, not the UI's
+    mine = ui(server, "POST", "/review/transition", "carol", body={**move, "action": "cancel"})
+    assert mine["request"]["status"] == "CANCELLED"
+    assert mine["request"]["requested_by"] == "carol"
+    # dave holds the policy's admin role: his page shows him Cancel on anyone's request,
+    # and the registry lets him
+    assert ui(server, "GET", "/me", "dave")["registry_admin"] is True
+    assert ui(server, "GET", "/me", "carol")["registry_admin"] is False
+    theirs = ui(server, "POST", "/review/transition", "dave",
+                body={**move, "stage": "Production", "action": "cancel"})
+    assert theirs["request"]["status"] == "CANCELLED"
+    assert theirs["request"]["requested_by"] == "alice"
 
 
 def test_writes_take_json_posts_only(team_server) -> None:
@@ -173,3 +203,31 @@ def test_tags_experiments_and_descriptions_follow_permissions(team_server) -> No
        body={"name": MODEL, "description": "defaced"})
     assert lakeml.Client(server.store).get_registered_model(MODEL).description.startswith(
         "# Card")
+
+
+def test_the_workflow_list_pages_after_leaving_out_what_a_user_may_not_read(
+        team_server) -> None:
+    """The newest workflow run is in an experiment alice may not read: her page of one
+    still holds the newest she may read (the cut comes after the permission filter)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.server.conftest import ROOT
+
+    server, ids = team_server
+    project = Path(__file__).parent / "workflow_project"
+    for experiment in ("team-shared", "team-secret"):  # the secret one newest
+        proc = subprocess.run([sys.executable, "-m", "lakeml", "workflow", "run", str(project),
+                               "-w", "main", "--store", server.store,
+                               "--experiment", experiment],
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, proc.stderr
+    everything = ui(server, "GET", "/workflows", "root")["workflow_runs"]
+    assert [w["experiment_id"] for w in everything[:2]] == [ids["secret"], ids["shared"]]
+    one = ui(server, "GET", "/workflows", "alice", max_results="1")["workflow_runs"]
+    assert [w["workflow_run_id"] for w in one] == [everything[1]["workflow_run_id"]]
+    assert ui(server, "GET", "/workflows", "root", max_results="1")["workflow_runs"] == \
+        everything[:1]

@@ -15,6 +15,29 @@ export function apiUrl(path, params) {
 
 const LONGEST_URL = 4000;
 
+// Sent on every API request: the server refuses requests without it (lakeml/ui/routes.py),
+// which a link, an <img> or another site's form cannot carry.
+const UI_HEADER = {'X-Lakeml-UI': '1'};
+
+/** fetch() an API URL with the header the server asks for. */
+export function apiFetch(url, options) {
+  return fetch(url, {...options, headers: {...(options || {}).headers, ...UI_HEADER}});
+}
+
+/** POST `body` to the API route `path` and save the answer as a file named `filename`. */
+export async function download(path, body, filename) {
+  const r = await apiFetch(apiUrl(path, {}), {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+  if (!r.ok) {
+    const out = await r.json().catch(() => ({}));
+    throw new ApiError(r.status, out.error_code, out.message || r.statusText);
+  }
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement('a');
+  a.href = url; a.download = filename;
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 /** GET the API route `path` with `params`; as a POST of JSON when the URL would be too
  *  long for a server to take (a thousand run ids to compare). */
 export async function api(path, params, options) {
@@ -24,7 +47,7 @@ export async function api(path, params, options) {
     options = {...options, method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)};
     url = apiUrl(path, {});
   }
-  const r = await fetch(url, options);
+  const r = await apiFetch(url, options);
   const body = await r.json().catch(() => ({}));
   if (!r.ok) {
     const what = r.status === 403 ? 'permission denied: ' : '';
@@ -36,7 +59,7 @@ export async function api(path, params, options) {
 /** POST a write to the API route `path`: a JSON body always (the server refuses any other
  *  body, so a page on another site cannot make a browser send one without asking). */
 export async function post(path, body) {
-  const r = await fetch(apiUrl(path, {}), {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+  const r = await apiFetch(apiUrl(path, {}), {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
   const out = await r.json().catch(() => ({}));
   if (!r.ok) {
     const what = r.status === 403 ? 'permission denied: ' : '';

@@ -1,6 +1,6 @@
 // A run: info, params, latest metrics (pick one to chart), tags (editable), dataset inputs, parent
 // and children, and an artifact browser with previews of images, text and JSON.
-import {api, apiUrl} from '../api.js';
+import {api, apiUrl, apiFetch} from '../api.js';
 import {h, fill, link, table, errorBox, debounce} from '../dom.js';
 import {setQuery} from '../url.js';
 import {when, duration, value} from '../format.js';
@@ -90,22 +90,25 @@ async function browse(runId, path, box, preview) {
 }
 
 async function show(runId, f, preview) {
-  const url = apiUrl('/artifact', {run_id: runId, path: f.path});
+  // fetched with the UI's header (the API refuses plain links and <img> loads), then shown
+  // from a blob: URL
   const title = h('h3', {}, f.path);
-  const open = h('a', {href: url, target: '_blank', rel: 'noopener'}, 'Open raw');
-  if (IMAGE.test(f.path)) {
-    fill(preview, title, open, h('img', {src: url, alt: `Artifact ${f.path}`, class: 'artifact-img'}));
-    return;
-  }
   fill(preview, title, h('p', {class: 'muted'}, 'Loading…'));
-  const r = await fetch(url);
+  const r = await apiFetch(apiUrl('/artifact', {run_id: runId, path: f.path}));
   if (!r.ok) {
     const body = await r.json().catch(() => ({}));
     fill(preview, title, errorBox(body.message || r.statusText));
     return;
   }
+  const blob = await r.blob();
+  const url = URL.createObjectURL(blob);
+  const open = h('a', {href: url, target: '_blank', rel: 'noopener'}, 'Open raw');
+  if (IMAGE.test(f.path)) {
+    fill(preview, title, open, h('img', {src: url, alt: `Artifact ${f.path}`, class: 'artifact-img'}));
+    return;
+  }
   const cut = r.headers.get('X-Lakeml-Truncated');
-  let text = await r.text();
+  let text = await blob.text();
   if (/\.json$/i.test(f.path)) {
     try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* shown as it is */ }
   }

@@ -72,7 +72,7 @@ function reviewSection(v, requests, me, act, status) {
         ['Staging', 'Production'].includes(r.stage) ? h('label', {class: 'check'}, archive,
           `On approval, archive the other ${r.stage} versions`) : null,
         button('reject', 'Reject'),
-        r.requested_by === me.user || me.admin ? button('cancel', 'Cancel request') : null)));
+        r.requested_by === me.user || me.admin || me.registry_admin ? button('cancel', 'Cancel request') : null)));
   });
   const done = requests.filter(r => r.status !== 'PENDING');
   return h('section', {id: 'review'}, h('h2', {}, 'Stage transitions'), requestForm, status,
