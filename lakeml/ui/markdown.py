@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 #: The longest description (characters) rendered as markdown; longer ones are plain text.
-MAX_RENDERED = 64 * 1024
+MAX_RENDERED = 16 * 1024  # MLflow keeps descriptions to 5,000 characters
 #: How deep markdown-it nests blocks and inlines (quotes in quotes, emphasis in links...).
 MAX_NESTING = 20
 

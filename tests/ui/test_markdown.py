@@ -44,5 +44,6 @@ def test_text_past_the_limit_is_plain_text_saying_so() -> None:
     assert "<em>a</em>" in render(at_limit)
     past = at_limit + "<b>"
     html = render(past)
-    assert html.startswith('<p class="muted">This description is longer than 64 KiB')
+    assert html.startswith('<p class="muted">This description is longer than '
+                           f'{MAX_RENDERED // 1024} KiB')
     assert "<em>" not in html and "*a* *a*" in html and "&lt;b&gt;" in html
