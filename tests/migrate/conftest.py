@@ -18,12 +18,47 @@ import pytest
 
 from tests.mlflow_venv import run_mlflow
 
-SCRIPT = r'''
+# What MLflow's client reads of a store (also how tests/migrate/test_export_mlflow.py reads
+# lakeml's exports back).
+DUMP = r'''
 import json, os, shutil, sys
-import numpy as np, pandas as pd
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
+
+def dump(uri):
+    c = MlflowClient(uri, uri)
+    exps = c.search_experiments(view_type=ViewType.ALL)
+    out = {"experiments": {e.experiment_id: {
+        "name": e.name, "lifecycle_stage": e.lifecycle_stage, "tags": dict(e.tags),
+        "creation_time": e.creation_time} for e in exps}, "runs": {}}
+    for run in c.search_runs([e.experiment_id for e in exps], run_view_type=ViewType.ALL):
+        i = run.info
+        out["runs"][i.run_id] = {
+            "experiment_id": i.experiment_id, "run_name": i.run_name, "user_id": i.user_id,
+            "status": i.status, "start_time": i.start_time, "end_time": i.end_time,
+            "lifecycle_stage": i.lifecycle_stage, "params": run.data.params,
+            "tags": run.data.tags, "metrics": {
+                key: [[m.step, m.timestamp, m.value] for m in c.get_metric_history(i.run_id, key)]
+                for key in run.data.metrics},
+            "inputs": [[d.dataset.name, d.dataset.digest, d.dataset.source_type,
+                        d.dataset.source, d.dataset.schema, d.dataset.profile,
+                        {t.key: t.value for t in d.tags}]
+                       for d in run.inputs.dataset_inputs],
+            "artifacts": sorted(f.path for f in c.list_artifacts(i.run_id, "docs"))}
+    rm = c.get_registered_model("reg")
+    out["registry"] = {"description": rm.description, "tags": rm.tags, "aliases": rm.aliases,
+                       "creation_timestamp": rm.creation_timestamp, "versions": {
+        str(v.version): {"current_stage": v.current_stage, "description": v.description,
+                         "tags": v.tags, "run_id": v.run_id,
+                         "creation_timestamp": v.creation_timestamp}
+        for v in c.search_model_versions("name='reg'")}}
+    return out
+
+'''
+
+SCRIPT = DUMP + r'''
+import numpy as np, pandas as pd
 from sklearn.linear_model import LinearRegression
 
 X = np.arange(20.0).reshape(10, 2)
@@ -71,35 +106,6 @@ def populate(uri):
     c.set_registered_model_alias("reg", "champion", "2")
     np.save("pred.npy", np.asarray(mlflow.pyfunc.load_model(info.model_uri).predict(X)))
     return exp_a, parent.info.run_id
-
-def dump(uri):
-    c = MlflowClient(uri, uri)
-    exps = c.search_experiments(view_type=ViewType.ALL)
-    out = {"experiments": {e.experiment_id: {
-        "name": e.name, "lifecycle_stage": e.lifecycle_stage, "tags": dict(e.tags),
-        "creation_time": e.creation_time} for e in exps}, "runs": {}}
-    for run in c.search_runs([e.experiment_id for e in exps], run_view_type=ViewType.ALL):
-        i = run.info
-        out["runs"][i.run_id] = {
-            "experiment_id": i.experiment_id, "run_name": i.run_name, "user_id": i.user_id,
-            "status": i.status, "start_time": i.start_time, "end_time": i.end_time,
-            "lifecycle_stage": i.lifecycle_stage, "params": run.data.params,
-            "tags": run.data.tags, "metrics": {
-                key: [[m.step, m.timestamp, m.value] for m in c.get_metric_history(i.run_id, key)]
-                for key in run.data.metrics},
-            "inputs": [[d.dataset.name, d.dataset.digest, d.dataset.source_type,
-                        d.dataset.source, d.dataset.schema, d.dataset.profile,
-                        {t.key: t.value for t in d.tags}]
-                       for d in run.inputs.dataset_inputs],
-            "artifacts": sorted(f.path for f in c.list_artifacts(i.run_id, "docs"))}
-    rm = c.get_registered_model("reg")
-    out["registry"] = {"description": rm.description, "tags": rm.tags, "aliases": rm.aliases,
-                       "creation_timestamp": rm.creation_timestamp, "versions": {
-        str(v.version): {"current_stage": v.current_stage, "description": v.description,
-                         "tags": v.tags, "run_id": v.run_id,
-                         "creation_timestamp": v.creation_timestamp}
-        for v in c.search_model_versions("name='reg'")}}
-    return out
 
 here = os.getcwd()
 result = {}
