@@ -136,7 +136,9 @@ def export_mlflow(store_uri: str, to_uri: str, *, batch_runs: int = DEFAULT_BATC
         state = ImportState(client.store, f"export:{sink.uri}")
         index = lake.run_index()
         done = state.imported()
-        pending = sorted(r for r, fp in index.items() if done.get(r) != fp or r not in runs)
+        pending = parents_first(
+            [r for r, fp in index.items() if done.get(r) != fp or r not in runs],
+            lake.parents())
         summary.runs_in_store, summary.runs_skipped = len(index), len(index) - len(pending)
         _export_runs(lake, sink, state, index, pending, experiments, runs, summary,
                      batch_runs, copy_artifacts)
@@ -147,6 +149,21 @@ def export_mlflow(store_uri: str, to_uri: str, *, batch_runs: int = DEFAULT_BATC
         sink.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def parents_first(run_ids: list[str], parents: dict[str, str]) -> list[str]:
+    """``run_ids`` ordered so that a run comes after its parent (a server target names a
+    child's parent by the id it gave the parent), by id within a level."""
+    def depth(run_id: str) -> int:
+        seen = {run_id}
+        level = 0
+        while run_id in parents and parents[run_id] not in seen:
+            run_id = parents[run_id]
+            seen.add(run_id)
+            level += 1
+        return level
+
+    return sorted(run_ids, key=lambda r: (depth(r), r))
 
 
 def _export_runs(lake: Any, sink: Sink, state: Any, index: dict[str, str], pending: list[str],

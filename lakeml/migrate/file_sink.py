@@ -163,7 +163,10 @@ class FileStoreSink:
             "start_time": run["start_time"], "status": _STATUS.get(run["status"], 1),
             "tags": [], "user_id": run["user_id"] or ""})
         _write_values(folder / "params", parts["params"])
-        _write_values(folder / "tags", parts["tags"])
+        tags = dict(parts["tags"])
+        if run["parent_run_id"]:  # MLflow finds a run's parent by this tag only
+            tags.setdefault("mlflow.parentRunId", run["parent_run_id"])
+        _write_values(folder / "tags", tags)
         _write_values(folder / "metrics", {k: "".join(v) for k, v in parts["metrics"].items()})
         (folder / "artifacts").mkdir(exist_ok=True)
         self._put_inputs(exp_folder, folder, run["run_id"], parts["inputs"])

@@ -75,6 +75,11 @@ class LakeSource:
             "FROM lake_metrics GROUP BY 1) m USING (run_id)")
         return dict(rows)
 
+    def parents(self) -> dict[str, str]:
+        """run id -> its parent run's id, for runs that have one."""
+        return dict(self._rows("SELECT run_id, parent_run_id FROM runs "
+                               "WHERE parent_run_id IS NOT NULL"))
+
     def read_runs(self, run_ids: list[str]) -> RunBatch:
         ids = [list(run_ids)]
         runs = self._arrow(

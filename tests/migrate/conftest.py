@@ -12,6 +12,8 @@ point and a tag change.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -142,3 +144,49 @@ def mlflow_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                    "sqlite_v1": f"sqlite:///{folder / 'sqlite' / 'mlflow-v1.db'}",
                    "file": str(folder / "file" / "mlruns")}
     return out
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` (sqlite, artifacts through its proxy) on loopback; its URL."""
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.mlflow_venv import mlflow_python
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed after the server
+    proc = subprocess.Popen(
+        [str(mlflow_python()), "-m", "mlflow", "server", "--backend-store-uri",
+         f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "art"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--uvicorn-opts", "--timeout-worker-healthcheck 120"],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "LAKEML_"))})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, (folder / "server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "mlflow server not up after 300 s"
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -23,6 +23,7 @@ import pytest
 from lakeml.errors import AlreadyExists, InvalidArgument
 from lakeml.migrate import import_mlflow
 from lakeml.migrate.exporter import export_mlflow
+from lakeml.migrate.mlflow_rest import MlflowRest
 from tests.migrate.conftest import DUMP
 from tests.mlflow_venv import run_mlflow
 
@@ -152,3 +153,51 @@ def test_cli_export(lake: str, tmp_path: Path) -> None:
     rows = {r["exported"]: r["count"] for r in json.loads(proc.stdout)}
     assert rows["runs"] > 0 and rows["model_versions"] == 3
     assert (target / "models" / "reg" / "version-2" / "meta.yaml").is_file()
+
+
+def _without_server_choices(dump: dict[str, Any]) -> dict[str, Any]:
+    """What a client cannot set through MLflow's REST API dropped (creation times of
+    experiments, models and versions), and the export's own run tag."""
+    out = json.loads(json.dumps(dump))
+    for exp in out["experiments"].values():
+        exp.pop("creation_time")
+    for run in out["runs"].values():
+        run["tags"].pop("lakeml.source_run_id", None)
+    out["registry"].pop("creation_timestamp")
+    for version in out["registry"]["versions"].values():
+        version.pop("creation_timestamp")
+    return out
+
+
+def test_export_to_a_server_reads_back_equal(lake: str, mlflow_stores: dict[str, Any],
+                                             mlflow_server: str, tmp_path: Path) -> None:
+    summary = export_mlflow(lake, mlflow_server)
+    expected = mlflow_stores["sqlite"]
+    assert summary.counts["runs"] == len(expected["runs"])
+    assert (summary.counts["model_versions"], summary.counts["versions_renumbered"]) == (3, 0)
+    got = read_back(mlflow_server, mlflow_stores, tmp_path)
+    assert all(r["tags"]["lakeml.source_run_id"] in expected["runs"]
+               for r in got["runs"].values())
+    assert _without_server_choices(normalised(got, by_name=True)) == \
+        _without_server_choices(normalised(expected, by_name=True))
+    predicted = __import__("numpy").load(mlflow_stores["folder"] / "sqlite" / "pred.npy")
+    for uri, values in got["predictions"].items():
+        assert values == predicted.tolist(), uri
+
+    again = export_mlflow(lake, mlflow_server)
+    assert again.runs_skipped == len(expected["runs"])
+    assert {k: v for k, v in again.counts.items() if v and k != "experiments"} == {}
+    # Without the export's memory, the runs are found on the server by their tag: all
+    # re-sent, none created twice.
+    import shutil
+
+    shutil.rmtree(Path(lake, "migrations"))
+    state_lost = export_mlflow(lake, mlflow_server)
+    assert state_lost.counts["runs"] == len(expected["runs"])
+    rest = MlflowRest(mlflow_server)
+    exp_ids = [e["experiment_id"] for e in rest.pages(
+        "experiments/search", {"view_type": "ALL"}, "experiments")]
+    on_server = list(rest.pages("runs/search", {"experiment_ids": exp_ids,
+                                                "run_view_type": "ALL"}, "runs"))
+    rest.close()
+    assert len(on_server) == len(expected["runs"])
