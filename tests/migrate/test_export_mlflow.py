@@ -169,13 +169,22 @@ def _without_server_choices(dump: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_export_to_a_server_reads_back_equal(lake: str, mlflow_stores: dict[str, Any],
-                                             mlflow_server: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def on_server(lake: str, mlflow_stores: dict[str, Any], mlflow_server: str,
+              tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The store exported to the real MLflow server, and what MLflow's client reads there."""
     summary = export_mlflow(lake, mlflow_server)
+    return {"summary": summary, "dump": read_back(mlflow_server, mlflow_stores,
+                                                  tmp_path_factory.mktemp("read-back"))}
+
+
+def test_export_to_a_server_reads_back_equal(lake: str, mlflow_stores: dict[str, Any],
+                                             mlflow_server: str,
+                                             on_server: dict[str, Any]) -> None:
+    summary, got = on_server["summary"], on_server["dump"]
     expected = mlflow_stores["sqlite"]
     assert summary.counts["runs"] == len(expected["runs"])
     assert (summary.counts["model_versions"], summary.counts["versions_renumbered"]) == (3, 0)
-    got = read_back(mlflow_server, mlflow_stores, tmp_path)
     assert all(r["tags"]["lakeml.source_run_id"] in expected["runs"]
                for r in got["runs"].values())
     assert _without_server_choices(normalised(got, by_name=True)) == \
@@ -201,3 +210,30 @@ def test_export_to_a_server_reads_back_equal(lake: str, mlflow_stores: dict[str,
                                                 "run_view_type": "ALL"}, "runs"))
     rest.close()
     assert len(on_server) == len(expected["runs"])
+
+
+def test_import_from_a_server(mlflow_stores: dict[str, Any], mlflow_server: str,
+                              on_server: dict[str, Any], tmp_path: Path) -> None:
+    """``lakeml import mlflow http://…``: everything MLflow's client reads on the server
+    reads the same in lakeml (artifacts through the server's proxy), the model predicts
+    as before, and a second import adds nothing."""
+    import numpy as np
+
+    import lakeml
+    import lakeml.pyfunc
+    from lakeml.migrate import verify
+    from tests.migrate.test_import_mlflow import assert_same
+
+    store = str(tmp_path / "lake")
+    summary = import_mlflow(mlflow_server, store)
+    dump = on_server["dump"]
+    assert summary.counts["runs"] == len(dump["runs"]) and summary.counts["artifact_files"]
+    assert_same(lakeml.Client(store), dump)
+    assert verify(mlflow_server, store)[1] == []
+    lakeml.set_store(store)
+    predicted = np.load(mlflow_stores["folder"] / "sqlite" / "pred.npy")
+    model = lakeml.pyfunc.load_model("models:/reg@champion")
+    np.testing.assert_array_equal(model.predict(np.array(mlflow_stores["X"])), predicted)
+    again = import_mlflow(mlflow_server, store)
+    assert again.runs_skipped == len(dump["runs"])
+    assert {k: v for k, v in again.counts.items() if v} == {}
