@@ -141,7 +141,7 @@ class FileStoreSink:
             grouped[run["run_id"]] = {"run": run, "params": {}, "tags": {}, "metrics": {},
                                       "inputs": []}
         for kind in ("params", "tags"):
-            for row in batch.__getattribute__(kind).to_pylist():
+            for row in getattr(batch, kind).to_pylist():
                 grouped[row["run_id"]][kind][row["key"]] = row["value"]
         for row in batch.metrics.to_pylist():
             grouped[row["run_id"]]["metrics"].setdefault(row["key"], []).append(

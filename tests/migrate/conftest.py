@@ -167,8 +167,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
          f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "art"),
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--uvicorn-opts", "--timeout-worker-healthcheck 120"],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "LAKEML_"))})
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        # no background job runner (a dozen huey worker processes the tests do not use)
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "LAKEML_"))},
+             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -182,11 +184,17 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 pass
             time.sleep(0.2)
         yield url
-    finally:
-        proc.terminate()
+    finally:  # the server and its uvicorn worker: the process group it leads
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+        try:  # whatever of the group outlived the server
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
         log.close()

@@ -237,3 +237,36 @@ def test_import_from_a_server(mlflow_stores: dict[str, Any], mlflow_server: str,
     again = import_mlflow(mlflow_server, store)
     assert again.runs_skipped == len(dump["runs"])
     assert {k: v for k, v in again.counts.items() if v} == {}
+
+
+def test_a_run_changed_since_is_sent_again_without_duplicates(
+        lake: str, mlflow_stores: dict[str, Any], mlflow_server: str,
+        on_server: dict[str, Any], tmp_path: Path) -> None:
+    """(After the import test, which compares with the server as first exported.)"""
+    import shutil
+
+    import lakeml
+
+    copy = str(tmp_path / "lake")
+    shutil.copytree(lake, copy)
+    parent = next(r for r, v in mlflow_stores["sqlite"]["runs"].items()
+                  if v["run_name"] == "parent")
+    client = lakeml.Client(copy)
+    client.log_metric(parent, "loss", 0.01, step=6, timestamp=1_700_000_000_006)
+    client.flush()
+    summary = export_mlflow(copy, mlflow_server)
+    assert summary.counts["runs"] == 1  # only the changed run
+    rest = MlflowRest(mlflow_server)
+    try:
+        exp_ids = [e["experiment_id"] for e in rest.pages(
+            "experiments/search", {"view_type": "ALL"}, "experiments")]
+        (run,) = rest.pages("runs/search", {
+            "experiment_ids": exp_ids, "run_view_type": "ALL",
+            "filter": f"tags.`lakeml.source_run_id` = '{parent}'"}, "runs")
+        points = [(m["step"], m["timestamp"], m["value"]) for m in rest.call(
+            "GET", "metrics/get-history", params={"run_id": run["info"]["run_id"],
+                                                  "metric_key": "loss"})["metrics"]]
+    finally:
+        rest.close()
+    assert len(points) == len(set(points)) == 7  # six points once each, and the new one
+    assert (6, 1_700_000_000_006, 0.01) in points
