@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from lakeml.errors import AlreadyExists, InvalidArgument
@@ -252,7 +253,9 @@ def test_a_run_changed_since_is_sent_again_without_duplicates(
     parent = next(r for r, v in mlflow_stores["sqlite"]["runs"].items()
                   if v["run_name"] == "parent")
     client = lakeml.Client(copy)
-    client.log_metric(parent, "loss", 0.01, step=6, timestamp=1_700_000_000_006)
+    client.log_metric_histories(pa.table({  # the bulk path writes to a finished run
+        "run_id": [parent], "key": ["loss"], "value": [0.01], "step": [6],
+        "timestamp": [1_700_000_000_006]}))
     client.flush()
     summary = export_mlflow(copy, mlflow_server)
     assert summary.counts["runs"] == 1  # only the changed run
