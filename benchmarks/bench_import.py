@@ -1,5 +1,8 @@
 """Time ``lakeml import mlflow`` on an MLflow sqlite store of N runs x (10 params, 10 metrics
-x 100 steps): the first import, a second one (which must add nothing) and ``--verify``.
+x 100 steps): the first import, a second one (which must add nothing) and ``--verify``;
+with ``--export``, then ``lakeml export mlflow`` of the imported store to an mlruns folder
+(and again, which must add nothing); ``--export-to URL`` exports to a running MLflow server
+instead.
 
 The store is made once and cached under benchmarks/.cache: MLflow itself (the side
 virtualenv, benchmarks/.venv-mlflow, or LAKEML_MLFLOW_PYTHON) creates an empty database with
@@ -120,9 +123,27 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _time_export(store: str, target: str) -> list[list[str]]:
+    """Rows of the first and the second export of ``store`` to ``target``."""
+    from lakeml.migrate.exporter import export_mlflow
+
+    rows = []
+    for step in ("export to MLflow", "second export (adds nothing)"):
+        t0, c0 = time.perf_counter(), _cpu()
+        summary = export_mlflow(store, target)
+        rows.append([f"{step} ({target.split('://')[0] if '://' in target else 'folder'})",
+                     f"{time.perf_counter() - t0:.1f}", f"{_cpu() - c0:.1f}",
+                     f"{summary.counts['runs']:,}", f"{summary.counts['metric_points']:,}"])
+        print(f"{step}: {rows[-1][1]} s, load average {os.getloadavg()[0]:.1f}", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--export", action="store_true",
+                        help="also time lakeml export mlflow to an mlruns folder")
+    parser.add_argument("--export-to", help="export to this MLflow tracking URI instead")
     args = parser.parse_args(argv)
     os.environ.setdefault("LAKEML_PROGRESS", "off")
     from lakeml.migrate import import_mlflow, verify
@@ -148,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
         _, differences = verify(source, store)
         rows.append(["--verify", f"{time.perf_counter() - t0:.1f}", f"{_cpu() - c0:.1f}",
                      "", ""])
+        if args.export or args.export_to:
+            rows += _time_export(store, args.export_to or str(Path(tmp, "mlruns")))
         from lakeml.tracking import backend
 
         backend.close_all()  # commit and stop before the folder goes

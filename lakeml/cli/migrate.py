@@ -1,4 +1,5 @@
-"""``lakeml import mlflow SOURCE``: move an MLflow store into a lakeml store."""
+"""``lakeml import mlflow SOURCE`` and ``lakeml export mlflow --to URI``: move an MLflow store
+into a lakeml store, and back."""
 
 from __future__ import annotations
 
@@ -35,8 +36,38 @@ def cmd_import_mlflow(args: argparse.Namespace) -> str:
     return out
 
 
+def cmd_export_mlflow(args: argparse.Namespace) -> str:
+    from lakeml.cli.args import store_uri
+    from lakeml.migrate.exporter import export_mlflow
+
+    summary = export_mlflow(store_uri(args), args.to, batch_runs=args.batch_runs,
+                            copy_artifacts=not args.no_artifacts)
+    out = render(["exported", "count"], summary.rows(), args.format)
+    return out + (f"\nexported {summary.store} to {summary.target} in {summary.seconds:.1f} s"
+                  if args.format == "table" else "")
+
+
+def _add_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    exports = group(sub, "export", "export the lakeml store to another platform")
+    p = exports.add_parser(
+        "mlflow", parents=[common],
+        help="export to an MLflow file store folder (ids kept) or a running MLflow server: "
+             "experiments, runs, params, metric histories, tags, datasets, artifacts and the "
+             "registry; a second export adds nothing",
+        description="Export --store to the MLflow tracking URI --to. Runs already exported "
+                    "and unchanged since are skipped.")
+    p.add_argument("--to", required=True, help="MLflow tracking URI: a folder (./mlruns, "
+                   "file:///path) or a server (http://host:port)")
+    p.add_argument("--batch-runs", type=at_least(1), default=500,
+                   help="runs per batch (default 500)")
+    p.add_argument("--no-artifacts", action="store_true",
+                   help="copy no artifact files (records only)")
+    p.set_defaults(func=cmd_export_mlflow)
+
+
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """The ``import`` command group (``import mlflow``)."""
+    """The ``import`` and ``export`` command groups (``import mlflow``, ``export mlflow``)."""
+    _add_export(sub, common)
     imports = group(sub, "import", "import another platform's store into lakeml")
     p = imports.add_parser(
         "mlflow", parents=[common],

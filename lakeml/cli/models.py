@@ -86,6 +86,39 @@ def cmd_models_predict(args: argparse.Namespace) -> str:
     return f"wrote {len(frame)} predictions to {out}"
 
 
+def cmd_models_generate_dockerfile(args: argparse.Namespace) -> str:
+    from lakeml.models.docker_context import generate_dockerfile
+
+    _use_store(args)
+    dockerfile = generate_dockerfile(args.model_uri, args.directory, port=args.port)
+    return f"wrote a build context serving {args.model_uri} to {dockerfile.parent}"
+
+
+def cmd_models_build_docker(args: argparse.Namespace) -> str:
+    from lakeml.models.docker_context import build_docker
+
+    _use_store(args)
+    return f"built image {build_docker(args.model_uri, args.name, port=args.port)}"
+
+
+def _add_docker(models_sub: argparse._SubParsersAction) -> None:
+    for command, helptext in (
+            ("generate-dockerfile", "write a Docker build context serving the model"),
+            ("build-docker", "build a Docker image serving the model (needs docker)")):
+        p = models_sub.add_parser(command, help=helptext)
+        p.add_argument("--model-uri", "-m", required=True)
+        if command == "generate-dockerfile":
+            p.add_argument("--directory", "-d", required=True,
+                           help="an empty or new folder for the build context")
+        else:
+            p.add_argument("--name", "-n", required=True, help="image name (and tag)")
+        p.add_argument("--port", type=int, default=8080,
+                       help="port the container serves on (default 8080)")
+        p.add_argument("--store", help="store that runs:/ and models:/ URIs refer to")
+        p.set_defaults(func=cmd_models_generate_dockerfile if command ==
+                       "generate-dockerfile" else cmd_models_build_docker)
+
+
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """The ``models`` group: serve, predict."""
     models_sub = group(sub, "models", "serve a model over HTTP or score files with it")
@@ -122,3 +155,4 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    "to stdout)")
     p.add_argument("--store", help="store that runs:/ and models:/ URIs refer to")
     p.set_defaults(func=cmd_models_predict)
+    _add_docker(models_sub)

@@ -21,12 +21,14 @@ class ArtifactMapper:
 
     ``artifact_root`` replaces the experiment's recorded artifact location
     (``<root>/<experiment id>/<run id>/artifacts`` is MLflow's default layout),
-    for stores whose artifacts moved or were recorded as ``mlflow-artifacts:/``.
+    for stores whose artifacts moved or were recorded as ``mlflow-artifacts:/``
+    (which only a server source, ``proxied``, can read itself).
     """
 
     def __init__(self, artifact_root: str | None,
-                 experiment_locations: dict[str, str | None]) -> None:
+                 experiment_locations: dict[str, str | None], *, proxied: bool = False) -> None:
         self.root = artifact_root.rstrip("/") if artifact_root else None
+        self.proxied = proxied  # the source serves mlflow-artifacts: URIs itself
         self._locations = {k: (v or "").rstrip("/") for k, v in experiment_locations.items()}
 
     def source(self, uri: str | None, experiment_id: str) -> str | None:
@@ -40,7 +42,7 @@ class ArtifactMapper:
             marker = f"/{experiment_id}/"
             if marker in uri:
                 return f"{self.root}{marker}{uri.split(marker, 1)[1]}"
-        if uri.startswith("mlflow-artifacts:"):
+        if uri.startswith("mlflow-artifacts:") and not self.proxied:
             raise InvalidArgument(f"artifact location {uri!r} is served by an MLflow server; "
                                   "give --artifact-root, the folder (or URI) that server "
                                   "stores its artifacts in")

@@ -92,7 +92,8 @@ def import_mlflow(source_uri: str, store_uri: str, *, artifact_root: str | None 
             records = source.experiments()
             counts["experiments"], locations = import_experiments(client, records)
         mapper = ArtifactMapper(artifact_root, {e.experiment_id: e.artifact_location
-                                                for e in records})
+                                                for e in records},
+                                proxied=hasattr(source, "copy_proxied"))
         ctx = _Context(client, source, mapper, locations, counts)
         summary = ImportSummary(source.uri, client.store_uri, counts)
         _import_runs(ctx, summary, batch_runs, max_runs, copy_artifacts)
@@ -165,9 +166,18 @@ def _write_one(ctx: _Context, state: ImportState, index: dict[str, str], chunk: 
                                batch.runs["artifact_uri"].to_pylist()):
             where = ctx.mapper.source(src, run_exps[run_id])
             if where:
-                files += copy_tree(where, targets[run_id], store.artifact_storage_options)
+                files += _copy(ctx, where, targets[run_id])
     state.record({r: index[r] for r in chunk})
     return files
+
+
+def _copy(ctx: _Context, where: str, target: str) -> int:
+    """Copy an MLflow artifact folder into the store (through the server's proxy for a
+    server source's ``mlflow-artifacts:`` URIs); returns files copied."""
+    options = ctx.client.store.artifact_storage_options
+    if where.startswith("mlflow-artifacts:") and hasattr(ctx.source, "copy_proxied"):
+        return ctx.source.copy_proxied(where, target, options)
+    return copy_tree(where, target, options)
 
 
 def _run_artifact_uri(ctx: _Context, run_id: str) -> str | None:
@@ -204,7 +214,7 @@ def _import_logged_models(ctx: _Context, copy_artifacts: bool) -> int:
         if copy_artifacts:
             where = ctx.mapper.source(model.artifact_location, model.experiment_id)
             if where:
-                copy_tree(where, target, store.artifact_storage_options)
+                _copy(ctx, where, target)
         if uri is None or model.model_id in known:
             continue
         row = logged_model_row(store, model, target, uri)

@@ -12,7 +12,8 @@ from lakeml.migrate.sqlite_source import SqliteSource
 
 def open_source(uri: str) -> Source:
     """The reader of MLflow tracking URI ``uri``: ``sqlite:///path``, a file store folder
-    (``./mlruns`` or ``file:///…``); other schemes raise NotSupported naming them."""
+    (``./mlruns`` or ``file:///…``) or a running server (``http(s)://``); other schemes
+    raise NotSupported naming them."""
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidArgument(f"the MLflow source must be a tracking URI, got {uri!r}")
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
@@ -21,8 +22,12 @@ def open_source(uri: str) -> Source:
         return SqliteSource(uri if scheme else f"sqlite:///{os.path.abspath(uri)}")
     if scheme in ("", "file"):
         return FileStoreSource(uri)
+    if scheme in ("http", "https"):
+        from lakeml.migrate.rest_source import RestSource
+
+        return RestSource(uri)
     raise NotSupported(
         f"cannot import from {uri!r}: the {scheme}:// scheme is not supported yet. lakeml "
-        "imports an MLflow sqlite database (sqlite:///path/mlflow.db) or a file store folder "
-        "(./mlruns); for a server or another database, copy it to sqlite first (e.g. with "
-        "MLflow's own tools)")
+        "imports an MLflow sqlite database (sqlite:///path/mlflow.db), a file store folder "
+        "(./mlruns) or a running MLflow server (http(s)://host:port); for another database, "
+        "start an MLflow server on it and import from the server")

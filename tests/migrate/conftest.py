@@ -12,18 +12,55 @@ point and a tag change.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.mlflow_venv import run_mlflow
 
-SCRIPT = r'''
+# What MLflow's client reads of a store (also how tests/migrate/test_export_mlflow.py reads
+# lakeml's exports back).
+DUMP = r'''
 import json, os, shutil, sys
-import numpy as np, pandas as pd
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
+
+def dump(uri):
+    c = MlflowClient(uri, uri)
+    exps = c.search_experiments(view_type=ViewType.ALL)
+    out = {"experiments": {e.experiment_id: {
+        "name": e.name, "lifecycle_stage": e.lifecycle_stage, "tags": dict(e.tags),
+        "creation_time": e.creation_time} for e in exps}, "runs": {}}
+    for run in c.search_runs([e.experiment_id for e in exps], run_view_type=ViewType.ALL):
+        i = run.info
+        out["runs"][i.run_id] = {
+            "experiment_id": i.experiment_id, "run_name": i.run_name, "user_id": i.user_id,
+            "status": i.status, "start_time": i.start_time, "end_time": i.end_time,
+            "lifecycle_stage": i.lifecycle_stage, "params": run.data.params,
+            "tags": run.data.tags, "metrics": {
+                key: [[m.step, m.timestamp, m.value] for m in c.get_metric_history(i.run_id, key)]
+                for key in run.data.metrics},
+            "inputs": [[d.dataset.name, d.dataset.digest, d.dataset.source_type,
+                        d.dataset.source, d.dataset.schema, d.dataset.profile,
+                        {t.key: t.value for t in d.tags}]
+                       for d in run.inputs.dataset_inputs],
+            "artifacts": sorted(f.path for f in c.list_artifacts(i.run_id, "docs"))}
+    rm = c.get_registered_model("reg")
+    out["registry"] = {"description": rm.description, "tags": rm.tags, "aliases": rm.aliases,
+                       "creation_timestamp": rm.creation_timestamp, "versions": {
+        str(v.version): {"current_stage": v.current_stage, "description": v.description,
+                         "tags": v.tags, "run_id": v.run_id,
+                         "creation_timestamp": v.creation_timestamp}
+        for v in c.search_model_versions("name='reg'")}}
+    return out
+
+'''
+
+SCRIPT = DUMP + r'''
+import numpy as np, pandas as pd
 from sklearn.linear_model import LinearRegression
 
 X = np.arange(20.0).reshape(10, 2)
@@ -72,35 +109,6 @@ def populate(uri):
     np.save("pred.npy", np.asarray(mlflow.pyfunc.load_model(info.model_uri).predict(X)))
     return exp_a, parent.info.run_id
 
-def dump(uri):
-    c = MlflowClient(uri, uri)
-    exps = c.search_experiments(view_type=ViewType.ALL)
-    out = {"experiments": {e.experiment_id: {
-        "name": e.name, "lifecycle_stage": e.lifecycle_stage, "tags": dict(e.tags),
-        "creation_time": e.creation_time} for e in exps}, "runs": {}}
-    for run in c.search_runs([e.experiment_id for e in exps], run_view_type=ViewType.ALL):
-        i = run.info
-        out["runs"][i.run_id] = {
-            "experiment_id": i.experiment_id, "run_name": i.run_name, "user_id": i.user_id,
-            "status": i.status, "start_time": i.start_time, "end_time": i.end_time,
-            "lifecycle_stage": i.lifecycle_stage, "params": run.data.params,
-            "tags": run.data.tags, "metrics": {
-                key: [[m.step, m.timestamp, m.value] for m in c.get_metric_history(i.run_id, key)]
-                for key in run.data.metrics},
-            "inputs": [[d.dataset.name, d.dataset.digest, d.dataset.source_type,
-                        d.dataset.source, d.dataset.schema, d.dataset.profile,
-                        {t.key: t.value for t in d.tags}]
-                       for d in run.inputs.dataset_inputs],
-            "artifacts": sorted(f.path for f in c.list_artifacts(i.run_id, "docs"))}
-    rm = c.get_registered_model("reg")
-    out["registry"] = {"description": rm.description, "tags": rm.tags, "aliases": rm.aliases,
-                       "creation_timestamp": rm.creation_timestamp, "versions": {
-        str(v.version): {"current_stage": v.current_stage, "description": v.description,
-                         "tags": v.tags, "run_id": v.run_id,
-                         "creation_timestamp": v.creation_timestamp}
-        for v in c.search_model_versions("name='reg'")}}
-    return out
-
 here = os.getcwd()
 result = {}
 os.makedirs("sqlite", exist_ok=True)
@@ -136,3 +144,57 @@ def mlflow_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                    "sqlite_v1": f"sqlite:///{folder / 'sqlite' / 'mlflow-v1.db'}",
                    "file": str(folder / "file" / "mlruns")}
     return out
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` (sqlite, artifacts through its proxy) on loopback; its URL."""
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.mlflow_venv import mlflow_python
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed after the server
+    proc = subprocess.Popen(
+        [str(mlflow_python()), "-m", "mlflow", "server", "--backend-store-uri",
+         f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "art"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--uvicorn-opts", "--timeout-worker-healthcheck 120"],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        # no background job runner (a dozen huey worker processes the tests do not use)
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "LAKEML_"))},
+             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, (folder / "server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "mlflow server not up after 300 s"
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:  # the server and its uvicorn worker: the process group it leads
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # whatever of the group outlived the server
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        log.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lakeml.errors import InvalidArgument, NotFound, NotSupported
+from lakeml.errors import InvalidArgument, NotFound, NotSupported, StoreUnavailable
 from lakeml.migrate.readers import open_source
 from lakeml.migrate.sqlite_source import SqliteSource
 
@@ -69,5 +69,12 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
         open_source(f"sqlite:///{not_mlflow}")
     with pytest.raises(InvalidArgument, match="not an MLflow file store"):
         open_source(str(tmp_path))
-    with pytest.raises(NotSupported, match="http"):
-        open_source("http://localhost:5000")
+    with pytest.raises(NotSupported, match="mysql"):
+        open_source("mysql://u@localhost/mlflow")
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port}"):
+        open_source(f"http://127.0.0.1:{port}").experiments()
