@@ -2,7 +2,7 @@
 
 A process validates log calls against what it knows of each run (``Backend.runs``: status
 and lifecycle stage), without a query per call. In a library process another process's
-change (a run deleted or ended elsewhere) is noticed when the run is next read; a log to
+change (a run deleted elsewhere) is noticed when the run is next read; a log to
 it meanwhile is accepted. A server worker must do better: MLflow's client sends a delete
 to one worker and its next call may reach another, and a write accepted *after* another
 worker acknowledged the delete would break the promise that a read or write on any worker
