@@ -55,7 +55,13 @@ def latest_points_in_duckdb(batch: pa.Table) -> pa.Table:
 def latest_points_in_python(batch: pa.Table) -> pa.Table:
     """:func:`latest_points` by the Python statement of the rule (fold_rules.metric_order),
     for batches small enough that a DuckDB connection would cost more."""
-    columns = batch.select(["run_id", "key", "value", "step", "timestamp"]).to_pydict()
+    import pyarrow as pa
+
+    # timestamps as their int64 microseconds: a datetime cannot hold every value a batch
+    # can (years outside 1-9999), and the order is the same
+    columns = pa.table({"run_id": batch["run_id"], "key": batch["key"],
+                        "value": batch["value"], "step": batch["step"],
+                        "timestamp": batch["timestamp"].cast(pa.int64())}).to_pydict()
     best: dict[tuple[str, str], int] = {}
     for i, group in enumerate(zip(columns["run_id"], columns["key"])):
         held = best.get(group)
@@ -64,8 +70,6 @@ def latest_points_in_python(batch: pa.Table) -> pa.Table:
                             > metric_order(columns["step"][held], columns["timestamp"][held],
                                            columns["value"][held])):
             best[group] = i
-    import pyarrow as pa
-
     return batch.take(pa.array([best[group] for group in sorted(best)], pa.int64()))
 
 

@@ -221,7 +221,11 @@ class Writer:
                     self._in_flight = frozenset()
             first_error: LakemlError | None = None
             for wave in self._waves():
-                for error in self._commit_wave([n for n in wave if self._pending[n]]):
+                # a derived table waits while its source still has batches (a failed
+                # commit): latest points never show a point the history does not hold
+                ready = [n for n in wave if self._pending[n]
+                         and not (n in DERIVED and self._pending[DERIVED[n]])]
+                for error in self._commit_wave(ready):
                     first_error = first_error or error
             self.last_error = first_error
             if first_error is not None:
@@ -237,8 +241,9 @@ class Writer:
         return [wave for wave in waves if wave]
 
     def _commit_wave(self, names: list[str]) -> list[LakemlError]:
-        """Commit the pending batches of ``names`` at the same time (each table's own
-        state is touched only by its own commit); every commit ends before this returns.
+        """Commit the pending batches of ``names`` at the same time (each commit changes
+        its own table's pending batches; what they share, the rejections and flags, is
+        changed under the GIL or self._lock); every commit ends before this returns.
         The errors of the tables that failed, in ``names`` order."""
         def commit(name: str) -> LakemlError | None:
             try:
@@ -254,9 +259,24 @@ class Writer:
                 self._committers = ThreadPoolExecutor(
                     max_workers=max(len(wave) for wave in COMMIT_WAVES),
                     thread_name_prefix="lakeml-commit")
-            futures = [self._submit(commit, name) for name in names]
-            outcomes = []
+            pool = self._committers
+            futures: list[Future[LakemlError | None]] = []
             unexpected: BaseException | None = None
+            for name in names:
+                try:
+                    futures.append(pool.submit(commit, name))
+                except RuntimeError as exc:
+                    if "cannot schedule new futures" not in str(exc):
+                        unexpected = exc  # the others are still waited for below
+                        break
+                    # the interpreter is exiting (close() at exit): commit here
+                    done: Future[LakemlError | None] = Future()
+                    try:
+                        done.set_result(commit(name))
+                    except BaseException as error:  # noqa: BLE001 - handed on below
+                        done.set_exception(error)
+                    futures.append(done)
+            outcomes = []
             for future in futures:  # wait for every one before raising anything
                 try:
                     outcomes.append(future.result())
@@ -265,21 +285,6 @@ class Writer:
             if unexpected is not None:
                 raise unexpected
         return [error for error in outcomes if error is not None]
-
-    def _submit(self, commit: Callable[[str], LakemlError | None],
-                name: str) -> Future[LakemlError | None]:
-        """``commit(name)`` on a committer thread; here, when no thread may start (the
-        interpreter is exiting: close() at exit still commits everything)."""
-        assert self._committers is not None
-        try:
-            return self._committers.submit(commit, name)
-        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
-            done: Future[LakemlError | None] = Future()
-            try:
-                done.set_result(commit(name))
-            except BaseException as exc:  # noqa: BLE001 - handed on as the future's
-                done.set_exception(exc)
-            return done
 
     def raise_rejected(self) -> None:
         """Raise RowsRejected (an InvalidArgument) naming the rows rejected since the last
@@ -331,14 +336,15 @@ class Writer:
         self._wake.set()
 
     def _add_pending(self, name: str, data: pa.Table) -> None:
-        """Queue ``data`` as the next batch of ``name`` and of the tables derived from it."""
+        """Queue ``data`` as the next batch of ``name`` and of the tables derived from it
+        (derived first: if deriving fails, nothing is queued)."""
+        derived = {d: DERIVE[d](data) for d, source in DERIVED.items()
+                   if source == name and d in self._tables}
         self._batch_seq[name] += 1
         self._pending[name].append((self._batch_seq[name], data))
-        for derived, source in DERIVED.items():
-            if source == name and derived in self._tables:
-                self._batch_seq[derived] += 1
-                self._pending[derived].append((self._batch_seq[derived],
-                                               DERIVE[derived](data)))
+        for table, batch in derived.items():
+            self._batch_seq[table] += 1
+            self._pending[table].append((self._batch_seq[table], batch))
 
     def _convert(self, name: str, rows: list[tuple[Any, ...]]) -> pa.Table | None:
         """``rows`` as an Arrow table of ``name``'s schema, without the rows that have no
@@ -518,9 +524,10 @@ class Writer:
             else:
                 self.raise_rejected()
         finally:  # rows refused or a store gone: what committed still gets its snapshot
-            if self._committers is not None:
-                self._committers.shutdown(wait=True)
-                self._committers = None
+            with self._flush_lock:  # not while a flush is submitting to the pool
+                if self._committers is not None:
+                    self._committers.shutdown(wait=True)
+                    self._committers = None
             if self._committed and self._on_close is not None:
                 on_close, self._on_close = self._on_close, None
                 on_close()

@@ -144,3 +144,16 @@ def test_latest_points_of_an_empty_batch_is_empty() -> None:
     for way in (derived.latest_points_in_python, derived.latest_points_in_duckdb):
         got = way(empty)
         assert got.num_rows == 0 and got.schema == empty.schema
+
+
+def test_latest_points_of_timestamps_past_year_9999_match_duckdb() -> None:
+    """A datetime cannot hold them; their int64 microseconds order the same."""
+    big = 200_000 * 365 * 86_400 * 1_000_000  # about year 202,000
+    batch = pa.table({"run_id": ["r", "r", "s"], "key": ["m", "m", "m"],
+                      "value": [1.0, 2.0, 3.0], "step": [0, 0, 0],
+                      "timestamp": pa.array([big, big + 1, 5], pa.int64())
+                      .cast(schemas.METRICS.field("timestamp").type)},
+                     schema=schemas.METRICS)
+    small = derived.latest_points_in_python(batch)
+    assert small.equals(derived.latest_points_in_duckdb(batch))
+    assert small["value"].to_pylist() == [2.0, 3.0]

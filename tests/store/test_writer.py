@@ -239,3 +239,25 @@ def test_commit_waves_hold_every_table_once_and_derived_after_their_source() -> 
     for derived, source in DERIVED.items():
         assert wave_of[derived] > wave_of[source]
     assert wave_of["experiments"] < wave_of["runs"] < wave_of["params"]
+
+
+def test_latest_points_wait_while_their_metrics_batch_is_not_committed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "s", flush_interval=60).open()
+    real = DeltaTableHandle.append
+
+    def metrics_down(handle, data, **kw):  # noqa: ANN001
+        if handle.name == "metrics":
+            raise StoreUnavailable("injected: the metrics table cannot be written")
+        return real(handle, data, **kw)
+
+    monkeypatch.setattr(DeltaTableHandle, "append", metrics_down)
+    store.writer.extend("metrics", metric_rows(5))
+    with pytest.raises(StoreUnavailable):
+        store.flush()
+    assert count(store, "metrics") == 0
+    assert count(store, "metric_latest") == 0  # not ahead of the history
+    monkeypatch.setattr(DeltaTableHandle, "append", real)
+    store.flush()
+    assert (count(store, "metrics"), count(store, "metric_latest")) == (5, 1)
+    store.close()
