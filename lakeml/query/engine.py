@@ -88,9 +88,11 @@ class QueryEngine:
         """From now on, reads see committed rows only: this process's buffered rows are not
         committed first. For a server whose write requests each wait for the commit of
         their rows (lakeml.server.group_commit): a read must neither commit other
-        requests' rows inside its lock nor show a write not yet acknowledged."""
+        requests' rows inside its lock nor show a write not yet acknowledged. A remote
+        store's tables are then listed on every read (no freshness window)."""
         self._flush_first = False
         self.commits_only = True
+        self._store.list_on_every_read()  # other workers' commits, at once
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The engine's own DuckDB connection (for tables it materialises)."""

@@ -227,6 +227,14 @@ class Store:
         handle = self.grown.get(table) or self.tables[table]
         return handle.schema if version < 0 else handle.schema_at(version)
 
+    def list_on_every_read(self) -> None:
+        """From now on every read of a remote table lists its log, as a local one stats
+        it: no freshness window (``remote_freshness``). A server worker needs this: it
+        promises that a read or a write's check on any worker sees every write another
+        worker acknowledged before it."""
+        for handle in [*self.tables.values(), *self.grown.values()]:
+            handle.freshness = 0.0
+
     def table_ids(self, names: Iterable[str]) -> dict[str, str]:
         """The Delta table id of each of tables ``names`` (see DeltaTableHandle.table_id)."""
         self.open()

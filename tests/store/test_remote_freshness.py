@@ -50,3 +50,20 @@ def test_the_window_is_checked(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.setenv("LAKEML_REMOTE_FRESHNESS", "-1")
     with pytest.raises(InvalidArgument, match="LAKEML_REMOTE_FRESHNESS"):
         lakeml.Client(str(tmp_path / "lake"))
+
+
+def test_a_server_workers_reads_have_no_window(s3_env: dict[str, str],
+                                               monkeypatch: pytest.MonkeyPatch):
+    """A server worker (reads of committed rows only) sees another process's commit at once,
+    whatever the window: it promises every worker sees every acknowledged write."""
+    monkeypatch.setenv("LAKEML_REMOTE_FRESHNESS", "600")
+    backend.close_all()
+    uri = fresh_prefix()
+    client = lakeml.Client(uri)
+    client.tracking.engine.read_commits_only()  # as lakeml.server.group_commit does
+    exp = client.create_experiment("worker")
+    mine = client.create_run(exp).info.run_id
+    client.flush()
+    assert ids(client, exp) == {mine}
+    other = another_process_logs_a_run(uri, exp)
+    assert ids(client, exp) == {mine, other}
