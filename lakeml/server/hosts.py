@@ -33,8 +33,13 @@ log = logging.getLogger("lakeml.server")
 
 OPEN_PATHS = ("/health", "/version")
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0")
-PRIVATE_PATTERNS = ("10.*", *(f"172.{i}.*" for i in range(16, 32)), "192.168.*",
-                    "fc00:*", "fd00:*")
+# The private networks a server bound beyond loopback answers to by default. They are
+# matched as addresses, not as globs over the Host header: a glob "10.*" would also let
+# a rebinding name like "10.evil.example" through.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+#: The pattern that stands for PRIVATE_NETWORKS in a list of patterns (no Host holds "<").
+PRIVATE = "<private network addresses>"
 
 
 def is_loopback(host: str) -> bool:
@@ -50,12 +55,26 @@ def is_loopback(host: str) -> bool:
 def default_allowed_hosts(bind_host: str) -> list[str]:
     """The allowed-host patterns of a server bound to ``bind_host`` when none are given."""
     names = list(LOOPBACK_NAMES)
+    private = []
     if not is_loopback(bind_host):
-        names += PRIVATE_PATTERNS
+        private = [PRIVATE]
         bare = bind_host.strip("[]")
         if bare not in ("0.0.0.0", "::", ""):
             names.append(f"[{bare}]" if ":" in bare else bare)
-    return [*names, *(f"{name}:*" for name in names if not name.endswith("*"))]
+    return [*names, *(f"{name}:*" for name in names), *private]
+
+
+def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address a Host header names (``10.0.0.5:5000``, ``[fd00::1]:80``), or None
+    when it names a host by name."""
+    if host.startswith("["):
+        bare = host[1:host.find("]")] if "]" in host else ""
+    else:
+        bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        return ipaddress.ip_address(bare)
+    except ValueError:
+        return None
 
 
 def parse_allowed_hosts(text: str) -> list[str]:
@@ -82,10 +101,14 @@ class AllowedHosts:
         self.app = app
         self.patterns = patterns
         self.any = "*" in patterns
-        self._match = _regex(patterns)
+        self.private = PRIVATE in patterns
+        self._match = _regex([p for p in patterns if p != PRIVATE] or ["<none>"])
 
     def allows(self, host: str) -> bool:
-        return self.any or (bool(host) and self._match.fullmatch(host.lower()) is not None)
+        if self.any or (bool(host) and self._match.fullmatch(host.lower()) is not None):
+            return True
+        address = host_address(host) if self.private else None
+        return address is not None and any(address in net for net in PRIVATE_NETWORKS)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or self.any or scope.get("path") in OPEN_PATHS:

@@ -95,7 +95,12 @@ def test_default_patterns_follow_the_bound_address() -> None:
     everywhere = AllowedHosts(None, patterns=default_allowed_hosts("0.0.0.0"))
     for host in ("192.168.1.20:5000", "10.0.0.3", "172.20.1.1:80", "localhost:5000"):
         assert everywhere.allows(host), host
-    for host in ("172.32.0.1:80", "mlflow.corp.example:5000", "8.8.8.8:5000"):
+    for host in ("[fd00::1]:5000", "[fc12::7]", "10.255.0.1:8080"):
+        assert everywhere.allows(host), host
+    for host in ("172.32.0.1:80", "mlflow.corp.example:5000", "8.8.8.8:5000",
+                 # names that merely start like a private address: DNS rebinding
+                 "10.evil.example:5000", "192.168.evil.example", "172.16.a.evil.example:80",
+                 "fd00.evil.example", "[2001:db8::1]:80"):
         assert not everywhere.allows(host), host
     bound = AllowedHosts(None, patterns=default_allowed_hosts("203.0.113.7"))
     assert bound.allows("203.0.113.7:5000") and not bound.allows("203.0.113.8:5000")
