@@ -2,12 +2,20 @@
 
 Every file the proxy serves lies under some experiment's artifact location: a run's at
 ``<location>/<run_id>/artifacts/...``, a logged model's at ``<location>/models/<id>/...``.
-An experiment made without ``artifact_location`` has ``<artifact root>/<experiment_id>``,
-so the path's first segment is its id; one made with ``mlflow-artifacts:/team/churn``
-has ``<artifact root>/team/churn``, and the first segment (``team``) names nothing.
-The owner is therefore found by location, not by the first segment: the experiment (active
-or deleted) whose location is the longest prefix of the path, so an experiment whose
-location lies inside another's folder owns its own files.
+An experiment made without ``artifact_location`` has ``<artifact root>/<experiment_id>``;
+one made with ``mlflow-artifacts:/team/churn`` has ``<artifact root>/team/churn``. So:
+
+- a path whose first segment is all digits is an id folder: it belongs to the experiment
+  of that id, whatever other experiments' locations say (MLflow's rule for its proxy);
+- any other path belongs to the OLDEST experiment whose location holds it; a location
+  counts only if its own first segment is not all digits (an id folder is never another
+  experiment's) and it is not the artifact root itself.
+
+Why the oldest and not the deepest: any signed-in user may create an experiment with any
+location and holds MANAGE on it. Were the deepest location the owner, a user could create
+one inside another team's folder (``team-a/churn/models``) and take over the files there;
+the oldest experiment holding a path had it first. An experiment made later inside another
+one's folder is therefore governed by the outer one's permissions.
 
 A path under no experiment's location has no owner (None): the proxy leaves it to admins.
 
@@ -26,32 +34,36 @@ if TYPE_CHECKING:
     from lakeml.client import Client
 
 
-def locations_under(root: str, experiments: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``(path under root, experiment id)`` of each experiment located under ``root``, longest
-    path first; locations elsewhere (``s3://other/...``) are left out: the proxy never
-    serves them."""
+def locations_under(root: str, experiments: list[tuple[str, str, int]]
+                    ) -> list[tuple[str, str, int]]:
+    """``(path under root, experiment id, creation time)`` of each experiment located under
+    ``root`` that may own paths beyond its id folder (see the module's docstring);
+    locations elsewhere (``s3://other/...``) are left out: the proxy never serves them."""
     root = root.rstrip("/")
     found = []
-    for experiment_id, location in experiments:
+    for experiment_id, location, created in experiments:
         location = (location or "").rstrip("/")
-        if location == root:
-            found.append(("", experiment_id))
-        elif location.startswith(root + "/"):
-            found.append((location[len(root) + 1:], experiment_id))
-    return sorted(found, key=lambda item: len(item[0]), reverse=True)
+        if location.startswith(root + "/"):
+            path = location[len(root) + 1:]
+            if not path.split("/", 1)[0].isdigit():
+                found.append((path, experiment_id, created))
+    return found
 
 
-def owner(prefixes: list[tuple[str, str]], path: str) -> str | None:
-    """The id of the experiment whose location (in ``prefixes``, longest first) holds
-    ``path`` (relative to the artifact root), or None."""
-    for prefix, experiment_id in prefixes:
-        if not prefix or path == prefix or path.startswith(prefix + "/"):
-            return experiment_id
-    return None
+def owner(ids: set[str], located: list[tuple[str, str, int]], path: str) -> str | None:
+    """The id of the experiment owning ``path`` (relative to the artifact root): the id
+    folder's experiment (of ``ids``), else the oldest of ``located`` holding it, or None."""
+    first = path.split("/", 1)[0]
+    if first.isdigit():
+        return first if first in ids else None
+    holders = [(created, experiment_id) for prefix, experiment_id, created in located
+               if path == prefix or path.startswith(prefix + "/")]
+    return min(holders)[1] if holders else None
 
 
 def experiment_of_path(client: Client, path: str) -> str | None:
     """The experiment owning the proxy path ``path`` in ``client``'s store, or None."""
-    pairs = [(e.experiment_id, e.artifact_location)
-             for e in every_experiment(client, ViewType.ALL)]
-    return owner(locations_under(client.store.artifact_root, pairs), path)
+    experiments = every_experiment(client, ViewType.ALL)
+    located = locations_under(client.store.artifact_root, [
+        (e.experiment_id, e.artifact_location, e.creation_time or 0) for e in experiments])
+    return owner({e.experiment_id for e in experiments}, located, path)

@@ -659,8 +659,9 @@ def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) ->
 
 def test_the_proxy_finds_the_experiment_of_a_custom_artifact_location(team) -> None:
     """A path under an experiment made with its own artifact_location is checked against
-    that experiment (the longest location holding the path wins, so an experiment nested in
-    another's folder keeps its own); a path under no experiment is for admins."""
+    that experiment; when locations nest, the OLDEST experiment holding the path decides,
+    so nobody takes over another team's files by making an experiment inside their folder
+    (or at an id folder, or at the root); a path under no experiment is for admins."""
     server, _, _ = team
     proxy = f"{server.url}/api/2.0/mlflow-artifacts/artifacts"
 
@@ -686,14 +687,24 @@ def test_the_proxy_finds_the_experiment_of_a_custom_artifact_location(team) -> N
     assert refused.status_code == 403 and f"experiment {outer!r}" in refused.json()["message"]
     grant(server, "experiments", outer, "carol", "EDIT", by="alice")
     assert send("PUT", f"{outer_run}/a.txt", "carol", b"carol's").status_code == 200
-    # bob's experiment lies inside alice's folder: bob's permissions decide there
-    assert send("PUT", f"{inner_run}/b.txt", "bob", b"bob's").status_code == 200
-    refused = send("PUT", f"{inner_run}/b.txt", "carol", b"x")  # EDIT on outer, READ on inner
-    assert refused.status_code == 403 and f"experiment {inner!r}" in refused.json()["message"]
+    # bob's experiment lies inside alice's older folder: alice's experiment decides there
+    refused = send("PUT", f"{inner_run}/b.txt", "bob", b"bob's")  # MANAGE on inner only
+    assert refused.status_code == 403 and f"experiment {outer!r}" in refused.json()["message"]
+    assert send("PUT", f"{inner_run}/b.txt", "carol", b"x").status_code == 200  # EDIT: outer
+    # no takeover by a newer location around, at the root, or in an id folder
+    default_run = call(server, "POST", "runs/create", {"experiment_id": "0"}, user="root")
+    default_path = default_run["run"]["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    assert send("PUT", f"{default_path}/d.txt", "root", b"root's").status_code == 200
+    for location in ("mlflow-artifacts:/team-a", "mlflow-artifacts:/",
+                     "mlflow-artifacts:/0", f"mlflow-artifacts:/{default_path}"):
+        experiment(f"bob at {location}", location, "bob")
+        for target in (f"{outer_run}/a.txt", f"{default_path}/d.txt"):
+            assert send("PUT", target, "bob", b"bob's").status_code == 403, (location, target)
+            assert send("DELETE", target, "bob").status_code == 403, (location, target)
     refused = send("PUT", "no-such-folder/x.txt", "alice", b"x")
     assert refused.status_code == 403 and "under no experiment" in refused.json()["message"]
     assert send("PUT", "no-such-folder/x.txt", "root", b"x").status_code == 200
-    assert any(e["key"] == "PUT mlflow-artifacts" and e["value"] == f"experiment {inner}"
+    assert any(e["key"] == "PUT mlflow-artifacts" and e["value"] == f"experiment {outer}"
                for e in events(server))
 
 
