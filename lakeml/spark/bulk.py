@@ -19,7 +19,7 @@ from lakeml import config, system_tags, times
 from lakeml import validation as v
 from lakeml.entities import LifecycleStage, RunStatus
 from lakeml.errors import InvalidArgument
-from lakeml.spark.session import table_path
+from lakeml.spark.session import refuse_unsafe_s3_commit, table_path
 from lakeml.spark.views import resolve_store
 from lakeml.tracking.bulk import split_columns
 
@@ -134,6 +134,7 @@ def log_runs(df: DataFrame, experiment: str | None = None, *, experiment_id: str
     fixed_tags = {**system_tags.default_tags(config.current_user()),
                   **{k: v.tag_value(v.check_key(k, "tag key"), x) for k, x in (tags or {}).items()}}
     resolved = resolve_store(store)
+    refuse_unsafe_s3_commit(df.sparkSession, resolved.uri)
     client = Client(resolved.uri)
     if experiment_id is not None:
         exp = client.active_experiment(str(experiment_id))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from lakeml.errors import InvalidArgument
-from lakeml.spark.session import table_path
+from lakeml.spark.session import refuse_unsafe_s3_commit, table_path
 from lakeml.spark.views import resolve_store
 from lakeml.store.maintenance import DEFAULT_RETENTION_HOURS
 
@@ -76,6 +76,7 @@ def maintain(spark: SparkSession, store: Store | Client | str | None = None, *,
     if retention_hours < 0:
         raise InvalidArgument(f"retention_hours must be >= 0, got {retention_hours}")
     resolved = resolve_store(store)
+    refuse_unsafe_s3_commit(spark, resolved.uri)
     names = list(tables) if tables is not None else list(resolved.tables)
     unknown = sorted(set(names) - set(resolved.tables))
     if unknown:

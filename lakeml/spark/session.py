@@ -140,6 +140,39 @@ def _start_quiet_context(app_name: str, master: str, settings: dict[str, str]) -
         raise
 
 
+#: Set to "true" to let Spark commit to an s3:// store with Delta's default S3 log store:
+#: you guarantee no other process (lakeml, a server, another Spark job) writes meanwhile.
+SINGLE_WRITER_ENV = "LAKEML_SPARK_S3_SINGLE_WRITER"
+
+
+def unsafe_s3_commit(uri: str, log_store: str | None, single_writer: bool) -> str | None:
+    """Why Spark must not commit to the store at ``uri``, or None. Delta Spark's default
+    S3 log store commits without conditional writes: a commit racing another writer's
+    (lakeml's own writers use conditional puts) can overwrite it, losing acknowledged rows.
+    Safe: a local or other store, a DynamoDB log store (``log_store``, Spark's
+    ``spark.delta.logStore.s3a.impl``), or ``single_writer`` (SINGLE_WRITER_ENV)."""
+    if not uri.startswith(("s3://", "s3a://")) or single_writer:
+        return None
+    if log_store and "DynamoDB" in log_store:
+        return None
+    return (f"Spark would commit to {uri!r} with Delta's default S3 log store, which does "
+            "not use conditional writes: racing lakeml's writers it can overwrite their "
+            "commits. Configure spark.delta.logStore.s3a.impl="
+            "io.delta.storage.S3DynamoDBLogStore (with its DynamoDB table), or set "
+            f"{SINGLE_WRITER_ENV}=true if nothing else writes to this store meanwhile")
+
+
+def refuse_unsafe_s3_commit(spark: SparkSession, uri: str) -> None:
+    """Raise InvalidState when Spark may not commit to the store at ``uri`` (see
+    unsafe_s3_commit)."""
+    from lakeml.errors import InvalidState
+
+    reason = unsafe_s3_commit(uri, spark.conf.get("spark.delta.logStore.s3a.impl", None),
+                              os.environ.get(SINGLE_WRITER_ENV, "").lower() == "true")
+    if reason is not None:
+        raise InvalidState(reason)
+
+
 def spark_path(uri: str) -> str:
     """A store or table URI as Spark's Hadoop file systems name it (s3:// -> s3a://)."""
     scheme, sep, rest = uri.partition("://")

@@ -10,8 +10,10 @@ import pytest
 
 import lakeml
 import lakeml.spark
+from lakeml.errors import InvalidState
 from lakeml.spark import jars
 from lakeml.spark.s3a import hadoop_settings
+from lakeml.spark.session import SINGLE_WRITER_ENV, unsafe_s3_commit
 from lakeml.tracking import backend
 from tests.object_store import fresh_prefix
 
@@ -47,7 +49,15 @@ def test_hadoop_settings_follow_lakeml_s3_settings():
     assert hadoop_settings({}, {}) == {}  # AWS itself: s3a's defaults and credential chain
 
 
-def test_spark_reads_and_writes_an_s3_store(s3_spark, tmp_path):
+def test_spark_commits_to_s3_only_when_nothing_can_race_them():
+    assert unsafe_s3_commit("/tmp/lake", None, False) is None
+    assert unsafe_s3_commit("s3://b/lake", "io.delta.storage.S3DynamoDBLogStore", False) is None
+    assert unsafe_s3_commit("s3://b/lake", None, True) is None
+    reason = unsafe_s3_commit("s3://b/lake", None, False)
+    assert reason is not None and "'s3://b/lake'" in reason and SINGLE_WRITER_ENV in reason
+
+
+def test_spark_reads_and_writes_an_s3_store(s3_spark, tmp_path, monkeypatch):
     uri = fresh_prefix()
     client = lakeml.Client(uri)
     exp = client.create_experiment("from-python")
@@ -73,6 +83,9 @@ def test_spark_reads_and_writes_an_s3_store(s3_spark, tmp_path):
     # Spark writes runs to the same store; a new lakeml reader sees them with their data
     trials = s3_spark.createDataFrame(
         [(0.1, 0.9), (0.01, 0.7)], "`params.lr` double, `metrics.acc` double")
+    with pytest.raises(InvalidState, match="spark.delta.logStore.s3a.impl"):
+        lakeml.spark.log_runs(trials, "from-spark", store=uri)  # not while others write
+    monkeypatch.setenv(SINGLE_WRITER_ENV, "true")  # nothing else writes now
     written = lakeml.spark.log_runs(trials, "from-spark", store=uri)
     spark_ids = {r.run_id for r in written.select("run_id").collect()}
     backend.close_all()
