@@ -77,8 +77,9 @@ def settled(client: lakeml.Client) -> None:
     it would commit whatever is buffered by then."""
     client.flush()
     writer = client.store.writer
-    # a flush's first commit wakes the flusher (maintenance, at most once a second): wait until no wake-up
-    # is left over either, or its next pass would commit the test's buffered rows
+    # a flush's first commit wakes the flusher (maintenance, at most once a second): wait
+    # until no wake-up is left over either, or its next pass would commit the test's
+    # buffered rows
     wait_for(lambda: not writer._maintenance_due and not writer._wake.is_set())
     time.sleep(0.05)
     wait_for(lambda: not writer._maintenance_due and not writer._wake.is_set())
