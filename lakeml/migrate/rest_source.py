@@ -143,6 +143,16 @@ class RestSource:
         return sorted(out, key=lambda m: (m.creation_time or 0, m.model_id))
 
     def registered_models(self) -> list[RegisteredModelRecord]:
+        versions: dict[str, list[VersionRecord]] = {}
+        # every version in one search, grouped by name: a name is never quoted into a
+        # filter (MLflow does not unescape \\' in one)
+        for v in self.rest.pages("model-versions/search", {}, "model_versions",
+                                 method="GET", page_size=10_000):
+            versions.setdefault(v["name"], []).append(VersionRecord(
+                int(v["version"]), v.get("creation_timestamp"),
+                v.get("last_updated_timestamp"), v.get("description"), v.get("user_id"),
+                v.get("current_stage") or "None", v.get("source"), v.get("run_id"),
+                v.get("storage_location"), _tags(v.get("tags"))))
         out = []
         for m in self.rest.pages("registered-models/search", {}, "registered_models",
                                  method="GET", page_size=1000):
@@ -150,15 +160,7 @@ class RestSource:
                 m["name"], m.get("creation_timestamp"), m.get("last_updated_timestamp"),
                 m.get("description"), _tags(m.get("tags")),
                 {a["alias"]: int(a["version"]) for a in m.get("aliases", [])})
-            name = m["name"].replace("\\", "\\\\").replace("'", "\\'")
-            for v in self.rest.pages("model-versions/search", {"filter": f"name='{name}'"},
-                                     "model_versions", method="GET", page_size=10_000):
-                model.versions.append(VersionRecord(
-                    int(v["version"]), v.get("creation_timestamp"),
-                    v.get("last_updated_timestamp"), v.get("description"), v.get("user_id"),
-                    v.get("current_stage") or "None", v.get("source"), v.get("run_id"),
-                    v.get("storage_location"), _tags(v.get("tags"))))
-            model.versions.sort(key=lambda v: v.version)
+            model.versions = sorted(versions.get(m["name"], []), key=lambda v: v.version)
             out.append(model)
         return sorted(out, key=lambda m: (m.creation_time or 0, m.name))
 
