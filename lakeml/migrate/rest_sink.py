@@ -29,8 +29,10 @@ and the export stops with an error naming it rather than write into it.
 
 Sending a run again (it changed in lakeml since) re-sends all its rows: MLflow
 keeps one copy of a metric point sent twice, params must keep their values,
-tags are overwritten. A deleted run or experiment is restored while it is
-written and deleted again at the end.
+tags are overwritten. A deleted run is restored while it is written and
+deleted again right after its rows, before its chunk is recorded as sent (an
+interrupted export leaves no deleted run active); a deleted experiment is
+restored while its runs are written and deleted again at the end.
 """
 
 from __future__ import annotations
@@ -68,7 +70,6 @@ class RestSink:
         self.rest = MlflowRest(uri)
         self.uri = self.rest.uri
         self._deleted_experiments: list[str] = []
-        self._deleted_runs: list[str] = []
         self._server_runs: dict[str, dict[str, Any]] = {}  # by lakeml id: the server's info
 
     def close(self) -> None:
@@ -136,8 +137,8 @@ class RestSink:
         for run in runs:
             info = self._server_runs[run["run_id"]]
             self._put_rows(info["run_id"], run, rows.get(run["run_id"], {}))
-            if run["lifecycle_stage"] == "deleted":
-                self._deleted_runs.append(info["run_id"])
+            if run["lifecycle_stage"] == "deleted":  # now, before the chunk is recorded
+                self.rest.call("POST", "runs/delete", {"run_id": info["run_id"]})
             out[run["run_id"]] = (info["run_id"], info["artifact_uri"])
         return out
 
@@ -283,9 +284,9 @@ class RestSink:
         return number
 
     def finish(self) -> None:
-        """Delete again what lakeml holds as deleted (it had to be active to be written)."""
-        for run_id in self._deleted_runs:
-            self.rest.call("POST", "runs/delete", {"run_id": run_id})
+        """Delete again the experiments lakeml holds as deleted (active while their runs
+        were written; put_experiments restores and lists them again on every export, so an
+        interrupted export's are deleted by the next)."""
         for exp_id in self._deleted_experiments:
             self.rest.call("POST", "experiments/delete", {"experiment_id": exp_id})
 

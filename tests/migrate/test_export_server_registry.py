@@ -110,3 +110,36 @@ def test_a_server_model_the_export_did_not_create_is_refused(mlflow_server: str,
     finally:
         rest.close()
     assert got["registered_model"]["description"] == "mine"
+
+
+def test_a_deleted_run_is_deleted_even_if_the_export_stops(mlflow_server: str,
+                                                          tmp_path: Path) -> None:
+    """The export fails in the registry (a model of the same name is someone else's),
+    after its runs are recorded as sent: the deleted run must be deleted already."""
+    name = f"clash-{uuid.uuid4().hex[:6]}"
+    rest = MlflowRest(mlflow_server)
+    try:
+        rest.call("POST", "registered-models/create", {"name": name})
+    finally:
+        rest.close()
+    store = str(tmp_path / "lake")
+    client = lakeml.Client(store)
+    exp = client.create_experiment(f"stops-{uuid.uuid4().hex[:6]}")
+    run = client.create_run(exp)
+    client.log_metric(run.info.run_id, "m", 1.0)
+    client.delete_run(run.info.run_id)
+    client.create_registered_model(name)
+    client.flush()
+    with pytest.raises(AlreadyExists, match=name):
+        export_mlflow(store, mlflow_server)
+    rest = MlflowRest(mlflow_server)
+    try:
+        exp_ids = [e["experiment_id"] for e in rest.pages(
+            "experiments/search", {"view_type": "ALL"}, "experiments")]
+        (sent,) = rest.pages("runs/search", {
+            "experiment_ids": exp_ids, "run_view_type": "ALL",
+            "filter": f"tags.`lakeml.source_run_id` = '{run.info.run_id}'"}, "runs")
+    finally:
+        rest.close()
+    assert sent["info"]["lifecycle_stage"] == "deleted"
+    assert [m["key"] for m in sent["data"]["metrics"]] == ["m"]
