@@ -78,3 +78,39 @@ def test_a_restored_experiment_s_runs_point_at_their_folder(tmp_path: Path) -> N
     FileStoreSink(str(target)).put_experiments([replace(record, lifecycle_stage="active")])
     meta = yaml.safe_load((target / exp / run.info.run_id / "meta.yaml").read_text())
     assert meta["artifact_uri"] == (target / exp / run.info.run_id / "artifacts").as_uri()
+
+
+def test_any_change_of_a_run_sends_it_again(tmp_path: Path) -> None:
+    """A rename, a dataset input logged later, a tag changed in place (same count): each
+    changes the run's fingerprint, so the re-export writes it; nothing else resends it."""
+    from lakeml.entities.dataset import Dataset, DatasetInput
+
+    store, client = _store(tmp_path)
+    exp = client.create_experiment("e")
+    run_id = client.create_run(exp, run_name="before").info.run_id
+    client.set_tag(run_id, "a", "1")
+    client.set_tag(run_id, "b", "1")
+    client.log_metric(run_id, "m", 1.0, timestamp=1_000, step=0)
+    client.set_terminated(run_id)
+    client.flush()
+    target = tmp_path / "mlruns"
+    assert export_mlflow(store, str(target)).counts["runs"] == 1
+    assert export_mlflow(store, str(target)).counts["runs"] == 0
+    folder = target / exp / run_id
+
+    client.update_run(run_id, name="after")
+    client.flush()
+    assert export_mlflow(store, str(target)).counts["runs"] == 1
+    assert yaml.safe_load((folder / "meta.yaml").read_text())["run_name"] == "after"
+
+    client.log_inputs(run_id, [DatasetInput(Dataset("train", "abc123"), "training")])
+    client.flush()
+    assert export_mlflow(store, str(target)).counts["runs"] == 1
+    assert len(list((folder / "inputs").iterdir())) == 1
+
+    for key in ("a", "b"):  # whichever of the two hashes the larger
+        client.set_tag(run_id, key, "2")
+        client.flush()
+        assert export_mlflow(store, str(target)).counts["runs"] == 1, key
+        assert (folder / "tags" / key).read_text() == "2"
+    assert export_mlflow(store, str(target)).counts["runs"] == 0
