@@ -7,7 +7,10 @@ lifecycle, so ``runs:/<id>/...`` URIs and every value read back through
 MLflow's client are lakeml's. Each run is written whole, replacing what the
 folder held for it (a metric file holds the run's full history), so writing
 the same run twice leaves the same files: a re-export is idempotent. Registry
-versions keep their numbers, stages, aliases, tags, descriptions and times.
+versions keep their numbers, stages, aliases, tags, descriptions and times;
+a version deleted in lakeml since loses its folder, and so does a model an
+export wrote (marked ``.lakeml-export``) that lakeml no longer has. A model
+name that is not a plain folder name (``..``, a slash) is refused.
 """
 
 from __future__ import annotations
