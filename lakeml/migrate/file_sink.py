@@ -7,7 +7,10 @@ lifecycle, so ``runs:/<id>/...`` URIs and every value read back through
 MLflow's client are lakeml's. Each run is written whole, replacing what the
 folder held for it (a metric file holds the run's full history), so writing
 the same run twice leaves the same files: a re-export is idempotent. Registry
-versions keep their numbers, stages, aliases, tags, descriptions and times.
+versions keep their numbers, stages, aliases, tags, descriptions and times;
+a version deleted in lakeml since loses its folder, and so does a model an
+export wrote (marked ``.lakeml-export``) that lakeml no longer has. A model
+name that is not a plain folder name (``..``, a slash) is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 _STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
 _SOURCE_TYPE_LOCAL = 4
+_MARK = ".lakeml-export"  # in a registered model's folder: this export wrote it
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:
@@ -110,6 +114,7 @@ class FileStoreSink:
             if old is not None and old[1] != folder:  # deleted or restored since
                 folder.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(old[1], folder)
+                _rebase_runs(folder)
             _write_yaml(folder / "meta.yaml", {
                 "artifact_location": (self.root / rec.experiment_id).as_uri(),
                 "creation_time": rec.creation_time, "experiment_id": rec.experiment_id,
@@ -195,13 +200,32 @@ class FileStoreSink:
     def finish(self) -> None:
         pass
 
+    def _drop_models_gone(self, names: set[str]) -> None:
+        """Remove the folders of models an earlier export wrote (they hold the mark) that
+        lakeml no longer has; a model the folder held before, lakeml never touches."""
+        models = self.root / "models"
+        if not models.is_dir():
+            return
+        for folder in models.iterdir():
+            if folder.name not in names and (folder / _MARK).is_file():
+                shutil.rmtree(folder)
+
     # ---- registry -----------------------------------------------------------------------
     def put_registry(self, models: list[RegisteredModelRecord],
                      runs: dict[str, tuple[str, str]]) -> dict[str, int]:
         """Write each registered model with every version; returns counts written."""
         counts = {"registered_models": 0, "model_versions": 0}
         for model in models:
+            _check_model_name(model.name)
+        self._drop_models_gone({m.name for m in models})
+        for model in models:
             folder = self.root / "models" / model.name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / _MARK).write_text("written by lakeml export\n", encoding="utf-8")
+            wanted = {f"version-{v.version}" for v in model.versions}
+            for old in folder.glob("version-*"):  # versions deleted in lakeml since
+                if old.is_dir() and old.name not in wanted:
+                    shutil.rmtree(old)
             _write_yaml(folder / "meta.yaml", {
                 "aliases": {a: str(v) for a, v in model.aliases.items()},
                 "creation_timestamp": model.creation_time, "description": model.description,
@@ -223,6 +247,26 @@ class FileStoreSink:
                 counts["model_versions"] += 1
             counts["registered_models"] += 1
         return counts
+
+
+def _check_model_name(name: str) -> None:
+    """A registered model's name is a folder name here: refuse one that is not plain."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise InvalidArgument(f"registered model {name!r} cannot be a folder name in an MLflow "
+                              "file store (empty, '.', '..', or holding a slash): rename it "
+                              "or export to a server")
+
+
+def _rebase_runs(folder: Path) -> None:
+    """Point the artifact URI of every run under experiment ``folder`` (just moved into
+    or out of ``.trash``) at the run's folder where it now is."""
+    from lakeml.migrate.file_source import _yaml
+
+    for meta in folder.glob("*/meta.yaml"):
+        data = _yaml(meta)
+        if data.get("run_id") == meta.parent.name:
+            data["artifact_uri"] = (meta.parent / "artifacts").as_uri()
+            _write_yaml(meta, data)
 
 
 def version_source(source: str | None, location: str | None,

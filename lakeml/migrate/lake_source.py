@@ -5,8 +5,8 @@ import reads MLflow through (``source``), so both directions share one shape
 of data. Everything comes from the store's views (``experiments``, ``runs``,
 ``params``, ``tags``, ``lake_metrics``, ``lake_inputs`` and the registry's),
 with times turned back into MLflow's integer milliseconds. A run's
-fingerprint is the count of its rows and its latest point time, so an export
-can tell a run that changed since it was last sent.
+fingerprint digests its fields and every row of it (``run_index``), so an
+export can tell a run that changed in any way since it was last sent.
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from lakeml.client import Client
 
 _IN_RUNS = "run_id IN (SELECT unnest(?::VARCHAR[]))"
+# what a run's fingerprint covers: (alias, table, the columns hashed per row)
+_DIGESTED = (
+    ("p", "params", "key, value"),
+    ("t", "tags", "key, value"),
+    ("m", "lake_metrics", "key, value, step, epoch_ms(timestamp)"),
+    ("i", "lake_inputs", "name, digest, source_type, source, schema, profile, context"),
+)
 
 
 def _ms(column: str) -> str:
@@ -63,16 +70,21 @@ class LakeSource:
         return sorted(out, key=lambda e: (len(e.experiment_id), e.experiment_id))
 
     def run_index(self) -> dict[str, str]:
-        """run id -> counts of its params, tags and points, and its latest point's time."""
+        """run id -> a digest of everything the export sends of it: its own fields (name,
+        user, status, lifecycle, times, parent, artifact location) and, per kind of row
+        (params, tags, metric points, dataset inputs), their count and the sum of a hash
+        of each whole row; a sum does not depend on the order, and unlike an xor a row
+        written twice does not cancel out. Artifacts are not listed (a walk of every
+        run's folder on each export): a run's new artifacts alone do not resend it."""
+        parts = []
+        for name, table, columns in _DIGESTED:
+            parts.append(f"LEFT JOIN (SELECT run_id, count(*) n, sum(hash({columns})) h "
+                         f"FROM {table} GROUP BY 1) {name} USING (run_id)")
+        fields = ", ".join(f"coalesce({n}.n, 0), coalesce({n}.h, 0)" for n, _, _ in _DIGESTED)
         rows = self._rows(
-            "SELECT r.run_id, concat_ws(':', r.status, r.lifecycle_stage, "
-            f"coalesce({_ms('r.end_time')}, 0), coalesce(p.n, 0), coalesce(t.n, 0), "
-            "coalesce(t.h, 0), coalesce(m.n, 0), coalesce(m.last, 0)) FROM runs r "
-            "LEFT JOIN (SELECT run_id, count(*) n FROM params GROUP BY 1) p USING (run_id) "
-            "LEFT JOIN (SELECT run_id, count(*) n, max(hash(key, value)) h FROM tags "
-            "GROUP BY 1) t USING (run_id) "
-            f"LEFT JOIN (SELECT run_id, count(*) n, max({_ms('timestamp')}) last "
-            "FROM lake_metrics GROUP BY 1) m USING (run_id)")
+            "SELECT r.run_id, md5(concat_ws(chr(31), hash(r.run_name, r.user_id, r.status, "
+            f"r.lifecycle_stage, {_ms('r.start_time')}, {_ms('r.end_time')}, "
+            f"r.parent_run_id, r.artifact_uri), {fields})) FROM runs r " + " ".join(parts))
         return dict(rows)
 
     def parents(self) -> dict[str, str]:

@@ -130,6 +130,21 @@ class MlflowRest:
             self._raise(response, f"listing of artifacts {path}")
         return response.json().get("files", [])
 
+    def download_artifact(self, path: str, out: Any) -> None:
+        """Stream artifact ``path`` into the binary file ``out`` (never whole in memory)."""
+        import httpx
+
+        try:
+            with self._http.stream("GET", f"{ARTIFACTS}/{quote(path)}") as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._raise(response, f"download of artifact {path}")
+                for block in response.iter_bytes(1 << 20):
+                    out.write(block)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"cannot download artifact {path} from the MLflow server "
+                                   f"{self.uri}: {exc}") from exc
+
     def get_artifact(self, path: str) -> bytes:
         response = self._send("GET", f"{ARTIFACTS}/{quote(path)}")
         if response.status_code != 200:

@@ -17,12 +17,22 @@ What it does not let a client set, the server chooses:
 * **creation times** of experiments, registered models and versions (now);
 * **version numbers** follow creation order (1, 2, …): lakeml's numbers are
   kept when they have no gaps; otherwise the summary counts the versions
-  renumbered.
+  renumbered. Each version carries a tag ``lakeml.source_version`` (its lakeml
+  number), by which a re-export finds it, whatever number the server gave it:
+  stages, tags and aliases go to that version. A version the export created
+  whose lakeml version is deleted since is deleted on the server; versions
+  without the tag (added on the server by hand) are left alone.
+
+A registered model the export creates carries a tag ``lakeml.exported``; a
+model of the same name already on the server without it is someone else's,
+and the export stops with an error naming it rather than write into it.
 
 Sending a run again (it changed in lakeml since) re-sends all its rows: MLflow
 keeps one copy of a metric point sent twice, params must keep their values,
-tags are overwritten. A deleted run or experiment is restored while it is
-written and deleted again at the end.
+tags are overwritten. A deleted run is restored while it is written and
+deleted again right after its rows, before its chunk is recorded as sent (an
+interrupted export leaves no deleted run active); a deleted experiment is
+restored while its runs are written and deleted again at the end.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from lakeml.errors import AlreadyExists
 from lakeml.migrate.file_source import local_path
 from lakeml.migrate.mlflow_rest import MlflowRest
 
@@ -37,6 +48,8 @@ if TYPE_CHECKING:
     from lakeml.migrate.source import ExperimentRecord, RegisteredModelRecord, RunBatch
 
 SOURCE_TAG = "lakeml.source_run_id"
+VERSION_TAG = "lakeml.source_version"  # a model version's number in lakeml
+MODEL_TAG = "lakeml.exported"  # on a registered model the export created
 _BATCH_METRICS, _BATCH_PARAMS, _BATCH_TAGS = 1000, 100, 100
 
 
@@ -57,7 +70,6 @@ class RestSink:
         self.rest = MlflowRest(uri)
         self.uri = self.rest.uri
         self._deleted_experiments: list[str] = []
-        self._deleted_runs: list[str] = []
         self._server_runs: dict[str, dict[str, Any]] = {}  # by lakeml id: the server's info
 
     def close(self) -> None:
@@ -125,8 +137,8 @@ class RestSink:
         for run in runs:
             info = self._server_runs[run["run_id"]]
             self._put_rows(info["run_id"], run, rows.get(run["run_id"], {}))
-            if run["lifecycle_stage"] == "deleted":
-                self._deleted_runs.append(info["run_id"])
+            if run["lifecycle_stage"] == "deleted":  # now, before the chunk is recorded
+                self.rest.call("POST", "runs/delete", {"run_id": info["run_id"]})
             out[run["run_id"]] = (info["run_id"], info["artifact_uri"])
         return out
 
@@ -177,24 +189,41 @@ class RestSink:
         return sent
 
     # ---- registry -----------------------------------------------------------------------
+    def _server_versions(self) -> dict[str, list[dict[str, Any]]]:
+        """Every model version on the server, by model name (one search, no filter: a
+        name is never quoted into a filter MLflow may read otherwise)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for v in self.rest.pages("model-versions/search", {}, "model_versions",
+                                 method="GET", page_size=10_000):
+            out.setdefault(v["name"], []).append(v)
+        return out
+
     def put_registry(self, models: list[RegisteredModelRecord],
                      runs: dict[str, tuple[str, str]]) -> dict[str, int]:
-        counts = {"registered_models": 0, "model_versions": 0, "versions_renumbered": 0}
+        counts = {"registered_models": 0, "model_versions": 0, "versions_renumbered": 0,
+                  "versions_deleted": 0}
+        on_server = self._server_versions()
         for model in models:
             self._put_model(model, counts)
-            found = sorted(self.rest.pages(
-                "model-versions/search", {"filter": f"name='{_quoted(model.name)}'"},
-                "model_versions", method="GET", page_size=10_000),
-                key=lambda v: int(v["version"]))
-            have = dict(enumerate(found))  # by rank
+            mine: dict[int, dict[str, Any]] = {}  # lakeml version -> the server's
+            for v in on_server.get(model.name, []):
+                tag = {t["key"]: t["value"] for t in v.get("tags", [])}.get(VERSION_TAG)
+                if tag is not None and tag.isdigit():
+                    mine[int(tag)] = v
             numbers = {}
-            for rank, version in enumerate(sorted(model.versions, key=lambda v: v.version)):
-                numbers[version.version] = self._put_version(model.name, version,
-                                                             have.get(rank), runs, counts)
+            for version in sorted(model.versions, key=lambda v: v.version):
+                numbers[version.version] = self._put_version(
+                    model.name, version, mine.get(version.version), runs, counts)
+            for number, v in sorted(mine.items()):  # deleted in lakeml since
+                if number not in numbers:
+                    self.rest.call("DELETE", "model-versions/delete", {
+                        "name": model.name, "version": str(v["version"])})
+                    counts["versions_deleted"] += 1
             for alias, number in model.aliases.items():
-                self.rest.call("POST", "registered-models/alias", {
-                    "name": model.name, "alias": alias,
-                    "version": str(numbers.get(number, number))})
+                if number in numbers:
+                    self.rest.call("POST", "registered-models/alias", {
+                        "name": model.name, "alias": alias,
+                        "version": str(numbers[number])})
         return counts
 
     def _put_model(self, model: RegisteredModelRecord, counts: dict[str, int]) -> None:
@@ -203,14 +232,19 @@ class RestSink:
         if found is None:
             self.rest.call("POST", "registered-models/create", {
                 "name": model.name, "description": model.description or "",
-                "tags": _kv(model.tags)})
+                "tags": _kv({**model.tags, MODEL_TAG: "true"})})
             counts["registered_models"] += 1
             return
         have = found["registered_model"]
+        tags = {t["key"]: t["value"] for t in have.get("tags", [])}
+        if MODEL_TAG not in tags:
+            raise AlreadyExists(
+                f"cannot export registered model {model.name!r} to {self.uri}: the server "
+                f"already has a model of that name that no lakeml export created (it lacks "
+                f"the tag {MODEL_TAG}); rename one of them, or delete the server's")
         if (have.get("description") or "") != (model.description or ""):
             self.rest.call("PATCH", "registered-models/update", {
                 "name": model.name, "description": model.description or ""})
-        tags = {t["key"]: t["value"] for t in have.get("tags", [])}
         for key, value in model.tags.items():
             if tags.get(key) != value:
                 self.rest.call("POST", "registered-models/set-tag", {
@@ -218,17 +252,17 @@ class RestSink:
 
     def _put_version(self, name: str, version: Any, current: dict[str, Any] | None,
                      runs: dict[str, tuple[str, str]], counts: dict[str, int]) -> int:
-        """Create (or bring up to date) lakeml version ``version`` as ``current``, the
-        server's version of the same rank: versions are created in order, so the k-th of
-        lakeml's is the k-th of the server's, whatever the numbers."""
+        """Create lakeml version ``version`` (tagged with its lakeml number), or bring
+        ``current``, the server's version carrying that tag, up to date; returns the
+        server's number of it."""
         from lakeml.migrate.file_sink import version_source
 
         if current is None:
             source, _ = version_source(version.source, version.storage_location, runs)
             run_id = runs.get(version.run_id or "", (None, ""))[0]
-            body: dict[str, Any] = {"name": name, "source": source or "",
-                                    "description": version.description or "",
-                                    "tags": _kv(version.tags)}
+            body: dict[str, Any] = {
+                "name": name, "source": source or "", "description": version.description or "",
+                "tags": _kv({**version.tags, VERSION_TAG: str(version.version)})}
             if run_id:
                 body["run_id"] = run_id
             current = self.rest.call("POST", "model-versions/create", body)["model_version"]
@@ -250,15 +284,11 @@ class RestSink:
         return number
 
     def finish(self) -> None:
-        """Delete again what lakeml holds as deleted (it had to be active to be written)."""
-        for run_id in self._deleted_runs:
-            self.rest.call("POST", "runs/delete", {"run_id": run_id})
+        """Delete again the experiments lakeml holds as deleted (active while their runs
+        were written; put_experiments restores and lists them again on every export, so an
+        interrupted export's are deleted by the next)."""
         for exp_id in self._deleted_experiments:
             self.rest.call("POST", "experiments/delete", {"experiment_id": exp_id})
-
-
-def _quoted(name: str) -> str:
-    return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _json_double(value: float) -> float | str:

@@ -22,6 +22,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from lakeml.errors import InvalidArgument
 from lakeml.migrate.mlflow_rest import MlflowRest
 from lakeml.migrate.source import (
     ExperimentRecord,
@@ -142,6 +143,16 @@ class RestSource:
         return sorted(out, key=lambda m: (m.creation_time or 0, m.model_id))
 
     def registered_models(self) -> list[RegisteredModelRecord]:
+        versions: dict[str, list[VersionRecord]] = {}
+        # every version in one search, grouped by name: a name is never quoted into a
+        # filter (MLflow does not unescape \\' in one)
+        for v in self.rest.pages("model-versions/search", {}, "model_versions",
+                                 method="GET", page_size=10_000):
+            versions.setdefault(v["name"], []).append(VersionRecord(
+                int(v["version"]), v.get("creation_timestamp"),
+                v.get("last_updated_timestamp"), v.get("description"), v.get("user_id"),
+                v.get("current_stage") or "None", v.get("source"), v.get("run_id"),
+                v.get("storage_location"), _tags(v.get("tags"))))
         out = []
         for m in self.rest.pages("registered-models/search", {}, "registered_models",
                                  method="GET", page_size=1000):
@@ -149,46 +160,64 @@ class RestSource:
                 m["name"], m.get("creation_timestamp"), m.get("last_updated_timestamp"),
                 m.get("description"), _tags(m.get("tags")),
                 {a["alias"]: int(a["version"]) for a in m.get("aliases", [])})
-            name = m["name"].replace("\\", "\\\\").replace("'", "\\'")
-            for v in self.rest.pages("model-versions/search", {"filter": f"name='{name}'"},
-                                     "model_versions", method="GET", page_size=10_000):
-                model.versions.append(VersionRecord(
-                    int(v["version"]), v.get("creation_timestamp"),
-                    v.get("last_updated_timestamp"), v.get("description"), v.get("user_id"),
-                    v.get("current_stage") or "None", v.get("source"), v.get("run_id"),
-                    v.get("storage_location"), _tags(v.get("tags"))))
-            model.versions.sort(key=lambda v: v.version)
+            model.versions = sorted(versions.get(m["name"], []), key=lambda v: v.version)
             out.append(model)
         return sorted(out, key=lambda m: (m.creation_time or 0, m.name))
 
     def copy_proxied(self, uri: str, target: str,
                      storage_options: dict[str, str] | None = None) -> int:
         """Download every file under ``mlflow-artifacts:`` URI ``uri`` through the
-        server's proxy into ``target``; files already there with the same size are
-        skipped. Returns how many were downloaded."""
+        server's proxy into ``target``, streamed to disk; files already there with the
+        same size are skipped. Returns how many were downloaded.
+
+        The server's listing is not trusted: an entry named ``""``, ``.``, ``..`` or
+        holding a slash or backslash, or a path that would leave ``target``, stops the
+        copy with an error naming it (a hostile server could otherwise write anywhere
+        the importer can, or loop forever on ``.``)."""
         import fsspec.core
 
         fs, root = fsspec.core.url_to_fs(target, **(storage_options or {}))
+        root = root.rstrip("/")
         base = MlflowRest.proxied_path(uri)
         copied = 0
         pending = [""]
         while pending:
             rel = pending.pop()
             for entry in self.rest.list_artifacts(f"{base}/{rel}".rstrip("/")):
-                name = entry["path"].rsplit("/", 1)[-1]  # named relative to the folder
-                path = f"{rel}/{name}".lstrip("/")
+                path = f"{rel}/{_entry_name(entry, f'{base}/{rel}'.rstrip('/'))}".lstrip("/")
                 if entry.get("is_dir"):
                     pending.append(path)
                     continue
-                dest = f"{root.rstrip('/')}/{path}"
+                dest = f"{root}/{path}"
+                _check_inside(dest, root, path)
                 if fs.exists(dest) and fs.size(dest) == int(entry.get("file_size", -1)):
                     continue
                 fs.makedirs(os.path.dirname(dest), exist_ok=True)
                 with fs.open(dest, "wb") as fh:
-                    fh.write(self.rest.get_artifact(f"{base}/{path}"))
+                    self.rest.download_artifact(f"{base}/{path}", fh)
                 copied += 1
         return copied
 
+
+def _entry_name(entry: dict[str, Any], folder: str) -> str:
+    """The last part of a listed artifact's path, refused when it is not a plain name."""
+    raw = str(entry.get("path", ""))
+    name = raw.rsplit("/", 1)[-1]  # named relative to the folder
+    if name in ("", ".", "..") or "\\" in name or raw.endswith("/"):
+        raise InvalidArgument(f"the MLflow server listed an artifact named {raw!r} under "
+                              f"{folder!r}: not a plain file name, refusing to copy it")
+    return name
+
+
+def _check_inside(dest: str, root: str, path: str) -> None:
+    """Refuse a destination that resolves outside ``root`` (local targets)."""
+    if "://" in root:
+        return
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(dest)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise InvalidArgument(f"the MLflow server's artifact {path!r} would be written to "
+                              f"{real!r}, outside the target {real_root!r}: refusing")
 
 def _table(kind: str, rows: list[tuple]) -> Any:
     return columns_table(kind, [list(c) for c in zip(*rows)] if rows else [])

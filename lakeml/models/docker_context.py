@@ -106,6 +106,19 @@ def image_requirements(model_folder: Path) -> list[str]:
     return lines
 
 
+def _check_links(folder: Path) -> None:
+    """Refuse a model folder holding a symbolic link that leads out of it: copied into the
+    build context, the file it names (a key, a password file) would end up in the image."""
+    root = folder.resolve()
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            real = path.resolve()
+            if real != root and root not in real.parents:
+                raise InvalidArgument(f"the model folder {str(folder)!r} holds a link "
+                                      f"{str(path)!r} to {str(real)!r}, outside the model: "
+                                      "refusing to put it into a build context")
+
+
 def generate_dockerfile(model_uri: str, directory: str | os.PathLike[str], *,
                         port: int = DEFAULT_PORT, python_version: str | None = None) -> Path:
     """Write a Docker build context serving ``model_uri`` into ``directory``; returns the
@@ -127,8 +140,9 @@ def generate_dockerfile(model_uri: str, directory: str | os.PathLike[str], *,
         raise InvalidArgument(f"cannot write a build context into {str(out)!r}: the folder "
                               "is not empty")
     folder = Path(local_model_path(model_uri))
+    _check_links(folder)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(folder, out / "model")
+    shutil.copytree(folder, out / "model", symlinks=True)  # a link stays a link
     package = Path(__file__).resolve().parents[1]  # this lakeml
     shutil.copytree(package, out / "lakeml",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

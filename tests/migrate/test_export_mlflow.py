@@ -158,15 +158,17 @@ def test_cli_export(lake: str, tmp_path: Path) -> None:
 
 def _without_server_choices(dump: dict[str, Any]) -> dict[str, Any]:
     """What a client cannot set through MLflow's REST API dropped (creation times of
-    experiments, models and versions), and the export's own run tag."""
+    experiments, models and versions), and the export's own tags."""
     out = json.loads(json.dumps(dump))
     for exp in out["experiments"].values():
         exp.pop("creation_time")
     for run in out["runs"].values():
         run["tags"].pop("lakeml.source_run_id", None)
     out["registry"].pop("creation_timestamp")
+    out["registry"]["tags"].pop("lakeml.exported", None)
     for version in out["registry"]["versions"].values():
         version.pop("creation_timestamp")
+        version["tags"].pop("lakeml.source_version", None)
     return out
 
 

@@ -177,3 +177,24 @@ def test_cli_build_docker_without_docker_names_it(logged: tuple[str, str]) -> No
                                "HOME": os.environ.get("HOME", "/tmp")})
     assert proc.returncode != 0
     assert "'docker' is not on PATH" in proc.stderr
+
+
+def test_links_leaving_the_model_are_refused(logged: tuple[str, str], tmp_path: Path) -> None:
+    from lakeml.models.uri import local_model_path
+
+    store, uri = logged
+    lakeml.set_store(store)
+    model = tmp_path / "model"
+    shutil.copytree(local_model_path(uri), model)
+    secret = tmp_path / "secret.key"
+    secret.write_text("do not ship")
+    (model / "inside.txt").write_text("fine")
+    (model / "alias.txt").symlink_to("inside.txt")  # stays inside: kept, as a link
+    ok = generate_dockerfile(str(model), tmp_path / "ok").parent
+    assert (ok / "model" / "alias.txt").is_symlink()
+    assert os.readlink(ok / "model" / "alias.txt") == "inside.txt"
+    (model / "key").symlink_to(secret)
+    with pytest.raises(InvalidArgument, match="secret.key") as err:
+        generate_dockerfile(str(model), tmp_path / "bad")
+    assert "outside the model" in str(err.value)
+    assert not (tmp_path / "bad" / "model").exists()
