@@ -31,8 +31,9 @@ def duckdb_types(schema: pa.Schema, type_of: Callable[[Any], str]) -> dict[str, 
     except TypeError:
         import duckdb
 
-        relation = duckdb.connect().from_arrow(schema.empty_table())
-        return {name: str(kind) for name, kind in zip(relation.columns, relation.types)}
+        with duckdb.connect() as con:  # closed: a view refresh calls this often
+            relation = con.from_arrow(schema.empty_table())
+            return {name: str(kind) for name, kind in zip(relation.columns, relation.types)}
 
 
 def empty_ddl(schema: pa.Schema, type_of: Callable[[Any], str]) -> str:

@@ -348,3 +348,14 @@ def test_a_rerun_with_since_inside_a_window_keeps_that_window_whole(
     finally:
         con.close()
     assert rows == logged[0] == first.rows[0]["rows"] + 100
+
+
+def test_a_replace_predicate_deltalake_cannot_use_is_invalid_argument(tmp_path: Path) -> None:
+    """A predicate bug is the caller's, not an unavailable store (which callers retry)."""
+    from lakeml.store import open_tables
+
+    store = str(tmp_path / "lake")
+    empty = open_tables.core_schema(open_tables.MONITOR_METRICS).empty_table()
+    for predicate in ("model_name = ", "no_such_column = 1", "model_version = 'x'"):
+        with pytest.raises(InvalidArgument, match="predicate"):
+            open_tables.replace(store, open_tables.MONITOR_METRICS, empty, predicate)
