@@ -41,6 +41,17 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def identifier(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier (any ``"`` doubled): the one way a
+    column name lakeml did not choose (a model's input, from a request) reaches SQL.
+
+    Example:
+        >>> identifier('x", 1 AS "y')
+        '"x"", 1 AS ""y"'
+    """
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def read_files(paths: Iterable[str]) -> str:
     """``read_parquet`` of exactly these data files (lakeml chose the paths): the one
     way every layer reads Delta data files into DuckDB.

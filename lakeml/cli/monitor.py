@@ -100,8 +100,10 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--baseline", default="training", help="training (the dataset the model's "
                    "run logged; default), a run id, or a Delta table URI[@VERSION] / files")
     p.add_argument("--window", default="1d", help="window width: 15m, 1h, 1d… (default 1d)")
-    p.add_argument("--since", help="start: an ISO time or a duration back from now (24h)")
-    p.add_argument("--until", help="end (exclusive): an ISO time or a duration back from now")
+    p.add_argument("--since", help="start: an ISO time or a duration back from now (24h); "
+                   "rounded down to the start of its window")
+    p.add_argument("--until", help="end (exclusive): an ISO time or a duration back from "
+                   "now; rounded up to the end of its window")
     p.add_argument("--threshold", action="append", metavar="STAT=VALUE",
                    help="override a threshold, e.g. psi=0.25 (repeatable; also conf "
                         "monitor.thresholds)")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lakeml.sqltext import identifier
+
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 TOP_VALUES = 5
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -99,5 +101,4 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_quote = identifier  # a column name as a SQL identifier (``"`` doubled)

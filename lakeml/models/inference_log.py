@@ -20,6 +20,18 @@ The contract, the same as tracking's writer:
   ``flush_interval``.
 - **Idempotent.** Each batch carries a Delta app transaction (writer id, sequence):
   a commit retried after a storage error is never written twice.
+- **A type clash costs a column, not a batch.** A column keeps the type its first
+  writer gave it (a Delta merge cannot change a column's type). When a later model's
+  values do not fit it (model A logged ``prediction`` as int64, model B answers 0.37;
+  or two models share ``input_<name>`` with different types), they are written under
+  a column named for their type, ``prediction__double``, and counted in
+  :attr:`InferenceLogger.retyped` (a warning goes to stderr, at most one per 10 s).
+  Widening the column instead would rewrite the whole table. A value that fits is
+  cast (3.0 into an int64 column is 3; never 0.5 to 0). A group of requests that
+  cannot be typed at all (a column name holding a control character) is counted in
+  :attr:`InferenceLogger.failed` and reported; the rest of the batch is committed.
+  Column names are otherwise free: every SQL text quotes them
+  (:func:`lakeml.sqltext.identifier`).
 - **Few files.** Every :data:`lakeml.store.open_tables.COMPACT_EVERY` commits the
   flusher compacts the table, so a day of one commit a second is not 86,400 files.
 """
@@ -98,6 +110,7 @@ class InferenceLogger:
         self.dropped = 0  # rows not logged because the queue was full
         self.failed = 0  # rows a commit could not take (they are reported, then dropped)
         self.committed = 0
+        self.retyped = 0  # values written to a retyped column (see the module doc)
         self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
         self._pending_rows = 0
         self._lock = threading.Lock()
@@ -105,6 +118,7 @@ class InferenceLogger:
         self._sequence = 0
         self._commits = 0
         self._last_warning = 0.0
+        self._last_retype_warning = 0.0
         self._wake = threading.Event()
         self._closed = False
         self._existing: pa.Schema | None = None  # the table's schema, as last read
@@ -177,12 +191,8 @@ class InferenceLogger:
                 self.forward_to.send_bytes(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
                 self.committed += rows
                 return rows
-            try:
-                table = self._arrow(batch)
-            except Exception as exc:  # noqa: BLE001 - inputs the log cannot type
-                self.failed += sum(item[-1] for item in batch)
-                print(f"lakeml: {len(batch)} inference records could not be logged: "
-                      f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            table = self._arrow(batch)  # a group it cannot type is counted in failed
+            if table is None:
                 return 0
             self._sequence += 1
             for attempt in range(5):
@@ -249,30 +259,71 @@ class InferenceLogger:
             self.forward_to.close()
 
     # ---- building rows -----------------------------------------------------------
-    def _arrow(self, batch: list[tuple[Any, ...]]) -> pa.Table:
-        """The rows of ``batch`` as one Arrow table in the inference log's layout.
+    def _arrow(self, batch: list[tuple[Any, ...]]) -> pa.Table | None:
+        """The rows of ``batch`` as one Arrow table in the inference log's layout (None
+        when no group of it could be typed).
 
         The flusher shares the GIL with the requests, so the work is per batch, not
         per request: requests whose inputs have the same columns are concatenated
         once (one ``pd.concat``, one Arrow conversion: ~40 µs a request, against
         ~2 ms for a frame per request), then every column is cast to the type the
-        table gives it.
+        table gives it. A group that cannot be typed at all is reported and counted
+        in :attr:`failed`; the other groups of the batch are still committed.
         """
         import pyarrow as pa
 
         groups: dict[Any, list[tuple[Any, ...]]] = {}
         for item in batch:
             groups.setdefault(_shape(item[2], item[3]), []).append(item)
-        table = pa.concat_tables([self._group(items) for items in groups.values()],
-                                 promote_options="permissive")
-        core = open_tables.core_schema(open_tables.INFERENCE_LOG)
-        if self._existing is None or not set(table.column_names) <= set(self._existing.names):
-            self._existing = open_tables.schema(self.store_uri, open_tables.INFERENCE_LOG,
-                                                self.storage_options)
-        arrays = [_column(name, table.column(name).combine_chunks(),
-                          _target_type(name, core, self._existing, self.input_types))
-                  for name in table.column_names]
-        return pa.Table.from_arrays(arrays, names=table.column_names)
+        tables = [typed for items in groups.values()
+                  if (typed := self._typed(items)) is not None]
+        if not tables:
+            return None
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def _typed(self, items: list[tuple[Any, ...]]) -> pa.Table | None:
+        """One group's rows with every column cast to its type in the table; a value
+        the table's type cannot hold goes to a retyped column (see the module doc)."""
+        import pyarrow as pa
+
+        try:
+            table = self._group(items)
+            core = open_tables.core_schema(open_tables.INFERENCE_LOG)
+            if self._existing is None or \
+                    not set(table.column_names) <= set(self._existing.names):
+                self._existing = open_tables.schema(self.store_uri, open_tables.INFERENCE_LOG,
+                                                    self.storage_options)
+            names, arrays = [], []
+            for name in table.column_names:
+                array = table.column(name).combine_chunks()
+                try:
+                    array = _column(name, array, _target_type(name, core, self._existing,
+                                                              self.input_types))
+                except InvalidArgument as exc:
+                    if name in core.names:
+                        raise
+                    clash = str(exc)
+                    name = retyped_name(name, array.type)
+                    array = _column(name, array, _target_type(name, core, self._existing,
+                                                              self.input_types))
+                    self.retyped += len(array)
+                    self._warn(f"{clash}; written as column {name!r}")
+                names.append(name)
+                arrays.append(array)
+            return pa.Table.from_arrays(arrays, names=names)
+        except Exception as exc:  # noqa: BLE001 - inputs the log cannot type
+            rows = sum(item[-1] for item in items)
+            self.failed += rows
+            print(f"lakeml: {len(items)} inference records ({rows} rows) could not be "
+                  f"logged: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            return None
+
+    def _warn(self, message: str) -> None:
+        """Print ``message`` to stderr, at most once per 10 s."""
+        if time.monotonic() - self._last_retype_warning > _WARN_EVERY:
+            self._last_retype_warning = time.monotonic()
+            print(f"lakeml: inference log: {message} ({self.retyped} values retyped so "
+                  f"far)", file=sys.stderr, flush=True)
 
     def _group(self, items: list[tuple[Any, ...]]) -> pa.Table:
         """The rows of requests whose inputs and outputs have one shape."""
@@ -305,6 +356,8 @@ class InferenceLogger:
                        error=each(6, pa.string()))
         if len(inputs[0]) and all(len(i) == n for i, n in zip(inputs, counts)):
             frame = pd.concat(inputs, ignore_index=True) if len(inputs) > 1 else inputs[0]
+            for name in frame.columns:
+                check_column_name(str(name))
             for name, array in zip(frame.columns, pa.Table.from_pandas(
                     frame, preserve_index=False).columns):
                 columns[f"{open_tables.INPUT_PREFIX}{name}"] = _microseconds(array)
@@ -313,19 +366,45 @@ class InferenceLogger:
                                                        from_pandas=True)
         elif len(outputs[0]) and all(len(o) == n for o, n in zip(outputs, counts)):
             frame = pd.concat(outputs, ignore_index=True) if len(outputs) > 1 else outputs[0]
+            for name in frame.columns:
+                check_column_name(str(name))
             for name, array in zip(frame.columns, pa.Table.from_pandas(
                     frame, preserve_index=False).columns):
                 columns[str(name)] = _microseconds(array)
         return pa.table(columns)
 
 
+def check_column_name(name: str) -> None:
+    """Refuse a request's column name holding a control character (it would become a
+    Delta column every later query must name); any other name is fine, quoted in SQL."""
+    import unicodedata
+
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidArgument(f"inference log column {name!r}: a column name may not "
+                              "hold control characters")
+
+
+def retyped_name(name: str, kind: Any) -> str:
+    """The column taking the values of ``name`` whose Arrow type ``kind`` the table's
+    ``name`` cannot hold: ``prediction`` of doubles -> ``prediction__double``."""
+    import re
+
+    kind = str(kind).lower().replace("large_", "")  # Delta keeps large_string as string
+    return f"{name}__{re.sub(r'[^0-9a-z]+', '_', kind).strip('_')}"
+
+
 def _shape(inputs: Any, outputs: Any) -> Any:
-    """What requests batched together must share: their input columns and output kind."""
+    """What requests batched together must share: their input columns and their types
+    (a request of strings must not turn another's numbers into objects) and the output
+    kind and type."""
     columns = getattr(inputs, "columns", None)
     key = tuple(str(c) for c in columns) if columns is not None else type(inputs).__name__
+    kinds = getattr(inputs, "dtypes", None)
+    if kinds is not None and columns is not None:
+        key = key, tuple(str(k) for k in kinds)
     out = getattr(outputs, "columns", None)
     return key, tuple(str(c) for c in out) if out is not None else (
-        type(outputs).__name__, getattr(outputs, "ndim", 0))
+        type(outputs).__name__, getattr(outputs, "ndim", 0), str(getattr(outputs, "dtype", "")))
 
 
 def _microseconds(array: Any) -> Any:

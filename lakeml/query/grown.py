@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from lakeml.sqltext import read_files
+from lakeml.sqltext import identifier, read_files
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -31,13 +31,14 @@ def duckdb_types(schema: pa.Schema, type_of: Callable[[Any], str]) -> dict[str, 
     except TypeError:
         import duckdb
 
-        relation = duckdb.connect().from_arrow(schema.empty_table())
-        return {name: str(kind) for name, kind in zip(relation.columns, relation.types)}
+        with duckdb.connect() as con:  # closed: a view refresh calls this often
+            relation = con.from_arrow(schema.empty_table())
+            return {name: str(kind) for name, kind in zip(relation.columns, relation.types)}
 
 
 def empty_ddl(schema: pa.Schema, type_of: Callable[[Any], str]) -> str:
     """The columns of a CREATE TABLE holding no rows of ``schema``."""
-    return ", ".join(f'"{name}" {kind}'
+    return ", ".join(f"{identifier(name)} {kind}"
                      for name, kind in duckdb_types(schema, type_of).items())
 
 
@@ -49,7 +50,7 @@ def source(schema: pa.Schema, files: list[str], type_of: Callable[[Any], str]) -
     if not missing:
         return scan
     types = duckdb_types(schema, type_of)
-    nulls = ", ".join(f'CAST(NULL AS {types[f.name]}) AS "{f.name}"' for f in missing)
+    nulls = ", ".join(f"CAST(NULL AS {types[f.name]}) AS {identifier(f.name)}" for f in missing)
     return f"(SELECT *, {nulls} FROM {scan})"
 
 

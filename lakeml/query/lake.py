@@ -19,7 +19,7 @@ from lakeml.query import grown
 from lakeml.query.as_of import version_for
 from lakeml.query.sandbox import lock_down
 from lakeml.query.sqlfiles import view_definitions
-from lakeml.sqltext import configure, read_files
+from lakeml.sqltext import configure, identifier, read_files
 from lakeml.store import open_tables, schemas
 from lakeml.store.file_cache import store_folder
 
@@ -56,7 +56,7 @@ def duckdb_type(arrow_type: Any) -> str:
 
 def column_ddl(schema: pa.Schema) -> str:
     """``"name" TYPE, …``: the columns of a CREATE TABLE holding rows of ``schema``."""
-    return ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in schema)
+    return ", ".join(f"{identifier(f.name)} {duckdb_type(f.type)}" for f in schema)
 
 
 class DeltaFollower:
@@ -153,7 +153,7 @@ class LakeViews:
             if name not in self._sources:
                 ddl = grown.empty_ddl(schema, duckdb_type)
                 con.execute(f"CREATE OR REPLACE TABLE empty_{name} ({ddl})")
-        columns = ", ".join(f'"{f.name}"' for f in schema)
+        columns = ", ".join(identifier(f.name) for f in schema)
         con.execute(f"CREATE OR REPLACE VIEW lake_{name} AS SELECT {columns} FROM {source}")
 
     def refresh(self, names: Iterable[str]) -> None:

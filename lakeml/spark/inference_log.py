@@ -5,7 +5,11 @@ same layout the scoring server writes (:mod:`lakeml.store.open_tables`): one req
 id for the job (``batch-<hex>``), a row number per scored row, the model's identity,
 ``input_<name>`` columns for the model's inputs and ``prediction``; ``source`` is
 ``batch`` and ``latency_ms`` is null. Spark appends with a schema merge, casting each
-column to the type the table already gives it.
+column to the type the table already gives it. A value that type cannot hold (Spark
+would silently cut 0.37 to 0 for another model's bigint ``prediction``, or make
+"high" a null double) goes instead to a column named for its type,
+``prediction__double``, as the scoring server's logger does
+(:mod:`lakeml.models.inference_log`); 3.0 still goes to the bigint column.
 """
 
 from __future__ import annotations
@@ -47,11 +51,56 @@ def log_scores(scored: DataFrame, store_uri: str, inputs: Sequence[str],
     columns[open_tables.PREDICTION] = F.col(f"`{prediction_column}`")
     core = {f.name: _SPARK_TYPES[str(f.type)]
             for f in open_tables.core_schema(open_tables.INFERENCE_LOG)}
+    types = {f.name: f.dataType.simpleString() for f in scored.schema}
+    sources = {f"{open_tables.INPUT_PREFIX}{c}": types.get(c) for c in inputs}
+    sources[open_tables.PREDICTION] = types.get(prediction_column)
     selected = []
     for name, value in columns.items():
-        target = have.get(name) or core.get(name)
-        selected.append((value.cast(target) if target else value).alias(name))
+        if name in core:
+            selected.append(value.cast(core[name]).alias(name))
+            continue
+        target, retyped = placement(name, sources.get(name), have)
+        if retyped is None:
+            selected.append((value.cast(target) if target else value).alias(name))
+            continue
+        # a value the table's type holds (3.0 in a bigint column) goes there; the others
+        # (0.37, "high") to the retyped column, added only when such a value exists
+        fits = value.cast(target).cast(sources[name]) == value
+        lossy = value.isNotNull() & ~F.coalesce(fits, F.lit(False))
+        selected.append(F.when(fits, value.cast(target)).alias(name))
+        if scored.filter(lossy).limit(1).count():
+            kind = have.get(retyped)
+            selected.append(F.when(lossy, value.cast(kind) if kind else value).alias(retyped))
     scored.select(*selected).write.format("delta").mode("append") \
         .option("mergeSchema", "true") \
         .save(spark_path(open_tables.table_uri(store_uri, open_tables.INFERENCE_LOG)))
     return request_id
+
+
+_WIDENINGS = {("int", "bigint"), ("int", "double"), ("bigint", "double"),
+              ("float", "double"), ("int", "float")}
+_ARROW_NAMES = {"bigint": "int64", "int": "int32", "boolean": "bool",
+                "timestamp": "timestamp_us_tz_utc"}  # as the server's logger names them
+
+
+def placement(name: str, source: str | None, have: dict[str, str | None]
+              ) -> tuple[str | None, str | None]:
+    """(the Spark type a model column ``name`` of Spark type ``source`` is cast to, or
+    None; the column taking the values that type cannot hold, or None when it holds
+    them all): ``name__<source type>`` when the table's ``name`` is of a type that may
+    lose ``source`` values (a new column, the same type or a widening lose none).
+
+    Example:
+        >>> placement("prediction", "double", {"prediction": "bigint"})
+        ('bigint', 'prediction__double')
+        >>> placement("prediction", "bigint", {"prediction": "double"})
+        ('double', None)
+    """
+    import re
+
+    target = have.get(name)  # None: a new column, or a type Spark is left to merge
+    if target is None or source is None or source == target or \
+            (source, target) in _WIDENINGS:
+        return target, None
+    kind = re.sub(r"[^0-9a-z]+", "_", _ARROW_NAMES.get(source, source).lower()).strip("_")
+    return target, f"{name}__{kind}"

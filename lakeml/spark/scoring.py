@@ -6,10 +6,18 @@ can be traced back to its model in SQL (join ``logged_models`` on
 ``model_uuid``). A registered model (``models:/name@alias``, ``/Production``,
 ``/3``) is resolved to one version when the job starts; its name and version
 are on every row (null for a model given by run or path).
+
+The scores' lineage (a ``scoring_outputs`` row) is recorded after the output commit,
+best-effort: a failure to record it is logged as a warning, not raised, because the
+scores are committed by then and a caller retrying a raised job would append them
+twice. The rows reported are those this job's commit wrote (found in the Delta log by
+the commit's ``userMetadata`` tag), not the output table's total.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import TYPE_CHECKING, Any, Sequence
 
 from lakeml.errors import InvalidArgument
@@ -17,6 +25,8 @@ from lakeml.spark.session import spark_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 
 def input_format_of(path: str, input_format: str | None = None) -> str:
@@ -118,13 +128,49 @@ def score_table(spark: SparkSession, model_uri: str, input_path: str, output_pat
         scored = scored.persist()  # scored once, written twice
         inputs = _model_inputs(model_uri, scored.columns, options.get("columns"))
         log_scores(scored, log_store, inputs, options.get("prediction_column", "prediction"))
-    scored.write.format("delta").mode(mode).save(spark_path(output_path))
+    tag = f"lakeml-scoring-{uuid.uuid4().hex}"
+    scored.write.format("delta").mode(mode).option("userMetadata", tag) \
+        .save(spark_path(output_path))
     if log_store is not None:
         scored.unpersist()
-    rows = spark.read.format("delta").load(spark_path(output_path)).count()
-    record_scoring(model_uri, _versioned(input_path, input_version),
-                   _versioned(output_path, _delta_version(output_path)), rows)
+    version, rows = written_by(output_path, tag)
+    if rows is None:  # a writer that keeps no metrics: the table's growth at that commit
+        def count(v: int) -> int:
+            return spark.read.format("delta").option("versionAsOf", v) \
+                .load(spark_path(output_path)).count()
+        rows = count(version) - (count(version - 1) if mode == "append" and version else 0)
+    record_lineage(model_uri, _versioned(input_path, input_version),
+                   _versioned(output_path, version), rows)
     return rows
+
+
+def written_by(path: str, tag: str, depth: int = 1000) -> tuple[int, int | None]:
+    """(version, rows added) of the commit of Delta table ``path`` whose ``userMetadata``
+    is ``tag`` (among its last ``depth`` commits: other writers may have committed since);
+    rows is None when the writer kept no row count. Not found: (the latest version, None).
+    """
+    from deltalake import DeltaTable
+
+    from lakeml import config
+
+    table = DeltaTable(path, storage_options=config.storage_options() or None)
+    for commit in table.history(depth):
+        if commit.get("userMetadata") == tag:
+            metrics = commit.get("operationMetrics") or {}
+            rows = metrics.get("numOutputRows", metrics.get("num_added_rows"))
+            return int(commit["version"]), None if rows is None else int(rows)
+    return table.version(), None
+
+
+def record_lineage(model_uri: str, input_node: str, output_node: str, rows: int) -> bool:
+    """:func:`record_scoring`, best-effort: False (and a warning) when it failed."""
+    try:
+        record_scoring(model_uri, input_node, output_node, rows)
+        return True
+    except Exception as exc:  # noqa: BLE001 - the scores are committed: never fail after
+        log.warning("scores written to %s (%d rows) but their lineage could not be "
+                    "recorded: %s: %s", output_node, rows, type(exc).__name__, exc)
+        return False
 
 
 def _pinned(model_uri: str) -> str:

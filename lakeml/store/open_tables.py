@@ -143,11 +143,16 @@ def append(store_uri: str, table: str, data: pa.Table, *, app_id: str | None = N
     except (OSError, ValueError) as exc:
         raise StoreUnavailable(f"cannot append to table {table!r} at {uri!r}: {exc}") from exc
     except Exception as exc:
-        if type(exc).__module__.startswith("deltalake"):
+        if type(exc).__module__.startswith(("deltalake", "_internal")):  # DeltaError: _internal
             raise StoreUnavailable(f"cannot append to table {table!r} at {uri!r}: "
                                    f"{exc}") from exc
         raise
     return True
+
+
+# How deltalake words a predicate it cannot parse, bind or type (its DeltaError and
+# plain Exception carry no finer class): the caller's bug, not the store's state.
+_PREDICATE_ERRORS = ("sql parser error", "Schema error", "Cast error", "No field named")
 
 
 def replace(store_uri: str, table: str, data: pa.Table, predicate: str, *,
@@ -177,11 +182,12 @@ def replace(store_uri: str, table: str, data: pa.Table, predicate: str, *,
             return
         except CommitFailedError:
             time.sleep(0.01 * (attempt + 1))
-        except (OSError, ValueError) as exc:
-            raise StoreUnavailable(f"cannot replace rows of table {table!r} at {uri!r}: "
-                                   f"{exc}") from exc
         except Exception as exc:
-            if type(exc).__module__.startswith("deltalake"):
+            if any(sign in str(exc) for sign in _PREDICATE_ERRORS):
+                raise InvalidArgument(f"cannot replace rows of table {table!r}: predicate "
+                                      f"{predicate!r} is not valid: {exc}") from exc
+            if isinstance(exc, (OSError, ValueError)) or \
+                    type(exc).__module__.startswith(("deltalake", "_internal")):
                 raise StoreUnavailable(f"cannot replace rows of table {table!r} at "
                                        f"{uri!r} where {predicate}: {exc}") from exc
             raise

@@ -316,3 +316,46 @@ def test_racing_reruns_of_a_window_leave_one_copy(lake: dict[str, Any]) -> None:
         con.close()
     assert found[0] == found[1] == int(counts[0][0])  # one row per statistic
     assert len(found[2]) == 1 and str(found[2][0]) in {c[1] for c in counts}
+
+
+def test_a_rerun_with_since_inside_a_window_keeps_that_window_whole(
+        lake: dict[str, Any], tmp_path: Path) -> None:
+    """--since in the middle of a window rounds down to its start: the re-run's window
+    counts all its rows and so never replaces a complete window with a part of it."""
+    import shutil
+    from datetime import datetime, timezone
+
+    store = str(tmp_path / "lake")
+    shutil.copytree(lake["store"], store)
+    lakeml.set_store(store)  # the copy: its registry, its tables
+    first = run_monitor("models:/churn@challenger", window="1d", store=store)
+    time.sleep(0.05)
+    middle = datetime.now(timezone.utc).isoformat()
+    time.sleep(0.05)
+    _log(store, 2, customers(100, seed=14), lake["model"], requests=5)
+    rerun = run_monitor("models:/churn@challenger", window="1d", since=middle, store=store)
+    assert rerun.windows == first.windows == 1
+    con = connect(store)
+    try:
+        stored = con.execute(
+            "SELECT DISTINCT epoch_us(window_start), epoch_us(window_end), \"rows\" "
+            "FROM monitor_metrics WHERE model_version = 2").fetchall()
+        assert len(stored) == 1
+        start, end, rows = stored[0]
+        logged = con.execute(
+            "SELECT count(*) FROM inference_log WHERE model_version = 2 AND "
+            "epoch_us(\"time\") >= ? AND epoch_us(\"time\") < ?", [start, end]).fetchone()
+    finally:
+        con.close()
+    assert rows == logged[0] == first.rows[0]["rows"] + 100
+
+
+def test_a_replace_predicate_deltalake_cannot_use_is_invalid_argument(tmp_path: Path) -> None:
+    """A predicate bug is the caller's, not an unavailable store (which callers retry)."""
+    from lakeml.store import open_tables
+
+    store = str(tmp_path / "lake")
+    empty = open_tables.core_schema(open_tables.MONITOR_METRICS).empty_table()
+    for predicate in ("model_name = ", "no_such_column = 1", "model_version = 'x'"):
+        with pytest.raises(InvalidArgument, match="predicate"):
+            open_tables.replace(store, open_tables.MONITOR_METRICS, empty, predicate)

@@ -67,15 +67,45 @@ def test_user_sql_on_the_growing_tables_stays_read_only(store_uri: str) -> None:
         lakeml.sql("DELETE FROM inference_log")
 
 
-def test_a_fraction_is_refused_by_another_model_s_integer_column(
+def test_a_model_whose_types_clash_with_another_s_is_logged_under_retyped_columns(
         store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
     _log(store_uri, "a", pd.DataFrame({"x": [1.0]}), np.array([1]))  # prediction: int64
     _log(store_uri, "b", pd.DataFrame({"x": [2.0]}), np.array([3.0]))  # whole: fits
     log = InferenceLogger(store_uri, model_name="c", model_version=1, model_uuid="u",
                           model_uri="models:/c/1", flush_interval=60)
-    log.record(new_request_id(), pd.DataFrame({"x": [3.0]}), np.array([0.5]), 1.0, 200)
+    # a regressor's fraction, and a string where input_x holds doubles, in one batch
+    # with a request that fits: every row is committed
+    log.record(new_request_id(), pd.DataFrame({"x": [3.0]}), np.array([0.37]), 1.0, 200)
+    log.record(new_request_id(), pd.DataFrame({"x": ["high"]}), np.array([4]), 1.0, 200)
     log.close()
-    assert log.committed == 0 and log.failed == 1
+    assert (log.committed, log.failed, log.retyped) == (2, 0, 2)
     assert "'prediction'" in capsys.readouterr().err
-    assert lakeml.sql("SELECT model_name, prediction FROM inference_log ORDER BY 1"
-                      ).fetchall() == [("a", 1), ("b", 3)]
+    assert lakeml.sql("SELECT model_name, input_x, input_x__string, prediction, "
+                      "prediction__double FROM inference_log ORDER BY 1, 2").fetchall() == [
+        ("a", 1.0, None, 1, None), ("b", 2.0, None, 3, None),
+        ("c", 3.0, None, None, 0.37), ("c", None, "high", 4, None)]
+
+
+def test_column_names_with_quotes_are_quoted_and_control_characters_refused(
+        store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    attack = 'x", (SELECT 42) AS "y'
+    _log(store_uri, "a", pd.DataFrame({'say "hi"': [1.0], attack: [2.0]}), np.array([1]))
+    assert lakeml.sql('SELECT "input_say ""hi""", "input_x"", (SELECT 42) AS ""y" '
+                      "FROM inference_log").fetchall() == [(1.0, 2.0)]
+    columns = [r[0] for r in lakeml.sql("DESCRIBE inference_log").fetchall()]
+    assert f"input_{attack}" in columns and "input_x" not in columns and "y" not in columns
+    assert lakeml.sql("SELECT count(*) FROM inference_log").fetchall() == [(1,)]
+    con = connect(store_uri)  # the monitor's views over the same table bind too
+    try:
+        assert con.execute("SELECT model_name FROM inference_log").fetchall() == [("a",)]
+    finally:
+        con.close()
+    log = InferenceLogger(store_uri, model_name="b", model_version=1, model_uuid="u",
+                          model_uri="models:/b/1", flush_interval=60)
+    log.record(new_request_id(), pd.DataFrame({"bad\nname": [1.0]}), np.array([1]), 1.0, 200)
+    log.record(new_request_id(), pd.DataFrame({"z": [1.0]}), np.array([1]), 1.0, 200)
+    log.close()
+    assert (log.committed, log.failed) == (1, 1)
+    assert "'bad\\nname'" in capsys.readouterr().err
+    assert lakeml.sql("SELECT model_name, input_z FROM inference_log ORDER BY 1"
+                      ).fetchall() == [("a", None), ("b", 1.0)]

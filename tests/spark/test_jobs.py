@@ -207,3 +207,10 @@ def test_score_writes_predictions_with_their_model_to_delta(spark, tmp_path, cap
                     ("models:/iris/2", 2, f"{source}@v0", f"{registered}@v0", 150)]
     edges = lakeml.Client(uri).get_lineage(f"{registered}@v0")
     assert ("models:/iris/2", "scored") in {(e.src, e.kind) for e in edges}
+    # appending again: the rows this job wrote, not the table's 300
+    capsys.readouterr()
+    assert job("score").main(argv, spark=spark) == 0
+    assert f"{registered}: 150 rows" in capsys.readouterr().out
+    assert lakeml.Client(uri).sql("SELECT output, \"rows\" FROM scoring_outputs ORDER BY "
+                                  "\"time\" DESC LIMIT 1").fetchall() == \
+        [(f"{registered}@v1", 150)]

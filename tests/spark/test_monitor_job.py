@@ -80,3 +80,20 @@ def test_batch_scores_are_logged_and_spark_monitors_like_duckdb(spark: Any,
         "value"] == 12
     assert monitor.main(["--store", store, "--model", "models:/churn@champion", "--window",
                          "1d", "--no-write"], spark=spark) == monitor.ALERT_EXIT
+
+    # a regressor's batch scores: its fraction does not become 0 in churn's bigint
+    # prediction column, a whole one still goes there
+    from lakeml.spark.inference_log import log_scores
+
+    regressor = pd.DataFrame({"scored_at": [pd.Timestamp.now(tz="UTC")] * 2,
+                              "model_name": ["reg"] * 2, "model_version": [1, 1],
+                              "model_uuid": ["u"] * 2, "model_uri": ["models:/reg/1"] * 2,
+                              "age": [30.0, 31.0], "prediction": [0.37, 2.0]})
+    request = log_scores(spark.createDataFrame(regressor), store, ["age"])
+    con = connect(store)
+    try:
+        assert con.execute("SELECT input_age, prediction, prediction__double FROM "
+                           "inference_log WHERE request_id = ? ORDER BY 1",
+                           [request]).fetchall() == [(30.0, None, 0.37), (31.0, 2, None)]
+    finally:
+        con.close()

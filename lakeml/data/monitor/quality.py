@@ -93,7 +93,7 @@ def labelled_pairs(log_files: list[str], label_files: list[str], *, model_name: 
     """Window start -> (labels, predictions) of the labelled, answered requests."""
     import duckdb
 
-    from lakeml.sqltext import read_files
+    from lakeml.sqltext import identifier, read_files
 
     if not log_files or not label_files:
         return {}
@@ -115,9 +115,9 @@ def labelled_pairs(log_files: list[str], label_files: list[str], *, model_name: 
            f"QUALIFY row_number() OVER (PARTITION BY request_id, \"row\" "
            f"ORDER BY \"time\" DESC) = 1) "
            f"SELECT epoch_us(i.\"time\") // {int(width_us)} * {int(width_us)} AS w, l.label, "
-           f"i.\"{prediction}\" AS p FROM {read_files(log_files)} i JOIN labels l "
+           f"i.{identifier(prediction)} AS p FROM {read_files(log_files)} i JOIN labels l "
            f"ON l.request_id = i.request_id AND l.\"row\" = i.\"row\" "
-           f"WHERE {' AND '.join(where)} AND i.\"{prediction}\" IS NOT NULL "
+           f"WHERE {' AND '.join(where)} AND i.{identifier(prediction)} IS NOT NULL "
            f"AND l.label IS NOT NULL")
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # a long count prints nothing

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lakeml.data.monitor import stats
+from lakeml.sqltext import identifier
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -145,5 +146,4 @@ def histogram_counts(hist: dict[float, int] | None, edges: np.ndarray) -> np.nda
     return counts
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote = identifier  # a column name as a SQL identifier (``"`` doubled)

@@ -8,6 +8,8 @@ passes a Spark counter), turns counts into statistics with thresholds
 (:mod:`lakeml.data.monitor.metrics`), adds quality once labels exist
 (:mod:`lakeml.data.monitor.quality`), and writes everything to ``monitor_metrics``,
 where a re-run of a window replaces that window's rows (:func:`write_metrics`).
+``--since``/``--until`` round out to whole windows (:func:`whole_windows`), so that
+replacement never swaps a complete window for a part of it.
 """
 
 from __future__ import annotations
@@ -155,7 +157,8 @@ def run_monitor(model_uri: str, *, baseline: str = "training", window: str = "1d
     options = config.storage_options() or None
     width = window_us(window)
     now = int(time.time() * 1_000_000)
-    since_us, until_us = parse_since(since, now), parse_since(until, now)
+    since_us, until_us = whole_windows(parse_since(since, now), parse_since(until, now),
+                                       width)
     if min_rows < 1:
         raise InvalidArgument(f"min rows must be >= 1, got {min_rows}")
     limits = M.thresholds(thresholds, conf_thresholds())
@@ -183,6 +186,25 @@ def run_monitor(model_uri: str, *, baseline: str = "training", window: str = "1d
     if write and result.rows:
         write_metrics(store_uri, result.rows, options)
     return result
+
+
+def whole_windows(since_us: int | None, until_us: int | None, width_us: int
+                  ) -> tuple[int | None, int | None]:
+    """``since`` rounded down and ``until`` up to window boundaries (windows are aligned
+    on the epoch): every window a run computes is computed from all its rows.
+
+    Why: a window's metrics replace an earlier run's (:func:`write_metrics`). A run at
+    06:00 with ``--window 1d --since 7d`` would otherwise compute its oldest day from
+    the rows after 06:00 only and replace that day's full metrics with a partial one.
+    So ``--since``/``--until`` choose windows, not rows: the oldest window is the one
+    holding ``since``, the last the one holding ``until`` (whole, so it may count rows
+    logged after ``until``, as the current window counts every row logged so far).
+    """
+    if since_us is not None:
+        since_us = since_us // width_us * width_us
+    if until_us is not None:
+        until_us = -(-until_us // width_us) * width_us
+    return since_us, until_us
 
 
 def _row(watch: ModelUnderWatch, window: WindowCounts, metric: M.Metric, baseline: str,
