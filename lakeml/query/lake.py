@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 # The tables a lake reads: the fixed ones and those whose columns grow (store/open_tables.py)
 NAMES = (*schemas.TABLES, *open_tables.TABLES)
 
+
 def duckdb_type(arrow_type: Any) -> str:
     """The DuckDB column type of one of the Arrow types lakeml's schemas use.
 

@@ -329,6 +329,7 @@ class DeltaTableHandle:
                                    f"{self.uri!r}, version {version}: {exc}") from exc
         self._schema = (version, schema)
         return schema
+
     def _fresh(self) -> bool:
         """Whether the last listing of a remote table may be reused: it started less than
         ``freshness`` seconds ago, and after this process's last commit to the table
