@@ -336,8 +336,8 @@ def refresh_soon(store: Store) -> None:
             return
         thread = threading.Thread(target=_write_logged, args=(store,),
                                   name="lakeml-run-snapshot")
+        thread.start()  # before it is shown: whoever finds it may join it at once
         _writing[store.uri] = thread
-        thread.start()
 
 
 def wait(store: Store, timeout: float | None = None) -> None:

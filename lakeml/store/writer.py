@@ -210,9 +210,9 @@ class Writer:
                 while taken:
                     name = next(iter(taken))
                     data = self._convert(name, taken[name])
-                    del taken[name]
-                    if data is not None:
+                    if data is not None:  # queues it and its derived batches, or nothing
                         self._add_pending(name, data)
+                    del taken[name]  # queued: not put back below
             finally:
                 with self._lock:  # an unexpected error: rows not yet queued go back
                     for name, rows in taken.items():
