@@ -88,14 +88,16 @@ def server_cpu() -> float:
 
 
 @contextlib.contextmanager
-def server(store: Path) -> Iterator[str]:
+def server(store: Path, *options: str) -> Iterator[str]:
+    """``lakeml server`` on ``store`` (with ``options``) on a free loopback port; its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("LAKEML_STORE", None)
     proc = subprocess.Popen([sys.executable, "-m", "lakeml", "server", "--store", str(store),
-                             "--port", str(port), "--log-level", "warning"], env=env)
+                             "--port", str(port), "--log-level", "warning", *options],
+                            env=env)
     SERVER_PID.append(proc.pid)
     url = f"http://127.0.0.1:{port}"
     import httpx

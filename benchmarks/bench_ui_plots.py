@@ -18,14 +18,12 @@ import argparse
 import base64
 import contextlib
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -37,34 +35,9 @@ import lakeml  # noqa: E402
 USERS = {"root": "root-password-1", "ann": "ann-password-1"}
 
 
-@contextlib.contextmanager
-def server(store: Path, auth_file: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("LAKEML_STORE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "lakeml", "server", "--store", str(store),
-                             "--port", str(port), "--log-level", "warning",
-                             "--auth-file", str(auth_file)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("lakeml server did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def server(store: Path, auth_file: Path) -> contextlib.AbstractContextManager[str]:
+    """bench_ui's server, with users (``auth_file``)."""
+    return bench_ui.server(store, "--auth-file", str(auth_file))
 
 
 def timed(url: str, user: str, path: str, body: dict[str, Any], repeat: int
