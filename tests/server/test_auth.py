@@ -704,6 +704,8 @@ def test_the_proxy_finds_the_experiment_of_a_custom_artifact_location(team) -> N
     refused = send("PUT", "no-such-folder/x.txt", "alice", b"x")
     assert refused.status_code == 403 and "under no experiment" in refused.json()["message"]
     assert send("PUT", "no-such-folder/x.txt", "root", b"x").status_code == 200
+    refused = send("PUT", "987654/x.txt", "alice", b"x")  # the id folder of no experiment
+    assert refused.status_code == 403 and "under no experiment" in refused.json()["message"]
     assert any(e["key"] == "PUT mlflow-artifacts" and e["value"] == f"experiment {outer}"
                for e in events(server))
 
