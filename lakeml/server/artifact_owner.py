@@ -19,8 +19,9 @@ one's folder is therefore governed by the outer one's permissions.
 
 A path under no experiment's location has no owner (None): the proxy leaves it to admins.
 
-Each proxy request under users costs one search of every experiment (the tracking service
-keeps the experiments themselves per version of their table, so it is one small query).
+A request for an id folder (the default layout, and what MLflow's client sends) costs one
+lookup of that experiment; any other path costs one search of every experiment (the
+tracking service keeps the experiments per version of their table, one small query).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lakeml.entities import ViewType
+from lakeml.errors import NotFound
 from lakeml.tracking.experiments import every_experiment
 
 if TYPE_CHECKING:
@@ -63,6 +65,12 @@ def owner(ids: set[str], located: list[tuple[str, str, int]], path: str) -> str 
 
 def experiment_of_path(client: Client, path: str) -> str | None:
     """The experiment owning the proxy path ``path`` in ``client``'s store, or None."""
+    first = path.split("/", 1)[0]
+    if first.isdigit():  # an id folder: its experiment, without listing every one
+        try:
+            return client.get_experiment(first).experiment_id
+        except NotFound:
+            return None
     experiments = every_experiment(client, ViewType.ALL)
     located = locations_under(client.store.artifact_root, [
         (e.experiment_id, e.artifact_location, e.creation_time or 0) for e in experiments])

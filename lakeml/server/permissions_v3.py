@@ -41,9 +41,13 @@ PREFIX = "/api/3.0/mlflow"
 WORKSPACE = "default"
 
 
-def _resource(client: Client, f: Fields) -> tuple[str, str]:
+def _resource(client: Client, session: Session, f: Fields, route: str,
+              need: str | None = "MANAGE") -> tuple[str, str]:
     """The request's ``(resource_type, resource_id)``, checked: a kind the auth file keeps,
-    one named resource, which exists."""
+    one named resource, the caller holding ``need`` on it (None: no check), and the
+    resource existing. The permission is checked BEFORE the existence, so a caller
+    without it gets 403 whether or not the resource exists: a 404 would tell them which
+    ids do."""
     kind = f.required_text("resource_type")
     key = str(f.required("resource_id"))
     if kind not in KINDS:
@@ -53,6 +57,8 @@ def _resource(client: Client, f: Fields) -> tuple[str, str]:
         raise InvalidArgument("resource_id '*' (a grant on every resource) is not supported "
                               "by lakeml server: the auth file's default permission applies "
                               "to every resource (`lakeml server permissions default`)")
+    if need is not None:
+        require(client, session, route, kind, key, need)
     if kind == "experiment":
         client.get_experiment(key)  # NotFound for an unknown experiment
     else:
@@ -69,8 +75,7 @@ def _user(session: Session, f: Fields) -> str:
 
 def grant_user_permission(client: Client, f: Fields) -> dict[str, Any]:
     session = _session()
-    kind, key = _resource(client, f)
-    require(client, session, "POST /users/permissions/grant", kind, key, "MANAGE")
+    kind, key = _resource(client, session, f, "POST /users/permissions/grant")
     level = check_level(f.required("permission"))
     session.users.grant(kind, key, _user(session, f), level, new=True)
     return {}
@@ -78,18 +83,17 @@ def grant_user_permission(client: Client, f: Fields) -> dict[str, Any]:
 
 def revoke_user_permission(client: Client, f: Fields) -> dict[str, Any]:
     session = _session()
-    kind, key = _resource(client, f)
-    require(client, session, "POST /users/permissions/revoke", kind, key, "MANAGE")
+    kind, key = _resource(client, session, f, "POST /users/permissions/revoke")
     session.users.revoke(kind, key, _user(session, f))
     return {}
 
 
 def get_user_permission(client: Client, f: Fields) -> dict[str, Any]:
     session = _session()
-    kind, key = _resource(client, f)
     name = f.required_text("username")
-    if name != session.user.name:  # another's: who may grant it may see it
-        require(client, session, "GET /users/permissions/get", kind, key, "MANAGE")
+    # another's: who may grant it may see it; one's own: anyone
+    kind, key = _resource(client, session, f, "GET /users/permissions/get",
+                          "MANAGE" if name != session.user.name else None)
     name = _user(session, f)
     user = session.users.user(name)
     level = "MANAGE" if user is not None and user.admin else session.users.permission(

@@ -91,23 +91,33 @@ def has_s3a() -> bool:
 
 
 def fetch(folder: Path | None = None) -> list[Path]:
-    """Copy the Delta and s3a jars from Maven Central into ``folder`` with ``mvn``, in one
-    run for the missing ones (none missing: no run); idempotent."""
+    """Copy the Delta and s3a jars from Maven Central into ``folder`` with ``mvn``;
+    idempotent (what is there is not fetched again).
+
+    The Delta jars come in one Maven run and the s3a jars in a second: a mirror that
+    lacks the AWS SDK still leaves a working Delta set-up, and the error then names the
+    s3a jars only."""
     folder = folder or jar_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = COORDINATES + S3A_COORDINATES
-    missing = [c for c in wanted if not (folder / _jar_name(c)).is_file()]
-    if missing:
+    failures = []
+    for group in (COORDINATES, S3A_COORDINATES):
+        missing = [c for c in group if not (folder / _jar_name(c)).is_file()]
+        if not missing:
+            continue
         mvn = shutil.which("mvn")
         if mvn is None:
             raise InvalidState("fetching the Spark jars needs Maven (`mvn`) on PATH; without "
                                "it, lakeml.spark.session() lets Spark resolve "
                                f"{', '.join(COORDINATES)} itself (no s3a:// then)")
-        _copy_with_maven(mvn, missing, folder)
+        try:
+            _copy_with_maven(mvn, missing, folder)
+        except InvalidState as exc:
+            failures.append(str(exc))
+    wanted = COORDINATES + S3A_COORDINATES
     paths = [folder / _jar_name(c) for c in wanted]
     absent = [str(p) for p in paths if not p.is_file()]
-    if absent:
-        raise InvalidState(f"mvn did not fetch {', '.join(absent)}")
+    if failures or absent:
+        raise InvalidState("; ".join(failures) or f"mvn did not fetch {', '.join(absent)}")
     return paths
 
 

@@ -597,7 +597,8 @@ def test_mlflow_3_auth_client_grants_revokes_and_checks(request: pytest.FixtureR
         "revoke_again": "RESOURCE_DOES_NOT_EXIST", "bob_model": [True, "MANAGE"],
         "run_type": "INVALID_PARAMETER_VALUE", "wildcard": "INVALID_PARAMETER_VALUE",
         "use_level": "INVALID_PARAMETER_VALUE", "no_user": "RESOURCE_DOES_NOT_EXIST",
-        "no_experiment": "RESOURCE_DOES_NOT_EXIST", "root": [True, "MANAGE"],
+        # alice lacks MANAGE on an unknown id: 403, as on a known one (ids do not leak)
+        "no_experiment": "PERMISSION_DENIED", "root": [True, "MANAGE"],
         "roles": "NOT_IMPLEMENTED", "user_roles": "NOT_IMPLEMENTED",
         "own_no_current": "INVALID_PARAMETER_VALUE",
         "own_wrong_current": "INVALID_PARAMETER_VALUE", "delete_self": "BAD_REQUEST"}
@@ -618,6 +619,17 @@ def test_mlflow_3_auth_client_grants_revokes_and_checks(request: pytest.FixtureR
     other = httpx.get(f"{v3}/users/permissions/list", params={"username": "alice"},
                       timeout=60, headers={"Authorization": f"Basic {raw}"})
     assert other.status_code == 403 and other.json()["error_code"] == "PERMISSION_DENIED"
+    # without MANAGE, an unknown experiment answers as a known one does: ids do not leak
+    for experiment_id in (exp_id, "987654"):
+        denied = httpx.post(f"{v3}/users/permissions/grant", timeout=60, json={
+            "username": "bob", "resource_type": "experiment", "resource_id": experiment_id,
+            "permission": "READ"}, headers={"Authorization": f"Basic {raw}"})
+        assert denied.status_code == 403, (experiment_id, denied.text)
+    root = base64.b64encode(f"root:{PASSWORDS['root']}".encode()).decode()
+    unknown = httpx.post(f"{v3}/users/permissions/grant", timeout=60, json={
+        "username": "bob", "resource_type": "experiment", "resource_id": "987654",
+        "permission": "READ"}, headers={"Authorization": f"Basic {root}"})
+    assert unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_artifact_proxy_and_lakeml_routes_follow_experiment_permissions(team) -> None:
@@ -704,6 +716,8 @@ def test_the_proxy_finds_the_experiment_of_a_custom_artifact_location(team) -> N
     refused = send("PUT", "no-such-folder/x.txt", "alice", b"x")
     assert refused.status_code == 403 and "under no experiment" in refused.json()["message"]
     assert send("PUT", "no-such-folder/x.txt", "root", b"x").status_code == 200
+    refused = send("PUT", "987654/x.txt", "alice", b"x")  # the id folder of no experiment
+    assert refused.status_code == 403 and "under no experiment" in refused.json()["message"]
     assert any(e["key"] == "PUT mlflow-artifacts" and e["value"] == f"experiment {outer}"
                for e in events(server))
 
