@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from lakeml import config
 from lakeml.errors import LakemlError, StoreUnavailable
-from lakeml.query import run_fold
+from lakeml.query import run_fold, shared_snapshot
 from lakeml.query.lake import LakeViews
 from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
@@ -100,14 +100,22 @@ class Snapshot:
 
 
 def file_name(store: Store, table: str, uri: str) -> str:
-    """A data file's name within its table's folder (snapshots survive moving the store)."""
+    """A data file's name within its table's folder (snapshots survive moving the store);
+    a remote store's local copy by its own name, a digest of the file's URI that is the
+    same on every machine (see shared_snapshot)."""
     prefix = store.table_uri(table) + "/"
-    return uri[len(prefix):] if uri.startswith(prefix) else uri
+    if uri.startswith(prefix):
+        return uri[len(prefix):]
+    return uri if store.is_local else os.path.basename(uri)
 
 
-def load(store: Store) -> Snapshot | None:
-    """The store's snapshot, or None (none written, or unreadable)."""
+def load(store: Store, *, fetch: bool = True) -> Snapshot | None:
+    """The store's snapshot, or None (none written, or unreadable). A remote store
+    without one on this machine takes the one published beside its tables, if any
+    (``fetch``; see shared_snapshot)."""
     folder = state_folder(store.uri)
+    if fetch and not store.is_local and not (folder / POINTER).exists():
+        shared_snapshot.fetch(store, FORMAT)
     try:
         data = json.loads((folder / POINTER).read_text())
         if data.get("format") != FORMAT:
@@ -174,18 +182,18 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
         raise StoreUnavailable(f"cannot write the run snapshot of {store.uri!r}: {exc}") from exc
     finally:
         con.close()
-    previous = load(store)
+    previous = load(store, fetch=False)
     path = folder / name
     pointer = {"format": FORMAT, "file": name, "runs": runs, "bytes": path.stat().st_size,
                "columns": [[e, k, c] for (e, k), c in columns.items()],
                "files": {t: sorted(file_name(store, t, f) for f in lake.files(t))
                          for t in SOURCES},
                "tables": store.table_ids(SOURCES)}  # a store made anew has other ids
-    staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
-    staged.write_text(json.dumps(pointer))
-    os.replace(staged, folder / POINTER)
+    shared_snapshot.write_pointer(folder, pointer)
     prune(folder, keep={name, Path(previous.path).name if previous else name})
-    return load(store)
+    if not store.is_local:  # beside the tables too, for other machines
+        shared_snapshot.publish(store, name)
+    return load(store, fetch=False)
 
 
 def chunk_runs(memory_limit: int, keys: int) -> int:
