@@ -117,6 +117,7 @@ class DeltaTableHandle:
         # remote stores: seconds a listing of the table's versions is reused (Store sets it)
         self.freshness = 0.0
         self._listed_at = -1.0  # monotonic time the last listing started
+        self._log_files: Any = None  # remote stores: the table's files, to HEAD its log
 
     # ---- creation -----------------------------------------------------------
     def ensure(self) -> None:
@@ -259,13 +260,28 @@ class DeltaTableHandle:
     def _may_have_moved(self, version: int) -> bool:
         """Whether the table may have a version after ``version``.
 
-        On a local folder the next commit's log file either exists or not: one
-        stat (microseconds) instead of deltalake's log listing (about a
-        millisecond, which a search pays per table). Remote stores list.
+        The next commit's log file either exists or not (a Delta commit is that file,
+        written once; log clean-up removes only old ones). On a local folder: one stat
+        (microseconds) instead of deltalake's log listing (about a millisecond, which a
+        search pays per table). On an object store: one HEAD of it (a lookup, cheaper
+        than the LIST of the log that deltalake's update sends and, on S3, a tenth of
+        its price); only a table that moved is then listed. Any answer but "not found"
+        counts as moved: the listing then reports a failing store.
         """
-        if "://" in self.uri:
+        name = f"_delta_log/{version + 1:020d}.json"
+        if "://" not in self.uri:
+            return os.path.exists(f"{self.uri}/{name}")
+        try:
+            if self._log_files is None:
+                from deltalake.fs import DeltaStorageHandler
+
+                self._log_files = DeltaStorageHandler(self.uri, self.storage_options)
+            self._log_files.open_input_file(name)  # a HEAD: the size of the file
+        except FileNotFoundError:
+            return False
+        except Exception:  # noqa: BLE001 - decided by the listing, which raises clearly
             return True
-        return os.path.exists(f"{self.uri}/_delta_log/{version + 1:020d}.json")
+        return True
 
     def snapshot_files(self, as_of: int | datetime | None = None, *,
                        readable: bool = True) -> tuple[int, list[str]]:
