@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,7 +102,8 @@ def requests(log: Path, since: int, until: int | None = None) -> tuple[dict[str,
     """Requests moto logged after byte ``since`` (up to ``until``), by method; and the end."""
     text = log.read_bytes()
     counts: dict[str, int] = {}
-    for line in text[since:until].decode(errors="replace").splitlines():
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text[since:until].decode(errors="replace"))
+    for line in plain.splitlines():  # (moto colours the lines of 4xx answers)
         for method in ("GET", "PUT", "HEAD", "POST", "DELETE"):
             if f'"{method} ' in line:
                 kind = "LIST" if method == "GET" and ("list-type" in line or "?prefix" in line

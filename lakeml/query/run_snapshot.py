@@ -348,6 +348,22 @@ def refresh_soon(store: Store) -> None:
         _writing[store.uri] = thread
 
 
+def write_soon(store: Store) -> threading.Thread | None:
+    """Write the snapshot on a thread of its own now, stale or not (one writer per store
+    and process): the first reader of a remote store without one, which has just
+    fetched its data files (see RunsMirror). The thread, or None while the store's
+    writer closes."""
+    with _writing_lock:
+        running = _writing.get(store.uri)
+        if store.uri in _finishing or (running is not None and running.is_alive()):
+            return running
+        thread = threading.Thread(target=_write_logged, args=(store,),
+                                  name="lakeml-run-snapshot")
+        thread.start()  # before it is shown: whoever finds it may join it at once
+        _writing[store.uri] = thread
+        return thread
+
+
 def wait(store: Store, timeout: float | None = None) -> None:
     """Wait for this process's snapshot writer of ``store``, if one is running."""
     with _writing_lock:

@@ -207,13 +207,21 @@ class RunsMirror:
             saving.join(timeout)
 
     def _maybe_save(self) -> None:
-        """Save a whole state of a remote store as its snapshot when the one in force
-        covers too little of the files it holds (see :mod:`lakeml.query.state_save`).
-        Called under the lock."""
+        """Give a remote store a snapshot for the next process: write one in the
+        background if there is none (the first read, which folded only the keys asked:
+        see :func:`lakeml.query.run_snapshot.write_soon`), or save a whole state as one
+        when the one in force covers too little of the files it holds (see
+        :mod:`lakeml.query.state_save`). Called under the lock."""
         from lakeml.query import state_save
 
         store = self._engine.store
-        if store.is_local or self._engine.as_of is not None or not self._complete or \
+        if store.is_local or self._engine.as_of is not None:
+            return
+        if self._snapshot is None and not self._complete:
+            if self._saving is None:  # once per state
+                self._saving = run_snapshot.write_soon(store)
+            return
+        if not self._complete or \
                 (self._saving is not None and self._saving.is_alive()) or \
                 not state_save.stale(store, self._files, self._covered):
             return
@@ -247,7 +255,10 @@ class RunsMirror:
         store = self._engine.store
         new = snapshot.uncovered(store, files) if snapshot else {t: sorted(files[t])
                                                                   for t in SOURCES}
-        keys = self._whole_keys(con, files, new, snapshot)
+        # a remote store that no one has saved a snapshot of: fold only the keys asked
+        # (the snapshot is written in the background, see _maybe_save)
+        first_read = snapshot is None and not store.is_local and self._engine.as_of is None
+        keys = None if first_read else self._whole_keys(con, files, new, snapshot)
         self._complete = keys is not None
         if keys is None:
             keys = want

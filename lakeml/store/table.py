@@ -69,6 +69,23 @@ def note_commit(uri: str) -> None:
 ROW_GROUP_ROWS = 131_072
 
 
+_folders: dict[tuple[str, str], Any] = {}
+_folders_lock = threading.Lock()
+
+
+def _folder_files(folder: str, options: dict[str, str] | None) -> Any:
+    """deltalake's file system over a remote ``folder`` (a store's tables), one per folder
+    and options in a process: making one costs more than the request it sends."""
+    key = (folder, repr(sorted((options or {}).items())))
+    with _folders_lock:
+        files = _folders.get(key)
+        if files is None:
+            from deltalake.fs import DeltaStorageHandler
+
+            files = _folders[key] = DeltaStorageHandler(folder, options)
+        return files
+
+
 def writer_properties(schema: pa.Schema) -> object:
     """The Parquet writer settings of a lakeml data file with this schema.
 
@@ -117,7 +134,6 @@ class DeltaTableHandle:
         # remote stores: seconds a listing of the table's versions is reused (Store sets it)
         self.freshness = 0.0
         self._listed_at = -1.0  # monotonic time the last listing started
-        self._log_files: Any = None  # remote stores: the table's files, to HEAD its log
 
     # ---- creation -----------------------------------------------------------
     def ensure(self) -> None:
@@ -271,12 +287,9 @@ class DeltaTableHandle:
         name = f"_delta_log/{version + 1:020d}.json"
         if "://" not in self.uri:
             return os.path.exists(f"{self.uri}/{name}")
+        folder, table = self.uri.rsplit("/", 1)
         try:
-            if self._log_files is None:
-                from deltalake.fs import DeltaStorageHandler
-
-                self._log_files = DeltaStorageHandler(self.uri, self.storage_options)
-            self._log_files.open_input_file(name)  # a HEAD: the size of the file
+            _folder_files(folder, self.storage_options).open_input_file(f"{table}/{name}")
         except FileNotFoundError:
             return False
         except Exception:  # noqa: BLE001 - decided by the listing, which raises clearly

@@ -128,3 +128,4 @@ def test_an_s3_reader_publishes_its_state_for_other_machines(
     assert [r[1] for r in got][:2] == ["late", "r1"]
     assert same(got, by_sql(other, exp, "acc", False, 10))
     assert sorted(board) == sorted(r for r in got if r[1] != "late")
+    state.wait_saving()  # it may save a fresher one (the late run's files): let it end
