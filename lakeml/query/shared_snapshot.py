@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakeml.store.file_cache import state_folder
+from lakeml.store.file_cache import object_files, read_object, state_folder, write_object
 
 if TYPE_CHECKING:
     from lakeml.store import Store
@@ -45,10 +45,10 @@ def remote_folder(store: Store) -> str:
     return f"{store.uri}/state"
 
 
-def _filesystem(store: Store) -> Any:
-    import fsspec
-
-    return fsspec.filesystem(store.uri.split("://", 1)[0], **store.artifact_storage_options)
+def _files(store: Store) -> tuple[Any, str]:
+    """(deltalake's object store of the store's bucket, the ``state/`` key prefix): the
+    file system the store's tables are read with, so a reader imports no other."""
+    return object_files(remote_folder(store), store.storage_options)
 
 
 def publish(store: Store, name: str) -> None:
@@ -56,36 +56,34 @@ def publish(store: Store, name: str) -> None:
     ``state/`` prefix, and prune published generations older than KEEP_SECONDS (but the
     one named and the one it replaced). Errors are logged."""
     folder = state_folder(store.uri)
-    remote = remote_folder(store)
     try:
-        fs = _filesystem(store)
-        previous = _read_pointer(fs, remote)
-        fs.put_file(str(folder / name), f"{remote}/{name}")
-        fs.pipe_file(f"{remote}/{POINTER}", (folder / POINTER).read_bytes())
+        files, remote = _files(store)
+        previous = _read_pointer(files, remote)
+        write_object(files, f"{remote}/{name}", (folder / name).read_bytes())
+        write_object(files, f"{remote}/{POINTER}", (folder / POINTER).read_bytes())
         keep = {name, previous.get("file") if previous else name}
-        _prune(fs, remote, keep)
+        _prune(files, remote, keep)
     except Exception as exc:  # noqa: BLE001 - a cache: readers fold the tables without it
         log.info("could not publish the run snapshot of %s: %s", store.uri, exc)
 
 
-def _read_pointer(fs: Any, remote: str) -> dict[str, Any] | None:
+def _read_pointer(files: Any, remote: str) -> dict[str, Any] | None:
     try:
-        return json.loads(fs.cat_file(f"{remote}/{POINTER}"))
+        return json.loads(read_object(files, f"{remote}/{POINTER}"))
     except FileNotFoundError:
         return None
 
 
-def _prune(fs: Any, remote: str, keep: set[str]) -> None:
+def _prune(files: Any, remote: str, keep: set[str]) -> None:
     now = time.time()
-    for info in fs.ls(remote, detail=True, refresh=True):
-        name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+    for info in files.get_file_info_selector(remote, allow_not_found=True):
+        name = info.base_name
         if not (name.startswith("runs-") and name.endswith(".parquet")) or name in keep:
             continue
-        modified = info.get("LastModified")
-        if modified is not None and now - modified.timestamp() <= KEEP_SECONDS:
+        if info.mtime is None or now - info.mtime.timestamp() <= KEEP_SECONDS:
             continue
         try:
-            fs.rm_file(f"{remote}/{name}")
+            files.delete_file(info.path)
         except FileNotFoundError:
             continue
 
@@ -95,10 +93,9 @@ def fetch(store: Store, snapshot_format: int) -> bool:
     folder, if there is one of this store's tables in ``snapshot_format``; whether it did.
     A pointer the process cannot use (another format, other tables) is left where it is."""
     folder = state_folder(store.uri)
-    remote = remote_folder(store)
     try:
-        fs = _filesystem(store)
-        pointer = _read_pointer(fs, remote)
+        files, remote = _files(store)
+        pointer = _read_pointer(files, remote)
         if pointer is None or pointer.get("format") != snapshot_format or \
                 not store.same_tables(pointer.get("tables")):
             return False
@@ -108,7 +105,7 @@ def fetch(store: Store, snapshot_format: int) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
         part = folder / f".{name}.{uuid.uuid4().hex}.part"
         try:
-            fs.get_file(f"{remote}/{name}", str(part))
+            part.write_bytes(read_object(files, f"{remote}/{name}"))
             os.replace(part, folder / name)
         finally:
             part.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
-from lakeml.store.file_cache import all_present, local_copies, touch
+from lakeml.store.file_cache import all_present, local_copies, object_files, touch
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -67,23 +67,6 @@ def note_commit(uri: str) -> None:
 # Row groups of 128 Ki rows: a lookup of one run in a file sorted by run id
 # decodes one small row group (deltalake's default is 1 Mi rows).
 ROW_GROUP_ROWS = 131_072
-
-
-_folders: dict[tuple[str, str], Any] = {}
-_folders_lock = threading.Lock()
-
-
-def _folder_files(folder: str, options: dict[str, str] | None) -> Any:
-    """deltalake's file system over a remote ``folder`` (a store's tables), one per folder
-    and options in a process: making one costs more than the request it sends."""
-    key = (folder, repr(sorted((options or {}).items())))
-    with _folders_lock:
-        files = _folders.get(key)
-        if files is None:
-            from deltalake.fs import DeltaStorageHandler
-
-            files = _folders[key] = DeltaStorageHandler(folder, options)
-        return files
 
 
 def writer_properties(schema: pa.Schema) -> object:
@@ -287,9 +270,9 @@ class DeltaTableHandle:
         name = f"_delta_log/{version + 1:020d}.json"
         if "://" not in self.uri:
             return os.path.exists(f"{self.uri}/{name}")
-        folder, table = self.uri.rsplit("/", 1)
         try:
-            _folder_files(folder, self.storage_options).open_input_file(f"{table}/{name}")
+            files, key = object_files(f"{self.uri}/{name}", self.storage_options)
+            files.open_input_file(key)  # a HEAD: the file's size
         except FileNotFoundError:
             return False
         except Exception:  # noqa: BLE001 - decided by the listing, which raises clearly
@@ -316,7 +299,8 @@ class DeltaTableHandle:
                     touch(self._copies[1])  # in use: not the next to be evicted
                     self._copies_touched = time.monotonic()
                 return version, self._copies[1]
-            copies = local_copies(uris, self.fs_options, folder=self.cache_folder)
+            copies = local_copies(uris, self.fs_options, folder=self.cache_folder,
+                                  delta_options=self.storage_options or {})
             if as_of is None:
                 self._copies = ((version, len(uris)), copies)
                 self._copies_touched = time.monotonic()
