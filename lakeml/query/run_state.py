@@ -218,7 +218,11 @@ class RunsMirror:
         if store.is_local or self._engine.as_of is not None:
             return
         if self._snapshot is None and not self._complete:
-            if self._saving is None:  # once per state
+            # once per state; a store past SMALL_STORE_BYTES would keep the process from
+            # exiting for its whole fold: `lakeml maintenance snapshot` writes (and
+            # publishes) those
+            if self._saving is None and data_bytes(
+                    f for t in SOURCES for f in self._files[t]) <= run_fold.SMALL_STORE_BYTES:
                 self._saving = run_snapshot.write_soon(store)
             return
         if not self._complete or \
