@@ -129,3 +129,49 @@ def test_an_s3_reader_publishes_its_state_for_other_machines(
     assert same(got, by_sql(other, exp, "acc", False, 10))
     assert sorted(board) == sorted(r for r in got if r[1] != "late")
     state.wait_saving()  # it may save a fresher one (the late run's files): let it end
+
+
+def moto_requests(log: Path, since: int) -> tuple[list[str], int]:
+    """The methods and paths of the requests moto logged after byte ``since``; the end."""
+    import re
+    import time
+
+    time.sleep(0.3)  # moto writes a request's line after answering it
+    text = log.read_bytes()
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text[since:].decode(errors="replace"))
+    return re.findall(r'"([A-Z]+ \S+) HTTP', plain), len(text)
+
+
+def test_a_warm_s3_board_asks_each_run_table_one_head(
+        s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path_factory: pytest.TempPathFactory):
+    """Outside the freshness window a read looks for each table's next log file (one HEAD)
+    and lists the log of a table only once another process has committed to it."""
+    from tests.object_store import fresh_prefix
+
+    monkeypatch.setenv("LAKEML_REMOTE_FRESHNESS", "0")
+    uri = fresh_prefix()
+    exp, _ = fill(lakeml.Client(uri))
+    prefix = uri.rsplit("/", 1)[1]
+    (log,) = {p.resolve() for p in tmp_path_factory.getbasetemp().glob("moto*/moto.log")
+              if prefix.encode() in p.read_bytes()}  # the log of the server this test uses
+    reader = cold_client(uri)
+    reader.leaderboard(exp, "acc")
+    reader.tracking._b.engine.run_state.wait_saving()
+    _, mark = moto_requests(log, 0)
+    reader.leaderboard(exp, "acc")
+    asked, mark = moto_requests(log, mark)
+    assert asked and all(r.startswith("HEAD ") and "/_delta_log/" in r for r in asked), asked
+    assert len(asked) == len({r.split("/tables/")[1].split("/")[0] for r in asked})
+
+    run_python(f"""
+import lakeml
+c = lakeml.Client({uri!r})
+c.log_metric(c.create_run({exp!r}, run_name="new").info.run_id, "acc", 2.0)
+c.flush()
+""")
+    _, mark = moto_requests(log, mark)
+    assert reader.leaderboard(exp, "acc", ascending=False)["run_name"].tolist()[0] == "new"
+    asked, _ = moto_requests(log, mark)
+    listed = {r.split("/tables/")[1].split("/")[0] for r in asked if "list-type=2" in r}
+    assert listed == {"runs", "metric_latest", "tags"}  # moved; params and inputs did not
