@@ -140,7 +140,8 @@ def _whole(path: Path, size: int | None) -> bool:
         return f.read(4) == b"PAR1"
 
 
-def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
+def write(store: Store, *, memory_limit: int | None = None,
+          threads: int | None = None) -> Snapshot | None:
     """Fold every run of the store's latest commits into a new snapshot; None if it
     holds more than ``run_fold.MAX_WHOLE_KEYS`` keys (readers fold those).
 
@@ -166,6 +167,8 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     con = lake.connect()
     try:
         _bound(con, limit, folder)
+        if threads is not None:  # a reader's background write leaves it the other cores
+            con.execute(f"SET threads = {int(threads)}")
         lake.refresh(SOURCES)
         keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES},
                        limit=run_fold.MAX_WHOLE_KEYS + 1)
@@ -357,7 +360,7 @@ def write_soon(store: Store) -> threading.Thread | None:
         running = _writing.get(store.uri)
         if store.uri in _finishing or (running is not None and running.is_alive()):
             return running
-        thread = threading.Thread(target=_write_logged, args=(store,),
+        thread = threading.Thread(target=_write_logged, args=(store, 1),
                                   name="lakeml-run-snapshot")
         thread.start()  # before it is shown: whoever finds it may join it at once
         _writing[store.uri] = thread
@@ -389,9 +392,9 @@ def finish(store: Store) -> None:
             _finishing.discard(store.uri)
 
 
-def _write_logged(store: Store) -> None:
+def _write_logged(store: Store, threads: int | None = None) -> None:
     try:
-        write(store)
+        write(store, threads=threads)
     except LakemlError as exc:  # a cache; readers fold the tables without it
         log.warning("%s", exc)
     except Exception:  # noqa: BLE001
