@@ -2,12 +2,20 @@
 
 Starts ``moto_server``, then in one process logs N runs (create_run + log_batch of 10
 params and 10 metrics + set_terminated, one flush at the end), and in fresh processes
-times the leaderboard: cold with an empty file cache (every data file fetched), cold
-with the file cache filled (a new process on a machine that read the store before),
-and warm (the second call in a process, within the freshness window: it reuses the
-table versions the first call listed, so it sends no request). A new process's time
-is its ``Client()`` (opening the store) and its first call. The requests each step
-sent are counted from moto's request log.
+times the leaderboard (read from the run state, query/state_board.py):
+
+- the first reader ever: an empty file cache and no snapshot anywhere, so it fetches
+  every data file of the run tables and folds them; it then saves its state as the run
+  snapshot, locally and published under ``<store>/state/`` (before it exits);
+- a new machine: an empty file cache, but the published snapshot (fetched: one object);
+- this machine again: the file cache and the snapshot filled;
+- warm: the second and third calls in that process (another metric each), outside and
+  inside the freshness window (``LAKEML_REMOTE_FRESHNESS``: outside it, one listing of
+  each run table's log tail tells that nothing moved).
+
+A new process's time is its ``Client()`` (opening the store) and its first call. The
+requests each step sent are counted from moto's request log. The children run with
+bytecode caching on (PYTHONDONTWRITEBYTECODE unset), as an installed lakeml does.
 
 Targets (issue 20): 100,000-run leaderboard cold <= 3 s, warm <= 0.1 s; log 10,000
 runs <= 30 s from one process.
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +77,8 @@ client = lakeml.Client(sys.argv[1])
 first = time.perf_counter()
 board = client.leaderboard(sys.argv[2], "m0", max_results=10)
 cold = time.perf_counter() - first
+# call 2 after the freshness window (it lists each run table's log tail), call 3 within it
+time.sleep(float(os.environ.get("LAKEML_REMOTE_FRESHNESS", "2")) + 0.2)
 marks, warm = [os.path.getsize(sys.argv[3])], []
 for metric in ("m1", "m2"):
     t = time.perf_counter()
@@ -91,7 +102,8 @@ def requests(log: Path, since: int, until: int | None = None) -> tuple[dict[str,
     """Requests moto logged after byte ``since`` (up to ``until``), by method; and the end."""
     text = log.read_bytes()
     counts: dict[str, int] = {}
-    for line in text[since:until].decode(errors="replace").splitlines():
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text[since:until].decode(errors="replace"))
+    for line in plain.splitlines():  # (moto colours the lines of 4xx answers)
         for method in ("GET", "PUT", "HEAD", "POST", "DELETE"):
             if f'"{method} ' in line:
                 kind = "LIST" if method == "GET" and ("list-type" in line or "?prefix" in line
@@ -110,6 +122,7 @@ def main() -> None:
         with moto_server(log) as url:
             cache = Path(tmp, "cache")
             env = {**os.environ, **s3_environment(url, cache), "PYTHONPATH": str(ROOT)}
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
             mark = len(log.read_bytes())
             logged = child(LOG, env, fresh_prefix(), str(args.runs))
             log_requests, mark = requests(log, mark)
@@ -117,9 +130,12 @@ def main() -> None:
             board_exp = child(BULK, env, store, str(args.board_runs))["experiment_id"]
             shutil.rmtree(cache, ignore_errors=True)  # the writer's copies and snapshot
             _, mark = requests(log, len(log.read_bytes()))
-            cold = child(BOARD, env, store, board_exp, str(log))
+            cold = child(BOARD, env, store, board_exp, str(log))  # saves the snapshot
             cold_requests, mark = requests(log, mark)
-            filled = child(BOARD, env, store, board_exp, str(log))  # the first left a snapshot
+            shutil.rmtree(cache, ignore_errors=True)  # another machine: the published one
+            machine = child(BOARD, env, store, board_exp, str(log))
+            machine_requests, mark = requests(log, mark)
+            filled = child(BOARD, env, store, board_exp, str(log))  # this machine again
             filled_requests, mark = requests(log, mark)
             marks = filled["marks"]
             warm_requests = [requests(log, a, b)[0] for a, b in zip(marks, marks[1:])]
@@ -128,15 +144,18 @@ def main() -> None:
           f"({rate:,.0f} runs/s), target <= 30 s for 10,000: "
           f"{'yes' if logged['seconds'] * 10_000 / args.runs <= 30 else 'no'}; "
           f"requests {log_requests}")
-    for label, got, asked in (("empty file cache", cold, cold_requests),
-                               ("file cache filled", filled, filled_requests)):
+    for label, got, asked in (("first reader ever", cold, cold_requests),
+                               ("new machine, published snapshot", machine, machine_requests),
+                               ("file cache and snapshot filled", filled, filled_requests)):
         total = got["open"] + got["cold"]
         print(f"leaderboard of {args.board_runs:,} runs, new process, {label}: "
               f"{total:.3f} s = Client() {got['open']:.3f} s + first call {got['cold']:.3f} s "
               f"(target <= 3 s: {'yes' if total <= 3 else 'no'}; import lakeml "
               f"{got['import']:.3f} s more); requests {asked}")
+    whens = ("after the freshness window", "within the window")
     for n, (seconds, asked) in enumerate(zip(filled["warm"], warm_requests), start=2):
-        print(f"leaderboard, warm (call {n} in the process): {seconds:.3f} s (target <= 0.1 s: "
+        print(f"leaderboard, warm (call {n} in the process, {whens[n - 2]}, another metric): "
+              f"{seconds:.3f} s (target <= 0.1 s: "
               f"{'yes' if seconds <= 0.1 else 'no'}); requests {asked or 'none'} "
               f"(LAKEML_REMOTE_FRESHNESS {os.environ.get('LAKEML_REMOTE_FRESHNESS', '2')} s)")
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "

@@ -111,7 +111,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
+        # a HEAD's answer has no body but the object's length (readers size files by it)
+        upstream = dict((k.lower(), v) for k, v in headers).get("content-length")
+        self.send_header("Content-Length", upstream if self.command == "HEAD" and upstream
+                         else str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from lakeml import config
 from lakeml.errors import LakemlError, StoreUnavailable
-from lakeml.query import run_fold
+from lakeml.query import run_fold, shared_snapshot
 from lakeml.query.lake import LakeViews
 from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
@@ -100,14 +100,22 @@ class Snapshot:
 
 
 def file_name(store: Store, table: str, uri: str) -> str:
-    """A data file's name within its table's folder (snapshots survive moving the store)."""
+    """A data file's name within its table's folder (snapshots survive moving the store);
+    a remote store's local copy by its own name, a digest of the file's URI that is the
+    same on every machine (see shared_snapshot)."""
     prefix = store.table_uri(table) + "/"
-    return uri[len(prefix):] if uri.startswith(prefix) else uri
+    if uri.startswith(prefix):
+        return uri[len(prefix):]
+    return uri if store.is_local else os.path.basename(uri)
 
 
-def load(store: Store) -> Snapshot | None:
-    """The store's snapshot, or None (none written, or unreadable)."""
+def load(store: Store, *, fetch: bool = True) -> Snapshot | None:
+    """The store's snapshot, or None (none written, or unreadable). A remote store
+    without one on this machine takes the one published beside its tables, if any
+    (``fetch``; see shared_snapshot)."""
     folder = state_folder(store.uri)
+    if fetch and not store.is_local and not (folder / POINTER).exists():
+        shared_snapshot.fetch(store, FORMAT)
     try:
         data = json.loads((folder / POINTER).read_text())
         if data.get("format") != FORMAT:
@@ -132,7 +140,8 @@ def _whole(path: Path, size: int | None) -> bool:
         return f.read(4) == b"PAR1"
 
 
-def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
+def write(store: Store, *, memory_limit: int | None = None,
+          threads: int | None = None) -> Snapshot | None:
     """Fold every run of the store's latest commits into a new snapshot; None if it
     holds more than ``run_fold.MAX_WHOLE_KEYS`` keys (readers fold those).
 
@@ -158,6 +167,8 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
     con = lake.connect()
     try:
         _bound(con, limit, folder)
+        if threads is not None:  # a reader's background write leaves it the other cores
+            con.execute(f"SET threads = {int(threads)}")
         lake.refresh(SOURCES)
         keys = keys_in(con, {t: f"lake_{t}" for t in SOURCES},
                        limit=run_fold.MAX_WHOLE_KEYS + 1)
@@ -174,18 +185,18 @@ def write(store: Store, *, memory_limit: int | None = None) -> Snapshot | None:
         raise StoreUnavailable(f"cannot write the run snapshot of {store.uri!r}: {exc}") from exc
     finally:
         con.close()
-    previous = load(store)
+    previous = load(store, fetch=False)
     path = folder / name
     pointer = {"format": FORMAT, "file": name, "runs": runs, "bytes": path.stat().st_size,
                "columns": [[e, k, c] for (e, k), c in columns.items()],
                "files": {t: sorted(file_name(store, t, f) for f in lake.files(t))
                          for t in SOURCES},
                "tables": store.table_ids(SOURCES)}  # a store made anew has other ids
-    staged = folder / f".{POINTER}.{uuid.uuid4().hex}.tmp"
-    staged.write_text(json.dumps(pointer))
-    os.replace(staged, folder / POINTER)
+    shared_snapshot.write_pointer(folder, pointer)
     prune(folder, keep={name, Path(previous.path).name if previous else name})
-    return load(store)
+    if not store.is_local:  # beside the tables too, for other machines
+        shared_snapshot.publish(store, name)
+    return load(store, fetch=False)
 
 
 def chunk_runs(memory_limit: int, keys: int) -> int:
@@ -340,6 +351,22 @@ def refresh_soon(store: Store) -> None:
         _writing[store.uri] = thread
 
 
+def write_soon(store: Store) -> threading.Thread | None:
+    """Write the snapshot on a thread of its own now, stale or not (one writer per store
+    and process): the first reader of a remote store without one, which has just
+    fetched its data files (see RunsMirror). The thread, or None while the store's
+    writer closes."""
+    with _writing_lock:
+        running = _writing.get(store.uri)
+        if store.uri in _finishing or (running is not None and running.is_alive()):
+            return running
+        thread = threading.Thread(target=_write_logged, args=(store, 1),
+                                  name="lakeml-run-snapshot")
+        thread.start()  # before it is shown: whoever finds it may join it at once
+        _writing[store.uri] = thread
+        return thread
+
+
 def wait(store: Store, timeout: float | None = None) -> None:
     """Wait for this process's snapshot writer of ``store``, if one is running."""
     with _writing_lock:
@@ -365,9 +392,9 @@ def finish(store: Store) -> None:
             _finishing.discard(store.uri)
 
 
-def _write_logged(store: Store) -> None:
+def _write_logged(store: Store, threads: int | None = None) -> None:
     try:
-        write(store)
+        write(store, threads=threads)
     except LakemlError as exc:  # a cache; readers fold the tables without it
         log.warning("%s", exc)
     except Exception:  # noqa: BLE001

@@ -167,6 +167,10 @@ class RunsMirror:
         # a whole small store's state_wide as Arrow (PAGE_COLUMNS layout) and each
         # run's row in it, made on first use after each change (see held_rows)
         self._copy: tuple[pa.Table, dict[str, int]] | None = None
+        # remote stores: the files the snapshot in force covers (by file_name; None: no
+        # snapshot), and this process's saving of its state as a new one (state_save.py)
+        self._covered: Mapping[str, frozenset[str]] | None = None
+        self._saving: threading.Thread | None = None
 
     def prepare(self, wanted: Mapping[str, Iterable[str]] | None = None,
                 run_columns: Iterable[str] = ()) -> StateColumns:
@@ -193,7 +197,43 @@ class RunsMirror:
                                     runs | set(self._run_columns))
             finally:
                 con.close()
+            self._maybe_save()
             return StateColumns(dict(self._columns), self._complete)
+
+    def wait_saving(self, timeout: float | None = None) -> None:
+        """Wait for this state's saving as the store's snapshot, if one is running."""
+        saving = self._saving
+        if saving is not None:
+            saving.join(timeout)
+
+    def _maybe_save(self) -> None:
+        """Give a remote store a snapshot for the next process: write one in the
+        background if there is none (the first read, which folded only the keys asked:
+        see :func:`lakeml.query.run_snapshot.write_soon`), or save a whole state as one
+        when the one in force covers too little of the files it holds (see
+        :mod:`lakeml.query.state_save`). Called under the lock."""
+        from lakeml.query import state_save
+
+        store = self._engine.store
+        if store.is_local or self._engine.as_of is not None:
+            return
+        if self._snapshot is None and not self._complete:
+            # once per state; a store past SMALL_STORE_BYTES would keep the process from
+            # exiting for its whole fold: `lakeml maintenance snapshot` writes (and
+            # publishes) those
+            if self._saving is None and data_bytes(
+                    f for t in SOURCES for f in self._files[t]) <= run_fold.SMALL_STORE_BYTES:
+                self._saving = run_snapshot.write_soon(store)
+            return
+        if not self._complete or \
+                (self._saving is not None and self._saving.is_alive()) or \
+                not state_save.stale(store, self._files, self._covered):
+            return
+        files = dict(self._files)
+        self._saving = state_save.start(state_save.begin(self._engine.connection()), store,
+                                        self._columns, files)
+        self._covered = {t: frozenset(run_snapshot.file_name(store, t, f) for f in files[t])
+                         for t in SOURCES}
 
     # ---- building -----------------------------------------------------------------
     def _build(self, con: duckdb.DuckDBPyConnection, files: dict[str, frozenset[str]],
@@ -219,7 +259,10 @@ class RunsMirror:
         store = self._engine.store
         new = snapshot.uncovered(store, files) if snapshot else {t: sorted(files[t])
                                                                   for t in SOURCES}
-        keys = self._whole_keys(con, files, new, snapshot)
+        # a remote store that no one has saved a snapshot of: fold only the keys asked
+        # (the snapshot is written in the background, see _maybe_save)
+        first_read = snapshot is None and not store.is_local and self._engine.as_of is None
+        keys = None if first_read else self._whole_keys(con, files, new, snapshot)
         self._complete = keys is not None
         if keys is None:
             keys = want
@@ -239,6 +282,7 @@ class RunsMirror:
                         "(SELECT run_id FROM state_folded)")
             self._refold(con)
         self._snapshot = snapshot
+        self._covered = snapshot.files if snapshot is not None else None
         self._files = files
         self._built = True
         self._copy = None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
-from lakeml.store.file_cache import all_present, local_copies, touch
+from lakeml.store.file_cache import all_present, local_copies, object_files, touch
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -259,13 +259,25 @@ class DeltaTableHandle:
     def _may_have_moved(self, version: int) -> bool:
         """Whether the table may have a version after ``version``.
 
-        On a local folder the next commit's log file either exists or not: one
-        stat (microseconds) instead of deltalake's log listing (about a
-        millisecond, which a search pays per table). Remote stores list.
+        The next commit's log file either exists or not (a Delta commit is that file,
+        written once; log clean-up removes only old ones). On a local folder: one stat
+        (microseconds) instead of deltalake's log listing (about a millisecond, which a
+        search pays per table). On an object store: one HEAD of it (a lookup, cheaper
+        than the LIST of the log that deltalake's update sends and, on S3, a tenth of
+        its price); only a table that moved is then listed. Any answer but "not found"
+        counts as moved: the listing then reports a failing store.
         """
-        if "://" in self.uri:
+        name = f"_delta_log/{version + 1:020d}.json"
+        if "://" not in self.uri:
+            return os.path.exists(f"{self.uri}/{name}")
+        try:
+            files, key = object_files(f"{self.uri}/{name}", self.storage_options)
+            files.open_input_file(key)  # a HEAD: the file's size
+        except FileNotFoundError:
+            return False
+        except Exception:  # noqa: BLE001 - decided by the listing, which raises clearly
             return True
-        return os.path.exists(f"{self.uri}/_delta_log/{version + 1:020d}.json")
+        return True
 
     def snapshot_files(self, as_of: int | datetime | None = None, *,
                        readable: bool = True) -> tuple[int, list[str]]:
@@ -287,7 +299,8 @@ class DeltaTableHandle:
                     touch(self._copies[1])  # in use: not the next to be evicted
                     self._copies_touched = time.monotonic()
                 return version, self._copies[1]
-            copies = local_copies(uris, self.fs_options, folder=self.cache_folder)
+            copies = local_copies(uris, self.fs_options, folder=self.cache_folder,
+                                  delta_options=self.storage_options or {})
             if as_of is None:
                 self._copies = ((version, len(uris)), copies)
                 self._copies_touched = time.monotonic()

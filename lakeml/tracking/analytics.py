@@ -105,9 +105,12 @@ class AnalyticsCalls:
         A metric that no active run of the experiment has is refused, naming
         the metrics that exist (an empty board would hide a typo).
         """
-        found = self._b.engine.arrow(query("leaderboard"), {
-            "experiment_id": str(experiment_id), "metric": v.check_key(metric, "metric key"),
-            "ascending": bool(ascending), "limit": arguments.count(max_results)}).to_pandas()
+        from lakeml.query.state_board import leaderboard
+
+        # the rows of sql/queries/leaderboard.sql, from the run state (no fold of the lake)
+        found = leaderboard(self._b.engine, str(experiment_id),
+                            v.check_key(metric, "metric key"), ascending=bool(ascending),
+                            limit=arguments.count(max_results)).to_pandas()
         if found.empty:
             self._require_keys(experiment_id, metric=metric)
         return found

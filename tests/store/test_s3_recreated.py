@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import fsspec
 import pytest
 
@@ -64,8 +65,13 @@ def test_a_store_made_anew_at_the_same_uri_shows_nothing_of_the_old(
     with pytest.raises(NotFound, match="'old' does not exist"):
         reader.get_registered_model("old")  # a point read: the registry snapshot's path
     assert [m.name for m in reader.search_registered_models()] == ["new"]
-    # the snapshots on this machine are of the old tables: not used
-    assert run_snapshot.load(reader.store) is None
+    # the snapshots on this machine are of the old tables: not used; the reader saved
+    # its fold of the new tables as the run snapshot instead (query/state_save.py)
+    reader.tracking._b.engine.run_state.wait_saving()
+    saved = run_snapshot.load(reader.store)
+    assert saved is not None and saved.runs == 2
+    assert sorted(r for (r,) in duckdb.sql(f"SELECT run_id FROM '{saved.path}'").fetchall()) \
+        == sorted(new_ids)
     assert registry_snapshot.load(reader.store) is None
 
     # snapshots written of the new tables are used again
