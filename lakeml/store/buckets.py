@@ -1,0 +1,222 @@
+"""Metric histories downsampled as they are written: the ``metric_buckets`` table.
+
+A chart of 100 runs x 100,000 steps reads 10 M points from the raw metrics table (about
+a second of CPU for the read alone). The writer therefore derives, from each batch of
+metrics it commits, per (run_id, key) and bucket of ``width`` consecutive steps (for each
+width of :data:`WIDTHS`), the bucket's point count, its first and last point and its
+lowest and highest finite value with their step and time: the "M4" summary a line
+chart needs (every extreme survives). A chart reads these rows instead of the points:
+about width/4 times fewer.
+
+Rows are never updated: every batch (of every writer, in any step order) appends its
+own, and a bucket's rows merge at read time (:func:`merge_sql`): the first point is the
+smallest of the firsts, the lowest value the lowest of the lows, and so on. The merge
+is associative and commutative and ignores a point counted twice, so concurrent
+writers, appends out of step order and a rebuild over rows already derived all give the
+same summary as the raw points would (only ``points`` counts a re-derived point twice).
+Coarser buckets are merges of finer ones (a width is a multiple of the one before), so
+a reader may also merge a width's rows into buckets any multiple as wide.
+
+The orders, the same in DuckDB (structs compare field by field, NaN above every
+number) and in Python here: first/last by (step, timestamp, value), as
+:mod:`lakeml.store.fold_rules` orders a metric's points; low/high by (value, step,
+timestamp) over finite values only, so a NaN or an infinity is never an extreme (as in
+:mod:`lakeml.ui.downsample`).
+
+A store whose metrics predate the table has none of these rows for its older points;
+the row :data:`COMPLETE` says the table holds every point of the history. It is written
+when the table is created together with an empty metrics table (a new store), or by
+:func:`backfill` (``lakeml maintenance rebuild-buckets``) after it derived the whole
+history. Readers use the table only when the mark is there, and read raw points
+otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from lakeml.sqltext import read_files
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+# Bucket widths, in steps, each 16 times the one before: a chart wants a few hundred
+# buckets, so a reader finds a width within 16x of what it needs and merges its rows
+# (at most 16 per bucket shown). A batch adds one row per width and bucket it touches.
+WIDTHS = (64, 1024, 16384, 262144)
+
+# The run_id of the row that marks the table complete (no run id is empty).
+COMPLETE = ""
+
+_ENDS = ("first", "last", "low", "high")
+# per end: the field order of its struct, and the aggregate that merges it
+_ORDER = {"first": ("step", "timestamp", "value"), "last": ("step", "timestamp", "value"),
+          "low": ("value", "step", "timestamp"), "high": ("value", "step", "timestamp")}
+_AGGREGATE = {"first": "min", "last": "max", "low": "min", "high": "max"}
+
+
+def floor_div_sql(expr: str, width: int | str) -> str:
+    """SQL of ``floor(expr / width)`` in integers for a positive ``width`` (DuckDB's ``//``
+    rounds toward zero), without overflow at the smallest BIGINT."""
+    return (f"(CASE WHEN {expr} >= 0 THEN {expr} // {width} "
+            f"ELSE -((-({expr} + 1)) // {width}) - 1 END)")
+
+
+def _struct(end: str, prefix: str) -> str:
+    return "{" + ", ".join(f"'{c}': {prefix}{c}" for c in _ORDER[end]) + "}"
+
+
+def _flatten(alias: str) -> str:
+    return ", ".join(f"{alias}_{end}.{c} AS {end}_{c}" for end in _ENDS
+                     for c in ("step", "timestamp", "value"))
+
+
+def derive_sql(source: str) -> str:
+    """SELECT of the finest buckets (width WIDTHS[0]) of the raw points of relation
+    ``source`` (run_id, key, value, step, timestamp), in metric_buckets' columns."""
+    width = WIDTHS[0]
+    finite = "FILTER (WHERE isfinite(value))"
+    aggregates = ", ".join(
+        f"{_AGGREGATE[end]}({_struct(end, '')}) {finite if end in ('low', 'high') else ''}"
+        f" AS a_{end}" for end in _ENDS)
+    return (f"SELECT run_id, key, {width}::BIGINT AS width, bucket, points, {_flatten('a')} "
+            f"FROM (SELECT run_id, key, {floor_div_sql('step', width)} AS bucket, "
+            f"count(*)::BIGINT AS points, {aggregates} FROM {source} "
+            f"GROUP BY run_id, key, bucket)")
+
+
+def merge_sql(source: str, factor: int | str, *, group: str = "run_id, key") -> str:
+    """SELECT merging the rows of relation ``source`` (metric_buckets' columns, all of one
+    width) into buckets ``factor`` times as wide: ``group`` columns, then ``width``,
+    ``bucket``, ``points`` and the four ends, flat."""
+    aggregates = ", ".join(
+        f"{_AGGREGATE[end]}({_struct(end, end + '_')}) "
+        f"{f'FILTER (WHERE {end}_value IS NOT NULL)' if end in ('low', 'high') else ''}"
+        f" AS a_{end}" for end in _ENDS)
+    bucket_position = len(group.split(",")) + 2  # after the group columns and width
+    return (f"SELECT {group}, width, bucket, points, {_flatten('a')} FROM ("
+            f"SELECT {group}, any_value(width) * {factor} AS width, "
+            f"{floor_div_sql('bucket', factor)} AS bucket, sum(points)::BIGINT AS points, "
+            f"{aggregates} FROM {source} GROUP BY {group}, {bucket_position})")
+
+
+def _levels_sql(source: str) -> str:
+    """Every width's buckets of the raw points of ``source``, each width merged from the
+    one before."""
+    parts = ["level0 AS (" + derive_sql(source) + ")"]
+    for i in range(1, len(WIDTHS)):
+        parts.append(f"level{i} AS (" + merge_sql(f"level{i - 1}",
+                                                  WIDTHS[i] // WIDTHS[i - 1]) + ")")
+    union = " UNION ALL ".join(f"SELECT * FROM level{i}" for i in range(len(WIDTHS)))
+    return "WITH " + ", ".join(parts) + " " + union + " ORDER BY run_id, key, width, bucket"
+
+
+# Batches up to this many points are summed up in Python: opening a DuckDB connection
+# costs more than a server's group commit of a few hundred points (as in derived.py).
+SMALL_BATCH = 2_000
+
+
+def derive(batch: pa.Table) -> pa.Table:
+    """metric_buckets rows of a batch of metrics rows: every width's buckets."""
+    from lakeml.store.schemas import METRIC_BUCKETS
+
+    if batch.num_rows <= SMALL_BATCH:
+        return derive_in_python(batch)
+    import duckdb
+
+    from lakeml.sqltext import configure
+
+    with configure(duckdb.connect()) as con:
+        con.register("batch", batch)
+        return con.sql(_levels_sql("batch")).to_arrow_table().cast(METRIC_BUCKETS)
+
+
+def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """``a < b`` for tuples whose values may be NaN, ordered above every number."""
+    for x, y in zip(a, b):
+        if x == y:
+            continue
+        x_nan = isinstance(x, float) and math.isnan(x)
+        y_nan = isinstance(y, float) and math.isnan(y)
+        if x_nan or y_nan:
+            if x_nan and y_nan:
+                continue
+            return y_nan
+        return x < y
+    return False
+
+
+def derive_in_python(batch: pa.Table) -> pa.Table:
+    """:func:`derive` for small batches, by the same rules, in Python."""
+    import pyarrow as pa
+
+    from lakeml.store.schemas import METRIC_BUCKETS
+
+    cols = pa.table({"run_id": batch["run_id"], "key": batch["key"], "value": batch["value"],
+                     "step": batch["step"], "timestamp": batch["timestamp"].cast(pa.int64())
+                     }).to_pydict()
+    # (run_id, key, width, bucket) -> [points, first, last, low, high]; ends as
+    # (step, timestamp, value) tuples in their order (see _ORDER)
+    held: dict[tuple[str, str, int, int], list[Any]] = {}
+    for run_id, key, value, step, stamp in zip(cols["run_id"], cols["key"], cols["value"],
+                                               cols["step"], cols["timestamp"]):
+        timeline = (step, stamp, value)
+        extreme = (value, step, stamp) if math.isfinite(value) else None
+        for width in WIDTHS:
+            slot = (run_id, key, width, step // width)
+            row = held.get(slot)
+            if row is None:
+                held[slot] = [1, timeline, timeline, extreme, extreme]
+                continue
+            row[0] += 1
+            if _less(timeline, row[1]):
+                row[1] = timeline
+            if _less(row[2], timeline):
+                row[2] = timeline
+            if extreme is not None:
+                if row[3] is None or extreme < row[3]:
+                    row[3] = extreme
+                if row[4] is None or row[4] < extreme:
+                    row[4] = extreme
+    out: dict[str, list[Any]] = {name: [] for name in METRIC_BUCKETS.names}
+    for slot in sorted(held):
+        points, first, last, low, high = held[slot]
+        for name, value in zip(("run_id", "key", "width", "bucket", "points"),
+                               (*slot, points)):
+            out[name].append(value)
+        for end, point in (("first", first), ("last", last)):
+            for column, value in zip(("step", "timestamp", "value"), point):
+                out[f"{end}_{column}"].append(value)
+        for end, point in (("low", low), ("high", high)):
+            for column, i in (("step", 1), ("timestamp", 2), ("value", 0)):
+                out[f"{end}_{column}"].append(None if point is None else point[i])
+    types = {f.name: pa.int64() if f.type == METRIC_BUCKETS.field("first_timestamp").type
+             else f.type for f in METRIC_BUCKETS}
+    return pa.table({name: pa.array(values, types[name]) for name, values in out.items()}
+                    ).cast(METRIC_BUCKETS)
+
+
+def complete_mark() -> pa.Table:
+    """The row that says metric_buckets holds every point of the metrics history."""
+    import pyarrow as pa
+
+    from lakeml.store.schemas import METRIC_BUCKETS
+
+    row = {name: [None] for name in METRIC_BUCKETS.names}
+    row.update(run_id=[COMPLETE], key=[COMPLETE], width=[0], bucket=[0], points=[0])
+    return pa.table(row).cast(METRIC_BUCKETS)
+
+
+def backfill(metric_files: list[str], con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """metric_buckets rows of the whole history in ``metric_files``, then the
+    :func:`complete_mark` (appending them twice changes no summary, only ``points``)."""
+    import pyarrow as pa
+
+    from lakeml.store.schemas import METRIC_BUCKETS
+
+    if not metric_files:
+        return complete_mark()
+    rows = con.sql(_levels_sql(read_files(metric_files))).to_arrow_table().cast(METRIC_BUCKETS)
+    return pa.concat_tables([rows, complete_mark()])
