@@ -150,66 +150,77 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chart-steps", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=HERE / ".cache")
+    parser.add_argument("--parts", default="runs,charts",
+                        help="comma-separated parts to time: runs, charts, chooser "
+                             "(the column chooser in headless Chromium)")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     args.cache.mkdir(parents=True, exist_ok=True)
     runs_store = args.cache / f"ui-runs-{args.runs}"
     chart_store = args.cache / f"ui-chart-{args.chart_runs}x{args.chart_steps}"
-    build_runs(runs_store, args.runs)
-    build_chart(chart_store, args.chart_runs, args.chart_steps)
+    if "runs" in parts:
+        build_runs(runs_store, args.runs)
+    if "charts" in parts:
+        build_chart(chart_store, args.chart_runs, args.chart_steps)
     rows: list[tuple[str, float, float, float, str]] = []
     loads = [os.getloadavg()[0]]
 
-    with server(runs_store) as url:
-        exps = timed(url, "/experiments", {}, args.repeat)
-        exp = next(e for e in exps[3]["experiments"] if e["name"] == "synthetic")
-        rows.append((f"experiments list (run counts of {exp['runs']:,} runs)", *exps[:3],
-                     "-"))
-        page = {"experiment_id": exp["experiment_id"], "column": COLUMNS, "max_results": 200}
-        first = timed(url, "/runs", page, args.repeat)
-        rows.append(("runs table, first page (newest first)", *first[:3], "<= 300 ms"))
-        token = first[3]["next_page_token"]
-        rows.append(("runs table, next page (token)",
-                     *timed(url, "/runs", {**page, "page_token": token}, args.repeat)[:3],
-                     "<= 300 ms"))
-        rows.append(("runs table, sorted by metrics.m1",
-                     *timed(url, "/runs", {**page, "order": "metrics.m1 ASC"},
-                            args.repeat)[:3], "<= 300 ms"))
-        rows.append(("runs table, filter metrics.m1 < 0.1 and params.p1 = 'a'",
-                     *timed(url, "/runs", {**page, "filter": "metrics.m1 < 0.1 and "
-                                           "params.p1 = 'a'"}, args.repeat)[:3],
-                     "<= 300 ms"))
-        rows.append(("column chooser keys (every key, with run counts)",
-                     *timed(url, "/keys", {"experiment_id": exp["experiment_id"]},
-                            args.repeat)[:3], "-"))
-        ids = [r["run_id"] for r in timed(url, "/runs", {**page, "max_results": 1000},
-                                          0)[3]["runs"]]
-        rows.append(("compare 100 runs", *timed(url, "/compare", {"run_id": ids[:100]},
-                                                args.repeat)[:3], "-"))
-        rows.append(("compare 1,000 runs (POST)", *timed(url, "/compare", {"run_id": ids},
-                                                         args.repeat, post=True)[:3],
-                     "<= 2 s"))
-        loads.append(os.getloadavg()[0])
+    if "runs" in parts:
+        with server(runs_store) as url:
+            exps = timed(url, "/experiments", {}, args.repeat)
+            exp = next(e for e in exps[3]["experiments"] if e["name"] == "synthetic")
+            rows.append((f"experiments list (run counts of {exp['runs']:,} runs)", *exps[:3],
+                         "-"))
+            page = {"experiment_id": exp["experiment_id"], "column": COLUMNS, "max_results": 200}
+            first = timed(url, "/runs", page, args.repeat)
+            rows.append(("runs table, first page (newest first)", *first[:3], "<= 300 ms"))
+            token = first[3]["next_page_token"]
+            rows.append(("runs table, next page (token)",
+                         *timed(url, "/runs", {**page, "page_token": token}, args.repeat)[:3],
+                         "<= 300 ms"))
+            rows.append(("runs table, sorted by metrics.m1",
+                         *timed(url, "/runs", {**page, "order": "metrics.m1 ASC"},
+                                args.repeat)[:3], "<= 300 ms"))
+            rows.append(("runs table, filter metrics.m1 < 0.1 and params.p1 = 'a'",
+                         *timed(url, "/runs", {**page, "filter": "metrics.m1 < 0.1 and "
+                                               "params.p1 = 'a'"}, args.repeat)[:3],
+                         "<= 300 ms"))
+            rows.append(("column chooser keys (every key, with run counts)",
+                         *timed(url, "/keys", {"experiment_id": exp["experiment_id"]},
+                                args.repeat)[:3], "-"))
+            ids = [r["run_id"] for r in timed(url, "/runs", {**page, "max_results": 1000},
+                                              0)[3]["runs"]]
+            rows.append(("compare 100 runs", *timed(url, "/compare", {"run_id": ids[:100]},
+                                                    args.repeat)[:3], "-"))
+            rows.append(("compare 1,000 runs (POST)", *timed(url, "/compare", {"run_id": ids},
+                                                             args.repeat, post=True)[:3],
+                         "<= 2 s"))
+            loads.append(os.getloadavg()[0])
 
-    with server(chart_store) as url:
-        exp = next(e for e in timed(url, "/experiments", {}, 0)[3]["experiments"]
-                   if e["name"] == "chart")
-        ids = [r["run_id"] for r in timed(url, "/runs", {"experiment_id": exp["experiment_id"],
-                                                         "max_results": 1000}, 0)[3]["runs"]]
-        one = timed(url, "/metric-history", {"run_id": ids[:1], "key": "loss"}, args.repeat)
-        rows.append((f"chart data, 1 run x {args.chart_steps:,} steps", *one[:3], "-"))
-        # each call a new answer (another max_points): what a chart not seen before costs
-        fresh = [timed(url, "/metric-history", {"run_id": ids, "key": "loss",
-                                                "max_points": 2000 - i}, 0)
-                 for i in range(1, max(2, args.repeat) + 1)]
-        middle = sorted(fresh, key=lambda t: t[1])[len(fresh) // 2]
-        sent = sum(len(s["value"]) for s in middle[3]["series"])
-        rows.append((f"chart data, {len(ids)} runs x {args.chart_steps:,} steps "
-                     f"({sent:,} points sent), a new answer each call", fresh[0][0],
-                     middle[1], middle[2], "<= 1 s"))
-        many = timed(url, "/metric-history", {"run_id": ids, "key": "loss"}, args.repeat)
-        rows.append((f"chart data, {len(ids)} runs, the same chart again (kept answer)",
-                     *many[:3], "<= 1 s"))
-        loads.append(os.getloadavg()[0])
+    if "charts" in parts:
+        with server(chart_store) as url:
+            exp = next(e for e in timed(url, "/experiments", {}, 0)[3]["experiments"]
+                       if e["name"] == "chart")
+            ids = [r["run_id"] for r in timed(url, "/runs", {"experiment_id": exp["experiment_id"],
+                                                             "max_results": 1000}, 0)[3]["runs"]]
+            one = timed(url, "/metric-history", {"run_id": ids[:1], "key": "loss"}, args.repeat)
+            rows.append((f"chart data, 1 run x {args.chart_steps:,} steps", *one[:3], "-"))
+            # each call a new answer (another max_points): what a chart not seen before costs
+            fresh = [timed(url, "/metric-history", {"run_id": ids, "key": "loss",
+                                                    "max_points": 2000 - i}, 0)
+                     for i in range(1, max(2, args.repeat) + 1)]
+            middle = sorted(fresh, key=lambda t: t[1])[len(fresh) // 2]
+            sent = sum(len(s["value"]) for s in middle[3]["series"])
+            source = ("metric_buckets" if all(s.get("bucket_width") for s in middle[3]["series"])
+                      else "raw points")
+            rows.append((f"chart data, {len(ids)} runs x {args.chart_steps:,} steps "
+                         f"({sent:,} points sent, from {source}), a new answer each call",
+                         fresh[0][0],
+                         middle[1], middle[2], "<= 1 s"))
+            many = timed(url, "/metric-history", {"run_id": ids, "key": "loss"}, args.repeat)
+            rows.append((f"chart data, {len(ids)} runs, the same chart again (kept answer)",
+                         *many[:3], "<= 1 s"))
+            loads.append(os.getloadavg()[0])
 
     print(f"\nWeb UI server side: lakeml {lakeml.__version__}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "

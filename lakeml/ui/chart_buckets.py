@@ -91,57 +91,38 @@ def plans(client: Client, run_ids: list[str], key: str, max_points: int
     return out
 
 
-def bucketed_series(client: Client, key: str, chosen: dict[str, Plan]
-                    ) -> dict[str, dict[str, Any]]:
-    """Per run of ``chosen``, its series (as charts._series gives one) from the merged
-    rows of metric_buckets: per bucket its first, lowest, highest and last points."""
-    import numpy as np
+def bucketed_series(client: Client, key: str, chosen: dict[str, Plan]) -> dict[str, str]:
+    """Per run of ``chosen``, its series as JSON (the fields of charts._series) from the
+    merged rows of metric_buckets: each bucket's distinct first, lowest, highest and
+    last points in (step, time, value) order, NaN and infinities as null. DuckDB writes
+    the JSON (Python's json would take longer than everything else here)."""
+    import json
 
     if not chosen:
         return {}
     run_ids = list(chosen)
-    widths = [chosen[r].width for r in run_ids]
-    factors = [chosen[r].factor for r in run_ids]
     runs = ("(SELECT unnest($run_ids) AS run_id, unnest($widths) AS w, "
             "unnest($factors) AS f, generate_subscripts($run_ids, 1)::INTEGER AS r) AS c")
     source = (f"(SELECT c.r, c.f, b.* EXCLUDE (run_id, key) FROM lake_metric_buckets AS b "
               f"JOIN {runs} ON b.run_id = c.run_id AND b.width = c.w "
               f"WHERE b.key = $key AND list_contains($run_ids, b.run_id))")
-    ends = ", ".join(f"{end}_step, epoch_ms({end}_timestamp) AS {end}_timestamp, "
-                     f"{end}_value" for end in ("first", "low", "high", "last"))
-    query = (f"SELECT r, {ends} FROM ({merge_sql(source, 'f', group='r, f')}) "
-             f"ORDER BY r, bucket")
-    table = client.sql(query, {"run_ids": run_ids, "widths": widths, "factors": factors,
-                               "key": key}).arrow()
-    if hasattr(table, "read_all"):  # a record batch reader
-        table = table.read_all()
-    rs = table["r"].to_numpy()
-    firsts = np.searchsorted(rs, np.arange(1, len(run_ids) + 1), side="left").tolist()
-    lasts = np.searchsorted(rs, np.arange(1, len(run_ids) + 1), side="right").tolist()
-    data = {name: table[name].to_pylist() for name in table.column_names if name != "r"}
-    return {run_id: _points(run_id, data, slice(firsts[i], lasts[i]), chosen[run_id])
-            for i, run_id in enumerate(run_ids)}
-
-
-def _points(run_id: str, data: dict[str, list[Any]], part: slice, chosen: Plan
-            ) -> dict[str, Any]:
-    """One run's points from its merged buckets: each bucket's distinct ends, in
-    (step, time, value) order; NaN and infinities as null."""
-    import math
-
-    points: dict[tuple[int, int, tuple[int, float]], float] = {}
-    for end in ("first", "low", "high", "last"):
-        for step, stamp, value in zip(data[f"{end}_step"][part], data[f"{end}_timestamp"][part],
-                                      data[f"{end}_value"][part]):
-            if step is not None:  # a bucket with no finite value has no low or high
-                points[(step, stamp, _value_order(value))] = value
-    ordered = sorted(points)
-    return {"run_id": run_id, "points": chosen.points, "bucket_width": chosen.bucket_width,
-            "step": [p[0] for p in ordered], "timestamp": [p[1] for p in ordered],
-            "value": [points[p] if math.isfinite(points[p]) else None for p in ordered]}
-
-
-def _value_order(value: float) -> tuple[int, float]:
-    import math
-
-    return (1, 0.0) if math.isnan(value) else (0, value)
+    ends = " UNION ".join(  # UNION: a point that ends a bucket twice is sent once
+        f"SELECT r, {end}_step AS step, epoch_ms({end}_timestamp) AS t, {end}_value AS v "
+        f"FROM merged WHERE {end}_step IS NOT NULL" for end in ("first", "low", "high", "last"))
+    order = "ORDER BY step, t, v"  # NaN orders above every number, as in the raw path
+    query = (f"WITH merged AS ({merge_sql(source, 'f', group='r, f')}), points AS ({ends}) "
+             f"SELECT r, to_json(list(step {order}))::VARCHAR, "
+             f"to_json(list(t {order}))::VARCHAR, "
+             f"to_json(list(CASE WHEN isfinite(v) THEN v END {order}))::VARCHAR "
+             f"FROM points GROUP BY r")
+    rows = client.sql(query, {"run_ids": run_ids, "key": key,
+                              "widths": [chosen[r].width for r in run_ids],
+                              "factors": [chosen[r].factor for r in run_ids]}).fetchall()
+    lists = {run_ids[r - 1]: (steps, stamps, values) for r, steps, stamps, values in rows}
+    out = {}
+    for run_id in run_ids:
+        steps, stamps, values = lists.get(run_id, ("[]", "[]", "[]"))
+        out[run_id] = (f'{{"run_id":{json.dumps(run_id)},"points":{chosen[run_id].points},'
+                       f'"bucket_width":{chosen[run_id].bucket_width},"step":{steps},'
+                       f'"timestamp":{stamps},"value":{values}}}')
+    return out
