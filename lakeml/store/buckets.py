@@ -33,7 +33,6 @@ otherwise.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from lakeml.sqltext import read_files
@@ -113,7 +112,7 @@ def _levels_sql(source: str) -> str:
     return "WITH " + ", ".join(parts) + " " + union + " ORDER BY run_id, key, width, bucket"
 
 
-# Batches up to this many points are summed up in Python: opening a DuckDB connection
+# Batches up to this many points are summed up with numpy: opening a DuckDB connection
 # costs more than a server's group commit of a few hundred points (as in derived.py).
 SMALL_BATCH = 2_000
 
@@ -123,7 +122,7 @@ def derive(batch: pa.Table) -> pa.Table:
     from lakeml.store.schemas import METRIC_BUCKETS
 
     if batch.num_rows <= SMALL_BATCH:
-        return derive_in_python(batch)
+        return derive_in_numpy(batch)
     import duckdb
 
     from lakeml.sqltext import configure
@@ -133,69 +132,71 @@ def derive(batch: pa.Table) -> pa.Table:
         return con.sql(_levels_sql("batch")).to_arrow_table().cast(METRIC_BUCKETS)
 
 
-def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    """``a < b`` for tuples whose values may be NaN, ordered above every number."""
-    for x, y in zip(a, b):
-        if x == y:
-            continue
-        x_nan = isinstance(x, float) and math.isnan(x)
-        y_nan = isinstance(y, float) and math.isnan(y)
-        if x_nan or y_nan:
-            if x_nan and y_nan:
-                continue
-            return y_nan
-        return x < y
-    return False
-
-
-def derive_in_python(batch: pa.Table) -> pa.Table:
-    """:func:`derive` for small batches, by the same rules, in Python."""
+def derive_in_numpy(batch: pa.Table) -> pa.Table:
+    """:func:`derive` for small batches, by the same rules, with numpy: per width, one
+    sort of the points by (group, bucket, step, time, value) gives each bucket's first
+    and last point, and one of its finite points by (group, bucket, value, step, time)
+    its lowest and highest (numpy sorts NaN last, as DuckDB orders it)."""
+    import numpy as np
     import pyarrow as pa
 
     from lakeml.store.schemas import METRIC_BUCKETS
 
-    cols = pa.table({"run_id": batch["run_id"], "key": batch["key"], "value": batch["value"],
-                     "step": batch["step"], "timestamp": batch["timestamp"].cast(pa.int64())
-                     }).to_pydict()
-    # (run_id, key, width, bucket) -> [points, first, last, low, high]; ends as
-    # (step, timestamp, value) tuples in their order (see _ORDER)
-    held: dict[tuple[str, str, int, int], list[Any]] = {}
-    for run_id, key, value, step, stamp in zip(cols["run_id"], cols["key"], cols["value"],
-                                               cols["step"], cols["timestamp"]):
-        timeline = (step, stamp, value)
-        extreme = (value, step, stamp) if math.isfinite(value) else None
-        for width in WIDTHS:
-            slot = (run_id, key, width, step // width)
-            row = held.get(slot)
-            if row is None:
-                held[slot] = [1, timeline, timeline, extreme, extreme]
-                continue
-            row[0] += 1
-            if _less(timeline, row[1]):
-                row[1] = timeline
-            if _less(row[2], timeline):
-                row[2] = timeline
-            if extreme is not None:
-                if row[3] is None or extreme < row[3]:
-                    row[3] = extreme
-                if row[4] is None or row[4] < extreme:
-                    row[4] = extreme
+    n = batch.num_rows
+    if n == 0:
+        return METRIC_BUCKETS.empty_table()
+    pairs = sorted(set(zip(batch["run_id"].to_pylist(), batch["key"].to_pylist())))
+    number = {pair: i for i, pair in enumerate(pairs)}  # groups in (run_id, key) order
+    groups = np.fromiter((number[pair] for pair in zip(batch["run_id"].to_pylist(),
+                                                        batch["key"].to_pylist())),
+                         np.int64, n)
+    step = batch["step"].to_numpy()
+    stamp = batch["timestamp"].cast(pa.int64()).to_numpy()
+    value = batch["value"].to_numpy()
+    finite = np.flatnonzero(np.isfinite(value))
     out: dict[str, list[Any]] = {name: [] for name in METRIC_BUCKETS.names}
-    for slot in sorted(held):
-        points, first, last, low, high = held[slot]
-        for name, value in zip(("run_id", "key", "width", "bucket", "points"),
-                               (*slot, points)):
-            out[name].append(value)
-        for end, point in (("first", first), ("last", last)):
-            for column, value in zip(("step", "timestamp", "value"), point):
-                out[f"{end}_{column}"].append(value)
-        for end, point in (("low", low), ("high", high)):
-            for column, i in (("step", 1), ("timestamp", 2), ("value", 0)):
-                out[f"{end}_{column}"].append(None if point is None else point[i])
-    types = {f.name: pa.int64() if f.type == METRIC_BUCKETS.field("first_timestamp").type
-             else f.type for f in METRIC_BUCKETS}
-    return pa.table({name: pa.array(values, types[name]) for name, values in out.items()}
-                    ).cast(METRIC_BUCKETS)
+    for width in WIDTHS:
+        bucket = step // width
+        timeline = np.lexsort((value, stamp, step, bucket, groups))
+        g, b = groups[timeline], bucket[timeline]
+        opens = np.r_[True, (g[1:] != g[:-1]) | (b[1:] != b[:-1])]
+        starts = np.flatnonzero(opens)
+        ends = np.r_[starts[1:], n] - 1
+        row_of = np.empty(n, np.int64)  # each point's row: its bucket's, in sort order
+        row_of[timeline] = np.cumsum(opens) - 1
+        # the finite points in (group, bucket, value, step, time) order: each bucket's
+        # lowest and highest, at the row of its bucket (buckets with none stay null)
+        extremes = finite[np.lexsort((stamp[finite], step[finite], value[finite],
+                                      bucket[finite], groups[finite]))]
+        eg, eb = groups[extremes], bucket[extremes]
+        e_starts = np.flatnonzero(np.r_[True, (eg[1:] != eg[:-1]) | (eb[1:] != eb[:-1])]
+                                  )[:len(extremes)]
+        e_ends = np.r_[e_starts[1:], len(extremes)] - 1
+        at = row_of[extremes[e_starts]]
+        out["run_id"].append([pairs[i][0] for i in g[starts].tolist()])
+        out["key"].append([pairs[i][1] for i in g[starts].tolist()])
+        out["width"].append(np.full(len(starts), width, np.int64))
+        out["bucket"].append(b[starts])
+        out["points"].append(ends - starts + 1)
+        for end, rows in (("first", timeline[starts]), ("last", timeline[ends])):
+            for column, data in (("step", step), ("timestamp", stamp), ("value", value)):
+                out[f"{end}_{column}"].append(data[rows])
+        missing = np.ones(len(starts), bool)
+        missing[at] = False
+        for end, rows in (("low", extremes[e_starts]), ("high", extremes[e_ends])):
+            for column, data in (("step", step), ("timestamp", stamp), ("value", value)):
+                placed = np.zeros(len(starts), data.dtype)
+                placed[at] = data[rows]
+                out[f"{end}_{column}"].append(pa.array(placed, mask=missing))
+    columns = {}
+    for name, parts in out.items():
+        if name in ("run_id", "key"):
+            columns[name] = pa.array([v for part in parts for v in part], pa.string())
+        elif isinstance(parts[0], pa.Array):
+            columns[name] = pa.concat_arrays(parts)
+        else:
+            columns[name] = pa.array(np.concatenate(parts))
+    return pa.table(columns).cast(METRIC_BUCKETS)
 
 
 def complete_mark() -> pa.Table:

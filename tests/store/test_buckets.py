@@ -94,7 +94,7 @@ def batch(points: list[Point]) -> pa.Table:
                          "timestamp").type)})
 
 
-@pytest.mark.parametrize("derive", [buckets.derive_in_python, buckets.derive])
+@pytest.mark.parametrize("derive", [buckets.derive_in_numpy, buckets.derive])
 def test_a_batch_summarises_each_bucket_of_each_width(derive) -> None:
     points = random_points(1, 3_000)  # more than SMALL_BATCH: derive() runs DuckDB
     rows = derive(batch(points))
@@ -103,14 +103,20 @@ def test_a_batch_summarises_each_bucket_of_each_width(derive) -> None:
         assert summaries(rows, width) == reference(points, width), width
 
 
-def test_python_and_duckdb_derive_the_same_rows() -> None:
-    points = random_points(2, 1_500)  # small: derive() itself would take the Python path
-    with_python = buckets.derive_in_python(batch(points))
+def test_an_empty_batch_has_no_buckets() -> None:
+    empty = batch(random_points(6, 100)).slice(0, 0)
+    assert buckets.derive_in_numpy(empty).num_rows == 0
+    assert buckets.derive(empty).schema == METRIC_BUCKETS
+
+
+def test_numpy_and_duckdb_derive_the_same_rows() -> None:
+    points = random_points(2, 1_500)  # small: derive() itself would take the numpy path
+    with_numpy = buckets.derive_in_numpy(batch(points))
     with duckdb.connect() as con:
         con.register("b", batch(points))
         with_sql = con.sql(buckets._levels_sql("b")).to_arrow_table().cast(METRIC_BUCKETS)
     for width in buckets.WIDTHS:
-        assert summaries(with_python, width) == summaries(with_sql, width)
+        assert summaries(with_numpy, width) == summaries(with_sql, width)
 
 
 def test_batches_in_any_order_merge_into_the_whole_historys_buckets() -> None:
