@@ -171,7 +171,7 @@ def derive_in_numpy(batch: pa.Table) -> pa.Table:
         eg, eb = groups[extremes], bucket[extremes]
         e_starts = np.flatnonzero(np.r_[True, (eg[1:] != eg[:-1]) | (eb[1:] != eb[:-1])]
                                   )[:len(extremes)]
-        e_ends = np.r_[e_starts[1:], len(extremes)] - 1
+        e_ends = np.r_[e_starts[1:], len(extremes)][:len(e_starts)] - 1
         at = row_of[extremes[e_starts]]
         out["run_id"].append([pairs[i][0] for i in g[starts].tolist()])
         out["key"].append([pairs[i][1] for i in g[starts].tolist()])

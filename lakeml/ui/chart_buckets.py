@@ -19,7 +19,7 @@ points over those buckets, whatever order, batches or writers they came in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lakeml.store.buckets import COMPLETE, WIDTHS, merge_sql
 

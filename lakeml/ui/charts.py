@@ -70,7 +70,7 @@ def _encoded(client: Client, run_ids: list[str], key: str, max_points: int) -> b
                      for run_id, points in zip(batch, run_points(client, batch, key)))
     series = ",".join(bucketed.get(run_id) or found[run_id] for run_id in run_ids)
     head = _json({"key": key, "max_points": max_points})[:-1]
-    return f'{head},"series":[{series}]}}'.encode("utf-8")
+    return f'{head},"series":[{series}]}}'.encode()
 
 
 def _json(value: Any) -> str:

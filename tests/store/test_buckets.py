@@ -109,6 +109,15 @@ def test_an_empty_batch_has_no_buckets() -> None:
     assert buckets.derive(empty).schema == METRIC_BUCKETS
 
 
+def test_a_batch_without_a_finite_value_has_no_extremes() -> None:
+    points = [("r", "loss", v, s, 5) for v, s in ((math.nan, 0), (math.inf, 1),
+                                                    (-math.inf, 70))]
+    rows = buckets.derive_in_numpy(batch(points))
+    for width in buckets.WIDTHS:
+        assert summaries(rows, width) == reference(points, width)
+    assert rows["low_value"].null_count == rows.num_rows
+
+
 def test_numpy_and_duckdb_derive_the_same_rows() -> None:
     points = random_points(2, 1_500)  # small: derive() itself would take the numpy path
     with_numpy = buckets.derive_in_numpy(batch(points))
