@@ -112,91 +112,82 @@ def _levels_sql(source: str) -> str:
     return "WITH " + ", ".join(parts) + " " + union + " ORDER BY run_id, key, width, bucket"
 
 
-# Batches up to this many points are summed up with numpy: opening a DuckDB connection
-# costs more than a server's group commit of a few hundred points (as in derived.py).
-SMALL_BATCH = 2_000
-
-
 def derive(batch: pa.Table) -> pa.Table:
-    """metric_buckets rows of a batch of metrics rows: every width's buckets."""
-    from lakeml.store.schemas import METRIC_BUCKETS
+    """metric_buckets rows of a batch of metrics rows: every width's buckets.
 
-    if batch.num_rows <= SMALL_BATCH:
-        return derive_in_numpy(batch)
-    import duckdb
-
-    from lakeml.sqltext import configure
-
-    with configure(duckdb.connect()) as con:
-        con.register("batch", batch)
-        return con.sql(_levels_sql("batch")).to_arrow_table().cast(METRIC_BUCKETS)
-
-
-def derive_in_numpy(batch: pa.Table) -> pa.Table:
-    """:func:`derive` for small batches, by the same rules, with numpy: per width, one
-    sort of the points by (group, bucket, step, time, value) gives each bucket's first
-    and last point, and one of its finite points by (group, bucket, value, step, time)
-    its lowest and highest (numpy sorts NaN last, as DuckDB orders it)."""
+    With numpy: the points in timeline order, (group, step, time, value), which a
+    batch logged in order already is (else one sort); then per width a bucket is a run
+    of consecutive points, its first and last point are its ends, and its lowest
+    (highest) value the first (last) point holding its finite minimum (maximum): among
+    equal values the earliest (latest) by step and time, as the SQL of
+    :func:`derive_sql` orders them. numpy sorts NaN last, as DuckDB orders it.
+    """
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from lakeml.store.schemas import METRIC_BUCKETS
 
     n = batch.num_rows
     if n == 0:
         return METRIC_BUCKETS.empty_table()
-    pairs = sorted(set(zip(batch["run_id"].to_pylist(), batch["key"].to_pylist())))
-    number = {pair: i for i, pair in enumerate(pairs)}  # groups in (run_id, key) order
-    groups = np.fromiter((number[pair] for pair in zip(batch["run_id"].to_pylist(),
-                                                        batch["key"].to_pylist())),
-                         np.int64, n)
+    runs = pc.dictionary_encode(batch["run_id"]).combine_chunks()
+    keys = pc.dictionary_encode(batch["key"]).combine_chunks()
+    groups = (runs.indices.to_numpy().astype(np.int64) * len(keys.dictionary)
+              + keys.indices.to_numpy())
     step = batch["step"].to_numpy()
     stamp = batch["timestamp"].cast(pa.int64()).to_numpy()
     value = batch["value"].to_numpy()
-    finite = np.flatnonzero(np.isfinite(value))
-    out: dict[str, list[Any]] = {name: [] for name in METRIC_BUCKETS.names}
+    if not _in_timeline_order(groups, step, stamp):
+        order = np.lexsort((value, stamp, step, groups))
+        groups, step, stamp, value = groups[order], step[order], stamp[order], value[order]
+    index = np.arange(n)
+    finite = np.isfinite(value)
+    low_values = np.where(finite, value, np.inf)
+    high_values = np.where(finite, value, -np.inf)
+    group_change = np.r_[True, groups[1:] != groups[:-1]]
+    out: dict[str, list[Any]] = {name: [] for name in (*METRIC_BUCKETS.names, "missing")}
     for width in WIDTHS:
         bucket = step // width
-        timeline = np.lexsort((value, stamp, step, bucket, groups))
-        g, b = groups[timeline], bucket[timeline]
-        opens = np.r_[True, (g[1:] != g[:-1]) | (b[1:] != b[:-1])]
-        starts = np.flatnonzero(opens)
+        starts = np.flatnonzero(group_change | np.r_[True, bucket[1:] != bucket[:-1]])
         ends = np.r_[starts[1:], n] - 1
-        row_of = np.empty(n, np.int64)  # each point's row: its bucket's, in sort order
-        row_of[timeline] = np.cumsum(opens) - 1
-        # the finite points in (group, bucket, value, step, time) order: each bucket's
-        # lowest and highest, at the row of its bucket (buckets with none stay null)
-        extremes = finite[np.lexsort((stamp[finite], step[finite], value[finite],
-                                      bucket[finite], groups[finite]))]
-        eg, eb = groups[extremes], bucket[extremes]
-        e_starts = np.flatnonzero(np.r_[True, (eg[1:] != eg[:-1]) | (eb[1:] != eb[:-1])]
-                                  )[:len(extremes)]
-        e_ends = np.r_[e_starts[1:], len(extremes)][:len(e_starts)] - 1
-        at = row_of[extremes[e_starts]]
-        out["run_id"].append([pairs[i][0] for i in g[starts].tolist()])
-        out["key"].append([pairs[i][1] for i in g[starts].tolist()])
+        lengths = ends - starts + 1
+        lows = np.minimum.reduceat(low_values, starts)
+        highs = np.maximum.reduceat(high_values, starts)
+        low_at = np.minimum.reduceat(np.where(low_values == np.repeat(lows, lengths),
+                                              index, n), starts)
+        high_at = np.maximum.reduceat(np.where(high_values == np.repeat(highs, lengths),
+                                               index, -1), starts)
+        missing = ~np.isfinite(lows)  # no finite value in the bucket
+        low_at[missing] = high_at[missing] = 0
+        out["run_id"].append(groups[starts])  # the group, for now
         out["width"].append(np.full(len(starts), width, np.int64))
-        out["bucket"].append(b[starts])
-        out["points"].append(ends - starts + 1)
-        for end, rows in (("first", timeline[starts]), ("last", timeline[ends])):
+        out["bucket"].append(bucket[starts])
+        out["points"].append(lengths)
+        out["missing"].append(missing)
+        for end, rows in (("first", starts), ("last", ends), ("low", low_at),
+                          ("high", high_at)):
             for column, data in (("step", step), ("timestamp", stamp), ("value", value)):
                 out[f"{end}_{column}"].append(data[rows])
-        missing = np.ones(len(starts), bool)
-        missing[at] = False
-        for end, rows in (("low", extremes[e_starts]), ("high", extremes[e_ends])):
-            for column, data in (("step", step), ("timestamp", stamp), ("value", value)):
-                placed = np.zeros(len(starts), data.dtype)
-                placed[at] = data[rows]
-                out[f"{end}_{column}"].append(pa.array(placed, mask=missing))
-    columns = {}
-    for name, parts in out.items():
-        if name in ("run_id", "key"):
-            columns[name] = pa.array([v for part in parts for v in part], pa.string())
-        elif isinstance(parts[0], pa.Array):
-            columns[name] = pa.concat_arrays(parts)
-        else:
-            columns[name] = pa.array(np.concatenate(parts))
-    return pa.table(columns).cast(METRIC_BUCKETS)
+    whole = {name: np.concatenate(parts) for name, parts in out.items() if parts}
+    owners, missing = whole.pop("run_id"), whole.pop("missing")
+    columns = {"run_id": runs.dictionary.take(pa.array(owners // len(keys.dictionary))),
+               "key": keys.dictionary.take(pa.array(owners % len(keys.dictionary)))}
+    for name, data in whole.items():
+        columns[name] = pa.array(data, mask=missing if name.startswith(("low_", "high_"))
+                                 else None)
+    return pa.table({name: columns[name] for name in METRIC_BUCKETS.names}
+                    ).cast(METRIC_BUCKETS)
+
+
+def _in_timeline_order(groups: Any, step: Any, stamp: Any) -> bool:
+    """Whether the points are grouped in increasing groups, each in strictly increasing
+    (step, time): then no sort would move them (ties on both would need the value)."""
+    import numpy as np
+
+    same = groups[1:] == groups[:-1]
+    later = (step[1:] > step[:-1]) | ((step[1:] == step[:-1]) & (stamp[1:] > stamp[:-1]))
+    return bool(np.all((groups[1:] > groups[:-1]) | (same & later)))
 
 
 def complete_mark() -> pa.Table:

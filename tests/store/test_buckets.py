@@ -94,38 +94,51 @@ def batch(points: list[Point]) -> pa.Table:
                          "timestamp").type)})
 
 
-@pytest.mark.parametrize("derive", [buckets.derive_in_numpy, buckets.derive])
-def test_a_batch_summarises_each_bucket_of_each_width(derive) -> None:
-    points = random_points(1, 3_000)  # more than SMALL_BATCH: derive() runs DuckDB
+def in_timeline_order(points: list[Point]) -> list[Point]:
+    """``points`` as a batch logged in order holds them: no sort needed (one point per
+    (run, key, step, time))."""
+    kept = {(p[0], p[1], p[3], p[4]): p for p in points}
+    return [kept[k] for k in sorted(kept)]
+
+
+def via_duckdb(rows: pa.Table) -> pa.Table:
+    """The rows of :func:`buckets.derive_sql` and its merges (what a rebuild runs)."""
+    with duckdb.connect() as con:
+        con.register("b", rows)
+        return con.sql(buckets._levels_sql("b")).to_arrow_table().cast(METRIC_BUCKETS)
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+@pytest.mark.parametrize("derive", [buckets.derive, via_duckdb])
+def test_a_batch_summarises_each_bucket_of_each_width(derive, ordered: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    points = in_timeline_order(random_points(1, 3_000)) if ordered \
+        else random_points(1, 3_000)
+    seen: list[bool] = []
+    check = buckets._in_timeline_order
+    monkeypatch.setattr(buckets, "_in_timeline_order", lambda *a: seen.append(check(*a))
+                        or seen[-1])
     rows = derive(batch(points))
     assert rows.schema == METRIC_BUCKETS
     for width in buckets.WIDTHS:
         assert summaries(rows, width) == reference(points, width), width
+    if derive is buckets.derive:
+        assert seen == [ordered]  # the sort skipped only for a batch in order
 
 
 def test_an_empty_batch_has_no_buckets() -> None:
     empty = batch(random_points(6, 100)).slice(0, 0)
-    assert buckets.derive_in_numpy(empty).num_rows == 0
+    assert buckets.derive(empty).num_rows == 0
     assert buckets.derive(empty).schema == METRIC_BUCKETS
 
 
 def test_a_batch_without_a_finite_value_has_no_extremes() -> None:
     points = [("r", "loss", v, s, 5) for v, s in ((math.nan, 0), (math.inf, 1),
                                                     (-math.inf, 70))]
-    rows = buckets.derive_in_numpy(batch(points))
+    rows = buckets.derive(batch(points))
     for width in buckets.WIDTHS:
         assert summaries(rows, width) == reference(points, width)
     assert rows["low_value"].null_count == rows.num_rows
-
-
-def test_numpy_and_duckdb_derive_the_same_rows() -> None:
-    points = random_points(2, 1_500)  # small: derive() itself would take the numpy path
-    with_numpy = buckets.derive_in_numpy(batch(points))
-    with duckdb.connect() as con:
-        con.register("b", batch(points))
-        with_sql = con.sql(buckets._levels_sql("b")).to_arrow_table().cast(METRIC_BUCKETS)
-    for width in buckets.WIDTHS:
-        assert summaries(with_numpy, width) == summaries(with_sql, width)
 
 
 def test_batches_in_any_order_merge_into_the_whole_historys_buckets() -> None:
