@@ -14,8 +14,15 @@ a machine shared with other work, wall times follow the load, CPU times do not).
 table asks for a page of 200 runs with 8 columns, as the page does. It prints figures and
 never asserts.
 
+``--parts chooser,draw`` adds two timings in Debian's headless Chromium (selenium and
+chromedriver, as tests/ui): the column chooser of an experiment of 10 runs x ``--keys``
+metric keys (``ui-keys-10x<keys>``) opened and searched, and the compare page of the
+chart store's runs until its chart is drawn; each the time to the animation frame that
+shows the result and the longest main-thread task meanwhile.
+
     .venv/bin/python benchmarks/bench_ui.py                       # 1 M runs (builds ~1 min)
     .venv/bin/python benchmarks/bench_ui.py --runs 100000 --chart-steps 10000   # quicker
+    .venv/bin/python benchmarks/bench_ui.py --parts chooser,draw  # in Chromium
 """
 
 from __future__ import annotations
