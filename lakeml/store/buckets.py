@@ -18,10 +18,15 @@ Coarser buckets are merges of finer ones (a width is a multiple of the one befor
 a reader may also merge a width's rows into buckets any multiple as wide.
 
 The orders, the same in DuckDB (structs compare field by field, NaN above every
-number) and in Python here: first/last by (step, timestamp, value), as
+number) and in numpy here (:func:`derive`): first/last by (step, timestamp, value), as
 :mod:`lakeml.store.fold_rules` orders a metric's points; low/high by (value, step,
 timestamp) over finite values only, so a NaN or an infinity is never an extreme (as in
 :mod:`lakeml.ui.downsample`).
+
+Spark jobs that append to the metrics table directly (lakeml/spark/bulk.py: one point
+per run and key) derive no rows: a chart reads such a series exactly, as it reads any
+series without rows. A writer killed between its metrics commit and its buckets commit
+leaves that batch out until ``rebuild-buckets``, as for ``metric_latest``.
 
 A store whose metrics predate the table has none of these rows for its older points;
 the row :data:`COMPLETE` says the table holds every point of the history. It is written
