@@ -1,5 +1,5 @@
 """``lakeml maintenance ACTION``: compact, checkpoint or vacuum tables, rebuild
-metric_latest, write the run snapshot, or show each table's status."""
+metric_latest or metric_buckets, write the run snapshot, or show each table's status."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
             return render(["skipped"], [(why,)], args.format)
         return render(["runs", "keys", "file"], [(saved.runs, len(saved.columns), saved.path)],
                       args.format)
+    if args.action == "rebuild-buckets":
+        with phase("deriving metric_buckets from the metrics history"):
+            return render(["buckets_added"], [(m.rebuild_buckets(),)], args.format)
     if args.action == "rebuild-latest":
         with phase("rebuilding metric_latest"):
             return render(["points_added"], [(m.rebuild_latest(),)], args.format)
@@ -55,10 +58,11 @@ def cmd_maintenance(args: argparse.Namespace) -> str:
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """The ``maintenance`` command."""
     maint = sub.add_parser("maintenance", parents=[common],
-                           help="compact, checkpoint, vacuum, rebuild-latest, write the "
+                           help="compact, checkpoint, vacuum, rebuild-latest, rebuild-buckets, "
+                                "write the "
                                 "run snapshot, or show status")
     maint.add_argument("action", choices=["status", "compact", "checkpoint", "vacuum",
-                                          "rebuild-latest", "snapshot"])
+                                          "rebuild-latest", "rebuild-buckets", "snapshot"])
     maint.add_argument("--table", action="append", help="limit to this table (repeatable)")
     maint.add_argument("--retention-hours", type=int, default=168,
                        help="vacuum: keep files removed less than this long ago (default 168)")

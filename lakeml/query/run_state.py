@@ -113,7 +113,11 @@ def picked_rows(con: duckdb.DuckDBPyConnection, select: Select, limit: int | Non
         sql, params = select(limit, 0, "r.rowid")
         rowids = [r for (r,) in con.execute(sql, params).fetchall()]
         if len(rowids) <= _CONSTANT_IDS:
-            where, params = f"r.rowid IN ({placeholders(rowids)})", rowids
+            # a list parameter, not constants: DuckDB makes it a semi join whose build
+            # side filters the scan, which then reads the picked columns of those rows
+            # only (~10x less CPU at a million runs than an IN list, which fetches
+            # every column of every row group: its rowid range is the whole table)
+            where, params = "r.rowid = ANY(?::BIGINT[])", [rowids]
         else:
             where = f"r.rowid IN ({sql})"
         rows = con.sql(f"SELECT {picks}, r.rowid AS page_rowid FROM {STATE_TABLE} AS r "

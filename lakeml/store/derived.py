@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from lakeml.sqltext import configure, read_files
+from lakeml.store import buckets
 from lakeml.store.fold_rules import (
     latest_points_grouped_sql,
     latest_points_sql,
@@ -73,7 +74,8 @@ def latest_points_in_python(batch: pa.Table) -> pa.Table:
     return batch.take(pa.array([best[group] for group in sorted(best)], pa.int64()))
 
 
-DERIVE = {"metric_latest": latest_points}
+# metric_buckets: each batch's points summed up per bucket of steps (store/buckets.py)
+DERIVE = {"metric_latest": latest_points, "metric_buckets": buckets.derive}
 
 # Latest points of the history that metric_latest does not hold (yet).
 _MISSING_SQL = """

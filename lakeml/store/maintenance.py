@@ -219,6 +219,27 @@ class Maintenance:
             self._tables["metric_latest"].append(rows.cast(METRICS))
         return rows.num_rows
 
+    def rebuild_buckets(self) -> int:
+        """Derive metric_buckets (store/buckets.py) from the whole metrics history and mark
+        the table complete; returns how many bucket rows were added.
+
+        A store whose metrics predate the table needs this once before charts read
+        buckets; it also repairs the buckets a writer killed between its two commits
+        left out. Writers may log meanwhile: they derive their own points, and a point
+        derived twice changes no bucket's summary (only its ``points`` count). Reads
+        the whole history: minutes at hundreds of millions of points.
+        """
+        import duckdb
+
+        from lakeml.sqltext import configure
+        from lakeml.store.buckets import backfill
+
+        _, history = self._tables["metrics"].snapshot_files()
+        with configure(duckdb.connect()) as con:
+            rows = backfill(history, con)
+        self._tables["metric_buckets"].append(rows)
+        return rows.num_rows - 1  # not the mark
+
     def vacuum(self, tables: Iterable[str] | None = None, *,
                retention_hours: int = DEFAULT_RETENTION_HOURS,
                dry_run: bool = False) -> dict[str, list[str]]:

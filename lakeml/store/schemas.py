@@ -69,6 +69,22 @@ METRICS = pa.schema([
     _f("timestamp", TS, False),
 ])
 
+# Metric histories downsampled as they are written (lakeml/store/buckets.py): per
+# (run_id, key), step bucket ``bucket`` of ``width`` steps (steps width*bucket to
+# width*(bucket+1)-1) and a batch of points, the bucket's first and last point (by
+# step, time, value) and its lowest and highest finite value (null if it has none).
+# Rows of one bucket from several batches or writers merge at read time; a row with
+# run_id '' marks the table complete (see buckets.COMPLETE).
+METRIC_BUCKETS = pa.schema([
+    _f("run_id", pa.string(), False),
+    _f("key", pa.string(), False),
+    _f("width", pa.int64(), False),
+    _f("bucket", pa.int64(), False),
+    _f("points", pa.int64(), False),
+    *[_f(f"{end}_{column}", type_) for end in ("first", "last", "low", "high")
+      for column, type_ in (("step", pa.int64()), ("timestamp", TS), ("value", pa.float64()))],
+])
+
 TAGS = pa.schema([
     _f("run_id", pa.string(), False),
     _f("key", pa.string(), False),
@@ -204,6 +220,7 @@ TABLES: dict[str, pa.Schema] = {
     "inputs": INPUTS,
     "metrics": METRICS,
     "metric_latest": METRICS,
+    "metric_buckets": METRIC_BUCKETS,
     "logged_models": LOGGED_MODELS,
     "logged_model_states": LOGGED_MODEL_STATES,
     "registry_log": REGISTRY_LOG,
@@ -220,7 +237,7 @@ COMMIT_WAVES: tuple[tuple[str, ...], ...] = (
     ("experiments",),
     ("experiment_tags", "runs", "workflow_steps"),
     ("params", "tags", "inputs", "metrics", "logged_models", "workflow_lineage"),
-    ("metric_latest", "logged_model_states", "registry_log"),
+    ("metric_latest", "metric_buckets", "logged_model_states", "registry_log"),
 )
 
 # Tables the writer derives from another table's batches rather than from log
@@ -230,4 +247,7 @@ COMMIT_WAVES: tuple[tuple[str, ...], ...] = (
 # after its metrics batch; a kill between the two leaves the history complete
 # and latest_metrics one batch behind for those runs, which
 # ``lakeml maintenance rebuild-latest`` repairs.
-DERIVED: dict[str, str] = {"metric_latest": "metrics"}
+# metric_buckets holds each batch's points downsampled per bucket of steps, for
+# charts (``lakeml maintenance rebuild-buckets`` derives them for a store that
+# predates the table, or repairs the same kill).
+DERIVED: dict[str, str] = {"metric_latest": "metrics", "metric_buckets": "metrics"}

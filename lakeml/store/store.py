@@ -107,6 +107,8 @@ class Store:
                 if not os.access(path / "tables", os.W_OK):
                     raise StoreUnavailable(f"store {self.uri!r} is not writable")
             missing = [self.tables[name] for name in self._tables_to_ensure()]
+            buckets = self.tables["metric_buckets"]
+            new_buckets = buckets in missing and (not self.is_local or not buckets.exists())
             if self.is_local or len(missing) < 2:
                 for handle in missing:
                     handle.ensure()
@@ -115,6 +117,8 @@ class Store:
 
                 with ThreadPoolExecutor(min(8, len(missing))) as pool:
                     list(pool.map(lambda handle: handle.ensure(), missing))
+            if new_buckets:
+                self._mark_buckets_complete_if_no_metrics()
             self._opened = True
         return self
 
@@ -139,6 +143,16 @@ class Store:
             raise StoreUnavailable(f"cannot list the tables of store {self.uri!r}: "
                                    f"{exc}") from exc
         return [name for name in self.tables if name not in found]
+
+    def _mark_buckets_complete_if_no_metrics(self) -> None:
+        """metric_buckets was just created: mark it complete when the metrics history is
+        empty (a new store), since every point from now on is derived as it is written.
+        Over an older history it stays unmarked until ``rebuild-buckets`` derives that
+        history (store/buckets.py); charts read raw points meanwhile."""
+        from lakeml.store.buckets import complete_mark
+
+        if not self.tables["metrics"].snapshot_files(readable=False)[1]:
+            self.tables["metric_buckets"].append(complete_mark())
 
     # ---- writing ------------------------------------------------------------
     @property

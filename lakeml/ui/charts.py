@@ -2,7 +2,9 @@
 the server to at most ``max_points`` points (:mod:`lakeml.ui.downsample`), so a
 million-step history costs the page what a two-thousand-step one does.
 
-The points come from the store's raw metrics table (sql/queries/ui_metric_points.sql: no
+A long series is drawn from the buckets the writer derived as the points were logged
+(:mod:`lakeml.ui.chart_buckets`: a few thousand rows for a million steps). The others'
+points come from the store's raw metrics table (sql/queries/ui_metric_points.sql: no
 DISTINCT, no ORDER BY over millions of points), read for :data:`RUNS_PER_READ` runs at a
 time so that the server never holds more than their points (a chart of 1,000 runs of
 100,000 steps is 100 M points, ~3 GB at once). Each run's points are put in step order
@@ -38,7 +40,9 @@ RUNS_PER_READ = 25
 def metric_history(client: Client, args: Args) -> Response:
     """Metric ``key`` of the runs ``run_id`` (repeatable): per run, its downsampled
     ``step``, ``timestamp`` (ms) and ``value`` lists in step order (NaN and infinities
-    as null), and how many points it has in full."""
+    as null), how many points it has in full, and ``bucket_width``: null when cut down
+    from its raw points, else the width in steps of the buckets of metric_buckets it
+    was drawn from (:mod:`lakeml.ui.chart_buckets`)."""
     from starlette.responses import Response
 
     run_ids = list(dict.fromkeys(args.all("run_id")))
@@ -47,21 +51,32 @@ def metric_history(client: Client, args: Args) -> Response:
                               f"got {len(run_ids)}")
     key = args.need("key")
     max_points = check_max_points(args.get("max_points", str(DEFAULT_MAX_POINTS)))
-    body = cached(client, ("chart", tuple(run_ids), key, max_points), ("metrics",),
+    body = cached(client, ("chart", tuple(run_ids), key, max_points),
+                  ("metrics", "metric_buckets"),
                   lambda: _encoded(client, run_ids, key, max_points), shelf="charts")
     return Response(body, media_type="application/json")
 
 
 def _encoded(client: Client, run_ids: list[str], key: str, max_points: int) -> bytes:
     """The answer as JSON bytes (as Starlette's JSONResponse writes it)."""
-    series = []
-    for start in range(0, len(run_ids), RUNS_PER_READ):
-        batch = run_ids[start:start + RUNS_PER_READ]
-        series += [_series(run_id, *points, max_points=max_points)
-                   for run_id, points in zip(batch, run_points(client, batch, key))]
-    answer = {"key": key, "max_points": max_points, "series": series}
-    return json.dumps(answer, ensure_ascii=False, allow_nan=False, indent=None,
-                      separators=(",", ":")).encode("utf-8")
+    from lakeml.ui.chart_buckets import bucketed_series, plans
+
+    bucketed = bucketed_series(client, key, plans(client, run_ids, key, max_points))
+    exact = [r for r in run_ids if r not in bucketed]
+    found: dict[str, str] = {}
+    for start in range(0, len(exact), RUNS_PER_READ):
+        batch = exact[start:start + RUNS_PER_READ]
+        found.update((run_id, _json(_series(run_id, *points, max_points=max_points)))
+                     for run_id, points in zip(batch, run_points(client, batch, key)))
+    series = ",".join(bucketed.get(run_id) or found[run_id] for run_id in run_ids)
+    head = _json({"key": key, "max_points": max_points})[:-1]
+    return f'{head},"series":[{series}]}}'.encode()
+
+
+def _json(value: Any) -> str:
+    """``value`` as compact JSON (as Starlette's JSONResponse writes it)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":"))
 
 
 def run_points(client: Client, run_ids: list[str], key: str
@@ -107,7 +122,8 @@ def _series(run_id: str, steps: np.ndarray, stamps: np.ndarray, values: np.ndarr
     keep = min_max(steps, values, max_points)
     kept = values[keep].astype(np.float64)
     finite = np.isfinite(kept)
-    return {"run_id": run_id, "points": int(len(values)), "step": steps[keep].tolist(),
+    return {"run_id": run_id, "points": int(len(values)), "bucket_width": None,
+            "step": steps[keep].tolist(),
             "timestamp": stamps[keep].tolist(),
             "value": kept.tolist() if finite.all()
             else [v if ok else None for v, ok in zip(kept.tolist(), finite.tolist())]}

@@ -76,8 +76,8 @@ def test_a_long_history_is_cut_to_max_points_with_its_spike(get, ids):
     assert 3333 in long["step"]
     assert long["step"] == sorted(long["step"]) and len(long["timestamp"]) == len(long["step"])
     assert other["points"] == len(range(0, LONG_STEPS, 7)) and len(other["value"]) <= 500
-    assert none == {"run_id": ids["run-02"], "points": 0, "step": [], "timestamp": [],
-                    "value": []}
+    assert none == {"run_id": ids["run-02"], "points": 0, "bucket_width": None, "step": [],
+                    "timestamp": [], "value": []}
 
 
 def test_artifact_previews_are_sent_inert(get, ids):
