@@ -12,9 +12,14 @@ metadata, the version of every store table it was computed from. The next
 refresh compares those versions' data files with today's: the runs named in the
 files added or removed since (plus every run of an experiment whose row
 changed, for its name) are recomputed, and their rows replaced in one Delta
-commit (an overwrite with a ``run_id IN (…)`` predicate). ``model_versions``,
-small, is rewritten whole when the registry changed. Every write is one commit,
-so a reader sees a table either before or after a refresh, never half of one.
+commit: an overwrite whose predicate names the runs, ``run_id IN (…)`` for up to
+:data:`IN_LIST_MAX` of them, else the id ranges they fill in the table (run ids
+sort by time, so new runs are one range). The predicate is kept in the commit's
+log entry, so it stays short: past :data:`RANGES_MAX` ranges (runs scattered among
+unchanged ones) the replacement is split over several commits, the last of which
+records the new versions. ``model_versions``, small, is rewritten whole when the
+registry changed. So a reader sees a table before or after a refresh, never half
+of one, except a refresh split that way, whose runs appear a batch at a time.
 When the recorded versions can no longer be read (vacuumed files, a table made
 by something else), the table is rebuilt whole.
 
@@ -58,6 +63,8 @@ TARGETS: dict[str, tuple[tuple[str, ...], str | None]] = {
 RUN_TABLES = ("runs", "metric_latest", "params", "tags")  # store tables with a run_id column
 METADATA_KEY = "lakeml.views.sources"  # commit metadata: {store table: version read}
 FULL_ABOVE = 200_000  # more changed runs than this: rewrite the table whole
+IN_LIST_MAX = 1_000  # run ids named one by one in a replacing commit's predicate
+RANGES_MAX = 50  # run-id ranges (an OR chain) in one replacing commit's predicate
 WRITE_ATTEMPTS = 3
 
 
@@ -138,6 +145,7 @@ class _Refresh:
         self.versions = self.lake.versions()
         self.full = full
         self._diffs: dict[tuple[str, int], set[str] | None] = {}
+        self._before: dict[str, dict[str, int]] = {}  # each table's recorded versions
 
     def run(self) -> list[Refreshed]:
         plans = {name: self._plan(name) for name in self.names}
@@ -158,6 +166,7 @@ class _Refresh:
         before = None if self.full else recorded_versions(self.store, name)
         if before is None or any(s not in before for s in sources):
             return "full"
+        self._before[name] = before
         if all(before[s] == self.versions[s] for s in sources):
             return "unchanged"
         if key is None:
@@ -249,15 +258,83 @@ class _Refresh:
             assert isinstance(plan, set)
             if not plan:  # only rows without a run (none today): nothing to replace
                 return Refreshed(name, "unchanged", 0, _version(self.store, uri))
-            data = self._rows(name, key, plan)
-            predicate = (f"{_run_range(plan, key)} AND "
-                         f"{key} IN ({', '.join(sql_string(r) for r in sorted(plan))})")
-            write_deltalake(uri, data, mode="overwrite", predicate=predicate,
-                            storage_options=options, commit_properties=props)
-            return Refreshed(name, "incremental", data.num_rows, _version(self.store, uri))
+            batches = self._batches(name, key, plan)
+            # all but the last commit record the old versions: a refresh stopped between
+            # them is redone from the start by the next one
+            before = CommitProperties(custom_metadata={
+                METADATA_KEY: json.dumps(self._before[name])})
+            rows = 0
+            for i, (predicate, runs) in enumerate(batches):
+                data = self._rows(name, key, runs)
+                write_deltalake(uri, data, mode="overwrite", predicate=predicate,
+                                storage_options=options,
+                                commit_properties=props if i == len(batches) - 1 else before)
+                rows += data.num_rows
+            return Refreshed(name, "incremental", rows, _version(self.store, uri))
         except CommitFailedError as exc:
             raise CommitConflict(f"view table {name!r} changed during the refresh: {exc}"
                                  ) from exc
+
+    def _batches(self, name: str, key: str, runs: set[str]) -> list[tuple[str, set[str]]]:
+        """(predicate, run ids) of each commit replacing the rows of ``runs`` in ``name``.
+
+        Up to IN_LIST_MAX runs are named in an IN list. More are grouped into islands:
+        runs that follow one another in the table's run-id order with no unchanged run
+        between them (:meth:`_islands`); an island of one is named, a longer one is a
+        range, which then deletes exactly the island's rows. A commit takes at most
+        RANGES_MAX ranges and IN_LIST_MAX names, so no predicate grows with the runs.
+        """
+        if len(runs) <= IN_LIST_MAX:
+            return [(_predicate(key, [], sorted(runs)), runs)]
+        batches: list[tuple[str, set[str]]] = []
+        ranges: list[tuple[str, str]] = []
+        named: list[str] = []
+        ids: set[str] = set()
+        for island in self._islands(name, key, runs):
+            if len(island) == 1:
+                named.append(island[0])
+            else:
+                ranges.append((island[0], island[-1]))
+            ids.update(island)
+            if len(ranges) == RANGES_MAX or len(named) == IN_LIST_MAX:
+                batches.append((_predicate(key, ranges, named), ids))
+                ranges, named, ids = [], [], set()
+        if ids:
+            batches.append((_predicate(key, ranges, named), ids))
+        return batches
+
+    def _islands(self, name: str, key: str, runs: set[str]) -> list[list[str]]:
+        """``runs`` split where the view table holds an unchanged run between two of
+        them, each part sorted: a range from the first of a part to its last covers
+        only runs that are replaced. (A run of the store that neither the table holds
+        nor changed cannot be in between: it would have been added since.)"""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from deltalake import DeltaTable
+
+        low, high = min(runs), max(runs)
+        table = DeltaTable(table_uri(self.store, name),
+                           storage_options=self.store.storage_options or None)
+        held = table.to_pyarrow_dataset().to_table(
+            columns=[key], filter=(pc.field(key) >= low) & (pc.field(key) <= high))
+        self.con.register("held_runs", held.rename_columns(["run_id"]))
+        self.con.register("island_runs", pa.table({"run_id": sorted(runs)}))
+        try:
+            return [row[0] for row in self.con.sql("""
+                WITH every AS (
+                    SELECT run_id, false AS changed FROM held_runs
+                    UNION ALL SELECT run_id, true FROM island_runs),
+                ranked AS (
+                    SELECT run_id, bool_or(changed) AS changed,
+                           row_number() OVER (ORDER BY run_id) AS pos
+                    FROM every GROUP BY run_id)
+                SELECT list(run_id ORDER BY run_id)
+                FROM (SELECT run_id, pos - row_number() OVER (ORDER BY run_id) AS island
+                      FROM ranked WHERE changed)
+                GROUP BY island ORDER BY min(run_id)""").fetchall()]
+        finally:
+            self.con.unregister("held_runs")
+            self.con.unregister("island_runs")
 
     def _rows(self, name: str, key: str | None, runs: set[str] | None) -> pa.Table:
         """The view's rows (of ``runs`` only, when given), sorted by ``key`` so that each
@@ -282,6 +359,18 @@ def _run_range(runs: set[str], column: str = "run_id") -> str:
     rewrites skip the files of other runs. Run ids sort by time, so the changed runs of a
     refresh are mostly the newest few files."""
     return f"{column} >= {sql_string(min(runs))} AND {column} <= {sql_string(max(runs))}"
+
+
+def _predicate(column: str, ranges: list[tuple[str, str]], named: list[str]) -> str:
+    """A Delta predicate for the rows whose ``column`` lies in one of ``ranges``
+    (inclusive) or is one of ``named``, led by the least and greatest of all of them
+    (see :func:`_run_range`)."""
+    ends = [end for pair in ranges for end in pair] + named
+    terms = [f"({column} >= {sql_string(lo)} AND {column} <= {sql_string(hi)})"
+             for lo, hi in ranges]
+    if named:
+        terms.append(f"{column} IN ({', '.join(sql_string(r) for r in named)})")
+    return f"{_run_range(set(ends), column)} AND ({' OR '.join(terms)})"
 
 
 def _for_delta(data: pa.Table) -> pa.Table:

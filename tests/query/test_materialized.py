@@ -3,6 +3,7 @@ read back by readers that know nothing of lakeml (deltalake, polars, plain DuckD
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -244,4 +245,42 @@ def test_two_processes_refreshing_at_once_leave_the_tables_right(store):
     for racer in racers:
         _, err = racer.communicate(timeout=120)
         assert racer.returncode == 0, err
+    assert_same_as_views(client)
+
+
+def test_many_changed_runs_are_replaced_by_ranges_in_short_predicates(store, monkeypatch):
+    """Past IN_LIST_MAX changed runs the predicate names id ranges (runs next to one
+    another in the table) and single ids, at most RANGES_MAX ranges a commit: the commit
+    log never carries a list of every changed run. Limits made small to see it at 6 runs."""
+    client, exps, runs = store
+    materialize(client.store)
+    monkeypatch.setattr(materialized, "IN_LIST_MAX", 2)
+    monkeypatch.setattr(materialized, "RANGES_MAX", 1)
+    tags = materialized.table_uri(client.store, "tags")
+    before = DeltaTable(tags).version()
+    for rid in (runs[1], runs[2], runs[4]):
+        client.set_tag(rid, "stage", "checked")
+    new = [client.create_run(exps["churn"], run_name=f"n{i}").info.run_id for i in range(2)]
+    for rid in new:
+        client.set_tag(rid, "stage", "new")
+    client.flush()
+    assert sorted(runs + new) == runs + new  # ids sort by creation time
+    done = {d.table: d for d in materialize(client.store)}
+    assert done["tags"].mode == "incremental"
+    assert_same_as_views(client)
+    # islands in id order: runs 1-2 (a range), run 4 (named), the new two (a range);
+    # one range a commit: two commits, the second with run 4's name and the new range
+    commits = DeltaTable(tags).history(DeltaTable(tags).version() - before)[::-1]
+    predicates = [c["operationParameters"]["predicate"] for c in commits]
+    assert len(predicates) == 2, predicates
+    assert runs[1] in predicates[0] and runs[2] in predicates[0]
+    assert runs[4] not in predicates[0] and new[0] not in predicates[0]
+    assert runs[4] in predicates[1] and new[0] in predicates[1] and new[1] in predicates[1]
+    for text in predicates:
+        for untouched in (runs[0], runs[3], runs[5]):
+            assert untouched not in text
+    # the first commit records the old versions, the last the new: nothing left to do
+    first, last = (json.loads(c[materialized.METADATA_KEY]) for c in commits)
+    assert first["tags"] < last["tags"]
+    assert {d.mode for d in materialize(client.store)} == {"unchanged"}
     assert_same_as_views(client)
