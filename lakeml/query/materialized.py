@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +65,15 @@ FULL_ABOVE = 200_000  # more changed runs than this: rewrite the table whole
 IN_LIST_MAX = 1_000  # run ids named one by one in a replacing commit's predicate
 RANGES_MAX = 50  # run-id ranges (an OR chain) in one replacing commit's predicate
 WRITE_ATTEMPTS = 3
+REBUILD_AT_EXIT_ROWS = 50_000  # rows of the store's runs table up to which rebuild=False
+# still writes tables whole (a fold of that many takes about a second)
 
 
 @dataclass(frozen=True)
 class Refreshed:
     """What one refresh did to one table: ``mode`` is full, incremental or unchanged;
-    ``rows`` the rows written; ``version`` the table's Delta version after it."""
+    ``rows`` the rows written; ``version`` the table's Delta version after it. At exit a
+    table that needs building whole is ``skipped``."""
 
     table: str
     mode: str
@@ -109,13 +111,17 @@ def recorded_versions(store: Store, name: str) -> dict[str, int] | None:
 
 
 def materialize(store: Store, tables: Iterable[str] | None = None, *,
-                full: bool = False) -> list[Refreshed]:
+                full: bool = False, rebuild: bool = True) -> list[Refreshed]:
     """Bring the Delta tables under ``<store>/views/`` up to the store's latest commits.
 
     Args:
         store: the store whose current state is written (it is opened, not created).
         tables: which of :data:`TARGETS` (default: all).
         full: rewrite every table whole instead of replacing the changed runs' rows.
+        rebuild: False leaves alone (``skipped``) a run table that would have to be
+            written whole (none yet, no record, too many changed runs) when the store
+            holds more than REBUILD_AT_EXIT_ROWS run rows: an exiting writer must not
+            spend minutes folding a large store (a small one takes a moment).
 
     Returns:
         A :class:`Refreshed` per table, in the order asked.
@@ -125,7 +131,7 @@ def materialize(store: Store, tables: Iterable[str] | None = None, *,
         table_uri(store, name)  # refuses an unknown name, naming it
     for _ in range(WRITE_ATTEMPTS):
         try:
-            return _Refresh(store, names, full=full).run()
+            return _Refresh(store, names, full=full, rebuild=rebuild).run()
         except CommitConflict:  # another refresh committed first: start from its result
             log.info("a concurrent refresh of %s committed first; refreshing again", store)
     raise CommitConflict(f"the views of {store.uri!r} kept being refreshed by another "
@@ -135,7 +141,8 @@ def materialize(store: Store, tables: Iterable[str] | None = None, *,
 class _Refresh:
     """One refresh: the store's views read at one set of versions, written table by table."""
 
-    def __init__(self, store: Store, names: list[str], *, full: bool) -> None:
+    def __init__(self, store: Store, names: list[str], *, full: bool,
+                 rebuild: bool = True) -> None:
         sources = sorted({s for n in names for s in TARGETS[n][0]})
         self.store = store
         self.names = names
@@ -144,11 +151,18 @@ class _Refresh:
         self.lake.refresh(sources)
         self.versions = self.lake.versions()
         self.full = full
+        self.rebuild = rebuild
         self._diffs: dict[tuple[str, int], set[str] | None] = {}
         self._before: dict[str, dict[str, int]] = {}  # each table's recorded versions
 
     def run(self) -> list[Refreshed]:
         plans = {name: self._plan(name) for name in self.names}
+        if not self.rebuild and any(plan == "full" and TARGETS[name][1]
+                                    for name, plan in plans.items()) \
+                and self._run_rows() > REBUILD_AT_EXIT_ROWS:
+            # whole run tables of a large store are left to a refresh with time for them
+            plans = {name: "skipped" if plan == "full" and TARGETS[name][1] else plan
+                     for name, plan in plans.items()}
         # whole tables first: the incremental ones then narrow the views to changed runs
         done = {name: self._write(name, plan) for name, plan in plans.items()
                 if not isinstance(plan, set)}
@@ -158,6 +172,16 @@ class _Refresh:
         done.update({name: self._write(name, plan) for name, plan in plans.items()
                      if isinstance(plan, set)})
         return [done[name] for name in self.names]
+
+    def _run_rows(self) -> int:
+        """Rows of the store's runs table (its data files' footers; no rows read)."""
+        self.lake.refresh(["runs"])
+        files = self.lake.files("runs")
+        if not files:
+            return 0
+        return int(self.con.sql(f"SELECT sum(num_rows) FROM parquet_file_metadata("
+                                f"[{', '.join(sql_string(f) for f in files)}])"
+                                ).fetchall()[0][0] or 0)
 
     # ---- what changed ---------------------------------------------------------
     def _plan(self, name: str) -> set[str] | str:
@@ -243,8 +267,9 @@ class _Refresh:
         from deltalake.exceptions import CommitFailedError
 
         uri = table_uri(self.store, name)
-        if plan == "unchanged":
-            return Refreshed(name, "unchanged", 0, _version(self.store, uri))
+        if plan in ("unchanged", "skipped"):
+            version = _version(self.store, uri) if plan == "unchanged" else -1
+            return Refreshed(name, plan, 0, version)
         key = TARGETS[name][1]
         recorded = {s: self.versions[s] for s in TARGETS[name][0]}
         props = CommitProperties(custom_metadata={METADATA_KEY: json.dumps(recorded)})
@@ -429,46 +454,3 @@ def export_duckdb(store: Store, path: str | os.PathLike[str]) -> dict[str, int]:
         for leftover in (partial, partial.with_name(partial.name + ".wal")):
             leftover.unlink(missing_ok=True)
     return counts
-
-
-# ---- keeping them fresh from the writer's maintenance pass (LAKEML_MATERIALIZE_VIEWS) --
-REFRESH_EVERY = 30.0  # seconds between background refreshes of one store by one process
-_running: dict[str, threading.Thread] = {}
-_started: dict[str, float] = {}
-_running_lock = threading.Lock()
-
-
-def refresh_soon(store: Store) -> None:
-    """Refresh the view tables on a thread of their own, unless one is running for this
-    store in this process or started less than REFRESH_EVERY seconds ago (the writer's
-    maintenance hook calls this after its commits; :func:`finish` does the last one)."""
-    import time
-
-    with _running_lock:
-        thread = _running.get(store.uri)
-        if thread is not None and thread.is_alive():
-            return
-        if time.monotonic() - _started.get(store.uri, -REFRESH_EVERY) < REFRESH_EVERY:
-            return
-        _started[store.uri] = time.monotonic()
-        thread = threading.Thread(target=_refresh_logged, args=(store,),
-                                  name="lakeml-view-tables")
-        _running[store.uri] = thread
-        thread.start()
-
-
-def finish(store: Store) -> None:
-    """At a writing process's close: wait for a running refresh, then refresh once more
-    so the tables hold the last commits."""
-    with _running_lock:
-        thread = _running.get(store.uri)
-    if thread is not None:
-        thread.join()
-    _refresh_logged(store)
-
-
-def _refresh_logged(store: Store) -> None:
-    try:
-        materialize(store)
-    except Exception:  # noqa: BLE001 - derived tables must never break the writer
-        log.exception("refreshing the view tables of %s failed", store.uri)

@@ -284,3 +284,43 @@ def test_many_changed_runs_are_replaced_by_ranges_in_short_predicates(store, mon
     assert first["tags"] < last["tags"]
     assert {d.mode for d in materialize(client.store)} == {"unchanged"}
     assert_same_as_views(client)
+
+
+def test_an_exit_refresh_replaces_changed_runs_but_builds_no_large_table_whole(
+        store, monkeypatch):
+    client, exps, runs = store
+    monkeypatch.setattr(materialized, "REBUILD_AT_EXIT_ROWS", 5)  # 6 runs: "large"
+    done = {d.table: d.mode for d in materialize(client.store, rebuild=False)}
+    # no tables yet: the run tables would be written whole, which an exit leaves alone
+    assert done == {"runs_wide": "skipped", "latest_metrics": "skipped", "params": "skipped",
+                    "tags": "skipped", "model_versions": "full"}
+    assert not DeltaTable.is_deltatable(materialized.table_uri(client.store, "runs_wide"))
+    monkeypatch.setattr(materialized, "REBUILD_AT_EXIT_ROWS", 6)  # small: built at exit
+    assert {d.mode for d in materialize(client.store, rebuild=False)} == {"full", "unchanged"}
+    assert_same_as_views(client)
+    client.set_tag(runs[0], "stage", "exit")
+    client.flush()
+    done = {d.table: d.mode for d in materialize(client.store, rebuild=False)}
+    assert done["tags"] == done["runs_wide"] == "incremental"
+    assert_same_as_views(client)
+
+
+def test_the_exit_refresh_is_bounded_and_can_be_turned_off(store, monkeypatch):
+    from lakeml.query import materialized_upkeep
+
+    client, exps, runs = store
+    materialize(client.store)
+    tags = materialized.table_uri(client.store, "tags")
+    client.set_tag(runs[1], "stage", "late")
+    client.flush()
+    before = DeltaTable(tags).version()
+    monkeypatch.setenv("LAKEML_MATERIALIZE_VIEWS_AT_EXIT", "0")
+    materialized_upkeep.finish(client.store)  # turned off: returns without writing
+    assert DeltaTable(tags).version() == before
+    monkeypatch.setenv("LAKEML_MATERIALIZE_VIEWS_AT_EXIT", "soon")
+    with pytest.raises(InvalidArgument, match="'soon'.*LAKEML_MATERIALIZE_VIEWS_AT_EXIT"):
+        materialized_upkeep.finish(client.store)
+    monkeypatch.setenv("LAKEML_MATERIALIZE_VIEWS_AT_EXIT", "60")
+    materialized_upkeep.finish(client.store)
+    assert DeltaTable(tags).version() == before + 1
+    assert_same_as_views(client)
