@@ -193,8 +193,10 @@ class _Refresh:
         self._before[name] = before
         if all(before[s] == self.versions[s] for s in sources):
             return "unchanged"
-        if key is None:
-            return "full"
+        if key is None:  # rewritten whole, unless its sources were only compacted
+            moved = [s for s in sources if before[s] != self.versions[s]]
+            return "unchanged" if all(self._only_compacted(s, before[s]) for s in moved) \
+                else "full"
         runs: set[str] = set()
         for source in sources:
             if before[source] == self.versions[source]:
@@ -218,7 +220,8 @@ class _Refresh:
         try:
             _, old = self.store.snapshot_files(source, since)
             now = self.lake.files(source)
-            moved = sorted(set(now).symmetric_difference(old))
+            moved = sorted(self._data_files(source, since, set(now).symmetric_difference(old),
+                                            now))
             column = "run_id" if source in RUN_TABLES else "experiment_id"
             keys = {row[0] for row in self.con.sql(
                 f"SELECT DISTINCT {column} FROM {read_files(moved)}").fetchall()} \
@@ -240,6 +243,38 @@ class _Refresh:
             found = None
         self._diffs[(source, since)] = found
         return found
+
+    def _only_compacted(self, source: str, since: int) -> bool:
+        """Whether every commit of ``source`` after ``since`` left its rows as they were."""
+        from lakeml.query.delta_changes import data_changes
+
+        changes = data_changes(self.store, source, since, self.versions[source])
+        return changes is not None and not changes.added and not changes.removed
+
+    def _data_files(self, source: str, since: int, moved: set[str], now: list[str]
+                    ) -> set[str]:
+        """Of the files that came or went since version ``since`` (``moved``), those
+        holding changed rows: files a compaction only rewrote are left out (by the
+        commit log, :mod:`lakeml.query.delta_changes`), and files with new rows that a
+        compaction has since folded into another are read in their place. When the log
+        or those files cannot be read, all of ``moved``, as a compaction's output holds
+        every row it took."""
+        import posixpath
+
+        from lakeml.query.delta_changes import data_changes
+
+        changes = data_changes(self.store, source, since, self.versions[source])
+        if changes is None:
+            return moved
+        present = {posixpath.basename(p) for p in now}
+        lost = [p for p in changes.added if posixpath.basename(p) not in present]
+        if lost:
+            if not self.store.is_local:
+                return moved
+            lost = [os.path.join(self.store.table_uri(source), p) for p in lost]
+            if not all(os.path.isfile(p) for p in lost):  # vacuumed since
+                return moved
+        return {p for p in moved if posixpath.basename(p) not in changes.quiet} | set(lost)
 
     def _restrict(self, runs: set[str]) -> None:
         """Point this refresh's ``lake_*`` views of run tables at the rows of ``runs``

@@ -144,6 +144,41 @@ def test_compaction_between_refreshes_loses_nothing(store):
     assert_same_as_views(client)
 
 
+def compacted(client: lakeml.Client, table: str) -> bool:
+    """Whether one of the last commits of store table ``table`` is a compaction (the last
+    is the compaction lease's release)."""
+    return any(h["operation"] == "OPTIMIZE"
+               for h in DeltaTable(client.store.table_uri(table)).history(3))
+
+
+def test_a_compaction_alone_changes_no_run_and_new_rows_it_folded_in_are_found(store):
+    """The commit log's dataChange flags: files a compaction only rewrote are not taken
+    for changed runs, and rows added before a compaction are read from their own file."""
+    client, exps, runs = store
+    for rid in runs[:3]:  # three more small files
+        client.set_tag(rid, "pass", "1")
+        client.flush()
+    materialize(client.store)
+    before = versions(client)
+    client.store.maintenance.compact()
+    tags = materialized.table_uri(client.store, "tags")
+    assert compacted(client, "tags")
+    done = materialize(client.store)
+    assert {d.mode for d in done} == {"unchanged"}
+    assert versions(client) == before
+    for value in ("checked", "rechecked"):
+        client.set_tag(runs[2], "stage", value)
+        client.flush()
+    client.store.maintenance.compact()  # folds that new row's file into a compacted one
+    assert compacted(client, "tags")
+    done = {d.table: d for d in materialize(client.store)}
+    assert done["tags"].mode == "incremental"
+    # only runs[2]'s tags were replaced, not every run of the compacted files
+    assert done["tags"].rows == sum(1 for row in view_rows(client, "tags") if runs[2] in row)
+    assert runs[0] not in DeltaTable(tags).history(1)[0]["operationParameters"]["predicate"]
+    assert_same_as_views(client)
+
+
 def test_the_registry_changing_rewrites_model_versions(store):
     client, exps, runs = store
     materialize(client.store)
