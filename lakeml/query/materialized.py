@@ -65,7 +65,7 @@ FULL_ABOVE = 200_000  # more changed runs than this: rewrite the table whole
 IN_LIST_MAX = 1_000  # run ids named one by one in a replacing commit's predicate
 RANGES_MAX = 50  # run-id ranges (an OR chain) in one replacing commit's predicate
 WRITE_ATTEMPTS = 3
-REBUILD_AT_EXIT_ROWS = 50_000  # rows of the store's runs table up to which rebuild=False
+WRITERS_REBUILD_ROWS = 50_000  # rows of the store's runs table up to which rebuild=False
 # still writes tables whole (a fold of that many takes about a second)
 
 
@@ -120,8 +120,9 @@ def materialize(store: Store, tables: Iterable[str] | None = None, *,
         full: rewrite every table whole instead of replacing the changed runs' rows.
         rebuild: False leaves alone (``skipped``) a run table that would have to be
             written whole (none yet, no record, too many changed runs) when the store
-            holds more than REBUILD_AT_EXIT_ROWS run rows: an exiting writer must not
-            spend minutes folding a large store (a small one takes a moment).
+            holds more than WRITERS_REBUILD_ROWS run rows: a writing process keeping
+            the tables fresh must not spend minutes folding a large store, least of
+            all at exit (a small one takes a moment).
 
     Returns:
         A :class:`Refreshed` per table, in the order asked.
@@ -159,7 +160,7 @@ class _Refresh:
         plans = {name: self._plan(name) for name in self.names}
         if not self.rebuild and any(plan == "full" and TARGETS[name][1]
                                     for name, plan in plans.items()) \
-                and self._run_rows() > REBUILD_AT_EXIT_ROWS:
+                and self._run_rows() > WRITERS_REBUILD_ROWS:
             # whole run tables of a large store are left to a refresh with time for them
             plans = {name: "skipped" if plan == "full" and TARGETS[name][1] else plan
                      for name, plan in plans.items()}

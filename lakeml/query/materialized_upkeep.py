@@ -1,8 +1,11 @@
 """Keeping the Delta tables under ``<store>/views/`` fresh from a writing process
 (LAKEML_MATERIALIZE_VIEWS): a background refresh after the writer's commits, at most
 every REFRESH_EVERY seconds, and a last one at exit bounded by
-LAKEML_MATERIALIZE_VIEWS_AT_EXIT seconds that never builds a table whole (on a
-1 M-run store that takes minutes; an exiting script must not hang on it).
+LAKEML_MATERIALIZE_VIEWS_AT_EXIT seconds. Neither builds the tables of a large store
+whole (past materialized.WRITERS_REBUILD_ROWS run rows; on 1 M runs that takes
+minutes, and an exiting script would wait for it or throw it away): that is for
+``lakeml views materialize`` or ``jobs/maintain.py --views``, once; writers then
+replace the runs they changed.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ def refresh_soon(store: Store) -> None:
             return
         _started[store.uri] = time.monotonic()
         thread = threading.Thread(target=_refresh_logged, args=(store,),
-                                  name="lakeml-view-tables", daemon=True)
+                                  kwargs={"rebuild": False}, name="lakeml-view-tables",
+                                  daemon=True)
         _running[store.uri] = thread
         thread.start()
 
@@ -75,12 +79,17 @@ def finish(store: Store) -> None:
                     store.uri, budget)
 
 
+_warned: set[str] = set()
+
+
 def _refresh_logged(store: Store, *, rebuild: bool = True) -> None:
     try:
         skipped = [d.table for d in materialize(store, rebuild=rebuild)
                    if d.mode == "skipped"]
-        if skipped:
-            log.warning("view tables %s of %s need writing whole, not done at exit: run "
-                        "`lakeml views materialize`", ", ".join(skipped), store.uri)
+        if skipped and store.uri not in _warned:
+            _warned.add(store.uri)
+            log.warning("view tables %s of %s need writing whole, which a writing process "
+                        "leaves to `lakeml views materialize` on a store this large",
+                        ", ".join(skipped), store.uri)
     except Exception:  # noqa: BLE001 - derived tables must never break the writer
         log.exception("refreshing the view tables of %s failed", store.uri)

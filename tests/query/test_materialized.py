@@ -324,13 +324,13 @@ def test_many_changed_runs_are_replaced_by_ranges_in_short_predicates(store, mon
 def test_an_exit_refresh_replaces_changed_runs_but_builds_no_large_table_whole(
         store, monkeypatch):
     client, exps, runs = store
-    monkeypatch.setattr(materialized, "REBUILD_AT_EXIT_ROWS", 5)  # 6 runs: "large"
+    monkeypatch.setattr(materialized, "WRITERS_REBUILD_ROWS", 5)  # 6 runs: "large"
     done = {d.table: d.mode for d in materialize(client.store, rebuild=False)}
     # no tables yet: the run tables would be written whole, which an exit leaves alone
     assert done == {"runs_wide": "skipped", "latest_metrics": "skipped", "params": "skipped",
                     "tags": "skipped", "model_versions": "full"}
     assert not DeltaTable.is_deltatable(materialized.table_uri(client.store, "runs_wide"))
-    monkeypatch.setattr(materialized, "REBUILD_AT_EXIT_ROWS", 6)  # small: built at exit
+    monkeypatch.setattr(materialized, "WRITERS_REBUILD_ROWS", 6)  # small: built at exit
     assert {d.mode for d in materialize(client.store, rebuild=False)} == {"full", "unchanged"}
     assert_same_as_views(client)
     client.set_tag(runs[0], "stage", "exit")
