@@ -92,4 +92,9 @@ def _refresh_logged(store: Store, *, rebuild: bool = True) -> None:
                         "leaves to `lakeml views materialize` on a store this large",
                         ", ".join(skipped), store.uri)
     except Exception:  # noqa: BLE001 - derived tables must never break the writer
+        import sys
+
+        if sys.is_finalizing():  # a background refresh the exit did not wait for
+            log.info("the refresh of the view tables of %s stopped at exit", store.uri)
+            return
         log.exception("refreshing the view tables of %s failed", store.uri)
