@@ -47,6 +47,30 @@ def add_runs(client, start: int, count: int) -> None:  # noqa: ANN001 - a lakeml
     client.flush()
 
 
+EXITS = {  # a writing process's settings -> its wall time, start to exit
+    "views not kept": {},
+    "LAKEML_MATERIALIZE_VIEWS=true": {"LAKEML_MATERIALIZE_VIEWS": "true"},
+    "the same, LAKEML_MATERIALIZE_VIEWS_AT_EXIT=0": {"LAKEML_MATERIALIZE_VIEWS": "true",
+                                                     "LAKEML_MATERIALIZE_VIEWS_AT_EXIT": "0"},
+}
+
+
+def writer_exit(store: str, index: int, extra: dict[str, str]) -> float:
+    """Wall seconds of a new process that logs one run (a param, a metric) and exits,
+    with the settings ``extra``: what keeping the view tables fresh adds to its exit."""
+    import subprocess
+
+    script = ("import lakeml\n"
+              f"c = lakeml.Client({store!r})\n"
+              "e = c.get_experiment_by_name('synthetic').experiment_id\n"
+              f"r = c.create_run(e, run_name='exit-{index}').info.run_id\n"
+              "c.log_param(r, 'p1', '1')\nc.log_metric(r, 'm1', 0.5)\n")
+    env = {**os.environ, **extra, "PYTHONPATH": str(HERE.parent)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", script], check=True, env=env)
+    return time.perf_counter() - t0
+
+
 def timed(call):  # noqa: ANN001, ANN201 - a callable and its result
     """(wall seconds, CPU seconds of the whole process, result) of ``call()``."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -85,6 +109,13 @@ def main() -> None:
         incr_s, done = timed(lambda: materialize(client.store))
         modes = ", ".join(f"{d.table} {d.mode} {d.rows:,}" for d in done)
         idle_s, _ = timed(lambda: materialize(client.store))
+        client.store.maintenance.compact()  # rewrites files, changes no row
+        compact_s, done = timed(lambda: materialize(client.store))
+        after_compact = ", ".join(sorted({d.mode for d in done}))
+        writer_exit(str(store), runs + NEW_RUNS, {})  # untimed: it refreshes the run
+        # snapshot after the new runs (minutes at 1 M runs), which the others then find
+        exits = {name: writer_exit(str(store), runs + NEW_RUNS + 1 + i, env)
+                 for i, (name, env) in enumerate(EXITS.items())}
         export_s, counts = timed(lambda: export_duckdb(client.store, Path(tmp) / "bi.duckdb"))
         size_mb = (Path(tmp) / "bi.duckdb").stat().st_size / 2**20
         run_snapshot.wait(client.store)  # the writer's background snapshot of the new runs
@@ -97,6 +128,10 @@ def main() -> None:
         [f"materialize after {NEW_RUNS:,} new runs (target <= 10 s)", secs(incr_s)],
         ["  rows written by that refresh", modes],
         ["materialize with nothing new", secs(idle_s)],
+        ["materialize after a compaction of every store table", f"{secs(compact_s)}: "
+         f"{after_compact}"],
+        *[[f"a writer logging 1 run, start to exit, {name}", f"{exits[name]:.1f} s"]
+          for name in EXITS],
         [f"export --duckdb ({counts['runs_wide']:,} runs_wide rows, {size_mb:.0f} MiB)",
          secs(export_s)],
     ]))

@@ -1,11 +1,14 @@
-"""Compact, checkpoint and vacuum every lakeml table of a store.
+"""Compact, checkpoint and vacuum every lakeml table of a store, after refreshing its
+current-state tables under <store>/views/.
 
     spark-submit jobs/maintain.py --store s3://bucket/lake [--retention-hours 168]
 
 OPTIMIZE runs under lakeml's compaction lease, so it never overlaps a
 compaction by a Python process; VACUUM keeps a week of history unless
---retention-hours says otherwise. Prints one line per table as it is done,
-and progress on stderr.
+--retention-hours says otherwise. The view tables (`lakeml views materialize`)
+that exist are refreshed first, replacing only the runs changed since their last
+refresh (--views: make every one; --no-views: leave them). Prints one line per
+table as it is done, and progress on stderr.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="VACUUM keeps files younger than this (default: %(default)s)")
     parser.add_argument("--no-optimize", action="store_true", help="skip OPTIMIZE")
     parser.add_argument("--no-vacuum", action="store_true", help="skip VACUUM")
+    views = parser.add_mutually_exclusive_group()
+    views.add_argument("--views", action="store_true", dest="views", default=None,
+                       help="refresh every view table under <store>/views, making those "
+                            "missing (default: those that exist, when no --table is given)")
+    views.add_argument("--no-views", action="store_false", dest="views",
+                       help="leave the view tables alone")
     return parser.parse_args(argv)
 
 
@@ -39,6 +48,7 @@ def main(argv: list[str] | None = None, spark=None) -> int:
             spark = lakeml.spark.session("lakeml-maintain")
     maintain(spark, args.store, tables=args.tables, optimize=not args.no_optimize,
              vacuum=not args.no_vacuum, retention_hours=args.retention_hours,
+             views=args.views,
              on_report=lambda report: print(report.line(), flush=True))
     return 0
 

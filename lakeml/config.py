@@ -126,6 +126,11 @@ SETTINGS: dict[str, Setting] = {
                 ("1", "true", "yes", "on"), False,
                 "Writing processes keep the Delta tables under <store>/views/ (see `lakeml "
                 "views materialize`) fresh by themselves, in the background and at exit."),
+        Setting("materialize_views_at_exit", "LAKEML_MATERIALIZE_VIEWS_AT_EXIT", _seconds,
+                30.0, "Seconds a writing process with LAKEML_MATERIALIZE_VIEWS waits at exit "
+                "for the view tables' last refresh (0: no refresh at exit); past them it "
+                "exits and the next refresh catches up. Writing processes never build the tables "
+                "of a store past 50,000 run rows whole (`lakeml views materialize` does)."),
         Setting("permissions", "LAKEML_PERMISSIONS", str, None,
                 "YAML file of model-registry users and roles (see "
                 "conf/permissions.example.yaml); unset: everyone may do everything."),

@@ -19,7 +19,8 @@ Without --auth-file every client is trusted, which is allowed only on a loopback
 --host. With it, clients log in with a password checked by SCRAM-SHA-256; add users
 with `lakeml sql-server --auth-file FILE --add-user NAME` (the password is read from
 LAKEML_SQL_PASSWORD, else asked for). --tls-cert and --tls-key (PEM files) give TLS
-to the clients that ask for it (sslmode=require); the others stay in the clear."""
+to the clients that ask for it (sslmode=require); the others stay in the clear, unless
+--tls-required refuses them."""
 
 
 def cmd_sql_server(args: argparse.Namespace) -> str:
@@ -37,10 +38,12 @@ def cmd_sql_server(args: argparse.Namespace) -> str:
 
     uri = client(args, read=True).store_uri  # a missing store is refused, never created
     server = SqlServer(uri, host=args.host, port=args.port, auth_file=args.auth_file,
-                       tls_cert=args.tls_cert, tls_key=args.tls_key)
+                       tls_cert=args.tls_cert, tls_key=args.tls_key,
+                       tls_required=args.tls_required)
     host, port = server.start()
     mode = f"users of {args.auth_file}" if args.auth_file else "trust (loopback only)"
-    mode += "; TLS for clients that ask" if server.tls is not None else ""
+    mode += "; TLS only" if server.tls_required else \
+        "; TLS for clients that ask" if server.tls is not None else ""
     print(f"lakeml sql-server: serving {uri} on {host}:{port} ({mode}); "
           f"e.g. psql \"host={host} port={port} user=$USER dbname=lakeml\"; Ctrl-C stops",
           file=sys.stderr, flush=True)
@@ -80,6 +83,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--tls-cert", metavar="PEM", help="certificate (with its chain) for TLS; "
                    "clients that ask (sslmode=require) get TLS, with --tls-key")
     p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    p.add_argument("--tls-required", action="store_true", help="refuse clients that do not "
+                   "use TLS (SQLSTATE 28000); needs --tls-cert and --tls-key")
     p.add_argument("--add-user", metavar="NAME",
                    help="write NAME's verifier into --auth-file and exit")
     p.set_defaults(func=cmd_sql_server)

@@ -12,9 +12,14 @@ metadata, the version of every store table it was computed from. The next
 refresh compares those versions' data files with today's: the runs named in the
 files added or removed since (plus every run of an experiment whose row
 changed, for its name) are recomputed, and their rows replaced in one Delta
-commit (an overwrite with a ``run_id IN (…)`` predicate). ``model_versions``,
-small, is rewritten whole when the registry changed. Every write is one commit,
-so a reader sees a table either before or after a refresh, never half of one.
+commit: an overwrite whose predicate names the runs, ``run_id IN (…)`` for up to
+:data:`IN_LIST_MAX` of them, else the id ranges they fill in the table (run ids
+sort by time, so new runs are one range). The predicate is kept in the commit's
+log entry, so it stays short: past :data:`RANGES_MAX` ranges (runs scattered among
+unchanged ones) the replacement is split over several commits, the last of which
+records the new versions. ``model_versions``, small, is rewritten whole when the
+registry changed. So a reader sees a table before or after a refresh, never half
+of one, except a refresh split that way, whose runs appear a batch at a time.
 When the recorded versions can no longer be read (vacuumed files, a table made
 by something else), the table is rebuilt whole.
 
@@ -29,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,13 +62,18 @@ TARGETS: dict[str, tuple[tuple[str, ...], str | None]] = {
 RUN_TABLES = ("runs", "metric_latest", "params", "tags")  # store tables with a run_id column
 METADATA_KEY = "lakeml.views.sources"  # commit metadata: {store table: version read}
 FULL_ABOVE = 200_000  # more changed runs than this: rewrite the table whole
+IN_LIST_MAX = 1_000  # run ids named one by one in a replacing commit's predicate
+RANGES_MAX = 50  # run-id ranges (an OR chain) in one replacing commit's predicate
 WRITE_ATTEMPTS = 3
+WRITERS_REBUILD_ROWS = 50_000  # rows of the store's runs table up to which rebuild=False
+# still writes tables whole (a fold of that many takes about a second)
 
 
 @dataclass(frozen=True)
 class Refreshed:
     """What one refresh did to one table: ``mode`` is full, incremental or unchanged;
-    ``rows`` the rows written; ``version`` the table's Delta version after it."""
+    ``rows`` the rows written; ``version`` the table's Delta version after it. At exit a
+    table that needs building whole is ``skipped``."""
 
     table: str
     mode: str
@@ -102,13 +111,18 @@ def recorded_versions(store: Store, name: str) -> dict[str, int] | None:
 
 
 def materialize(store: Store, tables: Iterable[str] | None = None, *,
-                full: bool = False) -> list[Refreshed]:
+                full: bool = False, rebuild: bool = True) -> list[Refreshed]:
     """Bring the Delta tables under ``<store>/views/`` up to the store's latest commits.
 
     Args:
         store: the store whose current state is written (it is opened, not created).
         tables: which of :data:`TARGETS` (default: all).
         full: rewrite every table whole instead of replacing the changed runs' rows.
+        rebuild: False leaves alone (``skipped``) a run table that would have to be
+            written whole (none yet, no record, too many changed runs) when the store
+            holds more than WRITERS_REBUILD_ROWS run rows: a writing process keeping
+            the tables fresh must not spend minutes folding a large store, least of
+            all at exit (a small one takes a moment).
 
     Returns:
         A :class:`Refreshed` per table, in the order asked.
@@ -118,7 +132,7 @@ def materialize(store: Store, tables: Iterable[str] | None = None, *,
         table_uri(store, name)  # refuses an unknown name, naming it
     for _ in range(WRITE_ATTEMPTS):
         try:
-            return _Refresh(store, names, full=full).run()
+            return _Refresh(store, names, full=full, rebuild=rebuild).run()
         except CommitConflict:  # another refresh committed first: start from its result
             log.info("a concurrent refresh of %s committed first; refreshing again", store)
     raise CommitConflict(f"the views of {store.uri!r} kept being refreshed by another "
@@ -128,7 +142,8 @@ def materialize(store: Store, tables: Iterable[str] | None = None, *,
 class _Refresh:
     """One refresh: the store's views read at one set of versions, written table by table."""
 
-    def __init__(self, store: Store, names: list[str], *, full: bool) -> None:
+    def __init__(self, store: Store, names: list[str], *, full: bool,
+                 rebuild: bool = True) -> None:
         sources = sorted({s for n in names for s in TARGETS[n][0]})
         self.store = store
         self.names = names
@@ -137,10 +152,18 @@ class _Refresh:
         self.lake.refresh(sources)
         self.versions = self.lake.versions()
         self.full = full
+        self.rebuild = rebuild
         self._diffs: dict[tuple[str, int], set[str] | None] = {}
+        self._before: dict[str, dict[str, int]] = {}  # each table's recorded versions
 
     def run(self) -> list[Refreshed]:
         plans = {name: self._plan(name) for name in self.names}
+        if not self.rebuild and any(plan == "full" and TARGETS[name][1]
+                                    for name, plan in plans.items()) \
+                and self._run_rows() > WRITERS_REBUILD_ROWS:
+            # whole run tables of a large store are left to a refresh with time for them
+            plans = {name: "skipped" if plan == "full" and TARGETS[name][1] else plan
+                     for name, plan in plans.items()}
         # whole tables first: the incremental ones then narrow the views to changed runs
         done = {name: self._write(name, plan) for name, plan in plans.items()
                 if not isinstance(plan, set)}
@@ -151,6 +174,16 @@ class _Refresh:
                      if isinstance(plan, set)})
         return [done[name] for name in self.names]
 
+    def _run_rows(self) -> int:
+        """Rows of the store's runs table (its data files' footers; no rows read)."""
+        self.lake.refresh(["runs"])
+        files = self.lake.files("runs")
+        if not files:
+            return 0
+        return int(self.con.sql(f"SELECT sum(num_rows) FROM parquet_file_metadata("
+                                f"[{', '.join(sql_string(f) for f in files)}])"
+                                ).fetchall()[0][0] or 0)
+
     # ---- what changed ---------------------------------------------------------
     def _plan(self, name: str) -> set[str] | str:
         """The run ids whose rows ``name`` must replace, or "full" / "unchanged"."""
@@ -158,10 +191,13 @@ class _Refresh:
         before = None if self.full else recorded_versions(self.store, name)
         if before is None or any(s not in before for s in sources):
             return "full"
+        self._before[name] = before
         if all(before[s] == self.versions[s] for s in sources):
             return "unchanged"
-        if key is None:
-            return "full"
+        if key is None:  # rewritten whole, unless its sources were only compacted
+            moved = [s for s in sources if before[s] != self.versions[s]]
+            return "unchanged" if all(self._only_compacted(s, before[s]) for s in moved) \
+                else "full"
         runs: set[str] = set()
         for source in sources:
             if before[source] == self.versions[source]:
@@ -185,7 +221,8 @@ class _Refresh:
         try:
             _, old = self.store.snapshot_files(source, since)
             now = self.lake.files(source)
-            moved = sorted(set(now).symmetric_difference(old))
+            moved = sorted(self._data_files(source, since, set(now).symmetric_difference(old),
+                                            now))
             column = "run_id" if source in RUN_TABLES else "experiment_id"
             keys = {row[0] for row in self.con.sql(
                 f"SELECT DISTINCT {column} FROM {read_files(moved)}").fetchall()} \
@@ -207,6 +244,38 @@ class _Refresh:
             found = None
         self._diffs[(source, since)] = found
         return found
+
+    def _only_compacted(self, source: str, since: int) -> bool:
+        """Whether every commit of ``source`` after ``since`` left its rows as they were."""
+        from lakeml.query.delta_changes import data_changes
+
+        changes = data_changes(self.store, source, since, self.versions[source])
+        return changes is not None and not changes.added and not changes.removed
+
+    def _data_files(self, source: str, since: int, moved: set[str], now: list[str]
+                    ) -> set[str]:
+        """Of the files that came or went since version ``since`` (``moved``), those
+        holding changed rows: files a compaction only rewrote are left out (by the
+        commit log, :mod:`lakeml.query.delta_changes`), and files with new rows that a
+        compaction has since folded into another are read in their place. When the log
+        or those files cannot be read, all of ``moved``, as a compaction's output holds
+        every row it took."""
+        import posixpath
+
+        from lakeml.query.delta_changes import data_changes
+
+        changes = data_changes(self.store, source, since, self.versions[source])
+        if changes is None:
+            return moved
+        present = {posixpath.basename(p) for p in now}
+        lost = [p for p in changes.added if posixpath.basename(p) not in present]
+        if lost:
+            if not self.store.is_local:
+                return moved
+            lost = [os.path.join(self.store.table_uri(source), p) for p in lost]
+            if not all(os.path.isfile(p) for p in lost):  # vacuumed since
+                return moved
+        return {p for p in moved if posixpath.basename(p) not in changes.quiet} | set(lost)
 
     def _restrict(self, runs: set[str]) -> None:
         """Point this refresh's ``lake_*`` views of run tables at the rows of ``runs``
@@ -234,8 +303,9 @@ class _Refresh:
         from deltalake.exceptions import CommitFailedError
 
         uri = table_uri(self.store, name)
-        if plan == "unchanged":
-            return Refreshed(name, "unchanged", 0, _version(self.store, uri))
+        if plan in ("unchanged", "skipped"):
+            version = _version(self.store, uri) if plan == "unchanged" else -1
+            return Refreshed(name, plan, 0, version)
         key = TARGETS[name][1]
         recorded = {s: self.versions[s] for s in TARGETS[name][0]}
         props = CommitProperties(custom_metadata={METADATA_KEY: json.dumps(recorded)})
@@ -249,15 +319,83 @@ class _Refresh:
             assert isinstance(plan, set)
             if not plan:  # only rows without a run (none today): nothing to replace
                 return Refreshed(name, "unchanged", 0, _version(self.store, uri))
-            data = self._rows(name, key, plan)
-            predicate = (f"{_run_range(plan, key)} AND "
-                         f"{key} IN ({', '.join(sql_string(r) for r in sorted(plan))})")
-            write_deltalake(uri, data, mode="overwrite", predicate=predicate,
-                            storage_options=options, commit_properties=props)
-            return Refreshed(name, "incremental", data.num_rows, _version(self.store, uri))
+            batches = self._batches(name, key, plan)
+            # all but the last commit record the old versions: a refresh stopped between
+            # them is redone from the start by the next one
+            before = CommitProperties(custom_metadata={
+                METADATA_KEY: json.dumps(self._before[name])})
+            rows = 0
+            for i, (predicate, runs) in enumerate(batches):
+                data = self._rows(name, key, runs)
+                write_deltalake(uri, data, mode="overwrite", predicate=predicate,
+                                storage_options=options,
+                                commit_properties=props if i == len(batches) - 1 else before)
+                rows += data.num_rows
+            return Refreshed(name, "incremental", rows, _version(self.store, uri))
         except CommitFailedError as exc:
             raise CommitConflict(f"view table {name!r} changed during the refresh: {exc}"
                                  ) from exc
+
+    def _batches(self, name: str, key: str, runs: set[str]) -> list[tuple[str, set[str]]]:
+        """(predicate, run ids) of each commit replacing the rows of ``runs`` in ``name``.
+
+        Up to IN_LIST_MAX runs are named in an IN list. More are grouped into islands:
+        runs that follow one another in the table's run-id order with no unchanged run
+        between them (:meth:`_islands`); an island of one is named, a longer one is a
+        range, which then deletes exactly the island's rows. A commit takes at most
+        RANGES_MAX ranges and IN_LIST_MAX names, so no predicate grows with the runs.
+        """
+        if len(runs) <= IN_LIST_MAX:
+            return [(_predicate(key, [], sorted(runs)), runs)]
+        batches: list[tuple[str, set[str]]] = []
+        ranges: list[tuple[str, str]] = []
+        named: list[str] = []
+        ids: set[str] = set()
+        for island in self._islands(name, key, runs):
+            if len(island) == 1:
+                named.append(island[0])
+            else:
+                ranges.append((island[0], island[-1]))
+            ids.update(island)
+            if len(ranges) == RANGES_MAX or len(named) == IN_LIST_MAX:
+                batches.append((_predicate(key, ranges, named), ids))
+                ranges, named, ids = [], [], set()
+        if ids:
+            batches.append((_predicate(key, ranges, named), ids))
+        return batches
+
+    def _islands(self, name: str, key: str, runs: set[str]) -> list[list[str]]:
+        """``runs`` split where the view table holds an unchanged run between two of
+        them, each part sorted: a range from the first of a part to its last covers
+        only runs that are replaced. (A run of the store that neither the table holds
+        nor changed cannot be in between: it would have been added since.)"""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from deltalake import DeltaTable
+
+        low, high = min(runs), max(runs)
+        table = DeltaTable(table_uri(self.store, name),
+                           storage_options=self.store.storage_options or None)
+        held = table.to_pyarrow_dataset().to_table(
+            columns=[key], filter=(pc.field(key) >= low) & (pc.field(key) <= high))
+        self.con.register("held_runs", held.rename_columns(["run_id"]))
+        self.con.register("island_runs", pa.table({"run_id": sorted(runs)}))
+        try:
+            return [row[0] for row in self.con.sql("""
+                WITH every AS (
+                    SELECT run_id, false AS changed FROM held_runs
+                    UNION ALL SELECT run_id, true FROM island_runs),
+                ranked AS (
+                    SELECT run_id, bool_or(changed) AS changed,
+                           row_number() OVER (ORDER BY run_id) AS pos
+                    FROM every GROUP BY run_id)
+                SELECT list(run_id ORDER BY run_id)
+                FROM (SELECT run_id, pos - row_number() OVER (ORDER BY run_id) AS island
+                      FROM ranked WHERE changed)
+                GROUP BY island ORDER BY min(run_id)""").fetchall()]
+        finally:
+            self.con.unregister("held_runs")
+            self.con.unregister("island_runs")
 
     def _rows(self, name: str, key: str | None, runs: set[str] | None) -> pa.Table:
         """The view's rows (of ``runs`` only, when given), sorted by ``key`` so that each
@@ -282,6 +420,18 @@ def _run_range(runs: set[str], column: str = "run_id") -> str:
     rewrites skip the files of other runs. Run ids sort by time, so the changed runs of a
     refresh are mostly the newest few files."""
     return f"{column} >= {sql_string(min(runs))} AND {column} <= {sql_string(max(runs))}"
+
+
+def _predicate(column: str, ranges: list[tuple[str, str]], named: list[str]) -> str:
+    """A Delta predicate for the rows whose ``column`` lies in one of ``ranges``
+    (inclusive) or is one of ``named``, led by the least and greatest of all of them
+    (see :func:`_run_range`)."""
+    ends = [end for pair in ranges for end in pair] + named
+    terms = [f"({column} >= {sql_string(lo)} AND {column} <= {sql_string(hi)})"
+             for lo, hi in ranges]
+    if named:
+        terms.append(f"{column} IN ({', '.join(sql_string(r) for r in named)})")
+    return f"{_run_range(set(ends), column)} AND ({' OR '.join(terms)})"
 
 
 def _for_delta(data: pa.Table) -> pa.Table:
@@ -340,46 +490,3 @@ def export_duckdb(store: Store, path: str | os.PathLike[str]) -> dict[str, int]:
         for leftover in (partial, partial.with_name(partial.name + ".wal")):
             leftover.unlink(missing_ok=True)
     return counts
-
-
-# ---- keeping them fresh from the writer's maintenance pass (LAKEML_MATERIALIZE_VIEWS) --
-REFRESH_EVERY = 30.0  # seconds between background refreshes of one store by one process
-_running: dict[str, threading.Thread] = {}
-_started: dict[str, float] = {}
-_running_lock = threading.Lock()
-
-
-def refresh_soon(store: Store) -> None:
-    """Refresh the view tables on a thread of their own, unless one is running for this
-    store in this process or started less than REFRESH_EVERY seconds ago (the writer's
-    maintenance hook calls this after its commits; :func:`finish` does the last one)."""
-    import time
-
-    with _running_lock:
-        thread = _running.get(store.uri)
-        if thread is not None and thread.is_alive():
-            return
-        if time.monotonic() - _started.get(store.uri, -REFRESH_EVERY) < REFRESH_EVERY:
-            return
-        _started[store.uri] = time.monotonic()
-        thread = threading.Thread(target=_refresh_logged, args=(store,),
-                                  name="lakeml-view-tables")
-        _running[store.uri] = thread
-        thread.start()
-
-
-def finish(store: Store) -> None:
-    """At a writing process's close: wait for a running refresh, then refresh once more
-    so the tables hold the last commits."""
-    with _running_lock:
-        thread = _running.get(store.uri)
-    if thread is not None:
-        thread.join()
-    _refresh_logged(store)
-
-
-def _refresh_logged(store: Store) -> None:
-    try:
-        materialize(store)
-    except Exception:  # noqa: BLE001 - derived tables must never break the writer
-        log.exception("refreshing the view tables of %s failed", store.uri)

@@ -1,4 +1,6 @@
-"""Maintenance of every lakeml table from Spark: OPTIMIZE, checkpoint, VACUUM.
+"""Maintenance of every lakeml table from Spark: OPTIMIZE, checkpoint, VACUUM, and a
+refresh of the current-state tables under ``<store>/views/`` (``lakeml views
+materialize``) first, while every file the refresh compares is still there.
 
 OPTIMIZE runs under the same compaction lease as lakeml's own compaction
 (:meth:`lakeml.store.maintenance.Maintenance.lease`), so a Spark job and a
@@ -48,6 +50,34 @@ class TableReport:
                 + "".join(f"; {n}" for n in self.notes))
 
 
+@dataclass
+class ViewsReport:
+    """What maintenance did to one current-state table under ``<store>/views/``."""
+
+    table: str
+    mode: str  # full, incremental, unchanged (lakeml.query.materialized.Refreshed)
+    rows: int
+
+    def line(self) -> str:
+        return f"views/{self.table}: {self.mode}; {self.rows} row(s) written"
+
+
+def refresh_views(store: Store, views: bool | None) -> list[ViewsReport]:
+    """Bring the view tables up to date (``views`` True: all of them, creating those
+    missing; None: those that exist; False: none). Incremental: only the runs changed
+    since their last refresh are replaced."""
+    from deltalake import DeltaTable
+
+    from lakeml.query.materialized import TARGETS, materialize, table_uri
+
+    if views is False:
+        return []
+    names = [name for name in TARGETS if views or DeltaTable.is_deltatable(
+        table_uri(store, name), store.storage_options or None)]
+    return [ViewsReport(d.table, d.mode, d.rows) for d in materialize(store, names)] \
+        if names else []
+
+
 def log_length(store: Store, table: str) -> tuple[int, int]:
     """(commit files in _delta_log, commits a reader replays after the last checkpoint)."""
     import fsspec
@@ -64,14 +94,22 @@ def log_length(store: Store, table: str) -> tuple[int, int]:
 def maintain(spark: SparkSession, store: Store | Client | str | None = None, *,
              tables: Iterable[str] | None = None, optimize: bool = True,
              checkpoint: bool = True, vacuum: bool = True,
-             retention_hours: int = DEFAULT_RETENTION_HOURS,
-             on_report: Callable[[TableReport], None] | None = None) -> list[TableReport]:
-    """OPTIMIZE, checkpoint and VACUUM ``tables`` (default: all); one report per table.
+             retention_hours: int = DEFAULT_RETENTION_HOURS, views: bool | None = None,
+             on_report: Callable[[TableReport | ViewsReport], None] | None = None
+             ) -> list[TableReport | ViewsReport]:
+    """Refresh the view tables, then OPTIMIZE, checkpoint and VACUUM ``tables`` (default:
+    all); one report per view table and per table.
+
+    ``views``: True refreshes every view table (making those missing), False none, and
+    None those that exist when every table is maintained (a store that someone
+    materialized once stays fresh). They go first: VACUUM may delete the files the
+    refresh compares its last version with, while a compaction after it is recognized
+    as no change of data by the next one.
 
     Progress goes to stderr as each table starts (see :mod:`lakeml.progress`);
     ``on_report`` is called with each table's report as soon as it is done.
     """
-    from lakeml.progress import steps
+    from lakeml.progress import phase, steps
 
     if retention_hours < 0:
         raise InvalidArgument(f"retention_hours must be >= 0, got {retention_hours}")
@@ -81,7 +119,13 @@ def maintain(spark: SparkSession, store: Store | Client | str | None = None, *,
     unknown = sorted(set(names) - set(resolved.tables))
     if unknown:
         raise InvalidArgument(f"unknown table(s) {unknown}; valid: {sorted(resolved.tables)}")
-    reports = []
+    reports: list[TableReport | ViewsReport] = []
+    if views or (views is None and tables is None):
+        with phase("refreshing the view tables"):
+            for done in refresh_views(resolved, views):
+                reports.append(done)
+                if on_report is not None:
+                    on_report(done)
     for name in steps(names, "maintain", unit="table"):
         handle = resolved.tables[name]
         quoted = "`" + table_path(resolved, name).replace("`", "``") + "`"

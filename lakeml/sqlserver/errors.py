@@ -8,6 +8,7 @@ UNDEFINED_TABLE = "42P01"
 READ_ONLY = "25006"
 NOT_SUPPORTED = "0A000"
 BAD_PASSWORD = "28P01"
+TLS_REQUIRED = "28000"  # invalid_authorization_specification, as PostgreSQL's hostssl-only
 PROTOCOL = "08P01"
 TOO_LONG = "54000"
 CANCELED = "57014"

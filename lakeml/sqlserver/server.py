@@ -12,6 +12,7 @@ runs on a DuckDB cursor of its own, so connections run in parallel.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import secrets
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
     from lakeml.sqlserver.session import Session
 
+log = logging.getLogger(__name__)
+
 DEFAULT_PORT = 5433
 MAX_MESSAGE = 16 << 20  # the longest message (a query's text, a bind's values) accepted
 MAX_CONNECTIONS = 200
@@ -39,6 +42,16 @@ MAX_CONNECTIONS = 200
 CACHED = frozenset({"runs", "latest_metrics", "params", "tags", "experiments",
                     "experiment_tags", "runs_wide", "inputs", "registered_models",
                     "model_versions"})
+# how a kept table is re-written once a store version has served ORDER_AFTER queries:
+# DuckDB keeps min/max per row group, so a filter on the leading column (a metric key,
+# an experiment) scans only the row groups holding it, and tables in run-id order join
+# faster (the leaderboard over 1 M runs: 0.78 CPU-s unordered, 0.52 by key, 0.37 by key
+# and run id). Ordering costs more than the fold itself (latest_metrics of 1 M runs:
+# 13 CPU-s), so a store that changes all the time keeps its unordered tables.
+ORDER = {"latest_metrics": "key, run_id", "params": "key, run_id", "tags": "key, run_id",
+         "runs": "experiment_id, run_id", "runs_wide": "experiment_id, run_id",
+         "inputs": "run_id", "experiment_tags": "key"}
+ORDER_AFTER = 5
 
 
 class Database:
@@ -49,7 +62,9 @@ class Database:
     time. So the folded views a query names (:data:`CACHED`) are kept as tables in
     the schema ``lakeml_cache``, first on the search path, made on first use and
     dropped, all at once, as soon as any table of the store has a new commit: a
-    query never sees a stale table, only a fresh one or the view itself.
+    query never sees a stale table, only a fresh one or the view itself. When
+    ORDER_AFTER queries have come for one store version, a thread re-writes the kept
+    tables in :data:`ORDER` and swaps each in unless the store moved meanwhile.
     """
 
     def __init__(self, store_uri: str) -> None:
@@ -65,6 +80,7 @@ class Database:
         self._lock = threading.Lock()
         self._versions: dict[str, int] | None = None
         self._cached: set[str] = set()
+        self._served = 0  # queries since the store's version last moved
 
     def cursor(self, sql: str = "") -> duckdb.DuckDBPyConnection:
         """A new cursor over the views, refreshed to the store's latest commits, with the
@@ -79,14 +95,50 @@ class Database:
                     self._con.execute(f'DROP TABLE IF EXISTS {catalog.CACHE}."{name}"')
                 self._cached.clear()
                 self._versions = versions
+                self._served = 0
             for name in CACHED - self._cached:
                 if re.search(rf"\b{name}\b", sql, re.IGNORECASE):
                     self._con.execute(f'CREATE TABLE {catalog.CACHE}."{name}" AS '
                                       f'SELECT * FROM main."{name}"')
                     self._cached.add(name)
+            self._served += 1
+            ordering = sorted(self._cached & ORDER.keys()) \
+                if self._served == ORDER_AFTER else []
             cur = self._con.cursor()
+        if ordering:
+            threading.Thread(target=self._order, args=(versions, ordering), daemon=True,
+                             name="lakeml-sql-order").start()
         cur.execute(catalog.SEARCH_PATH)
         return cur
+
+    def _order(self, versions: dict[str, int], names: list[str]) -> None:
+        """Re-write the kept tables ``names`` in :data:`ORDER`, each swapped in for the
+        unordered one while the store is still at ``versions`` (queries running on the
+        old table finish on it: DuckDB's catalog is versioned)."""
+        import duckdb
+
+        work = self._con.cursor()
+        try:
+            for name in names:
+                ordered = f'{catalog.CACHE}."{name}__ordered"'
+                work.execute(f'CREATE OR REPLACE TABLE {ordered} AS SELECT * FROM '
+                             f'{catalog.CACHE}."{name}" ORDER BY {ORDER[name]}')
+                with self._lock:
+                    current = self._versions == versions and name in self._cached
+                    if current:
+                        self._con.execute(f'DROP TABLE {catalog.CACHE}."{name}"')
+                        self._con.execute(f'ALTER TABLE {ordered} RENAME TO "{name}"')
+                if not current:  # the store moved: these tables are gone or refolded
+                    work.execute(f"DROP TABLE IF EXISTS {ordered}")
+                    return
+        except duckdb.Error as exc:  # the unordered tables stay; queries go on
+            log.warning("ordering the kept tables failed: %s", exc)
+            try:
+                work.execute(f'DROP TABLE IF EXISTS {catalog.CACHE}."{name}__ordered"')
+            except duckdb.Error:
+                pass
+        finally:
+            work.close()
 
     @contextmanager
     def planning(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -111,7 +163,9 @@ class SqlServer:
     loopback address; with it, clients prove a password with SCRAM-SHA-256 (or
     MD5, for users whose entry is an MD5 verifier). With ``tls_cert`` and ``tls_key``
     (PEM files) a client that asks for TLS gets it; one that does not, still talks
-    in the clear.
+    in the clear, unless ``tls_required``: then its start-up is refused with SQLSTATE
+    28000 (a CancelRequest, which carries only a key, is still taken in the clear, as
+    PostgreSQL does).
 
     Example:
         >>> server = SqlServer("/tmp/lake", port=0)                  # doctest: +SKIP
@@ -124,8 +178,13 @@ class SqlServer:
                  auth_file: str | os.PathLike[str] | None = None,
                  max_message: int = MAX_MESSAGE, max_connections: int = MAX_CONNECTIONS,
                  tls_cert: str | os.PathLike[str] | None = None,
-                 tls_key: str | os.PathLike[str] | None = None) -> None:
+                 tls_key: str | os.PathLike[str] | None = None,
+                 tls_required: bool = False) -> None:
         self.tls = server_context(tls_cert, tls_key)
+        if tls_required and self.tls is None:
+            raise InvalidArgument("--tls-required needs --tls-cert and --tls-key: without a "
+                                  "certificate no client could connect")
+        self.tls_required = tls_required
         self.users = load_users(auth_file) if auth_file is not None else None
         if self.users is None and not is_loopback(host):
             raise InvalidArgument(f"--host {host!r} is not a loopback address: serving other "

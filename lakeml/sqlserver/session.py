@@ -31,6 +31,7 @@ class Host(Protocol):
     users: dict[str, str] | None
     database: Any  # lakeml.sqlserver.server.Database
     tls: ssl.SSLContext | None  # None: SSLRequest is answered N
+    tls_required: bool  # a start-up message in the clear is refused
 
     def cancel(self, pid: int, secret: int) -> None: ...
 
@@ -130,6 +131,11 @@ class Session:
                             f"{code >> 16}.{code & 0xFFFF}: lakeml sql-server speaks 3.0")
                 return False
             break
+        if self.server.tls_required and not isinstance(self.sock, ssl.SSLSocket):
+            self._fatal(errors.TLS_REQUIRED, "lakeml sql-server accepts only TLS connections "
+                        "(it runs with --tls-required): connect with sslmode=require, "
+                        "verify-ca or verify-full")
+            return False
         params = m.startup_parameters(rest)
         self.user = params.get("user", "")
         if not self.user:

@@ -67,10 +67,10 @@ class Backend:
             store.maintenance.add_hook(partial(run_snapshot.refresh_soon, store),
                                        at_close=partial(run_snapshot.finish, store))
         if config.get("materialize_views"):  # the Delta tables under <store>/views/
-            from lakeml.query import materialized
+            from lakeml.query import materialized_upkeep
 
-            store.maintenance.add_hook(partial(materialized.refresh_soon, store),
-                                       at_close=partial(materialized.finish, store))
+            store.maintenance.add_hook(partial(materialized_upkeep.refresh_soon, store),
+                                       at_close=partial(materialized_upkeep.finish, store))
         self.runs: dict[str, RunState] = {}
         self.freshness = RunFreshness(self)  # a server worker's check of self.runs
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access

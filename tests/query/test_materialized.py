@@ -3,6 +3,7 @@ read back by readers that know nothing of lakeml (deltalake, polars, plain DuckD
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -143,6 +144,41 @@ def test_compaction_between_refreshes_loses_nothing(store):
     assert_same_as_views(client)
 
 
+def compacted(client: lakeml.Client, table: str) -> bool:
+    """Whether one of the last commits of store table ``table`` is a compaction (the last
+    is the compaction lease's release)."""
+    return any(h["operation"] == "OPTIMIZE"
+               for h in DeltaTable(client.store.table_uri(table)).history(3))
+
+
+def test_a_compaction_alone_changes_no_run_and_new_rows_it_folded_in_are_found(store):
+    """The commit log's dataChange flags: files a compaction only rewrote are not taken
+    for changed runs, and rows added before a compaction are read from their own file."""
+    client, exps, runs = store
+    for rid in runs[:3]:  # three more small files
+        client.set_tag(rid, "pass", "1")
+        client.flush()
+    materialize(client.store)
+    before = versions(client)
+    client.store.maintenance.compact()
+    tags = materialized.table_uri(client.store, "tags")
+    assert compacted(client, "tags")
+    done = materialize(client.store)
+    assert {d.mode for d in done} == {"unchanged"}
+    assert versions(client) == before
+    for value in ("checked", "rechecked"):
+        client.set_tag(runs[2], "stage", value)
+        client.flush()
+    client.store.maintenance.compact()  # folds that new row's file into a compacted one
+    assert compacted(client, "tags")
+    done = {d.table: d for d in materialize(client.store)}
+    assert done["tags"].mode == "incremental"
+    # only runs[2]'s tags were replaced, not every run of the compacted files
+    assert done["tags"].rows == sum(1 for row in view_rows(client, "tags") if runs[2] in row)
+    assert runs[0] not in DeltaTable(tags).history(1)[0]["operationParameters"]["predicate"]
+    assert_same_as_views(client)
+
+
 def test_the_registry_changing_rewrites_model_versions(store):
     client, exps, runs = store
     materialize(client.store)
@@ -244,4 +280,82 @@ def test_two_processes_refreshing_at_once_leave_the_tables_right(store):
     for racer in racers:
         _, err = racer.communicate(timeout=120)
         assert racer.returncode == 0, err
+    assert_same_as_views(client)
+
+
+def test_many_changed_runs_are_replaced_by_ranges_in_short_predicates(store, monkeypatch):
+    """Past IN_LIST_MAX changed runs the predicate names id ranges (runs next to one
+    another in the table) and single ids, at most RANGES_MAX ranges a commit: the commit
+    log never carries a list of every changed run. Limits made small to see it at 6 runs."""
+    client, exps, runs = store
+    materialize(client.store)
+    monkeypatch.setattr(materialized, "IN_LIST_MAX", 2)
+    monkeypatch.setattr(materialized, "RANGES_MAX", 1)
+    tags = materialized.table_uri(client.store, "tags")
+    before = DeltaTable(tags).version()
+    for rid in (runs[1], runs[2], runs[4]):
+        client.set_tag(rid, "stage", "checked")
+    new = [client.create_run(exps["churn"], run_name=f"n{i}").info.run_id for i in range(2)]
+    for rid in new:
+        client.set_tag(rid, "stage", "new")
+    client.flush()
+    assert sorted(runs + new) == runs + new  # ids sort by creation time
+    done = {d.table: d for d in materialize(client.store)}
+    assert done["tags"].mode == "incremental"
+    assert_same_as_views(client)
+    # islands in id order: runs 1-2 (a range), run 4 (named), the new two (a range);
+    # one range a commit: two commits, the second with run 4's name and the new range
+    commits = DeltaTable(tags).history(DeltaTable(tags).version() - before)[::-1]
+    predicates = [c["operationParameters"]["predicate"] for c in commits]
+    assert len(predicates) == 2, predicates
+    assert runs[1] in predicates[0] and runs[2] in predicates[0]
+    assert runs[4] not in predicates[0] and new[0] not in predicates[0]
+    assert runs[4] in predicates[1] and new[0] in predicates[1] and new[1] in predicates[1]
+    for text in predicates:
+        for untouched in (runs[0], runs[3], runs[5]):
+            assert untouched not in text
+    # the first commit records the old versions, the last the new: nothing left to do
+    first, last = (json.loads(c[materialized.METADATA_KEY]) for c in commits)
+    assert first["tags"] < last["tags"]
+    assert {d.mode for d in materialize(client.store)} == {"unchanged"}
+    assert_same_as_views(client)
+
+
+def test_an_exit_refresh_replaces_changed_runs_but_builds_no_large_table_whole(
+        store, monkeypatch):
+    client, exps, runs = store
+    monkeypatch.setattr(materialized, "WRITERS_REBUILD_ROWS", 5)  # 6 runs: "large"
+    done = {d.table: d.mode for d in materialize(client.store, rebuild=False)}
+    # no tables yet: the run tables would be written whole, which an exit leaves alone
+    assert done == {"runs_wide": "skipped", "latest_metrics": "skipped", "params": "skipped",
+                    "tags": "skipped", "model_versions": "full"}
+    assert not DeltaTable.is_deltatable(materialized.table_uri(client.store, "runs_wide"))
+    monkeypatch.setattr(materialized, "WRITERS_REBUILD_ROWS", 6)  # small: built at exit
+    assert {d.mode for d in materialize(client.store, rebuild=False)} == {"full", "unchanged"}
+    assert_same_as_views(client)
+    client.set_tag(runs[0], "stage", "exit")
+    client.flush()
+    done = {d.table: d.mode for d in materialize(client.store, rebuild=False)}
+    assert done["tags"] == done["runs_wide"] == "incremental"
+    assert_same_as_views(client)
+
+
+def test_the_exit_refresh_is_bounded_and_can_be_turned_off(store, monkeypatch):
+    from lakeml.query import materialized_upkeep
+
+    client, exps, runs = store
+    materialize(client.store)
+    tags = materialized.table_uri(client.store, "tags")
+    client.set_tag(runs[1], "stage", "late")
+    client.flush()
+    before = DeltaTable(tags).version()
+    monkeypatch.setenv("LAKEML_MATERIALIZE_VIEWS_AT_EXIT", "0")
+    materialized_upkeep.finish(client.store)  # turned off: returns without writing
+    assert DeltaTable(tags).version() == before
+    monkeypatch.setenv("LAKEML_MATERIALIZE_VIEWS_AT_EXIT", "soon")
+    with pytest.raises(InvalidArgument, match="'soon'.*LAKEML_MATERIALIZE_VIEWS_AT_EXIT"):
+        materialized_upkeep.finish(client.store)
+    monkeypatch.setenv("LAKEML_MATERIALIZE_VIEWS_AT_EXIT", "60")
+    materialized_upkeep.finish(client.store)
+    assert DeltaTable(tags).version() == before + 1
     assert_same_as_views(client)

@@ -43,3 +43,49 @@ def test_queries_see_new_commits_through_the_kept_tables(tmp_path: Path) -> None
                                 "'lakeml_%'").fetchone() == (0,)
     finally:
         server.close()
+
+
+def test_kept_tables_are_reordered_once_a_store_version_is_asked_often(tmp_path: Path) -> None:
+    """After ORDER_AFTER queries on one store version the kept tables are re-written in
+    key and run-id order (the leaderboard's scans and join get cheaper) and swapped in;
+    answers stay the same, and a new commit starts over from unordered tables."""
+    import time
+
+    from lakeml.sqlserver import server as server_module
+
+    store = str(tmp_path / "lake")
+    client = lakeml.Client(store)
+    exp = client.create_experiment("order")
+    for i in range(30):  # run ids ascend with time; metric keys in reverse order
+        rid = client.create_run(exp, run_name=f"r{i:02d}").info.run_id
+        client.log_batch(rid, metrics={f"k{j}": float(i + j) for j in range(3, 0, -1)})
+    client.flush()
+    server = SqlServer(store, port=0)
+    host, port = server.start()
+    query = ("SELECT r.run_name, m.key, m.value FROM runs r JOIN latest_metrics m "
+             "USING (run_id) WHERE m.key = %s ORDER BY m.value DESC LIMIT 3")
+    want = [("r29", "k3", 32.0), ("r28", "k3", 31.0), ("r27", "k3", 30.0)]
+    stored = "SELECT key, run_id FROM lakeml_cache.latest_metrics"  # in storage order
+    kept = ("SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'lakeml_cache'")
+    try:
+        with psycopg.connect(host=host, port=port, user="me", dbname="x",
+                             autocommit=True) as conn:
+            for _ in range(server_module.ORDER_AFTER):
+                assert conn.execute(query, ["k3"]).fetchall() == want
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                rows = conn.execute(stored).fetchall()
+                if rows == sorted(rows) and {r[0] for r in conn.execute(kept)} == {
+                        "runs", "latest_metrics"}:
+                    break
+                time.sleep(0.2)
+            assert rows == sorted(rows), "latest_metrics was not re-written in order"
+            assert {r[0] for r in conn.execute(kept)} == {"runs", "latest_metrics"}
+            assert conn.execute(query, ["k3"]).fetchall() == want
+            late = client.create_run(exp, run_name="late").info.run_id
+            client.log_metric(late, "k3", 99.0)
+            client.flush()
+            assert conn.execute(query, ["k3"]).fetchall()[0] == ("late", "k3", 99.0)
+    finally:
+        server.close()

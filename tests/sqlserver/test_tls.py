@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from lakeml.cli import main as cli_main
 from lakeml.errors import InvalidArgument
 from lakeml.sqlserver import SqlServer
 from tests.sqlserver.conftest import PASSWORD, USER, require_tool, start
@@ -138,3 +139,60 @@ def test_bad_tls_set_ups_are_refused_by_name(tmp_path, store) -> None:
         SqlServer(store, port=0, tls_cert=cert, tls_key=str(tmp_path / "missing.pem"))
     with pytest.raises(InvalidArgument, match="other.crt.*cannot be used"):
         SqlServer(store, port=0, tls_cert=other_cert, tls_key=key)  # key of another cert
+
+
+@pytest.fixture(scope="module")
+def tls_only_server(tmp_path_factory, store):
+    """``lakeml sql-server --tls-required``: clients in the clear are refused."""
+    from lakeml.sqlserver.auth import scram_verifier
+
+    base = tmp_path_factory.mktemp("tls-only")
+    cert, key = self_signed(base)
+    users = base / "users"
+    users.write_text(f"{USER}:{scram_verifier(PASSWORD)}\n")
+    proc, port, log = start(base, store, "--auth-file", str(users), "--tls-cert", cert,
+                            "--tls-key", key, "--tls-required")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+    assert "TLS only" in log.read_text()
+
+
+def error_fields(reply: bytes) -> dict[str, str]:
+    """The fields of the ErrorResponse at the start of ``reply`` (code letter -> text)."""
+    assert reply[:1] == b"E", reply
+    (length,) = struct.unpack("!i", reply[1:5])
+    fields = {}
+    for part in reply[5:1 + length].split(b"\0"):
+        if part:
+            fields[chr(part[0])] = part[1:].decode()
+    return fields
+
+
+def test_tls_required_refuses_a_client_in_the_clear_with_sqlstate_28000(tls_only_server):
+    port = tls_only_server
+    with pytest.raises(psycopg.OperationalError, match="accepts only TLS connections"):
+        psycopg.connect(dsn(port, sslmode="disable"))
+    # the same start-up on a raw socket: a FATAL ErrorResponse with SQLSTATE 28000
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        body = b"user\0" + USER.encode() + b"\0database\0lakeml\0\0"
+        raw.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+        reply = b""
+        while chunk := raw.recv(4096):
+            reply += chunk
+    fields = error_fields(reply)
+    assert (fields["S"], fields["C"]) == ("FATAL", "28000"), fields
+    assert "--tls-required" in fields["M"]
+    # clients that ask for TLS are served, by the extended protocol too
+    for mode in ("require", "prefer"):
+        with psycopg.connect(dsn(port, sslmode=mode)) as conn:
+            assert conn.pgconn.ssl_in_use
+            assert conn.execute("SELECT count(*) FROM runs WHERE run_name = %s",
+                                ["churn-3"]).fetchone() == (1,)
+
+
+def test_tls_required_without_a_certificate_is_refused(store, capsys):
+    with pytest.raises(InvalidArgument, match="--tls-required needs --tls-cert"):
+        SqlServer(store, port=0, tls_required=True)
+    assert cli_main(["sql-server", "--store", store, "--port", "0", "--tls-required"]) != 0
+    assert "--tls-required needs --tls-cert and --tls-key" in capsys.readouterr().err
