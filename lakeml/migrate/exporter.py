@@ -9,8 +9,8 @@ experiments new ids, see that module). In order: experiments, runs in batches
 registry (models, versions with their stages, tags, descriptions, aliases).
 
 A re-export sends only runs that changed since they were last sent (a
-fingerprint per run, kept in the store's ``migrations/`` table under the
-target's URI) or that the target lacks, so running it again adds nothing, and
+fingerprint per run of its rows and its artifact files, kept in the store's
+``migrations/`` table under the target's URI) or that the target lacks, so running it again adds nothing, and
 an interrupted export continues.
 
 Example:
@@ -135,6 +135,9 @@ def export_mlflow(store_uri: str, to_uri: str, *, batch_runs: int = DEFAULT_BATC
             runs = sink.known_runs(experiments)
         state = ImportState(client.store, f"export:{sink.uri}")
         index = lake.run_index()
+        if copy_artifacts:  # a file logged to a run since its export sends it again
+            files = lake.artifact_index()
+            index = {r: f"{fp}|{files.get(r, '')}" for r, fp in index.items()}
         done = state.imported()
         pending = parents_first(
             [r for r, fp in index.items() if done.get(r) != fp or r not in runs],

@@ -74,8 +74,7 @@ class LakeSource:
         user, status, lifecycle, times, parent, artifact location) and, per kind of row
         (params, tags, metric points, dataset inputs), their count and the sum of a hash
         of each whole row; a sum does not depend on the order, and unlike an xor a row
-        written twice does not cancel out. Artifacts are not listed (a walk of every
-        run's folder on each export): a run's new artifacts alone do not resend it."""
+        written twice does not cancel out. Artifacts are in ``artifact_index``."""
         parts = []
         for name, table, columns in _DIGESTED:
             parts.append(f"LEFT JOIN (SELECT run_id, count(*) n, sum(hash({columns})) h "
@@ -86,6 +85,15 @@ class LakeSource:
             f"r.lifecycle_stage, {_ms('r.start_time')}, {_ms('r.end_time')}, "
             f"r.parent_run_id, r.artifact_uri), {fields})) FROM runs r " + " ".join(parts))
         return dict(rows)
+
+    def artifact_index(self) -> dict[str, str]:
+        """run id -> a digest of the files in its artifact folder (see ``tree_digest``):
+        a walk of every run's folder, so an export notices files logged since."""
+        from lakeml.migrate.artifacts import tree_digest
+
+        options = self._client.store.artifact_storage_options
+        return {run_id: tree_digest(uri, options) for run_id, uri in self._rows(
+            "SELECT run_id, artifact_uri FROM runs")}
 
     def parents(self) -> dict[str, str]:
         """run id -> its parent run's id, for runs that have one."""
