@@ -9,7 +9,8 @@ imported only when such a source is opened.
 Speed: PostgreSQL hands a batch's rows over as CSV through COPY, which
 pyarrow's CSV reader turns into Arrow in C++ (typed by the query's own
 column types, so a tag value ``"1"`` stays a string); MySQL has no such
-path, so its rows come through PyMySQL's cursor, a few times slower.
+path: its batches come through connectorx (Rust, straight into Arrow) when it is
+installed (in the extra), else through PyMySQL's cursor, ~5x slower.
 
 The store's name in the import state (``uri``) leaves the password out, so
 changing it does not make the store a new one, and it is never written down.
@@ -18,12 +19,14 @@ changing it does not make the store a new one, and it is never written down.
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from lakeml.errors import InvalidArgument, NotSupported, StoreUnavailable
 from lakeml.migrate.sql_source import SqlSource, rows_to_arrow
 
+_log = logging.getLogger(__name__)
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 MYSQL_SCHEMES = ("mysql", "mariadb")
 
@@ -169,8 +172,22 @@ def _pg_type(oid: int) -> Any:
     return getattr(pa, _PG_TYPES.get(oid, "string"))()
 
 
+def _inline(sql: str, params: list[str]) -> str:
+    """MySQL ``sql`` with its ``?`` replaced by the string literals of ``params`` (no
+    backslash among them: quotes doubled is then the escape in every sql_mode), and
+    ``"key"`` in MySQL's own quotes (connectorx's session has no ANSI quotes)."""
+    pieces = sql.replace('"key"', "`key`").split("?")
+    if len(pieces) != len(params) + 1:
+        raise InvalidArgument(f"{len(params)} parameters for {len(pieces) - 1} places")
+    out = [pieces[0]]
+    for value, rest in zip(params, pieces[1:]):
+        out += ["'" + value.replace("'", "''") + "'", rest]
+    return "".join(out)
+
+
 class MysqlSource(_ServerSource):
-    """An MLflow database on MySQL or MariaDB (PyMySQL), with ANSI quotes (``"key"``)."""
+    """An MLflow database on MySQL or MariaDB (PyMySQL for the small reads, with ANSI
+    quotes for ``"key"``; connectorx, when installed, for the batches of rows)."""
 
     _schema_sql = ("SELECT table_name FROM information_schema.tables "
                    "WHERE table_schema = DATABASE()")
@@ -199,8 +216,24 @@ class MysqlSource(_ServerSource):
         except pymysql.err.MySQLError as exc:
             raise StoreUnavailable(f"cannot connect to {_safe(uri)!r}: {exc}") from exc
         self._open(uri)
+        # connectorx, when installed, reads batches straight into Arrow (its own
+        # connection: host and port only, no socket or TLS options)
+        self._cx_uri = None if options else "mysql://" + uri.split("://", 1)[1]
 
     def _arrow(self, sql: str, params: list[Any]) -> Any:
+        if self._cx_uri and all(isinstance(p, str) and "\\" not in p for p in params):
+            try:
+                import connectorx
+            except ImportError:
+                self._cx_uri = None
+            else:
+                try:
+                    return connectorx.read_sql(self._cx_uri, _inline(sql, params),
+                                               return_type="arrow")
+                except Exception as exc:  # noqa: BLE001 - its errors have no common type
+                    _log.warning("connectorx cannot read %s (%s): reading through PyMySQL",
+                                 self.uri, exc)
+                    self._cx_uri = None
         import pymysql.cursors
 
         cur = self._con.cursor(pymysql.cursors.SSCursor)  # streamed, not held twice
