@@ -92,6 +92,7 @@ class _ServerSource(SqlSource):
     def _open(self, uri: str) -> None:
         self._tables = {str(r[0]).lower() for r in self._rows(self._schema_sql)}
         if not {"experiments", "runs"} <= self._tables:
+            self._con.close()
             raise InvalidArgument(f"{_safe(uri)!r} is not an MLflow database: it has no "
                                   "experiments and runs tables")
 

@@ -20,7 +20,7 @@ import pytest
 import lakeml
 import lakeml.pyfunc
 from lakeml.entities import ViewType
-from lakeml.errors import StoreUnavailable
+from lakeml.errors import InvalidArgument, StoreUnavailable
 from lakeml.migrate import import_mlflow, verify
 from lakeml.migrate.readers import open_source
 from tests.migrate.test_import_mlflow import ROOT, _table_versions, assert_same
@@ -92,6 +92,8 @@ def test_the_password_stays_out_of_names(mlflow_databases: dict[str, Any]) -> No
     pg = mlflow_databases["uris"]["postgresql"]
     with pytest.raises(StoreUnavailable, match="nosuchdb"):
         open_source(pg.rsplit("/", 1)[0] + "/nosuchdb")
+    with pytest.raises(InvalidArgument, match="not an MLflow database"):
+        open_source(pg.rsplit("/", 1)[0] + "/postgres")  # a database, but no MLflow tables
 
 
 def test_connectorx_reads_what_pymysql_reads(mlflow_databases: dict[str, Any]) -> None:
