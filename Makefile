@@ -21,7 +21,8 @@ setup: $(STAMP)
 mlflow-venv:
 	bash benchmarks/setup_mlflow.sh
 
-# Debian packages the tests use (Chromium for the UI tests, psql): .ci/system-packages.txt
+# Debian packages the tests use (Chromium for the UI tests, psql, the PostgreSQL and
+# MariaDB servers of tests/migrate): .ci/system-packages.txt
 system-packages:
 	bash .ci/install-system-packages.sh
 

@@ -11,11 +11,13 @@ take an hour to write). The data are synthetic.runs_columns', with metric ``m<j>
 ``s`` worth ``m<j> / (s + 1)``.
 
     .venv/bin/python benchmarks/bench_import.py --runs 10000
+    .venv/bin/python benchmarks/bench_import.py --runs 10000 --db postgresql   # or mysql
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -25,10 +27,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # tests.migrate.db_servers
 import synthetic  # noqa: E402
 from bench_common import ROOT, markdown  # noqa: E402
 
@@ -38,7 +42,7 @@ CREATE_SCHEMA = """
 import sys
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as Registry
-uri = "sqlite:///" + sys.argv[1]
+uri = sys.argv[1] if "://" in sys.argv[1] else "sqlite:///" + sys.argv[1]
 SqlAlchemyStore(uri, sys.argv[2])
 Registry(uri)
 """
@@ -114,6 +118,67 @@ def build(runs: int) -> Path:
     return path
 
 
+# the tables a store of build() fills, and their columns (copied as they are into a server;
+# experiment 0, Default, MLflow made in both)
+_COPIED = {
+    "experiments": "experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
+                   "last_update_time",
+    "runs": "run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
+            "start_time, end_time, source_version, lifecycle_stage, artifact_uri, "
+            "experiment_id",
+    "tags": '"key", value, run_uuid', "params": '"key", value, run_uuid',
+    "metrics": '"key", value, timestamp, run_uuid, step, is_nan',
+    "latest_metrics": '"key", value, timestamp, step, is_nan, run_uuid',
+}
+
+
+def _select(table: str, columns: str) -> str:
+    return f"SELECT {columns} FROM {table}" + (
+        " WHERE experiment_id <> 0" if table == "experiments" else "")
+
+
+def fill_server(kind: str, db: Path, stack: Any) -> str:
+    """A PostgreSQL or MariaDB server on loopback (tests/migrate/db_servers.py, for the
+    session) whose database MLflow gave its schema and this copied the sqlite store
+    ``db`` into; its URI. PostgreSQL's rows go in through COPY, MariaDB's by multi-row
+    INSERTs (PyMySQL's executemany)."""
+    from tests.migrate.db_servers import mariadb_server, postgres_server
+
+    uri = stack.enter_context(postgres_server() if kind == "postgresql" else mariadb_server())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHONPATH"))}
+    subprocess.run([mlflow_python(), "-c", CREATE_SCHEMA, uri,
+                    str(CACHE / "mlflow-import-artifacts")], check=True, env=env,
+                   capture_output=True)
+    t0 = time.perf_counter()
+    src = sqlite3.connect(db)
+    if kind == "postgresql":
+        import psycopg
+
+        with psycopg.connect("postgresql://" + uri.split("://", 1)[1]) as con:
+            for table, columns in _COPIED.items():
+                nan_at = columns.split(", ").index("is_nan") if "is_nan" in columns else -1
+                with con.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in src.execute(_select(table, columns)):
+                        if nan_at >= 0:
+                            row = (*row[:nan_at], bool(row[nan_at]), *row[nan_at + 1:])
+                        copy.write_row(row)
+    else:
+        from lakeml.migrate.server_db_source import MysqlSource
+
+        con = MysqlSource(uri)._con  # (its session has ANSI quotes: "key" as in _COPIED)
+        with con.cursor() as cur:
+            cur.execute("SET SESSION TRANSACTION READ WRITE")
+            for table, columns in _COPIED.items():
+                marks = ", ".join(["%s"] * len(columns.split(", ")))
+                rows = src.execute(_select(table, columns))
+                while chunk := rows.fetchmany(20_000):
+                    cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", chunk)
+        con.close()
+    src.close()
+    print(f"copied the store into {kind} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return uri
+
+
 def _cpu() -> float:
     """CPU seconds of this process so far (all threads): the figure a busy machine's
     other work does not inflate as much as the wall clock."""
@@ -144,14 +209,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--export", action="store_true",
                         help="also time lakeml export mlflow to an mlruns folder")
     parser.add_argument("--export-to", help="export to this MLflow tracking URI instead")
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "mysql"], default="sqlite",
+                        help="import from the store copied into a PostgreSQL or MariaDB "
+                             "server on loopback (Debian's; made for this run) instead")
     args = parser.parse_args(argv)
     os.environ.setdefault("LAKEML_PROGRESS", "off")
     from lakeml.migrate import import_mlflow, verify
 
     db = build(args.runs)
-    source = f"sqlite:///{db}"
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+    with contextlib.ExitStack() as servers, \
+            tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        source = f"sqlite:///{db}" if args.db == "sqlite" else fill_server(args.db, db, servers)
         store = str(Path(tmp, "lake"))
         t0, c0 = time.perf_counter(), _cpu()
         first = import_mlflow(source, store)
@@ -175,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
 
         backend.close_all()  # commit and stop before the folder goes
     print(f"\nlakeml import mlflow, {args.runs:,} runs x (10 params, 10 metrics x {STEPS} "
-          "steps) from sqlite\n")
+          f"steps) from {args.db}\n")
     print(markdown(["step", "seconds", "CPU seconds", "runs written", "metric points written"],
                    rows))
     print(f"\nverify: {'no differences' if not differences else differences}")

@@ -71,13 +71,16 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     imports = group(sub, "import", "import another platform's store into lakeml")
     p = imports.add_parser(
         "mlflow", parents=[common],
-        help="import an MLflow store (sqlite:///mlflow.db or an mlruns folder): experiments, "
+        help="import an MLflow store (a sqlite, PostgreSQL or MySQL database, an mlruns folder "
+             "or a server): experiments, "
              "runs with ids kept, params, metric histories, tags, datasets, artifacts, logged "
              "models and the registry; idempotent and resumable",
         description="Import an MLflow tracking store into --store. Running it again adds only "
                     "what is new or changed in MLflow; an interrupted import continues.")
-    p.add_argument("source", help="MLflow tracking URI: sqlite:///path/mlflow.db or a file "
-                                  "store folder (./mlruns)")
+    p.add_argument("source", help="MLflow tracking URI: sqlite:///path/mlflow.db, "
+                                  "postgresql://user:pw@host/db, mysql://user:pw@host/db "
+                                  "(pip install 'lakeml[mlflow-db]'), a file store folder "
+                                  "(./mlruns) or http(s)://server")
     p.add_argument("--artifact-root", help="where MLflow's artifacts are, if not where it "
                    "recorded them (<root>/<experiment id>/<run id>/artifacts)")
     p.add_argument("--verify", action="store_true", help="then compare counts and checksums "

@@ -99,3 +99,37 @@ def _copy_fsspec(src: str, dst: str, storage_options: dict[str, str] | None) -> 
             shutil.copyfileobj(fin, fout)
         copied += 1
     return copied
+
+
+def tree_digest(uri: str | None, storage_options: dict[str, str] | None = None) -> str:
+    """A digest of the files under ``uri``: each one's relative path, size and modification
+    time (``""`` when there are none). An export puts it in a run's fingerprint, so a file
+    logged to a run after the run was exported sends the run, and its files, again."""
+    import hashlib
+
+    if not uri:
+        return ""
+    entries: list[str] = []
+    try:
+        if _is_local(uri):
+            root = Path(local_path(uri))
+            for dirpath, _, files in os.walk(root):
+                for name in files:
+                    stat = os.stat(os.path.join(dirpath, name))
+                    rel = os.path.relpath(os.path.join(dirpath, name), root)
+                    entries.append(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}")
+        else:
+            import fsspec.core
+
+            fs, root_path = fsspec.core.url_to_fs(uri, **(storage_options or {}))
+            if fs.isdir(root_path):
+                for path, info in fs.find(root_path, detail=True).items():
+                    when = info.get("LastModified") or info.get("mtime") or info.get("created")
+                    entries.append(f"{os.path.relpath(path, root_path)}\0{info.get('size')}\0"
+                                   f"{when}")
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot list the artifacts at {uri!r}: {exc}") from exc
+    if not entries:
+        return ""
+    entries.sort()
+    return f"{len(entries)}:" + hashlib.md5("\n".join(entries).encode()).hexdigest()

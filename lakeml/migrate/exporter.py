@@ -6,12 +6,14 @@ folder (``file_sink``: ids, times and version numbers kept) or a running
 MLflow server (``rest_sink``: through its REST API; the server gives runs and
 experiments new ids, see that module). In order: experiments, runs in batches
 (every row, then their artifacts, then the run is recorded as exported), the
+logged models (each model a run logged becomes an MLflow 3 logged model, an
+output of its run, so MLflow's UI and ``models:/m-…`` URIs find it), the
 registry (models, versions with their stages, tags, descriptions, aliases).
 
 A re-export sends only runs that changed since they were last sent (a
-fingerprint per run, kept in the store's ``migrations/`` table under the
-target's URI) or that the target lacks, so running it again adds nothing, and
-an interrupted export continues.
+fingerprint per run of its rows and its artifact files, kept in the store's
+``migrations/`` table under the target's URI) or that the target lacks, so
+running it again adds nothing, and an interrupted export continues.
 
 Example:
     >>> summary = export_mlflow("/tmp/lake", "./mlruns")   # doctest: +SKIP
@@ -28,7 +30,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lakeml.errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from lakeml.migrate.source import ExperimentRecord, RegisteredModelRecord, RunBatch
+    from lakeml.migrate.source import (
+        ExperimentRecord,
+        LoggedModelRecord,
+        RegisteredModelRecord,
+        RunBatch,
+    )
 
 DEFAULT_BATCH_RUNS = 500
 
@@ -54,6 +61,12 @@ class Sink(Protocol):
 
     def put_artifacts(self, src: str, artifact_uri: str) -> int:
         """Copy a run's artifact folder into MLflow's; returns files copied."""
+        ...
+
+    def put_logged_models(self, models: list[LoggedModelRecord], experiments: dict[str, str],
+                          runs: dict[str, tuple[str, str]]) -> int:
+        """Make each model of an exported run an MLflow 3 logged model (READY, an output
+        of its run) unless the target has it; returns how many were made."""
         ...
 
     def put_registry(self, models: list[RegisteredModelRecord],
@@ -135,6 +148,9 @@ def export_mlflow(store_uri: str, to_uri: str, *, batch_runs: int = DEFAULT_BATC
             runs = sink.known_runs(experiments)
         state = ImportState(client.store, f"export:{sink.uri}")
         index = lake.run_index()
+        if copy_artifacts:  # a file logged to a run since its export sends it again
+            files = lake.artifact_index()
+            index = {r: f"{fp}|{files.get(r, '')}" for r, fp in index.items()}
         done = state.imported()
         pending = parents_first(
             [r for r, fp in index.items() if done.get(r) != fp or r not in runs],
@@ -142,6 +158,11 @@ def export_mlflow(store_uri: str, to_uri: str, *, batch_runs: int = DEFAULT_BATC
         summary.runs_in_store, summary.runs_skipped = len(index), len(index) - len(pending)
         _export_runs(lake, sink, state, index, pending, experiments, runs, summary,
                      batch_runs, copy_artifacts)
+        if copy_artifacts:  # (a logged model is its files: without them, nothing to point at)
+            with progress.phase("export logged models"):
+                summary.counts["logged_models"] = sink.put_logged_models(
+                    [m for m in lake.logged_models() if m.source_run_id in runs],
+                    experiments, runs)
         with progress.phase("export the model registry"):
             summary.counts.update(sink.put_registry(lake.registered_models(), runs))
         sink.finish()

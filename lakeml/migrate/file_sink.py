@@ -7,7 +7,9 @@ lifecycle, so ``runs:/<id>/...`` URIs and every value read back through
 MLflow's client are lakeml's. Each run is written whole, replacing what the
 folder held for it (a metric file holds the run's full history), so writing
 the same run twice leaves the same files: a re-export is idempotent. Registry
-versions keep their numbers, stages, aliases, tags, descriptions and times;
+versions keep their numbers, stages, aliases, tags, descriptions and times; a
+model a run logged becomes an MLflow 3 logged model pointing at its folder in
+the run's artifacts;
 a version deleted in lakeml since loses its folder, and so does a model an
 export wrote (marked ``.lakeml-export``) that lakeml no longer has. A model
 name that is not a plain folder name (``..``, a slash) is refused.
@@ -25,10 +27,16 @@ from lakeml.errors import AlreadyExists, InvalidArgument
 from lakeml.migrate.file_source import local_path
 
 if TYPE_CHECKING:
-    from lakeml.migrate.source import ExperimentRecord, RegisteredModelRecord, RunBatch
+    from lakeml.migrate.source import (
+        ExperimentRecord,
+        LoggedModelRecord,
+        RegisteredModelRecord,
+        RunBatch,
+    )
 
 _STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
 _SOURCE_TYPE_LOCAL = 4
+_MODEL_READY = 2  # MLflow's LoggedModelStatus.READY
 _MARK = ".lakeml-export"  # in a registered model's folder: this export wrote it
 
 
@@ -196,6 +204,34 @@ class FileStoreSink:
         from lakeml.migrate.artifacts import copy_tree
 
         return copy_tree(src, local_path(artifact_uri))
+
+    def put_logged_models(self, models: list[LoggedModelRecord], experiments: dict[str, str],
+                          runs: dict[str, tuple[str, str]]) -> int:
+        """Write each model as MLflow's FileStore does (``<experiment>/models/<id>/``, READY,
+        and the run's ``outputs/<id>``), its location the model's folder among the run's
+        artifacts (copied with them: no second copy); returns how many are new."""
+        made = 0
+        for model in models:
+            run = runs.get(model.source_run_id or "")
+            folder = self._experiments.get(experiments.get(model.experiment_id, ""))
+            if run is None or folder is None:
+                continue
+            home = folder / "models" / model.model_id
+            made += not (home / "meta.yaml").is_file()
+            created = model.creation_time or 0
+            _write_yaml(home / "meta.yaml", {
+                "artifact_location": f"{run[1].rstrip('/')}/{model.name}",
+                "creation_timestamp": created, "experiment_id": experiments[model.experiment_id],
+                "last_updated_timestamp": created, "model_id": model.model_id,
+                "model_type": None, "name": model.name, "source_run_id": run[0],
+                "status": _MODEL_READY, "status_message": None})
+            for sub in ("metrics", "params", "tags"):
+                (home / sub).mkdir(exist_ok=True)
+            _write_yaml(folder / run[0] / "outputs" / model.model_id / "meta.yaml", {
+                "destination_id": model.model_id, "destination_type": "MODEL_OUTPUT",
+                "source_id": model.model_id, "source_type": "RUN_OUTPUT", "step": 0,
+                "tags": {}})
+        return made
 
     def finish(self) -> None:
         pass

@@ -68,7 +68,9 @@ def import_mlflow(source_uri: str, store_uri: str, *, artifact_root: str | None 
     """Import MLflow store ``source_uri`` into lakeml store ``store_uri``.
 
     Args:
-        source_uri: ``sqlite:///path/mlflow.db`` or an ``mlruns`` folder (``file://``).
+        source_uri: ``sqlite:///path/mlflow.db``, ``postgresql://…`` or ``mysql://…``
+            (SQLAlchemy's form, as MLflow was given it), an ``mlruns`` folder
+            (``file://``) or a server (``http(s)://``).
         store_uri: the lakeml store (created if missing).
         artifact_root: where MLflow's artifacts are, if not where MLflow recorded them
             (``<artifact_root>/<experiment id>/<run id>/artifacts``).

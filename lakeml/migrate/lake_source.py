@@ -37,6 +37,20 @@ _DIGESTED = (
 )
 
 
+def mlflow_model_id(model_uuid: str) -> str:
+    """A lakeml model's id as an MLflow 3 logged model id (``m-`` and 32 hex digits): kept
+    if it is one (a model logged through the MLflow API or imported), ``m-<uuid>`` for
+    lakeml's uuid4 hex, else ``m-`` and a digest of it. The same id every export."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"m-[0-9a-f]{32}", model_uuid):
+        return model_uuid
+    if re.fullmatch(r"[0-9a-f]{32}", model_uuid):
+        return f"m-{model_uuid}"
+    return "m-" + hashlib.md5(model_uuid.encode(), usedforsecurity=False).hexdigest()
+
+
 def _ms(column: str) -> str:
     return f"epoch_ms({column})::BIGINT"
 
@@ -74,8 +88,7 @@ class LakeSource:
         user, status, lifecycle, times, parent, artifact location) and, per kind of row
         (params, tags, metric points, dataset inputs), their count and the sum of a hash
         of each whole row; a sum does not depend on the order, and unlike an xor a row
-        written twice does not cancel out. Artifacts are not listed (a walk of every
-        run's folder on each export): a run's new artifacts alone do not resend it."""
+        written twice does not cancel out. Artifacts are in ``artifact_index``."""
         parts = []
         for name, table, columns in _DIGESTED:
             parts.append(f"LEFT JOIN (SELECT run_id, count(*) n, sum(hash({columns})) h "
@@ -86,6 +99,15 @@ class LakeSource:
             f"r.lifecycle_stage, {_ms('r.start_time')}, {_ms('r.end_time')}, "
             f"r.parent_run_id, r.artifact_uri), {fields})) FROM runs r " + " ".join(parts))
         return dict(rows)
+
+    def artifact_index(self) -> dict[str, str]:
+        """run id -> a digest of the files in its artifact folder (see ``tree_digest``):
+        a walk of every run's folder, so an export notices files logged since."""
+        from lakeml.migrate.artifacts import tree_digest
+
+        options = self._client.store.artifact_storage_options
+        return {run_id: tree_digest(uri, options) for run_id, uri in self._rows(
+            "SELECT run_id, artifact_uri FROM runs")}
 
     def parents(self) -> dict[str, str]:
         """run id -> its parent run's id, for runs that have one."""
@@ -110,8 +132,19 @@ class LakeSource:
             ("inputs", inputs))))
 
     def logged_models(self) -> list[LoggedModelRecord]:
-        """None: lakeml keeps a run's models among its artifacts, which go with the run."""
-        return []
+        """The models lakeml logged in runs (its ``logged_models`` lineage), one per model
+        id, as MLflow 3 logged models: id in MLflow's form (``mlflow_model_id``), named by
+        its path in the run, ``artifact_location`` its folder in lakeml."""
+        out: dict[str, LoggedModelRecord] = {}
+        for uuid, exp_id, path, folder, created, run_id in self._rows(
+                f"SELECT l.model_uuid, r.experiment_id, l.artifact_path, l.artifact_uri, "
+                f"{_ms('l.created_time')}, l.run_id FROM logged_models l JOIN runs r "
+                "USING (run_id) ORDER BY l.created_time, l.model_uuid"):
+            model_id = mlflow_model_id(uuid)
+            if model_id not in out and path:
+                out[model_id] = LoggedModelRecord(model_id, exp_id, path, folder, created,
+                                                  run_id)
+        return list(out.values())
 
     def registered_models(self) -> list[RegisteredModelRecord]:
         models: dict[str, RegisteredModelRecord] = {}

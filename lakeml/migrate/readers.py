@@ -11,9 +11,10 @@ from lakeml.migrate.sqlite_source import SqliteSource
 
 
 def open_source(uri: str) -> Source:
-    """The reader of MLflow tracking URI ``uri``: ``sqlite:///path``, a file store folder
-    (``./mlruns`` or ``file:///…``) or a running server (``http(s)://``); other schemes
-    raise NotSupported naming them."""
+    """The reader of MLflow tracking URI ``uri``: ``sqlite:///path``, a PostgreSQL or
+    MySQL database (``postgresql://…``, ``mysql://…``, any ``+driver``), a file store
+    folder (``./mlruns`` or ``file:///…``) or a running server (``http(s)://``); other
+    schemes raise NotSupported naming them."""
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidArgument(f"the MLflow source must be a tracking URI, got {uri!r}")
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
@@ -26,8 +27,15 @@ def open_source(uri: str) -> Source:
         from lakeml.migrate.rest_source import RestSource
 
         return RestSource(uri)
+    from lakeml.migrate.server_db_source import MysqlSource, PostgresSource, db_kind
+
+    kind = db_kind(uri)
+    if kind == "postgresql":
+        return PostgresSource(uri)
+    if kind == "mysql":
+        return MysqlSource(uri)
     raise NotSupported(
-        f"cannot import from {uri!r}: the {scheme}:// scheme is not supported yet. lakeml "
-        "imports an MLflow sqlite database (sqlite:///path/mlflow.db), a file store folder "
-        "(./mlruns) or a running MLflow server (http(s)://host:port); for another database, "
-        "start an MLflow server on it and import from the server")
+        f"cannot import from {uri.split('://', 1)[0]}:// URIs: lakeml imports an MLflow "
+        "sqlite database (sqlite:///path/mlflow.db), a PostgreSQL or MySQL database "
+        "(postgresql://user:password@host:port/db, mysql://…), a file store folder "
+        "(./mlruns) or a running MLflow server (http(s)://host:port)")

@@ -23,6 +23,10 @@ What it does not let a client set, the server chooses:
   whose lakeml version is deleted since is deleted on the server; versions
   without the tag (added on the server by hand) are left alone.
 
+Each model a run logged becomes an MLflow 3 logged model with an id of the
+server's, tagged ``lakeml.source_model_id``, its files uploaded to it (a copy
+beside the run's), READY and an output of its run.
+
 A registered model the export creates carries a tag ``lakeml.exported``; a
 model of the same name already on the server without it is someone else's,
 and the export stops with an error naming it rather than write into it.
@@ -45,11 +49,18 @@ from lakeml.migrate.file_source import local_path
 from lakeml.migrate.mlflow_rest import MlflowRest
 
 if TYPE_CHECKING:
-    from lakeml.migrate.source import ExperimentRecord, RegisteredModelRecord, RunBatch
+    from lakeml.migrate.source import (
+        ExperimentRecord,
+        LoggedModelRecord,
+        RegisteredModelRecord,
+        RunBatch,
+    )
 
 SOURCE_TAG = "lakeml.source_run_id"
 VERSION_TAG = "lakeml.source_version"  # a model version's number in lakeml
 MODEL_TAG = "lakeml.exported"  # on a registered model the export created
+MODEL_SOURCE_TAG = "lakeml.source_model_id"  # on a logged model: its id in the export
+_MODEL_READY = 2  # MLflow's LoggedModelStatus.READY
 _BATCH_METRICS, _BATCH_PARAMS, _BATCH_TAGS = 1000, 100, 100
 
 
@@ -187,6 +198,45 @@ class RestSink:
                 self.rest.put_artifact(f"{base}/{rel}", fh.read())
             sent += 1
         return sent
+
+    # ---- logged models ------------------------------------------------------------------
+    def put_logged_models(self, models: list[LoggedModelRecord], experiments: dict[str, str],
+                          runs: dict[str, tuple[str, str]]) -> int:
+        """Create each model on the server (tagged with its lakeml id, so a re-export finds
+        it), upload its files to the place the server gives it, finalize it READY and log
+        it as an output of its run; returns how many were made. A model left PENDING by
+        an export that stopped is uploaded and finalized again."""
+        exp_ids = sorted({experiments[m.experiment_id] for m in models
+                          if m.experiment_id in experiments})
+        have: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(exp_ids), 100):
+            for found in self.rest.pages("logged-models/search", {
+                    "experiment_ids": exp_ids[start:start + 100]}, "models", page_size=100):
+                info = found.get("info", {})
+                tags = {t["key"]: t["value"] for t in info.get("tags", [])}
+                if MODEL_SOURCE_TAG in tags:
+                    have[tags[MODEL_SOURCE_TAG]] = info
+        made = 0
+        for model in models:
+            run = runs.get(model.source_run_id or "")
+            if run is None or model.experiment_id not in experiments:
+                continue
+            info = have.get(model.model_id)
+            if info is not None and info.get("status") in ("LOGGED_MODEL_READY", 2):
+                continue
+            if info is None:
+                info = self.rest.call("POST", "logged-models", {
+                    "experiment_id": experiments[model.experiment_id], "name": model.name,
+                    "source_run_id": run[0],
+                    "tags": [{"key": MODEL_SOURCE_TAG, "value": model.model_id}]})[
+                    "model"]["info"]
+                made += 1
+            self.put_artifacts(model.artifact_location, info["artifact_uri"])
+            self.rest.call("PATCH", f"logged-models/{info['model_id']}", {
+                "model_id": info["model_id"], "status": _MODEL_READY})
+            self.rest.call("POST", "runs/outputs", {
+                "run_id": run[0], "models": [{"model_id": info["model_id"], "step": 0}]})
+        return made
 
     # ---- registry -----------------------------------------------------------------------
     def _server_versions(self) -> dict[str, list[dict[str, Any]]]:

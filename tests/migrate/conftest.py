@@ -7,7 +7,8 @@ model (skops, MLflow 3's default) registered as three versions in three stages w
 alias, tags and descriptions. It saves MLflow's predictions of that model, and dumps
 everything MLflow's client reads back as JSON: the expected values. For the incremental
 import, the sqlite store is copied (``mlflow-v1.db``) before MLflow adds a run, a metric
-point and a tag change.
+point and a tag change. Another subprocess fills a PostgreSQL and a MariaDB database the
+same way (``mlflow_databases``: real servers on loopback, see ``db_servers``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def dump(uri):
 
 '''
 
-SCRIPT = DUMP + r'''
+# How the MLflow stores are filled (the same for every kind of store).
+POPULATE = r'''
 import numpy as np, pandas as pd
 from sklearn.linear_model import LinearRegression
 
@@ -82,6 +84,7 @@ def populate(uri):
             mlflow.log_metric("loss", 1.0 / (step + 1), step=step, timestamp=T0 + step)
         mlflow.log_metric("nan_metric", float("nan"))
         mlflow.set_tag("stage", "dev")
+        mlflow.set_tags({"empty": "", "note": 'two\nlines, a "quote"', "digits": "007"})
         for i in range(2):
             with mlflow.start_run(run_name=f"child-{i}", nested=True):
                 mlflow.log_param("i", i)
@@ -109,6 +112,9 @@ def populate(uri):
     np.save("pred.npy", np.asarray(mlflow.pyfunc.load_model(info.model_uri).predict(X)))
     return exp_a, parent.info.run_id
 
+'''
+
+SCRIPT = DUMP + POPULATE + r'''
 here = os.getcwd()
 result = {}
 os.makedirs("sqlite", exist_ok=True)
@@ -144,6 +150,42 @@ def mlflow_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                    "sqlite_v1": f"sqlite:///{folder / 'sqlite' / 'mlflow-v1.db'}",
                    "file": str(folder / "file" / "mlruns")}
     return out
+
+
+# The database stores: the same population, written by MLflow into PostgreSQL and MariaDB.
+DATABASES = DUMP + POPULATE + r'''
+here = os.getcwd()
+result = {}
+for kind, uri in json.loads(sys.argv[1]).items():
+    os.makedirs(kind, exist_ok=True)
+    os.chdir(kind)
+    populate(uri)
+    result[kind] = dump(uri)
+    os.chdir(here)
+result["X"] = X.tolist()
+print(json.dumps(result))
+'''
+
+
+@pytest.fixture(scope="session")
+def mlflow_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A PostgreSQL and a MariaDB server on loopback (tests/migrate/db_servers.py), each
+    with a database the real MLflow filled as the other stores; their URIs (``uris``), the
+    values MLflow's client read back (by kind) and the folder of their artifacts."""
+    import json
+    from contextlib import ExitStack
+
+    from tests.migrate.db_servers import mariadb_server, postgres_server
+
+    folder = tmp_path_factory.mktemp("mlflow-databases")
+    with ExitStack() as servers:
+        uris = {"postgresql": servers.enter_context(postgres_server()),
+                "mysql": servers.enter_context(mariadb_server())}
+        out = run_mlflow(DATABASES, json.dumps(uris), cwd=folder,
+                         env={"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"})
+        out["folder"] = folder
+        out["uris"] = uris
+        yield out
 
 
 @pytest.fixture(scope="session")

@@ -38,8 +38,16 @@ out = dump(uri)
 mlflow.set_tracking_uri(uri)
 mlflow.set_registry_uri(uri)
 X = np.array(json.loads(sys.argv[2]))
+client = MlflowClient(uri, uri)
+exp_ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+out["logged_models"] = {m.model_id: {
+    "name": m.name, "status": str(m.status), "source_run_id": m.source_run_id,
+    "tags": m.tags, "outputs_of_run": [o.model_id for o in
+                                       client.get_run(m.source_run_id).outputs.model_outputs]}
+    for m in mlflow.search_logged_models(experiment_ids=exp_ids, output_format="list")}
 out["predictions"] = {u: np.asarray(mlflow.pyfunc.load_model(u).predict(X)).tolist()
-                      for u in ("models:/reg/Production", "models:/reg@champion")}
+                      for u in ("models:/reg/Production", "models:/reg@champion",
+                                *(f"models:/{m}" for m in out["logged_models"]))}
 print(json.dumps(out))
 '''
 
@@ -105,12 +113,21 @@ def test_export_to_a_folder_reads_back_equal(lake: str, mlflow_stores: dict[str,
     predicted = __import__("numpy").load(mlflow_stores["folder"] / "sqlite" / "pred.npy")
     for uri, values in got["predictions"].items():
         assert values == predicted.tolist(), uri
+    # the run's model is an MLflow 3 logged model again, with its id, READY, an output of
+    # its run, loaded by models:/<id> above
+    parent = next(r for r, v in expected["runs"].items() if v["run_name"] == "parent")
+    assert summary.counts["logged_models"] == 1
+    [(model_id, model)] = got["logged_models"].items()
+    assert (model["name"], model["status"], model["source_run_id"]) == (
+        "model", "READY", parent)
+    assert model["outputs_of_run"] == [model_id] and f"models:/{model_id}" in got["predictions"]
 
     files = _tree(target)
     again = export_mlflow(lake, str(target))
     assert again.runs_skipped == len(expected["runs"])
     assert {k: v for k, v in again.counts.items() if v and k in (
-        "runs", "params", "tags", "metric_points", "dataset_inputs", "artifact_files")} == {}
+        "runs", "params", "tags", "metric_points", "dataset_inputs", "artifact_files",
+        "logged_models")} == {}
     assert _tree(target) == files
 
 
@@ -195,6 +212,15 @@ def test_export_to_a_server_reads_back_equal(lake: str, mlflow_stores: dict[str,
     predicted = __import__("numpy").load(mlflow_stores["folder"] / "sqlite" / "pred.npy")
     for uri, values in got["predictions"].items():
         assert values == predicted.tolist(), uri
+    # the run's model: a logged model of the server's, tagged with its id in lakeml, READY,
+    # an output of its run (under the server's run id), loaded by models:/<id> above
+    assert summary.counts["logged_models"] == 1
+    [(model_id, model)] = got["logged_models"].items()
+    parent = next(r for r, v in got["runs"].items() if v["run_name"] == "parent")
+    assert (model["name"], model["status"], model["source_run_id"]) == (
+        "model", "READY", parent)
+    assert model["tags"]["lakeml.source_model_id"].startswith("m-")
+    assert model["outputs_of_run"] == [model_id] and f"models:/{model_id}" in got["predictions"]
 
     again = export_mlflow(lake, mlflow_server)
     assert again.runs_skipped == len(expected["runs"])

@@ -114,3 +114,30 @@ def test_any_change_of_a_run_sends_it_again(tmp_path: Path) -> None:
         assert export_mlflow(store, str(target)).counts["runs"] == 1, key
         assert (folder / "tags" / key).read_text() == "2"
     assert export_mlflow(store, str(target)).counts["runs"] == 0
+
+
+def test_a_file_logged_after_the_export_sends_the_run_again(tmp_path: Path) -> None:
+    """A run's artifact files are in its fingerprint: one logged after the run was exported
+    (no row of the run changed) sends the run again, with the file; then nothing more."""
+    store, client = _store(tmp_path)
+    exp = client.create_experiment("e")
+    run_id = client.create_run(exp).info.run_id
+    client.log_text(run_id, "first", "notes/a.txt")
+    client.set_terminated(run_id)
+    client.flush()
+    target = tmp_path / "mlruns"
+    first = export_mlflow(store, str(target))
+    assert (first.counts["runs"], first.counts["artifact_files"]) == (1, 1)
+    assert export_mlflow(store, str(target)).counts["runs"] == 0
+
+    client.log_text(run_id, "second", "notes/b.txt")  # a file only: no row of the run
+    again = export_mlflow(store, str(target))
+    assert (again.counts["runs"], again.counts["artifact_files"]) == (1, 1)
+    assert (target / exp / run_id / "artifacts" / "notes" / "b.txt").read_text() == "second"
+    assert export_mlflow(store, str(target)).counts["runs"] == 0
+    # without copying artifacts, files play no part (and are not walked); the first such
+    # export sends the run once (its fingerprint is of another kind)
+    export_mlflow(store, str(target), copy_artifacts=False)
+    client.log_text(run_id, "third", "notes/c.txt")
+    assert export_mlflow(store, str(target), copy_artifacts=False).counts["runs"] == 0
+    assert not (target / exp / run_id / "artifacts" / "notes" / "c.txt").exists()

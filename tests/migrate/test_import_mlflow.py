@@ -228,8 +228,8 @@ def test_conflicting_experiment_name_is_refused(mlflow_stores: dict[str, Any],
 
 
 def test_unsupported_source_is_named(tmp_path: Path) -> None:
-    with pytest.raises(NotSupported, match="postgresql"):
-        import_mlflow("postgresql://u@localhost/mlflow", str(tmp_path / "lake"))
+    with pytest.raises(NotSupported, match="mssql://"):
+        import_mlflow("mssql://u:secret@localhost/mlflow", str(tmp_path / "lake"))
 
 
 def test_artifact_root_reads_artifacts_where_they_moved(mlflow_stores: dict[str, Any],

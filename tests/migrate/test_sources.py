@@ -69,12 +69,17 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
         open_source(f"sqlite:///{not_mlflow}")
     with pytest.raises(InvalidArgument, match="not an MLflow file store"):
         open_source(str(tmp_path))
-    with pytest.raises(NotSupported, match="mysql"):
-        open_source("mysql://u@localhost/mlflow")
+    with pytest.raises(NotSupported, match="mssql://"):
+        open_source("mssql://u@localhost/mlflow")
     import socket
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    for scheme in ("postgresql", "mysql+pymysql"):
+        with pytest.raises(StoreUnavailable, match=f"u@127.0.0.1:{port}/mlflow"):
+            open_source(f"{scheme}://u:secret@127.0.0.1:{port}/mlflow")
+    with pytest.raises(InvalidArgument, match="names no database"):
+        open_source(f"postgresql://u@127.0.0.1:{port}")
     with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port}"):
         open_source(f"http://127.0.0.1:{port}").experiments()
