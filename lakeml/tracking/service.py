@@ -159,6 +159,8 @@ class LakeTrackingService:
         if state is not None:
             return state
         v.check_id(run_id, "run_id")
+        if self._b.before_miss_read is not None:
+            self._b.before_miss_read()
         infos = self._reads._run_infos("run_id = ?", [run_id])
         if not infos:
             raise NotFound(f"no run with id {run_id!r}")
