@@ -1,16 +1,18 @@
 """The journal's committer: moves journaled rows into Delta, exactly once.
 
 Every server worker runs a committer thread; at most one of them commits at a time, the
-one holding the fcntl lock ``<journal>/committer.lock`` (the others wait on it, and one
-takes over when the holder dies). The holder, in a loop:
+one holding the fcntl lock ``<journal>/committer.lock``: a committer takes it when the
+journal has records past the watermark and lets it go after IDLE_RELEASE seconds without
+new ones (the kernel lets it go when the holder dies). The holder, in a loop:
 
 1. reads the records from where it stands (at first: the watermark) to the end;
 2. fsyncs the journal (the watermark must never pass what a power loss could undo);
 3. queues each table's rows of those records as one batch of its own Writer, numbered
    by the offset the last record ends at, and flushes: one Delta commit per table, in
    the writer's waves, carrying the app transaction ``(lakeml-journal-<id>, offset)``;
-4. writes the watermark (the end offset, fsync'd), and when nothing was appended
-   meanwhile rotates the journal (a new empty segment, the old ones deleted).
+4. writes the watermark (the end offset, fsync'd); when everything is committed and
+   nothing was appended for IDLE_RELEASE seconds (or the segment passed ROTATE_BYTES), it
+   rotates the journal: a new empty segment, the old ones deleted.
 
 A committer killed between 3 and 4 (``kill -9`` mid-commit) leaves some tables committed
 up to an offset the watermark does not show. Its successor asks each table which offset
@@ -51,6 +53,11 @@ log = logging.getLogger("lakeml.server")
 IDLE_POLL = 0.002  # seconds between looks at the journal's end while nothing is pending
 MAINTENANCE_SPACING = 1.0  # seconds at least between two maintenance passes
 TORN_AFTER = 0.5  # seconds a partial frame may stay before it is taken for a torn append
+IDLE_RELEASE = 1.0  # seconds without records after which the committer lets the lock go
+# Rotation: when everything is committed and the committer goes idle, or the segment has
+# grown past this. Rarely: a worker whose unread records were rotated away twice drops
+# its whole run cache (journal_view.py).
+ROTATE_BYTES = 4 << 20
 
 
 class Committer:
@@ -84,53 +91,71 @@ class Committer:
     # ---- the loop ----------------------------------------------------------------------
     def _run(self) -> None:
         fd = os.open(self.journal.folder / "committer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # until this process dies: one committer at a time
         while True:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # one committer at a time, in any process
             try:
-                self._commit_forever()
+                self._commit_while_busy()
             except Exception:  # never let the committer die: reads would wait forever
                 log.exception("the journal committer failed; starting it again")
                 # start over from the watermark; what landed is skipped by offset
                 self.writer.drop_pending()
                 time.sleep(1.0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            while not self.journal.pending():  # idle: any worker's committer may go next
+                self.wake.wait(IDLE_POLL)
+                self.wake.clear()
 
-    def _commit_forever(self) -> None:
+    def _commit_while_busy(self) -> None:
+        """Commit rounds until nothing was appended for IDLE_RELEASE seconds."""
         reader = Reader(self.journal, self.journal.watermark())
-        done = self._landed()  # what a committer killed mid-commit left in Delta
+        done: dict[str, int] | None = None  # what a committer killed mid-commit left
         maintained = 0.0
         due = rotated = False
         stuck_since: float | None = None
-        while True:
-            records = reader.read()
-            if not records and reader.offset < self.journal.end():
-                # bytes that are no complete frame: an append in flight, or a torn one
+        idle_since = time.monotonic()
+        try:
+            while True:
+                records = reader.read()
                 now = time.monotonic()
-                stuck_since = stuck_since or now
-                if now - stuck_since > TORN_AFTER:
-                    with self.journal.locked():
-                        records = reader.read(repair=True)
+                if not records and reader.offset < self.journal.end():
+                    # bytes that are no complete frame: an append in flight, or a torn one
+                    stuck_since = stuck_since or now
+                    if now - stuck_since > TORN_AFTER:
+                        with self.journal.locked():
+                            records = reader.read(repair=True)
+                        stuck_since = None
+                else:
                     stuck_since = None
-            else:
-                stuck_since = None
-            if not records:
-                if not rotated and reader.offset == self.journal.end():
-                    rotated = True  # (tried once per round: it takes the append lock)
-                    self.journal.rotate_if_committed(reader.offset)
-                if due and self._maintain is not None and \
-                        time.monotonic() - maintained >= MAINTENANCE_SPACING:
-                    due, maintained = False, time.monotonic()
-                    self._maintenance()
-                self.wake.wait(IDLE_POLL)
-                self.wake.clear()
-                continue
-            reader_sync(self.journal, reader.offset)
-            end = records[-1][0]
-            self._queue(records, end, done)
-            self._flush()
-            done = {}
-            self.journal.set_watermark(end)
-            self.rounds += 1
-            due, rotated = True, False
+                if not records:
+                    committed = reader.offset == self.journal.end()
+                    idle = now - idle_since > IDLE_RELEASE
+                    if committed and not rotated and (
+                            idle or reader.offset - self.journal.segments()[-1] > ROTATE_BYTES):
+                        rotated = True  # (once per round: it takes the append lock)
+                        self.journal.rotate_if_committed(reader.offset)
+                    if due and self._maintain is not None and \
+                            now - maintained >= MAINTENANCE_SPACING:
+                        due, maintained = False, now
+                        self._maintenance()
+                    if idle and committed and rotated:
+                        return
+                    self.wake.wait(IDLE_POLL)
+                    self.wake.clear()
+                    continue
+                if done is None:
+                    done = self._landed()
+                reader_sync(self.journal, reader.offset)
+                end = records[-1][0]
+                self._queue(records, end, done)
+                self._flush()
+                done = {}
+                self.journal.set_watermark(end)
+                self.rounds += 1
+                due, rotated = True, False
+                idle_since = time.monotonic()
+        finally:
+            reader.close()
 
     def _landed(self) -> dict[str, int]:
         """Per table, the last journal offset committed under the journal's app id."""

@@ -88,10 +88,12 @@ class JournaledWorker:
         self.wait_committed()
         if not writes:
             with lock:
+                self.view.catch_up()  # (keeps it close to the end: see JournalView)
                 return handler(self.client, fields)
         from lakeml.server.group_commit import request_keys
 
         with lock:  # as without a journal: buffer, then wait for a commit holding the rows
+            self.view.catch_up()
             mark = commits.mark()
             body = handler(self.client, fields)
             ticket = commits.ticket()

@@ -161,6 +161,9 @@ class LakeTrackingService:
         v.check_id(run_id, "run_id")
         if self._b.before_miss_read is not None:
             self._b.before_miss_read()
+            # the commits waited for are checked now, before the run is read: the next
+            # check then does not take them for changes after this read
+            self._b.freshness.check()
         infos = self._reads._run_infos("run_id = ?", [run_id])
         if not infos:
             raise NotFound(f"no run with id {run_id!r}")
