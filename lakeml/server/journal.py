@@ -310,3 +310,29 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def wait_settled(folder: str | os.PathLike[str], timeout: float = 60.0) -> None:
+    """Return once the journal in ``folder`` is committed up to its end (for a process that
+    reads the store directly, outside the server, and must see every write the server
+    acknowledged so far); TimeoutError after ``timeout`` seconds. No journal: at once."""
+    import time
+
+    path = Path(folder)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            starts = sorted(int(p.name[:-len(SUFFIX)]) for p in path.glob("*" + SUFFIX))
+            end = starts[-1] + segment_path_size(path, starts[-1]) if starts else 0
+            text = (path / "committed").read_text() if (path / "committed").exists() else ""
+            if int(text or 0) >= end:
+                return
+        except (FileNotFoundError, ValueError):
+            pass  # rotated or written meanwhile: look again
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"journal {str(path)!r} is not committed after {timeout} s")
+        time.sleep(0.01)
+
+
+def segment_path_size(folder: Path, start: int) -> int:
+    return (folder / segment_name(start)).stat().st_size

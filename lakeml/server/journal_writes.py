@@ -72,6 +72,9 @@ class JournaledWorker:
         self.view = JournalView(self.journal, backend, origin)
         self.committer = Committer(self.journal, self.store, self._audit)
         backend.before_miss_read = self.wait_committed
+        from lakeml.server.group_commit import commits_of
+
+        commits_of(client).before_read = self.wait_committed  # the UI's routes
         self.committer.start()
 
     def _audit(self, table: str, message: str) -> None:

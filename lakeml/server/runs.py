@@ -74,6 +74,9 @@ def create(client: Client, f: Fields) -> dict[str, Any]:
     # the new run as made, not read back: reads in the server see commits only, and the
     # server commits this run's rows after the handler (lakeml/server/group_commit.py)
     _remember(client, run.info)
+    from lakeml.server.rules import remember_experiment_of_run
+
+    remember_experiment_of_run(run.info.run_id, run.info.experiment_id)
     return {"run": run_json(run)}
 
 
