@@ -53,6 +53,7 @@ log = logging.getLogger("lakeml.server")
 IDLE_POLL = 0.002  # seconds between looks at the journal's end while nothing is pending
 MAINTENANCE_SPACING = 1.0  # seconds at least between two maintenance passes
 TORN_AFTER = 0.5  # seconds a partial frame may stay before it is taken for a torn append
+ROUND_SPACING = 0.1  # seconds at least from the start of one round to the next
 IDLE_RELEASE = 1.0  # seconds without records after which the committer lets the lock go
 # Rotation: when everything is committed and the committer goes idle, or the segment has
 # grown past this. Rarely: a worker whose unread records were rotated away twice drops
@@ -80,6 +81,7 @@ class Committer:
         self.writer.app_id = journal.app_id  # the same for every committer of the journal
         self._maintain = store.maintenance.auto if auto else None
         self.wake = threading.Event()  # set by this worker's appends
+        self.urgent = threading.Event()  # set by this worker's reads waiting for a round
         self.rounds = 0  # rounds committed by this process (tests and logs)
         self._thread: threading.Thread | None = None
 
@@ -145,6 +147,7 @@ class Committer:
                     continue
                 if done is None:
                     done = self._landed()
+                started = now
                 reader_sync(self.journal, reader.offset)
                 end = records[-1][0]
                 self._queue(records, end, done)
@@ -154,6 +157,12 @@ class Committer:
                 self.rounds += 1
                 due, rotated = True, False
                 idle_since = time.monotonic()
+                # rounds at most every ROUND_SPACING seconds: under load each then takes
+                # more records, and costs less per record; a read waiting here cuts it
+                # short (urgent), as does one in another worker after at most that long
+                rest = ROUND_SPACING - (idle_since - started)
+                if rest > 0 and self.urgent.wait(rest):
+                    self.urgent.clear()
         finally:
             reader.close()
 

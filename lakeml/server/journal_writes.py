@@ -20,7 +20,9 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -39,6 +41,10 @@ JOURNAL = "journal"
 
 #: Seconds a read waits for the committer before it is answered 503.
 READ_WAIT = 120.0
+#: Seconds a stopping worker waits for the journal to be committed.
+DRAIN_WAIT = 30.0
+
+log = logging.getLogger("lakeml.server")
 
 
 def journal_folder(store_uri: str) -> str | None:
@@ -76,6 +82,16 @@ class JournaledWorker:
 
         commits_of(client).before_read = self.wait_committed  # the UI's routes
         self.committer.start()
+        atexit.register(self._drain)
+
+    def _drain(self) -> None:
+        """At exit (the server stopped): leave nothing pending in the journal if a
+        committer can commit it, so that readers of the store see every acknowledged write
+        without waiting for the server's next start."""
+        try:
+            self.wait_committed(timeout=DRAIN_WAIT)
+        except Exception as exc:  # noqa: BLE001 - the next start commits them
+            log.warning("journal not committed at exit (the next start commits it): %s", exc)
 
     def _audit(self, table: str, message: str) -> None:
         record = getattr(self.client.registry, "record_denied", None)
@@ -130,20 +146,23 @@ class JournaledWorker:
         journal.sync(end)
         return body
 
-    def wait_committed(self) -> None:
-        """Return once every record appended before this call is committed to Delta."""
+    def wait_committed(self, timeout: float | None = None) -> None:
+        """Return once every record appended before this call is committed to Delta
+        (StoreUnavailable after ``timeout``, default READ_WAIT, seconds)."""
         journal = self.journal
         target = journal.end()
         if journal.watermark() >= target:
             return
+        self.committer.urgent.set()
         self.committer.wake.set()
-        deadline = time.monotonic() + READ_WAIT
+        limit = READ_WAIT if timeout is None else timeout
+        deadline = time.monotonic() + limit
         pause = 0.0005
         while journal.watermark() < target:
             if time.monotonic() > deadline:
                 raise StoreUnavailable(
                     f"the server's journal ({str(journal.folder)!r}) is not committed to the "
-                    f"store after {READ_WAIT:.0f} s; see the server's log")
+                    f"store after {limit:.0f} s; see the server's log")
             time.sleep(pause)
             pause = min(0.005, pause * 2)
 
