@@ -90,10 +90,13 @@ def start(cmd: list[str], port: int, cwd: Path, env: dict[str, str],
     raise RuntimeError(f"server not ready after {timeout} s: {' '.join(cmd)}")
 
 
-def lakeml_server(store: Path, port: int, cwd: Path, workers: int) -> subprocess.Popen[bytes]:
+def lakeml_server(store: Path, port: int, cwd: Path, workers: int,
+                  journal: str = "on") -> subprocess.Popen[bytes]:
     env = {"PYTHONPATH": str(HERE.parent)}
+    # the journal in the run's folder (removed with it); "off": writes wait for Delta
     return start([sys.executable, "-m", "lakeml", "server", "--store", str(store), "--port",
-                  str(port), "--workers", str(workers), "--log-level", "warning"],
+                  str(port), "--workers", str(workers), "--log-level", "warning",
+                  "--journal", str(cwd / "journal") if journal == "on" else "off"],
                  port, cwd, env)
 
 
@@ -281,6 +284,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="only build the cached search stores")
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the clients are spread over (default 2)")
+    parser.add_argument("--lakeml-journal", choices=("on", "off"), default="on",
+                        help="lakeml server's write-ahead journal (default on; off: each "
+                        "write is answered after its Delta commit)")
     parser.add_argument("--lakeml-workers", type=int, default=1,
                         help="lakeml server --workers (default 1)")
     parser.add_argument("--cache", type=Path, default=HERE / ".cache",
@@ -307,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"write load on {name}: {clients} clients x {runs} runs ...", flush=True)
             port, cwd = free_port(), work / f"{name}-load"
             cwd.mkdir()
-            proc = (lakeml_server(cwd / "lake", port, cwd, args.lakeml_workers)
+            proc = (lakeml_server(cwd / "lake", port, cwd, args.lakeml_workers,
+                                  args.lakeml_journal)
                     if name == "lakeml" else null_server(port, cwd) if name == "null" else
                     mlflow_server(args.mlflow_python, cwd / "mlflow.db", port, cwd))
             try:
@@ -352,7 +359,8 @@ def report(figures: dict[str, dict[str, Any]], clients: int, runs: int, search_r
          f"{search_ratio:,.1f}x", ">= 50x"],
     ]
     print()
-    print(f"lakeml server (--workers {args.lakeml_workers}) vs mlflow server (sqlite, "
+    print(f"lakeml server (--workers {args.lakeml_workers}, --journal {args.lakeml_journal}) "
+          f"vs mlflow server (sqlite, "
           f"defaults), {os.cpu_count()} CPUs, clients over {args.client_processes} "
           "processes")
     print(markdown(["figure", "lakeml", "MLflow", "lakeml vs MLflow", "target"], body))
