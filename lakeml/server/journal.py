@@ -74,6 +74,7 @@ class Journal:
         self._synced = 0
         self._syncing = False
         self._end_fd: int | None = None  # for end(): the newest segment, reopened on rotation
+        self._end_lock = threading.Lock()
         self._end_start = 0
         with self.locked():
             self.id = self._identity(store_uri)
@@ -133,6 +134,10 @@ class Journal:
 
     def end(self) -> int:
         """The logical end of the journal now (complete records or not)."""
+        with self._end_lock:  # (threads share the cached descriptor)
+            return self._end()
+
+    def _end(self) -> int:
         for _ in range(100):
             fd = self._end_fd
             if fd is not None:
