@@ -156,6 +156,22 @@ class Journal:
             self._end_start = starts[-1]
         raise OSError(f"journal {str(self.folder)!r} has no segment")
 
+    def hurry(self) -> None:
+        """Ask the committer, in whichever process, to start its next round now (a read is
+        waiting): touches ``<folder>/urgent``, whose change the committer watches."""
+        path = self.folder / "urgent"
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            path.touch()
+
+    def hurried_at(self) -> int:
+        """When :meth:`hurry` was last called (ns; 0: never)."""
+        try:
+            return (self.folder / "urgent").stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
     def pending(self) -> bool:
         """Whether some appended record is not committed yet."""
         return self.end() > self.watermark()

@@ -53,7 +53,8 @@ log = logging.getLogger("lakeml.server")
 IDLE_POLL = 0.002  # seconds between looks at the journal's end while nothing is pending
 MAINTENANCE_SPACING = 1.0  # seconds at least between two maintenance passes
 TORN_AFTER = 0.5  # seconds a partial frame may stay before it is taken for a torn append
-ROUND_SPACING = 0.1  # seconds at least from the start of one round to the next
+ROUND_SPACING = 0.25  # seconds at least from the start of one round to the next
+HURRY_POLL = 0.005  # seconds between looks at the journal's urgent file in that pause
 IDLE_RELEASE = 1.0  # seconds without records after which the committer lets the lock go
 # Rotation: when everything is committed and the committer goes idle, or the segment has
 # grown past this. Rarely: a worker whose unread records were rotated away twice drops
@@ -147,7 +148,7 @@ class Committer:
                     continue
                 if done is None:
                     done = self._landed()
-                started = now
+                started, hurried = now, self.journal.hurried_at()
                 reader_sync(self.journal, reader.offset)
                 end = records[-1][0]
                 self._queue(records, end, done)
@@ -157,14 +158,25 @@ class Committer:
                 self.rounds += 1
                 due, rotated = True, False
                 idle_since = time.monotonic()
-                # rounds at most every ROUND_SPACING seconds: under load each then takes
-                # more records, and costs less per record; a read waiting here cuts it
-                # short (urgent), as does one in another worker after at most that long
-                rest = ROUND_SPACING - (idle_since - started)
-                if rest > 0 and self.urgent.wait(rest):
-                    self.urgent.clear()
+                self._pause(started + ROUND_SPACING, hurried)
         finally:
             reader.close()
+
+    def _pause(self, until: float, hurried: int) -> None:
+        """Rounds start at most every ROUND_SPACING seconds: under load each then takes more
+        records, and the Delta commits (a fixed cost per table) cost less per record. A
+        read waiting for the journal cuts the pause short: in this process through
+        ``urgent``, in another through the journal's ``urgent`` file (Journal.hurry), if
+        touched since ``hurried`` (its time when the round began)."""
+        while True:
+            rest = until - time.monotonic()
+            if rest <= 0:
+                return
+            if self.urgent.wait(min(rest, HURRY_POLL)):
+                self.urgent.clear()
+                return
+            if self.journal.hurried_at() != hurried:
+                return
 
     def _landed(self) -> dict[str, int]:
         """Per table, the last journal offset committed under the journal's app id."""

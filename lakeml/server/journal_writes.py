@@ -155,6 +155,7 @@ class JournaledWorker:
             return
         self.committer.urgent.set()
         self.committer.wake.set()
+        journal.hurry()  # (the committer may be another worker's)
         limit = READ_WAIT if timeout is None else timeout
         deadline = time.monotonic() + limit
         pause = 0.0005
