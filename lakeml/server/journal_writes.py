@@ -70,7 +70,7 @@ class JournaledWorker:
         from lakeml.server.journal_view import JournalView
 
         tracking = client.tracking
-        backend = tracking._b  # the lake service's per-store state (run cache)
+        backend = tracking.backend  # the lake service's per-store state (run cache)
         self.client = client
         self.store = tracking.store
         self.journal = Journal(folder, self.store.uri)
@@ -180,7 +180,7 @@ def journal_of(client: Client) -> JournaledWorker | None:
             return _workers[client]
         tracking = client.tracking
         store = getattr(tracking, "store", None)
-        folder = journal_folder(store.uri) if store is not None and hasattr(tracking, "_b") \
-            else None
+        folder = journal_folder(store.uri) if store is not None and \
+            hasattr(tracking, "backend") else None
         worker = _workers[client] = JournaledWorker(client, folder) if folder else None
         return worker

@@ -37,7 +37,7 @@ from lakeml.ids import uuid7_hex
 from lakeml.times import now_ms, now_us
 from lakeml.tracking import owners
 from lakeml.tracking.analytics import AnalyticsCalls
-from lakeml.tracking.backend import RunState, backend_for
+from lakeml.tracking.backend import Backend, RunState, backend_for
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
 from lakeml.tracking.names import generate_run_name
 from lakeml.tracking.reads import RunReads
@@ -119,6 +119,12 @@ class LakeTrackingService:
     def store(self) -> Store:
         """The store this service writes to."""
         return self._b.store
+
+    @property
+    def backend(self) -> Backend:
+        """What this process holds for the store (its run-state cache included): a server's
+        journal keeps that cache true to other workers' journaled writes."""
+        return self._b
 
     @property
     def engine(self) -> QueryEngine:
