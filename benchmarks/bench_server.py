@@ -29,8 +29,9 @@ set_terminated).
 MLflow runs with its defaults (``mlflow server --backend-store-uri sqlite:///...``:
 FastAPI on uvicorn, 4 workers), but for uvicorn's worker health check, given 60 s as
 ``lakeml server`` gives it (uvicorn's 5 s kills slow workers on a loaded machine, and
-their requests with them); lakeml with ``--workers`` (default 1: on 2 cores a second
-worker costs more in commit conflicts and CPU than it gives).
+their requests with them); lakeml with its write-ahead journal and ``--workers`` 2 by
+default (one process commits the journal, so a second worker adds no commit conflicts,
+and it measured faster than one; without the journal, one worker was the better choice).
 
     .venv/bin/python benchmarks/bench_server.py            # 16 x 50 runs, 100,000-run search
     .venv/bin/python benchmarks/bench_server.py --quick    # 4 x 10 runs, 10,000-run search
@@ -287,8 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lakeml-journal", choices=("on", "off"), default="on",
                         help="lakeml server's write-ahead journal (default on; off: each "
                         "write is answered after its Delta commit)")
-    parser.add_argument("--lakeml-workers", type=int, default=1,
-                        help="lakeml server --workers (default 1)")
+    parser.add_argument("--lakeml-workers", type=int, default=2,
+                        help="lakeml server --workers (default 2)")
     parser.add_argument("--cache", type=Path, default=HERE / ".cache",
                         help="where the search stores are kept between runs")
     parser.add_argument("--mlflow-python", type=Path, default=MLFLOW_PYTHON,
