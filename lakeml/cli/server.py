@@ -8,8 +8,10 @@ import os
 from lakeml.cli.args import at_least
 
 DESCRIPTION = """Serve the store over HTTP with MLflow's REST API 2.0 (/api/2.0/mlflow/...):
-experiments, runs, params, metrics, tags, log-batch, search and metric history. A write
-is answered only once it is committed to the store's Delta tables.
+experiments, runs, params, metrics, tags, log-batch, search and metric history. A run's
+write is answered once fsync'd in the server's write-ahead journal (--journal) and is in
+the store's Delta tables a moment later; a read waits for it. Other writes are answered
+once committed to the Delta tables.
 
 Binds 127.0.0.1 unless --host says otherwise. Without --auth-file the server is
 anonymous: everyone who reaches it may read and write the store. With --auth-file, callers
