@@ -29,8 +29,9 @@ set_terminated).
 MLflow runs with its defaults (``mlflow server --backend-store-uri sqlite:///...``:
 FastAPI on uvicorn, 4 workers), but for uvicorn's worker health check, given 60 s as
 ``lakeml server`` gives it (uvicorn's 5 s kills slow workers on a loaded machine, and
-their requests with them); lakeml with ``--workers`` (default 1: on 2 cores a second
-worker costs more in commit conflicts and CPU than it gives).
+their requests with them); lakeml with its write-ahead journal and ``--workers`` 2 by
+default (one process commits the journal, so a second worker adds no commit conflicts,
+and it measured faster than one; without the journal, one worker was the better choice).
 
     .venv/bin/python benchmarks/bench_server.py            # 16 x 50 runs, 100,000-run search
     .venv/bin/python benchmarks/bench_server.py --quick    # 4 x 10 runs, 10,000-run search
@@ -90,10 +91,13 @@ def start(cmd: list[str], port: int, cwd: Path, env: dict[str, str],
     raise RuntimeError(f"server not ready after {timeout} s: {' '.join(cmd)}")
 
 
-def lakeml_server(store: Path, port: int, cwd: Path, workers: int) -> subprocess.Popen[bytes]:
+def lakeml_server(store: Path, port: int, cwd: Path, workers: int,
+                  journal: str = "on") -> subprocess.Popen[bytes]:
     env = {"PYTHONPATH": str(HERE.parent)}
+    # the journal in the run's folder (removed with it); "off": writes wait for Delta
     return start([sys.executable, "-m", "lakeml", "server", "--store", str(store), "--port",
-                  str(port), "--workers", str(workers), "--log-level", "warning"],
+                  str(port), "--workers", str(workers), "--log-level", "warning",
+                  "--journal", str(cwd / "journal") if journal == "on" else "off"],
                  port, cwd, env)
 
 
@@ -281,8 +285,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="only build the cached search stores")
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the clients are spread over (default 2)")
-    parser.add_argument("--lakeml-workers", type=int, default=1,
-                        help="lakeml server --workers (default 1)")
+    parser.add_argument("--lakeml-journal", choices=("on", "off"), default="on",
+                        help="lakeml server's write-ahead journal (default on; off: each "
+                        "write is answered after its Delta commit)")
+    parser.add_argument("--lakeml-workers", type=int, default=2,
+                        help="lakeml server --workers (default 2)")
     parser.add_argument("--cache", type=Path, default=HERE / ".cache",
                         help="where the search stores are kept between runs")
     parser.add_argument("--mlflow-python", type=Path, default=MLFLOW_PYTHON,
@@ -307,7 +314,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"write load on {name}: {clients} clients x {runs} runs ...", flush=True)
             port, cwd = free_port(), work / f"{name}-load"
             cwd.mkdir()
-            proc = (lakeml_server(cwd / "lake", port, cwd, args.lakeml_workers)
+            proc = (lakeml_server(cwd / "lake", port, cwd, args.lakeml_workers,
+                                  args.lakeml_journal)
                     if name == "lakeml" else null_server(port, cwd) if name == "null" else
                     mlflow_server(args.mlflow_python, cwd / "mlflow.db", port, cwd))
             try:
@@ -352,7 +360,8 @@ def report(figures: dict[str, dict[str, Any]], clients: int, runs: int, search_r
          f"{search_ratio:,.1f}x", ">= 50x"],
     ]
     print()
-    print(f"lakeml server (--workers {args.lakeml_workers}) vs mlflow server (sqlite, "
+    print(f"lakeml server (--workers {args.lakeml_workers}, --journal {args.lakeml_journal}) "
+          f"vs mlflow server (sqlite, "
           f"defaults), {os.cpu_count()} CPUs, clients over {args.client_processes} "
           "processes")
     print(markdown(["figure", "lakeml", "MLflow", "lakeml vs MLflow", "target"], body))

@@ -8,8 +8,10 @@ import os
 from lakeml.cli.args import at_least
 
 DESCRIPTION = """Serve the store over HTTP with MLflow's REST API 2.0 (/api/2.0/mlflow/...):
-experiments, runs, params, metrics, tags, log-batch, search and metric history. A write
-is answered only once it is committed to the store's Delta tables.
+experiments, runs, params, metrics, tags, log-batch, search and metric history. A run's
+write is answered once fsync'd in the server's write-ahead journal (--journal) and is in
+the store's Delta tables a moment later; a read waits for it. Other writes are answered
+once committed to the Delta tables.
 
 Binds 127.0.0.1 unless --host says otherwise. Without --auth-file the server is
 anonymous: everyone who reaches it may read and write the store. With --auth-file, callers
@@ -53,6 +55,8 @@ def _server_settings(args: argparse.Namespace) -> None:
         os.environ["LAKEML_SERVER_READ_TIMEOUT"] = str(args.read_timeout)
     if args.cors_origins is not None:
         os.environ["LAKEML_SERVER_CORS_ORIGINS"] = args.cors_origins
+    if getattr(args, "journal", None):
+        os.environ["LAKEML_SERVER_JOURNAL"] = args.journal
     _allowed_hosts(args)
 
 
@@ -116,6 +120,12 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    "127.0.0.1 and [::1] on any port, plus private networks (10.*, "
                    "172.16-31.*, 192.168.*) and the bound address when --host is not "
                    "loopback")
+    p.add_argument("--journal", default=None, metavar="DIR|off",
+                   help="folder of the write-ahead journal on this machine's disk: a "
+                   "run's write (create, log, update) is answered once fsync'd there and "
+                   "committed to the store right after (docs/server-durability.md); 'off': "
+                   "answered only after its Delta commit. Default: LAKEML_SERVER_JOURNAL, "
+                   "else ~/.cache/lakeml/journal/<digest of the store URI>")
     p.set_defaults(func=cmd_server)
     from lakeml.cli.server_users import add_parsers
 

@@ -93,11 +93,15 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
 
     from lakeml.server.errors import error_response
     from lakeml.server.group_commit import commits_of, request_keys
+    from lakeml.server.journal_writes import journal_of
     from lakeml.server.protocol import fields_of_body, fields_of_query
 
     commits = commits_of(client)
+    journal = journal_of(client)  # None: --journal off (every write waits for Delta)
 
     def call(fields: Fields) -> dict[str, Any]:
+        if journal is not None:  # journal_writes.py
+            return journal.call(lock, handler, fields, writes, commits)
         if not writes:
             with lock:
                 return handler(client, fields)

@@ -62,6 +62,9 @@ class GroupCommit:
         self._failed: dict[int, BaseException] = {}  # commit number -> its error
         self._rejections: list[RowsRejected] = []  # the last KEPT_REJECTIONS reported
         self._rejections_seen = 0  # rejections reported since the start
+        #: called before a read or write that does not go through the journal, when the
+        #: server has one (journal_writes.py sets it; the UI's routes call it)
+        self.before_read: Callable[[], None] | None = None
 
     @property
     def commits(self) -> int:

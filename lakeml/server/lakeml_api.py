@@ -339,11 +339,15 @@ def _table_endpoint(client: Client, lock: threading.Lock,
     from starlette.concurrency import run_in_threadpool
 
     from lakeml.server.errors import error_response
+    from lakeml.server.journal_writes import journal_of
     from lakeml.server.protocol import fields_of_body
 
     log = logging.getLogger("lakeml.server")
+    journal = journal_of(client)
 
     def call(fields: Fields) -> Any:
+        if journal is not None:  # every write acknowledged before is in Delta first
+            journal.wait_committed()
         with lock:
             return handler(client, fields)
 

@@ -40,12 +40,22 @@ def experiment_of_run(client: Client, run_id: str) -> str:
     with _EXPERIMENT_OF_RUN_LOCK:
         found = _EXPERIMENT_OF_RUN.get(run_id)
     if found is None:
+        from lakeml.server.journal_writes import journal_of
+
+        journal = journal_of(client)
+        if journal is not None:  # a run another worker made may be in the journal only
+            journal.wait_committed()
         found = client.get_run(run_id).info.experiment_id
-        with _EXPERIMENT_OF_RUN_LOCK:
-            _EXPERIMENT_OF_RUN[run_id] = found
-            while len(_EXPERIMENT_OF_RUN) > 100_000:
-                _EXPERIMENT_OF_RUN.popitem(last=False)
+        remember_experiment_of_run(run_id, found)
     return found
+
+
+def remember_experiment_of_run(run_id: str, experiment_id: str) -> None:
+    """Note the experiment of a run (runs/create does: the run may not be in Delta yet)."""
+    with _EXPERIMENT_OF_RUN_LOCK:
+        _EXPERIMENT_OF_RUN[run_id] = experiment_id
+        while len(_EXPERIMENT_OF_RUN) > 100_000:
+            _EXPERIMENT_OF_RUN.popitem(last=False)
 
 
 @dataclass(frozen=True)

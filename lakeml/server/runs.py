@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeml.entities import Metric, Param, RunInfo, RunStatus, RunTag, ViewType
 from lakeml.errors import InvalidArgument
+from lakeml.server.journal_writes import JOURNAL
 from lakeml.server.protocol import metric_json, page, run_info_json, run_json
 from lakeml.system_tags import USER
 from lakeml.times import now_ms
@@ -49,7 +50,14 @@ def _run_info(client: Client, run_id: str) -> RunInfo:
     info, so MLflow's end_run would otherwise pay it for every run)."""
     known = _known.get(client)
     info = known.get(run_id) if known is not None else None
-    return info if info is not None else _remember(client, client.get_run(run_id).info)
+    if info is not None:
+        return info
+    from lakeml.server.journal_writes import journal_of
+
+    journal = journal_of(client)
+    if journal is not None:  # a run another worker made: acknowledged writes first
+        journal.wait_committed()
+    return _remember(client, client.get_run(run_id).info)
 
 
 def create(client: Client, f: Fields) -> dict[str, Any]:
@@ -66,6 +74,9 @@ def create(client: Client, f: Fields) -> dict[str, Any]:
     # the new run as made, not read back: reads in the server see commits only, and the
     # server commits this run's rows after the handler (lakeml/server/group_commit.py)
     _remember(client, run.info)
+    from lakeml.server.rules import remember_experiment_of_run
+
+    remember_experiment_of_run(run.info.run_id, run.info.experiment_id)
     return {"run": run_json(run)}
 
 
@@ -205,18 +216,19 @@ def get_history(client: Client, f: Fields) -> dict[str, Any]:
     return out
 
 
-#: (method, path under /api/2.0/mlflow, handler, writes)
+#: (method, path under /api/2.0/mlflow, handler, writes); JOURNAL: a write acknowledged
+#: once journaled (journal_writes.py); delete-tag reads the run's tags, so it waits
 ROUTES = (
-    ("POST", "/runs/create", create, True),
+    ("POST", "/runs/create", create, JOURNAL),
     ("GET", "/runs/get", get, False),
-    ("POST", "/runs/update", update, True),
-    ("POST", "/runs/delete", delete, True),
-    ("POST", "/runs/restore", restore, True),
+    ("POST", "/runs/update", update, JOURNAL),
+    ("POST", "/runs/delete", delete, JOURNAL),
+    ("POST", "/runs/restore", restore, JOURNAL),
     ("POST", "/runs/search", search, False),
-    ("POST", "/runs/log-metric", log_metric, True),
-    ("POST", "/runs/log-parameter", log_param, True),
-    ("POST", "/runs/set-tag", set_tag, True),
+    ("POST", "/runs/log-metric", log_metric, JOURNAL),
+    ("POST", "/runs/log-parameter", log_param, JOURNAL),
+    ("POST", "/runs/set-tag", set_tag, JOURNAL),
     ("POST", "/runs/delete-tag", delete_tag, True),
-    ("POST", "/runs/log-batch", log_batch, True),
+    ("POST", "/runs/log-batch", log_batch, JOURNAL),
     ("GET", "/metrics/get-history", get_history, False),
 )

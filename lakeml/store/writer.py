@@ -38,8 +38,9 @@ import threading
 import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from lakeml.errors import (
     CommitConflict,
@@ -120,6 +121,8 @@ class Writer:
         self._maintenance_due = False  # a commit happened since on_idle last ran
         self._maintained_at = 0.0  # when on_idle last ran (monotonic)
         self._forked = False
+        self._divert: list[tuple[str, list[tuple[Any, ...]]]] | None = None  # see diverted
+        self._divert_thread = 0
         self.last_error: LakemlError | None = None
         self._rejected: list[Rejected] = []  # not yet reported by an explicit flush
         self.on_reject = on_reject if on_reject is not None else []  # told of each rejection
@@ -128,6 +131,8 @@ class Writer:
     # ---- the hot path ---------------------------------------------------------
     def append(self, table: str, row: tuple[Any, ...]) -> None:
         """Buffer one row (a tuple in the table's column order: see store/rows.py)."""
+        if self._divert is not None and self._diverts_here(table, [row]):
+            return
         if self._forked:
             self._refuse_forked()
         with self._lock:
@@ -145,6 +150,9 @@ class Writer:
         (store/rows.py), which would cost a call more per point. A test holds
         these parameters to the columns of schemas.METRICS.
         """
+        if self._divert is not None and self._diverts_here(
+                "metrics", [(run_id, key, value, step, timestamp)]):
+            return
         if self._forked:
             self._refuse_forked()
         with self._lock:
@@ -158,6 +166,8 @@ class Writer:
         """Buffer many rows of one table at once."""
         if not rows:
             return
+        if self._divert is not None and self._diverts_here(table, rows):
+            return
         if self._forked:
             self._refuse_forked()
         with self._lock:
@@ -166,6 +176,73 @@ class Writer:
             buffered = self._buffered
         if self._thread is None or buffered >= self.flush_rows:
             self._after_buffering(buffered)
+
+    # ---- diverting one caller's rows (the server's write-ahead journal) --------------
+    @contextmanager
+    def diverted(self) -> Iterator[list[tuple[str, list[tuple[Any, ...]]]]]:
+        """Within the block, rows that *this thread* appends (append, append_metric,
+        extend) are not buffered but collected, as ``(table, rows)``, in the list yielded.
+
+        A server worker hands them to its journal (lakeml.server.journal), which commits
+        them later through a writer of its own. Other threads buffer as usual. One
+        diversion at a time per writer (the server's handler lock serialises them).
+        """
+        if self._divert is not None:
+            raise InvalidState("rows are already being diverted from this writer")
+        collected: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self._divert_thread = threading.get_ident()
+        self._divert = collected
+        try:
+            yield collected
+        finally:
+            self._divert = None
+            self._divert_thread = 0
+
+    def _diverts_here(self, table: str, rows: list[tuple[Any, ...]]) -> bool:
+        divert = self._divert
+        if divert is None or threading.get_ident() != self._divert_thread:
+            return False
+        if table not in self._tables:
+            raise KeyError(table)
+        divert.append((table, list(rows)))
+        return True
+
+    def queue_batch(self, table: str, rows: list[tuple[Any, ...]], seq: int, *,
+                    derived_only: bool = False) -> None:
+        """Queue ``rows`` of ``table`` as one pending batch numbered ``seq`` (and its derived
+        tables' batches, numbered the same), for the next :meth:`flush`.
+
+        For a writer whose batch numbers mean something outside it: the server's journal
+        committer numbers each batch by the journal offset it ends at, so that after a
+        crash a new committer (a new writer, same ``app_id``) skips what landed. ``seq``
+        must exceed every number queued before for these tables. ``derived_only``: queue
+        only the derived tables' batches (their source's batch landed, theirs did not).
+        No background flusher is started: the caller flushes.
+        """
+        if not rows:
+            return
+        data = self._convert(table, rows)
+        if data is None:
+            return
+        with self._flush_lock:
+            derived = {d: DERIVE[d](data) for d, source in DERIVED.items()
+                       if source == table and d in self._tables}
+            queued = {**({} if derived_only else {table: data}), **derived}
+            for name in queued:
+                if seq <= self._batch_seq[name]:
+                    raise ValueError(f"batch {seq} of {name!r} is not after batch "
+                                     f"{self._batch_seq[name]}, queued before")
+            for name, batch in queued.items():
+                self._batch_seq[name] = seq
+                self._pending[name].append((seq, batch))
+
+    def drop_pending(self) -> None:
+        """Forget every pending batch and its numbering, uncommitted (a journal committer
+        starting over from its journal, which skips by offset what landed)."""
+        with self._flush_lock:
+            self._pending = {name: [] for name in self._tables}
+            self._batch_seq = dict.fromkeys(self._tables, 0)
+            self._uncertain = set(self._tables)
 
     def _after_buffering(self, buffered: int) -> None:
         """Start the flusher on first use; wake it once ``flush_rows`` rows wait, and
@@ -321,6 +398,9 @@ class Writer:
         """
         if self._forked:
             self._refuse_forked()
+        if self._divert is not None and threading.get_ident() == self._divert_thread:
+            raise InvalidState(f"bulk rows of {table!r} cannot be diverted to the server's "
+                               f"journal; this call must not be journaled")
         schema = self._tables[table].schema
         try:
             data = data.select(schema.names).cast(schema)

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.tracking.run_freshness import RunFreshness
 
@@ -73,6 +73,9 @@ class Backend:
                                        at_close=partial(materialized_upkeep.finish, store))
         self.runs: dict[str, RunState] = {}
         self.freshness = RunFreshness(self)  # a server worker's check of self.runs
+        # called before a run this process has no state of is read to validate a write (a
+        # server with a journal waits there until acknowledged writes are in Delta)
+        self.before_miss_read: Callable[[], None] | None = None
         self.past_engines: dict[str, QueryEngine] = {}  # as_of engines, see sql_access
         # per-store objects of the lake's other parts, made on first use (the registry's
         # mirror of its log), see LakeTrackingService.shared

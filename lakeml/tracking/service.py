@@ -37,7 +37,7 @@ from lakeml.ids import uuid7_hex
 from lakeml.times import now_ms, now_us
 from lakeml.tracking import owners
 from lakeml.tracking.analytics import AnalyticsCalls
-from lakeml.tracking.backend import RunState, backend_for
+from lakeml.tracking.backend import Backend, RunState, backend_for
 from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_ID, ExperimentCalls
 from lakeml.tracking.names import generate_run_name
 from lakeml.tracking.reads import RunReads
@@ -121,6 +121,12 @@ class LakeTrackingService:
         return self._b.store
 
     @property
+    def backend(self) -> Backend:
+        """What this process holds for the store (its run-state cache included): a server's
+        journal keeps that cache true to other workers' journaled writes."""
+        return self._b
+
+    @property
     def engine(self) -> QueryEngine:
         """The store's query engine in this process (lake siblings such as the registry's
         bulk registration join its views)."""
@@ -159,6 +165,11 @@ class LakeTrackingService:
         if state is not None:
             return state
         v.check_id(run_id, "run_id")
+        if self._b.before_miss_read is not None:
+            self._b.before_miss_read()
+            # the commits waited for are checked now, before the run is read: the next
+            # check then does not take them for changes after this read
+            self._b.freshness.check()
         infos = self._reads._run_infos("run_id = ?", [run_id])
         if not infos:
             raise NotFound(f"no run with id {run_id!r}")

@@ -124,6 +124,8 @@ def _endpoint(client: Client, lock: threading.Lock, handler: Handler, *,
     from lakeml.ui.markdown import rendered_in
 
     def call(args: Args) -> Any:
+        if commits is not None and commits.before_read is not None:
+            commits.before_read()  # the server's journal: acknowledged writes are in Delta
         if not writes:
             with lock:
                 return handler(client, args)

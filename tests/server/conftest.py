@@ -29,6 +29,19 @@ class Server:
         return f"{self.url}/api/2.0/mlflow"
 
 
+def settled(server: Server) -> None:
+    """Wait until every write ``server`` acknowledged is committed to Delta: a write is
+    answered once in the server's journal (docs/server-durability.md), and a reader
+    outside the server, as a test reading the store directly, sees it a moment later."""
+    from lakeml.server.journal import wait_settled
+    from lakeml.server.journal_writes import journal_folder
+    from lakeml.store import normalize_uri
+
+    folder = journal_folder(normalize_uri(server.store))
+    if folder is not None:
+        wait_settled(folder)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ import pytest
 
 import lakeml
 from tests.conftest import run_python
-from tests.server.conftest import Server
+from tests.server.conftest import Server, settled
 
 
 def post(server: Server, path: str, body: Any = None, *, status: int = 200) -> dict:
@@ -170,6 +170,7 @@ def test_run_lifecycle_and_logging(server: Server, experiment_id: str) -> None:
     assert ended["run_info"]["run_name"] == "renamed"
 
     # what the server acknowledged is in the lake
+    settled(server)  # the server's journal is committed: read the store
     lake_run = lakeml.Client(server.store).get_run(run_id)
     assert lake_run.info.status == "FINISHED" and lake_run.info.run_name == "renamed"
     assert lake_run.data.params == {"lr": "0.1", "depth": "3"}

@@ -14,7 +14,7 @@ import pytest
 import lakeml
 from lakeml.errors import InvalidState
 from lakeml.models import logged
-from tests.server.conftest import Server
+from tests.server.conftest import Server, settled
 from tests.server.test_api import get, new_run, post, unique
 
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
@@ -52,6 +52,7 @@ def test_runs_and_experiments_show_proxy_locations_that_map_to_the_store(server:
     exp = get(server, "experiments/get", experiment_id=run["experiment_id"])["experiment"]
     assert exp["artifact_location"] == f"mlflow-artifacts:/{run['experiment_id']}"
     assert run["uri"] == f"mlflow-artifacts:/{run['experiment_id']}/{run['run_id']}/artifacts"
+    settled(server)  # the server's journal is committed: read the store
     stored = lakeml.Client(server.store).get_run(run["run_id"]).info.artifact_uri
     assert stored == f"{server.store}/artifacts/{proxy_path(run['uri'])}"
 
@@ -80,6 +81,7 @@ def test_upload_is_streamed_to_the_store_and_downloads_list_and_deletes(server: 
 
     call(server, "PUT", f"{PROXY}/{base}/data/big.bin", content=body())
     call(server, "PUT", f"{PROXY}/{base}/data/note.txt", content=b"hello")
+    settled(server)  # the server's journal is committed: read the store
     client = lakeml.Client(server.store)
     root = Path(client.get_run(run["run_id"]).info.artifact_uri)
     assert (root / "data" / "big.bin").read_bytes() == chunk * 80
@@ -167,6 +169,7 @@ def test_uploads_into_ended_and_deleted_runs_are_taken_as_mlflow_takes_them(
     call(server, "PUT", f"{PROXY}/{base}/late/report.txt", content=b"after the end")
     post(server, "runs/delete", {"run_id": run["run_id"]})
     call(server, "PUT", f"{PROXY}/{base}/late/deleted.txt", content=b"after the delete")
+    settled(server)  # the server's journal is committed: read the store
     client = lakeml.Client(server.store)
     root = Path(client.get_run(run["run_id"]).info.artifact_uri)
     assert (root / "late" / "report.txt").read_bytes() == b"after the end"
@@ -181,6 +184,7 @@ def test_artifacts_list_names_paths_from_the_run_root(server: Server, run: dict,
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "one.txt").write_text("1")
     (tmp_path / "top.txt").write_text("22")
+    settled(server)  # the server's journal is committed: read the store
     client = lakeml.Client(server.store)
     client.log_artifacts(run["run_id"], tmp_path)
     top = get(server, "artifacts/list", run_id=run["run_id"])

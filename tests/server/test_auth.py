@@ -21,7 +21,7 @@ import pytest
 
 import lakeml
 from lakeml.server.users import AuthFile
-from tests.server.conftest import ROOT, Server, start_server
+from tests.server.conftest import ROOT, Server, settled, start_server
 
 PASSWORDS = {"root": "root-secret-1", "alice": "alice-secret-1", "bob": "bob-secret-1",
              "carol": "carol-secret-1"}
@@ -118,6 +118,7 @@ def test_the_caller_is_the_runs_user_whatever_the_body_says(team) -> None:
         "experiment_id": exp["experiment_id"], "user_id": "mallory",
         "tags": [{"key": "mlflow.user", "value": "mallory"}]}, token=token)["run"]
     assert run["info"]["user_id"] == "alice"
+    settled(server)  # the server's journal is committed: read the store
     stored = lakeml.Client(server.store).get_run(run["info"]["run_id"])
     assert stored.info.user_id == "alice" and stored.data.tags["mlflow.user"] == "alice"
 
@@ -149,6 +150,7 @@ def test_experiment_permissions_read_edit_manage_and_none(team) -> None:
     call(server, "POST", "runs/log-batch", {
         "run_id": run_id, "params": [{"key": "p", "value": "1"}],
         "metrics": [{"key": "m", "value": 0.5, "timestamp": 1, "step": 0}]}, user="carol")
+    settled(server)  # the server's journal is committed: read the store
     assert lakeml.Client(server.store).get_run(run_id).data.params == {"p": "1"}
     denied(server, "POST", "runs/delete", {"run_id": run_id}, user="carol")
     denied(server, "POST", "experiments/delete", {"experiment_id": exp_id}, user="carol")
@@ -438,6 +440,7 @@ def test_mlflow_client_with_username_and_password(team) -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["found"] == [out["run_id"]] and out["user"] == "alice"
     assert out["denied"] == "PERMISSION_DENIED"
+    settled(server)  # the server's journal is committed: read the store
     assert lakeml.Client(server.store).get_run(out["run_id"]).data.params == {"alpha": "0.5"}
 
     # a wrong password is refused; a token (MLFLOW_TRACKING_TOKEN) works

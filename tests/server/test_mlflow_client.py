@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import lakeml
-from tests.server.conftest import ROOT, Server
+from tests.server.conftest import ROOT, Server, settled
 
 SCRIPT = r'''
 import json, sys
@@ -71,6 +71,7 @@ def test_mlflow_client_logs_and_searches_through_the_server(server: Server) -> N
     assert out["history"] == [[0, 1.0], [1, 0.5], [2, 1.0 / 3]]
 
     # MLflow's writes are in the lake, read by lakeml itself
+    settled(server)  # the server's journal is committed: read the store
     client = lakeml.Client(server.store)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "from-mlflow"

@@ -18,7 +18,7 @@ import pytest
 
 import lakeml
 from lakeml.models import logged
-from tests.server.conftest import ROOT, Server
+from tests.server.conftest import ROOT, Server, settled
 from tests.server.test_mlflow_client import mlflow_python
 
 SCRIPT = r'''
@@ -129,6 +129,7 @@ def test_mlflow_client_logs_and_loads_artifacts_and_models(server: Server, tmp_p
     assert out["version"] == "1" and out["source"] == out["model_location"]
 
     # ...and lakeml reads the same things from the store
+    settled(server)  # the server's journal is committed: read the store
     client = lakeml.Client(server.store)
     run = client.get_run(run_id)
     root = run.info.artifact_uri

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import lakeml
-from tests.server.conftest import start_server
+from tests.server.conftest import settled, start_server
 
 
 @pytest.mark.slow
@@ -31,4 +31,5 @@ def test_two_workers_read_what_either_acknowledged(tmp_path: Path) -> None:
             ids.append(run_id)
         found = httpx.post(f"{api}/runs/search", json={"experiment_ids": [eid]}, timeout=60)
         assert sorted(r["info"]["run_id"] for r in found.json()["runs"]) == sorted(ids)
+        settled(server)  # the server's journal is committed: read the store
         assert len(lakeml.Client(server.store).search_runs([eid])) == 12

@@ -1,0 +1,359 @@
+"""The server's write-ahead journal: where a write request's rows are durable before Delta.
+
+A journaled write request is answered 200 once its rows are appended to this journal and
+fsync'd, not once they are committed to Delta (docs/server-durability.md). One journal
+serves one store for every worker process of the server(s) pointed at its folder:
+
+- ``<folder>/<start>.seg``: segments of records, each named by the logical offset of its
+  first byte (20 digits); appends go to the newest. A record is a frame: its length and
+  CRC-32 (``<II``), then a pickle of ``(origin, [(table, rows), ...])``: the rows a
+  request's handler buffered, exactly as the writer would have (server-made ids and
+  times included), so committing them needs no validation again.
+- ``<folder>/committed``: the watermark, the logical offset up to which every record is
+  committed to Delta (written to a new file, fsync'd, renamed).
+- ``<folder>/append.lock``: the fcntl lock appenders (and the rotation) hold;
+  ``<folder>/committer.lock``: held by the one committer (journal_commit.py).
+- ``<folder>/id``, ``<folder>/store``: the journal's id (its app transaction id in Delta
+  is ``lakeml-journal-<id>``) and the store it belongs to (another store refuses it).
+
+Appends hold the in-process mutex and the fcntl lock only to read what other workers
+appended (the worker's view, journal_view.py, checks a request against it) and to write
+one frame; the fsync is shared by every request that appended meanwhile (group fsync).
+
+Offsets are logical and never reused: when everything is committed, the committer starts
+a new segment at the end and deletes the old one ("rotation"), so the journal stays as
+small as what is pending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pickle
+import struct
+import threading
+import zlib
+from pathlib import Path
+from typing import Any, Iterator
+
+from lakeml.errors import InvalidArgument
+
+HEADER = struct.Struct("<II")
+SUFFIX = ".seg"
+#: Records larger than this are refused (a log-batch of MLflow's limits is ~100 KB).
+MAX_RECORD = 64 << 20
+
+Record = tuple[str, list[tuple[str, list[tuple[Any, ...]]]]]  # (origin, [(table, rows)])
+
+
+def segment_name(start: int) -> str:
+    return f"{start:020d}{SUFFIX}"
+
+
+def frame(record: Record) -> bytes:
+    payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(payload) > MAX_RECORD:
+        raise InvalidArgument(f"the request's rows take {len(payload)} bytes; the server "
+                              f"journals at most {MAX_RECORD} per request")
+    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+class Journal:
+    """One store's journal in ``folder`` (created if missing), shared by processes."""
+
+    def __init__(self, folder: str | os.PathLike[str], store_uri: str) -> None:
+        self.folder = Path(folder).expanduser()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._mutex = threading.Lock()  # the fcntl lock does not exclude this process's threads
+        self._lock_fd = os.open(self.folder / "append.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._fd: int | None = None  # the segment this process appends to
+        self._fd_start = 0
+        self._sync = threading.Condition()
+        self._written: tuple[int, int] = (0, -1)  # (logical end, fd) of the last append here
+        self._synced = 0
+        self._syncing = False
+        self._end_fd: int | None = None  # for end(): the newest segment, reopened on rotation
+        self._end_lock = threading.Lock()
+        self._end_start = 0
+        with self.locked():
+            self.id = self._identity(store_uri)
+            if not self.segments():
+                self._create_segment(self.watermark())
+        self.app_id = f"lakeml-journal-{self.id}"
+
+    def _identity(self, store_uri: str) -> str:
+        store_file, id_file = self.folder / "store", self.folder / "id"
+        if store_file.exists():
+            owner = store_file.read_text().strip()
+            if owner != store_uri:
+                raise InvalidArgument(f"journal folder {str(self.folder)!r} belongs to store "
+                                      f"{owner!r}, not {store_uri!r}: give each store its own "
+                                      f"--journal folder")
+            return id_file.read_text().strip()
+        ident = os.urandom(8).hex()
+        _write_durably(id_file, ident)
+        _write_durably(store_file, store_uri)
+        return ident
+
+    # ---- locking and layout -----------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the append lock (this process's threads and other processes)."""
+        with self._mutex:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def segments(self) -> list[int]:
+        """The start offsets of the segments on disk, oldest first."""
+        return sorted(int(name[:-len(SUFFIX)]) for name in os.listdir(self.folder)
+                      if name.endswith(SUFFIX) and name[:-len(SUFFIX)].isdigit())
+
+    def segment_path(self, start: int) -> Path:
+        return self.folder / segment_name(start)
+
+    def _create_segment(self, start: int) -> None:
+        """A new empty segment at ``start`` whose name is durable (call holding the lock)."""
+        fd = os.open(self.segment_path(start), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        _fsync_folder(self.folder)
+
+    # ---- the watermark ----------------------------------------------------------------
+    def watermark(self) -> int:
+        """The offset up to which every record is committed to Delta."""
+        try:
+            return int((self.folder / "committed").read_text() or 0)
+        except FileNotFoundError:
+            return 0
+
+    def set_watermark(self, offset: int) -> None:
+        _write_durably(self.folder / "committed", str(offset))
+
+    def end(self) -> int:
+        """The logical end of the journal now (complete records or not)."""
+        with self._end_lock:  # (threads share the cached descriptor)
+            return self._end()
+
+    def _end(self) -> int:
+        for _ in range(100):
+            fd = self._end_fd
+            if fd is not None:
+                stat = os.fstat(fd)
+                if stat.st_nlink:
+                    return self._end_start + stat.st_size
+                os.close(fd)
+                self._end_fd = None
+            starts = self.segments()
+            if not starts:
+                continue
+            try:
+                self._end_fd = os.open(self.segment_path(starts[-1]), os.O_RDONLY)
+            except FileNotFoundError:  # rotated meanwhile: list again
+                continue
+            self._end_start = starts[-1]
+        raise OSError(f"journal {str(self.folder)!r} has no segment")
+
+    def hurry(self) -> None:
+        """Ask the committer, in whichever process, to start its next round now (a read is
+        waiting): touches ``<folder>/urgent``, whose change the committer watches."""
+        path = self.folder / "urgent"
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            path.touch()
+
+    def hurried_at(self) -> int:
+        """When :meth:`hurry` was last called (ns; 0: never)."""
+        try:
+            return (self.folder / "urgent").stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def pending(self) -> bool:
+        """Whether some appended record is not committed yet."""
+        return self.end() > self.watermark()
+
+    # ---- appending ------------------------------------------------------------------
+    def append_locked(self, data: bytes) -> int:
+        """Write one frame (call holding :meth:`locked`, after reading what others wrote);
+        the logical end after it. Durable only after :meth:`sync` of that end."""
+        fd = self._fd
+        if fd is None or not os.fstat(fd).st_nlink:  # rotated: append to the newest
+            if fd is not None:
+                os.close(fd)
+            self._fd_start = self.segments()[-1]
+            fd = self._fd = os.open(self.segment_path(self._fd_start),
+                                    os.O_WRONLY | os.O_APPEND)
+        written = os.write(fd, data)
+        if written != len(data):  # a full disk: take the partial frame back
+            size = os.fstat(fd).st_size
+            os.ftruncate(fd, size - written)
+            raise OSError(f"journal {str(self.folder)!r}: only {written} of {len(data)} "
+                          f"bytes written (disk full?)")
+        end = self._fd_start + os.fstat(fd).st_size
+        with self._sync:
+            self._written = (end, fd)
+        return end
+
+    def sync(self, end: int) -> None:
+        """Return once the journal is fsync'd up to ``end``: one fsync for every request of
+        this process that appended meanwhile."""
+        with self._sync:
+            while self._synced < end:
+                if self._syncing:
+                    self._sync.wait()
+                    continue
+                self._syncing = True
+                target, fd = self._written
+                self._sync.release()
+                try:
+                    os.fdatasync(fd)
+                finally:
+                    self._sync.acquire()
+                    self._syncing = False
+                    self._sync.notify_all()
+                # a segment's records are committed (durable) before it is rotated away, so
+                # syncing the newest segment covers every record up to ``target``
+                self._synced = max(self._synced, target)
+
+    def rotate_if_committed(self, watermark: int) -> bool:
+        """Start a new segment and delete the others if everything up to the end is
+        committed (``watermark`` is the end); whether it did."""
+        with self.locked():
+            starts = self.segments()
+            newest = starts[-1]
+            size = self.segment_path(newest).stat().st_size
+            if newest + size != watermark or (size == 0 and len(starts) == 1):
+                return False
+            if size:
+                self._create_segment(watermark)
+            for start in starts:
+                if start != watermark:
+                    self.segment_path(start).unlink()
+            _fsync_folder(self.folder)
+            return True
+
+    def close(self) -> None:
+        for fd in (self._fd, self._end_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._end_fd = None
+
+
+class Reader:
+    """Reads a journal's records in order from a logical offset, across rotations."""
+
+    def __init__(self, journal: Journal, offset: int) -> None:
+        self.journal = journal
+        self.offset = offset  # the logical offset of the next record to read
+        self._fd: int | None = None
+        self._start = 0
+        self.lost = False  # the segment holding ``offset`` was gone (rotated): see reset
+
+    def _open(self) -> bool:
+        starts = self.journal.segments()
+        holding = [s for s in starts if s <= self.offset]
+        if not holding or (holding[-1] != self.offset and self._past_end(holding[-1])):
+            # what this reader had not read was committed and rotated away: go on from the
+            # oldest segment, and tell the caller (it may have cached what it missed)
+            if not starts:
+                return False
+            self.lost = True
+            self.offset = starts[0] if not holding else starts[-1]
+            holding = [self.offset]
+        try:
+            self._fd = os.open(self.journal.segment_path(holding[-1]), os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        self._start = holding[-1]
+        return True
+
+    def _past_end(self, start: int) -> bool:
+        try:
+            return start + self.journal.segment_path(start).stat().st_size < self.offset
+        except FileNotFoundError:
+            return True
+
+    def read(self, *, repair: bool = False) -> list[tuple[int, Record]]:
+        """The complete records from the offset on, as (logical end, record). ``repair``
+        (only while holding the append lock, when no append is in flight): a trailing
+        partial or corrupt frame is a torn append of a killed process, and is cut off."""
+        out: list[tuple[int, Record]] = []
+        while True:
+            if self._fd is None and not self._open():
+                return out
+            assert self._fd is not None
+            stat = os.fstat(self._fd)
+            position = self.offset - self._start
+            data = os.pread(self._fd, max(0, stat.st_size - position), position)
+            used = 0
+            while len(data) - used >= HEADER.size:
+                length, crc = HEADER.unpack_from(data, used)
+                body = data[used + HEADER.size:used + HEADER.size + length]
+                if len(body) < length or zlib.crc32(body) != crc:
+                    break
+                used += HEADER.size + length
+                out.append((self._start + position + used, pickle.loads(body)))
+            self.offset += used
+            if used < len(data):  # a frame not (yet) complete
+                if repair:
+                    with open(self.journal.segment_path(self._start), "r+b") as fh:
+                        fh.truncate(self.offset - self._start)
+                        os.fsync(fh.fileno())
+                return out
+            if stat.st_nlink:  # the newest segment: nothing more yet
+                return out
+            os.close(self._fd)  # rotated: the next segment starts where this one ended
+            self._fd = None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _write_durably(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def wait_settled(folder: str | os.PathLike[str], timeout: float = 60.0) -> None:
+    """Return once the journal in ``folder`` is committed up to its end (for a process that
+    reads the store directly, outside the server, and must see every write the server
+    acknowledged so far); TimeoutError after ``timeout`` seconds. No journal: at once."""
+    import time
+
+    path = Path(folder)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            starts = sorted(int(p.name[:-len(SUFFIX)]) for p in path.glob("*" + SUFFIX))
+            end = starts[-1] + segment_path_size(path, starts[-1]) if starts else 0
+            text = (path / "committed").read_text() if (path / "committed").exists() else ""
+            if int(text or 0) >= end:
+                return
+        except (FileNotFoundError, ValueError):
+            pass  # rotated or written meanwhile: look again
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"journal {str(path)!r} is not committed after {timeout} s")
+        time.sleep(0.01)
+
+
+def segment_path_size(folder: Path, start: int) -> int:
+    return (folder / segment_name(start)).stat().st_size

@@ -1,0 +1,186 @@
+"""How a server worker answers requests when the store has a write-ahead journal.
+
+- A *journaled* write (a route whose ``writes`` flag is :data:`JOURNAL`: the run calls
+  MLflow's clients make per run) runs its handler under the worker's lock with the
+  writer's rows diverted (``Writer.diverted``), checks them against the journal
+  (journal_view.py) and appends them as one record, under the journal's append lock;
+  then, without any lock, waits for the fsync that covers it (shared with every request
+  that appended meanwhile) and is answered 200. The committer (journal_commit.py) puts
+  the rows in Delta later.
+- Every other request first waits until the journal is committed up to the end it had
+  when the request arrived (nothing pending: no wait), so it reads, and validates
+  against, every write acknowledged before it, on any worker. A write of another route
+  is then handled as without a journal: buffered, and answered after its Delta commit
+  (group_commit.py).
+- A journaled write that must read a run this worker does not know (made or changed by
+  another worker) waits the same way before reading it (``Backend.before_miss_read``).
+
+``--journal off`` (``LAKEML_SERVER_JOURNAL=off``) keeps every write synchronous.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Callable
+
+from lakeml.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from lakeml.client import Client
+    from lakeml.server.group_commit import GroupCommit
+    from lakeml.server.protocol import Fields
+
+#: The ``writes`` flag of a route whose writes are journaled (truthy: it writes).
+JOURNAL = "journal"
+
+#: Seconds a read waits for the committer before it is answered 503.
+READ_WAIT = 120.0
+#: Seconds a stopping worker waits for the journal to be committed.
+DRAIN_WAIT = 30.0
+
+log = logging.getLogger("lakeml.server")
+
+
+def journal_folder(store_uri: str) -> str | None:
+    """The journal folder of ``store_uri``: ``LAKEML_SERVER_JOURNAL`` (``off``: None),
+    else ``~/.cache/lakeml/journal/<digest of the URI>``."""
+    setting = os.environ.get("LAKEML_SERVER_JOURNAL", "").strip()
+    if setting.lower() == "off":
+        return None
+    if setting:
+        return setting
+    from lakeml.store.file_cache import cache_root
+
+    digest = hashlib.sha256(store_uri.encode()).hexdigest()[:24]
+    return str(cache_root().parent / "journal" / digest)
+
+
+class JournaledWorker:
+    """One worker's journal, view and committer for one Client's store."""
+
+    def __init__(self, client: Client, folder: str) -> None:
+        from lakeml.server.journal import Journal
+        from lakeml.server.journal_commit import Committer
+        from lakeml.server.journal_view import JournalView
+
+        tracking = client.tracking
+        backend = tracking.backend  # the lake service's per-store state (run cache)
+        self.client = client
+        self.store = tracking.store
+        self.journal = Journal(folder, self.store.uri)
+        origin = f"{os.getpid()}-{os.urandom(4).hex()}"
+        self.view = JournalView(self.journal, backend, origin)
+        self.committer = Committer(self.journal, self.store, self._audit)
+        backend.before_miss_read = self.wait_committed
+        from lakeml.server.group_commit import commits_of
+
+        commits_of(client).before_read = self.wait_committed  # the UI's routes
+        self.committer.start()
+        atexit.register(self._drain)
+
+    def _drain(self) -> None:
+        """At exit (the server stopped): leave nothing pending in the journal if a
+        committer can commit it, so that readers of the store see every acknowledged write
+        without waiting for the server's next start."""
+        try:
+            self.wait_committed(timeout=DRAIN_WAIT)
+        except Exception as exc:  # noqa: BLE001 - the next start commits them
+            log.warning("journal not committed at exit (the next start commits it): %s", exc)
+
+    def _audit(self, table: str, message: str) -> None:
+        record = getattr(self.client.registry, "record_denied", None)
+        if record is not None:
+            record("journal_rejected", message, key=table)
+
+    # ---- requests ---------------------------------------------------------------------
+    def call(self, lock: threading.Lock, handler: Callable[[Client, Fields], dict[str, Any]],
+             fields: Fields, writes: Any, commits: GroupCommit) -> dict[str, Any]:
+        """Answer one request (see the module's docstring)."""
+        if writes == JOURNAL:
+            return self._journaled(lock, handler, fields)
+        self.wait_committed()
+        if not writes:
+            with lock:
+                self.view.catch_up()  # (keeps it close to the end: see JournalView)
+                return handler(self.client, fields)
+        from lakeml.server.group_commit import request_keys
+
+        with lock:  # as without a journal: buffer, then wait for a commit holding the rows
+            self.view.catch_up()
+            mark = commits.mark()
+            body = handler(self.client, fields)
+            ticket = commits.ticket()
+        commits.wait(ticket, mark, request_keys(fields, body))
+        return body
+
+    def _journaled(self, lock: threading.Lock,
+                   handler: Callable[[Client, Fields], dict[str, Any]],
+                   fields: Fields) -> dict[str, Any]:
+        from lakeml.server.journal import frame
+
+        writer = self.store.writer
+        journal = self.journal
+        with lock:
+            self.view.catch_up()  # other workers' runs and params, before validating
+            with writer.diverted() as tables:
+                try:
+                    body = handler(self.client, fields)
+                except BaseException:
+                    for table, rows in tables:  # as without a journal: buffered anyway
+                        writer.extend(table, rows)
+                    raise
+            if not tables:
+                return body
+            data = frame((self.view.origin, tables))
+            with journal.locked():
+                self.view.catch_up(repair=True)
+                self.view.check(tables)
+                end = journal.append_locked(data)
+        self.committer.wake.set()
+        journal.sync(end)
+        return body
+
+    def wait_committed(self, timeout: float | None = None) -> None:
+        """Return once every record appended before this call is committed to Delta
+        (StoreUnavailable after ``timeout``, default READ_WAIT, seconds)."""
+        journal = self.journal
+        target = journal.end()
+        if journal.watermark() >= target:
+            return
+        self.committer.urgent.set()
+        self.committer.wake.set()
+        journal.hurry()  # (the committer may be another worker's)
+        limit = READ_WAIT if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        pause = 0.0005
+        while journal.watermark() < target:
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"the server's journal ({str(journal.folder)!r}) is not committed to the "
+                    f"store after {limit:.0f} s; see the server's log")
+            time.sleep(pause)
+            pause = min(0.005, pause * 2)
+
+
+_workers: weakref.WeakKeyDictionary[Any, JournaledWorker | None] = weakref.WeakKeyDictionary()
+_workers_lock = threading.Lock()
+
+
+def journal_of(client: Client) -> JournaledWorker | None:
+    """The journal of ``client``'s store in this worker (made on first use), or None:
+    journal off, or not a lake store."""
+    with _workers_lock:
+        if client in _workers:
+            return _workers[client]
+        tracking = client.tracking
+        store = getattr(tracking, "store", None)
+        folder = journal_folder(store.uri) if store is not None and \
+            hasattr(tracking, "backend") else None
+        worker = _workers[client] = JournaledWorker(client, folder) if folder else None
+        return worker

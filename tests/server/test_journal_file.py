@@ -1,0 +1,75 @@
+"""The journal's files (lakeml/server/journal.py) on a real folder: frames, torn appends,
+rotation, the watermark, and a journal that refuses another store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakeml.errors import InvalidArgument
+from lakeml.server.journal import Journal, Reader, frame, wait_settled
+
+
+def record(i: int) -> tuple[str, list]:
+    return ("test", [("metrics", [("run", "m", float(i), i, 1000 + i)])])
+
+
+def append(journal: Journal, i: int) -> int:
+    with journal.locked():
+        end = journal.append_locked(frame(record(i)))
+    journal.sync(end)
+    return end
+
+
+def test_records_read_back_in_order_with_their_end_offsets(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", "/store")
+    ends = [append(journal, i) for i in range(5)]
+    got = Reader(journal, 0).read()
+    assert [end for end, _ in got] == ends == sorted(ends)
+    assert [rec for _, rec in got] == [record(i) for i in range(5)]
+    assert journal.end() == ends[-1] and journal.pending()
+    journal.close()
+
+
+def test_a_torn_append_is_cut_off_under_the_lock_and_not_read_before(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", "/store")
+    good = append(journal, 1)
+    torn = frame(record(2))[:-3]  # what a writer killed mid-write leaves
+    with open(journal.segment_path(journal.segments()[-1]), "ab") as fh:
+        fh.write(torn)
+    reader = Reader(journal, 0)
+    assert [end for end, _ in reader.read()] == [good]  # the partial frame is not a record
+    assert journal.end() == good + len(torn)
+    with journal.locked():
+        assert reader.read(repair=True) == []
+    assert journal.end() == good  # cut off
+    after = append(journal, 3)
+    assert [rec for _, rec in reader.read()] == [record(3)]
+    assert reader.offset == after
+    journal.close()
+
+
+def test_rotation_keeps_offsets_and_readers_follow_it(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", "/store")
+    first = append(journal, 1)
+    follower = Reader(journal, 0)
+    assert len(follower.read()) == 1
+    assert not journal.rotate_if_committed(0)  # not committed: kept
+    journal.set_watermark(first)
+    assert journal.rotate_if_committed(first)
+    assert journal.segments() == [first]
+    assert not journal.pending()
+    wait_settled(journal.folder, timeout=5)
+    second = append(journal, 2)  # offsets go on from the rotation
+    assert second > first
+    assert [end for end, _ in follower.read()] == [second]
+    late = Reader(journal, 0)  # its offset was rotated away: it is told
+    assert [end for end, _ in late.read()] == [second] and late.lost
+    journal.close()
+
+
+def test_a_journal_refuses_another_store(tmp_path: Path) -> None:
+    Journal(tmp_path / "j", "/store-a").close()
+    with pytest.raises(InvalidArgument, match="belongs to store '/store-a'"):
+        Journal(tmp_path / "j", "/store-b")
