@@ -120,12 +120,14 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    "127.0.0.1 and [::1] on any port, plus private networks (10.*, "
                    "172.16-31.*, 192.168.*) and the bound address when --host is not "
                    "loopback")
-    p.add_argument("--journal", default=None, metavar="DIR|off",
-                   help="folder of the write-ahead journal on this machine's disk: a "
-                   "run's write (create, log, update) is answered once fsync'd there and "
-                   "committed to the store right after (docs/server-durability.md); 'off': "
-                   "answered only after its Delta commit. Default: LAKEML_SERVER_JOURNAL, "
-                   "else ~/.cache/lakeml/journal/<digest of the store URI>")
+    p.add_argument("--journal", default=None, metavar="on|DIR|off",
+                   help="the write-ahead journal for runs' writes (create, log, update), "
+                   "on this machine's disk: such a write is answered once fsync'd there "
+                   "and committed to the store about 0.25 s later, so readers outside the "
+                   "server see it then (docs/server-durability.md); several times the "
+                   "write throughput under many clients. 'on': in ~/.cache/lakeml/journal/"
+                   "<digest of the store URI>; DIR: there; 'off' (the default, or "
+                   "LAKEML_SERVER_JOURNAL): every write answered after its Delta commit")
     p.set_defaults(func=cmd_server)
     from lakeml.cli.server_users import add_parsers
 

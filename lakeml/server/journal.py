@@ -37,7 +37,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from lakeml.errors import InvalidArgument
+from lakeml.errors import InvalidArgument, InvalidState
 
 HEADER = struct.Struct("<II")
 SUFFIX = ".seg"
@@ -59,12 +59,24 @@ def frame(record: Record) -> bytes:
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
+def _check_private(folder: Path) -> None:
+    """Refuse a journal folder another user could write to: its records are unpickled
+    when committed, so whoever writes a segment there runs code in the server."""
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise InvalidState(f"the journal folder {str(folder)!r} must belong to this user "
+                           f"(uid {os.getuid()}) and not be writable by group or others "
+                           f"(mode {oct(info.st_mode & 0o777)}): its records are loaded "
+                           "as Python objects; use a private folder (chmod 700)")
+
+
 class Journal:
     """One store's journal in ``folder`` (created if missing), shared by processes."""
 
     def __init__(self, folder: str | os.PathLike[str], store_uri: str) -> None:
         self.folder = Path(folder).expanduser()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_private(self.folder)
         self._mutex = threading.Lock()  # the fcntl lock does not exclude this process's threads
         self._lock_fd = os.open(self.folder / "append.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._fd: int | None = None  # the segment this process appends to

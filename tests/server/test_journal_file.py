@@ -73,3 +73,18 @@ def test_a_journal_refuses_another_store(tmp_path: Path) -> None:
     Journal(tmp_path / "j", "/store-a").close()
     with pytest.raises(InvalidArgument, match="belongs to store '/store-a'"):
         Journal(tmp_path / "j", "/store-b")
+
+
+def test_a_journal_folder_others_may_write_to_is_refused(tmp_path: Path) -> None:
+    """Records are unpickled when committed: a folder another user can write to would let
+    them run code in the server."""
+    from lakeml.errors import InvalidState
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(InvalidState, match="not be writable by group or others"):
+        Journal(shared, "file:///store")
+    made = tmp_path / "made" / "journal"
+    Journal(made, "file:///store")  # created private
+    assert made.stat().st_mode & 0o777 == 0o700
