@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from lakeml import config
 from lakeml.errors import LakemlError, StoreUnavailable
-from lakeml.query import run_fold, shared_snapshot
+from lakeml.query import run_fold, shared_snapshot, snapshot_pointer
 from lakeml.query.lake import LakeViews
 from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
@@ -117,24 +117,24 @@ def load(store: Store, *, fetch: bool = True) -> Snapshot | None:
     if fetch and not store.is_local and not (folder / POINTER).exists():
         shared_snapshot.fetch(store, FORMAT)
     try:
-        data = json.loads((folder / POINTER).read_text())
-        if data.get("format") != FORMAT:
-            return None
+        # every field checked: its names reach the engine's SQL (see snapshot_pointer)
+        data = snapshot_pointer.checked(json.loads((folder / POINTER).read_text()), FORMAT)
         path = folder / data["file"]
-        if not _whole(path, data.get("bytes")) or not store.same_tables(data.get("tables")):
+        if not _whole(path, data["bytes"]) or not store.same_tables(data["tables"]):
             return None
         return Snapshot(str(path), {(e, k): c for e, k, c in data["columns"]},
                         {t: frozenset(names) for t, names in data["files"].items()},
-                        int(data["runs"]))
-    except (OSError, ValueError, KeyError, TypeError):
+                        data["runs"])
+    except Exception as exc:  # noqa: BLE001 - any damage: a cache, the tables are folded
+        log.info("run snapshot pointer of %s ignored: %s", store.uri, exc)
         return None
 
 
-def _whole(path: Path, size: int | None) -> bool:
+def _whole(path: Path, size: int) -> bool:
     """Whether ``path`` is the Parquet file it was written as: there, of the ``size``
-    the pointer recorded (older pointers record none), ending in Parquet's magic."""
+    the pointer recorded, ending in Parquet's magic."""
     with path.open("rb") as f:
-        if size is not None and os.fstat(f.fileno()).st_size != size:
+        if os.fstat(f.fileno()).st_size != size:
             return False
         f.seek(-4, os.SEEK_END)
         return f.read(4) == b"PAR1"

@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakeml.query import snapshot_pointer
 from lakeml.store.file_cache import object_files, read_object, state_folder, write_object
 
 if TYPE_CHECKING:
@@ -95,13 +96,15 @@ def fetch(store: Store, snapshot_format: int) -> bool:
     folder = state_folder(store.uri)
     try:
         files, remote = _files(store)
-        pointer = _read_pointer(files, remote)
-        if pointer is None or pointer.get("format") != snapshot_format or \
-                not store.same_tables(pointer.get("tables")):
+        found = _read_pointer(files, remote)
+        if found is None:
             return False
-        name = str(pointer["file"])
-        if "/" in name or not name.startswith("runs-"):
-            return False  # not a name this module writes
+        # rebuilt from its checked fields, never copied as it came: anyone who can write
+        # the store's state/ prefix wrote it, and its names reach the engine's SQL
+        pointer = snapshot_pointer.checked(found, snapshot_format)
+        if not store.same_tables(pointer["tables"]):
+            return False
+        name = pointer["file"]
         folder.mkdir(parents=True, exist_ok=True)
         part = folder / f".{name}.{uuid.uuid4().hex}.part"
         try:
