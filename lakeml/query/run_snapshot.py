@@ -195,7 +195,7 @@ def write(store: Store, *, memory_limit: int | None = None,
     shared_snapshot.write_pointer(folder, pointer)
     prune(folder, keep={name, Path(previous.path).name if previous else name})
     if not store.is_local:  # beside the tables too, for other machines
-        shared_snapshot.publish(store, name)
+        shared_snapshot.publish(store, name, pointer)
     return load(store, fetch=False)
 
 

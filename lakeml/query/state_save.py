@@ -95,16 +95,17 @@ def _save(cur: duckdb.DuckDBPyConnection, store: Store, columns: dict[tuple[str,
             cur.close()
         previous = run_snapshot.load(store, fetch=False)
         os.replace(partial, folder / name)
-        shared_snapshot.write_pointer(folder, {
+        pointer = {
             "format": run_snapshot.FORMAT, "file": name, "runs": int(runs),
             "bytes": (folder / name).stat().st_size,
             "columns": [[e, k, c] for (e, k), c in columns.items()],
             "files": {t: sorted(run_snapshot.file_name(store, t, f) for f in files[t])
                       for t in SOURCES},
-            "tables": store.table_ids(SOURCES)})
+            "tables": store.table_ids(SOURCES)}
+        shared_snapshot.write_pointer(folder, pointer)
         run_snapshot.prune(folder, keep={name, os.path.basename(previous.path)
                                          if previous else name})
-        shared_snapshot.publish(store, name)
+        shared_snapshot.publish(store, name, pointer)
     except Exception as exc:  # noqa: BLE001 - a cache: readers fold the tables without it
         log.warning("could not save the run state of %s as its snapshot: %s", store.uri, exc)
     finally:

@@ -11,7 +11,7 @@ import fsspec
 import pytest
 
 import lakeml
-from lakeml.query import run_snapshot, snapshot_pointer
+from lakeml.query import run_snapshot, shared_snapshot, snapshot_pointer
 from tests.query.test_state_board import by_sql, cold_client, fill, rows, same
 
 GOOD = {"format": 1, "file": "runs-" + "0" * 32 + ".parquet", "runs": 2, "bytes": 10,
@@ -83,3 +83,39 @@ def test_a_forged_s3_pointer_runs_no_sql_and_breaks_no_read(
         other.tracking._b.engine.run_state.wait_saving()
         # its own snapshot, written from the folded tables, replaced the forged pointer
         run_snapshot.wait(other.store)
+
+
+def test_an_overlapping_writer_never_publishes_a_pointer_to_a_file_not_uploaded(
+        s3_env: dict[str, str]):
+    """Writer A wrote its file and pointer, then writer B its own (the local pointer names
+    B now); A's publishing uploads A's file and A's pointer, never B's pointer."""
+    import shutil
+    import uuid
+
+    from tests.object_store import fresh_prefix
+
+    uri = fresh_prefix()
+    exp, _ = fill(lakeml.Client(uri))
+    reader = cold_client(uri)
+    reader.leaderboard(exp, "acc")
+    reader.tracking._b.engine.run_state.wait_saving()
+    saved = run_snapshot.load(reader.store, fetch=False)
+    assert saved is not None
+    folder = Path(saved.path).parent
+    first = json.loads((folder / "runs.json").read_text())
+    pointers = []
+    for _ in range(2):  # A, then B
+        name = f"runs-{uuid.uuid4().hex}.parquet"
+        shutil.copy(saved.path, folder / name)
+        pointers.append({**first, "file": name})
+        shared_snapshot.write_pointer(folder, pointers[-1])
+    a, b = pointers
+    shared_snapshot.publish(reader.store, a["file"], a)
+    remote = fsspec.filesystem("s3")
+    remote.invalidate_cache()
+    assert json.loads(remote.cat_file(f"{uri}/state/runs.json")) == a
+    published = {p.rsplit("/", 1)[-1] for p in remote.ls(f"{uri}/state", refresh=True)}
+    assert a["file"] in published and b["file"] not in published
+    # a pointer naming another file than the one uploaded is refused: nothing changes
+    shared_snapshot.publish(reader.store, a["file"], b)
+    assert json.loads(remote.cat_file(f"{uri}/state/runs.json")) == a
