@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeml.query import snapshot_pointer
-from lakeml.store.file_cache import object_files, read_object, state_folder, write_object
+from lakeml.store.file_cache import (
+    copy_object,
+    object_files,
+    read_object,
+    state_folder,
+    write_object,
+)
 
 if TYPE_CHECKING:
     from lakeml.store import Store
@@ -117,7 +123,8 @@ def fetch(store: Store, snapshot_format: int) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
         part = folder / f".{name}.{uuid.uuid4().hex}.part"
         try:
-            part.write_bytes(read_object(files, f"{remote}/{name}"))
+            with part.open("wb") as out:  # streamed: never the whole file in memory
+                copy_object(files, f"{remote}/{name}", out)
             os.replace(part, folder / name)
         finally:
             part.unlink(missing_ok=True)
