@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from lakeml import config
 from lakeml.errors import LakemlError, StoreUnavailable
-from lakeml.query import run_fold, shared_snapshot
+from lakeml.query import background, run_fold, shared_snapshot, snapshot_pointer
 from lakeml.query.lake import LakeViews
 from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes, fold_select, keys_in
 from lakeml.sqltext import sql_string
@@ -117,24 +117,24 @@ def load(store: Store, *, fetch: bool = True) -> Snapshot | None:
     if fetch and not store.is_local and not (folder / POINTER).exists():
         shared_snapshot.fetch(store, FORMAT)
     try:
-        data = json.loads((folder / POINTER).read_text())
-        if data.get("format") != FORMAT:
-            return None
+        # every field checked: its names reach the engine's SQL (see snapshot_pointer)
+        data = snapshot_pointer.checked(json.loads((folder / POINTER).read_text()), FORMAT)
         path = folder / data["file"]
-        if not _whole(path, data.get("bytes")) or not store.same_tables(data.get("tables")):
+        if not _whole(path, data["bytes"]) or not store.same_tables(data["tables"]):
             return None
         return Snapshot(str(path), {(e, k): c for e, k, c in data["columns"]},
                         {t: frozenset(names) for t, names in data["files"].items()},
-                        int(data["runs"]))
-    except (OSError, ValueError, KeyError, TypeError):
+                        data["runs"])
+    except Exception as exc:  # noqa: BLE001 - any damage: a cache, the tables are folded
+        log.info("run snapshot pointer of %s ignored: %s", store.uri, exc)
         return None
 
 
-def _whole(path: Path, size: int | None) -> bool:
+def _whole(path: Path, size: int) -> bool:
     """Whether ``path`` is the Parquet file it was written as: there, of the ``size``
-    the pointer recorded (older pointers record none), ending in Parquet's magic."""
+    the pointer recorded, ending in Parquet's magic."""
     with path.open("rb") as f:
-        if size is not None and os.fstat(f.fileno()).st_size != size:
+        if os.fstat(f.fileno()).st_size != size:
             return False
         f.seek(-4, os.SEEK_END)
         return f.read(4) == b"PAR1"
@@ -195,7 +195,7 @@ def write(store: Store, *, memory_limit: int | None = None,
     shared_snapshot.write_pointer(folder, pointer)
     prune(folder, keep={name, Path(previous.path).name if previous else name})
     if not store.is_local:  # beside the tables too, for other machines
-        shared_snapshot.publish(store, name)
+        shared_snapshot.publish(store, name, pointer)
     return load(store, fetch=False)
 
 
@@ -338,32 +338,31 @@ def _copies_local(store: Store) -> bool:
 
 def refresh_soon(store: Store) -> None:
     """Rewrite the snapshot on a thread of its own if it is stale (one writer per store
-    and process). The thread is not a daemon: a process that wrote finishes it at exit."""
+    and process). The process waits for it at exit, within bounds (see background)."""
     with _writing_lock:
         running = _writing.get(store.uri)
         if store.uri in _finishing or (running is not None and running.is_alive()):
             return
         if not is_stale(store):
             return
-        thread = threading.Thread(target=_write_logged, args=(store,),
-                                  name="lakeml-run-snapshot")
-        thread.start()  # before it is shown: whoever finds it may join it at once
-        _writing[store.uri] = thread
+        # started before it is shown: whoever finds it may join it at once
+        thread = background.start(_write_logged, (store,), "lakeml-run-snapshot")
+        if thread is not None:
+            _writing[store.uri] = thread
 
 
 def write_soon(store: Store) -> threading.Thread | None:
     """Write the snapshot on a thread of its own now, stale or not (one writer per store
     and process): the first reader of a remote store without one, which has just
     fetched its data files (see RunsMirror). The thread, or None while the store's
-    writer closes."""
+    writer closes or the process exits."""
     with _writing_lock:
         running = _writing.get(store.uri)
         if store.uri in _finishing or (running is not None and running.is_alive()):
             return running
-        thread = threading.Thread(target=_write_logged, args=(store, 1),
-                                  name="lakeml-run-snapshot")
-        thread.start()  # before it is shown: whoever finds it may join it at once
-        _writing[store.uri] = thread
+        thread = background.start(_write_logged, (store, 1), "lakeml-run-snapshot")
+        if thread is not None:
+            _writing[store.uri] = thread
         return thread
 
 
@@ -382,8 +381,13 @@ def finish(store: Store) -> None:
     with _writing_lock:
         _finishing.add(store.uri)
     try:
-        wait(store)
-        if is_stale(store):
+        wait(store, background.EXIT_WAIT_SECONDS)  # bounded: it may be stuck on the network
+        with _writing_lock:
+            running = _writing.get(store.uri)
+        if running is not None and running.is_alive():
+            log.warning("run snapshot of %s still being written; not waiting for it",
+                        store.uri)
+        elif is_stale(store):
             write(store)
     except LakemlError as exc:
         log.warning("%s", exc)

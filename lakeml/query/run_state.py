@@ -40,7 +40,7 @@ from lakeml.query.run_fold import (
     fold_select,
     keys_in,
 )
-from lakeml.sqltext import placeholders, read_files, sql_string
+from lakeml.sqltext import identifier, placeholders, read_files, sql_string
 
 if TYPE_CHECKING:
     import duckdb
@@ -293,11 +293,13 @@ class RunsMirror:
 
     def _from_snapshot(self, snapshot: Snapshot) -> str:
         """SELECT of the snapshot's rows in this state's layout (its keys, its column names)."""
+        # quoted, though run_snapshot.load admits only c<n> names: they came from a file
         picks = "".join(
-            f", s.{snapshot.columns[key]} AS {column}" if key in snapshot.columns
-            else f", NULL::{ENTITIES[key[0]][1]} AS {column}"
+            f", s.{identifier(snapshot.columns[key])} AS {identifier(column)}"
+            if key in snapshot.columns
+            else f", NULL::{ENTITIES[key[0]][1]} AS {identifier(column)}"
             for key, column in self._columns.items())
-        runs = ", ".join(f"s.{c}" for c in self._run_columns)
+        runs = ", ".join(f"s.{identifier(c)}" for c in self._run_columns)
         return f"SELECT {runs}{picks} FROM read_parquet({sql_string(snapshot.path)}) AS s"
 
     @staticmethod

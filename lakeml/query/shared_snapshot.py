@@ -28,7 +28,14 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakeml.store.file_cache import object_files, read_object, state_folder, write_object
+from lakeml.query import snapshot_pointer
+from lakeml.store.file_cache import (
+    copy_object,
+    object_files,
+    read_object,
+    state_folder,
+    write_object,
+)
 
 if TYPE_CHECKING:
     from lakeml.store import Store
@@ -51,23 +58,32 @@ def _files(store: Store) -> tuple[Any, str]:
     return object_files(remote_folder(store), store.storage_options)
 
 
-def publish(store: Store, name: str) -> None:
-    """Upload local snapshot ``name`` and then the local pointer naming it to the store's
-    ``state/`` prefix, and prune published generations older than KEEP_SECONDS (but the
-    one named and the one it replaced). Errors are logged."""
+def publish(store: Store, name: str, pointer: dict[str, Any]) -> None:
+    """Upload local snapshot ``name`` and then ``pointer`` (the pointer its writer wrote
+    naming it: not the local pointer file, which an overlapping writer may have moved on
+    to a file this call never uploaded) to the store's ``state/`` prefix, and prune
+    published generations older than KEEP_SECONDS (but the one named and the one it
+    replaced). Errors are logged."""
     folder = state_folder(store.uri)
     try:
+        if pointer.get("file") != name:
+            raise ValueError(f"the pointer names {pointer.get('file')!r}, not {name!r}")
+        data = (folder / name).read_bytes()
+        if len(data) != pointer.get("bytes"):
+            raise ValueError(f"{name!r} holds {len(data)} bytes, its pointer says "
+                             f"{pointer.get('bytes')!r}")
         files, remote = _files(store)
         previous = _read_pointer(files, remote)
-        write_object(files, f"{remote}/{name}", (folder / name).read_bytes())
-        write_object(files, f"{remote}/{POINTER}", (folder / POINTER).read_bytes())
-        keep = {name, previous.get("file") if previous else name}
-        _prune(files, remote, keep)
+        write_object(files, f"{remote}/{name}", data)
+        write_object(files, f"{remote}/{POINTER}", json.dumps(pointer).encode())
+        kept = previous.get("file") if isinstance(previous, dict) else None
+        _prune(files, remote, {name, kept if isinstance(kept, str) else name})
     except Exception as exc:  # noqa: BLE001 - a cache: readers fold the tables without it
         log.info("could not publish the run snapshot of %s: %s", store.uri, exc)
 
 
-def _read_pointer(files: Any, remote: str) -> dict[str, Any] | None:
+def _read_pointer(files: Any, remote: str) -> Any:
+    """The published pointer as parsed JSON (unchecked: see snapshot_pointer), or None."""
     try:
         return json.loads(read_object(files, f"{remote}/{POINTER}"))
     except FileNotFoundError:
@@ -95,17 +111,20 @@ def fetch(store: Store, snapshot_format: int) -> bool:
     folder = state_folder(store.uri)
     try:
         files, remote = _files(store)
-        pointer = _read_pointer(files, remote)
-        if pointer is None or pointer.get("format") != snapshot_format or \
-                not store.same_tables(pointer.get("tables")):
+        found = _read_pointer(files, remote)
+        if found is None:
             return False
-        name = str(pointer["file"])
-        if "/" in name or not name.startswith("runs-"):
-            return False  # not a name this module writes
+        # rebuilt from its checked fields, never copied as it came: anyone who can write
+        # the store's state/ prefix wrote it, and its names reach the engine's SQL
+        pointer = snapshot_pointer.checked(found, snapshot_format)
+        if not store.same_tables(pointer["tables"]):
+            return False
+        name = pointer["file"]
         folder.mkdir(parents=True, exist_ok=True)
         part = folder / f".{name}.{uuid.uuid4().hex}.part"
         try:
-            part.write_bytes(read_object(files, f"{remote}/{name}"))
+            with part.open("wb") as out:  # streamed: never the whole file in memory
+                copy_object(files, f"{remote}/{name}", out)
             os.replace(part, folder / name)
         finally:
             part.unlink(missing_ok=True)

@@ -13,8 +13,8 @@ object instead of every data file).
 
 The thread reads the state in a DuckDB transaction begun while the mirror was locked, so
 what it writes is the state of exactly the files it names, whatever the mirror does
-meanwhile. It is not a daemon: a process that started one finishes it at exit (DuckDB
-aborts a process that exits while another thread queries).
+meanwhile. The process waits for it at exit within bounds (see background): its DuckDB
+part is a local COPY, what may outlast the wait is publishing.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Mapping
 
-from lakeml.query import run_snapshot, shared_snapshot
+from lakeml.query import background, run_snapshot, shared_snapshot
 from lakeml.query.run_fold import RUN_COLUMNS, SOURCES, data_bytes
 from lakeml.sqltext import sql_string
 from lakeml.store.file_cache import state_folder
@@ -57,14 +57,17 @@ def stale(store: Store, files: Files, covered: Files | None) -> bool:
 
 
 def start(cur: duckdb.DuckDBPyConnection, store: Store, columns: Mapping[tuple[str, str], str],
-          files: Files) -> threading.Thread:
+          files: Files) -> threading.Thread | None:
     """Write ``state_wide`` (every run column, key columns ``columns``) as the store's
-    snapshot of ``files``, on a new thread. ``cur`` is a cursor of the state's database
-    whose transaction the caller began while the state was that of ``files``; the thread
-    ends it and closes the cursor."""
-    thread = threading.Thread(target=_save, args=(cur, store, dict(columns), dict(files)),
-                              name="lakeml-state-save")
-    thread.start()
+    snapshot of ``files``, on a new thread (see background: waited for within bounds at
+    exit; None, the cursor closed, once the exit has begun). ``cur`` is a cursor of the
+    state's database whose transaction the caller began while the state was that of
+    ``files``; the thread ends it and closes the cursor."""
+    thread = background.start(_save, (cur, store, dict(columns), dict(files)),
+                              "lakeml-state-save")
+    if thread is None:
+        cur.execute("ROLLBACK")
+        cur.close()
     return thread
 
 
@@ -95,16 +98,17 @@ def _save(cur: duckdb.DuckDBPyConnection, store: Store, columns: dict[tuple[str,
             cur.close()
         previous = run_snapshot.load(store, fetch=False)
         os.replace(partial, folder / name)
-        shared_snapshot.write_pointer(folder, {
+        pointer = {
             "format": run_snapshot.FORMAT, "file": name, "runs": int(runs),
             "bytes": (folder / name).stat().st_size,
             "columns": [[e, k, c] for (e, k), c in columns.items()],
             "files": {t: sorted(run_snapshot.file_name(store, t, f) for f in files[t])
                       for t in SOURCES},
-            "tables": store.table_ids(SOURCES)})
+            "tables": store.table_ids(SOURCES)}
+        shared_snapshot.write_pointer(folder, pointer)
         run_snapshot.prune(folder, keep={name, os.path.basename(previous.path)
                                          if previous else name})
-        shared_snapshot.publish(store, name)
+        shared_snapshot.publish(store, name, pointer)
     except Exception as exc:  # noqa: BLE001 - a cache: readers fold the tables without it
         log.warning("could not save the run state of %s as its snapshot: %s", store.uri, exc)
     finally:

@@ -19,13 +19,14 @@ reader that finds one of its copies gone fetches it again).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Iterable
 
 from lakeml import config
 from lakeml.errors import StoreUnavailable
@@ -164,43 +165,82 @@ def object_files(uri: str, options: dict[str, str] | None) -> tuple[Any, str]:
 
 
 READ_ATTEMPTS = 5
+# Bytes asked per GET (a ranged one past the first): a fetch holds at most this much in
+# memory, whatever the object's size (FETCH_THREADS of them at once).
+CHUNK_BYTES = 8 << 20
 
 
 def read_object(files: Any, key: str) -> bytes:
-    """The bytes of object ``key`` of ``files`` (of :func:`object_files`): a HEAD (its size,
-    FileNotFoundError if there is none), then one GET. A read that fails or comes back
-    short (a connection lost mid-body) is tried again from where it stopped, up to
-    READ_ATTEMPTS times; then OSError."""
-    source = files.open_input_file(key)
-    size = source.size()
-    parts: list[bytes] = []
-    got = failures = 0
-    while got < size:
+    """The bytes of object ``key`` of ``files`` (of :func:`object_files`); for small
+    objects (a pointer, a checkpoint marker): see :func:`copy_object`."""
+    buffer = io.BytesIO()
+    copy_object(files, key, buffer)
+    return buffer.getvalue()
+
+
+def copy_object(files: Any, key: str, out: BinaryIO) -> int:
+    """Write object ``key`` of ``files`` into ``out`` (at its start); its size.
+
+    A HEAD (its size; FileNotFoundError if there is none), then GETs of CHUNK_BYTES each,
+    streamed to ``out``: an object of one chunk comes from one response, so it is one
+    version of it even if it is overwritten in place (a pointer). A larger one is read
+    by ranges, so its size and modification time are taken before and compared after
+    (and before resuming): one that changed meanwhile is read again from byte 0, never
+    pieced together from two versions. A read that fails or comes back short (a
+    connection lost mid-body) is tried again (a large object from where it stopped if it
+    has not changed), up to READ_ATTEMPTS times; then OSError.
+    """
+    failures = 0
+    got = 0
+    stamp: tuple[int, int] | None = None
+    while True:
         try:
-            chunk = source.read(size - got)
+            source = files.open_input_file(key)  # a HEAD: its size
+            size = source.size()
+            if size > CHUNK_BYTES:
+                now = _stamp(files, key)
+                if stamp != now:
+                    got = 0  # the first read, or it changed: from the start
+                stamp = now
+            else:
+                got, stamp = 0, None
+            out.seek(got)
+            out.truncate()
+            if got:
+                source.seek(got)
+            while got < size:
+                chunk = source.read(min(CHUNK_BYTES, size - got))
+                if not chunk:
+                    raise OSError(f"the body ended at byte {got} of {size}")
+                out.write(chunk)
+                got += len(chunk)
+            if stamp is None or _stamp(files, key) == stamp:
+                return size
+            raise OSError("it changed while being read")
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001 - counted, then reported
-            chunk, error = b"", exc
-        else:
-            error = None
-        if chunk:
-            parts.append(chunk)
-            got += len(chunk)
-            continue
-        failures += 1
-        if failures >= READ_ATTEMPTS:
-            raise OSError(f"object {key!r}: read {got} of {size} bytes in {failures} "
-                          f"attempts{f': {error}' if error else ''}")
-        time.sleep(0.05 * failures)
-        source = files.open_input_file(key)
-        source.seek(got)
-    return b"".join(parts)
+            failures += 1
+            if failures >= READ_ATTEMPTS:
+                raise OSError(f"object {key!r}: read {got} bytes in {failures} attempts: "
+                              f"{exc}") from exc
+            time.sleep(0.05 * failures)
+
+
+def _stamp(files: Any, key: str) -> tuple[int, int]:
+    """(size, modification time in ns) of object ``key``: a HEAD."""
+    (info,) = files.get_file_info([key])
+    return int(info.size), int(info.mtime_ns or 0)
 
 
 def write_object(files: Any, key: str, data: bytes) -> None:
-    """Write object ``key`` of ``files`` (of :func:`object_files`) whole (one PUT, or a
-    multipart upload for a large one: either way it appears at once or not at all)."""
+    """Write object ``key`` of ``files`` (of :func:`object_files`) whole: deltalake's
+    output stream is an S3 multipart upload (create, one part per 5 MB, complete), so
+    the object appears at once, whole, or not at all. Its Python API cannot abort an
+    upload: it aborts one whose part failed itself, and an upload left incomplete
+    otherwise (the complete failing, the process killed) holds its parts until the
+    bucket's lifecycle rule (AbortIncompleteMultipartUpload) removes them; a data write
+    is all this function does between opening and closing the stream."""
     out = files.open_output_stream(key, None)
     out.write(data)
     out.close()
@@ -211,7 +251,7 @@ def _fetch_object(uri: str, path: str, options: dict[str, str]) -> None:
     try:
         files, key = object_files(uri, options)
         with open(part, "wb") as out:
-            out.write(read_object(files, key))
+            copy_object(files, key, out)
         os.replace(part, path)
     except Exception as exc:
         try:

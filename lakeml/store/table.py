@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
-from lakeml.store.file_cache import all_present, local_copies, object_files, touch
+from lakeml.store.file_cache import (
+    all_present,
+    local_copies,
+    object_files,
+    read_object,
+    touch,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -52,6 +58,12 @@ TABLE_CONFIGURATION = {
 # first, 50+ ms after 500). Reopening it, from the latest checkpoint, once it
 # has followed this many versions keeps a commit's cost flat.
 REOPEN_EVERY = 50
+
+# The next commit's log file is gone for good once log clean-up removed it (commits
+# older than the log retention, before a checkpoint): a reader still at that version
+# would look for it forever. So at most this often a reader that finds no next commit
+# also reads ``_delta_log/_last_checkpoint``: a checkpoint past its version reopens it.
+CHECKPOINT_CHECK_SECONDS = 600.0
 
 # This process's last commit to each table (by URI), on time.monotonic()'s clock: a
 # reader of a remote store reuses its last listing of a table for a while (see
@@ -117,6 +129,7 @@ class DeltaTableHandle:
         # remote stores: seconds a listing of the table's versions is reused (Store sets it)
         self.freshness = 0.0
         self._listed_at = -1.0  # monotonic time the last listing started
+        self._checkpoint_checked_at = -1.0  # ... the last read of _last_checkpoint (or open)
 
     # ---- creation -----------------------------------------------------------
     def ensure(self) -> None:
@@ -256,28 +269,57 @@ class DeltaTableHandle:
         return DeltaTable(self.uri, storage_options=self.storage_options)
 
     # ---- reads ------------------------------------------------------------------
-    def _may_have_moved(self, version: int) -> bool:
-        """Whether the table may have a version after ``version``.
+    def _may_have_moved(self, version: int) -> bool | None:
+        """Whether the table may have a version after ``version``: True, False, or None
+        when it has one whose commit files log clean-up removed (reopen it then, from the
+        checkpoint: the versions after ``version`` cannot be followed one by one).
 
         The next commit's log file either exists or not (a Delta commit is that file,
-        written once; log clean-up removes only old ones). On a local folder: one stat
-        (microseconds) instead of deltalake's log listing (about a millisecond, which a
-        search pays per table). On an object store: one HEAD of it (a lookup, cheaper
-        than the LIST of the log that deltalake's update sends and, on S3, a tenth of
-        its price); only a table that moved is then listed. Any answer but "not found"
-        counts as moved: the listing then reports a failing store.
+        written once). On a local folder: one stat (microseconds) instead of deltalake's
+        log listing (about a millisecond, which a search pays per table). On an object
+        store: one HEAD of it (a lookup, cheaper than the LIST of the log that deltalake's
+        update sends and, on S3, a tenth of its price); only a table that moved is then
+        listed. Any answer but "not found" counts as moved: the listing then reports a
+        failing store. Log clean-up removes commit files older than the log retention
+        once a checkpoint follows them, so a reader that stayed at ``version`` that long
+        never finds the next one: every CHECKPOINT_CHECK_SECONDS a "not found" also reads
+        ``_last_checkpoint`` (one small GET) and a checkpoint past ``version`` says so.
         """
         name = f"_delta_log/{version + 1:020d}.json"
         if "://" not in self.uri:
-            return os.path.exists(f"{self.uri}/{name}")
-        try:
-            files, key = object_files(f"{self.uri}/{name}", self.storage_options)
-            files.open_input_file(key)  # a HEAD: the file's size
-        except FileNotFoundError:
+            if os.path.exists(f"{self.uri}/{name}"):
+                return True
+        else:
+            try:
+                files, key = object_files(f"{self.uri}/{name}", self.storage_options)
+                files.open_input_file(key)  # a HEAD: the file's size
+                return True
+            except FileNotFoundError:
+                pass
+            except Exception:  # noqa: BLE001 - decided by the listing, which raises clearly
+                return True
+        if time.monotonic() - self._checkpoint_checked_at < CHECKPOINT_CHECK_SECONDS:
             return False
-        except Exception:  # noqa: BLE001 - decided by the listing, which raises clearly
-            return True
-        return True
+        checkpoint = self._last_checkpoint()
+        self._checkpoint_checked_at = time.monotonic()
+        return None if checkpoint is not None and checkpoint > version else False
+
+    def _last_checkpoint(self) -> int | None:
+        """The version ``_delta_log/_last_checkpoint`` names; None if there is none (or it
+        cannot be read: the next look tries again)."""
+        import json
+
+        uri = f"{self.uri}/_delta_log/_last_checkpoint"
+        try:
+            if "://" not in self.uri:
+                data = Path(uri).read_bytes()
+            else:
+                files, key = object_files(uri, self.storage_options)
+                data = read_object(files, key)
+            version = json.loads(data)["version"]
+            return version if type(version) is int else None
+        except Exception:  # noqa: BLE001 - missing or damaged: no checkpoint to go by
+            return None
 
     def snapshot_files(self, as_of: int | datetime | None = None, *,
                        readable: bool = True) -> tuple[int, list[str]]:
@@ -363,6 +405,7 @@ class DeltaTableHandle:
                 if self._read_dt is None:
                     self._read_dt = DeltaTable(self.uri, storage_options=self.storage_options)
                     self._read_opened_at = self._read_dt.version()
+                    self._checkpoint_checked_at = time.monotonic()
                 return str(self._read_dt.metadata().id)
         except _store_errors() as exc:
             self._read_dt = None
@@ -385,13 +428,18 @@ class DeltaTableHandle:
                 if self._files is not None and self._read_dt is not None and self._fresh():
                     return self._files
                 started = time.monotonic()
-                if self._read_dt is not None and self._may_have_moved(self._read_dt.version()):
-                    self._read_dt.update_incremental()
-                    if self._read_dt.version() - self._read_opened_at >= REOPEN_EVERY:
+                if self._read_dt is not None:
+                    moved = self._may_have_moved(self._read_dt.version())
+                    if moved is None:  # its next commits were cleaned up: from the checkpoint
                         self._read_dt = None
+                    elif moved:
+                        self._read_dt.update_incremental()
+                        if self._read_dt.version() - self._read_opened_at >= REOPEN_EVERY:
+                            self._read_dt = None
                 if self._read_dt is None:
                     self._read_dt = DeltaTable(self.uri, storage_options=self.storage_options)
                     self._read_opened_at = self._read_dt.version()
+                    self._checkpoint_checked_at = started
                 self._listed_at = started
                 version = self._read_dt.version()
                 if self._files is None or self._files[0] != version:

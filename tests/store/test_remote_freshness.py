@@ -67,3 +67,39 @@ def test_a_server_workers_reads_have_no_window(s3_env: dict[str, str],
     assert ids(client, exp) == {mine}
     other = another_process_logs_a_run(uri, exp)
     assert ids(client, exp) == {mine, other}
+
+
+def test_a_reader_follows_a_table_whose_next_commit_was_cleaned_up(
+        any_store: str, monkeypatch: pytest.MonkeyPatch):
+    """Log clean-up removed the commit after the reader's version (older than the log
+    retention, a checkpoint after it): the reader finds the checkpoint and reopens."""
+    from deltalake import DeltaTable
+
+    from lakeml.store import table
+
+    monkeypatch.setenv("LAKEML_REMOTE_FRESHNESS", "0")
+    monkeypatch.setattr(table, "CHECKPOINT_CHECK_SECONDS", 0.0)
+    backend.close_all()
+    client = lakeml.Client(any_store)
+    exp = client.create_experiment("cleaned")
+    mine = client.create_run(exp).info.run_id
+    client.flush()
+    assert ids(client, exp) == {mine}  # the reader is at the runs table's latest version
+    runs = f"{any_store}/tables/runs"
+    options = client.store.storage_options
+    seen = DeltaTable(runs, storage_options=options).version()
+    others = {another_process_logs_a_run(any_store, exp) for _ in range(2)}
+    latest = DeltaTable(runs, storage_options=options)
+    latest.create_checkpoint()
+    assert latest.version() > seen
+    # what cleanup_metadata does to commits past the retention: the next one is gone
+    gone = f"{runs}/_delta_log/{seen + 1:020d}.json"
+    if "://" in any_store:
+        import fsspec
+
+        fsspec.filesystem("s3").rm(gone)
+    else:
+        import os
+
+        os.remove(gone)
+    assert ids(client, exp) == {mine, *others}
