@@ -5,10 +5,19 @@ and bucket of steps of a few fixed widths, the bucket's first, last, lowest and 
 point. A series longer than a chart's ``max_points`` whose steps span enough buckets is
 drawn from those rows: the widths' rows are merged into ``max_points // 4`` buckets or
 fewer (each gives up to four points), so a million-step history costs the server a few
-thousand rows, not a million points. Shorter series, series with no such rows (metrics
-a Spark job wrote to the table directly) and every series of a store whose table is not
-marked complete (its metrics predate the table: ``lakeml maintenance rebuild-buckets``)
-are read exactly by :mod:`lakeml.ui.charts`.
+thousand rows, not a million points.
+
+Charts are exact whatever wrote the points. Not every writer derives rows: an older
+lakeml, a writer killed between its metrics commit and its buckets commit, a writer
+still carrying a short batch (store/writer.py), Spark jobs appending to the table
+directly. Each of them keeps ``metric_latest`` (a killed writer lags it as it lags the
+buckets: both commit in the same wave; ``rebuild-latest`` repairs it), so a run's series
+is drawn from the rows only when the newest point its rows hold is its latest point there;
+otherwise (and for shorter series, series with no rows, and every series of a store
+whose table is not marked complete: its metrics predate the table, until ``lakeml
+maintenance rebuild-buckets``) it is read exactly by :mod:`lakeml.ui.charts`. What this
+cannot see is a writer without rows that added only points before the run's latest
+one (a backfill of old steps); ``rebuild-buckets`` re-derives such a series.
 
 The bucket of a point is ``floor(step / width)`` for the width a series is drawn at
 (``bucket_width`` in the answer), so the answer is exactly the M4 reduction of the raw
@@ -29,16 +38,28 @@ if TYPE_CHECKING:
 _RUNS = ("(SELECT unnest($run_ids) AS run_id, "
          "generate_subscripts($run_ids, 1)::INTEGER AS r) AS c")
 
-# Per run: its points and steps from the coarsest width's rows (a few per run), and
-# whether the table is marked complete (r = 0).
+# Per run: its points and steps from the coarsest width's rows (a few per run), whether
+# they hold the run's latest point (the newest bucket end equals metric_latest's point,
+# which every writer keeps), and whether the table is marked complete (r = 0).
 _SUMMARY_SQL = f"""
-SELECT c.r, sum(b.points)::BIGINT AS points, min(b.first_step) AS first_step,
-       max(b.last_step) AS last_step
-FROM lake_metric_buckets AS b JOIN {_RUNS} USING (run_id)
-WHERE b.key = $key AND b.width = {WIDTHS[-1]} AND list_contains($run_ids, b.run_id)
-GROUP BY c.r
+WITH b AS (
+  SELECT c.r, any_value(b.run_id) AS run_id, sum(b.points)::BIGINT AS points,
+         min(b.first_step) AS first_step, max(b.last_step) AS last_step,
+         max({{'step': b.last_step, 'timestamp': b.last_timestamp,
+              'value': b.last_value}}) AS newest
+  FROM lake_metric_buckets AS b JOIN {_RUNS} USING (run_id)
+  WHERE b.key = $key AND b.width = {WIDTHS[-1]} AND list_contains($run_ids, b.run_id)
+  GROUP BY c.r),
+latest AS (
+  SELECT run_id, max({{'step': step, 'timestamp': timestamp, 'value': value}}) AS newest
+  FROM lake_metric_latest
+  WHERE key = $key AND list_contains($run_ids, run_id)
+  GROUP BY run_id)
+SELECT b.r, b.points, b.first_step, b.last_step,
+       latest.newest IS NOT NULL AND b.newest IS NOT DISTINCT FROM latest.newest
+FROM b LEFT JOIN latest USING (run_id)
 UNION ALL
-SELECT 0, count(*), NULL, NULL FROM lake_metric_buckets
+SELECT 0, count(*), NULL, NULL, NULL FROM lake_metric_buckets
 WHERE run_id = '{COMPLETE}' AND key = '{COMPLETE}' AND width = 0
 """
 
@@ -80,11 +101,12 @@ def plans(client: Client, run_ids: list[str], key: str, max_points: int
           ) -> dict[str, Plan]:
     """The runs of ``run_ids`` to draw from metric_buckets, with their plans."""
     rows = client.sql(_SUMMARY_SQL, {"run_ids": run_ids, "key": key}).fetchall()
-    summaries = {r: (points, first, last) for r, points, first, last in rows if r}
-    if not any(r == 0 and points for r, points, _, _ in rows):
+    if not any(r == 0 and points for r, points, *_ in rows):
         return {}  # not marked complete: some points may have no rows
     out = {}
-    for r, (points, first, last) in summaries.items():
+    for r, points, first, last, current in rows:
+        if not r or not current:
+            continue  # buckets behind the run's latest point: a writer derived none
         chosen = plan(points, first, last, max_points)
         if chosen is not None:
             out[run_ids[r - 1]] = chosen

@@ -135,3 +135,33 @@ def test_a_plan_keeps_to_max_points() -> None:
         assert chosen is not None and chosen.width in chart_buckets.WIDTHS
         touched = last // chosen.bucket_width - first // chosen.bucket_width + 1
         assert touched * 4 <= max_points, (points, first, last, max_points)
+
+
+def test_a_run_whose_newer_points_have_no_buckets_is_read_exactly(tmp_path: Path) -> None:
+    """Steps 0-4999 logged by a writer deriving buckets, 5000-9999 by one that keeps only
+    metrics and metric_latest (an older lakeml, Spark): the chart reaches step 9999."""
+    import pyarrow as pa
+
+    from lakeml.store.derived import latest_points
+    from lakeml.store.schemas import METRICS
+
+    uri = str(tmp_path / "lake")
+    client = lakeml.Client(uri)
+    run_id = client.create_run(client.create_experiment("e")).info.run_id
+    client.flush()
+    log(uri, [(run_id, float(s % 7), s, 1_780_000_000_000 + s) for s in range(5_000)], 2)
+    assert chart(client, [run_id], "loss", 100)["series"][0]["bucket_width"] is not None
+    newer = pa.table({"run_id": [run_id] * 5_000, "key": ["loss"] * 5_000,
+                      "value": [float(s % 5) for s in range(5_000, 10_000)],
+                      "step": list(range(5_000, 10_000)),
+                      "timestamp": pa.array([(1_780_000_000_000 + s) * 1000
+                                             for s in range(5_000, 10_000)],
+                                            pa.timestamp("us", "UTC"))}).cast(METRICS)
+    store = Store(uri).open()
+    store.tables["metrics"].append(newer)
+    store.tables["metric_latest"].append(latest_points(newer))
+    store.close()
+    client = lakeml.Client(uri)
+    assert chart_buckets.plans(client, [run_id], "loss", 100) == {}
+    series = chart(client, [run_id], "loss", 100)["series"][0]
+    assert series["points"] == 10_000 and series["step"][-1] == 9_999
