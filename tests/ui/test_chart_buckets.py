@@ -137,9 +137,10 @@ def test_a_plan_keeps_to_max_points() -> None:
         assert touched * 4 <= max_points, (points, first, last, max_points)
 
 
-def test_a_run_whose_newer_points_have_no_buckets_is_read_exactly(tmp_path: Path) -> None:
+def test_the_newer_points_of_a_run_that_have_no_buckets_are_read_raw(tmp_path: Path) -> None:
     """Steps 0-4999 logged by a writer deriving buckets, 5000-9999 by one that keeps only
-    metrics and metric_latest (an older lakeml, Spark): the chart reaches step 9999."""
+    metrics and metric_latest (an older lakeml, Spark): the chart reaches step 9999, the
+    rows' buckets merged with the raw points after them."""
     import pyarrow as pa
 
     from lakeml.store.derived import latest_points
@@ -162,6 +163,12 @@ def test_a_run_whose_newer_points_have_no_buckets_is_read_exactly(tmp_path: Path
     store.tables["metric_latest"].append(latest_points(newer))
     store.close()
     client = lakeml.Client(uri)
-    assert chart_buckets.plans(client, [run_id], "loss", 100) == {}
+    chosen = chart_buckets.plans(client, [run_id], "loss", 100)[run_id]
+    assert chosen.after is not None and chosen.after[0] == 4_999  # rows, then raw points
     series = chart(client, [run_id], "loss", 100)["series"][0]
     assert series["points"] == 10_000 and series["step"][-1] == 9_999
+    assert series == m4(client, run_id, "loss", series["bucket_width"])
+    Store(uri).open().maintenance.rebuild_buckets()  # derives the tail: rows only
+    client = lakeml.Client(uri)
+    assert chart_buckets.plans(client, [run_id], "loss", 100)[run_id].after is None
+    assert chart(client, [run_id], "loss", 100)["series"][0] == series
