@@ -249,3 +249,16 @@ def test_a_rebuild_rederives_only_the_runs_whose_rows_lag(tmp_path: Path) -> Non
     assert rows_of("run-b") == kept  # untouched: both batches' rows, not one re-derived
     assert store.maintenance.rebuild_buckets() == 0
     store.close()
+
+
+def test_a_mark_the_first_open_failed_to_write_is_written_by_the_next(tmp_path: Path
+                                                                      ) -> None:
+    uri = str(tmp_path / "lake")
+    Store(uri).open().close()
+    shutil.rmtree(tmp_path / "lake" / "tables" / "metric_buckets")
+    Store(uri).tables["metric_buckets"].ensure()  # created, the mark never appended
+    store = Store(uri).open()
+    assert _marked(store)
+    version = store.tables["metric_buckets"].writer_version()
+    assert _marked(Store(uri).open())  # once
+    assert Store(uri).open().tables["metric_buckets"].writer_version() == version
