@@ -17,7 +17,8 @@ carry already gave back for its (run, key) (logging out of step order) gives tha
 charts' raw tail, and ``rebuild-buckets`` derives them.
 
 Bounds: at most :data:`CARRY_ROWS` points are carried (past it, everything is given
-back); ``drain()`` (the writer's close) gives back the rest.
+back), and :data:`REMEMBERED` (run, key)s' highest derived steps; ``drain()`` (the
+writer's close) gives back the rest.
 """
 
 from __future__ import annotations
@@ -35,25 +36,30 @@ CARRY_POINTS = WIDTHS[0]
 # Carried points at most (about 40 bytes each in Arrow): past it, all are derived.
 CARRY_ROWS = 200_000
 
+# (run, key)s whose highest derived step is remembered at most (~200 bytes each): past
+# it, they are forgotten, and a (run, key) not remembered then has its first batch
+# derived at once (it may have been derived before), so memory stays bounded in a
+# server that lives through millions of runs.
+REMEMBERED = 500_000
+
 
 class BucketCarry:
     """Metrics rows not yet derived into metric_buckets, per (run_id, key). Not thread
     safe: the writer calls it under its flush lock."""
 
-    def __init__(self, points: int = CARRY_POINTS, rows: int = CARRY_ROWS) -> None:
-        if points < 1 or rows < 0:
+    def __init__(self, points: int = CARRY_POINTS, rows: int = CARRY_ROWS,
+                 remembered: int = REMEMBERED) -> None:
+        if points < 1 or rows < 0 or remembered < 1:
             raise ValueError(f"carry bounds must be positive, got points={points!r}, "
-                             f"rows={rows!r}")
+                             f"rows={rows!r}, remembered={remembered!r}")
         self.points = points
         self.rows = rows
+        self.remembered = remembered
         self._tables: list[pa.Table] = []
         self._counts: dict[tuple[str, str], int] = {}
         self._given_to: dict[tuple[str, str], int] = {}  # highest step given back
-
-    @property
-    def carried(self) -> int:
-        """Points carried now."""
-        return sum(self._counts.values())
+        self._forgot = False  # _given_to was cleared once: an unknown group may be given
+        self.carried = 0  # points carried now
 
     def add(self, batch: pa.Table) -> pa.Table | None:
         """Carry ``batch`` (metrics rows); return the rows now due for derivation (those
@@ -67,9 +73,13 @@ class BucketCarry:
         for run_id, key, count, lowest in zip(*(summary[c].to_pylist() for c in (
                 "run_id", "key", "step_count", "step_min"))):
             group = (run_id, key)
-            self._counts[group] = self._counts.get(group, 0) + count
+            held = self._counts.get(group, 0)
+            self._counts[group] = held + count
+            self.carried += count
             given = self._given_to.get(group)
-            if self._counts[group] >= self.points or (given is not None and lowest <= given):
+            forgotten = self._forgot and given is None
+            if self._counts[group] >= self.points or forgotten or (
+                    given is not None and lowest <= given):
                 due.add(group)
         self._tables.append(batch)
         if self.carried > self.rows:
@@ -94,7 +104,10 @@ class BucketCarry:
             left = whole.filter(pc.invert(chosen))
             self._tables = [left] if left.num_rows else []
         for group in groups:
-            del self._counts[group]
+            self.carried -= self._counts.pop(group)
+        if len(self._given_to) + len(groups) > self.remembered:
+            self._given_to.clear()
+            self._forgot = True
         highest = taken.group_by(["run_id", "key"]).aggregate([("step", "max")])
         for run_id, key, step in zip(*(highest[c].to_pylist() for c in (
                 "run_id", "key", "step_max"))):

@@ -119,3 +119,18 @@ def test_a_derivation_that_raises_costs_no_other_row(tmp_path: Path,
     assert _points(_bucket_rows(reader.store), run_id, "loss") == 200
     series = _chart(reader, run_id, "loss")
     assert series["points"] == 1_001 and series["step"][-1] == 1_000
+
+
+def test_a_forgotten_key_is_derived_at_once_on_its_next_batch() -> None:
+    carry = BucketCarry(points=2, remembered=2)
+
+    def batch(key: str, steps: list[int]) -> pa.Table:
+        return pa.table({"run_id": ["r"] * len(steps), "key": [key] * len(steps),
+                         "value": [1.0] * len(steps), "step": steps,
+                         "timestamp": [0] * len(steps)}).cast(METRICS)
+
+    for key in ("a", "b", "c"):  # three remembered: past the bound, all forgotten
+        assert carry.add(batch(key, [5, 6])).num_rows == 2
+    assert carry.add(batch("a", [1])).column("step").to_pylist() == [1]  # may precede
+    assert carry.add(batch("a", [7])) is None  # remembered again: carried
+    assert carry.carried == 1
