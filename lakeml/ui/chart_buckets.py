@@ -60,12 +60,12 @@ latest AS (
   WHERE key = $key AND list_contains($run_ids, run_id)
   GROUP BY run_id)
 SELECT b.r, b.points, b.first_step, b.last_step, b.newest.step, b.newest.timestamp,
-       b.newest.value,
+       b.newest.value, latest.newest.step,
        CASE WHEN latest.newest IS NULL OR b.newest > latest.newest THEN NULL
             ELSE b.newest < latest.newest END
 FROM b LEFT JOIN latest USING (run_id)
 UNION ALL
-SELECT 0, count(*), NULL, NULL, NULL, NULL, NULL, NULL FROM lake_metric_buckets
+SELECT 0, count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM lake_metric_buckets
 WHERE run_id = '{COMPLETE}' AND key = '{COMPLETE}' AND width = 0
 """
 
@@ -77,16 +77,13 @@ _TAIL = ("FROM lake_metrics AS m JOIN {runs} ON m.run_id = c.run_id "
          "WHERE m.key = $key AND m.step >= $from_step AND c.s IS NOT NULL AND "
          f"{_NEWEST % ('m.step', 'm.timestamp', 'm.value')} > "
          f"{_NEWEST % ('c.s', 'c.t', 'c.v')}")
-_TAIL_RUNS = ("(SELECT unnest($run_ids) AS run_id, unnest($steps) AS s, "
-              "unnest($stamps) AS t, unnest($values) AS v, "
-              "generate_subscripts($run_ids, 1)::INTEGER AS r) AS c")
-
 
 @dataclass(frozen=True)
 class Plan:
     """How one series is read: at ``width`` (a WIDTHS entry) merged ``factor`` at a time;
-    ``after``: the newest point (step, time, value) of its rows when raw points follow
-    it (read with the rows), else None."""
+    ``points``: those its rows count (the answer adds its tail's); ``after``: the newest
+    point (step, time, value) of its rows when raw points follow it (read with the
+    rows), else None."""
 
     width: int
     factor: int
@@ -125,26 +122,17 @@ def plans(client: Client, run_ids: list[str], key: str, max_points: int
     rows = client.sql(_SUMMARY_SQL, {"run_ids": run_ids, "key": key}).fetchall()
     if not any(r == 0 and points for r, points, *_ in rows):
         return {}  # not marked complete: some points may have no rows
-    summaries, behind = {}, {}
-    for r, points, first, last, step, stamp, value, lagging in rows:
+    out = {}
+    for r, points, first, last, step, stamp, value, latest, lagging in rows:
         if not r or lagging is None:
             continue  # metric_latest knows no point of it, or less than its rows: raw
-        summaries[r] = [points, first, last]
-        if lagging:
-            behind[r] = (step, stamp, value)
-    if behind:
-        tails = client.sql(
-            "SELECT c.r, count(*), min(m.step), max(m.step) "
-            + _TAIL.replace("{runs}", _TAIL_RUNS) + " GROUP BY c.r",
-            _tail_args(run_ids, behind, key)).fetchall()
-        for r, points, first, last in tails:
-            held = summaries[r]
-            summaries[r] = [held[0] + points, min(held[1], first), max(held[2], last)]
-    out = {}
-    for r, (points, first, last) in summaries.items():
-        chosen = plan(points, first, last, max_points)
+        # a tail (lagging) only adds points after the rows' newest one, up to the latest:
+        # planned on the rows' count (at least as many as the rows hold), its total
+        # counted where the tail is read (bucketed_series)
+        chosen = plan(points, first, max(last, latest), max_points)
         if chosen is not None:
-            out[run_ids[r - 1]] = Plan(chosen.width, chosen.factor, points, behind.get(r))
+            out[run_ids[r - 1]] = Plan(chosen.width, chosen.factor, points,
+                                       (step, stamp, value) if lagging else None)
     return out
 
 
@@ -193,18 +181,21 @@ def bucketed_series(client: Client, key: str, chosen: dict[str, Plan]) -> dict[s
         f"SELECT r, {end}_step AS step, epoch_ms({end}_timestamp) AS t, {end}_value AS v "
         f"FROM merged WHERE {end}_step IS NOT NULL" for end in ("first", "low", "high", "last"))
     order = "ORDER BY step, t, v"  # NaN orders above every number, as in the raw path
-    query = (f"WITH merged AS ({merge_sql(source, 'f', group='r, f')}), points AS ({ends}) "
+    # each point's rows (or its own tail row) count it once: the run's total points
+    query = (f"WITH merged AS ({merge_sql(source, 'f', group='r, f')}), shown AS ({ends}), "
+             f"totals AS (SELECT r, sum(points)::BIGINT AS n FROM merged GROUP BY r) "
              f"SELECT r, to_json(list(step {order}))::VARCHAR, "
              f"to_json(list(t {order}))::VARCHAR, "
-             f"to_json(list(CASE WHEN isfinite(v) THEN v END {order}))::VARCHAR "
-             f"FROM points GROUP BY r")
+             f"to_json(list(CASE WHEN isfinite(v) THEN v END {order}))::VARCHAR, "
+             f"any_value(n) FROM shown JOIN totals USING (r) GROUP BY r")
     rows = client.sql(query, {**args, "widths": [chosen[r].width for r in run_ids],
                               "factors": [chosen[r].factor for r in run_ids]}).fetchall()
-    lists = {run_ids[r - 1]: (steps, stamps, values) for r, steps, stamps, values in rows}
+    lists = {run_ids[r - 1]: (steps, stamps, values, n)
+             for r, steps, stamps, values, n in rows}
     out = {}
     for run_id in run_ids:
-        steps, stamps, values = lists.get(run_id, ("[]", "[]", "[]"))
-        out[run_id] = (f'{{"run_id":{json.dumps(run_id)},"points":{chosen[run_id].points},'
+        steps, stamps, values, n = lists.get(run_id, ("[]", "[]", "[]", chosen[run_id].points))
+        out[run_id] = (f'{{"run_id":{json.dumps(run_id)},"points":{n},'
                        f'"bucket_width":{chosen[run_id].bucket_width},"step":{steps},'
                        f'"timestamp":{stamps},"value":{values}}}')
     return out
