@@ -14,7 +14,9 @@ it. That covers the carried points as long as each is newer than every point alr
 derived for its (run, key); so a batch holding a point at or before a step this
 carry already gave back for its (run, key) (logging out of step order) gives that
 (run, key) back at once. A process killed with a carry leaves those points to the
-charts' raw tail, and ``rebuild-buckets`` derives them.
+charts' raw tail, and ``rebuild-buckets`` derives them. Not covered: two processes
+logging the same metric of the same run at once, one carrying older steps while the
+other derives newer ones: a chart lacks the carried points until their writer's close.
 
 Bounds: at most :data:`CARRY_ROWS` points are carried (past it, everything is given
 back), and :data:`REMEMBERED` (run, key)s' highest derived steps; ``drain()`` (the
