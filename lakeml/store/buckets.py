@@ -12,8 +12,9 @@ Rows are never updated: every batch (of every writer, in any step order) appends
 own, and a bucket's rows merge at read time (:func:`merge_sql`): the first point is the
 smallest of the firsts, the lowest value the lowest of the lows, and so on. The merge
 is associative and commutative and ignores a point counted twice, so concurrent
-writers, appends out of step order and a rebuild over rows already derived all give the
-same summary as the raw points would (only ``points`` counts a re-derived point twice).
+writers and appends out of step order all give the same summary as the raw points would
+(only ``points`` would count a point derived twice, which is why a rebuild replaces a
+run's rows rather than adding to them).
 Coarser buckets are merges of finer ones (a width is a multiple of the one before), so
 a reader may also merge a width's rows into buckets any multiple as wide.
 
@@ -26,14 +27,16 @@ timestamp) over finite values only, so a NaN or an infinity is never an extreme 
 Spark jobs that append to the metrics table directly (lakeml/spark/bulk.py: one point
 per run and key) derive no rows: a chart reads such a series exactly, as it reads any
 series without rows. A writer killed between its metrics commit and its buckets commit
-leaves that batch out until ``rebuild-buckets``, as for ``metric_latest``.
+leaves that batch out until ``rebuild-buckets`` (charts read such a run raw meanwhile:
+lakeml/ui/chart_buckets.py).
 
 A store whose metrics predate the table has none of these rows for its older points;
 the row :data:`COMPLETE` says the table holds every point of the history. It is written
 when the table is created together with an empty metrics table (a new store), or by
-:func:`backfill` (``lakeml maintenance rebuild-buckets``) after it derived the whole
-history. Readers use the table only when the mark is there, and read raw points
-otherwise.
+:func:`lakeml.store.maintenance.Maintenance.rebuild_buckets` (``lakeml maintenance
+rebuild-buckets``) after it re-derived every run whose rows do not count its points
+(:func:`lagging_runs`, :func:`rederive`). Readers use the table only when the mark is
+there, and then per run only when its rows hold its latest point; raw points otherwise.
 """
 
 from __future__ import annotations
@@ -206,14 +209,39 @@ def complete_mark() -> pa.Table:
     return pa.table(row).cast(METRIC_BUCKETS)
 
 
-def backfill(metric_files: list[str], con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """metric_buckets rows of the whole history in ``metric_files``, then the
-    :func:`complete_mark` (appending them twice changes no summary, only ``points``)."""
+def lagging_runs(metric_files: list[str], bucket_files: list[str],
+                 con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The runs some key of which holds a different number of points in ``metric_files``
+    than its finest rows in ``bucket_files`` count: points no writer derived (an older
+    lakeml, a killed writer, Spark, a carry not yet committed), or points derived twice."""
+    if not metric_files:
+        return []
+    raw = (f"SELECT run_id, key, count(*)::BIGINT AS points FROM {read_files(metric_files)} "
+           f"GROUP BY ALL")
+    derived = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS key, 0::BIGINT AS points "
+               "WHERE false") if not bucket_files else (
+        f"SELECT run_id, key, sum(points)::BIGINT AS points FROM {read_files(bucket_files)} "
+        f"WHERE width = {WIDTHS[0]} AND run_id <> '{COMPLETE}' GROUP BY ALL")
+    query = (f"SELECT DISTINCT run_id FROM ({raw}) AS r FULL JOIN ({derived}) AS d "
+             f"USING (run_id, key) WHERE r.points IS DISTINCT FROM d.points ORDER BY run_id")
+    return [row[0] for row in con.sql(query).fetchall()]
+
+
+def rederive(metric_files: list[str], run_ids: list[str],
+             con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """metric_buckets rows of every point of the runs ``run_ids`` in ``metric_files``:
+    what replaces all their rows."""
     import pyarrow as pa
 
     from lakeml.store.schemas import METRIC_BUCKETS
 
-    if not metric_files:
-        return complete_mark()
-    rows = con.sql(_levels_sql(read_files(metric_files))).to_arrow_table().cast(METRIC_BUCKETS)
-    return pa.concat_tables([rows, complete_mark()])
+    if not metric_files or not run_ids:
+        return METRIC_BUCKETS.empty_table()
+    con.register("rederived_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))
+    try:
+        source = (f"(SELECT run_id, key, value, step, timestamp FROM "
+                  f"{read_files(metric_files)} WHERE run_id IN "
+                  f"(SELECT run_id FROM rederived_runs))")
+        return con.sql(_levels_sql(source)).to_arrow_table().cast(METRIC_BUCKETS)
+    finally:
+        con.unregister("rederived_runs")

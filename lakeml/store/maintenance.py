@@ -19,6 +19,8 @@ from lakeml.errors import CommitConflict, InvalidArgument, LakemlError, StoreUna
 from lakeml.store.table import writer_properties
 
 if TYPE_CHECKING:
+    import duckdb
+
     from lakeml.store.table import DeltaTableHandle
 
 log = logging.getLogger(__name__)
@@ -219,26 +221,82 @@ class Maintenance:
             self._tables["metric_latest"].append(rows.cast(METRICS))
         return rows.num_rows
 
-    def rebuild_buckets(self) -> int:
-        """Derive metric_buckets (store/buckets.py) from the whole metrics history and mark
-        the table complete; returns how many bucket rows were added.
+    def rebuild_buckets(self, *, runs_per_commit: int = 500, attempts: int = 20) -> int:
+        """Re-derive the metric_buckets rows (store/buckets.py) of every run whose rows do
+        not count exactly its points, and mark the table complete; returns how many
+        bucket rows were written (0: nothing to do, and nothing committed).
 
         A store whose metrics predate the table needs this once before charts read
-        buckets; it also repairs the buckets a writer killed between its two commits
-        left out. Writers may log meanwhile: they derive their own points, and a point
-        derived twice changes no bucket's summary (only its ``points`` count). Reads
-        the whole history: minutes at hundreds of millions of points.
+        buckets; it also repairs the runs of writers that derived no rows (a killed
+        writer, an older lakeml, Spark). Runs whose rows already count their points are
+        left alone, so points logged since the upgrade are not counted twice, and a
+        second rebuild changes nothing. Each commit replaces all rows of up to
+        ``runs_per_commit`` runs (Delta's replaceWhere: the old rows go and the new come
+        in one commit, so a chart never sees a run half rebuilt); a commit that loses to
+        a concurrent one re-derives its runs from the new snapshot. A writer logging one
+        of those runs meanwhile may leave its count off by a batch, which the next
+        rebuild repairs. Counts the whole history: minutes at hundreds of millions of
+        points.
         """
         import duckdb
 
-        from lakeml.sqltext import configure
-        from lakeml.store.buckets import backfill
+        from lakeml.sqltext import configure, read_files
+        from lakeml.store.buckets import COMPLETE, lagging_runs
+        from lakeml.store.table import note_commit
 
-        _, history = self._tables["metrics"].snapshot_files()
+        if runs_per_commit < 1:
+            raise InvalidArgument(f"runs_per_commit must be >= 1, got {runs_per_commit}")
+        handle = self._tables["metric_buckets"]
         with configure(duckdb.connect()) as con:
-            rows = backfill(history, con)
-        self._tables["metric_buckets"].append(rows)
-        return rows.num_rows - 1  # not the mark
+            bucket_files = handle.writer_delta_table().file_uris()
+            _, history = self._tables["metrics"].snapshot_files()
+            lagging = lagging_runs(history, bucket_files, con)
+            marked = bool(bucket_files) and con.sql(
+                f"SELECT count(*) FROM {read_files(bucket_files)} WHERE run_id = "
+                f"'{COMPLETE}' AND width = 0").fetchall()[0][0] > 0
+            written = 0
+            chunks = [lagging[i:i + runs_per_commit]
+                      for i in range(0, len(lagging), runs_per_commit)] or [[]]
+            for n, chunk in enumerate(chunks):
+                mark = not marked and n == len(chunks) - 1
+                if not chunk and not mark:
+                    continue
+                written += self._replace_bucket_rows(con, chunk, mark, attempts)
+            note_commit(handle.uri)
+        log.info("rebuild-buckets: %d run(s) re-derived, %d row(s) written",
+                 len(lagging), written)
+        return written
+
+    def _replace_bucket_rows(self, con: duckdb.DuckDBPyConnection, run_ids: list[str],
+                             mark: bool, attempts: int) -> int:
+        """Replace all metric_buckets rows of ``run_ids`` by rows derived from the current
+        metrics snapshot (and write the complete mark with them if ``mark``), in one
+        commit; returns how many rows (the mark not counted)."""
+        import pyarrow as pa
+        from deltalake import CommitProperties, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        from lakeml.sqltext import sql_string
+        from lakeml.store.buckets import COMPLETE, complete_mark, rederive
+
+        handle = self._tables["metric_buckets"]
+        terms = [f"run_id IN ({', '.join(sql_string(r) for r in run_ids)})"] if run_ids else []
+        terms += [f"run_id = '{COMPLETE}'"] if mark else []
+        predicate = " OR ".join(terms)
+        for _ in range(attempts):
+            dt = handle.writer_delta_table()
+            _, history = self._tables["metrics"].snapshot_files()
+            rows = rederive(history, run_ids, con)
+            data = pa.concat_tables([rows, complete_mark()]) if mark else rows
+            try:
+                write_deltalake(dt, data, mode="overwrite", predicate=predicate,
+                                commit_properties=CommitProperties(max_commit_retries=0),
+                                writer_properties=writer_properties(handle.schema))
+                return rows.num_rows
+            except CommitFailedError:
+                continue  # a writer committed rows meanwhile: derive again from there
+        raise CommitConflict(f"rebuild-buckets lost {attempts} commits in a row to "
+                             f"concurrent writers of table {handle.name!r}")
 
     def vacuum(self, tables: Iterable[str] | None = None, *,
                retention_hours: int = DEFAULT_RETENTION_HOURS,

@@ -117,7 +117,11 @@ class Store:
 
                 with ThreadPoolExecutor(min(8, len(missing))) as pool:
                     list(pool.map(lambda handle: handle.ensure(), missing))
-            if new_buckets:
+            if new_buckets or (self.is_local and not (
+                    Path(buckets.uri) / "_delta_log" / f"{1:020d}.json").exists()
+                    and buckets.writer_version() == 0):
+                # created now, or earlier by an open whose mark append failed (a table
+                # never appended to): a new store's mark is written, or repaired
                 self._mark_buckets_complete_if_no_metrics()
             self._opened = True
         return self
@@ -148,7 +152,9 @@ class Store:
         """metric_buckets was just created: mark it complete when the metrics history is
         empty (a new store), since every point from now on is derived as it is written.
         Over an older history it stays unmarked until ``rebuild-buckets`` derives that
-        history (store/buckets.py); charts read raw points meanwhile."""
+        history (store/buckets.py); charts read raw points meanwhile. If this append
+        fails, the next open of a local store repairs it while the history is still
+        empty (later, and on a remote store, ``rebuild-buckets`` writes the mark)."""
         from lakeml.store.buckets import complete_mark
 
         if not self.tables["metrics"].snapshot_files(readable=False)[1]:

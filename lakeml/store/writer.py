@@ -6,6 +6,8 @@ once ``flush_rows`` rows wait; ``flush()``, ``close()`` and interpreter exit
 commit the rest. A flush makes one Delta commit per table that has rows; the
 tables are committed in the waves of ``schemas.COMMIT_WAVES``, those of one wave
 at the same time, so a flush costs a few commits' time, not one per table.
+metric_buckets rows are derived a bucket's worth of points at a time (a flush of a
+point or two per key commits none; store/bucket_carry.py), and the rest at close().
 
 Each commit carries a Delta app transaction ``(writer id, batch sequence)``.
 When a commit fails the batch stays pending; before it is retried the writer
@@ -51,6 +53,7 @@ from lakeml.errors import (
     StoreUnavailable,
 )
 from lakeml.store import first_wins
+from lakeml.store.bucket_carry import BucketCarry
 from lakeml.store.derived import DERIVE
 from lakeml.store.rows import to_arrow
 from lakeml.store.schemas import COMMIT_WAVES, DERIVED
@@ -112,6 +115,8 @@ class Writer:
         self._fresh: dict[str, set[int]] = {name: set() for name in tables}  # see append_table
         self._in_flight: frozenset[str] = frozenset()  # taken from buffers, not yet pending
         self._batch_seq = dict.fromkeys(tables, 0)
+        self._carry = BucketCarry()  # metrics not yet in metric_buckets (bucket_carry.py)
+        self._buckets_failed = False  # deriving failed once: derive no more (see below)
         self._lock = threading.Lock()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
@@ -417,14 +422,51 @@ class Writer:
 
     def _add_pending(self, name: str, data: pa.Table) -> None:
         """Queue ``data`` as the next batch of ``name`` and of the tables derived from it
-        (derived first: if deriving fails, nothing is queued)."""
+        (derived first: if deriving fails, nothing is queued; but metric_buckets only
+        once a bucket's worth is carried, and a failure there is logged, see
+        _bucket_rows)."""
         derived = {d: DERIVE[d](data) for d, source in DERIVED.items()
-                   if source == name and d in self._tables}
+                   if source == name and d in self._tables and d != "metric_buckets"}
+        if name == "metrics" and "metric_buckets" in self._tables:
+            rows = self._bucket_rows(data)
+            if rows is not None:
+                derived["metric_buckets"] = rows
         self._batch_seq[name] += 1
         self._pending[name].append((self._batch_seq[name], data))
         for table, batch in derived.items():
-            self._batch_seq[table] += 1
-            self._pending[table].append((self._batch_seq[table], batch))
+            self._queue(table, batch)
+
+    def _queue(self, table: str, batch: pa.Table) -> None:
+        self._batch_seq[table] += 1
+        self._pending[table].append((self._batch_seq[table], batch))
+
+    def _bucket_rows(self, data: pa.Table | None) -> pa.Table | None:
+        """metric_buckets rows of the points of ``data`` (None: of every carried one)
+        now due (lakeml/store/bucket_carry.py), or None.
+
+        A derivation that raises must not keep runs, params and tags from committing:
+        it is logged, and this writer derives no more rows, so every later point of its
+        runs stays after their rows' newest one, where charts read raw points
+        (lakeml/ui/chart_buckets.py); ``rebuild-buckets`` derives them."""
+        if self._buckets_failed:
+            return None
+        try:
+            due = self._carry.drain() if data is None else self._carry.add(data)
+            return DERIVE["metric_buckets"](due) if due is not None else None
+        except Exception:  # noqa: BLE001 - any failure: the other tables still commit
+            self._buckets_failed = True
+            log.exception("lakeml could not derive metric_buckets rows; this writer "
+                          "derives no more (charts read these runs' newer points raw; "
+                          "`lakeml maintenance rebuild-buckets` derives them)")
+            return None
+
+    def _drain_carry(self) -> None:
+        """Queue the bucket rows of every carried point (close())."""
+        with self._flush_lock:
+            if "metric_buckets" in self._tables:
+                rows = self._bucket_rows(None)
+                if rows is not None:
+                    self._queue("metric_buckets", rows)
 
     def _convert(self, name: str, rows: list[tuple[Any, ...]]) -> pa.Table | None:
         """``rows`` as an Arrow table of ``name``'s schema, without the rows that have no
@@ -599,6 +641,9 @@ class Writer:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=60)
         try:
+            if self.has_unflushed():  # then the carried points, after their history
+                self.flush(report=False)
+            self._drain_carry()
             if self.has_unflushed():
                 self.flush()
             else:
@@ -637,6 +682,7 @@ class Writer:
         self.writer_id = os.urandom(8).hex()
         self.app_id = f"lakeml-writer-{self.writer_id}"
         self._batch_seq = dict.fromkeys(self._tables, 0)
+        self._carry = BucketCarry()  # the parent's points: its own close derives them
 
 
 def _first_column(row: Any) -> str:

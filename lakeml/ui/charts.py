@@ -52,7 +52,7 @@ def metric_history(client: Client, args: Args) -> Response:
     key = args.need("key")
     max_points = check_max_points(args.get("max_points", str(DEFAULT_MAX_POINTS)))
     body = cached(client, ("chart", tuple(run_ids), key, max_points),
-                  ("metrics", "metric_buckets"),
+                  ("metrics", "metric_latest", "metric_buckets"),  # see chart_buckets
                   lambda: _encoded(client, run_ids, key, max_points), shelf="charts")
     return Response(body, media_type="application/json")
 

@@ -135,3 +135,40 @@ def test_a_plan_keeps_to_max_points() -> None:
         assert chosen is not None and chosen.width in chart_buckets.WIDTHS
         touched = last // chosen.bucket_width - first // chosen.bucket_width + 1
         assert touched * 4 <= max_points, (points, first, last, max_points)
+
+
+def test_the_newer_points_of_a_run_that_have_no_buckets_are_read_raw(tmp_path: Path) -> None:
+    """Steps 0-4999 logged by a writer deriving buckets, 5000-9999 by one that keeps only
+    metrics and metric_latest (an older lakeml, Spark): the chart reaches step 9999, the
+    rows' buckets merged with the raw points after them."""
+    import pyarrow as pa
+
+    from lakeml.store.derived import latest_points
+    from lakeml.store.schemas import METRICS
+
+    uri = str(tmp_path / "lake")
+    client = lakeml.Client(uri)
+    run_id = client.create_run(client.create_experiment("e")).info.run_id
+    client.flush()
+    log(uri, [(run_id, float(s % 7), s, 1_780_000_000_000 + s) for s in range(5_000)], 2)
+    assert chart(client, [run_id], "loss", 100)["series"][0]["bucket_width"] is not None
+    newer = pa.table({"run_id": [run_id] * 5_000, "key": ["loss"] * 5_000,
+                      "value": [float(s % 5) for s in range(5_000, 10_000)],
+                      "step": list(range(5_000, 10_000)),
+                      "timestamp": pa.array([(1_780_000_000_000 + s) * 1000
+                                             for s in range(5_000, 10_000)],
+                                            pa.timestamp("us", "UTC"))}).cast(METRICS)
+    store = Store(uri).open()
+    store.tables["metrics"].append(newer)
+    store.tables["metric_latest"].append(latest_points(newer))
+    store.close()
+    client = lakeml.Client(uri)
+    chosen = chart_buckets.plans(client, [run_id], "loss", 100)[run_id]
+    assert chosen.after is not None and chosen.after[0] == 4_999  # rows, then raw points
+    series = chart(client, [run_id], "loss", 100)["series"][0]
+    assert series["points"] == 10_000 and series["step"][-1] == 9_999
+    assert series == m4(client, run_id, "loss", series["bucket_width"])
+    Store(uri).open().maintenance.rebuild_buckets()  # derives the tail: rows only
+    client = lakeml.Client(uri)
+    assert chart_buckets.plans(client, [run_id], "loss", 100)[run_id].after is None
+    assert chart(client, [run_id], "loss", 100)["series"][0] == series
