@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,49 @@ RANGES_MAX = 50  # run-id ranges (an OR chain) in one replacing commit's predica
 WRITE_ATTEMPTS = 3
 WRITERS_REBUILD_ROWS = 50_000  # rows of the store's runs table up to which rebuild=False
 # still writes tables whole (a fold of that many takes about a second)
+
+
+class RefreshStopped(Exception):
+    """A refresh given a :class:`Stop` that was set gave up between two steps; the
+    tables hold what its finished commits wrote (whole commits only)."""
+
+
+class Stop:
+    """A request to end refreshes early, from another thread (a writing process's exit).
+
+    :meth:`set` makes a refresh given this object stop before its next step or commit,
+    and interrupts the DuckDB query it is running, so the thread running it ends soon
+    and can be joined: a thread must never be left inside DuckDB (or delta-rs) at
+    interpreter exit, which aborts the process (SIGABRT). A commit under way is not
+    interrupted (it is one Delta write; it ends whole)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._connections: set = set()
+
+    def set(self) -> None:
+        self._event.set()
+        with self._lock:
+            for con in self._connections:
+                con.interrupt()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise RefreshStopped("the refresh of the view tables was asked to stop")
+
+    def attach(self, con) -> None:
+        with self._lock:
+            self._connections.add(con)
+        if self._event.is_set():
+            con.interrupt()
+
+    def detach(self, con) -> None:
+        with self._lock:
+            self._connections.discard(con)
 
 
 @dataclass(frozen=True)
@@ -111,7 +155,8 @@ def recorded_versions(store: Store, name: str) -> dict[str, int] | None:
 
 
 def materialize(store: Store, tables: Iterable[str] | None = None, *,
-                full: bool = False, rebuild: bool = True) -> list[Refreshed]:
+                full: bool = False, rebuild: bool = True,
+                stop: Stop | None = None) -> list[Refreshed]:
     """Bring the Delta tables under ``<store>/views/`` up to the store's latest commits.
 
     Args:
@@ -123,18 +168,35 @@ def materialize(store: Store, tables: Iterable[str] | None = None, *,
             holds more than WRITERS_REBUILD_ROWS run rows: a writing process keeping
             the tables fresh must not spend minutes folding a large store, least of
             all at exit (a small one takes a moment).
+        stop: when set (from another thread), the refresh raises
+            :class:`RefreshStopped` before its next step or commit, and its running
+            DuckDB query is interrupted.
 
     Returns:
         A :class:`Refreshed` per table, in the order asked.
     """
+    import duckdb
+
     names = list(TARGETS) if tables is None else list(tables)
     for name in names:
         table_uri(store, name)  # refuses an unknown name, naming it
+    stop = stop or Stop()
     for _ in range(WRITE_ATTEMPTS):
+        stop.check()
+        refresh = None
         try:
-            return _Refresh(store, names, full=full, rebuild=rebuild).run()
+            refresh = _Refresh(store, names, full=full, rebuild=rebuild, stop=stop)
+            return refresh.run()
+        except duckdb.InterruptException as exc:
+            if stop.is_set():
+                raise RefreshStopped("the refresh of the view tables was asked to stop"
+                                     ) from exc
+            raise
         except CommitConflict:  # another refresh committed first: start from its result
             log.info("a concurrent refresh of %s committed first; refreshing again", store)
+        finally:
+            if refresh is not None:
+                refresh.close()
     raise CommitConflict(f"the views of {store.uri!r} kept being refreshed by another "
                          f"process ({WRITE_ATTEMPTS} attempts); run again")
 
@@ -143,18 +205,28 @@ class _Refresh:
     """One refresh: the store's views read at one set of versions, written table by table."""
 
     def __init__(self, store: Store, names: list[str], *, full: bool,
-                 rebuild: bool = True) -> None:
+                 rebuild: bool = True, stop: Stop | None = None) -> None:
         sources = sorted({s for n in names for s in TARGETS[n][0]})
         self.store = store
         self.names = names
+        self.stop = stop or Stop()
         self.lake = LakeViews(store)
         self.con = self.lake.connect()
-        self.lake.refresh(sources)
+        self.stop.attach(self.con)
+        try:
+            self.lake.refresh(sources)
+        except BaseException:
+            self.close()
+            raise
         self.versions = self.lake.versions()
         self.full = full
         self.rebuild = rebuild
         self._diffs: dict[tuple[str, int], set[str] | None] = {}
         self._before: dict[str, dict[str, int]] = {}  # each table's recorded versions
+
+    def close(self) -> None:
+        self.stop.detach(self.con)
+        self.con.close()
 
     def run(self) -> list[Refreshed]:
         plans = {name: self._plan(name) for name in self.names}
@@ -302,6 +374,7 @@ class _Refresh:
         from deltalake import CommitProperties, write_deltalake
         from deltalake.exceptions import CommitFailedError
 
+        self.stop.check()
         uri = table_uri(self.store, name)
         if plan in ("unchanged", "skipped"):
             version = _version(self.store, uri) if plan == "unchanged" else -1
@@ -327,6 +400,7 @@ class _Refresh:
             rows = 0
             for i, (predicate, runs) in enumerate(batches):
                 data = self._rows(name, key, runs)
+                self.stop.check()
                 write_deltalake(uri, data, mode="overwrite", predicate=predicate,
                                 storage_options=options,
                                 commit_properties=props if i == len(batches) - 1 else before)
