@@ -328,10 +328,11 @@ class _Refresh:
                     ) -> set[str]:
         """Of the files that came or went since version ``since`` (``moved``), those
         holding changed rows: files a compaction only rewrote are left out (by the
-        commit log, :mod:`lakeml.query.delta_changes`), and files with new rows that a
-        compaction has since folded into another are read in their place. When the log
-        or those files cannot be read, all of ``moved``, as a compaction's output holds
-        every row it took."""
+        commit log, :mod:`lakeml.query.delta_changes`), and files that changed rows but
+        are gone again (new rows a compaction has since folded into another; a
+        compaction's output that a delete rewrote without the deleted rows) are read
+        as well. When the log or those files cannot be read (vacuumed), all of
+        ``moved``, as a compaction's output holds every row it took."""
         import posixpath
 
         from lakeml.query.delta_changes import data_changes
@@ -339,8 +340,13 @@ class _Refresh:
         changes = data_changes(self.store, source, since, self.versions[source])
         if changes is None:
             return moved
-        present = {posixpath.basename(p) for p in now}
-        lost = [p for p in changes.added if posixpath.basename(p) not in present]
+        present = {posixpath.basename(p) for p in now} \
+            | {posixpath.basename(p) for p in moved}
+        # files with changed rows that came and went again since (a delete or update
+        # rewrote a compaction's output, a compaction folded new rows in): their runs
+        # changed too, and only those files still name them
+        lost = sorted(p for p in changes.added | changes.removed
+                      if posixpath.basename(p) not in present)
         if lost:
             if not self.store.is_local:
                 return moved

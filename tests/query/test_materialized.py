@@ -179,6 +179,24 @@ def test_a_compaction_alone_changes_no_run_and_new_rows_it_folded_in_are_found(s
     assert_same_as_views(client)
 
 
+def test_rows_another_writer_deletes_after_a_compaction_leave_the_view_tables(store):
+    """A delete that rewrites a compaction's output removes a file the last refresh
+    never saw: the runs of its deleted rows are found in that removed file."""
+    client, exps, runs = store
+    for rid in runs[:3]:
+        client.set_tag(rid, "pass", "1")
+        client.flush()
+    materialize(client.store)
+    client.store.maintenance.compact(["tags"])
+    assert compacted(client, "tags")
+    DeltaTable(client.store.table_uri("tags")).delete(f"run_id = '{runs[1]}'")
+    done = {d.table: d.mode for d in materialize(client.store)}
+    assert done["tags"] == "incremental"
+    tags = materialized.table_uri(client.store, "tags")
+    assert not [row for row in delta_rows(tags) if runs[1] in row]
+    assert_same_as_views(client)
+
+
 def test_the_registry_changing_rewrites_model_versions(store):
     client, exps, runs = store
     materialize(client.store)
@@ -359,3 +377,27 @@ def test_the_exit_refresh_is_bounded_and_can_be_turned_off(store, monkeypatch):
     materialized_upkeep.finish(client.store)
     assert DeltaTable(tags).version() == before + 1
     assert_same_as_views(client)
+
+
+def test_a_file_entry_with_a_deletion_vector_is_a_change_whatever_its_flag(store):
+    """Writers with deletion vectors (Spark, Databricks) hide rows of a file in place;
+    such an entry counts as changed rows even if marked dataChange=false."""
+    from lakeml.query.delta_changes import data_changes
+
+    client, exps, runs = store
+    table = DeltaTable(client.store.table_uri("tags"))
+    version = table.version()
+    vector = {"storageType": "i", "pathOrInlineDv": "wi5b=000010000siXQKl0rr91000f",
+              "offset": 1, "sizeInBytes": 36, "cardinality": 2}
+    entries = [{"remove": {"path": "part-dv.parquet", "dataChange": False,
+                           "deletionVector": vector}},
+               {"add": {"path": "part-dv.parquet", "dataChange": False, "size": 1,
+                        "partitionValues": {}, "modificationTime": 0,
+                        "deletionVector": vector}},
+               {"add": {"path": "part-quiet.parquet", "dataChange": False, "size": 1,
+                        "partitionValues": {}, "modificationTime": 0}}]
+    log = Path(client.store.table_uri("tags")) / "_delta_log" / f"{version + 1:020d}.json"
+    log.write_text("\n".join(json.dumps(e) for e in entries) + "\n")
+    changes = data_changes(client.store, "tags", version, version + 1)
+    assert changes.added == changes.removed == {"part-dv.parquet"}
+    assert changes.quiet == {"part-quiet.parquet"}
