@@ -17,9 +17,12 @@ commit: an overwrite whose predicate names the runs, ``run_id IN (…)`` for up 
 sort by time, so new runs are one range). The predicate is kept in the commit's
 log entry, so it stays short: past :data:`RANGES_MAX` ranges (runs scattered among
 unchanged ones) the replacement is split over several commits, the last of which
-records the new versions. ``model_versions``, small, is rewritten whole when the
-registry changed. So a reader sees a table before or after a refresh, never half
-of one, except a refresh split that way, whose runs appear a batch at a time.
+records the new versions; each of those commits is made on the table version the
+refresh planned from plus its own commits, so another refresh committing in between
+(which may have read an older store) makes this one start over. ``model_versions``,
+small, is rewritten whole when the registry changed. So a reader sees a table
+before or after a refresh, never half of one, except a refresh split that way,
+whose runs appear a batch at a time.
 When the recorded versions can no longer be read (vacuumed files, a table made
 by something else), the table is rebuilt whole.
 
@@ -34,7 +37,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
 from lakeml.query.lake import LakeViews
+from lakeml.query.refresh_stop import RefreshStopped, Stop
 from lakeml.sqltext import read_files, sql_string
 
 if TYPE_CHECKING:
@@ -62,55 +65,13 @@ TARGETS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 RUN_TABLES = ("runs", "metric_latest", "params", "tags")  # store tables with a run_id column
 METADATA_KEY = "lakeml.views.sources"  # commit metadata: {store table: version read}
+REFRESH_KEY = "lakeml.views.refresh"  # commit metadata: the id of the refresh writing it
 FULL_ABOVE = 200_000  # more changed runs than this: rewrite the table whole
 IN_LIST_MAX = 1_000  # run ids named one by one in a replacing commit's predicate
 RANGES_MAX = 50  # run-id ranges (an OR chain) in one replacing commit's predicate
 WRITE_ATTEMPTS = 3
 WRITERS_REBUILD_ROWS = 50_000  # rows of the store's runs table up to which rebuild=False
 # still writes tables whole (a fold of that many takes about a second)
-
-
-class RefreshStopped(Exception):
-    """A refresh given a :class:`Stop` that was set gave up between two steps; the
-    tables hold what its finished commits wrote (whole commits only)."""
-
-
-class Stop:
-    """A request to end refreshes early, from another thread (a writing process's exit).
-
-    :meth:`set` makes a refresh given this object stop before its next step or commit,
-    and interrupts the DuckDB query it is running, so the thread running it ends soon
-    and can be joined: a thread must never be left inside DuckDB (or delta-rs) at
-    interpreter exit, which aborts the process (SIGABRT). A commit under way is not
-    interrupted (it is one Delta write; it ends whole)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._connections: set = set()
-
-    def set(self) -> None:
-        self._event.set()
-        with self._lock:
-            for con in self._connections:
-                con.interrupt()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise RefreshStopped("the refresh of the view tables was asked to stop")
-
-    def attach(self, con) -> None:
-        with self._lock:
-            self._connections.add(con)
-        if self._event.is_set():
-            con.interrupt()
-
-    def detach(self, con) -> None:
-        with self._lock:
-            self._connections.discard(con)
 
 
 @dataclass(frozen=True)
@@ -145,13 +106,25 @@ def recorded_versions(store: Store, name: str) -> dict[str, int] | None:
     uri = table_uri(store, name)
     if not DeltaTable.is_deltatable(uri, store.storage_options or None):
         return None
+    return _recorded(store, name)[0]
+
+
+def _recorded(store: Store, name: str) -> tuple[dict[str, int] | None, int]:
+    """:func:`recorded_versions` and the table version whose commit recorded them."""
+    from deltalake import DeltaTable
+
+    uri = table_uri(store, name)
+    if not DeltaTable.is_deltatable(uri, store.storage_options or None):
+        return None, -1
     latest = DeltaTable(uri, storage_options=store.storage_options or None).history(1)
-    text = latest[0].get(METADATA_KEY) if latest else None
+    if not latest:
+        return None, -1
+    text = latest[0].get(METADATA_KEY)
     try:
         found = json.loads(text) if text else None
     except ValueError:
-        return None
-    return found if isinstance(found, dict) else None
+        return None, -1
+    return (found, int(latest[0]["version"])) if isinstance(found, dict) else (None, -1)
 
 
 def materialize(store: Store, tables: Iterable[str] | None = None, *,
@@ -223,6 +196,8 @@ class _Refresh:
         self.rebuild = rebuild
         self._diffs: dict[tuple[str, int], set[str] | None] = {}
         self._before: dict[str, dict[str, int]] = {}  # each table's recorded versions
+        self._base: dict[str, int] = {}  # each table's version those were read at
+        self.token = uuid.uuid4().hex  # marks this refresh's commits
 
     def close(self) -> None:
         self.stop.detach(self.con)
@@ -260,10 +235,11 @@ class _Refresh:
     def _plan(self, name: str) -> set[str] | str:
         """The run ids whose rows ``name`` must replace, or "full" / "unchanged"."""
         sources, key = TARGETS[name]
-        before = None if self.full else recorded_versions(self.store, name)
+        before, base = (None, -1) if self.full else _recorded(self.store, name)
         if before is None or any(s not in before for s in sources):
             return "full"
         self._before[name] = before
+        self._base[name] = base
         if all(before[s] == self.versions[s] for s in sources):
             return "unchanged"
         if key is None:  # rewritten whole, unless its sources were only compacted
@@ -387,7 +363,8 @@ class _Refresh:
             return Refreshed(name, plan, 0, version)
         key = TARGETS[name][1]
         recorded = {s: self.versions[s] for s in TARGETS[name][0]}
-        props = CommitProperties(custom_metadata={METADATA_KEY: json.dumps(recorded)})
+        props = CommitProperties(custom_metadata={METADATA_KEY: json.dumps(recorded),
+                                                  REFRESH_KEY: self.token})
         options = self.store.storage_options or None
         try:
             if plan == "full":
@@ -402,19 +379,40 @@ class _Refresh:
             # all but the last commit record the old versions: a refresh stopped between
             # them is redone from the start by the next one
             before = CommitProperties(custom_metadata={
-                METADATA_KEY: json.dumps(self._before[name])})
+                METADATA_KEY: json.dumps(self._before[name]), REFRESH_KEY: self.token})
             rows = 0
             for i, (predicate, runs) in enumerate(batches):
                 data = self._rows(name, key, runs)
                 self.stop.check()
-                write_deltalake(uri, data, mode="overwrite", predicate=predicate,
+                # each commit is made on the version this refresh planned from plus its
+                # own commits: a concurrent refresh's commit in between (it may have read
+                # an older store and written older rows of these runs) is a conflict,
+                # and the whole refresh starts again from the table as it is then
+                pinned = self._pinned(name, uri, self._base[name] + i)
+                write_deltalake(pinned, data, mode="overwrite", predicate=predicate,
                                 storage_options=options,
                                 commit_properties=props if i == len(batches) - 1 else before)
                 rows += data.num_rows
+            self._pinned(name, uri, self._base[name] + len(batches))
             return Refreshed(name, "incremental", rows, _version(self.store, uri))
         except CommitFailedError as exc:
             raise CommitConflict(f"view table {name!r} changed during the refresh: {exc}"
                                  ) from exc
+
+    def _pinned(self, name: str, uri: str, expected: int):
+        """View table ``name`` loaded at version ``expected``, after checking that it
+        is the table's latest and that every commit since the plan is this refresh's
+        own; else :class:`CommitConflict` (the refresh is redone from scratch)."""
+        from deltalake import DeltaTable
+
+        table = DeltaTable(uri, storage_options=self.store.storage_options or None)
+        latest = table.version()
+        base = self._base[name]
+        own = table.history(latest - base) if latest > base else []
+        if latest != expected or any(c.get(REFRESH_KEY) != self.token for c in own):
+            raise CommitConflict(f"view table {name!r} was written by another refresh "
+                                 f"during this one (version {latest}, expected {expected})")
+        return table
 
     def _batches(self, name: str, key: str, runs: set[str]) -> list[tuple[str, set[str]]]:
         """(predicate, run ids) of each commit replacing the rows of ``runs`` in ``name``.

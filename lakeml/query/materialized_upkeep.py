@@ -14,7 +14,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from lakeml.query.materialized import RefreshStopped, Stop, materialize
+from lakeml.query.materialized import materialize
+from lakeml.query.refresh_stop import RefreshStopped, Stop
 
 if TYPE_CHECKING:
     from lakeml.store import Store

@@ -401,3 +401,45 @@ def test_a_file_entry_with_a_deletion_vector_is_a_change_whatever_its_flag(store
     changes = data_changes(client.store, "tags", version, version + 1)
     assert changes.added == changes.removed == {"part-dv.parquet"}
     assert changes.quiet == {"part-quiet.parquet"}
+
+
+@pytest.mark.parametrize("between", ["batches", "check_and_commit"])
+def test_a_refresh_split_over_commits_is_redone_when_another_commits_in_between(
+        store, monkeypatch, between):
+    """Refresh A read the store before runs[1]'s last tag; refresh B, after it, replaces
+    the changed runs in two commits. A committing between B's two (or between B's check
+    of the table and its commit) must not leave A's older row under B's record: B
+    starts over from the table as A left it."""
+    import deltalake
+
+    client, exps, runs = store
+    materialize(client.store)
+    monkeypatch.setattr(materialized, "IN_LIST_MAX", 2)
+    monkeypatch.setattr(materialized, "RANGES_MAX", 1)
+    for rid in (runs[1], runs[2], runs[4]):
+        client.set_tag(rid, "stage", "checked")
+    client.flush()
+    older = materialized._Refresh(client.store, ["tags"], full=False)
+    client.set_tag(runs[1], "stage", "final")
+    client.flush()
+    write = deltalake.write_deltalake
+    calls = []
+
+    def interleaved(*args, **kwargs):
+        calls.append(1)
+        if between == "batches":
+            write(*args, **kwargs)
+        if len(calls) == (1 if between == "batches" else 2):
+            monkeypatch.setattr(deltalake, "write_deltalake", write)
+            older.run()  # the older refresh commits in between
+            monkeypatch.setattr(deltalake, "write_deltalake", interleaved)
+        if between != "batches":
+            write(*args, **kwargs)
+
+    monkeypatch.setattr(deltalake, "write_deltalake", interleaved)
+    materialize(client.store, ["tags"])
+    monkeypatch.setattr(deltalake, "write_deltalake", write)
+    tags = materialized.table_uri(client.store, "tags")
+    assert [row[2] for row in delta_rows(tags) if runs[1] in row and "stage" in row] \
+        == ["final"]
+    assert delta_rows(tags) == view_rows(client, "tags")

@@ -13,7 +13,8 @@ import pytest
 from deltalake import DeltaTable
 
 from lakeml.query import materialized
-from lakeml.query.materialized import RefreshStopped, Stop, materialize
+from lakeml.query.materialized import materialize
+from lakeml.query.refresh_stop import RefreshStopped, Stop
 from tests.query.test_materialized import assert_same_as_views, build
 
 ROOT = Path(__file__).resolve().parents[2]
