@@ -316,8 +316,8 @@ class _Refresh:
         changes = data_changes(self.store, source, since, self.versions[source])
         if changes is None:
             return moved
-        present = {posixpath.basename(p) for p in now} \
-            | {posixpath.basename(p) for p in moved}
+        name = posixpath.basename if self.store.is_local else _copied_name
+        present = {name(p) for p in now} | {name(p) for p in moved}
         # files with changed rows that came and went again since (a delete or update
         # rewrote a compaction's output, a compaction folded new rows in): their runs
         # changed too, and only those files still name them
@@ -329,7 +329,7 @@ class _Refresh:
             lost = [os.path.join(self.store.table_uri(source), p) for p in lost]
             if not all(os.path.isfile(p) for p in lost):  # vacuumed since
                 return moved
-        return {p for p in moved if posixpath.basename(p) not in changes.quiet} | set(lost)
+        return {p for p in moved if name(p) not in changes.quiet} | set(lost)
 
     def _restrict(self, runs: set[str]) -> None:
         """Point this refresh's ``lake_*`` views of run tables at the rows of ``runs``
@@ -490,6 +490,16 @@ class _Refresh:
                 f"{order}").to_arrow_table())
         finally:
             self.con.unregister("table_runs")
+
+
+def _copied_name(path: str) -> str:
+    """The data file's own name from the path of a remote store's local copy of it,
+    ``<digest of its URI>-<name>`` (lakeml.store.file_cache.copy_name), so that the
+    copies can be matched with the names in the commit log."""
+    import re
+
+    base = os.path.basename(path)
+    return base[25:] if re.match(r"[0-9a-f]{24}-", base) else base
 
 
 def _run_range(runs: set[str], column: str = "run_id") -> str:
