@@ -408,8 +408,8 @@ class _Refresh:
         table = DeltaTable(uri, storage_options=self.store.storage_options or None)
         latest = table.version()
         base = self._base[name]
-        own = table.history(latest - base) if latest > base else []
-        if latest != expected or any(c.get(REFRESH_KEY) != self.token for c in own):
+        if latest != expected or any(c.get(REFRESH_KEY) != self.token
+                                     for c in table.history(latest - base)[:latest - base]):
             raise CommitConflict(f"view table {name!r} was written by another refresh "
                                  f"during this one (version {latest}, expected {expected})")
         return table
