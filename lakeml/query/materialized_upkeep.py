@@ -112,7 +112,10 @@ def _stop_all() -> None:
         stop.set()
 
 
-threading._register_atexit(_stop_all)  # runs before threading joins non-daemon threads
+try:  # runs before threading joins non-daemon threads at exit
+    threading._register_atexit(_stop_all)
+except RuntimeError:  # first imported while the interpreter exits: no background refresh
+    _closing = True
 
 
 _warned: set[str] = set()

@@ -200,7 +200,10 @@ def _close_all() -> None:
         database.close()
 
 
-threading._register_atexit(_close_all)
+try:  # runs before threading joins non-daemon threads at exit
+    threading._register_atexit(_close_all)
+except RuntimeError:  # first imported while the interpreter exits: nothing to stop later
+    pass
 
 
 def is_loopback(host: str) -> bool:
