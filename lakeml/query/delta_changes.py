@@ -7,7 +7,9 @@ compaction replaces many small files by a big one without changing a row: a
 refresh of the view tables that took those files for changes would recompute
 every run in them (on a 1 M-run store after an OPTIMIZE, all of them). The
 commit log tells the two apart: Delta marks the files a commit adds or removes
-without changing the table's data with ``dataChange: false``.
+without changing the table's data with ``dataChange: false``. A file entry carrying
+a deletion vector is taken as a change whatever its flag says (its file still holds
+the rows the vector hides, so reading it names their runs).
 
 Example:
     >>> changes = data_changes(store, "tags", 12, 15)                # doctest: +SKIP
@@ -61,7 +63,8 @@ def data_changes(store: Store, table: str, since: int, until: int) -> Changes | 
                 if entry is None:
                     continue
                 path = unquote(entry["path"])
-                if entry.get("dataChange", True):
+                # a deletion vector hides rows of a file: whatever dataChange says
+                if entry.get("dataChange", True) or entry.get("deletionVector"):
                     into.add(path)
                 else:
                     quiet.add(posixpath.basename(path))

@@ -17,9 +17,12 @@ commit: an overwrite whose predicate names the runs, ``run_id IN (…)`` for up 
 sort by time, so new runs are one range). The predicate is kept in the commit's
 log entry, so it stays short: past :data:`RANGES_MAX` ranges (runs scattered among
 unchanged ones) the replacement is split over several commits, the last of which
-records the new versions. ``model_versions``, small, is rewritten whole when the
-registry changed. So a reader sees a table before or after a refresh, never half
-of one, except a refresh split that way, whose runs appear a batch at a time.
+records the new versions; each of those commits is made on the table version the
+refresh planned from plus its own commits, so another refresh committing in between
+(which may have read an older store) makes this one start over. ``model_versions``,
+small, is rewritten whole when the registry changed. So a reader sees a table
+before or after a refresh, never half of one, except a refresh split that way,
+whose runs appear a batch at a time.
 When the recorded versions can no longer be read (vacuumed files, a table made
 by something else), the table is rebuilt whole.
 
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from lakeml.errors import CommitConflict, InvalidArgument, StoreUnavailable
 from lakeml.query.lake import LakeViews
+from lakeml.query.refresh_stop import RefreshStopped, Stop
 from lakeml.sqltext import read_files, sql_string
 
 if TYPE_CHECKING:
@@ -61,6 +65,7 @@ TARGETS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 RUN_TABLES = ("runs", "metric_latest", "params", "tags")  # store tables with a run_id column
 METADATA_KEY = "lakeml.views.sources"  # commit metadata: {store table: version read}
+REFRESH_KEY = "lakeml.views.refresh"  # commit metadata: the id of the refresh writing it
 FULL_ABOVE = 200_000  # more changed runs than this: rewrite the table whole
 IN_LIST_MAX = 1_000  # run ids named one by one in a replacing commit's predicate
 RANGES_MAX = 50  # run-id ranges (an OR chain) in one replacing commit's predicate
@@ -101,17 +106,30 @@ def recorded_versions(store: Store, name: str) -> dict[str, int] | None:
     uri = table_uri(store, name)
     if not DeltaTable.is_deltatable(uri, store.storage_options or None):
         return None
+    return _recorded(store, name)[0]
+
+
+def _recorded(store: Store, name: str) -> tuple[dict[str, int] | None, int]:
+    """:func:`recorded_versions` and the table version whose commit recorded them."""
+    from deltalake import DeltaTable
+
+    uri = table_uri(store, name)
+    if not DeltaTable.is_deltatable(uri, store.storage_options or None):
+        return None, -1
     latest = DeltaTable(uri, storage_options=store.storage_options or None).history(1)
-    text = latest[0].get(METADATA_KEY) if latest else None
+    if not latest:
+        return None, -1
+    text = latest[0].get(METADATA_KEY)
     try:
         found = json.loads(text) if text else None
     except ValueError:
-        return None
-    return found if isinstance(found, dict) else None
+        return None, -1
+    return (found, int(latest[0]["version"])) if isinstance(found, dict) else (None, -1)
 
 
 def materialize(store: Store, tables: Iterable[str] | None = None, *,
-                full: bool = False, rebuild: bool = True) -> list[Refreshed]:
+                full: bool = False, rebuild: bool = True,
+                stop: Stop | None = None) -> list[Refreshed]:
     """Bring the Delta tables under ``<store>/views/`` up to the store's latest commits.
 
     Args:
@@ -123,18 +141,35 @@ def materialize(store: Store, tables: Iterable[str] | None = None, *,
             holds more than WRITERS_REBUILD_ROWS run rows: a writing process keeping
             the tables fresh must not spend minutes folding a large store, least of
             all at exit (a small one takes a moment).
+        stop: when set (from another thread), the refresh raises
+            :class:`RefreshStopped` before its next step or commit, and its running
+            DuckDB query is interrupted.
 
     Returns:
         A :class:`Refreshed` per table, in the order asked.
     """
+    import duckdb
+
     names = list(TARGETS) if tables is None else list(tables)
     for name in names:
         table_uri(store, name)  # refuses an unknown name, naming it
+    stop = stop or Stop()
     for _ in range(WRITE_ATTEMPTS):
+        stop.check()
+        refresh = None
         try:
-            return _Refresh(store, names, full=full, rebuild=rebuild).run()
+            refresh = _Refresh(store, names, full=full, rebuild=rebuild, stop=stop)
+            return refresh.run()
+        except duckdb.InterruptException as exc:
+            if stop.is_set():
+                raise RefreshStopped("the refresh of the view tables was asked to stop"
+                                     ) from exc
+            raise
         except CommitConflict:  # another refresh committed first: start from its result
             log.info("a concurrent refresh of %s committed first; refreshing again", store)
+        finally:
+            if refresh is not None:
+                refresh.close()
     raise CommitConflict(f"the views of {store.uri!r} kept being refreshed by another "
                          f"process ({WRITE_ATTEMPTS} attempts); run again")
 
@@ -143,18 +178,30 @@ class _Refresh:
     """One refresh: the store's views read at one set of versions, written table by table."""
 
     def __init__(self, store: Store, names: list[str], *, full: bool,
-                 rebuild: bool = True) -> None:
+                 rebuild: bool = True, stop: Stop | None = None) -> None:
         sources = sorted({s for n in names for s in TARGETS[n][0]})
         self.store = store
         self.names = names
+        self.stop = stop or Stop()
         self.lake = LakeViews(store)
         self.con = self.lake.connect()
-        self.lake.refresh(sources)
+        self.stop.attach(self.con)
+        try:
+            self.lake.refresh(sources)
+        except BaseException:
+            self.close()
+            raise
         self.versions = self.lake.versions()
         self.full = full
         self.rebuild = rebuild
         self._diffs: dict[tuple[str, int], set[str] | None] = {}
         self._before: dict[str, dict[str, int]] = {}  # each table's recorded versions
+        self._base: dict[str, int] = {}  # each table's version those were read at
+        self.token = uuid.uuid4().hex  # marks this refresh's commits
+
+    def close(self) -> None:
+        self.stop.detach(self.con)
+        self.con.close()
 
     def run(self) -> list[Refreshed]:
         plans = {name: self._plan(name) for name in self.names}
@@ -188,10 +235,11 @@ class _Refresh:
     def _plan(self, name: str) -> set[str] | str:
         """The run ids whose rows ``name`` must replace, or "full" / "unchanged"."""
         sources, key = TARGETS[name]
-        before = None if self.full else recorded_versions(self.store, name)
+        before, base = (None, -1) if self.full else _recorded(self.store, name)
         if before is None or any(s not in before for s in sources):
             return "full"
         self._before[name] = before
+        self._base[name] = base
         if all(before[s] == self.versions[s] for s in sources):
             return "unchanged"
         if key is None:  # rewritten whole, unless its sources were only compacted
@@ -256,10 +304,11 @@ class _Refresh:
                     ) -> set[str]:
         """Of the files that came or went since version ``since`` (``moved``), those
         holding changed rows: files a compaction only rewrote are left out (by the
-        commit log, :mod:`lakeml.query.delta_changes`), and files with new rows that a
-        compaction has since folded into another are read in their place. When the log
-        or those files cannot be read, all of ``moved``, as a compaction's output holds
-        every row it took."""
+        commit log, :mod:`lakeml.query.delta_changes`), and files that changed rows but
+        are gone again (new rows a compaction has since folded into another; a
+        compaction's output that a delete rewrote without the deleted rows) are read
+        as well. When the log or those files cannot be read (vacuumed), all of
+        ``moved``, as a compaction's output holds every row it took."""
         import posixpath
 
         from lakeml.query.delta_changes import data_changes
@@ -267,15 +316,20 @@ class _Refresh:
         changes = data_changes(self.store, source, since, self.versions[source])
         if changes is None:
             return moved
-        present = {posixpath.basename(p) for p in now}
-        lost = [p for p in changes.added if posixpath.basename(p) not in present]
+        name = posixpath.basename if self.store.is_local else _copied_name
+        present = {name(p) for p in now} | {name(p) for p in moved}
+        # files with changed rows that came and went again since (a delete or update
+        # rewrote a compaction's output, a compaction folded new rows in): their runs
+        # changed too, and only those files still name them
+        lost = sorted(p for p in changes.added | changes.removed
+                      if posixpath.basename(p) not in present)
         if lost:
             if not self.store.is_local:
                 return moved
             lost = [os.path.join(self.store.table_uri(source), p) for p in lost]
             if not all(os.path.isfile(p) for p in lost):  # vacuumed since
                 return moved
-        return {p for p in moved if posixpath.basename(p) not in changes.quiet} | set(lost)
+        return {p for p in moved if name(p) not in changes.quiet} | set(lost)
 
     def _restrict(self, runs: set[str]) -> None:
         """Point this refresh's ``lake_*`` views of run tables at the rows of ``runs``
@@ -302,13 +356,15 @@ class _Refresh:
         from deltalake import CommitProperties, write_deltalake
         from deltalake.exceptions import CommitFailedError
 
+        self.stop.check()
         uri = table_uri(self.store, name)
         if plan in ("unchanged", "skipped"):
             version = _version(self.store, uri) if plan == "unchanged" else -1
             return Refreshed(name, plan, 0, version)
         key = TARGETS[name][1]
         recorded = {s: self.versions[s] for s in TARGETS[name][0]}
-        props = CommitProperties(custom_metadata={METADATA_KEY: json.dumps(recorded)})
+        props = CommitProperties(custom_metadata={METADATA_KEY: json.dumps(recorded),
+                                                  REFRESH_KEY: self.token})
         options = self.store.storage_options or None
         try:
             if plan == "full":
@@ -323,18 +379,40 @@ class _Refresh:
             # all but the last commit record the old versions: a refresh stopped between
             # them is redone from the start by the next one
             before = CommitProperties(custom_metadata={
-                METADATA_KEY: json.dumps(self._before[name])})
+                METADATA_KEY: json.dumps(self._before[name]), REFRESH_KEY: self.token})
             rows = 0
             for i, (predicate, runs) in enumerate(batches):
                 data = self._rows(name, key, runs)
-                write_deltalake(uri, data, mode="overwrite", predicate=predicate,
+                self.stop.check()
+                # each commit is made on the version this refresh planned from plus its
+                # own commits: a concurrent refresh's commit in between (it may have read
+                # an older store and written older rows of these runs) is a conflict,
+                # and the whole refresh starts again from the table as it is then
+                pinned = self._pinned(name, uri, self._base[name] + i)
+                write_deltalake(pinned, data, mode="overwrite", predicate=predicate,
                                 storage_options=options,
                                 commit_properties=props if i == len(batches) - 1 else before)
                 rows += data.num_rows
+            self._pinned(name, uri, self._base[name] + len(batches))
             return Refreshed(name, "incremental", rows, _version(self.store, uri))
         except CommitFailedError as exc:
             raise CommitConflict(f"view table {name!r} changed during the refresh: {exc}"
                                  ) from exc
+
+    def _pinned(self, name: str, uri: str, expected: int):
+        """View table ``name`` loaded at version ``expected``, after checking that it
+        is the table's latest and that every commit since the plan is this refresh's
+        own; else :class:`CommitConflict` (the refresh is redone from scratch)."""
+        from deltalake import DeltaTable
+
+        table = DeltaTable(uri, storage_options=self.store.storage_options or None)
+        latest = table.version()
+        base = self._base[name]
+        if latest != expected or any(c.get(REFRESH_KEY) != self.token
+                                     for c in table.history(latest - base)[:latest - base]):
+            raise CommitConflict(f"view table {name!r} was written by another refresh "
+                                 f"during this one (version {latest}, expected {expected})")
+        return table
 
     def _batches(self, name: str, key: str, runs: set[str]) -> list[tuple[str, set[str]]]:
         """(predicate, run ids) of each commit replacing the rows of ``runs`` in ``name``.
@@ -412,6 +490,16 @@ class _Refresh:
                 f"{order}").to_arrow_table())
         finally:
             self.con.unregister("table_runs")
+
+
+def _copied_name(path: str) -> str:
+    """The data file's own name from the path of a remote store's local copy of it,
+    ``<digest of its URI>-<name>`` (lakeml.store.file_cache.copy_name), so that the
+    copies can be matched with the names in the commit log."""
+    import re
+
+    base = os.path.basename(path)
+    return base[25:] if re.match(r"[0-9a-f]{24}-", base) else base
 
 
 def _run_range(runs: set[str], column: str = "run_id") -> str:

@@ -18,6 +18,7 @@ import re
 import secrets
 import socket
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
@@ -81,6 +82,14 @@ class Database:
         self._versions: dict[str, int] | None = None
         self._cached: set[str] = set()
         self._served = 0  # queries since the store's version last moved
+        # the threads re-writing kept tables in order, and their cursors: :meth:`close`
+        # (and the interpreter's exit) stops and joins them, since a thread must not be
+        # left inside DuckDB when the process exits (a daemon thread killed there
+        # aborts the process)
+        self._stop = threading.Event()
+        self._orderers: set[threading.Thread] = set()
+        self._working: set[duckdb.DuckDBPyConnection] = set()
+        _open.add(self)
 
     def cursor(self, sql: str = "") -> duckdb.DuckDBPyConnection:
         """A new cursor over the views, refreshed to the store's latest commits, with the
@@ -105,39 +114,73 @@ class Database:
             ordering = sorted(self._cached & ORDER.keys()) \
                 if self._served == ORDER_AFTER else []
             cur = self._con.cursor()
-        if ordering:
-            threading.Thread(target=self._order, args=(versions, ordering), daemon=True,
-                             name="lakeml-sql-order").start()
+            if ordering and not self._stop.is_set():
+                thread = threading.Thread(target=self._order, args=(versions, ordering),
+                                          name="lakeml-sql-order")
+                self._orderers.add(thread)
+                thread.start()
         cur.execute(catalog.SEARCH_PATH)
         return cur
+
+    def close(self) -> None:
+        """Stop the threads ordering kept tables (their DuckDB work is interrupted; a
+        table not yet swapped in is dropped) and wait for them to end."""
+        self._stop.set()
+        with self._lock:
+            threads = list(self._orderers)
+            for work in self._working:
+                work.interrupt()
+        for thread in threads:
+            thread.join()
+        _open.discard(self)
 
     def _order(self, versions: dict[str, int], names: list[str]) -> None:
         """Re-write the kept tables ``names`` in :data:`ORDER`, each swapped in for the
         unordered one while the store is still at ``versions`` (queries running on the
         old table finish on it: DuckDB's catalog is versioned)."""
+        import uuid
+
         import duckdb
 
-        work = self._con.cursor()
+        with self._lock:
+            work = self._con.cursor()
+            self._working.add(work)
+        suffix = uuid.uuid4().hex[:12]  # two ordering threads never share a table
+        ordered = ""
         try:
             for name in names:
-                ordered = f'{catalog.CACHE}."{name}__ordered"'
+                if self._stop.is_set():
+                    return
+                ordered = f'{catalog.CACHE}."{name}__ordered_{suffix}"'
                 work.execute(f'CREATE OR REPLACE TABLE {ordered} AS SELECT * FROM '
                              f'{catalog.CACHE}."{name}" ORDER BY {ORDER[name]}')
                 with self._lock:
-                    current = self._versions == versions and name in self._cached
-                    if current:
-                        self._con.execute(f'DROP TABLE {catalog.CACHE}."{name}"')
-                        self._con.execute(f'ALTER TABLE {ordered} RENAME TO "{name}"')
+                    current = self._versions == versions and name in self._cached \
+                        and not self._stop.is_set()
+                    if current:  # one transaction: no query finds the table missing
+                        self._con.execute("BEGIN TRANSACTION")
+                        try:
+                            self._con.execute(f'DROP TABLE {catalog.CACHE}."{name}"')
+                            self._con.execute(f'ALTER TABLE {ordered} RENAME TO "{name}"')
+                            self._con.execute("COMMIT")
+                        except duckdb.Error:
+                            self._con.execute("ROLLBACK")
+                            raise
+                        ordered = ""
                 if not current:  # the store moved: these tables are gone or refolded
-                    work.execute(f"DROP TABLE IF EXISTS {ordered}")
                     return
         except duckdb.Error as exc:  # the unordered tables stay; queries go on
-            log.warning("ordering the kept tables failed: %s", exc)
-            try:
-                work.execute(f'DROP TABLE IF EXISTS {catalog.CACHE}."{name}__ordered"')
-            except duckdb.Error:
-                pass
+            if not self._stop.is_set():
+                log.warning("ordering the kept tables failed: %s", exc)
         finally:
+            if ordered:
+                try:
+                    work.execute(f"DROP TABLE IF EXISTS {ordered}")
+                except duckdb.Error:
+                    pass
+            with self._lock:
+                self._working.discard(work)
+                self._orderers.discard(threading.current_thread())
             work.close()
 
     @contextmanager
@@ -145,6 +188,22 @@ class Database:
         """A connection for parsing statements (extract_statements), one user at a time."""
         with self._lock:
             yield self._planner
+
+
+_open: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    """As the interpreter starts exiting (before it joins threads): stop every open
+    database's ordering threads, so none is inside DuckDB when the process ends."""
+    for database in list(_open):
+        database.close()
+
+
+try:  # runs before threading joins non-daemon threads at exit
+    threading._register_atexit(_close_all)
+except RuntimeError:  # first imported while the interpreter exits: nothing to stop later
+    pass
 
 
 def is_loopback(host: str) -> bool:
@@ -245,6 +304,7 @@ class SqlServer:
                 pass
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.database.close()
 
     def _accept(self) -> None:
         from lakeml.sqlserver.session import Session

@@ -179,6 +179,24 @@ def test_a_compaction_alone_changes_no_run_and_new_rows_it_folded_in_are_found(s
     assert_same_as_views(client)
 
 
+def test_rows_another_writer_deletes_after_a_compaction_leave_the_view_tables(store):
+    """A delete that rewrites a compaction's output removes a file the last refresh
+    never saw: the runs of its deleted rows are found in that removed file."""
+    client, exps, runs = store
+    for rid in runs[:3]:
+        client.set_tag(rid, "pass", "1")
+        client.flush()
+    materialize(client.store)
+    client.store.maintenance.compact(["tags"])
+    assert compacted(client, "tags")
+    DeltaTable(client.store.table_uri("tags")).delete(f"run_id = '{runs[1]}'")
+    done = {d.table: d.mode for d in materialize(client.store)}
+    assert done["tags"] == "incremental"
+    tags = materialized.table_uri(client.store, "tags")
+    assert not [row for row in delta_rows(tags) if runs[1] in row]
+    assert_same_as_views(client)
+
+
 def test_the_registry_changing_rewrites_model_versions(store):
     client, exps, runs = store
     materialize(client.store)
@@ -359,3 +377,69 @@ def test_the_exit_refresh_is_bounded_and_can_be_turned_off(store, monkeypatch):
     materialized_upkeep.finish(client.store)
     assert DeltaTable(tags).version() == before + 1
     assert_same_as_views(client)
+
+
+def test_a_file_entry_with_a_deletion_vector_is_a_change_whatever_its_flag(store):
+    """Writers with deletion vectors (Spark, Databricks) hide rows of a file in place;
+    such an entry counts as changed rows even if marked dataChange=false."""
+    from lakeml.query.delta_changes import data_changes
+
+    client, exps, runs = store
+    table = DeltaTable(client.store.table_uri("tags"))
+    version = table.version()
+    vector = {"storageType": "i", "pathOrInlineDv": "wi5b=000010000siXQKl0rr91000f",
+              "offset": 1, "sizeInBytes": 36, "cardinality": 2}
+    entries = [{"remove": {"path": "part-dv.parquet", "dataChange": False,
+                           "deletionVector": vector}},
+               {"add": {"path": "part-dv.parquet", "dataChange": False, "size": 1,
+                        "partitionValues": {}, "modificationTime": 0,
+                        "deletionVector": vector}},
+               {"add": {"path": "part-quiet.parquet", "dataChange": False, "size": 1,
+                        "partitionValues": {}, "modificationTime": 0}}]
+    log = Path(client.store.table_uri("tags")) / "_delta_log" / f"{version + 1:020d}.json"
+    log.write_text("\n".join(json.dumps(e) for e in entries) + "\n")
+    changes = data_changes(client.store, "tags", version, version + 1)
+    assert changes.added == changes.removed == {"part-dv.parquet"}
+    assert changes.quiet == {"part-quiet.parquet"}
+
+
+@pytest.mark.parametrize("between", ["batches", "check_and_commit"])
+def test_a_refresh_split_over_commits_is_redone_when_another_commits_in_between(
+        store, monkeypatch, between):
+    """Refresh A read the store before runs[1]'s last tag; refresh B, after it, replaces
+    the changed runs in two commits. A committing between B's two (or between B's check
+    of the table and its commit) must not leave A's older row under B's record: B
+    starts over from the table as A left it."""
+    import deltalake
+
+    client, exps, runs = store
+    materialize(client.store)
+    monkeypatch.setattr(materialized, "IN_LIST_MAX", 2)
+    monkeypatch.setattr(materialized, "RANGES_MAX", 1)
+    for rid in (runs[1], runs[2], runs[4]):
+        client.set_tag(rid, "stage", "checked")
+    client.flush()
+    older = materialized._Refresh(client.store, ["tags"], full=False)
+    client.set_tag(runs[1], "stage", "final")
+    client.flush()
+    write = deltalake.write_deltalake
+    calls = []
+
+    def interleaved(*args, **kwargs):
+        calls.append(1)
+        if between == "batches":
+            write(*args, **kwargs)
+        if len(calls) == (1 if between == "batches" else 2):
+            monkeypatch.setattr(deltalake, "write_deltalake", write)
+            older.run()  # the older refresh commits in between
+            monkeypatch.setattr(deltalake, "write_deltalake", interleaved)
+        if between != "batches":
+            write(*args, **kwargs)
+
+    monkeypatch.setattr(deltalake, "write_deltalake", interleaved)
+    materialize(client.store, ["tags"])
+    monkeypatch.setattr(deltalake, "write_deltalake", write)
+    tags = materialized.table_uri(client.store, "tags")
+    assert [row[2] for row in delta_rows(tags) if runs[1] in row and "stage" in row] \
+        == ["final"]
+    assert delta_rows(tags) == view_rows(client, "tags")

@@ -89,3 +89,36 @@ def test_kept_tables_are_reordered_once_a_store_version_is_asked_often(tmp_path:
             assert conn.execute(query, ["k3"]).fetchall()[0] == ("late", "k3", 99.0)
     finally:
         server.close()
+
+
+def test_closing_the_database_stops_and_joins_its_ordering_threads(tmp_path: Path) -> None:
+    """No thread may be left inside DuckDB at exit (a daemon killed there aborts the
+    process): close() interrupts the ordering threads, waits for them, and no
+    half-written ordered table is left behind."""
+    import threading
+
+    from lakeml.sqlserver import server as server_module
+
+    store = str(tmp_path / "lake")
+    client = lakeml.Client(store)
+    exp = client.create_experiment("order")
+    for i in range(200):
+        rid = client.create_run(exp, run_name=f"r{i:03d}").info.run_id
+        client.log_batch(rid, metrics={f"k{j}": float(i + j) for j in range(20)})
+    client.flush()
+    database = server_module.Database(store)
+    sql = "SELECT count(*) FROM latest_metrics JOIN runs USING (run_id)"
+    for _ in range(server_module.ORDER_AFTER):
+        cur = database.cursor(sql)
+        cur.execute(sql)
+        assert cur.fetchall() == [(4000,)]
+        cur.close()
+    ordering = [t for t in threading.enumerate() if t.name == "lakeml-sql-order"]
+    assert all(not t.daemon for t in ordering)
+    database.close()
+    assert not any(t.is_alive() for t in ordering)
+    assert not [t for t in threading.enumerate() if t.name == "lakeml-sql-order"]
+    left = database._con.execute("SELECT table_name FROM information_schema.tables "
+                                 "WHERE table_schema = 'lakeml_cache'").fetchall()
+    assert not [name for (name,) in left if "__ordered" in name]
+    assert {name for (name,) in left} <= {"runs", "latest_metrics"}
