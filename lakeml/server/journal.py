@@ -90,6 +90,7 @@ class Journal:
         self._end_start = 0
         with self.locked():
             self.id = self._identity(store_uri)
+            self._settle_rotation()
             if not self.segments():
                 self._create_segment(self.watermark())
         self.app_id = f"lakeml-journal-{self.id}"
@@ -126,6 +127,36 @@ class Journal:
 
     def segment_path(self, start: int) -> Path:
         return self.folder / segment_name(start)
+
+    def _overrun(self, starts: list[int]) -> list[int]:
+        """The segments (not the newest) that hold bytes past the next one's start: records
+        appended to a segment a rotation had already replaced (by an older server's worker
+        that kept appending to its cached segment after a rotation was killed half-way)."""
+        return [start for start, after in zip(starts, starts[1:])
+                if start + self.segment_path(start).stat().st_size > after]
+
+    def _settle_rotation(self) -> None:
+        """On open, under the lock: a rotation killed between creating the new segment and
+        deleting the old ones leaves them; that is harmless unless records were appended to
+        an old one past the new one's start (readers would never read them, the next
+        rotation would delete them). If every newer segment is still empty, delete those:
+        the old segment is the newest again and its records are read in order. Otherwise
+        the journal cannot be read in order: refuse to open it."""
+        starts = self.segments()
+        overrun = self._overrun(starts)
+        if not overrun:
+            return
+        later = [s for s in starts if s > overrun[0]]
+        if any(self.segment_path(s).stat().st_size for s in later):
+            raise InvalidState(
+                f"journal {str(self.folder)!r}: segment {segment_name(overrun[0])} holds "
+                f"records past the start of a newer segment that holds records too "
+                f"({', '.join(segment_name(s) for s in later)}); they cannot be committed in "
+                f"order. Stop every server using it and move the segments' records into "
+                f"Delta by hand, or move the folder away to start an empty journal")
+        for start in later:
+            self.segment_path(start).unlink()
+        _fsync_folder(self.folder)
 
     def _create_segment(self, start: int) -> None:
         """A new empty segment at ``start`` whose name is durable (call holding the lock)."""
@@ -193,12 +224,14 @@ class Journal:
         """Write one frame (call holding :meth:`locked`, after reading what others wrote);
         the logical end after it. Durable only after :meth:`sync` of that end."""
         fd = self._fd
-        if fd is None or not os.fstat(fd).st_nlink:  # rotated: append to the newest
+        newest = self.segments()[-1]
+        # rotated (even by a rotation killed before it deleted the old segment, which is
+        # then still linked): append to the newest, never past the start of a newer one
+        if fd is None or self._fd_start != newest or not os.fstat(fd).st_nlink:
             if fd is not None:
                 os.close(fd)
-            self._fd_start = self.segments()[-1]
-            fd = self._fd = os.open(self.segment_path(self._fd_start),
-                                    os.O_WRONLY | os.O_APPEND)
+            self._fd_start = newest
+            fd = self._fd = os.open(self.segment_path(newest), os.O_WRONLY | os.O_APPEND)
         written = os.write(fd, data)
         if written != len(data):  # a full disk: take the partial frame back
             size = os.fstat(fd).st_size
@@ -240,6 +273,10 @@ class Journal:
             size = self.segment_path(newest).stat().st_size
             if newest + size != watermark or (size == 0 and len(starts) == 1):
                 return False
+            if self._overrun(starts):  # never delete records that were never read
+                raise InvalidState(f"journal {str(self.folder)!r}: a segment holds records "
+                                   f"past a newer segment's start; restart the server to "
+                                   f"repair it")
             if size:
                 self._create_segment(watermark)
             for start in starts:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lakeml.errors import InvalidArgument
+from lakeml.errors import InvalidArgument, InvalidState
 from lakeml.server.journal import Journal, Reader, frame, wait_settled
 
 
@@ -88,3 +88,49 @@ def test_a_journal_folder_others_may_write_to_is_refused(tmp_path: Path) -> None
     made = tmp_path / "made" / "journal"
     Journal(made, "file:///store")  # created private
     assert made.stat().st_mode & 0o777 == 0o700
+
+
+def test_after_a_rotation_killed_half_way_appends_go_to_the_new_segment(tmp_path: Path) -> None:
+    # a worker's cached segment stays linked when the rotating process is killed between
+    # creating the new segment and deleting the old one: its next append must still go to
+    # the new segment, where the committer reads from the watermark on
+    worker, rotator = Journal(tmp_path / "j", "/store"), Journal(tmp_path / "j", "/store")
+    first = append(worker, 1)
+    rotator.set_watermark(first)
+    with rotator.locked():
+        rotator._create_segment(first)  # ... killed here, before the unlink
+    acked = append(worker, 2)
+    got = Reader(rotator, rotator.watermark()).read()
+    assert got == [(acked, record(2))] and rotator.end() == acked
+    rotator.set_watermark(acked)
+    assert rotator.rotate_if_committed(acked) and rotator.segments() == [acked]
+    worker.close()
+    rotator.close()
+
+
+def test_records_appended_past_a_newer_segment_are_kept_at_open(tmp_path: Path) -> None:
+    # what an older server left: records in the old segment past the new, empty one's start
+    journal = Journal(tmp_path / "j", "/store")
+    first = append(journal, 1)
+    journal.set_watermark(first)
+    with journal.locked():
+        journal._create_segment(first)
+    late = frame(record(2))
+    with open(journal.segment_path(0), "ab") as fh:
+        fh.write(late)
+    with pytest.raises(InvalidState, match="past a newer segment"):
+        journal.rotate_if_committed(first)  # never deletes them
+    journal.close()
+    reopened = Journal(tmp_path / "j", "/store")
+    assert reopened.segments() == [0]  # the empty newer segment went, the records stay
+    assert Reader(reopened, first).read() == [(first + len(late), record(2))]
+    assert reopened.end() == first + len(late)
+    with reopened.locked():
+        reopened._create_segment(reopened.end())
+    with open(reopened.segment_path(0), "ab") as fh:
+        fh.write(late)
+    with open(reopened.segment_path(reopened.segments()[-1]), "ab") as fh:
+        fh.write(late)  # the newer segment holds records too: no order exists
+    reopened.close()
+    with pytest.raises(InvalidState, match="cannot be committed in order"):
+        Journal(tmp_path / "j", "/store")
