@@ -329,7 +329,8 @@ class Reader:
     def read(self, *, repair: bool = False) -> list[tuple[int, Record]]:
         """The complete records from the offset on, as (logical end, record). ``repair``
         (only while holding the append lock, when no append is in flight): a trailing
-        partial or corrupt frame is a torn append of a killed process, and is cut off."""
+        partial or corrupt frame (or zeros) is a torn append of a killed process or what
+        a power loss left, and is cut off."""
         out: list[tuple[int, Record]] = []
         while True:
             if self._fd is None and not self._open():
@@ -342,10 +343,17 @@ class Reader:
             while len(data) - used >= HEADER.size:
                 length, crc = HEADER.unpack_from(data, used)
                 body = data[used + HEADER.size:used + HEADER.size + length]
-                if len(body) < length or zlib.crc32(body) != crc:
+                # length 0 is never written (a pickle is not empty): zeros a power loss
+                # left at the tail, whose CRC-32 is 0 too; like a record that does not
+                # unpickle, it is torn: stop there, keep what was read before
+                if not length or len(body) < length or zlib.crc32(body) != crc:
+                    break
+                try:
+                    record = pickle.loads(body)
+                except Exception:  # noqa: BLE001 - any failure: not a record we wrote
                     break
                 used += HEADER.size + length
-                out.append((self._start + position + used, pickle.loads(body)))
+                out.append((self._start + position + used, record))
             self.offset += used
             if used < len(data):  # a frame not (yet) complete
                 if repair:

@@ -3,12 +3,13 @@ rotation, the watermark, and a journal that refuses another store."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pytest
 
 from lakeml.errors import InvalidArgument, InvalidState
-from lakeml.server.journal import Journal, Reader, frame, wait_settled
+from lakeml.server.journal import HEADER, Journal, Reader, frame, wait_settled
 
 
 def record(i: int) -> tuple[str, list]:
@@ -134,3 +135,27 @@ def test_records_appended_past_a_newer_segment_are_kept_at_open(tmp_path: Path) 
     reopened.close()
     with pytest.raises(InvalidState, match="cannot be committed in order"):
         Journal(tmp_path / "j", "/store")
+
+
+@pytest.mark.parametrize("tail", [b"\0" * 64, b"\0" * 8, "bad pickle"],
+                         ids=["zeros-64", "zeros-8", "bad-pickle"])
+def test_zeros_or_a_bad_pickle_at_the_tail_are_torn_not_fatal(tmp_path: Path,
+                                                                 tail: bytes | str) -> None:
+    # a power loss may leave the tail of a segment zero-filled: 8 zero bytes are a frame of
+    # length 0 whose CRC-32 matches, and an empty body does not unpickle
+    journal = Journal(tmp_path / "j", "/store")
+    good = append(journal, 1)
+    if tail == "bad pickle":
+        body = b"\x80\x05not a pickle"
+        tail = HEADER.pack(len(body), zlib.crc32(body)) + body
+    assert isinstance(tail, bytes)
+    with open(journal.segment_path(journal.segments()[-1]), "ab") as fh:
+        fh.write(tail)
+    reader = Reader(journal, 0)
+    assert reader.read() == [(good, record(1))]  # what was read before is kept
+    with journal.locked():
+        assert reader.read(repair=True) == []
+    assert journal.end() == good  # cut off
+    after = append(journal, 2)
+    assert reader.read() == [(after, record(2))]
+    journal.close()
