@@ -38,6 +38,8 @@ from lakeml.errors import StoreUnavailable
 if TYPE_CHECKING:
     from lakeml.client import Client
     from lakeml.server.group_commit import GroupCommit
+    from lakeml.server.journal import Journal
+    from lakeml.server.journal_commit import Committer
     from lakeml.server.protocol import Fields
 
 #: The ``writes`` flag of a route whose writes are journaled (truthy: it writes).
@@ -154,23 +156,31 @@ class JournaledWorker:
     def wait_committed(self, timeout: float | None = None) -> None:
         """Return once every record appended before this call is committed to Delta
         (StoreUnavailable after ``timeout``, default READ_WAIT, seconds)."""
-        journal = self.journal
-        target = journal.end()
-        if journal.watermark() >= target:
-            return
-        self.committer.urgent.set()
-        self.committer.wake.set()
-        journal.hurry()  # (the committer may be another worker's)
-        limit = READ_WAIT if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        pause = 0.0005
-        while journal.watermark() < target:
-            if time.monotonic() > deadline:
-                raise StoreUnavailable(
-                    f"the server's journal ({str(journal.folder)!r}) is not committed to the "
-                    f"store after {limit:.0f} s; see the server's log")
-            time.sleep(pause)
-            pause = min(0.005, pause * 2)
+        wait_committed(self.journal, self.committer, timeout)
+
+
+def wait_committed(journal: Journal, committer: Committer, timeout: float | None = None) -> None:
+    """Return once ``journal`` is committed up to the end it had at the call (see
+    JournaledWorker.wait_committed). The end then may count the bytes of a torn append,
+    which the committer cuts off: the target is lowered to the end whenever the end is
+    below it, or the watermark would never reach it."""
+    target = journal.end()
+    if journal.watermark() >= target:
+        return
+    committer.urgent.set()
+    committer.wake.set()
+    journal.hurry()  # (the committer may be another worker's)
+    limit = READ_WAIT if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    pause = 0.0005
+    while journal.watermark() < target:
+        if time.monotonic() > deadline:
+            raise StoreUnavailable(
+                f"the server's journal ({str(journal.folder)!r}) is not committed to the "
+                f"store after {limit:.0f} s; see the server's log")
+        time.sleep(pause)
+        pause = min(0.005, pause * 2)
+        target = min(target, journal.end())
 
 
 _workers: weakref.WeakKeyDictionary[Any, JournaledWorker | None] = weakref.WeakKeyDictionary()
