@@ -8,8 +8,10 @@ new ones (the kernel lets it go when the holder dies). The holder, in a loop:
 1. reads the records from where it stands (at first: the watermark) to the end;
 2. fsyncs the journal (the watermark must never pass what a power loss could undo);
 3. queues each table's rows of those records as one batch of its own Writer, numbered
-   by the offset the last record ends at, and flushes: one Delta commit per table, in
-   the writer's waves, carrying the app transaction ``(lakeml-journal-<id>, offset)``;
+   by the offset the last record ends at (shifted left by ROUND_BITS), and flushes: one
+   Delta commit per table, in the writer's waves, carrying the app transaction
+   ``(lakeml-journal-<id>, offset << ROUND_BITS)``; a batch the table refuses is split
+   (to set the refused rows aside) into parts numbered inside the round;
 4. writes the watermark (the end offset, fsync'd); when everything is committed and
    nothing was appended for IDLE_RELEASE seconds (or the segment passed ROTATE_BYTES), it
    rotates the journal: a new empty segment, the old ones deleted.
@@ -60,6 +62,22 @@ IDLE_RELEASE = 1.0  # seconds without records after which the committer lets the
 # grown past this. Rarely: a worker whose unread records were rotated away twice drops
 # its whole run cache (journal_view.py).
 ROTATE_BYTES = 4 << 20
+# A round ending at offset ``end`` is committed as batch ``end << ROUND_BITS``: a batch the
+# store refuses (a row a CHECK constraint forbids) is bisected into parts numbered inside
+# the round, the last one marked ``| ROUND_MASK`` (Writer.queue_batch). 2**43 bytes of
+# journal offsets fit a Delta transaction version (an int64).
+ROUND_BITS = 20
+ROUND_MASK = (1 << ROUND_BITS) - 1
+
+
+def landed_through(version: int) -> int:
+    """The journal offset up to which a table's records landed, from the batch number
+    its last commit under the journal's app id carries. A round split into parts whose
+    last part did not land (a committer killed between them): what landed of it is not
+    known row by row, so none of it counts (it is committed again: rows of the parts
+    that had landed are then in the table twice, the first-wins tables excepted)."""
+    low = version & ROUND_MASK
+    return version >> ROUND_BITS if low in (0, ROUND_MASK) else 0
 
 
 class Committer:
@@ -80,6 +98,7 @@ class Committer:
                                      after_commit=store.maintenance.note_commit if auto
                                      else None, on_reject=[self._rejected])
         self.writer.app_id = journal.app_id  # the same for every committer of the journal
+        self.writer.round_bits = ROUND_BITS
         self._maintain = store.maintenance.auto if auto else None
         self.wake = threading.Event()  # set by this worker's appends
         self.urgent = threading.Event()  # set by this worker's reads waiting for a round
@@ -179,7 +198,7 @@ class Committer:
                 return
 
     def _landed(self) -> dict[str, int]:
-        """Per table, the last journal offset committed under the journal's app id."""
+        """Per table, the last batch number committed under the journal's app id."""
         while True:
             try:
                 return {name: handle.committed_version(self.journal.app_id)
@@ -189,8 +208,8 @@ class Committer:
                 time.sleep(1.0)
 
     def _queue(self, records: list[tuple[int, Record]], end: int, done: dict[str, int]) -> None:
-        """Queue the records' rows as one batch per table numbered ``end``, minus what
-        ``done`` says landed (see the module's docstring)."""
+        """Queue the records' rows as one batch per table numbered ``end << ROUND_BITS``,
+        minus what ``done`` (batch numbers) says landed (see the module's docstring)."""
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         rederive: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         derived_of = {source: [d for d, s in DERIVED.items() if s == source]
@@ -201,15 +220,17 @@ class Committer:
                     log.error("journal record ending at %d has rows of unknown table %r; "
                               "skipped", record_end, table)
                     continue
-                landed = done.get(table, 0)
+                landed = landed_through(done.get(table, 0))
                 if record_end > landed:
                     rows[table].extend(table_rows)
-                elif any(done.get(d, 0) < record_end for d in derived_of.get(table, ())):
+                elif any(landed_through(done.get(d, 0)) < record_end
+                         for d in derived_of.get(table, ())):
                     rederive[table].extend(table_rows)
         for table, table_rows in rederive.items():
-            self.writer.queue_batch(table, table_rows, done[table], derived_only=True)
+            seq = landed_through(done[table]) << ROUND_BITS | ROUND_MASK  # (after theirs)
+            self.writer.queue_batch(table, table_rows, seq, derived_only=True)
         for table, table_rows in rows.items():
-            self.writer.queue_batch(table, table_rows, end)
+            self.writer.queue_batch(table, table_rows, end << ROUND_BITS)
 
     def _flush(self) -> None:
         """Commit what is queued, retrying until it lands (the writer keeps the rows and

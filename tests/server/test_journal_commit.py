@@ -10,7 +10,7 @@ import pytest
 
 import lakeml
 from lakeml.server.journal import Journal, frame
-from lakeml.server.journal_commit import Committer
+from lakeml.server.journal_commit import ROUND_BITS, Committer, landed_through
 from lakeml.server.journal_writes import wait_committed
 from lakeml.store import Store, normalize_uri
 
@@ -43,3 +43,69 @@ def test_a_read_does_not_wait_for_the_bytes_of_a_torn_append(
     # to wait for, instead of waiting for a watermark that never reaches the torn end
     wait_committed(journal, committer, timeout=20)
     assert journal.end() == journal.watermark() < torn_end
+
+
+def metric_rows(store_uri: str) -> list[dict]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(f"{store_uri}/tables/metrics").to_pyarrow_table().to_pylist()
+
+
+def test_a_round_split_around_a_refused_row_keeps_the_next_rounds(
+        committed: tuple[Journal, Committer]) -> None:
+    # the table refuses one row of a big record (a CHECK constraint): the committer's
+    # writer bisects the round's batch; the parts' sequences must stay inside the round,
+    # or the table's journal version passes the next record's end and that record is
+    # skipped as committed (after the next round's failure, or any restart)
+    from deltalake import DeltaTable
+
+    journal, committer = committed
+    uri = committer._store.uri
+    DeltaTable(f"{uri}/tables/metrics").alter.add_constraint({"no_13": "value <> 13"})
+    big = [("run", "m", float(i), i, 1_000_000 + i) for i in range(2000)]
+    with journal.locked():
+        end = journal.append_locked(frame(("test", [("metrics", big)])))
+    journal.sync(end)
+    wait_committed(journal, committer, timeout=60)
+    with journal.locked():
+        after = journal.append_locked(frame(("test", [("metrics", [("run", "late", 1.0, 0,
+                                                                      2_000_000)])])))
+    journal.sync(after)
+    wait_committed(journal, committer, timeout=60)
+    keys = [(r["key"], r["value"]) for r in metric_rows(uri)]
+    assert sorted(keys) == sorted([("m", float(i)) for i in range(2000) if i != 13]
+                                  + [("late", 1.0)])
+    version = DeltaTable(f"{uri}/tables/metrics").transaction_version(journal.app_id)
+    assert landed_through(version) == after  # the store's word: landed up to the end
+
+
+def test_a_round_whose_split_was_cut_short_is_committed_again(
+        committed: tuple[Journal, Committer]) -> None:
+    # a committer killed between the parts of a split round left the first part landed
+    # (batch number inside the round): its successor commits the whole round again, so
+    # nothing acknowledged is lost (the first part's rows are then there twice)
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from lakeml.store.schemas import TABLES
+
+    journal, committer = committed
+    uri = committer._store.uri
+    DeltaTable(f"{uri}/tables/metrics").alter.add_constraint({"no_13": "value <> 13"})
+    rows = [("run", "m", float(i), i, 1_000_000 + i) for i in range(40)]
+    data = frame(("test", [("metrics", rows)]))
+    end = journal.end() + len(data)
+    first = pa.Table.from_pylist([dict(zip(TABLES["metrics"].names, r)) for r in rows[:10]],
+                                 schema=TABLES["metrics"])
+    committer._store.tables["metrics"].append(first, app_id=journal.app_id,
+                                              version=(end << ROUND_BITS) + 1)
+    committer.writer.drop_pending()  # as after a failed round: it asks what landed
+    with journal.locked():
+        assert journal.append_locked(data) == end
+    journal.sync(end)
+    wait_committed(journal, committer, timeout=60)
+    values = sorted(r["value"] for r in metric_rows(uri))
+    assert set(values) == {float(i) for i in range(40) if i != 13}
+    assert len(values) == 39 + 10
+    version = DeltaTable(f"{uri}/tables/metrics").transaction_version(journal.app_id)
+    assert landed_through(version) == end
