@@ -6,7 +6,8 @@
   (journal_view.py) and appends them as one record, under the journal's append lock;
   then, without any lock, waits for the fsync that covers it (shared with every request
   that appended meanwhile) and is answered 200. The committer (journal_commit.py) puts
-  the rows in Delta later.
+  the rows in Delta later. If the append (or its fsync) fails, the request fails and the
+  worker forgets the runs its rows named (the handler changed its caches already).
 - Every other request first waits until the journal is committed up to the end it had
   when the request arrived (nothing pending: no wait), so it reads, and validates
   against, every write acknowledged before it, on any worker. A write of another route
@@ -144,14 +145,41 @@ class JournaledWorker:
                     raise
             if not tables:
                 return body
-            data = frame((self.view.origin, tables))
-            with journal.locked():
-                self.view.catch_up(repair=True)
-                self.view.check(tables)
-                end = journal.append_locked(data)
+            try:
+                data = frame((self.view.origin, tables))
+                with journal.locked():
+                    self.view.catch_up(repair=True)
+                    self.view.check(tables)
+                    end = journal.append_locked(data)
+            except BaseException:
+                self._forget_runs(tables)
+                raise
         self.committer.wake.set()
-        journal.sync(end)
+        try:
+            journal.sync(end)
+        except BaseException:
+            with lock:
+                self._forget_runs(tables)
+            raise
         return body
+
+    def _forget_runs(self, tables: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """The request's rows were not journaled (record too big, refused by the view's
+        check, a full disk, an fsync failing): its handler changed this worker's caches
+        of the runs it named as if they had been, so drop those runs from them (the run
+        cache, runs.py's kept infos, the rules' run -> experiment); the next request about
+        one reads it again. Call holding the worker's lock."""
+        from lakeml.server.rules import forget_experiment_of_run
+        from lakeml.server.runs import forget_run
+        from lakeml.store.schemas import TABLES
+
+        named = {row[0] for table, rows in tables
+                 if table in TABLES and TABLES[table].names[0] == "run_id" for row in rows}
+        runs = self.client.tracking.backend.runs
+        for run_id in named:
+            runs.pop(run_id, None)
+            forget_run(self.client, run_id)
+            forget_experiment_of_run(run_id)
 
     def wait_committed(self, timeout: float | None = None) -> None:
         """Return once every record appended before this call is committed to Delta

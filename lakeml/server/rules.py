@@ -58,6 +58,13 @@ def remember_experiment_of_run(run_id: str, experiment_id: str) -> None:
             _EXPERIMENT_OF_RUN.popitem(last=False)
 
 
+def forget_experiment_of_run(run_id: str) -> None:
+    """Drop what :func:`remember_experiment_of_run` noted (the run's creation was not
+    journaled after all)."""
+    with _EXPERIMENT_OF_RUN_LOCK:
+        _EXPERIMENT_OF_RUN.pop(run_id, None)
+
+
 @dataclass(frozen=True)
 class Rule:
     """The resource kind (``experiment``, ``registered_model``, ``any``, ``self``), the level

@@ -109,3 +109,45 @@ def test_a_round_whose_split_was_cut_short_is_committed_again(
     assert len(values) == 39 + 10
     version = DeltaTable(f"{uri}/tables/metrics").transaction_version(journal.app_id)
     assert landed_through(version) == end
+
+
+def test_a_write_whose_append_fails_leaves_no_run_in_the_worker_caches(
+        tmp_path: Path) -> None:
+    # a full disk (here: the process's file size limit) refuses the journal append of a
+    # runs/create whose handler already ran: the worker must not keep the run it made
+    import resource
+    import signal
+    import threading
+
+    from lakeml.server import rules, runs
+    from lakeml.server.journal_writes import JOURNAL, JournaledWorker
+    from lakeml.server.protocol import Fields
+
+    client = lakeml.Client(str(tmp_path / "store"))
+    eid = client.create_experiment("e")
+    client.flush()
+    folder = tmp_path / "journal"
+    folder.mkdir(mode=0o700)
+    worker = JournaledWorker(client, str(folder))
+    lock = threading.Lock()
+    made = worker.call(lock, runs.create, Fields({"experiment_id": eid}), JOURNAL, None)
+    backend = client.tracking.backend
+    first = made["run"]["info"]["run_id"]
+    assert first in backend.runs and first in runs._known[client]
+
+    def caches() -> tuple[set[str], set[str], set[str]]:
+        return (set(backend.runs), set(runs._known[client]), set(rules._EXPERIMENT_OF_RUN))
+
+    before = caches()
+    size = worker.journal.end() - worker.journal.segments()[-1]
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 16, hard))
+    try:
+        with pytest.raises(OSError):
+            worker.call(lock, runs.create, Fields({"experiment_id": eid}), JOURNAL, None)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert caches() == before  # the run that was never journaled is not believed in
+    worker.journal.close()
