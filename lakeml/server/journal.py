@@ -89,13 +89,17 @@ class Journal:
         self._end_lock = threading.Lock()
         self._end_start = 0
         with self.locked():
-            self.id = self._identity(store_uri)
+            # no segment and no watermark: offsets start at 0 again, so the journal needs a
+            # new app id, or its records would be skipped as committed under the old one
+            fresh = not self.segments() and not (self.folder / "committed").exists()
+            self.id = self._identity(store_uri, fresh)
             self._settle_rotation()
             if not self.segments():
                 self._create_segment(self.watermark())
         self.app_id = f"lakeml-journal-{self.id}"
 
-    def _identity(self, store_uri: str) -> str:
+    def _identity(self, store_uri: str, fresh: bool) -> str:
+        """The journal's id, checking the store it belongs to; a new one if ``fresh``."""
         store_file, id_file = self.folder / "store", self.folder / "id"
         if store_file.exists():
             owner = store_file.read_text().strip()
@@ -103,7 +107,8 @@ class Journal:
                 raise InvalidArgument(f"journal folder {str(self.folder)!r} belongs to store "
                                       f"{owner!r}, not {store_uri!r}: give each store its own "
                                       f"--journal folder")
-            return id_file.read_text().strip()
+            if not fresh and id_file.exists():
+                return id_file.read_text().strip()
         ident = os.urandom(8).hex()
         _write_durably(id_file, ident)
         _write_durably(store_file, store_uri)

@@ -159,3 +159,21 @@ def test_zeros_or_a_bad_pickle_at_the_tail_are_torn_not_fatal(tmp_path: Path,
     after = append(journal, 2)
     assert reader.read() == [(after, record(2))]
     journal.close()
+
+
+def test_a_journal_emptied_of_its_state_gets_a_new_id(tmp_path: Path) -> None:
+    # segments and watermark deleted by hand, id kept: offsets start at 0 again, and under
+    # the old app id the tables' transaction versions would skip the new records
+    journal = Journal(tmp_path / "j", "/store")
+    old = journal.app_id
+    journal.set_watermark(append(journal, 1))
+    journal.close()
+    for path in (tmp_path / "j").iterdir():
+        if path.name.endswith(".seg") or path.name == "committed":
+            path.unlink()
+    again = Journal(tmp_path / "j", "/store")
+    assert again.app_id != old and again.end() == 0
+    kept = Journal(tmp_path / "j", "/store")
+    assert kept.app_id == again.app_id  # kept from now on
+    kept.close()
+    again.close()
