@@ -7,7 +7,7 @@
   then, without any lock, waits for the fsync that covers it (shared with every request
   that appended meanwhile) and is answered 200. The committer (journal_commit.py) puts
   the rows in Delta later. If the append (or its fsync) fails, the request fails and the
-  worker forgets the runs its rows named (the handler changed its caches already).
+  worker forgets what its handler cached of the runs its rows named (_forget_runs).
 - Every other request first waits until the journal is committed up to the end it had
   when the request arrived (nothing pending: no wait), so it reads, and validates
   against, every write acknowledged before it, on any worker. A write of another route
@@ -165,21 +165,29 @@ class JournaledWorker:
 
     def _forget_runs(self, tables: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
         """The request's rows were not journaled (record too big, refused by the view's
-        check, a full disk, an fsync failing): its handler changed this worker's caches
-        of the runs it named as if they had been, so drop those runs from them (the run
-        cache, runs.py's kept infos, the rules' run -> experiment); the next request about
-        one reads it again. Call holding the worker's lock."""
+        check, a full disk, an fsync failing), but its handler changed this worker's
+        caches as if they had been: a run its ``runs`` rows made or changed is dropped from
+        them (the run cache, runs.py's kept infos, the rules' run -> experiment); the next
+        request about it reads it again. Of a run its other rows name, only the params
+        can be wrong (RunState holds no tag or metric): they are read again, and the run
+        stays cached (dropping it would make the next request on it wait for the
+        committer). Call holding the worker's lock."""
         from lakeml.server.rules import forget_experiment_of_run
         from lakeml.server.runs import forget_run
         from lakeml.store.schemas import TABLES
 
+        changed = {row[0] for table, rows in tables if table == "runs" for row in rows}
         named = {row[0] for table, rows in tables
                  if table in TABLES and TABLES[table].names[0] == "run_id" for row in rows}
         runs = self.client.tracking.backend.runs
-        for run_id in named:
+        for run_id in changed:
             runs.pop(run_id, None)
             forget_run(self.client, run_id)
             forget_experiment_of_run(run_id)
+        for run_id in named - changed:
+            state = runs.get(run_id)
+            if state is not None:
+                state.params = None
 
     def wait_committed(self, timeout: float | None = None) -> None:
         """Return once every record appended before this call is committed to Delta

@@ -146,8 +146,14 @@ def test_a_write_whose_append_fails_leaves_no_run_in_the_worker_caches(
     try:
         with pytest.raises(OSError):
             worker.call(lock, runs.create, Fields({"experiment_id": eid}), JOURNAL, None)
+        with pytest.raises(OSError):
+            worker.call(lock, runs.log_param, Fields({"run_id": first, "key": "lr",
+                                                      "value": "0.1"}), JOURNAL, None)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous)
     assert caches() == before  # the run that was never journaled is not believed in
+    assert "lr" not in (backend.runs[first].params or {})  # nor the param never logged
+    worker.call(lock, runs.log_param, Fields({"run_id": first, "key": "lr", "value": "0.2"}),
+                JOURNAL, None)  # the key is free: another value is no conflict
     worker.journal.close()
