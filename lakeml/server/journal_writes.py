@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 #: The ``writes`` flag of a route whose writes are journaled (truthy: it writes).
 JOURNAL = "journal"
 
+#: What a module that caches runs (runs.py, rules.py) drops of one, with the Client and
+#: the run id, when a request's change to it was not journaled after all (they import
+#: this module and register here, so that it need not import them).
+RUN_FORGETTERS: list[Callable[[Client, str], None]] = []
+
 #: Seconds a read waits for the committer before it is answered 503.
 READ_WAIT = 120.0
 #: Seconds a stopping worker waits for the journal to be committed.
@@ -167,13 +172,12 @@ class JournaledWorker:
         """The request's rows were not journaled (record too big, refused by the view's
         check, a full disk, an fsync failing), but its handler changed this worker's
         caches as if they had been: a run its ``runs`` rows made or changed is dropped from
-        them (the run cache, runs.py's kept infos, the rules' run -> experiment); the next
+        them (the run cache, and RUN_FORGETTERS: runs.py's kept infos, the rules' run ->
+        experiment); the next
         request about it reads it again. Of a run its other rows name, only the params
         can be wrong (RunState holds no tag or metric): they are read again, and the run
         stays cached (dropping it would make the next request on it wait for the
         committer). Call holding the worker's lock."""
-        from lakeml.server.rules import forget_experiment_of_run
-        from lakeml.server.runs import forget_run
         from lakeml.store.schemas import TABLES
 
         changed = {row[0] for table, rows in tables if table == "runs" for row in rows}
@@ -182,8 +186,8 @@ class JournaledWorker:
         runs = self.client.tracking.backend.runs
         for run_id in changed:
             runs.pop(run_id, None)
-            forget_run(self.client, run_id)
-            forget_experiment_of_run(run_id)
+            for forget in RUN_FORGETTERS:
+                forget(self.client, run_id)
         for run_id in named - changed:
             state = runs.get(run_id)
             if state is not None:

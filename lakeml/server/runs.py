@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeml.entities import Metric, Param, RunInfo, RunStatus, RunTag, ViewType
 from lakeml.errors import InvalidArgument
-from lakeml.server.journal_writes import JOURNAL
+from lakeml.server.journal_writes import JOURNAL, RUN_FORGETTERS
 from lakeml.server.protocol import metric_json, page, run_info_json, run_json
 from lakeml.system_tags import USER
 from lakeml.times import now_ms
@@ -44,6 +44,9 @@ def forget_run(client: Client, run_id: str) -> None:
     if known is not None:
         known.pop(run_id, None)
 
+
+
+RUN_FORGETTERS.append(forget_run)
 
 
 def _run_info(client: Client, run_id: str) -> RunInfo:
