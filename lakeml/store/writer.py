@@ -112,14 +112,14 @@ class Writer:
         self._fresh: dict[str, set[int]] = {name: set() for name in tables}  # see append_table
         self._in_flight: frozenset[str] = frozenset()  # taken from buffers, not yet pending
         self._batch_seq = dict.fromkeys(tables, 0)
-        #: The journal committer's numbering (see queue_batch): batch numbers are
-        #: ``round << round_bits``, so that a split's parts fit inside their round.
-        self.round_bits: int | None = None
         self._lock = threading.Lock()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._committers: ThreadPoolExecutor | None = None  # a wave's tables, see flush
+        #: The journal committer's numbering (see queue_batch): batch numbers are
+        #: ``round << round_bits``, so that a split's parts fit inside their round.
+        self.round_bits: int | None = None
         self._closed = False
         self._maintenance_due = False  # a commit happened since on_idle last ran
         self._maintained_at = 0.0  # when on_idle last ran (monotonic)
