@@ -89,12 +89,17 @@ class Journal:
         self._end_lock = threading.Lock()
         self._end_start = 0
         with self.locked():
-            self.id = self._identity(store_uri)
+            # no segment and no watermark: offsets start at 0 again, so the journal needs a
+            # new app id, or its records would be skipped as committed under the old one
+            fresh = not self.segments() and not (self.folder / "committed").exists()
+            self.id = self._identity(store_uri, fresh)
+            self._settle_rotation()
             if not self.segments():
                 self._create_segment(self.watermark())
         self.app_id = f"lakeml-journal-{self.id}"
 
-    def _identity(self, store_uri: str) -> str:
+    def _identity(self, store_uri: str, fresh: bool) -> str:
+        """The journal's id, checking the store it belongs to; a new one if ``fresh``."""
         store_file, id_file = self.folder / "store", self.folder / "id"
         if store_file.exists():
             owner = store_file.read_text().strip()
@@ -102,7 +107,8 @@ class Journal:
                 raise InvalidArgument(f"journal folder {str(self.folder)!r} belongs to store "
                                       f"{owner!r}, not {store_uri!r}: give each store its own "
                                       f"--journal folder")
-            return id_file.read_text().strip()
+            if not fresh and id_file.exists():
+                return id_file.read_text().strip()
         ident = os.urandom(8).hex()
         _write_durably(id_file, ident)
         _write_durably(store_file, store_uri)
@@ -126,6 +132,36 @@ class Journal:
 
     def segment_path(self, start: int) -> Path:
         return self.folder / segment_name(start)
+
+    def _overrun(self, starts: list[int]) -> list[int]:
+        """The segments (not the newest) that hold bytes past the next one's start: records
+        appended to a segment a rotation had already replaced (by an older server's worker
+        that kept appending to its cached segment after a rotation was killed half-way)."""
+        return [start for start, after in zip(starts, starts[1:])
+                if start + self.segment_path(start).stat().st_size > after]
+
+    def _settle_rotation(self) -> None:
+        """On open, under the lock: a rotation killed between creating the new segment and
+        deleting the old ones leaves them; that is harmless unless records were appended to
+        an old one past the new one's start (readers would never read them, the next
+        rotation would delete them). If every newer segment is still empty, delete those:
+        the old segment is the newest again and its records are read in order. Otherwise
+        the journal cannot be read in order: refuse to open it."""
+        starts = self.segments()
+        overrun = self._overrun(starts)
+        if not overrun:
+            return
+        later = [s for s in starts if s > overrun[0]]
+        if any(self.segment_path(s).stat().st_size for s in later):
+            raise InvalidState(
+                f"journal {str(self.folder)!r}: segment {segment_name(overrun[0])} holds "
+                f"records past the start of a newer segment that holds records too "
+                f"({', '.join(segment_name(s) for s in later)}); they cannot be committed in "
+                f"order. Stop every server using it and move the segments' records into "
+                f"Delta by hand, or move the folder away to start an empty journal")
+        for start in later:
+            self.segment_path(start).unlink()
+        _fsync_folder(self.folder)
 
     def _create_segment(self, start: int) -> None:
         """A new empty segment at ``start`` whose name is durable (call holding the lock)."""
@@ -193,12 +229,14 @@ class Journal:
         """Write one frame (call holding :meth:`locked`, after reading what others wrote);
         the logical end after it. Durable only after :meth:`sync` of that end."""
         fd = self._fd
-        if fd is None or not os.fstat(fd).st_nlink:  # rotated: append to the newest
+        newest = self.segments()[-1]
+        # rotated (even by a rotation killed before it deleted the old segment, which is
+        # then still linked): append to the newest, never past the start of a newer one
+        if fd is None or self._fd_start != newest or not os.fstat(fd).st_nlink:
             if fd is not None:
                 os.close(fd)
-            self._fd_start = self.segments()[-1]
-            fd = self._fd = os.open(self.segment_path(self._fd_start),
-                                    os.O_WRONLY | os.O_APPEND)
+            self._fd_start = newest
+            fd = self._fd = os.open(self.segment_path(newest), os.O_WRONLY | os.O_APPEND)
         written = os.write(fd, data)
         if written != len(data):  # a full disk: take the partial frame back
             size = os.fstat(fd).st_size
@@ -240,6 +278,10 @@ class Journal:
             size = self.segment_path(newest).stat().st_size
             if newest + size != watermark or (size == 0 and len(starts) == 1):
                 return False
+            if self._overrun(starts):  # never delete records that were never read
+                raise InvalidState(f"journal {str(self.folder)!r}: a segment holds records "
+                                   f"past a newer segment's start; restart the server to "
+                                   f"repair it")
             if size:
                 self._create_segment(watermark)
             for start in starts:
@@ -292,7 +334,8 @@ class Reader:
     def read(self, *, repair: bool = False) -> list[tuple[int, Record]]:
         """The complete records from the offset on, as (logical end, record). ``repair``
         (only while holding the append lock, when no append is in flight): a trailing
-        partial or corrupt frame is a torn append of a killed process, and is cut off."""
+        partial or corrupt frame (or zeros) is a torn append of a killed process or what
+        a power loss left, and is cut off."""
         out: list[tuple[int, Record]] = []
         while True:
             if self._fd is None and not self._open():
@@ -305,10 +348,17 @@ class Reader:
             while len(data) - used >= HEADER.size:
                 length, crc = HEADER.unpack_from(data, used)
                 body = data[used + HEADER.size:used + HEADER.size + length]
-                if len(body) < length or zlib.crc32(body) != crc:
+                # length 0 is never written (a pickle is not empty): zeros a power loss
+                # left at the tail, whose CRC-32 is 0 too; like a record that does not
+                # unpickle, it is torn: stop there, keep what was read before
+                if not length or len(body) < length or zlib.crc32(body) != crc:
+                    break
+                try:
+                    record = pickle.loads(body)
+                except Exception:  # noqa: BLE001 - any failure: not a record we wrote
                     break
                 used += HEADER.size + length
-                out.append((self._start + position + used, pickle.loads(body)))
+                out.append((self._start + position + used, record))
             self.offset += used
             if used < len(data):  # a frame not (yet) complete
                 if repair:

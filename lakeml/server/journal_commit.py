@@ -8,8 +8,10 @@ new ones (the kernel lets it go when the holder dies). The holder, in a loop:
 1. reads the records from where it stands (at first: the watermark) to the end;
 2. fsyncs the journal (the watermark must never pass what a power loss could undo);
 3. queues each table's rows of those records as one batch of its own Writer, numbered
-   by the offset the last record ends at, and flushes: one Delta commit per table, in
-   the writer's waves, carrying the app transaction ``(lakeml-journal-<id>, offset)``;
+   by the offset the last record ends at (shifted left by ROUND_BITS), and flushes: one
+   Delta commit per table, in the writer's waves, carrying the app transaction
+   ``(lakeml-journal-<id>, offset << ROUND_BITS)``; a batch the table refuses is split
+   (to set the refused rows aside) into parts numbered inside the round;
 4. writes the watermark (the end offset, fsync'd); when everything is committed and
    nothing was appended for IDLE_RELEASE seconds (or the segment passed ROTATE_BYTES), it
    rotates the journal: a new empty segment, the old ones deleted.
@@ -50,7 +52,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lakeml.server")
 
-IDLE_POLL = 0.002  # seconds between looks at the journal's end while nothing is pending
+# Seconds between looks at the journal's end while nothing is pending: IDLE_POLL after
+# activity, doubling on every look that finds nothing up to IDLE_POLL_MAX (a 2 ms poll
+# cost ~4% of a core per idle worker). This worker's appends and reads wake it at once;
+# another worker's are seen within IDLE_POLL_MAX, or at once if a read there is waiting
+# (it touches the journal's urgent file, looked at on every poll).
+IDLE_POLL = 0.002
+IDLE_POLL_MAX = 0.05
 MAINTENANCE_SPACING = 1.0  # seconds at least between two maintenance passes
 TORN_AFTER = 0.5  # seconds a partial frame may stay before it is taken for a torn append
 ROUND_SPACING = 0.25  # seconds at least from the start of one round to the next
@@ -60,6 +68,22 @@ IDLE_RELEASE = 1.0  # seconds without records after which the committer lets the
 # grown past this. Rarely: a worker whose unread records were rotated away twice drops
 # its whole run cache (journal_view.py).
 ROTATE_BYTES = 4 << 20
+# A round ending at offset ``end`` is committed as batch ``end << ROUND_BITS``: a batch the
+# store refuses (a row a CHECK constraint forbids) is bisected into parts numbered inside
+# the round, the last one marked ``| ROUND_MASK`` (Writer.queue_batch). 2**43 bytes of
+# journal offsets fit a Delta transaction version (an int64).
+ROUND_BITS = 20
+ROUND_MASK = (1 << ROUND_BITS) - 1
+
+
+def landed_through(version: int) -> int:
+    """The journal offset up to which a table's records landed, from the batch number
+    its last commit under the journal's app id carries. A round split into parts whose
+    last part did not land (a committer killed between them): what landed of it is not
+    known row by row, so none of it counts (it is committed again: rows of the parts
+    that had landed are then in the table twice, the first-wins tables excepted)."""
+    low = version & ROUND_MASK
+    return version >> ROUND_BITS if low in (0, ROUND_MASK) else 0
 
 
 class Committer:
@@ -80,11 +104,14 @@ class Committer:
                                      after_commit=store.maintenance.note_commit if auto
                                      else None, on_reject=[self._rejected])
         self.writer.app_id = journal.app_id  # the same for every committer of the journal
+        self.writer.round_bits = ROUND_BITS
         self._maintain = store.maintenance.auto if auto else None
         self.wake = threading.Event()  # set by this worker's appends
         self.urgent = threading.Event()  # set by this worker's reads waiting for a round
         self.rounds = 0  # rounds committed by this process (tests and logs)
         self._thread: threading.Thread | None = None
+        self._poll = IDLE_POLL
+        self._hurried = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="lakeml-journal-committer",
@@ -106,8 +133,7 @@ class Committer:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             while not self.journal.pending():  # idle: any worker's committer may go next
-                self.wake.wait(IDLE_POLL)
-                self.wake.clear()
+                self._idle_wait()
 
     def _commit_while_busy(self) -> None:
         """Commit rounds until nothing was appended for IDLE_RELEASE seconds."""
@@ -143,9 +169,9 @@ class Committer:
                         self._maintenance()
                     if idle and committed and rotated:
                         return
-                    self.wake.wait(IDLE_POLL)
-                    self.wake.clear()
+                    self._idle_wait()
                     continue
+                self._poll = IDLE_POLL
                 if done is None:
                     done = self._landed()
                 started, hurried = now, self.journal.hurried_at()
@@ -161,6 +187,17 @@ class Committer:
                 self._pause(started + ROUND_SPACING, hurried)
         finally:
             reader.close()
+
+    def _idle_wait(self) -> None:
+        """Wait before the next look at the journal, longer after each look that found
+        nothing (see IDLE_POLL)."""
+        woken = self.wake.wait(self._poll)
+        self.wake.clear()
+        hurried = self.journal.hurried_at()
+        if woken or hurried != self._hurried:
+            self._hurried, self._poll = hurried, IDLE_POLL
+        else:
+            self._poll = min(IDLE_POLL_MAX, self._poll * 2)
 
     def _pause(self, until: float, hurried: int) -> None:
         """Rounds start at most every ROUND_SPACING seconds: under load each then takes more
@@ -179,7 +216,7 @@ class Committer:
                 return
 
     def _landed(self) -> dict[str, int]:
-        """Per table, the last journal offset committed under the journal's app id."""
+        """Per table, the last batch number committed under the journal's app id."""
         while True:
             try:
                 return {name: handle.committed_version(self.journal.app_id)
@@ -189,8 +226,8 @@ class Committer:
                 time.sleep(1.0)
 
     def _queue(self, records: list[tuple[int, Record]], end: int, done: dict[str, int]) -> None:
-        """Queue the records' rows as one batch per table numbered ``end``, minus what
-        ``done`` says landed (see the module's docstring)."""
+        """Queue the records' rows as one batch per table numbered ``end << ROUND_BITS``,
+        minus what ``done`` (batch numbers) says landed (see the module's docstring)."""
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         rederive: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         derived_of = {source: [d for d, s in DERIVED.items() if s == source]
@@ -201,15 +238,17 @@ class Committer:
                     log.error("journal record ending at %d has rows of unknown table %r; "
                               "skipped", record_end, table)
                     continue
-                landed = done.get(table, 0)
+                landed = landed_through(done.get(table, 0))
                 if record_end > landed:
                     rows[table].extend(table_rows)
-                elif any(done.get(d, 0) < record_end for d in derived_of.get(table, ())):
+                elif any(landed_through(done.get(d, 0)) < record_end
+                         for d in derived_of.get(table, ())):
                     rederive[table].extend(table_rows)
         for table, table_rows in rederive.items():
-            self.writer.queue_batch(table, table_rows, done[table], derived_only=True)
+            seq = landed_through(done[table]) << ROUND_BITS | ROUND_MASK  # (after theirs)
+            self.writer.queue_batch(table, table_rows, seq, derived_only=True)
         for table, table_rows in rows.items():
-            self.writer.queue_batch(table, table_rows, end)
+            self.writer.queue_batch(table, table_rows, end << ROUND_BITS)
 
     def _flush(self) -> None:
         """Commit what is queued, retrying until it lands (the writer keeps the rows and

@@ -6,7 +6,8 @@
   (journal_view.py) and appends them as one record, under the journal's append lock;
   then, without any lock, waits for the fsync that covers it (shared with every request
   that appended meanwhile) and is answered 200. The committer (journal_commit.py) puts
-  the rows in Delta later.
+  the rows in Delta later. If the append (or its fsync) fails, the request fails and the
+  worker forgets what its handler cached of the runs its rows named (_forget_runs).
 - Every other request first waits until the journal is committed up to the end it had
   when the request arrived (nothing pending: no wait), so it reads, and validates
   against, every write acknowledged before it, on any worker. A write of another route
@@ -38,10 +39,17 @@ from lakeml.errors import StoreUnavailable
 if TYPE_CHECKING:
     from lakeml.client import Client
     from lakeml.server.group_commit import GroupCommit
+    from lakeml.server.journal import Journal
+    from lakeml.server.journal_commit import Committer
     from lakeml.server.protocol import Fields
 
 #: The ``writes`` flag of a route whose writes are journaled (truthy: it writes).
 JOURNAL = "journal"
+
+#: What a module that caches runs (runs.py, rules.py) drops of one, with the Client and
+#: the run id, when a request's change to it was not journaled after all (they import
+#: this module and register here, so that it need not import them).
+RUN_FORGETTERS: list[Callable[[Client, str], None]] = []
 
 #: Seconds a read waits for the committer before it is answered 503.
 READ_WAIT = 120.0
@@ -142,35 +150,77 @@ class JournaledWorker:
                     raise
             if not tables:
                 return body
-            data = frame((self.view.origin, tables))
-            with journal.locked():
-                self.view.catch_up(repair=True)
-                self.view.check(tables)
-                end = journal.append_locked(data)
+            try:
+                data = frame((self.view.origin, tables))
+                with journal.locked():
+                    self.view.catch_up(repair=True)
+                    self.view.check(tables)
+                    end = journal.append_locked(data)
+            except BaseException:
+                self._forget_runs(tables)
+                raise
         self.committer.wake.set()
-        journal.sync(end)
+        try:
+            journal.sync(end)
+        except BaseException:
+            with lock:
+                self._forget_runs(tables)
+            raise
         return body
+
+    def _forget_runs(self, tables: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """The request's rows were not journaled (record too big, refused by the view's
+        check, a full disk, an fsync failing), but its handler changed this worker's
+        caches as if they had been: a run its ``runs`` rows made or changed is dropped from
+        them (the run cache, and RUN_FORGETTERS: runs.py's kept infos, the rules' run ->
+        experiment); the next
+        request about it reads it again. Of a run its other rows name, only the params
+        can be wrong (RunState holds no tag or metric): they are read again, and the run
+        stays cached (dropping it would make the next request on it wait for the
+        committer). Call holding the worker's lock."""
+        from lakeml.store.schemas import TABLES
+
+        changed = {row[0] for table, rows in tables if table == "runs" for row in rows}
+        named = {row[0] for table, rows in tables
+                 if table in TABLES and TABLES[table].names[0] == "run_id" for row in rows}
+        runs = self.client.tracking.backend.runs
+        for run_id in changed:
+            runs.pop(run_id, None)
+            for forget in RUN_FORGETTERS:
+                forget(self.client, run_id)
+        for run_id in named - changed:
+            state = runs.get(run_id)
+            if state is not None:
+                state.params = None
 
     def wait_committed(self, timeout: float | None = None) -> None:
         """Return once every record appended before this call is committed to Delta
         (StoreUnavailable after ``timeout``, default READ_WAIT, seconds)."""
-        journal = self.journal
-        target = journal.end()
-        if journal.watermark() >= target:
-            return
-        self.committer.urgent.set()
-        self.committer.wake.set()
-        journal.hurry()  # (the committer may be another worker's)
-        limit = READ_WAIT if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        pause = 0.0005
-        while journal.watermark() < target:
-            if time.monotonic() > deadline:
-                raise StoreUnavailable(
-                    f"the server's journal ({str(journal.folder)!r}) is not committed to the "
-                    f"store after {limit:.0f} s; see the server's log")
-            time.sleep(pause)
-            pause = min(0.005, pause * 2)
+        wait_committed(self.journal, self.committer, timeout)
+
+
+def wait_committed(journal: Journal, committer: Committer, timeout: float | None = None) -> None:
+    """Return once ``journal`` is committed up to the end it had at the call (see
+    JournaledWorker.wait_committed). The end then may count the bytes of a torn append,
+    which the committer cuts off: the target is lowered to the end whenever the end is
+    below it, or the watermark would never reach it."""
+    target = journal.end()
+    if journal.watermark() >= target:
+        return
+    committer.urgent.set()
+    committer.wake.set()
+    journal.hurry()  # (the committer may be another worker's)
+    limit = READ_WAIT if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    pause = 0.0005
+    while journal.watermark() < target:
+        if time.monotonic() > deadline:
+            raise StoreUnavailable(
+                f"the server's journal ({str(journal.folder)!r}) is not committed to the "
+                f"store after {limit:.0f} s; see the server's log")
+        time.sleep(pause)
+        pause = min(0.005, pause * 2)
+        target = min(target, journal.end())
 
 
 _workers: weakref.WeakKeyDictionary[Any, JournaledWorker | None] = weakref.WeakKeyDictionary()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.server.access import SESSION, deny, may_read, require
+from lakeml.server.journal_writes import RUN_FORGETTERS
 from lakeml.system_tags import USER
 
 if TYPE_CHECKING:
@@ -56,6 +57,16 @@ def remember_experiment_of_run(run_id: str, experiment_id: str) -> None:
         _EXPERIMENT_OF_RUN[run_id] = experiment_id
         while len(_EXPERIMENT_OF_RUN) > 100_000:
             _EXPERIMENT_OF_RUN.popitem(last=False)
+
+
+def forget_experiment_of_run(run_id: str) -> None:
+    """Drop what :func:`remember_experiment_of_run` noted (the run's creation was not
+    journaled after all)."""
+    with _EXPERIMENT_OF_RUN_LOCK:
+        _EXPERIMENT_OF_RUN.pop(run_id, None)
+
+
+RUN_FORGETTERS.append(lambda _client, run_id: forget_experiment_of_run(run_id))
 
 
 @dataclass(frozen=True)

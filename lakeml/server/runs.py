@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeml.entities import Metric, Param, RunInfo, RunStatus, RunTag, ViewType
 from lakeml.errors import InvalidArgument
-from lakeml.server.journal_writes import JOURNAL
+from lakeml.server.journal_writes import JOURNAL, RUN_FORGETTERS
 from lakeml.server.protocol import metric_json, page, run_info_json, run_json
 from lakeml.system_tags import USER
 from lakeml.times import now_ms
@@ -37,11 +37,16 @@ def _remember(client: Client, info: RunInfo) -> RunInfo:
     return info
 
 
-def _forget(client: Client, run_id: str) -> None:
-    """Drop the run's kept info after a change that runs/update does not apply to it."""
+def forget_run(client: Client, run_id: str) -> None:
+    """Drop the run's kept info after a change that runs/update does not apply to it (or
+    a change that did not happen: a journaled write whose append failed)."""
     known = _known.get(client)
     if known is not None:
         known.pop(run_id, None)
+
+
+
+RUN_FORGETTERS.append(forget_run)
 
 
 def _run_info(client: Client, run_id: str) -> RunInfo:
@@ -106,13 +111,13 @@ def update(client: Client, f: Fields) -> dict[str, Any]:
 
 def delete(client: Client, f: Fields) -> dict[str, Any]:
     client.delete_run(f.run_id())
-    _forget(client, f.run_id())
+    forget_run(client, f.run_id())
     return {}
 
 
 def restore(client: Client, f: Fields) -> dict[str, Any]:
     client.restore_run(f.run_id())
-    _forget(client, f.run_id())
+    forget_run(client, f.run_id())
     return {}
 
 
@@ -146,7 +151,7 @@ def log_param(client: Client, f: Fields) -> dict[str, Any]:
 def set_tag(client: Client, f: Fields) -> dict[str, Any]:
     key = f.required_text("key")
     client.set_tag(f.run_id(), key, _scalar(f.get("value", ""), f"tag {key!r}"))
-    _forget(client, f.run_id())  # (the tag may be the run's name)
+    forget_run(client, f.run_id())  # (the tag may be the run's name)
     return {}
 
 
@@ -193,7 +198,7 @@ def log_batch(client: Client, f: Fields) -> dict[str, Any]:
     tags = [RunTag(k, _scalar(v, f"tag {k!r}")) for k, v in f.key_values("tags")]
     client.log_batch(f.run_id(), metrics=metrics, params=params, tags=tags)
     if tags:
-        _forget(client, f.run_id())  # (a tag may be the run's name)
+        forget_run(client, f.run_id())  # (a tag may be the run's name)
     return {}
 
 

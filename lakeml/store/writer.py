@@ -122,6 +122,9 @@ class Writer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._committers: ThreadPoolExecutor | None = None  # a wave's tables, see flush
+        #: The journal committer's numbering (see queue_batch): batch numbers are
+        #: ``round << round_bits``, so that a split's parts fit inside their round.
+        self.round_bits: int | None = None
         self._closed = False
         self._maintenance_due = False  # a commit happened since on_idle last ran
         self._maintained_at = 0.0  # when on_idle last ran (monotonic)
@@ -220,7 +223,12 @@ class Writer:
         For a writer whose batch numbers mean something outside it: the server's journal
         committer numbers each batch by the journal offset it ends at, so that after a
         crash a new committer (a new writer, same ``app_id``) skips what landed. ``seq``
-        must exceed every number queued before for these tables. ``derived_only``: queue
+        must exceed every number queued before for these tables. With ``round_bits``
+        set, a batch the table refuses is split into parts numbered inside its round
+        (``seq + 1``, ``seq + 2``, ...), the round's last part committed as
+        ``seq | (1 << round_bits) - 1``: a committed number ``v`` then tells whether
+        round ``v >> round_bits`` landed whole (no low bits, or all of them set) or only
+        in part (see journal_commit.landed_through). ``derived_only``: queue
         only the derived tables' batches (their source's batch landed, theirs did not).
         No background flusher is started: the caller flushes.
         """
@@ -495,7 +503,8 @@ class Writer:
         while self._pending[name]:
             if name in self._uncertain:  # an earlier attempt may have landed
                 done = handle.committed_version(self.app_id)
-                self._pending[name] = [(s, t) for s, t in self._pending[name] if s > done]
+                self._pending[name] = [(s, t) for s, t in self._pending[name]
+                                       if s > done or self._replays_part(s, done)]
                 self._uncertain.discard(name)
                 if not self._pending[name]:
                     return
@@ -510,8 +519,9 @@ class Writer:
             batches = self._pending[name][:count]
             data = batches[0][1] if len(batches) == 1 else pa.concat_tables(
                 [t for _, t in batches])
+            version = self._commit_number(name, batches[-1][0], len(batches))
             try:
-                handle.append(data, app_id=self.app_id, version=batches[-1][0],
+                handle.append(data, app_id=self.app_id, version=version,
                               read_version=read_version, guards=guards)
             except (CommitConflict, StoreUnavailable) as exc:
                 self._uncertain.add(name)
@@ -572,6 +582,27 @@ class Writer:
         del self._pending[name][:count]
         return None
 
+    def _replays_part(self, seq: int, done: int) -> bool:
+        """Whether pending batch ``seq`` is a whole journal round (``round_bits``) of which
+        only some split parts landed (``done``): it is committed again, not skipped."""
+        if self.round_bits is None:
+            return False
+        mask = (1 << self.round_bits) - 1
+        return (not seq & mask and done & mask not in (0, mask)
+                and seq >> self.round_bits == done >> self.round_bits)
+
+    def _commit_number(self, name: str, seq: int, count: int) -> int:
+        """The number to commit pending batch ``seq`` under: itself, but the last part of
+        a split journal round (``round_bits``) carries the round's full marker."""
+        if self.round_bits is None:
+            return seq
+        mask = (1 << self.round_bits) - 1
+        later = self._pending[name][count:]
+        if seq & mask and not any(s >> self.round_bits == seq >> self.round_bits
+                                  for s, _ in later):
+            return seq | mask
+        return seq
+
     def _split_refused(self, name: str, data: pa.Table, batches: int,
                        error: InvalidArgument) -> None:
         """Replace the first ``batches`` pending batches of ``name`` (refused as ``data``)
@@ -585,10 +616,15 @@ class Writer:
         else:
             mid = data.num_rows // 2
             parts = [data.slice(0, mid), data.slice(mid), *rest]
-        self._pending[name] = []
-        for part in parts:
-            self._batch_seq[name] += 1
-            self._pending[name].append((self._batch_seq[name], part))
+        last = self._batch_seq[name]
+        seqs = range(last + 1, last + 1 + len(parts))
+        bits = self.round_bits
+        if bits is not None and parts and (seqs[-1] >> bits != last >> bits
+                                           or seqs[-1] & ((1 << bits) - 1) == (1 << bits) - 1):
+            raise InvalidState(f"table {name!r}: more than {(1 << bits) - 2} parts split "
+                               f"from journal round {last >> bits}")
+        self._pending[name] = list(zip(seqs, parts))
+        self._batch_seq[name] = last + len(parts)
 
     # ---- the background flusher -------------------------------------------------
     def _start(self) -> None:

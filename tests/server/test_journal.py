@@ -65,7 +65,12 @@ def rows(store: str, table: str) -> list[dict]:
 
 
 def txn_version(store: str, table: str, app_id: str) -> int:
-    return DeltaTable(f"{store}/tables/{table}").transaction_version(app_id) or 0
+    """The journal offset up to which ``table``'s records landed (batch numbers are
+    ``offset << ROUND_BITS``)."""
+    from lakeml.server.journal_commit import landed_through
+
+    return landed_through(DeltaTable(f"{store}/tables/{table}").transaction_version(app_id)
+                          or 0)
 
 
 def kill_server(server: Server) -> None:

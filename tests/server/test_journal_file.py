@@ -3,12 +3,13 @@ rotation, the watermark, and a journal that refuses another store."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pytest
 
-from lakeml.errors import InvalidArgument
-from lakeml.server.journal import Journal, Reader, frame, wait_settled
+from lakeml.errors import InvalidArgument, InvalidState
+from lakeml.server.journal import HEADER, Journal, Reader, frame, wait_settled
 
 
 def record(i: int) -> tuple[str, list]:
@@ -88,3 +89,91 @@ def test_a_journal_folder_others_may_write_to_is_refused(tmp_path: Path) -> None
     made = tmp_path / "made" / "journal"
     Journal(made, "file:///store")  # created private
     assert made.stat().st_mode & 0o777 == 0o700
+
+
+def test_after_a_rotation_killed_half_way_appends_go_to_the_new_segment(tmp_path: Path) -> None:
+    # a worker's cached segment stays linked when the rotating process is killed between
+    # creating the new segment and deleting the old one: its next append must still go to
+    # the new segment, where the committer reads from the watermark on
+    worker, rotator = Journal(tmp_path / "j", "/store"), Journal(tmp_path / "j", "/store")
+    first = append(worker, 1)
+    rotator.set_watermark(first)
+    with rotator.locked():
+        rotator._create_segment(first)  # ... killed here, before the unlink
+    acked = append(worker, 2)
+    got = Reader(rotator, rotator.watermark()).read()
+    assert got == [(acked, record(2))] and rotator.end() == acked
+    rotator.set_watermark(acked)
+    assert rotator.rotate_if_committed(acked) and rotator.segments() == [acked]
+    worker.close()
+    rotator.close()
+
+
+def test_records_appended_past_a_newer_segment_are_kept_at_open(tmp_path: Path) -> None:
+    # what an older server left: records in the old segment past the new, empty one's start
+    journal = Journal(tmp_path / "j", "/store")
+    first = append(journal, 1)
+    journal.set_watermark(first)
+    with journal.locked():
+        journal._create_segment(first)
+    late = frame(record(2))
+    with open(journal.segment_path(0), "ab") as fh:
+        fh.write(late)
+    with pytest.raises(InvalidState, match="past a newer segment"):
+        journal.rotate_if_committed(first)  # never deletes them
+    journal.close()
+    reopened = Journal(tmp_path / "j", "/store")
+    assert reopened.segments() == [0]  # the empty newer segment went, the records stay
+    assert Reader(reopened, first).read() == [(first + len(late), record(2))]
+    assert reopened.end() == first + len(late)
+    with reopened.locked():
+        reopened._create_segment(reopened.end())
+    with open(reopened.segment_path(0), "ab") as fh:
+        fh.write(late)
+    with open(reopened.segment_path(reopened.segments()[-1]), "ab") as fh:
+        fh.write(late)  # the newer segment holds records too: no order exists
+    reopened.close()
+    with pytest.raises(InvalidState, match="cannot be committed in order"):
+        Journal(tmp_path / "j", "/store")
+
+
+@pytest.mark.parametrize("tail", [b"\0" * 64, b"\0" * 8, "bad pickle"],
+                         ids=["zeros-64", "zeros-8", "bad-pickle"])
+def test_zeros_or_a_bad_pickle_at_the_tail_are_torn_not_fatal(tmp_path: Path,
+                                                                 tail: bytes | str) -> None:
+    # a power loss may leave the tail of a segment zero-filled: 8 zero bytes are a frame of
+    # length 0 whose CRC-32 matches, and an empty body does not unpickle
+    journal = Journal(tmp_path / "j", "/store")
+    good = append(journal, 1)
+    if tail == "bad pickle":
+        body = b"\x80\x05not a pickle"
+        tail = HEADER.pack(len(body), zlib.crc32(body)) + body
+    assert isinstance(tail, bytes)
+    with open(journal.segment_path(journal.segments()[-1]), "ab") as fh:
+        fh.write(tail)
+    reader = Reader(journal, 0)
+    assert reader.read() == [(good, record(1))]  # what was read before is kept
+    with journal.locked():
+        assert reader.read(repair=True) == []
+    assert journal.end() == good  # cut off
+    after = append(journal, 2)
+    assert reader.read() == [(after, record(2))]
+    journal.close()
+
+
+def test_a_journal_emptied_of_its_state_gets_a_new_id(tmp_path: Path) -> None:
+    # segments and watermark deleted by hand, id kept: offsets start at 0 again, and under
+    # the old app id the tables' transaction versions would skip the new records
+    journal = Journal(tmp_path / "j", "/store")
+    old = journal.app_id
+    journal.set_watermark(append(journal, 1))
+    journal.close()
+    for path in (tmp_path / "j").iterdir():
+        if path.name.endswith(".seg") or path.name == "committed":
+            path.unlink()
+    again = Journal(tmp_path / "j", "/store")
+    assert again.app_id != old and again.end() == 0
+    kept = Journal(tmp_path / "j", "/store")
+    assert kept.app_id == again.app_id  # kept from now on
+    kept.close()
+    again.close()

@@ -1,0 +1,159 @@
+"""The journal's committer (lakeml/server/journal_commit.py) in this process, on a real
+store and a real journal folder: what a read waits for, and how the committer idles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import lakeml
+from lakeml.server.journal import Journal, frame
+from lakeml.server.journal_commit import ROUND_BITS, Committer, landed_through
+from lakeml.server.journal_writes import wait_committed
+from lakeml.store import Store, normalize_uri
+
+
+@pytest.fixture()
+def committed(tmp_path: Path) -> Iterator[tuple[Journal, Committer]]:
+    client = lakeml.Client(str(tmp_path / "store"))
+    client.create_experiment("e")
+    client.flush()
+    store = Store(normalize_uri(str(tmp_path / "store"))).open()
+    folder = tmp_path / "journal"
+    folder.mkdir(mode=0o700)
+    journal = Journal(folder, store.uri)
+    committer = Committer(journal, store)
+    committer.start()
+    yield journal, committer
+    journal.close()
+
+
+def test_a_read_does_not_wait_for_the_bytes_of_a_torn_append(
+        committed: tuple[Journal, Committer]) -> None:
+    journal, committer = committed
+    data = frame(("test", [("tags", [])]))
+    with journal.locked():  # what a worker killed mid-append leaves
+        with open(journal.segment_path(journal.segments()[-1]), "ab") as fh:
+            fh.write(data[:len(data) // 2])
+    torn_end = journal.end()
+    assert torn_end > journal.watermark()
+    # the committer cuts the torn bytes off (after TORN_AFTER); the read then has nothing
+    # to wait for, instead of waiting for a watermark that never reaches the torn end
+    wait_committed(journal, committer, timeout=20)
+    assert journal.end() == journal.watermark() < torn_end
+
+
+def metric_rows(store_uri: str) -> list[dict]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(f"{store_uri}/tables/metrics").to_pyarrow_table().to_pylist()
+
+
+def test_a_round_split_around_a_refused_row_keeps_the_next_rounds(
+        committed: tuple[Journal, Committer]) -> None:
+    # the table refuses one row of a big record (a CHECK constraint): the committer's
+    # writer bisects the round's batch; the parts' sequences must stay inside the round,
+    # or the table's journal version passes the next record's end and that record is
+    # skipped as committed (after the next round's failure, or any restart)
+    from deltalake import DeltaTable
+
+    journal, committer = committed
+    uri = committer._store.uri
+    DeltaTable(f"{uri}/tables/metrics").alter.add_constraint({"no_13": "value <> 13"})
+    big = [("run", "m", float(i), i, 1_000_000 + i) for i in range(2000)]
+    with journal.locked():
+        end = journal.append_locked(frame(("test", [("metrics", big)])))
+    journal.sync(end)
+    wait_committed(journal, committer, timeout=60)
+    with journal.locked():
+        after = journal.append_locked(frame(("test", [("metrics", [("run", "late", 1.0, 0,
+                                                                      2_000_000)])])))
+    journal.sync(after)
+    wait_committed(journal, committer, timeout=60)
+    keys = [(r["key"], r["value"]) for r in metric_rows(uri)]
+    assert sorted(keys) == sorted([("m", float(i)) for i in range(2000) if i != 13]
+                                  + [("late", 1.0)])
+    version = DeltaTable(f"{uri}/tables/metrics").transaction_version(journal.app_id)
+    assert landed_through(version) == after  # the store's word: landed up to the end
+
+
+def test_a_round_whose_split_was_cut_short_is_committed_again(
+        committed: tuple[Journal, Committer]) -> None:
+    # a committer killed between the parts of a split round left the first part landed
+    # (batch number inside the round): its successor commits the whole round again, so
+    # nothing acknowledged is lost (the first part's rows are then there twice)
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from lakeml.store.schemas import TABLES
+
+    journal, committer = committed
+    uri = committer._store.uri
+    DeltaTable(f"{uri}/tables/metrics").alter.add_constraint({"no_13": "value <> 13"})
+    rows = [("run", "m", float(i), i, 1_000_000 + i) for i in range(40)]
+    data = frame(("test", [("metrics", rows)]))
+    end = journal.end() + len(data)
+    first = pa.Table.from_pylist([dict(zip(TABLES["metrics"].names, r)) for r in rows[:10]],
+                                 schema=TABLES["metrics"])
+    committer._store.tables["metrics"].append(first, app_id=journal.app_id,
+                                              version=(end << ROUND_BITS) + 1)
+    committer.writer.drop_pending()  # as after a failed round: it asks what landed
+    with journal.locked():
+        assert journal.append_locked(data) == end
+    journal.sync(end)
+    wait_committed(journal, committer, timeout=60)
+    values = sorted(r["value"] for r in metric_rows(uri))
+    assert set(values) == {float(i) for i in range(40) if i != 13}
+    assert len(values) == 39 + 10
+    version = DeltaTable(f"{uri}/tables/metrics").transaction_version(journal.app_id)
+    assert landed_through(version) == end
+
+
+def test_a_write_whose_append_fails_leaves_no_run_in_the_worker_caches(
+        tmp_path: Path) -> None:
+    # a full disk (here: the process's file size limit) refuses the journal append of a
+    # runs/create whose handler already ran: the worker must not keep the run it made
+    import resource
+    import signal
+    import threading
+
+    from lakeml.server import rules, runs
+    from lakeml.server.journal_writes import JOURNAL, JournaledWorker
+    from lakeml.server.protocol import Fields
+
+    client = lakeml.Client(str(tmp_path / "store"))
+    eid = client.create_experiment("e")
+    client.flush()
+    folder = tmp_path / "journal"
+    folder.mkdir(mode=0o700)
+    worker = JournaledWorker(client, str(folder))
+    lock = threading.Lock()
+    made = worker.call(lock, runs.create, Fields({"experiment_id": eid}), JOURNAL, None)
+    backend = client.tracking.backend
+    first = made["run"]["info"]["run_id"]
+    assert first in backend.runs and first in runs._known[client]
+
+    def caches() -> tuple[set[str], set[str], set[str]]:
+        return (set(backend.runs), set(runs._known[client]), set(rules._EXPERIMENT_OF_RUN))
+
+    before = caches()
+    size = worker.journal.end() - worker.journal.segments()[-1]
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 16, hard))
+    try:
+        with pytest.raises(OSError):
+            worker.call(lock, runs.create, Fields({"experiment_id": eid}), JOURNAL, None)
+        with pytest.raises(OSError):
+            worker.call(lock, runs.log_param, Fields({"run_id": first, "key": "lr",
+                                                      "value": "0.1"}), JOURNAL, None)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert caches() == before  # the run that was never journaled is not believed in
+    assert "lr" not in (backend.runs[first].params or {})  # nor the param never logged
+    worker.call(lock, runs.log_param, Fields({"run_id": first, "key": "lr", "value": "0.2"}),
+                JOURNAL, None)  # the key is free: another value is no conflict
+    worker.journal.close()
