@@ -132,8 +132,21 @@ class Committer:
                 time.sleep(1.0)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-            while not self.journal.pending():  # idle: any worker's committer may go next
+            self._wait_for_work()
+
+    def _wait_for_work(self) -> None:
+        """Idle until something is appended (any worker's committer may go next); an
+        error looking (the folder gone, a disk error) is logged and looked again after a
+        pause, never the end of the committer: reads would wait on it forever."""
+        while True:
+            try:
+                if self.journal.pending():
+                    return
                 self._idle_wait()
+            except OSError:
+                log.exception("the journal committer cannot look at its journal; "
+                              "looking again in 1 s")
+                time.sleep(1.0)
 
     def _commit_while_busy(self) -> None:
         """Commit rounds until nothing was appended for IDLE_RELEASE seconds."""

@@ -157,3 +157,26 @@ def test_a_write_whose_append_fails_leaves_no_run_in_the_worker_caches(
     worker.call(lock, runs.log_param, Fields({"run_id": first, "key": "lr", "value": "0.2"}),
                 JOURNAL, None)  # the key is free: another value is no conflict
     worker.journal.close()
+
+
+def test_an_error_looking_at_the_journal_while_idle_does_not_end_the_committer(
+        committed: tuple[Journal, Committer]) -> None:
+    # the watermark file unreadable for a while (here: a folder in its place, so reading
+    # it raises IsADirectoryError) while the committer idles; once it reads again, the
+    # committer, still alive, commits what was appended meanwhile
+    import time
+
+    journal, committer = committed
+    watermark = journal.folder / "committed"
+    kept = watermark.read_text() if watermark.exists() else "0"
+    watermark.unlink(missing_ok=True)
+    watermark.mkdir()
+    time.sleep(1.5)  # the committer looks, fails, and must keep looking
+    watermark.rmdir()
+    watermark.write_text(kept)
+    with journal.locked():
+        end = journal.append_locked(frame(("test", [("metrics", [("run", "after", 2.0, 0,
+                                                                   3_000_000)])])))
+    journal.sync(end)
+    wait_committed(journal, committer, timeout=30)
+    assert ("after", 2.0) in [(r["key"], r["value"]) for r in metric_rows(committer._store.uri)]
