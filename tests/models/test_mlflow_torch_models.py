@@ -59,19 +59,19 @@ for _ in range(30):
     opt.step()
 
 out = {"mlflow": mlflow.__version__, "torch": torch.__version__}
-def predict(name, data):
+def keep(name, given, data):
     got = mlflow.pyfunc.load_model(f"models/{name}").predict(data)
-    out[f"{name}-type"] = type(got).__name__
-    return np.asarray(got)
+    out[f"{name}-{given}"] = type(got).__name__
+    np.save(f"pred-{name}-{given}.npy", np.asarray(got))
 
 # pickle, saved in train mode (dropout on): loading must put it in eval mode
 mlflow.pytorch.save_model(net, "models/torch-pickle", serialization_format="pickle")
-np.save("pred-torch-pickle-frame.npy", predict("torch-pickle", X))
-np.save("pred-torch-pickle-array.npy", predict("torch-pickle", X32))
+keep("torch-pickle", "frame", X)
+keep("torch-pickle", "array", X32)
 net.eval()
 sig = infer_signature(X32, net(xt).detach().numpy())
 mlflow.pytorch.save_model(net, "models/torch-pt2", input_example=X32[:5], signature=sig)
-np.save("pred-torch-pt2-array.npy", predict("torch-pt2", X32))
+keep("torch-pt2", "array", X32)
 
 mlflow.set_tracking_uri("sqlite:///" + sys.argv[1])
 with mlflow.start_run() as run:
@@ -127,7 +127,7 @@ def test_lakeml_predicts_like_mlflow(torch_models: tuple[Path, dict[str, Any]], 
     model = lakeml.pyfunc.load_model(str(folder / "models" / name))
     got = model.predict(data)
     # as MLflow answers: a DataFrame for a DataFrame (same index), else an ndarray
-    assert type(got).__name__ == out[f"{name}-type"] == (
+    assert type(got).__name__ == out[f"{name}-{given}"] == (
         "DataFrame" if given == "frame" else "ndarray")
     if given == "frame":
         assert list(got.index) == list(frame.index)
@@ -145,11 +145,11 @@ def test_pytorch_flavor_loads_mlflows_module(torch_models: tuple[Path, dict[str,
     module = lakeml.pytorch.load_model(str(folder / "models" / "torch-pickle"))
     assert isinstance(module, torch.nn.Module) and not module.training  # eval, as MLflow
     with torch.no_grad():
-        np.testing.assert_allclose(module(torch.from_numpy(array)).numpy(), expected,
+        np.testing.assert_allclose(module(torch.tensor(array)).numpy(), expected,
                                    rtol=1e-6, atol=1e-7)
     exported = lakeml.pytorch.load_model(str(folder / "models" / "torch-pt2"))
     with torch.no_grad():
-        np.testing.assert_allclose(exported(torch.from_numpy(array)).numpy(),
+        np.testing.assert_allclose(exported(torch.tensor(array)).numpy(),
                                    np.load(folder / "pred-torch-pt2-array.npy"),
                                    rtol=1e-6, atol=1e-7)
 
