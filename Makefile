@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The pytorch extra (torch's Linux wheel brings ~4 GB of CUDA libraries, so only `make test`
-# installs it, not `make demo`): tests/models and tests/autolog load and log torch models
+# The pytorch and lightning extras (torch's Linux wheel brings ~4 GB of CUDA libraries, so
+# only `make test` installs them, not `make demo`): tests/models and tests/autolog use them
 $(VENV)/.torch-stamp: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[pytorch]'
+	$(BIN)/python -m pip install --quiet -e '.[pytorch,lightning]'
 	touch $@
 
 torch: $(VENV)/.torch-stamp
