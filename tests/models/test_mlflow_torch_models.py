@@ -6,7 +6,8 @@ with ``mlflow.pytorch`` in both of MLflow 3's formats: ``pickle`` (the whole mod
 ``eval()`` would answer with dropout's noise) and ``pt2`` (a ``torch.export`` program,
 MLflow 3's default). It also logs the pickled one into a sqlite tracking store and
 registers it, which ``lakeml import mlflow`` brings over, so ``runs:/`` and ``models:/``
-URIs are tried too. MLflow's own ``mlflow.pyfunc`` predictions are the expected values.
+URIs are tried too, and ``lakeml models serve``'s server answers for the pickled one.
+MLflow's own ``mlflow.pyfunc`` predictions are the expected values.
 
 torch must be installed on both sides (``lakeml[pytorch]``; benchmarks/setup_mlflow.sh);
 without it the tests skip, except under CI=true, where that is a failure.
@@ -14,6 +15,7 @@ without it the tests skip, except under CI=true, where that is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -185,3 +187,23 @@ def test_logged_model_loads_by_run_and_registry_uris(
     for uri in (f"runs:/{out['run_id']}/model", "models:/torch-reg/1"):
         got = lakeml.pyfunc.load_model(uri).predict(frame)
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_served_mlflow_torch_model_answers_like_mlflow(
+        torch_models: tuple[Path, dict[str, Any]]) -> None:
+    from tests.models.test_server import Server
+
+    folder, _ = torch_models
+    frame, _ = _inputs(folder)
+    server = Server(str(folder / "models" / "torch-pickle"))
+    try:
+        body = json.dumps({"dataframe_split": {"columns": list(frame.columns),
+                                               "data": frame.to_numpy().tolist()}})
+        status, answer = server.request("POST", "/invocations", body)
+    finally:
+        server.stop()
+    assert status == 200, answer
+    rows = answer["predictions"]  # a DataFrame's answer: one record per row, as MLflow's
+    got = np.array([[row[str(i)] for i in range(3)] for row in rows])
+    np.testing.assert_allclose(got, np.load(folder / "pred-torch-pickle-frame.npy"),
+                               rtol=1e-6, atol=1e-7)
