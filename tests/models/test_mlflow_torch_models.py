@@ -74,6 +74,12 @@ net.eval()
 sig = infer_signature(X32, net(xt).detach().numpy())
 mlflow.pytorch.save_model(net, "models/torch-pt2", input_example=X32[:5], signature=sig)
 keep("torch-pt2", "array", X32)
+keep("torch-pt2", "frame32", X.astype("float32"))  # the tensor signature makes it an array
+try:  # float64 against the float32 tensor signature: MLflow refuses it
+    mlflow.pyfunc.load_model("models/torch-pt2").predict(X)
+    out["pt2-float64"] = "accepted"
+except mlflow.exceptions.MlflowException:
+    out["pt2-float64"] = "refused"
 
 mlflow.set_tracking_uri("sqlite:///" + sys.argv[1])
 with mlflow.start_run() as run:
@@ -119,16 +125,17 @@ def _inputs(folder: Path) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 @pytest.mark.parametrize("name, given", [("torch-pickle", "frame"), ("torch-pickle", "array"),
-                                         ("torch-pt2", "array")])
+                                         ("torch-pt2", "array"), ("torch-pt2", "frame32")])
 def test_lakeml_predicts_like_mlflow(torch_models: tuple[Path, dict[str, Any]], name: str,
                                      given: str) -> None:
     folder, out = torch_models
     assert out["mlflow"].startswith("3.")
     frame, array = _inputs(folder)
-    data = frame if given == "frame" else array
+    data = {"frame": frame, "array": array, "frame32": frame.astype("float32")}[given]
     model = lakeml.pyfunc.load_model(str(folder / "models" / name))
     got = model.predict(data)
-    # as MLflow answers: a DataFrame for a DataFrame (same index), else an ndarray
+    # as MLflow answers: a DataFrame for a DataFrame (same index), else an ndarray (a
+    # tensor signature turns a DataFrame into an array before the model sees it)
     assert type(got).__name__ == out[f"{name}-{given}"] == (
         "DataFrame" if given == "frame" else "ndarray")
     if given == "frame":
@@ -156,10 +163,15 @@ def test_pytorch_flavor_loads_mlflows_module(torch_models: tuple[Path, dict[str,
                                    rtol=1e-6, atol=1e-7)
 
 
-def test_a_list_is_refused_as_mlflow_does(torch_models: tuple[Path, dict[str, Any]]) -> None:
+def test_bad_inputs_are_refused_as_mlflow_does(torch_models: tuple[Path, dict[str, Any]]) -> None:
     from lakeml.errors import InvalidArgument
 
-    folder, _ = torch_models
+    folder, out = torch_models
+    frame, _ = _inputs(folder)
+    assert out["pt2-float64"] == "refused"
+    exported = lakeml.pyfunc.load_model(str(folder / "models" / "torch-pt2"))
+    with pytest.raises(InvalidArgument, match="float64.*float32"):
+        exported.predict(frame)
     model = lakeml.pyfunc.load_model(str(folder / "models" / "torch-pickle"))  # no signature
     with pytest.raises(InvalidArgument, match="DataFrame or a numpy ndarray, got list"):
         model.predict([[1.0, 2.0, 3.0, 4.0]])
