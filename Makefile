@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup mlflow-venv system-packages jdbc-driver spark-jars demo test lint bench clean
+.PHONY: setup torch mlflow-venv system-packages jdbc-driver spark-jars demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The pytorch and lightning extras (torch's Linux wheel brings ~4 GB of CUDA libraries, so
+# only `make test` installs them, not `make demo`): tests/models and tests/autolog use them
+$(VENV)/.torch-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[pytorch,lightning]'
+	touch $@
+
+torch: $(VENV)/.torch-stamp
 
 # MLflow in a side virtualenv (never in .venv): the benchmarks compare with it and
 # tests/server runs MLflow's own client against `lakeml server` with it.
@@ -38,7 +46,7 @@ spark-jars: setup
 demo: setup
 	$(BIN)/lakeml demo
 
-test: setup system-packages mlflow-venv jdbc-driver spark-jars
+test: setup torch system-packages mlflow-venv jdbc-driver spark-jars
 	$(BIN)/python -m pytest
 
 # ruff, then the layers contract in .importlinter (an import that goes up fails)

@@ -55,7 +55,8 @@ def load_pyfunc(folder: str, flavors: dict[str, dict[str, Any]]) -> Any:
     conf = flavors.get("python_function") or {}
     loader = str(conf.get("loader_module"))
     readers = {"mlflow.sklearn": _sklearn, "mlflow.xgboost": _xgboost,
-               "mlflow.lightgbm": _lightgbm, "mlflow.pyfunc.model": _python_model}
+               "mlflow.lightgbm": _lightgbm, "mlflow.pytorch": _pytorch,
+               "mlflow.pyfunc.model": _python_model}
     reader = readers.get(loader)
     if reader is None:
         raise NotSupported(
@@ -127,6 +128,13 @@ def _lightgbm(folder: str, flavors: dict[str, dict[str, Any]]) -> Any:
         return _LGBWrapper(lgb.Booster(model_file=str(path)))
     # an LGBMModel: pickled as scikit-learn models are (skops by default in MLflow 3)
     return _LGBWrapper(read_sklearn(folder, conf, conf["data"], default_format="cloudpickle"))
+
+
+def _pytorch(folder: str, flavors: dict[str, dict[str, Any]]) -> Any:
+    from lakeml.models import mlflow_torch
+
+    conf = _flavor(folder, flavors, "pytorch")
+    return mlflow_torch.load_pyfunc(folder, conf, flavors.get("python_function") or {})
 
 
 # ---- python_model: a PythonModel subclass pickled by MLflow ---------------------------------

@@ -168,7 +168,7 @@ def test_native_loader_rejects_another_flavor(sk_model: Any, tmp_path: Any) -> N
     lakeml.sklearn.save_model(sk_model, tmp_path / "m")
     with pytest.raises(InvalidArgument, match="not an xgboost model"):
         lakeml.xgboost.load_model(str(tmp_path / "m"))
-    # the pytorch loader checks the flavor before importing torch (not installed here)
+    # the pytorch loader checks the flavor before importing torch (torch need not be installed)
     with pytest.raises(InvalidArgument, match=r"not a pytorch model; its flavors: "
                                               r"\['python_function', 'sklearn'\]"):
         lakeml.pytorch.load_model(str(tmp_path / "m"))

@@ -82,7 +82,12 @@ def load_model(model_uri: str | os.PathLike[str]) -> Any:
         raise InvalidArgument(f"the model at {os.fspath(model_uri)!r} is not a pytorch model; "
                               f"its flavors: {sorted(flavors)}")
     add_code_path(folder, conf)
-    return _read(Path(folder, conf.get("model_data", MODEL_FILE)))
+    data = Path(folder, conf.get("model_data", MODEL_FILE))
+    if data.is_dir():  # MLflow's layout: data/model.pth or data/model.pt2
+        from lakeml.models.mlflow_torch import read_module
+
+        return read_module(folder, str(conf.get("model_data")))
+    return _read(data)
 
 
 class _TorchWrapper:
