@@ -31,9 +31,13 @@ class Page:
         self.d.get(f"{self.url}/#{fragment}")
 
     def wait(self, condition, message: str = ""):
+        """Wait until ``condition`` holds; an element the page redrew between finding it
+        and reading it (stale) means: look again, as for one not there yet."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.d, WAIT).until(condition, message)
+        return WebDriverWait(self.d, WAIT, ignored_exceptions=(
+            StaleElementReferenceException,)).until(condition, message)
 
     def css(self, selector: str):
         from selenium.webdriver.common.by import By
