@@ -115,10 +115,12 @@ def plan(points: int, first_step: int, last_step: int, max_points: int) -> Plan 
     return Plan(width, -(-wanted // width), points)
 
 
-def plans(client: Client, run_ids: list[str], key: str, max_points: int
-          ) -> dict[str, Plan]:
+def plans(client: Client, run_ids: list[str], key: str, max_points: int,
+          sizes: dict[str, int] | None = None) -> dict[str, Plan]:
     """The runs of ``run_ids`` to draw from metric_buckets (with the raw points after
-    their rows' newest one), with their plans."""
+    their rows' newest one), with their plans. ``sizes``, when given, gets the point
+    count of each run that is read raw although its rows count its every point (a
+    series short enough to send whole), so that the caller can read many at once."""
     rows = client.sql(_SUMMARY_SQL, {"run_ids": run_ids, "key": key}).fetchall()
     if not any(r == 0 and points for r, points, *_ in rows):
         return {}  # not marked complete: some points may have no rows
@@ -130,6 +132,8 @@ def plans(client: Client, run_ids: list[str], key: str, max_points: int
         # planned on the rows' count (at least as many as the rows hold), its total
         # counted where the tail is read (bucketed_series)
         chosen = plan(points, first, max(last, latest), max_points)
+        if chosen is None and not lagging and sizes is not None:
+            sizes[run_ids[r - 1]] = points
         if chosen is not None:
             out[run_ids[r - 1]] = Plan(chosen.width, chosen.factor, points,
                                        (step, stamp, value) if lagging else None)

@@ -7,9 +7,10 @@ A long series is drawn from the buckets the writer derived as the points were lo
 points come from the store's raw metrics table (sql/queries/ui_metric_points.sql: no
 DISTINCT, no ORDER BY over millions of points), read for :data:`RUNS_PER_READ` runs at a
 time so that the server never holds more than their points (a chart of 1,000 runs of
-100,000 steps is 100 M points, ~3 GB at once). Each run's points are put in step order
-here, a no-op when they were logged in order: the rows of one data file come as a block,
-so a run's points are a few blocks to join, not a sort of every point.
+100,000 steps is 100 M points, ~3 GB at once), or, when metric_buckets counts their
+points, up to :data:`POINTS_PER_READ` points at a time. Each run's points are put in
+step order here, a no-op when they were logged in order: the rows of one data file come
+as a block, so a run's points are a few blocks to join, not a sort of every point.
 
 The answer is JSON of up to ~200,000 points (about 0.5 s to encode); it is kept, encoded,
 until the metrics table gets a new commit (:mod:`lakeml.ui.cache`), so a chart opened
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 MAX_RUNS = 1000
 RUNS_PER_READ = 25
+POINTS_PER_READ = 1_000_000
 
 
 def metric_history(client: Client, args: Args) -> Response:
@@ -61,16 +63,35 @@ def _encoded(client: Client, run_ids: list[str], key: str, max_points: int) -> b
     """The answer as JSON bytes (as Starlette's JSONResponse writes it)."""
     from lakeml.ui.chart_buckets import bucketed_series, plans
 
-    bucketed = bucketed_series(client, key, plans(client, run_ids, key, max_points))
+    sizes: dict[str, int] = {}
+    bucketed = bucketed_series(client, key, plans(client, run_ids, key, max_points, sizes))
     exact = [r for r in run_ids if r not in bucketed]
     found: dict[str, str] = {}
-    for start in range(0, len(exact), RUNS_PER_READ):
-        batch = exact[start:start + RUNS_PER_READ]
+    for batch in read_groups(exact, sizes):
         found.update((run_id, _json(_series(run_id, *points, max_points=max_points)))
                      for run_id, points in zip(batch, run_points(client, batch, key)))
     series = ",".join(bucketed.get(run_id) or found[run_id] for run_id in run_ids)
     head = _json({"key": key, "max_points": max_points})[:-1]
     return f'{head},"series":[{series}]}}'.encode()
+
+
+def read_groups(run_ids: list[str], sizes: dict[str, int]) -> list[list[str]]:
+    """``run_ids`` in groups to read at once: runs of known size (``sizes``, from the
+    summary of metric_buckets) up to :data:`POINTS_PER_READ` points a group, the others
+    :data:`RUNS_PER_READ` a group. Each read is a scan of the metrics table's matching
+    files, ~15 ms at a million runs: a thousand one-point runs in one read, not forty."""
+    known = [r for r in run_ids if r in sizes]
+    unknown = [r for r in run_ids if r not in sizes]
+    out = [unknown[i:i + RUNS_PER_READ] for i in range(0, len(unknown), RUNS_PER_READ)]
+    group: list[str] = []
+    held = 0
+    for run_id in known:
+        if group and held + sizes[run_id] > POINTS_PER_READ:
+            out.append(group)
+            group, held = [], 0
+        group.append(run_id)
+        held += sizes[run_id]
+    return out + [group] if group else out
 
 
 def _json(value: Any) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
 LONG_STEPS = 5000
 WIDE_KEYS = 10_000
+MANY_RUNS = 120  # over the chart legend's limit (lakeml/ui/static/js/chart.js)
 # a 2x2 red PNG
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAwMDAwMDAAAALAAHdZ3RvAAAAAElFTkSuQmCC")
@@ -69,6 +70,15 @@ def seed(store: str, tmp: Path) -> dict[str, str]:
                                  "step": [0] * WIDE_KEYS,
                                  "timestamp": [1_780_000_000_000] * WIDE_KEYS}))
     ids["wide"], ids["wide_run"] = wide, wide_run
+    # MANY_RUNS runs of one flat two-point "acc" curve: a chart past the legend's limit
+    many = client.create_experiment("many runs")
+    many_ids = [client.create_run(many, run_name=f"many-{i:03d}").info.run_id
+                for i in range(MANY_RUNS)]
+    client.log_metric_histories(pa.table({
+        "run_id": [r for r in many_ids for _ in range(2)], "key": ["acc"] * 2 * MANY_RUNS,
+        "value": [0.5] * 2 * MANY_RUNS, "step": [0, 1] * MANY_RUNS,
+        "timestamp": [1_780_000_000_000] * 2 * MANY_RUNS}))
+    ids["many"] = ",".join(many_ids)
     for i in range(30):
         client.set_terminated(ids[f"run-{i:02d}"])
     client.flush()

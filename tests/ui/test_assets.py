@@ -7,7 +7,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from lakeml.ui.routes import STATIC
+from lakeml.ui.routes import STATIC, index_html
 
 VENDOR = STATIC / "vendor" / "uplot"
 
@@ -40,4 +40,15 @@ def test_every_imported_module_exists_and_nothing_is_remote():
 def test_the_page_references_only_shipped_files():
     html = (STATIC / "index.html").read_text()
     for ref in re.findall(r"(?:src|href)=\"/static/([^\"]+)\"", html):
+        assert Path(STATIC, ref).is_file(), ref
+
+
+def test_the_served_page_preloads_every_module_it_may_import():
+    html = index_html()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/([^"]+)">', html))
+    modules = {p.relative_to(STATIC).as_posix() for p in STATIC.glob("js/**/*.js")}
+    assert "js/pages/compare.js" in modules and "js/chart.js" in modules
+    assert preloaded == modules | {"vendor/uplot/uPlot.esm.js"}
+    assert "<!-- modulepreload -->" not in html
+    for ref in preloaded:
         assert Path(STATIC, ref).is_file(), ref

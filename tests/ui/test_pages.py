@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from tests.ui.seed import LONG_STEPS, WIDE_KEYS, XSS
+from tests.ui.seed import LONG_STEPS, MANY_RUNS, WIDE_KEYS, XSS
 
 pytestmark = pytest.mark.usefixtures("ui_server")
 WAIT = 20
@@ -243,6 +243,23 @@ def test_compare_two_runs_from_the_runs_table(ui):
     ui.one("#only-diff").click()
     assert ui.query()["diff"] == ["1"] and ui.query()["metric"] == ["train_loss"]
     ui.shot("compare")
+
+
+def test_a_chart_of_many_runs_names_the_run_under_the_cursor(ui):
+    """Over a hundred series the chart has no legend (hundreds of rows to lay out): the
+    line nearest the cursor is named under the plot instead."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ids = ui.ids["many"].split(",")
+    assert len(ids) == MANY_RUNS
+    ui.open("/compare?" + "&".join(f"run={i}" for i in ids) + "&metric=acc")
+    ui.wait(lambda d: ui.css(f"#compare-chart figure[data-series='{MANY_RUNS}'] canvas"))
+    assert not ui.css("#compare-chart .u-legend")
+    over = ui.one("#compare-chart .u-over")  # the plot area; every run's line is flat
+    ui.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", over)
+    ActionChains(ui.d).move_to_element(over).move_by_offset(1, 0).perform()
+    ui.wait(lambda d: "Run under the cursor: many-" in ui.text_of("#compare-chart figure"))
+    ui.shot("compare-many")
 
 
 def test_text_users_typed_stays_text(ui):

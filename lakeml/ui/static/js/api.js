@@ -1,16 +1,13 @@
 // The UI's JSON API (lakeml/ui/*.py under /ajax-api/lakeml).
+import {queryString} from './url.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }
 
 export function apiUrl(path, params) {
-  const url = new URL('/ajax-api/lakeml' + path, location.origin);
-  for (const [k, v] of Object.entries(params || {})) {
-    if (Array.isArray(v)) v.forEach(x => url.searchParams.append(k, x));
-    else if (v != null && v !== '') url.searchParams.set(k, v);
-  }
-  return url.toString();
+  const s = queryString(params);
+  return new URL('/ajax-api/lakeml' + path, location.origin).toString() + (s ? '?' + s : '');
 }
 
 const LONGEST_URL = 4000;

@@ -9,6 +9,10 @@ import {h, fill, errorBox} from './dom.js';
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2',
   '#17becf', '#bcbd22', '#7f7f7f'];
 let chartIds = 0;
+// Above this many series the lines are drawn 1 px wide (see draw).
+const THIN_OVER = 10;
+// Above this many series the chart has no legend (see draw).
+const LEGEND_MAX = 100;
 
 /** A chart panel for metric `key` of `runs` ([{run_id, label}]); returns the element.
  *  The element's data-series / data-points say what was drawn (for tests and users). */
@@ -20,13 +24,14 @@ export function metricChart(key, runs) {
   const smooth = h('input', {type: 'range', id: `chart-smooth-${n}`, min: '0', max: '0.99', step: '0.01', value: '0'});
   const plotBox = h('div', {class: 'plot'});
   const note = h('p', {class: 'muted'});
+  const hover = h('p', {class: 'muted', 'aria-live': 'polite'});
   const panel = h('figure', {class: 'chart', 'aria-label': `Chart of ${key}`},
     h('figcaption', {}, key),
     h('div', {class: 'bar small'},
       h('label', {for: xSel.id}, 'X axis'), xSel,
       logBox, h('label', {for: logBox.id}, 'Log scale'),
       h('label', {for: smooth.id}, 'Smoothing'), smooth),
-    plotBox, note);
+    plotBox, hover, note);
   let data = null, plot = null;
   const draw = () => {
     if (!data) return;
@@ -39,12 +44,16 @@ export function metricChart(key, runs) {
     });
     const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables.map(([xs, ys]) => dedupe(xs, ys)));
     const width = Math.max(280, plotBox.clientWidth || 600);
+    // A 1.5 px line costs Chromium's software canvas ten times a 1 px one (antialiased
+    // sub-pixel strokes): 1.8 s against 0.18 s for 100 series (benchmarks/bench_ui.py).
+    const line = data.series.length > THIN_OVER ? 1 : 1.5;
+    const many = data.series.length > LEGEND_MAX;
     plot = new uPlot({
-      width, height: 300,
+      width, height: 300, ...(many ? namedOnHover(hover) : {}),
       scales: {x: {time: x === 'time'}, y: {distr: logBox.checked ? 3 : 1}},
       axes: [{label: x === 'step' ? 'step' : x === 'time' ? 'time' : 'seconds'}, {}],
       series: [{}, ...data.series.map((s, i) => ({
-        label: runs[i] ? runs[i].label : s.run_id, stroke: COLORS[i % COLORS.length], width: 1.5,
+        label: runs[i] ? runs[i].label : s.run_id, stroke: COLORS[i % COLORS.length], width: line,
         spanGaps: true, points: {show: false}}))],
     }, aligned, plotBox);
     panel.dataset.series = String(data.series.length);
@@ -64,6 +73,15 @@ export function metricChart(key, runs) {
     draw();
   }).catch(err => fill(plotBox, errorBox(err)));
   return panel;
+}
+
+/** uPlot options for a chart of many series: a legend of hundreds of rows costs more to
+ *  lay out than the plot and helps no one, so there is none; the line nearest the
+ *  cursor is brought forward and its run named in `hover`. */
+function namedOnHover(hover) {
+  const name = (u, i) => fill(hover, i == null ? '' : `Run under the cursor: ${u.series[i].label}`);
+  return {legend: {show: false}, cursor: {focus: {prox: 16}}, focus: {alpha: 0.15},
+    hooks: {setSeries: [name]}};
 }
 
 /** Exponential moving average (weight a of the past); nulls stay nulls. */

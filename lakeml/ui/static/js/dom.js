@@ -1,5 +1,6 @@
 // Building DOM without HTML strings: every text a user typed goes in as a text node
 // (append of a string, or textContent), never parsed as HTML.
+import {queryString} from './url.js';
 
 /** h('a', {href: '#/x', class: 'k'}, 'text', child) -> an element. Strings become
  *  text nodes; attributes starting with "on" are event listeners. */
@@ -33,12 +34,7 @@ export function link(text, route, params) {
 }
 
 export function href(route, params) {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params || {})) {
-    if (Array.isArray(v)) v.forEach(x => q.append(k, x));
-    else if (v != null && v !== '') q.set(k, v);
-  }
-  const s = q.toString();
+  const s = queryString(params);
   return '#' + route + (s ? '?' + s : '');
 }
 

@@ -19,3 +19,15 @@ export function setQuery(query, {replace = false} = {}) {
   if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
   state.routed = location.hash;
 }
+
+/** `params` ({name: value or [values]}; null and '' left out) as a query string. Built in
+ *  a URLSearchParams of its own: appending to a URL's searchParams re-serialises the whole
+ *  URL each time, which took 0.4 s for the thousand run ids of a compare page. */
+export function queryString(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (Array.isArray(v)) v.forEach(x => q.append(k, x));
+    else if (v != null && v !== '') q.set(k, v);
+  }
+  return q.toString();
+}
