@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
 
     from lakeml.client import Client
+    from lakeml.server.journal_writes import JournaledWorker
     from lakeml.server.protocol import Fields
 
     Handler = Callable[[Client, Fields], dict[str, Any]]
@@ -93,7 +94,7 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
 
     from lakeml.server.errors import error_response
     from lakeml.server.group_commit import commits_of, request_keys
-    from lakeml.server.journal_writes import journal_of
+    from lakeml.server.journal_writes import JOURNAL, journal_of
     from lakeml.server.protocol import fields_of_body, fields_of_query
 
     commits = commits_of(client)
@@ -112,6 +113,21 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
         commits.wait(ticket, mark, request_keys(fields, body))
         return body
 
+    journaled = journal is not None and writes == JOURNAL
+
+    async def answer(fields: Fields) -> dict[str, Any]:
+        """A journaled write on the loop's thread when it can (journal_writes.py's
+        on_loop, and the lock free): its rows appended at once, the answer sent after
+        the fsync, waited for without a thread. Else, as any request, in a thread."""
+        if journaled and journal.on_loop(fields):
+            appended = journal.append(lock, handler, fields, blocking=False)
+            if appended is not None:
+                body, end = appended
+                if end is not None:
+                    await _synced(journal, lock, end)
+                return body
+        return await run_in_threadpool(call, fields)
+
     async def endpoint(request: Request) -> JSONResponse:
         from fastapi.responses import JSONResponse
 
@@ -122,7 +138,7 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
             fields = (fields_of_query(request.query_params)
                       if method == "GET" or (method == "DELETE" and not raw.strip())
                       else fields_of_body(raw))
-            return JSONResponse(await run_in_threadpool(call, fields))
+            return JSONResponse(await answer(fields))
         except LakemlError as exc:
             return error_response(exc.error_code, exc.message, exc.http_status)
         except Exception:
@@ -132,6 +148,24 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
 
     endpoint.__name__ = handler.__name__
     return endpoint
+
+
+async def _synced(journal: JournaledWorker, lock: threading.Lock, end: int) -> None:
+    """Wait, without a thread, until the journal is fsync'd up to ``end``; if the fsync
+    fails, the request fails (its rows forgotten: JournaledWorker.sync_failed)."""
+    import asyncio
+
+    from starlette.concurrency import run_in_threadpool
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[BaseException | None] = loop.create_future()
+    journal.journal.sync_then(
+        end, lambda error: loop.call_soon_threadsafe(done.set_result, error))
+    error = await done
+    if error is not None:
+        await run_in_threadpool(journal.sync_failed, lock, end)
+        raise error
+    journal.synced(end)
 
 
 def app_from_environment() -> FastAPI:

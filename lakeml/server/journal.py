@@ -35,7 +35,7 @@ import struct
 import threading
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from lakeml.errors import InvalidArgument, InvalidState
 
@@ -85,6 +85,9 @@ class Journal:
         self._written: tuple[int, int] = (0, -1)  # (logical end, fd) of the last append here
         self._synced = 0
         self._syncing = False
+        self._waiters: list[tuple[int, Callable[[BaseException | None], None]]] = []
+        self._wanted = threading.Event()  # set when _waiters has work for the sync thread
+        self._syncer: threading.Thread | None = None
         self._end_fd: int | None = None  # for end(): the newest segment, reopened on rotation
         self._end_lock = threading.Lock()
         self._end_start = 0
@@ -268,6 +271,38 @@ class Journal:
                 # a segment's records are committed (durable) before it is rotated away, so
                 # syncing the newest segment covers every record up to ``target``
                 self._synced = max(self._synced, target)
+
+    def sync_then(self, end: int, done: Callable[[BaseException | None], None]) -> None:
+        """Call ``done(None)`` once the journal is fsync'd up to ``end`` (``done(error)`` if
+        the fsync failed): at once if it is, else from this process's sync thread, which
+        serves every waiter of a round with one fsync. For callers that must not block
+        (the server's event loop)."""
+        with self._sync:
+            if self._synced < end:
+                self._waiters.append((end, done))
+                if self._syncer is None:
+                    self._syncer = threading.Thread(target=self._sync_loop, daemon=True,
+                                                    name="lakeml-journal-sync")
+                    self._syncer.start()
+                self._wanted.set()
+                return
+        done(None)
+
+    def _sync_loop(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            with self._sync:
+                waiters, self._waiters = self._waiters, []
+            if not waiters:
+                continue
+            error: BaseException | None = None
+            try:
+                self.sync(max(end for end, _ in waiters))
+            except BaseException as exc:  # noqa: BLE001 - each waiter is told
+                error = exc
+            for _, done in waiters:
+                done(error)
 
     def rotate_if_committed(self, watermark: int) -> bool:
         """Start a new segment and delete the others if everything up to the end is

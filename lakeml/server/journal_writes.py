@@ -95,6 +95,9 @@ class JournaledWorker:
 
         commits_of(client).before_read = self.wait_committed  # the UI's routes
         self.committer.start()
+        # the rows of each appended request until its fsync is known (journal offset ->
+        # rows), to forget what its handler cached if the fsync fails
+        self._appended: dict[int, list[tuple[str, list[tuple[Any, ...]]]]] = {}
         atexit.register(self._drain)
 
     def _drain(self) -> None:
@@ -135,38 +138,84 @@ class JournaledWorker:
     def _journaled(self, lock: threading.Lock,
                    handler: Callable[[Client, Fields], dict[str, Any]],
                    fields: Fields) -> dict[str, Any]:
+        appended = self.append(lock, handler, fields)
+        assert appended is not None  # (blocking)
+        body, end = appended
+        if end is None:
+            return body
+        try:
+            self.journal.sync(end)
+        except BaseException:
+            self.sync_failed(lock, end)
+            raise
+        self.synced(end)
+        return body
+
+    def append(self, lock: threading.Lock, handler: Callable[[Client, Fields], dict[str, Any]],
+               fields: Fields, *, blocking: bool = True
+               ) -> tuple[dict[str, Any], int | None] | None:
+        """Run a journaled write's handler and append its rows: its body and the journal
+        offset to fsync up to before answering (None: it wrote nothing). With ``blocking``
+        False, None if the worker's lock is taken (the caller then goes through a thread).
+        The caller answers after the fsync, telling :meth:`synced` or :meth:`sync_failed`."""
+        if not lock.acquire(blocking):
+            return None
+        try:
+            body, end = self._append_locked(handler, fields)
+        finally:
+            lock.release()
+        if end is not None:
+            self.committer.wake.set()
+        return body, end
+
+    def _append_locked(self, handler: Callable[[Client, Fields], dict[str, Any]],
+                       fields: Fields) -> tuple[dict[str, Any], int | None]:
         from lakeml.server.journal import frame
 
         writer = self.store.writer
         journal = self.journal
-        with lock:
-            self.view.catch_up()  # other workers' runs and params, before validating
-            with writer.diverted() as tables:
-                try:
-                    body = handler(self.client, fields)
-                except BaseException:
-                    for table, rows in tables:  # as without a journal: buffered anyway
-                        writer.extend(table, rows)
-                    raise
-            if not tables:
-                return body
+        self.view.catch_up()  # other workers' runs and params, before validating
+        with writer.diverted() as tables:
             try:
-                data = frame((self.view.origin, tables))
-                with journal.locked():
-                    self.view.catch_up(repair=True)
-                    self.view.check(tables)
-                    end = journal.append_locked(data)
+                body = handler(self.client, fields)
             except BaseException:
-                self._forget_runs(tables)
+                for table, rows in tables:  # as without a journal: buffered anyway
+                    writer.extend(table, rows)
                 raise
-        self.committer.wake.set()
+        if not tables:
+            return body, None
         try:
-            journal.sync(end)
+            data = frame((self.view.origin, tables))
+            with journal.locked():
+                self.view.catch_up(repair=True)
+                self.view.check(tables)
+                end = journal.append_locked(data)
         except BaseException:
-            with lock:
-                self._forget_runs(tables)
+            self._forget_runs(tables)
             raise
-        return body
+        self._appended[end] = tables
+        return body, end
+
+    def on_loop(self, fields: Fields) -> bool:
+        """Whether a journaled write may run on the event loop's thread (no thread hop):
+        its handler then does no waiting, as the store is a local folder (its checks for
+        other writers' commits are a stat, not a listing over the network) and the run it
+        names, if any, is one this worker knows (no read of it, which could wait for the
+        committer). The others go through a thread, as every other request."""
+        if not self.store.is_local:
+            return False
+        run_id = fields.get("run_id") or fields.get("run_uuid")
+        return run_id is None or run_id in self.client.tracking.backend.runs
+
+    def sync_failed(self, lock: threading.Lock, end: int) -> None:
+        """The fsync up to ``end`` (of :meth:`append`) failed: the request fails, and what
+        its handler cached is forgotten."""
+        with lock:
+            self._forget_runs(self._appended.pop(end, []))
+
+    def synced(self, end: int) -> None:
+        """The fsync up to ``end`` (of :meth:`append`) succeeded."""
+        self._appended.pop(end, None)
 
     def _forget_runs(self, tables: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
         """The request's rows were not journaled (record too big, refused by the view's

@@ -177,3 +177,60 @@ def test_a_journal_emptied_of_its_state_gets_a_new_id(tmp_path: Path) -> None:
     assert kept.app_id == again.app_id  # kept from now on
     kept.close()
     again.close()
+
+
+def test_sync_then_answers_from_one_sync_thread_after_the_fsync(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """What the server's event loop waits on (no thread of its own per request): each
+    callback runs once the journal is fsync'd up to its end, from the journal's sync
+    thread, or at once when it already is; a failing fsync is handed to every waiter."""
+    import os
+    import threading
+
+    journal = Journal(tmp_path / "j", "/store")
+    ends = []
+    for i in range(3):
+        with journal.locked():
+            ends.append(journal.append_locked(frame(record(i))))
+    calls: list[tuple[int, object, str]] = []
+    all_done = threading.Event()
+    synced_ends: list[int] = []
+    real_sync = os.fdatasync
+
+    def counted(fd: int) -> None:
+        synced_ends.append(fd)
+        real_sync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", counted)
+
+    def waiter(end: int):
+        def done(error: object) -> None:
+            calls.append((end, error, threading.current_thread().name))
+            if len(calls) == 3:
+                all_done.set()
+        return done
+
+    for end in ends:
+        journal.sync_then(end, waiter(end))
+    assert all_done.wait(10)
+    assert sorted(e for e, _, _ in calls) == ends
+    assert all(error is None and name == "lakeml-journal-sync" for _, error, name in calls)
+    assert 1 <= len(synced_ends) <= 3
+    now: list[object] = []
+    journal.sync_then(ends[-1], now.append)  # already fsync'd: called at once, here
+    assert now == [None]
+
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    with journal.locked():
+        later = journal.append_locked(frame(record(9)))
+    failed = threading.Event()
+    errors: list[object] = []
+    journal.sync_then(later, lambda error: (errors.append(error), failed.set()))
+    assert failed.wait(10)
+    assert isinstance(errors[0], OSError) and "Input/output" in str(errors[0])
+    monkeypatch.setattr(os, "fdatasync", real_sync)
+    journal.sync(later)  # a later fsync that works still covers it
+    journal.close()
