@@ -59,6 +59,11 @@ DRAIN_WAIT = 30.0
 log = logging.getLogger("lakeml.server")
 
 
+class WouldWait(Exception):
+    """A handler running on the event loop would wait for the committer (see
+    JournaledWorker.wait_committed)."""
+
+
 def journal_folder(store_uri: str) -> str | None:
     """The journal folder of ``store_uri``, from ``LAKEML_SERVER_JOURNAL``: unset, empty or
     ``off``: None (no journal: every write answered after its Delta commit, the default);
@@ -98,6 +103,7 @@ class JournaledWorker:
         # the rows of each appended request until its fsync is known (journal offset ->
         # rows), to forget what its handler cached if the fsync fails
         self._appended: dict[int, list[tuple[str, list[tuple[Any, ...]]]]] = {}
+        self._loop_thread: int | None = None  # the thread running a non-blocking append
         atexit.register(self._drain)
 
     def _drain(self) -> None:
@@ -156,13 +162,19 @@ class JournaledWorker:
                ) -> tuple[dict[str, Any], int | None] | None:
         """Run a journaled write's handler and append its rows: its body and the journal
         offset to fsync up to before answering (None: it wrote nothing). With ``blocking``
-        False, None if the worker's lock is taken (the caller then goes through a thread).
-        The caller answers after the fsync, telling :meth:`synced` or :meth:`sync_failed`."""
+        False (on the event loop), None if the worker's lock is taken or the handler would
+        wait for the committer (it must read a run other workers changed): the caller
+        then handles the request in a thread. The caller answers after the fsync,
+        telling :meth:`synced` or :meth:`sync_failed`."""
         if not lock.acquire(blocking):
             return None
+        self._loop_thread = None if blocking else threading.get_ident()
         try:
             body, end = self._append_locked(handler, fields)
+        except WouldWait:
+            return None
         finally:
+            self._loop_thread = None
             lock.release()
         if end is not None:
             self.committer.wake.set()
@@ -178,6 +190,8 @@ class JournaledWorker:
         with writer.diverted() as tables:
             try:
                 body = handler(self.client, fields)
+            except WouldWait:
+                raise  # its rows dropped: the request is handled again, in a thread
             except BaseException:
                 for table, rows in tables:  # as without a journal: buffered anyway
                     writer.extend(table, rows)
@@ -244,7 +258,12 @@ class JournaledWorker:
 
     def wait_committed(self, timeout: float | None = None) -> None:
         """Return once every record appended before this call is committed to Delta
-        (StoreUnavailable after ``timeout``, default READ_WAIT, seconds)."""
+        (StoreUnavailable after ``timeout``, default READ_WAIT, seconds). On the event
+        loop's thread (a request :meth:`append` runs there) a wait would stall every
+        connection of the worker: WouldWait instead, and the request goes to a thread."""
+        if self._loop_thread == threading.get_ident() and \
+                self.journal.watermark() < self.journal.end():
+            raise WouldWait()
         wait_committed(self.journal, self.committer, timeout)
 
 

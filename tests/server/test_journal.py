@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -277,3 +278,43 @@ def test_a_param_conflict_between_workers_is_refused_before_the_ack(two) -> None
     assert [r["value"] for r in rows(server.store, "params") if r["run_id"] == run_id] == \
         ["0.1"]
     assert "ACKNOWLEDGED rows were rejected" not in server.log.read_text()
+
+
+@pytest.mark.slow
+def test_a_write_that_would_wait_leaves_the_event_loop_free(two) -> None:
+    """Worker b knows a run; a changes it in the journal, not yet committed. b's next
+    write to it must read the run again, which waits for the committer: it waits in a
+    thread (holding b's handler lock, as any write reading a run does), not on b's event
+    loop, which meanwhile still answers b's other connections."""
+    from tests.server.test_worker_caches import Worker
+
+    server, journal, a, b = two
+    eid = a.ok("POST", "experiments/create", {"name": "loop-free"})["experiment_id"]
+    run_id = a.ok("POST", "runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
+    b.ok("POST", "runs/set-tag", {"run_id": run_id, "key": "seen", "value": "by b"})
+    other = next(w for w in iter(lambda: Worker(server), None) if w.pid == b.pid)
+    answers: dict[str, tuple[int, object]] = {}
+
+    def health() -> None:
+        other.conn.request("GET", "/health")
+        response = other.conn.getresponse()
+        answers["health"] = (response.status, response.read())
+
+    with committer_lock(journal):  # a's change stays in the journal
+        a.ok("POST", "runs/update", {"run_id": run_id, "status": "FINISHED"})
+        waiting = threading.Thread(target=lambda: answers.__setitem__("log", b.call(
+            "POST", "runs/log-metric", {"run_id": run_id, "key": "m", "value": 1.0,
+                                        "step": 0, "timestamp": 1000})), daemon=True)
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive()  # b reads the run only once a's change is committed
+        free = threading.Thread(target=health, daemon=True)
+        free.start()
+        free.join(timeout=20)
+        assert not free.is_alive() and waiting.is_alive()
+        assert answers["health"][0] == 200, answers["health"]
+    waiting.join(timeout=60)
+    assert answers["log"][0] == 200, answers["log"]
+    run = b.ok("GET", f"runs/get?run_id={run_id}")["run"]
+    assert run["info"]["status"] == "FINISHED" and run["data"]["metrics"][0]["value"] == 1.0
+    other.conn.close()
