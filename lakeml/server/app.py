@@ -159,9 +159,17 @@ async def _synced(journal: JournaledWorker, lock: threading.Lock, end: int) -> N
 
     loop = asyncio.get_running_loop()
     done: asyncio.Future[BaseException | None] = loop.create_future()
-    journal.journal.sync_then(
-        end, lambda error: loop.call_soon_threadsafe(done.set_result, error))
-    error = await done
+
+    def settle(error: BaseException | None) -> None:
+        if not done.done():  # (the request may have been cancelled meanwhile)
+            done.set_result(error)
+
+    journal.journal.sync_then(end, lambda error: loop.call_soon_threadsafe(settle, error))
+    try:
+        error = await done
+    except BaseException:  # cancelled (the client went away): not answered either way
+        journal.synced(end)  # (the record stays journaled: the committer commits it)
+        raise
     if error is not None:
         await run_in_threadpool(journal.sync_failed, lock, end)
         raise error

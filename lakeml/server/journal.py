@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import pickle
 import struct
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from lakeml.errors import InvalidArgument, InvalidState
+
+log = logging.getLogger("lakeml.server")
 
 HEADER = struct.Struct("<II")
 SUFFIX = ".seg"
@@ -280,7 +283,7 @@ class Journal:
         with self._sync:
             if self._synced < end:
                 self._waiters.append((end, done))
-                if self._syncer is None:
+                if self._syncer is None or not self._syncer.is_alive():
                     self._syncer = threading.Thread(target=self._sync_loop, daemon=True,
                                                     name="lakeml-journal-sync")
                     self._syncer.start()
@@ -302,7 +305,10 @@ class Journal:
             except BaseException as exc:  # noqa: BLE001 - each waiter is told
                 error = exc
             for _, done in waiters:
-                done(error)
+                try:
+                    done(error)
+                except Exception:  # noqa: BLE001 - one waiter's failure is not the others'
+                    log.exception("a journal sync waiter failed")
 
     def rotate_if_committed(self, watermark: int) -> bool:
         """Start a new segment and delete the others if everything up to the end is

@@ -219,7 +219,10 @@ class JournaledWorker:
         if not self.store.is_local:
             return False
         run_id = fields.get("run_id") or fields.get("run_uuid")
-        return run_id is None or run_id in self.client.tracking.backend.runs
+        if run_id is None:
+            return True
+        # (not a string: the thread's handler refuses it, naming it)
+        return isinstance(run_id, str) and run_id in self.client.tracking.backend.runs
 
     def sync_failed(self, lock: threading.Lock, end: int) -> None:
         """The fsync up to ``end`` (of :meth:`append`) failed: the request fails, and what
@@ -261,9 +264,10 @@ class JournaledWorker:
         (StoreUnavailable after ``timeout``, default READ_WAIT, seconds). On the event
         loop's thread (a request :meth:`append` runs there) a wait would stall every
         connection of the worker: WouldWait instead, and the request goes to a thread."""
-        if self._loop_thread == threading.get_ident() and \
-                self.journal.watermark() < self.journal.end():
-            raise WouldWait()
+        if self._loop_thread == threading.get_ident():
+            if self.journal.watermark() < self.journal.end():
+                raise WouldWait()
+            return
         wait_committed(self.journal, self.committer, timeout)
 
 

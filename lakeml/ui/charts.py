@@ -77,16 +77,18 @@ def _encoded(client: Client, run_ids: list[str], key: str, max_points: int) -> b
 
 def read_groups(run_ids: list[str], sizes: dict[str, int]) -> list[list[str]]:
     """``run_ids`` in groups to read at once: runs of known size (``sizes``, from the
-    summary of metric_buckets) up to :data:`POINTS_PER_READ` points a group, the others
-    :data:`RUNS_PER_READ` a group. Each read is a scan of the metrics table's matching
-    files, ~15 ms at a million runs: a thousand one-point runs in one read, not forty."""
+    summary of metric_buckets) up to :data:`POINTS_PER_READ` points and a quarter of
+    :data:`MAX_RUNS` runs a group, the others :data:`RUNS_PER_READ` a group. Each read
+    is a scan of the metrics table's matching files, ~15 ms at a million runs: a
+    thousand one-point runs in four reads, not forty."""
     known = [r for r in run_ids if r in sizes]
     unknown = [r for r in run_ids if r not in sizes]
     out = [unknown[i:i + RUNS_PER_READ] for i in range(0, len(unknown), RUNS_PER_READ)]
     group: list[str] = []
     held = 0
     for run_id in known:
-        if group and held + sizes[run_id] > POINTS_PER_READ:
+        # (a count can fall short: points backfilled without rows; so runs are capped too)
+        if group and (held + sizes[run_id] > POINTS_PER_READ or len(group) >= MAX_RUNS // 4):
             out.append(group)
             group, held = [], 0
         group.append(run_id)

@@ -210,3 +210,6 @@ def test_batches_keep_to_their_budgets(monkeypatch) -> None:
     batches = charts.read_groups(ids, sizes)
     assert sorted(r for b in batches for r in b) == ids  # each run once
     assert batches == [["r4", "r6"], ["r0", "r1"], ["r2"], ["r3"], ["r5"]]
+    monkeypatch.setattr(charts, "MAX_RUNS", 8)  # known sizes: at most 2 runs a group
+    assert charts.read_groups(ids, dict.fromkeys(ids, 1)) == [ids[0:2], ids[2:4], ids[4:6],
+                                                             ids[6:]]

@@ -24,7 +24,7 @@ export function metricChart(key, runs) {
   const smooth = h('input', {type: 'range', id: `chart-smooth-${n}`, min: '0', max: '0.99', step: '0.01', value: '0'});
   const plotBox = h('div', {class: 'plot'});
   const note = h('p', {class: 'muted'});
-  const hover = h('p', {class: 'muted', 'aria-live': 'polite'});
+  const hover = h('p', {class: 'muted'});
   const panel = h('figure', {class: 'chart', 'aria-label': `Chart of ${key}`},
     h('figcaption', {}, key),
     h('div', {class: 'bar small'},
@@ -76,11 +76,12 @@ export function metricChart(key, runs) {
 }
 
 /** uPlot options for a chart of many series: a legend of hundreds of rows costs more to
- *  lay out than the plot and helps no one, so there is none; the line nearest the
- *  cursor is brought forward and its run named in `hover`. */
+ *  lay out than the plot and helps no one, so there is none; the run of the line
+ *  nearest the cursor is named in `hover` (not dimming the others: that would stroke
+ *  every series again on each move). */
 function namedOnHover(hover) {
   const name = (u, i) => fill(hover, i == null ? '' : `Run under the cursor: ${u.series[i].label}`);
-  return {legend: {show: false}, cursor: {focus: {prox: 16}}, focus: {alpha: 0.15},
+  return {legend: {show: false}, cursor: {focus: {prox: 16}}, focus: {alpha: 1},
     hooks: {setSeries: [name]}};
 }
 
