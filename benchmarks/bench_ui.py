@@ -179,17 +179,24 @@ def time_chooser(url: str, keys: int, rows: list[tuple[str, str, str, str]]) -> 
         driver.quit()
 
 
-def time_drawn(url: str, rows: list[tuple[str, str, str, str]]) -> None:
-    """The compare page of every run of the "chart" experiment, in Chromium: from
-    navigation until the chart of ``loss`` is drawn (uPlot's canvas, every series)."""
+def experiment_runs(url: str, name: str) -> tuple[dict[str, Any], list[str]]:
+    """The experiment ``name`` (as the UI's API lists it) and the ids of its newest
+    1,000 runs."""
     import httpx
 
     exp = next(e for e in httpx.get(url + API + "/experiments", headers=UI_HEADER,
-                                    timeout=300).json()["experiments"] if e["name"] == "chart")
+                                    timeout=300).json()["experiments"] if e["name"] == name)
     ids = [r["run_id"] for r in httpx.get(
         url + API + "/runs", params={"experiment_id": exp["experiment_id"],
                                      "max_results": 1000},
         headers=UI_HEADER, timeout=300).json()["runs"]]
+    return exp, ids
+
+
+def time_drawn(url: str, rows: list[tuple[str, str, str, str]]) -> None:
+    """The compare page of every run of the "chart" experiment, in Chromium: from
+    navigation until the chart of ``loss`` is drawn (uPlot's canvas, every series)."""
+    exp, ids = experiment_runs(url, "chart")
     query = "&".join(f"run={i}" for i in ids) + "&metric=loss"
     driver = browser()
     try:
@@ -218,15 +225,7 @@ def time_compare(url: str, rows: list[tuple[str, str, str, str]]) -> None:
     """In Chromium, on the runs store: its runs page, from navigation until rows are
     drawn; the compare page of 1,000 of its runs, from navigation until its table has a
     column per run and its chart of ``m1`` draws every series."""
-    import httpx
-
-    exp = next(e for e in httpx.get(url + API + "/experiments", headers=UI_HEADER,
-                                    timeout=300).json()["experiments"]
-               if e["name"] == "synthetic")
-    ids = [r["run_id"] for r in httpx.get(
-        url + API + "/runs", params={"experiment_id": exp["experiment_id"],
-                                     "max_results": 1000},
-        headers=UI_HEADER, timeout=300).json()["runs"]]
+    exp, ids = experiment_runs(url, "synthetic")
     query = "&".join(f"run={i}" for i in ids) + "&metric=m1"
     driver = browser()
     try:
