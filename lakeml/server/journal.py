@@ -235,24 +235,34 @@ class Journal:
         """Write one frame (call holding :meth:`locked`, after reading what others wrote);
         the logical end after it. Durable only after :meth:`sync` of that end."""
         fd = self._fd
-        newest = self.segments()[-1]
-        # rotated (even by a rotation killed before it deleted the old segment, which is
-        # then still linked): append to the newest, never past the start of a newer one
-        if fd is None or self._fd_start != newest or not os.fstat(fd).st_nlink:
-            if fd is not None:
+        size = 0
+        if fd is not None:
+            # still the newest segment? A rotation (even one killed before it deleted the
+            # old segment, which is then still linked) creates the next one where this
+            # one ends: append to the newest, never past the start of a newer one
+            stat = os.fstat(fd)
+            size = stat.st_size
+            if not stat.st_nlink or os.path.exists(self.segment_path(self._fd_start + size)):
                 os.close(fd)
-            self._fd_start = newest
-            fd = self._fd = os.open(self.segment_path(newest), os.O_WRONLY | os.O_APPEND)
+                fd = self._fd = None
+        if fd is None:
+            self._fd_start = self.segments()[-1]
+            fd = self._fd = os.open(self.segment_path(self._fd_start),
+                                    os.O_WRONLY | os.O_APPEND)
+            size = os.fstat(fd).st_size
         written = os.write(fd, data)
         if written != len(data):  # a full disk: take the partial frame back
-            size = os.fstat(fd).st_size
-            os.ftruncate(fd, size - written)
+            os.ftruncate(fd, size)
             raise OSError(f"journal {str(self.folder)!r}: only {written} of {len(data)} "
                           f"bytes written (disk full?)")
-        end = self._fd_start + os.fstat(fd).st_size
+        end = self._fd_start + size + written
         with self._sync:
             self._written = (end, fd)
         return end
+
+    def appending_segment(self) -> int | None:
+        """The start of the segment this process appends to (None: none yet)."""
+        return self._fd_start if self._fd is not None else None
 
     def sync(self, end: int) -> None:
         """Return once the journal is fsync'd up to ``end``: one fsync for every request of
@@ -365,6 +375,11 @@ class Reader:
             return False
         self._start = holding[-1]
         return True
+
+    def at(self, offset: int, segment: int | None) -> bool:
+        """Whether the next record to read starts at ``offset`` in the open segment that
+        starts at ``segment``."""
+        return self._fd is not None and self.offset == offset and self._start == segment
 
     def _past_end(self, start: int) -> bool:
         try:

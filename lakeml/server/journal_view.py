@@ -60,6 +60,15 @@ class JournalView:
         if len(self.params) > MAX_VIEWED_PARAMS:
             self._drop_committed_params()
 
+    def appended(self, end: int, size: int, tables: list[tuple[str, list[tuple[Any, ...]]]]
+                 ) -> None:
+        """This worker appended a record of ``size`` bytes ending at ``end`` (holding the
+        append lock, right after :meth:`catch_up`): take it in as read, without reading
+        it back, if the reader stands where it begins, in the segment it was written to."""
+        if self._reader.at(end - size, self.journal.appending_segment()):
+            self._apply(end, (self.origin, tables))
+            self._reader.offset = end
+
     def _apply(self, end: int, record: Record) -> None:
         origin, tables = record
         for table, rows in tables:

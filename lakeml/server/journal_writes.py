@@ -204,6 +204,7 @@ class JournaledWorker:
                 self.view.catch_up(repair=True)
                 self.view.check(tables)
                 end = journal.append_locked(data)
+                self.view.appended(end, len(data), tables)
         except BaseException:
             self._forget_runs(tables)
             raise

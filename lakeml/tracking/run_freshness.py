@@ -11,8 +11,8 @@ sees every write acknowledged before it.
 So in a server worker (its engine reads commits only) every write's validation first
 calls :meth:`RunFreshness.check`:
 
-- it refreshes the ``runs`` table (on a local store one ``stat``); if its version is the
-  one checked last, nothing changed and nothing more is done;
+- it looks at the ``runs`` table's latest version (on a local store one ``stat``); if it
+  is the one checked last, nothing changed and nothing more is done;
 - else it reads ``run_id, seq`` of the rows in the data files added since that version
   (one small scan, once per new version, not per request) and drops from the cache every
   run with a row this process did not write itself; the next use reads that run's state
@@ -54,11 +54,12 @@ class RunFreshness:
         """Drop the cached runs that other processes changed in commits made since the last
         check (see the module's docstring)."""
         engine = self._b.engine
-        engine.refresh(["runs"])
-        version = engine.versions().get("runs")
-        if version is None or version == self._version:
+        # the table's version and files, not the engine's views: pointing those at a new
+        # version (one CREATE VIEW per database, naming every file) is a read's work
+        version, listed = engine.store.snapshot_files("runs")
+        if version == self._version:
             return
-        files = set(engine.files("runs"))
+        files = set(listed)
         seen, self._version, self._files = self._files, version, files
         runs, own = self._b.runs, self._own
         if seen is None:

@@ -238,3 +238,43 @@ def test_sync_then_answers_from_one_sync_thread_after_the_fsync(tmp_path: Path,
     monkeypatch.setattr(os, "fdatasync", real_sync)
     journal.sync(later)  # a later fsync that works still covers it
     journal.close()
+
+
+def test_a_view_takes_in_its_own_record_without_reading_it_back(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from lakeml.server import journal as journal_module
+    from lakeml.server.journal_view import JournalView
+
+    backend = SimpleNamespace(runs={"r2": object()})
+    mine, other = Journal(tmp_path / "j", "/store"), Journal(tmp_path / "j", "/store")
+    view = JournalView(mine, backend, origin="me")
+    params = [("params", [("r1", "lr", "0.1", 1, 1)])]
+    with mine.locked():
+        view.catch_up(repair=True)
+        data = frame(("me", params))
+        end = mine.append_locked(data)
+        view.appended(end, len(data), params)
+    loads, unpickle = [], journal_module.pickle.loads
+    monkeypatch.setattr(journal_module.pickle, "loads",
+                        lambda body: loads.append(body) or unpickle(body))
+    view.catch_up()
+    assert loads == []  # its own record is not read back ...
+    assert view.params[("r1", "lr")] == ("0.1", end)  # ... but taken in as if it were
+    # another worker's record after it is read, and drops the run it changed
+    append_other = frame(("them", [("runs", [("r2",)])]))
+    with other.locked():
+        other.append_locked(append_other)
+    view.catch_up()
+    assert len(loads) == 1 and "r2" not in backend.runs
+    # a record of its own that did not go where its reader stands is read back as usual
+    with mine.locked():
+        data = frame(("me", [("params", [("r1", "bs", "32", 2, 2)])]))
+        end = mine.append_locked(data)
+        view.appended(end + 1, len(data), [])  # (not where the reader stands)
+    view.catch_up()
+    assert len(loads) == 2 and view.params[("r1", "bs")] == ("32", end)
+    mine.close()
+    other.close()
+    view.close()
