@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from lakeml.errors import LakemlError
@@ -39,28 +40,36 @@ def build_app(client: Client) -> FastAPI:
     """The app serving ``client``'s store."""
     from fastapi import FastAPI
 
-    from lakeml.server import auth, errors, experiments, permissions_api, registry, review, runs
+    from lakeml.server import (
+        auth,
+        errors,
+        experiments,
+        permissions_api,
+        permissions_v3,
+        registry,
+        review,
+        runs,
+    )
     from lakeml.version import __version__
 
     app = FastAPI(title="lakeml tracking server", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url=None)
     errors.install(app)
+    direct: dict[tuple[str, str], Callable[[Request], Any]] = {}
+    app.add_middleware(DirectRoutes, routes=direct)  # added first: inside the gate
     guard = auth.install(app)  # body limit, users and permissions: see auth.py
     lock = threading.Lock()
-    # (routes are matched in order: the runs' calls, most of a tracking load, first)
-    for method, path, handler, writes in (*runs.ROUTES, *experiments.ROUTES,
-                                          *registry.ROUTES, *review.ROUTES,
-                                          *permissions_api.ROUTES):
-        handler = guard(method, path, handler)
-        # a plain Starlette route: the endpoint reads the request itself
-        app.add_route(PREFIX + path, _endpoint(client, lock, method, handler, writes),
-                      methods=[method], name=f"{method} {path}")
-    from lakeml.server import permissions_v3  # MLflow 3's /api/3.0 permission calls
-
-    for method, path, handler, writes in permissions_v3.ROUTES:
-        app.add_route(permissions_v3.PREFIX + path,
-                      _endpoint(client, lock, method, guard(method, path, handler), writes),
-                      methods=[method], name=f"{method} /3.0{path}")
+    # MLflow's calls, and MLflow 3's /api/3.0 permission calls
+    for prefix, named, table in ((PREFIX, "", (*runs.ROUTES, *experiments.ROUTES,
+                                                *registry.ROUTES, *review.ROUTES,
+                                                *permissions_api.ROUTES)),
+                                 (permissions_v3.PREFIX, "/3.0", permissions_v3.ROUTES)):
+        for method, path, handler, writes in table:
+            # a plain Starlette route: the endpoint reads the request itself
+            endpoint = _endpoint(client, lock, method, guard(method, path, handler), writes)
+            app.add_route(prefix + path, endpoint, methods=[method],
+                          name=f"{method} {named}{path}")
+            direct[(method, prefix + path)] = endpoint
     from lakeml.server import lakeml_api  # lakeml's extensions, /api/2.0/lakeml/...
     lakeml_api.install(app, client, lock, _endpoint, guard)
 
@@ -87,6 +96,31 @@ def build_app(client: Client) -> FastAPI:
     from lakeml.server.group_commit import commits_of
     ui.mount(app, client, lock, guard=ui_access.guard, commits=commits_of(client))
     return app
+
+
+class DirectRoutes:
+    """Pure ASGI middleware, inside the gate: a request for one of ``routes`` (by method
+    and exact path) goes straight to its endpoint, not through the framework's exception
+    middleware and router, which would find the same endpoint (a tracking load is many
+    small requests: their walk through the route list was a tenth of a request's cost).
+    The endpoints answer every error themselves (``_endpoint``)."""
+
+    def __init__(self, app: Any, *, routes: dict[tuple[str, str], Callable[[Request], Any]]
+                 ) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        endpoint = None
+        if scope["type"] == "http" and not scope.get("root_path"):
+            endpoint = self.routes.get((scope["method"], scope["path"]))
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        from starlette.requests import Request
+
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handler,
@@ -151,6 +185,43 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
     return endpoint
 
 
+class LoopWakeups:
+    """Calls handed from another thread to one event loop, many per wake-up of the loop:
+    the journal's sync thread settles every request one fsync covered, and one
+    ``call_soon_threadsafe`` (one write to the loop's wake-up pipe) for all of them costs
+    less than one each."""
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._due: list[tuple[Callable[[Any], None], Any]] = []
+
+    def call(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Call ``fn(arg)`` on the loop soon (from any thread)."""
+        with self._lock:
+            self._due.append((fn, arg))
+            if len(self._due) > 1:  # a wake-up is on its way: it calls this one too
+                return
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop is closed: nothing of it waits any more
+            with self._lock:
+                self._due.clear()
+            raise
+
+    def _run(self) -> None:
+        with self._lock:
+            due, self._due = self._due, []
+        for fn, arg in due:
+            try:
+                fn(arg)
+            except Exception:  # noqa: BLE001 - one call's failure is not the others'
+                log.exception("a call handed to the event loop failed")
+
+
+_wakeups: weakref.WeakKeyDictionary[Any, LoopWakeups] = weakref.WeakKeyDictionary()
+
+
 async def _synced(journal: JournaledWorker, lock: threading.Lock, end: int) -> None:
     """Wait, without a thread, until the journal is fsync'd up to ``end``; if the fsync
     fails, the request fails (its rows forgotten: JournaledWorker.sync_failed)."""
@@ -165,7 +236,10 @@ async def _synced(journal: JournaledWorker, lock: threading.Lock, end: int) -> N
         if not done.done():  # (the request may have been cancelled meanwhile)
             done.set_result(error)
 
-    journal.journal.sync_then(end, lambda error: loop.call_soon_threadsafe(settle, error))
+    wakeups = _wakeups.get(loop)
+    if wakeups is None:
+        wakeups = _wakeups[loop] = LoopWakeups(loop)
+    journal.journal.sync_then(end, lambda error: wakeups.call(settle, error))
     try:
         error = await done
     except BaseException:  # cancelled (the client went away): not answered either way

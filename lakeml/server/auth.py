@@ -36,6 +36,7 @@ import hmac
 import json
 import logging
 import secrets
+import sys
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable
@@ -218,7 +219,7 @@ class Gate:
         parts, seen, more = [], 0, True
         while more:
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+                message = await _within(receive(), self.read_timeout)
             except asyncio.TimeoutError:
                 raise _Refused(408, "BAD_REQUEST", "request body not received within "
                                f"{self.read_timeout:g} s") from None
@@ -231,6 +232,15 @@ class Gate:
             more = message.get("more_body", False)
         return _replay([{"type": "http.request", "body": b"".join(parts),
                          "more_body": False}], receive)
+
+
+async def _within(waited: Any, seconds: float) -> Any:
+    """``await waited``, TimeoutError after ``seconds``; without a task of its own where
+    asyncio can (3.11: ``asyncio.timeout``; wait_for makes a task, per body part)."""
+    if sys.version_info < (3, 11):
+        return await asyncio.wait_for(waited, seconds)
+    async with asyncio.timeout(seconds):
+        return await waited
 
 
 JSON_ROUTES = ("/api/", "/ajax-api/")

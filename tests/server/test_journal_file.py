@@ -278,3 +278,41 @@ def test_a_view_takes_in_its_own_record_without_reading_it_back(tmp_path: Path,
     mine.close()
     other.close()
     view.close()
+
+
+def test_the_sync_threads_calls_wake_the_event_loop_once_for_many() -> None:
+    import asyncio
+    import threading
+
+    from lakeml.server.app import LoopWakeups
+
+    async def main() -> tuple[list[int], set[int], int]:
+        loop = asyncio.get_running_loop()
+        wakeups, got, threads, scheduled = LoopWakeups(loop), [], set(), []
+        through = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *a: scheduled.append(a) or through(*a)
+
+        def settle(i: int) -> None:
+            got.append(i)
+            threads.add(threading.get_ident())
+
+        def sync_thread() -> None:
+            for i in range(200):
+                wakeups.call(settle, i)
+            wakeups.call(lambda _: 1 / 0, None)  # a failing call does not stop the others
+            wakeups.call(settle, 200)
+
+        other = threading.Thread(target=sync_thread)
+        other.start()
+        other.join()  # (the loop is held meanwhile: every call is due at its next turn)
+        while len(got) < 201:
+            await asyncio.sleep(0.001)
+        wakeups.call(settle, 201)  # after a wake-up, the next call wakes it again
+        while len(got) < 202:
+            await asyncio.sleep(0.001)
+        return got, threads, len(scheduled)
+
+    got, threads, scheduled = asyncio.run(main())
+    assert got == list(range(202))
+    assert threads == {threading.get_ident()}  # called on the loop's thread
+    assert scheduled == 2
