@@ -192,8 +192,9 @@ def conf_file() -> Path | None:
         if not path.is_file():
             raise InvalidArgument(f"LAKEML_CONF={named!r} is not a file")
         return path
-    path = Path.cwd() / "conf" / "lakeml.yaml"
-    return path if path.is_file() else None
+    # (os.path, not pathlib: a server asks on every run it creates)
+    path = os.path.join(os.getcwd(), "conf", "lakeml.yaml")
+    return Path(path) if os.path.isfile(path) else None
 
 
 def _conf_values() -> dict[str, Any]:

@@ -86,6 +86,7 @@ class Backend:
         # ((experiments version, experiment_tags version), every experiment), see
         # ExperimentCalls._experiments_where
         self.all_experiments: tuple[tuple[int, int], list[Experiment]] | None = None
+        self.experiments_by_id: tuple[tuple[int, int], dict[str, Experiment]] | None = None
 
     def _forget_rejected_params(self, rejected: Rejected) -> None:
         """A param row the writer rejected (another process committed the key first) was

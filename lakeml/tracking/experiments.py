@@ -52,7 +52,24 @@ class ExperimentCalls:
 
     # ---- reads ----------------------------------------------------------------
     def _experiments_where(self, test: Callable[[Experiment], bool]) -> list[Experiment]:
-        """The experiments passing ``test``, oldest first, as of the latest commit.
+        """The experiments passing ``test``, oldest first, as of the latest commit."""
+        return [e for e in self._all_experiments()[1] if test(e)]
+
+    def _experiment_by_id(self, experiment_id: str) -> Experiment | None:
+        """The experiment with id ``experiment_id`` as of the latest commit (one look in a
+        map, whatever the number of experiments: a server's create_run asks every time)."""
+        key, experiments = self._all_experiments()
+        by_id = self._b.experiments_by_id
+        if by_id is None or by_id[0] != key:
+            found: dict[str, Experiment] = {}
+            for experiment in experiments:  # (the oldest of an id, as a scan finds it)
+                found.setdefault(experiment.experiment_id, experiment)
+            by_id = self._b.experiments_by_id = (key, found)
+        return by_id[1].get(experiment_id)
+
+    def _all_experiments(self) -> tuple[tuple[int, int], list[Experiment]]:
+        """(the two experiment tables' versions, every experiment, oldest first) as of
+        the latest commit.
 
         Every experiment is read once per version of the two experiment tables
         and kept (experiments are few; their changes commit at once, never
@@ -73,15 +90,15 @@ class ExperimentCalls:
             cached = self._b.all_experiments = (key, [
                 Experiment(r[0], r[1], r[2], r[3], tags.get(r[0], {}), r[4], r[5])
                 for r in rows])
-        return [e for e in cached[1] if test(e)]
+        return cached
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with id ``experiment_id``; NotFound if there is none."""
         experiment_id = v.check_id(arguments.experiment_id(experiment_id), "experiment_id")
-        found = self._experiments_where(lambda e: e.experiment_id == experiment_id)
-        if not found:
+        found = self._experiment_by_id(experiment_id)
+        if found is None:
             raise NotFound(f"no experiment with id {experiment_id!r}")
-        return found[0]
+        return found
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment named ``name`` (active or deleted), or None."""
