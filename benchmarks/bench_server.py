@@ -12,7 +12,9 @@ client libraries:
    empty store; the figure is runs per second of wall time, and every run is checked
    afterwards through the server (count, params and metrics). The same load against
    null_server.py, which answers at once and stores nothing, gives the ceiling of the
-   clients on this machine (they share its cores with the server).
+   clients on this machine (they share its cores with the server). Each server's CPU
+   time per run (its processes, measured over the load) is printed too: on a machine
+   whose speed drifts, the steadier measure of a change to a server's cost.
 2. **Search**: ``runs/search`` with the leaderboard query of synthetic.py (a filter on
    a metric and a param, ordered by the metric, 10 results) over an experiment of
    SEARCH_RUNS runs: p50 of --search-calls sequential calls after WARMUP calls, the
@@ -116,6 +118,21 @@ def mlflow_server(python: Path, db: Path, port: int, cwd: Path) -> subprocess.Po
                   "--uvicorn-opts", "--timeout-worker-healthcheck 60"], port, cwd, MLFLOW_ENV)
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by a server: its process and every worker under it."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 # ---- the write load ------------------------------------------------------------------------
 def _run_body(i: int) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     params = [{"key": f"p{j}", "value": f"v{(i + j) % 7}"} for j in range(10)]
@@ -167,9 +184,11 @@ def _client_process(url: str, experiment_id: str, clients: int, runs: int, first
 
 
 def write_load(url: str, clients: int, runs: int, processes: int,
-               check: bool = True) -> dict[str, Any]:
+               check: bool = True, server: int | None = None) -> dict[str, Any]:
     """Run the write load against the server at ``url``; its figures, checked (unless
-    ``check`` is False: the null server keeps nothing to check)."""
+    ``check`` is False: the null server keeps nothing to check), with the CPU the server
+    (process ``server`` and its workers) used per run, from the start of the load to its
+    end (the clients' start-up wait included, the check's reads not)."""
     import httpx
 
     experiment_id = httpx.post(f"{url}{API}/experiments/create",
@@ -178,15 +197,19 @@ def write_load(url: str, clients: int, runs: int, processes: int,
     per_process = [clients // processes + (k < clients % processes) for k in range(processes)]
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 3.0  # every process imported and ready
+    cpu_before = server_cpu(server) if server is not None else 0.0
     with context.Pool(processes) as pool:
         spans = pool.starmap(_client_process, [
             (url, experiment_id, n, runs, sum(per_process[:k]) * runs, start_at)
             for k, n in enumerate(per_process) if n])
     seconds = max(end for _, end in spans) - min(begin for begin, _ in spans)
     total = clients * runs
+    figures = {"runs": total, "seconds": seconds, "runs_per_s": total / seconds}
+    if server is not None:
+        figures["server_cpu_ms_per_run"] = (server_cpu(server) - cpu_before) * 1000 / total
     if check:
         _check_load(url, experiment_id, total)
-    return {"runs": total, "seconds": seconds, "runs_per_s": total / seconds}
+    return figures
 
 
 def _check_load(url: str, experiment_id: str, total: int) -> None:
@@ -321,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 figures[name]["load"] = write_load(f"http://127.0.0.1:{port}", clients, runs,
                                                    args.client_processes,
-                                                   check=name != "null")
+                                                   check=name != "null", server=proc.pid)
             finally:
                 stop_server(proc)
         print(f"search stores ({search_runs:,} runs) ...", flush=True)
@@ -365,6 +388,9 @@ def report(figures: dict[str, dict[str, Any]], clients: int, runs: int, search_r
           f"defaults), {os.cpu_count()} CPUs, clients over {args.client_processes} "
           "processes")
     print(markdown(["figure", "lakeml", "MLflow", "lakeml vs MLflow", "target"], body))
+    print(f"server CPU per run under that load (all its processes; the clients excluded): "
+          f"lakeml {lk['load']['server_cpu_ms_per_run']:.2f} ms, MLflow "
+          f"{ml['load']['server_cpu_ms_per_run']:.2f} ms")
     null = figures["null"]["load"]["runs_per_s"]
     print(f"the same write load against a server that stores nothing (null_server.py): "
           f"{null:,.0f} runs/s = {null / ml['load']['runs_per_s']:,.1f}x MLflow; lakeml "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -192,9 +193,13 @@ def conf_file() -> Path | None:
         if not path.is_file():
             raise InvalidArgument(f"LAKEML_CONF={named!r} is not a file")
         return path
-    # (os.path, not pathlib: a server asks on every run it creates)
+    # (one stat, no pathlib: a server asks on every run it creates)
     path = os.path.join(os.getcwd(), "conf", "lakeml.yaml")
-    return Path(path) if os.path.isfile(path) else None
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # (any other error, such as no permission, is raised: not ignored)
+    return Path(path) if stat.S_ISREG(mode) else None
 
 
 def _conf_values() -> dict[str, Any]:

@@ -192,7 +192,7 @@ class LoopWakeups:
     less than one each."""
 
     def __init__(self, loop: Any) -> None:
-        self._loop = loop
+        self._loop = weakref.ref(loop)  # (the map of them is keyed by the loop, weakly)
         self._lock = threading.Lock()
         self._due: list[tuple[Callable[[Any], None], Any]] = []
 
@@ -203,7 +203,10 @@ class LoopWakeups:
             if len(self._due) > 1:  # a wake-up is on its way: it calls this one too
                 return
         try:
-            self._loop.call_soon_threadsafe(self._run)
+            loop = self._loop()
+            if loop is None:
+                raise RuntimeError("the event loop is gone")
+            loop.call_soon_threadsafe(self._run)
         except RuntimeError:  # the loop is closed: nothing of it waits any more
             with self._lock:
                 self._due.clear()

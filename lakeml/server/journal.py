@@ -139,6 +139,14 @@ class Journal:
     def segment_path(self, start: int) -> Path:
         return self.folder / segment_name(start)
 
+    def superseded(self, start: int, size: int) -> bool:
+        """Whether a newer segment begins where the segment at ``start``, ``size`` bytes
+        long, ends: a rotation created it (every rotation starts the next segment at the
+        newest one's end, holding the append lock), even one killed before it deleted the
+        old segment, which then is still linked. One stat, not a listing. (An empty
+        segment is never rotated away: no newer one begins where it does.)"""
+        return size > 0 and os.path.exists(self.segment_path(start + size))
+
     def _overrun(self, starts: list[int]) -> list[int]:
         """The segments (not the newest) that hold bytes past the next one's start: records
         appended to a segment a rotation had already replaced (by an older server's worker
@@ -196,7 +204,7 @@ class Journal:
             fd = self._end_fd
             if fd is not None:
                 stat = os.fstat(fd)
-                if stat.st_nlink:
+                if stat.st_nlink and not self.superseded(self._end_start, stat.st_size):
                     return self._end_start + stat.st_size
                 os.close(fd)
                 self._end_fd = None
@@ -237,12 +245,12 @@ class Journal:
         fd = self._fd
         size = 0
         if fd is not None:
-            # still the newest segment? A rotation (even one killed before it deleted the
-            # old segment, which is then still linked) creates the next one where this
-            # one ends: append to the newest, never past the start of a newer one
+            # still the newest segment (see superseded)? Else append to the newest. (A
+            # segment an older lakeml appended to past a killed rotation's new segment
+            # goes unnoticed here until the next rotation; the next start repairs it.)
             stat = os.fstat(fd)
             size = stat.st_size
-            if not stat.st_nlink or os.path.exists(self.segment_path(self._fd_start + size)):
+            if not stat.st_nlink or self.superseded(self._fd_start, size):
                 os.close(fd)
                 fd = self._fd = None
         if fd is None:
@@ -422,8 +430,8 @@ class Reader:
                         fh.truncate(self.offset - self._start)
                         os.fsync(fh.fileno())
                 return out
-            if stat.st_nlink:  # the newest segment: nothing more yet
-                return out
+            if stat.st_nlink and not self.journal.superseded(self._start, stat.st_size):
+                return out  # the newest segment: nothing more yet
             os.close(self._fd)  # rotated: the next segment starts where this one ended
             self._fd = None
 

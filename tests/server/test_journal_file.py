@@ -316,3 +316,40 @@ def test_the_sync_threads_calls_wake_the_event_loop_once_for_many() -> None:
     assert got == list(range(202))
     assert threads == {threading.get_ident()}  # called on the loop's thread
     assert scheduled == 2
+
+
+def test_readers_and_the_end_move_past_a_rotation_killed_half_way(tmp_path: Path) -> None:
+    # a reader standing at the end of a segment that a killed rotation left linked, and
+    # the cached end, move on to the new segment: else a worker's view (and the
+    # committer) would miss every record appended after the rotation
+    worker, rotator = Journal(tmp_path / "j", "/store"), Journal(tmp_path / "j", "/store")
+    first = append(worker, 1)
+    reader = Reader(worker, 0)
+    assert [end for end, _ in reader.read()] == [first] and worker.end() == first
+    rotator.set_watermark(first)
+    with rotator.locked():
+        rotator._create_segment(first)  # ... killed here, before the unlink
+    second = append(rotator, 2)  # (into the new segment)
+    assert reader.read() == [(second, record(2))]
+    assert worker.end() == second and worker.pending()
+    worker.close()
+    rotator.close()
+    reader.close()
+
+
+def test_loop_wakeups_keep_no_loop_alive() -> None:
+    import asyncio
+    import gc
+    import weakref
+
+    from lakeml.server.app import LoopWakeups
+
+    loop = asyncio.new_event_loop()
+    wakeups, gone = LoopWakeups(loop), weakref.ref(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    assert gone() is None
+    for _ in range(2):  # refused each time: nothing is left queued for a wake-up
+        with pytest.raises(RuntimeError):
+            wakeups.call(print, "never")
