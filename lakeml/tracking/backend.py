@@ -84,7 +84,7 @@ class Backend:
         self.default_experiment_exists = False
         self._experiments: dict[str, tuple[float, Experiment]] = {}
         # ((experiments version, experiment_tags version), every experiment), see
-        # ExperimentCalls._experiments_where
+        # ExperimentCalls._all_experiments
         self.all_experiments: tuple[tuple[int, int], list[Experiment]] | None = None
         self.experiments_by_id: tuple[tuple[int, int], dict[str, Experiment]] | None = None
 
