@@ -79,11 +79,13 @@ class Journal:
     def __init__(self, folder: str | os.PathLike[str], store_uri: str) -> None:
         self.folder = Path(folder).expanduser()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._prefix = os.path.join(str(self.folder), "")  # (superseded: no Path per call)
         _check_private(self.folder)
         self._mutex = threading.Lock()  # the fcntl lock does not exclude this process's threads
         self._lock_fd = os.open(self.folder / "append.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._fd: int | None = None  # the segment this process appends to
         self._fd_start = 0
+        self._fd_inode = -1
         self._sync = threading.Condition()
         self._written: tuple[int, int] = (0, -1)  # (logical end, fd) of the last append here
         self._synced = 0
@@ -145,7 +147,7 @@ class Journal:
         newest one's end, holding the append lock), even one killed before it deleted the
         old segment, which then is still linked. One stat, not a listing. (An empty
         segment is never rotated away: no newer one begins where it does.)"""
-        return size > 0 and os.path.exists(self.segment_path(start + size))
+        return size > 0 and os.path.exists(f"{self._prefix}{start + size:020d}{SUFFIX}")
 
     def _overrun(self, starts: list[int]) -> list[int]:
         """The segments (not the newest) that hold bytes past the next one's start: records
@@ -239,12 +241,17 @@ class Journal:
         return self.end() > self.watermark()
 
     # ---- appending ------------------------------------------------------------------
-    def append_locked(self, data: bytes) -> int:
+    def append_locked(self, data: bytes, tail: tuple[int, int, int] | None = None) -> int:
         """Write one frame (call holding :meth:`locked`, after reading what others wrote);
-        the logical end after it. Durable only after :meth:`sync` of that end."""
+        the logical end after it. Durable only after :meth:`sync` of that end. ``tail``:
+        a reader's :attr:`Reader.tail` from a read in this hold of the lock, which saves
+        looking at the segment again when it is the one this process appends to."""
         fd = self._fd
         size = 0
-        if fd is not None:
+        if fd is not None and tail is not None and tail[0] == self._fd_start \
+                and tail[2] == self._fd_inode:
+            size = tail[1]  # the newest segment, that long, as read under this lock
+        elif fd is not None:
             # still the newest segment (see superseded)? Else append to the newest. (A
             # segment an older lakeml appended to past a killed rotation's new segment
             # goes unnoticed here until the next rotation; the next start repairs it.)
@@ -257,7 +264,8 @@ class Journal:
             self._fd_start = self.segments()[-1]
             fd = self._fd = os.open(self.segment_path(self._fd_start),
                                     os.O_WRONLY | os.O_APPEND)
-            size = os.fstat(fd).st_size
+            stat = os.fstat(fd)
+            size, self._fd_inode = stat.st_size, stat.st_ino
         written = os.write(fd, data)
         if written != len(data):  # a full disk: take the partial frame back
             os.ftruncate(fd, size)
@@ -365,6 +373,9 @@ class Reader:
         self._fd: int | None = None
         self._start = 0
         self.lost = False  # the segment holding ``offset`` was gone (rotated): see reset
+        #: after a read that ended at the end of the newest segment: (its start, size,
+        #: inode), else None (see Journal.append_locked)
+        self.tail: tuple[int, int, int] | None = None
 
     def _open(self) -> bool:
         starts = self.journal.segments()
@@ -401,13 +412,15 @@ class Reader:
         partial or corrupt frame (or zeros) is a torn append of a killed process or what
         a power loss left, and is cut off."""
         out: list[tuple[int, Record]] = []
+        self.tail = None
         while True:
             if self._fd is None and not self._open():
                 return out
             assert self._fd is not None
             stat = os.fstat(self._fd)
             position = self.offset - self._start
-            data = os.pread(self._fd, max(0, stat.st_size - position), position)
+            data = (os.pread(self._fd, stat.st_size - position, position)
+                    if stat.st_size > position else b"")
             used = 0
             while len(data) - used >= HEADER.size:
                 length, crc = HEADER.unpack_from(data, used)
@@ -431,6 +444,7 @@ class Reader:
                         os.fsync(fh.fileno())
                 return out
             if stat.st_nlink and not self.journal.superseded(self._start, stat.st_size):
+                self.tail = (self._start, stat.st_size, stat.st_ino)
                 return out  # the newest segment: nothing more yet
             os.close(self._fd)  # rotated: the next segment starts where this one ended
             self._fd = None

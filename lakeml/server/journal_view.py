@@ -60,6 +60,10 @@ class JournalView:
         if len(self.params) > MAX_VIEWED_PARAMS:
             self._drop_committed_params()
 
+    def tail(self) -> tuple[int, int, int] | None:
+        """Where the last :meth:`catch_up` found the journal's end (Reader.tail)."""
+        return self._reader.tail
+
     def appended(self, end: int, size: int, tables: list[tuple[str, list[tuple[Any, ...]]]]
                  ) -> None:
         """This worker appended a record of ``size`` bytes ending at ``end`` (holding the

@@ -186,7 +186,10 @@ class JournaledWorker:
 
         writer = self.store.writer
         journal = self.journal
-        self.view.catch_up()  # other workers' runs and params, before validating
+        if fields.get("run_id") is not None or fields.get("run_uuid") is not None:
+            # other workers' changes to runs and their params, before validating (a
+            # request naming no run, runs/create, validates nothing the view holds)
+            self.view.catch_up()
         with writer.diverted() as tables:
             try:
                 body = handler(self.client, fields)
@@ -203,7 +206,7 @@ class JournaledWorker:
             with journal.locked():
                 self.view.catch_up(repair=True)
                 self.view.check(tables)
-                end = journal.append_locked(data)
+                end = journal.append_locked(data, self.view.tail())
                 self.view.appended(end, len(data), tables)
         except BaseException:
             self._forget_runs(tables)

@@ -353,3 +353,38 @@ def test_loop_wakeups_keep_no_loop_alive() -> None:
     for _ in range(2):  # refused each time: nothing is left queued for a wake-up
         with pytest.raises(RuntimeError):
             wakeups.call(print, "never")
+
+
+def test_an_append_right_after_a_read_under_the_lock_looks_at_the_segment_no_more(
+        tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from lakeml.server import journal as journal_module
+
+    mine, other = Journal(tmp_path / "j", "/store"), Journal(tmp_path / "j", "/store")
+    first = append(mine, 1)
+    second = append(other, 2)  # this process's idea of the segment's size is stale now
+    reader = Reader(mine, 0)
+    calls: list[str] = []
+    for name in ("fstat", "stat", "pread"):
+        real = getattr(os, name)
+        monkeypatch.setattr(journal_module.os, name,
+                            lambda *a, _n=name, _f=real, **k: calls.append(_n) or _f(*a, **k))
+    with mine.locked():
+        assert [end for end, _ in reader.read(repair=True)] == [first, second]
+        assert reader.tail is not None and reader.tail[:2] == (0, second)
+        calls.clear()
+        third = mine.append_locked(frame(record(3)), reader.tail)
+        assert calls == []  # the read told where the newest segment ends
+        # a tail of another file (or none) is not taken: the segment is looked at again
+        stale = (0, 0, reader.tail[2] + 1)
+        fourth = mine.append_locked(frame(record(4)), stale)
+        assert "fstat" in calls
+    assert [end for end, _ in reader.read()] == [third, fourth]
+    calls.clear()
+    assert reader.read() == [] and "pread" not in calls  # nothing new: nothing read
+    got = Reader(other, 0).read()
+    assert [rec for _, rec in got] == [record(i) for i in (1, 2, 3, 4)]
+    assert [end for end, _ in got] == [first, second, third, fourth]
+    mine.close()
+    other.close()
