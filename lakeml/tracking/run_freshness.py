@@ -16,7 +16,9 @@ calls :meth:`RunFreshness.check`:
 - else it reads ``run_id, seq`` of the rows in the data files added since that version
   (one small scan, once per new version, not per request) and drops from the cache every
   run with a row this process did not write itself; the next use reads that run's state
-  from the committed table.
+  from the committed table. On a local store the added files are read off the new
+  commits' log entries (``DeltaTableHandle.commits_after``), not by deltalake's update of
+  its snapshot, which costs milliseconds per version on the worker's event loop.
 
 A process knows its own rows by ``(run_id, seq)``, recorded when they are made
 (:meth:`RunFreshness.wrote`) and forgotten once seen committed, so a worker's own commits
@@ -53,26 +55,45 @@ class RunFreshness:
     def check(self) -> None:
         """Drop the cached runs that other processes changed in commits made since the last
         check (see the module's docstring)."""
-        engine = self._b.engine
+        store = self._b.engine.store
+        if self._files is not None and self._version is not None:
+            # a local table: the new commits' files from their log entries (a stat when
+            # there is none), not deltalake's update of the whole snapshot
+            commits = store.tables["runs"].commits_after(self._version)
+            if commits is not None:
+                for version, added, removed in commits:
+                    self._version = version
+                    self._files.difference_update(map(_name, removed))
+                    self._scan([f for f in added if _name(f) not in self._files])
+                    self._files.update(map(_name, added))
+                return
         # the table's version and files, not the engine's views: pointing those at a new
         # version (one CREATE VIEW per database, naming every file) is a read's work
-        version, listed = engine.store.snapshot_files("runs")
+        version, listed = store.snapshot_files("runs")
         if version == self._version:
             return
-        files = set(listed)
-        seen, self._version, self._files = self._files, version, files
-        runs, own = self._b.runs, self._own
+        seen, self._version, self._files = self._files, version, set(map(_name, listed))
         if seen is None:
-            pending = {run_id for run_id, _ in own}
+            runs, pending = self._b.runs, {run_id for run_id, _ in self._own}
             for run_id in [r for r in list(runs) if r not in pending]:
                 del runs[run_id]
             return
-        new = sorted(files - seen)
-        if not new:
+        self._scan(sorted(f for f in listed if _name(f) not in seen))
+
+    def _scan(self, files: list[str]) -> None:
+        """Drop the cached runs with a row in ``files`` that this process did not write."""
+        if not files:
             return
-        for run_id, seq in engine.rows(f"SELECT run_id, seq FROM {read_files(new)}",
-                                       tables=()):
+        runs, own = self._b.runs, self._own
+        for run_id, seq in self._b.engine.rows(
+                f"SELECT run_id, seq FROM {read_files(files)}", tables=()):
             if (run_id, seq) in own:
                 own.discard((run_id, seq))
             else:
                 runs.pop(run_id, None)
+
+
+def _name(path: str) -> str:
+    """A data file's name, which tells it apart (a Delta writer names each file by a
+    UUID): deltalake lists a local table's files as URIs, its log as relative paths."""
+    return path.rsplit("/", 1)[-1]
