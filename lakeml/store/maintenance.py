@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from lakeml.errors import CommitConflict, InvalidArgument, LakemlError, StoreUnavailable
-from lakeml.store.table import writer_properties
+from lakeml.store.table import local_paths, writer_properties
 
 if TYPE_CHECKING:
     import duckdb
@@ -248,7 +248,7 @@ class Maintenance:
             raise InvalidArgument(f"runs_per_commit must be >= 1, got {runs_per_commit}")
         handle = self._tables["metric_buckets"]
         with configure(duckdb.connect()) as con:
-            bucket_files = handle.writer_delta_table().file_uris()
+            bucket_files = local_paths(handle.uri, handle.writer_delta_table().file_uris())
             _, history = self._tables["metrics"].snapshot_files()
             lagging = lagging_runs(history, bucket_files, con)
             marked = bool(bucket_files) and con.sql(

@@ -26,7 +26,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lakeml.errors import InvalidArgument, StoreUnavailable
-from lakeml.store.table import TABLE_CONFIGURATION, note_commit
+from lakeml.store.table import TABLE_CONFIGURATION, local_paths, note_commit
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -264,4 +264,4 @@ def snapshot_files(store_uri: str, table: str,
     uri = table_uri(store_uri, table)
     if not DeltaTable.is_deltatable(uri, storage_options):
         return []
-    return list(DeltaTable(uri, storage_options=storage_options).file_uris())
+    return local_paths(uri, DeltaTable(uri, storage_options=storage_options).file_uris())

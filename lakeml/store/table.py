@@ -460,7 +460,7 @@ class DeltaTableHandle:
                     raise InvalidArgument(f"table {self.name!r} has no version {as_of}; "
                                           f"its latest is {dt.version()}")
                 dt.load_as_version(as_of)
-                return dt.version(), dt.file_uris()
+                return dt.version(), local_paths(self.uri, dt.file_uris())
             with self._read_lock:
                 if self._files is not None and self._read_dt is not None and self._fresh():
                     return self._files
@@ -480,9 +480,21 @@ class DeltaTableHandle:
                 self._listed_at = started
                 version = self._read_dt.version()
                 if self._files is None or self._files[0] != version:
-                    self._files = (version, self._read_dt.file_uris())
+                    self._files = (version, local_paths(self.uri,
+                                                        self._read_dt.file_uris()))
                 return self._files
         except _store_errors() as exc:
             self._read_dt = None
             raise StoreUnavailable(f"cannot read table {self.name!r} at {self.uri!r}: "
                                    f"{exc}") from exc
+
+
+def local_paths(table_uri: str, uris: list[str]) -> list[str]:
+    """deltalake's data-file URIs of a table, as paths DuckDB and pyarrow open: on a local
+    table the URIs are percent-encoded (a store under ``/data/my runs`` is listed as
+    ``/data/my%20runs/...``), so they are decoded; a remote table's stay URIs."""
+    if "://" in table_uri:
+        return uris
+    from urllib.parse import unquote
+
+    return [unquote(uri) for uri in uris]
