@@ -35,8 +35,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeml.sqltext import read_files
-
 
 class RunFreshness:
     """The runs-table version a server worker's run cache was last checked at."""
@@ -84,13 +82,19 @@ class RunFreshness:
         """Drop the cached runs with a row in ``files`` that this process did not write."""
         if not files:
             return
+        import pyarrow.parquet as pq
+
         runs, own = self._b.runs, self._own
-        for run_id, seq in self._b.engine.rows(
-                f"SELECT run_id, seq FROM {read_files(files)}", tables=()):
-            if (run_id, seq) in own:
-                own.discard((run_id, seq))
-            else:
-                runs.pop(run_id, None)
+        # (two columns of a few small files: pyarrow reads them in a fraction of a DuckDB
+        # query's fixed cost, which a worker would pay on its event loop per version)
+        for path in files:
+            table = pq.read_table(path, columns=["run_id", "seq"])
+            for run_id, seq in zip(table.column("run_id").to_pylist(),
+                                   table.column("seq").to_pylist()):
+                if (run_id, seq) in own:
+                    own.discard((run_id, seq))
+                else:
+                    runs.pop(run_id, None)
 
 
 def _name(path: str) -> str:
