@@ -34,6 +34,8 @@ def cmd_server(args: argparse.Namespace) -> str:
     _server_settings(args)
     uvicorn.run("lakeml.server.app:app_from_environment", factory=True, host=args.host,
                 port=args.port, workers=args.workers, log_level=args.log_level,
+                # a line per request at info and debug; above, not even built
+                access_log=args.log_level in ("info", "debug"),
                 # a worker busy with a long commit on a loaded machine is slow, not hung:
                 # killing it (uvicorn's default: after 5 s) would drop its requests
                 timeout_worker_healthcheck=60)
