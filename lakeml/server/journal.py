@@ -82,6 +82,7 @@ class Journal:
         self._prefix = os.path.join(str(self.folder), "")  # (superseded: no Path per call)
         _check_private(self.folder)
         self._mutex = threading.Lock()  # the fcntl lock does not exclude this process's threads
+        self.holds = 0  # how many times this process took the lock (tells a Reader.tail's)
         self._lock_fd = os.open(self.folder / "append.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._fd: int | None = None  # the segment this process appends to
         self._fd_start = 0
@@ -128,6 +129,7 @@ class Journal:
         """Hold the append lock (this process's threads and other processes)."""
         with self._mutex:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self.holds += 1
             try:
                 yield
             finally:
@@ -147,7 +149,7 @@ class Journal:
         newest one's end, holding the append lock), even one killed before it deleted the
         old segment, which then is still linked. One stat, not a listing. (An empty
         segment is never rotated away: no newer one begins where it does.)"""
-        return size > 0 and os.path.exists(f"{self._prefix}{start + size:020d}{SUFFIX}")
+        return size > 0 and os.path.exists(self._prefix + segment_name(start + size))
 
     def _overrun(self, starts: list[int]) -> list[int]:
         """The segments (not the newest) that hold bytes past the next one's start: records
@@ -241,15 +243,16 @@ class Journal:
         return self.end() > self.watermark()
 
     # ---- appending ------------------------------------------------------------------
-    def append_locked(self, data: bytes, tail: tuple[int, int, int] | None = None) -> int:
+    def append_locked(self, data: bytes, tail: tuple[int, int, int, int] | None = None
+                      ) -> int:
         """Write one frame (call holding :meth:`locked`, after reading what others wrote);
         the logical end after it. Durable only after :meth:`sync` of that end. ``tail``:
-        a reader's :attr:`Reader.tail` from a read in this hold of the lock, which saves
-        looking at the segment again when it is the one this process appends to."""
+        a reader's :attr:`Reader.tail`, which saves looking at the segment again when it
+        was read in this hold of the lock and is the one this process appends to."""
         fd = self._fd
         size = 0
-        if fd is not None and tail is not None and tail[0] == self._fd_start \
-                and tail[2] == self._fd_inode:
+        if fd is not None and tail is not None and tail[3] == self.holds \
+                and tail[0] == self._fd_start and tail[2] == self._fd_inode:
             size = tail[1]  # the newest segment, that long, as read under this lock
         elif fd is not None:
             # still the newest segment (see superseded)? Else append to the newest. (A
@@ -374,8 +377,8 @@ class Reader:
         self._start = 0
         self.lost = False  # the segment holding ``offset`` was gone (rotated): see reset
         #: after a read that ended at the end of the newest segment: (its start, size,
-        #: inode), else None (see Journal.append_locked)
-        self.tail: tuple[int, int, int] | None = None
+        #: inode, the journal's lock holds then), else None (see Journal.append_locked)
+        self.tail: tuple[int, int, int, int] | None = None
 
     def _open(self) -> bool:
         starts = self.journal.segments()
@@ -444,7 +447,7 @@ class Reader:
                         os.fsync(fh.fileno())
                 return out
             if stat.st_nlink and not self.journal.superseded(self._start, stat.st_size):
-                self.tail = (self._start, stat.st_size, stat.st_ino)
+                self.tail = (self._start, stat.st_size, stat.st_ino, self.journal.holds)
                 return out  # the newest segment: nothing more yet
             os.close(self._fd)  # rotated: the next segment starts where this one ended
             self._fd = None

@@ -60,7 +60,7 @@ class JournalView:
         if len(self.params) > MAX_VIEWED_PARAMS:
             self._drop_committed_params()
 
-    def tail(self) -> tuple[int, int, int] | None:
+    def tail(self) -> tuple[int, int, int, int] | None:
         """Where the last :meth:`catch_up` found the journal's end (Reader.tail)."""
         return self._reader.tail
 

@@ -186,10 +186,7 @@ class JournaledWorker:
 
         writer = self.store.writer
         journal = self.journal
-        if fields.get("run_id") is not None or fields.get("run_uuid") is not None:
-            # other workers' changes to runs and their params, before validating (a
-            # request naming no run, runs/create, validates nothing the view holds)
-            self.view.catch_up()
+        self.view.catch_up()  # other workers' runs and params, before validating
         with writer.diverted() as tables:
             try:
                 body = handler(self.client, fields)

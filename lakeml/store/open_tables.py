@@ -257,7 +257,8 @@ def readable_files(store_uri: str, table: str,
 
 def snapshot_files(store_uri: str, table: str,
                    storage_options: dict[str, str] | None = None) -> list[str]:
-    """The data-file URIs of ``table``'s latest version ([] when it does not exist)."""
+    """The data files of ``table``'s latest version ([] when it does not exist): paths on
+    a local store (table.local_paths), URIs on a remote one."""
     storage_options = options(store_uri, storage_options)
     from deltalake import DeltaTable
 

@@ -130,6 +130,7 @@ class DeltaTableHandle:
         self.freshness = 0.0
         self._listed_at = -1.0  # monotonic time the last listing started
         self._checkpoint_checked_at = -1.0  # ... the last read of _last_checkpoint (or open)
+        self._followed_checkpoint_at = -1.0  # the same, for last_commit_after
 
     # ---- creation -----------------------------------------------------------
     def ensure(self) -> None:
@@ -269,7 +270,7 @@ class DeltaTableHandle:
         return DeltaTable(self.uri, storage_options=self.storage_options)
 
     # ---- reads ------------------------------------------------------------------
-    def _may_have_moved(self, version: int) -> bool | None:
+    def _may_have_moved(self, version: int, *, following: bool = False) -> bool | None:
         """Whether the table may have a version after ``version``: True, False, or None
         when it has one whose commit files log clean-up removed (reopen it then, from the
         checkpoint: the versions after ``version`` cannot be followed one by one).
@@ -284,6 +285,9 @@ class DeltaTableHandle:
         once a checkpoint follows them, so a reader that stayed at ``version`` that long
         never finds the next one: every CHECKPOINT_CHECK_SECONDS a "not found" also reads
         ``_last_checkpoint`` (one small GET) and a checkpoint past ``version`` says so.
+        ``following``: for :meth:`last_commit_after`, whose callers keep a version of their
+        own, with a clock of its own (sharing the reads' clock, a writer's frequent checks
+        would use up the reads' look at the checkpoint).
         """
         name = f"_delta_log/{version + 1:020d}.json"
         if "://" not in self.uri:
@@ -298,48 +302,31 @@ class DeltaTableHandle:
                 pass
             except Exception:  # noqa: BLE001 - decided by the listing, which raises clearly
                 return True
-        if time.monotonic() - self._checkpoint_checked_at < CHECKPOINT_CHECK_SECONDS:
+        checked_at = self._followed_checkpoint_at if following else self._checkpoint_checked_at
+        if time.monotonic() - checked_at < CHECKPOINT_CHECK_SECONDS:
             return False
         checkpoint = self._last_checkpoint()
-        self._checkpoint_checked_at = time.monotonic()
+        if following:
+            self._followed_checkpoint_at = time.monotonic()
+        else:
+            self._checkpoint_checked_at = time.monotonic()
         return None if checkpoint is not None and checkpoint > version else False
 
-    def commits_after(self, version: int) -> list[tuple[int, list[str], list[str]]] | None:
-        """The commits after ``version`` as (version, data files added, data files
-        removed), the files as local paths, read from the commit files of a local table's
-        log one by one: [] if there is none (one stat), None if they cannot be followed
-        that way (a remote table, a commit file gone to log clean-up, a file path that is
-        not relative): list the table then (:meth:`snapshot_files`). A caller that only
-        needs what changed (a server worker's run cache) is spared deltalake's update of
-        the whole snapshot, milliseconds per version. (A Delta commit file appears whole,
-        never half-written.)"""
-        import json
-        from urllib.parse import unquote
-
+    def last_commit_after(self, version: int) -> int | None:
+        """The latest version of a local table that has ``version``, found by looking for
+        the commit files after it one by one (one stat when there is none), without
+        deltalake's update of the whole snapshot; None on a remote table or when log
+        clean-up removed the commit after ``version`` (list the table then). What the
+        commits changed: lakeml.query.delta_changes. (A Delta commit file appears whole.)"""
         if "://" in self.uri:
             return None
-        moved = self._may_have_moved(version)
-        if not moved:
-            return None if moved is None else []
-        commits = []
-        while True:
-            at = version + 1 + len(commits)
-            try:
-                with open(f"{self.uri}/_delta_log/{at:020d}.json", "rb") as fh:
-                    lines = fh.read().splitlines()
-            except FileNotFoundError:
-                break
-            added, removed = [], []
-            for line in lines:
-                action = json.loads(line) if line.strip() else {}
-                for kind, into in (("add", added), ("remove", removed)):
-                    if kind in action:
-                        path = unquote(action[kind]["path"])
-                        if "://" in path or os.path.isabs(path):
-                            return None  # (a shallow clone's absolute paths)
-                        into.append(os.path.join(self.uri, path))
-            commits.append((at, added, removed))
-        return commits or None  # (none: the next one was there a moment ago, cleaned up)
+        moved = self._may_have_moved(version, following=True)
+        if moved is None:
+            return None
+        latest = version + 1 if moved else version
+        while moved and os.path.exists(f"{self.uri}/_delta_log/{latest + 1:020d}.json"):
+            latest += 1
+        return latest
 
     def _last_checkpoint(self) -> int | None:
         """The version ``_delta_log/_last_checkpoint`` names; None if there is none (or it
@@ -450,7 +437,7 @@ class DeltaTableHandle:
                                    f"{exc}") from exc
 
     def _snapshot_uris(self, as_of: int | datetime | None) -> tuple[int, list[str]]:
-        """(version, data-file URIs): what :meth:`snapshot_files` reads."""
+        """(version, data files: local paths or remote URIs): what :meth:`snapshot_files` reads."""
         from deltalake import DeltaTable
 
         try:
@@ -490,11 +477,27 @@ class DeltaTableHandle:
 
 
 def local_paths(table_uri: str, uris: list[str]) -> list[str]:
-    """deltalake's data-file URIs of a table, as paths DuckDB and pyarrow open: on a local
-    table the URIs are percent-encoded (a store under ``/data/my runs`` is listed as
-    ``/data/my%20runs/...``), so they are decoded; a remote table's stay URIs."""
+    """deltalake's data-file URIs of a table, as paths DuckDB and pyarrow open: a local
+    table's are absolute, with the table's folder percent-encoded (a store under
+    ``/data/my runs`` is listed as ``/data/my%20runs/...``), so that part is given back
+    as the real folder; the rest (a partition folder ``p=a%20b`` is named so on disk)
+    stays. A remote table's stay URIs.
+
+    Example:
+        >>> local_paths("/data/my runs/t", ["/data/my%20runs/t/p=a%20b/f.parquet"])
+        ['/data/my runs/t/p=a%20b/f.parquet']
+    """
     if "://" in table_uri:
         return uris
     from urllib.parse import unquote
 
-    return [unquote(uri) for uri in uris]
+    root = os.path.abspath(table_uri)
+    depth = root.count("/")
+    out = []
+    for uri in uris:
+        parts = uri.split("/")
+        if unquote("/".join(parts[:depth + 1])) == root:
+            out.append("/".join([root, *parts[depth + 1:]]))
+        else:  # (listed under another spelling of the folder: a symlink resolved)
+            out.append(unquote(uri))
+    return out

@@ -17,8 +17,9 @@ calls :meth:`RunFreshness.check`:
   (one small scan, once per new version, not per request) and drops from the cache every
   run with a row this process did not write itself; the next use reads that run's state
   from the committed table. On a local store the added files are read off the new
-  commits' log entries (``DeltaTableHandle.commits_after``), not by deltalake's update of
-  its snapshot, which costs milliseconds per version on the worker's event loop.
+  commits' log entries (lakeml.query.delta_changes), not by deltalake's update of its
+  snapshot, which costs milliseconds per version on the worker's event loop; a
+  compaction's files (which change no row) are not read then.
 
 A process knows its own rows by ``(run_id, seq)``, recorded when they are made
 (:meth:`RunFreshness.wrote`) and forgotten once seen committed, so a worker's own commits
@@ -54,17 +55,8 @@ class RunFreshness:
         """Drop the cached runs that other processes changed in commits made since the last
         check (see the module's docstring)."""
         store = self._b.engine.store
-        if self._files is not None and self._version is not None:
-            # a local table: the new commits' files from their log entries (a stat when
-            # there is none), not deltalake's update of the whole snapshot
-            commits = store.tables["runs"].commits_after(self._version)
-            if commits is not None:
-                for version, added, removed in commits:
-                    self._version = version
-                    self._files.difference_update(map(_name, removed))
-                    self._scan([f for f in added if _name(f) not in self._files])
-                    self._files.update(map(_name, added))
-                return
+        if self._files is not None and self._version is not None and self._follow(store):
+            return
         # the table's version and files, not the engine's views: pointing those at a new
         # version (one CREATE VIEW per database, naming every file) is a read's work
         version, listed = store.snapshot_files("runs")
@@ -77,6 +69,32 @@ class RunFreshness:
                 del runs[run_id]
             return
         self._scan(sorted(f for f in listed if _name(f) not in seen))
+
+    def _follow(self, store: Any) -> bool:
+        """On a local store: take in the commits since the last check from their log
+        entries (a stat when there is none), not by deltalake's update of its snapshot,
+        milliseconds per version on the worker's event loop. False: the commits cannot
+        be followed so (log entries cleaned up, a file already vacuumed): list them."""
+        import os
+
+        from lakeml.query.delta_changes import data_changes
+
+        latest = store.tables["runs"].last_commit_after(self._version)
+        if latest == self._version:
+            return True
+        changes = data_changes(store, "runs", self._version, latest) \
+            if latest is not None else None
+        if changes is None:
+            return False
+        folder = store.table_uri("runs")
+        try:  # (a compaction's files, which change no row, are not read)
+            self._scan([os.path.join(folder, path) for path in sorted(changes.added)])
+        except FileNotFoundError:
+            return False
+        self._version = latest
+        self._files.difference_update(map(_name, changes.removed))
+        self._files.update(map(_name, changes.added))
+        return True
 
     def _scan(self, files: list[str]) -> None:
         """Drop the cached runs with a row in ``files`` that this process did not write."""

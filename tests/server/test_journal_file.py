@@ -376,15 +376,19 @@ def test_an_append_right_after_a_read_under_the_lock_looks_at_the_segment_no_mor
         calls.clear()
         third = mine.append_locked(frame(record(3)), reader.tail)
         assert calls == []  # the read told where the newest segment ends
-        # a tail of another file (or none) is not taken: the segment is looked at again
-        stale = (0, 0, reader.tail[2] + 1)
-        fourth = mine.append_locked(frame(record(4)), stale)
+        # a tail of another file is not taken: the segment is looked at again
+        start, size, inode, holds = reader.tail
+        fourth = mine.append_locked(frame(record(4)), (start, size, inode + 1, holds))
         assert "fstat" in calls
-    assert [end for end, _ in reader.read()] == [third, fourth]
+    with mine.locked():  # nor a tail read in an earlier hold of the lock
+        calls.clear()
+        fifth = mine.append_locked(frame(record(5)), (start, fourth, inode, holds))
+        assert "fstat" in calls
+    assert [end for end, _ in reader.read()] == [third, fourth, fifth]
     calls.clear()
     assert reader.read() == [] and "pread" not in calls  # nothing new: nothing read
     got = Reader(other, 0).read()
-    assert [rec for _, rec in got] == [record(i) for i in (1, 2, 3, 4)]
-    assert [end for end, _ in got] == [first, second, third, fourth]
+    assert [rec for _, rec in got] == [record(i) for i in (1, 2, 3, 4, 5)]
+    assert [end for end, _ in got] == [first, second, third, fourth, fifth]
     mine.close()
     other.close()

@@ -44,8 +44,8 @@ def test_a_worker_sees_another_process_delete_without_updating_the_snapshot(
     assert [m.value for m in other.get_metric_history(kept, "m")] == [1.0, 2.0]
 
 
-def test_commits_after_names_the_files_deltalake_lists(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_last_commit_after_follows_the_log_with_a_checkpoint_clock_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from deltalake import DeltaTable
 
     from lakeml.store import table as table_module
@@ -55,20 +55,42 @@ def test_commits_after_names_the_files_deltalake_lists(tmp_path: Path,
     client.flush()
     store = client.tracking.store
     handle = store.tables["runs"]
-    version, before = store.snapshot_files("runs")
-    assert handle.commits_after(version) == []  # nothing new
-    for _ in range(2):
+    version, _ = store.snapshot_files("runs")  # the reads' snapshot stays here
+    assert handle.last_commit_after(version) == version  # nothing new
+    for _ in range(3):
         client.create_run()
         client.flush()
-    commits = handle.commits_after(version)
-    latest, files = store.snapshot_files("runs")
-    assert [v for v, _, _ in commits] == list(range(version + 1, latest + 1))
-    added = [f for _, adds, _ in commits for f in adds]
-    name = lambda path: path.rsplit("/", 1)[-1]  # noqa: E731
-    assert sorted(map(name, added)) == sorted(set(map(name, files)) - set(map(name, before)))
-    assert all(Path(f).is_file() for f in added)
-    # log entries cleaned up after a checkpoint: None, the caller lists the table
+    latest = DeltaTable(handle.uri).version()
+    assert handle.last_commit_after(version) == latest > version
+    # log entries cleaned up after a checkpoint: None (the caller lists the table) ...
     DeltaTable(handle.uri).create_checkpoint()
     Path(handle.uri, "_delta_log", f"{version + 1:020d}.json").unlink()
-    monkeypatch.setattr(table_module, "CHECKPOINT_CHECK_SECONDS", 0.0)
-    assert handle.commits_after(version) is None
+    monkeypatch.setattr(table_module, "CHECKPOINT_CHECK_SECONDS", 3600.0)
+    handle._followed_checkpoint_at = -1e9  # (its clock is due; the reads' one too)
+    handle._checkpoint_checked_at = -1e9
+    assert handle.last_commit_after(version) is None
+    # ... and its look at the checkpoint did not use up the reads' own: they move on
+    assert store.snapshot_files("runs")[0] == latest
+
+
+def test_a_run_changed_then_compacted_and_vacuumed_is_still_seen(tmp_path: Path) -> None:
+    from deltalake import DeltaTable
+
+    store_uri = str(tmp_path / "lake")
+    other = Client(store_uri)
+    run_id = other.create_run().info.run_id
+    other.flush()
+    worker = Client(store_uri)
+    worker.tracking.backend.engine.read_commits_only()
+    worker.log_metric(run_id, "m", 1.0)
+    worker.flush()
+    for _ in range(3):  # small commits, then one deleting the run ...
+        other.create_run()
+        other.flush()
+    other.delete_run(run_id)
+    other.flush()
+    runs = DeltaTable(other.tracking.store.table_uri("runs"))
+    runs.optimize.compact()  # ... compacted, and the small files vacuumed
+    runs.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    with pytest.raises(InvalidState, match=run_id):
+        worker.log_metric(run_id, "m", 2.0)  # one request, refused: the delete seen
