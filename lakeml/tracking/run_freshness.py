@@ -80,10 +80,11 @@ class RunFreshness:
         from lakeml.query.delta_changes import data_changes
 
         latest = store.tables["runs"].last_commit_after(self._version)
+        if latest is None:
+            return False
         if latest == self._version:
             return True
-        changes = data_changes(store, "runs", self._version, latest) \
-            if latest is not None else None
+        changes = data_changes(store, "runs", self._version, latest)
         if changes is None:
             return False
         folder = store.table_uri("runs")
