@@ -94,3 +94,49 @@ def test_a_run_changed_then_compacted_and_vacuumed_is_still_seen(tmp_path: Path)
     runs.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
     with pytest.raises(InvalidState, match=run_id):
         worker.log_metric(run_id, "m", 2.0)  # one request, refused: the delete seen
+
+
+
+WORKER = """
+import sys
+from lakeml.client import Client
+from lakeml.errors import InvalidState
+
+store, run_id = sys.argv[1:]
+worker = Client(store)
+worker.tracking.backend.engine.read_commits_only()  # as a server worker
+worker.set_tag(run_id, "t", "1")  # (a tag: no metric, whose rows the writer aggregates)
+worker.flush()
+print("cached", flush=True)
+sys.stdin.readline()  # another process deletes the run meanwhile
+try:
+    worker.set_tag(run_id, "t", "2")  # the worker follows the delete: one scan
+except InvalidState:
+    print("refused", "pyarrow.dataset" in sys.modules, flush=True)
+"""
+
+
+def test_following_a_commit_costs_no_import_of_the_dataset_layer(tmp_path: Path) -> None:
+    """A worker's first scan of another process's commit runs on its event loop: through
+    pq.read_table it imported pyarrow.dataset there (0.2 s of CPU, every connection of
+    the worker waiting); one file at a time through ParquetFile, it imports nothing."""
+    import subprocess
+    import sys
+
+    store = str(tmp_path / "lake")
+    other = Client(store)
+    run_id = other.create_run().info.run_id
+    other.flush()
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, store, run_id], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert worker.stdout is not None and worker.stdin is not None
+        assert worker.stdout.readline().split() == ["cached"], worker.stderr
+        other.delete_run(run_id)
+        other.flush()
+        out, err = worker.communicate("go\n", timeout=120)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, err[-3000:]
+    assert out.split() == ["refused", "False"]
