@@ -259,4 +259,30 @@ def app_from_environment() -> FastAPI:
     sets it for its workers)."""
     from lakeml.client import Client
 
-    return build_app(Client(os.environ.get("LAKEML_STORE") or None))
+    client = Client(os.environ.get("LAKEML_STORE") or None)
+    app = build_app(client)
+    _warm(client)
+    return app
+
+
+def _warm(client: Client) -> None:
+    """Ready a worker before it serves.
+
+    - Read the experiments once: the worker's first request naming an experiment would
+      otherwise import DuckDB and set up the lake's views on the event loop (0.1-0.4 s of
+      CPU, every connection of the worker waiting meanwhile). A store that cannot be read
+      now is left for the requests to report.
+    - Freeze what start-up made (modules, routes, the app): it lives as long as the
+      worker, and the collector's full passes no longer walk it (measured in the
+      in-process driver: 17 ms a pass instead of 50, on the event loop).
+    """
+    import gc
+
+    from lakeml.tracking.experiments import DEFAULT_EXPERIMENT_NAME
+
+    try:
+        client.get_experiment_by_name(DEFAULT_EXPERIMENT_NAME)
+    except LakemlError as exc:
+        log.warning("could not read the store's experiments at start: %s", exc)
+    gc.collect()
+    gc.freeze()
