@@ -125,7 +125,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--journal", default=None, metavar="on|DIR|off",
                    help="the write-ahead journal for runs' writes (create, log, update), "
                    "on this machine's disk: such a write is answered once fsync'd there "
-                   "and committed to the store about 0.25 s later, so readers outside the "
+                   "and committed to the store within about 1 s, so readers outside the "
                    "server see it then (docs/server-durability.md); several times the "
                    "write throughput under many clients. 'on': in ~/.cache/lakeml/journal/"
                    "<digest of the store URI>; DIR: there; 'off' (the default, or "

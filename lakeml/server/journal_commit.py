@@ -61,7 +61,10 @@ IDLE_POLL = 0.002
 IDLE_POLL_MAX = 0.05
 MAINTENANCE_SPACING = 1.0  # seconds at least between two maintenance passes
 TORN_AFTER = 0.5  # seconds a partial frame may stay before it is taken for a torn append
-ROUND_SPACING = 0.25  # seconds at least from the start of one round to the next
+# seconds at least from the start of one round to the next: each round's Delta commits
+# cost the same whatever they carry (measured: every 0.25 s, the committer's threads took
+# 0.65 ms of CPU per run under 16 clients, every 1 s 0.43 ms); a read waiting cuts it short
+ROUND_SPACING = 1.0
 HURRY_POLL = 0.005  # seconds between looks at the journal's urgent file in that pause
 IDLE_RELEASE = 1.0  # seconds without records after which the committer lets the lock go
 # Rotation: when everything is committed and the committer goes idle, or the segment has

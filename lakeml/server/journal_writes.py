@@ -20,7 +20,7 @@ The journal is opt-in (``--journal on|DIR``, ``LAKEML_SERVER_JOURNAL``): without
 write is answered after its Delta commit, so a reader outside the server (the library,
 DuckDB, Spark) sees a write as soon as it is acknowledged, which is what the issue's
 durability rule asks. With it, such a reader sees the write one committer round later
-(about 0.25 s), while everything read through the server still sees it at once.
+(within about a second), while everything read through the server still sees it at once.
 """
 
 from __future__ import annotations
