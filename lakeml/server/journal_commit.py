@@ -161,6 +161,9 @@ class Committer:
         idle_since = time.monotonic()
         try:
             while True:
+                # (noted before the read: a read hurrying for a record appended after it
+                # then changes the time, and cuts the round's pause short)
+                hurried = self.journal.hurried_at()
                 records = reader.read()
                 now = time.monotonic()
                 if not records and reader.offset < self.journal.end():
@@ -190,7 +193,7 @@ class Committer:
                 self._poll = IDLE_POLL
                 if done is None:
                     done = self._landed()
-                started, hurried = now, self.journal.hurried_at()
+                started = now
                 reader_sync(self.journal, reader.offset)
                 end = records[-1][0]
                 self._queue(records, end, done)

@@ -53,6 +53,8 @@ RUN_FORGETTERS: list[Callable[[Client, str], None]] = []
 
 #: Seconds a read waits for the committer before it is answered 503.
 READ_WAIT = 120.0
+#: Seconds between a waiting read's touches of the journal's urgent file (wait_committed).
+REHURRY = 0.02
 #: Seconds a stopping worker waits for the journal to be committed.
 DRAIN_WAIT = 30.0
 
@@ -285,12 +287,17 @@ def wait_committed(journal: Journal, committer: Committer, timeout: float | None
     journal.hurry()  # (the committer may be another worker's)
     limit = READ_WAIT if timeout is None else timeout
     deadline = time.monotonic() + limit
+    hurried = time.monotonic()
     pause = 0.0005
     while journal.watermark() < target:
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise StoreUnavailable(
                 f"the server's journal ({str(journal.folder)!r}) is not committed to the "
                 f"store after {limit:.0f} s; see the server's log")
+        if now - hurried > REHURRY:  # a touch in the same clock tick as another changes
+            journal.hurry()          # nothing the committer sees: touch again
+            hurried = now
         time.sleep(pause)
         pause = min(0.005, pause * 2)
         target = min(target, journal.end())

@@ -180,3 +180,78 @@ def test_an_error_looking_at_the_journal_while_idle_does_not_end_the_committer(
     journal.sync(end)
     wait_committed(journal, committer, timeout=30)
     assert ("after", 2.0) in [(r["key"], r["value"]) for r in metric_rows(committer._store.uri)]
+
+
+def test_a_hurry_right_after_a_rounds_read_cuts_the_rounds_pause_short(
+        committed: tuple[Journal, Committer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another worker appends and hurries just after the committer read a round's records:
+    the committer must see that hurry (the time it compares against is taken before the
+    read), or the record waits out the whole pause between rounds."""
+    import time
+
+    from lakeml.server import journal_commit
+
+    journal, committer = committed
+    monkeypatch.setattr(journal_commit, "ROUND_SPACING", 60.0)
+
+    def append(i: int) -> int:
+        with journal.locked():
+            end = journal.append_locked(frame(("test", [("metrics", [
+                ("run", "m", float(i), i, 1000 + i)])])))
+        journal.sync(end)
+        return end
+
+    late: list[int] = []
+
+    class Racing(journal_commit.Reader):
+        def read(self, *, repair: bool = False) -> list:
+            records = super().read(repair=repair)
+            if records and not late:  # the other worker, right after this read
+                late.append(append(2))
+                journal.hurry()
+            return records
+
+    monkeypatch.setattr(journal_commit, "Reader", Racing)
+    append(1)
+    committer.wake.set()
+    deadline = time.monotonic() + 30  # (half the pause: without the hurry, still waiting)
+    while not late or journal.watermark() < late[0]:
+        assert time.monotonic() < deadline, "the late record waited for the next round"
+        time.sleep(0.01)
+    assert sorted(r["value"] for r in metric_rows(committer._store.uri)) == [1.0, 2.0]
+
+
+def test_a_waiting_read_touches_again_when_its_first_touch_is_not_seen(
+        committed: tuple[Journal, Committer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read in another worker hurries the committer by touching the journal's urgent
+    file; a touch in the same clock tick as the one before changes nothing the committer
+    sees. The read touches again while it waits, so it never waits out the round's pause."""
+    import time
+
+    from lakeml.server import journal_commit
+
+    journal, committer = committed
+    monkeypatch.setattr(journal_commit, "ROUND_SPACING", 60.0)
+
+    def append(i: int) -> int:
+        with journal.locked():
+            end = journal.append_locked(frame(("test", [("metrics", [
+                ("run", "m", float(i), i, 1000 + i)])])))
+        journal.sync(end)
+        return end
+
+    first = append(1)
+    committer.wake.set()
+    deadline = time.monotonic() + 30
+    while journal.watermark() < first:  # a round, then its pause of 60 s
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    append(2)
+    touches: list[int] = []
+    real = Journal.hurry
+    monkeypatch.setattr(Journal, "hurry", lambda self: touches.append(1) if not touches
+                        else real(self))  # the first touch lost
+    other = Committer(journal, committer._store)  # the waiting read's worker's, idle
+    wait_committed(journal, other, timeout=30)
+    assert len(touches) == 1
+    assert sorted(r["value"] for r in metric_rows(committer._store.uri)) == [1.0, 2.0]
