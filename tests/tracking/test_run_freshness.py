@@ -123,20 +123,24 @@ def test_following_a_commit_costs_no_import_of_the_dataset_layer(tmp_path: Path)
     import subprocess
     import sys
 
+    from tests.conftest import ROOT
+
     store = str(tmp_path / "lake")
     other = Client(store)
     run_id = other.create_run().info.run_id
     other.flush()
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, store, run_id], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    try:
-        assert worker.stdout is not None and worker.stdin is not None
-        assert worker.stdout.readline().split() == ["cached"], worker.stderr
-        other.delete_run(run_id)
-        other.flush()
-        out, err = worker.communicate("go\n", timeout=120)
-    finally:
-        worker.kill()
-    assert worker.returncode == 0, err[-3000:]
+    errors = tmp_path / "worker.err"
+    with open(errors, "w") as err:
+        worker = subprocess.Popen([sys.executable, "-c", WORKER, store, run_id], text=True,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                  cwd=str(ROOT))
+        try:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().split() == ["cached"], errors.read_text()
+            other.delete_run(run_id)
+            other.flush()
+            out, _ = worker.communicate("go\n", timeout=120)
+        finally:
+            worker.kill()
+    assert worker.returncode == 0, errors.read_text()[-3000:]
     assert out.split() == ["refused", "False"]
