@@ -242,7 +242,7 @@ class JournaledWorker:
         check, a full disk, an fsync failing), but its handler changed this worker's
         caches as if they had been: a run its ``runs`` rows made or changed is dropped from
         them (the run cache, and RUN_FORGETTERS: runs.py's kept infos, the rules' run ->
-        experiment); the next
+        experiment), and the run freshness stops looking for those rows; the next
         request about it reads it again. Of a run its other rows name, only the params
         can be wrong (RunState holds no tag or metric): they are read again, and the run
         stays cached (dropping it would make the next request on it wait for the
@@ -252,7 +252,13 @@ class JournaledWorker:
         changed = {row[0] for table, rows in tables if table == "runs" for row in rows}
         named = {row[0] for table, rows in tables
                  if table in TABLES and TABLES[table].names[0] == "run_id" for row in rows}
-        runs = self.client.tracking.backend.runs
+        backend = self.client.tracking.backend
+        seq = TABLES["runs"].names.index("seq")
+        for table, rows in tables:  # (else the run freshness would wait for them forever)
+            if table == "runs":
+                for row in rows:
+                    backend.freshness.unwrote(row[0], row[seq])
+        runs = backend.runs
         for run_id in changed:
             runs.pop(run_id, None)
             for forget in RUN_FORGETTERS:

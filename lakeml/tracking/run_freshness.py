@@ -51,6 +51,12 @@ class RunFreshness:
         if self._b.engine.commits_only:  # (a library process never checks: keep nothing)
             self._own.add((run_id, seq))
 
+    def unwrote(self, run_id: str, seq: int) -> None:
+        """The ``runs`` row of ``run_id`` with sequence ``seq`` is not to be looked for: a
+        server worker's journal refused it (should it be committed after all, its run is
+        merely read again)."""
+        self._own.discard((run_id, seq))
+
     def check(self) -> None:
         """Drop the cached runs that other processes changed in commits made since the last
         check (see the module's docstring)."""

@@ -153,6 +153,8 @@ def test_a_write_whose_append_fails_leaves_no_run_in_the_worker_caches(
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous)
     assert caches() == before  # the run that was never journaled is not believed in
+    # nor are its runs row's (run_id, seq) kept, waited for among this worker's own
+    assert {run_id for run_id, _ in backend.freshness._own} <= {first}
     assert "lr" not in (backend.runs[first].params or {})  # nor the param never logged
     worker.call(lock, runs.log_param, Fields({"run_id": first, "key": "lr", "value": "0.2"}),
                 JOURNAL, None)  # the key is free: another value is no conflict
