@@ -85,3 +85,53 @@ def test_other_requests_still_go_through_the_router(client_and_routed) -> None:
     assert nowhere.status_code == 404 and nowhere.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     assert routed == ["GET /health", f"GET {API}/experiments/create",
                       f"POST {API}/no-such-call"]
+
+
+def test_the_front_door_takes_direct_routes_past_the_framework_not_past_the_gate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's app (FrontDoor) sends MLflow's plain routes through the app's own
+    middleware (allowed hosts, the gate and its users) to their endpoint, without the
+    framework's outer layers; everything else goes through the framework as before."""
+    from fastapi import FastAPI
+
+    from lakeml.server.app import FrontDoor, build_app
+    from lakeml.server.users import AuthFile
+
+    users = AuthFile(tmp_path / "auth.json")
+    users.add_user("alice", "alice-pass", admin=True)
+    monkeypatch.setenv("LAKEML_SERVER_AUTH_FILE", str(tmp_path / "auth.json"))
+    framework: list[str] = []
+    through = FastAPI.__call__
+
+    async def counting(self, scope, receive, send):  # noqa: ANN001, ANN202
+        if scope["type"] == "http":
+            framework.append(f"{scope['method']} {scope['path']}")
+        await through(self, scope, receive, send)
+
+    monkeypatch.setattr(FastAPI, "__call__", counting)
+    client = Calls(FrontDoor(build_app(lakeml.Client(str(tmp_path / "lake")))))
+    alice = {"auth": ("alice", "alice-pass")}
+    created = client.post(f"{API}/experiments/create", json={"name": "front"}, **alice)
+    assert created.status_code == 200, created.text
+    experiment_id = created.json()["experiment_id"]
+    run = client.post(f"{API}/runs/create", json={"experiment_id": experiment_id}, **alice)
+    run_id = run.json()["run"]["info"]["run_id"]
+    assert client.post(f"{API}/runs/log-batch", json={
+        "run_id": run_id, "metrics": [{"key": "loss", "value": 0.5, "timestamp": 1,
+                                       "step": 0}]}, **alice).json() == {}
+    # the gate and the allowed hosts still stand in front of them
+    anonymous = client.post(f"{API}/runs/log-batch", json={"run_id": run_id})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error_code"] == "UNAUTHENTICATED"
+    forged = client.post(f"{API}/runs/log-batch", json={"run_id": run_id},
+                         headers={"host": "evil.example"}, **alice)
+    assert forged.status_code == 403
+    # errors keep MLflow's shape
+    unknown = client.get(f"{API}/runs/get", params={"run_id": "f" * 32}, **alice)
+    assert unknown.status_code == 404
+    assert unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert framework == []
+    assert client.get("/health").json() == {"status": "OK"}
+    nowhere = client.post(f"{API}/no-such-call", json={}, **alice)
+    assert nowhere.status_code == 404 and nowhere.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert framework == ["GET /health", f"POST {API}/no-such-call"]

@@ -58,7 +58,7 @@ def test_a_worker_sets_up_its_queries_before_it_serves(tmp_path: Path, case: str
     Client(store).create_experiment("e")  # (a worker of it then skips making "Default")
     done = run_python(f"import sys; sys.argv = ['worker', {json.dumps(case)}]\n"
                       + WORKER_START, env={"LAKEML_STORE": store})
-    assert done.stdout.split() == ["FastAPI", warmed, "True"]
+    assert done.stdout.split() == ["FrontDoor", warmed, "True"]
     if case == "failing":
         assert "could not read the store's experiments at start: the store is away" \
             in done.stderr
