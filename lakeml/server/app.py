@@ -124,16 +124,20 @@ class DirectRoutes:
 
 
 class FrontDoor:
-    """What a worker serves: ``app`` (from :func:`build_app`), with its direct routes
-    (DirectRoutes) entered by a chain of the app's own middleware (the allowed hosts,
-    CORS, the gate, as configured), not through the framework's outer layers (its
-    exception, OpenTelemetry and body-size middleware: the endpoints answer every error
-    themselves, the gate bounds bodies), which cost a tracking load's small requests
-    about a tenth of their time on the event loop. Everything else, and the lifespan,
-    goes to ``app``."""
+    """What a worker serves: ``app`` (from :func:`build_app`, complete: middleware added
+    later would not be in the chain), with its direct routes (DirectRoutes) entered by a
+    chain of the app's own middleware (the allowed hosts, CORS, the gate, as configured),
+    not through the framework's outer layers, which cost a tracking load's small requests
+    about a tenth of their time on the event loop:
+    - its exception middleware: the endpoints answer every error themselves, and an
+      error escaping the chain is answered here, in MLflow's shape;
+    - its body-size middleware: the gate bounds bodies;
+    - its OpenTelemetry middleware: the direct routes make no spans.
+    Everything else, and the lifespan, goes to ``app``."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
+        self.routes: dict[tuple[str, str], Any] = {}
         chain: Any = app  # (DirectRoutes' way on: never taken for one of its routes)
         for cls, args, kwargs in reversed(app.user_middleware):
             chain = cls(chain, *args, **kwargs)
@@ -142,11 +146,27 @@ class FrontDoor:
         self._direct = chain
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not scope.get("root_path") \
-                and (scope["method"], scope["path"]) in self.routes:
-            await self._direct(scope, receive, send)
-        else:
+        if scope["type"] != "http" or scope.get("root_path") \
+                or (scope["method"], scope["path"]) not in self.routes:
             await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: dict) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._direct(scope, receive, sending)
+        except Exception:
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            if started:
+                raise  # (the answer is under way: the server cuts the connection)
+            from lakeml.server.errors import error_response
+
+            await error_response("INTERNAL_ERROR", "internal server error (see the "
+                                 "server's log)", 500)(scope, receive, send)
 
 
 def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handler,

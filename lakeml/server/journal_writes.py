@@ -192,8 +192,9 @@ class JournaledWorker:
         with writer.diverted() as tables:
             try:
                 body = handler(self.client, fields)
-            except WouldWait:
-                raise  # its rows dropped: the request is handled again, in a thread
+            except WouldWait:  # its rows dropped: the request is handled again, in a thread
+                self._unwrite_runs(tables)
+                raise
             except BaseException:
                 for table, rows in tables:  # as without a journal: buffered anyway
                     writer.extend(table, rows)
@@ -252,13 +253,8 @@ class JournaledWorker:
         changed = {row[0] for table, rows in tables if table == "runs" for row in rows}
         named = {row[0] for table, rows in tables
                  if table in TABLES and TABLES[table].names[0] == "run_id" for row in rows}
-        backend = self.client.tracking.backend
-        seq = TABLES["runs"].names.index("seq")
-        for table, rows in tables:  # (else the run freshness would wait for them forever)
-            if table == "runs":
-                for row in rows:
-                    backend.freshness.unwrote(row[0], row[seq])
-        runs = backend.runs
+        self._unwrite_runs(tables)
+        runs = self.client.tracking.backend.runs
         for run_id in changed:
             runs.pop(run_id, None)
             for forget in RUN_FORGETTERS:
@@ -267,6 +263,18 @@ class JournaledWorker:
             state = runs.get(run_id)
             if state is not None:
                 state.params = None
+
+    def _unwrite_runs(self, tables: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Rows of ``tables`` that will not be journaled: the run freshness stops looking
+        for their ``runs`` rows (else it would keep them for the worker's life)."""
+        from lakeml.store.schemas import TABLES
+
+        freshness = self.client.tracking.backend.freshness
+        seq = TABLES["runs"].names.index("seq")
+        for table, rows in tables:
+            if table == "runs":
+                for row in rows:
+                    freshness.unwrote(row[0], row[seq])
 
     def wait_committed(self, timeout: float | None = None) -> None:
         """Return once every record appended before this call is committed to Delta

@@ -135,3 +135,28 @@ def test_the_front_door_takes_direct_routes_past_the_framework_not_past_the_gate
     nowhere = client.post(f"{API}/no-such-call", json={}, **alice)
     assert nowhere.status_code == 404 and nowhere.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     assert framework == ["GET /health", f"POST {API}/no-such-call"]
+
+
+def test_the_front_door_answers_an_error_escaping_its_chain_in_mlflows_shape(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the framework's exception middleware, an error the middleware chain raises
+    (here the allowed-hosts check) is still answered 500 in MLflow's shape, no traceback;
+    and CORS, when configured, still answers a direct route."""
+    from lakeml.server.app import FrontDoor, build_app
+    from lakeml.server.hosts import AllowedHosts
+
+    monkeypatch.setenv("LAKEML_SERVER_CORS_ORIGINS", "http://ui.example")
+    client = Calls(FrontDoor(build_app(lakeml.Client(str(tmp_path / "lake")))))
+    created = client.post(f"{API}/experiments/create", json={"name": "cors"},
+                          headers={"origin": "http://ui.example"})
+    assert created.status_code == 200
+    assert created.headers["access-control-allow-origin"] == "http://ui.example"
+
+    def broken(self, host):  # noqa: ANN001, ANN202
+        raise RuntimeError("a bug in a middleware")
+
+    monkeypatch.setattr(AllowedHosts, "allows", broken)
+    failed = client.post(f"{API}/runs/create", json={"experiment_id": "0"})
+    assert failed.status_code == 500
+    assert failed.json() == {"error_code": "INTERNAL_ERROR",
+                             "message": "internal server error (see the server's log)"}
