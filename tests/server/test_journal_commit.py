@@ -189,6 +189,7 @@ def test_a_hurry_right_after_a_rounds_read_cuts_the_rounds_pause_short(
     """Another worker appends and hurries just after the committer read a round's records:
     the committer must see that hurry (the time it compares against is taken before the
     read), or the record waits out the whole pause between rounds."""
+    import threading
     import time
 
     from lakeml.server import journal_commit
@@ -204,17 +205,23 @@ def test_a_hurry_right_after_a_rounds_read_cuts_the_rounds_pause_short(
         return end
 
     late: list[int] = []
+    looked = threading.Event()
+    read = journal_commit.Reader.read
 
-    class Racing(journal_commit.Reader):
-        def read(self, *, repair: bool = False) -> list:
-            records = super().read(repair=repair)
-            # (this test's committer only: an earlier test's may still be running)
-            if records and not late and self.journal is journal:  # the other worker, now
+    def racing(self: journal_commit.Reader, *, repair: bool = False) -> list:
+        records = read(self, repair=repair)
+        # (this test's committer only: an earlier test's may still be running)
+        if self.journal is journal:
+            looked.set()
+            if records and not late:  # the other worker, right after this read
                 late.append(append(2))
                 journal.hurry()
-            return records
+        return records
 
-    monkeypatch.setattr(journal_commit, "Reader", Racing)
+    # (on the class: the committer made its reader when it started, before this test ran;
+    # and a read it was in the middle of then is over before the first record comes)
+    monkeypatch.setattr(journal_commit.Reader, "read", racing)
+    looked.wait(0.5)  # (none: it idles, and reads only through racing from now on)
     append(1)
     committer.wake.set()
     deadline = time.monotonic() + 30  # (half the pause: without the hurry, still waiting)
