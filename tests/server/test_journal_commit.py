@@ -13,6 +13,8 @@ from lakeml.server.journal import Journal, frame
 from lakeml.server.journal_commit import ROUND_BITS, Committer, landed_through
 from lakeml.server.journal_writes import wait_committed
 from lakeml.store import Store, normalize_uri
+from tests.server.test_journal import wait_until
+from tests.server.test_journal_file import append
 
 
 @pytest.fixture()
@@ -190,19 +192,11 @@ def test_a_hurry_right_after_a_rounds_read_cuts_the_rounds_pause_short(
     the committer must see that hurry (the time it compares against is taken before the
     read), or the record waits out the whole pause between rounds."""
     import threading
-    import time
 
     from lakeml.server import journal_commit
 
     journal, committer = committed
     monkeypatch.setattr(journal_commit, "ROUND_SPACING", 60.0)
-
-    def append(i: int) -> int:
-        with journal.locked():
-            end = journal.append_locked(frame(("test", [("metrics", [
-                ("run", "m", float(i), i, 1000 + i)])])))
-        journal.sync(end)
-        return end
 
     late: list[int] = []
     looked = threading.Event()
@@ -214,7 +208,7 @@ def test_a_hurry_right_after_a_rounds_read_cuts_the_rounds_pause_short(
         if self.journal is journal:
             looked.set()
             if records and not late:  # the other worker, right after this read
-                late.append(append(2))
+                late.append(append(journal, 2))
                 journal.hurry()
         return records
 
@@ -222,12 +216,11 @@ def test_a_hurry_right_after_a_rounds_read_cuts_the_rounds_pause_short(
     # and a read it was in the middle of then is over before the first record comes)
     monkeypatch.setattr(journal_commit.Reader, "read", racing)
     looked.wait(0.5)  # (none: it idles, and reads only through racing from now on)
-    append(1)
+    append(journal, 1)
     committer.wake.set()
-    deadline = time.monotonic() + 30  # (half the pause: without the hurry, still waiting)
-    while not late or journal.watermark() < late[0]:
-        assert time.monotonic() < deadline, "the late record waited for the next round"
-        time.sleep(0.01)
+    # (30 s, half the pause: without the hurry, still waiting)
+    wait_until(lambda: late and journal.watermark() >= late[0],
+               "the late record waited for the next round", timeout=30)
     assert sorted(r["value"] for r in metric_rows(committer._store.uri)) == [1.0, 2.0]
 
 
@@ -236,27 +229,16 @@ def test_a_waiting_read_touches_again_when_its_first_touch_is_not_seen(
     """A read in another worker hurries the committer by touching the journal's urgent
     file; a touch in the same clock tick as the one before changes nothing the committer
     sees. The read touches again while it waits, so it never waits out the round's pause."""
-    import time
-
     from lakeml.server import journal_commit
 
     journal, committer = committed
     monkeypatch.setattr(journal_commit, "ROUND_SPACING", 60.0)
 
-    def append(i: int) -> int:
-        with journal.locked():
-            end = journal.append_locked(frame(("test", [("metrics", [
-                ("run", "m", float(i), i, 1000 + i)])])))
-        journal.sync(end)
-        return end
-
-    first = append(1)
+    first = append(journal, 1)
     committer.wake.set()
-    deadline = time.monotonic() + 30
-    while journal.watermark() < first:  # a round, then its pause of 60 s
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    append(2)
+    wait_until(lambda: journal.watermark() >= first, "the first round",  # then 60 s pause
+               timeout=30)
+    append(journal, 2)
     touches: list[int] = []
     real = Journal.hurry
     monkeypatch.setattr(Journal, "hurry", lambda self: touches.append(1) if not touches
