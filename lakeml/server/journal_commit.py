@@ -264,7 +264,11 @@ class Committer:
                          for d in derived_of.get(table, ())):
                     rederive[table].extend(table_rows)
         for table, table_rows in rederive.items():
-            seq = landed_through(done[table]) << ROUND_BITS | ROUND_MASK  # (after theirs)
+            # numbered as a round ending one byte past the source's: after every number
+            # of the source's round (a split part of it included), before the next
+            # record's end (a record takes more than a byte), and with room for parts
+            # if a derived table refuses a row
+            seq = landed_through(done[table]) + 1 << ROUND_BITS
             self.writer.queue_batch(table, table_rows, seq, derived_only=True)
         for table, table_rows in rows.items():
             self.writer.queue_batch(table, table_rows, end << ROUND_BITS)

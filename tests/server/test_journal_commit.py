@@ -113,6 +113,47 @@ def test_a_round_whose_split_was_cut_short_is_committed_again(
     assert landed_through(version) == end
 
 
+def test_a_derived_batch_the_table_refuses_after_a_crash_is_split_not_retried_forever(
+        committed: tuple[Journal, Committer]) -> None:
+    # a committer killed after a round's metrics landed whole but before its metric_latest
+    # did: its successor derives metric_latest's rows of that round again. When that
+    # table refuses one of them (a CHECK constraint), the batch is split around it: the
+    # parts need numbers between the round's and the next record's end, or the split
+    # fails and the commit is retried forever (every read then waits on the committer)
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from lakeml.store.schemas import TABLES
+
+    journal, committer = committed
+    uri = committer._store.uri
+    DeltaTable(f"{uri}/tables/metric_latest").alter.add_constraint({"no_13": "value <> 13"})
+    rows = [("run", f"m{i}", float(i), 0, 1_000_000 + i) for i in range(40)]
+    data = frame(("test", [("metrics", rows)]))
+    end = journal.end() + len(data)
+    landed = pa.Table.from_pylist([dict(zip(TABLES["metrics"].names, r)) for r in rows],
+                                  schema=TABLES["metrics"])
+    committer._store.tables["metrics"].append(landed, app_id=journal.app_id,
+                                              version=end << ROUND_BITS)
+    committer.writer.drop_pending()  # as after a failed round: it asks what landed
+    with journal.locked():
+        assert journal.append_locked(data) == end
+    journal.sync(end)
+    wait_committed(journal, committer, timeout=30)
+    assert len(metric_rows(uri)) == 40  # the source's rows: not committed twice
+    latest = DeltaTable(f"{uri}/tables/metric_latest").to_pyarrow_table().to_pylist()
+    assert sorted(r["key"] for r in latest) == sorted(f"m{i}" for i in range(40) if i != 13)
+    version = DeltaTable(f"{uri}/tables/metric_latest").transaction_version(journal.app_id)
+    assert landed_through(version) >= end
+    later = frame(("test", [("metrics", [("run", "late", 1.0, 0, 2_000_000)])]))
+    with journal.locked():
+        after = journal.append_locked(later)
+    journal.sync(after)
+    wait_committed(journal, committer, timeout=30)  # the next round is not skipped
+    latest = DeltaTable(f"{uri}/tables/metric_latest").to_pyarrow_table().to_pylist()
+    assert "late" in {r["key"] for r in latest}
+
+
 def test_a_write_whose_append_fails_leaves_no_run_in_the_worker_caches(
         tmp_path: Path) -> None:
     # a full disk (here: the process's file size limit) refuses the journal append of a
