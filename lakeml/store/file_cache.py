@@ -26,7 +26,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 from lakeml import config
 from lakeml.errors import StoreUnavailable
@@ -128,9 +128,15 @@ def evict(root: Path, limit: int, keep: set[str]) -> int:
 
 
 def _fetch(fs: Any, uri: str, path: str) -> None:
+    _download(uri, path, lambda part: fs.get_file(uri, part))
+
+
+def _download(uri: str, path: str, into: Callable[[str], Any]) -> None:
+    """Fetch ``uri`` into the copy ``path``: ``into`` writes it to a temporary name next
+    to it, renamed once whole (a reader never sees a half copy; a failure leaves none)."""
     part = f"{path}.{uuid.uuid4().hex}.part"
     try:
-        fs.get_file(uri, part)
+        into(part)
         os.replace(part, path)
     except Exception as exc:
         try:
@@ -247,19 +253,12 @@ def write_object(files: Any, key: str, data: bytes) -> None:
 
 
 def _fetch_object(uri: str, path: str, options: dict[str, str]) -> None:
-    part = f"{path}.{uuid.uuid4().hex}.part"
-    try:
+    def into(part: str) -> None:
         files, key = object_files(uri, options)
         with open(part, "wb") as out:
             copy_object(files, key, out)
-        os.replace(part, path)
-    except Exception as exc:
-        try:
-            os.remove(part)
-        except OSError:
-            pass
-        raise StoreUnavailable(f"cannot fetch data file {uri!r} into the local cache "
-                               f"{os.path.dirname(path)!r}: {exc}") from exc
+
+    _download(uri, path, into)
 
 
 def _filesystem(uri: str, options: dict[str, Any]) -> Any:

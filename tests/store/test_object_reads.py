@@ -94,3 +94,40 @@ def test_an_object_overwritten_while_read_is_not_mixed(s3_object,
     got = file_cache.read_object(OverwrittenMidRead(files, key, other), key)
     assert got in (data, other)  # one version, not data's first bytes and other's rest
     assert got == other  # it changed: read again from byte 0
+
+
+def test_a_copy_that_cannot_be_fetched_leaves_no_part_file(s3_object,
+                                                           tmp_path: Path) -> None:
+    # local_copies fetches each missing file to a temporary name, renamed once whole: a
+    # fetch that fails names the file and leaves nothing behind; the others land whole
+    import re
+
+    from lakeml.errors import StoreUnavailable
+
+    _files, _key, data, _log, path = s3_object
+    uri, missing = f"s3://{path}", f"s3://{path}.missing"
+    folder = tmp_path / "copies"
+    with pytest.raises(StoreUnavailable, match=re.escape(missing)):
+        file_cache.local_copies([uri, missing], folder=folder, delta_options={})
+    assert sorted(os.listdir(folder)) == [file_cache.copy_name(uri)]
+    assert (folder / file_cache.copy_name(uri)).read_bytes() == data
+
+
+def test_a_copy_fetched_with_fsspec_that_fails_leaves_no_part_file(tmp_path: Path) -> None:
+    import re
+
+    import fsspec
+
+    from lakeml.errors import StoreUnavailable
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/lakeml-copies/part-0.parquet", b"not really parquet")
+    uri, missing = "memory://lakeml-copies/part-0.parquet", "memory://lakeml-copies/gone"
+    folder = tmp_path / "copies"
+    try:
+        with pytest.raises(StoreUnavailable, match=re.escape(missing)):
+            file_cache.local_copies([uri, missing], folder=folder)
+    finally:
+        fs.rm("/lakeml-copies", recursive=True)
+    assert sorted(os.listdir(folder)) == [file_cache.copy_name(uri)]
+    assert (folder / file_cache.copy_name(uri)).read_bytes() == b"not really parquet"
