@@ -73,6 +73,11 @@ def set_tag(client: Client, f: Fields) -> dict[str, Any]:
     return {}
 
 
+def delete_tag(client: Client, f: Fields) -> dict[str, Any]:
+    client.delete_experiment_tag(f.required_text("experiment_id"), f.required_text("key"))
+    return {}
+
+
 #: (method, path under /api/2.0/mlflow, handler, writes)
 ROUTES = (
     ("POST", "/experiments/create", create, True),
@@ -84,4 +89,5 @@ ROUTES = (
     ("POST", "/experiments/delete", delete, True),
     ("POST", "/experiments/restore", restore, True),
     ("POST", "/experiments/set-experiment-tag", set_tag, True),
+    ("POST", "/experiments/delete-experiment-tag", delete_tag, True),
 )

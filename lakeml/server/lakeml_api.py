@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from lakeml.entities import Dataset, DatasetInput, ViewType
 from lakeml.errors import InvalidArgument, LakemlError
 from lakeml.rest.http import arrow_field
-from lakeml.server import lakeml_registry, runs
+from lakeml.server import experiments, lakeml_registry, runs
 from lakeml.server.protocol import experiment_json, run_info_json, run_json
 from lakeml.system_tags import USER
 from lakeml.tracking.owners import OWNER_TAG
@@ -108,11 +108,6 @@ def log_inputs(client: Client, f: Fields) -> dict[str, Any]:
 def get_active_experiment(client: Client, f: Fields) -> dict[str, Any]:
     return {"experiment": experiment_json(client.active_experiment(
         f.required_text("experiment_id")))}
-
-
-def delete_experiment_tag(client: Client, f: Fields) -> dict[str, Any]:
-    client.delete_experiment_tag(f.required_text("experiment_id"), f.required_text("key"))
-    return {}
 
 
 def store_versions(client: Client, f: Fields) -> dict[str, Any]:
@@ -288,7 +283,7 @@ ROUTES = (
     ("GET", "/runs/list", list_runs, False),
     ("POST", "/runs/log-inputs", log_inputs, True),
     ("GET", "/experiments/get-active", get_active_experiment, False),
-    ("POST", "/experiments/delete-tag", delete_experiment_tag, True),
+    ("POST", "/experiments/delete-tag", experiments.delete_tag, True),  # (MLflow's came later)
     ("GET", "/store-versions", store_versions, False),
     ("POST", "/runs/log-runs", log_runs, True),
     ("POST", "/runs/log-metrics", log_metrics, True),

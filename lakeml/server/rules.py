@@ -197,6 +197,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/experiments/delete"): _exp("MANAGE"),
     ("POST", "/experiments/restore"): _exp("MANAGE"),
     ("POST", "/experiments/set-experiment-tag"): _exp("EDIT"),
+    ("POST", "/experiments/delete-experiment-tag"): _exp("EDIT"),
     ("POST", "/runs/create"): _exp("EDIT", _new_run_experiment, prepare=_as_caller),
     ("GET", "/runs/get"): _run_rule("READ"),
     ("POST", "/runs/update"): _run_rule("EDIT"),

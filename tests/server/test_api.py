@@ -68,6 +68,12 @@ def test_experiment_create_get_update_tag_delete_restore(server: Server) -> None
                                                     "value": "dev"})
     exp = get(server, "experiments/get", experiment_id=eid)["experiment"]
     assert exp["name"] == name + "-b" and tags_of(exp)["stage"] == "dev"
+    post(server, "experiments/set-experiment-tag", {"experiment_id": eid, "key": "gone",
+                                                    "value": "soon"})
+    assert post(server, "experiments/delete-experiment-tag",  # MLflow 3's client calls it
+                {"experiment_id": eid, "key": "gone"}) == {}
+    assert "gone" not in tags_of(get(server, "experiments/get",
+                                     experiment_id=eid)["experiment"])
 
     post(server, "experiments/delete", {"experiment_id": eid})
     assert get(server, "experiments/get",

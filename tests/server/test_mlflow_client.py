@@ -34,8 +34,13 @@ with mlflow.start_run(run_name="from-mlflow") as run:
 found = mlflow.search_runs(experiment_names=[sys.argv[1]], filter_string="metrics.acc > 0.5")
 client = mlflow.MlflowClient()
 history = client.get_metric_history(run_id, "loss")
+experiment_id = found["experiment_id"][0]
+client.set_experiment_tag(experiment_id, "owner", "lake")
+client.set_experiment_tag(experiment_id, "draft", "yes")
+client.delete_experiment_tag(experiment_id, "draft")
 print(json.dumps({
     "run_id": run_id, "found": list(found["run_id"]),
+    "experiment_tags": client.get_experiment(experiment_id).tags,
     "status": client.get_run(run_id).info.status,
     "history": [[m.step, m.value] for m in history],
     "version": mlflow.__version__,
@@ -69,6 +74,7 @@ def test_mlflow_client_logs_and_searches_through_the_server(server: Server) -> N
     run_id = out["run_id"]
     assert out["found"] == [run_id] and out["status"] == "FINISHED"
     assert out["history"] == [[0, 1.0], [1, 0.5], [2, 1.0 / 3]]
+    assert out["experiment_tags"] == {"owner": "lake"}
 
     # MLflow's writes are in the lake, read by lakeml itself
     settled(server)  # the server's journal is committed: read the store
