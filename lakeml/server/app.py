@@ -34,11 +34,21 @@ if TYPE_CHECKING:
 
 PREFIX = "/api/2.0/mlflow"
 log = logging.getLogger("lakeml.server")
+#: What /api/3.0/mlflow/server-info answers (auth.SERVER_INFO): MLflow 3's client asks it
+#: before some calls (its artifact uploads, its workspace and telemetry code). No multipart
+#: or presigned artifact transfers (the proxy streams them), no workspaces, no AI gateway.
+SERVER_FEATURES: dict[str, Any] = {
+    "store_type": None, "workspaces_enabled": False, "trace_archival_enabled": False,
+    "multipart_uploads_enabled": False, "multipart_downloads_enabled": False,
+    "presigned_upload_run_id_supported": False, "presigned_upload_model_id_supported": False,
+    "features_enabled": {"gateway": False},
+}
 
 
 def build_app(client: Client) -> FastAPI:
     """The app serving ``client``'s store."""
     from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
 
     from lakeml.server import (
         auth,
@@ -89,6 +99,14 @@ def build_app(client: Client) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "OK"}
+
+    @app.get("/version")
+    def version() -> PlainTextResponse:
+        return PlainTextResponse(__version__)
+
+    @app.get(auth.SERVER_INFO)
+    def server_info() -> dict[str, Any]:
+        return SERVER_FEATURES
 
     # the web UI at /, its JSON API at /ajax-api/lakeml (permissions: ui_access.py)
     from lakeml import ui

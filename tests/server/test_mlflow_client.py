@@ -38,7 +38,11 @@ experiment_id = found["experiment_id"][0]
 client.set_experiment_tag(experiment_id, "owner", "lake")
 client.set_experiment_tag(experiment_id, "draft", "yes")
 client.delete_experiment_tag(experiment_id, "draft")
+from mlflow.utils.rest_utils import MlflowHostCreds
+from mlflow.utils.server_info import fetch_server_info
+info = fetch_server_info(MlflowHostCreds(mlflow.get_tracking_uri()))
 print(json.dumps({
+    "server_info": [info.status_code, info.data],
     "run_id": run_id, "found": list(found["run_id"]),
     "experiment_tags": client.get_experiment(experiment_id).tags,
     "status": client.get_run(run_id).info.status,
@@ -75,6 +79,9 @@ def test_mlflow_client_logs_and_searches_through_the_server(server: Server) -> N
     assert out["found"] == [run_id] and out["status"] == "FINISHED"
     assert out["history"] == [[0, 1.0], [1, 0.5], [2, 1.0 / 3]]
     assert out["experiment_tags"] == {"owner": "lake"}
+    status, info = out["server_info"]  # what MLflow 3's client asks before some calls
+    assert status == 200
+    assert info["multipart_uploads_enabled"] is False and info["workspaces_enabled"] is False
 
     # MLflow's writes are in the lake, read by lakeml itself
     settled(server)  # the server's journal is committed: read the store
