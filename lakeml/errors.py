@@ -80,6 +80,8 @@ class LakemlError(Exception):
         cls = _BY_CODE.get(code) if isinstance(code, str) else None
         if cls is None:
             cls = error_for_status(http_status) if http_status is not None else LakemlError
+        if cls is InvalidArgument and Deleted.MARK in str(message):
+            cls = Deleted
         return cls(str(message) if message is not None else f"error {code or http_status}")
 
 
@@ -112,6 +114,25 @@ class InvalidState(LakemlError):
 
     error_code = "INVALID_STATE"
     http_status = 500  # MLflow's choice for this code
+
+
+class Deleted(InvalidState, InvalidArgument):
+    """The run or experiment is deleted: a call that needs it active waits for a restore.
+
+    An InvalidState to lakeml's callers; on the wire it is what MLflow's server answers
+    for it, INVALID_PARAMETER_VALUE (400: a client does not retry it as it retries a
+    500). Its message always holds MARK, by which :meth:`LakemlError.from_dict` knows it
+    again, so a client of a lakeml server raises it as the library does.
+    """
+
+    error_code = "INVALID_PARAMETER_VALUE"
+    http_status = 400
+    MARK = "is deleted; restore it"
+
+    def __init__(self, message: str) -> None:
+        if self.MARK not in message:
+            raise ValueError(f"a Deleted message says {self.MARK!r}: {message!r}")
+        super().__init__(message)
 
 
 class PermissionDenied(LakemlError):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from lakeml import arguments, config
 from lakeml.entities import DatasetInput, Experiment, Run, RunStatus, ViewType
-from lakeml.errors import InvalidArgument, InvalidState
+from lakeml.errors import Deleted, InvalidArgument, InvalidState
 from lakeml.system_tags import RUN_NOTE
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def set_experiment(experiment_name: str | None = None,
             exp = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
             assert exp is not None
     if exp.lifecycle_stage != "active":
-        raise InvalidState(f"experiment {exp.name!r} is deleted; restore it with "
+        raise Deleted(f"experiment {exp.name!r} is deleted; restore it with "
                            f"Client().restore_experiment({exp.experiment_id!r}) first")
     state.experiment_id = exp.experiment_id
     return exp
@@ -197,7 +197,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
     if run_id:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
-            raise InvalidState(f"run {run_id!r} is deleted; restore it before resuming")
+            raise Deleted(f"run {run_id!r} is deleted; restore it before resuming")
         from lakeml.tracking import owners
 
         client.update_run(run_id, status=RunStatus.RUNNING, name=run_name)

@@ -78,6 +78,20 @@ def test_each_class_carries_mlflows_code_and_status(cls: type[LakemlError]) -> N
     assert str(back) == "the message"
 
 
+def test_a_deleted_target_is_an_invalid_state_sent_as_mlflows_400() -> None:
+    from lakeml.errors import Deleted
+
+    err = Deleted("run 'r1' is deleted; restore it before logging")
+    assert isinstance(err, InvalidState) and isinstance(err, InvalidArgument)
+    assert (err.error_code, err.http_status) == ("INVALID_PARAMETER_VALUE", 400)
+    back = LakemlError.from_dict(err.to_dict(), http_status=400)
+    assert type(back) is Deleted and str(back) == str(err)  # a REST client raises it too
+    other = LakemlError.from_dict({"error_code": "INVALID_PARAMETER_VALUE", "message": "x"})
+    assert type(other) is InvalidArgument
+    with pytest.raises(ValueError, match="is deleted; restore it"):
+        Deleted("run 'r1' is gone")
+
+
 def test_every_lakeml_error_has_a_known_code() -> None:
     classes = _all_error_classes()
     assert len(classes) >= len(MLFLOW) + 2  # the projects' and payloads' own errors too

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from lakeml import arguments, config, system_tags
 from lakeml import validation as v
 from lakeml.entities import DatasetInput, LifecycleStage, Metric, Param, Run, RunStatus, RunTag
-from lakeml.errors import InvalidArgument, InvalidState, NotSupported
+from lakeml.errors import Deleted, InvalidArgument, NotSupported
 from lakeml.rest import wire
 from lakeml.rest.artifacts import RestArtifacts
 from lakeml.rest.buffer import LogBuffer
@@ -130,7 +130,7 @@ class RestTrackingService:
         # MLflow's rule: a run takes log calls until it is deleted, whatever its status
         # (metrics of an evaluation, tags of a review, added after the run ended)
         if state.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidState(f"run {run_id!r} is deleted; restore it before logging")
+            raise Deleted(f"run {run_id!r} is deleted; restore it before logging")
         return state
 
     def _forget_runs(self) -> None:

@@ -16,7 +16,13 @@ from lakeml import arguments, ids
 from lakeml import validation as v
 from lakeml.artifacts.repository import absolute_location
 from lakeml.entities import Experiment, LifecycleStage, ViewType
-from lakeml.errors import AlreadyExists, CommitConflict, InvalidArgument, InvalidState, NotFound
+from lakeml.errors import (
+    AlreadyExists,
+    CommitConflict,
+    Deleted,
+    InvalidArgument,
+    NotFound,
+)
 from lakeml.sqltext import placeholders
 from lakeml.times import now_us
 from lakeml.tracking.backend import run_row
@@ -298,8 +304,8 @@ class ExperimentCalls:
             exp = self.get_experiment(experiment_id)
             self._b.cache_experiment(exp)
         if exp.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidState(f"experiment {exp.name!r} (id {exp.experiment_id!r}) is deleted;"
-                               " restore it first")
+            raise Deleted(f"experiment {exp.name!r} (id {exp.experiment_id!r}) is deleted;"
+                          " restore it first")
         return exp
 
 

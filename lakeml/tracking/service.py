@@ -32,7 +32,7 @@ from lakeml.entities import (
     RunStatus,
     RunTag,
 )
-from lakeml.errors import InvalidArgument, InvalidState, NotFound
+from lakeml.errors import Deleted, InvalidArgument, NotFound
 from lakeml.ids import uuid7_hex
 from lakeml.times import now_ms, now_us
 from lakeml.tracking import owners
@@ -186,7 +186,7 @@ class LakeTrackingService:
         # MLflow's rule: a run takes log calls until it is deleted, whatever its status
         # (metrics of an evaluation, tags of a review, added after the run ended)
         if state.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidState(f"run {run_id!r} is deleted; restore it before logging")
+            raise Deleted(f"run {run_id!r} is deleted; restore it before logging")
         return state
 
     def check_run_writable(self, run_id: str) -> None:

@@ -248,6 +248,23 @@ def test_run_errors(server: Server, experiment_id: str) -> None:
                 status=400)["error_code"] == "INVALID_PARAMETER_VALUE"
     assert post(server, "runs/create", {"experiment_id": "987654321"}, status=404
                 )["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    # a deleted run takes no log calls: 400 INVALID_PARAMETER_VALUE, as MLflow answers (a
+    # 500 would have MLflow's client retry it for a minute before it gives up)
+    post(server, "runs/delete", {"run_id": run_id})
+    for path, body in [("runs/log-metric", {"run_id": run_id, "key": "m", "value": 1,
+                                            "timestamp": 1}),
+                       ("runs/log-parameter", {"run_id": run_id, "key": "q", "value": "1"}),
+                       ("runs/set-tag", {"run_id": run_id, "key": "t", "value": "1"}),
+                       ("runs/log-batch", {"run_id": run_id, "tags": [{"key": "t",
+                                                                      "value": "1"}]})]:
+        answer = post(server, path, body, status=400)
+        assert answer["error_code"] == "INVALID_PARAMETER_VALUE", (path, answer)
+        assert f"run {run_id!r} is deleted" in answer["message"], (path, answer)
+    gone = post(server, "experiments/create", {"name": unique("gone")})["experiment_id"]
+    post(server, "experiments/delete", {"experiment_id": gone})
+    answer = post(server, "runs/create", {"experiment_id": gone}, status=400)
+    assert answer["error_code"] == "INVALID_PARAMETER_VALUE" and "is deleted" in \
+        answer["message"]
 
 
 def test_malformed_requests_answer_in_mlflows_shape(server: Server) -> None:

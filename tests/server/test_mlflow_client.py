@@ -38,11 +38,18 @@ experiment_id = found["experiment_id"][0]
 client.set_experiment_tag(experiment_id, "owner", "lake")
 client.set_experiment_tag(experiment_id, "draft", "yes")
 client.delete_experiment_tag(experiment_id, "draft")
+scratch = client.create_run(experiment_id).info.run_id
+client.delete_run(scratch)
+try:
+    client.set_tag(scratch, "late", "1")
+    refused = None
+except mlflow.exceptions.MlflowException as exc:
+    refused = exc.error_code
 from mlflow.utils.rest_utils import MlflowHostCreds
 from mlflow.utils.server_info import fetch_server_info
 info = fetch_server_info(MlflowHostCreds(mlflow.get_tracking_uri()))
 print(json.dumps({
-    "server_info": [info.status_code, info.data],
+    "server_info": [info.status_code, info.data], "refused": refused,
     "run_id": run_id, "found": list(found["run_id"]),
     "experiment_tags": client.get_experiment(experiment_id).tags,
     "status": client.get_run(run_id).info.status,
@@ -79,6 +86,8 @@ def test_mlflow_client_logs_and_searches_through_the_server(server: Server) -> N
     assert out["found"] == [run_id] and out["status"] == "FINISHED"
     assert out["history"] == [[0, 1.0], [1, 0.5], [2, 1.0 / 3]]
     assert out["experiment_tags"] == {"owner": "lake"}
+    # a deleted run's log call: MLflow's 400 (a 500 would have its client retry it)
+    assert out["refused"] == "INVALID_PARAMETER_VALUE"
     status, info = out["server_info"]  # what MLflow 3's client asks before some calls
     assert status == 200
     assert info["multipart_uploads_enabled"] is False and info["workspaces_enabled"] is False

@@ -18,6 +18,7 @@ import lakeml
 from lakeml.entities import Dataset, DatasetInput, Metric, Param, RunTag
 from lakeml.errors import (
     AlreadyExists,
+    Deleted,
     InvalidArgument,
     InvalidState,
     LakemlError,
@@ -266,8 +267,9 @@ def test_errors_map_to_the_lake_services_classes_and_messages(
         seen[case] = (lake_error[0], rest_error[0])
         assert rest_error[0] is lake_error[0], case
         assert rest_error[1] == lake_error[1].replace(lake_run, rest_run), case
+    # (Deleted: an InvalidState sent as MLflow's INVALID_PARAMETER_VALUE, known again)
     assert {lake for lake, _ in seen.values()} >= {NotFound, AlreadyExists, InvalidArgument,
-                                                   InvalidState}
+                                                   Deleted}
 
 
 # ---- buffering and read-your-writes --------------------------------------------------------
