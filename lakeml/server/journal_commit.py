@@ -48,7 +48,8 @@ from lakeml.store.schemas import DERIVED
 if TYPE_CHECKING:
     from lakeml.server.journal import Journal, Record
     from lakeml.store import Store
-    from lakeml.store.writer import Rejected, Writer
+    from lakeml.store.rejects import Rejected
+    from lakeml.store.writer import Writer
 
 log = logging.getLogger("lakeml.server")
 

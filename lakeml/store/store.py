@@ -15,8 +15,9 @@ from lakeml.store import rows as row_builders
 from lakeml.store.file_cache import store_folder
 from lakeml.store.maintenance import Maintenance
 from lakeml.store.object_store import delta_options
+from lakeml.store.rejects import Rejected
 from lakeml.store.table import DeltaTableHandle
-from lakeml.store.writer import Rejected, Writer
+from lakeml.store.writer import Writer
 from lakeml.times import SequenceClock
 
 if TYPE_CHECKING:

@@ -9,10 +9,9 @@ at the same time, so a flush costs a few commits' time, not one per table.
 metric_buckets rows are derived a bucket's worth of points at a time (a flush of a
 point or two per key commits none; store/bucket_carry.py), and the rest at close().
 
-Each commit carries a Delta app transaction ``(writer id, batch sequence)``.
-When a commit fails the batch stays pending; before it is retried the writer
-asks the table which sequence it last committed under its id, so a commit
-that landed although its acknowledgement was lost is never written twice.
+Each commit carries a Delta app transaction ``(writer id, batch sequence)``: a
+commit that landed although its acknowledgement was lost is never written twice
+(lakeml/store/pending.py holds the batches waiting for their commit).
 
 What a ``kill -9`` can lose: the rows logged since the last completed flush,
 that is at most ``interval`` seconds of logging plus one commit's time.
@@ -34,27 +33,18 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import random
 import sys
 import threading
 import time
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from lakeml.errors import (
-    CommitConflict,
-    InvalidArgument,
-    InvalidState,
-    LakemlError,
-    RowsRejected,
-    StoreUnavailable,
-)
-from lakeml.store import first_wins
+from lakeml.errors import InvalidArgument, InvalidState, LakemlError
 from lakeml.store.bucket_carry import BucketCarry
 from lakeml.store.derived import DERIVE
+from lakeml.store.pending import Pending
+from lakeml.store.rejects import Rejected, Rejections
 from lakeml.store.rows import to_arrow
 from lakeml.store.schemas import COMMIT_WAVES, DERIVED
 
@@ -70,24 +60,6 @@ _live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 # Seconds at least between two maintenance passes (on_idle) of the flusher.
 MAINTENANCE_SPACING = 1.0
 
-# How many rejected rows an error message quotes.
-QUOTED_REJECTS = 5
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """Rows of ``table`` that were not committed, and why (``error``)."""
-
-    table: str
-    rows: list[Any]
-    error: BaseException
-
-    def describe(self) -> str:
-        row = self.rows[0]
-        more = f" (and {len(self.rows) - 1} more like it)" if len(self.rows) > 1 else ""
-        reason = (str(self.error).splitlines() or [""])[0]  # delta-rs appends a table
-        return f"{self.table} row {row!r}{more}: {type(self.error).__name__}: {reason}"
-
 
 class Writer:
     """Buffers rows per table and commits them in the background."""
@@ -99,7 +71,6 @@ class Writer:
                  on_reject: list[Callable[[Rejected], None]] | None = None,
                  on_close: Callable[[], None] | None = None) -> None:
         self.writer_id = os.urandom(8).hex()
-        self.app_id = f"lakeml-writer-{self.writer_id}"
         self.interval = interval
         self.flush_rows = flush_rows
         self.max_buffered_rows = max_buffered_rows
@@ -110,21 +81,16 @@ class Writer:
         self._committed = False
         self._buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
         self._buffered = 0
-        self._pending: dict[str, list[tuple[int, pa.Table]]] = {name: [] for name in tables}
-        self._uncertain: set[str] = set()
-        self._fresh: dict[str, set[int]] = {name: set() for name in tables}  # see append_table
+        # batches waiting for their commit, numbered for exactly-once commits (pending.py)
+        self._pending = Pending(tables, f"lakeml-writer-{self.writer_id}",
+                                reject=self._reject, landed=self._landed)
         self._in_flight: frozenset[str] = frozenset()  # taken from buffers, not yet pending
-        self._batch_seq = dict.fromkeys(tables, 0)
         self._carry = BucketCarry()  # metrics not yet in metric_buckets (bucket_carry.py)
         self._buckets_failed = False  # deriving failed once: derive no more (see below)
         self._lock = threading.Lock()
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._committers: ThreadPoolExecutor | None = None  # a wave's tables, see flush
-        #: The journal committer's numbering (see queue_batch): batch numbers are
-        #: ``round << round_bits``, so that a split's parts fit inside their round.
-        self.round_bits: int | None = None
         self._closed = False
         self._maintenance_due = False  # a commit happened since on_idle last ran
         self._maintained_at = 0.0  # when on_idle last ran (monotonic)
@@ -132,9 +98,28 @@ class Writer:
         self._divert: list[tuple[str, list[tuple[Any, ...]]]] | None = None  # see diverted
         self._divert_thread = 0
         self.last_error: LakemlError | None = None
-        self._rejected: list[Rejected] = []  # not yet reported by an explicit flush
-        self.on_reject = on_reject if on_reject is not None else []  # told of each rejection
+        self._rejections = Rejections(on_reject)  # not yet reported by an explicit flush
         _live_writers.add(self)
+
+    @property
+    def app_id(self) -> str:
+        """The Delta app id this writer's commits carry (one per writer; the server's
+        journal committers share their journal's)."""
+        return self._pending.app_id
+
+    @app_id.setter
+    def app_id(self, value: str) -> None:
+        self._pending.app_id = value
+
+    @property
+    def round_bits(self) -> int | None:
+        """The journal committer's numbering (see queue_batch): batch numbers are
+        ``round << round_bits``, so that a split's parts fit inside their round."""
+        return self._pending.round_bits
+
+    @round_bits.setter
+    def round_bits(self, value: int | None) -> None:
+        self._pending.round_bits = value
 
     # ---- the hot path ---------------------------------------------------------
     def append(self, table: str, row: tuple[Any, ...]) -> None:
@@ -223,14 +208,10 @@ class Writer:
         For a writer whose batch numbers mean something outside it: the server's journal
         committer numbers each batch by the journal offset it ends at, so that after a
         crash a new committer (a new writer, same ``app_id``) skips what landed. ``seq``
-        must exceed every number queued before for these tables. With ``round_bits``
-        set, a batch the table refuses is split into parts numbered inside its round
-        (``seq + 1``, ``seq + 2``, ...), the round's last part committed as
-        ``seq | (1 << round_bits) - 1``: a committed number ``v`` then tells whether
-        round ``v >> round_bits`` landed whole (no low bits, or all of them set) or only
-        in part (see journal_commit.landed_through). ``derived_only``: queue
-        only the derived tables' batches (their source's batch landed, theirs did not).
-        No background flusher is started: the caller flushes.
+        must exceed every number queued before for these tables; with ``round_bits``
+        set, a refused batch is split inside its round (pending.py). ``derived_only``:
+        queue only the derived tables' batches (their source's batch landed, theirs did
+        not). No background flusher is started: the caller flushes.
         """
         if not rows:
             return
@@ -240,22 +221,14 @@ class Writer:
         with self._flush_lock:
             derived = {d: DERIVE[d](data) for d, source in DERIVED.items()
                        if source == table and d in self._tables}
-            queued = {**({} if derived_only else {table: data}), **derived}
-            for name in queued:
-                if seq <= self._batch_seq[name]:
-                    raise ValueError(f"batch {seq} of {name!r} is not after batch "
-                                     f"{self._batch_seq[name]}, queued before")
-            for name, batch in queued.items():
-                self._batch_seq[name] = seq
-                self._pending[name].append((seq, batch))
+            self._pending.add_numbered({**({} if derived_only else {table: data}),
+                                        **derived}, seq)
 
     def drop_pending(self) -> None:
         """Forget every pending batch and its numbering, uncommitted (a journal committer
         starting over from its journal, which skips by offset what landed)."""
         with self._flush_lock:
-            self._pending = {name: [] for name in self._tables}
-            self._batch_seq = dict.fromkeys(self._tables, 0)
-            self._uncertain = set(self._tables)
+            self._pending.drop()
 
     def _after_buffering(self, buffered: int) -> None:
         """Start the flusher on first use; wake it once ``flush_rows`` rows wait, and
@@ -271,14 +244,14 @@ class Writer:
     def has_unflushed(self, tables: Iterable[str] | None = None) -> bool:
         """Whether any row (of ``tables``, default any) is buffered or pending a commit."""
         if tables is None:
-            return self._buffered > 0 or bool(self._in_flight) or any(self._pending.values())
-        return any(self._buffers[t] or t in self._in_flight or self._pending[t] for t in tables)
+            return self._buffered > 0 or bool(self._in_flight) or \
+                any(self._pending.batches.values())
+        return any(self._buffers[t] or t in self._in_flight or self._pending.batches[t]
+                   for t in tables)
 
     def unflushed_rows(self) -> int:
         """Rows logged but not yet committed."""
-        pending = sum(t.num_rows for name, batches in self._pending.items()
-                      if name not in DERIVED for _, t in batches)
-        return self._buffered + pending
+        return self._buffered + self._pending.rows(set(self._tables) - set(DERIVED))
 
     # ---- committing -----------------------------------------------------------
     def flush(self, *, report: bool = True) -> None:
@@ -313,9 +286,10 @@ class Writer:
             for wave in self._waves():
                 # a derived table waits while its source still has batches (a failed
                 # commit): latest points never show a point the history does not hold
-                ready = [n for n in wave if self._pending[n]
-                         and not (n in DERIVED and self._pending[DERIVED[n]])]
-                for error in self._commit_wave(ready):
+                pending = self._pending.batches
+                ready = [n for n in wave if pending[n]
+                         and not (n in DERIVED and pending[DERIVED[n]])]
+                for error in self._pending.commit_all(ready):
                     first_error = first_error or error
             self.last_error = first_error
             if first_error is not None:
@@ -330,76 +304,12 @@ class Writer:
         waves += [[n] for n in self._tables if n not in placed]
         return [wave for wave in waves if wave]
 
-    def _commit_wave(self, names: list[str]) -> list[LakemlError]:
-        """Commit the pending batches of ``names`` at the same time (each commit changes
-        its own table's pending batches; what they share, the rejections and flags, is
-        changed under the GIL or self._lock); every commit ends before this returns.
-        The errors of the tables that failed, in ``names`` order."""
-        def commit(name: str) -> LakemlError | None:
-            try:
-                self._commit_pending(name)
-            except LakemlError as exc:
-                return exc
-            return None
-
-        if len(names) <= 1:
-            outcomes = [commit(name) for name in names]
-        else:
-            if self._committers is None:
-                self._committers = ThreadPoolExecutor(
-                    max_workers=max(len(wave) for wave in COMMIT_WAVES),
-                    thread_name_prefix="lakeml-commit")
-            pool = self._committers
-            futures: list[Future[LakemlError | None]] = []
-            unexpected: BaseException | None = None
-            for name in names:
-                try:
-                    futures.append(pool.submit(commit, name))
-                except RuntimeError as exc:
-                    if "cannot schedule new futures" not in str(exc):
-                        unexpected = exc  # the others are still waited for below
-                        break
-                    # the interpreter is exiting (close() at exit): commit here
-                    done: Future[LakemlError | None] = Future()
-                    try:
-                        done.set_result(commit(name))
-                    except BaseException as error:  # noqa: BLE001 - handed on below
-                        done.set_exception(error)
-                    futures.append(done)
-            outcomes = []
-            for future in futures:  # wait for every one before raising anything
-                try:
-                    outcomes.append(future.result())
-                except BaseException as exc:  # noqa: BLE001 - raised once all have ended
-                    unexpected = unexpected or exc
-            if unexpected is not None:
-                raise unexpected
-        return [error for error in outcomes if error is not None]
-
     def raise_rejected(self) -> None:
-        """Raise RowsRejected (an InvalidArgument) naming the rows rejected since the last
-        report, if any."""
-        with self._lock:
-            rejected, self._rejected = self._rejected, []
-        if not rejected:
-            return
-        count = sum(len(r.rows) for r in rejected)
-        quoted = "; ".join(r.describe() for r in rejected[:QUOTED_REJECTS])
-        more = f"; and {len(rejected) - QUOTED_REJECTS} more" if len(rejected) > QUOTED_REJECTS \
-            else ""
-        raise RowsRejected(f"{count} logged row(s) could not be stored and were not "
-                           f"committed (every other row was): {quoted}{more}",
-                           frozenset(_first_column(row) for r in rejected for row in r.rows))
+        """Raise RowsRejected naming the rows rejected since the last report, if any."""
+        self._rejections.report()
 
     def _reject(self, name: str, rows: list[Any], error: BaseException) -> None:
-        """Set ``rows`` aside: never committed, reported by the next explicit flush."""
-        rejected = Rejected(name, rows, error)
-        with self._lock:
-            self._rejected.append(rejected)
-        log.warning("lakeml rejected %d row(s); every other row is committed: %s",
-                    len(rows), rejected.describe())
-        for listener in self.on_reject:
-            listener(rejected)
+        self._rejections.add(name, rows, error)
 
     def append_table(self, table: str, data: pa.Table, *, fresh_keys: bool = False) -> None:
         """Queue an Arrow table of rows for the next commit (the bulk path).
@@ -421,32 +331,28 @@ class Writer:
             raise InvalidArgument(f"rows for table {table!r} do not fit its schema: "
                                   f"{exc}") from None
         with self._flush_lock:
-            self._add_pending(table, data)
+            seq = self._add_pending(table, data)
             if fresh_keys:
-                self._fresh[table].add(self._batch_seq[table])
+                self._pending.fresh[table].add(seq)
         if self._thread is None:
             self._start()
         self._wake.set()
 
-    def _add_pending(self, name: str, data: pa.Table) -> None:
+    def _add_pending(self, name: str, data: pa.Table) -> int:
         """Queue ``data`` as the next batch of ``name`` and of the tables derived from it
         (derived first: if deriving fails, nothing is queued; but metric_buckets only
         once a bucket's worth is carried, and a failure there is logged, see
-        _bucket_rows)."""
+        _bucket_rows). Returns the number of ``name``'s batch."""
         derived = {d: DERIVE[d](data) for d, source in DERIVED.items()
                    if source == name and d in self._tables and d != "metric_buckets"}
         if name == "metrics" and "metric_buckets" in self._tables:
             rows = self._bucket_rows(data)
             if rows is not None:
                 derived["metric_buckets"] = rows
-        self._batch_seq[name] += 1
-        self._pending[name].append((self._batch_seq[name], data))
+        seq = self._pending.add(name, data)
         for table, batch in derived.items():
-            self._queue(table, batch)
-
-    def _queue(self, table: str, batch: pa.Table) -> None:
-        self._batch_seq[table] += 1
-        self._pending[table].append((self._batch_seq[table], batch))
+            self._pending.add(table, batch)
+        return seq
 
     def _bucket_rows(self, data: pa.Table | None) -> pa.Table | None:
         """metric_buckets rows of the points of ``data`` (None: of every carried one)
@@ -474,7 +380,7 @@ class Writer:
             if "metric_buckets" in self._tables:
                 rows = self._bucket_rows(None)
                 if rows is not None:
-                    self._queue("metric_buckets", rows)
+                    self._pending.add("metric_buckets", rows)
 
     def _convert(self, name: str, rows: list[tuple[Any, ...]]) -> pa.Table | None:
         """``rows`` as an Arrow table of ``name``'s schema, without the rows that have no
@@ -492,139 +398,17 @@ class Writer:
                  if t is not None]
         return pa.concat_tables(parts) if parts else None
 
-    def _commit_pending(self, name: str) -> None:
-        """Commit the pending batches of ``name``: all at once, or one by one after the
-        table refused a row (InvalidArgument), splitting refused batches down to the row."""
-        import pyarrow as pa
-
-        handle = self._tables[name]
-        failures = lost_guards = 0
-        one_by_one = False
-        while self._pending[name]:
-            if name in self._uncertain:  # an earlier attempt may have landed
-                done = handle.committed_version(self.app_id)
-                self._pending[name] = [(s, t) for s, t in self._pending[name]
-                                       if s > done or self._replays_part(s, done)]
-                self._uncertain.discard(name)
-                if not self._pending[name]:
-                    return
-            count = 1 if one_by_one else len(self._pending[name])
-            read_version, guards = None, None
-            if name in first_wins.FIRST_WINS:
-                claimed = self._claim(name, count)
-                if claimed is None:
-                    continue  # every row was already there, or rejected
-                read_version, guards = claimed
-                count = 1
-            batches = self._pending[name][:count]
-            data = batches[0][1] if len(batches) == 1 else pa.concat_tables(
-                [t for _, t in batches])
-            version = self._commit_number(name, batches[-1][0], len(batches))
-            try:
-                handle.append(data, app_id=self.app_id, version=version,
-                              read_version=read_version, guards=guards)
-            except (CommitConflict, StoreUnavailable) as exc:
-                self._uncertain.add(name)
-                if guards and isinstance(exc, CommitConflict) and lost_guards < 50:
-                    lost_guards += 1  # a racer committed rows of the same guard: look again
-                    time.sleep(random.uniform(0, 0.01 * lost_guards))
-                    continue
-                failures += 1
-                if failures == 5:
-                    raise
-                log.debug("commit to %s failed (%s); retrying", name, exc)
-                time.sleep(0.05 * 2 ** (failures - 1))
-                continue
-            except InvalidArgument as exc:  # no retry can fix it: isolate the refused rows
-                one_by_one = True
-                self._split_refused(name, data, len(batches), exc)
-                continue
-            del self._pending[name][:len(batches)]
-            self._committed = True
-            if self._after_commit is not None:
-                self._after_commit(name)
-            # maintenance runs on the flusher thread, after explicit flushes too, at most
-            # once per MAINTENANCE_SPACING: a pass after every commit would hold the
-            # flush lock between a busy server's group commits
-            if not self._maintenance_due:
-                self._maintenance_due = True
-                self._wake.set()
-
-    def _claim(self, name: str, count: int) -> tuple[int | None, list[str]] | None:
-        """Check the first ``count`` pending batches of first-wins table ``name`` against
-        its committed rows (see first_wins): reject rows whose key holds another value,
-        drop rows already there, and leave the rest as one pending batch. Returns
-        (the table version read, the guards its commit must carry), or None if no row
-        is left to commit."""
-        import pyarrow as pa
-
-        batches = self._pending[name][:count]
-        fresh = [t for s, t in batches if s in self._fresh[name]]
-        checked = [t for s, t in batches if s not in self._fresh[name]]
-        self._fresh[name].difference_update(s for s, _ in batches)
-        kept, version, guards = list(fresh), None, []
-        if checked:
-            data = pa.concat_tables(checked)
-            first_key = first_wins.FIRST_WINS[name][0][0]
-            firsts = data[first_key].unique().to_pylist()
-            version, committed = self._tables[name].read_where_in(
-                first_key, firsts, self._tables[name].schema.names)
-            keep, reject = first_wins.claim(name, data, committed)
-            for i, error in reject:
-                self._reject(name, data.slice(i, 1).to_pylist(), error)
-            if keep:
-                kept.append(data.take(keep))
-                guards = first_wins.guards(name, kept[-1][first_key].unique().to_pylist())
-        rows = [t for t in kept if t.num_rows]
-        if rows:
-            self._pending[name][:count] = [(batches[-1][0], pa.concat_tables(rows))]
-            return version, guards
-        del self._pending[name][:count]
-        return None
-
-    def _replays_part(self, seq: int, done: int) -> bool:
-        """Whether pending batch ``seq`` is a whole journal round (``round_bits``) of which
-        only some split parts landed (``done``): it is committed again, not skipped."""
-        if self.round_bits is None:
-            return False
-        mask = (1 << self.round_bits) - 1
-        return (not seq & mask and done & mask not in (0, mask)
-                and seq >> self.round_bits == done >> self.round_bits)
-
-    def _commit_number(self, name: str, seq: int, count: int) -> int:
-        """The number to commit pending batch ``seq`` under: itself, but the last part of
-        a split journal round (``round_bits``) carries the round's full marker."""
-        if self.round_bits is None:
-            return seq
-        mask = (1 << self.round_bits) - 1
-        later = self._pending[name][count:]
-        if seq & mask and not any(s >> self.round_bits == seq >> self.round_bits
-                                  for s, _ in later):
-            return seq | mask
-        return seq
-
-    def _split_refused(self, name: str, data: pa.Table, batches: int,
-                       error: InvalidArgument) -> None:
-        """Replace the first ``batches`` pending batches of ``name`` (refused as ``data``)
-        by its two halves, or reject it if it is one row. Every pending batch gets a new
-        sequence, in order: none of them was committed, and the sequences of an app
-        id's commits must grow in the order they are made."""
-        rest = [t for _, t in self._pending[name][batches:]]
-        if data.num_rows == 1:
-            self._reject(name, data.to_pylist(), error)
-            parts = rest
-        else:
-            mid = data.num_rows // 2
-            parts = [data.slice(0, mid), data.slice(mid), *rest]
-        last = self._batch_seq[name]
-        seqs = range(last + 1, last + 1 + len(parts))
-        bits = self.round_bits
-        if bits is not None and parts and (seqs[-1] >> bits != last >> bits
-                                           or seqs[-1] & ((1 << bits) - 1) == (1 << bits) - 1):
-            raise InvalidState(f"table {name!r}: more than {(1 << bits) - 2} parts split "
-                               f"from journal round {last >> bits}")
-        self._pending[name] = list(zip(seqs, parts))
-        self._batch_seq[name] = last + len(parts)
+    def _landed(self, name: str) -> None:
+        """A commit of ``name`` landed (Pending.commit)."""
+        self._committed = True
+        if self._after_commit is not None:
+            self._after_commit(name)
+        # maintenance runs on the flusher thread, after explicit flushes too, at most
+        # once per MAINTENANCE_SPACING: a pass after every commit would hold the
+        # flush lock between a busy server's group commits
+        if not self._maintenance_due:
+            self._maintenance_due = True
+            self._wake.set()
 
     # ---- the background flusher -------------------------------------------------
     def _start(self) -> None:
@@ -686,9 +470,7 @@ class Writer:
                 self.raise_rejected()
         finally:  # rows refused or a store gone: what committed still gets its snapshot
             with self._flush_lock:  # not while a flush is submitting to the pool
-                if self._committers is not None:
-                    self._committers.shutdown(wait=True)
-                    self._committers = None
+                self._pending.shutdown()
             if self._committed and self._on_close is not None:
                 on_close, self._on_close = self._on_close, None
                 on_close()
@@ -709,22 +491,12 @@ class Writer:
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._buffers = {name: [] for name in self._tables}
-        self._pending = {name: [] for name in self._tables}
-        self._fresh = {name: set() for name in self._tables}
         self._buffered = 0
-        self._rejected = []
+        self._rejections.forget()
         self._thread = None
-        self._committers = None  # its threads did not survive fork
         self.writer_id = os.urandom(8).hex()
-        self.app_id = f"lakeml-writer-{self.writer_id}"
-        self._batch_seq = dict.fromkeys(self._tables, 0)
+        self._pending.after_fork(f"lakeml-writer-{self.writer_id}")
         self._carry = BucketCarry()  # the parent's points: its own close derives them
-
-
-def _first_column(row: Any) -> str:
-    """The first column of a buffered row (a tuple) or of a bulk one (a dict), as text."""
-    value = row[0] if isinstance(row, tuple) else next(iter(row.values()), None)
-    return str(value)
 
 
 def _close_all_at_exit() -> None:

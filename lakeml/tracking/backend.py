@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from lakeml.entities import Experiment
     from lakeml.query import QueryEngine
     from lakeml.store import Store
-    from lakeml.store.writer import Rejected
+    from lakeml.store.rejects import Rejected
 
 # How long this process trusts what it read about an experiment before reading
 # it again. Its own changes apply at once; another process's deletion of an
