@@ -7,8 +7,8 @@ The middleware (every request):
 - with an auth file (``--auth-file``), authenticates the caller by HTTP Basic
   (MLflow's client sends it from MLFLOW_TRACKING_USERNAME / _PASSWORD) or
   ``Authorization: Bearer <token>`` (from MLFLOW_TRACKING_TOKEN), else answers 401
-  UNAUTHENTICATED before reading the body; ``/health``, ``/version`` and MLflow 3's
-  ``server-info`` stay open (PUBLIC_PATHS). Without an auth file
+  UNAUTHENTICATED before reading the body; ``/health`` and MLflow 3's ``server-info``
+  stay open (PUBLIC_PATHS). Without an auth file
   every caller is anonymous and may do everything (as MLflow's server without its auth
   app);
 - reads the body before any handler runs: one over ``--max-body-mb`` gets 413 (by its
@@ -58,8 +58,9 @@ log = logging.getLogger("lakeml.server")
 
 #: MLflow 3's clients ask it how the server is set up, before they sign in
 SERVER_INFO = "/api/3.0/mlflow/server-info"
-# open, as in MLflow: a load balancer's checks, and what a client asks before signing in
-PUBLIC_PATHS = ("/health", "/version", SERVER_INFO)
+# open, as in MLflow: a load balancer's check, and what a client asks before signing in
+# (/version is not: it would tell anyone which release to attack)
+PUBLIC_PATHS = ("/health", SERVER_INFO)
 #: Uploads through MLflow's artifact proxy are streamed to storage, not read whole: the body
 #: limit (meant for JSON calls) does not apply to them.
 UNLIMITED_PREFIXES = ("/api/2.0/mlflow-artifacts/",)

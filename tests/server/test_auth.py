@@ -92,7 +92,9 @@ def events(server: Server) -> list[dict]:
 def test_basic_and_bearer_sign_in_and_wrong_credentials_get_401(team) -> None:
     server, users, token = team
     assert httpx.get(f"{server.url}/health").status_code == 200  # open: a load balancer's
-    assert httpx.get(f"{server.url}/version").status_code == 200
+    assert httpx.get(f"{server.url}/version").status_code == 401  # as in MLflow
+    version = httpx.get(f"{server.url}/version", auth=("alice", PASSWORDS["alice"]))
+    assert version.status_code == 200 and version.text == lakeml.__version__
     info = httpx.get(f"{server.url}/api/3.0/mlflow/server-info")  # open, as in MLflow
     assert info.status_code == 200 and info.json()["workspaces_enabled"] is False
     anonymous = httpx.post(f"{server.api}/experiments/search", json={})
