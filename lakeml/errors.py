@@ -17,6 +17,7 @@ mlflow/exceptions.py), so a REST server and its client map errors both ways:
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 #: MLflow's HTTP status for each error code (mlflow/exceptions.py, MLflow 2.x-3.x).
@@ -80,7 +81,7 @@ class LakemlError(Exception):
         cls = _BY_CODE.get(code) if isinstance(code, str) else None
         if cls is None:
             cls = error_for_status(http_status) if http_status is not None else LakemlError
-        if cls is InvalidArgument and Deleted.MARK in str(message):
+        if cls is InvalidArgument and Deleted.said_by(str(message)):
             cls = Deleted
         return cls(str(message) if message is not None else f"error {code or http_status}")
 
@@ -121,18 +122,27 @@ class Deleted(InvalidState, InvalidArgument):
 
     An InvalidState to lakeml's callers; on the wire it is what MLflow's server answers
     for it, INVALID_PARAMETER_VALUE (400: a client does not retry it as it retries a
-    500). Its message always holds MARK, by which :meth:`LakemlError.from_dict` knows it
-    again, so a client of a lakeml server raises it as the library does.
+    500). Its message always has the form of SAID, ``run 'r1' is deleted; restore it…``,
+    by which :meth:`LakemlError.from_dict` knows it again, so a client of a lakeml server
+    raises it as the library does.
     """
 
     error_code = "INVALID_PARAMETER_VALUE"
     http_status = 400
-    MARK = "is deleted; restore it"
+    # what the run or experiment is (its quoted id or name), then the fixed words
+    SAID = re.compile("(run|experiment) ('[^']*'|\"[^\"]*\")( [(]id '[^']*'[)])? "
+                      "is deleted; restore it")
 
     def __init__(self, message: str) -> None:
-        if self.MARK not in message:
-            raise ValueError(f"a Deleted message says {self.MARK!r}: {message!r}")
+        if not self.said_by(message):
+            raise ValueError(f"a Deleted message reads \"run 'r1' is deleted; restore it"
+                             f"…\", got {message!r}")
         super().__init__(message)
+
+    @classmethod
+    def said_by(cls, message: str) -> bool:
+        """Whether ``message`` is one of a Deleted error."""
+        return cls.SAID.match(message) is not None
 
 
 class PermissionDenied(LakemlError):

@@ -88,6 +88,9 @@ def test_a_deleted_target_is_an_invalid_state_sent_as_mlflows_400() -> None:
     assert type(back) is Deleted and str(back) == str(err)  # a REST client raises it too
     other = LakemlError.from_dict({"error_code": "INVALID_PARAMETER_VALUE", "message": "x"})
     assert type(other) is InvalidArgument
+    quoting = "run 'r1' has no tag 'is deleted; restore it'"  # the words, in a bad value
+    assert type(LakemlError.from_dict({"error_code": "INVALID_PARAMETER_VALUE",
+                                       "message": quoting})) is InvalidArgument
     with pytest.raises(ValueError, match="is deleted; restore it"):
         Deleted("run 'r1' is gone")
 

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from lakeml.errors import InvalidArgument, NotFound
+from lakeml.errors import Deleted, InvalidArgument, NotFound
 from lakeml.times import now_us
 from lakeml.uris import MLMODEL, clean_relative
 
@@ -75,7 +75,7 @@ def create(client: Client, experiment_id: str, *, name: str | None = None,
     """Create a PENDING logged model in ``experiment_id`` and decide where its files go."""
     experiment = client.get_experiment(experiment_id)  # NotFound names an unknown one
     if experiment.lifecycle_stage != "active":
-        raise InvalidArgument(f"experiment {experiment_id!r} is deleted; restore it first")
+        raise Deleted(f"experiment {experiment_id!r} is deleted; restore it first")
     if name is None or name == "":
         from lakeml.tracking.names import generate_run_name
 
