@@ -249,7 +249,8 @@ class Committer:
         """Queue the records' rows as one batch per table numbered ``end << ROUND_BITS``,
         minus what ``done`` (batch numbers) says landed (see the module's docstring)."""
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-        rederive: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        # (source, derived table): the source's rows whose derived rows did not land
+        rederive: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
         derived_of = {source: [d for d, s in DERIVED.items() if s == source]
                       for source in set(DERIVED.values())}
         for record_end, (_origin, tables) in records:
@@ -261,16 +262,17 @@ class Committer:
                 landed = landed_through(done.get(table, 0))
                 if record_end > landed:
                     rows[table].extend(table_rows)
-                elif any(landed_through(done.get(d, 0)) < record_end
-                         for d in derived_of.get(table, ())):
-                    rederive[table].extend(table_rows)
-        for table, table_rows in rederive.items():
+                    continue
+                for derived in derived_of.get(table, ()):  # only where they did not land
+                    if landed_through(done.get(derived, 0)) < record_end:
+                        rederive[table, derived].extend(table_rows)
+        for (table, derived), table_rows in rederive.items():
             # numbered as a round ending one byte past the source's: after every number
             # of the source's round (a split part of it included), before the next
             # record's end (a record takes more than a byte), and with room for parts
             # if a derived table refuses a row
             seq = landed_through(done[table]) + 1 << ROUND_BITS
-            self.writer.queue_batch(table, table_rows, seq, derived_only=True)
+            self.writer.queue_batch(table, table_rows, seq, derived_only=derived)
         for table, table_rows in rows.items():
             self.writer.queue_batch(table, table_rows, end << ROUND_BITS)
 

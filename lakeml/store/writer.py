@@ -201,7 +201,7 @@ class Writer:
         return True
 
     def queue_batch(self, table: str, rows: list[tuple[Any, ...]], seq: int, *,
-                    derived_only: bool = False) -> None:
+                    derived_only: str | None = None) -> None:
         """Queue ``rows`` of ``table`` as one pending batch numbered ``seq`` (and its derived
         tables' batches, numbered the same), for the next :meth:`flush`.
 
@@ -210,8 +210,8 @@ class Writer:
         crash a new committer (a new writer, same ``app_id``) skips what landed. ``seq``
         must exceed every number queued before for these tables; with ``round_bits``
         set, a refused batch is split inside its round (pending.py). ``derived_only``:
-        queue only the derived tables' batches (their source's batch landed, theirs did
-        not). No background flusher is started: the caller flushes.
+        queue only the batch of that table derived from ``table`` (the source's batch
+        landed, this one did not). No background flusher is started: the caller flushes.
         """
         if not rows:
             return
@@ -220,7 +220,10 @@ class Writer:
             return
         with self._flush_lock:
             derived = {d: DERIVE[d](data) for d, source in DERIVED.items()
-                       if source == table and d in self._tables}
+                       if source == table and d in self._tables
+                       and derived_only in (None, d)}
+            if derived_only is not None and derived_only not in derived:
+                raise ValueError(f"{derived_only!r} is not a table derived from {table!r}")
             self._pending.add_numbered({**({} if derived_only else {table: data}),
                                         **derived}, seq)
 

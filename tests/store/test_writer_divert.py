@@ -60,9 +60,13 @@ def test_batches_numbered_from_outside_land_once_across_writers(tmp_path: Path) 
     assert count(store, "metrics") == 5
     # derived only: metric_latest of batch 200 again would be a repeat; a derived-only
     # batch numbered after the table's last lands on metric_latest alone
-    second.queue_batch("metrics", metric_rows(1, run="t"), 300, derived_only=True)
+    buckets = count(store, "metric_buckets")
+    second.queue_batch("metrics", metric_rows(1, run="t"), 300, derived_only="metric_latest")
     second.flush()
     assert count(store, "metrics") == 5 and count(store, "metric_latest") == 3
+    assert count(store, "metric_buckets") == buckets  # that derived table alone
+    with pytest.raises(ValueError, match="'runs' is not a table derived from 'metrics'"):
+        second.queue_batch("metrics", metric_rows(1, run="u"), 400, derived_only="runs")
     for made in (first, second):
         made.close()
     store.close()
