@@ -22,8 +22,9 @@ guard existed may hold two values for a key; for them the first by
 
 Guards are bucketed (GUARD_BUCKETS app ids per table) so the Delta log keeps a
 bounded set of app transactions; two flushes touching unrelated runs of the
-same bucket only cost one retry. Rows queued as *fresh* (runs the bulk path
-just created, whose keys nobody else can know yet) skip the check.
+same bucket only cost one retry. Rows queued as *fresh* skip the check: the runs
+the bulk path just created, and the params of a run ``create_run`` made, in the flush
+that commits the run (Writer.new_key): nobody else can know their keys yet.
 """
 
 from __future__ import annotations

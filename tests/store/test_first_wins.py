@@ -88,6 +88,27 @@ def test_fresh_keys_skip_the_check(tmp_path: Path) -> None:
     store.close()
 
 
+def test_params_of_a_run_made_in_the_same_flush_skip_the_check(two) -> None:
+    # a run id this process made (new_key) cannot be known elsewhere before the flush
+    # that commits it: its params are not checked against committed rows. A run made
+    # before the last flush is checked again, so another writer's value still wins.
+    a, b = two
+    handle = a.tables["params"]
+    reads = []
+    real = handle.read_where_in
+    handle.read_where_in = lambda *x, **k: reads.append(x[1]) or real(*x, **k)  # type: ignore
+    a.writer.new_key("new")
+    a.writer.extend("params", [("new", "lr", "0.1", US), ("old", "lr", "0.1", US)])
+    a.flush()
+    assert reads == [["old"]]  # the new run's rows were not looked up
+    b.writer.extend("params", [("new", "bs", "64", US)])
+    b.flush()
+    a.writer.extend("params", [("new", "bs", "32", US)])  # a flush later: checked
+    with pytest.raises(InvalidArgument, match=r"key='bs'\) already holds '64'"):
+        a.flush()
+    assert params(a) == [("new", "bs", "64"), ("new", "lr", "0.1"), ("old", "lr", "0.1")]
+
+
 def test_rows_of_older_stores_with_two_values_resolve_by_time() -> None:
     import pyarrow as pa
 
