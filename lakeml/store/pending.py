@@ -66,7 +66,9 @@ class Pending:
         self.batches: dict[str, Batches] = {name: [] for name in tables}
         self.seq = dict.fromkeys(tables, 0)  # each table's last batch number queued
         self.uncertain: set[str] = set()
-        self.fresh: dict[str, set[int]] = {name: set() for name in tables}  # fresh keys
+        # first-wins batches of fresh keys: batch number -> the table version by which
+        # no other writer could have their keys (see mark_fresh)
+        self.fresh: dict[str, dict[int, int]] = {name: {} for name in tables}
         self._pool: ThreadPoolExecutor | None = None  # commits a wave's tables at once
 
     def add(self, table: str, batch: pa.Table) -> int:
@@ -74,6 +76,13 @@ class Pending:
         self.seq[table] += 1
         self.batches[table].append((self.seq[table], batch))
         return self.seq[table]
+
+    def mark_fresh(self, table: str, seq: int) -> None:
+        """Batch ``seq`` of first-wins ``table`` holds keys no other writer can know yet
+        (new runs): its commit reads no committed rows for them. It still carries their
+        guards, conflict-checked from the table's version now, so a racer that learns
+        a key and commits it before this batch makes the commit fail and check."""
+        self.fresh[table][seq] = self._tables[table].writer_version()
 
     def add_numbered(self, queued: dict[str, pa.Table], seq: int) -> None:
         """Queue each table's batch of ``queued`` as number ``seq``, which must exceed
@@ -96,7 +105,7 @@ class Pending:
         """Forget every batch and the numbering (a forked child, with a new app id)."""
         self.batches = {name: [] for name in self._tables}
         self.seq = dict.fromkeys(self._tables, 0)
-        self.fresh = {name: set() for name in self._tables}
+        self.fresh = {name: {} for name in self._tables}
 
     def rows(self, tables: set[str] | None = None) -> int:
         """Rows pending, of ``tables`` (default: all)."""
@@ -216,29 +225,32 @@ class Pending:
         """Check the first ``count`` batches of first-wins table ``name`` against its
         committed rows (see first_wins): reject rows whose key holds another value, drop
         rows already there, and leave the rest as one batch. Returns (the table version
-        read, the guards its commit must carry), or None if no row is left to commit."""
+        the check stands on, the guards its commit must carry), or None if no row is
+        left to commit. Fresh batches (mark_fresh) read nothing: their keys were nobody
+        else's at the version they were marked at, which the commit is checked from."""
         import pyarrow as pa
 
         batches = self.batches[name][:count]
-        fresh = [t for s, t in batches if s in self.fresh[name]]
-        checked = [t for s, t in batches if s not in self.fresh[name]]
-        self.fresh[name].difference_update(s for s, _ in batches)
-        kept, version, guards = list(fresh), None, []
-        if checked:
-            data = pa.concat_tables(checked)
-            first_key = first_wins.FIRST_WINS[name][0][0]
-            firsts = data[first_key].unique().to_pylist()
-            version, committed = self._tables[name].read_where_in(
+        marks = self.fresh[name]
+        fresh = {s for s, _ in batches if s in marks}
+        fresh_since = [marks.pop(s) for s in fresh]
+        checked = [t for s, t in batches if s not in fresh]
+        first_key = first_wins.FIRST_WINS[name][0][0]
+        data = batches[0][1] if len(batches) == 1 else pa.concat_tables(
+            [t for _, t in batches])
+        version = min(fresh_since) if fresh_since else None
+        if checked:  # (the fresh rows take part too: a key twice in the batches)
+            firsts = pa.concat_tables(checked)[first_key].unique().to_pylist()
+            read, committed = self._tables[name].read_where_in(
                 first_key, firsts, self._tables[name].schema.names)
+            version = read if version is None else min(version, read)
             keep, reject = first_wins.claim(name, data, committed)
             for i, error in reject:
                 self._reject(name, data.slice(i, 1).to_pylist(), error)
-            if keep:
-                kept.append(data.take(keep))
-                guards = first_wins.guards(name, kept[-1][first_key].unique().to_pylist())
-        rows = [t for t in kept if t.num_rows]
-        if rows:
-            self.batches[name][:count] = [(batches[-1][0], pa.concat_tables(rows))]
+            data = data.take(pa.array(keep, pa.int64()))
+        if data.num_rows:
+            guards = first_wins.guards(name, data[first_key].unique().to_pylist())
+            self.batches[name][:count] = [(batches[-1][0], data)]
             return version, guards
         del self.batches[name][:count]
         return None

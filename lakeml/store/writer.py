@@ -340,8 +340,8 @@ class Writer:
                                   f"{exc}") from None
         with self._flush_lock:
             seq = self._add_pending(table, data)
-            if fresh_keys:
-                self._pending.fresh[table].add(seq)
+            if fresh_keys and table in first_wins.FIRST_WINS:
+                self._pending.mark_fresh(table, seq)
         if self._thread is None:
             self._start()
         self._wake.set()
@@ -349,24 +349,29 @@ class Writer:
     def new_key(self, key: str) -> None:
         """``key`` (a run id) is made just now, by this process, before its first row is
         appended: the rows of first-wins tables (params) of it that the next flush takes
-        skip the check against committed rows (see first_wins), as the bulk path's do,
-        since no other process can know the key before that flush commits it."""
-        if self._divert is not None and threading.get_ident() == self._divert_thread:
-            return  # its rows go to the server's journal, whose committer checks them
+        are not looked up in the committed rows (see first_wins), as the bulk path's are:
+        no other process held the key when that flush began."""
+        if self._forked or (self._divert is not None
+                            and threading.get_ident() == self._divert_thread):
+            return  # (its rows go to the server's journal, whose committer checks them)
         with self._lock:
             self._new_keys.add(key)
 
     def _add_fresh(self, name: str, data: pa.Table, new_keys: set[str]) -> pa.Table | None:
         """Queue the rows of ``data`` whose first key is in ``new_keys`` as a fresh batch
-        of first-wins table ``name`` (see new_key); the other rows, or None."""
+        of first-wins table ``name`` (see new_key); the other rows, or None. Rows that
+        repeat a key (two threads logging one param at once) stay checked: the check
+        keeps one value and rejects the other."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         first = first_wins.FIRST_WINS[name][0][0]
         made = pc.is_in(data[first], value_set=pa.array(sorted(new_keys), pa.string()))
         fresh = data.filter(made)
-        if fresh.num_rows:
-            self._pending.fresh[name].add(self._add_pending(name, fresh))
+        keys = list(zip(*(fresh[c].to_pylist() for c in first_wins.FIRST_WINS[name][0])))
+        if not fresh.num_rows or len(set(keys)) < len(keys):
+            return data
+        self._pending.mark_fresh(name, self._add_pending(name, fresh))
         rest = data.filter(pc.invert(made))
         return rest if rest.num_rows else None
 

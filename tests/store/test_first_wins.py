@@ -109,6 +109,45 @@ def test_params_of_a_run_made_in_the_same_flush_skip_the_check(two) -> None:
     assert params(a) == [("new", "bs", "64"), ("new", "lr", "0.1"), ("old", "lr", "0.1")]
 
 
+def test_a_new_runs_key_logged_twice_in_one_flush_is_still_checked(two) -> None:
+    # two threads logging one param of a new run at once both pass the call's check:
+    # the flush keeps the first value and rejects the other, fresh or not
+    a, _ = two
+    a.writer.new_key("new")
+    a.writer.extend("params", [("new", "lr", "0.1", US), ("new", "lr", "0.2", US),
+                               ("new", "bs", "32", US), ("new", "bs", "32", US)])
+    with pytest.raises(InvalidArgument, match=r"key='lr'\) already holds '0.1'.*'0.2'"):
+        a.flush()
+    assert params(a) == [("new", "bs", "32"), ("new", "lr", "0.1")]
+
+
+def test_a_racer_that_commits_a_new_runs_key_first_wins_over_the_unread_batch(
+        two, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the run's id reaches another process (the caller passed it on) and that process
+    # commits a param of it between this flush's start and its params commit: the
+    # unread (fresh) batch carries the run's guard, so its commit conflicts, and the
+    # retry reads and rejects the value that lost
+    a, b = two
+    handle = a.tables["params"]
+    real = handle.append
+    appends = []
+
+    def racer_commits_first(*args, **kwargs):  # noqa: ANN002, ANN003
+        appends.append(kwargs.get("read_version"))
+        if len(appends) == 1:
+            b.writer.extend("params", [("new", "lr", "0.2", US)])
+            b.flush()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handle, "append", racer_commits_first)
+    a.writer.new_key("new")
+    a.writer.extend("params", [("new", "lr", "0.1", US), ("new", "seed", "7", US)])
+    with pytest.raises(InvalidArgument, match=r"key='lr'\) already holds '0.2'.*'0.1'"):
+        a.flush()
+    assert len(appends) == 2 and appends[0] is not None  # checked from the marked version
+    assert params(a) == [("new", "lr", "0.2"), ("new", "seed", "7")]
+
+
 def test_rows_of_older_stores_with_two_values_resolve_by_time() -> None:
     import pyarrow as pa
 

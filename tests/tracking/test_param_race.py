@@ -132,6 +132,7 @@ def test_a_new_runs_params_are_not_looked_up_before_its_first_flush(tmp_path: Pa
     # create_run marks the id new (Writer.new_key): nobody else can know it before the
     # flush that commits it, so that flush commits its params unchecked; later flushes
     # of the same run check them as for any run
+    monkeypatch.setenv("LAKEML_FLUSH_INTERVAL", "3600")  # no background flush in between
     client = lakeml.Client(str(tmp_path / "s"))
     handle = client.tracking.backend.store.tables["params"]
     looked_up = []
