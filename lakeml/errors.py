@@ -122,26 +122,21 @@ class Deleted(InvalidState, InvalidArgument):
 
     An InvalidState to lakeml's callers; on the wire it is what MLflow's server answers
     for it, INVALID_PARAMETER_VALUE (400: a client does not retry it as it retries a
-    500). Its message always has the form of SAID, ``run 'r1' is deleted; restore it…``,
-    by which :meth:`LakemlError.from_dict` knows it again, so a client of a lakeml server
+    500). Its message has the form of SAID, ``run 'r1' is deleted; restore it…``, by
+    which :meth:`LakemlError.from_dict` knows it again, so a client of a lakeml server
     raises it as the library does.
     """
 
     error_code = "INVALID_PARAMETER_VALUE"
     http_status = 400
-    # what the run or experiment is (its quoted id or name), then the fixed words
-    SAID = re.compile("(run|experiment) ('[^']*'|\"[^\"]*\")( [(]id '[^']*'[)])? "
-                      "is deleted; restore it")
-
-    def __init__(self, message: str) -> None:
-        if not self.said_by(message):
-            raise ValueError(f"a Deleted message reads \"run 'r1' is deleted; restore it"
-                             f"…\", got {message!r}")
-        super().__init__(message)
+    # what the run or experiment is (its id or name as repr() quotes it), then the words
+    SAID = re.compile(r"""(run|experiment) ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+                      r""" (\(id '[^']*'\) )?is deleted; restore it""")
 
     @classmethod
     def said_by(cls, message: str) -> bool:
-        """Whether ``message`` is one of a Deleted error."""
+        """Whether ``message`` is one of a Deleted error (a message of another form is
+        still raised, but a client of a server takes it for an InvalidArgument)."""
         return cls.SAID.match(message) is not None
 
 

@@ -91,8 +91,9 @@ def test_a_deleted_target_is_an_invalid_state_sent_as_mlflows_400() -> None:
     quoting = "run 'r1' has no tag 'is deleted; restore it'"  # the words, in a bad value
     assert type(LakemlError.from_dict({"error_code": "INVALID_PARAMETER_VALUE",
                                        "message": quoting})) is InvalidArgument
-    with pytest.raises(ValueError, match="is deleted; restore it"):
-        Deleted("run 'r1' is gone")
+    for name in ("it's", 'say "hi"', 'it\'s "v2"', "back\\slash"):  # every repr() quoting
+        said = Deleted(f"experiment {name!r} (id '7') is deleted; restore it first")
+        assert type(LakemlError.from_dict(said.to_dict())) is Deleted, name
 
 
 def test_every_lakeml_error_has_a_known_code() -> None:
