@@ -12,7 +12,7 @@ matches any run of characters (``localhost:*``, ``*.corp.example:*``), a pattern
 must equal the header, and a lone ``*`` turns the check off. Unlike MLflow, ``?`` and
 ``[...]`` are plain characters (so ``[::1]:*`` needs no escaping) and names compare without
 regard to case, as DNS does. ``/health`` and ``/version`` answer any host (load balancers
-probe them by address).
+probe them by address; with an auth file ``/version`` still asks the caller to sign in).
 
 Default: a server bound to a loopback address answers to this machine's names only
 (``localhost``, ``127.0.0.1``, ``[::1]``, ``0.0.0.0``, on any port). One bound elsewhere also
