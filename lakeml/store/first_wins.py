@@ -22,12 +22,11 @@ guard existed may hold two values for a key; for them the first by
 
 Guards are bucketed (GUARD_BUCKETS app ids per table) so the Delta log keeps a
 bounded set of app transactions; two flushes touching unrelated runs of the
-same bucket only cost one retry. Rows queued as *fresh* skip step 1: the runs the
-bulk path just created, and the params of a run ``create_run`` made, in the flush that
-commits the run (Writer.new_key). Nobody else held their keys at the table version
-they were queued at (Pending.mark_fresh), so step 3 is conflict-checked from that
-version with their guards: a process that learned such a key and committed it first
-makes the commit fail and go back to step 1.
+same bucket only cost one retry. Rows queued as *fresh* (the runs the bulk path just
+created) skip step 1: nobody else held their keys at the table version they were
+queued at (Pending.mark_fresh), so step 3 is conflict-checked from that version with
+their guards, and a process that learned such a key and committed it first makes the
+commit fail and go back to step 1.
 """
 
 from __future__ import annotations

@@ -96,7 +96,6 @@ class Writer:
         self._maintenance_due = False  # a commit happened since on_idle last ran
         self._maintained_at = 0.0  # when on_idle last ran (monotonic)
         self._forked = False
-        self._new_keys: set[str] = set()  # run ids made here since the last flush: new_key
         self._divert: list[tuple[str, list[tuple[Any, ...]]]] | None = None  # see diverted
         self._divert_thread = 0
         self.last_error: LakemlError | None = None
@@ -274,13 +273,10 @@ class Writer:
                     self._buffers[name] = []
                 self._buffered = 0
                 self._in_flight = frozenset(taken)
-                new_keys, self._new_keys = self._new_keys, set()
             try:
                 while taken:
                     name = next(iter(taken))
                     data = self._convert(name, taken[name])
-                    if data is not None and new_keys and name in first_wins.FIRST_WINS:
-                        data = self._add_fresh(name, data, new_keys)
                     if data is not None:  # queues it and its derived batches, or nothing
                         self._add_pending(name, data)
                     del taken[name]  # queued: not put back below
@@ -345,35 +341,6 @@ class Writer:
         if self._thread is None:
             self._start()
         self._wake.set()
-
-    def new_key(self, key: str) -> None:
-        """``key`` (a run id) is made just now, by this process, before its first row is
-        appended: the rows of first-wins tables (params) of it that the next flush takes
-        are not looked up in the committed rows (see first_wins), as the bulk path's are:
-        no other process held the key when that flush began."""
-        if self._forked or (self._divert is not None
-                            and threading.get_ident() == self._divert_thread):
-            return  # (its rows go to the server's journal, whose committer checks them)
-        with self._lock:
-            self._new_keys.add(key)
-
-    def _add_fresh(self, name: str, data: pa.Table, new_keys: set[str]) -> pa.Table | None:
-        """Queue the rows of ``data`` whose first key is in ``new_keys`` as a fresh batch
-        of first-wins table ``name`` (see new_key); the other rows, or None. Rows that
-        repeat a key (two threads logging one param at once) stay checked: the check
-        keeps one value and rejects the other."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        first = first_wins.FIRST_WINS[name][0][0]
-        made = pc.is_in(data[first], value_set=pa.array(sorted(new_keys), pa.string()))
-        fresh = data.filter(made)
-        keys = list(zip(*(fresh[c].to_pylist() for c in first_wins.FIRST_WINS[name][0])))
-        if not fresh.num_rows or len(set(keys)) < len(keys):
-            return data
-        self._pending.mark_fresh(name, self._add_pending(name, fresh))
-        rest = data.filter(pc.invert(made))
-        return rest if rest.num_rows else None
 
     def _add_pending(self, name: str, data: pa.Table) -> int:
         """Queue ``data`` as the next batch of ``name`` and of the tables derived from it
@@ -528,7 +495,6 @@ class Writer:
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
         self._buffers = {name: [] for name in self._tables}
-        self._new_keys = set()
         self._buffered = 0
         self._rejections.forget()
         self._thread = None

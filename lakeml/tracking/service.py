@@ -236,7 +236,6 @@ class LakeTrackingService:
         run_id = uuid7_hex()
         artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
         store = self._b.store
-        store.writer.new_key(run_id)  # (its params need no check against committed ones)
         store.append("runs", self._run_row(
             run_id, experiment_id=exp.experiment_id, run_name=run_name, user_id=user,
             status=_RUNNING, start_time=start_us, artifact_uri=artifact_uri,

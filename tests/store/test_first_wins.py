@@ -88,45 +88,14 @@ def test_fresh_keys_skip_the_check(tmp_path: Path) -> None:
     store.close()
 
 
-def test_params_of_a_run_made_in_the_same_flush_skip_the_check(two) -> None:
-    # a run id this process made (new_key) cannot be known elsewhere before the flush
-    # that commits it: its params are not checked against committed rows. A run made
-    # before the last flush is checked again, so another writer's value still wins.
-    a, b = two
-    handle = a.tables["params"]
-    reads = []
-    real = handle.read_where_in
-    handle.read_where_in = lambda *x, **k: reads.append(x[1]) or real(*x, **k)  # type: ignore
-    a.writer.new_key("new")
-    a.writer.extend("params", [("new", "lr", "0.1", US), ("old", "lr", "0.1", US)])
-    a.flush()
-    assert reads == [["old"]]  # the new run's rows were not looked up
-    b.writer.extend("params", [("new", "bs", "64", US)])
-    b.flush()
-    a.writer.extend("params", [("new", "bs", "32", US)])  # a flush later: checked
-    with pytest.raises(InvalidArgument, match=r"key='bs'\) already holds '64'"):
-        a.flush()
-    assert params(a) == [("new", "bs", "64"), ("new", "lr", "0.1"), ("old", "lr", "0.1")]
-
-
-def test_a_new_runs_key_logged_twice_in_one_flush_is_still_checked(two) -> None:
-    # two threads logging one param of a new run at once both pass the call's check:
-    # the flush keeps the first value and rejects the other, fresh or not
-    a, _ = two
-    a.writer.new_key("new")
-    a.writer.extend("params", [("new", "lr", "0.1", US), ("new", "lr", "0.2", US),
-                               ("new", "bs", "32", US), ("new", "bs", "32", US)])
-    with pytest.raises(InvalidArgument, match=r"key='lr'\) already holds '0.1'.*'0.2'"):
-        a.flush()
-    assert params(a) == [("new", "bs", "32"), ("new", "lr", "0.1")]
-
-
-def test_a_racer_that_commits_a_new_runs_key_first_wins_over_the_unread_batch(
+def test_a_racer_that_commits_a_fresh_key_first_wins_over_the_unread_batch(
         two, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the run's id reaches another process (the caller passed it on) and that process
-    # commits a param of it between this flush's start and its params commit: the
-    # unread (fresh) batch carries the run's guard, so its commit conflicts, and the
-    # retry reads and rejects the value that lost
+    # the bulk path's new run ids reach another process (the caller passed them on) and
+    # that process commits a param of one between this writer queuing its fresh batch
+    # and committing it: the unread batch carries the run's guard, so its commit
+    # conflicts, and the retry reads and rejects the value that lost
+    import pyarrow as pa
+
     a, b = two
     handle = a.tables["params"]
     real = handle.append
@@ -140,11 +109,12 @@ def test_a_racer_that_commits_a_new_runs_key_first_wins_over_the_unread_batch(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(handle, "append", racer_commits_first)
-    a.writer.new_key("new")
-    a.writer.extend("params", [("new", "lr", "0.1", US), ("new", "seed", "7", US)])
+    data = pa.table({"run_id": ["new", "new"], "key": ["lr", "seed"], "value": ["0.1", "7"],
+                     "timestamp": pa.array([US, US], pa.timestamp("us", tz="UTC"))})
+    a.writer.append_table("params", data, fresh_keys=True)
     with pytest.raises(InvalidArgument, match=r"key='lr'\) already holds '0.2'.*'0.1'"):
         a.flush()
-    assert len(appends) == 2 and appends[0] is not None  # checked from the marked version
+    assert len(appends) == 2 and appends[0] is not None  # checked from the queued version
     assert params(a) == [("new", "lr", "0.2"), ("new", "seed", "7")]
 
 

@@ -125,25 +125,3 @@ def test_end_run_tells_the_loser_and_still_ends_the_run(store_uri: str) -> None:
     assert got.info.status == "FINISHED"
     assert got.data.params == {"lr": "0.1"} and got.data.metrics == {"loss": 1.0}
     other.close()
-
-
-def test_a_new_runs_params_are_not_looked_up_before_its_first_flush(tmp_path: Path,
-                                                                   monkeypatch) -> None:
-    # create_run marks the id new (Writer.new_key): nobody else can know it before the
-    # flush that commits it, so that flush commits its params unchecked; later flushes
-    # of the same run check them as for any run
-    monkeypatch.setenv("LAKEML_FLUSH_INTERVAL", "3600")  # no background flush in between
-    client = lakeml.Client(str(tmp_path / "s"))
-    handle = client.tracking.backend.store.tables["params"]
-    looked_up = []
-    real = handle.read_where_in
-    monkeypatch.setattr(handle, "read_where_in",
-                        lambda *a, **k: looked_up.append(list(a[1])) or real(*a, **k))
-    run_id = client.create_run().info.run_id
-    client.log_batch(run_id, params={"lr": 0.1, "bs": 32})
-    client.flush()
-    assert looked_up == []
-    client.log_param(run_id, "seed", 7)
-    client.flush()
-    assert looked_up == [[run_id]]
-    assert client.get_run(run_id).data.params == {"lr": "0.1", "bs": "32", "seed": "7"}
