@@ -181,17 +181,16 @@ class FrontDoor:
             log.exception("%s %s failed", scope["method"], scope["path"])
             if started:
                 raise  # (the answer is under way: the server cuts the connection)
-            from lakeml.server.errors import error_response
+            from lakeml.server.errors import internal_error_response
 
-            await error_response("INTERNAL_ERROR", "internal server error (see the "
-                                 "server's log)", 500)(scope, receive, send)
+            await internal_error_response()(scope, receive, send)
 
 
 def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handler,
               writes: bool) -> Callable[[Request], Any]:
     from starlette.concurrency import run_in_threadpool
 
-    from lakeml.server.errors import error_response
+    from lakeml.server.errors import error_response, internal_error_response
     from lakeml.server.group_commit import commits_of, request_keys
     from lakeml.server.journal_writes import JOURNAL, journal_of
     from lakeml.server.protocol import fields_of_body, fields_of_query
@@ -242,8 +241,7 @@ def _endpoint(client: Client, lock: threading.Lock, method: str, handler: Handle
             return error_response(exc.error_code, exc.message, exc.http_status)
         except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
-            return error_response("INTERNAL_ERROR",
-                                  "internal server error (see the server's log)", 500)
+            return internal_error_response()
 
     endpoint.__name__ = handler.__name__
     return endpoint

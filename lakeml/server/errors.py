@@ -29,6 +29,13 @@ def error_response(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error_code": code, "message": message}, status_code=status)
 
 
+def internal_error_response() -> JSONResponse:
+    """MLflow's 500 for a failure the caller cannot act on: nothing of its cause (the
+    traceback goes to the server's log)."""
+    return error_response("INTERNAL_ERROR", "internal server error (see the server's log)",
+                          500)
+
+
 def install(app: FastAPI) -> None:
     """Make ``app`` answer every error in MLflow's shape."""
     from starlette.exceptions import HTTPException
@@ -47,8 +54,7 @@ def install(app: FastAPI) -> None:
 
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return error_response("INTERNAL_ERROR", "internal server error (see the server's log)",
-                              500)
+        return internal_error_response()
 
     app.add_exception_handler(LakemlError, lakeml_error)
     app.add_exception_handler(HTTPException, http_error)

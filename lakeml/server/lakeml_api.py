@@ -333,7 +333,7 @@ def _table_endpoint(client: Client, lock: threading.Lock,
 
     from starlette.concurrency import run_in_threadpool
 
-    from lakeml.server.errors import error_response
+    from lakeml.server.errors import error_response, internal_error_response
     from lakeml.server.journal_writes import journal_of
     from lakeml.server.protocol import fields_of_body
 
@@ -361,8 +361,7 @@ def _table_endpoint(client: Client, lock: threading.Lock,
             return error_response(exc.error_code, exc.message, exc.http_status)
         except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
-            return error_response("INTERNAL_ERROR",
-                                  "internal server error (see the server's log)", 500)
+            return internal_error_response()
 
     endpoint.__name__ = handler.__name__
     return endpoint
