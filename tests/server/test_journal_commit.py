@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import pyarrow as pa
 import pytest
 
 import lakeml
 from lakeml.server.journal import Journal, frame
-from lakeml.server.journal_commit import ROUND_BITS, Committer, landed_through
+from lakeml.server.journal_commit import ROUND_BITS, Committer
 from lakeml.server.journal_writes import wait_committed
 from lakeml.store import Store, normalize_uri
-from tests.server.test_journal import wait_until
+from tests.server.test_journal import txn_version, wait_until
 from tests.server.test_journal_file import append
 
 
@@ -47,10 +48,29 @@ def test_a_read_does_not_wait_for_the_bytes_of_a_torn_append(
     assert journal.end() == journal.watermark() < torn_end
 
 
-def metric_rows(store_uri: str) -> list[dict]:
+def metric_rows(store_uri: str, table: str = "metrics") -> list[dict]:
     from deltalake import DeltaTable
 
-    return DeltaTable(f"{store_uri}/tables/metrics").to_pyarrow_table().to_pylist()
+    return DeltaTable(f"{store_uri}/tables/{table}").to_pyarrow_table().to_pylist()
+
+
+def metrics_table(rows: list[tuple]) -> pa.Table:
+    """``rows`` of the metrics table as Arrow, to commit as a killed committer left them."""
+    from lakeml.store.schemas import TABLES
+
+    return pa.Table.from_pylist([dict(zip(TABLES["metrics"].names, r)) for r in rows],
+                                schema=TABLES["metrics"])
+
+
+def commit_after_a_crash(journal: Journal, committer: Committer, data: bytes, end: int,
+                         timeout: float) -> None:
+    """Append the record ``data`` (ending at ``end``) and let ``committer`` commit it as
+    the successor of one killed mid-round: it first asks the tables what landed."""
+    committer.writer.drop_pending()  # as after a failed round
+    with journal.locked():
+        assert journal.append_locked(data) == end
+    journal.sync(end)
+    wait_committed(journal, committer, timeout=timeout)
 
 
 def test_a_round_split_around_a_refused_row_keeps_the_next_rounds(
@@ -77,8 +97,8 @@ def test_a_round_split_around_a_refused_row_keeps_the_next_rounds(
     keys = [(r["key"], r["value"]) for r in metric_rows(uri)]
     assert sorted(keys) == sorted([("m", float(i)) for i in range(2000) if i != 13]
                                   + [("late", 1.0)])
-    version = DeltaTable(f"{uri}/tables/metrics").transaction_version(journal.app_id)
-    assert landed_through(version) == after  # the store's word: landed up to the end
+    # the store's word: landed up to the end
+    assert txn_version(uri, "metrics", journal.app_id) == after
 
 
 def test_a_round_whose_split_was_cut_short_is_committed_again(
@@ -86,10 +106,7 @@ def test_a_round_whose_split_was_cut_short_is_committed_again(
     # a committer killed between the parts of a split round left the first part landed
     # (batch number inside the round): its successor commits the whole round again, so
     # nothing acknowledged is lost (the first part's rows are then there twice)
-    import pyarrow as pa
     from deltalake import DeltaTable
-
-    from lakeml.store.schemas import TABLES
 
     journal, committer = committed
     uri = committer._store.uri
@@ -97,20 +114,13 @@ def test_a_round_whose_split_was_cut_short_is_committed_again(
     rows = [("run", "m", float(i), i, 1_000_000 + i) for i in range(40)]
     data = frame(("test", [("metrics", rows)]))
     end = journal.end() + len(data)
-    first = pa.Table.from_pylist([dict(zip(TABLES["metrics"].names, r)) for r in rows[:10]],
-                                 schema=TABLES["metrics"])
-    committer._store.tables["metrics"].append(first, app_id=journal.app_id,
+    committer._store.tables["metrics"].append(metrics_table(rows[:10]), app_id=journal.app_id,
                                               version=(end << ROUND_BITS) + 1)
-    committer.writer.drop_pending()  # as after a failed round: it asks what landed
-    with journal.locked():
-        assert journal.append_locked(data) == end
-    journal.sync(end)
-    wait_committed(journal, committer, timeout=60)
+    commit_after_a_crash(journal, committer, data, end, timeout=60)
     values = sorted(r["value"] for r in metric_rows(uri))
     assert set(values) == {float(i) for i in range(40) if i != 13}
     assert len(values) == 39 + 10
-    version = DeltaTable(f"{uri}/tables/metrics").transaction_version(journal.app_id)
-    assert landed_through(version) == end
+    assert txn_version(uri, "metrics", journal.app_id) == end
 
 
 def test_a_derived_batch_the_table_refuses_after_a_crash_is_split_not_retried_forever(
@@ -120,10 +130,7 @@ def test_a_derived_batch_the_table_refuses_after_a_crash_is_split_not_retried_fo
     # table refuses one of them (a CHECK constraint), the batch is split around it: the
     # parts need numbers between the round's and the next record's end, or the split
     # fails and the commit is retried forever (every read then waits on the committer)
-    import pyarrow as pa
     from deltalake import DeltaTable
-
-    from lakeml.store.schemas import TABLES
 
     journal, committer = committed
     uri = committer._store.uri
@@ -131,27 +138,20 @@ def test_a_derived_batch_the_table_refuses_after_a_crash_is_split_not_retried_fo
     rows = [("run", f"m{i}", float(i), 0, 1_000_000 + i) for i in range(40)]
     data = frame(("test", [("metrics", rows)]))
     end = journal.end() + len(data)
-    landed = pa.Table.from_pylist([dict(zip(TABLES["metrics"].names, r)) for r in rows],
-                                  schema=TABLES["metrics"])
-    committer._store.tables["metrics"].append(landed, app_id=journal.app_id,
+    committer._store.tables["metrics"].append(metrics_table(rows), app_id=journal.app_id,
                                               version=end << ROUND_BITS)
-    committer.writer.drop_pending()  # as after a failed round: it asks what landed
-    with journal.locked():
-        assert journal.append_locked(data) == end
-    journal.sync(end)
-    wait_committed(journal, committer, timeout=30)
+    commit_after_a_crash(journal, committer, data, end, timeout=30)
     assert len(metric_rows(uri)) == 40  # the source's rows: not committed twice
-    latest = DeltaTable(f"{uri}/tables/metric_latest").to_pyarrow_table().to_pylist()
+    latest = metric_rows(uri, "metric_latest")
     assert sorted(r["key"] for r in latest) == sorted(f"m{i}" for i in range(40) if i != 13)
-    version = DeltaTable(f"{uri}/tables/metric_latest").transaction_version(journal.app_id)
-    assert landed_through(version) == end + 1  # (its number: one byte past the round)
+    # (its number: one byte past the round)
+    assert txn_version(uri, "metric_latest", journal.app_id) == end + 1
     later = frame(("test", [("metrics", [("run", "late", 1.0, 0, 2_000_000)])]))
     with journal.locked():
         after = journal.append_locked(later)
     journal.sync(after)
     wait_committed(journal, committer, timeout=30)  # the next round is not skipped
-    latest = DeltaTable(f"{uri}/tables/metric_latest").to_pyarrow_table().to_pylist()
-    assert "late" in {r["key"] for r in latest}
+    assert "late" in {r["key"] for r in metric_rows(uri, "metric_latest")}
 
 
 def test_a_round_is_derived_again_only_for_the_derived_tables_it_did_not_reach(
@@ -159,40 +159,27 @@ def test_a_round_is_derived_again_only_for_the_derived_tables_it_did_not_reach(
     # a committer killed after metrics and metric_latest landed, before metric_buckets
     # (the two derived tables commit at the same time): its successor derives the round
     # again for metric_buckets alone; metric_latest must not get its rows a second time
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
     from lakeml.store.derived import DERIVE
-    from lakeml.store.schemas import TABLES
 
     journal, committer = committed
     uri = committer._store.uri
     rows = [("run", "m", float(i), i, 1_000_000 + i) for i in range(40)]
     data = frame(("test", [("metrics", rows)]))
     end = journal.end() + len(data)
-    points = pa.Table.from_pylist([dict(zip(TABLES["metrics"].names, r)) for r in rows],
-                                  schema=TABLES["metrics"])
+    points = metrics_table(rows)
     tables = committer._store.tables
     tables["metrics"].append(points, app_id=journal.app_id, version=end << ROUND_BITS)
     latest = DERIVE["metric_latest"](points)
     tables["metric_latest"].append(latest, app_id=journal.app_id, version=end << ROUND_BITS)
-    committer.writer.drop_pending()  # as after a failed round: it asks what landed
-    with journal.locked():
-        assert journal.append_locked(data) == end
-    journal.sync(end)
-    wait_committed(journal, committer, timeout=30)
+    commit_after_a_crash(journal, committer, data, end, timeout=30)
 
     def count(table: str) -> int:  # (metric_buckets' mark of a complete table aside)
-        return sum(1 for row in DeltaTable(f"{uri}/tables/{table}").to_pyarrow_table(
-            columns=["run_id"]).column("run_id").to_pylist() if row)
-
-    def landed(table: str) -> int:
-        return landed_through(DeltaTable(f"{uri}/tables/{table}").transaction_version(
-            journal.app_id))
+        return sum(1 for row in metric_rows(uri, table) if row["run_id"])
 
     assert count("metrics") == 40 and count("metric_latest") == latest.num_rows
     assert count("metric_buckets") == DERIVE["metric_buckets"](points).num_rows > 0
-    assert (landed("metric_latest"), landed("metric_buckets")) == (end, end + 1)
+    assert (txn_version(uri, "metric_latest", journal.app_id),
+            txn_version(uri, "metric_buckets", journal.app_id)) == (end, end + 1)
 
 
 def test_a_write_whose_append_fails_leaves_no_run_in_the_worker_caches(
